@@ -1,0 +1,35 @@
+"""Rules that the server, the database tools and every client share.
+
+They are part of the wire contract (PROTOCOL.md states them), so they live in one place.
+"""
+
+import re
+
+PROTOCOL_VERSION = 1
+SUPPORTED_VERSIONS = (1, 1)
+DEFAULT_PORT = 7411
+DEFAULT_MAX_FRAME = 1024 * 1024
+MIN_CLIENT_MAX_FRAME = 4096
+MAX_ID = 2**53
+
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,31}$")
+USERNAME_RULE = (
+    "3 to 32 characters: lowercase letters a-z, digits, '_', '.', '-', starting with a letter or digit"
+)
+PASSWORD_MIN = 8
+PASSWORD_MAX = 128
+ROLES = ("customer", "clerk", "admin")
+
+
+def username_problem(username: str) -> str | None:
+    """Why `username` is not acceptable, or None when it is."""
+    if not USERNAME_RE.match(username):
+        return f"username must be {USERNAME_RULE}"
+    return None
+
+
+def password_problem(password: str) -> str | None:
+    """Why `password` is not acceptable, or None when it is."""
+    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        return f"password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters"
+    return None
