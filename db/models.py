@@ -1,0 +1,225 @@
+"""Peewee models for the warung tables.
+
+The schema itself is created by `db.migrations` (explicit, versioned DDL); these models only
+describe it for queries, and `tests/db/test_models.py` checks that the two agree. Every model is
+bound through `database_proxy`, which `db.connect.connect()` (or `bind()`) initialises.
+
+Timestamps are naive `datetime`s in UTC (`utcnow()`): PostgreSQL columns are `TIMESTAMP`
+(without time zone) and SQLite stores text, so an aware datetime would not round-trip on both.
+Money columns are 64-bit integers counting the currency's minor unit.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import peewee as pw
+
+database_proxy = pw.DatabaseProxy()
+
+ROLES = ("customer", "clerk", "admin")
+ORDER_STATUSES = ("pending", "paid", "shipped", "delivered", "cancelled", "refunded", "completed")
+CHANNELS = ("online", "pos")
+MOVEMENT_KINDS = ("sale", "cancel", "refund", "restock", "adjustment")
+PAYMENT_STATUSES = ("pending", "captured", "declined", "refunded", "voided")
+
+
+def utcnow() -> datetime:
+    """The current time as a naive UTC datetime, the form every timestamp column holds."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def bind(db: pw.Database) -> None:
+    """Point every model at `db`."""
+    database_proxy.initialize(db)
+
+
+class BaseModel(pw.Model):
+    class Meta:
+        database = database_proxy
+
+
+class Setting(BaseModel):
+    key = pw.TextField(primary_key=True)
+    value = pw.TextField()
+
+    class Meta:
+        table_name = "settings"
+
+
+class User(BaseModel):
+    username = pw.TextField(unique=True)
+    password_hash = pw.TextField()
+    role = pw.TextField()
+    totp_secret = pw.TextField(null=True)
+    totp_enabled = pw.BooleanField(default=False)
+    disabled = pw.BooleanField(default=False)
+    failed_logins = pw.IntegerField(default=0)
+    locked_until = pw.DateTimeField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "users"
+
+
+class Session(BaseModel):
+    user = pw.ForeignKeyField(User, column_name="user_id", backref="sessions")
+    token_hash = pw.TextField(unique=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    expires_at = pw.DateTimeField()
+    revoked_at = pw.DateTimeField(null=True)
+    last_seen_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "sessions"
+
+
+class Category(BaseModel):
+    name = pw.TextField()
+    parent = pw.ForeignKeyField(
+        "self", column_name="parent_id", null=True, backref="children", lazy_load=False
+    )
+
+    class Meta:
+        table_name = "categories"
+
+
+class Product(BaseModel):
+    sku = pw.TextField(unique=True)
+    name = pw.TextField()
+    description = pw.TextField(default="")
+    category = pw.ForeignKeyField(
+        Category, column_name="category_id", null=True, backref="products", lazy_load=False
+    )
+    price = pw.BigIntegerField()
+    currency = pw.TextField()
+    stock = pw.IntegerField()
+    initial_stock = pw.IntegerField()
+    version = pw.IntegerField(default=1)
+    archived = pw.BooleanField(default=False)
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "products"
+
+
+class Order(BaseModel):
+    customer = pw.ForeignKeyField(
+        User, column_name="customer_id", null=True, backref="orders", lazy_load=False
+    )
+    clerk = pw.ForeignKeyField(
+        User, column_name="clerk_id", null=True, backref="pos_orders", lazy_load=False
+    )
+    status = pw.TextField()
+    channel = pw.TextField()
+    total = pw.BigIntegerField()
+    currency = pw.TextField()
+    cancel_reason = pw.TextField(null=True)
+    idempotency_key = pw.TextField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "orders"
+
+
+class OrderLine(BaseModel):
+    order = pw.ForeignKeyField(Order, column_name="order_id", backref="lines")
+    product = pw.ForeignKeyField(
+        Product, column_name="product_id", backref="order_lines", lazy_load=False
+    )
+    sku = pw.TextField()
+    name = pw.TextField()
+    qty = pw.IntegerField()
+    unit_price = pw.BigIntegerField()
+    line_total = pw.BigIntegerField()
+    refunded_qty = pw.IntegerField(default=0)
+
+    class Meta:
+        table_name = "order_lines"
+
+
+class StockMovement(BaseModel):
+    product = pw.ForeignKeyField(
+        Product, column_name="product_id", backref="movements", lazy_load=False
+    )
+    kind = pw.TextField()
+    delta = pw.IntegerField()
+    stock_after = pw.IntegerField()
+    order = pw.ForeignKeyField(
+        Order, column_name="order_id", null=True, backref="movements", lazy_load=False
+    )
+    user = pw.ForeignKeyField(
+        User, column_name="user_id", null=True, backref="movements", lazy_load=False
+    )
+    reason = pw.TextField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "stock_movements"
+
+
+class CartLine(BaseModel):
+    user = pw.ForeignKeyField(User, column_name="user_id", backref="cart_lines")
+    product = pw.ForeignKeyField(
+        Product, column_name="product_id", backref="cart_lines", lazy_load=False
+    )
+    qty = pw.IntegerField()
+    added_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "cart_lines"
+
+
+class Payment(BaseModel):
+    order = pw.ForeignKeyField(Order, column_name="order_id", backref="payments")
+    provider = pw.TextField()
+    method = pw.TextField()
+    reference = pw.TextField(null=True)
+    amount = pw.BigIntegerField()
+    status = pw.TextField()
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "payments"
+
+
+class IdempotencyKey(BaseModel):
+    user = pw.ForeignKeyField(User, column_name="user_id", backref="idempotency_keys")
+    key = pw.TextField()
+    fingerprint = pw.TextField()
+    order = pw.ForeignKeyField(Order, column_name="order_id", null=True, lazy_load=False)
+    response = pw.BlobField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "idempotency_keys"
+
+
+class AuditLog(BaseModel):
+    user_id = pw.IntegerField(null=True)  # no foreign key: the log outlives what it names
+    action = pw.TextField()
+    target = pw.TextField(null=True)
+    details = pw.TextField(default="{}")
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "audit_log"
+
+
+MODELS: tuple[type[BaseModel], ...] = (
+    Setting,
+    User,
+    Session,
+    Category,
+    Product,
+    Order,
+    OrderLine,
+    StockMovement,
+    CartLine,
+    Payment,
+    IdempotencyKey,
+    AuditLog,
+)
