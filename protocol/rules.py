@@ -14,7 +14,8 @@ MAX_ID = 2**53
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{2,31}$")
 USERNAME_RULE = (
-    "3 to 32 characters: lowercase letters a-z, digits, '_', '.', '-', starting with a letter or digit"
+    "3 to 32 characters: lowercase letters a-z, digits, '_', '.', '-', "
+    "starting with a letter or digit"
 )
 PASSWORD_MIN = 8
 PASSWORD_MAX = 128

@@ -1,0 +1,94 @@
+"""Frames: a 4-byte big-endian body length, then one msgpack map. Bytes in, messages out."""
+
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+from protocol.codec import packb, unpackb
+from protocol.errors import FrameError, FrameTooLarge, MalformedFrame
+from protocol.rules import DEFAULT_MAX_FRAME
+
+HEADER = struct.Struct(">I")
+MAX_DECLARABLE = 2**32 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One decoded body: a map with string keys. `size` is the body length in bytes."""
+
+    body: dict[str, Any]
+    size: int
+
+
+Event = Message | FrameError
+
+
+class FrameDecoder:
+    """Incremental decoder: feed it any chunks, get back whole messages and frame errors.
+
+    A bad body (not msgpack, not a map) is reported as `MalformedFrame` and decoding goes on
+    with the next frame. A declared length over `max_frame` is reported as `FrameTooLarge`
+    before any of its body is buffered; the decoder then refuses all further input, since
+    the rest of the stream cannot be trusted to be in step.
+    """
+
+    def __init__(self, max_frame: int = DEFAULT_MAX_FRAME) -> None:
+        self.max_frame = max_frame
+        self._buffer = bytearray()
+        self.broken = False
+
+    @property
+    def buffered(self) -> int:
+        """Bytes held for a frame not yet complete."""
+        return len(self._buffer)
+
+    def feed(self, data: bytes) -> list[Event]:
+        """Take the next bytes of the stream; return the events they complete, in order."""
+        if self.broken:
+            return []
+        buffer = self._buffer
+        buffer += data
+        events: list[Event] = []
+        pos, end = 0, len(buffer)
+        while end - pos >= HEADER.size:
+            (length,) = HEADER.unpack_from(buffer, pos)
+            if length > self.max_frame:
+                self.broken = True
+                buffer.clear()
+                events.append(
+                    FrameTooLarge(
+                        f"frame of {length} bytes exceeds the limit of {self.max_frame}",
+                        {"length": length, "max_frame": self.max_frame},
+                    )
+                )
+                return events
+            stop = pos + HEADER.size + length
+            if stop > end:
+                break
+            events.append(decode_body(bytes(buffer[pos + HEADER.size : stop])))
+            pos = stop
+        del buffer[:pos]
+        return events
+
+
+def decode_body(body: bytes) -> Message | MalformedFrame:
+    """Decode one frame body into a `Message`, or say why it is not one."""
+    try:
+        obj = unpackb(body)
+    except Exception as exc:  # msgpack raises several unrelated types for bad input
+        return MalformedFrame(f"body is not valid msgpack: {exc}", {"reason": "msgpack"})
+    if not isinstance(obj, dict):
+        return MalformedFrame(
+            f"body must be a map, got {type(obj).__name__}", {"reason": "not_a_map"}
+        )
+    return Message(obj, len(body))
+
+
+def frame(body: bytes) -> bytes:
+    """Prefix an encoded body with its length."""
+    return HEADER.pack(len(body)) + body
+
+
+def encode(obj: dict[str, Any]) -> bytes:
+    """Encode one message as a whole frame."""
+    return frame(packb(obj))
