@@ -1,0 +1,38 @@
+"""User accounts.
+
+The username and password rules live in `protocol.rules`; db/ must not import protocol/, so
+callers (the server, `warung-server user add`) check them before calling `create_user`.
+"""
+
+from __future__ import annotations
+
+import peewee as pw
+
+from db.models import ROLES, User, database_proxy
+from db.passwords import hash_password
+
+
+class UserExists(Exception):
+    """A user with this username already exists."""
+
+    def __init__(self, username: str) -> None:
+        super().__init__(f"a user named {username!r} already exists")
+        self.username = username
+
+
+def create_user(username: str, password: str, role: str) -> User:
+    """Create a user; the username is stored lowercase and the password only as its hash.
+
+    Raises `UserExists` when the (lowercased) name is taken and `ValueError` for an unknown role.
+    """
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    username = username.lower()
+    password_hash = hash_password(password)  # slow on purpose: before the transaction
+    try:
+        with database_proxy.atomic():
+            return User.create(username=username, password_hash=password_hash, role=role)
+    except pw.IntegrityError:
+        if User.select().where(User.username == username).exists():
+            raise UserExists(username) from None
+        raise

@@ -1,0 +1,138 @@
+import threading
+
+import pytest
+
+from db.connect import connect, disconnect
+from db.migrations import (
+    LATEST,
+    MigrationError,
+    SchemaOutdated,
+    SchemaTooNew,
+    check_version,
+    current_version,
+    migrate,
+)
+from db.models import MODELS, AuditLog, Product
+
+TABLES = {m._meta.table_name for m in MODELS} | {"schema_version"}
+
+
+def dump(db, table):
+    return db.execute_sql(f"SELECT * FROM {table} ORDER BY 1").fetchall()
+
+
+@pytest.fixture
+def empty(db_url):
+    db = connect(db_url)
+    yield db
+    disconnect(db)
+
+
+def test_creates_then_is_a_no_op(empty):
+    assert current_version(empty) == 0
+    assert migrate(empty) == (0, LATEST)
+    assert set(empty.get_tables()) - {"sqlite_sequence"} == TABLES
+    assert migrate(empty) == (LATEST, LATEST)
+    assert check_version(empty) == LATEST
+    rows = empty.execute_sql("SELECT version, description FROM schema_version ORDER BY 1")
+    assert [v for v, _ in rows] == list(range(1, LATEST + 1))
+
+
+def test_models_match_the_migrated_schema(database):
+    for model in MODELS:
+        table = model._meta.table_name
+        columns = {c.name: c for c in database.get_columns(table)}
+        fields = {f.column_name: f for f in model._meta.sorted_fields}
+        assert columns.keys() == fields.keys(), table
+        for name, field in fields.items():
+            if not field.primary_key:
+                assert columns[name].null == field.null, f"{table}.{name}"
+
+
+def test_upgrade_from_v1_keeps_data(empty):
+    assert migrate(empty, target=1) == (0, 1)
+    assert not empty.table_exists("audit_log")
+    p = empty.param
+    empty.execute_sql(
+        "INSERT INTO users (username, password_hash, role) VALUES ('sari', 'x', 'customer')"
+    )
+    empty.execute_sql("INSERT INTO categories (name) VALUES ('Minuman')")
+    empty.execute_sql(
+        "INSERT INTO products (sku, name, category_id, price, currency, stock, initial_stock)"
+        f" VALUES ({p}, {p}, 1, 350000, 'IDR', 10, 12)",
+        ("TEH-001", "Teh Botol 450 ml"),
+    )
+    empty.execute_sql(
+        "INSERT INTO orders (customer_id, status, channel, total, currency)"
+        " VALUES (1, 'paid', 'online', 700000, 'IDR')"
+    )
+    empty.execute_sql(
+        "INSERT INTO order_lines (order_id, product_id, sku, name, qty, unit_price, line_total)"
+        " VALUES (1, 1, 'TEH-001', 'Teh Botol 450 ml', 2, 350000, 700000)"
+    )
+    empty.execute_sql(
+        "INSERT INTO stock_movements (product_id, kind, delta, stock_after, order_id)"
+        " VALUES (1, 'sale', -2, 10, 1)"
+    )
+    old = {t: dump(empty, t) for t in TABLES - {"schema_version", "audit_log"}}
+
+    assert migrate(empty) == (1, LATEST)
+    assert {t: dump(empty, t) for t in old} == old
+    assert Product.get(Product.sku == "TEH-001").stock == 10
+    AuditLog.create(user_id=1, action="test", target="products:1")
+    assert AuditLog.select().count() == 1
+
+
+def test_refuses_a_newer_schema(database):
+    database.execute_sql(
+        f"INSERT INTO schema_version (version, description) VALUES ({LATEST + 1}, 'future')"
+    )
+    with pytest.raises(SchemaTooNew, match=f"version {LATEST + 1}.*up to {LATEST}"):
+        migrate(database)
+    with pytest.raises(SchemaTooNew):
+        check_version(database)
+
+
+def test_check_version_names_the_fix(empty):
+    with pytest.raises(SchemaOutdated, match="warung-server init"):
+        check_version(empty)
+    migrate(empty, target=1)
+    with pytest.raises(SchemaOutdated, match="version 1"):
+        check_version(empty)
+
+
+def test_refuses_foreign_tables_without_a_version(empty):
+    empty.execute_sql("CREATE TABLE products (id INTEGER PRIMARY KEY, name TEXT)")
+    with pytest.raises(MigrationError, match="no schema_version"):
+        migrate(empty)
+
+
+def test_bad_target(empty):
+    with pytest.raises(ValueError, match="target version"):
+        migrate(empty, target=LATEST + 1)
+
+
+def test_concurrent_migrations_apply_each_version_once(db_url):
+    dbs = [connect(db_url, bind_models=False) for _ in range(4)]
+    errors = []
+    barrier = threading.Barrier(len(dbs))
+
+    def run(db):
+        barrier.wait()
+        try:
+            migrate(db)
+        except Exception as exc:  # reported below
+            errors.append(exc)
+        finally:
+            db.close()
+
+    threads = [threading.Thread(target=run, args=(db,)) for db in dbs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    rows = dbs[0].execute_sql("SELECT version FROM schema_version ORDER BY 1").fetchall()
+    assert rows == [(v,) for v in range(1, LATEST + 1)]
+    for db in dbs:
+        disconnect(db)
