@@ -34,6 +34,12 @@ def bind(db: pw.Database) -> None:
     database_proxy.initialize(db)
 
 
+def require_bound(db: pw.Database) -> None:
+    """Raise unless the models are bound to `db` (functions given a `db` work through them)."""
+    if database_proxy.obj is not db:
+        raise RuntimeError("the models are bound to another database: call db.models.bind(db)")
+
+
 class BaseModel(pw.Model):
     class Meta:
         database = database_proxy

@@ -1,0 +1,45 @@
+import pytest
+
+from db.accounts import UserExists, create_user
+from db.models import User
+from db.passwords import hash_password, needs_rehash, verify_password
+
+
+def test_hash_is_argon2id_salted_and_verifies():
+    first, second = hash_password("rahasia-123"), hash_password("rahasia-123")
+    assert first.startswith("$argon2id$")
+    assert first != second
+    assert "rahasia-123" not in first
+    assert verify_password(first, "rahasia-123")
+    assert not verify_password(first, "rahasia-124")
+    assert not verify_password("not a hash", "rahasia-123")
+    assert not needs_rehash(first)
+
+
+def test_old_parameters_need_rehash():
+    from argon2 import PasswordHasher
+
+    old = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1).hash("pw-12345678")
+    assert verify_password(old, "pw-12345678")
+    assert needs_rehash(old)
+
+
+def test_create_user_stores_lowercase_name_and_only_a_hash(database):
+    user = create_user("Sari", "rahasia-123", "clerk")
+    stored = User.get_by_id(user.id)
+    assert (stored.username, stored.role) == ("sari", "clerk")
+    assert stored.password_hash != "rahasia-123"
+    assert verify_password(stored.password_hash, "rahasia-123")
+    assert (stored.disabled, stored.totp_enabled, stored.failed_logins) == (False, False, 0)
+
+
+def test_existing_name_raises_user_exists(database):
+    create_user("budi", "rahasia-123", "customer")
+    with pytest.raises(UserExists, match="'budi' already exists"):
+        create_user("BUDI", "lain-lagi-456", "admin")
+    assert User.select().count() == 1
+
+
+def test_unknown_role(database):
+    with pytest.raises(ValueError, match="role must be one of customer, clerk, admin"):
+        create_user("budi", "rahasia-123", "owner")
