@@ -19,6 +19,8 @@ from string import Template
 
 import peewee as pw
 
+from db.transactions import write_transaction
+
 # Any constant unique to warung: the key of the PostgreSQL advisory lock held while migrating.
 _PG_LOCK_KEY = 0x77617275  # "waru"
 
@@ -339,10 +341,7 @@ CREATE TABLE IF NOT EXISTS schema_version (
 @contextmanager
 def _locked(db: pw.Database) -> Iterator[None]:
     """A transaction that excludes every other migrating process until it ends."""
-    if _dialect(db) == "postgresql":
-        with db.atomic():
+    with write_transaction(db):
+        if _dialect(db) == "postgresql":
             db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_PG_LOCK_KEY,))
-            yield
-    else:
-        with db.atomic(lock_type="IMMEDIATE"):
-            yield
+        yield

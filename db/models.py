@@ -82,9 +82,7 @@ class Session(BaseModel):
 
 class Category(BaseModel):
     name = pw.TextField()
-    parent = pw.ForeignKeyField(
-        "self", column_name="parent_id", null=True, backref="children", lazy_load=False
-    )
+    parent = pw.ForeignKeyField("self", column_name="parent_id", null=True, backref="children")
 
     class Meta:
         table_name = "categories"
@@ -95,7 +93,7 @@ class Product(BaseModel):
     name = pw.TextField()
     description = pw.TextField(default="")
     category = pw.ForeignKeyField(
-        Category, column_name="category_id", null=True, backref="products", lazy_load=False
+        Category, column_name="category_id", null=True, backref="products"
     )
     price = pw.BigIntegerField()
     currency = pw.TextField()
@@ -111,12 +109,8 @@ class Product(BaseModel):
 
 
 class Order(BaseModel):
-    customer = pw.ForeignKeyField(
-        User, column_name="customer_id", null=True, backref="orders", lazy_load=False
-    )
-    clerk = pw.ForeignKeyField(
-        User, column_name="clerk_id", null=True, backref="pos_orders", lazy_load=False
-    )
+    customer = pw.ForeignKeyField(User, column_name="customer_id", null=True, backref="orders")
+    clerk = pw.ForeignKeyField(User, column_name="clerk_id", null=True, backref="pos_orders")
     status = pw.TextField()
     channel = pw.TextField()
     total = pw.BigIntegerField()
@@ -132,9 +126,7 @@ class Order(BaseModel):
 
 class OrderLine(BaseModel):
     order = pw.ForeignKeyField(Order, column_name="order_id", backref="lines")
-    product = pw.ForeignKeyField(
-        Product, column_name="product_id", backref="order_lines", lazy_load=False
-    )
+    product = pw.ForeignKeyField(Product, column_name="product_id", backref="order_lines")
     sku = pw.TextField()
     name = pw.TextField()
     qty = pw.IntegerField()
@@ -147,18 +139,12 @@ class OrderLine(BaseModel):
 
 
 class StockMovement(BaseModel):
-    product = pw.ForeignKeyField(
-        Product, column_name="product_id", backref="movements", lazy_load=False
-    )
+    product = pw.ForeignKeyField(Product, column_name="product_id", backref="movements")
     kind = pw.TextField()
     delta = pw.IntegerField()
     stock_after = pw.IntegerField()
-    order = pw.ForeignKeyField(
-        Order, column_name="order_id", null=True, backref="movements", lazy_load=False
-    )
-    user = pw.ForeignKeyField(
-        User, column_name="user_id", null=True, backref="movements", lazy_load=False
-    )
+    order = pw.ForeignKeyField(Order, column_name="order_id", null=True, backref="movements")
+    user = pw.ForeignKeyField(User, column_name="user_id", null=True, backref="movements")
     reason = pw.TextField(null=True)
     created_at = pw.DateTimeField(default=utcnow)
 
@@ -168,9 +154,7 @@ class StockMovement(BaseModel):
 
 class CartLine(BaseModel):
     user = pw.ForeignKeyField(User, column_name="user_id", backref="cart_lines")
-    product = pw.ForeignKeyField(
-        Product, column_name="product_id", backref="cart_lines", lazy_load=False
-    )
+    product = pw.ForeignKeyField(Product, column_name="product_id", backref="cart_lines")
     qty = pw.IntegerField()
     added_at = pw.DateTimeField(default=utcnow)
 
@@ -196,7 +180,7 @@ class IdempotencyKey(BaseModel):
     user = pw.ForeignKeyField(User, column_name="user_id", backref="idempotency_keys")
     key = pw.TextField()
     fingerprint = pw.TextField()
-    order = pw.ForeignKeyField(Order, column_name="order_id", null=True, lazy_load=False)
+    order = pw.ForeignKeyField(Order, column_name="order_id", null=True)
     response = pw.BlobField(null=True)
     created_at = pw.DateTimeField(default=utcnow)
 
