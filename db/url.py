@@ -50,13 +50,20 @@ class DatabaseURL:
 
     def redacted(self) -> str:
         """The URL with any password replaced by `***`."""
+        return self._format("***" if self.password is not None else None)
+
+    def without_password(self) -> str:
+        """The URL with no password at all (to hand to libpq tools along with PGPASSWORD)."""
+        return self._format(None)
+
+    def _format(self, password: str | None) -> str:
         if self.kind == "sqlite":
             return f"sqlite:///{self.path}"
         auth = ""
         if self.user:
             auth = quote(self.user, safe="")
-            if self.password is not None:
-                auth += ":***"
+            if password is not None:
+                auth += f":{password}"
             auth += "@"
         host = self.host or ""
         if ":" in host:

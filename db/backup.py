@@ -1,0 +1,109 @@
+"""Back up the database to a file.
+
+SQLite: the online backup API copies a consistent snapshot while the server keeps running (in WAL
+mode readers do not block writers); the copy is checked, switched to a plain rollback journal so
+that it is one self-contained file, and only then renamed to DEST. Restore by stopping the server
+and putting the file in place of the database (see docs/database.md).
+
+PostgreSQL: `pg_dump --format=custom` when it is installed (restore with `pg_restore`); otherwise
+`PgDumpMissing` carries the command to run. Only the schema in the URL's `search_path`
+(`?options=-csearch_path%3DNAME`) is dumped when one is set; else the whole database.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+
+from db.url import DatabaseURL, parse_url, resolve
+
+
+class BackupError(RuntimeError):
+    """The backup could not be made; nothing was written to DEST."""
+
+
+class PgDumpMissing(BackupError):
+    """pg_dump is not installed here; `command` is what to run where it is."""
+
+    def __init__(self, command: str) -> None:
+        super().__init__(f"pg_dump is not installed here; run this where it is:\n  {command}")
+        self.command = command
+
+
+def backup(url: str | None, dest: str | Path, *, overwrite: bool = False) -> Path:
+    """Back up the database at `url` (None: `$WARUNG_DB` or the default) to `dest`.
+
+    Refuses to replace an existing `dest` unless `overwrite`. Returns the path written.
+    """
+    parsed = parse_url(resolve(url))
+    dest = Path(dest)
+    if dest.exists() and not overwrite:
+        raise BackupError(f"{dest} already exists; choose another name or overwrite it")
+    partial = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
+    try:
+        if parsed.kind == "sqlite":
+            _sqlite(parsed, dest, partial)
+        else:
+            _pg_dump(parsed, dest, partial)
+        partial.replace(dest)
+    finally:
+        partial.unlink(missing_ok=True)
+    return dest
+
+
+def _sqlite(parsed: DatabaseURL, dest: Path, partial: Path) -> None:
+    source_path = Path(parsed.path)
+    if parsed.path == ":memory:" or not source_path.is_file():
+        raise BackupError(f"there is no SQLite database file at {parsed.path}")
+    if dest.exists() and dest.resolve() == source_path.resolve():
+        raise BackupError("the backup cannot replace the database it copies")
+    try:
+        source = sqlite3.connect(source_path, timeout=5)
+        try:
+            copy = sqlite3.connect(partial)
+            try:
+                source.backup(copy)
+                copy.execute("PRAGMA journal_mode = DELETE")
+                (verdict,) = copy.execute("PRAGMA quick_check").fetchone()
+            finally:
+                copy.close()
+        finally:
+            source.close()
+    except sqlite3.Error as exc:
+        raise BackupError(f"cannot back up {parsed.describe()}: {exc}") from None
+    if verdict != "ok":
+        raise BackupError(f"the copy of {parsed.describe()} fails its check: {verdict}")
+
+
+def pg_dump_command(parsed: DatabaseURL, dest: Path) -> list[str]:
+    """The pg_dump command line (no password in it: libpq takes that from PGPASSWORD)."""
+    command = ["pg_dump", "--format=custom", "--no-password", "-f", str(dest)]
+    options = dict(parsed.params).get("options", "")
+    schema = re.search(r"search_path\s*=\s*([^\s,]+)", options)
+    if schema:
+        command.append(f"--schema={schema.group(1)}")
+    return [*command, parsed.without_password()]
+
+
+def _pg_dump(parsed: DatabaseURL, dest: Path, partial: Path) -> None:
+    if shutil.which("pg_dump") is None:
+        shown = pg_dump_command(parsed, dest)
+        shown.remove("--no-password")
+        prefix = "PGPASSWORD=... " if parsed.password else ""
+        raise PgDumpMissing(prefix + shlex.join(shown))
+    env = dict(os.environ)
+    if parsed.password is not None:
+        env["PGPASSWORD"] = parsed.password
+    done = subprocess.run(
+        pg_dump_command(parsed, partial), env=env, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        reason = " ".join(done.stderr.split())
+        if parsed.password:
+            reason = reason.replace(parsed.password, "***")
+        raise BackupError(f"pg_dump of {parsed.describe()} failed: {reason}")
