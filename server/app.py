@@ -1,0 +1,147 @@
+"""`warung-server serve`: open the database, build the services, listen, run until stopped."""
+
+from __future__ import annotations
+
+import secrets
+import signal
+import sys
+from argparse import Namespace
+from typing import Any
+
+import peewee as pw
+from twisted.internet import reactor as default_reactor
+from twisted.internet import ssl
+from twisted.internet.defer import inlineCallbacks
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger, globalLogBeginner, textFileLogObserver
+
+from db.accounts import create_user
+from db.connect import connect
+from db.demo import load_demo
+from db.migrations import migrate
+from db.models import Product, Setting, User
+from protocol.ops import EventName
+from server.dbexec import DatabaseExecutor
+from server.dispatch import Dispatcher
+from server.events import EventHub
+from server.factory import WarungFactory
+from server.handlers import handlers
+from server.limits import Limits
+from server.payments import FakeProvider
+from server.services.auth import AuthService
+from server.services.cart import CartService
+from server.services.catalog import CatalogService
+from server.services.orders import OrderService
+from server.services.session import SessionService
+from server.services.stock_feed import StockFeedService
+
+log = Logger()
+DEMO_ACCOUNTS = ("customer", "clerk", "admin")
+CHECKPOINT_EVERY_S = 1.0
+
+
+def prepare_database(url: str | None, demo: bool) -> pw.Database:
+    """Open, migrate and (with `demo`) fill the database. Runs before the reactor starts."""
+    db = connect(url, pragmas={"wal_autocheckpoint": 0})
+    migrate(db)
+    if demo and not Product.select().exists():
+        shop = load_demo(db)
+        print(f"loaded the demo shop: {shop.products} products", file=sys.stderr)
+    if demo and not User.select().exists():
+        for role in DEMO_ACCOUNTS:
+            password = secrets.token_urlsafe(9)
+            create_user(role, password, role)
+            print(f"demo account {role} / password {password}", flush=True)
+    db.close()
+    return db
+
+
+def shop_info(db: pw.Database) -> dict[str, Any]:
+    settings = {s.key: s.value for s in Setting.select()}
+    db.close()
+    return {
+        "name": settings.get("shop_name", "warung"),
+        "currency": settings.get("currency", "IDR"),
+        "currency_exponent": int(settings.get("currency_exponent", "2")),
+    }
+
+
+class Server:
+    """Everything one running server holds, wired together."""
+
+    def __init__(self, db: pw.Database, reactor: Any, limits: Limits, payment_delay_s: float):
+        self.reactor = reactor
+        self.shop = shop_info(db)
+        self.dbx = DatabaseExecutor(db, reactor)
+        self.hub = EventHub()
+        self.provider = FakeProvider(reactor, payment_delay_s)
+        self.factory = WarungFactory(Dispatcher({}), self.hub, limits, reactor)
+        currency = self.shop["currency"]
+        self.orders = OrderService(self.dbx, self.hub, self.provider, currency)
+        self.factory.dispatcher = Dispatcher(
+            handlers(
+                SessionService(limits, self.shop),
+                AuthService(self.dbx, self.factory),
+                CatalogService(self.dbx),
+                CartService(self.dbx, currency),
+                self.orders,
+                StockFeedService(self.dbx, self.hub, limits.max_subscriptions),
+            )
+        )
+        self._checkpoints = LoopingCall(self._checkpoint)
+
+    def start(self) -> None:
+        self.dbx.start()
+        if not self.dbx.postgres:
+            self._checkpoints.clock = self.reactor
+            self._checkpoints.start(CHECKPOINT_EVERY_S, now=False)
+
+    def _checkpoint(self) -> Any:
+        """Move the WAL into the database off the commit path (autocheckpoint is off)."""
+        return self.dbx.read(lambda db: db.execute_sql("PRAGMA wal_checkpoint(PASSIVE)"))
+
+    def shutdown(self) -> None:
+        """Tell every client to go elsewhere, then stop the database threads."""
+        for conn in list(self.factory.connections):
+            conn.send_event(
+                EventName.SERVER_SHUTDOWN, {"reason": "draining", "reconnect_after_ms": 1000}
+            )
+            conn.close()
+        if self._checkpoints.running:
+            self._checkpoints.stop()
+        self.dbx.stop()
+
+
+def serve(args: Namespace, reactor: Any = default_reactor) -> int:
+    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stderr)], redirectStandardIO=False)
+    db = prepare_database(args.db, args.demo)
+    server = Server(db, reactor, Limits(), getattr(args, "payment_delay", 0.0))
+    server.start()
+
+    @inlineCallbacks
+    def begin():
+        settled = yield server.orders.settle_pending()
+        if settled:
+            log.info("settled {n} orders left pending by the last run", n=settled)
+        port = listen(reactor, server.factory, args)
+        address = port.getHost()
+        print(f"warung-server listening on {address.host}:{address.port}", flush=True)
+
+    def failed(failure: Any) -> None:
+        print(f"warung-server: cannot start: {failure.getErrorMessage()}", file=sys.stderr)
+        reactor.stop()
+
+    reactor.callWhenRunning(lambda: begin().addErrback(failed))
+    reactor.addSystemEventTrigger("before", "shutdown", server.shutdown)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: reactor.callFromThread(reactor.stop))
+    reactor.run(installSignalHandlers=False)
+    return 0
+
+
+def listen(reactor: Any, factory: WarungFactory, args: Namespace) -> Any:
+    if args.tls_cert:
+        with open(args.tls_cert, "rb") as cert, open(args.tls_key or args.tls_cert, "rb") as key:
+            context = ssl.PrivateCertificate.loadPEM(cert.read() + key.read()).options()
+        return reactor.listenSSL(args.port, factory, context, interface=args.host)
+    return reactor.listenTCP(args.port, factory, interface=args.host)

@@ -1,0 +1,260 @@
+"""One TCP connection: frames in, checked requests to the dispatcher, replies and pushes out.
+
+The protocol object runs no SQL and knows no domain rule. It decodes frames with the
+sans-IO `FrameDecoder`, checks the envelope and the per-connection limits, and hands each
+request to the `Dispatcher`. It is also the push producer its transport asks to pause:
+while paused, stock values wait in a dict keyed by product (newest wins) and reading from
+the socket stops; a connection paused longer than `paused_close_s` is closed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from twisted.internet.interfaces import IPushProducer
+from twisted.internet.protocol import Protocol
+from twisted.logger import Logger
+from twisted.protocols.policies import TimeoutMixin
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from protocol.codec import packb
+from protocol.envelope import PushTemplate, Request, failure, parse_request, push, success
+from protocol.errors import BadRequest, ErrorCode, FrameTooLarge, MalformedFrame, WarungError
+from protocol.framing import HEADER, FrameDecoder, Message
+from protocol.ops import Op
+
+if TYPE_CHECKING:
+    from server.dispatch import Identity
+    from server.factory import WarungFactory
+
+log = Logger()
+
+
+@implementer(IPushProducer)
+class WarungConnection(Protocol, TimeoutMixin):
+    def __init__(self, factory: WarungFactory, address: str) -> None:
+        self.factory = factory
+        self.limits = factory.limits
+        self.address = address
+        self.decoder = FrameDecoder(self.limits.max_frame)
+        self.identity: Identity | None = None
+        self.client_max_frame: int | None = None
+        self.greeted = False
+        self.closing = False
+        self.in_flight = 0
+        self.seq = 0
+        self.paused = False
+        self.pending_stock: dict[int, PushTemplate] = {}
+        self._pause_timer: Any = None
+        self._bucket = factory.new_bucket()
+
+    # -- connection lifecycle
+
+    def connectionMade(self) -> None:
+        self.callLater = self.factory.clock.callLater
+        refusal = self.factory.admit(self)
+        if refusal is not None:
+            self._send_error(None, refusal)
+            self.close()
+            return
+        self.transport.registerProducer(self, True)
+        self.setTimeout(self.limits.hello_timeout_s)
+
+    def connectionLost(self, reason: Failure = None) -> None:
+        self.closing = True
+        self.setTimeout(None)
+        self._cancel_pause_timer()
+        self.factory.forget(self)
+
+    def close(self) -> None:
+        """Send what is written, then close."""
+        self.closing = True
+        self.transport.loseConnection()
+
+    def timeoutConnection(self) -> None:
+        log.info("closing {address}: silent too long", address=self.address)
+        self.closing = True
+        self.transport.abortConnection()
+
+    # -- input
+
+    def dataReceived(self, data: bytes) -> None:
+        if self.closing:
+            return
+        self.resetTimeout()
+        for event in self.decoder.feed(data):
+            if self.closing:
+                return
+            if isinstance(event, Message):
+                self._message(event.body)
+            elif isinstance(event, FrameTooLarge):
+                self._send_error(None, event)
+                self.close()
+            else:
+                self._malformed(event)
+
+    def _malformed(self, error: MalformedFrame) -> None:
+        self._send_error(None, error)
+        if not self.greeted:
+            self.close()
+
+    def _message(self, body: dict[str, Any]) -> None:
+        try:
+            request = parse_request(body)
+        except BadRequest as error:
+            self._send_error(error.request_id, error)
+            if not self.greeted:
+                self.close()
+            return
+        if not self.greeted:
+            self._first_request(request)
+        elif request.op == Op.HELLO:
+            self._send_error(request.id, BadRequest("hello was already said on this connection"))
+        else:
+            self._admit_request(request)
+
+    def _first_request(self, request: Request) -> None:
+        if request.op != Op.HELLO:
+            self._send_error(
+                request.id, BadRequest(f"the first request must be hello, not '{request.op}'")
+            )
+            self.close()
+            return
+        self.greeted = True  # a hello is being answered; anything after it is a second one
+        self._run(request).addCallback(self._after_hello)
+
+    def _after_hello(self, ok: bool) -> None:
+        if ok:
+            self.setTimeout(self.limits.idle_timeout_s)
+        else:
+            self.close()
+
+    def _admit_request(self, request: Request) -> None:
+        if self.in_flight >= self.limits.max_in_flight:
+            self._send_error(
+                request.id,
+                WarungError(
+                    f"more than {self.limits.max_in_flight} requests in flight: wait for answers",
+                    {"limit": self.limits.max_in_flight, "reason": "in_flight"},
+                    code=ErrorCode.RATE_LIMITED,
+                ),
+            )
+            return
+        wait = self._bucket.take(self.factory.clock.seconds())
+        if wait:
+            self._send_error(
+                request.id,
+                WarungError(
+                    "too many requests on this connection: slow down",
+                    {"reason": "rate", "retry_after_ms": int(wait * 1000) + 1},
+                    code=ErrorCode.RATE_LIMITED,
+                ),
+            )
+            return
+        self._run(request)
+
+    def _run(self, request: Request) -> Any:
+        self.in_flight += 1
+        d = self.factory.dispatcher.dispatch(request, self)
+        return d.addCallbacks(
+            self._reply_ok, self._reply_error, callbackArgs=(request.id,), errbackArgs=(request.id,)
+        )
+
+    # -- output
+
+    def _reply_ok(self, result: dict[str, Any], request_id: int) -> bool:
+        self.in_flight -= 1
+        if self.closing:
+            return True
+        body = packb(success(request_id, result))
+        limit = self.client_max_frame or self.limits.max_frame
+        if len(body) > limit:
+            self._send_error(
+                request_id,
+                WarungError(
+                    f"the answer is {len(body)} bytes, over the {limit} this client accepts",
+                    {"size": len(body), "max_frame": limit},
+                    code=ErrorCode.TOO_LARGE,
+                ),
+            )
+            return True
+        self.transport.write(HEADER.pack(len(body)) + body)
+        return True
+
+    def _reply_error(self, reason: Failure, request_id: int) -> bool:
+        self.in_flight -= 1
+        if not self.closing:
+            self._send_error(request_id, reason.value)
+        return False
+
+    def _send_error(self, request_id: int | None, error: WarungError) -> None:
+        self.transport.write(_frame(failure(request_id, error.code, error.message, error.details)))
+
+    def sign_in(self, identity: Identity | None) -> None:
+        previous = self.identity
+        self.identity = identity
+        self.factory.signed_in(self, previous, identity)
+
+    def send_event(self, event: str, data: dict[str, Any]) -> None:
+        """A push that is never conflated (order changes, shutdown notices)."""
+        if self.closing:
+            return
+        self.seq += 1
+        self.transport.write(_frame(push(event, self.seq, data)))
+
+    def send_stock(self, product_id: int, template: PushTemplate) -> None:
+        """A stock value: written now, or kept as the newest for this product while paused."""
+        if self.closing:
+            return
+        if self.paused:
+            self.pending_stock.pop(product_id, None)
+            self.pending_stock[product_id] = template
+            return
+        self.seq += 1
+        self.transport.write(template.frame(self.seq))
+
+    # -- IPushProducer: the transport's buffer is full, or has drained
+
+    def pauseProducing(self) -> None:
+        if self.paused:
+            return
+        self.paused = True
+        self.transport.pauseProducing()
+        self._pause_timer = self.factory.clock.callLater(
+            self.limits.paused_close_s, self._paused_too_long
+        )
+
+    def resumeProducing(self) -> None:
+        if not self.paused or self.closing:
+            return
+        self.paused = False
+        self._cancel_pause_timer()
+        pending, self.pending_stock = self.pending_stock, {}
+        for product_id, template in pending.items():
+            self.send_stock(product_id, template)
+        if not self.paused:
+            self.transport.resumeProducing()
+
+    def stopProducing(self) -> None:
+        self.closing = True
+
+    def _paused_too_long(self) -> None:
+        self._pause_timer = None
+        log.info(
+            "closing {address}: it took no data for {s} s",
+            address=self.address,
+            s=self.limits.paused_close_s,
+        )
+        self.closing = True
+        self.transport.abortConnection()
+
+    def _cancel_pause_timer(self) -> None:
+        if self._pause_timer is not None and self._pause_timer.active():
+            self._pause_timer.cancel()
+        self._pause_timer = None
+
+
+def _frame(message: dict[str, Any]) -> bytes:
+    body = packb(message)
+    return HEADER.pack(len(body)) + body

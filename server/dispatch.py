@@ -1,0 +1,116 @@
+"""From a parsed request to its outcome: op lookup, sign-in, role and argument checks.
+
+Every op goes through `protocol.ops.REGISTRY`, which holds both its roles and its schema,
+so no handler can be reached without both checks. Handlers are plain callables taking a
+`Call` and returning a result map or a Deferred of one; they raise `WarungError`s.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from protocol.envelope import Request
+from protocol.errors import BadRequest, ErrorCode, WarungError
+from protocol.ops import REGISTRY
+
+log = Logger()
+
+
+@dataclass
+class Identity:
+    """Who a connection is signed in as."""
+
+    user_id: int
+    username: str
+    role: str
+    session_id: int
+
+
+class Peer(Protocol):
+    """What a handler may ask of the connection a call came on."""
+
+    address: str
+    identity: Identity | None
+    client_max_frame: int | None
+
+    def sign_in(self, identity: Identity) -> None: ...
+
+
+@dataclass
+class Call:
+    op: str
+    args: dict[str, Any]
+    peer: Peer
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def identity(self) -> Identity:
+        assert self.peer.identity is not None, "dispatch checks sign-in first"
+        return self.peer.identity
+
+
+Handler = Callable[[Call], Any]
+
+
+class Dispatcher:
+    def __init__(self, handlers: Mapping[str, Handler]) -> None:
+        unknown = set(handlers) - set(REGISTRY)
+        if unknown:
+            raise ValueError(f"handlers for ops not in the registry: {sorted(unknown)}")
+        self.handlers = dict(handlers)
+
+    def dispatch(self, request: Request, peer: Peer) -> Deferred[dict[str, Any]]:
+        """The op's result map, or a failure carrying a `WarungError`."""
+        return maybeDeferred(self._call, request, peer).addErrback(_as_warung_error, request)
+
+    def _call(self, request: Request, peer: Peer) -> Any:
+        spec = REGISTRY.get(request.op)
+        if spec is None:
+            raise BadRequest(f"unknown op '{request.op}'", {"field": "op", "rule": "unknown"})
+        if spec.roles:
+            if peer.identity is None:
+                raise WarungError(
+                    f"'{request.op}' needs a signed-in user: call auth.login or auth.resume",
+                    code=ErrorCode.UNAUTHENTICATED,
+                )
+            if peer.identity.role not in spec.roles:
+                raise WarungError(
+                    f"'{request.op}' is not allowed for role {peer.identity.role}",
+                    {"role": peer.identity.role, "allowed": sorted(spec.roles)},
+                    code=ErrorCode.FORBIDDEN,
+                )
+        args = spec.args.check(request.args)
+        handler = self.handlers.get(request.op)
+        if handler is None:
+            raise WarungError(
+                f"'{request.op}' is part of the protocol but not offered by this server yet",
+                {"op": request.op},
+                code=ErrorCode.UNAVAILABLE,
+            )
+        return handler(Call(request.op, args, peer))
+
+
+def _as_warung_error(failure: Failure, request: Request) -> Failure:
+    if failure.check(WarungError):
+        return failure
+    reference = secrets.token_hex(4)
+    log.failure(
+        "internal error in {op} (reference {reference})",
+        failure,
+        op=request.op,
+        reference=reference,
+    )
+    return Failure(
+        WarungError(
+            f"internal error (reference {reference})",
+            {"reference": reference},
+            code=ErrorCode.INTERNAL,
+        )
+    )

@@ -1,0 +1,48 @@
+"""The op table: which service method answers which op."""
+
+from __future__ import annotations
+
+from protocol.ops import Op
+from server.dispatch import Handler
+from server.services.auth import AuthService
+from server.services.cart import CartService
+from server.services.catalog import CatalogService
+from server.services.orders import OrderService
+from server.services.session import SessionService
+from server.services.stock_feed import StockFeedService
+
+
+def handlers(
+    session: SessionService,
+    auth: AuthService,
+    catalog: CatalogService,
+    cart: CartService,
+    orders: OrderService,
+    stock: StockFeedService,
+) -> dict[str, Handler]:
+    return {
+        Op.HELLO: session.hello,
+        Op.PING: session.ping,
+        Op.AUTH_REGISTER: auth.register,
+        Op.AUTH_LOGIN: auth.login,
+        Op.AUTH_RESUME: auth.resume,
+        Op.AUTH_LOGOUT: auth.logout,
+        Op.AUTH_TOTP_ENROLL: auth.totp_enroll,
+        Op.AUTH_TOTP_CONFIRM: auth.totp_confirm,
+        Op.CATALOG_CATEGORIES: catalog.categories,
+        Op.CATALOG_LIST: catalog.list,
+        Op.CATALOG_GET: catalog.get,
+        Op.CART_GET: cart.get,
+        Op.CART_ADD: cart.add,
+        Op.CART_SET: cart.set,
+        Op.CART_REMOVE: cart.remove,
+        Op.CART_CLEAR: cart.clear,
+        Op.ORDER_CHECKOUT: orders.checkout,
+        Op.ORDER_LIST: orders.list,
+        Op.ORDER_GET: orders.get,
+        Op.ORDER_CANCEL: orders.cancel,
+        Op.ORDER_SHIP: orders.ship,
+        Op.ORDER_DELIVER: orders.deliver,
+        Op.STOCK_SUBSCRIBE: stock.subscribe,
+        Op.STOCK_UNSUBSCRIBE: stock.unsubscribe,
+    }

@@ -1,0 +1,86 @@
+"""Limits that keep one client from hurting the others, and the token bucket they use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from protocol.rules import DEFAULT_MAX_FRAME
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_frame: int = DEFAULT_MAX_FRAME
+    max_in_flight: int = 64
+    rate_per_s: float = 2000.0
+    burst: float = 4000.0
+    heartbeat_s: float = 30.0
+    hello_timeout_s: float = 10.0
+    max_connections: int = 10_000
+    connections_per_address_per_s: float = 50.0
+    failed_logins_per_address_per_min: float = 20.0
+    paused_close_s: float = 30.0
+    max_subscriptions: int = 10_000
+
+    @property
+    def idle_timeout_s(self) -> float:
+        return 3 * self.heartbeat_s
+
+    def to_wire(self) -> dict[str, object]:
+        return {
+            "max_frame": self.max_frame,
+            "max_in_flight": self.max_in_flight,
+            "max_subscriptions": self.max_subscriptions,
+            "rate_per_s": self.rate_per_s,
+            "burst": self.burst,
+        }
+
+
+class TokenBucket:
+    """`rate` tokens per second up to `burst`; `take()` says how long to wait when empty."""
+
+    __slots__ = ("_stamp", "_tokens", "burst", "rate")
+
+    def __init__(self, rate: float, burst: float, now: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._tokens = burst
+        self._stamp = now
+
+    def wait(self, now: float, cost: float = 1.0) -> float:
+        """Seconds until `cost` tokens are there (0.0: now), taking none."""
+        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+        return 0.0 if self._tokens >= cost else (cost - self._tokens) / self.rate
+
+    def take(self, now: float, cost: float = 1.0) -> float:
+        """Take `cost` tokens: 0.0 when granted, else the seconds until they would be."""
+        wait = self.wait(now, cost)
+        if wait == 0.0:
+            self._tokens -= cost
+        return wait
+
+
+class AddressLimiter:
+    """One token bucket per remote address."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._buckets: dict[str, TokenBucket] = {}
+
+    def take(self, address: str, now: float) -> float:
+        """Spend a token of `address`: 0.0 when granted, else the seconds to wait."""
+        return self._bucket(address, now).take(now)
+
+    def wait(self, address: str, now: float) -> float:
+        """Seconds until `address` has a token, spending none."""
+        bucket = self._buckets.get(address)
+        return 0.0 if bucket is None else bucket.wait(now)
+
+    def _bucket(self, address: str, now: float) -> TokenBucket:
+        bucket = self._buckets.get(address)
+        if bucket is None:
+            if len(self._buckets) >= 100_000:  # bounded: forget everyone rather than grow
+                self._buckets.clear()
+            bucket = self._buckets[address] = TokenBucket(self.rate, self.burst, now)
+        return bucket

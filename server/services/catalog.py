@@ -1,0 +1,146 @@
+"""Browsing: categories, searchable pages of products, one product."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from typing import Any
+
+import msgpack
+import peewee as pw
+from twisted.internet.defer import inlineCallbacks
+
+from protocol.errors import BadRequest, ErrorCode, WarungError
+from server import sql
+from server.dbexec import DatabaseExecutor
+from server.dispatch import Call
+from server.wire import PRODUCT_COLUMNS, product
+
+STAFF = ("clerk", "admin")
+
+
+def not_found(kind: str, ident: Any) -> WarungError:
+    return WarungError(
+        f"no {kind} {ident!r}", {"kind": kind, "id": ident}, code=ErrorCode.NOT_FOUND
+    )
+
+
+class CatalogService:
+    def __init__(self, dbx: DatabaseExecutor) -> None:
+        self.dbx = dbx
+
+    @inlineCallbacks
+    def categories(self, call: Call):
+        items = yield self.dbx.read(_categories)
+        return {"items": items}
+
+    @inlineCallbacks
+    def list(self, call: Call):
+        args = call.args
+        scope = _scope_key(args.get("category_id"), args.get("query") or "")
+        after = _decode_cursor(args["cursor"], scope) if "cursor" in args else None
+        staff = call.identity.role in STAFF
+        found = yield self.dbx.read(lambda db: _page(db, args, after, staff))
+        page = found[: args["limit"]]
+        more = len(found) > args["limit"]
+        return {
+            "items": [item for item, _ in page],
+            "next_cursor": _encode_cursor(page[-1], scope) if more else None,
+        }
+
+    @inlineCallbacks
+    def get(self, call: Call):
+        args = call.args
+        by, key = ("id", args["product_id"]) if "product_id" in args else ("sku", args["sku"])
+        row = yield self.dbx.read(
+            lambda db: sql.one(db, f"SELECT {PRODUCT_COLUMNS} FROM products WHERE {by} = ?", (key,))
+        )
+        if row is None or (row[9] and call.identity.role not in STAFF):
+            raise not_found("product", key)
+        return product(row)
+
+
+def _categories(db: pw.Database) -> list[dict[str, Any]]:
+    found = sql.rows(db, "SELECT id, name, parent_id FROM categories ORDER BY lower(name), id")
+    children: dict[int | None, list[tuple[Any, ...]]] = {}
+    for row in found:
+        children.setdefault(row[2], []).append(row)
+    ordered: list[dict[str, Any]] = []
+    stack = list(reversed(children.get(None, [])))
+    while stack:
+        row = stack.pop()
+        ordered.append({"id": row[0], "name": row[1], "parent_id": row[2]})
+        stack.extend(reversed(children.get(row[0], [])))
+    return ordered
+
+
+def _descendants(db: pw.Database, category_id: int) -> list[int]:
+    pairs = sql.rows(db, "SELECT id, parent_id FROM categories")
+    known = {cid for cid, _ in pairs}
+    if category_id not in known:
+        raise not_found("category", category_id)
+    found, frontier = {category_id}, [category_id]
+    while frontier:
+        parent = frontier.pop()
+        for cid, pid in pairs:
+            if pid == parent and cid not in found:
+                found.add(cid)
+                frontier.append(cid)
+    return sorted(found)
+
+
+def _page(
+    db: pw.Database, args: dict[str, Any], after: tuple[str, int] | None, staff: bool
+) -> list[tuple[dict[str, Any], str]]:
+    """Products after the cursor, each with its sort key as the database lowercases it."""
+    where: list[str] = [] if staff else ["NOT archived"]
+    params: list[Any] = []
+    if "category_id" in args:
+        ids = _descendants(db, args["category_id"])
+        where.append(f"category_id IN ({', '.join('?' * len(ids))})")
+        params.extend(ids)
+    for word in (args.get("query") or "").lower().split():
+        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where.append(
+            "(lower(name) LIKE ? ESCAPE '\\' OR lower(sku) LIKE ? ESCAPE '\\' "
+            "OR lower(description) LIKE ? ESCAPE '\\')"
+        )
+        params.extend([pattern] * 3)
+    if after is not None:
+        where.append("(lower(name) > ? OR (lower(name) = ? AND id > ?))")
+        params.extend([after[0], after[0], after[1]])
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    found = sql.rows(
+        db,
+        f"SELECT {PRODUCT_COLUMNS}, lower(name) FROM products {clause} "
+        "ORDER BY lower(name), id LIMIT ?",
+        (*params, args["limit"] + 1),
+    )
+    return [(product(row), row[10]) for row in found]
+
+
+def _scope_key(category_id: int | None, query: str) -> str:
+    return hashlib.sha256(f"{category_id}|{query.lower().split()}".encode()).hexdigest()[:12]
+
+
+def _encode_cursor(last: tuple[dict[str, Any], str], scope: str) -> str:
+    raw = msgpack.packb([1, scope, last[1], last[0]["id"]])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, scope: str) -> tuple[str, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        version, their_scope, name, last_id = msgpack.unpackb(raw)
+        if version != 1 or not isinstance(name, str) or type(last_id) is not int:
+            raise ValueError
+    except Exception:
+        raise BadRequest(
+            "not a cursor from this listing", {"field": "cursor", "rule": "invalid"}
+        ) from None
+    if their_scope != scope:
+        raise BadRequest(
+            "this cursor belongs to another query or category",
+            {"field": "cursor", "rule": "other listing"},
+        )
+    return name, last_id

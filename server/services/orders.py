@@ -1,0 +1,428 @@
+"""Orders: checkout in two short transactions around the payment, listing, status changes.
+
+Checkout (DESIGN.md): the first transaction takes the stock and writes the order `pending`;
+the provider is charged with no transaction open; a second transaction marks the order
+`paid` (clearing the cart and keeping the key), or gives the stock back and marks it
+`cancelled`. A server that dies in between settles its `pending` orders when it starts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import peewee as pw
+from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.python.failure import Failure
+
+from db.models import utcnow
+from protocol.codec import packb
+from protocol.errors import BadRequest, ErrorCode, WarungError
+from server import sql
+from server.dbexec import DatabaseExecutor
+from server.dispatch import Call
+from server.events import EventHub, StockChange
+from server.payments import Charge, PaymentProvider
+from server.services.cart import CART_LINES, out_of_stock
+from server.services.catalog import not_found
+from server.services.order_states import check_transition
+from server.services.stock import ShortOfStock, move_stock
+from server.wire import utc
+
+STAFF = ("clerk", "admin")
+ORDER_COLUMNS = (
+    "id, status, channel, customer_id, total, currency, created_at, updated_at, cancel_reason"
+)
+
+
+@dataclass
+class Begun:
+    """What the first checkout transaction did."""
+
+    order: dict[str, Any]
+    changes: list[StockChange] = field(default_factory=list)
+    existing: bool = False
+
+
+def read_order(db: pw.Database, order_id: int) -> dict[str, Any] | None:
+    row = sql.one(db, f"SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?", (order_id,))
+    if row is None:
+        return None
+    lines = sql.rows(
+        db,
+        "SELECT product_id, sku, name, qty, unit_price, line_total, refunded_qty "
+        "FROM order_lines WHERE order_id = ? ORDER BY id",
+        (order_id,),
+    )
+    payment = sql.one(
+        db,
+        "SELECT method, provider, reference, status FROM payments WHERE order_id = ? "
+        "ORDER BY id DESC LIMIT 1",
+        (order_id,),
+    )
+    return {
+        "id": row[0],
+        "status": row[1],
+        "channel": row[2],
+        "customer_id": row[3],
+        "lines": [
+            dict(
+                zip(
+                    (
+                        "product_id",
+                        "sku",
+                        "name",
+                        "qty",
+                        "unit_price",
+                        "line_total",
+                        "refunded_qty",
+                    ),
+                    line,
+                    strict=True,
+                )
+            )
+            for line in lines
+        ],
+        "total": row[4],
+        "currency": row[5],
+        "created_at": utc(row[6]),
+        "updated_at": utc(row[7]),
+        "cancel_reason": row[8],
+        "payment": dict(zip(("method", "provider", "reference", "status"), payment, strict=True))
+        if payment
+        else None,
+    }
+
+
+def fingerprint(args: dict[str, Any]) -> str:
+    payment = args["payment"]
+    return hashlib.sha256(packb([payment["method"], payment["token"]])).hexdigest()
+
+
+def set_status(db: pw.Database, order_id: int, status: str, target: str, **extra: Any) -> None:
+    check_transition(order_id, status, target)
+    assignments = "".join(f", {name} = ?" for name in extra)
+    cursor = sql.execute(
+        db,
+        f"UPDATE orders SET status = ?, updated_at = ?{assignments} WHERE id = ? AND status = ?",
+        (target, utcnow(), *extra.values(), order_id, status),
+    )
+    if cursor.rowcount != 1:
+        raise WarungError(
+            f"order {order_id} changed meanwhile: read it again",
+            {"status": status},
+            code=ErrorCode.CONFLICT,
+        )
+
+
+def release_stock(
+    db: pw.Database, order_id: int, kind: str, user_id: int | None
+) -> list[StockChange]:
+    """Give back every unit of an order not yet given back."""
+    lines = sql.rows(
+        db,
+        "SELECT product_id, qty - refunded_qty FROM order_lines WHERE order_id = ? "
+        "ORDER BY product_id",
+        (order_id,),
+    )
+    return [
+        move_stock(db, pid, qty, kind, order_id=order_id, user_id=user_id)
+        for pid, qty in lines
+        if qty > 0
+    ]
+
+
+class OrderService:
+    def __init__(
+        self, dbx: DatabaseExecutor, hub: EventHub, provider: PaymentProvider, currency: str
+    ) -> None:
+        self.dbx = dbx
+        self.hub = hub
+        self.provider = provider
+        self.currency = currency
+        self._running: dict[tuple[int, str], list[Deferred[Any]]] = {}
+
+    # -- checkout
+
+    def checkout(self, call: Call) -> Deferred[dict[str, Any]]:
+        """One checkout per (customer, key) at a time; a retry meanwhile waits for it."""
+        slot = (call.identity.user_id, call.args["idempotency_key"])
+        waiter: Deferred[dict[str, Any]] = Deferred()
+        if slot in self._running:
+            self._running[slot].append(waiter)
+            return waiter
+        self._running[slot] = [waiter]
+        self._checkout(call).addBoth(self._finish, slot)
+        return waiter
+
+    def _finish(self, outcome: Any, slot: tuple[int, str]) -> None:
+        for waiter in self._running.pop(slot):
+            if isinstance(outcome, Failure):
+                waiter.errback(Failure(outcome.value, outcome.type, outcome.tb))
+            else:
+                waiter.callback(outcome)
+
+    @inlineCallbacks
+    def _checkout(self, call: Call):
+        me, args = call.identity, call.args
+        print_ = fingerprint(args)
+        begun = yield self.dbx.write(
+            lambda db: self._begin(
+                db, me.user_id, args["idempotency_key"], print_, args["payment"]["method"]
+            )
+        )
+        if begun.existing:
+            return begun.order
+        order = begun.order
+        self.hub.publish_stock(begun.changes)
+        self.hub.publish_order(order)
+        payment = args["payment"]
+        charge = yield self.provider.charge(
+            order["id"], order["total"], order["currency"], payment["method"], payment["token"]
+        )
+        if charge.approved:
+            order = yield self.dbx.write(lambda db: self._paid(db, order["id"], charge))
+            self.hub.publish_order(order)
+            return order
+        order, changes = yield self.dbx.write(
+            lambda db: self._declined(db, order["id"], me.user_id, "payment_declined")
+        )
+        self.hub.publish_stock(changes)
+        self.hub.publish_order(order)
+        raise WarungError(
+            f"payment declined: {charge.reason}; try another card or method",
+            {"reason": charge.reason, "order_id": order["id"]},
+            code=ErrorCode.PAYMENT_DECLINED,
+        )
+
+    def _begin(self, db: pw.Database, user_id: int, key: str, print_: str, method: str) -> Begun:
+        stored = sql.one(
+            db,
+            "SELECT fingerprint, order_id, response FROM idempotency_keys "
+            "WHERE user_id = ? AND key = ?",
+            (user_id, key),
+        )
+        if stored is not None:
+            return Begun(self._replay(db, stored, print_), existing=True)
+        lines = sql.rows(db, CART_LINES, (user_id,))
+        if not lines:
+            raise WarungError(
+                "the cart is empty: add a product first",
+                {"reason": "empty_cart"},
+                code=ErrorCode.INVALID_STATE,
+            )
+        now = utcnow()
+        total = sum(line[3] * line[4] for line in lines)
+        order_id = sql.insert(
+            db,
+            "INSERT INTO orders (customer_id, status, channel, total, currency, idempotency_key, "
+            "created_at, updated_at) VALUES (?, 'pending', 'online', ?, ?, ?, ?, ?) RETURNING id",
+            (user_id, total, self.currency, key, now, now),
+        )
+        changes = []
+        for pid, _, _, qty, _, _stock, archived, _ in sorted(lines):
+            if archived:
+                raise out_of_stock(pid, qty, 0)
+            try:
+                changes.append(
+                    move_stock(db, pid, -qty, "sale", order_id=order_id, user_id=user_id)
+                )
+            except ShortOfStock as short:
+                raise out_of_stock(pid, qty, short.available) from None
+        for pid, sku, name, qty, price, *_ in lines:
+            sql.execute(
+                db,
+                "INSERT INTO order_lines (order_id, product_id, sku, name, qty, unit_price, "
+                "line_total, refunded_qty) VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
+                (order_id, pid, sku, name, qty, price, price * qty),
+            )
+        sql.execute(
+            db,
+            "INSERT INTO payments (order_id, provider, method, amount, status, created_at, "
+            "updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)",
+            (order_id, self.provider.name, method, total, now, now),
+        )
+        sql.execute(
+            db,
+            "INSERT INTO idempotency_keys (user_id, key, fingerprint, order_id, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (user_id, key, print_, order_id, now),
+        )
+        return Begun(read_order(db, order_id), changes)
+
+    def _replay(self, db: pw.Database, stored: tuple[Any, ...], print_: str) -> dict[str, Any]:
+        their_print, order_id, response = stored
+        if their_print != print_:
+            raise WarungError(
+                "this idempotency key was used for a checkout with other arguments",
+                {"field": "idempotency_key"},
+                code=ErrorCode.CONFLICT,
+            )
+        if response is None:
+            raise WarungError(
+                "a checkout with this key is still in progress: retry in a moment",
+                {"field": "idempotency_key", "reason": "in_progress"},
+                code=ErrorCode.CONFLICT,
+            )
+        return read_order(db, order_id)
+
+    def _paid(self, db: pw.Database, order_id: int, charge: Charge) -> dict[str, Any]:
+        set_status(db, order_id, "pending", "paid")
+        now = utcnow()
+        sql.execute(
+            db,
+            "UPDATE payments SET status = 'captured', reference = ?, updated_at = ? "
+            "WHERE order_id = ?",
+            (charge.reference, now, order_id),
+        )
+        sql.execute(
+            db,
+            "DELETE FROM cart_lines WHERE user_id = (SELECT customer_id FROM orders WHERE id = ?) "
+            "AND product_id IN (SELECT product_id FROM order_lines WHERE order_id = ?)",
+            (order_id, order_id),
+        )
+        sql.execute(
+            db,
+            "UPDATE idempotency_keys SET response = ? WHERE order_id = ?",
+            (packb({"order_id": order_id}), order_id),
+        )
+        return read_order(db, order_id)
+
+    def _declined(
+        self, db: pw.Database, order_id: int, user_id: int | None, reason: str
+    ) -> tuple[dict[str, Any], list[StockChange]]:
+        """Give the stock back, cancel the order and free its key for another try."""
+        changes = release_stock(db, order_id, "cancel", user_id)
+        set_status(db, order_id, "pending", "cancelled", cancel_reason=reason)
+        sql.execute(
+            db,
+            "UPDATE payments SET status = 'declined', updated_at = ? WHERE order_id = ?",
+            (utcnow(), order_id),
+        )
+        sql.execute(db, "DELETE FROM idempotency_keys WHERE order_id = ?", (order_id,))
+        return read_order(db, order_id), changes
+
+    # -- after a crash
+
+    @inlineCallbacks
+    def settle_pending(self):
+        """Settle orders left `pending` by a server that stopped between its transactions."""
+        pending = yield self.dbx.read(
+            lambda db: [
+                r[0] for r in sql.rows(db, "SELECT id FROM orders WHERE status = 'pending'")
+            ]
+        )
+        for order_id in pending:
+            charge = yield self.provider.lookup(order_id)
+            if charge is not None and charge.approved:
+                yield self.dbx.write(lambda db, o=order_id, c=charge: self._paid(db, o, c))
+            else:
+                _, changes = yield self.dbx.write(
+                    lambda db, o=order_id: self._declined(db, o, None, "interrupted")
+                )
+                self.hub.publish_stock(changes)
+        return len(pending)
+
+    # -- reading and changing orders
+
+    @inlineCallbacks
+    def get(self, call: Call):
+        order = yield self.dbx.read(lambda db: read_order(db, call.args["order_id"]))
+        return self._visible(call, order, call.args["order_id"])
+
+    @inlineCallbacks
+    def list(self, call: Call):
+        me, args = call.identity, call.args
+        where, params = [], []
+        if me.role not in STAFF:
+            where.append("customer_id = ?")
+            params.append(me.user_id)
+        if "status" in args:
+            where.append("status = ?")
+            params.append(args["status"])
+        scope = f"{me.user_id if me.role not in STAFF else 'all'}|{args.get('status')}"
+        if "cursor" in args:
+            where.append("id < ?")
+            params.append(_decode_id_cursor(args["cursor"], scope))
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        limit = args["limit"]
+
+        def page(db: pw.Database) -> list[dict[str, Any]]:
+            ids = sql.rows(
+                db, f"SELECT id FROM orders {clause} ORDER BY id DESC LIMIT ?", (*params, limit + 1)
+            )
+            return [read_order(db, oid) for (oid,) in ids]
+
+        found = yield self.dbx.read(page)
+        more = len(found) > limit
+        items = found[:limit]
+        return {
+            "items": items,
+            "next_cursor": _encode_id_cursor(items[-1]["id"], scope) if more else None,
+        }
+
+    @inlineCallbacks
+    def cancel(self, call: Call):
+        me, order_id = call.identity, call.args["order_id"]
+        reason = "staff" if me.role in STAFF else "customer"
+
+        def cancel(db: pw.Database) -> tuple[dict[str, Any], list[StockChange]]:
+            order = self._visible(call, read_order(db, order_id), order_id)
+            check_transition(order_id, order["status"], "cancelled")
+            changes = release_stock(db, order_id, "cancel", me.user_id)
+            set_status(db, order_id, order["status"], "cancelled", cancel_reason=reason)
+            sql.execute(
+                db,
+                "UPDATE payments SET status = 'refunded', updated_at = ? "
+                "WHERE order_id = ? AND status = 'captured'",
+                (utcnow(), order_id),
+            )
+            return read_order(db, order_id), changes
+
+        order, changes = yield self.dbx.write(cancel)
+        self.hub.publish_stock(changes)
+        self.hub.publish_order(order)
+        payment = order["payment"]
+        if payment and payment["reference"]:
+            yield self.provider.refund(payment["reference"], order["total"])
+        return order
+
+    def ship(self, call: Call):
+        return self._advance(call, "shipped")
+
+    def deliver(self, call: Call):
+        return self._advance(call, "delivered")
+
+    @inlineCallbacks
+    def _advance(self, call: Call, target: str):
+        order_id = call.args["order_id"]
+
+        def advance(db: pw.Database) -> dict[str, Any]:
+            order = read_order(db, order_id)
+            if order is None:
+                raise not_found("order", order_id)
+            set_status(db, order_id, order["status"], target)
+            return read_order(db, order_id)
+
+        order = yield self.dbx.write(advance)
+        self.hub.publish_order(order)
+        return order
+
+    def _visible(self, call: Call, order: dict[str, Any] | None, order_id: int) -> dict[str, Any]:
+        """The order if the caller may see it; another customer's order does not exist."""
+        me = call.identity
+        if order is None or (me.role not in STAFF and order["customer_id"] != me.user_id):
+            raise not_found("order", order_id)
+        return order
+
+
+def _encode_id_cursor(last_id: int, scope: str) -> str:
+    return f"{last_id}.{hashlib.sha256(scope.encode()).hexdigest()[:8]}"
+
+
+def _decode_id_cursor(cursor: str, scope: str) -> int:
+    last, _, check = cursor.partition(".")
+    if not last.isdigit() or check != hashlib.sha256(scope.encode()).hexdigest()[:8]:
+        raise BadRequest("not a cursor from this listing", {"field": "cursor", "rule": "invalid"})
+    return int(last)

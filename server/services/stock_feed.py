@@ -1,0 +1,64 @@
+"""stock.subscribe / stock.unsubscribe: a snapshot now, then every committed change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import peewee as pw
+from twisted.internet.defer import inlineCallbacks
+
+from protocol.errors import ErrorCode, WarungError
+from server import sql
+from server.dbexec import DatabaseExecutor
+from server.dispatch import Call
+from server.events import EventHub, StockChange
+from server.services.catalog import not_found
+
+
+class StockFeedService:
+    def __init__(self, dbx: DatabaseExecutor, hub: EventHub, max_subscriptions: int) -> None:
+        self.dbx = dbx
+        self.hub = hub
+        self.max_subscriptions = max_subscriptions
+
+    @inlineCallbacks
+    def subscribe(self, call: Call):
+        ids = call.args.get("product_ids")
+        if ids is not None:
+            new = len(set(ids)) + self.hub.subscription_count(call.peer)
+            if new > self.max_subscriptions:
+                raise WarungError(
+                    f"at most {self.max_subscriptions} products per connection: "
+                    "unsubscribe some, or subscribe with all: true",
+                    {"reason": "too_many_subscriptions", "limit": self.max_subscriptions},
+                    code=ErrorCode.INVALID_STATE,
+                )
+        found = yield self.dbx.read(lambda db: _snapshot(db, ids))
+        # Now, on the reactor: a change published while the snapshot was being read is newer
+        # than the row read, and this subscription would not see it as an event.
+        snapshot = [self._newest(row) for row in found]
+        self.hub.subscribe(call.peer, ids)
+        return {"snapshot": snapshot}
+
+    def unsubscribe(self, call: Call) -> dict[str, Any]:
+        self.hub.unsubscribe(call.peer, call.args.get("product_ids"))
+        return {}
+
+    def _newest(self, row: StockChange) -> dict[str, int]:
+        known = self.hub.latest.get(row.product_id)
+        if known is not None and known.version > row.version:
+            row = known
+        return {"product_id": row.product_id, "stock": row.stock, "version": row.version}
+
+
+def _snapshot(db: pw.Database, ids: list[int] | None) -> list[StockChange]:
+    if ids is None:
+        found = sql.rows(db, "SELECT id, stock, version FROM products ORDER BY id")
+        return [StockChange(*row) for row in found]
+    marks = ", ".join("?" * len(ids))
+    found = sql.rows(db, f"SELECT id, stock, version FROM products WHERE id IN ({marks})", ids)
+    by_id = {row[0]: StockChange(*row) for row in found}
+    missing = [pid for pid in ids if pid not in by_id]
+    if missing:
+        raise not_found("product", missing[0])
+    return [by_id[pid] for pid in ids]

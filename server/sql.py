@@ -1,0 +1,40 @@
+"""Raw SQL for the hot paths, written once with `?` placeholders for both databases.
+
+Peewee's query builder costs about 0.2 ms per query; a statement string reused through
+`execute_sql` costs a fraction of that, which is what lets checkouts reach thousands per
+second. Statements are plain SQL that SQLite and PostgreSQL both accept; PostgreSQL's
+placeholder style is derived once per statement and cached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
+
+import peewee as pw
+
+
+@cache
+def _pg_style(statement: str) -> str:
+    return statement.replace("%", "%%").replace("?", "%s")
+
+
+def execute(db: pw.Database, statement: str, params: Sequence[Any] = ()) -> Any:
+    """Run one statement and return its cursor."""
+    if isinstance(db, pw.PostgresqlDatabase):
+        statement = _pg_style(statement)
+    return db.execute_sql(statement, params)
+
+
+def one(db: pw.Database, statement: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+    return execute(db, statement, params).fetchone()
+
+
+def rows(db: pw.Database, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    return execute(db, statement, params).fetchall()
+
+
+def insert(db: pw.Database, statement: str, params: Sequence[Any] = ()) -> int:
+    """Run an `INSERT ... RETURNING id` and return the id."""
+    return execute(db, statement, params).fetchone()[0]
