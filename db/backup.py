@@ -43,7 +43,7 @@ def backup(url: str | None, dest: str | Path, *, overwrite: bool = False) -> Pat
     parsed = parse_url(resolve(url))
     dest = Path(dest)
     if dest.exists() and not overwrite:
-        raise BackupError(f"{dest} already exists; choose another name or overwrite it")
+        raise BackupError(f"{dest} already exists; choose another name, or replace it (--force)")
     partial = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
     try:
         if parsed.kind == "sqlite":
