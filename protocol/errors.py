@@ -69,3 +69,90 @@ class BadRequest(WarungError):
     ) -> None:
         super().__init__(message, details)
         self.request_id = request_id
+
+
+class UnsupportedVersion(WarungError):
+    code = ErrorCode.UNSUPPORTED_VERSION
+
+
+class Unauthenticated(WarungError):
+    code = ErrorCode.UNAUTHENTICATED
+
+
+class Forbidden(WarungError):
+    code = ErrorCode.FORBIDDEN
+
+
+class NotFound(WarungError):
+    code = ErrorCode.NOT_FOUND
+
+
+class Conflict(WarungError):
+    code = ErrorCode.CONFLICT
+
+
+class OutOfStock(WarungError):
+    code = ErrorCode.OUT_OF_STOCK
+
+
+class PaymentDeclined(WarungError):
+    code = ErrorCode.PAYMENT_DECLINED
+
+
+class RateLimited(WarungError):
+    code = ErrorCode.RATE_LIMITED
+
+
+class TooLarge(WarungError):
+    code = ErrorCode.TOO_LARGE
+
+
+class InvalidState(WarungError):
+    code = ErrorCode.INVALID_STATE
+
+
+class Unavailable(WarungError):
+    code = ErrorCode.UNAVAILABLE
+
+
+class Internal(WarungError):
+    code = ErrorCode.INTERNAL
+
+
+BY_CODE: dict[str, type[WarungError]] = {
+    cls.code: cls
+    for cls in (
+        BadRequest,
+        UnsupportedVersion,
+        Unauthenticated,
+        Forbidden,
+        NotFound,
+        Conflict,
+        OutOfStock,
+        PaymentDeclined,
+        RateLimited,
+        TooLarge,
+        InvalidState,
+        Unavailable,
+        Internal,
+    )
+}
+
+
+def from_wire(error: Any) -> WarungError:
+    """The exception for an `error` map received from a peer (unknown codes stay readable)."""
+    if not isinstance(error, dict):
+        return Internal(f"malformed error: {error!r}")
+    code = str(error.get("code", "internal"))
+    message = str(error.get("message", ""))
+    details = error.get("details") if isinstance(error.get("details"), dict) else {}
+    cls = BY_CODE.get(code)
+    if cls is None:
+        return _unknown(code, message, details)
+    return cls(message, details)
+
+
+def _unknown(code: str, message: str, details: dict[str, Any]) -> WarungError:
+    err = WarungError(message, details)
+    err.code = code  # a code newer than this client: kept as the string it is
+    return err

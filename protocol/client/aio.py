@@ -1,0 +1,360 @@
+"""An asyncio client for the warung protocol, on top of the sans-IO codec.
+
+It correlates answers to requests by id (requests may be pipelined, answers come in any
+order), turns error answers into the exception class of their code, delivers pushes to
+callbacks and to an async iterator, sends heartbeats, and, when the link drops, reconnects
+with capped exponential backoff and jitter, resumes the session with its token and
+restores every stock subscription, handing the fresh snapshot to the application as a
+local `stock.snapshot` push.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import random
+import secrets
+import ssl
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from protocol.errors import WarungError, from_wire
+from protocol.framing import FrameDecoder, Message, encode
+from protocol.ops import Op
+from protocol.rules import DEFAULT_MAX_FRAME, DEFAULT_PORT, PROTOCOL_VERSION
+
+SNAPSHOT_EVENT = "stock.snapshot"
+EVENT_QUEUE_LIMIT = 10_000
+
+
+class State(StrEnum):
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
+    CLOSED = "closed"
+
+
+class ConnectionLost(Exception):
+    """The link dropped before the answer came. The request may or may not have run.
+
+    A checkout carries its `idempotency_key`: calling it again with that key is safe
+    (`AsyncClient.checkout` does so by itself).
+    """
+
+    def __init__(self, op: str, idempotency_key: str | None = None) -> None:
+        super().__init__(f"connection lost before the answer to {op}")
+        self.op = op
+        self.idempotency_key = idempotency_key
+
+
+@dataclass(frozen=True)
+class Push:
+    event: str
+    seq: int
+    data: dict[str, Any]
+
+
+class AsyncClient:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = DEFAULT_PORT,
+        *,
+        tls: ssl.SSLContext | bool = False,
+        client_name: str = "warung-python/0.1",
+        connect_timeout: float = 10.0,
+        call_timeout: float = 60.0,
+        reconnect: bool = True,
+        backoff_min: float = 0.1,
+        backoff_max: float = 10.0,
+        max_frame: int = DEFAULT_MAX_FRAME,
+    ) -> None:
+        self.host, self.port = host, port
+        self.tls = tls
+        self.client_name = client_name
+        self.connect_timeout = connect_timeout
+        self.call_timeout = call_timeout
+        self.reconnect = reconnect
+        self.backoff_min, self.backoff_max = backoff_min, backoff_max
+        self.max_frame = max_frame
+        self.state = State.CLOSED
+        self.hello: dict[str, Any] = {}
+        self.user: dict[str, Any] | None = None
+        self.token: str | None = None
+        self.last_seq = 0
+        self.next_retry_s: float | None = None
+        self._ids = itertools.count(1)
+        self._pending: dict[int, tuple[asyncio.Future[dict[str, Any]], str, str | None]] = {}
+        self._writer: asyncio.StreamWriter | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._event_callbacks: list[Callable[[Push], Any]] = []
+        self._state_callbacks: list[Callable[[State], Any]] = []
+        self._events: asyncio.Queue[Push] = asyncio.Queue(EVENT_QUEUE_LIMIT)
+        self._subscribed_ids: set[int] = set()
+        self._subscribed_all = False
+        self._closing = False
+        self._last_sent = 0.0
+
+    # -- connecting
+
+    async def connect(self) -> dict[str, Any]:
+        """Open the connection and say hello; returns the hello result (already open: as is)."""
+        if self.state == State.CONNECTED:
+            return self.hello
+        self._closing = False
+        self._set_state(State.CONNECTING)
+        await self._open()
+        self._set_state(State.CONNECTED)
+        return self.hello
+
+    async def _open(self) -> None:
+        context = self.tls if isinstance(self.tls, ssl.SSLContext) else None
+        if self.tls is True:
+            context = ssl.create_default_context()
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(self.host, self.port, ssl=context, limit=2**16),
+            self.connect_timeout,
+        )
+        self._writer = writer
+        self.last_seq = 0
+        self._tasks = [
+            asyncio.create_task(self._read_loop(reader, writer)),
+            asyncio.create_task(self._heartbeat_loop(writer)),
+        ]
+        self.hello = await self.call(
+            Op.HELLO, protocol=PROTOCOL_VERSION, client=self.client_name, max_frame=self.max_frame
+        )
+
+    async def close(self) -> None:
+        """Close for good: no reconnect; requests in flight fail with `ConnectionLost`."""
+        self._closing = True
+        writer = self._writer
+        if writer is not None:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._fail_pending()
+        self._set_state(State.CLOSED)
+
+    async def __aenter__(self) -> AsyncClient:
+        await self.connect()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- requests
+
+    async def call(
+        self, op: str, args: dict[str, Any] | None = None, /, **kw: Any
+    ) -> dict[str, Any]:
+        """Send one request and wait for its result; an error answer raises its exception."""
+        args = {**(args or {}), **kw}
+        writer = self._writer
+        if writer is None or writer.is_closing():
+            raise ConnectionLost(op, args.get("idempotency_key"))
+        request_id = next(self._ids)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[request_id] = (future, op, args.get("idempotency_key"))
+        writer.write(encode({"id": request_id, "op": op, "args": args}))
+        self._last_sent = asyncio.get_running_loop().time()
+        try:
+            return await asyncio.wait_for(future, self.call_timeout)
+        finally:
+            self._pending.pop(request_id, None)
+
+    async def login(self, username: str, password: str, totp: str | None = None) -> dict[str, Any]:
+        args = {"username": username, "password": password}
+        if totp is not None:
+            args["totp"] = totp
+        result = await self.call(Op.AUTH_LOGIN, args)
+        self.user, self.token = result["user"], result["token"]
+        return result
+
+    async def resume(self, token: str) -> dict[str, Any]:
+        result = await self.call(Op.AUTH_RESUME, token=token)
+        self.user, self.token = result["user"], token
+        return result
+
+    async def logout(self) -> None:
+        await self.call(Op.AUTH_LOGOUT)
+        self.user = self.token = None
+        self._subscribed_ids.clear()
+        self._subscribed_all = False
+
+    async def subscribe_stock(self, product_ids: list[int] | None = None) -> list[dict[str, Any]]:
+        """Subscribe (None: every product); returns the snapshot. Restored on reconnect."""
+        args = {"all": True} if product_ids is None else {"product_ids": product_ids}
+        result = await self.call(Op.STOCK_SUBSCRIBE, args)
+        if product_ids is None:
+            self._subscribed_all = True
+        else:
+            self._subscribed_ids.update(product_ids)
+        return result["snapshot"]
+
+    async def unsubscribe_stock(self, product_ids: list[int] | None = None) -> None:
+        args = {"all": True} if product_ids is None else {"product_ids": product_ids}
+        await self.call(Op.STOCK_UNSUBSCRIBE, args)
+        if product_ids is None:
+            self._subscribed_all = False
+            self._subscribed_ids.clear()
+        else:
+            self._subscribed_ids.difference_update(product_ids)
+
+    async def checkout(
+        self, payment: dict[str, Any], idempotency_key: str | None = None, attempts: int = 5
+    ) -> dict[str, Any]:
+        """Check out the cart, retrying with the same key when the link drops meanwhile.
+
+        The key makes the retry safe: the server returns the first order, charged once.
+        """
+        key = idempotency_key or secrets.token_urlsafe(16)
+        for attempt in range(attempts):
+            try:
+                await self.wait_connected()
+                return await self.call(Op.ORDER_CHECKOUT, idempotency_key=key, payment=payment)
+            except ConnectionLost:
+                if attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def wait_connected(self, timeout: float | None = None) -> None:
+        """Wait until the client is connected (and signed in again, if it was)."""
+        deadline = asyncio.get_running_loop().time() + (timeout or self.call_timeout)
+        while self.state != State.CONNECTED:
+            if self.state == State.CLOSED:
+                raise ConnectionLost("connect")
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError("not connected")
+            await asyncio.sleep(0.02)
+
+    # -- pushes and state
+
+    def on_event(self, callback: Callable[[Push], Any]) -> None:
+        self._event_callbacks.append(callback)
+
+    def on_state(self, callback: Callable[[State], Any]) -> None:
+        self._state_callbacks.append(callback)
+
+    async def events(self) -> AsyncIterator[Push]:
+        """Every push, in order. If the application falls behind by more than 10,000, the
+        oldest are dropped; `seq` shows the gap and a re-subscribe gives a fresh snapshot."""
+        while True:
+            yield await self._events.get()
+
+    def _deliver(self, push: Push) -> None:
+        if self._events.full():
+            self._events.get_nowait()
+        self._events.put_nowait(push)
+        for callback in self._event_callbacks:
+            callback(push)
+
+    def _set_state(self, state: State) -> None:
+        if state == self.state:
+            return
+        self.state = state
+        for callback in self._state_callbacks:
+            callback(state)
+
+    # -- the link
+
+    async def _read_loop(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        decoder = FrameDecoder(self.max_frame)
+        try:
+            while True:
+                data = await reader.read(2**16)
+                if not data:
+                    break
+                for event in decoder.feed(data):
+                    if isinstance(event, Message):
+                        self._incoming(event.body)
+                if decoder.broken:
+                    break
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+            if self._writer is writer:
+                self._lost()
+
+    def _incoming(self, body: dict[str, Any]) -> None:
+        if "event" in body:
+            self.last_seq = body.get("seq", self.last_seq)
+            self._deliver(Push(body["event"], body.get("seq", 0), body.get("data") or {}))
+            return
+        entry = self._pending.get(body.get("id"))  # type: ignore[arg-type]
+        if entry is None or entry[0].done():
+            return
+        if body.get("ok"):
+            entry[0].set_result(body.get("result") or {})
+        else:
+            entry[0].set_exception(from_wire(body.get("error")))
+
+    async def _heartbeat_loop(self, writer: asyncio.StreamWriter) -> None:
+        loop = asyncio.get_running_loop()
+        self._last_sent = loop.time()
+        while not writer.is_closing():
+            interval = float(self.hello.get("heartbeat_s", 30)) if self.hello else 30.0
+            await asyncio.sleep(max(0.05, self._last_sent + interval - loop.time()))
+            if loop.time() - self._last_sent >= interval:
+                with contextlib.suppress(WarungError, ConnectionLost, TimeoutError):
+                    await self.call(Op.PING)
+
+    def _fail_pending(self) -> None:
+        for future, op, key in list(self._pending.values()):
+            if not future.done():
+                future.set_exception(ConnectionLost(op, key))
+        self._pending.clear()
+
+    def _lost(self) -> None:
+        self._writer = None
+        for task in self._tasks:
+            if task is not asyncio.current_task():
+                task.cancel()
+        self._fail_pending()
+        if self._closing or not self.reconnect:
+            self._set_state(State.CLOSED)
+            return
+        self._set_state(State.RECONNECTING)
+        self._tasks = [asyncio.create_task(self._reconnect_loop())]
+
+    async def _reconnect_loop(self) -> None:
+        delay = self.backoff_min
+        while not self._closing:
+            self.next_retry_s = delay
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+            try:
+                await self._open()
+                await self._restore()
+            except (OSError, TimeoutError, ConnectionLost, WarungError):
+                if self._writer is not None:
+                    self._writer.close()
+                    self._writer = None
+                delay = min(self.backoff_max, delay * 2)
+                continue
+            self.next_retry_s = None
+            self._set_state(State.CONNECTED)
+            return
+
+    async def _restore(self) -> None:
+        """Sign in again with the token and take every subscription afresh."""
+        if self.token is not None:
+            await self.resume(self.token)
+        snapshot: list[dict[str, Any]] = []
+        if self._subscribed_all:
+            snapshot = (await self.call(Op.STOCK_SUBSCRIBE, all=True))["snapshot"]
+        elif self._subscribed_ids:
+            ids = sorted(self._subscribed_ids)
+            for start in range(0, len(ids), 1000):
+                chunk = ids[start : start + 1000]
+                result = await self.call(Op.STOCK_SUBSCRIBE, product_ids=chunk)
+                snapshot.extend(result["snapshot"])
+        if self._subscribed_all or self._subscribed_ids:
+            self._deliver(Push(SNAPSHOT_EVENT, 0, {"snapshot": snapshot}))

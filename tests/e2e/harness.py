@@ -1,0 +1,109 @@
+"""Start `warung-server` as a real process on a free port and talk to it over TCP."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from protocol.client import AsyncClient, Client
+
+START_TIMEOUT_S = 60.0
+LISTENING = re.compile(r"warung-server listening on ([\d.]+):(\d+)")
+ACCOUNT = re.compile(r"demo account (\w+) / password (\S+)")
+
+
+class ServerProcess:
+    """One `warung-server serve` child. `passwords` holds the demo accounts it printed."""
+
+    def __init__(self, db_url: str, *extra: str, cwd: Path | None = None) -> None:
+        self.db_url = db_url
+        self.extra = extra
+        self.cwd = cwd
+        self.passwords: dict[str, str] = {}
+        self.port = 0
+        self.proc: subprocess.Popen[str] | None = None
+        self.log: list[str] = []
+
+    def start(self, port: int = 0) -> ServerProcess:
+        argv = [sys.executable, "-m", "server.cli", "serve", "--db", self.db_url]
+        argv += ["--host", "127.0.0.1", "--port", str(port), "--demo", *self.extra]
+        self.proc = subprocess.Popen(
+            argv,
+            cwd=self.cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._pump, args=(self.proc, lines), daemon=True).start()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            try:
+                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                self.kill()
+                raise RuntimeError("server did not start in time:\n" + "".join(self.log)) from None
+            if line is None:
+                raise RuntimeError("server exited:\n" + "".join(self.log))
+            if found := ACCOUNT.search(line):
+                self.passwords[found.group(1)] = found.group(2)
+            if found := LISTENING.search(line):
+                self.port = int(found.group(2))
+                return self
+
+    def _pump(self, proc: subprocess.Popen[str], lines: queue.Queue[str | None]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            self.log.append(line)
+            lines.put(line)
+        lines.put(None)
+
+    def kill(self) -> None:
+        """`kill -9`: no chance to clean up."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def restart(self) -> ServerProcess:
+        """Start again on the same port (so reconnecting clients find it)."""
+        self.stop()
+        return self.start(self.port)
+
+    def client(self, user: str | None = None, **options: Any) -> Client:
+        client = Client("127.0.0.1", self.port, **options)
+        client.connect()
+        if user is not None:
+            client.login(user, self.passwords[user])
+        return client
+
+    def aclient(self, **options: Any) -> AsyncClient:
+        return AsyncClient("127.0.0.1", self.port, **options)
+
+
+def wait_until(condition: Any, timeout: float = 10.0, what: str = "condition") -> Any:
+    """Poll `condition()` until it returns something truthy, or fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.01)

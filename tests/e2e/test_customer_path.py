@@ -1,0 +1,121 @@
+"""The whole customer path over a real socket, against a real server process."""
+
+import pytest
+
+from protocol.errors import InvalidState, NotFound, OutOfStock, Unauthenticated
+from tests.e2e.harness import wait_until
+
+CARD = {"method": "card", "token": "tok_visa"}
+
+
+def test_register_login_browse_cart_checkout_list_cancel(shop):
+    with shop.client() as c:
+        assert c.aio.hello["shop"]["currency"] == "IDR"
+        user = c.call("auth.register", username="siti", password="rahasia-siti")["user"]
+        assert user["role"] == "customer"
+        with pytest.raises(Unauthenticated):
+            c.call("catalog.list")  # registering does not sign in
+        c.login("siti", "rahasia-siti")
+
+        categories = c.call("catalog.categories")["items"]
+        assert len(categories) >= 8
+        seen = {None}
+        for category in categories:  # parents come before their children
+            assert category["parent_id"] in seen
+            seen.add(category["id"])
+
+        found = c.call("catalog.list", query="kopi", limit=5)["items"]
+        assert found and all(
+            "kopi" in (p["name"] + p["sku"] + p["description"]).lower() for p in found
+        )
+        product = next(p for p in c.call("catalog.list", limit=200)["items"] if p["stock"] >= 5)
+        assert c.call("catalog.get", sku=product["sku"])["id"] == product["id"]
+
+        cart = c.call("cart.add", product_id=product["id"], qty=2)
+        assert cart["items"][0]["qty"] == 2 and cart["total"] == 2 * product["price"]
+        cart = c.call("cart.set", product_id=product["id"], qty=3)
+        assert cart["count"] == 3
+
+        order = c.checkout(CARD)
+        assert order["status"] == "paid" and order["total"] == 3 * product["price"]
+        assert order["lines"][0]["qty"] == 3
+        assert c.call("cart.get")["items"] == []
+        assert c.call("catalog.get", product_id=product["id"])["stock"] == product["stock"] - 3
+
+        listed = c.call("order.list")["items"]
+        assert [o["id"] for o in listed] == [order["id"]]
+        cancelled = c.call("order.cancel", order_id=order["id"])
+        assert cancelled["status"] == "cancelled" and cancelled["cancel_reason"] == "customer"
+        assert c.call("catalog.get", product_id=product["id"])["stock"] == product["stock"]
+        with pytest.raises(InvalidState) as again:
+            c.call("order.cancel", order_id=order["id"])
+        assert again.value.details["status"] == "cancelled"
+
+
+def test_resume_on_a_new_connection_and_logout_ends_it(shop):
+    with shop.client("customer") as first:
+        token = first.aio.token
+        with shop.client() as second:
+            assert second.resume(token)["user"]["username"] == "customer"
+            assert second.call("cart.get")["currency"] == "IDR"
+            first.logout()
+            wait_until(lambda: _signed_out(second), what="the other connection signed out")
+        with shop.client() as third, pytest.raises(Unauthenticated):
+            third.resume(token)
+
+
+def _signed_out(client):
+    try:
+        client.call("cart.get")
+    except Unauthenticated:
+        return True
+    return False
+
+
+def test_catalog_pages_are_stable_while_stock_moves(shop):
+    with shop.client("customer") as c:
+        c.call("cart.clear")
+        seen, cursor = [], None
+        while True:
+            args = {"limit": 37, **({"cursor": cursor} if cursor else {})}
+            page = c.call("catalog.list", **args)
+            seen += [p["id"] for p in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+            in_stock = [p for p in page["items"] if p["stock"] > 0]
+            c.call("cart.add", product_id=in_stock[0]["id"])
+            c.checkout(CARD)  # stock changes between pages must not shift them
+        first_two_hundred = [p["id"] for p in c.call("catalog.list", limit=200)["items"]]
+        assert len(seen) == len(set(seen)) >= 300
+        assert seen[:200] == first_two_hundred
+
+
+def test_cart_refuses_more_than_stock_and_unknown_products(shop):
+    with shop.client("customer") as c:
+        c.call("cart.clear")
+        sold_out = _find(c, lambda p: p["stock"] == 0)
+        with pytest.raises(OutOfStock) as short:
+            c.call("cart.add", product_id=sold_out["id"])
+        assert short.value.details == {
+            "product_id": sold_out["id"],
+            "requested": 1,
+            "available": 0,
+        }
+        with pytest.raises(NotFound) as missing:
+            c.call("cart.add", product_id=999_999)
+        assert missing.value.details == {"kind": "product", "id": 999_999}
+        with pytest.raises(InvalidState) as empty:
+            c.checkout(CARD)
+        assert empty.value.details["reason"] == "empty_cart"
+
+
+def _find(client, predicate):
+    cursor = None
+    while True:
+        page = client.call("catalog.list", limit=200, **({"cursor": cursor} if cursor else {}))
+        for product in page["items"]:
+            if predicate(product):
+                return product
+        cursor = page["next_cursor"]
+        assert cursor, "no product matches"
