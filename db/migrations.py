@@ -262,7 +262,7 @@ _OUR_TABLES = ("settings", "users", "products", "orders")
 
 def current_version(db: pw.Database) -> int:
     """The schema version of `db`: 0 for a database without warung tables."""
-    if not db.table_exists("schema_version"):
+    if not _table_exists(db, "schema_version"):
         return 0
     row = db.execute_sql("SELECT MAX(version) FROM schema_version").fetchone()
     return row[0] or 0
@@ -296,7 +296,7 @@ def migrate(db: pw.Database, target: int | None = None) -> tuple[int, int]:
         start = current_version(db)
         if start > LATEST:
             raise _too_new(start)
-        if start == 0 and any(db.table_exists(t) for t in _OUR_TABLES):
+        if start == 0 and any(_table_exists(db, t) for t in _OUR_TABLES):
             raise MigrationError(
                 "the database has warung-like tables but no schema_version table; "
                 "refusing to touch it"
@@ -316,6 +316,14 @@ def migrate(db: pw.Database, target: int | None = None) -> tuple[int, int]:
                 (version, (step.__doc__ or step.__name__).strip()),
             )
     return start, max(start, version)
+
+
+def _table_exists(db: pw.Database, table: str) -> bool:
+    """Whether `table` exists where unqualified names resolve (PostgreSQL: the search_path)."""
+    if _dialect(db) == "postgresql":
+        return db.execute_sql("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()[0]
+    sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+    return db.execute_sql(sql, (table,)).fetchone() is not None
 
 
 def _too_new(version: int) -> SchemaTooNew:
