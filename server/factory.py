@@ -25,7 +25,7 @@ class WarungFactory(ServerFactory):
         self.connections: set[WarungConnection] = set()
         self.by_session: dict[int, set[WarungConnection]] = defaultdict(set)
         self._new_connections = AddressLimiter(
-            limits.connections_per_address_per_s, limits.connections_per_address_per_s
+            limits.connections_per_address_per_s, limits.connection_burst_per_address
         )
 
     def buildProtocol(self, addr: Any) -> WarungConnection:

@@ -16,7 +16,8 @@ class Limits:
     heartbeat_s: float = 30.0
     hello_timeout_s: float = 10.0
     max_connections: int = 10_000
-    connections_per_address_per_s: float = 50.0
+    connections_per_address_per_s: float = 100.0
+    connection_burst_per_address: float = 500.0
     failed_logins_per_address_per_min: float = 20.0
     paused_close_s: float = 30.0
     max_subscriptions: int = 10_000
@@ -32,6 +33,8 @@ class Limits:
             "max_subscriptions": self.max_subscriptions,
             "rate_per_s": self.rate_per_s,
             "burst": self.burst,
+            "connections_per_address_per_s": self.connections_per_address_per_s,
+            "connection_burst_per_address": self.connection_burst_per_address,
         }
 
 

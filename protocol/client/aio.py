@@ -289,6 +289,9 @@ class AsyncClient:
             self.last_seq = body.get("seq", self.last_seq)
             self._deliver(Push(body["event"], body.get("seq", 0), body.get("data") or {}))
             return
+        if body.get("id") is None and not body.get("ok"):
+            self._fail_pending(from_wire(body.get("error")))  # the server refuses the link
+            return
         entry = self._pending.get(body.get("id"))  # type: ignore[arg-type]
         if entry is None or entry[0].done():
             return
@@ -307,10 +310,10 @@ class AsyncClient:
                 with contextlib.suppress(WarungError, ConnectionLost, TimeoutError):
                     await self.call(Op.PING)
 
-    def _fail_pending(self) -> None:
+    def _fail_pending(self, error: Exception | None = None) -> None:
         for future, op, key in list(self._pending.values()):
             if not future.done():
-                future.set_exception(ConnectionLost(op, key))
+                future.set_exception(error or ConnectionLost(op, key))
         self._pending.clear()
 
     def _lost(self) -> None:

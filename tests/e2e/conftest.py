@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import fresh_pg_schema
 from tests.e2e.harness import ServerProcess
 
 
@@ -21,3 +22,10 @@ def fresh_shop(tmp_path: Path) -> Iterator[ServerProcess]:
     server = ServerProcess(f"sqlite:///{tmp_path / 'shop.db'}").start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def pg_schema_url() -> Iterator[str]:
+    """A URL of a new, empty PostgreSQL schema, dropped after the test."""
+    with fresh_pg_schema("e2e") as url:
+        yield url
