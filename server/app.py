@@ -26,7 +26,7 @@ from server.dispatch import Dispatcher
 from server.events import EventHub
 from server.factory import WarungFactory
 from server.handlers import handlers
-from server.limits import Limits
+from server.limits import Limits, with_overrides
 from server.payments import FakeProvider
 from server.services.auth import AuthService
 from server.services.cart import CartService
@@ -113,9 +113,14 @@ class Server:
 
 
 def serve(args: Namespace, reactor: Any = default_reactor) -> int:
+    try:
+        limits = with_overrides(Limits(), args.limit)
+    except ValueError as exc:
+        print(f"warung-server: {exc}", file=sys.stderr)
+        return 2
     globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stderr)], redirectStandardIO=False)
     db = prepare_database(args.db, args.demo)
-    server = Server(db, reactor, Limits(), getattr(args, "payment_delay", 0.0))
+    server = Server(db, reactor, limits, args.payment_delay)
     server.start()
 
     @inlineCallbacks

@@ -91,6 +91,20 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-cert", metavar="FILE", help="PEM certificate: serve over TLS")
     serve.add_argument("--tls-key", metavar="FILE", help="PEM private key for --tls-cert")
     serve.add_argument("--metrics-port", type=_port, metavar="PORT", help="serve metrics here")
+    serve.add_argument(
+        "--limit",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a connection limit, e.g. max_in_flight=128 or heartbeat_s=5 (repeatable)",
+    )
+    serve.add_argument(
+        "--payment-delay",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="make the built-in fake payment provider this slow (testing)",
+    )
     return parser
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 from protocol.rules import DEFAULT_MAX_FRAME
 
@@ -87,3 +87,18 @@ class AddressLimiter:
                 self._buckets.clear()
             bucket = self._buckets[address] = TokenBucket(self.rate, self.burst, now)
         return bucket
+
+
+def with_overrides(limits: Limits, pairs: list[str]) -> Limits:
+    """`limits` with `NAME=VALUE` overrides applied; a bad one raises ValueError naming it."""
+    types = {f.name: f.type for f in fields(Limits)}
+    changes: dict[str, float | int] = {}
+    for pair in pairs:
+        name, _, value = pair.partition("=")
+        if name not in types:
+            raise ValueError(f"unknown limit {name!r}; known: {', '.join(sorted(types))}")
+        try:
+            changes[name] = int(value) if types[name] in (int, "int") else float(value)
+        except ValueError:
+            raise ValueError(f"limit {name} needs a number, not {value!r}") from None
+    return replace(limits, **changes)

@@ -1,0 +1,107 @@
+"""Invariant 3: a checkout retried with its key returns the same order and charges once."""
+
+import threading
+
+import pytest
+
+from protocol.errors import Conflict, PaymentDeclined
+from tests.e2e.harness import ServerProcess, wait_until
+from tests.e2e.raw import RawConnection
+from tests.e2e.shopdb import facts
+
+CARD = {"method": "card", "token": "tok"}
+
+
+@pytest.fixture(scope="module")
+def slow_shop(tmp_path_factory):
+    """Payments take 0.5 s, long enough to cut a checkout in the middle."""
+    path = tmp_path_factory.mktemp("slow") / "shop.db"
+    server = ServerProcess(f"sqlite:///{path}", "--payment-delay", "0.5").start()
+    yield server
+    server.stop()
+
+
+def in_stock(client, skip=0):
+    items = client.call("catalog.list", limit=100)["items"]
+    return [p for p in items if p["stock"] >= 10][skip]
+
+
+def orders_for(url, product_id):
+    return facts(url, product_id)["orders"]
+
+
+def test_same_key_twice_gives_the_same_order_and_takes_stock_once(shop):
+    with shop.client("customer") as c:
+        product = in_stock(c, 0)
+        c.call("cart.add", product_id=product["id"], qty=2)
+        first = c.checkout(CARD, idempotency_key="same-key-1")
+        again = c.checkout(CARD, idempotency_key="same-key-1")
+        assert again["id"] == first["id"]
+        assert c.call("catalog.get", product_id=product["id"])["stock"] == product["stock"] - 2
+        c.call("cart.add", product_id=product["id"])
+        with pytest.raises(Conflict) as reused:
+            c.checkout({"method": "ewallet", "token": "other"}, idempotency_key="same-key-1")
+        assert reused.value.details["field"] == "idempotency_key"
+        c.call("cart.clear")
+
+
+def test_a_declined_key_may_be_retried_and_loses_nothing(shop):
+    with shop.client("customer") as c:
+        product = in_stock(c, 1)
+        c.call("cart.clear")
+        c.call("cart.add", product_id=product["id"], qty=3)
+        with pytest.raises(PaymentDeclined) as declined:
+            c.checkout({"method": "card", "token": "decline"}, idempotency_key="retry-me")
+        assert declined.value.details["order_id"] > 0
+        assert c.call("catalog.get", product_id=product["id"])["stock"] == product["stock"]
+        assert c.call("cart.get")["count"] == 3
+        order = c.checkout(CARD, idempotency_key="retry-me")
+        assert order["status"] == "paid"
+
+
+def test_retry_on_a_new_connection_after_the_first_was_cut(slow_shop):
+    with slow_shop.client("customer") as c:
+        product = in_stock(c, 2)
+        c.call("cart.add", product_id=product["id"])
+        token = c.aio.token
+    raw = RawConnection(slow_shop.port)
+    raw.hello()
+    raw.call("auth.resume", token=token)
+    raw.request("order.checkout", idempotency_key="cut-1", payment=CARD)
+    raw.close()  # gone before the answer
+    with slow_shop.client() as again:
+        again.resume(token)
+        order = again.checkout(CARD, idempotency_key="cut-1")
+        assert order["status"] == "paid"
+        assert orders_for(slow_shop.db_url, product["id"]) == {"paid": 1}
+        assert again.call("catalog.get", product_id=product["id"])["stock"] == product["stock"] - 1
+
+
+def test_concurrent_retries_wait_for_the_first_and_share_its_order(slow_shop):
+    with slow_shop.client("customer") as c:
+        product = in_stock(c, 3)
+        c.call("cart.add", product_id=product["id"])
+        results = []
+        threads = [
+            threading.Thread(target=lambda: results.append(c.checkout(CARD, "together-1")))
+            for _ in range(3)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len({r["id"] for r in results}) == 1
+        assert orders_for(slow_shop.db_url, product["id"]) == {"paid": 1}
+
+
+def test_retry_after_a_restart_returns_the_same_order(fresh_shop):
+    with fresh_shop.client("customer") as c:
+        product = in_stock(c, 0)
+        c.call("cart.add", product_id=product["id"])
+        first = c.checkout(CARD, idempotency_key="across-restart")
+        token = c.aio.token
+    fresh_shop.restart()
+    with fresh_shop.client() as c:
+        c.resume(token)
+        assert c.checkout(CARD, idempotency_key="across-restart")["id"] == first["id"]
+        assert wait_until(lambda: orders_for(fresh_shop.db_url, product["id"])) == {"paid": 1}
