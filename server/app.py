@@ -32,6 +32,7 @@ from server.services.auth import AuthService
 from server.services.cart import CartService
 from server.services.catalog import CatalogService
 from server.services.orders import OrderService
+from server.services.product_cache import ProductCache
 from server.services.session import SessionService
 from server.services.stock_feed import StockFeedService
 
@@ -78,11 +79,15 @@ class Server:
         self.factory = WarungFactory(Dispatcher({}), self.hub, limits, reactor)
         currency = self.shop["currency"]
         self.orders = OrderService(self.dbx, self.hub, self.provider, currency)
+        cache = None if self.dbx.postgres else ProductCache()
+        if cache is not None:
+            self.hub.listeners.append(cache.apply)
+        self.catalog = CatalogService(self.dbx, cache)
         self.factory.dispatcher = Dispatcher(
             handlers(
                 SessionService(limits, self.shop),
                 AuthService(self.dbx, self.factory),
-                CatalogService(self.dbx),
+                self.catalog,
                 CartService(self.dbx, currency),
                 self.orders,
                 StockFeedService(self.dbx, self.hub, limits.max_subscriptions),
@@ -125,6 +130,7 @@ def serve(args: Namespace, reactor: Any = default_reactor) -> int:
 
     @inlineCallbacks
     def begin():
+        yield server.catalog.load_cache()
         settled = yield server.orders.settle_pending()
         if settled:
             log.info("settled {n} orders left pending by the last run", n=settled)

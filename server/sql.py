@@ -21,10 +21,16 @@ def _pg_style(statement: str) -> str:
 
 
 def execute(db: pw.Database, statement: str, params: Sequence[Any] = ()) -> Any:
-    """Run one statement and return its cursor."""
+    """Run one statement on this thread's connection and return its cursor.
+
+    SQLite statements go straight to the `sqlite3` connection (peewee runs it in autocommit
+    mode and issues BEGIN/SAVEPOINT on the same connection, so transactions hold), with
+    errors turned into peewee's classes as `execute_sql` would.
+    """
     if isinstance(db, pw.PostgresqlDatabase):
-        statement = _pg_style(statement)
-    return db.execute_sql(statement, params)
+        return db.execute_sql(_pg_style(statement), params)
+    with pw.__exception_wrapper__:
+        return db.connection().execute(statement, params)
 
 
 def one(db: pw.Database, statement: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:

@@ -66,7 +66,7 @@ class AsyncClient:
         tls: ssl.SSLContext | bool = False,
         client_name: str = "warung-python/0.1",
         connect_timeout: float = 10.0,
-        call_timeout: float = 60.0,
+        call_timeout: float | None = 60.0,
         reconnect: bool = True,
         backoff_min: float = 0.1,
         backoff_max: float = 10.0,
@@ -166,6 +166,8 @@ class AsyncClient:
         writer.write(encode({"id": request_id, "op": op, "args": args}))
         self._last_sent = asyncio.get_running_loop().time()
         try:
+            if self.call_timeout is None:
+                return await future
             return await asyncio.wait_for(future, self.call_timeout)
         finally:
             self._pending.pop(request_id, None)
@@ -227,7 +229,7 @@ class AsyncClient:
 
     async def wait_connected(self, timeout: float | None = None) -> None:
         """Wait until the client is connected (and signed in again, if it was)."""
-        deadline = asyncio.get_running_loop().time() + (timeout or self.call_timeout)
+        deadline = asyncio.get_running_loop().time() + (timeout or self.call_timeout or 60.0)
         while self.state != State.CONNECTED:
             if self.state == State.CLOSED:
                 raise ConnectionLost("connect")

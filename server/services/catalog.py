@@ -8,12 +8,13 @@ from typing import Any
 
 import msgpack
 import peewee as pw
-from twisted.internet.defer import inlineCallbacks
+from twisted.internet.defer import Deferred, inlineCallbacks, succeed
 
 from protocol.errors import BadRequest, ErrorCode, WarungError
 from server import sql
 from server.dbexec import DatabaseExecutor
 from server.dispatch import Call
+from server.services.product_cache import ProductCache
 from server.wire import PRODUCT_COLUMNS, product
 
 STAFF = ("clerk", "admin")
@@ -26,8 +27,25 @@ def not_found(kind: str, ident: Any) -> WarungError:
 
 
 class CatalogService:
-    def __init__(self, dbx: DatabaseExecutor) -> None:
+    def __init__(self, dbx: DatabaseExecutor, cache: ProductCache | None = None) -> None:
         self.dbx = dbx
+        self.cache = cache
+
+    def load_cache(self) -> Deferred[int]:
+        """Fill the product cache (if this server keeps one); returns how many products."""
+        cache = self.cache
+        if cache is None:
+            return succeed(0)
+
+        def load(db: pw.Database) -> list[dict[str, Any]]:
+            return [product(row) for row in sql.rows(db, f"SELECT {PRODUCT_COLUMNS} FROM products")]
+
+        def fill(products: list[dict[str, Any]]) -> int:
+            for item in products:
+                cache.put(item)
+            return len(products)
+
+        return self.dbx.read(load).addCallback(fill)
 
     @inlineCallbacks
     def categories(self, call: Call):
@@ -48,16 +66,33 @@ class CatalogService:
             "next_cursor": _encode_cursor(page[-1], scope) if more else None,
         }
 
+    def get(self, call: Call) -> Any:
+        args = call.args
+        found = self.cache.get(args.get("product_id"), args.get("sku")) if self.cache else None
+        if found is not None:
+            return self._visible(call, found)
+        return self._read(call)
+
     @inlineCallbacks
-    def get(self, call: Call):
+    def _read(self, call: Call):
         args = call.args
         by, key = ("id", args["product_id"]) if "product_id" in args else ("sku", args["sku"])
         row = yield self.dbx.read(
             lambda db: sql.one(db, f"SELECT {PRODUCT_COLUMNS} FROM products WHERE {by} = ?", (key,))
         )
-        if row is None or (row[9] and call.identity.role not in STAFF):
+        if row is None:
             raise not_found("product", key)
-        return product(row)
+        found = product(row)
+        if self.cache is not None:
+            self.cache.put(found)
+        return self._visible(call, found)
+
+    def _visible(self, call: Call, found: dict[str, Any]) -> dict[str, Any]:
+        """Archived products exist only for staff."""
+        if found["archived"] and call.identity.role not in STAFF:
+            key = call.args.get("product_id", call.args.get("sku"))
+            raise not_found("product", key)
+        return found
 
 
 def _categories(db: pw.Database) -> list[dict[str, Any]]:

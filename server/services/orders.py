@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import peewee as pw
@@ -182,7 +183,17 @@ class OrderService:
             order["id"], order["total"], order["currency"], payment["method"], payment["token"]
         )
         if charge.approved:
-            order = yield self.dbx.write(lambda db: self._paid(db, order["id"], charge))
+            when = yield self.dbx.write(lambda db: self._paid(db, order["id"], charge))
+            order = {
+                **order,
+                "status": "paid",
+                "updated_at": utc(when),
+                "payment": {
+                    **order["payment"],
+                    "status": "captured",
+                    "reference": charge.reference,
+                },
+            }
             self.hub.publish_order(order)
             return order
         order, changes = yield self.dbx.write(
@@ -249,7 +260,36 @@ class OrderService:
             "VALUES (?, ?, ?, ?, ?)",
             (user_id, key, print_, order_id, now),
         )
-        return Begun(read_order(db, order_id), changes)
+        order = {
+            "id": order_id,
+            "status": "pending",
+            "channel": "online",
+            "customer_id": user_id,
+            "lines": [
+                {
+                    "product_id": pid,
+                    "sku": sku,
+                    "name": name,
+                    "qty": qty,
+                    "unit_price": price,
+                    "line_total": price * qty,
+                    "refunded_qty": 0,
+                }
+                for pid, sku, name, qty, price, *_ in lines
+            ],
+            "total": total,
+            "currency": self.currency,
+            "created_at": utc(now),
+            "updated_at": utc(now),
+            "cancel_reason": None,
+            "payment": {
+                "method": method,
+                "provider": self.provider.name,
+                "reference": None,
+                "status": "pending",
+            },
+        }
+        return Begun(order, changes)
 
     def _replay(self, db: pw.Database, stored: tuple[Any, ...], print_: str) -> dict[str, Any]:
         their_print, order_id, response = stored
@@ -267,7 +307,8 @@ class OrderService:
             )
         return read_order(db, order_id)
 
-    def _paid(self, db: pw.Database, order_id: int, charge: Charge) -> dict[str, Any]:
+    def _paid(self, db: pw.Database, order_id: int, charge: Charge) -> datetime:
+        """Mark a pending order paid, empty its lines from the cart, keep its key; when."""
         set_status(db, order_id, "pending", "paid")
         now = utcnow()
         sql.execute(
@@ -287,7 +328,7 @@ class OrderService:
             "UPDATE idempotency_keys SET response = ? WHERE order_id = ?",
             (packb({"order_id": order_id}), order_id),
         )
-        return read_order(db, order_id)
+        return now
 
     def _declined(
         self, db: pw.Database, order_id: int, user_id: int | None, reason: str
