@@ -64,10 +64,13 @@ def describe_type(t: Type) -> tuple[str, str]:
     if isinstance(t, Str):
         if t.choices is not None:
             return "str", "one of " + ", ".join(f"`{c}`" for c in t.choices)
-        bounds = f"{t.min_len} to {t.max_len} chars"
+        if t.min_len == t.max_len:
+            bounds = f"exactly {t.min_len} chars"
+        else:
+            bounds = f"{t.min_len} to {t.max_len} chars"
         return "str", bounds + (f", matches `{t.pattern}`" if t.pattern else "")
     if isinstance(t, Bool):
-        return "bool", "" if t.only is None else f"only `{str(t.only).lower()}`"
+        return "bool", "-" if t.only is None else f"only `{str(t.only).lower()}`"
     if isinstance(t, Day):
         return "str", "a day `YYYY-MM-DD`"
     if isinstance(t, VersionSpec):
@@ -75,11 +78,11 @@ def describe_type(t: Type) -> tuple[str, str]:
     if isinstance(t, ListOf):
         item_type, item_bounds = describe_type(t.item)
         bounds = f"{t.min_len} to {t.max_len} items" + (", no repeats" if t.unique else "")
-        if item_bounds and not isinstance(t.item, Record):
+        if not isinstance(t.item, Record):
             bounds += f"; each {item_bounds}"
         return f"list of {item_type}", bounds
     if isinstance(t, Record):
-        return "map", ""
+        return "map", "-"
     raise AssertionError(f"no rendering for {t!r}")
 
 
