@@ -254,7 +254,19 @@ CREATE INDEX stock_movements_order_id ON stock_movements (order_id);
     )
 
 
-MIGRATIONS: list[Callable[[pw.Database], None]] = [_v1_core, _v2_audit]
+def _v3_hot_paths(db: pw.Database) -> None:
+    """indexes for the checkout's key lookups, pending orders and the catalog's sort order"""
+    _run(
+        db,
+        """
+CREATE INDEX idempotency_keys_order_id ON idempotency_keys (order_id);
+CREATE INDEX orders_status ON orders (status);
+CREATE INDEX products_lower_name_id ON products (lower(name), id);
+""",
+    )
+
+
+MIGRATIONS: list[Callable[[pw.Database], None]] = [_v1_core, _v2_audit, _v3_hot_paths]
 LATEST = len(MIGRATIONS)
 
 _OUR_TABLES = ("settings", "users", "products", "orders")
