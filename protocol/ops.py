@@ -13,6 +13,7 @@ from protocol.rules import (
     PASSWORD_MIN,
     ROLES,
     USERNAME_RE,
+    USERNAME_RULE,
 )
 from protocol.schema import (
     EMPTY,
@@ -99,9 +100,9 @@ MAX_QTY = 1000
 MAX_MONEY = 10**12
 ID = Int(1, 2**53)
 QTY = Int(1, MAX_QTY)
-CURSOR = Str(1, 200)
+CURSOR = Str(1, 512)
 REASON = Str(1, 200)
-USERNAME = Str(3, 32, pattern=USERNAME_RE.pattern[1:-1])
+USERNAME = Str(3, 32, pattern=USERNAME_RE.pattern[1:-1], rule=USERNAME_RULE)
 PASSWORD = Str(PASSWORD_MIN, PASSWORD_MAX)
 ROLE = Str(choices=ROLES)
 IDEMPOTENCY_KEY = Str(1, 64, pattern=r"[\x21-\x7e]+")

@@ -57,6 +57,7 @@ class Str(Type):
     max_len: int = 200
     pattern: str | None = None
     choices: tuple[str, ...] | None = None
+    rule: str | None = None
     name = "str"
 
     def check(self, value: Any, path: str) -> str:
@@ -69,7 +70,9 @@ class Str(Type):
         if not self.min_len <= len(value) <= self.max_len:
             raise _fail(path, f"must be {self.min_len} to {self.max_len} characters", value)
         if self.pattern is not None and not re.fullmatch(self.pattern, value):
-            raise _fail(path, f"must match {self.pattern}", value)
+            raise _fail(
+                path, f"must be {self.rule}" if self.rule else f"must match {self.pattern}", value
+            )
         return value
 
     def describe(self) -> str:
@@ -98,7 +101,7 @@ class Day(Type):
     name = "date"
 
     def check(self, value: Any, path: str) -> date:
-        if isinstance(value, str):
+        if isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
             try:
                 return date.fromisoformat(value)
             except ValueError:
@@ -187,10 +190,11 @@ class Record(Type):
         for group in self.one_of:
             present = [name for name in group if name in out]
             if len(present) != 1:
-                names = " or ".join(f"'{n}'" for n in group)
+                paths = [f"{path}.{n}" if path else n for n in group]
+                names = " or ".join(f"'{p}'" for p in paths)
                 raise BadRequest(
                     f"give exactly one of {names}",
-                    {"field": group[0], "rule": "exactly_one_of", "fields": list(group)},
+                    {"field": paths[0], "rule": "exactly_one_of", "fields": paths},
                 )
         return out
 

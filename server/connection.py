@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from twisted.internet.interfaces import IPushProducer
+from twisted.internet.interfaces import IHalfCloseableProtocol, IPushProducer
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 from twisted.protocols.policies import TimeoutMixin
@@ -29,9 +29,10 @@ if TYPE_CHECKING:
     from server.factory import WarungFactory
 
 log = Logger()
+REFUSAL_GRACE_S = 2.0
 
 
-@implementer(IPushProducer)
+@implementer(IPushProducer, IHalfCloseableProtocol)
 class WarungConnection(Protocol, TimeoutMixin):
     def __init__(self, factory: WarungFactory, address: str) -> None:
         self.factory = factory
@@ -47,6 +48,7 @@ class WarungConnection(Protocol, TimeoutMixin):
         self.paused = False
         self.pending_stock: dict[int, PushTemplate] = {}
         self._pause_timer: Any = None
+        self._refusal: Any = None
         self._bucket = factory.new_bucket()
 
     # -- connection lifecycle
@@ -65,12 +67,32 @@ class WarungConnection(Protocol, TimeoutMixin):
         self.closing = True
         self.setTimeout(None)
         self._cancel_pause_timer()
+        if self._refusal is not None and self._refusal.active():
+            self._refusal.cancel()
         self.factory.forget(self)
 
     def close(self) -> None:
         """Send what is written, then close."""
         self.closing = True
         self.transport.loseConnection()
+
+    def _refuse_rest(self) -> None:
+        """Close after an oversized frame without the peer losing our error to a reset.
+
+        Closing with unread input makes the kernel send RST, which can destroy the error
+        still in flight; so send FIN, drop what else arrives, and abort only after a grace.
+        """
+        self.closing = True
+        self.transport.loseWriteConnection()
+        self._refusal = self.factory.clock.callLater(
+            REFUSAL_GRACE_S, self.transport.abortConnection
+        )
+
+    def readConnectionLost(self) -> None:
+        self.transport.loseConnection()
+
+    def writeConnectionLost(self) -> None:
+        pass
 
     def timeoutConnection(self) -> None:
         log.info("closing {address}: silent too long", address=self.address)
@@ -82,7 +104,8 @@ class WarungConnection(Protocol, TimeoutMixin):
     def dataReceived(self, data: bytes) -> None:
         if self.closing:
             return
-        self.resetTimeout()
+        if self.greeted:  # before hello the deadline stands, however the bytes trickle in
+            self.resetTimeout()
         for event in self.decoder.feed(data):
             if self.closing:
                 return
@@ -90,7 +113,7 @@ class WarungConnection(Protocol, TimeoutMixin):
                 self._message(event.body)
             elif isinstance(event, FrameTooLarge):
                 self._send_error(None, event)
-                self.close()
+                self._refuse_rest()
             else:
                 self._malformed(event)
 
@@ -201,7 +224,11 @@ class WarungConnection(Protocol, TimeoutMixin):
         if self.closing:
             return
         self.seq += 1
-        self.transport.write(_frame(push(event, self.seq, data)))
+        body = packb(push(event, self.seq, data))
+        if self.client_max_frame is not None and len(body) > self.client_max_frame:
+            log.info("skipped a {n}-byte push over the client's max_frame", n=len(body))
+            return  # the client sees the gap in seq
+        self.transport.write(HEADER.pack(len(body)) + body)
 
     def send_stock(self, product_id: int, template: PushTemplate) -> None:
         """A stock value: written now, or kept as the newest for this product while paused."""

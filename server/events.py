@@ -68,9 +68,6 @@ class EventHub:
         for product_id in self.subscriptions.pop(conn, ()):
             self._drop_from_product(conn, product_id)
 
-    def subscription_count(self, conn: Subscriber) -> int:
-        return len(self.subscriptions.get(conn, ()))
-
     def _drop_from_product(self, conn: Subscriber, product_id: int) -> None:
         peers = self.by_product.get(product_id)
         if peers is not None:

@@ -11,9 +11,9 @@ from protocol.rules import DEFAULT_MAX_FRAME
 class Limits:
     max_frame: int = DEFAULT_MAX_FRAME
     max_in_flight: int = 64
-    rate_per_s: float = 2000.0
-    burst: float = 4000.0
-    heartbeat_s: float = 30.0
+    rate_per_s: int = 2000
+    burst: int = 4000
+    heartbeat_s: int = 30
     hello_timeout_s: float = 10.0
     max_connections: int = 10_000
     connections_per_address_per_s: float = 100.0

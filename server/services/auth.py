@@ -100,11 +100,21 @@ class AuthService:
     def totp_enroll(self, call: Call):
         me = call.identity
         secret = pyotp.random_base32()
-        yield self.dbx.write(
-            lambda db: sql.execute(
-                db, "UPDATE users SET totp_secret = ? WHERE id = ?", (secret, me.user_id)
+
+        def enroll(db: pw.Database) -> None:
+            cursor = sql.execute(
+                db,
+                "UPDATE users SET totp_secret = ? WHERE id = ? AND NOT totp_enabled",
+                (secret, me.user_id),
             )
-        )
+            if cursor.rowcount != 1:
+                raise WarungError(
+                    "two-factor sign-in is already on",
+                    {"reason": "totp_enabled"},
+                    code=ErrorCode.INVALID_STATE,
+                )
+
+        yield self.dbx.write(enroll)
         uri = pyotp.TOTP(secret).provisioning_uri(name=me.username, issuer_name="warung")
         return {"secret": secret, "uri": uri}
 

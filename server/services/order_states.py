@@ -3,7 +3,7 @@
 from protocol.errors import ErrorCode, WarungError
 
 TRANSITIONS: dict[str, frozenset[str]] = {
-    "pending": frozenset({"paid", "cancelled"}),
+    "pending": frozenset({"paid", "cancelled", "completed"}),
     "paid": frozenset({"shipped", "cancelled", "refunded"}),
     "shipped": frozenset({"delivered", "refunded"}),
     "delivered": frozenset({"refunded"}),

@@ -142,32 +142,35 @@ class OrderService:
         self.hub = hub
         self.provider = provider
         self.currency = currency
-        self._running: dict[tuple[int, str], list[Deferred[Any]]] = {}
+        self._running: dict[tuple[int, str], tuple[str, list[Deferred[Any]]]] = {}
 
     # -- checkout
 
     def checkout(self, call: Call) -> Deferred[dict[str, Any]]:
         """One checkout per (customer, key) at a time; a retry meanwhile waits for it."""
         slot = (call.identity.user_id, call.args["idempotency_key"])
+        print_ = fingerprint(call.args)
         waiter: Deferred[dict[str, Any]] = Deferred()
         if slot in self._running:
-            self._running[slot].append(waiter)
+            running_print, waiters = self._running[slot]
+            if running_print != print_:
+                raise _key_reused()
+            waiters.append(waiter)
             return waiter
-        self._running[slot] = [waiter]
-        self._checkout(call).addBoth(self._finish, slot)
+        self._running[slot] = (print_, [waiter])
+        self._checkout(call, print_).addBoth(self._finish, slot)
         return waiter
 
     def _finish(self, outcome: Any, slot: tuple[int, str]) -> None:
-        for waiter in self._running.pop(slot):
+        for waiter in self._running.pop(slot)[1]:
             if isinstance(outcome, Failure):
                 waiter.errback(Failure(outcome.value, outcome.type, outcome.tb))
             else:
                 waiter.callback(outcome)
 
     @inlineCallbacks
-    def _checkout(self, call: Call):
+    def _checkout(self, call: Call, print_: str):
         me, args = call.identity, call.args
-        print_ = fingerprint(args)
         begun = yield self.dbx.write(
             lambda db: self._begin(
                 db, me.user_id, args["idempotency_key"], print_, args["payment"]["method"]
@@ -294,11 +297,7 @@ class OrderService:
     def _replay(self, db: pw.Database, stored: tuple[Any, ...], print_: str) -> dict[str, Any]:
         their_print, order_id, response = stored
         if their_print != print_:
-            raise WarungError(
-                "this idempotency key was used for a checkout with other arguments",
-                {"field": "idempotency_key"},
-                code=ErrorCode.CONFLICT,
-            )
+            raise _key_reused()
         if response is None:
             raise WarungError(
                 "a checkout with this key is still in progress: retry in a moment",
@@ -410,6 +409,12 @@ class OrderService:
 
         def cancel(db: pw.Database) -> tuple[dict[str, Any], list[StockChange]]:
             order = self._visible(call, read_order(db, order_id), order_id)
+            if order["status"] == "pending":  # its checkout is still running: it decides
+                raise WarungError(
+                    f"order {order_id} is still being paid for: wait for its outcome",
+                    {"status": "pending", "reason": "payment_in_progress"},
+                    code=ErrorCode.INVALID_STATE,
+                )
             check_transition(order_id, order["status"], "cancelled")
             changes = release_stock(db, order_id, "cancel", me.user_id)
             set_status(db, order_id, order["status"], "cancelled", cancel_reason=reason)
@@ -426,7 +431,10 @@ class OrderService:
         self.hub.publish_order(order)
         payment = order["payment"]
         if payment and payment["reference"]:
-            yield self.provider.refund(payment["reference"], order["total"])
+            unrefunded = sum(
+                (line["qty"] - line["refunded_qty"]) * line["unit_price"] for line in order["lines"]
+            )
+            yield self.provider.refund(payment["reference"], unrefunded)
         return order
 
     def ship(self, call: Call):
@@ -467,3 +475,11 @@ def _decode_id_cursor(cursor: str, scope: str) -> int:
     if not last.isdigit() or check != hashlib.sha256(scope.encode()).hexdigest()[:8]:
         raise BadRequest("not a cursor from this listing", {"field": "cursor", "rule": "invalid"})
     return int(last)
+
+
+def _key_reused() -> WarungError:
+    return WarungError(
+        "this idempotency key was used for a checkout with other arguments",
+        {"field": "idempotency_key"},
+        code=ErrorCode.CONFLICT,
+    )

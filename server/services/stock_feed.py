@@ -25,8 +25,8 @@ class StockFeedService:
     def subscribe(self, call: Call):
         ids = call.args.get("product_ids")
         if ids is not None:
-            new = len(set(ids)) + self.hub.subscription_count(call.peer)
-            if new > self.max_subscriptions:
+            watched = self.hub.subscriptions.get(call.peer, set())
+            if len(watched | set(ids)) > self.max_subscriptions:
                 raise WarungError(
                     f"at most {self.max_subscriptions} products per connection: "
                     "unsubscribe some, or subscribe with all: true",

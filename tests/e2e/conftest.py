@@ -29,3 +29,12 @@ def pg_schema_url() -> Iterator[str]:
     """A URL of a new, empty PostgreSQL schema, dropped after the test."""
     with fresh_pg_schema("e2e") as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def slow_shop(tmp_path_factory):
+    """Payments take 0.5 s, long enough to cut a checkout in the middle."""
+    path = tmp_path_factory.mktemp("slow") / "shop.db"
+    server = ServerProcess(f"sqlite:///{path}", "--payment-delay", "0.5").start()
+    yield server
+    server.stop()

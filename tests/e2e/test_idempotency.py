@@ -5,20 +5,11 @@ import threading
 import pytest
 
 from protocol.errors import Conflict, PaymentDeclined
-from tests.e2e.harness import ServerProcess, wait_until
+from tests.e2e.harness import wait_until
 from tests.e2e.raw import RawConnection
 from tests.e2e.shopdb import facts
 
 CARD = {"method": "card", "token": "tok"}
-
-
-@pytest.fixture(scope="module")
-def slow_shop(tmp_path_factory):
-    """Payments take 0.5 s, long enough to cut a checkout in the middle."""
-    path = tmp_path_factory.mktemp("slow") / "shop.db"
-    server = ServerProcess(f"sqlite:///{path}", "--payment-delay", "0.5").start()
-    yield server
-    server.stop()
 
 
 def in_stock(client, skip=0):

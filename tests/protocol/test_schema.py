@@ -83,3 +83,22 @@ def test_days():
     assert rule_of("admin.report.sales", {"from": "2026-13-01", "to": "2026-01-31"})["field"] == (
         "from"
     )
+
+
+def test_exactly_one_of_inside_a_list_names_the_full_path():
+    details = rule_of(
+        "clerk.sale",
+        {"lines": [{"qty": 1}], "payment": {"method": "cash"}, "idempotency_key": "k"},
+    )
+    assert details["field"] == "lines[0].product_id"
+    assert details["fields"] == ["lines[0].product_id", "lines[0].sku"]
+
+
+@pytest.mark.parametrize("day", ["20260101", "2026-W01-1", "2026-1-1", "2026-01-01T00:00"])
+def test_days_are_only_yyyy_mm_dd(day):
+    assert rule_of("admin.report.sales", {"from": day, "to": "2026-01-31"})["field"] == "from"
+
+
+def test_a_bad_username_gets_the_readable_rule():
+    rule = rule_of("auth.register", {"username": "Ana!", "password": "12345678"})["rule"]
+    assert rule.startswith("must be 3 to 32 characters")

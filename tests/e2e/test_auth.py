@@ -1,0 +1,68 @@
+"""Two-factor sign-in, token lifetime rules, and checkout races on one key."""
+
+import threading
+
+import pyotp
+import pytest
+
+from protocol.errors import Conflict, InvalidState, Unauthenticated
+
+CARD = {"method": "card", "token": "tok"}
+
+
+def test_totp_enroll_confirm_then_sign_in_needs_the_code(shop):
+    with shop.client() as c:
+        c.call("auth.register", username="dua-faktor", password="password-2fa")
+        c.login("dua-faktor", "password-2fa")
+        enrolled = c.call("auth.totp.enroll")
+        assert enrolled["uri"].startswith("otpauth://totp/")
+        totp = pyotp.TOTP(enrolled["secret"])
+        with pytest.raises(Exception) as wrong:
+            c.call("auth.totp.confirm", code="000000" if totp.now() != "000000" else "111111")
+        assert wrong.value.code == "bad_request"
+        assert c.call("auth.totp.confirm", code=totp.now()) == {}
+        with pytest.raises(InvalidState) as again:
+            c.call("auth.totp.enroll")
+        assert again.value.details == {"reason": "totp_enabled"}
+    with shop.client() as c:
+        with pytest.raises(Unauthenticated) as needs:
+            c.login("dua-faktor", "password-2fa")
+        assert needs.value.details == {"totp_required": True}
+        assert c.login("dua-faktor", "password-2fa", totp.now())["user"]["totp_enabled"]
+
+
+def test_the_same_key_with_another_payment_while_running_is_a_conflict(slow_shop):
+    with slow_shop.client("customer") as c:
+        product = next(p for p in c.call("catalog.list")["items"] if p["stock"] > 5)
+        c.call("cart.clear")
+        c.call("cart.add", product_id=product["id"])
+        first = []
+        runner = threading.Thread(target=lambda: first.append(c.checkout(CARD, "race-key")))
+        runner.start()
+        try:
+            with pytest.raises(Conflict) as clash:
+                for _ in range(200):  # until the first is surely running
+                    c.checkout({"method": "ewallet", "token": "other"}, "race-key")
+            assert clash.value.details["field"] == "idempotency_key"
+        finally:
+            runner.join()
+        assert first[0]["status"] == "paid"
+
+
+def test_a_pending_order_cannot_be_cancelled_while_it_is_paid_for(slow_shop):
+    with slow_shop.client("customer") as c, slow_shop.client("customer") as other:
+        product = next(p for p in c.call("catalog.list")["items"] if p["stock"] > 5)
+        c.call("cart.clear")
+        c.call("cart.add", product_id=product["id"])
+        runner = threading.Thread(target=lambda: c.checkout(CARD, "pending-cancel"))
+        runner.start()
+        try:
+            pending = None
+            while pending is None:
+                found = other.call("order.list", status="pending")["items"]
+                pending = found[0] if found else None
+            with pytest.raises(InvalidState) as busy:
+                other.call("order.cancel", order_id=pending["id"])
+            assert busy.value.details == {"status": "pending", "reason": "payment_in_progress"}
+        finally:
+            runner.join()

@@ -1,0 +1,168 @@
+"""The connection layer alone, deterministic: StringTransport for the socket, Clock for time."""
+
+from typing import Any
+
+import pytest
+from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+
+from protocol.envelope import PushTemplate
+from protocol.framing import FrameDecoder, Message, encode
+from protocol.ops import Op
+from server.dispatch import Call, Dispatcher
+from server.events import EventHub, StockChange
+from server.factory import WarungFactory
+from server.limits import Limits
+from server.services.session import SessionService
+
+SHOP = {"name": "test", "currency": "IDR", "currency_exponent": 2}
+
+
+class Transport(StringTransport):
+    def loseWriteConnection(self) -> None:
+        self.write_closed = True
+
+
+def make(limits: Limits | None = None, **handlers: Any):
+    limits = limits or Limits()
+    clock = Clock()
+    hub = EventHub()
+    session = SessionService(limits, SHOP)
+    table = {Op.HELLO: session.hello, Op.PING: session.ping, **handlers}
+    factory = WarungFactory(Dispatcher(table), hub, limits, clock)
+    conn = factory.buildProtocol(None)
+    transport = Transport()
+    conn.makeConnection(transport)
+    return conn, transport, clock, hub
+
+
+def read(transport: StringTransport) -> list[dict[str, Any]]:
+    events = FrameDecoder(2**24).feed(transport.value())
+    transport.clear()
+    assert all(isinstance(e, Message) for e in events)
+    return [e.body for e in events]
+
+
+def say_hello(conn, transport) -> None:
+    conn.dataReceived(encode({"id": 1, "op": "hello", "args": {"protocol": 1, "client": "t"}}))
+    assert read(transport)[0]["ok"]
+
+
+def test_trickled_bytes_do_not_extend_the_hello_deadline():
+    conn, transport, clock, _ = make()
+    hello = encode({"id": 1, "op": "hello", "args": {"protocol": 1, "client": "t"}})
+    for byte in range(len(hello) - 1):
+        conn.dataReceived(hello[byte : byte + 1])
+        clock.advance(0.5)
+        if transport.disconnecting:
+            break
+    assert transport.disconnecting
+    assert clock.seconds() <= Limits().hello_timeout_s + 0.5
+
+
+def test_a_silent_connection_is_closed_after_three_heartbeats():
+    conn, transport, clock, _ = make(Limits(heartbeat_s=2))
+    say_hello(conn, transport)
+    clock.advance(5.9)
+    assert not transport.disconnecting
+    conn.dataReceived(encode({"id": 2, "op": "ping"}))  # activity restarts the clock
+    clock.advance(5.9)
+    assert not transport.disconnecting
+    clock.advance(0.2)
+    assert transport.disconnecting
+
+
+def test_a_paused_subscriber_gets_only_the_newest_value_per_product():
+    conn, transport, _, hub = make()
+    say_hello(conn, transport)
+    hub.subscribe(conn, [1, 2])
+    conn.pauseProducing()
+    assert transport.producerState == "paused"  # reading stops too
+    hub.publish_stock([StockChange(1, 9, 2), StockChange(2, 5, 2)])
+    hub.publish_stock([StockChange(1, 8, 3), StockChange(1, 7, 4)])
+    assert transport.value() == b""
+    assert len(conn.pending_stock) == 2
+    conn.resumeProducing()
+    pushes = read(transport)
+    assert [(p["seq"], p["data"]["product_id"], p["data"]["stock"]) for p in pushes] == [
+        (1, 2, 5),
+        (2, 1, 7),
+    ]
+    assert transport.producerState == "producing"
+
+
+def test_a_subscriber_paused_too_long_is_closed():
+    conn, transport, clock, _ = make(Limits(paused_close_s=5))
+    say_hello(conn, transport)
+    conn.pauseProducing()
+    clock.advance(4.9)
+    assert not transport.disconnecting
+    clock.advance(0.2)
+    assert transport.disconnecting
+
+
+def test_older_versions_are_never_pushed_after_newer_ones():
+    conn, transport, _, hub = make()
+    say_hello(conn, transport)
+    hub.subscribe(conn, None)
+    hub.publish_stock([StockChange(3, 4, 10), StockChange(3, 5, 9)])
+    assert [p["data"]["version"] for p in read(transport)] == [10]
+
+
+def test_one_encode_serves_every_subscriber():
+    hub = EventHub()
+    seen: list[PushTemplate] = []
+
+    class Peer:
+        def send_stock(self, product_id: int, template: PushTemplate) -> None:
+            seen.append(template)
+
+    peers = [Peer() for _ in range(50)]
+    for peer in peers:
+        hub.subscribe(peer, [7])
+    hub.publish_stock([StockChange(7, 1, 2)])
+    assert len(seen) == 50 and len({id(t) for t in seen}) == 1
+
+
+def test_requests_beyond_the_in_flight_limit_are_refused_not_queued():
+    never: Deferred[dict[str, Any]] = Deferred()
+
+    def slow(call: Call) -> Deferred[dict[str, Any]]:
+        return never
+
+    conn, transport, _, _ = make(Limits(max_in_flight=2), **{Op.CATALOG_CATEGORIES: slow})
+    say_hello(conn, transport)
+    conn.identity = type("I", (), {"role": "customer", "user_id": 1, "session_id": 1})()
+    for i in (2, 3, 4):
+        conn.dataReceived(encode({"id": i, "op": "catalog.categories"}))
+    [refused] = read(transport)
+    assert refused["id"] == 4
+    assert refused["error"]["details"] == {"limit": 2, "reason": "in_flight"}
+
+
+def test_an_oversized_frame_half_closes_then_aborts_after_a_grace():
+    conn, transport, clock, _ = make(Limits(max_frame=1000))
+    say_hello(conn, transport)
+    conn.dataReceived(b"\x00\x00\x03\xe9")
+    [error] = read(transport)
+    assert error["id"] is None and error["error"]["code"] == "too_large"
+    assert transport.write_closed and not transport.disconnecting
+    conn.dataReceived(b"x" * 5000)  # the rest of the body is dropped, not answered
+    assert transport.value() == b""
+    clock.advance(2.1)
+    assert transport.disconnecting
+
+
+@pytest.mark.parametrize("size", [4096, 10_000])
+def test_a_push_larger_than_the_client_accepts_is_skipped_as_a_seq_gap(size):
+    conn, transport, _, _ = make()
+    conn.dataReceived(
+        encode({"id": 1, "op": "hello", "args": {"protocol": 1, "client": "t", "max_frame": 4096}})
+    )
+    read(transport)
+    conn.send_event("order", {"blob": "x" * (size - 100)})
+    conn.send_event("order", {"small": 1})
+    pushes = read(transport)
+    expected = [2] if size > 4096 else [1, 2]
+    assert [p["seq"] for p in pushes] == expected
