@@ -115,6 +115,12 @@ class Server:
         if self._checkpoints.running:
             self._checkpoints.stop()
         self.dbx.stop()
+        log.info(
+            "{writes} writes in {batches} group commits, writer busy {busy:.1f} s",
+            writes=self.dbx.writes,
+            batches=self.dbx.batches,
+            busy=self.dbx.busy_s,
+        )
 
 
 def serve(args: Namespace, reactor: Any = default_reactor) -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -61,6 +62,7 @@ class DatabaseExecutor:
         self._writer: threading.Thread | None = None
         self.batches = 0
         self.writes = 0
+        self.busy_s = 0.0
 
     def start(self) -> None:
         self._readers.start()
@@ -129,6 +131,7 @@ class DatabaseExecutor:
                 return
 
     def _run_batch(self, batch: list[_Job]) -> None:
+        began = time.perf_counter()
         outcomes: list[tuple[bool, Any]] = []
         try:
             with write_transaction(self.db):
@@ -139,6 +142,7 @@ class DatabaseExecutor:
             outcomes = [(False, exc)] * len(batch)
         self.batches += 1
         self.writes += len(batch)
+        self.busy_s += time.perf_counter() - began
         self.reactor.callFromThread(_deliver, batch, outcomes)
 
     def _run_savepoint(self, work: Work[Any]) -> tuple[bool, Any]:

@@ -33,8 +33,6 @@ class Limits:
             "max_subscriptions": self.max_subscriptions,
             "rate_per_s": self.rate_per_s,
             "burst": self.burst,
-            "connections_per_address_per_s": self.connections_per_address_per_s,
-            "connection_burst_per_address": self.connection_burst_per_address,
         }
 
 
