@@ -27,6 +27,7 @@ from server.events import EventHub
 from server.factory import WarungFactory
 from server.handlers import handlers
 from server.limits import Limits, with_overrides
+from server.metrics import Metrics
 from server.payments import FakeProvider
 from server.services.auth import AuthService
 from server.services.cart import CartService
@@ -76,7 +77,9 @@ class Server:
         self.dbx = DatabaseExecutor(db, reactor)
         self.hub = EventHub()
         self.provider = FakeProvider(reactor, payment_delay_s)
-        self.factory = WarungFactory(Dispatcher({}), self.hub, limits, reactor)
+        self.metrics = Metrics()
+        self.factory = WarungFactory(Dispatcher({}), self.hub, limits, reactor, self.metrics)
+        self.metrics.watch(self.factory, self.dbx, self.hub)
         currency = self.shop["currency"]
         self.orders = OrderService(self.dbx, self.hub, self.provider, currency)
         cache = None if self.dbx.postgres else ProductCache()
@@ -141,6 +144,12 @@ def serve(args: Namespace, reactor: Any = default_reactor) -> int:
         if settled:
             log.info("settled {n} orders left pending by the last run", n=settled)
         port = listen(reactor, server.factory, args)
+        if args.metrics_port is not None:
+            metrics = reactor.listenTCP(
+                args.metrics_port, server.metrics.site(), interface=args.host
+            )
+            where = metrics.getHost()
+            print(f"metrics on http://{where.host}:{where.port}/metrics", flush=True)
         address = port.getHost()
         print(f"warung-server listening on {address.host}:{address.port}", flush=True)
 

@@ -179,17 +179,24 @@ class WarungConnection(Protocol, TimeoutMixin):
 
     def _run(self, request: Request) -> Any:
         self.in_flight += 1
+        began = self.factory.clock.seconds()
         d = self.factory.dispatcher.dispatch(request, self)
-        return d.addCallbacks(
+        d.addCallbacks(
             self._reply_ok, self._reply_error, callbackArgs=(request.id,), errbackArgs=(request.id,)
         )
+        return d.addCallback(self._count, request.op, began)
+
+    def _count(self, outcome: str, op: str, began: float) -> bool:
+        self.factory.metrics.answered(op, outcome, self.factory.clock.seconds() - began)
+        return outcome == "ok"
 
     # -- output
 
-    def _reply_ok(self, result: dict[str, Any], request_id: int) -> bool:
+    def _reply_ok(self, result: dict[str, Any], request_id: int) -> str:
+        """Send the answer; returns the outcome: "ok" or the error code sent instead."""
         self.in_flight -= 1
         if self.closing:
-            return True
+            return "ok"
         body = packb(success(request_id, result))
         limit = self.client_max_frame or self.limits.max_frame
         if len(body) > limit:
@@ -201,15 +208,15 @@ class WarungConnection(Protocol, TimeoutMixin):
                     code=ErrorCode.TOO_LARGE,
                 ),
             )
-            return True
+            return ErrorCode.TOO_LARGE
         self.transport.write(HEADER.pack(len(body)) + body)
-        return True
+        return "ok"
 
-    def _reply_error(self, reason: Failure, request_id: int) -> bool:
+    def _reply_error(self, reason: Failure, request_id: int) -> str:
         self.in_flight -= 1
         if not self.closing:
             self._send_error(request_id, reason.value)
-        return False
+        return str(reason.value.code)
 
     def _send_error(self, request_id: int | None, error: WarungError) -> None:
         self.transport.write(_frame(failure(request_id, error.code, error.message, error.details)))

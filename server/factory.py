@@ -11,14 +11,18 @@ from protocol.errors import ErrorCode, WarungError
 from server.connection import WarungConnection
 from server.dispatch import Dispatcher, Identity
 from server.limits import AddressLimiter, Limits, TokenBucket
+from server.metrics import Metrics
 
 if TYPE_CHECKING:
     from server.events import EventHub
 
 
 class WarungFactory(ServerFactory):
-    def __init__(self, dispatcher: Dispatcher, hub: EventHub, limits: Limits, clock: Any) -> None:
+    def __init__(
+        self, dispatcher: Dispatcher, hub: EventHub, limits: Limits, clock: Any, metrics: Metrics
+    ) -> None:
         self.dispatcher = dispatcher
+        self.metrics = metrics
         self.hub = hub
         self.limits = limits
         self.clock = clock

@@ -18,6 +18,7 @@ from protocol.client import AsyncClient, Client
 START_TIMEOUT_S = 60.0
 LISTENING = re.compile(r"warung-server listening on ([\d.]+):(\d+)")
 ACCOUNT = re.compile(r"demo account (\w+) / password (\S+)")
+METRICS = re.compile(r"metrics on (http://\S+)")
 
 
 class ServerProcess:
@@ -31,6 +32,7 @@ class ServerProcess:
         self.port = 0
         self.proc: subprocess.Popen[str] | None = None
         self.log: list[str] = []
+        self.metrics_url: str | None = None
 
     def start(self, port: int = 0) -> ServerProcess:
         argv = [sys.executable, "-m", "server.cli", "serve", "--db", self.db_url]
@@ -56,6 +58,8 @@ class ServerProcess:
                 raise RuntimeError("server exited:\n" + "".join(self.log))
             if found := ACCOUNT.search(line):
                 self.passwords[found.group(1)] = found.group(2)
+            if found := METRICS.search(line):
+                self.metrics_url = found.group(1)
             if found := LISTENING.search(line):
                 self.port = int(found.group(2))
                 return self

@@ -14,6 +14,7 @@ from server.dispatch import Call, Dispatcher
 from server.events import EventHub, StockChange
 from server.factory import WarungFactory
 from server.limits import Limits
+from server.metrics import Metrics
 from server.services.session import SessionService
 
 SHOP = {"name": "test", "currency": "IDR", "currency_exponent": 2}
@@ -30,7 +31,7 @@ def make(limits: Limits | None = None, **handlers: Any):
     hub = EventHub()
     session = SessionService(limits, SHOP)
     table = {Op.HELLO: session.hello, Op.PING: session.ping, **handlers}
-    factory = WarungFactory(Dispatcher(table), hub, limits, clock)
+    factory = WarungFactory(Dispatcher(table), hub, limits, clock, Metrics())
     conn = factory.buildProtocol(None)
     transport = Transport()
     conn.makeConnection(transport)
