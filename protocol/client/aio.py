@@ -97,6 +97,7 @@ class AsyncClient:
         self._subscribed_all = False
         self._closing = False
         self._last_sent = 0.0
+        self._slots: asyncio.Semaphore | None = None
 
     # -- connecting
 
@@ -127,6 +128,8 @@ class AsyncClient:
         self.hello = await self.call(
             Op.HELLO, protocol=PROTOCOL_VERSION, client=self.client_name, max_frame=self.max_frame
         )
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(int(self.hello["limits"]["max_in_flight"]))
 
     async def close(self) -> None:
         """Close for good: no reconnect; requests in flight fail with `ConnectionLost`."""
@@ -155,8 +158,18 @@ class AsyncClient:
     async def call(
         self, op: str, args: dict[str, Any] | None = None, /, **kw: Any
     ) -> dict[str, Any]:
-        """Send one request and wait for its result; an error answer raises its exception."""
+        """Send one request and wait for its result; an error answer raises its exception.
+
+        Requests may be pipelined freely: beyond the server's `max_in_flight` they wait here
+        for a free slot instead of being refused.
+        """
         args = {**(args or {}), **kw}
+        if self._slots is None:
+            return await self._send(op, args)
+        async with self._slots:
+            return await self._send(op, args)
+
+    async def _send(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
         writer = self._writer
         if writer is None or writer.is_closing():
             raise ConnectionLost(op, args.get("idempotency_key"))

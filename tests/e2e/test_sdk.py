@@ -1,0 +1,134 @@
+"""The client SDK against a real server: pipelining, pushes, reconnect, resume, safe retry."""
+
+import asyncio
+
+import pytest
+
+from protocol.client import AsyncClient, State
+from protocol.client.aio import SNAPSHOT_EVENT
+from tests.e2e.harness import wait_until
+from tests.e2e.proxy import CuttableProxy
+from tests.e2e.shopdb import facts
+
+CARD = {"method": "card", "token": "tok"}
+
+
+def test_a_thousand_pipelined_requests_each_reach_their_caller(shop):
+    async def run():
+        async with AsyncClient("127.0.0.1", shop.port) as c:
+            await c.login("customer", shop.passwords["customer"])
+            ids = [p["id"] for p in (await c.call("catalog.list", limit=200))["items"]]
+            wanted = [ids[i % len(ids)] for i in range(1000)]
+            got = await asyncio.gather(*(c.call("catalog.get", product_id=p) for p in wanted))
+            return wanted, [p["id"] for p in got]
+
+    wanted, got = asyncio.run(run())
+    assert got == wanted
+
+
+def test_a_push_between_a_request_and_its_answer_goes_to_the_push_handler(shop):
+    async def run():
+        async with AsyncClient("127.0.0.1", shop.port) as c:
+            await c.login("customer", shop.passwords["customer"])
+            pushes = []
+            c.on_event(pushes.append)
+            product = next(p for p in (await c.call("catalog.list"))["items"] if p["stock"] > 3)
+            await c.subscribe_stock([product["id"]])
+            await c.call("cart.clear")
+            await c.call("cart.add", product_id=product["id"])
+            order = await c.checkout(CARD)
+            while not any(p.event == "stock" for p in pushes):
+                await asyncio.sleep(0.01)
+            return product, order, pushes
+
+    product, order, pushes = asyncio.run(run())
+    assert order["status"] == "paid" and "event" not in order
+    stock = [p for p in pushes if p.event == "stock"]
+    assert stock[0].data == {
+        "product_id": product["id"],
+        "stock": product["stock"] - 1,
+        "version": product["version"] + 1,
+    }
+    assert [p.seq for p in pushes] == list(range(1, len(pushes) + 1))
+
+
+@pytest.fixture
+def proxy(shop):
+    proxy = CuttableProxy(shop.port)
+    yield proxy
+    proxy.close()
+
+
+def test_a_cut_link_reconnects_resumes_without_password_and_restores_the_feed(shop, proxy):
+    async def run():
+        c = AsyncClient("127.0.0.1", proxy.port, backoff_min=0.05)
+        states, pushes = [], []
+        c.on_state(states.append)
+        c.on_event(pushes.append)
+        await c.connect()
+        await c.login("customer", shop.passwords["customer"])
+        product = next(p for p in (await c.call("catalog.list"))["items"] if p["stock"] > 3)
+        await c.subscribe_stock([product["id"]])
+        proxy.cut()
+        while not any(p.event == SNAPSHOT_EVENT for p in pushes):
+            await asyncio.sleep(0.01)
+        assert c.state == State.CONNECTED and proxy.accepted == 2
+        assert (await c.call("cart.get"))["currency"] == "IDR"  # signed in again, by token
+        await c.call("cart.clear")
+        await c.call("cart.add", product_id=product["id"])
+        await c.checkout(CARD)
+        while not any(p.event == "stock" for p in pushes):
+            await asyncio.sleep(0.01)
+        await c.close()
+        return product, states, pushes
+
+    product, states, pushes = asyncio.run(run())
+    assert states[:4] == [State.CONNECTING, State.CONNECTED, State.RECONNECTING, State.CONNECTED]
+    [snapshot] = [p for p in pushes if p.event == SNAPSHOT_EVENT]
+    assert snapshot.data["snapshot"][0]["product_id"] == product["id"]
+    [event] = [p for p in pushes if p.event == "stock"]
+    assert event.data["stock"] == snapshot.data["snapshot"][0]["stock"] - 1
+
+
+def test_a_server_restart_is_survived_the_same_way(fresh_shop):
+    async def run():
+        c = AsyncClient("127.0.0.1", fresh_shop.port, backoff_min=0.05, backoff_max=0.5)
+        pushes = []
+        c.on_event(pushes.append)
+        await c.connect()
+        await c.login("customer", fresh_shop.passwords["customer"])
+        await c.subscribe_stock(None)
+        await asyncio.to_thread(fresh_shop.restart)
+        await c.wait_connected(timeout=30)
+        snapshots = [p for p in pushes if p.event == SNAPSHOT_EVENT]
+        assert len(snapshots) == 1 and len(snapshots[0].data["snapshot"]) >= 300
+        assert (await c.call("order.list"))["items"] == []
+        await c.close()
+
+    asyncio.run(run())
+
+
+def test_a_checkout_cut_mid_flight_and_retried_makes_exactly_one_order(slow_shop):
+    proxy = CuttableProxy(slow_shop.port)
+
+    async def run():
+        c = AsyncClient("127.0.0.1", proxy.port, backoff_min=0.05)
+        await c.connect()
+        await c.login("customer", slow_shop.passwords["customer"])
+        product = next(p for p in (await c.call("catalog.list"))["items"] if p["stock"] > 3)
+        await c.call("cart.clear")
+        await c.call("cart.add", product_id=product["id"])
+        checkout = asyncio.create_task(c.checkout(CARD, idempotency_key="cut-and-retry"))
+        await asyncio.sleep(0.1)  # the request is out; the slow payment has not answered
+        proxy.cut()
+        order = await checkout
+        await c.close()
+        return product, order
+
+    try:
+        product, order = asyncio.run(run())
+    finally:
+        proxy.close()
+    assert order["status"] == "paid"
+    assert proxy.accepted == 2
+    assert wait_until(lambda: facts(slow_shop.db_url, product["id"])["orders"]) == {"paid": 1}
