@@ -1,0 +1,1 @@
+"""`warung`, the terminal client: a Textual app over the asyncio SDK (`protocol.client`)."""

@@ -1,8 +1,95 @@
-"""Command line entry point; the program itself lands with its issue."""
+"""`warung`: the terminal client.
 
+    warung [--host H] [--port P] [--user NAME] [--tls [--tls-ca FILE]]
+    warung --demo
+
+Without options it goes to the server and user it used last (remembered in the user's
+config dir), else 127.0.0.1:7411. `--demo` runs a demo shop of its own in the user's data
+dir, signs in as its customer and stops the shop's server on exit.
+"""
+
+from __future__ import annotations
+
+import argparse
 import sys
+from dataclasses import replace
+
+from client_tui.connection import Target
+from client_tui.demo import DEMO_USER, DemoError, DemoServer
+from client_tui.settings import Settings
+from protocol.rules import DEFAULT_PORT
+
+PROG = "warung"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="warung's terminal shop: browse, search, buy, and follow your orders.",
+    )
+    parser.add_argument("--host", help="the shop's server (default: the last one, else 127.0.0.1)")
+    parser.add_argument(
+        "--port", type=int, help=f"its port (default: the last one, else {DEFAULT_PORT})"
+    )
+    parser.add_argument("--user", help="the username to fill in (default: the last one)")
+    parser.add_argument("--tls", action="store_true", help="connect with TLS")
+    parser.add_argument("--tls-ca", metavar="FILE", help="trust this CA file for TLS")
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="run a demo shop locally, sign in as its customer, stop it on exit",
+    )
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    print(f"{sys.argv[0]}: not built yet", file=sys.stderr)
-    return 1
+    args = build_parser().parse_args(argv)
+    if args.port is not None and not 1 <= args.port <= 65535:
+        print(f"{PROG}: --port must be from 1 to 65535", file=sys.stderr)
+        return 2
+    if args.demo:
+        return run_demo()
+    settings = Settings()
+    last = settings.remembered()
+    target = last.target or Target()
+    if args.host is not None:
+        target = Target(args.host, args.port or DEFAULT_PORT)
+    elif args.port is not None:
+        target = replace(target, port=args.port)
+    if args.tls or args.tls_ca:
+        target = replace(target, tls=True, cafile=args.tls_ca)
+    user = args.user if args.user is not None else last.user
+    return run(target, settings, user)
+
+
+def run_demo() -> int:
+    server = DemoServer()
+    try:
+        shop = server.start()
+    except DemoError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 1
+    try:
+        notice = ""
+        if shop.password is None:
+            notice = (
+                f"The demo customer's password was not kept ({server.password_path}). "
+                f"To start a fresh demo shop, quit and delete {server.db_path}."
+            )
+        return run(Target(shop.host, shop.port), None, DEMO_USER, shop.password, notice)
+    finally:
+        server.stop()
+
+
+def run(
+    target: Target,
+    settings: Settings | None,
+    user: str,
+    password: str | None = None,
+    notice: str = "",
+) -> int:
+    from client_tui.app import WarungApp  # Textual loads only once the arguments are good
+
+    app = WarungApp(target, settings=settings, user=user, password=password, notice=notice)
+    app.run()
+    return 0

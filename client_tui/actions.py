@@ -1,0 +1,26 @@
+"""Steps more than one screen takes, written once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import App
+
+from client_tui.errors import NETWORK_ERRORS, describe
+from client_tui.shop import Shop
+
+
+async def add_to_cart(app: App[Any], shop: Shop, product: dict[str, Any], qty: int) -> bool:
+    """Add `qty` units of `product` to the cart and tell the user how it went."""
+    try:
+        cart = await shop.add(product["id"], qty)
+    except NETWORK_ERRORS as error:
+        app.notify(describe(error), title=product["name"], severity="error")
+        return False
+    count = cart.get("count", 0)
+    app.notify(
+        f"{qty} x {product['name']}. Cart: {count} item{'' if count == 1 else 's'}, "
+        f"{shop.money.format(cart['total'])}.",
+        title="Added to cart",
+    )
+    return True

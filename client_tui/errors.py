@@ -1,0 +1,60 @@
+"""Plain words for what went wrong, and what the user can do about it."""
+
+from __future__ import annotations
+
+from protocol.client import ConnectionLost
+from protocol.errors import ErrorCode, WarungError
+
+NETWORK_ERRORS: tuple[type[BaseException], ...] = (
+    WarungError,
+    ConnectionLost,
+    TimeoutError,
+    OSError,
+)
+
+
+def describe(error: BaseException) -> str:
+    """One or two sentences for a notification or an error line."""
+    if isinstance(error, ConnectionLost):
+        return "Not connected to the shop. It reconnects by itself: try again in a moment."
+    if isinstance(error, TimeoutError):
+        return "The shop took too long to answer. Try again in a moment."
+    if isinstance(error, OSError):
+        return f"Cannot reach the shop: {error.strerror or error}."
+    if not isinstance(error, WarungError):
+        return str(error)
+    code, details = str(error.code), error.details
+    if code == ErrorCode.UNAUTHENTICATED and details.get("totp_required"):
+        return "Enter the 6-digit code from your authenticator app."
+    if code == ErrorCode.UNAUTHENTICATED:
+        return f"{_sentence(error.message or 'Not signed in')}"
+    if code == ErrorCode.OUT_OF_STOCK:
+        available = details.get("available", 0)
+        if not available:
+            return "That product is sold out. Remove it from your cart to go on."
+        return f"Only {available} left. Lower the quantity to {available} or fewer."
+    if code == ErrorCode.PAYMENT_DECLINED:
+        reason = details.get("reason") or "no reason given"
+        return (
+            f"Payment declined ({reason}). Nothing was charged and your cart is as it was: "
+            "try another card or pay by e-wallet."
+        )
+    if code == ErrorCode.RATE_LIMITED:
+        wait_s = max(1, round(details.get("retry_after_ms", 1000) / 1000))
+        return f"Too many tries. Wait {wait_s} s and try again."
+    if code == ErrorCode.UNAVAILABLE:
+        return "The shop cannot serve right now. Try again in a moment."
+    if code == ErrorCode.FORBIDDEN:
+        return "Your account may not do that."
+    if code == ErrorCode.CONFLICT and details.get("field") == "username":
+        return "That username is taken: choose another."
+    if code == ErrorCode.BAD_REQUEST and details.get("field") in ("username", "password"):
+        return f"The {details['field']} {details.get('rule', 'is not valid')}."
+    if code == ErrorCode.INTERNAL:
+        return f"The shop had an internal error ({details.get('reference', 'no reference')})."
+    return _sentence(error.message or code)
+
+
+def _sentence(text: str) -> str:
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."

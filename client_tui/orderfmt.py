@@ -1,0 +1,33 @@
+"""How an order's status and contents read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+STATUS_WORDS = {
+    "pending": "paying…",
+    "paid": "paid",
+    "shipped": "shipped",
+    "delivered": "delivered",
+    "cancelled": "cancelled",
+    "refunded": "refunded",
+    "completed": "completed",
+}
+CANCEL_REASONS = {
+    "customer": "cancelled by you",
+    "staff": "cancelled by the shop",
+    "payment_declined": "payment declined",
+    "interrupted": "interrupted",
+}
+
+
+def status_text(order: dict[str, Any]) -> str:
+    status = order.get("status", "")
+    if status == "cancelled" and order.get("cancel_reason") in CANCEL_REASONS:
+        return f"cancelled ({CANCEL_REASONS[order['cancel_reason']]})"
+    return STATUS_WORDS.get(status, status)
+
+
+def item_count(order: dict[str, Any]) -> str:
+    units = sum(line.get("qty", 0) for line in order.get("lines", []))
+    return f"{units} item{'' if units == 1 else 's'}"

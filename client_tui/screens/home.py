@@ -1,0 +1,131 @@
+"""The screens a signed-in user works in, one per role, built from the same views.
+
+Customers: Catalog, Cart, Orders. Staff (clerks and admins): the catalog to look things
+up (no cart) and every order, to ship and deliver. A later point-of-sale or admin screen
+is one more entry in `HOME_SCREENS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar
+
+from textual.app import ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import DataTable, Footer, Input, TabbedContent, TabPane
+
+from client_tui.hub import hub_of
+from client_tui.shop import Shop
+from client_tui.widgets.cart import CartView
+from client_tui.widgets.catalog import CatalogView
+from client_tui.widgets.orders import OrdersView
+from client_tui.widgets.status import StatusBar
+
+
+class HomeScreen(Screen[None]):
+    """Tabs of views under the status bar; F-keys switch tabs from anywhere."""
+
+    TABS: tuple[tuple[str, str, str, Callable[[Shop], Widget]], ...] = ()
+    """(pane id, title, key, the view it shows)"""
+
+    def __init__(self, shop: Shop) -> None:
+        super().__init__()
+        self.shop = shop
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar()
+        with TabbedContent(id="tabs"):
+            for pane_id, title, key, view in self.TABS:
+                with TabPane(f"{title} {key.upper()}", id=pane_id):
+                    yield view(self.shop)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self.focus_tab)
+
+    def action_show_tab(self, pane_id: str) -> None:
+        self.query_one("#tabs", TabbedContent).active = pane_id
+        self.call_after_refresh(self.focus_tab)
+
+    def on_tabbed_content_tab_activated(self, _: TabbedContent.TabActivated) -> None:
+        self.call_after_refresh(self.focus_tab)
+
+    def focus_tab(self) -> None:
+        """Put the focus on the table of the tab shown, where the keys act."""
+        pane = self.query_one("#tabs", TabbedContent).active_pane
+        if pane is not None:
+            tables = pane.query(DataTable)
+            if tables:
+                tables.first().focus()
+
+    def commands(self) -> Iterable[SystemCommand]:
+        for pane_id, title, key, _ in self.TABS:
+            yield SystemCommand(
+                f"Go to {title}",
+                f"Show the {title.lower()} ({key.upper()})",
+                _bound(self.action_show_tab, pane_id),
+            )
+        yield SystemCommand("Search products", "Type to search the catalog", self.action_search)
+
+    def action_search(self) -> None:
+        self.action_show_tab("catalog")
+        self.query_one("#search", Input).focus()
+
+
+class CustomerScreen(HomeScreen):
+    TABS = (
+        ("catalog", "Catalog", "f2", lambda shop: CatalogView(shop, can_buy=True)),
+        ("cart", "Cart", "f3", CartView),
+        ("orders", "Orders", "f4", OrdersView),
+    )
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f2", "show_tab('catalog')", "Catalog", show=False, priority=True),
+        Binding("f3", "show_tab('cart')", "Cart", show=False, priority=True),
+        Binding("f4", "show_tab('orders')", "Orders", show=False, priority=True),
+    ]
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        hub_of(self).cart_changed.subscribe(self, self._cart_changed)
+        self._cart_changed(self.shop.cart)
+
+    def _cart_changed(self, cart: dict[str, Any]) -> None:
+        count = cart.get("count", 0)
+        label = f"Cart ({count}) F3" if count else "Cart F3"
+        self.query_one("#tabs", TabbedContent).get_tab("cart").label = label
+
+    def commands(self) -> Iterable[SystemCommand]:
+        yield from super().commands()
+        yield SystemCommand("Check out", "Pay for the cart", self.action_checkout)
+
+    def action_checkout(self) -> None:
+        self.action_show_tab("cart")
+        self.query_one(CartView).action_checkout()
+
+
+class StaffScreen(HomeScreen):
+    TABS = (
+        ("catalog", "Catalog", "f2", lambda shop: CatalogView(shop, can_buy=False)),
+        ("orders", "Orders", "f4", OrdersView),
+    )
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f2", "show_tab('catalog')", "Catalog", show=False, priority=True),
+        Binding("f4", "show_tab('orders')", "Orders", show=False, priority=True),
+    ]
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#tabs", TabbedContent).active = "orders"
+
+
+HOME_SCREENS: dict[str, Callable[[Shop], HomeScreen]] = {
+    "customer": CustomerScreen,
+    "clerk": StaffScreen,
+    "admin": StaffScreen,
+}
+
+
+def _bound(method: Callable[[str], None], argument: str) -> Callable[[], None]:
+    return lambda: method(argument)

@@ -1,0 +1,137 @@
+"""One order: its lines, total, payment and status, kept live by `order` pushes."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, Static
+
+from client_tui import timefmt
+from client_tui.errors import NETWORK_ERRORS, describe
+from client_tui.hub import hub_of
+from client_tui.orderfmt import status_text
+from client_tui.shop import Shop
+
+# (action, button label, the status it applies to, who may)
+ORDER_ACTIONS = (
+    ("cancel_order", "Cancel order", "paid", "anyone"),
+    ("ship", "Mark shipped", "paid", "staff"),
+    ("deliver", "Mark delivered", "shipped", "staff"),
+)
+
+
+def allowed(shop: Shop, action: str, order: dict[str, Any] | None) -> bool:
+    """May this user do `action` to `order` now (by its status and their role)?"""
+    if order is None:
+        return False
+    for name, _, status, who in ORDER_ACTIONS:
+        if name == action:
+            return order.get("status") == status and (who == "anyone" or shop.is_staff)
+    return False
+
+
+async def apply(shop: Shop, action: str, order_id: int) -> dict[str, Any]:
+    calls = {"cancel_order": shop.cancel, "ship": shop.ship, "deliver": shop.deliver}
+    return await calls[action](order_id)
+
+
+class OrderScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "dismiss", "Close"),
+        Binding("x", "act('cancel_order')", "Cancel order"),
+        Binding("s", "act('ship')", "Ship"),
+        Binding("d", "act('deliver')", "Deliver"),
+    ]
+
+    def __init__(self, shop: Shop, order: dict[str, Any], *, thanks: bool = False) -> None:
+        super().__init__()
+        self.shop = shop
+        self.order = order
+        self.thanks = thanks
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="order-dialog", classes="dialog") as dialog:
+            dialog.border_title = f"Order #{self.order['id']}"
+            if self.thanks:
+                yield Label("Thank you! Your order is placed and paid.", id="order-thanks")
+            yield Label("", id="order-status")
+            yield Static("", id="order-lines")
+            yield Label("", id="order-payment")
+            with Horizontal(classes="buttons"):
+                for action, label, _, _ in ORDER_ACTIONS:
+                    yield Button(label, id=f"do-{action}", compact=True)
+                yield Button("Close", id="close", variant="primary", compact=True)
+
+    def on_mount(self) -> None:
+        hub_of(self).order_changed.subscribe(self, self._order_changed)
+        self.show(self.order)
+        self.query_one("#close", Button).focus()
+
+    def show(self, order: dict[str, Any]) -> None:
+        self.order = order
+        money = self.shop.money
+        placed = timefmt.when(order.get("created_at"))
+        self.query_one("#order-status", Label).update(
+            f"Status: {status_text(order)}" + (f" · placed {placed}" if placed else "")
+        )
+        table = Table(box=None, expand=True, pad_edge=False)
+        table.add_column("Product", ratio=1, no_wrap=True, overflow="ellipsis")
+        table.add_column("Qty", justify="right")
+        table.add_column("Price", justify="right")
+        table.add_column("Total", justify="right")
+        for line in order.get("lines", []):
+            table.add_row(
+                line["name"],
+                str(line["qty"]),
+                money.format(line["unit_price"]),
+                money.format(line["line_total"]),
+            )
+        table.add_row(Text("Total", style="bold"), "", "", Text(money.format(order["total"])))
+        self.query_one("#order-lines", Static).update(table)
+        payment = order.get("payment") or {}
+        method = {"card": "Card", "ewallet": "E-wallet", "cash": "Cash"}.get(
+            payment.get("method", ""), payment.get("method", "")
+        )
+        self.query_one("#order-payment", Label).update(
+            f"Paid by {method} ({payment.get('status', '')})" if method else ""
+        )
+        for action, _, _, _ in ORDER_ACTIONS:
+            self.query_one(f"#do-{action}", Button).display = allowed(self.shop, action, order)
+        self.refresh_bindings()
+
+    def _order_changed(self, order: dict[str, Any]) -> None:
+        if order.get("id") == self.order.get("id"):
+            self.show(order)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "act":
+            return allowed(self.shop, str(parameters[0]), self.order)
+        return True
+
+    def action_act(self, action: str) -> None:
+        if allowed(self.shop, action, self.order):
+            self._act(action)
+
+    @on(Button.Pressed)
+    def _button(self, event: Button.Pressed) -> None:
+        if event.button.id == "close":
+            self.dismiss()
+        elif event.button.id and event.button.id.startswith("do-"):
+            self.action_act(event.button.id.removeprefix("do-"))
+
+    @work(exclusive=True, group="order-action")
+    async def _act(self, action: str) -> None:
+        try:
+            order = await apply(self.shop, action, self.order["id"])
+        except NETWORK_ERRORS as error:
+            self.notify(describe(error), title=f"Order #{self.order['id']}", severity="error")
+            return
+        self.show(order)
+        hub_of(self).order_changed.publish(order)

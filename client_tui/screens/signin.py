@@ -1,0 +1,168 @@
+"""Sign in, or create an account: server, username, password, and a TOTP code when the
+server asks for one. A kept session (\"stay signed in\") is resumed without a password."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, cast
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Center, Grid, Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Button, Checkbox, Footer, Input, Label
+
+from client_tui.errors import NETWORK_ERRORS, describe
+from client_tui.settings import KeptSession
+from client_tui.widgets.status import StatusBar
+from protocol.errors import Unauthenticated
+from protocol.ops import Op
+
+if TYPE_CHECKING:
+    from client_tui.app import WarungApp
+
+
+class SignInScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+n", "register", "Create account")]
+
+    def __init__(
+        self,
+        *,
+        user: str = "",
+        password: str | None = None,
+        notice: str = "",
+        kept: KeptSession | None = None,
+    ) -> None:
+        super().__init__()
+        self.user = user
+        self.password = password
+        self.notice = notice
+        self.kept = kept
+
+    @property
+    def warung(self) -> WarungApp:
+        return cast("WarungApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar()
+        with Center(id="signin-center"), Vertical(id="signin-box", classes="dialog") as box:
+            box.border_title = "Sign in to warung"
+            with Grid(id="signin-fields"):
+                yield Label("Server")
+                yield Input(self.warung.target.address, id="server", compact=True)
+                yield Label("Username")
+                yield Input(self.user, id="username", compact=True)
+                yield Label("Password")
+                yield Input(self.password or "", password=True, id="password", compact=True)
+                yield Label("Code", id="totp-label")
+                yield Input(
+                    placeholder="6 digits",
+                    restrict=r"[0-9]*",
+                    max_length=6,
+                    id="totp",
+                    compact=True,
+                )
+            yield Checkbox("Stay signed in", value=self.kept is not None, id="stay")
+            with Horizontal(classes="buttons"):
+                yield Button("Sign in", id="signin", variant="primary", compact=True)
+                yield Button("Create account", id="register", compact=True)
+            yield Label(self.notice, id="signin-message")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._show_totp(False)
+        self.query_one("#stay", Checkbox).display = self.warung.settings is not None
+        if self.kept is not None:
+            self._resume(self.kept)
+        elif self.password:
+            self._sign_in(register=False)
+        field = "#password" if self.user else "#username"
+        self.query_one(field, Input).focus()
+
+    def _show_totp(self, shown: bool) -> None:
+        self.query_one("#totp-label", Label).display = shown
+        self.query_one("#totp", Input).display = shown
+
+    def _say(self, text: str) -> None:
+        self.query_one("#signin-message", Label).update(text)
+
+    def _busy(self, busy: bool) -> None:
+        for button in self.query(Button):
+            button.disabled = busy
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        following = {"server": "#username", "username": "#password"}
+        if event.input.id in following:
+            self.query_one(following[event.input.id], Input).focus()
+        elif event.input.id == "password" and self.query_one("#totp", Input).display:
+            self.query_one("#totp", Input).focus()
+        else:
+            self._sign_in(register=False)
+
+    @on(Button.Pressed, "#signin")
+    def _signin_pressed(self) -> None:
+        self._sign_in(register=False)
+
+    @on(Button.Pressed, "#register")
+    def action_register(self) -> None:
+        self._sign_in(register=True)
+
+    @work(exclusive=True, group="signin")
+    async def _sign_in(self, register: bool) -> None:
+        try:
+            target = self.warung.target.with_address(self.query_one("#server", Input).value)
+        except ValueError as error:
+            self._say(f"Server: {error}. Write host:port, e.g. 127.0.0.1:7411.")
+            return
+        username = self.query_one("#username", Input).value.strip().lower()
+        password = self.query_one("#password", Input).value
+        totp = self.query_one("#totp", Input).value.strip() or None
+        kept = self.warung.kept_session(target)
+        if not password and not register and kept is not None and kept.user == username:
+            self._resume(kept)
+            return
+        if not username or not password:
+            self._say("Enter your username and password.")
+            return
+        self._busy(True)
+        self._say("Creating your account…" if register else "Signing in…")
+        try:
+            client = await self.warung.connect(target)
+            if register:
+                await client.call(Op.AUTH_REGISTER, username=username, password=password)
+            result = await client.login(username, password, totp)
+        except Unauthenticated as error:
+            if error.details.get("totp_required"):
+                self._show_totp(True)
+                self.query_one("#totp", Input).focus()
+            self._say(describe(error))
+            return
+        except NETWORK_ERRORS as error:
+            self._say(describe(error))
+            return
+        finally:
+            self._busy(False)
+        self.warung.signed_in(result["user"], result["token"], self._stay)
+
+    @property
+    def _stay(self) -> bool:
+        return self.query_one("#stay", Checkbox).value
+
+    @work(exclusive=True, group="signin")
+    async def _resume(self, kept: KeptSession) -> None:
+        self._busy(True)
+        self._say(f"Resuming the session of {kept.user}…")
+        try:
+            client = await self.warung.connect(kept.target)
+            result = await client.resume(kept.token)
+        except Unauthenticated:
+            self.warung.forget_session()
+            self._say("Your saved session has ended: sign in again.")
+            return
+        except NETWORK_ERRORS as error:
+            self._say(f"{describe(error)} Press Sign in to try again.")
+            return
+        finally:
+            self._busy(False)
+        self.warung.signed_in(result["user"], kept.token, stay=True)

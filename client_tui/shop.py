@@ -1,0 +1,140 @@
+"""One signed-in session: the SDK client, who is signed in, the shop, and the calls the
+screens make. Every method is a coroutine run from a Textual worker, never on a handler's
+path; what changes shared state (the cart, stock levels) is posted back as a message."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+from textual.message import Message
+
+from client_tui.messages import CartChanged, StockChanged
+from client_tui.money import Money
+from client_tui.stock import Level, StockBook
+from client_tui.watch import StockWatch
+from protocol.client import AsyncClient, ConnectionLost
+from protocol.errors import WarungError
+from protocol.ops import Op
+
+PRODUCT_PAGE = 50
+ORDER_PAGE = 20
+EMPTY_CART: dict[str, Any] = {"items": [], "total": 0, "count": 0}
+
+
+class Shop:
+    def __init__(
+        self,
+        client: AsyncClient,
+        user: dict[str, Any],
+        post: Callable[[Message], Any],
+    ) -> None:
+        self.client = client
+        self.user = user
+        self._post = post
+        shop = client.hello.get("shop") or {}
+        self.name: str = shop.get("name", "warung")
+        self.money = Money(shop.get("currency", "IDR"), int(shop.get("currency_exponent", 2)))
+        self.book = StockBook()
+        self.cart: dict[str, Any] = dict(EMPTY_CART, currency=self.money.currency)
+        self.watch = StockWatch(client, self._took_levels)
+
+    @property
+    def role(self) -> str:
+        return str(self.user.get("role", "customer"))
+
+    @property
+    def is_customer(self) -> bool:
+        return self.role == "customer"
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in ("clerk", "admin")
+
+    # -- catalog
+
+    async def categories(self) -> list[dict[str, Any]]:
+        return (await self.client.call(Op.CATALOG_CATEGORIES))["items"]
+
+    async def products(
+        self, query: str = "", category_id: int | None = None, cursor: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of products, in the server's order (name, then id)."""
+        args: dict[str, Any] = {"limit": PRODUCT_PAGE}
+        if query.strip():
+            args["query"] = query.strip()[:100]
+        if category_id is not None:
+            args["category_id"] = category_id
+        if cursor is not None:
+            args["cursor"] = cursor
+        result = await self.client.call(Op.CATALOG_LIST, args)
+        self.book.seed(result["items"])
+        return result["items"], result.get("next_cursor")
+
+    async def product(self, product_id: int) -> dict[str, Any]:
+        product = await self.client.call(Op.CATALOG_GET, product_id=product_id)
+        self.book.seed([product])
+        return product
+
+    # -- cart (customers only)
+
+    async def load_cart(self) -> dict[str, Any]:
+        return await self._cart_op(Op.CART_GET)
+
+    async def add(self, product_id: int, qty: int = 1) -> dict[str, Any]:
+        return await self._cart_op(Op.CART_ADD, product_id=product_id, qty=qty)
+
+    async def set_qty(self, product_id: int, qty: int) -> dict[str, Any]:
+        return await self._cart_op(Op.CART_SET, product_id=product_id, qty=qty)
+
+    async def remove(self, product_id: int) -> dict[str, Any]:
+        return await self._cart_op(Op.CART_REMOVE, product_id=product_id)
+
+    async def _cart_op(self, op: str, **args: Any) -> dict[str, Any]:
+        cart = await self.client.call(op, args)
+        self.cart = cart
+        self._post(CartChanged(cart))
+        await self.watch.want("cart", [line["product_id"] for line in cart["items"]])
+        return cart
+
+    async def checkout(self, method: str, token: str, idempotency_key: str) -> dict[str, Any]:
+        """Buy the cart. The SDK repeats the call with the same key if the link drops."""
+        order = await self.client.checkout({"method": method, "token": token}, idempotency_key)
+        with contextlib.suppress(WarungError, ConnectionLost):
+            await self.load_cart()
+        return order
+
+    # -- orders
+
+    async def orders(self, cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+        args: dict[str, Any] = {"limit": ORDER_PAGE}
+        if cursor is not None:
+            args["cursor"] = cursor
+        result = await self.client.call(Op.ORDER_LIST, args)
+        return result["items"], result.get("next_cursor")
+
+    async def order(self, order_id: int) -> dict[str, Any]:
+        return await self.client.call(Op.ORDER_GET, order_id=order_id)
+
+    async def cancel(self, order_id: int) -> dict[str, Any]:
+        return await self.client.call(Op.ORDER_CANCEL, order_id=order_id)
+
+    async def ship(self, order_id: int) -> dict[str, Any]:
+        return await self.client.call(Op.ORDER_SHIP, order_id=order_id)
+
+    async def deliver(self, order_id: int) -> dict[str, Any]:
+        return await self.client.call(Op.ORDER_DELIVER, order_id=order_id)
+
+    # -- the end
+
+    async def sign_out(self) -> None:
+        """End the session on the server when it can be reached, then close the link."""
+        with contextlib.suppress(WarungError, ConnectionLost, TimeoutError, OSError):
+            await asyncio.wait_for(self.client.logout(), 2.0)
+        await self.client.close()
+
+    def _took_levels(self, levels: dict[int, Level]) -> None:
+        if levels:
+            self._post(StockChanged(levels))

@@ -1,0 +1,71 @@
+"""Stock levels as the client knows them, and how they read on screen.
+
+Stock events are state, not history (PROTOCOL.md 13): keep the highest `version` per
+product and ignore anything not newer. A snapshot taken after a reconnect replaces what
+was held, since the server is the authority again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+LOW_STOCK = 5
+
+
+@dataclass(frozen=True)
+class Level:
+    stock: int
+    version: int
+
+
+class StockBook:
+    def __init__(self) -> None:
+        self._levels: dict[int, Level] = {}
+
+    def get(self, product_id: int) -> Level | None:
+        return self._levels.get(product_id)
+
+    def stock(self, product_id: int, default: int) -> int:
+        level = self._levels.get(product_id)
+        return default if level is None else level.stock
+
+    def apply(self, levels: Mapping[int, Level], replace: bool = False) -> dict[int, Level]:
+        """Take the levels that are newer (all of them with `replace`); return those whose
+        stock changed, for the screens to redraw."""
+        changed: dict[int, Level] = {}
+        for product_id, level in levels.items():
+            held = self._levels.get(product_id)
+            if held is not None and not replace and level.version <= held.version:
+                continue
+            self._levels[product_id] = level
+            if held is None or held.stock != level.stock:
+                changed[product_id] = level
+        return changed
+
+    def seed(self, products: Iterable[dict[str, Any]]) -> None:
+        """Record the levels that came with listed products, unless newer ones are held."""
+        self.apply({p["id"]: Level(p["stock"], p["version"]) for p in products})
+
+
+def levels_from_snapshot(snapshot: Iterable[dict[str, Any]]) -> dict[int, Level]:
+    return {row["product_id"]: Level(row["stock"], row["version"]) for row in snapshot}
+
+
+def availability(stock: int) -> str:
+    """How a stock level reads for a shopper."""
+    if stock <= 0:
+        return "sold out"
+    if stock <= LOW_STOCK:
+        return f"only {stock} left"
+    return f"{stock} in stock"
+
+
+def shortfall(qty: int, stock: int) -> str:
+    """What is wrong with a cart line of `qty` units when `stock` are left ("" if nothing)."""
+    if stock <= 0:
+        return "sold out"
+    if qty > stock:
+        return f"only {stock} left"
+    return ""

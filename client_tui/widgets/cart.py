@@ -1,0 +1,165 @@
+"""The cart: lines with quantities and live stock, the total, and the way to checkout."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Label
+from textual.widgets.data_table import CellDoesNotExist
+
+from client_tui.errors import NETWORK_ERRORS, describe
+from client_tui.hub import hub_of
+from client_tui.screens.checkout import CheckoutScreen
+from client_tui.screens.order import OrderScreen
+from client_tui.shop import Shop
+from client_tui.stock import Level, shortfall
+from client_tui.widgets.fit import FitTable
+
+MAX_QTY = 1000
+
+
+class CartView(Vertical):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("plus,equals_sign", "change(1)", "More", key_display="+"),
+        Binding("minus", "change(-1)", "Less", key_display="-"),
+        Binding("x,delete", "remove", "Remove"),
+        Binding("c", "checkout", "Check out"),
+    ]
+
+    def __init__(self, shop: Shop, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.shop = shop
+
+    def compose(self) -> ComposeResult:
+        yield FitTable(fill="name", minimum=12, id="cart-lines")
+        yield Label("Your cart is empty. Add products from the catalog (F2).", id="cart-empty")
+        with Horizontal(id="cart-footer"):
+            yield Label("", id="cart-total")
+            yield Label("", id="cart-problem")
+
+    def on_mount(self) -> None:
+        table = self.table
+        table.add_column("SKU", key="sku", width=8)
+        table.add_column("Name", key="name", width=12)
+        table.add_column(Text("Qty", justify="right"), key="qty", width=4)
+        table.add_column(Text("Price", justify="right"), key="price", width=12)
+        table.add_column(Text("Total", justify="right"), key="total", width=15)
+        table.add_column("", key="note", width=11)
+        hub_of(self).cart_changed.subscribe(self, self.show)
+        hub_of(self).stock_changed.subscribe(self, self._stock_changed)
+        self.show(self.shop.cart)
+
+    @property
+    def table(self) -> FitTable:
+        return self.query_one("#cart-lines", FitTable)
+
+    @property
+    def lines(self) -> list[dict[str, Any]]:
+        return list(self.shop.cart.get("items", []))
+
+    def show(self, cart: dict[str, Any]) -> None:
+        """Draw the cart, keeping the cursor on the line it was on."""
+        table = self.table
+        keep = self._current_line()
+        table.clear()
+        money = self.shop.money
+        for line in cart.get("items", []):
+            table.add_row(
+                line["sku"],
+                Text(line["name"], no_wrap=True, overflow="ellipsis"),
+                Text(str(line["qty"]), justify="right"),
+                Text(money.format(line["unit_price"]), justify="right"),
+                Text(money.format(line["line_total"]), justify="right"),
+                self._note(line),
+                key=str(line["product_id"]),
+            )
+        if keep is not None and str(keep["product_id"]) in table.rows:
+            table.move_cursor(row=table.get_row_index(str(keep["product_id"])))
+        count = cart.get("count", 0)
+        self.query_one("#cart-total", Label).update(
+            f"{count} item{'' if count == 1 else 's'} · Total {money.format(cart.get('total', 0))}"
+        )
+        self.query_one("#cart-empty", Label).display = not cart.get("items")
+        self._show_problems()
+        self.screen.refresh_bindings()
+
+    def _note(self, line: dict[str, Any]) -> Text:
+        stock = self.shop.book.stock(line["product_id"], line["stock"])
+        return Text(shortfall(line["qty"], stock), style="bold red")
+
+    def _stock_changed(self, levels: dict[int, Level]) -> None:
+        for line in self.lines:
+            if line["product_id"] in levels:
+                try:
+                    self.table.update_cell(str(line["product_id"]), "note", self._note(line))
+                except CellDoesNotExist:
+                    continue
+        self._show_problems()
+
+    def _show_problems(self) -> None:
+        short = [
+            line
+            for line in self.lines
+            if shortfall(line["qty"], self.shop.book.stock(line["product_id"], line["stock"]))
+        ]
+        text = ""
+        if short:
+            names = ", ".join(line["name"] for line in short[:2])
+            more = f" and {len(short) - 2} more" if len(short) > 2 else ""
+            text = f"Not enough stock: {names}{more}. Lower the quantity or remove it."
+        problem = self.query_one("#cart-problem", Label)
+        problem.update(text)
+        problem.display = bool(text)
+
+    def _current_line(self) -> dict[str, Any] | None:
+        table = self.table
+        if not table.row_count:
+            return None
+        try:
+            row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        except CellDoesNotExist:
+            return None
+        return next((ln for ln in self.lines if str(ln["product_id"]) == row_key.value), None)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "checkout":
+            return True if self.lines else None
+        if action in ("change", "remove"):
+            return True if self._current_line() is not None else None
+        return True
+
+    def action_change(self, delta: int) -> None:
+        if (line := self._current_line()) is not None:
+            qty = max(0, min(MAX_QTY, line["qty"] + delta))
+            self._set(line["product_id"], qty)
+
+    def action_remove(self) -> None:
+        if (line := self._current_line()) is not None:
+            self._set(line["product_id"], 0)
+
+    @work(exclusive=True, group="cart-change")
+    async def _set(self, product_id: int, qty: int) -> None:
+        try:
+            if qty == 0:
+                await self.shop.remove(product_id)
+            else:
+                await self.shop.set_qty(product_id, qty)
+        except NETWORK_ERRORS as error:
+            self.app.notify(describe(error), title="Cart", severity="error")
+
+    def action_checkout(self) -> None:
+        if self.lines:
+            self.app.push_screen(CheckoutScreen(self.shop), self._checked_out)
+
+    def _checked_out(self, order: dict[str, Any] | None) -> None:
+        if order is not None:
+            self.app.push_screen(OrderScreen(self.shop, order, thanks=True))
+
+    @on(DataTable.RowHighlighted, "#cart-lines")
+    def _row_highlighted(self) -> None:
+        self.screen.refresh_bindings()

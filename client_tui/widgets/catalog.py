@@ -1,0 +1,226 @@
+"""The catalog: a search box, the category tree and the product table, loaded page by page.
+
+Search runs on the server (`catalog.list` `query`), debounced while typing. Every change of
+query or category starts a new listing; an answer to an older listing is dropped, so a
+slow reply never overwrites a newer one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.timer import Timer
+from textual.widgets import DataTable, Input, Label, Tree
+
+from client_tui.actions import add_to_cart
+from client_tui.errors import NETWORK_ERRORS, describe
+from client_tui.hub import hub_of
+from client_tui.screens.product import ProductScreen
+from client_tui.shop import Shop
+from client_tui.stock import Level
+from client_tui.widgets.paged_table import PagedTable
+from client_tui.widgets.product_table import ProductTable
+
+SEARCH_DEBOUNCE_S = 0.3
+ALL_PRODUCTS = "All products"
+
+
+class CatalogView(Vertical):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "search", "Search", key_display="/"),
+        Binding("a", "add", "Add to cart"),
+        Binding("enter", "details", "Details", show=False),
+        Binding("t", "toggle_categories", "Categories"),
+    ]
+
+    def __init__(self, shop: Shop, *, can_buy: bool, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.shop = shop
+        self.can_buy = can_buy
+        self.query_text = ""
+        self.category_id: int | None = None
+        self.category_name = ALL_PRODUCTS
+        self._cursor: str | None = None
+        self._listing = 0  # which listing the rows on screen belong to
+        self._debounce: Timer | None = None
+        self.loaded = False  # the first page of the current listing is in
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="search-bar"):
+            yield Input(
+                placeholder="Search name, SKU or description  (/)", id="search", compact=True
+            )
+            yield Label(ALL_PRODUCTS, id="category-label")
+        with Horizontal(id="catalog-body"):
+            tree: Tree[int | None] = Tree(ALL_PRODUCTS, data=None, id="categories")
+            tree.show_root = True
+            yield tree
+            with Vertical(id="products-pane"):
+                yield ProductTable(self.shop.money, id="products")
+                yield Label("", id="products-empty")
+
+    def on_mount(self) -> None:
+        hub_of(self).stock_changed.subscribe(self, self._stock_changed)
+        hub_of(self).resynced.subscribe(self, self._resynced)
+        self._load_categories()
+        self.reload()
+
+    @property
+    def table(self) -> ProductTable:
+        return self.query_one("#products", ProductTable)
+
+    # -- listing
+
+    def reload(self) -> None:
+        self._listing += 1
+        self._cursor = None
+        self.loaded = False
+        self._load_page(self._listing, first=True)
+
+    @work(exclusive=True, group="catalog-page")
+    async def _load_page(self, listing: int, first: bool) -> None:
+        table = self.table
+        table.more = False
+        try:
+            items, cursor = await self.shop.products(
+                self.query_text, self.category_id, None if first else self._cursor
+            )
+        except NETWORK_ERRORS as error:
+            self.app.notify(describe(error), title="Catalog", severity="error")
+            return
+        if listing != self._listing:
+            return
+        if first:
+            table.clear_products()
+        stock = {p["id"]: self.shop.book.stock(p["id"], p["stock"]) for p in items}
+        table.add_products(items, stock)
+        self._cursor = cursor
+        table.more = cursor is not None
+        self.loaded = True
+        self._show_empty()
+        table.page_added()
+        await self._watch_rows()
+
+    async def _watch_rows(self) -> None:
+        with contextlib.suppress(*NETWORK_ERRORS):  # else it catches up after the reconnect
+            await self.shop.watch.want("catalog", self.table.product_ids)
+
+    def _show_empty(self) -> None:
+        empty = self.query_one("#products-empty", Label)
+        if self.table.row_count:
+            empty.display = False
+            return
+        what = f" matching “{self.query_text}”" if self.query_text.strip() else ""
+        empty.update(f"No products{what} in {self.category_name}.")
+        empty.display = True
+
+    @on(PagedTable.NearEnd, "#products")
+    def _near_end(self) -> None:
+        if self.loaded and self._cursor is not None:
+            self.loaded = False
+            self._load_page(self._listing, first=False)
+
+    # -- search and categories
+
+    @on(Input.Changed, "#search")
+    def _search_changed(self, event: Input.Changed) -> None:
+        if self._debounce is not None:
+            self._debounce.stop()
+        self._debounce = self.set_timer(SEARCH_DEBOUNCE_S, lambda: self._search(event.value))
+
+    @on(Input.Submitted, "#search")
+    def _search_submitted(self, event: Input.Submitted) -> None:
+        if self._debounce is not None:
+            self._debounce.stop()
+        self._search(event.value)
+        self.table.focus()
+
+    def _search(self, text: str) -> None:
+        if text != self.query_text:
+            self.query_text = text
+            self.reload()
+
+    @work(exclusive=True, group="catalog-categories")
+    async def _load_categories(self) -> None:
+        try:
+            categories = await self.shop.categories()
+        except NETWORK_ERRORS as error:
+            self.app.notify(describe(error), title="Categories", severity="error")
+            return
+        tree = self.query_one("#categories", Tree)
+        tree.clear()
+        nodes = {None: tree.root}
+        for category in categories:  # depth first: parents come before their children
+            parent = nodes.get(category["parent_id"], tree.root)
+            nodes[category["id"]] = parent.add(category["name"], data=category["id"])
+        tree.root.expand_all()
+
+    @on(Tree.NodeSelected, "#categories")
+    def _category_selected(self, event: Tree.NodeSelected[int | None]) -> None:
+        self.category_id = event.node.data
+        self.category_name = str(event.node.label)
+        self.query_one("#category-label", Label).update(self.category_name)
+        self.reload()
+        if self.screen.has_class("-narrow"):
+            self.remove_class("categories-toggled")
+        self.table.focus()
+
+    # -- live stock
+
+    def _stock_changed(self, levels: dict[int, Level]) -> None:
+        self.table.apply_levels(levels)
+        self.screen.refresh_bindings()
+
+    def _resynced(self, _: None) -> None:
+        self.table.apply_levels(
+            {pid: level for pid in self.table.product_ids if (level := self.shop.book.get(pid))}
+        )
+
+    # -- actions
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "add":
+            if not self.can_buy:
+                return False
+            product = self.table.highlighted
+            return None if product is None or product["stock"] <= 0 else True
+        return True
+
+    def action_search(self) -> None:
+        self.query_one("#search", Input).focus()
+
+    def action_toggle_categories(self) -> None:
+        self.toggle_class("categories-toggled")
+        self.call_after_refresh(self._focus_after_toggle)
+
+    def _focus_after_toggle(self) -> None:
+        tree = self.query_one("#categories", Tree)
+        (tree if tree.display else self.table).focus()
+
+    def action_details(self) -> None:
+        if (product := self.table.highlighted) is not None:
+            self._open_details(product)
+
+    @on(DataTable.RowSelected, "#products")
+    def _row_selected(self) -> None:
+        self.action_details()
+
+    @on(DataTable.RowHighlighted, "#products")
+    def _row_highlighted(self) -> None:
+        self.screen.refresh_bindings()
+
+    def _open_details(self, product: dict[str, Any]) -> None:
+        self.app.push_screen(ProductScreen(self.shop, product, can_buy=self.can_buy))
+
+    def action_add(self) -> None:
+        if (product := self.table.highlighted) is not None:
+            self._add(product)
+
+    @work(group="cart-change")
+    async def _add(self, product: dict[str, Any]) -> None:
+        await add_to_cart(self.app, self.shop, product, 1)

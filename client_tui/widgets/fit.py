@@ -1,0 +1,36 @@
+"""A DataTable whose one flexible column takes the width the other columns leave.
+
+DataTable sizes each column to its content or to a fixed width; a long product name would
+push the price off an 80-column screen. So the name (or status) column is fitted to the
+table's width instead, whenever the table is resized.
+"""
+
+from __future__ import annotations
+
+from textual import events
+from textual.widgets import DataTable
+
+
+class FitTable(DataTable[object]):
+    def __init__(self, *, fill: str, minimum: int, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        self.fill = fill
+        self.minimum = minimum
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.fit()
+
+    def fit(self) -> None:
+        """Give the fill column what the others leave (room kept for the scrollbar)."""
+        column = self.columns.get(self.fill)  # type: ignore[call-overload]
+        if column is None or not self.size.width:
+            return
+        padding = 2 * self.cell_padding
+        others = sum(c.width + padding for k, c in self.columns.items() if k != column.key)
+        scrollbar = self.styles.scrollbar_size_vertical
+        width = max(self.minimum, self.size.width - others - padding - scrollbar)
+        if column.width != width or column.auto_width:
+            column.width = width
+            column.auto_width = False
+            self._require_update_dimensions = True  # DataTable has no public way to resize
+            self.refresh(layout=True)

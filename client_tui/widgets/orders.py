@@ -1,0 +1,181 @@
+"""The orders list: newest first, loaded page by page, statuses kept live.
+
+Customers see their own orders, and `order` pushes move their statuses as they happen.
+Staff see every order and can ship and deliver; no pushes come for other people's
+orders, so their list changes through their own actions and a refresh (`r`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.widgets import DataTable, Label
+from textual.widgets.data_table import CellDoesNotExist
+
+from client_tui import timefmt
+from client_tui.errors import NETWORK_ERRORS, describe
+from client_tui.hub import hub_of
+from client_tui.orderfmt import item_count, status_text
+from client_tui.screens.order import OrderScreen, allowed, apply
+from client_tui.shop import Shop
+from client_tui.widgets.paged_table import PagedTable
+
+FLASH_S = 1.5
+
+
+class OrdersView(Vertical):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "open", "Details", show=False),
+        Binding("x", "act('cancel_order')", "Cancel order"),
+        Binding("s", "act('ship')", "Ship"),
+        Binding("d", "act('deliver')", "Deliver"),
+        Binding("r", "reload", "Refresh"),
+    ]
+
+    def __init__(self, shop: Shop, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.shop = shop
+        self.orders: dict[int, dict[str, Any]] = {}
+        self._cursor: str | None = None
+        self._listing = 0
+        self.loaded = False
+
+    def compose(self) -> ComposeResult:
+        yield PagedTable(fill="status", minimum=12, id="orders-table")
+        yield Label("No orders yet.", id="orders-empty")
+
+    @property
+    def table(self) -> PagedTable:
+        return self.query_one("#orders-table", PagedTable)
+
+    def on_mount(self) -> None:
+        table = self.table
+        table.add_column("Order", key="id", width=7)
+        table.add_column("Placed", key="when", width=12)
+        if self.shop.is_staff:
+            table.add_column("Customer", key="customer", width=9)
+        table.add_column("Status", key="status", width=12)
+        table.add_column(Text("Items", justify="right"), key="items", width=9)
+        table.add_column(Text("Total", justify="right"), key="total", width=15)
+        hub_of(self).order_changed.subscribe(self, self._order_changed)
+        hub_of(self).resynced.subscribe(self, lambda _: self.action_reload())
+        self.action_reload()
+
+    def action_reload(self) -> None:
+        self._listing += 1
+        self.loaded = False
+        self._load(self._listing, None)
+
+    @work(exclusive=True, group="orders-page")
+    async def _load(self, listing: int, cursor: str | None) -> None:
+        try:
+            items, next_cursor = await self.shop.orders(cursor)
+        except NETWORK_ERRORS as error:
+            self.app.notify(describe(error), title="Orders", severity="error")
+            return
+        if listing != self._listing:
+            return
+        if cursor is None:
+            self.orders.clear()
+        self.orders.update((order["id"], order) for order in items)
+        self._draw()
+        self._cursor = next_cursor
+        self.table.more = next_cursor is not None
+        self.loaded = True
+        self.table.page_added()
+
+    @on(PagedTable.NearEnd, "#orders-table")
+    def _near_end(self) -> None:
+        if self.loaded and self._cursor is not None:
+            self.loaded = False
+            self._load(self._listing, self._cursor)
+
+    def _draw(self) -> None:
+        """Rows in id order, newest first, keeping the cursor on its order."""
+        table = self.table
+        keep = self.current
+        table.clear()
+        for order in sorted(self.orders.values(), key=lambda o: -o["id"]):
+            table.add_row(*self._cells(order), key=str(order["id"]))
+        if keep is not None and str(keep["id"]) in table.rows:
+            table.move_cursor(row=table.get_row_index(str(keep["id"])))
+        self.query_one("#orders-empty", Label).display = not self.orders
+        self.screen.refresh_bindings()
+
+    def _cells(self, order: dict[str, Any], flash: bool = False) -> list[Any]:
+        money = self.shop.money
+        cells: list[Any] = [f"#{order['id']}", timefmt.when(order.get("created_at"))]
+        if self.shop.is_staff:
+            customer = order.get("customer_id")
+            cells.append(f"#{customer}" if customer is not None else "counter")
+        cells += [
+            Text(status_text(order), style="reverse" if flash else ""),
+            Text(item_count(order), justify="right"),
+            Text(money.format(order["total"]), justify="right"),
+        ]
+        return cells
+
+    def _order_changed(self, order: dict[str, Any]) -> None:
+        if order["id"] not in self.orders:
+            self.orders[order["id"]] = order
+            self._draw()
+            return
+        self.orders[order["id"]] = order
+        self._set_status(order, flash=True)
+        self.set_timer(FLASH_S, lambda: self._set_status(self.orders[order["id"]], flash=False))
+        self.screen.refresh_bindings()
+
+    def _set_status(self, order: dict[str, Any], flash: bool) -> None:
+        status = Text(status_text(order), style="reverse" if flash else "")
+        with contextlib.suppress(CellDoesNotExist):
+            self.table.update_cell(str(order["id"]), "status", status)
+
+    @property
+    def current(self) -> dict[str, Any] | None:
+        table = self.table
+        if not table.row_count:
+            return None
+        try:
+            row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
+        except CellDoesNotExist:
+            return None
+        return self.orders.get(int(row_key.value or 0))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "act":
+            name = str(parameters[0])
+            if name in ("ship", "deliver") and not self.shop.is_staff:
+                return False
+            return True if allowed(self.shop, name, self.current) else None
+        return True
+
+    def action_open(self) -> None:
+        if (order := self.current) is not None:
+            self.app.push_screen(OrderScreen(self.shop, order))
+
+    @on(DataTable.RowSelected, "#orders-table")
+    def _row_selected(self) -> None:
+        self.action_open()
+
+    @on(DataTable.RowHighlighted, "#orders-table")
+    def _row_highlighted(self) -> None:
+        self.screen.refresh_bindings()
+
+    def action_act(self, action: str) -> None:
+        if (order := self.current) is not None and allowed(self.shop, action, order):
+            self._act(action, order["id"])
+
+    @work(group="order-action")
+    async def _act(self, action: str, order_id: int) -> None:
+        try:
+            order = await apply(self.shop, action, order_id)
+        except NETWORK_ERRORS as error:
+            self.app.notify(describe(error), title=f"Order #{order_id}", severity="error")
+            return
+        self._order_changed(order)

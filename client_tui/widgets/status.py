@@ -1,0 +1,31 @@
+"""The line at the top of every screen: the shop, who is signed in, and the connection."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Label
+
+
+class StatusBar(Horizontal):
+    def compose(self) -> ComposeResult:
+        yield Label(id="status-shop")
+        yield Label(id="status-user")
+        yield Label(id="status-link")
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "shop_name", self._show_shop)
+        self.watch(self.app, "who", self._show_user)
+        self.watch(self.app, "link", self._show_link)
+
+    def _show_shop(self, name: str) -> None:
+        self.query_one("#status-shop", Label).update(name)
+
+    def _show_user(self, who: str) -> None:
+        self.query_one("#status-user", Label).update(who)
+
+    def _show_link(self, link: tuple[str, str]) -> None:
+        state, text = link
+        label = self.query_one("#status-link", Label)
+        label.update(text)
+        label.set_classes(f"link-{state}")
