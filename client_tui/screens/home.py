@@ -24,6 +24,10 @@ from client_tui.widgets.orders import OrdersView
 from client_tui.widgets.status import StatusBar
 
 
+def catalog(shop: Shop, *, can_buy: bool) -> CatalogView:
+    return CatalogView(shop, can_buy=can_buy, id="catalog-view")
+
+
 class HomeScreen(Screen[None]):
     """Tabs of views under the status bar; F-keys switch tabs from anywhere."""
 
@@ -76,9 +80,14 @@ class HomeScreen(Screen[None]):
 
 class CustomerScreen(HomeScreen):
     TABS = (
-        ("catalog", "Catalog", "f2", lambda shop: CatalogView(shop, can_buy=True)),
-        ("cart", "Cart", "f3", CartView),
-        ("orders", "Orders", "f4", OrdersView),
+        (
+            "catalog",
+            "Catalog",
+            "f2",
+            lambda shop: CatalogView(shop, can_buy=True, id="catalog-view"),
+        ),
+        ("cart", "Cart", "f3", lambda shop: CartView(shop, id="cart-view")),
+        ("orders", "Orders", "f4", lambda shop: OrdersView(shop, id="orders-view")),
     )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f2", "show_tab('catalog')", "Catalog", show=False, priority=True),
@@ -107,8 +116,13 @@ class CustomerScreen(HomeScreen):
 
 class StaffScreen(HomeScreen):
     TABS = (
-        ("catalog", "Catalog", "f2", lambda shop: CatalogView(shop, can_buy=False)),
-        ("orders", "Orders", "f4", OrdersView),
+        (
+            "catalog",
+            "Catalog",
+            "f2",
+            lambda shop: CatalogView(shop, can_buy=False, id="catalog-view"),
+        ),
+        ("orders", "Orders", "f4", lambda shop: OrdersView(shop, id="orders-view")),
     )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f2", "show_tab('catalog')", "Catalog", show=False, priority=True),

@@ -7,11 +7,20 @@ table's width instead, whenever the table is resized.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual import events
+from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 
 
 class FitTable(DataTable[object]):
+    # row tables: Home and End go to the first and last row, not the first and last column
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("home", "scroll_top", "First row", show=False),
+        Binding("end", "scroll_bottom", "Last row", show=False),
+    ]
+
     def __init__(self, *, fill: str, minimum: int, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self.fill = fill

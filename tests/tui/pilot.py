@@ -1,0 +1,96 @@
+"""Helpers for driving the warung app with Textual's pilot against a real server."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+from typing import Any
+
+from textual.pilot import Pilot
+from textual.widgets import Input, Label
+
+from client_tui.app import WarungApp
+from client_tui.connection import Target
+from client_tui.screens.home import HomeScreen
+from client_tui.settings import Settings
+from client_tui.widgets.product_table import ProductTable
+from tests.e2e.harness import ServerProcess
+
+_names = itertools.count(1)
+
+
+def make_app(server: ServerProcess, **options: Any) -> WarungApp:
+    options.setdefault("settings", Settings())
+    return WarungApp(Target("127.0.0.1", server.port), **options)
+
+
+def new_customer(server: ServerProcess, prefix: str = "buyer") -> tuple[str, str]:
+    """Sign up a customer of the test's own (its own cart and orders)."""
+    username, password = f"{prefix}{time.monotonic_ns() % 10**9}{next(_names)}", "secret-pass-1"
+    with server.client() as client:
+        client.call("auth.register", username=username, password=password)
+    return username, password
+
+
+async def wait_for(
+    pilot: Pilot[Any], condition: Callable[[], Any], what: str, timeout: float = 10.0
+) -> Any:
+    """Let the app run until `condition()` is truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await pilot.pause(0.02)
+
+
+async def sign_in(pilot: Pilot[Any], username: str, password: str) -> HomeScreen:
+    """Fill the sign-in form, submit it, and wait for the home screen's first page."""
+    app = pilot.app
+    await wait_for(pilot, lambda: app.screen.query("#username"), "the sign-in screen")
+    app.screen.query_one("#username", Input).value = username
+    app.screen.query_one("#password", Input).value = password
+    app.screen.query_one("#password", Input).focus()
+    await pilot.press("enter")
+    return await home_loaded(pilot)
+
+
+async def home_loaded(pilot: Pilot[Any]) -> HomeScreen:
+    app = pilot.app
+    await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen), "the home screen")
+    await wait_for(pilot, lambda: products(app).row_count > 0, "the first catalog page")
+    return app.screen  # type: ignore[return-value]
+
+
+def products(app: Any) -> ProductTable:
+    return app.screen.query_one("#products", ProductTable)
+
+
+def label_text(app: Any, selector: str) -> str:
+    return str(app.screen.query_one(selector, Label).render())
+
+
+async def search(pilot: Pilot[Any], text: str) -> ProductTable:
+    """Search the catalog and wait until the table shows that listing."""
+    app = pilot.app
+    await pilot.press("slash")
+    app.screen.query_one("#search", Input).value = text
+    await pilot.press("enter")
+    table = products(app)
+    await wait_for(
+        pilot,
+        lambda: (
+            app.screen.query_one("#catalog-view").loaded
+            and app.screen.query_one("#catalog-view").query_text == text
+        ),
+        f"the listing for {text!r}",
+    )
+    return table
+
+
+def product_by_sku(server: ServerProcess, sku: str) -> dict[str, Any]:
+    with server.client("admin") as client:
+        return client.call("catalog.get", sku=sku)
