@@ -94,3 +94,23 @@ async def search(pilot: Pilot[Any], text: str) -> ProductTable:
 def product_by_sku(server: ServerProcess, sku: str) -> dict[str, Any]:
     with server.client("admin") as client:
         return client.call("catalog.get", sku=sku)
+
+
+async def add_by_sku(pilot: Pilot[Any], sku: str) -> None:
+    """Find a product by SKU in the catalog and add one unit with `a`."""
+    app = pilot.app
+    before = app.shop.cart.get("count", 0)
+    table = await search(pilot, sku)
+    assert table.highlighted is not None and table.highlighted["sku"] == sku
+    await pilot.press("a")
+    await wait_for(pilot, lambda: app.shop.cart["count"] == before + 1, f"{sku} in the cart")
+
+
+def buy(server: ServerProcess, sku: str, qty: int) -> dict[str, Any]:
+    """Another customer buys `qty` of `sku` (through the blocking SDK)."""
+    username, password = new_customer(server, "other")
+    with server.client() as client:
+        client.login(username, password)
+        product = client.call("catalog.get", sku=sku)
+        client.call("cart.add", product_id=product["id"], qty=qty)
+        return client.checkout({"method": "card", "token": "ok"})
