@@ -11,7 +11,7 @@ from typing import Any
 import peewee as pw
 from twisted.internet import reactor as default_reactor
 from twisted.internet import ssl
-from twisted.internet.defer import inlineCallbacks
+from twisted.internet.defer import inlineCallbacks, succeed
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger, globalLogBeginner, textFileLogObserver
 
@@ -21,18 +21,20 @@ from db.demo import load_demo
 from db.migrations import migrate
 from db.models import Product, Setting, User
 from protocol.ops import EventName
+from server import sql
 from server.dbexec import DatabaseExecutor
 from server.dispatch import Dispatcher
-from server.events import EventHub
+from server.events import EventHub, StockChange
 from server.factory import WarungFactory
 from server.handlers import handlers
 from server.limits import Limits, with_overrides
 from server.metrics import Metrics
 from server.payments import FakeProvider
+from server.pg_events import PgEventListener
 from server.services.auth import AuthService
 from server.services.cart import CartService
 from server.services.catalog import CatalogService
-from server.services.orders import OrderService
+from server.services.orders import OrderService, read_order
 from server.services.product_cache import ProductCache
 from server.services.session import SessionService
 from server.services.stock_feed import StockFeedService
@@ -97,12 +99,38 @@ class Server:
             )
         )
         self._checkpoints = LoopingCall(self._checkpoint)
+        self.listener = (
+            PgEventListener(db, reactor, self.hub, self._current_stock, self._order_changed)
+            if self.dbx.postgres
+            else None
+        )
 
-    def start(self) -> None:
+    def _current_stock(self) -> Any:
+        """Stock of every product a client here watches, read now (after a deaf spell)."""
+        watched = None if self.hub.everything else sorted(self.hub.by_product)
+
+        def read(db: pw.Database) -> list[StockChange]:
+            if watched == []:
+                return []
+            where = "" if watched is None else f"WHERE id IN ({', '.join('?' * len(watched))})"
+            found = sql.rows(db, f"SELECT id, stock, version FROM products {where}", watched or ())
+            return [StockChange(*row) for row in found]
+
+        return self.dbx.read(read)
+
+    def _order_changed(self, order_id: int, customer_id: int) -> None:
+        """Another server changed an order: push it to its owner's connections here."""
+        if customer_id in self.hub.users:
+            self.dbx.read(lambda db: read_order(db, order_id)).addCallback(self.hub.publish_order)
+
+    def start(self) -> Any:
+        """Start the database threads; fires once the server can hear other servers."""
         self.dbx.start()
-        if not self.dbx.postgres:
-            self._checkpoints.clock = self.reactor
-            self._checkpoints.start(CHECKPOINT_EVERY_S, now=False)
+        if self.listener is not None:
+            return self.listener.start()
+        self._checkpoints.clock = self.reactor
+        self._checkpoints.start(CHECKPOINT_EVERY_S, now=False)
+        return succeed(None)
 
     def _checkpoint(self) -> Any:
         """Move the WAL into the database off the commit path (autocheckpoint is off)."""
@@ -115,9 +143,13 @@ class Server:
                 EventName.SERVER_SHUTDOWN, {"reason": "draining", "reconnect_after_ms": 1000}
             )
             conn.close()
-        if self._checkpoints.running:
-            self._checkpoints.stop()
-        self.dbx.stop()
+        try:
+            if self._checkpoints.running:
+                self._checkpoints.stop()
+            if self.listener is not None:
+                self.listener.stop()
+        finally:
+            self.dbx.stop()
         log.info(
             "{writes} writes in {batches} group commits, writer busy {busy:.1f} s",
             writes=self.dbx.writes,
@@ -135,10 +167,10 @@ def serve(args: Namespace, reactor: Any = default_reactor) -> int:
     globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stderr)], redirectStandardIO=False)
     db = prepare_database(args.db, args.demo)
     server = Server(db, reactor, limits, args.payment_delay)
-    server.start()
 
     @inlineCallbacks
     def begin():
+        yield server.start()
         yield server.catalog.load_cache()
         settled = yield server.orders.settle_pending()
         if settled:

@@ -9,6 +9,7 @@ the socket stops; a connection paused longer than `paused_close_s` is closed.
 
 from __future__ import annotations
 
+import socket
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet.interfaces import IHalfCloseableProtocol, IPushProducer
@@ -60,8 +61,16 @@ class WarungConnection(Protocol, TimeoutMixin):
             self._send_error(None, refusal)
             self.close()
             return
+        self._bound_send_buffer()
         self.transport.registerProducer(self, True)
         self.setTimeout(self.limits.hello_timeout_s)
+
+    def _bound_send_buffer(self) -> None:
+        """A fixed kernel send buffer per connection (no autotuning up to megabytes), so a
+        client that stops reading fills it soon and its stock values are conflated."""
+        handle = getattr(self.transport, "getHandle", None)
+        if handle is not None and self.limits.send_buffer_bytes:
+            handle().setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.limits.send_buffer_bytes)
 
     def connectionLost(self, reason: Failure = None) -> None:
         self.closing = True

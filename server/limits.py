@@ -20,6 +20,7 @@ class Limits:
     connection_burst_per_address: float = 500.0
     failed_logins_per_address_per_min: float = 20.0
     paused_close_s: float = 30.0
+    send_buffer_bytes: int = 262_144
     max_subscriptions: int = 10_000
 
     @property

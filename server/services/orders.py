@@ -25,6 +25,7 @@ from server.dbexec import DatabaseExecutor
 from server.dispatch import Call
 from server.events import EventHub, StockChange
 from server.payments import Charge, PaymentProvider
+from server.pg_events import announce_order
 from server.services.cart import CART_LINES, out_of_stock
 from server.services.catalog import not_found
 from server.services.order_states import check_transition
@@ -263,6 +264,7 @@ class OrderService:
             "VALUES (?, ?, ?, ?, ?)",
             (user_id, key, print_, order_id, now),
         )
+        announce_order(db, order_id)
         order = {
             "id": order_id,
             "status": "pending",
@@ -327,6 +329,7 @@ class OrderService:
             "UPDATE idempotency_keys SET response = ? WHERE order_id = ?",
             (packb({"order_id": order_id}), order_id),
         )
+        announce_order(db, order_id)
         return now
 
     def _declined(
@@ -341,6 +344,7 @@ class OrderService:
             (utcnow(), order_id),
         )
         sql.execute(db, "DELETE FROM idempotency_keys WHERE order_id = ?", (order_id,))
+        announce_order(db, order_id)
         return read_order(db, order_id), changes
 
     # -- after a crash
@@ -418,6 +422,7 @@ class OrderService:
             check_transition(order_id, order["status"], "cancelled")
             changes = release_stock(db, order_id, "cancel", me.user_id)
             set_status(db, order_id, order["status"], "cancelled", cancel_reason=reason)
+            announce_order(db, order_id)
             sql.execute(
                 db,
                 "UPDATE payments SET status = 'refunded', updated_at = ? "
@@ -452,6 +457,7 @@ class OrderService:
             if order is None:
                 raise not_found("order", order_id)
             set_status(db, order_id, order["status"], target)
+            announce_order(db, order_id)
             return read_order(db, order_id)
 
         order = yield self.dbx.write(advance)

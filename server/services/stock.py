@@ -7,6 +7,7 @@ import peewee as pw
 from db.models import utcnow
 from server import sql
 from server.events import StockChange
+from server.pg_events import announce_stock
 from server.services.catalog import not_found
 
 
@@ -55,4 +56,6 @@ def move_stock(
         "reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (product_id, kind, delta, stock, order_id, user_id, reason, now),
     )
-    return StockChange(product_id, stock, version)
+    change = StockChange(product_id, stock, version)
+    announce_stock(db, change)
+    return change

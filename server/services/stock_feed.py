@@ -37,6 +37,7 @@ class StockFeedService:
         # Now, on the reactor: a change published while the snapshot was being read is newer
         # than the row read, and this subscription would not see it as an event.
         snapshot = [self._newest(row) for row in found]
+        self.hub.remember(found)
         self.hub.subscribe(call.peer, ids)
         return {"snapshot": snapshot}
 

@@ -1,0 +1,162 @@
+"""Changes committed by any server on one PostgreSQL, delivered to this server's hub.
+
+Every stock change and order change is announced inside its own transaction with
+`pg_notify` (PostgreSQL delivers a notification only after its transaction commits, and
+never one from a rolled-back transaction or savepoint). Each server LISTENs on a
+connection of its own. Payloads are small (ids, stock and version), far below the 8000-byte limit.
+
+NOTIFY replays nothing: when the listening connection is lost, the server reconnects with
+backoff and then re-reads the current stock of every product its clients watch, pushing
+whatever moved meanwhile (the hub drops values it has already sent).
+"""
+
+from __future__ import annotations
+
+import secrets
+import select
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import peewee as pw
+import psycopg2
+from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.logger import Logger
+
+from server import sql
+from server.events import EventHub, StockChange
+
+STOCK_CHANNEL = "warung_stock"
+ORDER_CHANNEL = "warung_order"
+INSTANCE = secrets.token_hex(4)  # this process, so it can skip its own order announcements
+RETRY_MIN_S, RETRY_MAX_S = 0.2, 10.0
+POLL_S = 0.5
+
+log = Logger()
+
+
+def announce_stock(db: pw.Database, change: StockChange) -> None:
+    """Inside the writing transaction: tell every server of a stock change (PostgreSQL only)."""
+    if isinstance(db, pw.PostgresqlDatabase):
+        payload = f"{change.product_id}:{change.stock}:{change.version}"
+        sql.execute(db, f"SELECT pg_notify('{STOCK_CHANNEL}', ?)", (payload,))
+
+
+def announce_order(db: pw.Database, order_id: int) -> None:
+    """Inside the writing transaction: tell every server an order changed (PostgreSQL only)."""
+    if isinstance(db, pw.PostgresqlDatabase):
+        sql.execute(
+            db,
+            f"SELECT pg_notify('{ORDER_CHANNEL}', ? || ':' || id || ':' || customer_id) "
+            "FROM orders WHERE id = ? AND customer_id IS NOT NULL",
+            (INSTANCE, order_id),
+        )
+
+
+class PgEventListener:
+    """LISTENs for every server's committed changes and feeds them to the hub.
+
+    The listening connection lives on a thread of its own that waits in `select`, so the
+    reactor never blocks on it and a connection the database drops is simply reopened.
+    """
+
+    def __init__(
+        self,
+        db: pw.PostgresqlDatabase,
+        reactor: Any,
+        hub: EventHub,
+        resync: Callable[[], Deferred[list[StockChange]]],
+        order_changed: Callable[[int, int], None],
+    ) -> None:
+        self.db = db
+        self.reactor = reactor
+        self.hub = hub
+        self.resync = resync
+        self.order_changed = order_changed
+        self.connects = 0
+        self._stop = threading.Event()
+        self._ready: Deferred[None] = Deferred()
+        self._thread = threading.Thread(target=self._run, name="warung-listen", daemon=True)
+
+    def start(self) -> Deferred[None]:
+        """Fires once the first LISTEN is in place."""
+        self._thread.start()
+        return self._ready
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2 * POLL_S)
+
+    # -- on the listening thread
+
+    def _run(self) -> None:
+        retry = RETRY_MIN_S
+        while not self._stop.is_set():
+            try:
+                conn = self._open()
+            except psycopg2.Error as exc:
+                log.warn("cannot listen yet: {error}", error=" ".join(str(exc).split()))
+                self._stop.wait(retry)
+                retry = min(RETRY_MAX_S, retry * 2)
+                continue
+            retry = RETRY_MIN_S
+            self.reactor.callFromThread(self._listening)
+            try:
+                self._listen(conn)
+            except psycopg2.Error as exc:
+                log.warn("lost the listening connection: {error}", error=" ".join(str(exc).split()))
+            finally:
+                conn.close()
+
+    def _open(self) -> Any:
+        conn = psycopg2.connect(
+            dbname=self.db.database,
+            application_name="warung-listen",
+            keepalives=1,
+            keepalives_idle=10,
+            keepalives_interval=5,
+            keepalives_count=3,
+            **self.db.connect_params,
+        )
+        conn.autocommit = True
+        with conn.cursor() as cursor:
+            cursor.execute(f"LISTEN {STOCK_CHANNEL}; LISTEN {ORDER_CHANNEL};")
+        return conn
+
+    def _listen(self, conn: Any) -> None:
+        while not self._stop.is_set():
+            if not select.select([conn], [], [], POLL_S)[0]:
+                continue
+            conn.poll()
+            if conn.closed:
+                raise psycopg2.OperationalError("the database closed the connection")
+            notes, conn.notifies = conn.notifies, []
+            if notes:
+                self.reactor.callFromThread(self._deliver, [(n.channel, n.payload) for n in notes])
+
+    # -- on the reactor
+
+    @inlineCallbacks
+    def _listening(self):
+        self.connects += 1
+        log.info("listening for changes from other servers")
+        if self.connects == 1:
+            self._ready.callback(None)
+            return
+        changes = yield self.resync()  # NOTIFY replays nothing: read what moved meanwhile
+        self.hub.publish_stock(changes)
+
+    def _deliver(self, notes: list[tuple[str, str]]) -> None:
+        stock = [_stock(payload) for channel, payload in notes if channel == STOCK_CHANNEL]
+        if stock:
+            self.hub.publish_stock(stock)
+        for channel, payload in notes:
+            if channel == ORDER_CHANNEL:
+                origin, order_id, customer_id = payload.split(":")
+                if origin != INSTANCE:
+                    self.order_changed(int(order_id), int(customer_id))
+
+
+def _stock(payload: str) -> StockChange:
+    product_id, stock, version = (int(part) for part in payload.split(":"))
+    return StockChange(product_id, stock, version)
