@@ -51,15 +51,20 @@ def main(argv: list[str] | None = None) -> int:
         return run_demo()
     settings = Settings()
     last = settings.remembered()
-    target = last.target or Target()
+    user = args.user if args.user is not None else last.user
+    return run(choose_target(args, last.target), settings, user)
+
+
+def choose_target(args: argparse.Namespace, last: Target | None) -> Target:
+    """The server named on the command line, else the last one, else the default."""
+    target = last or Target()
     if args.host is not None:
         target = Target(args.host, args.port or DEFAULT_PORT)
     elif args.port is not None:
         target = replace(target, port=args.port)
     if args.tls or args.tls_ca:
         target = replace(target, tls=True, cafile=args.tls_ca)
-    user = args.user if args.user is not None else last.user
-    return run(target, settings, user)
+    return target
 
 
 def run_demo() -> int:

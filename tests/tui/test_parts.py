@@ -1,0 +1,214 @@
+"""The client's parts that need no terminal: money, stock levels, settings, the push
+bridge's batching, the subscription watch, error texts, the retry countdown."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from client_tui.bridge import PushBridge
+from client_tui.connection import Target
+from client_tui.errors import describe
+from client_tui.linkstate import RetryClock
+from client_tui.messages import (
+    ConnectionChanged,
+    OrderChanged,
+    PushesLost,
+    ServerDraining,
+    StockChanged,
+)
+from client_tui.money import Money
+from client_tui.paths import config_dir, data_dir, write_private
+from client_tui.settings import Settings
+from client_tui.stock import Level, StockBook, availability, shortfall
+from client_tui.watch import StockWatch
+from protocol.client import ConnectionLost, Push, State
+from protocol.errors import OutOfStock, PaymentDeclined, Unauthenticated
+
+
+@pytest.mark.parametrize(
+    ("currency", "exponent", "amount", "text"),
+    [
+        ("IDR", 2, 1750000, "Rp 17.500,00"),
+        ("IDR", 2, 5, "Rp 0,05"),
+        ("USD", 2, 123456789, "$1,234,567.89"),
+        ("JPY", 0, 1500, "¥1,500"),
+        ("XYZ", 3, -1234, "-XYZ 1.234"),
+    ],
+)
+def test_money_is_formatted_with_integers_only(currency, exponent, amount, text):
+    assert Money(currency, exponent).format(amount) == text
+
+
+def test_stock_book_keeps_the_newest_version_unless_replaced():
+    book = StockBook()
+    assert book.apply({1: Level(5, 3)}) == {1: Level(5, 3)}
+    assert book.apply({1: Level(9, 2)}) == {}  # older: ignored
+    assert book.apply({1: Level(5, 4)}) == {}  # newer, same stock: nothing to redraw
+    assert book.get(1) == Level(5, 4)
+    assert book.apply({1: Level(7, 1)}, replace=True) == {1: Level(7, 1)}  # a fresh snapshot
+    book.seed([{"id": 2, "stock": 3, "version": 1}])
+    assert book.stock(2, default=99) == 3 and book.stock(3, default=99) == 99
+
+
+def test_stock_reads_in_words():
+    assert [availability(n) for n in (0, 1, 5, 6)] == [
+        "sold out",
+        "only 1 left",
+        "only 5 left",
+        "6 in stock",
+    ]
+    assert [shortfall(2, n) for n in (0, 1, 2)] == ["sold out", "only 1 left", ""]
+
+
+def test_server_addresses():
+    base = Target("127.0.0.1", 7411)
+    assert base.with_address("shop.example:9000") == Target("shop.example", 9000)
+    assert base.with_address("shop.example") == Target("shop.example", 7411)
+    assert base.with_address("[::1]:8000") == Target("::1", 8000)
+    assert Target("::1", 8000).address == "[::1]:8000"
+    with pytest.raises(ValueError):
+        base.with_address("shop:http")
+
+
+def test_files_go_to_the_xdg_dirs(home: Path):
+    assert config_dir() == home / "config" / "warung"
+    assert data_dir() == home / "data" / "warung"
+
+
+def test_settings_remember_the_server_and_user_and_keep_tokens_private(home: Path):
+    settings = Settings()
+    target = Target("shop.example", 9000, tls=True)
+    assert settings.remembered().target is None
+    settings.remember(target, "siti")
+    assert settings.remembered().target == target and settings.remembered().user == "siti"
+    settings.keep_session(target, "siti", "tok")
+    path = home / "config" / "warung" / "session.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert settings.kept_session(target).token == "tok"
+    assert settings.kept_session(Target("elsewhere", 9000, tls=True)) is None
+    settings.forget_session()
+    assert settings.kept_session(target) is None
+    (home / "config" / "warung" / "client.json").write_text("{not json")
+    assert settings.remembered().user == ""
+
+
+def test_private_files_replace_whole(tmp_path: Path):
+    path = tmp_path / "deep" / "secret"
+    write_private(path, "one")
+    write_private(path, "two")
+    assert path.read_text() == "two" and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert [p.name for p in path.parent.iterdir()] == ["secret"]
+
+
+def test_retry_countdown():
+    clock = RetryClock()
+    assert clock.remaining(None, now=0.0) is None
+    assert clock.remaining(3.2, now=10.0) == 3.2
+    assert clock.remaining(3.2, now=11.0) == pytest.approx(2.2)
+    assert clock.remaining(6.4, now=12.0) == 6.4  # the next, longer wait
+    assert clock.remaining(6.4, now=19.0) == pytest.approx(5.8)  # the same wait again
+
+
+def test_errors_say_what_to_do():
+    assert "Lower the quantity to 2" in describe(OutOfStock("x", {"available": 2}))
+    assert "sold out" in describe(OutOfStock("x", {"available": 0}))
+    declined = describe(PaymentDeclined("declined", {"reason": "card declined"}))
+    assert "card declined" in declined and "Nothing was charged" in declined
+    assert "6-digit code" in describe(Unauthenticated("code", {"totp_required": True}))
+    assert "reconnects by itself" in describe(ConnectionLost("cart.add"))
+
+
+class FakeClient:
+    """Just enough of AsyncClient for the bridge and the watch."""
+
+    def __init__(self) -> None:
+        self.events, self.states = [], []
+        self.calls: list[tuple[str, list[int]]] = []
+
+    def on_event(self, callback):
+        self.events.append(callback)
+
+    def on_state(self, callback):
+        self.states.append(callback)
+
+    def push(self, event: str, seq: int, data: dict) -> None:
+        for callback in self.events:
+            callback(Push(event, seq, data))
+
+    async def subscribe_stock(self, ids):
+        self.calls.append(("subscribe", ids))
+        return [{"product_id": i, "stock": 10, "version": 1} for i in ids]
+
+    async def unsubscribe_stock(self, ids):
+        self.calls.append(("unsubscribe", ids))
+
+
+def test_a_burst_of_stock_pushes_becomes_one_message():
+    async def scenario():
+        client, posted = FakeClient(), []
+        PushBridge(client, posted.append, flush_s=0.05)
+        for seq in range(1, 501):
+            client.push("stock", seq, {"product_id": seq % 5, "stock": seq, "version": seq})
+        assert posted == []
+        await asyncio.sleep(0.1)
+        assert len(posted) == 1 and isinstance(posted[0], StockChanged)
+        assert posted[0].levels == {i: Level(495 + i, 495 + i) for i in range(5)} | {
+            0: Level(500, 500)
+        }
+        client.push("order", 501, {"id": 7, "status": "paid"})
+        client.push("stock", 503, {"product_id": 1, "stock": 1, "version": 999})  # 502 lost
+        client.push("server.shutdown", 504, {"reason": "draining"})
+        client.push(
+            "stock.snapshot", 0, {"snapshot": [{"product_id": 1, "stock": 4, "version": 2}]}
+        )
+        for callback in client.states:
+            callback(State.RECONNECTING)
+        kinds = [type(m) for m in posted[1:]]
+        assert kinds == [
+            OrderChanged,
+            PushesLost,
+            ServerDraining,
+            StockChanged,  # the pending push, flushed before the snapshot
+            StockChanged,
+            ConnectionChanged,
+        ]
+        assert posted[-2].replace and posted[-2].levels == {1: Level(4, 2)}
+
+    asyncio.run(scenario())
+
+
+def test_the_watch_subscribes_what_views_show_and_drops_the_rest():
+    async def scenario():
+        client, seen = FakeClient(), []
+        watch = StockWatch(client, seen.append)
+        await watch.want("catalog", [1, 2, 3])
+        await watch.want("cart", [3, 4])
+        await watch.want("catalog", [2])
+        assert client.calls == [
+            ("subscribe", [1, 2, 3]),
+            ("subscribe", [4]),
+            ("unsubscribe", [1]),
+        ]
+        assert watch.subscribed == {2, 3, 4}
+        assert seen[0] == {1: Level(10, 1), 2: Level(10, 1), 3: Level(10, 1)}
+        await watch.sync(fresh=True)
+        assert client.calls[-1] == ("subscribe", [2, 3, 4])
+        await watch.want("catalog", range(1, 2501))
+        assert [len(ids) for op, ids in client.calls[-3:]] == [
+            1000,
+            1000,
+            497,
+        ]  # 2500 less the 3 held
+
+    asyncio.run(scenario())
+
+
+def test_settings_file_holds_no_password(home: Path):
+    Settings().remember(Target(), "siti")
+    data = json.loads((home / "config" / "warung" / "client.json").read_text())
+    assert set(data) == {"host", "port", "tls", "cafile", "user"}
