@@ -27,6 +27,7 @@ from protocol.ops import Op
 from protocol.rules import DEFAULT_MAX_FRAME, DEFAULT_PORT, PROTOCOL_VERSION
 
 SNAPSHOT_EVENT = "stock.snapshot"
+DEFAULT_IN_FLIGHT = 64  # PROTOCOL.md: limits.max_in_flight when a server does not say
 EVENT_QUEUE_LIMIT = 10_000
 
 
@@ -129,7 +130,8 @@ class AsyncClient:
             Op.HELLO, protocol=PROTOCOL_VERSION, client=self.client_name, max_frame=self.max_frame
         )
         if self._slots is None:
-            self._slots = asyncio.Semaphore(int(self.hello["limits"]["max_in_flight"]))
+            limits = self.hello.get("limits") or {}
+            self._slots = asyncio.Semaphore(int(limits.get("max_in_flight", DEFAULT_IN_FLIGHT)))
 
     async def close(self) -> None:
         """Close for good: no reconnect; requests in flight fail with `ConnectionLost`."""
