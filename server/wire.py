@@ -48,3 +48,15 @@ def user(row: tuple[Any, ...]) -> dict[str, Any]:
         "totp_enabled": bool(row[4]),
         "created_at": utc(row[5]),
     }
+
+
+def line(product_id: int, sku: str, name: str, qty: int, unit_price: int) -> dict[str, Any]:
+    """A cart or order line: what is bought, at what price."""
+    return {
+        "product_id": product_id,
+        "sku": sku,
+        "name": name,
+        "qty": qty,
+        "unit_price": unit_price,
+        "line_total": unit_price * qty,
+    }

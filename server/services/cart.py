@@ -8,7 +8,7 @@ import peewee as pw
 
 from db.models import utcnow
 from protocol.errors import BadRequest, ErrorCode, WarungError
-from server import sql
+from server import sql, wire
 from server.dbexec import DatabaseExecutor
 from server.dispatch import Call
 from server.services.catalog import not_found
@@ -37,12 +37,7 @@ def read_cart(db: pw.Database, user_id: int, currency: str) -> dict[str, Any]:
     for pid, sku, name, qty, price, stock, archived, _ in sql.rows(db, CART_LINES, (user_id,)):
         items.append(
             {
-                "product_id": pid,
-                "sku": sku,
-                "name": name,
-                "qty": qty,
-                "unit_price": price,
-                "line_total": price * qty,
+                **wire.line(pid, sku, name, qty, price),
                 "stock": stock,
                 "available": qty <= stock and not archived,
             }

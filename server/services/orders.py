@@ -20,7 +20,7 @@ from twisted.python.failure import Failure
 from db.models import utcnow
 from protocol.codec import packb
 from protocol.errors import BadRequest, ErrorCode, WarungError
-from server import sql
+from server import sql, wire
 from server.dbexec import DatabaseExecutor
 from server.dispatch import Call
 from server.events import EventHub, StockChange
@@ -271,15 +271,7 @@ class OrderService:
             "channel": "online",
             "customer_id": user_id,
             "lines": [
-                {
-                    "product_id": pid,
-                    "sku": sku,
-                    "name": name,
-                    "qty": qty,
-                    "unit_price": price,
-                    "line_total": price * qty,
-                    "refunded_qty": 0,
-                }
+                {**wire.line(pid, sku, name, qty, price), "refunded_qty": 0}
                 for pid, sku, name, qty, price, *_ in lines
             ],
             "total": total,

@@ -23,6 +23,7 @@ from protocol.errors import ErrorCode
 from protocol.framing import FrameDecoder, Message, encode
 from protocol.ops import ADMIN, ANYONE, CLERK, CUSTOMER, REGISTRY, SIGNED_IN, STAFF, EventName
 from protocol.schema import Bool, Day, Int, ListOf, Record, Str, Type, VersionSpec
+from tests.protocol.jsonform import to_json
 
 DOC_PATH = Path(__file__).resolve().parents[2] / "PROTOCOL.md"
 DOC = DOC_PATH.read_text(encoding="utf-8")
@@ -238,18 +239,6 @@ def from_json(value: Any) -> Any:
         return {k: from_json(v) for k, v in value.items()}
     if isinstance(value, list):
         return [from_json(v) for v in value]
-    return value
-
-
-def to_json(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: to_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [to_json(v) for v in value]
-    if isinstance(value, bytes):
-        return {"$bin": value.hex()}
-    if isinstance(value, datetime):
-        return {"$timestamp": value.isoformat()}
     return value
 
 

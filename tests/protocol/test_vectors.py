@@ -1,5 +1,4 @@
 import json
-from datetime import datetime
 from importlib import resources
 
 import pytest
@@ -7,21 +6,9 @@ import pytest
 from protocol.envelope import parse_request
 from protocol.errors import BadRequest, FrameTooLarge, MalformedFrame
 from protocol.framing import FrameDecoder, Message
+from tests.protocol.jsonform import to_json
 
 VECTORS = json.loads(resources.files("protocol").joinpath("testvectors.json").read_text())
-
-
-def to_json(value):
-    """The vectors' JSON form of a decoded value."""
-    if isinstance(value, dict):
-        return {k: to_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [to_json(v) for v in value]
-    if isinstance(value, bytes):
-        return {"$bin": value.hex()}
-    if isinstance(value, datetime):
-        return {"$timestamp": value.isoformat()}
-    return value
 
 
 def by_kind(*kinds):
