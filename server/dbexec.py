@@ -21,16 +21,20 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import peewee as pw
+import psycopg2
 from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
 from db.transactions import write_transaction
+from protocol.errors import Unavailable
 
 T = TypeVar("T")
 Work = Callable[[pw.Database], T]
 MAX_BATCH = 256
+RETRY_AFTER_MS = 1000
 PG_RETRIES = 5
 
 log = Logger()
@@ -86,15 +90,18 @@ class DatabaseExecutor:
 
     def read(self, work: Work[T]) -> Deferred[T]:
         """Run `work(db)` on a reader thread, outside any explicit transaction."""
-        return deferToThreadPool(self.reactor, self._readers, self._run_read, work)
+        d = deferToThreadPool(self.reactor, self._readers, self._run_read, work)
+        return d.addErrback(_database_down)
 
     def write(self, work: Work[T]) -> Deferred[T]:
         """Run `work(db)` in a transaction; the Deferred fires after the commit."""
         if self._pg_writers is not None:
-            return deferToThreadPool(self.reactor, self._pg_writers, self._run_pg_write, work)
-        job = _Job(work)
-        self._queue.put(job)
-        return job.deferred
+            d = deferToThreadPool(self.reactor, self._pg_writers, self._run_pg_write, work)
+        else:
+            job = _Job(work)
+            self._queue.put(job)
+            d = job.deferred
+        return d.addErrback(_database_down)
 
     def _run_read(self, work: Work[T]) -> T:
         return work(self.db)
@@ -159,6 +166,19 @@ def _deliver(batch: list[_Job], outcomes: list[tuple[bool, Any]]) -> None:
             job.deferred.callback(value)
         else:
             job.deferred.errback(value)
+
+
+def _database_down(failure: Failure) -> Failure:
+    """A database that cannot be reached (or stays locked) is `unavailable`, not a bug."""
+    if failure.check(pw.OperationalError, pw.InterfaceError, psycopg2.OperationalError):
+        log.warn("database unavailable: {error}", error=failure.getErrorMessage())
+        return Failure(
+            Unavailable(
+                "the database is unavailable: try again shortly",
+                {"retry_after_ms": RETRY_AFTER_MS},
+            )
+        )
+    return failure
 
 
 def _retryable(exc: Exception) -> bool:

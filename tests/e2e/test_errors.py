@@ -4,6 +4,8 @@ After each error the connection (unless the contract closes it) still answers, a
 other clients and the database are untouched.
 """
 
+import sqlite3
+
 import pytest
 
 from protocol.codec import packb
@@ -281,3 +283,20 @@ def test_failed_sign_ins_from_one_address_are_throttled(tmp_path):
             assert throttled.value.details["retry_after_ms"] > 0
     finally:
         server.stop()
+
+
+def test_a_database_that_stays_locked_answers_unavailable_then_recovers(fresh_shop):
+    path = fresh_shop.db_url.removeprefix("sqlite:///")
+    with fresh_shop.client("customer") as c:
+        product = next(p for p in c.call("catalog.list")["items"] if p["stock"] > 2)
+        blocker = sqlite3.connect(path, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")  # holds the write lock past the busy timeout
+        try:
+            with pytest.raises(Unavailable) as down:
+                c.call("cart.add", product_id=product["id"])
+            assert down.value.details == {"retry_after_ms": 1000}
+            assert c.call("catalog.get", product_id=product["id"])["id"] == product["id"]
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        assert c.call("cart.add", product_id=product["id"])["count"] == 1
