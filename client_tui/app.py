@@ -30,7 +30,7 @@ from client_tui.messages import (
     StockChanged,
 )
 from client_tui.screens.help import HelpScreen
-from client_tui.screens.home import HOME_SCREENS, HomeScreen
+from client_tui.screens.home import HOME_SCREENS
 from client_tui.screens.signin import SignInScreen
 from client_tui.settings import KeptSession, Settings
 from client_tui.shop import Shop
@@ -50,6 +50,7 @@ class WarungApp(App[None]):
 
     shop_name: reactive[str] = reactive("warung")
     who: reactive[str] = reactive("not signed in")
+    cart_summary: reactive[str] = reactive("")
     link: reactive[tuple[str, str]] = reactive(OFFLINE)
 
     def __init__(
@@ -154,7 +155,7 @@ class WarungApp(App[None]):
             self.bridge.close()
         await shop.sign_out()
         await self._drop_client()
-        self.shop_name, self.who = "warung", "not signed in"
+        self.shop_name, self.who, self.cart_summary = "warung", "not signed in", ""
         while len(self.screen_stack) > 2:
             self.pop_screen()
         self.switch_screen(SignInScreen(user=shop.user["username"]))
@@ -173,6 +174,10 @@ class WarungApp(App[None]):
             self._load_cart()  # a checkout (maybe on another device) emptied those lines
 
     def on_cart_changed(self, message: CartChanged) -> None:
+        if self.shop is not None:
+            count, total = message.cart.get("count", 0), message.cart.get("total", 0)
+            money = self.shop.money.format(total)
+            self.cart_summary = f"Cart {count} · {money}" if count else "Cart empty"
         self.hub.cart_changed.publish(message.cart)
 
     def on_connection_changed(self, message: ConnectionChanged) -> None:
@@ -213,8 +218,7 @@ class WarungApp(App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            where = "signed in" if isinstance(self.screen, HomeScreen) else "here"
-            self.push_screen(HelpScreen(self.screen.active_bindings, where))
+            self.push_screen(HelpScreen(self.screen.active_bindings))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield SystemCommand("Help", "Keys and what each screen is for (?)", self.action_help)

@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, RadioButton, RadioSet
+from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet
 
 from client_tui.errors import NETWORK_ERRORS, describe
 from client_tui.hub import hub_of
@@ -28,6 +28,7 @@ DEFAULT_TOKENS = {"card": "demo-card", "ewallet": "demo-wallet"}
 
 
 class CheckoutScreen(ModalScreen[dict[str, Any] | None]):
+    AUTO_FOCUS = "#pay"
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "Back to cart")]
 
     def __init__(self, shop: Shop) -> None:
@@ -52,13 +53,13 @@ class CheckoutScreen(ModalScreen[dict[str, Any] | None]):
                 yield Button("Pay", id="pay", variant="primary", compact=True)
                 yield Button("Fix cart", id="fix", compact=True)
                 yield Button("Back", id="back", compact=True)
+        yield Footer()
 
     def on_mount(self) -> None:
         hub_of(self).cart_changed.subscribe(self, self._show_cart)
         self.query_one("#fix", Button).display = False
         self.query_one("#checkout-problem", Label).display = False
         self._show_cart(self.shop.cart)
-        self.query_one("#pay", Button).focus()
 
     def _show_cart(self, cart: dict[str, Any]) -> None:
         count, total = cart.get("count", 0), self.shop.money.format(cart.get("total", 0))
@@ -161,7 +162,7 @@ class CheckoutScreen(ModalScreen[dict[str, Any] | None]):
         self._fix = None
         self.query_one("#fix", Button).display = False
         self._problem("Cart fixed. Check the total, then pay.")
-        self.query_one("#pay", Button).focus()
+        self.set_focus(self.query_one("#pay", Button))
 
     def _set_paying(self, paying: bool) -> None:
         self.paying = paying

@@ -10,14 +10,14 @@ from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 
-ABOUT = """\
-F2 Catalog · F3 Cart · F4 Orders switch tabs (staff: F2 Catalog, F4 Orders).
-Tab and Shift+Tab move between fields; Enter opens what is under the cursor.
-Ctrl+P opens the command palette: every action by name. Ctrl+Q quits.
-The top line shows the shop, who is signed in, and the connection; the app
-reconnects by itself and nothing in your cart is lost while it does."""
+ABOUT = (
+    "Arrows move, Enter opens what is under the cursor, Tab goes to the next field, "
+    "Escape closes a dialog. Ctrl+P finds any command by name; Ctrl+Q quits. "
+    "The top line shows the shop, who is signed in and the connection: the app "
+    "reconnects by itself, and your cart is kept on the server meanwhile."
+)
 
 
 class HelpScreen(ModalScreen[None]):
@@ -25,16 +25,16 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,question_mark,f1,q", "dismiss", "Close")
     ]
 
-    def __init__(self, bindings: dict[str, ActiveBinding], where: str) -> None:
+    def __init__(self, bindings: dict[str, ActiveBinding]) -> None:
         super().__init__()
         self.bindings = bindings
-        self.where = where
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-dialog", classes="dialog") as dialog:
-            dialog.border_title = f"Keys: {self.where}"
+            dialog.border_title = "Help: the keys here"
             yield Static(self._keys(), id="help-keys")
             yield Static(ABOUT, id="help-about")
+        yield Footer()
 
     def _keys(self) -> Table:
         table = Table(box=None, show_header=False, pad_edge=False)
@@ -45,7 +45,21 @@ class HelpScreen(ModalScreen[None]):
             binding = active.binding
             if binding.system or not binding.description or binding.description in seen:
                 continue
+            if (binding.key, binding.action) not in _own_bindings(active.node):
+                continue  # Textual's own keys (cursor, paging, focus) go without saying
             seen.add(binding.description)
             key = self.app.get_key_display(binding)
             table.add_row(key, Text(binding.description, style="" if active.enabled else "dim"))
         return table
+
+
+def _own_bindings(node: object) -> set[tuple[str, str]]:
+    """(key, action) of what the app's own classes bind, in the node's class hierarchy."""
+    return {
+        (key, binding.action)
+        for cls in type(node).__mro__
+        if cls.__module__.startswith("client_tui.")
+        for binding in cls.__dict__.get("BINDINGS", ())
+        if isinstance(binding, Binding)
+        for key in binding.key.split(",")
+    }

@@ -8,7 +8,7 @@ is one more entry in `HOME_SCREENS`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
@@ -16,7 +16,6 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Input, TabbedContent, TabPane
 
-from client_tui.hub import hub_of
 from client_tui.shop import Shop
 from client_tui.widgets.cart import CartView
 from client_tui.widgets.catalog import CatalogView
@@ -32,7 +31,7 @@ class HomeScreen(Screen[None]):
     """Tabs of views under the status bar; F-keys switch tabs from anywhere."""
 
     TABS: tuple[tuple[str, str, str, Callable[[Shop], Widget]], ...] = ()
-    """(pane id, title, key, the view it shows)"""
+    """(pane id, title, key, the view it shows); the first is shown first"""
 
     def __init__(self, shop: Shop) -> None:
         super().__init__()
@@ -40,14 +39,11 @@ class HomeScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield StatusBar()
-        with TabbedContent(id="tabs"):
+        with TabbedContent(id="tabs", initial=self.TABS[0][0]):
             for pane_id, title, key, view in self.TABS:
                 with TabPane(f"{title} {key.upper()}", id=pane_id):
                     yield view(self.shop)
         yield Footer()
-
-    def on_mount(self) -> None:
-        self.call_after_refresh(self.focus_tab)
 
     def action_show_tab(self, pane_id: str) -> None:
         self.query_one("#tabs", TabbedContent).active = pane_id
@@ -57,12 +53,14 @@ class HomeScreen(Screen[None]):
         self.call_after_refresh(self.focus_tab)
 
     def focus_tab(self) -> None:
-        """Put the focus on the table of the tab shown, where the keys act."""
+        """Put the focus on the table of the tab shown, where the keys act, unless the user
+        is already at work in that tab (typing a search, say)."""
         pane = self.query_one("#tabs", TabbedContent).active_pane
-        if pane is not None:
-            tables = pane.query(DataTable)
-            if tables:
-                tables.first().focus()
+        if pane is None or (self.focused is not None and pane in self.focused.ancestors):
+            return
+        tables = pane.query(DataTable)
+        if tables:
+            self.set_focus(tables.first())
 
     def commands(self) -> Iterable[SystemCommand]:
         for pane_id, title, key, _ in self.TABS:
@@ -75,17 +73,13 @@ class HomeScreen(Screen[None]):
 
     def action_search(self) -> None:
         self.action_show_tab("catalog")
-        self.query_one("#search", Input).focus()
+        self.set_focus(self.query_one("#search", Input))
 
 
 class CustomerScreen(HomeScreen):
+    AUTO_FOCUS = "#products"
     TABS = (
-        (
-            "catalog",
-            "Catalog",
-            "f2",
-            lambda shop: CatalogView(shop, can_buy=True, id="catalog-view"),
-        ),
+        ("catalog", "Catalog", "f2", lambda shop: catalog(shop, can_buy=True)),
         ("cart", "Cart", "f3", lambda shop: CartView(shop, id="cart-view")),
         ("orders", "Orders", "f4", lambda shop: OrdersView(shop, id="orders-view")),
     )
@@ -94,16 +88,6 @@ class CustomerScreen(HomeScreen):
         Binding("f3", "show_tab('cart')", "Cart", show=False, priority=True),
         Binding("f4", "show_tab('orders')", "Orders", show=False, priority=True),
     ]
-
-    def on_mount(self) -> None:
-        super().on_mount()
-        hub_of(self).cart_changed.subscribe(self, self._cart_changed)
-        self._cart_changed(self.shop.cart)
-
-    def _cart_changed(self, cart: dict[str, Any]) -> None:
-        count = cart.get("count", 0)
-        label = f"Cart ({count}) F3" if count else "Cart F3"
-        self.query_one("#tabs", TabbedContent).get_tab("cart").label = label
 
     def commands(self) -> Iterable[SystemCommand]:
         yield from super().commands()
@@ -115,23 +99,15 @@ class CustomerScreen(HomeScreen):
 
 
 class StaffScreen(HomeScreen):
+    AUTO_FOCUS = "#orders-table"
     TABS = (
-        (
-            "catalog",
-            "Catalog",
-            "f2",
-            lambda shop: CatalogView(shop, can_buy=False, id="catalog-view"),
-        ),
         ("orders", "Orders", "f4", lambda shop: OrdersView(shop, id="orders-view")),
+        ("catalog", "Catalog", "f2", lambda shop: catalog(shop, can_buy=False)),
     )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f2", "show_tab('catalog')", "Catalog", show=False, priority=True),
         Binding("f4", "show_tab('orders')", "Orders", show=False, priority=True),
     ]
-
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.query_one("#tabs", TabbedContent).active = "orders"
 
 
 HOME_SCREENS: dict[str, Callable[[Shop], HomeScreen]] = {

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, Static
+from textual.widgets import Button, Footer, Label, Static
 
 from client_tui import timefmt
 from client_tui.errors import NETWORK_ERRORS, describe
@@ -43,6 +43,7 @@ async def apply(shop: Shop, action: str, order_id: int) -> dict[str, Any]:
 
 
 class OrderScreen(ModalScreen[None]):
+    AUTO_FOCUS = "#close"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "dismiss", "Close"),
         Binding("x", "act('cancel_order')", "Cancel order"),
@@ -68,11 +69,11 @@ class OrderScreen(ModalScreen[None]):
                 for action, label, _, _ in ORDER_ACTIONS:
                     yield Button(label, id=f"do-{action}", compact=True)
                 yield Button("Close", id="close", variant="primary", compact=True)
+        yield Footer()
 
     def on_mount(self) -> None:
         hub_of(self).order_changed.subscribe(self, self._order_changed)
         self.show(self.order)
-        self.query_one("#close", Button).focus()
 
     def show(self, order: dict[str, Any]) -> None:
         self.order = order

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Footer, Input, Label, Static
 
 from client_tui.actions import add_to_cart
 from client_tui.errors import NETWORK_ERRORS
@@ -21,6 +21,7 @@ MAX_QTY = 1000
 
 
 class ProductScreen(ModalScreen[None]):
+    AUTO_FOCUS = "#qty, #close"
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss", "Close")]
 
     def __init__(self, shop: Shop, product: dict[str, Any], *, can_buy: bool) -> None:
@@ -44,13 +45,12 @@ class ProductScreen(ModalScreen[None]):
                     yield Input("1", type="integer", max_length=4, id="qty", compact=True)
                     yield Button("Add to cart", id="add", variant="primary", compact=True)
                 yield Button("Close", id="close", compact=True)
+        yield Footer()
 
     def on_mount(self) -> None:
         hub_of(self).stock_changed.subscribe(self, self._stock_changed)
         self._show_stock(self.shop.book.stock(self.product["id"], self.product["stock"]))
         self._refresh_product()
-        if self.can_buy:
-            self.query_one("#qty", Input).focus()
 
     @work(exclusive=True)
     async def _refresh_product(self) -> None:

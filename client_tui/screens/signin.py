@@ -77,7 +77,7 @@ class SignInScreen(Screen[None]):
         elif self.password:
             self._sign_in(register=False)
         field = "#password" if self.user else "#username"
-        self.query_one(field, Input).focus()
+        self.set_focus(self.query_one(field, Input))
 
     def _show_totp(self, shown: bool) -> None:
         self.query_one("#totp-label", Label).display = shown
@@ -94,9 +94,9 @@ class SignInScreen(Screen[None]):
     def _submitted(self, event: Input.Submitted) -> None:
         following = {"server": "#username", "username": "#password"}
         if event.input.id in following:
-            self.query_one(following[event.input.id], Input).focus()
+            self.set_focus(self.query_one(following[event.input.id], Input))
         elif event.input.id == "password" and self.query_one("#totp", Input).display:
-            self.query_one("#totp", Input).focus()
+            self.set_focus(self.query_one("#totp", Input))
         else:
             self._sign_in(register=False)
 
@@ -135,7 +135,7 @@ class SignInScreen(Screen[None]):
         except Unauthenticated as error:
             if error.details.get("totp_required"):
                 self._show_totp(True)
-                self.query_one("#totp", Input).focus()
+                self.set_focus(self.query_one("#totp", Input))
             self._say(describe(error))
             return
         except NETWORK_ERRORS as error:

@@ -44,11 +44,10 @@ class CartView(Vertical):
 
     def on_mount(self) -> None:
         table = self.table
-        table.add_column("SKU", key="sku", width=8)
-        table.add_column("Name", key="name", width=12)
+        table.add_column("Product", key="name", width=12)
         table.add_column(Text("Qty", justify="right"), key="qty", width=4)
         table.add_column(Text("Price", justify="right"), key="price", width=12)
-        table.add_column(Text("Total", justify="right"), key="total", width=15)
+        table.add_column(Text("Total", justify="right"), key="total", width=14)
         table.add_column("", key="note", width=11)
         hub_of(self).cart_changed.subscribe(self, self.show)
         hub_of(self).stock_changed.subscribe(self, self._stock_changed)
@@ -70,7 +69,6 @@ class CartView(Vertical):
         money = self.shop.money
         for line in cart.get("items", []):
             table.add_row(
-                line["sku"],
                 Text(line["name"], no_wrap=True, overflow="ellipsis"),
                 Text(str(line["qty"]), justify="right"),
                 Text(money.format(line["unit_price"]), justify="right"),

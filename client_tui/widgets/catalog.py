@@ -15,6 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import DataTable, Input, Label, Tree
 
 from client_tui.actions import add_to_cart
@@ -32,9 +33,9 @@ ALL_PRODUCTS = "All products"
 
 class CatalogView(Vertical):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "search", "Search", key_display="/"),
+        # priority: handled as the key is read, so what is typed next goes to the box
+        Binding("slash", "search", "Search", key_display="/", priority=True),
         Binding("a", "add", "Add to cart"),
-        Binding("enter", "details", "Details", show=False),
         Binding("t", "toggle_categories", "Categories"),
     ]
 
@@ -138,7 +139,7 @@ class CatalogView(Vertical):
         if self._debounce is not None:
             self._debounce.stop()
         self._search(event.value)
-        self.table.focus()
+        self.focus_now(self.table)
 
     def _search(self, text: str) -> None:
         if text != self.query_text:
@@ -168,7 +169,7 @@ class CatalogView(Vertical):
         self.reload()
         if self.screen.has_class("-narrow"):
             self.remove_class("categories-toggled")
-        self.table.focus()
+        self.focus_now(self.table)
 
     # -- live stock
 
@@ -184,6 +185,8 @@ class CatalogView(Vertical):
     # -- actions
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "search":  # a "/" typed into a field is just a character
+            return not isinstance(self.app.focused, Input)
         if action == "add":
             if not self.can_buy:
                 return False
@@ -192,7 +195,12 @@ class CatalogView(Vertical):
         return True
 
     def action_search(self) -> None:
-        self.query_one("#search", Input).focus()
+        self.focus_now(self.query_one("#search", Input))
+
+    def focus_now(self, widget: Widget) -> None:
+        """Focus at once, not after the queued events (as `focus()` does): keys typed
+        right after `/` or Enter belong to the widget they were typed for."""
+        self.screen.set_focus(widget)
 
     def action_toggle_categories(self) -> None:
         self.toggle_class("categories-toggled")
@@ -200,7 +208,7 @@ class CatalogView(Vertical):
 
     def _focus_after_toggle(self) -> None:
         tree = self.query_one("#categories", Tree)
-        (tree if tree.display else self.table).focus()
+        self.focus_now(tree if tree.display else self.table)
 
     def action_details(self) -> None:
         if (product := self.table.highlighted) is not None:

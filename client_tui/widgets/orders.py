@@ -31,7 +31,6 @@ FLASH_S = 1.5
 
 class OrdersView(Vertical):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "open", "Details", show=False),
         Binding("x", "act('cancel_order')", "Cancel order"),
         Binding("s", "act('ship')", "Ship"),
         Binding("d", "act('deliver')", "Deliver"),

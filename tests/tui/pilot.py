@@ -22,7 +22,13 @@ _names = itertools.count(1)
 
 def make_app(server: ServerProcess, **options: Any) -> WarungApp:
     options.setdefault("settings", Settings())
-    return WarungApp(Target("127.0.0.1", server.port), **options)
+    return still(WarungApp(Target("127.0.0.1", server.port), **options))
+
+
+def still(app: WarungApp) -> WarungApp:
+    """No animations: the pilot waits for each to end (the tab underline takes 0.4 s)."""
+    app.animation_level = "none"
+    return app
 
 
 def new_customer(server: ServerProcess, prefix: str = "buyer") -> tuple[str, str]:

@@ -144,8 +144,7 @@ def test_product_dialog_shows_the_description_and_adds_a_quantity(shop):
             assert not isinstance(app.screen, ProductScreen)
             line = app.shop.cart["items"][0]
             assert (line["sku"], line["qty"]) == ("MIE-0003", 3)
-            tab = app.screen.query_one("#tabs").get_tab("cart")
-            assert str(tab.label) == "Cart (3) F3"
+            assert label_text(app, "#status-cart") == "Cart 3 · Rp 9.000,00"
 
     asyncio.run(scenario())
 
