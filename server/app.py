@@ -6,12 +6,13 @@ import secrets
 import signal
 import sys
 from argparse import Namespace
+from collections.abc import Callable
 from typing import Any
 
 import peewee as pw
 from twisted.internet import reactor as default_reactor
 from twisted.internet import ssl
-from twisted.internet.defer import inlineCallbacks, succeed
+from twisted.internet.defer import Deferred, inlineCallbacks
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger, globalLogBeginner, textFileLogObserver
 
@@ -34,7 +35,7 @@ from server.pg_events import PgEventListener
 from server.services.auth import AuthService
 from server.services.cart import CartService
 from server.services.catalog import CatalogService
-from server.services.orders import OrderService, read_order
+from server.services.orders import PENDING_LEASE_S, OrderService, read_order
 from server.services.product_cache import ProductCache
 from server.services.session import SessionService
 from server.services.stock_feed import StockFeedService
@@ -42,6 +43,9 @@ from server.services.stock_feed import StockFeedService
 log = Logger()
 DEMO_ACCOUNTS = ("customer", "clerk", "admin")
 CHECKPOINT_EVERY_S = 1.0
+SWEEP_EVERY_S = 60.0
+DRAIN_S = 10.0
+CLOSE_S = 2.0
 
 
 def prepare_database(url: str | None, demo: bool) -> pw.Database:
@@ -83,7 +87,8 @@ class Server:
         self.factory = WarungFactory(Dispatcher({}), self.hub, limits, reactor, self.metrics)
         self.metrics.watch(self.factory, self.dbx, self.hub)
         currency = self.shop["currency"]
-        self.orders = OrderService(self.dbx, self.hub, self.provider, currency)
+        self.orders = OrderService(self.dbx, self.hub, self.provider, currency, reactor)
+        self.ports: list[Any] = []
         cache = None if self.dbx.postgres else ProductCache()
         if cache is not None:
             self.hub.listeners.append(cache.apply)
@@ -99,6 +104,7 @@ class Server:
             )
         )
         self._checkpoints = LoopingCall(self._checkpoint)
+        self._sweeps = LoopingCall(self.orders.settle_pending)
         self.listener = (
             PgEventListener(db, reactor, self.hub, self._current_stock, self._order_changed)
             if self.dbx.postgres
@@ -121,31 +127,57 @@ class Server:
     def _order_changed(self, order_id: int, customer_id: int) -> None:
         """Another server changed an order: push it to its owner's connections here."""
         if customer_id in self.hub.users:
-            self.dbx.read(lambda db: read_order(db, order_id)).addCallback(self.hub.publish_order)
+            d = self.dbx.read(lambda db: read_order(db, order_id))
+            d.addCallback(self.hub.publish_order).addErrback(
+                lambda failure: log.failure("cannot push order {id}", failure, id=order_id)
+            )
 
-    def start(self) -> Any:
-        """Start the database threads; fires once the server can hear other servers."""
+    @inlineCallbacks
+    def start(self):
+        """Start the database threads, hear other servers, settle what a crash left."""
         self.dbx.start()
         if self.listener is not None:
-            return self.listener.start()
-        self._checkpoints.clock = self.reactor
-        self._checkpoints.start(CHECKPOINT_EVERY_S, now=False)
-        return succeed(None)
+            yield self.listener.start()
+        else:
+            self._checkpoints.clock = self.reactor
+            self._checkpoints.start(CHECKPOINT_EVERY_S, now=False)
+        yield self.catalog.load_cache()
+        # Alone on SQLite, every pending order is an orphan of the last run; on PostgreSQL
+        # another server may be charging one, so only those past the lease are settled.
+        settled = yield self.orders.settle_pending(
+            None if self.listener is None else PENDING_LEASE_S
+        )
+        if settled:
+            log.info("settled {n} orders left pending by a stopped checkout", n=settled)
+        self._sweeps.clock = self.reactor
+        self._sweeps.start(SWEEP_EVERY_S, now=False)
 
     def _checkpoint(self) -> Any:
         """Move the WAL into the database off the commit path (autocheckpoint is off)."""
         return self.dbx.read(lambda db: db.execute_sql("PRAGMA wal_checkpoint(PASSIVE)"))
 
-    def shutdown(self) -> None:
-        """Tell every client to go elsewhere, then stop the database threads."""
+    @inlineCallbacks
+    def shutdown(self):
+        """Drain: take no new connection or request, tell every client to go elsewhere, let
+        the requests in flight (a checkout waiting on its payment) finish, close, stop."""
+        for port in self.ports:
+            yield port.stopListening()
+        self.factory.draining = True
         for conn in list(self.factory.connections):
             conn.send_event(
                 EventName.SERVER_SHUTDOWN, {"reason": "draining", "reconnect_after_ms": 1000}
             )
+        yield self._until(
+            lambda: not self.orders.busy and not any(c.in_flight for c in self.factory.connections),
+            DRAIN_S,
+        )
+        for conn in list(self.factory.connections):
             conn.close()
+        yield self._until(lambda: not self.factory.connections, CLOSE_S)
         try:
-            if self._checkpoints.running:
-                self._checkpoints.stop()
+            for loop in (self._checkpoints, self._sweeps):
+                if loop.running:
+                    loop.stop()
             if self.listener is not None:
                 self.listener.stop()
         finally:
@@ -156,6 +188,20 @@ class Server:
             batches=self.dbx.batches,
             busy=self.dbx.busy_s,
         )
+
+    def _until(self, done: Callable[[], bool], limit_s: float) -> Deferred[None]:
+        """Fires when `done()` holds, or after `limit_s` seconds."""
+        finished: Deferred[None] = Deferred()
+        deadline = self.reactor.seconds() + limit_s
+
+        def check() -> None:
+            if done() or self.reactor.seconds() >= deadline:
+                finished.callback(None)
+            else:
+                self.reactor.callLater(0.05, check)
+
+        check()
+        return finished
 
 
 def serve(args: Namespace, reactor: Any = default_reactor) -> int:
@@ -171,15 +217,13 @@ def serve(args: Namespace, reactor: Any = default_reactor) -> int:
     @inlineCallbacks
     def begin():
         yield server.start()
-        yield server.catalog.load_cache()
-        settled = yield server.orders.settle_pending()
-        if settled:
-            log.info("settled {n} orders left pending by the last run", n=settled)
         port = listen(reactor, server.factory, args)
+        server.ports.append(port)
         if args.metrics_port is not None:
             metrics = reactor.listenTCP(
                 args.metrics_port, server.metrics.site(), interface=args.host
             )
+            server.ports.append(metrics)
             where = metrics.getHost()
             print(f"metrics on http://{where.host}:{where.port}/metrics", flush=True)
         address = port.getHost()

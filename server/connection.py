@@ -163,6 +163,16 @@ class WarungConnection(Protocol, TimeoutMixin):
             self.close()
 
     def _admit_request(self, request: Request) -> None:
+        if self.factory.draining:
+            self._send_error(
+                request.id,
+                WarungError(
+                    "this server is shutting down: reconnect, to it or another",
+                    {"reason": "draining", "retry_after_ms": 1000},
+                    code=ErrorCode.UNAVAILABLE,
+                ),
+            )
+            return
         if self.in_flight >= self.limits.max_in_flight:
             self._send_error(
                 request.id,

@@ -23,6 +23,7 @@ class WarungFactory(ServerFactory):
     ) -> None:
         self.dispatcher = dispatcher
         self.metrics = metrics
+        self.draining = False
         self.hub = hub
         self.limits = limits
         self.clock = clock

@@ -36,10 +36,14 @@ log = Logger()
 
 
 def announce_stock(db: pw.Database, change: StockChange) -> None:
-    """Inside the writing transaction: tell every server of a stock change (PostgreSQL only)."""
+    """Inside the writing transaction: tell every server of a stock change (PostgreSQL only).
+
+    Channels are per schema (`warung_stock_<schema>`): NOTIFY reaches a whole database, and
+    two shops in two schemas of one database must not hear each other.
+    """
     if isinstance(db, pw.PostgresqlDatabase):
         payload = f"{change.product_id}:{change.stock}:{change.version}"
-        sql.execute(db, f"SELECT pg_notify('{STOCK_CHANNEL}', ?)", (payload,))
+        sql.execute(db, f"SELECT pg_notify('{STOCK_CHANNEL}_' || current_schema(), ?)", (payload,))
 
 
 def announce_order(db: pw.Database, order_id: int) -> None:
@@ -47,7 +51,8 @@ def announce_order(db: pw.Database, order_id: int) -> None:
     if isinstance(db, pw.PostgresqlDatabase):
         sql.execute(
             db,
-            f"SELECT pg_notify('{ORDER_CHANNEL}', ? || ':' || id || ':' || customer_id) "
+            f"SELECT pg_notify('{ORDER_CHANNEL}_' || current_schema(), "
+            "? || ':' || id || ':' || customer_id) "
             "FROM orders WHERE id = ? AND customer_id IS NOT NULL",
             (INSTANCE, order_id),
         )
@@ -74,6 +79,7 @@ class PgEventListener:
         self.resync = resync
         self.order_changed = order_changed
         self.connects = 0
+        self.channels: dict[str, str] = {}
         self._stop = threading.Event()
         self._ready: Deferred[None] = Deferred()
         self._thread = threading.Thread(target=self._run, name="warung-listen", daemon=True)
@@ -120,7 +126,14 @@ class PgEventListener:
         )
         conn.autocommit = True
         with conn.cursor() as cursor:
-            cursor.execute(f"LISTEN {STOCK_CHANNEL}; LISTEN {ORDER_CHANNEL};")
+            cursor.execute("SELECT current_schema()")
+            (schema,) = cursor.fetchone()
+            self.channels = {
+                f"{STOCK_CHANNEL}_{schema}": STOCK_CHANNEL,
+                f"{ORDER_CHANNEL}_{schema}": ORDER_CHANNEL,
+            }
+            for channel in self.channels:
+                cursor.execute(f"LISTEN {_quoted(channel)}")
         return conn
 
     def _listen(self, conn: Any) -> None:
@@ -131,8 +144,11 @@ class PgEventListener:
             if conn.closed:
                 raise psycopg2.OperationalError("the database closed the connection")
             notes, conn.notifies = conn.notifies, []
-            if notes:
-                self.reactor.callFromThread(self._deliver, [(n.channel, n.payload) for n in notes])
+            mine = [
+                (self.channels[n.channel], n.payload) for n in notes if n.channel in self.channels
+            ]
+            if mine:
+                self.reactor.callFromThread(self._deliver, mine)
 
     # -- on the reactor
 
@@ -155,6 +171,10 @@ class PgEventListener:
                 origin, order_id, customer_id = payload.split(":")
                 if origin != INSTANCE:
                     self.order_changed(int(order_id), int(customer_id))
+
+
+def _quoted(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
 
 
 def _stock(payload: str) -> StockChange:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import peewee as pw
+from twisted.internet import defer
 from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from db.models import utcnow
@@ -33,6 +35,9 @@ from server.services.stock import ShortOfStock, move_stock
 from server.wire import utc
 
 STAFF = ("clerk", "admin")
+PAYMENT_TIMEOUT_S = 60.0
+PENDING_LEASE_S = 2 * PAYMENT_TIMEOUT_S
+log = Logger()
 ORDER_COLUMNS = (
     "id, status, channel, customer_id, total, currency, created_at, updated_at, cancel_reason"
 )
@@ -137,13 +142,24 @@ def release_stock(
 
 class OrderService:
     def __init__(
-        self, dbx: DatabaseExecutor, hub: EventHub, provider: PaymentProvider, currency: str
+        self,
+        dbx: DatabaseExecutor,
+        hub: EventHub,
+        provider: PaymentProvider,
+        currency: str,
+        clock: Any,
     ) -> None:
+        self.clock = clock
         self.dbx = dbx
         self.hub = hub
         self.provider = provider
         self.currency = currency
         self._running: dict[tuple[int, str], tuple[str, list[Deferred[Any]]]] = {}
+
+    @property
+    def busy(self) -> bool:
+        """A checkout is running (maybe for a client already gone)."""
+        return bool(self._running)
 
     # -- checkout
 
@@ -183,9 +199,16 @@ class OrderService:
         self.hub.publish_stock(begun.changes)
         self.hub.publish_order(order)
         payment = args["payment"]
-        charge = yield self.provider.charge(
-            order["id"], order["total"], order["currency"], payment["method"], payment["token"]
-        )
+        try:
+            charge = yield self.provider.charge(
+                order["id"], order["total"], order["currency"], payment["method"], payment["token"]
+            ).addTimeout(PAYMENT_TIMEOUT_S, self.clock)
+        except defer.TimeoutError:  # the order stays pending; the sweep settles it later
+            raise WarungError(
+                "the payment provider did not answer: retry later with the same idempotency key",
+                {"retry_after_ms": int(PENDING_LEASE_S * 1000)},
+                code=ErrorCode.UNAVAILABLE,
+            ) from None
         if charge.approved:
             when = yield self.dbx.write(lambda db: self._paid(db, order["id"], charge))
             order = {
@@ -258,12 +281,15 @@ class OrderService:
             "updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)",
             (order_id, self.provider.name, method, total, now, now),
         )
-        sql.execute(
-            db,
-            "INSERT INTO idempotency_keys (user_id, key, fingerprint, order_id, created_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (user_id, key, print_, order_id, now),
-        )
+        try:
+            sql.execute(
+                db,
+                "INSERT INTO idempotency_keys (user_id, key, fingerprint, order_id, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (user_id, key, print_, order_id, now),
+            )
+        except pw.IntegrityError:  # the same key, at the same moment, on another server
+            raise _in_progress() from None
         announce_order(db, order_id)
         order = {
             "id": order_id,
@@ -293,11 +319,7 @@ class OrderService:
         if their_print != print_:
             raise _key_reused()
         if response is None:
-            raise WarungError(
-                "a checkout with this key is still in progress: retry in a moment",
-                {"field": "idempotency_key", "reason": "in_progress"},
-                code=ErrorCode.CONFLICT,
-            )
+            raise _in_progress()
         return read_order(db, order_id)
 
     def _paid(self, db: pw.Database, order_id: int, charge: Charge) -> datetime:
@@ -342,23 +364,45 @@ class OrderService:
     # -- after a crash
 
     @inlineCallbacks
-    def settle_pending(self):
-        """Settle orders left `pending` by a server that stopped between its transactions."""
+    def settle_pending(self, older_than_s: float | None = PENDING_LEASE_S):
+        """Settle orders left `pending` by a checkout that stopped between its transactions.
+
+        A checkout gives up on the provider after `PAYMENT_TIMEOUT_S`, so an order pending
+        longer than the lease belongs to no running checkout on any server; `None` settles
+        every pending order (one server on SQLite, at start: nothing else can own one).
+        Returns how many this call settled.
+        """
+        where = "" if older_than_s is None else " AND updated_at < ?"
+        params = () if older_than_s is None else (utcnow() - timedelta(seconds=older_than_s),)
         pending = yield self.dbx.read(
             lambda db: [
-                r[0] for r in sql.rows(db, "SELECT id FROM orders WHERE status = 'pending'")
+                row[0]
+                for row in sql.rows(
+                    db, f"SELECT id FROM orders WHERE status = 'pending'{where}", params
+                )
             ]
         )
+        settled = 0
         for order_id in pending:
-            charge = yield self.provider.lookup(order_id)
-            if charge is not None and charge.approved:
-                yield self.dbx.write(lambda db, o=order_id, c=charge: self._paid(db, o, c))
-            else:
-                _, changes = yield self.dbx.write(
-                    lambda db, o=order_id: self._declined(db, o, None, "interrupted")
-                )
-                self.hub.publish_stock(changes)
-        return len(pending)
+            try:
+                yield self._settle(order_id)
+                settled += 1
+            except WarungError as lost:  # settled meanwhile by its checkout or another server
+                log.info("order {id} was settled elsewhere: {why}", id=order_id, why=lost.message)
+        return settled
+
+    @inlineCallbacks
+    def _settle(self, order_id: int):
+        charge = yield self.provider.lookup(order_id)
+        if charge is not None and charge.approved:
+            yield self.dbx.write(lambda db: self._paid(db, order_id, charge))
+            order = yield self.dbx.read(lambda db: read_order(db, order_id))
+        else:
+            order, changes = yield self.dbx.write(
+                lambda db: self._declined(db, order_id, None, "interrupted")
+            )
+            self.hub.publish_stock(changes)
+        self.hub.publish_order(order)
 
     # -- reading and changing orders
 
@@ -473,6 +517,14 @@ def _decode_id_cursor(cursor: str, scope: str) -> int:
     if not last.isdigit() or check != hashlib.sha256(scope.encode()).hexdigest()[:8]:
         raise BadRequest("not a cursor from this listing", {"field": "cursor", "rule": "invalid"})
     return int(last)
+
+
+def _in_progress() -> WarungError:
+    return WarungError(
+        "a checkout with this key is still in progress: retry in a moment",
+        {"field": "idempotency_key", "reason": "in_progress"},
+        code=ErrorCode.CONFLICT,
+    )
 
 
 def _key_reused() -> WarungError:
