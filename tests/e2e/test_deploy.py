@@ -164,9 +164,8 @@ async def through_the_proxy(
     back = time.monotonic()
     moved = [s for s in stations if State.RECONNECTING in s.states]
     assert len(moved) == before[0], (len(moved), before)
-    # The server means to send `server.shutdown` before closing; today that push is lost
-    # (written during reactor shutdown, never flushed), so it is counted here, not required.
     notified = sum(s.saw("server.shutdown") for s in moved)
+    assert notified == len(moved)  # each was told before its server closed
     await until(lambda: count(second) == 8, "all eight clients on the remaining server")
 
     # everyone keeps working there: signed in, subscribed (the SDK restored both)
