@@ -6,7 +6,7 @@ from typing import Any
 
 from textual.app import App
 
-from client_tui.errors import NETWORK_ERRORS, describe
+from client_tui.errors import NETWORK_ERRORS, report
 from client_tui.shop import Shop
 
 
@@ -15,7 +15,7 @@ async def add_to_cart(app: App[Any], shop: Shop, product: dict[str, Any], qty: i
     try:
         cart = await shop.add(product["id"], qty)
     except NETWORK_ERRORS as error:
-        app.notify(describe(error), title=product["name"], severity="error")
+        report(app, error, product["name"])
         return False
     count = cart.get("count", 0)
     app.notify(

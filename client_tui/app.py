@@ -27,6 +27,7 @@ from client_tui.messages import (
     OrderChanged,
     PushesLost,
     ServerDraining,
+    SessionEnded,
     StockChanged,
 )
 from client_tui.screens.help import HelpScreen
@@ -145,8 +146,9 @@ class WarungApp(App[None]):
         if self.shop.is_customer:
             self._load_cart()
 
-    @work(exclusive=True, group="session")
-    async def sign_out(self) -> None:
+    @work(group="session")  # not exclusive: a second call must not cut the first short
+    async def sign_out(self, notice: str = "") -> None:
+        """Back to the sign-in screen; the session ends on the server too if it still runs."""
         shop, self.shop = self.shop, None
         if shop is None:
             return
@@ -158,7 +160,10 @@ class WarungApp(App[None]):
         self.shop_name, self.who, self.cart_summary = "warung", "not signed in", ""
         while len(self.screen_stack) > 2:
             self.pop_screen()
-        self.switch_screen(SignInScreen(user=shop.user["username"]))
+        self.switch_screen(SignInScreen(user=shop.user["username"], notice=notice))
+
+    def on_session_ended(self, _: SessionEnded) -> None:
+        self.sign_out("Your session has ended (signed out elsewhere?): sign in again.")
 
     # -- news from the network
 
@@ -226,5 +231,7 @@ class WarungApp(App[None]):
         if callable(commands):
             yield from commands()
         if self.shop is not None:
-            yield SystemCommand("Sign out", "End this session and sign in again", self.sign_out)
+            yield SystemCommand(
+                "Sign out", "End this session and sign in again", lambda: self.sign_out()
+            )
         yield from super().get_system_commands(screen)

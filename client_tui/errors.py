@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from textual.dom import DOMNode
+
+from client_tui.messages import SessionEnded
 from protocol.client import ConnectionLost
-from protocol.errors import ErrorCode, WarungError
+from protocol.errors import ErrorCode, Unauthenticated, WarungError
 
 NETWORK_ERRORS: tuple[type[BaseException], ...] = (
     WarungError,
@@ -11,6 +14,14 @@ NETWORK_ERRORS: tuple[type[BaseException], ...] = (
     TimeoutError,
     OSError,
 )
+
+
+def report(node: DOMNode, error: BaseException, title: str) -> None:
+    """Tell the user what went wrong. A call refused for want of a sign-in means the session
+    has ended (signed out elsewhere, account disabled): the app goes back to signing in."""
+    node.app.notify(describe(error), title=title, severity="error")
+    if isinstance(error, Unauthenticated):
+        node.app.post_message(SessionEnded())
 
 
 def describe(error: BaseException) -> str:

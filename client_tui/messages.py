@@ -47,5 +47,9 @@ class PushesLost(Message):
     """A gap in push `seq`: some pushes never arrived, so what is shown may be stale."""
 
 
+class SessionEnded(Message):
+    """The server no longer takes this session (it answered `unauthenticated`)."""
+
+
 class ServerDraining(Message):
     """The server said it is going down; the SDK reconnects by itself."""

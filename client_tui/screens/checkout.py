@@ -21,7 +21,7 @@ from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet
 from client_tui.errors import NETWORK_ERRORS, describe
 from client_tui.hub import hub_of
 from client_tui.shop import Shop
-from protocol.client import ConnectionLost
+from protocol.client import ConnectionLost, State
 from protocol.errors import InvalidState, OutOfStock, PaymentDeclined
 
 DEFAULT_TOKENS = {"card": "demo-card", "ewallet": "demo-wallet"}
@@ -88,7 +88,12 @@ class CheckoutScreen(ModalScreen[dict[str, Any] | None]):
         if not token:
             self._problem("Enter a payment token.")
             return
-        if not self.paying:
+        if self.shop.client.state != State.CONNECTED:
+            self._problem(
+                "Not connected to the shop right now. Your cart is kept: pay once the top "
+                "line says connected again."
+            )
+        elif not self.paying:
             self._pay(self.method, token)
 
     @work(exclusive=True, group="checkout")

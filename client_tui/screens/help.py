@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding, BindingType
@@ -36,10 +35,8 @@ class HelpScreen(ModalScreen[None]):
             yield Static(ABOUT, id="help-about")
         yield Footer()
 
-    def _keys(self) -> Table:
-        table = Table(box=None, show_header=False, pad_edge=False)
-        table.add_column("key", style="bold", no_wrap=True)
-        table.add_column("action")
+    def _keys(self) -> Text:
+        rows: list[tuple[str, str, bool]] = []
         seen: set[str] = set()
         for active in self.bindings.values():
             binding = active.binding
@@ -48,9 +45,14 @@ class HelpScreen(ModalScreen[None]):
             if (binding.key, binding.action) not in _own_bindings(active.node):
                 continue  # Textual's own keys (cursor, paging, focus) go without saying
             seen.add(binding.description)
-            key = self.app.get_key_display(binding)
-            table.add_row(key, Text(binding.description, style="" if active.enabled else "dim"))
-        return table
+            rows.append((self.app.get_key_display(binding), binding.description, active.enabled))
+        width = max((len(key) for key, _, _ in rows), default=0) + 2
+        text = Text()
+        for key, description, enabled in rows:
+            text.append(key.ljust(width), style="bold")
+            text.append(description + "\n", style="" if enabled else "dim")
+        text.rstrip()
+        return text
 
 
 def _own_bindings(node: object) -> set[tuple[str, str]]:

@@ -14,7 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Label, Static
 
 from client_tui import timefmt
-from client_tui.errors import NETWORK_ERRORS, describe
+from client_tui.errors import NETWORK_ERRORS, report
 from client_tui.hub import hub_of
 from client_tui.orderfmt import status_text
 from client_tui.shop import Shop
@@ -132,7 +132,7 @@ class OrderScreen(ModalScreen[None]):
         try:
             order = await apply(self.shop, action, self.order["id"])
         except NETWORK_ERRORS as error:
-            self.notify(describe(error), title=f"Order #{self.order['id']}", severity="error")
+            report(self, error, f"Order #{self.order['id']}")
             return
         self.show(order)
         hub_of(self).order_changed.publish(order)

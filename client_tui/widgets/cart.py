@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Label
 from textual.widgets.data_table import CellDoesNotExist
 
-from client_tui.errors import NETWORK_ERRORS, describe
+from client_tui.errors import NETWORK_ERRORS, report
 from client_tui.hub import hub_of
 from client_tui.screens.checkout import CheckoutScreen
 from client_tui.screens.order import OrderScreen
@@ -148,7 +148,7 @@ class CartView(Vertical):
             else:
                 await self.shop.set_qty(product_id, qty)
         except NETWORK_ERRORS as error:
-            self.app.notify(describe(error), title="Cart", severity="error")
+            report(self, error, "Cart")
 
     def action_checkout(self) -> None:
         if self.lines:

@@ -19,7 +19,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Input, Label, Tree
 
 from client_tui.actions import add_to_cart
-from client_tui.errors import NETWORK_ERRORS, describe
+from client_tui.errors import NETWORK_ERRORS, report
 from client_tui.hub import hub_of
 from client_tui.screens.product import ProductScreen
 from client_tui.shop import Shop
@@ -92,7 +92,7 @@ class CatalogView(Vertical):
                 self.query_text, self.category_id, None if first else self._cursor
             )
         except NETWORK_ERRORS as error:
-            self.app.notify(describe(error), title="Catalog", severity="error")
+            report(self, error, "Catalog")
             return
         if listing != self._listing:
             return
@@ -151,7 +151,7 @@ class CatalogView(Vertical):
         try:
             categories = await self.shop.categories()
         except NETWORK_ERRORS as error:
-            self.app.notify(describe(error), title="Categories", severity="error")
+            report(self, error, "Categories")
             return
         tree = self.query_one("#categories", Tree)
         tree.clear()

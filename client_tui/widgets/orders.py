@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Label
 from textual.widgets.data_table import CellDoesNotExist
 
 from client_tui import timefmt
-from client_tui.errors import NETWORK_ERRORS, describe
+from client_tui.errors import NETWORK_ERRORS, report
 from client_tui.hub import hub_of
 from client_tui.orderfmt import item_count, status_text
 from client_tui.screens.order import OrderScreen, allowed, apply
@@ -76,7 +76,7 @@ class OrdersView(Vertical):
         try:
             items, next_cursor = await self.shop.orders(cursor)
         except NETWORK_ERRORS as error:
-            self.app.notify(describe(error), title="Orders", severity="error")
+            report(self, error, "Orders")
             return
         if listing != self._listing:
             return
@@ -175,6 +175,6 @@ class OrdersView(Vertical):
         try:
             order = await apply(self.shop, action, order_id)
         except NETWORK_ERRORS as error:
-            self.app.notify(describe(error), title=f"Order #{order_id}", severity="error")
+            report(self, error, f"Order #{order_id}")
             return
         self._order_changed(order)
