@@ -103,8 +103,8 @@ class Server:
                 StockFeedService(self.dbx, self.hub, limits.max_subscriptions),
             )
         )
-        self._checkpoints = LoopingCall(self._checkpoint)
-        self._sweeps = LoopingCall(self.orders.settle_pending)
+        self._checkpoints = LoopingCall(_logged(self._checkpoint, "WAL checkpoint"))
+        self._sweeps = LoopingCall(_logged(self.orders.settle_pending, "pending-order sweep"))
         self.listener = (
             PgEventListener(db, reactor, self.hub, self._current_stock, self._order_changed)
             if self.dbx.postgres
@@ -202,6 +202,15 @@ class Server:
 
         check()
         return finished
+
+
+def _logged(task: Callable[[], Deferred[Any]], what: str) -> Callable[[], Deferred[Any]]:
+    """`task` for a LoopingCall, which would stop for good at its first failure."""
+
+    def run() -> Deferred[Any]:
+        return task().addErrback(lambda failure: log.failure("{what} failed", failure, what=what))
+
+    return run
 
 
 def serve(args: Namespace, reactor: Any = default_reactor) -> int:

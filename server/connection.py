@@ -241,6 +241,8 @@ class WarungConnection(Protocol, TimeoutMixin):
         self.transport.write(_frame(failure(request_id, error.code, error.message, error.details)))
 
     def sign_in(self, identity: Identity | None) -> None:
+        if self.closing:  # a sign-in that finished after the client left: register nothing
+            return
         previous = self.identity
         self.identity = identity
         self.factory.signed_in(self, previous, identity)

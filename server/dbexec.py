@@ -34,6 +34,7 @@ from protocol.errors import Unavailable
 T = TypeVar("T")
 Work = Callable[[pw.Database], T]
 MAX_BATCH = 256
+CONNECTION_ERRORS = (pw.OperationalError, pw.InterfaceError, psycopg2.OperationalError)
 RETRY_AFTER_MS = 1000
 PG_RETRIES = 5
 
@@ -104,7 +105,20 @@ class DatabaseExecutor:
         return d.addErrback(_database_down)
 
     def _run_read(self, work: Work[T]) -> T:
-        return work(self.db)
+        """Reads are retried once on a fresh connection (a database restart or failover
+        leaves each worker thread holding a dead one)."""
+        try:
+            return work(self.db)
+        except CONNECTION_ERRORS:
+            self._drop_connection()
+            return work(self.db)
+
+    def _drop_connection(self) -> None:
+        """Forget this thread's connection, so its next use opens a new one."""
+        try:
+            self.db.close()
+        except Exception:  # already broken: nothing to hand back to the pool
+            log.info("dropped a broken database connection")
 
     def _run_pg_write(self, work: Work[T]) -> T:
         for attempt in range(PG_RETRIES):
@@ -112,9 +126,12 @@ class DatabaseExecutor:
                 with self.db.atomic():
                     return work(self.db)
             except Exception as exc:
-                if not _retryable(exc) or attempt == PG_RETRIES - 1:
-                    raise
-                log.info("retrying a write after {error}", error=exc)
+                if _retryable(exc) and attempt < PG_RETRIES - 1:
+                    log.info("retrying a write after {error}", error=exc)
+                    continue
+                if isinstance(exc, CONNECTION_ERRORS):
+                    self._drop_connection()  # not retried: the commit may have happened
+                raise
         raise AssertionError("unreachable")
 
     def _write_loop(self) -> None:
@@ -176,7 +193,7 @@ def _deliver(batch: list[_Job], outcomes: list[tuple[bool, Any]]) -> None:
 
 def _database_down(failure: Failure) -> Failure:
     """A database that cannot be reached (or stays locked) is `unavailable`, not a bug."""
-    if failure.check(pw.OperationalError, pw.InterfaceError, psycopg2.OperationalError):
+    if failure.check(*CONNECTION_ERRORS):
         log.warn("database unavailable: {error}", error=failure.getErrorMessage())
         return Failure(
             Unavailable(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred, maybeDeferred
@@ -39,21 +39,25 @@ class Peer(Protocol):
     address: str
     identity: Identity | None
     client_max_frame: int | None
+    closing: bool
 
     def sign_in(self, identity: Identity) -> None: ...
 
 
 @dataclass
 class Call:
+    """One checked request. `signed_in_as` is who the connection was when the request
+    arrived: a sign-out or sign-in pipelined behind it does not change whom it serves."""
+
     op: str
     args: dict[str, Any]
     peer: Peer
-    extra: dict[str, Any] = field(default_factory=dict)
+    signed_in_as: Identity | None = None
 
     @property
     def identity(self) -> Identity:
-        assert self.peer.identity is not None, "dispatch checks sign-in first"
-        return self.peer.identity
+        assert self.signed_in_as is not None, "dispatch checks sign-in first"
+        return self.signed_in_as
 
 
 Handler = Callable[[Call], Any]
@@ -94,7 +98,7 @@ class Dispatcher:
                 {"op": request.op},
                 code=ErrorCode.UNAVAILABLE,
             )
-        return handler(Call(request.op, args, peer))
+        return handler(Call(request.op, args, peer, peer.identity))
 
 
 def _as_warung_error(failure: Failure, request: Request) -> Failure:

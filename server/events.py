@@ -75,13 +75,6 @@ class EventHub:
             if not peers:
                 del self.by_product[product_id]
 
-    def remember(self, values: Iterable[StockChange]) -> None:
-        """Note values clients already have (a snapshot), so they are not pushed again."""
-        for value in values:
-            known = self.latest.get(value.product_id)
-            if known is None or value.version > known.version:
-                self.latest[value.product_id] = value
-
     def publish_stock(self, changes: Iterable[StockChange]) -> None:
         for change in changes:
             known = self.latest.get(change.product_id)

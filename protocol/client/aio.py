@@ -21,12 +21,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from protocol.errors import WarungError, from_wire
+from protocol.errors import Unauthenticated, WarungError, from_wire
 from protocol.framing import FrameDecoder, Message, encode
 from protocol.ops import Op
 from protocol.rules import DEFAULT_MAX_FRAME, DEFAULT_PORT, PROTOCOL_VERSION
 
 SNAPSHOT_EVENT = "stock.snapshot"
+SESSION_ENDED_EVENT = "session.ended"
 DEFAULT_IN_FLIGHT = 64  # PROTOCOL.md: limits.max_in_flight when a server does not say
 EVENT_QUEUE_LIMIT = 10_000
 
@@ -364,9 +365,20 @@ class AsyncClient:
             return
 
     async def _restore(self) -> None:
-        """Sign in again with the token and take every subscription afresh."""
+        """Sign in again with the token and take every subscription afresh.
+
+        A token that no longer resumes (signed out elsewhere, expired, account disabled)
+        leaves the client connected but signed out, with a local `session.ended` push.
+        """
         if self.token is not None:
-            await self.resume(self.token)
+            try:
+                await self.resume(self.token)
+            except Unauthenticated as ended:
+                self.user = self.token = None
+                self._subscribed_ids.clear()
+                self._subscribed_all = False
+                self._deliver(Push(SESSION_ENDED_EVENT, 0, {"message": ended.message}))
+                return
         snapshot: list[dict[str, Any]] = []
         if self._subscribed_all:
             snapshot = (await self.call(Op.STOCK_SUBSCRIBE, all=True))["snapshot"]

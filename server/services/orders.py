@@ -258,6 +258,17 @@ class OrderService:
             "created_at, updated_at) VALUES (?, 'pending', 'online', ?, ?, ?, ?, ?) RETURNING id",
             (user_id, total, self.currency, key, now, now),
         )
+        # Claim the key before taking stock: the same key racing on another server waits
+        # here for that one's commit and answers in_progress, never out_of_stock.
+        try:
+            sql.execute(
+                db,
+                "INSERT INTO idempotency_keys (user_id, key, fingerprint, order_id, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (user_id, key, print_, order_id, now),
+            )
+        except pw.IntegrityError:  # claimed by the other server first
+            raise _in_progress() from None
         changes = []
         for pid, _, _, qty, _, _stock, archived, _ in sorted(lines):
             if archived:
@@ -281,15 +292,6 @@ class OrderService:
             "updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)",
             (order_id, self.provider.name, method, total, now, now),
         )
-        try:
-            sql.execute(
-                db,
-                "INSERT INTO idempotency_keys (user_id, key, fingerprint, order_id, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (user_id, key, print_, order_id, now),
-            )
-        except pw.IntegrityError:  # the same key, at the same moment, on another server
-            raise _in_progress() from None
         announce_order(db, order_id)
         order = {
             "id": order_id,

@@ -36,8 +36,9 @@ class StockFeedService:
         found = yield self.dbx.read(lambda db: _snapshot(db, ids))
         # Now, on the reactor: a change published while the snapshot was being read is newer
         # than the row read, and this subscription would not see it as an event.
+        if call.peer.closing:  # gone while the snapshot was read: keep nothing of it
+            return {"snapshot": []}
         snapshot = [self._newest(row) for row in found]
-        self.hub.remember(found)
         self.hub.subscribe(call.peer, ids)
         return {"snapshot": snapshot}
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,16 @@ class ServerProcess:
         """Start again on the same port (so reconnecting clients find it)."""
         self.stop()
         return self.start(self.port)
+
+    def metrics(self) -> dict[str, float]:
+        """The server's Prometheus samples by name with labels (needs --metrics-port)."""
+        assert self.metrics_url, "start the server with --metrics-port 0"
+        text = urllib.request.urlopen(self.metrics_url, timeout=10).read().decode()
+        return {
+            line.rpartition(" ")[0]: float(line.rpartition(" ")[2])
+            for line in text.splitlines()
+            if line and not line.startswith("#")
+        }
 
     def client(self, user: str | None = None, **options: Any) -> Client:
         client = Client("127.0.0.1", self.port, **options)

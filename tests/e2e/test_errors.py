@@ -21,7 +21,7 @@ from protocol.errors import (
     Unavailable,
 )
 from protocol.framing import frame
-from tests.e2e.harness import ServerProcess
+from tests.e2e.harness import ServerProcess, wait_until
 from tests.e2e.raw import RawConnection, header
 
 CARD = {"method": "card", "token": "tok"}
@@ -300,3 +300,47 @@ def test_a_database_that_stays_locked_answers_unavailable_then_recovers(fresh_sh
             blocker.execute("ROLLBACK")
             blocker.close()
         assert c.call("cart.add", product_id=product["id"])["count"] == 1
+
+
+def test_clients_leaving_mid_request_leave_nothing_behind(tmp_path):
+    server = ServerProcess(
+        f"sqlite:///{tmp_path / 'leave.db'}",
+        "--metrics-port",
+        "0",
+        "--limit",
+        "connections_per_address_per_s=1000",
+    ).start()
+    try:
+        with server.client("clerk") as c:
+            token = c.aio.token
+        for _ in range(60):
+            raw = RawConnection(server.port)
+            raw.hello()
+            raw.request("auth.resume", token=token)
+            raw.request("stock.subscribe", all=True)
+            raw.close()  # before either answer
+
+        def settled():
+            found = server.metrics()
+            return found["warung_connections"] == 0 and found["warung_stock_subscribers"] == 0
+
+        wait_until(settled, what="no connection or subscriber left")
+    finally:
+        server.stop()
+
+
+def test_a_sign_out_pipelined_behind_requests_never_makes_them_fail_inside(shop):
+    with shop.client() as c:
+        c.call("auth.register", username="pipeliner", password="pipeliner-pw")
+    raw = RawConnection(shop.port)
+    raw.hello()
+    raw.call("auth.login", username="pipeliner", password="pipeliner-pw")
+    reads = [raw.request("order.list") for _ in range(30)]
+    logout = raw.request("auth.logout")
+    after = [raw.request("order.list") for _ in range(5)]
+    answers = [raw.answer(i) for i in [*reads, logout, *after]]
+    codes = {a["error"]["code"] for a in answers if not a["ok"]}
+    assert codes <= {"unauthenticated"}, answers
+    assert all(a["ok"] for a in answers[:31])  # served as who they were sent as
+    assert not raw.call("order.list")["ok"]  # once the sign-out is done
+    raw.close()

@@ -3,7 +3,6 @@
 import asyncio
 import secrets
 import socket
-import urllib.request
 
 import psycopg2
 import pytest
@@ -131,7 +130,7 @@ def test_a_subscriber_that_stops_reading_gets_only_the_newest_values(tmp_path):
         stalled = raw.sock  # from here on nobody reads it until the churn is over
         rss_before = rss_kib(server.proc.pid)
         changes = asyncio.run(churn(server, buyers=4, rounds=12))
-        paused = scrape(server.metrics_url)["warung_connections_paused"]
+        paused = server.metrics()["warung_connections_paused"]
         rss_after = rss_kib(server.proc.pid)
         moved = asyncio.run(moved_versions(server))
         pushes = drain(
@@ -206,15 +205,6 @@ def rss_kib(pid: int) -> int:
         return next(int(line.split()[1]) for line in status if line.startswith("VmRSS"))
 
 
-def scrape(url: str) -> dict[str, float]:
-    text = urllib.request.urlopen(url, timeout=10).read().decode()
-    return {
-        line.rpartition(" ")[0]: float(line.rpartition(" ")[2])
-        for line in text.splitlines()
-        if line and not line.startswith("#")
-    }
-
-
 @pytest.mark.pg
 def test_two_servers_on_postgresql_see_each_others_changes(pg_schema_url):
     init_demo(pg_schema_url)
@@ -257,8 +247,12 @@ async def across(first: ServerProcess, second: ServerProcess, url: str) -> None:
     killed = terminate_listeners(url)
     assert killed >= 2
     await buy(buyer_here, {b["id"]: 2})
-    event = await wait_for(pushes, lambda p: p.data.get("product_id") == b["id"], timeout=30)
-    assert event.data["stock"] == b["stock"] - 2
+    event = await wait_for(
+        pushes,
+        lambda p: p.data.get("product_id") == b["id"] and p.data["stock"] == b["stock"] - 2,
+        timeout=30,
+    )
+    assert event.data["version"] == b["version"] + 1
     for client in (watcher, buyer_here, buyer_there):
         await client.close()
 
@@ -271,3 +265,36 @@ def terminate_listeners(url: str) -> int:
             "WHERE application_name = 'warung-listen'"
         )
         return cursor.fetchone()[0]
+
+
+def test_snapshots_taken_meanwhile_never_hide_a_change_from_other_subscribers(shop):
+    async def run():
+        watcher = await signed_in(shop.port, shop, "clerk")
+        churner = await signed_in(shop.port, shop, "admin")
+        buyer = await new_customer(shop.port)
+        pushes = []
+        watcher.on_event(pushes.append)
+        items = (await watcher.call("catalog.list", limit=200))["items"]
+        product = next(p for p in items if p["stock"] >= 60)
+        await watcher.subscribe_stock([product["id"]])
+        stop = asyncio.Event()
+
+        async def churn():
+            while not stop.is_set():
+                await churner.call("stock.subscribe", product_ids=[product["id"]])
+
+        churning = asyncio.create_task(churn())
+        for _ in range(25):
+            order = await buy(buyer, {product["id"]: 1})
+            await buyer.call("order.cancel", order_id=order["id"])
+        stop.set()
+        await churning
+        final = (await churner.call("catalog.get", product_id=product["id"]))["version"]
+        await wait_for(pushes, lambda p: p.data.get("version") == final)
+        for client in (watcher, churner, buyer):
+            await client.close()
+        return product, final, pushes
+
+    product, final, pushes = asyncio.run(run())
+    versions = [e["version"] for e in of(pushes, product["id"])]
+    assert versions == list(range(product["version"] + 1, final + 1))

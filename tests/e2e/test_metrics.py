@@ -1,21 +1,9 @@
 """`--metrics-port`: Prometheus text that counts what the server really did."""
 
-import urllib.request
-
 import pytest
 
 from protocol.errors import NotFound
 from tests.e2e.harness import ServerProcess
-
-
-def scrape(url: str) -> dict[str, float]:
-    text = urllib.request.urlopen(url, timeout=10).read().decode()
-    values = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            values[name] = float(value)
-    return values
 
 
 def test_metrics_count_requests_outcomes_and_connections(tmp_path):
@@ -26,7 +14,7 @@ def test_metrics_count_requests_outcomes_and_connections(tmp_path):
                 c.call("ping")
             with pytest.raises(NotFound):
                 c.call("catalog.get", product_id=999_999)
-            found = scrape(server.metrics_url)
+            found = server.metrics()
         assert found['warung_requests_total{op="ping",outcome="ok"}'] == 3
         assert found['warung_requests_total{op="catalog.get",outcome="not_found"}'] == 1
         assert found['warung_request_seconds_count{op="ping"}'] == 3

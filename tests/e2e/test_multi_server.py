@@ -1,11 +1,13 @@
 """Several servers on one PostgreSQL: checkouts racing on one key, restarts beside work."""
 
 import asyncio
+import os
 
+import psycopg2
 import pytest
 
 from protocol.client import AsyncClient
-from protocol.errors import Conflict
+from protocol.errors import Conflict, Unavailable
 from tests.e2e.harness import ServerProcess
 from tests.e2e.shopdb import facts, init_demo
 
@@ -83,3 +85,55 @@ def test_a_server_starting_leaves_another_servers_pending_checkout_alone(
     product, order = asyncio.run(run())
     assert order["status"] == "paid"
     assert facts(pg_schema_url, product["id"])["orders"] == {"paid": 1}
+
+
+def test_a_database_restart_costs_at_most_one_answer_per_worker(pg_schema_url):
+    init_demo(pg_schema_url)
+    server = ServerProcess(pg_schema_url).start()
+    try:
+        with server.client("customer") as c:
+            assert c.call("catalog.list", limit=5)["items"]
+            killed = terminate_backends(pg_schema_url, server.proc.pid)
+            assert killed >= 1
+            for _ in range(10):  # reads are retried on a fresh connection
+                assert c.call("catalog.list", limit=5)["items"]
+            product = c.call("catalog.list", limit=5)["items"][0]
+            outcomes = []
+            for _ in range(12):  # a write on a dead connection fails once per writer thread
+                try:
+                    c.call("cart.set", product_id=product["id"], qty=1)
+                    outcomes.append("ok")
+                except Unavailable:
+                    outcomes.append("unavailable")
+            assert outcomes[-3:] == ["ok"] * 3, outcomes
+    finally:
+        server.stop()
+
+
+def terminate_backends(url: str, pid: int) -> int:
+    """End the database sessions of one server process, as a database restart would."""
+    ports = client_ports(pid)
+    with psycopg2.connect(url.split("?")[0]) as conn, conn.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE client_port = ANY(%s) AND application_name <> 'warung-listen'",
+            (ports,),
+        )
+        return cursor.fetchone()[0]
+
+
+def client_ports(pid: int) -> list[int]:
+    """Local ports of the TCP connections process `pid` holds to PostgreSQL (port 5432)."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ports = []
+    with open("/proc/net/tcp") as table:
+        for row in table.read().splitlines()[1:]:
+            fields = row.split()
+            local, remote, inode = fields[1], fields[2], fields[9]
+            if inode in inodes and remote.endswith(":1538"):  # 5432 in hex
+                ports.append(int(local.split(":")[1], 16))
+    return ports

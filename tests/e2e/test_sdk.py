@@ -5,7 +5,8 @@ import asyncio
 import pytest
 
 from protocol.client import AsyncClient, State
-from protocol.client.aio import SNAPSHOT_EVENT
+from protocol.client.aio import SESSION_ENDED_EVENT, SNAPSHOT_EVENT
+from protocol.errors import Unauthenticated
 from tests.e2e.harness import wait_until
 from tests.e2e.proxy import CuttableProxy
 from tests.e2e.shopdb import facts
@@ -132,3 +133,30 @@ def test_a_checkout_cut_mid_flight_and_retried_makes_exactly_one_order(slow_shop
     assert order["status"] == "paid"
     assert proxy.accepted == 2
     assert wait_until(lambda: facts(slow_shop.db_url, product["id"])["orders"]) == {"paid": 1}
+
+
+def test_a_session_ended_elsewhere_leaves_the_client_connected_and_signed_out(shop, proxy):
+    async def run():
+        c = AsyncClient("127.0.0.1", proxy.port, backoff_min=0.05)
+        pushes, states = [], []
+        c.on_event(pushes.append)
+        c.on_state(states.append)
+        await c.connect()
+        await c.login("customer", shop.passwords["customer"])
+        await c.subscribe_stock([1])
+        async with AsyncClient("127.0.0.1", shop.port) as other:
+            await other.resume(c.token)
+            await other.logout()  # ends the session for every connection using the token
+        proxy.cut()
+        while not any(p.event == SESSION_ENDED_EVENT for p in pushes):
+            await asyncio.sleep(0.01)
+        await c.wait_connected(timeout=10)
+        assert c.token is None and c.user is None
+        with pytest.raises(Unauthenticated):
+            await c.call("cart.get")
+        assert (await c.call("ping"))["time"]
+        await c.close()
+        return states
+
+    states = asyncio.run(run())
+    assert states[-2:] == [State.CONNECTED, State.CLOSED]
