@@ -93,6 +93,8 @@ class CatalogView(Vertical):
             )
         except NETWORK_ERRORS as error:
             report(self, error, "Catalog")
+            if listing == self._listing:  # scrolling on (or the resync) tries again
+                table.more, self.loaded = self._cursor is not None, True
             return
         if listing != self._listing:
             return
@@ -178,6 +180,12 @@ class CatalogView(Vertical):
         self.screen.refresh_bindings()
 
     def _resynced(self, _: None) -> None:
+        """Back after a reconnect: load what failed meanwhile, redraw stock from the book."""
+        if not self.query_one("#categories", Tree).root.children:
+            self._load_categories()
+        if not self.table.row_count:
+            self.reload()
+            return
         self.table.apply_levels(
             {pid: level for pid in self.table.product_ids if (level := self.shop.book.get(pid))}
         )
