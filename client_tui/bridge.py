@@ -19,11 +19,12 @@ from client_tui.messages import (
     OrderChanged,
     PushesLost,
     ServerDraining,
+    SessionEnded,
     StockChanged,
 )
 from client_tui.stock import Level, levels_from_snapshot
 from protocol.client import AsyncClient, Push, State
-from protocol.client.aio import SNAPSHOT_EVENT
+from protocol.client.aio import SESSION_ENDED_EVENT, SNAPSHOT_EVENT
 from protocol.ops import EventName
 
 FLUSH_S = 0.1
@@ -48,6 +49,9 @@ class PushBridge:
         if push.event == SNAPSHOT_EVENT:
             self.flush()
             self._post(StockChanged(levels_from_snapshot(push.data["snapshot"]), replace=True))
+            return
+        if push.event == SESSION_ENDED_EVENT:  # the SDK could not resume after a reconnect
+            self._post(SessionEnded())
             return
         self._check_seq(push.seq)
         if push.event == EventName.STOCK:

@@ -19,6 +19,7 @@ from client_tui.messages import (
     OrderChanged,
     PushesLost,
     ServerDraining,
+    SessionEnded,
     StockChanged,
 )
 from client_tui.money import Money
@@ -178,6 +179,8 @@ def test_a_burst_of_stock_pushes_becomes_one_message():
             ConnectionChanged,
         ]
         assert posted[-2].replace and posted[-2].levels == {1: Level(4, 2)}
+        client.push("session.ended", 0, {"message": "session ended"})
+        assert isinstance(posted[-1], SessionEnded)
 
     asyncio.run(scenario())
 
