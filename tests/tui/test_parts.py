@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -215,3 +217,15 @@ def test_settings_file_holds_no_password(home: Path):
     Settings().remember(Target(), "siti")
     data = json.loads((home / "config" / "warung" / "client.json").read_text())
     assert set(data) == {"host", "port", "tls", "cafile", "user"}
+
+
+def test_the_client_imports_neither_the_server_nor_the_database():
+    """DESIGN.md: client_tui may import protocol and textual only (the demo server runs as
+    a child process, not in the app)."""
+    code = (
+        "import sys, client_tui.cli, client_tui.app\n"
+        "bad = [m for m in ('twisted', 'peewee', 'server', 'db', 'psycopg2') if m in sys.modules]\n"
+        "print(','.join(bad))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""
