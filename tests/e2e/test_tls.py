@@ -1,0 +1,65 @@
+"""TLS: the same protocol inside TLS, with the server's certificate checked by the SDK."""
+
+import asyncio
+import ssl
+import subprocess
+
+import pytest
+
+from protocol.client import AsyncClient
+from tests.e2e.harness import ServerProcess
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    where = tmp_path_factory.mktemp("tls")
+    cert, key = where / "cert.pem", where / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+def test_a_client_speaks_the_protocol_over_tls(tmp_path, certificate):
+    cert, key = certificate
+    server = ServerProcess(
+        f"sqlite:///{tmp_path / 'tls.db'}", "--tls-cert", str(cert), "--tls-key", str(key)
+    ).start()
+    try:
+        trusted = ssl.create_default_context(cafile=str(cert))
+
+        async def run():
+            async with AsyncClient("127.0.0.1", server.port, tls=trusted) as c:
+                await c.login("customer", server.passwords["customer"])
+                return c.hello, await c.call("catalog.list", limit=3)
+
+        hello, page = asyncio.run(run())
+        assert hello["protocol"] == 1 and len(page["items"]) == 3
+
+        async def untrusted():
+            async with AsyncClient("127.0.0.1", server.port, tls=True, reconnect=False):
+                pass
+
+        with pytest.raises(ssl.SSLCertVerificationError):
+            asyncio.run(untrusted())
+    finally:
+        server.stop()
