@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from textual import work
 from textual.app import App, SystemCommand
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 from textual.screen import Screen
 
@@ -44,7 +44,7 @@ class WarungApp(App[None]):
     TITLE = "warung"
     CSS_PATH: ClassVar[list[str]] = ["styles/app.tcss", "styles/dialogs.tcss", "styles/views.tcss"]
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]
-    BINDINGS: ClassVar[list[Any]] = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("f1", "help", "Help", show=False),
     ]
@@ -71,11 +71,10 @@ class WarungApp(App[None]):
         self.client: AsyncClient | None = None
         self.bridge: PushBridge | None = None
         self.shop: Shop | None = None
+        kept = self.kept_session(target)
         self._first = SignInScreen(
-            user=user, password=password, notice=notice, kept=self.kept_session(target)
+            user=user or (kept.user if kept else ""), password=password, notice=notice, kept=kept
         )
-        if self._first.kept is not None and not user:
-            self._first.user = self._first.kept.user
         self._retry_clock = RetryClock()
         self._reconnecting = False
 
@@ -108,6 +107,7 @@ class WarungApp(App[None]):
     async def _drop_client(self) -> None:
         client, bridge = self.client, self.bridge
         self.client = self.bridge = None
+        self._reconnecting = False
         if bridge is not None:
             bridge.close()
         if client is not None:
