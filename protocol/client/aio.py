@@ -88,6 +88,7 @@ class AsyncClient:
         self.token: str | None = None
         self.last_seq = 0
         self.next_retry_s: float | None = None
+        self.next_retry_at: float | None = None  # event-loop time of the next attempt
         self._ids = itertools.count(1)
         self._pending: dict[int, tuple[asyncio.Future[dict[str, Any]], str, str | None]] = {}
         self._writer: asyncio.StreamWriter | None = None
@@ -109,7 +110,11 @@ class AsyncClient:
             return self.hello
         self._closing = False
         self._set_state(State.CONNECTING)
-        await self._open()
+        try:
+            await self._open()
+        except BaseException:
+            await self.close()  # back to closed, nothing left running
+            raise
         self._set_state(State.CONNECTED)
         return self.hello
 
@@ -255,11 +260,15 @@ class AsyncClient:
 
     # -- pushes and state
 
-    def on_event(self, callback: Callable[[Push], Any]) -> None:
+    def on_event(self, callback: Callable[[Push], Any]) -> Callable[[], None]:
+        """Call `callback` with every push; returns a function that stops it."""
         self._event_callbacks.append(callback)
+        return lambda: self._event_callbacks.remove(callback)
 
-    def on_state(self, callback: Callable[[State], Any]) -> None:
+    def on_state(self, callback: Callable[[State], Any]) -> Callable[[], None]:
+        """Call `callback` on every state change; returns a function that stops it."""
         self._state_callbacks.append(callback)
+        return lambda: self._state_callbacks.remove(callback)
 
     async def events(self) -> AsyncIterator[Push]:
         """Every push, in order. If the application falls behind by more than 10,000, the
@@ -348,9 +357,12 @@ class AsyncClient:
 
     async def _reconnect_loop(self) -> None:
         delay = self.backoff_min
+        loop = asyncio.get_running_loop()
         while not self._closing:
+            wait = delay * random.uniform(0.5, 1.0)
             self.next_retry_s = delay
-            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+            self.next_retry_at = loop.time() + wait
+            await asyncio.sleep(wait)
             try:
                 await self._open()
                 await self._restore()
@@ -360,7 +372,7 @@ class AsyncClient:
                     self._writer = None
                 delay = min(self.backoff_max, delay * 2)
                 continue
-            self.next_retry_s = None
+            self.next_retry_s = self.next_retry_at = None
             self._set_state(State.CONNECTED)
             return
 

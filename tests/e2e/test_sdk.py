@@ -1,6 +1,7 @@
 """The client SDK against a real server: pipelining, pushes, reconnect, resume, safe retry."""
 
 import asyncio
+import socket
 
 import pytest
 
@@ -160,3 +161,22 @@ def test_a_session_ended_elsewhere_leaves_the_client_connected_and_signed_out(sh
 
     states = asyncio.run(run())
     assert states[-2:] == [State.CONNECTED, State.CLOSED]
+
+
+def test_a_failed_connect_leaves_the_client_closed():
+    async def run():
+        with socket.socket() as probe:  # a port nobody listens on
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        c = AsyncClient("127.0.0.1", port)
+        states = []
+        stop = c.on_state(states.append)
+        with pytest.raises(OSError):
+            await c.connect()
+        stop()
+        await c.close()
+        return c.state, states
+
+    state, states = asyncio.run(run())
+    assert state == State.CLOSED
+    assert states == [State.CONNECTING, State.CLOSED]
