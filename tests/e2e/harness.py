@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from protocol.client import AsyncClient, Client
+from protocol.client import Client
 
 START_TIMEOUT_S = 60.0
 LISTENING = re.compile(r"warung-server listening on ([\d.]+):(\d+)")
@@ -107,9 +107,6 @@ class ServerProcess:
         if user is not None:
             client.login(user, self.passwords[user])
         return client
-
-    def aclient(self, **options: Any) -> AsyncClient:
-        return AsyncClient("127.0.0.1", self.port, **options)
 
 
 def wait_until(condition: Any, timeout: float = 10.0, what: str = "condition") -> Any:
