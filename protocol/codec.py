@@ -10,8 +10,6 @@ from typing import Any
 
 import msgpack
 
-PackError = (TypeError, ValueError, OverflowError)
-
 
 def packb(obj: Any) -> bytes:
     """Encode one object. Raises TypeError/OverflowError for what the protocol cannot carry."""

@@ -107,9 +107,6 @@ class PushTemplate:
         length = len(self._head) + len(seq_bytes) + len(self._tail)
         return HEADER.pack(length) + self._head + seq_bytes + self._tail
 
-    def body_size(self) -> int:
-        return len(self._head) + 9 + len(self._tail)
-
 
 __all__ = [
     "PushTemplate",

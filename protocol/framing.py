@@ -9,7 +9,6 @@ from protocol.errors import FrameError, FrameTooLarge, MalformedFrame
 from protocol.rules import DEFAULT_MAX_FRAME
 
 HEADER = struct.Struct(">I")
-MAX_DECLARABLE = 2**32 - 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,11 +90,6 @@ class OpSpec:
     args: Record
     summary: str
 
-    @property
-    def public(self) -> bool:
-        """Callable before signing in."""
-        return not self.roles
-
 
 MAX_QTY = 1000
 MAX_MONEY = 10**12

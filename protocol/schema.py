@@ -6,7 +6,6 @@ new dict with defaults filled in, or raises `BadRequest` naming the field path a
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -200,9 +199,6 @@ class Record(Type):
 
     def describe(self) -> str:
         return "{" + ", ".join(f.name for f in self.fields) + "}"
-
-    def field_names(self) -> Sequence[str]:
-        return [f.name for f in self.fields]
 
 
 EMPTY = Record()

@@ -180,3 +180,17 @@ def test_a_failed_connect_leaves_the_client_closed():
     state, states = asyncio.run(run())
     assert state == State.CLOSED
     assert states == [State.CONNECTING, State.CLOSED]
+
+
+def test_the_blocking_client_hands_pushes_to_next_event(shop):
+    with shop.client("customer") as c:
+        product = next(p for p in c.call("catalog.list")["items"] if p["stock"] > 3)
+        c.subscribe_stock([product["id"]])
+        c.call("cart.clear")
+        c.call("cart.add", product_id=product["id"])
+        order = c.checkout(CARD)
+        push = c.next_event(timeout=10)
+        while push.event != "stock":
+            push = c.next_event(timeout=10)
+        assert push.data["stock"] == product["stock"] - 1
+        c.call("order.cancel", order_id=order["id"])
