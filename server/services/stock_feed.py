@@ -24,23 +24,28 @@ class StockFeedService:
     @inlineCallbacks
     def subscribe(self, call: Call):
         ids = call.args.get("product_ids")
-        if ids is not None:
-            watched = self.hub.subscriptions.get(call.peer, set())
-            if len(watched | set(ids)) > self.max_subscriptions:
-                raise WarungError(
-                    f"at most {self.max_subscriptions} products per connection: "
-                    "unsubscribe some, or subscribe with all: true",
-                    {"reason": "too_many_subscriptions", "limit": self.max_subscriptions},
-                    code=ErrorCode.INVALID_STATE,
-                )
+        self._check_room(call.peer, ids)  # before the read: a refusal costs no query
         found = yield self.dbx.read(lambda db: _snapshot(db, ids))
-        # Now, on the reactor: a change published while the snapshot was being read is newer
-        # than the row read, and this subscription would not see it as an event.
         if call.peer.closing:  # gone while the snapshot was read: keep nothing of it
             return {"snapshot": []}
+        self._check_room(call.peer, ids)  # and after: pipelined subscribes ran meanwhile
+        # Now, on the reactor: a change published while the snapshot was being read is newer
+        # than the row read, and this subscription would not see it as an event.
         snapshot = [self._newest(row) for row in found]
         self.hub.subscribe(call.peer, ids)
         return {"snapshot": snapshot}
+
+    def _check_room(self, peer: Any, ids: list[int] | None) -> None:
+        if ids is None:
+            return
+        watched = self.hub.subscriptions.get(peer, set())
+        if len(watched | set(ids)) > self.max_subscriptions:
+            raise WarungError(
+                f"at most {self.max_subscriptions} products per connection: "
+                "unsubscribe some, or subscribe with all: true",
+                {"reason": "too_many_subscriptions", "limit": self.max_subscriptions},
+                code=ErrorCode.INVALID_STATE,
+            )
 
     def unsubscribe(self, call: Call) -> dict[str, Any]:
         self.hub.unsubscribe(call.peer, call.args.get("product_ids"))

@@ -344,3 +344,22 @@ def test_a_sign_out_pipelined_behind_requests_never_makes_them_fail_inside(shop)
     assert all(a["ok"] for a in answers[:31])  # served as who they were sent as
     assert not raw.call("order.list")["ok"]  # once the sign-out is done
     raw.close()
+
+
+def test_pipelined_subscribes_cannot_pass_the_subscription_limit(tmp_path):
+    server = ServerProcess(
+        f"sqlite:///{tmp_path / 'subs.db'}", "--limit", "max_subscriptions=10"
+    ).start()
+    try:
+        raw = RawConnection(server.port)
+        raw.hello()
+        raw.call("auth.login", username="customer", password=server.passwords["customer"])
+        ids = [raw.request("stock.subscribe", product_ids=[i, i + 100]) for i in range(1, 21)]
+        answers = [raw.answer(i) for i in ids]
+        taken = [a for a in answers if a["ok"]]
+        refused = [a for a in answers if not a["ok"]]
+        assert len(taken) == 5
+        assert {a["error"]["details"]["reason"] for a in refused} == {"too_many_subscriptions"}
+        raw.close()
+    finally:
+        server.stop()
