@@ -115,14 +115,8 @@ class CartView(Vertical):
         problem.display = bool(text)
 
     def _current_line(self) -> dict[str, Any] | None:
-        table = self.table
-        if not table.row_count:
-            return None
-        try:
-            row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
-        except CellDoesNotExist:
-            return None
-        return next((ln for ln in self.lines if str(ln["product_id"]) == row_key.value), None)
+        key = self.table.cursor_key()
+        return next((ln for ln in self.lines if str(ln["product_id"]) == key), None)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "checkout":

@@ -12,6 +12,7 @@ from typing import ClassVar
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
+from textual.widgets.data_table import CellDoesNotExist
 
 
 class FitTable(DataTable[object]):
@@ -25,6 +26,16 @@ class FitTable(DataTable[object]):
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self.fill = fill
         self.minimum = minimum
+
+    def cursor_key(self) -> str | None:
+        """The key of the row under the cursor, or None for an empty table."""
+        if not self.row_count:
+            return None
+        try:
+            row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
+        except CellDoesNotExist:
+            return None
+        return row_key.value
 
     def on_resize(self, event: events.Resize) -> None:
         self.fit()

@@ -137,14 +137,8 @@ class OrdersView(Vertical):
 
     @property
     def current(self) -> dict[str, Any] | None:
-        table = self.table
-        if not table.row_count:
-            return None
-        try:
-            row_key, _ = table.coordinate_to_cell_key(table.cursor_coordinate)
-        except CellDoesNotExist:
-            return None
-        return self.orders.get(int(row_key.value or 0))
+        key = self.table.cursor_key()
+        return self.orders.get(int(key)) if key else None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "act":

@@ -115,6 +115,18 @@ async def add_by_sku(pilot: Pilot[Any], sku: str) -> None:
 def buy(server: ServerProcess, sku: str, qty: int) -> dict[str, Any]:
     """Another customer buys `qty` of `sku` (through the blocking SDK)."""
     username, password = new_customer(server, "other")
+    return checkout_as(server, username, password, sku, qty)
+
+
+def customer_with_order(server: ServerProcess, sku: str) -> tuple[str, str, dict[str, Any]]:
+    """A new customer who has bought one `sku`: their username, password and order."""
+    username, password = new_customer(server)
+    return username, password, checkout_as(server, username, password, sku, 1)
+
+
+def checkout_as(
+    server: ServerProcess, username: str, password: str, sku: str, qty: int
+) -> dict[str, Any]:
     with server.client() as client:
         client.login(username, password)
         product = client.call("catalog.get", sku=sku)

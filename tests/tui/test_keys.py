@@ -15,6 +15,7 @@ from client_tui.screens.product import ProductScreen
 from client_tui.screens.signin import SignInScreen
 from tests.tui.pilot import (
     add_by_sku,
+    customer_with_order,
     label_text,
     make_app,
     new_customer,
@@ -116,12 +117,7 @@ def test_a_session_ended_elsewhere_goes_back_to_sign_in(shop):
 
 
 def test_an_order_opens_from_the_orders_list(shop):
-    username, password = new_customer(shop)
-    with shop.client() as client:
-        client.login(username, password)
-        product = client.call("catalog.get", sku="MIE-0018")
-        client.call("cart.add", product_id=product["id"])
-        order = client.checkout({"method": "card", "token": "ok"})
+    username, password, order = customer_with_order(shop, "MIE-0018")
 
     async def scenario():
         app = make_app(shop)

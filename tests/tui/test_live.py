@@ -11,6 +11,7 @@ from client_tui.screens.product import ProductScreen
 from tests.tui.pilot import (
     add_by_sku,
     buy,
+    customer_with_order,
     label_text,
     make_app,
     new_customer,
@@ -105,12 +106,7 @@ def test_a_cart_line_that_sells_out_is_flagged(shop):
 
 
 def test_order_status_changes_arrive_live(shop):
-    username, password = new_customer(shop)
-    with shop.client() as client:
-        client.login(username, password)
-        product = client.call("catalog.get", sku="MIE-0009")
-        client.call("cart.add", product_id=product["id"])
-        order = client.checkout({"method": "card", "token": "ok"})
+    username, password, order = customer_with_order(shop, "MIE-0009")
 
     async def scenario():
         app = make_app(shop)
@@ -132,12 +128,7 @@ def test_order_status_changes_arrive_live(shop):
 
 
 def test_staff_ship_and_deliver_from_the_orders_list(shop):
-    username, password = new_customer(shop)
-    with shop.client() as client:
-        client.login(username, password)
-        product = client.call("catalog.get", sku="MIE-0010")
-        client.call("cart.add", product_id=product["id"])
-        order = client.checkout({"method": "card", "token": "ok"})
+    username, password, order = customer_with_order(shop, "MIE-0010")
 
     async def scenario():
         app = make_app(shop)
