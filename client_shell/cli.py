@@ -1,8 +1,69 @@
-"""Command line entry point; the program itself lands with its issue."""
+"""`warung-shell [--host H] [--port P] [-c "OP key=value ..."]`: the console.
 
+With `-c` (repeatable) it runs those commands in order and exits: 0 when all succeeded,
+else the status of the first that failed (1 an error answer or a lost link, 2 a line it
+could not parse). Without, it opens the interactive prompt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
 import sys
+
+from client_shell.interactive import run_interactive
+from client_shell.shell import ERROR, OK, Quit, Shell
+from protocol.client import AsyncClient
+from protocol.rules import DEFAULT_PORT
+
+CLIENT_NAME = "warung-shell/0.1"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="warung-shell", description="The warung console.")
+    parser.add_argument("--host", default="127.0.0.1", help="server host (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
+    parser.add_argument(
+        "-c",
+        dest="commands",
+        action="append",
+        metavar="COMMAND",
+        help='run "OP key=value ..." (or \\login USER) and exit; may be repeated',
+    )
+    return parser.parse_args(argv)
+
+
+async def run(options: argparse.Namespace) -> int:
+    one_shot = options.commands is not None
+    # A one-shot run should fail fast on a dropped link rather than wait for a reconnect.
+    client = AsyncClient(
+        options.host, options.port, client_name=CLIENT_NAME, reconnect=not one_shot
+    )
+    warn = functools.partial(print, file=sys.stderr)
+    try:
+        await client.connect()
+    except (OSError, TimeoutError) as failed:
+        warn(f"warung-shell: cannot connect to {options.host}:{options.port}: {failed}")
+        return ERROR
+    shell = Shell(client, warn=warn)
+    try:
+        if not one_shot:
+            return await run_interactive(shell)
+        for line in options.commands:
+            status = await shell.run_line(line)
+            if status != OK:
+                return status
+        return OK
+    except Quit:
+        return OK
+    finally:
+        await client.close()
 
 
 def main(argv: list[str] | None = None) -> int:
-    print(f"{sys.argv[0]}: not built yet", file=sys.stderr)
-    return 1
+    return asyncio.run(run(parse_args(argv)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

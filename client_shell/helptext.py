@@ -1,0 +1,67 @@
+"""`\\help`: the op list and one op's arguments, both read from the protocol's REGISTRY."""
+
+from __future__ import annotations
+
+from protocol.ops import REGISTRY, SIGNED_IN, OpSpec
+from protocol.schema import Field, ListOf, Record
+
+BUILTINS: dict[str, str] = {
+    "\\login": "USER: sign in (password prompted, or from $WARUNG_PASSWORD)",
+    "\\help": "[OP]: list the ops, or one op's arguments",
+    "\\events": "on|off: print pushes as they arrive",
+    "\\quit": "leave the shell (also Ctrl-D)",
+}
+
+
+def roles_text(spec: OpSpec) -> str:
+    if not spec.roles:
+        return "anyone"
+    if spec.roles == SIGNED_IN:
+        return "signed in"
+    return ", ".join(sorted(spec.roles))
+
+
+def ops_overview() -> str:
+    width = max(len(name) for name in [*REGISTRY, *BUILTINS])
+    lines = ["ops (OP key=value ...):"]
+    for name in sorted(REGISTRY):
+        spec = REGISTRY[name]
+        lines.append(f"  {name:<{width}}  {spec.summary} [{roles_text(spec)}]")
+    lines.append("shell commands:")
+    lines += [f"  {name:<{width}}  {text}" for name, text in BUILTINS.items()]
+    lines.append("\\help OP shows an op's arguments.")
+    return "\n".join(lines)
+
+
+def op_help(spec: OpSpec) -> str:
+    lines = [f"{spec.name}: {spec.summary}", f"who: {roles_text(spec)}"]
+    if not spec.args.fields:
+        lines.append("no arguments")
+        return "\n".join(lines)
+    lines.append("arguments:")
+    lines += _field_lines(spec.args, "  ", "")
+    for group in spec.args.one_of:
+        lines.append("give exactly one of: " + ", ".join(group))
+    return "\n".join(lines)
+
+
+def _field_lines(record: Record, indent: str, prefix: str) -> list[str]:
+    lines = []
+    for field in record.fields:
+        name = prefix + field.name
+        lines.append(f"{indent}{name}  {field.type.describe()}{_flags(field)}")
+        nested = field.type.item if isinstance(field.type, ListOf) else field.type
+        if isinstance(nested, Record):
+            inner = f"{name}[]." if isinstance(field.type, ListOf) else f"{name}."
+            lines += _field_lines(nested, indent + "  ", inner)
+    return lines
+
+
+def _flags(field: Field) -> str:
+    parts = []
+    if field.required:
+        parts.append("required")
+    if field.default is not None:
+        parts.append(f"default {field.default!r}".replace("True", "true").replace("False", "false"))
+    text = f" ({', '.join(parts)})" if parts else ""
+    return text + (f": {field.doc}" if field.doc else "")

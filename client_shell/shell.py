@@ -1,0 +1,138 @@
+"""The shell's core: runs one parsed line against the SDK client and prints the outcome.
+
+Shared by `-c` and the interactive prompt; each line ends in an exit status (0 done,
+1 the server or the link said no, 2 the line itself is wrong) so `-c` can exit with it.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from client_shell.helptext import op_help, ops_overview
+from client_shell.parse import Builtin, OpCall, ParseError, parse_line
+from client_shell.render import render_error, render_push, render_value
+from protocol.client import AsyncClient, ConnectionLost, Push
+from protocol.errors import WarungError
+from protocol.ops import REGISTRY, Op
+
+OK, ERROR, USAGE = 0, 1, 2
+PASSWORD_ENV = "WARUNG_PASSWORD"
+
+PasswordReader = Callable[[str], Awaitable[str]]
+
+
+async def read_password_tty(prompt: str) -> str:
+    """Read a password without echo from the terminal (blocking is fine: nothing else runs
+    between commands that needs the loop, and the SDK's heartbeat tolerates the wait)."""
+    return getpass.getpass(prompt)
+
+
+class Quit(Exception):
+    """`\\quit` was given."""
+
+
+class Shell:
+    def __init__(
+        self,
+        client: AsyncClient,
+        write: Callable[[str], Any] = print,
+        warn: Callable[[str], Any] = print,
+        read_password: PasswordReader = read_password_tty,
+    ) -> None:
+        self.client = client
+        self.write = write
+        self.warn = warn  # errors; `-c` sends them to stderr
+        self.read_password = read_password
+        self.pushes = 0
+        self.show_events = False
+        client.on_event(self._on_push)
+
+    def _on_push(self, push: Push) -> None:
+        self.pushes += 1
+        if self.show_events:
+            self.write(render_push(push))
+
+    async def run_line(self, line: str) -> int:
+        """Run one line and print its outcome; returns its exit status. Raises `Quit`."""
+        try:
+            command = parse_line(line)
+        except ParseError as bad:
+            self.warn(f"parse error: {bad}")
+            return USAGE
+        if command is None:
+            return OK
+        if isinstance(command, Builtin):
+            return await self._builtin(command)
+        return await self._call(command)
+
+    async def _call(self, command: OpCall) -> int:
+        try:
+            result = await self._send(command)
+        except WarungError as error:
+            self.warn(render_error(error))
+            return ERROR
+        except (ConnectionLost, TimeoutError, OSError) as lost:
+            self.warn(f"error connection: {lost or 'timed out'}")
+            return ERROR
+        self.write(render_value(result))
+        return OK
+
+    async def _send(self, command: OpCall) -> dict[str, Any]:
+        """Send through the SDK's own methods where it keeps state (the session token for
+        reconnects), else as a plain call."""
+        client, op, args = self.client, command.op, command.args
+        if op == Op.AUTH_LOGIN and {"username", "password"} <= set(args) <= {
+            "username",
+            "password",
+            "totp",
+        }:
+            return await client.login(**args)
+        if op == Op.AUTH_RESUME and set(args) == {"token"}:
+            return await client.resume(args["token"])
+        if op == Op.AUTH_LOGOUT and not args:
+            await client.logout()
+            return {}
+        return await client.call(op, args)
+
+    async def _builtin(self, command: Builtin) -> int:
+        handler = {
+            "login": self._login,
+            "help": self._help,
+            "events": self._events,
+            "quit": self._quit,
+        }.get(command.name)
+        if handler is None:
+            self.warn(f"unknown command \\{command.name} (\\help lists them)")
+            return USAGE
+        return await handler(command.words)
+
+    async def _login(self, words: tuple[str, ...]) -> int:
+        if len(words) != 1:
+            self.warn("usage: \\login USER")
+            return USAGE
+        password = os.environ.get(PASSWORD_ENV) or await self.read_password("password: ")
+        return await self._call(OpCall(Op.AUTH_LOGIN, {"username": words[0], "password": password}))
+
+    async def _help(self, words: tuple[str, ...]) -> int:
+        if not words:
+            self.write(ops_overview())
+            return OK
+        spec = REGISTRY.get(words[0])
+        if len(words) > 1 or spec is None:
+            self.warn(f"no op {' '.join(words)!r} (\\help lists them)")
+            return USAGE
+        self.write(op_help(spec))
+        return OK
+
+    async def _events(self, words: tuple[str, ...]) -> int:
+        if words not in (("on",), ("off",)):
+            self.warn("usage: \\events on|off")
+            return USAGE
+        self.show_events = words == ("on",)
+        return OK
+
+    async def _quit(self, words: tuple[str, ...]) -> int:
+        raise Quit

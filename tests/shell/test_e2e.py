@@ -1,0 +1,105 @@
+"""`python -m client_shell.cli -c ...` against a real server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.harness import ServerProcess
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    path = tmp_path_factory.mktemp("shell") / "s.db"
+    started = ServerProcess(f"sqlite:///{path}").start()
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+def shell(
+    server: ServerProcess, *commands: str, password: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "client_shell.cli", "--port", str(server.port)]
+    for command in commands:
+        argv += ["-c", command]
+    env = {key: value for key, value in os.environ.items() if key != "WARUNG_PASSWORD"}
+    if password is not None:
+        env["WARUNG_PASSWORD"] = password
+    return subprocess.run(
+        argv,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=20,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_login_and_list_two_products(server: ServerProcess) -> None:
+    run = shell(
+        server, "\\login customer", "catalog.list limit=2", password=server.passwords["customer"]
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stderr == ""
+    login_end = run.stdout.index("\n}\n") + 3  # the login answer comes first
+    login, page = json.loads(run.stdout[:login_end]), json.loads(run.stdout[login_end:])
+    assert login["user"]["username"] == "customer"
+    assert len(page["items"]) == 2
+    assert {"id", "name", "price", "stock"} <= set(page["items"][0])
+
+
+def test_bad_argument_is_an_error_answer(server: ServerProcess) -> None:
+    run = shell(
+        server, "\\login customer", "catalog.list limit=0", password=server.passwords["customer"]
+    )
+    assert run.returncode == 1
+    assert run.stderr.startswith("error bad_request: argument 'limit' must be from 1 to 200")
+    assert '"field": "limit"' in run.stderr
+
+
+def test_unknown_op_is_bad_request(server: ServerProcess) -> None:
+    run = shell(server, "no.such.op")
+    assert run.returncode == 1
+    assert run.stderr.startswith("error bad_request: unknown op 'no.such.op'")
+
+
+def test_parse_error_exits_2_and_stops(server: ServerProcess) -> None:
+    run = shell(server, "catalog.list limit", "ping")
+    assert run.returncode == 2
+    assert run.stderr == "parse error: expected key=value, got 'limit'\n"
+    assert run.stdout == ""
+
+
+def test_hello_is_implicit_and_ping_works_signed_out(server: ServerProcess) -> None:
+    run = shell(server, "ping")
+    assert run.returncode == 0, run.stderr
+    assert "time" in json.loads(run.stdout)
+
+
+def test_wrong_password(server: ServerProcess) -> None:
+    run = shell(server, "\\login customer", password="not-the-password")
+    assert run.returncode == 1
+    assert run.stderr.startswith("error unauthenticated:")
+
+
+def test_no_server_exits_1(server: ServerProcess) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "client_shell.cli", "--port", "1", "-c", "ping"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert run.returncode == 1
+    assert run.stderr.startswith("warung-shell: cannot connect to 127.0.0.1:1")
