@@ -14,7 +14,8 @@ import sys
 
 from client_shell.interactive import run_interactive
 from client_shell.shell import ERROR, OK, Quit, Shell
-from protocol.client import AsyncClient
+from protocol.client import AsyncClient, ConnectionLost
+from protocol.errors import WarungError
 from protocol.rules import DEFAULT_PORT
 
 CLIENT_NAME = "warung-shell/0.1"
@@ -43,7 +44,7 @@ async def run(options: argparse.Namespace) -> int:
     warn = functools.partial(print, file=sys.stderr)
     try:
         await client.connect()
-    except (OSError, TimeoutError) as failed:
+    except (OSError, TimeoutError, ConnectionLost, WarungError) as failed:
         warn(f"warung-shell: cannot connect to {options.host}:{options.port}: {failed}")
         return ERROR
     shell = Shell(client, warn=warn)
@@ -62,7 +63,11 @@ async def run(options: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return asyncio.run(run(parse_args(argv)))
+    options = parse_args(argv)
+    try:
+        return asyncio.run(run(options))
+    except KeyboardInterrupt:  # Ctrl-C while a command runs (at the prompt it clears the line)
+        return 130
 
 
 if __name__ == "__main__":

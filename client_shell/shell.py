@@ -6,8 +6,10 @@ Shared by `-c` and the interactive prompt; each line ends in an exit status (0 d
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -25,9 +27,16 @@ PasswordReader = Callable[[str], Awaitable[str]]
 
 
 async def read_password_tty(prompt: str) -> str:
-    """Read a password without echo from the terminal (blocking is fine: nothing else runs
-    between commands that needs the loop, and the SDK's heartbeat tolerates the wait)."""
-    return getpass.getpass(prompt)
+    """Read a password without echo; without a terminal, one line of stdin (for scripts).
+
+    In a thread, so the SDK's heartbeat keeps the link while the user types.
+    """
+    if not sys.stdin.isatty():
+        line = sys.stdin.readline()
+        if not line:
+            raise EOFError
+        return line.rstrip("\n")
+    return await asyncio.to_thread(getpass.getpass, prompt)
 
 
 class Quit(Exception):
@@ -113,7 +122,11 @@ class Shell:
         if len(words) != 1:
             self.warn("usage: \\login USER")
             return USAGE
-        password = os.environ.get(PASSWORD_ENV) or await self.read_password("password: ")
+        try:
+            password = os.environ.get(PASSWORD_ENV) or await self.read_password("password: ")
+        except (EOFError, KeyboardInterrupt):
+            self.warn(f"\\login: no password (type it, or set {PASSWORD_ENV})")
+            return USAGE
         return await self._call(OpCall(Op.AUTH_LOGIN, {"username": words[0], "password": password}))
 
     async def _help(self, words: tuple[str, ...]) -> int:

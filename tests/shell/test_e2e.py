@@ -27,7 +27,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 
 def shell(
-    server: ServerProcess, *commands: str, password: str | None = None
+    server: ServerProcess, *commands: str, password: str | None = None, stdin: str = ""
 ) -> subprocess.CompletedProcess[str]:
     argv = [sys.executable, "-m", "client_shell.cli", "--port", str(server.port)]
     for command in commands:
@@ -42,7 +42,7 @@ def shell(
         capture_output=True,
         text=True,
         timeout=20,
-        stdin=subprocess.DEVNULL,
+        input=stdin,
     )
 
 
@@ -103,3 +103,17 @@ def test_no_server_exits_1(server: ServerProcess) -> None:
     )
     assert run.returncode == 1
     assert run.stderr.startswith("warung-shell: cannot connect to 127.0.0.1:1")
+
+
+def test_password_from_stdin_without_a_terminal(server: ServerProcess) -> None:
+    run = shell(
+        server, "\\login clerk", "order.list limit=1", stdin=server.passwords["clerk"] + "\n"
+    )
+    assert run.returncode == 0, run.stderr
+    assert '"role": "clerk"' in run.stdout
+
+
+def test_login_without_any_password_is_a_usage_error(server: ServerProcess) -> None:
+    run = shell(server, "\\login customer")
+    assert run.returncode == 2
+    assert run.stderr == "\\login: no password (type it, or set WARUNG_PASSWORD)\n"
