@@ -104,6 +104,11 @@ class Shell:
         if op == Op.AUTH_LOGOUT and not args:
             await client.logout()
             return {}
+        if op == Op.STOCK_SUBSCRIBE and _one_subscription_form(args):
+            return {"snapshot": await client.subscribe_stock(args.get("product_ids"))}
+        if op == Op.STOCK_UNSUBSCRIBE and _one_subscription_form(args):
+            await client.unsubscribe_stock(args.get("product_ids"))
+            return {}
         return await client.call(op, args)
 
     async def _builtin(self, command: Builtin) -> int:
@@ -149,3 +154,10 @@ class Shell:
 
     async def _quit(self, words: tuple[str, ...]) -> int:
         raise Quit
+
+
+def _one_subscription_form(args: dict[str, Any]) -> bool:
+    """`product_ids=[...]` or `all=true` alone: what the SDK renews after a reconnect."""
+    return args == {"all": True} or (
+        set(args) == {"product_ids"} and isinstance(args["product_ids"], list)
+    )

@@ -117,3 +117,15 @@ def test_login_without_any_password_is_a_usage_error(server: ServerProcess) -> N
     run = shell(server, "\\login customer")
     assert run.returncode == 2
     assert run.stderr == "\\login: no password (type it, or set WARUNG_PASSWORD)\n"
+
+
+def test_subscribe_prints_the_snapshot(server: ServerProcess) -> None:
+    run = shell(
+        server,
+        "\\login clerk",
+        "stock.subscribe product_ids=[1,2]",
+        password=server.passwords["clerk"],
+    )
+    assert run.returncode == 0, run.stderr
+    snapshot = json.loads(run.stdout[run.stdout.index("\n}\n") + 3 :])["snapshot"]
+    assert [row["product_id"] for row in snapshot] == [1, 2]
