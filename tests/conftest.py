@@ -18,6 +18,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import quote
 
 import peewee as pw
@@ -26,6 +27,7 @@ import pytest
 
 from db.connect import DatabaseUnavailable, connect, disconnect
 from db.migrations import migrate
+from tests.e2e.harness import ServerProcess
 
 DEFAULT_TEST_PG = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -107,3 +109,19 @@ def database(db_url: str) -> Iterator[pw.Database]:
     migrate(db)
     yield db
     disconnect(db)
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A demo shop on SQLite shared by one module's tests (a real server process)."""
+    server = ServerProcess(f"sqlite:///{tmp_path_factory.mktemp('shop') / 'shop.db'}").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fresh_shop(tmp_path: Path) -> Iterator[ServerProcess]:
+    """A demo shop of the test's own, for tests that kill or restart it or need exact numbers."""
+    server = ServerProcess(f"sqlite:///{tmp_path / 'shop.db'}").start()
+    yield server
+    server.stop()

@@ -1,27 +1,9 @@
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import fresh_pg_schema
 from tests.e2e.harness import ServerProcess
-
-
-@pytest.fixture(scope="module")
-def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """A demo shop on SQLite, shared by the tests of one module."""
-    path: Path = tmp_path_factory.mktemp("shop") / "shop.db"
-    server = ServerProcess(f"sqlite:///{path}").start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def fresh_shop(tmp_path: Path) -> Iterator[ServerProcess]:
-    """A demo shop of the test's own, for tests that kill or restart it."""
-    server = ServerProcess(f"sqlite:///{tmp_path / 'shop.db'}").start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

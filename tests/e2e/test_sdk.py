@@ -121,7 +121,9 @@ def test_a_checkout_cut_mid_flight_and_retried_makes_exactly_one_order(slow_shop
         await c.call("cart.clear")
         await c.call("cart.add", product_id=product["id"])
         checkout = asyncio.create_task(c.checkout(CARD, idempotency_key="cut-and-retry"))
-        await asyncio.sleep(0.1)  # the request is out; the slow payment has not answered
+        # cut once the order is written and its slow payment has not yet answered
+        while (await asyncio.to_thread(pending_orders, slow_shop.db_url, product["id"])) != 1:
+            await asyncio.sleep(0.01)
         proxy.cut()
         order = await checkout
         await c.close()
@@ -194,3 +196,7 @@ def test_the_blocking_client_hands_pushes_to_next_event(shop):
             push = c.next_event(timeout=10)
         assert push.data["stock"] == product["stock"] - 1
         c.call("order.cancel", order_id=order["id"])
+
+
+def pending_orders(url: str, product_id: int) -> int:
+    return facts(url, product_id)["orders"].get("pending", 0)

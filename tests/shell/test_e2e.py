@@ -6,24 +6,11 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.e2e.harness import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    path = tmp_path_factory.mktemp("shell") / "s.db"
-    started = ServerProcess(f"sqlite:///{path}").start()
-    try:
-        yield started
-    finally:
-        started.stop()
 
 
 def shell(
@@ -46,9 +33,9 @@ def shell(
     )
 
 
-def test_login_and_list_two_products(server: ServerProcess) -> None:
+def test_login_and_list_two_products(shop: ServerProcess) -> None:
     run = shell(
-        server, "\\login customer", "catalog.list limit=2", password=server.passwords["customer"]
+        shop, "\\login customer", "catalog.list limit=2", password=shop.passwords["customer"]
     )
     assert run.returncode == 0, run.stderr
     assert run.stderr == ""
@@ -59,41 +46,41 @@ def test_login_and_list_two_products(server: ServerProcess) -> None:
     assert {"id", "name", "price", "stock"} <= set(page["items"][0])
 
 
-def test_bad_argument_is_an_error_answer(server: ServerProcess) -> None:
+def test_bad_argument_is_an_error_answer(shop: ServerProcess) -> None:
     run = shell(
-        server, "\\login customer", "catalog.list limit=0", password=server.passwords["customer"]
+        shop, "\\login customer", "catalog.list limit=0", password=shop.passwords["customer"]
     )
     assert run.returncode == 1
     assert run.stderr.startswith("error bad_request: argument 'limit' must be from 1 to 200")
     assert '"field": "limit"' in run.stderr
 
 
-def test_unknown_op_is_bad_request(server: ServerProcess) -> None:
-    run = shell(server, "no.such.op")
+def test_unknown_op_is_bad_request(shop: ServerProcess) -> None:
+    run = shell(shop, "no.such.op")
     assert run.returncode == 1
     assert run.stderr.startswith("error bad_request: unknown op 'no.such.op'")
 
 
-def test_parse_error_exits_2_and_stops(server: ServerProcess) -> None:
-    run = shell(server, "catalog.list limit", "ping")
+def test_parse_error_exits_2_and_stops(shop: ServerProcess) -> None:
+    run = shell(shop, "catalog.list limit", "ping")
     assert run.returncode == 2
     assert run.stderr == "parse error: expected key=value, got 'limit'\n"
     assert run.stdout == ""
 
 
-def test_hello_is_implicit_and_ping_works_signed_out(server: ServerProcess) -> None:
-    run = shell(server, "ping")
+def test_hello_is_implicit_and_ping_works_signed_out(shop: ServerProcess) -> None:
+    run = shell(shop, "ping")
     assert run.returncode == 0, run.stderr
     assert "time" in json.loads(run.stdout)
 
 
-def test_wrong_password(server: ServerProcess) -> None:
-    run = shell(server, "\\login customer", password="not-the-password")
+def test_wrong_password(shop: ServerProcess) -> None:
+    run = shell(shop, "\\login customer", password="not-the-password")
     assert run.returncode == 1
     assert run.stderr.startswith("error unauthenticated:")
 
 
-def test_no_server_exits_1(server: ServerProcess) -> None:
+def test_no_server_exits_1() -> None:
     run = subprocess.run(
         [sys.executable, "-m", "client_shell.cli", "--port", "1", "-c", "ping"],
         cwd=ROOT,
@@ -105,26 +92,24 @@ def test_no_server_exits_1(server: ServerProcess) -> None:
     assert run.stderr.startswith("warung-shell: cannot connect to 127.0.0.1:1")
 
 
-def test_password_from_stdin_without_a_terminal(server: ServerProcess) -> None:
-    run = shell(
-        server, "\\login clerk", "order.list limit=1", stdin=server.passwords["clerk"] + "\n"
-    )
+def test_password_from_stdin_without_a_terminal(shop: ServerProcess) -> None:
+    run = shell(shop, "\\login clerk", "order.list limit=1", stdin=shop.passwords["clerk"] + "\n")
     assert run.returncode == 0, run.stderr
     assert '"role": "clerk"' in run.stdout
 
 
-def test_login_without_any_password_is_a_usage_error(server: ServerProcess) -> None:
-    run = shell(server, "\\login customer")
+def test_login_without_any_password_is_a_usage_error(shop: ServerProcess) -> None:
+    run = shell(shop, "\\login customer")
     assert run.returncode == 2
     assert run.stderr == "\\login: no password (type it, or set WARUNG_PASSWORD)\n"
 
 
-def test_subscribe_prints_the_snapshot(server: ServerProcess) -> None:
+def test_subscribe_prints_the_snapshot(shop: ServerProcess) -> None:
     run = shell(
-        server,
+        shop,
         "\\login clerk",
         "stock.subscribe product_ids=[1,2]",
-        password=server.passwords["clerk"],
+        password=shop.passwords["clerk"],
     )
     assert run.returncode == 0, run.stderr
     snapshot = json.loads(run.stdout[run.stdout.index("\n}\n") + 3 :])["snapshot"]

@@ -64,6 +64,15 @@ async def sign_in(pilot: Pilot[Any], username: str, password: str) -> HomeScreen
     return await home_loaded(pilot)
 
 
+async def orders_listing(pilot: Pilot[Any], username: str, password: str, order_id: int) -> Any:
+    """Sign in, open Orders (F4) and wait until `order_id` is listed; returns the view."""
+    await sign_in(pilot, username, password)
+    await pilot.press("f4")
+    orders = pilot.app.screen.query_one("#orders-view")
+    await wait_for(pilot, lambda: order_id in orders.orders, f"order {order_id} listed")
+    return orders
+
+
 async def home_loaded(pilot: Pilot[Any]) -> HomeScreen:
     app = pilot.app
     await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen), "the home screen")

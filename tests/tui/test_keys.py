@@ -19,6 +19,7 @@ from tests.tui.pilot import (
     label_text,
     make_app,
     new_customer,
+    orders_listing,
     products,
     sign_in,
     wait_for,
@@ -122,10 +123,7 @@ def test_an_order_opens_from_the_orders_list(shop):
     async def scenario():
         app = make_app(shop)
         async with app.run_test(size=(80, 24)) as pilot:
-            await sign_in(pilot, username, password)
-            await pilot.press("f4")
-            orders = app.screen.query_one("#orders-view")
-            await wait_for(pilot, lambda: order["id"] in orders.orders, "listed")
+            await orders_listing(pilot, username, password, order["id"])
             await pilot.press("enter")
             screen = await wait_for(
                 pilot, lambda: isinstance(app.screen, OrderScreen) and app.screen, "detail"

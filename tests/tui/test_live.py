@@ -15,6 +15,7 @@ from tests.tui.pilot import (
     label_text,
     make_app,
     new_customer,
+    orders_listing,
     search,
     sign_in,
     wait_for,
@@ -111,10 +112,7 @@ def test_order_status_changes_arrive_live(shop):
     async def scenario():
         app = make_app(shop)
         async with app.run_test(size=(80, 24)) as pilot:
-            await sign_in(pilot, username, password)
-            await pilot.press("f4")
-            orders = app.screen.query_one("#orders-view")
-            await wait_for(pilot, lambda: order["id"] in orders.orders, "the order listed")
+            orders = await orders_listing(pilot, username, password, order["id"])
             status = lambda: str(orders.table.get_cell(str(order["id"]), "status"))  # noqa: E731
             assert status() == "paid"
             with shop.client("clerk") as clerk:

@@ -158,7 +158,10 @@ def test_a_burst_of_stock_pushes_becomes_one_message():
         for seq in range(1, 501):
             client.push("stock", seq, {"product_id": seq % 5, "stock": seq, "version": seq})
         assert posted == []
-        await asyncio.sleep(0.1)
+        deadline = asyncio.get_running_loop().time() + 5
+        while not posted:  # the flush timer fires once for the whole burst
+            assert asyncio.get_running_loop().time() < deadline, "no flush"
+            await asyncio.sleep(0.01)
         assert len(posted) == 1 and isinstance(posted[0], StockChanged)
         assert posted[0].levels == {i: Level(495 + i, 495 + i) for i in range(5)} | {
             0: Level(500, 500)
