@@ -35,10 +35,19 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        # The labelled children, looked up once: `labels()` costs more than the update.
+        self._counts: dict[tuple[str, str], Any] = {}
+        self._latencies: dict[str, Any] = {}
 
     def answered(self, op: str, outcome: str, seconds: float) -> None:
-        self.requests.labels(op, outcome).inc()
-        self.latency.labels(op).observe(seconds)
+        count = self._counts.get((op, outcome))
+        if count is None:
+            count = self._counts[op, outcome] = self.requests.labels(op, outcome)
+        latency = self._latencies.get(op)
+        if latency is None:
+            latency = self._latencies[op] = self.latency.labels(op)
+        count.inc()
+        latency.observe(seconds)
 
     def watch(self, factory: Any, dbx: Any, hub: Any) -> None:
         """Report the live state of the server at each scrape."""
