@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import signal
 import sys
 from argparse import Namespace
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from db.connect import connect
 from db.demo import load_demo
 from db.migrations import migrate
 from db.models import Product, Setting, User
+from db.url import resolve
 from protocol.ops import EventName
 from server import sql
 from server.dbexec import DatabaseExecutor
@@ -77,10 +77,12 @@ def shop_info(db: pw.Database) -> dict[str, Any]:
 class Server:
     """Everything one running server holds, wired together."""
 
-    def __init__(self, db: pw.Database, reactor: Any, limits: Limits, payment_delay_s: float):
+    def __init__(
+        self, db: pw.Database, url: str, reactor: Any, limits: Limits, payment_delay_s: float
+    ):
         self.reactor = reactor
         self.shop = shop_info(db)
-        self.dbx = DatabaseExecutor(db, reactor)
+        self.dbx = DatabaseExecutor(db, reactor, url)
         self.hub = EventHub()
         self.provider = FakeProvider(reactor, payment_delay_s)
         self.metrics = Metrics()
@@ -134,8 +136,9 @@ class Server:
 
     @inlineCallbacks
     def start(self):
-        """Start the database threads, hear other servers, settle what a crash left."""
-        self.dbx.start()
+        """Start the database threads and writer, hear other servers, settle what a crash
+        left."""
+        yield self.dbx.start()
         if self.listener is not None:
             yield self.listener.start()
         else:
@@ -181,7 +184,7 @@ class Server:
             if self.listener is not None:
                 self.listener.stop()
         finally:
-            self.dbx.stop()
+            yield self.dbx.stop()
         log.info(
             "{writes} writes in {batches} group commits, writer busy {busy:.1f} s",
             writes=self.dbx.writes,
@@ -221,7 +224,7 @@ def serve(args: Namespace, reactor: Any = default_reactor) -> int:
         return 2
     globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stderr)], redirectStandardIO=False)
     db = prepare_database(args.db, args.demo)
-    server = Server(db, reactor, limits, args.payment_delay)
+    server = Server(db, resolve(args.db), reactor, limits, args.payment_delay)
 
     @inlineCallbacks
     def begin():
@@ -244,9 +247,7 @@ def serve(args: Namespace, reactor: Any = default_reactor) -> int:
 
     reactor.callWhenRunning(lambda: begin().addErrback(failed))
     reactor.addSystemEventTrigger("before", "shutdown", server.shutdown)
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: reactor.callFromThread(reactor.stop))
-    reactor.run(installSignalHandlers=False)
+    reactor.run()  # its SIGINT and SIGTERM handlers stop it (draining); SIGCHLD reaps the writer
     return 0
 
 

@@ -1,53 +1,39 @@
-"""Peewee work off the reactor thread: a group-committing writer and a pool of readers.
+"""Database work off the reactor thread: writes to one writer, reads on a pool of threads.
 
-SQLite has one writer, so every write runs on one thread that takes all the writes waiting
-in its queue, runs each inside its own savepoint of one transaction, and commits them
-together (group commit): one failing write rolls back only its own savepoint. The outcome of
-each write reaches its Deferred on the reactor thread only after the commit, so nothing a
-caller does with it (answering, publishing events) can run for a change that is rolled back.
+On SQLite every write goes to the writer process (`server.writer_process`), which commits
+the writes waiting for it together (group commit), each in its own savepoint. On
+PostgreSQL, which takes several writers at once, each write runs in its own transaction
+on a worker thread, and correctness comes from the SQL itself (conditional updates), never
+from a lock held in this process; serialization failures and deadlocks are retried.
 
-PostgreSQL takes several writers at once: each write runs in its own transaction on a
-worker thread, and correctness comes from the SQL itself (conditional updates), never from
-a lock held in this process. Serialization failures and deadlocks are retried.
+Either way a write is a `@write_job` function and its arguments, and its outcome is the
+same: the result as msgpack carries it, or the `WarungError` it raised, delivered on the
+reactor thread only after the commit.
 """
 
 from __future__ import annotations
 
-import queue
-import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import peewee as pw
 import psycopg2
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
-from db.transactions import write_transaction
-from protocol.errors import Unavailable
+from protocol.codec import packb, unpackb
+from server.write_jobs import CONNECTION_ERRORS as DB_CONNECTION_ERRORS
+from server.write_jobs import job_name, unavailable
+from server.writer_link import WriterLink
 
 T = TypeVar("T")
-Work = Callable[[pw.Database], T]
-MAX_BATCH = 256
-CONNECTION_ERRORS = (pw.OperationalError, pw.InterfaceError, psycopg2.OperationalError)
-RETRY_AFTER_MS = 1000
+CONNECTION_ERRORS = (*DB_CONNECTION_ERRORS, psycopg2.OperationalError)
 PG_RETRIES = 5
 
 log = Logger()
-
-
-@dataclass
-class _Job:
-    work: Work[Any]
-    deferred: Deferred[Any] = field(default_factory=Deferred)
-
-
-_STOP = object()
 
 
 def is_postgres(db: pw.Database) -> bool:
@@ -57,54 +43,66 @@ def is_postgres(db: pw.Database) -> bool:
 class DatabaseExecutor:
     """Runs read and write work for the reactor, returning Deferreds."""
 
-    def __init__(self, db: pw.Database, reactor: Any, readers: int = 4, writers: int = 8) -> None:
+    def __init__(
+        self, db: pw.Database, reactor: Any, url: str, readers: int = 4, writers: int = 8
+    ) -> None:
         self.db = db
         self.reactor = reactor
         self.postgres = is_postgres(db)
         self._readers = ThreadPool(1, readers, name="warung-read")
         self._pg_writers = ThreadPool(1, writers, name="warung-write") if self.postgres else None
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._writer: threading.Thread | None = None
-        self.batches = 0
-        self.writes = 0
-        self.busy_s = 0.0
+        self._writer = None if self.postgres else WriterLink(reactor, url)
+        self._pg_writes = 0
 
-    def start(self) -> None:
+    @property
+    def writes(self) -> int:
+        return self._pg_writes if self._writer is None else self._writer.writes
+
+    @property
+    def batches(self) -> int:
+        return self._pg_writes if self._writer is None else self._writer.batches
+
+    @property
+    def busy_s(self) -> float:
+        return 0.0 if self._writer is None else self._writer.busy_s
+
+    def start(self) -> Deferred[None]:
+        """Start the threads and the writer; fires when the writer is ready."""
         self._readers.start()
         if self._pg_writers is not None:
             self._pg_writers.start()
-        else:
-            self._writer = threading.Thread(
-                target=self._write_loop, name="warung-writer", daemon=True
-            )
-            self._writer.start()
+        return succeed(None) if self._writer is None else self._writer.start()
 
-    def stop(self) -> None:
-        """Finish queued writes, then stop every thread (blocking; call at shutdown)."""
-        if self._writer is not None:
-            self._queue.put(_STOP)
-            self._writer.join()
-            self._writer = None
-        if self._pg_writers is not None:
-            self._pg_writers.stop()
-        self._readers.stop()
+    def stop(self) -> Deferred[None]:
+        """Finish queued writes, then stop the writer and every thread."""
+        done = succeed(None) if self._writer is None else self._writer.stop()
 
-    def read(self, work: Work[T]) -> Deferred[T]:
+        def threads(result: Any) -> Any:
+            if self._pg_writers is not None:
+                self._pg_writers.stop()
+            self._readers.stop()
+            return result
+
+        return done.addBoth(threads)
+
+    def read(self, work: Callable[[pw.Database], T]) -> Deferred[T]:
         """Run `work(db)` on a reader thread, outside any explicit transaction."""
         d = deferToThreadPool(self.reactor, self._readers, self._run_read, work)
         return d.addErrback(_database_down)
 
-    def write(self, work: Work[T]) -> Deferred[T]:
-        """Run `work(db)` in a transaction; the Deferred fires after the commit."""
-        if self._pg_writers is not None:
-            d = deferToThreadPool(self.reactor, self._pg_writers, self._run_pg_write, work)
-        else:
-            job = _Job(work)
-            self._queue.put(job)
-            d = job.deferred
-        return d.addErrback(_database_down)
+    def write(self, job: Callable[..., T], *args: Any) -> Deferred[T]:
+        """Run the write job `job(db, *args)` in a transaction; fires after the commit."""
+        name = job_name(job)
+        if self._writer is not None:
+            return self._writer.submit(name, args)
+        d = deferToThreadPool(self.reactor, self._pg_writers, self._run_pg_write, job, args)
+        return d.addCallback(self._count_pg_write).addErrback(_database_down)
 
-    def _run_read(self, work: Work[T]) -> T:
+    def _count_pg_write(self, result: T) -> T:
+        self._pg_writes += 1
+        return result
+
+    def _run_read(self, work: Callable[[pw.Database], T]) -> T:
         """Reads are retried once on a fresh connection (a database restart or failover
         leaves each worker thread holding a dead one)."""
         try:
@@ -120,11 +118,14 @@ class DatabaseExecutor:
         except Exception:  # already broken: nothing to hand back to the pool
             log.info("dropped a broken database connection")
 
-    def _run_pg_write(self, work: Work[T]) -> T:
+    def _run_pg_write(self, job: Callable[..., T], args: tuple[Any, ...]) -> T:
+        """The job in its own transaction, its result as the writer process would give it
+        (a result that cannot travel fails the job before its commit, as it would there)."""
         for attempt in range(PG_RETRIES):
             try:
                 with self.db.atomic():
-                    return work(self.db)
+                    packed = packb(job(self.db, *args))
+                return unpackb(packed)
             except Exception as exc:
                 if _retryable(exc) and attempt < PG_RETRIES - 1:
                     log.info("retrying a write after {error}", error=exc)
@@ -134,73 +135,12 @@ class DatabaseExecutor:
                 raise
         raise AssertionError("unreachable")
 
-    def _write_loop(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is _STOP:
-                return
-            batch = [first]
-            stop = False
-            while len(batch) < MAX_BATCH:
-                try:
-                    job = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if job is _STOP:
-                    stop = True
-                    break
-                batch.append(job)
-            self._run_batch(batch)
-            if stop:
-                return
-
-    def _run_batch(self, batch: list[_Job]) -> None:
-        began = time.perf_counter()
-        outcomes: list[tuple[bool, Any]] = []
-        try:
-            with write_transaction(self.db):
-                for job in batch:
-                    outcomes.append(self._run_savepoint(job.work))
-        except Exception as exc:  # the commit itself failed: every write in it failed
-            log.failure("group commit of {n} writes failed", n=len(batch))
-            outcomes = [(False, exc)] * len(batch)
-        self.batches += 1
-        self.writes += len(batch)
-        self.busy_s += time.perf_counter() - began
-        self.reactor.callFromThread(_deliver, batch, outcomes)
-
-    def _run_savepoint(self, work: Work[Any]) -> tuple[bool, Any]:
-        """One write of the batch, in its own savepoint (plain SQL: peewee's costs 8x more)."""
-        conn = self.db.connection()
-        conn.execute("SAVEPOINT job")
-        try:
-            result = work(self.db)
-        except Exception as exc:
-            conn.execute("ROLLBACK TO job")
-            conn.execute("RELEASE job")
-            return False, exc
-        conn.execute("RELEASE job")
-        return True, result
-
-
-def _deliver(batch: list[_Job], outcomes: list[tuple[bool, Any]]) -> None:
-    for job, (ok, value) in zip(batch, outcomes, strict=True):
-        if ok:
-            job.deferred.callback(value)
-        else:
-            job.deferred.errback(value)
-
 
 def _database_down(failure: Failure) -> Failure:
     """A database that cannot be reached (or stays locked) is `unavailable`, not a bug."""
     if failure.check(*CONNECTION_ERRORS):
         log.warn("database unavailable: {error}", error=failure.getErrorMessage())
-        return Failure(
-            Unavailable(
-                "the database is unavailable: try again shortly",
-                {"retry_after_ms": RETRY_AFTER_MS},
-            )
-        )
+        return Failure(unavailable(" ".join(failure.getErrorMessage().split())))
     return failure
 
 

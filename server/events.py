@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from protocol.envelope import PushTemplate
 from protocol.ops import EventName
 
 
-@dataclass(frozen=True, slots=True)
-class StockChange:
+class StockChange(NamedTuple):
+    """A product's stock after a committed change (a tuple, so a write job can return it)."""
+
     product_id: int
     stock: int
     version: int

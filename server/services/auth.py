@@ -24,6 +24,7 @@ from server.dispatch import Call, Identity
 from server.factory import WarungFactory
 from server.limits import AddressLimiter
 from server.wire import USER_COLUMNS, user
+from server.write_jobs import write_job
 
 TOKEN_LIFETIME = timedelta(days=30)
 WRONG = "wrong username or password"
@@ -48,8 +49,8 @@ class AuthService:
     def register(self, call: Call):
         username, password = call.args["username"], call.args["password"]
         password_hash = yield self.dbx.read(lambda db: hash_password(password))
-        row = yield self.dbx.write(lambda db: _insert_user(db, username, password_hash))
-        return {"user": user(row)}
+        created = yield self.dbx.write(insert_user, username, password_hash)
+        return {"user": created}
 
     @inlineCallbacks
     def login(self, call: Call):
@@ -71,7 +72,7 @@ class AuthService:
             self.failures.take(call.peer.address, self.factory.clock.seconds())
             raise
         token = secrets.token_urlsafe(32)
-        session_id = yield self.dbx.write(lambda db: _create_session(db, row[0], token))
+        session_id = yield self.dbx.write(create_session, row[0], token)
         call.peer.sign_in(Identity(row[0], row[1], row[2], session_id))
         return {"user": user(row[:6]), "token": token}
 
@@ -88,11 +89,7 @@ class AuthService:
     @inlineCallbacks
     def logout(self, call: Call):
         session_id = call.identity.session_id
-        yield self.dbx.write(
-            lambda db: sql.execute(
-                db, "UPDATE sessions SET revoked_at = ? WHERE id = ?", (utcnow(), session_id)
-            )
-        )
+        yield self.dbx.write(revoke_session, session_id)
         self.factory.sign_out_session(session_id)
         return {}
 
@@ -100,46 +97,49 @@ class AuthService:
     def totp_enroll(self, call: Call):
         me = call.identity
         secret = pyotp.random_base32()
-
-        def enroll(db: pw.Database) -> None:
-            cursor = sql.execute(
-                db,
-                "UPDATE users SET totp_secret = ? WHERE id = ? AND NOT totp_enabled",
-                (secret, me.user_id),
-            )
-            if cursor.rowcount != 1:
-                raise WarungError(
-                    "two-factor sign-in is already on",
-                    {"reason": "totp_enabled"},
-                    code=ErrorCode.INVALID_STATE,
-                )
-
-        yield self.dbx.write(enroll)
+        yield self.dbx.write(enroll_totp, me.user_id, secret)
         uri = pyotp.TOTP(secret).provisioning_uri(name=me.username, issuer_name="warung")
         return {"secret": secret, "uri": uri}
 
     @inlineCallbacks
     def totp_confirm(self, call: Call):
-        me = call.identity
-        code = call.args["code"]
-
-        def confirm(db: pw.Database) -> None:
-            (secret,) = sql.one(db, "SELECT totp_secret FROM users WHERE id = ?", (me.user_id,))
-            if secret is None:
-                raise WarungError(
-                    "call auth.totp.enroll first",
-                    {"reason": "not_enrolled"},
-                    code=ErrorCode.INVALID_STATE,
-                )
-            if not pyotp.TOTP(secret).verify(code, valid_window=1):
-                raise BadRequest("wrong code", {"field": "code", "rule": "wrong code"})
-            sql.execute(db, "UPDATE users SET totp_enabled = ? WHERE id = ?", (True, me.user_id))
-
-        yield self.dbx.write(confirm)
+        yield self.dbx.write(confirm_totp, call.identity.user_id, call.args["code"])
         return {}
 
 
-def _insert_user(db: pw.Database, username: str, password_hash: str) -> tuple[Any, ...]:
+@write_job
+def enroll_totp(db: pw.Database, user_id: int, secret: str) -> None:
+    cursor = sql.execute(
+        db, "UPDATE users SET totp_secret = ? WHERE id = ? AND NOT totp_enabled", (secret, user_id)
+    )
+    if cursor.rowcount != 1:
+        raise WarungError(
+            "two-factor sign-in is already on",
+            {"reason": "totp_enabled"},
+            code=ErrorCode.INVALID_STATE,
+        )
+
+
+@write_job
+def confirm_totp(db: pw.Database, user_id: int, code: str) -> None:
+    (secret,) = sql.one(db, "SELECT totp_secret FROM users WHERE id = ?", (user_id,))
+    if secret is None:
+        raise WarungError(
+            "call auth.totp.enroll first", {"reason": "not_enrolled"}, code=ErrorCode.INVALID_STATE
+        )
+    if not pyotp.TOTP(secret).verify(code, valid_window=1):
+        raise BadRequest("wrong code", {"field": "code", "rule": "wrong code"})
+    sql.execute(db, "UPDATE users SET totp_enabled = ? WHERE id = ?", (True, user_id))
+
+
+@write_job
+def revoke_session(db: pw.Database, session_id: int) -> None:
+    sql.execute(db, "UPDATE sessions SET revoked_at = ? WHERE id = ?", (utcnow(), session_id))
+
+
+@write_job
+def insert_user(db: pw.Database, username: str, password_hash: str) -> dict[str, Any]:
+    """A new customer, as the user map."""
     try:
         with db.atomic():
             user_id = sql.insert(
@@ -154,7 +154,7 @@ def _insert_user(db: pw.Database, username: str, password_hash: str) -> tuple[An
             {"field": "username"},
             code=ErrorCode.CONFLICT,
         ) from None
-    return sql.one(db, f"SELECT {USER_COLUMNS} FROM users WHERE id = ?", (user_id,))
+    return user(sql.one(db, f"SELECT {USER_COLUMNS} FROM users WHERE id = ?", (user_id,)))
 
 
 def _check_password(db: pw.Database, username: str, password: str) -> tuple[Any, ...]:
@@ -178,7 +178,8 @@ def _check_account(row: tuple[Any, ...], code: str | None) -> None:
         raise unauthenticated("a current two-factor code is needed", totp_required=True)
 
 
-def _create_session(db: pw.Database, user_id: int, token: str) -> int:
+@write_job
+def create_session(db: pw.Database, user_id: int, token: str) -> int:
     now = utcnow()
     return sql.insert(
         db,

@@ -12,6 +12,7 @@ from server import sql, wire
 from server.dbexec import DatabaseExecutor
 from server.dispatch import Call
 from server.services.catalog import not_found
+from server.write_jobs import write_job
 
 MAX_LINES = 100
 MAX_QTY = 1000
@@ -66,22 +67,25 @@ class CartService:
         return self._change(call, 0, relative=False)
 
     def clear(self, call: Call):
-        user_id = call.identity.user_id
-
-        def clear(db: pw.Database) -> dict[str, Any]:
-            sql.execute(db, "DELETE FROM cart_lines WHERE user_id = ?", (user_id,))
-            return read_cart(db, user_id, self.currency)
-
-        return self.dbx.write(clear)
+        return self.dbx.write(clear_cart, call.identity.user_id, self.currency)
 
     def _change(self, call: Call, qty: int, relative: bool):
         user_id, product_id = call.identity.user_id, call.args["product_id"]
+        return self.dbx.write(change_cart, user_id, product_id, qty, relative, self.currency)
 
-        def change(db: pw.Database) -> dict[str, Any]:
-            set_line(db, user_id, product_id, qty, relative)
-            return read_cart(db, user_id, self.currency)
 
-        return self.dbx.write(change)
+@write_job
+def clear_cart(db: pw.Database, user_id: int, currency: str) -> dict[str, Any]:
+    sql.execute(db, "DELETE FROM cart_lines WHERE user_id = ?", (user_id,))
+    return read_cart(db, user_id, currency)
+
+
+@write_job
+def change_cart(
+    db: pw.Database, user_id: int, product_id: int, qty: int, relative: bool, currency: str
+) -> dict[str, Any]:
+    set_line(db, user_id, product_id, qty, relative)
+    return read_cart(db, user_id, currency)
 
 
 def set_line(db: pw.Database, user_id: int, product_id: int, qty: int, relative: bool) -> None:

@@ -9,7 +9,6 @@ the provider is charged with no transaction open; a second transaction marks the
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,15 +23,16 @@ from protocol.codec import packb
 from protocol.errors import BadRequest, ErrorCode, WarungError
 from server import sql, wire
 from server.dbexec import DatabaseExecutor
-from server.dispatch import Call
+from server.dispatch import Call, Identity
 from server.events import EventHub, StockChange
-from server.payments import Charge, PaymentProvider
+from server.payments import PaymentProvider
 from server.pg_events import announce_order
 from server.services.cart import CART_LINES, out_of_stock
 from server.services.catalog import not_found
 from server.services.order_states import check_transition
 from server.services.stock import ShortOfStock, move_stock
 from server.wire import utc
+from server.write_jobs import write_job
 
 STAFF = ("clerk", "admin")
 PAYMENT_TIMEOUT_S = 60.0
@@ -41,15 +41,6 @@ log = Logger()
 ORDER_COLUMNS = (
     "id, status, channel, customer_id, total, currency, created_at, updated_at, cancel_reason"
 )
-
-
-@dataclass
-class Begun:
-    """What the first checkout transaction did."""
-
-    order: dict[str, Any]
-    changes: list[StockChange] = field(default_factory=list)
-    existing: bool = False
 
 
 def read_order(db: pw.Database, order_id: int) -> dict[str, Any] | None:
@@ -189,14 +180,18 @@ class OrderService:
     def _checkout(self, call: Call, print_: str):
         me, args = call.identity, call.args
         begun = yield self.dbx.write(
-            lambda db: self._begin(
-                db, me.user_id, args["idempotency_key"], print_, args["payment"]["method"]
-            )
+            begin_checkout,
+            me.user_id,
+            args["idempotency_key"],
+            print_,
+            args["payment"]["method"],
+            self.currency,
+            self.provider.name,
         )
-        if begun.existing:
-            return begun.order
-        order = begun.order
-        self.hub.publish_stock(begun.changes)
+        order = begun["order"]
+        if begun["existing"]:
+            return order
+        self.hub.publish_stock(stock_changes(begun["changes"]))
         self.hub.publish_order(order)
         payment = args["payment"]
         try:
@@ -210,11 +205,11 @@ class OrderService:
                 code=ErrorCode.UNAVAILABLE,
             ) from None
         if charge.approved:
-            when = yield self.dbx.write(lambda db: self._paid(db, order["id"], charge))
+            when = yield self.dbx.write(mark_paid, order["id"], charge.reference)
             order = {
                 **order,
                 "status": "paid",
-                "updated_at": utc(when),
+                "updated_at": when,
                 "payment": {
                     **order["payment"],
                     "status": "captured",
@@ -224,144 +219,15 @@ class OrderService:
             self.hub.publish_order(order)
             return order
         order, changes = yield self.dbx.write(
-            lambda db: self._declined(db, order["id"], me.user_id, "payment_declined")
+            mark_declined, order["id"], me.user_id, "payment_declined"
         )
-        self.hub.publish_stock(changes)
+        self.hub.publish_stock(stock_changes(changes))
         self.hub.publish_order(order)
         raise WarungError(
             f"payment declined: {charge.reason}; try another card or method",
             {"reason": charge.reason, "order_id": order["id"]},
             code=ErrorCode.PAYMENT_DECLINED,
         )
-
-    def _begin(self, db: pw.Database, user_id: int, key: str, print_: str, method: str) -> Begun:
-        stored = sql.one(
-            db,
-            "SELECT fingerprint, order_id, response FROM idempotency_keys "
-            "WHERE user_id = ? AND key = ?",
-            (user_id, key),
-        )
-        if stored is not None:
-            return Begun(self._replay(db, stored, print_), existing=True)
-        lines = sql.rows(db, CART_LINES, (user_id,))
-        if not lines:
-            raise WarungError(
-                "the cart is empty: add a product first",
-                {"reason": "empty_cart"},
-                code=ErrorCode.INVALID_STATE,
-            )
-        now = utcnow()
-        total = sum(line[3] * line[4] for line in lines)
-        order_id = sql.insert(
-            db,
-            "INSERT INTO orders (customer_id, status, channel, total, currency, idempotency_key, "
-            "created_at, updated_at) VALUES (?, 'pending', 'online', ?, ?, ?, ?, ?) RETURNING id",
-            (user_id, total, self.currency, key, now, now),
-        )
-        # Claim the key before taking stock: the same key racing on another server waits
-        # here for that one's commit and answers in_progress, never out_of_stock.
-        try:
-            sql.execute(
-                db,
-                "INSERT INTO idempotency_keys (user_id, key, fingerprint, order_id, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (user_id, key, print_, order_id, now),
-            )
-        except pw.IntegrityError:  # claimed by the other server first
-            raise _in_progress() from None
-        changes = []
-        for pid, _, _, qty, _, _stock, archived, _ in sorted(lines):
-            if archived:
-                raise out_of_stock(pid, qty, 0)
-            try:
-                changes.append(
-                    move_stock(db, pid, -qty, "sale", order_id=order_id, user_id=user_id)
-                )
-            except ShortOfStock as short:
-                raise out_of_stock(pid, qty, short.available) from None
-        for pid, sku, name, qty, price, *_ in lines:
-            sql.execute(
-                db,
-                "INSERT INTO order_lines (order_id, product_id, sku, name, qty, unit_price, "
-                "line_total, refunded_qty) VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
-                (order_id, pid, sku, name, qty, price, price * qty),
-            )
-        sql.execute(
-            db,
-            "INSERT INTO payments (order_id, provider, method, amount, status, created_at, "
-            "updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)",
-            (order_id, self.provider.name, method, total, now, now),
-        )
-        announce_order(db, order_id)
-        order = {
-            "id": order_id,
-            "status": "pending",
-            "channel": "online",
-            "customer_id": user_id,
-            "lines": [
-                {**wire.line(pid, sku, name, qty, price), "refunded_qty": 0}
-                for pid, sku, name, qty, price, *_ in lines
-            ],
-            "total": total,
-            "currency": self.currency,
-            "created_at": utc(now),
-            "updated_at": utc(now),
-            "cancel_reason": None,
-            "payment": {
-                "method": method,
-                "provider": self.provider.name,
-                "reference": None,
-                "status": "pending",
-            },
-        }
-        return Begun(order, changes)
-
-    def _replay(self, db: pw.Database, stored: tuple[Any, ...], print_: str) -> dict[str, Any]:
-        their_print, order_id, response = stored
-        if their_print != print_:
-            raise _key_reused()
-        if response is None:
-            raise _in_progress()
-        return read_order(db, order_id)
-
-    def _paid(self, db: pw.Database, order_id: int, charge: Charge) -> datetime:
-        """Mark a pending order paid, empty its lines from the cart, keep its key; when."""
-        set_status(db, order_id, "pending", "paid")
-        now = utcnow()
-        sql.execute(
-            db,
-            "UPDATE payments SET status = 'captured', reference = ?, updated_at = ? "
-            "WHERE order_id = ?",
-            (charge.reference, now, order_id),
-        )
-        sql.execute(
-            db,
-            "DELETE FROM cart_lines WHERE user_id = (SELECT customer_id FROM orders WHERE id = ?) "
-            "AND product_id IN (SELECT product_id FROM order_lines WHERE order_id = ?)",
-            (order_id, order_id),
-        )
-        sql.execute(
-            db,
-            "UPDATE idempotency_keys SET response = ? WHERE order_id = ?",
-            (packb({"order_id": order_id}), order_id),
-        )
-        announce_order(db, order_id)
-        return now
-
-    def _declined(
-        self, db: pw.Database, order_id: int, user_id: int | None, reason: str
-    ) -> tuple[dict[str, Any], list[StockChange]]:
-        """Give the stock back, cancel the order and free its key for another try."""
-        changes = release_stock(db, order_id, "cancel", user_id)
-        set_status(db, order_id, "pending", "cancelled", cancel_reason=reason)
-        sql.execute(
-            db,
-            "UPDATE payments SET status = 'declined', updated_at = ? WHERE order_id = ?",
-            (utcnow(), order_id),
-        )
-        sql.execute(db, "DELETE FROM idempotency_keys WHERE order_id = ?", (order_id,))
-        announce_order(db, order_id)
-        return read_order(db, order_id), changes
 
     # -- after a crash
 
@@ -397,13 +263,11 @@ class OrderService:
     def _settle(self, order_id: int):
         charge = yield self.provider.lookup(order_id)
         if charge is not None and charge.approved:
-            yield self.dbx.write(lambda db: self._paid(db, order_id, charge))
+            yield self.dbx.write(mark_paid, order_id, charge.reference)
             order = yield self.dbx.read(lambda db: read_order(db, order_id))
         else:
-            order, changes = yield self.dbx.write(
-                lambda db: self._declined(db, order_id, None, "interrupted")
-            )
-            self.hub.publish_stock(changes)
+            order, changes = yield self.dbx.write(mark_declined, order_id, None, "interrupted")
+            self.hub.publish_stock(stock_changes(changes))
         self.hub.publish_order(order)
 
     # -- reading and changing orders
@@ -411,7 +275,7 @@ class OrderService:
     @inlineCallbacks
     def get(self, call: Call):
         order = yield self.dbx.read(lambda db: read_order(db, call.args["order_id"]))
-        return self._visible(call, order, call.args["order_id"])
+        return visible(order, call.args["order_id"], call.identity)
 
     @inlineCallbacks
     def list(self, call: Call):
@@ -446,31 +310,11 @@ class OrderService:
 
     @inlineCallbacks
     def cancel(self, call: Call):
-        me, order_id = call.identity, call.args["order_id"]
-        reason = "staff" if me.role in STAFF else "customer"
-
-        def cancel(db: pw.Database) -> tuple[dict[str, Any], list[StockChange]]:
-            order = self._visible(call, read_order(db, order_id), order_id)
-            if order["status"] == "pending":  # its checkout is still running: it decides
-                raise WarungError(
-                    f"order {order_id} is still being paid for: wait for its outcome",
-                    {"status": "pending", "reason": "payment_in_progress"},
-                    code=ErrorCode.INVALID_STATE,
-                )
-            check_transition(order_id, order["status"], "cancelled")
-            changes = release_stock(db, order_id, "cancel", me.user_id)
-            set_status(db, order_id, order["status"], "cancelled", cancel_reason=reason)
-            announce_order(db, order_id)
-            sql.execute(
-                db,
-                "UPDATE payments SET status = 'refunded', updated_at = ? "
-                "WHERE order_id = ? AND status = 'captured'",
-                (utcnow(), order_id),
-            )
-            return read_order(db, order_id), changes
-
-        order, changes = yield self.dbx.write(cancel)
-        self.hub.publish_stock(changes)
+        me = call.identity
+        order, changes = yield self.dbx.write(
+            cancel_order, call.args["order_id"], me.user_id, me.role
+        )
+        self.hub.publish_stock(stock_changes(changes))
         self.hub.publish_order(order)
         payment = order["payment"]
         if payment and payment["reference"]:
@@ -488,26 +332,203 @@ class OrderService:
 
     @inlineCallbacks
     def _advance(self, call: Call, target: str):
-        order_id = call.args["order_id"]
-
-        def advance(db: pw.Database) -> dict[str, Any]:
-            order = read_order(db, order_id)
-            if order is None:
-                raise not_found("order", order_id)
-            set_status(db, order_id, order["status"], target)
-            announce_order(db, order_id)
-            return read_order(db, order_id)
-
-        order = yield self.dbx.write(advance)
+        order = yield self.dbx.write(advance_order, call.args["order_id"], target)
         self.hub.publish_order(order)
         return order
 
-    def _visible(self, call: Call, order: dict[str, Any] | None, order_id: int) -> dict[str, Any]:
-        """The order if the caller may see it; another customer's order does not exist."""
-        me = call.identity
-        if order is None or (me.role not in STAFF and order["customer_id"] != me.user_id):
-            raise not_found("order", order_id)
-        return order
+
+def visible(order: dict[str, Any] | None, order_id: int, me: Identity) -> dict[str, Any]:
+    """The order if `me` may see it; another customer's order does not exist."""
+    if order is None or (me.role not in STAFF and order["customer_id"] != me.user_id):
+        raise not_found("order", order_id)
+    return order
+
+
+def stock_changes(rows: list[list[int]]) -> list[StockChange]:
+    """The stock changes a write job reported, as msgpack carried them."""
+    return [StockChange(*row) for row in rows]
+
+
+@write_job
+def cancel_order(
+    db: pw.Database, order_id: int, user_id: int, role: str
+) -> tuple[dict[str, Any], list[StockChange]]:
+    """Cancel a paid (or later) order of `user_id`'s (any, for staff) and give its stock back."""
+    order = read_order(db, order_id)
+    if order is None or (role not in STAFF and order["customer_id"] != user_id):
+        raise not_found("order", order_id)
+    if order["status"] == "pending":  # its checkout is still running: it decides
+        raise WarungError(
+            f"order {order_id} is still being paid for: wait for its outcome",
+            {"status": "pending", "reason": "payment_in_progress"},
+            code=ErrorCode.INVALID_STATE,
+        )
+    check_transition(order_id, order["status"], "cancelled")
+    changes = release_stock(db, order_id, "cancel", user_id)
+    reason = "staff" if role in STAFF else "customer"
+    set_status(db, order_id, order["status"], "cancelled", cancel_reason=reason)
+    announce_order(db, order_id)
+    sql.execute(
+        db,
+        "UPDATE payments SET status = 'refunded', updated_at = ? "
+        "WHERE order_id = ? AND status = 'captured'",
+        (utcnow(), order_id),
+    )
+    return read_order(db, order_id), changes
+
+
+@write_job
+def advance_order(db: pw.Database, order_id: int, target: str) -> dict[str, Any]:
+    order = read_order(db, order_id)
+    if order is None:
+        raise not_found("order", order_id)
+    set_status(db, order_id, order["status"], target)
+    announce_order(db, order_id)
+    return read_order(db, order_id)
+
+
+@write_job
+def begin_checkout(
+    db: pw.Database,
+    user_id: int,
+    key: str,
+    print_: str,
+    method: str,
+    currency: str,
+    provider: str,
+) -> dict[str, Any]:
+    """The first checkout transaction: claim the key, take the stock, write the order
+    `pending`. Returns `{"order", "changes", "existing"}`; `existing` is true (and nothing
+    is written) when the key already names a paid order."""
+    stored = sql.one(
+        db,
+        "SELECT fingerprint, order_id, response FROM idempotency_keys "
+        "WHERE user_id = ? AND key = ?",
+        (user_id, key),
+    )
+    if stored is not None:
+        return {"order": _replay(db, stored, print_), "changes": [], "existing": True}
+    lines = sql.rows(db, CART_LINES, (user_id,))
+    if not lines:
+        raise WarungError(
+            "the cart is empty: add a product first",
+            {"reason": "empty_cart"},
+            code=ErrorCode.INVALID_STATE,
+        )
+    now = utcnow()
+    total = sum(line[3] * line[4] for line in lines)
+    order_id = sql.insert(
+        db,
+        "INSERT INTO orders (customer_id, status, channel, total, currency, idempotency_key, "
+        "created_at, updated_at) VALUES (?, 'pending', 'online', ?, ?, ?, ?, ?) RETURNING id",
+        (user_id, total, currency, key, now, now),
+    )
+    # Claim the key before taking stock: the same key racing on another server waits
+    # here for that one's commit and answers in_progress, never out_of_stock.
+    try:
+        sql.execute(
+            db,
+            "INSERT INTO idempotency_keys (user_id, key, fingerprint, order_id, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (user_id, key, print_, order_id, now),
+        )
+    except pw.IntegrityError:  # claimed by the other server first
+        raise _in_progress() from None
+    changes = []
+    for pid, _, _, qty, _, _stock, archived, _ in sorted(lines):
+        if archived:
+            raise out_of_stock(pid, qty, 0)
+        try:
+            changes.append(move_stock(db, pid, -qty, "sale", order_id=order_id, user_id=user_id))
+        except ShortOfStock as short:
+            raise out_of_stock(pid, qty, short.available) from None
+    for pid, sku, name, qty, price, *_ in lines:
+        sql.execute(
+            db,
+            "INSERT INTO order_lines (order_id, product_id, sku, name, qty, unit_price, "
+            "line_total, refunded_qty) VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
+            (order_id, pid, sku, name, qty, price, price * qty),
+        )
+    sql.execute(
+        db,
+        "INSERT INTO payments (order_id, provider, method, amount, status, created_at, "
+        "updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)",
+        (order_id, provider, method, total, now, now),
+    )
+    announce_order(db, order_id)
+    order = {
+        "id": order_id,
+        "status": "pending",
+        "channel": "online",
+        "customer_id": user_id,
+        "lines": [
+            {**wire.line(pid, sku, name, qty, price), "refunded_qty": 0}
+            for pid, sku, name, qty, price, *_ in lines
+        ],
+        "total": total,
+        "currency": currency,
+        "created_at": utc(now),
+        "updated_at": utc(now),
+        "cancel_reason": None,
+        "payment": {
+            "method": method,
+            "provider": provider,
+            "reference": None,
+            "status": "pending",
+        },
+    }
+    return {"order": order, "changes": changes, "existing": False}
+
+
+def _replay(db: pw.Database, stored: tuple[Any, ...], print_: str) -> dict[str, Any]:
+    their_print, order_id, response = stored
+    if their_print != print_:
+        raise _key_reused()
+    if response is None:
+        raise _in_progress()
+    return read_order(db, order_id)
+
+
+@write_job
+def mark_paid(db: pw.Database, order_id: int, reference: str) -> datetime:
+    """Mark a pending order paid, empty its lines from the cart, keep its key; when."""
+    set_status(db, order_id, "pending", "paid")
+    now = utcnow()
+    sql.execute(
+        db,
+        "UPDATE payments SET status = 'captured', reference = ?, updated_at = ? WHERE order_id = ?",
+        (reference, now, order_id),
+    )
+    sql.execute(
+        db,
+        "DELETE FROM cart_lines WHERE user_id = (SELECT customer_id FROM orders WHERE id = ?) "
+        "AND product_id IN (SELECT product_id FROM order_lines WHERE order_id = ?)",
+        (order_id, order_id),
+    )
+    sql.execute(
+        db,
+        "UPDATE idempotency_keys SET response = ? WHERE order_id = ?",
+        (packb({"order_id": order_id}), order_id),
+    )
+    announce_order(db, order_id)
+    return utc(now)
+
+
+@write_job
+def mark_declined(
+    db: pw.Database, order_id: int, user_id: int | None, reason: str
+) -> tuple[dict[str, Any], list[StockChange]]:
+    """Give the stock back, cancel the order and free its key for another try."""
+    changes = release_stock(db, order_id, "cancel", user_id)
+    set_status(db, order_id, "pending", "cancelled", cancel_reason=reason)
+    sql.execute(
+        db,
+        "UPDATE payments SET status = 'declined', updated_at = ? WHERE order_id = ?",
+        (utcnow(), order_id),
+    )
+    sql.execute(db, "DELETE FROM idempotency_keys WHERE order_id = ?", (order_id,))
+    announce_order(db, order_id)
+    return read_order(db, order_id), changes
 
 
 def _encode_id_cursor(last_id: int, scope: str) -> str:

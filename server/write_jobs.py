@@ -1,0 +1,75 @@
+"""Write jobs: the functions that change the database, named so another process can run them.
+
+A write job is a module-level function `job(db, *args)` marked with `@write_job`. The
+server hands the writer its name and arguments, never a closure, so on SQLite the writes
+can run in a process of their own (see `server.writer_process`) and on PostgreSQL on a
+thread here, with the same outcome either way: arguments and results are what msgpack
+carries (tuples arrive as lists, timestamps as aware datetimes), and an error is a
+`WarungError` rebuilt from its code, message and details.
+"""
+
+from __future__ import annotations
+
+import importlib
+import secrets
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import peewee as pw
+from twisted.logger import Logger
+
+from protocol.errors import ErrorCode, Unavailable, WarungError
+
+F = TypeVar("F", bound=Callable[..., Any])
+RETRY_AFTER_MS = 1000
+PIPE_MAX_FRAME = 1 << 30  # between the server and its own writer: no client limit applies
+CONNECTION_ERRORS = (pw.OperationalError, pw.InterfaceError)
+
+log = Logger()
+_resolved: dict[str, Callable[..., Any]] = {}
+
+
+def write_job(fn: F) -> F:
+    """Mark `fn` as a write job that the writer may run by name."""
+    fn.__write_job__ = True  # type: ignore[attr-defined]
+    return fn
+
+
+def job_name(fn: Callable[..., Any]) -> str:
+    if not getattr(fn, "__write_job__", False):
+        raise TypeError(f"{fn.__qualname__} is not marked @write_job")
+    return f"{fn.__module__}:{fn.__name__}"
+
+
+def resolve(name: str) -> Callable[..., Any]:
+    """The write job called `name`; only functions marked `@write_job` are found."""
+    found = _resolved.get(name)
+    if found is None:
+        module, _, attr = name.partition(":")
+        found = getattr(importlib.import_module(module), attr, None)
+        if found is None or not getattr(found, "__write_job__", False):
+            raise LookupError(f"no write job called {name}")
+        _resolved[name] = found
+    return found
+
+
+def unavailable(reason: str) -> Unavailable:
+    return Unavailable(
+        f"the database is unavailable ({reason}): try again shortly",
+        {"retry_after_ms": RETRY_AFTER_MS},
+    )
+
+
+def error_to_wire(exc: BaseException) -> dict[str, Any]:
+    """What a failed job tells the server: its `WarungError`, `unavailable` for a database
+    that cannot be reached or stays locked, or else `internal`, logged with its traceback
+    (so call this in the `except` block that caught `exc`)."""
+    if isinstance(exc, WarungError):
+        return exc.to_wire()
+    if isinstance(exc, CONNECTION_ERRORS):
+        return unavailable(" ".join(str(exc).split())).to_wire()
+    reference = secrets.token_hex(4)
+    log.failure("internal error in a write (reference {reference})", reference=reference)
+    return WarungError(
+        f"internal error (reference {reference})", {"reference": reference}, code=ErrorCode.INTERNAL
+    ).to_wire()

@@ -1,0 +1,140 @@
+"""The server's end of the SQLite writer process (`server.writer_process`).
+
+`WriterLink.submit` sends a write job down the writer's stdin and returns a Deferred that
+fires, on the reactor thread, when the writer reports the job's outcome after its commit.
+A writer that dies fails the jobs it held with `unavailable` (their outcome is unknown: a
+checkout retried with its key finds out) and is started again; until it is back, new jobs
+get `unavailable` at once. `stop` closes the writer's stdin, which makes it finish what
+it holds and exit.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+from typing import Any
+
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.protocol import ProcessProtocol
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from protocol.codec import unpackb
+from protocol.errors import from_wire
+from protocol.framing import FrameDecoder, Message, encode
+from server.write_jobs import PIPE_MAX_FRAME, unavailable
+
+RESTART_S = 0.5
+STOP_S = 30.0
+
+log = Logger()
+
+
+class WriterGone(RuntimeError):
+    """The writer process exited before it was ready (its reasons are on stderr)."""
+
+
+class _Pipe(ProcessProtocol):
+    """One writer process: frames from its stdout to the link, its end to the link."""
+
+    def __init__(self, link: WriterLink) -> None:
+        self.link = link
+        self.decoder = FrameDecoder(PIPE_MAX_FRAME)
+
+    def outReceived(self, data: bytes) -> None:
+        for event in self.decoder.feed(data):
+            if not isinstance(event, Message):
+                log.error("the writer sent a bad frame: {error}", error=event.message)
+                self.transport.signalProcess("KILL")
+                return
+            self.link.received(event.body)
+
+    def processEnded(self, reason: Failure) -> None:
+        self.link.ended(self, reason)
+
+
+class WriterLink:
+    def __init__(self, reactor: Any, url: str) -> None:
+        self.reactor = reactor
+        self.url = url
+        self.live = False
+        self.stopping = False
+        self.batches = 0
+        self.writes = 0
+        self.busy_s = 0.0
+        self._ids = itertools.count(1)
+        self._sent: dict[int, Deferred[Any]] = {}
+        self._pipe: _Pipe | None = None
+        self._ready: Deferred[None] | None = None
+        self._ended: Deferred[None] | None = None
+
+    def start(self) -> Deferred[None]:
+        """Start the writer; fires once its database is open."""
+        self._pipe = _Pipe(self)
+        self._ready, self._ended = Deferred(), Deferred()
+        argv = [sys.executable, "-m", "server.writer_process", self.url]
+        self.reactor.spawnProcess(
+            self._pipe, sys.executable, argv, env=os.environ, childFDs={0: "w", 1: "r", 2: 2}
+        )
+        return self._ready
+
+    def submit(self, name: str, args: tuple[Any, ...]) -> Deferred[Any]:
+        """Run the write job `name(db, *args)`; its result or error, after the commit."""
+        if not self.live or self.stopping:
+            return fail(unavailable("the database writer is restarting"))
+        job_id = next(self._ids)
+        self._sent[job_id] = done = Deferred()
+        self._pipe.transport.write(encode({"jobs": [[job_id, name, args]]}))
+        return done
+
+    def stop(self) -> Deferred[None]:
+        """Let the writer finish the jobs it holds, then exit; fires when it has."""
+        self.stopping = True
+        if self._pipe is None or self._ended is None or self._ended.called:
+            return succeed(None)
+        self._pipe.transport.closeStdin()
+        killer = self.reactor.callLater(STOP_S, self._pipe.transport.signalProcess, "KILL")
+        return self._ended.addBoth(_cancel, killer)
+
+    def received(self, body: dict[str, Any]) -> None:
+        if "ready" in body:
+            self.live = True
+            self._ready.callback(None)
+            return
+        self.batches += 1
+        self.writes += len(body["done"])
+        self.busy_s += body["busy_s"]
+        for job_id, ok, value in body["done"]:
+            done = self._sent.pop(job_id)
+            if ok:
+                done.callback(unpackb(value))
+            else:
+                done.errback(from_wire(value))
+
+    def ended(self, pipe: _Pipe, reason: Failure) -> None:
+        self.live = False
+        lost, self._sent = self._sent, {}
+        for done in lost.values():
+            done.errback(unavailable("the database writer stopped"))
+        if not self._ready.called:
+            self._ready.errback(WriterGone(f"the database writer exited: {reason.value}"))
+        elif not self.stopping:
+            log.error("the database writer stopped ({why}); starting it again", why=reason.value)
+            self.reactor.callLater(RESTART_S, self._restart)
+        self._ended.callback(None)
+
+    def _restart(self) -> None:
+        if self.stopping:
+            return
+        self.start().addErrback(self._restart_failed)
+
+    def _restart_failed(self, failure: Failure) -> None:
+        log.error("the database writer did not start ({why}); trying again", why=failure.value)
+        self.reactor.callLater(RESTART_S, self._restart)
+
+
+def _cancel(result: Any, call: Any) -> Any:
+    if call.active():
+        call.cancel()
+    return result

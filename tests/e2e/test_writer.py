@@ -1,0 +1,88 @@
+"""The SQLite writer process as a running server sees it: killed, restarted, never orphaned."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from protocol.errors import Unavailable
+from tests.e2e.harness import ServerProcess, wait_until
+from tests.e2e.shopdb import add_product, facts, init_demo
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text()
+        except (OSError, ValueError):
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def writer_of(server: ServerProcess) -> int:
+    assert server.proc is not None
+    (pid,) = wait_until(lambda: children(server.proc.pid), what="the writer process")
+    return pid
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
+
+
+@pytest.fixture
+def shop_url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    init_demo(url)
+    return url
+
+
+def test_a_killed_writer_is_replaced_and_writes_resume(shop_url: str) -> None:
+    product = add_product(shop_url, "W-1", stock=50)
+    server = ServerProcess(shop_url).start()
+    try:
+        client = server.client("customer")
+        client.call("cart.add", product_id=product, qty=1)
+        first = writer_of(server)
+        os.kill(first, signal.SIGKILL)
+        wait_until(lambda: gone(first), what="the writer to die")
+        # Reads go on meanwhile; writes are refused plainly, then work again.
+        assert client.call("catalog.get", product_id=product)["id"] == product
+
+        def cart_add() -> bool:
+            try:
+                client.call("cart.add", product_id=product, qty=1)
+            except Unavailable:
+                return False
+            return True
+
+        wait_until(cart_add, what="writes to resume")
+        assert writer_of(server) != first
+        order = client.checkout(payment={"method": "card", "token": "tok"})
+        assert order["status"] == "paid"
+        after = facts(shop_url, product)
+        assert after["stock"] == 48
+        assert after["problems"] == []
+        assert "starting it again" in "".join(server.log)
+    finally:
+        server.stop()
+
+
+def test_the_writer_ends_with_its_server(shop_url: str) -> None:
+    stopped = ServerProcess(shop_url).start()
+    writer = writer_of(stopped)
+    stopped.stop()
+    assert gone(writer)
+    killed = ServerProcess(shop_url).start()
+    writer = writer_of(killed)
+    killed.kill()
+    wait_until(lambda: gone(writer), what="the orphaned writer to exit")
