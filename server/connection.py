@@ -12,6 +12,7 @@ from __future__ import annotations
 import socket
 from typing import TYPE_CHECKING, Any
 
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IHalfCloseableProtocol, IPushProducer
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
@@ -154,7 +155,11 @@ class WarungConnection(Protocol, TimeoutMixin):
             self.close()
             return
         self.greeted = True  # a hello is being answered; anything after it is a second one
-        self._run(request).addCallback(self._after_hello)
+        answered = self._run(request, self.factory.clock.seconds())
+        if isinstance(answered, Deferred):
+            answered.addCallback(self._after_hello)
+        else:
+            self._after_hello(answered)
 
     def _after_hello(self, ok: bool) -> None:
         if ok:
@@ -183,7 +188,8 @@ class WarungConnection(Protocol, TimeoutMixin):
                 ),
             )
             return
-        wait = self._bucket.take(self.factory.clock.seconds())
+        now = self.factory.clock.seconds()
+        wait = self._bucket.take(now)
         if wait:
             self._send_error(
                 request.id,
@@ -194,16 +200,30 @@ class WarungConnection(Protocol, TimeoutMixin):
                 ),
             )
             return
-        self._run(request)
+        self._run(request, now)
 
-    def _run(self, request: Request) -> Any:
+    def _run(self, request: Request, began: float) -> bool | Deferred[bool]:
+        """Dispatch the request and send its answer; whether it succeeded, or a Deferred of
+        that when the handler answers later. An answer known at once is sent at once."""
         self.in_flight += 1
-        began = self.factory.clock.seconds()
-        d = self.factory.dispatcher.dispatch(request, self)
-        d.addCallbacks(
-            self._reply_ok, self._reply_error, callbackArgs=(request.id,), errbackArgs=(request.id,)
-        )
-        return d.addCallback(self._count, request.op, began)
+        try:
+            result = self.factory.dispatcher.dispatch(request, self)
+        except WarungError as error:
+            return self._count(self._reply_error(error, request.id), request.op, began)
+        if isinstance(result, Deferred):
+            result.addCallbacks(
+                self._reply_ok,
+                self._reply_failure,
+                callbackArgs=(request.id,),
+                errbackArgs=(request.id,),
+            )
+            return result.addCallback(self._count, request.op, began)
+        try:
+            outcome = self._reply_ok(result, request.id)
+        except Exception:  # as a failing callback would be: logged, neither answered nor counted
+            log.failure("cannot answer {op} (id {id})", op=request.op, id=request.id)
+            return False
+        return self._count(outcome, request.op, began)
 
     def _count(self, outcome: str, op: str, began: float) -> bool:
         self.factory.metrics.answered(op, outcome, self.factory.clock.seconds() - began)
@@ -231,11 +251,14 @@ class WarungConnection(Protocol, TimeoutMixin):
         self.transport.write(HEADER.pack(len(body)) + body)
         return "ok"
 
-    def _reply_error(self, reason: Failure, request_id: int) -> str:
+    def _reply_failure(self, reason: Failure, request_id: int) -> str:
+        return self._reply_error(reason.value, request_id)
+
+    def _reply_error(self, error: WarungError, request_id: int) -> str:
         self.in_flight -= 1
         if not self.closing:
-            self._send_error(request_id, reason.value)
-        return str(reason.value.code)
+            self._send_error(request_id, error)
+        return str(error.code)
 
     def _send_error(self, request_id: int | None, error: WarungError) -> None:
         self.transport.write(_frame(failure(request_id, error.code, error.message, error.details)))

@@ -3,6 +3,7 @@
 Every op goes through `protocol.ops.REGISTRY`, which holds both its roles and its schema,
 so no handler can be reached without both checks. Handlers are plain callables taking a
 `Call` and returning a result map or a Deferred of one; they raise `WarungError`s.
+A result known at once is passed on as it is: most requests never build a Deferred.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import CoroutineType
 from typing import Any, Protocol
 
-from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -70,9 +72,23 @@ class Dispatcher:
             raise ValueError(f"handlers for ops not in the registry: {sorted(unknown)}")
         self.handlers = dict(handlers)
 
-    def dispatch(self, request: Request, peer: Peer) -> Deferred[dict[str, Any]]:
-        """The op's result map, or a failure carrying a `WarungError`."""
-        return maybeDeferred(self._call, request, peer).addErrback(_as_warung_error, request)
+    def dispatch(self, request: Request, peer: Peer) -> dict[str, Any] | Deferred[dict[str, Any]]:
+        """The op's result map, or a Deferred of it when the handler returns one.
+
+        Fails only with a `WarungError`: raised, or the Deferred's failure. Any other
+        exception is logged under a reference and becomes an `internal` error.
+        """
+        try:
+            result = self._call(request, peer)
+        except WarungError:
+            raise
+        except Exception:
+            raise _internal_error(Failure(), request) from None
+        if type(result) is CoroutineType:  # an `async def` handler
+            result = Deferred.fromCoroutine(result)
+        if isinstance(result, Deferred):
+            return result.addErrback(_as_warung_error, request)
+        return result
 
     def _call(self, request: Request, peer: Peer) -> Any:
         spec = REGISTRY.get(request.op)
@@ -104,6 +120,11 @@ class Dispatcher:
 def _as_warung_error(failure: Failure, request: Request) -> Failure:
     if failure.check(WarungError):
         return failure
+    return Failure(_internal_error(failure, request))
+
+
+def _internal_error(failure: Failure, request: Request) -> WarungError:
+    """Log an unexpected failure under a reference; the client gets only the reference."""
     reference = secrets.token_hex(4)
     log.failure(
         "internal error in {op} (reference {reference})",
@@ -111,10 +132,8 @@ def _as_warung_error(failure: Failure, request: Request) -> Failure:
         op=request.op,
         reference=reference,
     )
-    return Failure(
-        WarungError(
-            f"internal error (reference {reference})",
-            {"reference": reference},
-            code=ErrorCode.INTERNAL,
-        )
+    return WarungError(
+        f"internal error (reference {reference})",
+        {"reference": reference},
+        code=ErrorCode.INTERNAL,
     )
