@@ -1,18 +1,25 @@
 """Load generator: N concurrent clients, closed loop, one request in flight each.
 
-Prints requests/s (or checkouts/s) and p50/p99 latency for a scenario, each beside the
-baseline measured in the same run: `ping` against a bare Twisted echo server.
+Prints requests/s (or checkouts/s), p50/p99 latency and the generator's own CPU time per
+request for a scenario, each beside the baseline measured in the same run: `ping` against a
+bare Twisted echo server, sent by the same clients.
 
     python bench/load.py --clients 100 --duration 10 --scenario all
 
 Starts its own servers (a fresh SQLite demo shop in a temp dir with stock raised so the
-run never sells out) unless `--port` points at a running warung-server.
+run never sells out) unless `--port` points at a running warung-server on 127.0.0.1 whose
+catalog holds the BENCH- products (see `bench_shop`); the echo server is always started.
+
+The generator shares the machine's cores with the server it measures, so each client is
+kept lean: a bare asyncio Protocol on the sans-IO framing, whose measured loop runs from
+`data_received` (check the answer, write the next request) with no future, task or SDK.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import random
 import re
@@ -20,15 +27,26 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from protocol.client import AsyncClient
-from protocol.errors import OutOfStock
+from protocol.framing import FrameDecoder, Message, encode
+from protocol.rules import DEFAULT_MAX_FRAME, PROTOCOL_VERSION
 
 BENCH_PRODUCTS = 500
 BENCH_STOCK = 10_000_000
+HOST = "127.0.0.1"
+PASSWORD = "bench-password"
+PAYMENT = {"method": "card", "token": "tok"}
+
+Answer = dict[str, Any]
+Step = Callable[[int], tuple[str, dict[str, Any]]]  # client index -> (op, args)
+
+
+class BenchError(Exception):
+    """An answer or event the run cannot go on with: it stops and says why."""
 
 
 @dataclass
@@ -36,7 +54,9 @@ class Result:
     name: str
     count: int = 0
     errors: int = 0
+    requests: int = 0
     seconds: float = 0.0
+    cpu: float = 0.0
     latencies: list[float] = field(default_factory=list)
 
     def line(self) -> str:
@@ -44,10 +64,153 @@ class Result:
         p50 = lat[len(lat) // 2] * 1000
         p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
         rate = self.count / self.seconds if self.seconds else 0
+        cpu_us = self.cpu / self.requests * 1e6 if self.requests else 0
         return (
             f"{self.name:<28} {rate:>10,.0f}/s   p50 {p50:6.2f} ms   p99 {p99:7.2f} ms"
-            f"   ({self.count} ok, {self.errors} errors)"
+            f"   ({self.count} ok, {self.errors} errors)   generator {cpu_us:5.1f} µs CPU/req"
         )
+
+
+class LeanClient(asyncio.Protocol):
+    """One connection, one request in flight, on the project's sans-IO framing only.
+
+    Each answer is checked (`_check`), then handed to `on_answer(ok, body)`; pushes (no
+    `id`) are skipped. A failure goes to the future the caller awaits (`expect`).
+    """
+
+    def __init__(self) -> None:
+        self.decoder = FrameDecoder(DEFAULT_MAX_FRAME)
+        self.transport: asyncio.Transport | None = None
+        self.request_id = 0
+        self.op = ""
+        self.on_answer: Callable[[bool, Answer], None] = self._unexpected
+        self.waiter: asyncio.Future[Any] | None = None
+        self.error: BenchError | None = None
+        self.closing = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closing:
+            self.fail(BenchError(f"the server closed the connection ({exc or 'no error'})"))
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            for event in self.decoder.feed(data):
+                if not isinstance(event, Message):
+                    raise BenchError(f"bad frame from the server: {event}")
+                body = event.body
+                if "id" in body:  # no id: a push, e.g. the `order` event of a checkout
+                    self.on_answer(self._check(body), body)
+        except BenchError as exc:
+            self.fail(exc)
+
+    def _check(self, body: Answer) -> bool:
+        """True for a success, False for `out_of_stock`; anything else raises BenchError."""
+        if body["id"] != self.request_id:
+            raise BenchError(
+                f"{self.op}: answer has id {body['id']!r}, sent {self.request_id}"
+                f" ({body.get('error') or 'ok'})"
+            )
+        if body.get("ok") is True:
+            return True
+        error = body.get("error") or {}
+        if error.get("code") == "out_of_stock":
+            return False
+        raise BenchError(f"{self.op} failed: {error.get('code')}: {error.get('message')}")
+
+    def _unexpected(self, ok: bool, body: Answer) -> None:
+        raise BenchError(f"answer with no request waiting for it: {body}")
+
+    def send(self, op: str, args: dict[str, Any]) -> None:
+        assert self.transport is not None
+        self.request_id += 1
+        self.op = op
+        self.transport.write(encode({"id": self.request_id, "op": op, "args": args}))
+
+    def expect(self) -> asyncio.Future[Any]:
+        """A fresh future for the next outcome; fails at once if the connection has."""
+        self.waiter = asyncio.get_running_loop().create_future()
+        if self.error is not None:
+            self.waiter.set_exception(self.error)
+        return self.waiter
+
+    def fail(self, exc: BenchError) -> None:
+        self.error = self.error or exc
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(exc)
+        if self.transport is not None:
+            self.transport.close()
+
+    async def call(self, op: str, **args: Any) -> Answer:
+        """Send one request and wait for its result: for setup, not for the measured loop."""
+        waiter = self.expect()
+
+        def settle(ok: bool, body: Answer) -> None:
+            if ok:
+                waiter.set_result(body["result"])
+            else:
+                waiter.set_exception(BenchError(f"{op} failed: {body['error']}"))
+
+        self.on_answer = settle
+        self.send(op, args)
+        return await waiter
+
+    def close(self) -> None:
+        self.closing = True
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.cancel()
+        if self.transport is not None:
+            self.transport.close()
+
+
+class ClosedLoop:
+    """Runs one client through a scenario's steps until the deadline, from its callbacks.
+
+    An iteration is every step in turn; its latency runs from the first request sent to the
+    last answer. `out_of_stock` counts as an error and starts the next iteration.
+    """
+
+    __slots__ = ("began", "client", "deadline", "done", "index", "result", "step", "steps")
+
+    def __init__(
+        self, client: LeanClient, index: int, steps: list[Step], result: Result, deadline: float
+    ) -> None:
+        self.client, self.index, self.steps = client, index, steps
+        self.result, self.deadline = result, deadline
+        self.step, self.began = 0, 0.0
+        self.done: asyncio.Future[None] | None = None
+
+    def start(self) -> asyncio.Future[None]:
+        self.done = self.client.expect()
+        self.client.on_answer = self.answer
+        self.begin()
+        return self.done
+
+    def begin(self) -> None:
+        now = time.perf_counter()
+        if now >= self.deadline:
+            if self.done is not None and not self.done.done():
+                self.done.set_result(None)
+            return
+        self.step, self.began = 0, now
+        self.client.send(*self.steps[0](self.index))
+
+    def answer(self, ok: bool, body: Answer) -> None:
+        result = self.result
+        result.requests += 1
+        if not ok:
+            result.errors += 1
+        elif self.step + 1 < len(self.steps):
+            self.step += 1
+            self.client.send(*self.steps[self.step](self.index))
+            return
+        else:
+            result.latencies.append(time.perf_counter() - self.began)
+            result.count += 1
+        self.begin()
 
 
 def start(argv: list[str], pattern: str) -> tuple[subprocess.Popen[str], int]:
@@ -81,82 +244,87 @@ def bench_shop(workdir: Path) -> tuple[subprocess.Popen[str], int]:
     )
 
 
-async def connect_all(port: int, clients: int, sign_in: bool) -> list[AsyncClient]:
-    async def one(i: int) -> AsyncClient:
-        client = AsyncClient("127.0.0.1", port, call_timeout=None, reconnect=False)
-        await client.connect()
-        if sign_in:
-            name = f"bench{i}-{random.randrange(10**9)}"
-            await client.call("auth.register", username=name, password="bench-password")
-            await client.login(name, "bench-password")
-        return client
-
-    return list(await asyncio.gather(*(one(i) for i in range(clients))))
-
-
-Step = Callable[[AsyncClient, int], Awaitable[None]]
+async def connect(port: int, index: int, sign_in: bool) -> LeanClient:
+    """A lean client that has said hello and, with `sign_in`, registered and signed in."""
+    loop = asyncio.get_running_loop()
+    _, client = await loop.create_connection(LeanClient, HOST, port)
+    await client.call(
+        "hello", protocol=PROTOCOL_VERSION, client="warung-bench/0.1", max_frame=DEFAULT_MAX_FRAME
+    )
+    if sign_in:
+        name = f"bench{index}-{random.randrange(10**9)}"
+        await client.call("auth.register", username=name, password=PASSWORD)
+        await client.call("auth.login", username=name, password=PASSWORD)
+    return client
 
 
-async def run(name: str, clients: list[AsyncClient], step: Step, duration: float) -> Result:
+async def connect_all(port: int, clients: int, sign_in: bool) -> list[LeanClient]:
+    return list(await asyncio.gather(*(connect(port, i, sign_in) for i in range(clients))))
+
+
+async def run(name: str, clients: list[LeanClient], steps: list[Step], duration: float) -> Result:
+    """Every client in a closed loop for `duration` seconds; also the generator's CPU time."""
     result = Result(name)
-    deadline = time.perf_counter() + duration
-
-    async def loop(client: AsyncClient, index: int) -> None:
-        while time.perf_counter() < deadline:
-            began = time.perf_counter()
-            try:
-                await step(client, index)
-            except OutOfStock:
-                result.errors += 1
-                continue
-            result.latencies.append(time.perf_counter() - began)
-            result.count += 1
-
-    began = time.perf_counter()
-    await asyncio.gather(*(loop(c, i) for i, c in enumerate(clients)))
+    cpu, began = time.process_time(), time.perf_counter()
+    deadline = began + duration
+    loops = [ClosedLoop(c, i, steps, result, deadline) for i, c in enumerate(clients)]
+    await asyncio.gather(*(loop.start() for loop in loops))
     result.seconds = time.perf_counter() - began
+    result.cpu = time.process_time() - cpu
     return result
 
 
-async def bench_ids(client: AsyncClient) -> list[int]:
+async def bench_ids(client: LeanClient) -> list[int]:
     found = await client.call("catalog.list", query="bench item", limit=200)
-    return [p["id"] for p in found["items"]]
+    ids = [p["id"] for p in found.get("items", [])]
+    if not ids:
+        raise BenchError("the shop has no BENCH- products (catalog.list 'bench item')")
+    return ids
+
+
+def shop_scenarios(wanted: str, ids: list[int]) -> list[tuple[str, list[Step]]]:
+    def get(i: int) -> tuple[str, dict[str, Any]]:
+        return "catalog.get", {"product_id": random.choice(ids)}
+
+    def add(i: int) -> tuple[str, dict[str, Any]]:
+        return "cart.add", {"product_id": random.choice(ids)}
+
+    def checkout(i: int) -> tuple[str, dict[str, Any]]:
+        key = f"{i}-{time.perf_counter_ns()}"
+        return "order.checkout", {"idempotency_key": key, "payment": PAYMENT}
+
+    chosen = []
+    if wanted in ("ping", "all"):
+        chosen.append(("warung ping", [ping]))
+    if wanted in ("catalog", "all"):
+        chosen.append(("warung catalog.get", [get]))
+    if wanted in ("checkout", "all"):
+        chosen.append(("warung checkouts (2 req)", [add, checkout]))
+    return chosen
+
+
+def ping(i: int) -> tuple[str, dict[str, Any]]:
+    return "ping", {}
+
+
+@contextlib.asynccontextmanager
+async def connected(port: int, clients: int, sign_in: bool) -> AsyncIterator[list[LeanClient]]:
+    group = await connect_all(port, clients, sign_in)
+    try:
+        yield group
+    finally:
+        for client in group:
+            client.close()
 
 
 async def scenarios(args: argparse.Namespace, shop_port: int, echo_port: int) -> list[Result]:
-    results = []
-    echo = await connect_all(echo_port, args.clients, sign_in=False)
-    results.append(await run("baseline: echo ping", echo, ping, args.duration))
-    for client in echo:
-        await client.close()
-    shop = await connect_all(shop_port, args.clients, sign_in=True)
-    ids = await bench_ids(shop[0])
-
-    async def get(client: AsyncClient, i: int) -> None:
-        await client.call("catalog.get", product_id=random.choice(ids))
-
-    async def checkout(client: AsyncClient, i: int) -> None:
-        await client.call("cart.add", product_id=random.choice(ids))
-        await client.call(
-            "order.checkout",
-            idempotency_key=f"{i}-{time.perf_counter_ns()}",
-            payment={"method": "card", "token": "tok"},
-        )
-
-    wanted = args.scenario
-    if wanted in ("ping", "all"):
-        results.append(await run("warung ping", shop, ping, args.duration))
-    if wanted in ("catalog", "all"):
-        results.append(await run("warung catalog.get", shop, get, args.duration))
-    if wanted in ("checkout", "all"):
-        results.append(await run("warung checkouts (2 req)", shop, checkout, args.duration))
-    for client in shop:
-        await client.close()
+    async with connected(echo_port, args.clients, sign_in=False) as echo:
+        results = [await run("baseline: echo ping", echo, [ping], args.duration)]
+    async with connected(shop_port, args.clients, sign_in=True) as shop:
+        ids = await bench_ids(shop[0])
+        for name, steps in shop_scenarios(args.scenario, ids):
+            results.append(await run(name, shop, steps, args.duration))
     return results
-
-
-async def ping(client: AsyncClient, i: int) -> None:
-    await client.call("ping")
 
 
 def main() -> None:
@@ -164,17 +332,21 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--scenario", choices=("ping", "catalog", "checkout", "all"), default="all")
+    parser.add_argument("--port", type=int, help="a running warung-server with BENCH- products")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        shop, shop_port = bench_shop(Path(tmp))
+        shop, shop_port = bench_shop(Path(tmp)) if args.port is None else (None, args.port)
         echo, echo_port = start(
             [sys.executable, str(Path(__file__).with_name("echo_server.py"))],
             r"listening on [\d.]+:(\d+)",
         )
         try:
             results = asyncio.run(scenarios(args, shop_port, echo_port))
+        except (BenchError, OSError) as exc:
+            sys.exit(f"load: run aborted: {exc}")
         finally:
-            shop.terminate()
+            if shop is not None:
+                shop.terminate()
             echo.terminate()
     print(f"{args.clients} clients, {args.duration:.0f} s each, one request in flight per client")
     for result in results:
