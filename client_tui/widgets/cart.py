@@ -34,13 +34,19 @@ class CartView(Vertical):
     def __init__(self, shop: Shop, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.shop = shop
+        # Held, not queried: the footer's labels may mount after this view does.
+        self.empty = Label(
+            "Your cart is empty. Add products from the catalog (F2).", id="cart-empty"
+        )
+        self.total = Label("", id="cart-total")
+        self.problem = Label("", id="cart-problem")
 
     def compose(self) -> ComposeResult:
         yield FitTable(fill="name", minimum=12, id="cart-lines")
-        yield Label("Your cart is empty. Add products from the catalog (F2).", id="cart-empty")
+        yield self.empty
         with Horizontal(id="cart-footer"):
-            yield Label("", id="cart-total")
-            yield Label("", id="cart-problem")
+            yield self.total
+            yield self.problem
 
     def on_mount(self) -> None:
         table = self.table
@@ -79,10 +85,10 @@ class CartView(Vertical):
         if keep is not None and str(keep["product_id"]) in table.rows:
             table.move_cursor(row=table.get_row_index(str(keep["product_id"])))
         count = cart.get("count", 0)
-        self.query_one("#cart-total", Label).update(
+        self.total.update(
             f"{count} item{'' if count == 1 else 's'} · Total {money.format(cart.get('total', 0))}"
         )
-        self.query_one("#cart-empty", Label).display = not cart.get("items")
+        self.empty.display = not cart.get("items")
         self._show_problems()
         self.screen.refresh_bindings()
 
@@ -110,7 +116,7 @@ class CartView(Vertical):
             names = ", ".join(line["name"] for line in short[:2])
             more = f" and {len(short) - 2} more" if len(short) > 2 else ""
             text = f"Not enough stock: {names}{more}. Lower the quantity or remove it."
-        problem = self.query_one("#cart-problem", Label)
+        problem = self.problem
         problem.update(text)
         problem.display = bool(text)
 

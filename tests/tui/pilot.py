@@ -76,7 +76,11 @@ async def orders_listing(pilot: Pilot[Any], username: str, password: str, order_
 async def home_loaded(pilot: Pilot[Any]) -> HomeScreen:
     app = pilot.app
     await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen), "the home screen")
-    await wait_for(pilot, lambda: products(app).row_count > 0, "the first catalog page")
+    await wait_for(
+        pilot,
+        lambda: app.screen.query("#products") and products(app).row_count > 0,
+        "the first catalog page",
+    )
     return app.screen  # type: ignore[return-value]
 
 
