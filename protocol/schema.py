@@ -8,6 +8,7 @@ import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from typing import Any
 
 from protocol.errors import BadRequest
@@ -166,10 +167,14 @@ class Record(Type):
     one_of: tuple[tuple[str, ...], ...] = ()
     name = "map"
 
+    @cached_property
+    def _by_name(self) -> dict[str, Field]:
+        return {f.name: f for f in self.fields}
+
     def check(self, value: Any, path: str = "") -> dict[str, Any]:
         if not isinstance(value, dict):
             raise _fail(path or "args", "must be a map", value)
-        known = {f.name: f for f in self.fields}
+        known = self._by_name
         for key in value:
             if key not in known:
                 shown = key if isinstance(key, str) else repr(key)
