@@ -16,6 +16,9 @@ from prometheus_client.twisted import MetricsResource
 from twisted.web.resource import Resource
 from twisted.web.server import Site
 
+from protocol.ops import REGISTRY
+
+UNKNOWN_OP = "(unknown)"
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 
 
@@ -40,6 +43,8 @@ class Metrics:
         self._latencies: dict[str, Any] = {}
 
     def answered(self, op: str, outcome: str, seconds: float) -> None:
+        if op not in REGISTRY:  # any string a client sends: one label for them all, not one each
+            op = UNKNOWN_OP
         count = self._counts.get((op, outcome))
         if count is None:
             count = self._counts[op, outcome] = self.requests.labels(op, outcome)
