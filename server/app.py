@@ -241,14 +241,18 @@ def serve(args: Namespace, reactor: Any = default_reactor) -> int:
         address = port.getHost()
         print(f"warung-server listening on {address.host}:{address.port}", flush=True)
 
+    exit_code = 0
+
     def failed(failure: Any) -> None:
+        nonlocal exit_code
+        exit_code = 1
         print(f"warung-server: cannot start: {failure.getErrorMessage()}", file=sys.stderr)
         reactor.stop()
 
     reactor.callWhenRunning(lambda: begin().addErrback(failed))
     reactor.addSystemEventTrigger("before", "shutdown", server.shutdown)
     reactor.run()  # its SIGINT and SIGTERM handlers stop it (draining); SIGCHLD reaps the writer
-    return 0
+    return exit_code
 
 
 def listen(reactor: Any, factory: WarungFactory, args: Namespace) -> Any:
