@@ -1,0 +1,104 @@
+"""What the SQLite writer alone can commit: checkouts/s with no network and no reactor.
+
+Runs the real write jobs of a checkout (`change_cart`, `begin_checkout`, `mark_paid`) in
+the writer's own group commit (`run_batch`), `--customers` jobs to a batch as 100 busy
+customers would give it, on a fresh demo shop in a temp dir. Beside it, the baseline
+measured in the same run: the same batches of jobs that only `SELECT 1`, i.e. what the
+savepoints, job lookup and result packing cost without the checkout's SQL.
+
+This is the ceiling the whole server cannot pass on SQLite, however lean the reactor.
+
+    python bench/writer.py [--customers 100] [--rounds 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import peewee as pw
+
+from db.accounts import create_user
+from db.connect import connect
+from db.models import Product
+from protocol.codec import unpackb
+from server import sql
+from server.services.cart import change_cart
+from server.services.orders import begin_checkout, mark_paid
+from server.write_jobs import job_name, write_job
+from server.writer_process import run_batch
+
+STOCK = 10_000_000
+
+
+@write_job
+def select_one(db: pw.Database) -> int:
+    return sql.one(db, "SELECT 1")[0]
+
+
+def shop(folder: Path, customers: int) -> tuple[pw.Database, list[int], list[int]]:
+    url = f"sqlite:///{folder / 'writer.db'}"
+    subprocess.run(
+        [sys.executable, "-m", "server.cli", "init", "--db", url, "--demo"],
+        check=True,
+        capture_output=True,
+    )
+    db = connect(url, pragmas={"wal_autocheckpoint": 0})
+    users = [create_user(f"bench{i}", "bench-password", "customer").id for i in range(customers)]
+    Product.update(stock=STOCK, initial_stock=STOCK).execute()
+    products = [p.id for p in Product.select(Product.id).limit(customers)]
+    return db, users, products
+
+
+def checkouts(db: pw.Database, users: list[int], products: list[int], round_: int) -> None:
+    """One checkout per customer: three batches, as the server's writer would see them."""
+    run_batch(
+        db,
+        [[i, job_name(change_cart), [u, products[i], 1, True, "IDR"]] for i, u in enumerate(users)],
+    )
+    begun = run_batch(
+        db,
+        [
+            [i, job_name(begin_checkout), [u, f"{round_}-{i}", "print", "card", "IDR", "fake"]]
+            for i, u in enumerate(users)
+        ],
+    )
+    orders = [unpackb(value)["order"]["id"] for _, ok, value in begun["done"] if ok]
+    assert len(orders) == len(users), "a bench checkout failed"
+    run_batch(db, [[i, job_name(mark_paid), [o, "ref"]] for i, o in enumerate(orders)])
+
+
+def baseline(db: pw.Database, users: list[int], products: list[int], round_: int) -> None:
+    for _ in range(3):
+        run_batch(db, [[i, job_name(select_one), []] for i in range(len(users))])
+
+
+def measure(step: Any, db: pw.Database, users: list[int], products: list[int], rounds: int) -> str:
+    wall, cpu = time.perf_counter(), time.process_time()
+    for round_ in range(rounds):
+        step(db, users, products, round_)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    done = rounds * len(users)
+    return f"{done / wall:>9,.0f}/s   {cpu / done * 1e6:6.0f} µs CPU per checkout (3 jobs)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=30)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        db, users, products = shop(Path(tmp), args.customers)
+        print(f"{args.customers} jobs per batch, {args.rounds} rounds")
+        print(f"baseline: SELECT 1 jobs   {measure(baseline, db, users, products, args.rounds)}")
+        print(f"checkout jobs             {measure(checkouts, db, users, products, args.rounds)}")
+        db.close()
+
+
+if __name__ == "__main__":
+    main()
