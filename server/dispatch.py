@@ -83,7 +83,7 @@ class Dispatcher:
         except WarungError:
             raise
         except Exception:
-            raise _internal_error(Failure(), request) from None
+            raise internal_error(Failure(), request.op) from None
         if type(result) is CoroutineType:  # an `async def` handler
             result = Deferred.fromCoroutine(result)
         if isinstance(result, Deferred):
@@ -120,16 +120,16 @@ class Dispatcher:
 def _as_warung_error(failure: Failure, request: Request) -> Failure:
     if failure.check(WarungError):
         return failure
-    return Failure(_internal_error(failure, request))
+    return Failure(internal_error(failure, request.op))
 
 
-def _internal_error(failure: Failure, request: Request) -> WarungError:
+def internal_error(failure: Failure, where: str) -> WarungError:
     """Log an unexpected failure under a reference; the client gets only the reference."""
     reference = secrets.token_hex(4)
     log.failure(
-        "internal error in {op} (reference {reference})",
+        "internal error in {where} (reference {reference})",
         failure,
-        op=request.op,
+        where=where,
         reference=reference,
     )
     return WarungError(

@@ -11,21 +11,20 @@ carries (tuples arrive as lists, timestamps as aware datetimes), and an error is
 from __future__ import annotations
 
 import importlib
-import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import peewee as pw
-from twisted.logger import Logger
+from twisted.python.failure import Failure
 
-from protocol.errors import ErrorCode, Unavailable, WarungError
+from protocol.errors import Unavailable, WarungError
+from server.dispatch import internal_error
 
 F = TypeVar("F", bound=Callable[..., Any])
 RETRY_AFTER_MS = 1000
 PIPE_MAX_FRAME = 1 << 30  # between the server and its own writer: no client limit applies
 CONNECTION_ERRORS = (pw.OperationalError, pw.InterfaceError)
 
-log = Logger()
 _resolved: dict[str, Callable[..., Any]] = {}
 
 
@@ -68,8 +67,4 @@ def error_to_wire(exc: BaseException) -> dict[str, Any]:
         return exc.to_wire()
     if isinstance(exc, CONNECTION_ERRORS):
         return unavailable(" ".join(str(exc).split())).to_wire()
-    reference = secrets.token_hex(4)
-    log.failure("internal error in a write (reference {reference})", reference=reference)
-    return WarungError(
-        f"internal error (reference {reference})", {"reference": reference}, code=ErrorCode.INTERNAL
-    ).to_wire()
+    return internal_error(Failure(), "a write").to_wire()
