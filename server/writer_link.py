@@ -130,6 +130,8 @@ class WriterLink:
         self.start().addErrback(self._restart_failed)
 
     def _restart_failed(self, failure: Failure) -> None:
+        if self.stopping:  # stopped while it was starting: nothing to retry
+            return
         log.error("the database writer did not start ({why}); trying again", why=failure.value)
         self.reactor.callLater(RESTART_S, self._restart)
 
