@@ -1,5 +1,6 @@
 """The connection layer alone, deterministic: StringTransport for the socket, Clock for time."""
 
+import socket
 from typing import Any
 
 import pytest
@@ -167,3 +168,28 @@ def test_a_push_larger_than_the_client_accepts_is_skipped_as_a_seq_gap(size):
     pushes = read(transport)
     expected = [2] if size > 4096 else [1, 2]
     assert [p["seq"] for p in pushes] == expected
+
+
+class SocketTransport(Transport):
+    """A transport whose handle is a real (unconnected) TCP socket, to read options back."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+
+    def getHandle(self) -> socket.socket:
+        return self.sock
+
+
+def test_each_connection_turns_nagle_off_and_fixes_its_send_buffer():
+    limits = Limits(send_buffer_bytes=65536)
+    conn, _, _, _ = make(limits)
+    transport = SocketTransport()
+    fresh = conn.factory.buildProtocol(None)
+    fresh.makeConnection(transport)
+    try:
+        assert transport.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+        # Linux doubles the value asked for (bookkeeping overhead) and stops autotuning it.
+        assert transport.sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) == 2 * 65536
+    finally:
+        transport.sock.close()
