@@ -21,6 +21,7 @@ import argparse
 import asyncio
 import contextlib
 import csv
+import os
 import random
 import re
 import subprocess
@@ -57,6 +58,7 @@ class Result:
     requests: int = 0
     seconds: float = 0.0
     cpu: float = 0.0
+    server_cpu: float | None = None
     latencies: list[float] = field(default_factory=list)
 
     def line(self) -> str:
@@ -64,10 +66,12 @@ class Result:
         p50 = lat[len(lat) // 2] * 1000
         p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
         rate = self.count / self.seconds if self.seconds else 0
-        cpu_us = self.cpu / self.requests * 1e6 if self.requests else 0
+        per_request = 1e6 / self.requests if self.requests else 0
+        server = "" if self.server_cpu is None else f", server {self.server_cpu * per_request:5.1f}"
         return (
             f"{self.name:<28} {rate:>10,.0f}/s   p50 {p50:6.2f} ms   p99 {p99:7.2f} ms"
-            f"   ({self.count} ok, {self.errors} errors)   generator {cpu_us:5.1f} µs CPU/req"
+            f"   ({self.count} ok, {self.errors} errors)"
+            f"   µs CPU/req: generator {self.cpu * per_request:5.1f}{server}"
         )
 
 
@@ -262,15 +266,38 @@ async def connect_all(port: int, clients: int, sign_in: bool) -> list[LeanClient
     return list(await asyncio.gather(*(connect(port, i, sign_in) for i in range(clients))))
 
 
-async def run(name: str, clients: list[LeanClient], steps: list[Step], duration: float) -> Result:
-    """Every client in a closed loop for `duration` seconds; also the generator's CPU time."""
+def server_cpu_s(pid: int | None) -> float | None:
+    """CPU seconds used so far by process `pid` and its live children (a SQLite server's
+    writer process), from /proc; None when the server is not ours to watch."""
+    if pid is None or not Path("/proc/self/stat").exists():
+        return None
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if stat.parent.name == str(pid) or fields[1] == str(pid):
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+async def run(
+    name: str, clients: list[LeanClient], steps: list[Step], duration: float, server: int | None
+) -> Result:
+    """Every client in a closed loop for `duration` seconds; also the CPU time used by the
+    generator and by the server (process id `server`) meanwhile."""
     result = Result(name)
+    server_began = server_cpu_s(server)
     cpu, began = time.process_time(), time.perf_counter()
     deadline = began + duration
     loops = [ClosedLoop(c, i, steps, result, deadline) for i, c in enumerate(clients)]
     await asyncio.gather(*(loop.start() for loop in loops))
     result.seconds = time.perf_counter() - began
     result.cpu = time.process_time() - cpu
+    server_ended = server_cpu_s(server)
+    if server_began is not None and server_ended is not None:
+        result.server_cpu = server_ended - server_began
     return result
 
 
@@ -317,13 +344,19 @@ async def connected(port: int, clients: int, sign_in: bool) -> AsyncIterator[lis
             client.close()
 
 
-async def scenarios(args: argparse.Namespace, shop_port: int, echo_port: int) -> list[Result]:
-    async with connected(echo_port, args.clients, sign_in=False) as echo:
-        results = [await run("baseline: echo ping", echo, [ping], args.duration)]
-    async with connected(shop_port, args.clients, sign_in=True) as shop:
-        ids = await bench_ids(shop[0])
+@dataclass
+class Target:
+    port: int
+    pid: int | None  # None: a server this run did not start, whose CPU it does not watch
+
+
+async def scenarios(args: argparse.Namespace, shop: Target, echo: Target) -> list[Result]:
+    async with connected(echo.port, args.clients, sign_in=False) as clients:
+        results = [await run("baseline: echo ping", clients, [ping], args.duration, echo.pid)]
+    async with connected(shop.port, args.clients, sign_in=True) as clients:
+        ids = await bench_ids(clients[0])
         for name, steps in shop_scenarios(args.scenario, ids):
-            results.append(await run(name, shop, steps, args.duration))
+            results.append(await run(name, clients, steps, args.duration, shop.pid))
     return results
 
 
@@ -341,7 +374,13 @@ def main() -> None:
             r"listening on [\d.]+:(\d+)",
         )
         try:
-            results = asyncio.run(scenarios(args, shop_port, echo_port))
+            results = asyncio.run(
+                scenarios(
+                    args,
+                    Target(shop_port, shop.pid if shop is not None else None),
+                    Target(echo_port, echo.pid),
+                )
+            )
         except (BenchError, OSError) as exc:
             sys.exit(f"load: run aborted: {exc}")
         finally:
