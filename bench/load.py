@@ -1,8 +1,9 @@
 """Load generator: N concurrent clients, closed loop, one request in flight each.
 
-Prints requests/s (or checkouts/s), p50/p99 latency and the generator's own CPU time per
-request for a scenario, each beside the baseline measured in the same run: `ping` against a
-bare Twisted echo server, sent by the same clients.
+Prints requests/s (or checkouts/s), p50/p99 latency, and the CPU time per request of the
+generator and of the server (with its writer process), for a scenario, each beside the
+baseline measured in the same run: `ping` against a bare Twisted echo server, sent by the
+same clients. On a noisy machine the server's CPU per request is the steadier figure.
 
     python bench/load.py --clients 100 --duration 10 --scenario all
 
