@@ -23,7 +23,7 @@ from protocol.codec import packb
 from protocol.errors import BadRequest, ErrorCode, WarungError
 from server import sql, wire
 from server.dbexec import DatabaseExecutor
-from server.dispatch import Call, Identity
+from server.dispatch import Call
 from server.events import EventHub, StockChange
 from server.payments import PaymentProvider
 from server.pg_events import announce_order
@@ -275,7 +275,8 @@ class OrderService:
     @inlineCallbacks
     def get(self, call: Call):
         order = yield self.dbx.read(lambda db: read_order(db, call.args["order_id"]))
-        return visible(order, call.args["order_id"], call.identity)
+        me = call.identity
+        return visible(order, call.args["order_id"], me.user_id, me.role)
 
     @inlineCallbacks
     def list(self, call: Call):
@@ -337,9 +338,9 @@ class OrderService:
         return order
 
 
-def visible(order: dict[str, Any] | None, order_id: int, me: Identity) -> dict[str, Any]:
-    """The order if `me` may see it; another customer's order does not exist."""
-    if order is None or (me.role not in STAFF and order["customer_id"] != me.user_id):
+def visible(order: dict[str, Any] | None, order_id: int, user_id: int, role: str) -> dict[str, Any]:
+    """The order if this user may see it; another customer's order does not exist."""
+    if order is None or (role not in STAFF and order["customer_id"] != user_id):
         raise not_found("order", order_id)
     return order
 
@@ -354,9 +355,7 @@ def cancel_order(
     db: pw.Database, order_id: int, user_id: int, role: str
 ) -> tuple[dict[str, Any], list[StockChange]]:
     """Cancel a paid (or later) order of `user_id`'s (any, for staff) and give its stock back."""
-    order = read_order(db, order_id)
-    if order is None or (role not in STAFF and order["customer_id"] != user_id):
-        raise not_found("order", order_id)
+    order = visible(read_order(db, order_id), order_id, user_id, role)
     if order["status"] == "pending":  # its checkout is still running: it decides
         raise WarungError(
             f"order {order_id} is still being paid for: wait for its outcome",
