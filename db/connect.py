@@ -5,6 +5,8 @@ before `COMMIT` returns, so it survives `kill -9` of the process; only an operat
 crash or power loss can lose the last few commits (`synchronous=FULL` would close that window
 at the cost of an fsync per commit; pass `pragmas={"synchronous": "full"}` to choose it).
 Readers never block the writer and vice versa; writers wait up to `busy_timeout` for each other.
+Temporary data stays in memory (`temp_store=memory`): the writer gives every job a savepoint,
+and each savepoint's journal would otherwise go to a temporary file.
 
 PostgreSQL goes through a connection pool (`playhouse.pool.PooledPostgresqlDatabase`); peewee
 keeps one connection per thread, so `max_connections` must be at least the number of threads
@@ -29,6 +31,7 @@ SQLITE_PRAGMAS: dict[str, object] = {
     "foreign_keys": 1,
     "busy_timeout": 5000,
     "synchronous": "normal",
+    "temp_store": "memory",
 }
 PG_CONNECT_TIMEOUT_S = 10
 

@@ -20,6 +20,7 @@ def test_sqlite_pragmas(tmp_path):
         assert _pragma(db, "foreign_keys") == 1
         assert _pragma(db, "busy_timeout") == 5000
         assert _pragma(db, "synchronous") == 1  # NORMAL
+        assert _pragma(db, "temp_store") == 2  # MEMORY
         assert database_proxy.obj is db
     finally:
         disconnect(db)
