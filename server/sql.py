@@ -14,10 +14,19 @@ from typing import Any
 
 import peewee as pw
 
+from db.models import utcnow
+
 
 @cache
 def _pg_style(statement: str) -> str:
     return statement.replace("%", "%%").replace("?", "%s")
+
+
+def now() -> str:
+    """The current UTC time as a timestamp parameter: the text SQLite stores for a naive UTC
+    datetime, which PostgreSQL reads as a TIMESTAMP. Binding it costs a tenth of what
+    sqlite3's datetime adapter does, and a write job takes one for all its statements."""
+    return str(utcnow())
 
 
 def execute(db: pw.Database, statement: str, params: Sequence[Any] = ()) -> Any:

@@ -6,7 +6,6 @@ from typing import Any
 
 import peewee as pw
 
-from db.models import utcnow
 from protocol.errors import BadRequest, ErrorCode, WarungError
 from server import sql, wire
 from server.dbexec import DatabaseExecutor
@@ -147,6 +146,6 @@ def _new_line(
     sql.execute(
         db,
         "INSERT INTO cart_lines (user_id, product_id, qty, added_at) VALUES (?, ?, ?, ?)",
-        (user_id, product_id, qty, utcnow()),
+        (user_id, product_id, qty, sql.now()),
     )
     return (pid, sku, name, qty, price, stock, archived, currency)

@@ -98,13 +98,15 @@ def fingerprint(args: dict[str, Any]) -> str:
     return hashlib.sha256(packb([payment["method"], payment["token"]])).hexdigest()
 
 
-def set_status(db: pw.Database, order_id: int, status: str, target: str, **extra: Any) -> None:
+def set_status(
+    db: pw.Database, order_id: int, status: str, target: str, now: str, **extra: Any
+) -> None:
     check_transition(order_id, status, target)
     assignments = "".join(f", {name} = ?" for name in extra)
     cursor = sql.execute(
         db,
         f"UPDATE orders SET status = ?, updated_at = ?{assignments} WHERE id = ? AND status = ?",
-        (target, utcnow(), *extra.values(), order_id, status),
+        (target, now, *extra.values(), order_id, status),
     )
     if cursor.rowcount != 1:
         raise WarungError(
@@ -115,7 +117,7 @@ def set_status(db: pw.Database, order_id: int, status: str, target: str, **extra
 
 
 def release_stock(
-    db: pw.Database, order_id: int, kind: str, user_id: int | None
+    db: pw.Database, order_id: int, kind: str, user_id: int | None, now: str
 ) -> list[StockChange]:
     """Give back every unit of an order not yet given back."""
     lines = sql.rows(
@@ -125,7 +127,7 @@ def release_stock(
         (order_id,),
     )
     return [
-        move_stock(db, pid, qty, kind, order_id=order_id, user_id=user_id)
+        move_stock(db, pid, qty, kind, order_id=order_id, user_id=user_id, now=now)
         for pid, qty in lines
         if qty > 0
     ]
@@ -363,15 +365,16 @@ def cancel_order(
             code=ErrorCode.INVALID_STATE,
         )
     check_transition(order_id, order["status"], "cancelled")
-    changes = release_stock(db, order_id, "cancel", user_id)
+    now = sql.now()
+    changes = release_stock(db, order_id, "cancel", user_id, now)
     reason = "staff" if role in STAFF else "customer"
-    set_status(db, order_id, order["status"], "cancelled", cancel_reason=reason)
+    set_status(db, order_id, order["status"], "cancelled", now, cancel_reason=reason)
     announce_order(db, order_id)
     sql.execute(
         db,
         "UPDATE payments SET status = 'refunded', updated_at = ? "
         "WHERE order_id = ? AND status = 'captured'",
-        (utcnow(), order_id),
+        (now, order_id),
     )
     return read_order(db, order_id), changes
 
@@ -381,7 +384,7 @@ def advance_order(db: pw.Database, order_id: int, target: str) -> dict[str, Any]
     order = read_order(db, order_id)
     if order is None:
         raise not_found("order", order_id)
-    set_status(db, order_id, order["status"], target)
+    set_status(db, order_id, order["status"], target, sql.now())
     announce_order(db, order_id)
     return read_order(db, order_id)
 
@@ -414,7 +417,7 @@ def begin_checkout(
             {"reason": "empty_cart"},
             code=ErrorCode.INVALID_STATE,
         )
-    now = utcnow()
+    now = sql.now()
     total = sum(line[3] * line[4] for line in lines)
     order_id = sql.insert(
         db,
@@ -438,7 +441,9 @@ def begin_checkout(
         if archived:
             raise out_of_stock(pid, qty, 0)
         try:
-            changes.append(move_stock(db, pid, -qty, "sale", order_id=order_id, user_id=user_id))
+            changes.append(
+                move_stock(db, pid, -qty, "sale", order_id=order_id, user_id=user_id, now=now)
+            )
         except ShortOfStock as short:
             raise out_of_stock(pid, qty, short.available) from None
     for pid, sku, name, qty, price, *_ in lines:
@@ -491,8 +496,8 @@ def _replay(db: pw.Database, stored: tuple[Any, ...], print_: str) -> dict[str, 
 @write_job
 def mark_paid(db: pw.Database, order_id: int, reference: str) -> datetime:
     """Mark a pending order paid, empty its lines from the cart, keep its key; when."""
-    set_status(db, order_id, "pending", "paid")
-    now = utcnow()
+    now = sql.now()
+    set_status(db, order_id, "pending", "paid", now)
     sql.execute(
         db,
         "UPDATE payments SET status = 'captured', reference = ?, updated_at = ? WHERE order_id = ?",
@@ -518,12 +523,13 @@ def mark_declined(
     db: pw.Database, order_id: int, user_id: int | None, reason: str
 ) -> tuple[dict[str, Any], list[StockChange]]:
     """Give the stock back, cancel the order and free its key for another try."""
-    changes = release_stock(db, order_id, "cancel", user_id)
-    set_status(db, order_id, "pending", "cancelled", cancel_reason=reason)
+    now = sql.now()
+    changes = release_stock(db, order_id, "cancel", user_id, now)
+    set_status(db, order_id, "pending", "cancelled", now, cancel_reason=reason)
     sql.execute(
         db,
         "UPDATE payments SET status = 'declined', updated_at = ? WHERE order_id = ?",
-        (utcnow(), order_id),
+        (now, order_id),
     )
     sql.execute(db, "DELETE FROM idempotency_keys WHERE order_id = ?", (order_id,))
     announce_order(db, order_id)

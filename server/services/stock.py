@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import peewee as pw
 
-from db.models import utcnow
 from server import sql
 from server.events import StockChange
 from server.pg_events import announce_stock
@@ -30,14 +29,14 @@ def move_stock(
     order_id: int | None = None,
     user_id: int | None = None,
     reason: str | None = None,
+    now: str,
 ) -> StockChange:
     """Change a product's stock by `delta` and record the movement, in the caller's transaction.
 
     The update is conditional (`stock + delta >= 0`), so on every database and with any
     number of servers two buyers can never take the same unit: the loser's update matches
-    no row and raises `ShortOfStock`.
+    no row and raises `ShortOfStock`. `now` is the job's `sql.now()`.
     """
-    now = utcnow()
     row = sql.one(
         db,
         "UPDATE products SET stock = stock + ?, version = version + 1, updated_at = ? "
