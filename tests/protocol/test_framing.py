@@ -116,3 +116,15 @@ def test_strings_and_bytes_stay_distinct():
     [event] = FrameDecoder().feed(encode({"s": "abc", "b": b"abc"}))
     assert event.body == {"s": "abc", "b": b"abc"}
     assert type(event.body["s"]) is str and type(event.body["b"]) is bytes
+
+
+def test_a_value_that_cannot_be_packed_leaves_nothing_behind_for_the_next():
+    before = packb({"ok": True})
+    for unpackable in ({"half": "done", "then": object()}, {"big": 2**64}):
+        try:
+            packb(unpackable)
+        except (TypeError, OverflowError):
+            pass
+        else:
+            raise AssertionError(f"{unpackable!r} was packed")
+    assert packb({"ok": True}) == before
