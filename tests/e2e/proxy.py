@@ -17,7 +17,8 @@ class CuttableProxy:
         self.links: list[socket.socket] = []
         self.lock = threading.Lock()
         self.accepted = 0
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._acceptor = threading.Thread(target=self._accept, daemon=True)
+        self._acceptor.start()
 
     def _accept(self) -> None:
         while True:
@@ -57,5 +58,8 @@ class CuttableProxy:
             sock.close()  # with linger 0: RST
 
     def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.listener.shutdown(socket.SHUT_RDWR)  # wakes accept(); close alone does not
         self.listener.close()
+        self._acceptor.join(10)
         self.cut()

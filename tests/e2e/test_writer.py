@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from protocol.client.blocking import Client
 from protocol.errors import Unavailable
 from tests.e2e.harness import ServerProcess, wait_until
 from tests.e2e.shopdb import add_product, facts, init_demo
@@ -50,31 +51,35 @@ def test_a_killed_writer_is_replaced_and_writes_resume(shop_url: str) -> None:
     product = add_product(shop_url, "W-1", stock=50)
     server = ServerProcess(shop_url).start()
     try:
-        client = server.client("customer")
-        client.call("cart.add", product_id=product, qty=1)
-        first = writer_of(server)
-        os.kill(first, signal.SIGKILL)
-        wait_until(lambda: gone(first), what="the writer to die")
-        # Reads go on meanwhile; writes are refused plainly, then work again.
-        assert client.call("catalog.get", product_id=product)["id"] == product
-
-        def cart_add() -> bool:
-            try:
-                client.call("cart.add", product_id=product, qty=1)
-            except Unavailable:
-                return False
-            return True
-
-        wait_until(cart_add, what="writes to resume")
-        assert writer_of(server) != first
-        order = client.checkout(payment={"method": "card", "token": "tok"})
-        assert order["status"] == "paid"
+        with server.client("customer") as client:
+            _kill_the_writer_and_write_again(server, client, product)
         after = facts(shop_url, product)
         assert after["stock"] == 48
         assert after["problems"] == []
         assert "starting it again" in "".join(server.log)
     finally:
         server.stop()
+
+
+def _kill_the_writer_and_write_again(server: ServerProcess, client: Client, product: int) -> None:
+    client.call("cart.add", product_id=product, qty=1)
+    first = writer_of(server)
+    os.kill(first, signal.SIGKILL)
+    wait_until(lambda: gone(first), what="the writer to die")
+    # Reads go on meanwhile; writes are refused plainly, then work again.
+    assert client.call("catalog.get", product_id=product)["id"] == product
+
+    def cart_add() -> bool:
+        try:
+            client.call("cart.add", product_id=product, qty=1)
+        except Unavailable:
+            return False
+        return True
+
+    wait_until(cart_add, what="writes to resume")
+    assert writer_of(server) != first
+    order = client.checkout(payment={"method": "card", "token": "tok"})
+    assert order["status"] == "paid"
 
 
 def test_the_writer_ends_with_its_server(shop_url: str) -> None:
