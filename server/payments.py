@@ -3,6 +3,7 @@ and the order code never calls one while a database transaction is open."""
 
 from __future__ import annotations
 
+import itertools
 import secrets
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -46,6 +47,8 @@ class FakeProvider:
         self.delay_s = delay_s
         self.charges: dict[int, Charge] = {}
         self.refunds: list[tuple[str, int]] = []
+        # References unique across servers and restarts, without a urandom call per charge.
+        self._references = (f"fake-{secrets.token_hex(4)}-{n}" for n in itertools.count(1))
 
     def _later(self, value: Any) -> Deferred[Any]:
         if self.delay_s <= 0:
@@ -62,7 +65,7 @@ class FakeProvider:
             if token == "decline":
                 charge = Charge(False, None, "card declined by the issuer")
             else:
-                charge = Charge(True, f"fake-{secrets.token_hex(8)}")
+                charge = Charge(True, next(self._references))
             self.charges[order_id] = charge
         return self._later(charge)
 

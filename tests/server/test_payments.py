@@ -1,0 +1,40 @@
+"""The built-in fake payment provider: approvals, declines, references, retries."""
+
+from __future__ import annotations
+
+from twisted.internet.task import Clock
+
+from server.payments import Charge, FakeProvider
+
+
+def charged(provider: FakeProvider, order_id: int, token: str = "tok") -> Charge:
+    results: list[Charge] = []
+    provider.charge(order_id, 1000, "IDR", "card", token).addCallback(results.append)
+    assert results, "an undelayed fake answers at once"
+    return results[0]
+
+
+def test_every_approved_charge_has_its_own_reference_on_every_server() -> None:
+    one, other = FakeProvider(Clock()), FakeProvider(Clock())
+    references = [charged(one, n).reference for n in range(1, 4)]
+    references += [charged(other, n).reference for n in range(1, 4)]
+    assert all(ref and ref.startswith("fake-") for ref in references)
+    assert len(set(references)) == 6
+
+
+def test_a_retried_charge_is_the_same_charge_and_a_decline_has_no_reference() -> None:
+    provider = FakeProvider(Clock())
+    assert charged(provider, 7) == charged(provider, 7)
+    declined = charged(provider, 8, token="decline")
+    assert not declined.approved and declined.reference is None
+
+
+def test_a_delay_holds_the_answer_until_the_clock_has_moved() -> None:
+    clock = Clock()
+    provider = FakeProvider(clock, delay_s=2.0)
+    results: list[Charge] = []
+    provider.charge(1, 1000, "IDR", "card", "tok").addCallback(results.append)
+    clock.advance(1.9)
+    assert results == []
+    clock.advance(0.2)
+    assert results and results[0].approved
