@@ -2,7 +2,8 @@
 
 The protocol object runs no SQL and knows no domain rule. It decodes frames with the
 sans-IO `FrameDecoder`, checks the envelope and the per-connection limits, and hands each
-request to the `Dispatcher`. It is also the push producer its transport asks to pause:
+request to the `Dispatcher`. Its answers and pushes go out through a `TurnOutput`, once
+per reactor turn. It is also the push producer its transport asks to pause:
 while paused, stock values wait in a dict keyed by product (newest wins) and reading from
 the socket stops; a connection paused longer than `paused_close_s` is closed.
 """
@@ -57,6 +58,7 @@ class WarungConnection(Protocol, TimeoutMixin):
 
     def connectionMade(self) -> None:
         self.callLater = self.factory.clock.callLater
+        self.out = self.factory.turns.output(self.transport)
         refusal = self.factory.admit(self)
         if refusal is not None:
             self._send_error(None, refusal)
@@ -71,9 +73,9 @@ class WarungConnection(Protocol, TimeoutMixin):
 
         Nagle's algorithm holds a small write back until the previous one is acknowledged,
         and the client delays its ACKs (up to 40 ms): a checkout's `order` push followed by
-        its answer waited that long. Twisted already gathers each turn's writes into one
-        send. A fixed send buffer (no autotuning up to megabytes) means a client that stops
-        reading fills it soon and its stock values are conflated.
+        its answer waited that long. Each turn's writes still leave as one send
+        (`server.turn_output`). A fixed send buffer (no autotuning up to megabytes) means
+        a client that stops reading fills it soon and its stock values are conflated.
         """
         handle = getattr(self.transport, "getHandle", None)
         if handle is None:
@@ -85,6 +87,7 @@ class WarungConnection(Protocol, TimeoutMixin):
 
     def connectionLost(self, reason: Failure = None) -> None:
         self.closing = True
+        self.out.stop()
         self.setTimeout(None)
         self._cancel_pause_timer()
         if self._refusal is not None and self._refusal.active():
@@ -94,6 +97,7 @@ class WarungConnection(Protocol, TimeoutMixin):
     def close(self) -> None:
         """Send what is written, then close."""
         self.closing = True
+        self.out.flush()
         self.transport.loseConnection()
 
     def _refuse_rest(self) -> None:
@@ -103,12 +107,14 @@ class WarungConnection(Protocol, TimeoutMixin):
         still in flight; so send FIN, drop what else arrives, and abort only after a grace.
         """
         self.closing = True
+        self.out.flush()
         self.transport.loseWriteConnection()
         self._refusal = self.factory.clock.callLater(
             REFUSAL_GRACE_S, self.transport.abortConnection
         )
 
     def readConnectionLost(self) -> None:
+        self.out.flush()
         self.transport.loseConnection()
 
     def writeConnectionLost(self) -> None:
@@ -258,7 +264,7 @@ class WarungConnection(Protocol, TimeoutMixin):
                 ),
             )
             return ErrorCode.TOO_LARGE
-        self.transport.write(HEADER.pack(len(body)) + body)
+        self.out.write(HEADER.pack(len(body)) + body)
         return "ok"
 
     def _reply_failure(self, reason: Failure, request_id: int) -> str:
@@ -271,7 +277,7 @@ class WarungConnection(Protocol, TimeoutMixin):
         return str(error.code)
 
     def _send_error(self, request_id: int | None, error: WarungError) -> None:
-        self.transport.write(_frame(failure(request_id, error.code, error.message, error.details)))
+        self.out.write(_frame(failure(request_id, error.code, error.message, error.details)))
 
     def sign_in(self, identity: Identity | None) -> None:
         if self.closing:  # a sign-in that finished after the client left: register nothing
@@ -289,7 +295,7 @@ class WarungConnection(Protocol, TimeoutMixin):
         if self.client_max_frame is not None and len(body) > self.client_max_frame:
             log.info("skipped a {n}-byte push over the client's max_frame", n=len(body))
             return  # the client sees the gap in seq
-        self.transport.write(HEADER.pack(len(body)) + body)
+        self.out.write(HEADER.pack(len(body)) + body)
 
     def send_stock(self, product_id: int, template: PushTemplate) -> None:
         """A stock value: written now, or kept as the newest for this product while paused."""
@@ -300,7 +306,7 @@ class WarungConnection(Protocol, TimeoutMixin):
             self.pending_stock[product_id] = template
             return
         self.seq += 1
-        self.transport.write(template.frame(self.seq))
+        self.out.write(template.frame(self.seq))
 
     # -- IPushProducer: the transport's buffer is full, or has drained
 

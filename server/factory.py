@@ -12,6 +12,7 @@ from server.connection import WarungConnection
 from server.dispatch import Dispatcher, Identity
 from server.limits import AddressLimiter, Limits, TokenBucket
 from server.metrics import Metrics
+from server.turn_output import TurnFlusher
 
 if TYPE_CHECKING:
     from server.events import EventHub
@@ -28,6 +29,7 @@ class WarungFactory(ServerFactory):
         self.limits = limits
         self.clock = clock
         self.connections: set[WarungConnection] = set()
+        self.turns = TurnFlusher(clock)
         self.by_session: dict[int, set[WarungConnection]] = defaultdict(set)
         self._new_connections = AddressLimiter(
             limits.connections_per_address_per_s, limits.connection_burst_per_address

@@ -1,0 +1,115 @@
+"""Output once per turn, straight into the socket: a real TCP pair on loopback, and a Clock."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+from twisted.internet.interfaces import ISSLTransport
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from zope.interface import directlyProvides
+
+from protocol.framing import FrameDecoder, Message, encode
+from server.turn_output import TurnFlusher
+from tests.server.test_connection import make
+
+
+class PairTransport(StringTransport):
+    """A transport whose handle is one end of a real socket pair; the test reads the other."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__()
+        self.sock = sock
+
+    def getHandle(self) -> socket.socket:
+        return self.sock
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
+    """Two ends of a real TCP connection on loopback."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        theirs = socket.create_connection(listener.getsockname())
+        ours, _ = listener.accept()
+    ours.setblocking(False)
+    theirs.setblocking(False)
+    yield ours, theirs
+    ours.close()
+    theirs.close()
+
+
+def received(sock: socket.socket) -> bytes:
+    chunks = []
+    while True:
+        try:
+            chunk = sock.recv(1 << 20)
+        except BlockingIOError:
+            return b"".join(chunks)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def test_a_turns_writes_wait_for_its_end_then_leave_in_order_past_the_transport(pair):
+    ours, theirs = pair
+    clock, transport = Clock(), PairTransport(ours)
+    output = TurnFlusher(clock).output(transport)
+    output.write(b"first ")
+    output.write(b"second")
+    assert received(theirs) == b""  # still this turn
+    clock.advance(0)
+    assert received(theirs) == b"first second"
+    assert transport.value() == b""
+
+
+def test_what_the_socket_does_not_take_and_all_after_it_go_through_the_transport(pair):
+    ours, theirs = pair
+    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    clock, transport = Clock(), PairTransport(ours)
+    output = TurnFlusher(clock).output(transport)
+    big = bytes(range(256)) * 8192  # 2 MiB: more than the socket pair holds
+    output.write(big)
+    clock.advance(0)
+    output.write(b"after")  # must not overtake the bytes the transport holds
+    clock.advance(0)
+    direct = received(theirs)
+    assert 0 < len(direct) < len(big)
+    assert direct + transport.value() == big + b"after"
+
+
+def test_tls_connections_always_write_through_the_transport(pair):
+    ours, theirs = pair
+    clock, transport = Clock(), PairTransport(ours)
+    directlyProvides(transport, ISSLTransport)
+    output = TurnFlusher(clock).output(transport)
+    output.write(b"secret")
+    assert transport.value() == b"secret"
+    clock.advance(0)
+    assert received(theirs) == b""
+
+
+def test_a_stopped_output_drops_what_it_held_and_sends_nothing_more(pair):
+    ours, theirs = pair
+    clock, transport = Clock(), PairTransport(ours)
+    output = TurnFlusher(clock).output(transport)
+    output.write(b"lost")
+    output.stop()
+    clock.advance(0)
+    output.write(b"late")
+    assert received(theirs) == b""
+    assert transport.value() == b"late"  # a gone transport ignores it
+
+
+def test_a_refused_hello_is_sent_before_the_connection_closes(pair):
+    ours, theirs = pair
+    conn, *_ = make()
+    fresh = conn.factory.buildProtocol(None)
+    transport = PairTransport(ours)
+    fresh.makeConnection(transport)
+    fresh.dataReceived(encode({"id": 1, "op": "ping", "args": {}}))
+    assert transport.disconnecting  # closed in the same turn as the error was written
+    [event] = FrameDecoder().feed(received(theirs))
+    assert isinstance(event, Message)
+    assert event.body["error"]["code"] == "bad_request"
