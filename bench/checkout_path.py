@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -29,17 +27,14 @@ import peewee as pw
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.testing import StringTransport
+from writer import PASSWORD, customer_name, shop  # bench/writer.py: the same bench shop
 
-from db.accounts import create_user
-from db.connect import connect
-from db.models import Product
 from protocol.codec import packb, unpackb
 from protocol.framing import FrameDecoder, Message, encode
 from protocol.rules import PROTOCOL_VERSION
 from server.app import Server
 from server.limits import Limits
 
-PASSWORD = "bench-password"
 PAYMENT = {"method": "card", "token": "tok"}
 STOCK = 10_000_000
 _keys = itertools.count()
@@ -103,22 +98,6 @@ class Customer:
         return [event.body for event in self.decoder.feed(data) if isinstance(event, Message)]
 
 
-def shop(folder: Path, customers: int) -> tuple[pw.Database, list[str], list[int]]:
-    url = f"sqlite:///{folder / 'checkout.db'}"
-    subprocess.run(
-        [sys.executable, "-m", "server.cli", "init", "--db", url, "--demo"],
-        check=True,
-        capture_output=True,
-    )
-    db = connect(url)
-    names = [f"bench{i}" for i in range(customers)]
-    for name in names:
-        create_user(name, PASSWORD, "customer")
-    Product.update(stock=STOCK, initial_stock=STOCK).execute()
-    products = [p.id for p in Product.select(Product.id).limit(customers)]
-    return db, names, products
-
-
 def in_process_server(db: pw.Database) -> Server:
     server = Server(db, "sqlite://", reactor, Limits(rate_per_s=10**9, burst=10**9), 0.0)
     writes = ReplayWrites(db)
@@ -173,7 +152,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="best of this many runs")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        db, names, products = shop(Path(tmp), args.customers)
+        db, _, products = shop(Path(tmp), args.customers)
+        names = [customer_name(i) for i in range(args.customers)]
         server = in_process_server(db)
         customers = [Customer(server, name) for name in names]
         check_checkouts(customers, checkouts(customers, products))  # warm-up: records

@@ -34,6 +34,12 @@ from server.write_jobs import job_name, write_job
 from server.writer_process import run_batch
 
 STOCK = 10_000_000
+PASSWORD = "bench-password"
+
+
+def customer_name(i: int) -> str:
+    """The name of the bench shop's `i`th customer (password `PASSWORD`)."""
+    return f"bench{i}"
 
 
 @write_job
@@ -49,7 +55,7 @@ def shop(folder: Path, customers: int) -> tuple[pw.Database, list[int], list[int
         capture_output=True,
     )
     db = connect(url, pragmas={"wal_autocheckpoint": 0})
-    users = [create_user(f"bench{i}", "bench-password", "customer").id for i in range(customers)]
+    users = [create_user(customer_name(i), PASSWORD, "customer").id for i in range(customers)]
     Product.update(stock=STOCK, initial_stock=STOCK).execute()
     products = [p.id for p in Product.select(Product.id).limit(customers)]
     return db, users, products
