@@ -77,10 +77,9 @@ class WarungConnection(Protocol, TimeoutMixin):
         (`server.turn_output`). A fixed send buffer (no autotuning up to megabytes) means
         a client that stops reading fills it soon and its stock values are conflated.
         """
-        handle = getattr(self.transport, "getHandle", None)
-        if handle is None:
+        sock = _tcp_socket(self.transport)
+        if sock is None:
             return
-        sock = handle()
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.limits.send_buffer_bytes:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.limits.send_buffer_bytes)
@@ -97,7 +96,7 @@ class WarungConnection(Protocol, TimeoutMixin):
     def close(self) -> None:
         """Send what is written, then close."""
         self.closing = True
-        self.out.flush()
+        self.out.detach()
         self.transport.loseConnection()
 
     def _refuse_rest(self) -> None:
@@ -107,14 +106,14 @@ class WarungConnection(Protocol, TimeoutMixin):
         still in flight; so send FIN, drop what else arrives, and abort only after a grace.
         """
         self.closing = True
-        self.out.flush()
+        self.out.detach()
         self.transport.loseWriteConnection()
         self._refusal = self.factory.clock.callLater(
             REFUSAL_GRACE_S, self.transport.abortConnection
         )
 
     def readConnectionLost(self) -> None:
-        self.out.flush()
+        self.out.detach()
         self.transport.loseConnection()
 
     def writeConnectionLost(self) -> None:
@@ -352,3 +351,13 @@ class WarungConnection(Protocol, TimeoutMixin):
 def _frame(message: dict[str, Any]) -> bytes:
     body = packb(message)
     return HEADER.pack(len(body)) + body
+
+
+def _tcp_socket(transport: Any) -> socket.socket | None:
+    """The TCP socket under the transport; under TLS, the one under the TLS layer."""
+    for layer in (transport, getattr(transport, "transport", None)):
+        handle = getattr(layer, "getHandle", None)
+        sock = handle() if handle is not None else None
+        if isinstance(sock, socket.socket):
+            return sock
+    return None

@@ -48,7 +48,8 @@ class FakeProvider:
         self.charges: dict[int, Charge] = {}
         self.refunds: list[tuple[str, int]] = []
         # References unique across servers and restarts, without a urandom call per charge.
-        self._references = (f"fake-{secrets.token_hex(4)}-{n}" for n in itertools.count(1))
+        prefix = secrets.token_hex(4)
+        self._references = (f"fake-{prefix}-{n}" for n in itertools.count(1))
 
     def _later(self, value: Any) -> Deferred[Any]:
         if self.delay_s <= 0:

@@ -18,6 +18,9 @@ import socket
 from typing import Any
 
 from twisted.internet.interfaces import ISSLTransport
+from twisted.logger import Logger
+
+log = Logger()
 
 
 class TurnOutput:
@@ -28,21 +31,24 @@ class TurnOutput:
         self.turns = turns
         self.socket = _plain_socket(transport)
         self.held: list[bytes] = []
+        self.queued = False
 
     def write(self, data: bytes) -> None:
         if self.socket is None:
             self.transport.write(data)
             return
-        if not self.held:
+        if not self.queued:
+            self.queued = True
             self.turns.hold(self)
         self.held.append(data)
 
     def flush(self) -> None:
         """Send what is held: as much as the socket takes, the rest through the transport."""
-        if not self.held:
+        self.queued = False
+        held, self.held = self.held, []
+        if not held:
             return
-        data = b"".join(self.held)
-        self.held.clear()
+        data = b"".join(held)
         if self.socket is not None:
             try:
                 sent = self.socket.send(data)
@@ -56,9 +62,15 @@ class TurnOutput:
             self.socket = None  # the transport holds bytes now: all later ones must follow
         self.transport.write(data)
 
+    def detach(self) -> None:
+        """Before the transport is told to close: send what is held, and let every later
+        byte go through the transport, which sends all it holds before it closes."""
+        self.flush()
+        self.socket = None
+
     def stop(self) -> None:
         """The connection is gone: drop what is held, send nothing more."""
-        self.held.clear()
+        self.held = []
         self.socket = None
 
 
@@ -80,7 +92,10 @@ class TurnFlusher:
     def flush(self) -> None:
         held, self._held = self._held, []
         for output in held:
-            output.flush()
+            try:
+                output.flush()
+            except Exception:  # one connection's failure must not hold back the others
+                log.failure("cannot send to {transport}", transport=output.transport)
 
 
 def _plain_socket(transport: Any) -> socket.socket | None:

@@ -102,6 +102,41 @@ def test_a_stopped_output_drops_what_it_held_and_sends_nothing_more(pair):
     assert transport.value() == b"late"  # a gone transport ignores it
 
 
+def test_bytes_written_after_a_close_wait_in_the_transport_which_sends_them_first(pair):
+    ours, theirs = pair
+    clock, transport = Clock(), PairTransport(ours)
+    output = TurnFlusher(clock).output(transport)
+    output.write(b"answer")
+    output.detach()  # the connection is about to be told to close
+    assert received(theirs) == b"answer"
+    output.write(b"late answer")
+    assert transport.value() == b"late answer"  # not held past the transport's close
+    clock.advance(0)
+    assert received(theirs) == b""
+
+
+class FailingTransport(PairTransport):
+    def write(self, data: bytes) -> None:
+        raise RuntimeError("this transport is broken")
+
+
+def test_one_connection_failing_to_send_holds_back_no_other(pair):
+    ours, theirs = pair
+    broken_socket = socket.socket()
+    broken_socket.close()  # send() fails, so the output falls back to its transport
+    clock = Clock()
+    turns = TurnFlusher(clock)
+    broken = turns.output(FailingTransport(broken_socket))
+    good = turns.output(PairTransport(ours))
+    broken.write(b"lost")
+    good.write(b"first")
+    clock.advance(0)
+    assert received(theirs) == b"first"
+    good.write(b" second")  # the good one is flushed in later turns too
+    clock.advance(0)
+    assert received(theirs) == b" second"
+
+
 def test_a_refused_hello_is_sent_before_the_connection_closes(pair):
     ours, theirs = pair
     conn, *_ = make()
