@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import secrets
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -36,17 +37,19 @@ class PaymentProvider(Protocol):
 class FakeProvider:
     """Approves every token but "decline"; `delay_s` makes it as slow as a real gateway.
 
-    It remembers charges in memory only: after a restart it has never seen an order, so
-    pending orders are released, as they would be for a provider that never took them.
+    It remembers charges in memory only, and for `REMEMBER_S` (long past any payment
+    timeout and pending-order sweep), so a server that runs for months does not grow: after
+    a restart, or that long, it has never seen an order, so a pending one is released, as it
+    would be for a provider that never took it.
     """
 
     name = "fake"
+    REMEMBER_S = 3600.0
 
     def __init__(self, clock: Any, delay_s: float = 0.0) -> None:
         self.clock = clock
         self.delay_s = delay_s
-        self.charges: dict[int, Charge] = {}
-        self.refunds: list[tuple[str, int]] = []
+        self.charges: OrderedDict[int, tuple[float, Charge]] = OrderedDict()  # oldest first
         # References unique across servers and restarts, without a urandom call per charge.
         prefix = secrets.token_hex(4)
         self._references = (f"fake-{prefix}-{n}" for n in itertools.count(1))
@@ -61,18 +64,26 @@ class FakeProvider:
     def charge(
         self, order_id: int, amount: int, currency: str, method: str, token: str
     ) -> Deferred[Charge]:
-        charge = self.charges.get(order_id)
-        if charge is None:
-            if token == "decline":
-                charge = Charge(False, None, "card declined by the issuer")
-            else:
-                charge = Charge(True, next(self._references))
-            self.charges[order_id] = charge
+        self._forget_old()
+        known = self.charges.get(order_id)
+        if known is not None:
+            return self._later(known[1])
+        if token == "decline":
+            charge = Charge(False, None, "card declined by the issuer")
+        else:
+            charge = Charge(True, next(self._references))
+        self.charges[order_id] = (self.clock.seconds(), charge)
         return self._later(charge)
 
     def lookup(self, order_id: int) -> Deferred[Charge | None]:
-        return self._later(self.charges.get(order_id))
+        self._forget_old()
+        known = self.charges.get(order_id)
+        return self._later(known[1] if known is not None else None)
 
     def refund(self, reference: str, amount: int) -> Deferred[None]:
-        self.refunds.append((reference, amount))
         return self._later(None)
+
+    def _forget_old(self) -> None:
+        horizon = self.clock.seconds() - self.REMEMBER_S
+        while self.charges and next(iter(self.charges.values()))[0] < horizon:
+            self.charges.popitem(last=False)

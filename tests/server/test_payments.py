@@ -41,3 +41,22 @@ def test_a_delay_holds_the_answer_until_the_clock_has_moved() -> None:
     assert results == []
     clock.advance(0.2)
     assert results and results[0].approved
+
+
+def test_charges_are_remembered_for_an_hour_then_forgotten() -> None:
+    clock = Clock()
+    provider = FakeProvider(clock)
+    first = charged(provider, 1)
+    clock.advance(FakeProvider.REMEMBER_S - 1)
+    assert looked_up(provider, 1) == first
+    assert charged(provider, 1) == first  # a retry within the hour is the same charge
+    clock.advance(2)
+    charged(provider, 2)
+    assert looked_up(provider, 1) is None
+    assert list(provider.charges) == [2]  # memory holds only the last hour's charges
+
+
+def looked_up(provider: FakeProvider, order_id: int) -> Charge | None:
+    results: list[Charge | None] = []
+    provider.lookup(order_id).addCallback(results.append)
+    return results[0]
