@@ -20,6 +20,11 @@ def report(node: DOMNode, error: BaseException, title: str) -> None:
     """Tell the user what went wrong. A call refused for want of a sign-in means the session
     has ended (signed out elsewhere, account disabled): the app goes back to signing in."""
     node.app.notify(describe(error), title=title, severity="error")
+    end_if_signed_out(node, error)
+
+
+def end_if_signed_out(node: DOMNode, error: BaseException) -> None:
+    """For an error shown in place: `unauthenticated` sends the app back to signing in."""
     if isinstance(error, Unauthenticated):
         node.app.post_message(SessionEnded())
 
@@ -61,6 +66,11 @@ def describe(error: BaseException) -> str:
         return "That username is taken: choose another."
     if code == ErrorCode.BAD_REQUEST and details.get("field") in ("username", "password"):
         return f"The {details['field']} {details.get('rule', 'is not valid')}."
+    if code == ErrorCode.BAD_REQUEST and details.get("field") == "code":
+        return (
+            f"{_sentence(error.message or 'wrong code')} Type the 6 digits your "
+            "authenticator app shows now (they change every 30 s)."
+        )
     if code == ErrorCode.INTERNAL:
         return f"The shop had an internal error ({details.get('reference', 'no reference')})."
     return _sentence(error.message or code)

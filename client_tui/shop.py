@@ -128,6 +128,15 @@ class Shop:
     async def deliver(self, order_id: int) -> dict[str, Any]:
         return await self.client.call(Op.ORDER_DELIVER, order_id=order_id)
 
+    # -- two-factor sign-in
+
+    async def totp_enroll(self) -> dict[str, Any]:
+        """A new TOTP secret (`secret`, `uri`); two-factor sign-in is on after `totp_confirm`."""
+        return await self.client.call(Op.AUTH_TOTP_ENROLL)
+
+    async def totp_confirm(self, code: str) -> None:
+        await self.client.call(Op.AUTH_TOTP_CONFIRM, code=code)
+
     # -- the end
 
     async def sign_out(self) -> None:

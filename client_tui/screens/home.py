@@ -16,6 +16,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Input, TabbedContent, TabPane
 
+from client_tui.screens.twofactor import TwoFactorScreen
 from client_tui.shop import Shop
 from client_tui.widgets.cart import CartView
 from client_tui.widgets.catalog import CatalogView
@@ -32,6 +33,9 @@ class HomeScreen(Screen[None]):
 
     TABS: tuple[tuple[str, str, str, Callable[[Shop], Widget]], ...] = ()
     """(pane id, title, key, the view it shows); the first is shown first"""
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+t", "two_factor", "Two-factor sign-in", show=False),
+    ]
 
     def __init__(self, shop: Shop) -> None:
         super().__init__()
@@ -70,10 +74,18 @@ class HomeScreen(Screen[None]):
                 _bound(self.action_show_tab, pane_id),
             )
         yield SystemCommand("Search products", "Type to search the catalog", self.action_search)
+        yield SystemCommand(
+            "Two-factor sign-in",
+            "Turn on sign-in codes from an authenticator app (Ctrl+T)",
+            self.action_two_factor,
+        )
 
     def action_search(self) -> None:
         self.action_show_tab("catalog")
         self.set_focus(self.query_one("#search", Input))
+
+    def action_two_factor(self) -> None:
+        self.app.push_screen(TwoFactorScreen(self.shop))
 
 
 class CustomerScreen(HomeScreen):

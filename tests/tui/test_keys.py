@@ -38,7 +38,8 @@ def test_help_lists_the_keys_of_where_you_are(shop):
                 pilot, lambda: isinstance(app.screen, HelpScreen) and app.screen, "the help"
             )
             keys = str(help_screen.query_one("#help-keys").render())
-            for words in ("Add to cart", "Search", "Categories", "Cart", "Orders", "Help"):
+            for words in ("Add to cart", "Search", "Categories", "Cart", "Orders",
+                          "Two-factor sign-in", "Help"):  # fmt: skip
                 assert words in keys
             assert "Cursor up" not in keys  # Textual's own keys are not repeated
             await pilot.press("escape")
@@ -57,7 +58,7 @@ def test_the_command_palette_offers_the_apps_commands(shop):
             await add_by_sku(pilot, "MIE-0017")
             titles = [c.title for c in app.get_system_commands(app.screen)]
             for title in ("Help", "Go to Catalog", "Go to Cart", "Go to Orders", "Search products",
-                          "Check out", "Sign out", "Quit"):  # fmt: skip
+                          "Check out", "Two-factor sign-in", "Sign out", "Quit"):  # fmt: skip
                 assert title in titles
             await pilot.press("ctrl+p")
             palette = await wait_for(

@@ -1,0 +1,140 @@
+"""Turning on two-factor sign-in from the app: Ctrl+T or the command palette, the secret
+shown for an authenticator app, the code confirmed; then signing in really needs a code."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pyotp
+import pytest
+from textual.command import CommandList, CommandPalette
+from textual.pilot import Pilot
+from textual.widgets import Input, Static
+
+from client_tui.screens.home import HomeScreen
+from client_tui.screens.twofactor import TwoFactorScreen, grouped
+from protocol.errors import Unauthenticated
+from tests.e2e.harness import ServerProcess
+from tests.tui.pilot import label_text, make_app, new_customer, sign_in, wait_for
+
+
+async def open_by_key(pilot: Pilot[None]) -> TwoFactorScreen:
+    await pilot.press("ctrl+t")
+    app = pilot.app
+    return await wait_for(
+        pilot, lambda: isinstance(app.screen, TwoFactorScreen) and app.screen, "the dialog"
+    )
+
+
+async def shown_secret(pilot: Pilot[None], dialog: TwoFactorScreen) -> str:
+    """The secret as the dialog shows it, in blocks of four, without the spaces."""
+    secret = dialog.query_one("#twofactor-secret", Static)
+    await wait_for(pilot, lambda: str(secret.render()).strip(), "the secret")
+    text = str(secret.render()).strip()
+    assert all(len(block) == 4 for block in text.split(" ")), text
+    return text.replace(" ", "")
+
+
+def intro(pilot: Pilot[None]) -> str:
+    return label_text(pilot.app, "#twofactor-intro")
+
+
+def wrong_code(secret: str) -> str:
+    """Six digits that are none of the codes the server accepts right now."""
+    totp, now = pyotp.TOTP(secret), time.time()
+    current = {totp.at(now + step * 30) for step in (-2, -1, 0, 1, 2)}
+    return next(code for code in ("000000", "111111", "222222") if code not in current)
+
+
+def test_turn_it_on_with_its_key_then_signing_in_needs_a_code(shop: ServerProcess):
+    username, password = new_customer(shop, "twofa")
+
+    async def scenario() -> str:
+        app = make_app(shop)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await sign_in(pilot, username, password)
+            dialog = await open_by_key(pilot)
+            secret = await shown_secret(pilot, dialog)
+            uri = str(dialog.query_one("#twofactor-uri", Static).render())
+            assert uri.startswith("otpauth://totp/") and f"secret={secret}" in uri
+            assert dialog.query_one("#twofactor-code", Input).has_focus
+            await pilot.press(*pyotp.TOTP(secret).now(), "enter")
+            await wait_for(pilot, lambda: "now on" in intro(pilot), "the success")
+            assert "next time you sign in" in intro(pilot)
+            assert not dialog.query_one("#twofactor-form").display
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen), "back home")
+            return secret
+
+    secret = asyncio.run(scenario())
+    with shop.client() as client:
+        with pytest.raises(Unauthenticated) as refused:
+            client.login(username, password)
+        assert refused.value.details.get("totp_required") is True
+        assert client.login(username, password, pyotp.TOTP(secret).now())["user"]["username"] == (
+            username
+        )
+
+
+def test_a_wrong_code_says_so_and_the_right_one_still_works(shop: ServerProcess):
+    username, password = new_customer(shop, "twofa")
+
+    async def scenario() -> str:
+        app = make_app(shop)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await sign_in(pilot, username, password)
+            await pilot.press("ctrl+p")
+            palette = await wait_for(
+                pilot, lambda: isinstance(app.screen, CommandPalette) and app.screen, "palette"
+            )
+            await pilot.press(*"two-factor")
+            matches = palette.query_one(CommandList)
+            await wait_for(pilot, lambda: matches.option_count, "a match")
+            assert "Two-factor sign-in" in str(matches.get_option_at_index(0).prompt)
+            await pilot.press("enter")
+            dialog = await wait_for(
+                pilot, lambda: isinstance(app.screen, TwoFactorScreen) and app.screen, "dialog"
+            )
+            secret = await shown_secret(pilot, dialog)
+            message = dialog.query_one("#twofactor-message")
+            await pilot.press(*wrong_code(secret), "enter")
+            await wait_for(pilot, lambda: message.display, "the refusal")
+            assert "Wrong code" in label_text(app, "#twofactor-message")
+            assert dialog.query_one("#twofactor-form").display
+            await pilot.press(*pyotp.TOTP(secret).now(), "enter")  # the wrong one is selected
+            await wait_for(pilot, lambda: "now on" in intro(pilot), "the success")
+            return secret
+
+    secret = asyncio.run(scenario())
+    with shop.client() as client:
+        assert client.login(username, password, pyotp.TOTP(secret).now())["user"]["username"] == (
+            username
+        )
+
+
+def test_when_it_is_already_on_the_dialog_says_so(shop: ServerProcess):
+    username, password = new_customer(shop, "twofa")
+
+    async def scenario() -> None:
+        app = make_app(shop)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await sign_in(pilot, username, password)
+            with shop.client() as other:  # turned on from another device meanwhile
+                other.login(username, password)
+                secret = other.call("auth.totp.enroll")["secret"]
+                other.call("auth.totp.confirm", code=pyotp.TOTP(secret).now())
+            dialog = await open_by_key(pilot)
+            await wait_for(pilot, lambda: "already on" in intro(pilot), "the answer")
+            assert not dialog.query_one("#twofactor-form").display
+            assert not dialog.query_one("#twofactor-message").display
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen), "back home")
+
+    asyncio.run(scenario())
+
+
+def test_the_secret_is_shown_in_blocks_of_four():
+    assert grouped("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP") == (
+        "JBSW Y3DP EHPK 3PXP JBSW Y3DP EHPK 3PXP"
+    )
