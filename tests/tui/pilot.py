@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 from textual.widgets import Input, Label
 
@@ -51,6 +52,20 @@ async def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         await pilot.pause(0.02)
+
+
+async def run_command(pilot: Pilot[Any], typed: str, title: str) -> None:
+    """Open the command palette, type `typed`, check that the first match is `title`, run it."""
+    app = pilot.app
+    await pilot.press("ctrl+p")
+    palette = await wait_for(
+        pilot, lambda: isinstance(app.screen, CommandPalette) and app.screen, "the palette"
+    )
+    await pilot.press(*typed)
+    matches = palette.query_one(CommandList)
+    await wait_for(pilot, lambda: matches.option_count, "a match")
+    assert title in str(matches.get_option_at_index(0).prompt)
+    await pilot.press("enter")
 
 
 async def sign_in(pilot: Pilot[Any], username: str, password: str) -> HomeScreen:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-from textual.command import CommandList, CommandPalette
 from textual.widgets import Input
 
 from client_tui.screens.checkout import CheckoutScreen
@@ -21,6 +20,7 @@ from tests.tui.pilot import (
     new_customer,
     orders_listing,
     products,
+    run_command,
     sign_in,
     wait_for,
 )
@@ -60,15 +60,7 @@ def test_the_command_palette_offers_the_apps_commands(shop):
             for title in ("Help", "Go to Catalog", "Go to Cart", "Go to Orders", "Search products",
                           "Check out", "Two-factor sign-in", "Sign out", "Quit"):  # fmt: skip
                 assert title in titles
-            await pilot.press("ctrl+p")
-            palette = await wait_for(
-                pilot, lambda: isinstance(app.screen, CommandPalette) and app.screen, "palette"
-            )
-            await pilot.press(*"check out")
-            matches = palette.query_one(CommandList)
-            await wait_for(pilot, lambda: matches.option_count, "a match")
-            assert "Check out" in str(matches.get_option_at_index(0).prompt)
-            await pilot.press("enter")
+            await run_command(pilot, "check out", "Check out")
             await wait_for(pilot, lambda: isinstance(app.screen, CheckoutScreen), "checkout")
 
     asyncio.run(scenario())

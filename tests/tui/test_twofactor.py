@@ -8,7 +8,6 @@ import time
 
 import pyotp
 import pytest
-from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
 
@@ -16,7 +15,7 @@ from client_tui.screens.home import HomeScreen
 from client_tui.screens.twofactor import TwoFactorScreen, grouped
 from protocol.errors import Unauthenticated
 from tests.e2e.harness import ServerProcess
-from tests.tui.pilot import label_text, make_app, new_customer, sign_in, wait_for
+from tests.tui.pilot import label_text, make_app, new_customer, run_command, sign_in, wait_for
 
 
 async def open_by_key(pilot: Pilot[None]) -> TwoFactorScreen:
@@ -84,15 +83,7 @@ def test_a_wrong_code_says_so_and_the_right_one_still_works(shop: ServerProcess)
         app = make_app(shop)
         async with app.run_test(size=(80, 24)) as pilot:
             await sign_in(pilot, username, password)
-            await pilot.press("ctrl+p")
-            palette = await wait_for(
-                pilot, lambda: isinstance(app.screen, CommandPalette) and app.screen, "palette"
-            )
-            await pilot.press(*"two-factor")
-            matches = palette.query_one(CommandList)
-            await wait_for(pilot, lambda: matches.option_count, "a match")
-            assert "Two-factor sign-in" in str(matches.get_option_at_index(0).prompt)
-            await pilot.press("enter")
+            await run_command(pilot, "two-factor", "Two-factor sign-in")
             dialog = await wait_for(
                 pilot, lambda: isinstance(app.screen, TwoFactorScreen) and app.screen, "dialog"
             )
