@@ -8,8 +8,11 @@ in a checkout run. Here a connection's writes of one turn are joined and sent wi
 
 Whatever the kernel does not take goes to the transport, and from then on everything does:
 the order of bytes holds, and Twisted's buffer and its pause of the producer take over for a
-client that reads slowly. A TLS connection, or a transport with no socket, always writes
-through the transport.
+client that reads slowly. A turn that writes more than `HOLD_LIMIT` bytes to a connection
+sends them at once instead of holding more, so a burst of pushes to a client that has
+stopped reading reaches that pause (and the stock conflation behind it) within the turn, as
+it would through Twisted's buffer. A TLS connection, or a transport with no socket, always
+writes through the transport.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from twisted.internet.interfaces import ISSLTransport
 from twisted.logger import Logger
 
 log = Logger()
+HOLD_LIMIT = 65536  # Twisted's own buffer size, past which it pauses its producer
 
 
 class TurnOutput:
@@ -31,6 +35,7 @@ class TurnOutput:
         self.turns = turns
         self.socket = _plain_socket(transport)
         self.held: list[bytes] = []
+        self.held_bytes = 0
         self.queued = False
 
     def write(self, data: bytes) -> None:
@@ -41,11 +46,14 @@ class TurnOutput:
             self.queued = True
             self.turns.hold(self)
         self.held.append(data)
+        self.held_bytes += len(data)
+        if self.held_bytes > HOLD_LIMIT:
+            self.flush()
 
     def flush(self) -> None:
         """Send what is held: as much as the socket takes, the rest through the transport."""
         self.queued = False
-        held, self.held = self.held, []
+        held, self.held, self.held_bytes = self.held, [], 0
         if not held:
             return
         data = b"".join(held)
@@ -70,7 +78,7 @@ class TurnOutput:
 
     def stop(self) -> None:
         """The connection is gone: drop what is held, send nothing more."""
-        self.held = []
+        self.held, self.held_bytes = [], 0
         self.socket = None
 
 

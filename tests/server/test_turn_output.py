@@ -12,7 +12,7 @@ from twisted.internet.testing import StringTransport
 from zope.interface import directlyProvides
 
 from protocol.framing import FrameDecoder, Message, encode
-from server.turn_output import TurnFlusher
+from server.turn_output import HOLD_LIMIT, TurnFlusher
 from tests.server.test_connection import make
 
 
@@ -77,6 +77,22 @@ def test_what_the_socket_does_not_take_and_all_after_it_go_through_the_transport
     direct = received(theirs)
     assert 0 < len(direct) < len(big)
     assert direct + transport.value() == big + b"after"
+
+
+def test_a_burst_to_a_client_that_stopped_reading_is_not_held_past_the_limit(pair):
+    ours, theirs = pair
+    ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    clock, transport = Clock(), PairTransport(ours)
+    output = TurnFlusher(clock).output(transport)
+    frames = [bytes([n % 256]) * 1000 for n in range(3000)]  # 3 MB in one turn
+    for frame in frames:
+        output.write(frame)
+        assert output.held_bytes <= HOLD_LIMIT  # sent on, not piled up in the output
+    # the socket filled, so the rest went to the transport: its buffer (and the producer
+    # pause past it) takes over within the turn
+    assert transport.value()
+    clock.advance(0)
+    assert received(theirs) + transport.value() == b"".join(frames)
 
 
 def test_tls_connections_always_write_through_the_transport(pair):
