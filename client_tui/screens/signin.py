@@ -14,6 +14,7 @@ from textual.widgets import Button, Checkbox, Footer, Input, Label
 
 from client_tui.errors import NETWORK_ERRORS, describe
 from client_tui.settings import KeptSession
+from client_tui.widgets.code_input import CodeInput
 from client_tui.widgets.status import StatusBar
 from protocol.errors import Unauthenticated
 from protocol.ops import Op
@@ -55,13 +56,7 @@ class SignInScreen(Screen[None]):
                 yield Label("Password")
                 yield Input(self.password or "", password=True, id="password", compact=True)
                 yield Label("Code", id="totp-label")
-                yield Input(
-                    placeholder="6 digits",
-                    restrict=r"[0-9]*",
-                    max_length=6,
-                    id="totp",
-                    compact=True,
-                )
+                yield CodeInput(id="totp")
             yield Checkbox("Stay signed in", value=self.kept is not None, id="stay")
             with Horizontal(classes="buttons"):
                 yield Button("Sign in", id="signin", variant="primary", compact=True)

@@ -14,6 +14,7 @@ from textual.widgets import Button, Footer, Input, Label, Static
 
 from client_tui.errors import NETWORK_ERRORS, describe, end_if_signed_out
 from client_tui.shop import Shop
+from client_tui.widgets.code_input import CodeInput
 from protocol.errors import InvalidState
 
 ASKING = "Asking the shop for a secret…"
@@ -54,13 +55,7 @@ class TwoFactorScreen(ModalScreen[None]):
                 yield Static("", id="twofactor-uri")
                 with Horizontal(id="twofactor-entry"):
                     yield Label("Code", id="twofactor-code-label")
-                    yield Input(
-                        placeholder="6 digits",
-                        restrict=r"[0-9]*",
-                        max_length=6,
-                        id="twofactor-code",
-                        compact=True,
-                    )
+                    yield CodeInput(id="twofactor-code")
                     yield Button("Turn on", id="twofactor-confirm", variant="primary", compact=True)
             yield Label("", id="twofactor-message")
             with Horizontal(classes="buttons"):
