@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import IO
 
 from client_tui.paths import data_dir, write_private
+from protocol.rules import DEMO_ACCOUNT_RE
 
 START_TIMEOUT_S = 60.0
 LISTENING = re.compile(r"warung-server listening on (\S+):(\d+)")
-ACCOUNT = re.compile(r"demo account (\w+) / password (\S+)")
 DEMO_USER = "customer"
 
 
@@ -80,7 +80,7 @@ class DemoServer:
                 raise DemoError(f"the demo server did not start; see {self.log_path}") from None
             if line is None:
                 raise DemoError(f"the demo server stopped; see {self.log_path}")
-            if found := ACCOUNT.search(line):
+            if found := DEMO_ACCOUNT_RE.search(line):
                 passwords[found.group(1)] = found.group(2)
             if found := LISTENING.search(line):
                 return DemoShop(found.group(1), int(found.group(2)), self._password(passwords))

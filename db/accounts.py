@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import peewee as pw
 
-from db.models import ROLES, User, database_proxy
+from db.models import User, database_proxy
 from db.passwords import hash_password
+from protocol.rules import ROLES
 
 
 class UserExists(Exception):

@@ -17,8 +17,6 @@ import peewee as pw
 
 database_proxy = pw.DatabaseProxy()
 
-ROLES = ("customer", "clerk", "admin")
-ORDER_STATUSES = ("pending", "paid", "shipped", "delivered", "cancelled", "refunded", "completed")
 CHANNELS = ("online", "pos")
 MOVEMENT_KINDS = ("sale", "cancel", "refund", "restock", "adjustment")
 PAYMENT_STATUSES = ("pending", "captured", "declined", "refunded", "voided")

@@ -8,10 +8,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from protocol.rules import (
+    MAX_QTY,
+    MAX_SUBSCRIBE_IDS,
     MIN_CLIENT_MAX_FRAME,
+    ORDER_STATUSES,
     PASSWORD_MAX,
     PASSWORD_MIN,
     ROLES,
+    STAFF_ROLES,
     USERNAME_RE,
     USERNAME_RULE,
 )
@@ -79,7 +83,7 @@ ANYONE: frozenset[str] = frozenset()
 SIGNED_IN = frozenset(ROLES)
 CUSTOMER = frozenset({"customer"})
 CLERK = frozenset({"clerk"})
-STAFF = frozenset({"clerk", "admin"})
+STAFF = STAFF_ROLES
 ADMIN = frozenset({"admin"})
 
 
@@ -91,7 +95,6 @@ class OpSpec:
     summary: str
 
 
-MAX_QTY = 1000
 MAX_MONEY = 10**12
 ID = Int(1, 2**53)
 QTY = Int(1, MAX_QTY)
@@ -120,7 +123,7 @@ PRODUCT_REF = (
 )
 SUBSCRIPTION = Record(
     (
-        Field("product_ids", ListOf(ID, 1, 1000, unique=True)),
+        Field("product_ids", ListOf(ID, 1, MAX_SUBSCRIBE_IDS, unique=True)),
         Field("all", Bool(only=True)),
     ),
     one_of=(("product_ids", "all"),),
@@ -214,17 +217,7 @@ SPECS: tuple[OpSpec, ...] = (
         *PAGE,
         Field(
             "status",
-            Str(
-                choices=(
-                    "pending",
-                    "paid",
-                    "shipped",
-                    "delivered",
-                    "cancelled",
-                    "refunded",
-                    "completed",
-                )
-            ),
+            Str(choices=ORDER_STATUSES),
         ),
     ),
     OpSpec(Op.ORDER_GET, SIGNED_IN, ORDER_ID, "one order"),

@@ -4,6 +4,7 @@ They are part of the wire contract (PROTOCOL.md states them), so they live in on
 """
 
 import re
+from enum import StrEnum
 
 PROTOCOL_VERSION = 1
 SUPPORTED_VERSIONS = (1, 1)
@@ -20,6 +21,29 @@ USERNAME_RULE = (
 PASSWORD_MIN = 8
 PASSWORD_MAX = 128
 ROLES = ("customer", "clerk", "admin")
+STAFF_ROLES = frozenset({"clerk", "admin"})
+MAX_QTY = 1000  # units on one cart or order line
+MAX_SUBSCRIBE_IDS = 1000  # product ids in one stock.subscribe or stock.unsubscribe
+
+
+class OrderStatus(StrEnum):
+    """An order's status; `server.services.order_states` says which may follow which."""
+
+    PENDING = "pending"
+    PAID = "paid"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
+    COMPLETED = "completed"
+
+
+ORDER_STATUSES = tuple(OrderStatus)
+
+# The line `warung-server serve --demo` prints once per demo account it creates; `warung
+# --demo` and the tests read the passwords back from it.
+DEMO_ACCOUNT_LINE = "demo account {role} / password {password}"
+DEMO_ACCOUNT_RE = re.compile(r"demo account (\w+) / password (\S+)")
 
 
 def username_problem(username: str) -> str | None:

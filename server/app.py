@@ -22,6 +22,7 @@ from db.migrations import migrate
 from db.models import Product, Setting, User
 from db.url import resolve
 from protocol.ops import EventName
+from protocol.rules import DEMO_ACCOUNT_LINE, ROLES
 from server import sql
 from server.dbexec import DatabaseExecutor
 from server.dispatch import Dispatcher
@@ -41,7 +42,7 @@ from server.services.session import SessionService
 from server.services.stock_feed import StockFeedService
 
 log = Logger()
-DEMO_ACCOUNTS = ("customer", "clerk", "admin")
+DEMO_ACCOUNTS = ROLES
 CHECKPOINT_EVERY_S = 1.0
 SWEEP_EVERY_S = 60.0
 DRAIN_S = 10.0
@@ -59,7 +60,7 @@ def prepare_database(url: str | None, demo: bool) -> pw.Database:
         for role in DEMO_ACCOUNTS:
             password = secrets.token_urlsafe(9)
             create_user(role, password, role)
-            print(f"demo account {role} / password {password}", flush=True)
+            print(DEMO_ACCOUNT_LINE.format(role=role, password=password), flush=True)
     db.close()
     return db
 

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from protocol.client import Client
+from protocol.rules import DEMO_ACCOUNT_RE
 
 START_TIMEOUT_S = 60.0
 LISTENING = re.compile(r"warung-server listening on ([\d.]+):(\d+)")
-ACCOUNT = re.compile(r"demo account (\w+) / password (\S+)")
 METRICS = re.compile(r"metrics on (http://\S+)")
 
 
@@ -57,7 +57,7 @@ class ServerProcess:
                 raise RuntimeError("server did not start in time:\n" + "".join(self.log)) from None
             if line is None:
                 raise RuntimeError("server exited:\n" + "".join(self.log))
-            if found := ACCOUNT.search(line):
+            if found := DEMO_ACCOUNT_RE.search(line):
                 self.passwords[found.group(1)] = found.group(2)
             if found := METRICS.search(line):
                 self.metrics_url = found.group(1)
