@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable
+from pathlib import PurePath
 from typing import Any, ClassVar
 
 from textual import work
@@ -42,8 +43,13 @@ LINK_TICK_S = 0.5
 
 class WarungApp(App[None]):
     TITLE = "warung"
-    CSS_PATH: ClassVar[list[str]] = ["styles/app.tcss", "styles/dialogs.tcss", "styles/views.tcss"]
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]
+    CSS_PATH: ClassVar[list[str | PurePath]] = [
+        "styles/app.tcss",
+        "styles/dialogs.tcss",
+        "styles/views.tcss",
+    ]
+    # Textual annotates it `ClassVar[...] | None`, which mypy reads as an instance variable.
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]  # type: ignore[misc]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("f1", "help", "Help", show=False),
