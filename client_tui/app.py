@@ -6,7 +6,6 @@ the shared state once (stock levels, the cart) and publish to the views through 
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable
 from pathlib import PurePath
 from typing import Any, ClassVar
@@ -19,10 +18,11 @@ from textual.screen import Screen
 
 from client_tui.bridge import PushBridge
 from client_tui.connection import Target
-from client_tui.errors import NETWORK_ERRORS
+from client_tui.errors import quiet_link, report
 from client_tui.hub import Hub
 from client_tui.linkstate import OFFLINE, RetryClock, describe_link
 from client_tui.messages import (
+    CallRefused,
     CartChanged,
     ConnectionChanged,
     OrderChanged,
@@ -202,6 +202,9 @@ class WarungApp(App[None]):
     def on_pushes_lost(self, _: PushesLost) -> None:
         self.resync(fresh=True)
 
+    def on_call_refused(self, message: CallRefused) -> None:
+        report(self, message.error, message.title)
+
     def on_server_draining(self, _: ServerDraining) -> None:
         self.notify("The shop's server is restarting. Reconnecting…", severity="warning")
 
@@ -211,18 +214,16 @@ class WarungApp(App[None]):
         shop = self.shop
         if shop is None:
             return
-        try:
+        with quiet_link(self.post_message, "Catching up"):  # still down: the next reconnect tries
             await shop.watch.sync(fresh=fresh)
             if shop.is_customer:
                 await shop.load_cart()
-        except NETWORK_ERRORS:
-            return  # still down: the next reconnect tries again
-        self.hub.resynced.publish(None)
+            self.hub.resynced.publish(None)
 
     @work(exclusive=True, group="load-cart")
     async def _load_cart(self) -> None:
         if self.shop is not None:
-            with contextlib.suppress(*NETWORK_ERRORS):  # else shown as it was until resync
+            with quiet_link(self.post_message, "Cart"):  # else shown as it was until resync
                 await self.shop.load_cart()
 
     # -- keys and commands

@@ -14,7 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Label, Static
 
 from client_tui import timefmt
-from client_tui.errors import NETWORK_ERRORS, report
+from client_tui.errors import CALL_ERRORS, report
 from client_tui.hub import hub_of
 from client_tui.orderfmt import status_text
 from client_tui.shop import Shop
@@ -131,7 +131,7 @@ class OrderScreen(ModalScreen[None]):
     async def _act(self, action: str) -> None:
         try:
             order = await apply(self.shop, action, self.order["id"])
-        except NETWORK_ERRORS as error:
+        except CALL_ERRORS as error:
             report(self, error, f"Order #{self.order['id']}")
             return
         self.show(order)
