@@ -37,6 +37,7 @@ from client_tui.screens.signin import SignInScreen
 from client_tui.settings import KeptSession, Settings
 from client_tui.shop import Shop
 from protocol.client import AsyncClient, State
+from protocol.rules import OrderStatus
 
 LINK_TICK_S = 0.5
 
@@ -181,7 +182,8 @@ class WarungApp(App[None]):
 
     def on_order_changed(self, message: OrderChanged) -> None:
         self.hub.order_changed.publish(message.order)
-        if self.shop is not None and self.shop.is_customer and message.order["status"] == "paid":
+        paid = message.order["status"] == OrderStatus.PAID
+        if self.shop is not None and self.shop.is_customer and paid:
             self._load_cart()  # a checkout (maybe on another device) emptied those lines
 
     def on_cart_changed(self, message: CartChanged) -> None:

@@ -19,6 +19,7 @@ from client_tui.watch import StockWatch
 from protocol.client import AsyncClient
 from protocol.errors import Unauthenticated
 from protocol.ops import Op
+from protocol.rules import STAFF_ROLES
 
 PRODUCT_PAGE = 50
 ORDER_PAGE = 20
@@ -52,7 +53,7 @@ class Shop:
 
     @property
     def is_staff(self) -> bool:
-        return self.role in ("clerk", "admin")
+        return self.role in STAFF_ROLES
 
     # -- catalog
 

@@ -18,12 +18,13 @@ from client_tui.errors import CALL_ERRORS, report
 from client_tui.hub import hub_of
 from client_tui.orderfmt import status_text
 from client_tui.shop import Shop
+from protocol.rules import OrderStatus
 
 # (action, button label, the status it applies to, who may)
 ORDER_ACTIONS = (
-    ("cancel_order", "Cancel order", "paid", "anyone"),
-    ("ship", "Mark shipped", "paid", "staff"),
-    ("deliver", "Mark delivered", "shipped", "staff"),
+    ("cancel_order", "Cancel order", OrderStatus.PAID, "anyone"),
+    ("ship", "Mark shipped", OrderStatus.PAID, "staff"),
+    ("deliver", "Mark delivered", OrderStatus.SHIPPED, "staff"),
 )
 
 

@@ -16,8 +16,7 @@ from client_tui.errors import quiet_link
 from client_tui.hub import hub_of
 from client_tui.shop import Shop
 from client_tui.stock import Level, availability
-
-MAX_QTY = 1000
+from protocol.rules import MAX_QTY
 
 
 class ProductScreen(ModalScreen[None]):

@@ -19,8 +19,7 @@ from client_tui.screens.order import OrderScreen
 from client_tui.shop import Shop
 from client_tui.stock import Level, shortfall
 from client_tui.widgets.fit import FitTable
-
-MAX_QTY = 1000
+from protocol.rules import MAX_QTY
 
 
 class CartView(Vertical):
