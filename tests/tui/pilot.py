@@ -122,7 +122,7 @@ def refuse(client: AsyncClient, op: str, error: BaseException) -> list[str]:
             raise error
         return await call(name, args, **kw)
 
-    client.call = answer  # type: ignore[method-assign]
+    client.call = answer
     return refused
 
 
