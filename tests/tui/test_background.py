@@ -65,3 +65,18 @@ async def test_a_session_ended_elsewhere_shows_when_a_product_is_read_again(shop
         await wait_for(pilot, lambda: app.screen.query("#signin-message"), "the form")
         assert "session has ended" in label_text(app, "#signin-message")
         assert not [n for n in app._notifications if n.title == "Signing out"]  # it had ended
+
+
+async def test_an_internal_error_catching_up_after_a_reconnect_is_shown(fresh_shop):
+    server = fresh_shop
+    app = make_app(server)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, "customer", server.passwords["customer"])
+        await wait_for(pilot, lambda: app.shop.cart.get("count") == 0, "the cart read")
+        refuse(app.client, "cart.get", Internal("internal error", {"reference": "E-43"}))
+        server.stop()
+        await wait_for(pilot, lambda: "reconnecting" in label_text(app, "#status-link"), "down")
+        server.start(server.port)
+        note = await wait_for(pilot, lambda: notified(app, "E-43"), "the error shown")
+        assert note.title == "Catching up"
+        assert label_text(app, "#status-link") == "● connected"
