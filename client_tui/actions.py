@@ -6,7 +6,7 @@ from typing import Any
 
 from textual.app import App
 
-from client_tui.errors import NETWORK_ERRORS, report
+from client_tui.errors import CALL_ERRORS, report
 from client_tui.shop import Shop
 
 
@@ -14,7 +14,7 @@ async def add_to_cart(app: App[Any], shop: Shop, product: dict[str, Any], qty: i
     """Add `qty` units of `product` to the cart and tell the user how it went."""
     try:
         cart = await shop.add(product["id"], qty)
-    except NETWORK_ERRORS as error:
+    except CALL_ERRORS as error:
         report(app, error, product["name"])
         return False
     count = cart.get("count", 0)

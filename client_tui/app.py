@@ -6,8 +6,8 @@ the shared state once (stock levels, the cart) and publish to the views through 
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable
+from pathlib import PurePath
 from typing import Any, ClassVar
 
 from textual import work
@@ -18,10 +18,11 @@ from textual.screen import Screen
 
 from client_tui.bridge import PushBridge
 from client_tui.connection import Target
-from client_tui.errors import NETWORK_ERRORS
+from client_tui.errors import quiet_link, report
 from client_tui.hub import Hub
 from client_tui.linkstate import OFFLINE, RetryClock, describe_link
 from client_tui.messages import (
+    CallRefused,
     CartChanged,
     ConnectionChanged,
     OrderChanged,
@@ -36,14 +37,20 @@ from client_tui.screens.signin import SignInScreen
 from client_tui.settings import KeptSession, Settings
 from client_tui.shop import Shop
 from protocol.client import AsyncClient, State
+from protocol.rules import OrderStatus
 
 LINK_TICK_S = 0.5
 
 
 class WarungApp(App[None]):
     TITLE = "warung"
-    CSS_PATH: ClassVar[list[str]] = ["styles/app.tcss", "styles/dialogs.tcss", "styles/views.tcss"]
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]
+    CSS_PATH: ClassVar[list[str | PurePath]] = [
+        "styles/app.tcss",
+        "styles/dialogs.tcss",
+        "styles/views.tcss",
+    ]
+    # Textual annotates it `ClassVar[...] | None`, which mypy reads as an instance variable.
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]  # type: ignore[misc]
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("f1", "help", "Help", show=False),
@@ -175,7 +182,8 @@ class WarungApp(App[None]):
 
     def on_order_changed(self, message: OrderChanged) -> None:
         self.hub.order_changed.publish(message.order)
-        if self.shop is not None and self.shop.is_customer and message.order["status"] == "paid":
+        paid = message.order["status"] == OrderStatus.PAID
+        if self.shop is not None and self.shop.is_customer and paid:
             self._load_cart()  # a checkout (maybe on another device) emptied those lines
 
     def on_cart_changed(self, message: CartChanged) -> None:
@@ -196,6 +204,9 @@ class WarungApp(App[None]):
     def on_pushes_lost(self, _: PushesLost) -> None:
         self.resync(fresh=True)
 
+    def on_call_refused(self, message: CallRefused) -> None:
+        report(self, message.error, message.title)
+
     def on_server_draining(self, _: ServerDraining) -> None:
         self.notify("The shop's server is restarting. Reconnecting…", severity="warning")
 
@@ -205,18 +216,16 @@ class WarungApp(App[None]):
         shop = self.shop
         if shop is None:
             return
-        try:
+        with quiet_link(self.post_message, "Catching up"):  # still down: the next reconnect tries
             await shop.watch.sync(fresh=fresh)
             if shop.is_customer:
                 await shop.load_cart()
-        except NETWORK_ERRORS:
-            return  # still down: the next reconnect tries again
-        self.hub.resynced.publish(None)
+            self.hub.resynced.publish(None)
 
     @work(exclusive=True, group="load-cart")
     async def _load_cart(self) -> None:
         if self.shop is not None:
-            with contextlib.suppress(*NETWORK_ERRORS):  # else shown as it was until resync
+            with quiet_link(self.post_message, "Cart"):  # else shown as it was until resync
                 await self.shop.load_cart()
 
     # -- keys and commands

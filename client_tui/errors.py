@@ -2,18 +2,34 @@
 
 from __future__ import annotations
 
-from textual.dom import DOMNode
+import contextlib
+from collections.abc import Callable, Iterator
 
-from client_tui.messages import SessionEnded
+from textual.dom import DOMNode
+from textual.message import Message
+
+from client_tui.messages import CallRefused, SessionEnded
 from protocol.client import ConnectionLost
 from protocol.errors import ErrorCode, Unauthenticated, WarungError
 
-NETWORK_ERRORS: tuple[type[BaseException], ...] = (
-    WarungError,
-    ConnectionLost,
-    TimeoutError,
-    OSError,
-)
+# The link failed (dropped, reconnecting, too slow, unreachable): the status bar shows it.
+LINK_ERRORS: tuple[type[BaseException], ...] = (ConnectionLost, TimeoutError, OSError)
+# What a call can raise: a link error, or the server's refusal.
+CALL_ERRORS: tuple[type[BaseException], ...] = (WarungError, *LINK_ERRORS)
+
+
+@contextlib.contextmanager
+def quiet_link(post: Callable[[Message], object], title: str) -> Iterator[None]:
+    """Around a call the app makes by itself (a refresh, a subscription), not one the user
+    asked for. A link error stays quiet: the status bar shows the link, and the app catches
+    up after the reconnect. The server's refusal (`internal` and its reference included) is
+    posted as `CallRefused`, which the app reports like any other."""
+    try:
+        yield
+    except LINK_ERRORS:
+        pass
+    except WarungError as error:
+        post(CallRefused(error, title))
 
 
 def report(node: DOMNode, error: BaseException, title: str) -> None:

@@ -8,6 +8,7 @@ from textual.message import Message
 
 from client_tui.stock import Level
 from protocol.client import State
+from protocol.errors import WarungError
 
 
 class StockChanged(Message):
@@ -53,3 +54,12 @@ class SessionEnded(Message):
 
 class ServerDraining(Message):
     """The server said it is going down; the SDK reconnects by itself."""
+
+
+class CallRefused(Message):
+    """The server refused a call the app made by itself (a refresh, a subscription)."""
+
+    def __init__(self, error: WarungError, title: str) -> None:
+        super().__init__()
+        self.error = error
+        self.title = title

@@ -4,15 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-STATUS_WORDS = {
-    "pending": "paying…",
-    "paid": "paid",
-    "shipped": "shipped",
-    "delivered": "delivered",
-    "cancelled": "cancelled",
-    "refunded": "refunded",
-    "completed": "completed",
-}
+from protocol.rules import OrderStatus
+
+STATUS_WORDS = {OrderStatus.PENDING: "paying…"}  # every other status reads as itself
 CANCEL_REASONS = {
     "customer": "cancelled by you",
     "staff": "cancelled by the shop",
@@ -23,7 +17,7 @@ CANCEL_REASONS = {
 
 def status_text(order: dict[str, Any]) -> str:
     status = order.get("status", "")
-    if status == "cancelled" and order.get("cancel_reason") in CANCEL_REASONS:
+    if status == OrderStatus.CANCELLED and order.get("cancel_reason") in CANCEL_REASONS:
         return f"cancelled ({CANCEL_REASONS[order['cancel_reason']]})"
     return STATUS_WORDS.get(status, status)
 

@@ -11,13 +11,15 @@ from typing import Any
 
 from textual.message import Message
 
-from client_tui.errors import NETWORK_ERRORS
+from client_tui.errors import quiet_link
 from client_tui.messages import CartChanged, StockChanged
 from client_tui.money import Money
 from client_tui.stock import Level, StockBook
 from client_tui.watch import StockWatch
 from protocol.client import AsyncClient
+from protocol.errors import Unauthenticated
 from protocol.ops import Op
+from protocol.rules import STAFF_ROLES
 
 PRODUCT_PAGE = 50
 ORDER_PAGE = 20
@@ -51,7 +53,7 @@ class Shop:
 
     @property
     def is_staff(self) -> bool:
-        return self.role in ("clerk", "admin")
+        return self.role in STAFF_ROLES
 
     # -- catalog
 
@@ -96,14 +98,14 @@ class Shop:
         cart = await self.client.call(op, args)
         self.cart = cart
         self._post(CartChanged(cart))
-        with contextlib.suppress(*NETWORK_ERRORS):  # the cart changed; its watch catches up
+        with quiet_link(self._post, "Live stock of the cart"):
             await self.watch.want("cart", [line["product_id"] for line in cart["items"]])
         return cart
 
     async def checkout(self, method: str, token: str, idempotency_key: str) -> dict[str, Any]:
         """Buy the cart. The SDK repeats the call with the same key if the link drops."""
         order = await self.client.checkout({"method": method, "token": token}, idempotency_key)
-        with contextlib.suppress(*NETWORK_ERRORS):  # read again after the reconnect
+        with quiet_link(self._post, "Cart"):  # the order is placed; its cart lines are gone
             await self.load_cart()
         return order
 
@@ -140,8 +142,9 @@ class Shop:
     # -- the end
 
     async def sign_out(self) -> None:
-        """End the session on the server when it can be reached, then close the link."""
-        with contextlib.suppress(*NETWORK_ERRORS):
+        """End the session on the server when it can be reached, then close the link.
+        A session the server has ended already is what signing out wants."""
+        with quiet_link(self._post, "Signing out"), contextlib.suppress(Unauthenticated):
             await asyncio.wait_for(self.client.logout(), 2.0)
         await self.client.close()
 

@@ -13,8 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 
 from client_tui.stock import Level, levels_from_snapshot
 from protocol.client import AsyncClient
-
-CHUNK = 1000  # stock.subscribe takes at most 1000 ids per call
+from protocol.rules import MAX_SUBSCRIBE_IDS
 
 
 class StockWatch:
@@ -53,5 +52,5 @@ class StockWatch:
 
 def _chunks(ids: set[int]) -> Iterator[list[int]]:
     ordered = sorted(ids)
-    for start in range(0, len(ordered), CHUNK):
-        yield ordered[start : start + CHUNK]
+    for start in range(0, len(ordered), MAX_SUBSCRIBE_IDS):
+        yield ordered[start : start + MAX_SUBSCRIBE_IDS]

@@ -18,7 +18,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet
 
-from client_tui.errors import NETWORK_ERRORS, describe
+from client_tui.errors import CALL_ERRORS, describe
 from client_tui.hub import hub_of
 from client_tui.shop import Shop
 from protocol.client import ConnectionLost, State
@@ -120,7 +120,7 @@ class CheckoutScreen(ModalScreen[dict[str, Any] | None]):
             empty = error.details.get("reason") == "empty_cart"
             self._problem("Your cart is empty." if empty else describe(error))
             return
-        except NETWORK_ERRORS as error:
+        except CALL_ERRORS as error:
             self._problem(describe(error))
             return
         finally:
@@ -161,7 +161,7 @@ class CheckoutScreen(ModalScreen[dict[str, Any] | None]):
                 await self.shop.set_qty(product_id, qty)
             else:
                 await self.shop.remove(product_id)
-        except NETWORK_ERRORS as error:
+        except CALL_ERRORS as error:
             self._problem(describe(error))
             return
         self._fix = None

@@ -14,16 +14,17 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Label, Static
 
 from client_tui import timefmt
-from client_tui.errors import NETWORK_ERRORS, report
+from client_tui.errors import CALL_ERRORS, report
 from client_tui.hub import hub_of
 from client_tui.orderfmt import status_text
 from client_tui.shop import Shop
+from protocol.rules import OrderStatus
 
 # (action, button label, the status it applies to, who may)
 ORDER_ACTIONS = (
-    ("cancel_order", "Cancel order", "paid", "anyone"),
-    ("ship", "Mark shipped", "paid", "staff"),
-    ("deliver", "Mark delivered", "shipped", "staff"),
+    ("cancel_order", "Cancel order", OrderStatus.PAID, "anyone"),
+    ("ship", "Mark shipped", OrderStatus.PAID, "staff"),
+    ("deliver", "Mark delivered", OrderStatus.SHIPPED, "staff"),
 )
 
 
@@ -131,7 +132,7 @@ class OrderScreen(ModalScreen[None]):
     async def _act(self, action: str) -> None:
         try:
             order = await apply(self.shop, action, self.order["id"])
-        except NETWORK_ERRORS as error:
+        except CALL_ERRORS as error:
             report(self, error, f"Order #{self.order['id']}")
             return
         self.show(order)

@@ -12,12 +12,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Static
 
 from client_tui.actions import add_to_cart
-from client_tui.errors import NETWORK_ERRORS
+from client_tui.errors import quiet_link
 from client_tui.hub import hub_of
 from client_tui.shop import Shop
 from client_tui.stock import Level, availability
-
-MAX_QTY = 1000
+from protocol.rules import MAX_QTY
 
 
 class ProductScreen(ModalScreen[None]):
@@ -55,10 +54,10 @@ class ProductScreen(ModalScreen[None]):
     @work(exclusive=True)
     async def _refresh_product(self) -> None:
         """The list row may be older than the product: read it again for the dialog."""
-        try:
-            product = await self.shop.product(self.product["id"])
-        except NETWORK_ERRORS:
-            return
+        with quiet_link(self.post_message, self.product["name"]):
+            self._show_product(await self.shop.product(self.product["id"]))
+
+    def _show_product(self, product: dict[str, Any]) -> None:
         self.product = product
         self.query_one("#product-description", Static).update(product.get("description") or "")
         self.query_one("#product-price", Label).update(self.shop.money.format(product["price"]))

@@ -12,7 +12,7 @@ from textual.containers import Center, Grid, Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Input, Label
 
-from client_tui.errors import NETWORK_ERRORS, describe
+from client_tui.errors import CALL_ERRORS, describe
 from client_tui.settings import KeptSession
 from client_tui.widgets.code_input import CodeInput
 from client_tui.widgets.status import StatusBar
@@ -133,7 +133,7 @@ class SignInScreen(Screen[None]):
                 self.set_focus(self.query_one("#totp", Input))
             self._say(describe(error))
             return
-        except NETWORK_ERRORS as error:
+        except CALL_ERRORS as error:
             self._say(describe(error))
             return
         finally:
@@ -155,7 +155,7 @@ class SignInScreen(Screen[None]):
             self.warung.forget_session()
             self._say("Your saved session has ended: sign in again.")
             return
-        except NETWORK_ERRORS as error:
+        except CALL_ERRORS as error:
             self._say(f"{describe(error)} Press Sign in to try again.")
             return
         finally:

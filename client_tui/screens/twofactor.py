@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Static
 
-from client_tui.errors import NETWORK_ERRORS, describe, end_if_signed_out
+from client_tui.errors import CALL_ERRORS, describe, end_if_signed_out
 from client_tui.shop import Shop
 from client_tui.widgets.code_input import CodeInput
 from protocol.errors import InvalidState
@@ -75,7 +75,7 @@ class TwoFactorScreen(ModalScreen[None]):
             enabled = error.details.get("reason") == "totp_enabled"
             self._done(ALREADY_ON if enabled else describe(error))
             return
-        except NETWORK_ERRORS as error:
+        except CALL_ERRORS as error:
             self._done(describe(error))
             end_if_signed_out(self, error)
             return
@@ -99,7 +99,7 @@ class TwoFactorScreen(ModalScreen[None]):
         self._checking(True)
         try:
             await self.shop.totp_confirm(code)
-        except NETWORK_ERRORS as error:
+        except CALL_ERRORS as error:
             self._problem(describe(error))
             end_if_signed_out(self, error)
             return

@@ -12,15 +12,14 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Label
 from textual.widgets.data_table import CellDoesNotExist
 
-from client_tui.errors import NETWORK_ERRORS, report
+from client_tui.errors import CALL_ERRORS, report
 from client_tui.hub import hub_of
 from client_tui.screens.checkout import CheckoutScreen
 from client_tui.screens.order import OrderScreen
 from client_tui.shop import Shop
 from client_tui.stock import Level, shortfall
 from client_tui.widgets.fit import FitTable
-
-MAX_QTY = 1000
+from protocol.rules import MAX_QTY
 
 
 class CartView(Vertical):
@@ -147,7 +146,7 @@ class CartView(Vertical):
                 await self.shop.remove(product_id)
             else:
                 await self.shop.set_qty(product_id, qty)
-        except NETWORK_ERRORS as error:
+        except CALL_ERRORS as error:
             report(self, error, "Cart")
 
     def action_checkout(self) -> None:

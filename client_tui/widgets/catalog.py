@@ -7,7 +7,6 @@ slow reply never overwrites a newer one.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any, ClassVar
 
 from textual import on, work
@@ -19,7 +18,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Input, Label, Tree
 
 from client_tui.actions import add_to_cart
-from client_tui.errors import NETWORK_ERRORS, report
+from client_tui.errors import CALL_ERRORS, quiet_link, report
 from client_tui.hub import hub_of
 from client_tui.screens.product import ProductScreen
 from client_tui.shop import Shop
@@ -91,7 +90,7 @@ class CatalogView(Vertical):
             items, cursor = await self.shop.products(
                 self.query_text, self.category_id, None if first else self._cursor
             )
-        except NETWORK_ERRORS as error:
+        except CALL_ERRORS as error:
             report(self, error, "Catalog")
             if listing == self._listing:  # scrolling on (or the resync) tries again
                 table.more, self.loaded = self._cursor is not None, True
@@ -110,7 +109,7 @@ class CatalogView(Vertical):
         await self._watch_rows()
 
     async def _watch_rows(self) -> None:
-        with contextlib.suppress(*NETWORK_ERRORS):  # else it catches up after the reconnect
+        with quiet_link(self.post_message, "Live stock"):
             await self.shop.watch.want("catalog", self.table.product_ids)
 
     def _show_empty(self) -> None:
@@ -152,7 +151,7 @@ class CatalogView(Vertical):
     async def _load_categories(self) -> None:
         try:
             categories = await self.shop.categories()
-        except NETWORK_ERRORS as error:
+        except CALL_ERRORS as error:
             report(self, error, "Categories")
             return
         tree = self.query_one("#categories", Tree)

@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Label
 from textual.widgets.data_table import CellDoesNotExist
 
 from client_tui import timefmt
-from client_tui.errors import NETWORK_ERRORS, report
+from client_tui.errors import CALL_ERRORS, report
 from client_tui.hub import hub_of
 from client_tui.orderfmt import item_count, status_text
 from client_tui.screens.order import OrderScreen, allowed, apply
@@ -75,7 +75,7 @@ class OrdersView(Vertical):
     async def _load(self, listing: int, cursor: str | None) -> None:
         try:
             items, next_cursor = await self.shop.orders(cursor)
-        except NETWORK_ERRORS as error:
+        except CALL_ERRORS as error:
             report(self, error, "Orders")
             return
         if listing != self._listing:
@@ -168,7 +168,7 @@ class OrdersView(Vertical):
     async def _act(self, action: str, order_id: int) -> None:
         try:
             order = await apply(self.shop, action, order_id)
-        except NETWORK_ERRORS as error:
+        except CALL_ERRORS as error:
             report(self, error, f"Order #{order_id}")
             return
         self._order_changed(order)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
@@ -16,9 +16,15 @@ from client_tui.connection import Target
 from client_tui.screens.home import HomeScreen
 from client_tui.settings import Settings
 from client_tui.widgets.product_table import ProductTable
+from protocol.client import AsyncClient
 from tests.e2e.harness import ServerProcess
 
 _names = itertools.count(1)
+
+
+class Account(NamedTuple):
+    username: str
+    password: str
 
 
 def make_app(server: ServerProcess, **options: Any) -> WarungApp:
@@ -32,12 +38,12 @@ def still(app: WarungApp) -> WarungApp:
     return app
 
 
-def new_customer(server: ServerProcess, prefix: str = "buyer") -> tuple[str, str]:
+def new_customer(server: ServerProcess, prefix: str = "buyer") -> Account:
     """Sign up a customer of the test's own (its own cart and orders)."""
     username, password = f"{prefix}{time.monotonic_ns() % 10**9}{next(_names)}", "secret-pass-1"
     with server.client() as client:
         client.call("auth.register", username=username, password=password)
-    return username, password
+    return Account(username, password)
 
 
 async def wait_for(
@@ -97,6 +103,27 @@ async def home_loaded(pilot: Pilot[Any]) -> HomeScreen:
         "the first catalog page",
     )
     return app.screen  # type: ignore[return-value]
+
+
+def notified(app: Any, text: str) -> Any:
+    """The notification on screen whose message holds `text`, or None."""
+    return next((note for note in app._notifications if text in note.message), None)
+
+
+def refuse(client: AsyncClient, op: str, error: BaseException) -> list[str]:
+    """From now on `client` (the app's SDK client) raises `error` for `op`, as if the server
+    had answered so; every other call goes to the server. Returns the refused calls."""
+    refused: list[str] = []
+    call = client.call
+
+    async def answer(name: str, args: dict[str, Any] | None = None, /, **kw: Any) -> Any:
+        if name == op:
+            refused.append(name)
+            raise error
+        return await call(name, args, **kw)
+
+    client.call = answer
+    return refused
 
 
 def products(app: Any) -> ProductTable:

@@ -3,15 +3,12 @@ product dialog."""
 
 from __future__ import annotations
 
-import asyncio
-
 from textual.widgets import Button, Input, Static, Tree
 
 from client_tui.screens.product import ProductScreen
 from tests.tui.pilot import (
     label_text,
     make_app,
-    new_customer,
     products,
     search,
     sign_in,
@@ -19,155 +16,125 @@ from tests.tui.pilot import (
 )
 
 
-def test_search_runs_on_the_server_once_typing_pauses(shop):
-    username, password = new_customer(shop)
+async def test_search_runs_on_the_server_once_typing_pauses(shop, customer):
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *customer)
+        calls: list[str] = []
+        original = app.shop.products
 
-    async def scenario():
-        app = make_app(shop)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await sign_in(pilot, username, password)
-            calls: list[str] = []
-            original = app.shop.products
+        async def counting(query="", category_id=None, cursor=None):
+            calls.append(query)
+            return await original(query, category_id, cursor)
 
-            async def counting(query="", category_id=None, cursor=None):
-                calls.append(query)
-                return await original(query, category_id, cursor)
-
-            app.shop.products = counting
-            await pilot.press("slash")
-            box = app.screen.query_one("#search", Input)
-            assert box.has_focus
-            for character in "kopi susu":  # typed faster than the debounce: one listing
-                box.insert_text_at_cursor(character)
-            view = app.screen.query_one("#catalog-view")
-            await wait_for(pilot, lambda: view.query_text == "kopi susu" and view.loaded, "results")
-            assert calls == ["kopi susu"]  # one listing for nine keystrokes
-            table = products(app)
-            assert 0 < table.row_count < 50
-            for product in table.products.values():
-                text = f"{product['name']} {product['sku']} {product['description']}".lower()
-                assert "kopi" in text and "susu" in text
-            await pilot.press(*"zzz")  # at the pilot's pace: maybe a listing per key
-            await wait_for(pilot, lambda: view.query_text == "kopi susuzzz" and view.loaded, "none")
-            assert table.row_count == 0
-            assert "No products matching" in label_text(app, "#products-empty")
-
-    asyncio.run(scenario())
+        app.shop.products = counting
+        await pilot.press("slash")
+        box = app.screen.query_one("#search", Input)
+        assert box.has_focus
+        for character in "kopi susu":  # typed faster than the debounce: one listing
+            box.insert_text_at_cursor(character)
+        view = app.screen.query_one("#catalog-view")
+        await wait_for(pilot, lambda: view.query_text == "kopi susu" and view.loaded, "results")
+        assert calls == ["kopi susu"]  # one listing for nine keystrokes
+        table = products(app)
+        assert 0 < table.row_count < 50
+        for product in table.products.values():
+            text = f"{product['name']} {product['sku']} {product['description']}".lower()
+            assert "kopi" in text and "susu" in text
+        await pilot.press(*"zzz")  # at the pilot's pace: maybe a listing per key
+        await wait_for(pilot, lambda: view.query_text == "kopi susuzzz" and view.loaded, "none")
+        assert table.row_count == 0
+        assert "No products matching" in label_text(app, "#products-empty")
 
 
-def test_choosing_a_category_lists_only_its_products(shop):
-    username, password = new_customer(shop)
-
-    async def scenario():
-        app = make_app(shop)
-        async with app.run_test(size=(120, 30)) as pilot:
-            await sign_in(pilot, username, password)
-            tree = app.screen.query_one("#categories", Tree)
-            assert tree.display  # wide enough: the tree is shown
-            await wait_for(pilot, lambda: len(tree.root.children) == 4, "the categories")
-            minuman = next(n for n in tree.root.children if str(n.label) == "Minuman")
-            kopi = next(n for n in minuman.children if str(n.label) == "Kopi & Teh")
-            tree.focus()
-            tree.move_cursor(kopi)
-            await pilot.press("enter")
-            view = app.screen.query_one("#catalog-view")
-            await wait_for(pilot, lambda: view.category_id == kopi.data and view.loaded, "listing")
-            table = products(app)
-            assert table.row_count > 0
-            assert {p["category_id"] for p in table.products.values()} == {kopi.data}
-            assert label_text(app, "#category-label") == "Kopi & Teh"
-
-    asyncio.run(scenario())
+async def test_choosing_a_category_lists_only_its_products(shop, customer):
+    app = make_app(shop)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await sign_in(pilot, *customer)
+        tree = app.screen.query_one("#categories", Tree)
+        assert tree.display  # wide enough: the tree is shown
+        await wait_for(pilot, lambda: len(tree.root.children) == 4, "the categories")
+        minuman = next(n for n in tree.root.children if str(n.label) == "Minuman")
+        kopi = next(n for n in minuman.children if str(n.label) == "Kopi & Teh")
+        tree.focus()
+        tree.move_cursor(kopi)
+        await pilot.press("enter")
+        view = app.screen.query_one("#catalog-view")
+        await wait_for(pilot, lambda: view.category_id == kopi.data and view.loaded, "listing")
+        table = products(app)
+        assert table.row_count > 0
+        assert {p["category_id"] for p in table.products.values()} == {kopi.data}
+        assert label_text(app, "#category-label") == "Kopi & Teh"
 
 
-def test_the_tree_is_folded_away_on_80_columns_and_t_shows_it(shop):
-    username, password = new_customer(shop)
-
-    async def scenario():
-        app = make_app(shop)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await sign_in(pilot, username, password)
-            tree = app.screen.query_one("#categories", Tree)
-            assert not tree.display
-            await pilot.press("t")
-            await wait_for(pilot, lambda: tree.display and tree.has_focus, "the tree")
-            await pilot.press("t")
-            await wait_for(pilot, lambda: not tree.display, "the tree folded")
-
-    asyncio.run(scenario())
+async def test_the_tree_is_folded_away_on_80_columns_and_t_shows_it(shop, customer):
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *customer)
+        tree = app.screen.query_one("#categories", Tree)
+        assert not tree.display
+        await pilot.press("t")
+        await wait_for(pilot, lambda: tree.display and tree.has_focus, "the tree")
+        await pilot.press("t")
+        await wait_for(pilot, lambda: not tree.display, "the tree folded")
 
 
-def test_pages_load_as_you_scroll_through_the_whole_catalog(shop):
-    username, password = new_customer(shop)
-
-    async def scenario():
-        app = make_app(shop)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await sign_in(pilot, username, password)
-            table = products(app)
-            view = app.screen.query_one("#catalog-view")
-            assert table.row_count == 50
-            for pages in range(2, 9):
-                await pilot.press("end")  # to the last row loaded: the next page comes
-                await wait_for(
-                    pilot,
-                    lambda rows=50 * (pages - 1): view.loaded and table.row_count > rows,
-                    f"page {pages}",
-                )
-            assert table.row_count == 399
-            assert not table.more
-            names = [p["name"].lower() for p in table.products.values()]
-            assert names == sorted(names)
-            assert len(app.shop.watch.subscribed) == 399  # every row shown is live
-
-    asyncio.run(scenario())
+async def test_pages_load_as_you_scroll_through_the_whole_catalog(shop, customer):
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *customer)
+        table = products(app)
+        view = app.screen.query_one("#catalog-view")
+        assert table.row_count == 50
+        for pages in range(2, 9):
+            await pilot.press("end")  # to the last row loaded: the next page comes
+            await wait_for(
+                pilot,
+                lambda rows=50 * (pages - 1): view.loaded and table.row_count > rows,
+                f"page {pages}",
+            )
+        assert table.row_count == 399
+        assert not table.more
+        names = [p["name"].lower() for p in table.products.values()]
+        assert names == sorted(names)
+        assert len(app.shop.watch.subscribed) == 399  # every row shown is live
 
 
-def test_product_dialog_shows_the_description_and_adds_a_quantity(shop):
-    username, password = new_customer(shop)
-
-    async def scenario():
-        app = make_app(shop)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await sign_in(pilot, username, password)
-            table = await search(pilot, "MIE-0003")
-            assert table.row_count == 1
-            product = table.highlighted
-            await pilot.press("enter")
-            await wait_for(pilot, lambda: isinstance(app.screen, ProductScreen), "the dialog")
-            dialog = app.screen
-            description = dialog.query_one("#product-description", Static)
-            assert product["description"] in str(description.render())
-            qty = dialog.query_one("#qty", Input)
-            assert qty.has_focus
-            qty.value = "3"
-            await pilot.press("enter")
-            await wait_for(pilot, lambda: app.shop.cart["count"] == 3, "3 in the cart")
-            assert not isinstance(app.screen, ProductScreen)
-            line = app.shop.cart["items"][0]
-            assert (line["sku"], line["qty"]) == ("MIE-0003", 3)
-            assert label_text(app, "#status-cart") == "Cart 3 · Rp 9.000,00"
-
-    asyncio.run(scenario())
+async def test_product_dialog_shows_the_description_and_adds_a_quantity(shop, customer):
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *customer)
+        table = await search(pilot, "MIE-0003")
+        assert table.row_count == 1
+        product = table.highlighted
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ProductScreen), "the dialog")
+        dialog = app.screen
+        description = dialog.query_one("#product-description", Static)
+        assert product["description"] in str(description.render())
+        qty = dialog.query_one("#qty", Input)
+        assert qty.has_focus
+        qty.value = "3"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.shop.cart["count"] == 3, "3 in the cart")
+        assert not isinstance(app.screen, ProductScreen)
+        line = app.shop.cart["items"][0]
+        assert (line["sku"], line["qty"]) == ("MIE-0003", 3)
+        assert label_text(app, "#status-cart") == "Cart 3 · Rp 9.000,00"
 
 
-def test_a_sold_out_product_cannot_be_added(shop):
-    username, password = new_customer(shop)
+async def test_a_sold_out_product_cannot_be_added(shop, customer):
     sold_out = _sold_out_sku(shop)
-
-    async def scenario():
-        app = make_app(shop)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await sign_in(pilot, username, password)
-            await search(pilot, sold_out)
-            view = app.screen.query_one("#catalog-view")
-            assert view.check_action("add", ()) is None  # shown, but disabled
-            await pilot.press("enter")
-            await wait_for(pilot, lambda: isinstance(app.screen, ProductScreen), "the dialog")
-            assert app.screen.query_one("#add", Button).disabled
-            assert label_text(app, "#product-stock") == "sold out"
-
-    asyncio.run(scenario())
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *customer)
+        await search(pilot, sold_out)
+        view = app.screen.query_one("#catalog-view")
+        assert view.check_action("add", ()) is None  # shown, but disabled
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ProductScreen), "the dialog")
+        assert app.screen.query_one("#add", Button).disabled
+        assert label_text(app, "#product-stock") == "sold out"
 
 
 def _sold_out_sku(server) -> str:

@@ -3,8 +3,6 @@ and the order that comes of it (cancelled when allowed)."""
 
 from __future__ import annotations
 
-import asyncio
-
 from textual.widgets import Button, Input, Label, RadioButton
 
 from client_tui.screens.checkout import CheckoutScreen
@@ -14,7 +12,6 @@ from tests.tui.pilot import (
     buy,
     label_text,
     make_app,
-    new_customer,
     product_by_sku,
     sign_in,
     wait_for,
@@ -31,138 +28,111 @@ async def open_checkout(pilot) -> CheckoutScreen:
     )
 
 
-def test_change_quantities_and_remove_lines(shop):
-    username, password = new_customer(shop)
-
-    async def scenario():
-        app = make_app(shop)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await sign_in(pilot, username, password)
-            await add_by_sku(pilot, "MIE-0001")
-            await add_by_sku(pilot, "MIE-0002")
-            await pilot.press("f3")
-            await wait_for(pilot, lambda: app.screen.query_one("#cart-lines").has_focus, "cart")
-            await pilot.press("plus", "plus")
-            await wait_for(pilot, lambda: app.shop.cart["count"] == 4, "3 + 1 units")
-            assert [ln["qty"] for ln in app.shop.cart["items"]] == [3, 1]
-            await pilot.press("minus")
-            await wait_for(pilot, lambda: app.shop.cart["count"] == 3, "2 + 1 units")
-            await pilot.press("down", "x")
-            await wait_for(pilot, lambda: len(app.shop.cart["items"]) == 1, "a line removed")
-            total = app.shop.money.format(app.shop.cart["total"])
-            assert label_text(app, "#cart-total") == f"2 items · Total {total}"
-
-    asyncio.run(scenario())
+async def test_change_quantities_and_remove_lines(shop, customer):
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *customer)
+        await add_by_sku(pilot, "MIE-0001")
+        await add_by_sku(pilot, "MIE-0002")
+        await pilot.press("f3")
+        await wait_for(pilot, lambda: app.screen.query_one("#cart-lines").has_focus, "cart")
+        await pilot.press("plus", "plus")
+        await wait_for(pilot, lambda: app.shop.cart["count"] == 4, "3 + 1 units")
+        assert [ln["qty"] for ln in app.shop.cart["items"]] == [3, 1]
+        await pilot.press("minus")
+        await wait_for(pilot, lambda: app.shop.cart["count"] == 3, "2 + 1 units")
+        await pilot.press("down", "x")
+        await wait_for(pilot, lambda: len(app.shop.cart["items"]) == 1, "a line removed")
+        total = app.shop.money.format(app.shop.cart["total"])
+        assert label_text(app, "#cart-total") == f"2 items · Total {total}"
 
 
-def test_checkout_pays_and_shows_the_order(shop):
-    username, password = new_customer(shop)
+async def test_checkout_pays_and_shows_the_order(shop, customer):
     stock_before = product_by_sku(shop, "MIE-0004")["stock"]
-
-    async def scenario():
-        app = make_app(shop)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await sign_in(pilot, username, password)
-            await add_by_sku(pilot, "MIE-0004")
-            dialog = await open_checkout(pilot)
-            assert dialog.query_one("#pay", Button).has_focus
-            await pilot.press("enter")
-            order_screen = await wait_for(
-                pilot, lambda: isinstance(app.screen, OrderScreen) and app.screen, "the order"
-            )
-            assert order_screen.order["status"] == "paid"
-            assert "Thank you" in label_text(app, "#order-thanks")
-            await wait_for(pilot, lambda: app.shop.cart["count"] == 0, "an empty cart")
-            await pilot.press("escape", "f4")
-            orders = app.screen.query_one("#orders-view")
-            await wait_for(pilot, lambda: order_screen.order["id"] in orders.orders, "the list")
-            return order_screen.order
-
-    order = asyncio.run(scenario())
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *customer)
+        await add_by_sku(pilot, "MIE-0004")
+        dialog = await open_checkout(pilot)
+        assert dialog.query_one("#pay", Button).has_focus
+        await pilot.press("enter")
+        order_screen = await wait_for(
+            pilot, lambda: isinstance(app.screen, OrderScreen) and app.screen, "the order"
+        )
+        assert order_screen.order["status"] == "paid"
+        assert "Thank you" in label_text(app, "#order-thanks")
+        await wait_for(pilot, lambda: app.shop.cart["count"] == 0, "an empty cart")
+        await pilot.press("escape", "f4")
+        orders = app.screen.query_one("#orders-view")
+        await wait_for(pilot, lambda: order_screen.order["id"] in orders.orders, "the list")
+        order = order_screen.order
     assert product_by_sku(shop, "MIE-0004")["stock"] == stock_before - 1
     assert [line["sku"] for line in order["lines"]] == ["MIE-0004"]
 
 
-def test_a_declined_card_loses_nothing_and_another_method_pays(shop):
-    username, password = new_customer(shop)
+async def test_a_declined_card_loses_nothing_and_another_method_pays(shop, customer):
     stock_before = product_by_sku(shop, "MIE-0005")["stock"]
-
-    async def scenario():
-        app = make_app(shop)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await sign_in(pilot, username, password)
-            await add_by_sku(pilot, "MIE-0005")
-            dialog = await open_checkout(pilot)
-            dialog.query_one("#token", Input).value = "decline"
-            await pilot.click("#pay")
-            problem = dialog.query_one("#checkout-problem", Label)
-            await wait_for(pilot, lambda: problem.display, "the decline")
-            text = str(problem.render())
-            assert "Payment declined" in text
-            assert "Nothing was charged and your cart is as it was" in text
-            assert "e-wallet" in text
-            assert app.screen is dialog and app.shop.cart["count"] == 1
-            assert product_by_sku(shop, "MIE-0005")["stock"] == stock_before
-            await pilot.click("#ewallet")
-            await wait_for(
-                pilot, lambda: dialog.query_one("#ewallet", RadioButton).value, "e-wallet"
-            )
-            dialog.query_one("#token", Input).value = "wallet-ok"
-            await pilot.click("#pay")
-            order_screen = await wait_for(
-                pilot, lambda: isinstance(app.screen, OrderScreen) and app.screen, "the order"
-            )
-            assert order_screen.order["payment"]["method"] == "ewallet"
-
-    asyncio.run(scenario())
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *customer)
+        await add_by_sku(pilot, "MIE-0005")
+        dialog = await open_checkout(pilot)
+        dialog.query_one("#token", Input).value = "decline"
+        await pilot.click("#pay")
+        problem = dialog.query_one("#checkout-problem", Label)
+        await wait_for(pilot, lambda: problem.display, "the decline")
+        text = str(problem.render())
+        assert "Payment declined" in text
+        assert "Nothing was charged and your cart is as it was" in text
+        assert "e-wallet" in text
+        assert app.screen is dialog and app.shop.cart["count"] == 1
+        assert product_by_sku(shop, "MIE-0005")["stock"] == stock_before
+        await pilot.click("#ewallet")
+        await wait_for(pilot, lambda: dialog.query_one("#ewallet", RadioButton).value, "e-wallet")
+        dialog.query_one("#token", Input).value = "wallet-ok"
+        await pilot.click("#pay")
+        order_screen = await wait_for(
+            pilot, lambda: isinstance(app.screen, OrderScreen) and app.screen, "the order"
+        )
+        assert order_screen.order["payment"]["method"] == "ewallet"
     assert product_by_sku(shop, "MIE-0005")["stock"] == stock_before - 1
 
 
-def test_stock_gone_at_checkout_keeps_the_cart_and_offers_the_fix(shop):
-    username, password = new_customer(shop)
-
-    async def scenario():
-        app = make_app(shop)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await sign_in(pilot, username, password)
-            await add_by_sku(pilot, "KOP-0010")  # 2 in stock
-            await add_by_sku(pilot, "KOP-0010")
-            await add_by_sku(pilot, "MIE-0006")
-            buy(shop, "KOP-0010", 1)  # someone else takes one of the two
-            dialog = await open_checkout(pilot)
-            await pilot.click("#pay")
-            problem = dialog.query_one("#checkout-problem", Label)
-            await wait_for(pilot, lambda: problem.display, "the refusal")
-            assert "Only 1 of" in str(problem.render())
-            assert "your cart is kept" in str(problem.render())
-            assert app.shop.cart["count"] == 3
-            fix = dialog.query_one("#fix", Button)
-            assert fix.display
-            await pilot.click("#fix")
-            await wait_for(pilot, lambda: app.shop.cart["count"] == 2, "the line lowered to 1")
-            await pilot.click("#pay")
-            await wait_for(pilot, lambda: isinstance(app.screen, OrderScreen), "the order")
-
-    asyncio.run(scenario())
+async def test_stock_gone_at_checkout_keeps_the_cart_and_offers_the_fix(shop, customer):
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *customer)
+        await add_by_sku(pilot, "KOP-0010")  # 2 in stock
+        await add_by_sku(pilot, "KOP-0010")
+        await add_by_sku(pilot, "MIE-0006")
+        buy(shop, "KOP-0010", 1)  # someone else takes one of the two
+        dialog = await open_checkout(pilot)
+        await pilot.click("#pay")
+        problem = dialog.query_one("#checkout-problem", Label)
+        await wait_for(pilot, lambda: problem.display, "the refusal")
+        assert "Only 1 of" in str(problem.render())
+        assert "your cart is kept" in str(problem.render())
+        assert app.shop.cart["count"] == 3
+        fix = dialog.query_one("#fix", Button)
+        assert fix.display
+        await pilot.click("#fix")
+        await wait_for(pilot, lambda: app.shop.cart["count"] == 2, "the line lowered to 1")
+        await pilot.click("#pay")
+        await wait_for(pilot, lambda: isinstance(app.screen, OrderScreen), "the order")
 
 
-def test_a_paid_order_can_be_cancelled_from_its_detail(shop):
-    username, password = new_customer(shop)
-
-    async def scenario():
-        app = make_app(shop)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await sign_in(pilot, username, password)
-            await add_by_sku(pilot, "MIE-0007")
-            await open_checkout(pilot)
-            await pilot.press("enter")
-            order_screen = await wait_for(
-                pilot, lambda: isinstance(app.screen, OrderScreen) and app.screen, "the order"
-            )
-            assert order_screen.query_one("#do-cancel_order", Button).display
-            await pilot.press("x")
-            await wait_for(pilot, lambda: order_screen.order["status"] == "cancelled", "cancel")
-            assert "cancelled by you" in label_text(app, "#order-status")
-            assert not order_screen.query_one("#do-cancel_order", Button).display
-
-    asyncio.run(scenario())
+async def test_a_paid_order_can_be_cancelled_from_its_detail(shop, customer):
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *customer)
+        await add_by_sku(pilot, "MIE-0007")
+        await open_checkout(pilot)
+        await pilot.press("enter")
+        order_screen = await wait_for(
+            pilot, lambda: isinstance(app.screen, OrderScreen) and app.screen, "the order"
+        )
+        assert order_screen.query_one("#do-cancel_order", Button).display
+        await pilot.press("x")
+        await wait_for(pilot, lambda: order_screen.order["status"] == "cancelled", "cancel")
+        assert "cancelled by you" in label_text(app, "#order-status")
+        assert not order_screen.query_one("#do-cancel_order", Button).display

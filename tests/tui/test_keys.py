@@ -3,8 +3,6 @@ palette, clicking through tabs, rows and buttons; and a session ended elsewhere.
 
 from __future__ import annotations
 
-import asyncio
-
 from textual.widgets import Input
 
 from client_tui.screens.checkout import CheckoutScreen
@@ -17,7 +15,6 @@ from tests.tui.pilot import (
     customer_with_order,
     label_text,
     make_app,
-    new_customer,
     orders_listing,
     products,
     run_command,
@@ -26,102 +23,78 @@ from tests.tui.pilot import (
 )
 
 
-def test_help_lists_the_keys_of_where_you_are(shop):
-    username, password = new_customer(shop)
-
-    async def scenario():
-        app = make_app(shop)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await sign_in(pilot, username, password)
-            await pilot.press("question_mark")
-            help_screen = await wait_for(
-                pilot, lambda: isinstance(app.screen, HelpScreen) and app.screen, "the help"
-            )
-            keys = str(help_screen.query_one("#help-keys").render())
-            for words in ("Add to cart", "Search", "Categories", "Cart", "Orders",
-                          "Two-factor sign-in", "Help"):  # fmt: skip
-                assert words in keys
-            assert "Cursor up" not in keys  # Textual's own keys are not repeated
-            await pilot.press("escape")
-            await wait_for(pilot, lambda: not isinstance(app.screen, HelpScreen), "closed")
-
-    asyncio.run(scenario())
+async def test_help_lists_the_keys_of_where_you_are(shop, customer):
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *customer)
+        await pilot.press("question_mark")
+        help_screen = await wait_for(
+            pilot, lambda: isinstance(app.screen, HelpScreen) and app.screen, "the help"
+        )
+        keys = str(help_screen.query_one("#help-keys").render())
+        for words in ("Add to cart", "Search", "Categories", "Cart", "Orders",
+                      "Two-factor sign-in", "Help"):  # fmt: skip
+            assert words in keys
+        assert "Cursor up" not in keys  # Textual's own keys are not repeated
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, HelpScreen), "closed")
 
 
-def test_the_command_palette_offers_the_apps_commands(shop):
-    username, password = new_customer(shop)
-
-    async def scenario():
-        app = make_app(shop)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await sign_in(pilot, username, password)
-            await add_by_sku(pilot, "MIE-0017")
-            titles = [c.title for c in app.get_system_commands(app.screen)]
-            for title in ("Help", "Go to Catalog", "Go to Cart", "Go to Orders", "Search products",
-                          "Check out", "Two-factor sign-in", "Sign out", "Quit"):  # fmt: skip
-                assert title in titles
-            await run_command(pilot, "check out", "Check out")
-            await wait_for(pilot, lambda: isinstance(app.screen, CheckoutScreen), "checkout")
-
-    asyncio.run(scenario())
+async def test_the_command_palette_offers_the_apps_commands(shop, customer):
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *customer)
+        await add_by_sku(pilot, "MIE-0017")
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for title in ("Help", "Go to Catalog", "Go to Cart", "Go to Orders", "Search products",
+                      "Check out", "Two-factor sign-in", "Sign out", "Quit"):  # fmt: skip
+            assert title in titles
+        await run_command(pilot, "check out", "Check out")
+        await wait_for(pilot, lambda: isinstance(app.screen, CheckoutScreen), "checkout")
 
 
-def test_the_mouse_works_too(shop):
-    username, password = new_customer(shop)
-
-    async def scenario():
-        app = make_app(shop)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await sign_in(pilot, username, password)
-            table = products(app)
-            await pilot.click(table, offset=(12, 2))  # the second product row (under the header)
-            await wait_for(pilot, lambda: table.cursor_row == 1, "the row under the pointer")
-            await pilot.click(table, offset=(12, 2))  # a click on the cursor row opens it
-            dialog = await wait_for(
-                pilot, lambda: isinstance(app.screen, ProductScreen) and app.screen, "dialog"
-            )
-            await pilot.click("#add")
-            await wait_for(pilot, lambda: app.shop.cart["count"] == 1, "added")
-            await pilot.click("#tabs Tab#--content-tab-cart")
-            await wait_for(pilot, lambda: app.screen.query_one("#cart-lines").row_count, "cart")
-            await pilot.click("#tabs Tab#--content-tab-orders")
-            await wait_for(pilot, lambda: app.screen.query_one("#orders-view").loaded, "orders")
-            assert dialog.is_attached is False
-
-    asyncio.run(scenario())
+async def test_the_mouse_works_too(shop, customer):
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *customer)
+        table = products(app)
+        await pilot.click(table, offset=(12, 2))  # the second product row (under the header)
+        await wait_for(pilot, lambda: table.cursor_row == 1, "the row under the pointer")
+        await pilot.click(table, offset=(12, 2))  # a click on the cursor row opens it
+        dialog = await wait_for(
+            pilot, lambda: isinstance(app.screen, ProductScreen) and app.screen, "dialog"
+        )
+        await pilot.click("#add")
+        await wait_for(pilot, lambda: app.shop.cart["count"] == 1, "added")
+        await pilot.click("#tabs Tab#--content-tab-cart")
+        await wait_for(pilot, lambda: app.screen.query_one("#cart-lines").row_count, "cart")
+        await pilot.click("#tabs Tab#--content-tab-orders")
+        await wait_for(pilot, lambda: app.screen.query_one("#orders-view").loaded, "orders")
+        assert dialog.is_attached is False
 
 
-def test_a_session_ended_elsewhere_goes_back_to_sign_in(shop):
-    username, password = new_customer(shop)
-
-    async def scenario():
-        app = make_app(shop)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await sign_in(pilot, username, password)
-            with shop.client() as other:  # the same session, ended from another device
-                other.resume(app.client.token)
-                other.logout()
-            await pilot.press("a")  # the next call finds the session gone
-            await wait_for(pilot, lambda: isinstance(app.screen, SignInScreen), "sign-in")
-            await wait_for(pilot, lambda: app.screen.query("#signin-message"), "the form")
-            assert "session has ended" in label_text(app, "#signin-message")
-            assert app.screen.query_one("#username", Input).value == username
-
-    asyncio.run(scenario())
+async def test_a_session_ended_elsewhere_goes_back_to_sign_in(shop, customer):
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *customer)
+        with shop.client() as other:  # the same session, ended from another device
+            other.resume(app.client.token)
+            other.logout()
+        await pilot.press("a")  # the next call finds the session gone
+        await wait_for(pilot, lambda: isinstance(app.screen, SignInScreen), "sign-in")
+        await wait_for(pilot, lambda: app.screen.query("#signin-message"), "the form")
+        assert "session has ended" in label_text(app, "#signin-message")
+        assert app.screen.query_one("#username", Input).value == customer.username
 
 
-def test_an_order_opens_from_the_orders_list(shop):
+async def test_an_order_opens_from_the_orders_list(shop):
     username, password, order = customer_with_order(shop, "MIE-0018")
-
-    async def scenario():
-        app = make_app(shop)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await orders_listing(pilot, username, password, order["id"])
-            await pilot.press("enter")
-            screen = await wait_for(
-                pilot, lambda: isinstance(app.screen, OrderScreen) and app.screen, "detail"
-            )
-            assert screen.order["id"] == order["id"]
-            assert "Status: paid" in label_text(app, "#order-status")
-
-    asyncio.run(scenario())
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await orders_listing(pilot, username, password, order["id"])
+        await pilot.press("enter")
+        screen = await wait_for(
+            pilot, lambda: isinstance(app.screen, OrderScreen) and app.screen, "detail"
+        )
+        assert screen.order["id"] == order["id"]
+        assert "Status: paid" in label_text(app, "#order-status")

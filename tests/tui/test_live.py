@@ -3,8 +3,6 @@ order statuses moving while the customer watches."""
 
 from __future__ import annotations
 
-import asyncio
-
 from textual.widgets import Button, Label
 
 from client_tui.screens.product import ProductScreen
@@ -14,7 +12,6 @@ from tests.tui.pilot import (
     customer_with_order,
     label_text,
     make_app,
-    new_customer,
     orders_listing,
     search,
     sign_in,
@@ -22,126 +19,103 @@ from tests.tui.pilot import (
 )
 
 
-def test_the_last_unit_sold_elsewhere_shows_sold_out_in_place(shop):
-    username, password = new_customer(shop)
+async def test_the_last_unit_sold_elsewhere_shows_sold_out_in_place(shop, customer):
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *customer)
+        table = await search(pilot, "Bersih Jaya")
+        key = next(k for k, p in table.products.items() if p["sku"] == "SAB-0017")
+        table.move_cursor(row=table.get_row_index(str(key)))
+        rows_before = list(table.rows.values())
+        cells_before = {k: table.get_row(k.value)[:3] for k in table.rows}
+        assert str(table.get_cell(str(key), "stock")) == "only 1 left"
+        view = app.screen.query_one("#catalog-view")
+        assert view.check_action("add", ()) is True
 
-    async def scenario():
-        app = make_app(shop)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await sign_in(pilot, username, password)
-            table = await search(pilot, "Bersih Jaya")
-            key = next(k for k, p in table.products.items() if p["sku"] == "SAB-0017")
-            table.move_cursor(row=table.get_row_index(str(key)))
-            rows_before = list(table.rows.values())
-            cells_before = {k: table.get_row(k.value)[:3] for k in table.rows}
-            assert str(table.get_cell(str(key), "stock")) == "only 1 left"
-            view = app.screen.query_one("#catalog-view")
-            assert view.check_action("add", ()) is True
+        buy(shop, "SAB-0017", 1)  # another customer takes the last one
 
-            buy(shop, "SAB-0017", 1)  # another customer takes the last one
-
-            cell = await wait_for(
-                pilot,
-                lambda: (
-                    str(table.get_cell(str(key), "stock")) == "sold out"
-                    and table.get_cell(str(key), "stock")
-                ),
-                "sold out",
-            )
-            assert "reverse" in str(cell.style)  # marked for a moment
-            assert list(table.rows.values()) == rows_before  # the same row objects: no rebuild
-            assert {k: table.get_row(k.value)[:3] for k in table.rows} == cells_before
-            assert table.get_row_index(str(key)) == table.cursor_row
-            assert view.check_action("add", ()) is None
-            await wait_for(
-                pilot,
-                lambda: "reverse" not in str(table.get_cell(str(key), "stock").style),
-                "the mark to fade",
-            )
-
-    asyncio.run(scenario())
+        cell = await wait_for(
+            pilot,
+            lambda: (
+                str(table.get_cell(str(key), "stock")) == "sold out"
+                and table.get_cell(str(key), "stock")
+            ),
+            "sold out",
+        )
+        assert "reverse" in str(cell.style)  # marked for a moment
+        assert list(table.rows.values()) == rows_before  # the same row objects: no rebuild
+        assert {k: table.get_row(k.value)[:3] for k in table.rows} == cells_before
+        assert table.get_row_index(str(key)) == table.cursor_row
+        assert view.check_action("add", ()) is None
+        await wait_for(
+            pilot,
+            lambda: "reverse" not in str(table.get_cell(str(key), "stock").style),
+            "the mark to fade",
+        )
 
 
-def test_the_product_dialog_disables_add_when_it_sells_out(shop):
-    username, password = new_customer(shop)
-
-    async def scenario():
-        app = make_app(shop)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await sign_in(pilot, username, password)
-            await search(pilot, "MNR-0011")
-            await pilot.press("enter")
-            dialog = await wait_for(
-                pilot, lambda: isinstance(app.screen, ProductScreen) and app.screen, "dialog"
-            )
-            add = dialog.query_one("#add", Button)
-            assert not add.disabled
-            buy(shop, "MNR-0011", 1)
-            await wait_for(pilot, lambda: add.disabled, "add disabled")
-            assert label_text(app, "#product-stock") == "sold out"
-
-    asyncio.run(scenario())
+async def test_the_product_dialog_disables_add_when_it_sells_out(shop, customer):
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *customer)
+        await search(pilot, "MNR-0011")
+        await pilot.press("enter")
+        dialog = await wait_for(
+            pilot, lambda: isinstance(app.screen, ProductScreen) and app.screen, "dialog"
+        )
+        add = dialog.query_one("#add", Button)
+        assert not add.disabled
+        buy(shop, "MNR-0011", 1)
+        await wait_for(pilot, lambda: add.disabled, "add disabled")
+        assert label_text(app, "#product-stock") == "sold out"
 
 
-def test_a_cart_line_that_sells_out_is_flagged(shop):
-    username, password = new_customer(shop)
-
-    async def scenario():
-        app = make_app(shop)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await sign_in(pilot, username, password)
-            await add_by_sku(pilot, "BRS-0020")
-            await add_by_sku(pilot, "MIE-0008")
-            await pilot.press("f3")
-            lines = app.screen.query_one("#cart-lines")
-            key = str(app.shop.cart["items"][0]["product_id"])
-            assert str(lines.get_cell(key, "note")) == ""
-            buy(shop, "BRS-0020", 1)
-            await wait_for(pilot, lambda: str(lines.get_cell(key, "note")) == "sold out", "flag")
-            problem = app.screen.query_one("#cart-problem", Label)
-            assert problem.display
-            assert "Not enough stock" in str(problem.render())
-            assert app.shop.cart["count"] == 2  # nothing removed behind the user's back
-
-    asyncio.run(scenario())
+async def test_a_cart_line_that_sells_out_is_flagged(shop, customer):
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *customer)
+        await add_by_sku(pilot, "BRS-0020")
+        await add_by_sku(pilot, "MIE-0008")
+        await pilot.press("f3")
+        lines = app.screen.query_one("#cart-lines")
+        key = str(app.shop.cart["items"][0]["product_id"])
+        assert str(lines.get_cell(key, "note")) == ""
+        buy(shop, "BRS-0020", 1)
+        await wait_for(pilot, lambda: str(lines.get_cell(key, "note")) == "sold out", "flag")
+        problem = app.screen.query_one("#cart-problem", Label)
+        assert problem.display
+        assert "Not enough stock" in str(problem.render())
+        assert app.shop.cart["count"] == 2  # nothing removed behind the user's back
 
 
-def test_order_status_changes_arrive_live(shop):
+async def test_order_status_changes_arrive_live(shop):
     username, password, order = customer_with_order(shop, "MIE-0009")
-
-    async def scenario():
-        app = make_app(shop)
-        async with app.run_test(size=(80, 24)) as pilot:
-            orders = await orders_listing(pilot, username, password, order["id"])
-            status = lambda: str(orders.table.get_cell(str(order["id"]), "status"))  # noqa: E731
-            assert status() == "paid"
-            with shop.client("clerk") as clerk:
-                clerk.call("order.ship", order_id=order["id"])
-                await wait_for(pilot, lambda: status() == "shipped", "shipped")
-                clerk.call("order.deliver", order_id=order["id"])
-                await wait_for(pilot, lambda: status() == "delivered", "delivered")
-            assert orders.check_action("act", ("cancel_order",)) is None
-
-    asyncio.run(scenario())
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        orders = await orders_listing(pilot, username, password, order["id"])
+        status = lambda: str(orders.table.get_cell(str(order["id"]), "status"))  # noqa: E731
+        assert status() == "paid"
+        with shop.client("clerk") as clerk:
+            clerk.call("order.ship", order_id=order["id"])
+            await wait_for(pilot, lambda: status() == "shipped", "shipped")
+            clerk.call("order.deliver", order_id=order["id"])
+            await wait_for(pilot, lambda: status() == "delivered", "delivered")
+        assert orders.check_action("act", ("cancel_order",)) is None
 
 
-def test_staff_ship_and_deliver_from_the_orders_list(shop):
+async def test_staff_ship_and_deliver_from_the_orders_list(shop):
     username, password, order = customer_with_order(shop, "MIE-0010")
-
-    async def scenario():
-        app = make_app(shop)
-        async with app.run_test(size=(100, 30)) as pilot:
-            await sign_in(pilot, "clerk", shop.passwords["clerk"])
-            orders = app.screen.query_one("#orders-view")
-            await wait_for(pilot, lambda: order["id"] in orders.orders, "the order listed")
-            orders.table.move_cursor(row=orders.table.get_row_index(str(order["id"])))
-            orders.table.focus()
-            await pilot.press("s")
-            await wait_for(pilot, lambda: orders.orders[order["id"]]["status"] == "shipped", "s")
-            await pilot.press("d")
-            await wait_for(pilot, lambda: orders.orders[order["id"]]["status"] == "delivered", "d")
-
-    asyncio.run(scenario())
+    app = make_app(shop)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await sign_in(pilot, "clerk", shop.passwords["clerk"])
+        orders = app.screen.query_one("#orders-view")
+        await wait_for(pilot, lambda: order["id"] in orders.orders, "the order listed")
+        orders.table.move_cursor(row=orders.table.get_row_index(str(order["id"])))
+        orders.table.focus()
+        await pilot.press("s")
+        await wait_for(pilot, lambda: orders.orders[order["id"]]["status"] == "shipped", "s")
+        await pilot.press("d")
+        await wait_for(pilot, lambda: orders.orders[order["id"]]["status"] == "delivered", "d")
     with shop.client() as client:
         client.login(username, password)
         assert client.call("order.get", order_id=order["id"])["status"] == "delivered"

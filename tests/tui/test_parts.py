@@ -151,69 +151,59 @@ class FakeClient:
         self.calls.append(("unsubscribe", ids))
 
 
-def test_a_burst_of_stock_pushes_becomes_one_message():
-    async def scenario():
-        client, posted = FakeClient(), []
-        PushBridge(client, posted.append, flush_s=0.05)
-        for seq in range(1, 501):
-            client.push("stock", seq, {"product_id": seq % 5, "stock": seq, "version": seq})
-        assert posted == []
-        deadline = asyncio.get_running_loop().time() + 5
-        while not posted:  # the flush timer fires once for the whole burst
-            assert asyncio.get_running_loop().time() < deadline, "no flush"
-            await asyncio.sleep(0.01)
-        assert len(posted) == 1 and isinstance(posted[0], StockChanged)
-        assert posted[0].levels == {i: Level(495 + i, 495 + i) for i in range(5)} | {
-            0: Level(500, 500)
-        }
-        client.push("order", 501, {"id": 7, "status": "paid"})
-        client.push("stock", 503, {"product_id": 1, "stock": 1, "version": 999})  # 502 lost
-        client.push("server.shutdown", 504, {"reason": "draining"})
-        client.push(
-            "stock.snapshot", 0, {"snapshot": [{"product_id": 1, "stock": 4, "version": 2}]}
-        )
-        for callback in client.states:
-            callback(State.RECONNECTING)
-        kinds = [type(m) for m in posted[1:]]
-        assert kinds == [
-            OrderChanged,
-            PushesLost,
-            ServerDraining,
-            StockChanged,  # the pending push, flushed before the snapshot
-            StockChanged,
-            ConnectionChanged,
-        ]
-        assert posted[-2].replace and posted[-2].levels == {1: Level(4, 2)}
-        client.push("session.ended", 0, {"message": "session ended"})
-        assert isinstance(posted[-1], SessionEnded)
-
-    asyncio.run(scenario())
+async def test_a_burst_of_stock_pushes_becomes_one_message():
+    client, posted = FakeClient(), []
+    PushBridge(client, posted.append, flush_s=0.05)
+    for seq in range(1, 501):
+        client.push("stock", seq, {"product_id": seq % 5, "stock": seq, "version": seq})
+    assert posted == []
+    deadline = asyncio.get_running_loop().time() + 5
+    while not posted:  # the flush timer fires once for the whole burst
+        assert asyncio.get_running_loop().time() < deadline, "no flush"
+        await asyncio.sleep(0.01)
+    assert len(posted) == 1 and isinstance(posted[0], StockChanged)
+    assert posted[0].levels == {i: Level(495 + i, 495 + i) for i in range(5)} | {0: Level(500, 500)}
+    client.push("order", 501, {"id": 7, "status": "paid"})
+    client.push("stock", 503, {"product_id": 1, "stock": 1, "version": 999})  # 502 lost
+    client.push("server.shutdown", 504, {"reason": "draining"})
+    client.push("stock.snapshot", 0, {"snapshot": [{"product_id": 1, "stock": 4, "version": 2}]})
+    for callback in client.states:
+        callback(State.RECONNECTING)
+    kinds = [type(m) for m in posted[1:]]
+    assert kinds == [
+        OrderChanged,
+        PushesLost,
+        ServerDraining,
+        StockChanged,  # the pending push, flushed before the snapshot
+        StockChanged,
+        ConnectionChanged,
+    ]
+    assert posted[-2].replace and posted[-2].levels == {1: Level(4, 2)}
+    client.push("session.ended", 0, {"message": "session ended"})
+    assert isinstance(posted[-1], SessionEnded)
 
 
-def test_the_watch_subscribes_what_views_show_and_drops_the_rest():
-    async def scenario():
-        client, seen = FakeClient(), []
-        watch = StockWatch(client, seen.append)
-        await watch.want("catalog", [1, 2, 3])
-        await watch.want("cart", [3, 4])
-        await watch.want("catalog", [2])
-        assert client.calls == [
-            ("subscribe", [1, 2, 3]),
-            ("subscribe", [4]),
-            ("unsubscribe", [1]),
-        ]
-        assert watch.subscribed == {2, 3, 4}
-        assert seen[0] == {1: Level(10, 1), 2: Level(10, 1), 3: Level(10, 1)}
-        await watch.sync(fresh=True)
-        assert client.calls[-1] == ("subscribe", [2, 3, 4])
-        await watch.want("catalog", range(1, 2501))
-        assert [len(ids) for op, ids in client.calls[-3:]] == [
-            1000,
-            1000,
-            497,
-        ]  # 2500 less the 3 held
-
-    asyncio.run(scenario())
+async def test_the_watch_subscribes_what_views_show_and_drops_the_rest():
+    client, seen = FakeClient(), []
+    watch = StockWatch(client, seen.append)
+    await watch.want("catalog", [1, 2, 3])
+    await watch.want("cart", [3, 4])
+    await watch.want("catalog", [2])
+    assert client.calls == [
+        ("subscribe", [1, 2, 3]),
+        ("subscribe", [4]),
+        ("unsubscribe", [1]),
+    ]
+    assert watch.subscribed == {2, 3, 4}
+    assert seen[0] == {1: Level(10, 1), 2: Level(10, 1), 3: Level(10, 1)}
+    await watch.sync(fresh=True)
+    assert client.calls[-1] == ("subscribe", [2, 3, 4])
+    await watch.want("catalog", range(1, 2501))
+    assert [len(ids) for op, ids in client.calls[-3:]] == [
+        1000,
+        1000,
+        497,
+    ]  # 2500 less the 3 held
 
 
 def test_settings_file_holds_no_password(home: Path):
@@ -223,8 +213,8 @@ def test_settings_file_holds_no_password(home: Path):
 
 
 def test_the_client_imports_neither_the_server_nor_the_database():
-    """DESIGN.md: client_tui may import protocol and textual only (the demo server runs as
-    a child process, not in the app)."""
+    """docs/architecture.md (layers): client_tui may import protocol and textual only (the
+    demo server runs as a child process, not in the app)."""
     code = (
         "import sys, client_tui.cli, client_tui.app\n"
         "bad = [m for m in ('twisted', 'peewee', 'server', 'db', 'psycopg2') if m in sys.modules]\n"

@@ -3,7 +3,6 @@ still there, and live stock resumes once it is back."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 from tests.tui.pilot import (
@@ -11,47 +10,42 @@ from tests.tui.pilot import (
     buy,
     label_text,
     make_app,
+    notified,
     search,
     sign_in,
     wait_for,
 )
 
 
-def test_the_app_reconnects_after_the_server_restarts(fresh_shop):
+async def test_the_app_reconnects_after_the_server_restarts(fresh_shop):
     server = fresh_shop
+    app = make_app(server)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, "customer", server.passwords["customer"])
+        await add_by_sku(pilot, "SNK-0011")
+        table = await search(pilot, "SNK-001")
+        key = str(next(k for k, p in table.products.items() if p["sku"] == "SNK-0011"))
 
-    async def scenario():
-        app = make_app(server)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await sign_in(pilot, "customer", server.passwords["customer"])
-            await add_by_sku(pilot, "SNK-0011")
-            table = await search(pilot, "SNK-001")
-            key = str(next(k for k, p in table.products.items() if p["sku"] == "SNK-0011"))
+        server.stop()
+        await wait_for(
+            pilot, lambda: "reconnecting" in label_text(app, "#status-link"), "reconnecting"
+        )
+        await wait_for(
+            pilot,
+            lambda: re.fullmatch(r"◌ reconnecting in \d+s", label_text(app, "#status-link")),
+            "the countdown",
+        )
+        await pilot.press("a")  # an action while offline: said plainly, nothing breaks
+        await wait_for(pilot, lambda: notified(app, "Not connected"), "why")
+        await pilot.press("f3")
+        assert app.screen.query_one("#cart-lines").row_count == 1  # the cart as last seen
 
-            server.stop()
-            await wait_for(
-                pilot, lambda: "reconnecting" in label_text(app, "#status-link"), "reconnecting"
-            )
-            await wait_for(
-                pilot,
-                lambda: re.fullmatch(r"◌ reconnecting in \d+s", label_text(app, "#status-link")),
-                "the countdown",
-            )
-            await pilot.press("a")  # an action while offline: said plainly, nothing breaks
-            await wait_for(
-                pilot, lambda: any("Not connected" in n.message for n in app._notifications), "why"
-            )
-            await pilot.press("f3")
-            assert app.screen.query_one("#cart-lines").row_count == 1  # the cart as last seen
+        server.start(server.port)
+        await wait_for(pilot, lambda: label_text(app, "#status-link") == "● connected", "back")
+        await wait_for(pilot, lambda: app.shop.cart["count"] == 1, "the cart read again")
 
-            server.start(server.port)
-            await wait_for(pilot, lambda: label_text(app, "#status-link") == "● connected", "back")
-            await wait_for(pilot, lambda: app.shop.cart["count"] == 1, "the cart read again")
-
-            buy(server, "SNK-0011", 1)  # live stock works on the new connection
-            await wait_for(
-                pilot, lambda: str(table.get_cell(key, "stock")) == "sold out", "a live update"
-            )
-            assert str(app.screen.query_one("#cart-lines").get_cell(key, "note")) == "sold out"
-
-    asyncio.run(scenario())
+        buy(server, "SNK-0011", 1)  # live stock works on the new connection
+        await wait_for(
+            pilot, lambda: str(table.get_cell(key, "stock")) == "sold out", "a live update"
+        )
+        assert str(app.screen.query_one("#cart-lines").get_cell(key, "note")) == "sold out"

@@ -3,7 +3,6 @@ and the screens each role gets."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import stat
 from pathlib import Path
@@ -18,123 +17,89 @@ from tests.tui.pilot import (
     home_loaded,
     label_text,
     make_app,
-    new_customer,
     products,
     sign_in,
     wait_for,
 )
 
 
-def test_sign_in_opens_the_shop_with_user_role_and_connection_shown(shop):
-    username, password = new_customer(shop)
-
-    async def scenario():
-        app = make_app(shop, user=username)
-        async with app.run_test(size=(80, 24)) as pilot:
-            assert isinstance(app.screen, SignInScreen)
-            assert app.screen.query_one("#username", Input).value == username
-            home = await sign_in(pilot, username, password)
-            assert isinstance(home, CustomerScreen)
-            assert label_text(app, "#status-user") == f"{username} (customer)"
-            assert label_text(app, "#status-link") == "● connected"
-            assert label_text(app, "#status-shop") == "Warung Bu Sari (demo)"
-            assert products(app).row_count == 50
-
-    asyncio.run(scenario())
+async def test_sign_in_opens_the_shop_with_user_role_and_connection_shown(shop, customer):
+    app = make_app(shop, user=customer.username)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert isinstance(app.screen, SignInScreen)
+        assert app.screen.query_one("#username", Input).value == customer.username
+        home = await sign_in(pilot, *customer)
+        assert isinstance(home, CustomerScreen)
+        assert label_text(app, "#status-user") == f"{customer.username} (customer)"
+        assert label_text(app, "#status-link") == "● connected"
+        assert label_text(app, "#status-shop") == "Warung Bu Sari (demo)"
+        assert products(app).row_count == 50
 
 
-def test_a_wrong_password_says_so_and_stays(shop):
-    username, _ = new_customer(shop)
-
-    async def scenario():
-        app = make_app(shop)
-        async with app.run_test() as pilot:
-            app.screen.query_one("#username", Input).value = username
-            app.screen.query_one("#password", Input).value = "not-the-password"
-            await pilot.click("#signin")
-            await wait_for(
-                pilot,
-                lambda: "wrong username or password" in label_text(app, "#signin-message").lower(),
-                "the refusal",
-            )
-            assert isinstance(app.screen, SignInScreen)
-
-    asyncio.run(scenario())
+async def test_a_wrong_password_says_so_and_stays(shop, customer):
+    app = make_app(shop)
+    async with app.run_test() as pilot:
+        app.screen.query_one("#username", Input).value = customer.username
+        app.screen.query_one("#password", Input).value = "not-the-password"
+        await pilot.click("#signin")
+        await wait_for(
+            pilot,
+            lambda: "wrong username or password" in label_text(app, "#signin-message").lower(),
+            "the refusal",
+        )
+        assert isinstance(app.screen, SignInScreen)
 
 
-def test_a_server_that_is_not_there_reads_offline(shop):
-    async def scenario():
-        app = make_app(shop)
-        async with app.run_test() as pilot:
-            app.screen.query_one("#server", Input).value = "127.0.0.1:1"
-            app.screen.query_one("#username", Input).value = "someone"
-            app.screen.query_one("#password", Input).value = "whatever-it-is"
-            await pilot.click("#signin")
-            await wait_for(
-                pilot, lambda: "cannot reach" in label_text(app, "#signin-message").lower(), "why"
-            )
-            assert label_text(app, "#status-link") == "○ offline"
-
-    asyncio.run(scenario())
+async def test_a_server_that_is_not_there_reads_offline(shop):
+    app = make_app(shop)
+    async with app.run_test() as pilot:
+        app.screen.query_one("#server", Input).value = "127.0.0.1:1"
+        app.screen.query_one("#username", Input).value = "someone"
+        app.screen.query_one("#password", Input).value = "whatever-it-is"
+        await pilot.click("#signin")
+        await wait_for(
+            pilot, lambda: "cannot reach" in label_text(app, "#signin-message").lower(), "why"
+        )
+        assert label_text(app, "#status-link") == "○ offline"
 
 
-def test_create_an_account_then_shop(shop):
+async def test_create_an_account_then_shop(shop):
     username = f"new{shop.port}"
-
-    async def scenario():
-        app = make_app(shop)
-        async with app.run_test() as pilot:
-            app.screen.query_one("#username", Input).value = username
-            app.screen.query_one("#password", Input).value = "a-new-password"
-            await pilot.click("#register")
-            await home_loaded(pilot)
-            assert label_text(app, "#status-user") == f"{username} (customer)"
-
-    asyncio.run(scenario())
+    app = make_app(shop)
+    async with app.run_test() as pilot:
+        app.screen.query_one("#username", Input).value = username
+        app.screen.query_one("#password", Input).value = "a-new-password"
+        await pilot.click("#register")
+        await home_loaded(pilot)
+        assert label_text(app, "#status-user") == f"{username} (customer)"
 
 
-def test_totp_field_appears_when_the_server_asks_for_a_code(shop):
-    username, password = new_customer(shop, "totp")
+async def test_totp_field_appears_when_the_server_asks_for_a_code(shop, customer):
+    username, password = customer
     with shop.client() as client:
         client.login(username, password)
         secret = client.call("auth.totp.enroll")["secret"]
         client.call("auth.totp.confirm", code=pyotp.TOTP(secret).now())
-
-    async def scenario():
-        app = make_app(shop)
-        async with app.run_test() as pilot:
-            totp = app.screen.query_one("#totp", Input)
-            assert not totp.display
-            app.screen.query_one("#username", Input).value = username
-            app.screen.query_one("#password", Input).value = password
-            await pilot.click("#signin")
-            await wait_for(pilot, lambda: totp.display and totp.has_focus, "the code field")
-            assert "6-digit code" in label_text(app, "#signin-message")
-            await pilot.press(*pyotp.TOTP(secret).now(), "enter")
-            await home_loaded(pilot)
-
-    asyncio.run(scenario())
+    app = make_app(shop)
+    async with app.run_test() as pilot:
+        totp = app.screen.query_one("#totp", Input)
+        assert not totp.display
+        app.screen.query_one("#username", Input).value = username
+        app.screen.query_one("#password", Input).value = password
+        await pilot.click("#signin")
+        await wait_for(pilot, lambda: totp.display and totp.has_focus, "the code field")
+        assert "6-digit code" in label_text(app, "#signin-message")
+        await pilot.press(*pyotp.TOTP(secret).now(), "enter")
+        await home_loaded(pilot)
 
 
-def test_stay_signed_in_keeps_a_private_token_and_resumes_it(shop, home: Path):
-    username, password = new_customer(shop)
+async def test_stay_signed_in_keeps_a_private_token_and_resumes_it(shop, customer, home: Path):
+    username, password = customer
     session_file = home / "config" / "warung" / "session.json"
-
-    async def first_run():
-        app = make_app(shop)
-        async with app.run_test() as pilot:
-            app.screen.query_one("#stay", Checkbox).value = True
-            await sign_in(pilot, username, password)
-
-    async def second_run():
-        app = make_app(shop)
-        async with app.run_test() as pilot:
-            await home_loaded(pilot)  # no password typed
-            assert label_text(app, "#status-user") == f"{username} (customer)"
-            await app.sign_out().wait()
-            await wait_for(pilot, lambda: app.screen.query("#signin-message"), "the sign-in form")
-
-    asyncio.run(first_run())
+    app = make_app(shop)
+    async with app.run_test() as pilot:
+        app.screen.query_one("#stay", Checkbox).value = True
+        await sign_in(pilot, username, password)
     assert stat.S_IMODE(session_file.stat().st_mode) == 0o600
     assert json.loads(session_file.read_text())["user"] == username
     remembered = json.loads((home / "config" / "warung" / "client.json").read_text())
@@ -146,55 +111,47 @@ def test_stay_signed_in_keeps_a_private_token_and_resumes_it(shop, home: Path):
         "user": username,
     }
     assert password not in (home / "config" / "warung" / "client.json").read_text()
-    asyncio.run(second_run())
+    app = make_app(shop)  # a second run of the app
+    async with app.run_test() as pilot:
+        await home_loaded(pilot)  # no password typed
+        assert label_text(app, "#status-user") == f"{username} (customer)"
+        await app.sign_out().wait()
+        await wait_for(pilot, lambda: app.screen.query("#signin-message"), "the sign-in form")
     assert not session_file.exists()  # signed out: the token is gone (and ended on the server)
     assert Settings().remembered().user == username
 
 
-def test_without_stay_signed_in_no_token_is_kept(shop, home: Path):
-    username, password = new_customer(shop)
-
-    async def scenario():
-        app = make_app(shop)
-        async with app.run_test() as pilot:
-            assert not app.screen.query_one("#stay", Checkbox).value
-            await sign_in(pilot, username, password)
-
-    asyncio.run(scenario())
+async def test_without_stay_signed_in_no_token_is_kept(shop, customer, home: Path):
+    app = make_app(shop)
+    async with app.run_test() as pilot:
+        assert not app.screen.query_one("#stay", Checkbox).value
+        await sign_in(pilot, *customer)
     assert not (home / "config" / "warung" / "session.json").exists()
 
 
-def test_a_kept_session_that_has_ended_asks_for_the_password(shop):
-    username, password = new_customer(shop)
+async def test_a_kept_session_that_has_ended_asks_for_the_password(shop, customer):
     with shop.client() as client:
-        token = client.login(username, password)["token"]
+        token = client.login(customer.username, customer.password)["token"]
         client.logout()
     settings = Settings()
     app_target = make_app(shop).target
-    settings.keep_session(app_target, username, token)
-
-    async def scenario():
-        app = make_app(shop)
-        async with app.run_test() as pilot:
-            await wait_for(
-                pilot, lambda: "session has ended" in label_text(app, "#signin-message"), "why"
-            )
-            assert app.screen.query_one("#username", Input).value == username
-            assert settings.kept_session(app_target) is None
-
-    asyncio.run(scenario())
+    settings.keep_session(app_target, customer.username, token)
+    app = make_app(shop)
+    async with app.run_test() as pilot:
+        await wait_for(
+            pilot, lambda: "session has ended" in label_text(app, "#signin-message"), "why"
+        )
+        assert app.screen.query_one("#username", Input).value == customer.username
+        assert settings.kept_session(app_target) is None
 
 
-def test_staff_get_the_orders_and_a_catalog_without_a_cart(shop):
-    async def scenario():
-        app = make_app(shop)
-        async with app.run_test() as pilot:
-            home = await sign_in(pilot, "clerk", shop.passwords["clerk"])
-            assert isinstance(home, StaffScreen)
-            assert label_text(app, "#status-user") == "clerk (clerk)"
-            assert home.query_one("#tabs", TabbedContent).active == "orders"
-            assert not home.query("#cart-view")
-            catalog = home.query_one("#catalog-view")
-            assert catalog.check_action("add", ()) is False
-
-    asyncio.run(scenario())
+async def test_staff_get_the_orders_and_a_catalog_without_a_cart(shop):
+    app = make_app(shop)
+    async with app.run_test() as pilot:
+        home = await sign_in(pilot, "clerk", shop.passwords["clerk"])
+        assert isinstance(home, StaffScreen)
+        assert label_text(app, "#status-user") == "clerk (clerk)"
+        assert home.query_one("#tabs", TabbedContent).active == "orders"
+        assert not home.query("#cart-view")
+        catalog = home.query_one("#catalog-view")
+        assert catalog.check_action("add", ()) is False

@@ -16,8 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.tui.pilot import new_customer
-
 pytestmark = pytest.mark.skipif(
     shutil.which("tmux") is None, reason="tmux is not installed (CI installs it in .ci/run)"
 )
@@ -76,8 +74,8 @@ class Terminal:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
 
 
-def test_sign_in_add_and_check_out_in_a_real_terminal(shop, home: Path):
-    username, password = new_customer(shop)
+def test_sign_in_add_and_check_out_in_a_real_terminal(shop, customer, home: Path):
+    username, password = customer
     term = Terminal(home, [*warung_command(), "--port", str(shop.port), "--user", username])
     try:
         term.wait_for("Sign in to warung")

@@ -3,7 +3,6 @@ shown for an authenticator app, the code confirmed; then signing in really needs
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import pyotp
@@ -15,7 +14,7 @@ from client_tui.screens.home import HomeScreen
 from client_tui.screens.twofactor import TwoFactorScreen, grouped
 from protocol.errors import Unauthenticated
 from tests.e2e.harness import ServerProcess
-from tests.tui.pilot import label_text, make_app, new_customer, run_command, sign_in, wait_for
+from tests.tui.pilot import Account, label_text, make_app, run_command, sign_in, wait_for
 
 
 async def open_by_key(pilot: Pilot[None]) -> TwoFactorScreen:
@@ -46,27 +45,24 @@ def wrong_code(secret: str) -> str:
     return next(code for code in ("000000", "111111", "222222") if code not in current)
 
 
-def test_turn_it_on_with_its_key_then_signing_in_needs_a_code(shop: ServerProcess):
-    username, password = new_customer(shop, "twofa")
-
-    async def scenario() -> str:
-        app = make_app(shop)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await sign_in(pilot, username, password)
-            dialog = await open_by_key(pilot)
-            secret = await shown_secret(pilot, dialog)
-            uri = str(dialog.query_one("#twofactor-uri", Static).render())
-            assert uri.startswith("otpauth://totp/") and f"secret={secret}" in uri
-            assert dialog.query_one("#twofactor-code", Input).has_focus
-            await pilot.press(*pyotp.TOTP(secret).now(), "enter")
-            await wait_for(pilot, lambda: "now on" in intro(pilot), "the success")
-            assert "next time you sign in" in intro(pilot)
-            assert not dialog.query_one("#twofactor-form").display
-            await pilot.press("escape")
-            await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen), "back home")
-            return secret
-
-    secret = asyncio.run(scenario())
+async def test_turn_it_on_with_its_key_then_signing_in_needs_a_code(
+    shop: ServerProcess, customer: Account
+):
+    username, password = customer
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, username, password)
+        dialog = await open_by_key(pilot)
+        secret = await shown_secret(pilot, dialog)
+        uri = str(dialog.query_one("#twofactor-uri", Static).render())
+        assert uri.startswith("otpauth://totp/") and f"secret={secret}" in uri
+        assert dialog.query_one("#twofactor-code", Input).has_focus
+        await pilot.press(*pyotp.TOTP(secret).now(), "enter")
+        await wait_for(pilot, lambda: "now on" in intro(pilot), "the success")
+        assert "next time you sign in" in intro(pilot)
+        assert not dialog.query_one("#twofactor-form").display
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen), "back home")
     with shop.client() as client:
         with pytest.raises(Unauthenticated) as refused:
             client.login(username, password)
@@ -76,53 +72,46 @@ def test_turn_it_on_with_its_key_then_signing_in_needs_a_code(shop: ServerProces
         )
 
 
-def test_a_wrong_code_says_so_and_the_right_one_still_works(shop: ServerProcess):
-    username, password = new_customer(shop, "twofa")
-
-    async def scenario() -> str:
-        app = make_app(shop)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await sign_in(pilot, username, password)
-            await run_command(pilot, "two-factor", "Two-factor sign-in")
-            dialog = await wait_for(
-                pilot, lambda: isinstance(app.screen, TwoFactorScreen) and app.screen, "dialog"
-            )
-            secret = await shown_secret(pilot, dialog)
-            message = dialog.query_one("#twofactor-message")
-            await pilot.press(*wrong_code(secret), "enter")
-            await wait_for(pilot, lambda: message.display, "the refusal")
-            assert "Wrong code" in label_text(app, "#twofactor-message")
-            assert dialog.query_one("#twofactor-form").display
-            await pilot.press(*pyotp.TOTP(secret).now(), "enter")  # the wrong one is selected
-            await wait_for(pilot, lambda: "now on" in intro(pilot), "the success")
-            return secret
-
-    secret = asyncio.run(scenario())
+async def test_a_wrong_code_says_so_and_the_right_one_still_works(
+    shop: ServerProcess, customer: Account
+):
+    username, password = customer
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, username, password)
+        await run_command(pilot, "two-factor", "Two-factor sign-in")
+        dialog = await wait_for(
+            pilot, lambda: isinstance(app.screen, TwoFactorScreen) and app.screen, "dialog"
+        )
+        secret = await shown_secret(pilot, dialog)
+        message = dialog.query_one("#twofactor-message")
+        await pilot.press(*wrong_code(secret), "enter")
+        await wait_for(pilot, lambda: message.display, "the refusal")
+        assert "Wrong code" in label_text(app, "#twofactor-message")
+        assert dialog.query_one("#twofactor-form").display
+        await pilot.press(*pyotp.TOTP(secret).now(), "enter")  # the wrong one is selected
+        await wait_for(pilot, lambda: "now on" in intro(pilot), "the success")
     with shop.client() as client:
         assert client.login(username, password, pyotp.TOTP(secret).now())["user"]["username"] == (
             username
         )
 
 
-def test_when_it_is_already_on_the_dialog_says_so(shop: ServerProcess):
-    username, password = new_customer(shop, "twofa")
-
-    async def scenario() -> None:
-        app = make_app(shop)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await sign_in(pilot, username, password)
-            with shop.client() as other:  # turned on from another device meanwhile
-                other.login(username, password)
-                secret = other.call("auth.totp.enroll")["secret"]
-                other.call("auth.totp.confirm", code=pyotp.TOTP(secret).now())
-            dialog = await open_by_key(pilot)
-            await wait_for(pilot, lambda: "already on" in intro(pilot), "the answer")
-            assert not dialog.query_one("#twofactor-form").display
-            assert not dialog.query_one("#twofactor-message").display
-            await pilot.press("escape")
-            await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen), "back home")
-
-    asyncio.run(scenario())
+async def test_when_it_is_already_on_the_dialog_says_so(shop: ServerProcess, customer: Account):
+    username, password = customer
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, username, password)
+        with shop.client() as other:  # turned on from another device meanwhile
+            other.login(username, password)
+            secret = other.call("auth.totp.enroll")["secret"]
+            other.call("auth.totp.confirm", code=pyotp.TOTP(secret).now())
+        dialog = await open_by_key(pilot)
+        await wait_for(pilot, lambda: "already on" in intro(pilot), "the answer")
+        assert not dialog.query_one("#twofactor-form").display
+        assert not dialog.query_one("#twofactor-message").display
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen), "back home")
 
 
 def test_the_secret_is_shown_in_blocks_of_four():

@@ -1,0 +1,82 @@
+"""Calls the app makes by itself (live stock, re-reading the cart or a product): a link
+error stays quiet, since the status bar shows the link; the server's refusal is shown."""
+
+from __future__ import annotations
+
+from client_tui.screens.signin import SignInScreen
+from protocol.client import ConnectionLost
+from protocol.errors import Internal
+from tests.tui.pilot import (
+    checkout_as,
+    label_text,
+    make_app,
+    notified,
+    refuse,
+    search,
+    sign_in,
+    wait_for,
+)
+
+
+async def test_an_internal_error_in_live_stock_is_shown_with_its_reference(shop, customer):
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *customer)
+        refuse(app.client, "stock.unsubscribe", Internal("internal error", {"reference": "E-41"}))
+        await search(pilot, "kopi susu")  # fewer rows: the others' stock is no longer watched
+        note = await wait_for(pilot, lambda: notified(app, "E-41"), "the error shown")
+        assert note.title == "Live stock"
+        assert note.message == "The shop had an internal error (E-41)."
+        assert note.severity == "error"
+
+
+async def test_a_dropped_link_in_live_stock_stays_quiet(shop, customer):
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *customer)
+        refused = refuse(app.client, "stock.unsubscribe", ConnectionLost("stock.unsubscribe"))
+        await search(pilot, "kopi susu")
+        await wait_for(pilot, lambda: refused, "the call refused")
+        await pilot.pause()
+        assert not app._notifications
+
+
+async def test_an_internal_error_reading_the_cart_again_is_shown(shop, customer):
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *customer)
+        await wait_for(pilot, lambda: app.shop.cart.get("count") == 0, "the cart read")
+        refuse(app.client, "cart.get", Internal("internal error", {"reference": "E-42"}))
+        checkout_as(shop, *customer, "MIE-0005", 1)  # on another device: the app reads the cart
+        note = await wait_for(pilot, lambda: notified(app, "E-42"), "the error shown")
+        assert note.title == "Cart"
+
+
+async def test_a_session_ended_elsewhere_shows_when_a_product_is_read_again(shop, customer):
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *customer)
+        await search(pilot, "MIE-0006")
+        with shop.client() as other:  # the same session, ended from another device
+            other.resume(app.client.token)
+            other.logout()
+        await pilot.press("enter")  # the dialog reads the product again: refused
+        await wait_for(pilot, lambda: isinstance(app.screen, SignInScreen), "sign-in")
+        await wait_for(pilot, lambda: app.screen.query("#signin-message"), "the form")
+        assert "session has ended" in label_text(app, "#signin-message")
+        assert not [n for n in app._notifications if n.title == "Signing out"]  # it had ended
+
+
+async def test_an_internal_error_catching_up_after_a_reconnect_is_shown(fresh_shop):
+    server = fresh_shop
+    app = make_app(server)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, "customer", server.passwords["customer"])
+        await wait_for(pilot, lambda: app.shop.cart.get("count") == 0, "the cart read")
+        refuse(app.client, "cart.get", Internal("internal error", {"reference": "E-43"}))
+        server.stop()
+        await wait_for(pilot, lambda: "reconnecting" in label_text(app, "#status-link"), "down")
+        server.start(server.port)
+        note = await wait_for(pilot, lambda: notified(app, "E-43"), "the error shown")
+        assert note.title == "Catching up"
+        assert label_text(app, "#status-link") == "● connected"
