@@ -266,17 +266,7 @@ CREATE INDEX products_lower_name_id ON products (lower(name), id);
     )
 
 
-def _v4_drop_order_key(db: pw.Database) -> None:
-    """orders.idempotency_key dropped: nothing read it (idempotency_keys holds each key)"""
-    _run(db, "ALTER TABLE orders DROP COLUMN idempotency_key;\n")
-
-
-MIGRATIONS: list[Callable[[pw.Database], None]] = [
-    _v1_core,
-    _v2_audit,
-    _v3_hot_paths,
-    _v4_drop_order_key,
-]
+MIGRATIONS: list[Callable[[pw.Database], None]] = [_v1_core, _v2_audit, _v3_hot_paths]
 LATEST = len(MIGRATIONS)
 
 _OUR_TABLES = ("settings", "users", "products", "orders")

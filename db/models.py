@@ -118,6 +118,7 @@ class Order(BaseModel):
     total = pw.BigIntegerField()
     currency = pw.TextField()
     cancel_reason = pw.TextField(null=True)
+    idempotency_key = pw.TextField(null=True)
     created_at = pw.DateTimeField(default=utcnow)
     updated_at = pw.DateTimeField(default=utcnow)
 

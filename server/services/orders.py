@@ -421,9 +421,9 @@ def begin_checkout(
     total = sum(line[3] * line[4] for line in lines)
     order_id = sql.insert(
         db,
-        "INSERT INTO orders (customer_id, status, channel, total, currency, created_at, "
-        "updated_at) VALUES (?, 'pending', 'online', ?, ?, ?, ?) RETURNING id",
-        (user_id, total, currency, now, now),
+        "INSERT INTO orders (customer_id, status, channel, total, currency, idempotency_key, "
+        "created_at, updated_at) VALUES (?, 'pending', 'online', ?, ?, ?, ?, ?) RETURNING id",
+        (user_id, total, currency, key, now, now),
     )
     # Claim the key before taking stock: the same key racing on another server waits
     # here for that one's commit and answers in_progress, never out_of_stock.
