@@ -1,7 +1,7 @@
 """User accounts.
 
-The username and password rules live in `protocol.rules`; db/ must not import protocol/, so
-callers (the server, `warung-server user add`) check them before calling `create_user`.
+`create_user` checks the role only: its caller (`warung-server user add`) checks the username
+and password rules of `protocol.rules` first and reports a broken one as a usage error.
 """
 
 from __future__ import annotations

@@ -21,7 +21,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 import peewee as pw
-from playhouse.pool import PooledPostgresqlDatabase
+
+# peewee ships type stubs for peewee, but none for playhouse
+from playhouse.pool import PooledPostgresqlDatabase  # type: ignore[import-untyped]
 
 from db.models import bind
 from db.url import DatabaseURL, parse_url, resolve

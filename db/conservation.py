@@ -1,4 +1,4 @@
-"""Check the stock conservation invariant (DESIGN.md, invariant 2).
+"""Check the stock conservation invariant (docs/architecture.md, invariant 2).
 
 For every product, stock = initial_stock + the sum of its movements' deltas; every movement has
 the sign its kind implies; and the sale, cancel and refund movements of each order match its

@@ -8,7 +8,7 @@ Prices are whole rupiah in the tables and stored in minor units (IDR has exponen
 from __future__ import annotations
 
 import random
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import peewee as pw
 
@@ -255,9 +255,9 @@ def load_demo(db: pw.Database, seed: int = SEED) -> DemoShop:
 
 def _products(
     rng: random.Random, category_id: int, prefix: str, brands: list[str], items: list[Item]
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     now = utcnow()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for kind, variants, sizes in items:
         for brand_index, brand in enumerate(brands):
             for variant in variants:

@@ -1,8 +1,10 @@
 """Peewee models for the warung tables.
 
 The schema itself is created by `db.migrations` (explicit, versioned DDL); these models only
-describe it for queries, and `tests/db/test_models.py` checks that the two agree. Every model is
-bound through `database_proxy`, which `db.connect.connect()` (or `bind()`) initialises.
+describe it for queries, and `tests/db/test_migrations.py` checks that the two agree. Every model
+is bound through `database_proxy`, which `db.connect.connect()` (or `bind()`) initialises. The
+integer `id` key of every table but `settings` is declared on its model rather than left for
+peewee to add, so that the type checker knows it too.
 
 Timestamps are naive `datetime`s in UTC (`utcnow()`): PostgreSQL columns are `TIMESTAMP`
 (without time zone) and SQLite stores text, so an aware datetime would not round-trip on both.
@@ -16,10 +18,6 @@ from datetime import UTC, datetime
 import peewee as pw
 
 database_proxy = pw.DatabaseProxy()
-
-CHANNELS = ("online", "pos")
-MOVEMENT_KINDS = ("sale", "cancel", "refund", "restock", "adjustment")
-PAYMENT_STATUSES = ("pending", "captured", "declined", "refunded", "voided")
 
 
 def utcnow() -> datetime:
@@ -52,6 +50,7 @@ class Setting(BaseModel):
 
 
 class User(BaseModel):
+    id = pw.AutoField()
     username = pw.TextField(unique=True)
     password_hash = pw.TextField()
     role = pw.TextField()
@@ -67,6 +66,7 @@ class User(BaseModel):
 
 
 class Session(BaseModel):
+    id = pw.AutoField()
     user = pw.ForeignKeyField(User, column_name="user_id", backref="sessions")
     token_hash = pw.TextField(unique=True)
     created_at = pw.DateTimeField(default=utcnow)
@@ -79,6 +79,7 @@ class Session(BaseModel):
 
 
 class Category(BaseModel):
+    id = pw.AutoField()
     name = pw.TextField()
     parent = pw.ForeignKeyField("self", column_name="parent_id", null=True, backref="children")
 
@@ -87,12 +88,14 @@ class Category(BaseModel):
 
 
 class Product(BaseModel):
+    id = pw.AutoField()
     sku = pw.TextField(unique=True)
     name = pw.TextField()
     description = pw.TextField(default="")
     category = pw.ForeignKeyField(
         Category, column_name="category_id", null=True, backref="products"
     )
+    category_id: int | None  # set by peewee: the category's id without loading the category
     price = pw.BigIntegerField()
     currency = pw.TextField()
     stock = pw.IntegerField()
@@ -107,6 +110,7 @@ class Product(BaseModel):
 
 
 class Order(BaseModel):
+    id = pw.AutoField()
     customer = pw.ForeignKeyField(User, column_name="customer_id", null=True, backref="orders")
     clerk = pw.ForeignKeyField(User, column_name="clerk_id", null=True, backref="pos_orders")
     status = pw.TextField()
@@ -123,6 +127,7 @@ class Order(BaseModel):
 
 
 class OrderLine(BaseModel):
+    id = pw.AutoField()
     order = pw.ForeignKeyField(Order, column_name="order_id", backref="lines")
     product = pw.ForeignKeyField(Product, column_name="product_id", backref="order_lines")
     sku = pw.TextField()
@@ -137,6 +142,7 @@ class OrderLine(BaseModel):
 
 
 class StockMovement(BaseModel):
+    id = pw.AutoField()
     product = pw.ForeignKeyField(Product, column_name="product_id", backref="movements")
     kind = pw.TextField()
     delta = pw.IntegerField()
@@ -151,6 +157,7 @@ class StockMovement(BaseModel):
 
 
 class CartLine(BaseModel):
+    id = pw.AutoField()
     user = pw.ForeignKeyField(User, column_name="user_id", backref="cart_lines")
     product = pw.ForeignKeyField(Product, column_name="product_id", backref="cart_lines")
     qty = pw.IntegerField()
@@ -161,6 +168,7 @@ class CartLine(BaseModel):
 
 
 class Payment(BaseModel):
+    id = pw.AutoField()
     order = pw.ForeignKeyField(Order, column_name="order_id", backref="payments")
     provider = pw.TextField()
     method = pw.TextField()
@@ -175,6 +183,7 @@ class Payment(BaseModel):
 
 
 class IdempotencyKey(BaseModel):
+    id = pw.AutoField()
     user = pw.ForeignKeyField(User, column_name="user_id", backref="idempotency_keys")
     key = pw.TextField()
     fingerprint = pw.TextField()
@@ -187,6 +196,7 @@ class IdempotencyKey(BaseModel):
 
 
 class AuditLog(BaseModel):
+    id = pw.AutoField()
     user_id = pw.IntegerField(null=True)  # no foreign key: the log outlives what it names
     action = pw.TextField()
     target = pw.TextField(null=True)

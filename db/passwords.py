@@ -3,7 +3,7 @@
 The parameters follow the OWASP recommendation for argon2id (19 MiB, 2 passes, 1 lane): strong
 enough for passwords, and cheap enough in memory that a burst of logins cannot exhaust a small
 server. Each hash records its own parameters, so changing them here keeps old hashes verifiable;
-`needs_rehash` tells the login path when to store a fresh hash.
+an old hash keeps its old parameters until its password is set again.
 """
 
 from __future__ import annotations
@@ -25,8 +25,3 @@ def verify_password(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
-
-
-def needs_rehash(password_hash: str) -> bool:
-    """Whether `password_hash` was made with other parameters than the current ones."""
-    return _hasher.check_needs_rehash(password_hash)

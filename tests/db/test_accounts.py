@@ -2,7 +2,7 @@ import pytest
 
 from db.accounts import UserExists, create_user
 from db.models import User
-from db.passwords import hash_password, needs_rehash, verify_password
+from db.passwords import hash_password, verify_password
 
 
 def test_hash_is_argon2id_salted_and_verifies():
@@ -13,15 +13,14 @@ def test_hash_is_argon2id_salted_and_verifies():
     assert verify_password(first, "rahasia-123")
     assert not verify_password(first, "rahasia-124")
     assert not verify_password("not a hash", "rahasia-123")
-    assert not needs_rehash(first)
 
 
-def test_old_parameters_need_rehash():
+def test_a_hash_made_with_other_parameters_still_verifies():
     from argon2 import PasswordHasher
 
     old = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1).hash("pw-12345678")
     assert verify_password(old, "pw-12345678")
-    assert needs_rehash(old)
+    assert not verify_password(old, "pw-12345679")
 
 
 def test_create_user_stores_lowercase_name_and_only_a_hash(database):
