@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import queue
 import re
@@ -119,3 +120,15 @@ def wait_until(condition: Any, timeout: float = 10.0, what: str = "condition") -
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.01)
+
+
+async def wait_until_async(condition: Any, timeout: float = 10.0, what: str = "condition") -> Any:
+    """`wait_until` for asyncio code: the event loop runs on while `condition()` is polled."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.01)

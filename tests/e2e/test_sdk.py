@@ -8,7 +8,7 @@ import pytest
 from protocol.client import AsyncClient, State
 from protocol.client.aio import SESSION_ENDED_EVENT, SNAPSHOT_EVENT
 from protocol.errors import Unauthenticated
-from tests.e2e.harness import wait_until
+from tests.e2e.harness import wait_until, wait_until_async
 from tests.e2e.proxy import CuttableProxy
 from tests.e2e.shopdb import facts
 
@@ -200,3 +200,63 @@ def test_the_blocking_client_hands_pushes_to_next_event(shop):
 
 def pending_orders(url: str, product_id: int) -> int:
     return facts(url, product_id)["orders"].get("pending", 0)
+
+
+def boom(_):
+    raise RuntimeError("a bug in the application's callback")
+
+
+def test_a_raising_push_callback_is_logged_and_the_connection_keeps_answering(shop, caplog):
+    async def run():
+        c = AsyncClient("127.0.0.1", shop.port, call_timeout=10)
+        states, pushes = [], []
+        c.on_state(states.append)
+        c.on_event(boom)
+        c.on_event(pushes.append)
+        await c.connect()
+        await c.login("customer", shop.passwords["customer"])
+        product = next(p for p in (await c.call("catalog.list"))["items"] if p["stock"] > 3)
+        await c.subscribe_stock([product["id"]])
+        await c.call("cart.clear")
+        await c.call("cart.add", product_id=product["id"])
+        order = await c.checkout(CARD)
+        await wait_until_async(lambda: stock_pushes(pushes), what="the stock push")
+        assert (await c.call("ping"))["time"]
+        await c.call("order.cancel", order_id=order["id"])
+        await c.close()
+        return states
+
+    states = asyncio.run(asyncio.wait_for(run(), 30))
+    assert states == [State.CONNECTING, State.CONNECTED, State.CLOSED]  # never reconnecting
+    logged = [r for r in caplog.records if r.name == "protocol.client.aio"]
+    assert logged and all(r.exc_info[0] is RuntimeError for r in logged)  # with the traceback
+
+
+@pytest.mark.parametrize("raising", ["on_event", "on_state"])
+def test_a_raising_callback_does_not_stop_the_reconnect_after_a_restart(fresh_shop, raising):
+    async def run():
+        c = AsyncClient("127.0.0.1", fresh_shop.port, backoff_min=0.05, backoff_max=0.5)
+        pushes = []
+        c.on_event(pushes.append)
+        await c.connect()
+        await c.login("customer", fresh_shop.passwords["customer"])
+        product = next(p for p in (await c.call("catalog.list"))["items"] if p["stock"] > 3)
+        await c.subscribe_stock([product["id"]])
+        getattr(c, raising)(boom)
+        await asyncio.to_thread(fresh_shop.restart)
+        await c.wait_connected(timeout=20)
+        await wait_until_async(lambda: snapshots(pushes), what="the snapshot after reconnect")
+        await c.call("cart.add", product_id=product["id"])
+        order = await asyncio.wait_for(c.checkout(CARD), 20)
+        await c.close()
+        return order
+
+    assert asyncio.run(run())["status"] == "paid"
+
+
+def stock_pushes(pushes):
+    return [p for p in pushes if p.event == "stock"]
+
+
+def snapshots(pushes):
+    return [p for p in pushes if p.event == SNAPSHOT_EVENT]
