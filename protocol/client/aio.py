@@ -295,13 +295,13 @@ class AsyncClient:
         if self._events.full():
             self._events.get_nowait()
         self._events.put_nowait(push)
-        _notify(self._event_callbacks, push)
+        _notify(self._event_callbacks, push, push.event)
 
     def _set_state(self, state: State) -> None:
         if state == self.state:
             return
         self.state = state
-        _notify(self._state_callbacks, state)
+        _notify(self._state_callbacks, state, state)
 
     # -- the link
 
@@ -415,10 +415,10 @@ class AsyncClient:
             self._deliver(Push(SNAPSHOT_EVENT, 0, {"snapshot": snapshot}))
 
 
-def _notify(callbacks: list[Callable[[T], object]], value: T) -> None:
-    """Call each of the application's callbacks with `value`; one that raises is logged."""
+def _notify(callbacks: list[Callable[[T], object]], value: T, name: str) -> None:
+    """Call each of the application's callbacks with `value` (`name` in the log if one raises)."""
     for callback in list(callbacks):  # a callback may unsubscribe itself
         try:
             callback(value)
         except Exception:
-            log.exception("warung client: callback %r raised on %r; ignored", callback, value)
+            log.exception("warung client: callback %r raised on %s; ignored", callback, name)
