@@ -9,6 +9,9 @@ that server does not answer, and fails instead when `WARUNG_REQUIRE_PG=1`.
 `fresh_pg_schema`: `with new_pg_schema() as url:` gives a URL whose `search_path` is a new,
 empty schema, dropped with everything in it when the block ends (use it for a second database
 in one test, or from a module- or session-scoped fixture of your own).
+
+`shop` (one per module), `fresh_shop` (one per test) and `servers` (as many as a test starts,
+with the options it needs) are real `warung-server` processes; see tests/e2e/harness.py.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import pytest
 
 from db.connect import DatabaseUnavailable, connect, disconnect
 from db.migrations import migrate
-from tests.e2e.harness import ServerProcess
+from tests.e2e.harness import ServerProcess, Servers
 
 DEFAULT_TEST_PG = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -114,14 +117,19 @@ def database(db_url: str) -> Iterator[pw.Database]:
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """A demo shop on SQLite shared by one module's tests (a real server process)."""
-    server = ServerProcess(f"sqlite:///{tmp_path_factory.mktemp('shop') / 'shop.db'}").start()
-    yield server
-    server.stop()
+    with Servers(tmp_path_factory.mktemp("shop")) as started:
+        yield started.start()
 
 
 @pytest.fixture
-def fresh_shop(tmp_path: Path) -> Iterator[ServerProcess]:
+def servers(tmp_path: Path) -> Iterator[Servers]:
+    """`servers.start(*options, db_url=None)` starts a demo shop of the test's own (on a new
+    SQLite file unless `db_url` is given); every one started is stopped after the test."""
+    with Servers(tmp_path) as started:
+        yield started
+
+
+@pytest.fixture
+def fresh_shop(servers: Servers) -> ServerProcess:
     """A demo shop of the test's own, for tests that kill or restart it or need exact numbers."""
-    server = ServerProcess(f"sqlite:///{tmp_path / 'shop.db'}").start()
-    yield server
-    server.stop()
+    return servers.start()

@@ -6,6 +6,10 @@ callbacks and to an async iterator, sends heartbeats, and, when the link drops, 
 with capped exponential backoff and jitter, resumes the session with its token and
 restores every stock subscription, handing the fresh snapshot to the application as a
 local `stock.snapshot` push.
+
+Callbacks given to `on_event` and `on_state` are the application's code: one that raises is
+logged (with its traceback, on the `protocol.client.aio` logger) and skipped, so it can
+neither stop the link, the reconnect nor a request waiting for its answer.
 """
 
 from __future__ import annotations
@@ -13,23 +17,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import random
 import secrets
 import ssl
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from protocol.errors import Unauthenticated, WarungError, from_wire
 from protocol.framing import FrameDecoder, Message, encode
 from protocol.ops import Op
-from protocol.rules import DEFAULT_MAX_FRAME, DEFAULT_PORT, PROTOCOL_VERSION
+from protocol.rules import DEFAULT_MAX_FRAME, DEFAULT_PORT, MAX_SUBSCRIBE_IDS, PROTOCOL_VERSION
 
 SNAPSHOT_EVENT = "stock.snapshot"
 SESSION_ENDED_EVENT = "session.ended"
 DEFAULT_IN_FLIGHT = 64  # PROTOCOL.md: limits.max_in_flight when a server does not say
 EVENT_QUEUE_LIMIT = 10_000
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class State(StrEnum):
@@ -88,13 +96,12 @@ class AsyncClient:
         self.token: str | None = None
         self.last_seq = 0
         self.next_retry_s: float | None = None
-        self.next_retry_at: float | None = None  # event-loop time of the next attempt
         self._ids = itertools.count(1)
         self._pending: dict[int, tuple[asyncio.Future[dict[str, Any]], str, str | None]] = {}
         self._writer: asyncio.StreamWriter | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._event_callbacks: list[Callable[[Push], Any]] = []
-        self._state_callbacks: list[Callable[[State], Any]] = []
+        self._event_callbacks: list[Callable[[Push], object]] = []
+        self._state_callbacks: list[Callable[[State], object]] = []
         self._events: asyncio.Queue[Push] = asyncio.Queue(EVENT_QUEUE_LIMIT)
         self._subscribed_ids: set[int] = set()
         self._subscribed_all = False
@@ -220,7 +227,8 @@ class AsyncClient:
             self._subscribed_all = True
         else:
             self._subscribed_ids.update(product_ids)
-        return result["snapshot"]
+        snapshot: list[dict[str, Any]] = result["snapshot"]
+        return snapshot
 
     async def unsubscribe_stock(self, product_ids: list[int] | None = None) -> None:
         args = {"all": True} if product_ids is None else {"product_ids": product_ids}
@@ -260,13 +268,20 @@ class AsyncClient:
 
     # -- pushes and state
 
-    def on_event(self, callback: Callable[[Push], Any]) -> Callable[[], None]:
-        """Call `callback` with every push; returns a function that stops it."""
+    def on_event(self, callback: Callable[[Push], object]) -> Callable[[], None]:
+        """Call `callback` with every push; returns a function that stops it.
+
+        It runs on the event loop, between reads: keep it short. If it raises, the error is
+        logged and the client goes on.
+        """
         self._event_callbacks.append(callback)
         return lambda: self._event_callbacks.remove(callback)
 
-    def on_state(self, callback: Callable[[State], Any]) -> Callable[[], None]:
-        """Call `callback` on every state change; returns a function that stops it."""
+    def on_state(self, callback: Callable[[State], object]) -> Callable[[], None]:
+        """Call `callback` on every state change; returns a function that stops it.
+
+        If it raises, the error is logged and the client goes on.
+        """
         self._state_callbacks.append(callback)
         return lambda: self._state_callbacks.remove(callback)
 
@@ -280,15 +295,13 @@ class AsyncClient:
         if self._events.full():
             self._events.get_nowait()
         self._events.put_nowait(push)
-        for callback in self._event_callbacks:
-            callback(push)
+        _notify(self._event_callbacks, push, push.event)
 
     def _set_state(self, state: State) -> None:
         if state == self.state:
             return
         self.state = state
-        for callback in self._state_callbacks:
-            callback(state)
+        _notify(self._state_callbacks, state, state)
 
     # -- the link
 
@@ -319,7 +332,8 @@ class AsyncClient:
         if body.get("id") is None and not body.get("ok"):
             self._fail_pending(from_wire(body.get("error")))  # the server refuses the link
             return
-        entry = self._pending.get(body.get("id"))  # type: ignore[arg-type]
+        request_id = body.get("id")
+        entry = self._pending.get(request_id) if isinstance(request_id, int) else None
         if entry is None or entry[0].done():
             return
         if body.get("ok"):
@@ -357,12 +371,9 @@ class AsyncClient:
 
     async def _reconnect_loop(self) -> None:
         delay = self.backoff_min
-        loop = asyncio.get_running_loop()
         while not self._closing:
-            wait = delay * random.uniform(0.5, 1.0)
             self.next_retry_s = delay
-            self.next_retry_at = loop.time() + wait
-            await asyncio.sleep(wait)
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
             try:
                 await self._open()
                 await self._restore()
@@ -372,7 +383,7 @@ class AsyncClient:
                     self._writer = None
                 delay = min(self.backoff_max, delay * 2)
                 continue
-            self.next_retry_s = self.next_retry_at = None
+            self.next_retry_s = None
             self._set_state(State.CONNECTED)
             return
 
@@ -396,9 +407,18 @@ class AsyncClient:
             snapshot = (await self.call(Op.STOCK_SUBSCRIBE, all=True))["snapshot"]
         elif self._subscribed_ids:
             ids = sorted(self._subscribed_ids)
-            for start in range(0, len(ids), 1000):
-                chunk = ids[start : start + 1000]
+            for start in range(0, len(ids), MAX_SUBSCRIBE_IDS):
+                chunk = ids[start : start + MAX_SUBSCRIBE_IDS]
                 result = await self.call(Op.STOCK_SUBSCRIBE, product_ids=chunk)
                 snapshot.extend(result["snapshot"])
         if self._subscribed_all or self._subscribed_ids:
             self._deliver(Push(SNAPSHOT_EVENT, 0, {"snapshot": snapshot}))
+
+
+def _notify(callbacks: list[Callable[[T], object]], value: T, name: str) -> None:
+    """Call each of the application's callbacks with `value` (`name` in the log if one raises)."""
+    for callback in list(callbacks):  # a callback may unsubscribe itself
+        try:
+            callback(value)
+        except Exception:
+            log.exception("warung client: callback %r raised on %s; ignored", callback, name)

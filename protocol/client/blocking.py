@@ -8,7 +8,7 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from protocol.client.aio import AsyncClient, Push
+from protocol.client.aio import AsyncClient, Push, State
 from protocol.rules import DEFAULT_PORT
 
 T = TypeVar("T")
@@ -83,5 +83,5 @@ class Client:
         return self._events.get(timeout=timeout)
 
     @property
-    def state(self) -> str:
+    def state(self) -> State:
         return self.aio.state

@@ -3,7 +3,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import fresh_pg_schema
-from tests.e2e.harness import ServerProcess
+from tests.e2e.harness import ServerProcess, Servers
 
 
 @pytest.fixture
@@ -14,9 +14,7 @@ def pg_schema_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def slow_shop(tmp_path_factory):
+def slow_shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """Payments take 0.5 s, long enough to cut a checkout in the middle."""
-    path = tmp_path_factory.mktemp("slow") / "shop.db"
-    server = ServerProcess(f"sqlite:///{path}", "--payment-delay", "0.5").start()
-    yield server
-    server.stop()
+    with Servers(tmp_path_factory.mktemp("slow")) as started:
+        yield started.start("--payment-delay", "0.5")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import queue
 import re
@@ -14,8 +15,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from protocol.client import Client
+from protocol.client import AsyncClient, Client
 from protocol.rules import DEMO_ACCOUNT_RE
+from tests.e2e.raw import RawConnection
 
 START_TIMEOUT_S = 60.0
 LISTENING = re.compile(r"warung-server listening on ([\d.]+):(\d+)")
@@ -108,6 +110,55 @@ class ServerProcess:
             client.login(user, self.passwords[user])
         return client
 
+    async def async_client(
+        self, user: str | None = None, port: int | None = None, **options: Any
+    ) -> AsyncClient:
+        """`client` for asyncio code; `port` puts something (a proxy, another server) between."""
+        client = AsyncClient("127.0.0.1", port or self.port, **options)
+        await client.connect()
+        if user is not None:
+            await client.login(user, self.passwords[user])
+        return client
+
+    def raw(self, user: str | None = None) -> RawConnection:
+        """A bare connection that has said hello (and signed in as `user`)."""
+        conn = RawConnection(self.port)
+        conn.hello()
+        if user is not None:
+            assert conn.call("auth.login", username=user, password=self.passwords[user])["ok"]
+        return conn
+
+
+class Servers:
+    """The server processes of one test (or module): each starts on a fresh SQLite file
+    under `where` unless given a `db_url`, and `stop()` (or leaving the `with`) stops them all.
+
+    Servers on one database share its demo accounts: only the first prints their passwords.
+    """
+
+    def __init__(self, where: Path) -> None:
+        self.where = where
+        self.started: list[ServerProcess] = []
+
+    def start(self, *extra: str, db_url: str | None = None) -> ServerProcess:
+        url = db_url or f"sqlite:///{self.where / f'shop{len(self.started)}.db'}"
+        server = ServerProcess(url, *extra)
+        for sibling in self.started:
+            if sibling.db_url == url:
+                server.passwords = sibling.passwords
+        self.started.append(server)
+        return server.start()
+
+    def stop(self) -> None:
+        for server in self.started:
+            server.stop()
+
+    def __enter__(self) -> Servers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
 
 def wait_until(condition: Any, timeout: float = 10.0, what: str = "condition") -> Any:
     """Poll `condition()` until it returns something truthy, or fail after `timeout`."""
@@ -119,3 +170,15 @@ def wait_until(condition: Any, timeout: float = 10.0, what: str = "condition") -
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.01)
+
+
+async def wait_until_async(condition: Any, timeout: float = 10.0, what: str = "condition") -> Any:
+    """`wait_until` for asyncio code: the event loop runs on while `condition()` is polled."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.01)

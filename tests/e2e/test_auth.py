@@ -1,11 +1,12 @@
 """Two-factor sign-in, token lifetime rules, and checkout races on one key."""
 
-import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pyotp
 import pytest
 
 from protocol.errors import Conflict, InvalidState, Unauthenticated
+from tests.e2e.harness import wait_until
 
 CARD = {"method": "card", "token": "tok"}
 
@@ -36,17 +37,13 @@ def test_the_same_key_with_another_payment_while_running_is_a_conflict(slow_shop
         product = next(p for p in c.call("catalog.list")["items"] if p["stock"] > 5)
         c.call("cart.clear")
         c.call("cart.add", product_id=product["id"])
-        first = []
-        runner = threading.Thread(target=lambda: first.append(c.checkout(CARD, "race-key")))
-        runner.start()
-        try:
+        with ThreadPoolExecutor(1) as pool:
+            first = pool.submit(c.checkout, CARD, "race-key")
             with pytest.raises(Conflict) as clash:
                 for _ in range(200):  # until the first is surely running
                     c.checkout({"method": "ewallet", "token": "other"}, "race-key")
             assert clash.value.details["field"] == "idempotency_key"
-        finally:
-            runner.join()
-        assert first[0]["status"] == "paid"
+        assert first.result()["status"] == "paid"
 
 
 def test_a_pending_order_cannot_be_cancelled_while_it_is_paid_for(slow_shop):
@@ -54,15 +51,13 @@ def test_a_pending_order_cannot_be_cancelled_while_it_is_paid_for(slow_shop):
         product = next(p for p in c.call("catalog.list")["items"] if p["stock"] > 5)
         c.call("cart.clear")
         c.call("cart.add", product_id=product["id"])
-        runner = threading.Thread(target=lambda: c.checkout(CARD, "pending-cancel"))
-        runner.start()
-        try:
-            pending = None
-            while pending is None:
-                found = other.call("order.list", status="pending")["items"]
-                pending = found[0] if found else None
+        with ThreadPoolExecutor(1) as pool:
+            checkout = pool.submit(c.checkout, CARD, "pending-cancel")
+            [pending] = wait_until(
+                lambda: other.call("order.list", status="pending")["items"], what="the order"
+            )
             with pytest.raises(InvalidState) as busy:
                 other.call("order.cancel", order_id=pending["id"])
             assert busy.value.details == {"status": "pending", "reason": "payment_in_progress"}
-        finally:
-            runner.join()
+        order = checkout.result()
+        assert order["id"] == pending["id"] and order["status"] == "paid"

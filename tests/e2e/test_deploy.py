@@ -28,7 +28,7 @@ from protocol.client import AsyncClient, Push, State
 from protocol.errors import Conflict
 from protocol.framing import FrameDecoder, Message, encode
 from protocol.rules import PROTOCOL_VERSION
-from tests.e2e.harness import ServerProcess, wait_until
+from tests.e2e.harness import ServerProcess, wait_until, wait_until_async
 from tests.e2e.raw import RawConnection
 from tests.e2e.shopdb import facts, init_demo, opened
 
@@ -65,16 +65,14 @@ def test_the_health_check_says_hello_as_the_protocol_spells_it():
 
 @pytest.mark.pg
 def test_two_servers_behind_haproxy_share_the_shop_and_take_over_each_others_clients(
-    pg_schema_url, tmp_path
+    servers, pg_schema_url, tmp_path
 ):
     binary = haproxy_binary()
     init_demo(pg_schema_url)
     extra = ("--metrics-port", "0", "--payment-delay", str(PAYMENT_DELAY_S), *BEHIND_PROXY)
-    first = second = proxy = None
+    first, second = (servers.start(*extra, db_url=pg_schema_url) for _ in range(2))
+    proxy = None
     try:
-        first = ServerProcess(pg_schema_url, *extra).start()
-        second = ServerProcess(pg_schema_url, *extra).start()
-        second.passwords = first.passwords
         front, monitoring = free_ports(2)
         ports = {"front": front, "w1": first.port, "w2": second.port, "monitoring": monitoring}
         rendered = tmp_path / "haproxy.cfg"
@@ -90,9 +88,8 @@ def test_two_servers_behind_haproxy_share_the_shop_and_take_over_each_others_cli
         assert proxy.metric('haproxy_backend_active_servers{proxy="warung"}') == 2
         report = asyncio.run(through_the_proxy(front, first, second, proxy, pg_schema_url))
     finally:
-        for process in (proxy, first, second):
-            if process is not None:
-                process.stop()
+        if proxy is not None:
+            proxy.stop()
     for server in (first, second):
         bad = [i for i, line in enumerate(server.log) if "#critical" in line or "#error" in line]
         assert not bad, "".join(server.log[bad[0] : bad[0] + 30])
@@ -111,7 +108,9 @@ async def through_the_proxy(
     passwords = first.passwords
     buyer = await Station.signed_in(front, "customer", passwords["customer"])
     stations = [buyer, *[await Station.new_customer(front) for _ in range(5)]]
-    spread = await until(lambda: connections(first, second, total=6), "six connections")
+    spread = await wait_until_async(
+        lambda: connections(first, second, total=6), DEADLINE_S, "six connections"
+    )
     assert spread[0] == spread[1] == 3, f"leastconn should spread six connections 3/3: {spread}"
 
     # two more connections of the buyer's session: with the servers even, leastconn sends
@@ -119,7 +118,9 @@ async def through_the_proxy(
     twin = await Station.resumed(front, buyer.client.token)
     triplet = await Station.resumed(front, buyer.client.token)
     stations += [twin, triplet]
-    assert await until(lambda: connections(first, second, total=8), "eight connections") == (4, 4)
+    assert await wait_until_async(
+        lambda: connections(first, second, total=8), DEADLINE_S, "eight connections"
+    ) == (4, 4)
 
     items = (await buyer.client.call("catalog.list", limit=200))["items"]
     product = next(p for p in items if p["stock"] >= 10)
@@ -136,14 +137,17 @@ async def through_the_proxy(
     key = f"deploy-{secrets.token_hex(6)}"
     started = time.monotonic()
     running = asyncio.create_task(twin.client.checkout(CARD, idempotency_key=key))
-    await until(lambda: triplet.order_status(None) == "pending", "the pending order next door")
+    await wait_until_async(
+        lambda: triplet.order_status(None) == "pending", DEADLINE_S, "the pending order next door"
+    )
     with pytest.raises(Conflict) as in_progress:
         await triplet.client.call("order.checkout", idempotency_key=key, payment=CARD)
     assert in_progress.value.details["reason"] == "in_progress"
     order = await running
     assert order["status"] == "paid"
-    await until(
+    await wait_until_async(
         lambda: all(s.saw_stock(pid, product["stock"] - 1) for s in stations),
+        DEADLINE_S,
         "every subscriber to see the sale",
     )
     fanout_ms = (max(s.stock_seen(pid, product["stock"] - 1) for s in stations) - started) * 1000
@@ -151,12 +155,15 @@ async def through_the_proxy(
     assert replay["id"] == order["id"]
 
     # stop one server: its clients lose their connections and come back through HAProxy
-    before = await until(lambda: connections(first, second, total=8), "a quiet moment")
+    before = await wait_until_async(
+        lambda: connections(first, second, total=8), DEADLINE_S, "a quiet moment"
+    )
     stopping = time.monotonic()
     await asyncio.to_thread(first.stop)
     stopped = time.monotonic()
-    await until(
+    await wait_until_async(
         lambda: len([s for s in stations if State.RECONNECTING in s.states]) >= before[0],
+        DEADLINE_S,
         "the stopped server's clients to notice",
     )
     for station in stations:
@@ -166,7 +173,9 @@ async def through_the_proxy(
     assert len(moved) == before[0], (len(moved), before)
     notified = sum(s.saw("server.shutdown") for s in moved)
     assert notified == len(moved)  # each was told before its server closed
-    await until(lambda: count(second) == 8, "all eight clients on the remaining server")
+    await wait_until_async(
+        lambda: count(second) == 8, DEADLINE_S, "all eight clients on the remaining server"
+    )
 
     # everyone keeps working there: signed in, subscribed (the SDK restored both)
     for station in stations:
@@ -175,8 +184,9 @@ async def through_the_proxy(
     assert replay["id"] == order["id"]
     await buyer.client.call("cart.add", product_id=pid, qty=2)
     again = await buyer.client.checkout(CARD)
-    await until(
+    await wait_until_async(
         lambda: all(s.saw_stock(pid, product["stock"] - 3) for s in stations),
+        DEADLINE_S,
         "every subscriber to see the sale after the failover",
     )
     for station in stations:
@@ -193,8 +203,9 @@ async def through_the_proxy(
     assert found["problems"] == []
     assert again["status"] == "paid"
 
-    await until(
+    await wait_until_async(
         lambda: proxy.servers()["w1"][0] == "DOWN" and proxy.servers_up() == {"w2"},
+        DEADLINE_S,
         "HAProxy to mark the stopped server down",
     )
     assert proxy.metric('haproxy_backend_active_servers{proxy="warung"}') == 1
@@ -423,16 +434,3 @@ def connections(first: ServerProcess, second: ServerProcess, total: int) -> tupl
     """Both servers' connection counts, once they add up to `total` (no check in flight)."""
     counts = (count(first), count(second))
     return counts if sum(counts) == total else None
-
-
-async def until(condition, what: str, timeout: float = DEADLINE_S):
-    """Poll `condition()` until it returns something truthy, or fail after `timeout`."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.02)

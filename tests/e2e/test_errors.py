@@ -21,7 +21,7 @@ from protocol.errors import (
     Unavailable,
 )
 from protocol.framing import frame
-from tests.e2e.harness import ServerProcess, wait_until
+from tests.e2e.harness import wait_until
 from tests.e2e.raw import RawConnection, header
 
 CARD = {"method": "card", "token": "tok"}
@@ -99,7 +99,7 @@ def test_arguments_are_checked_after_sign_in_and_role(shop, raw):
     raw.hello()
     error = error_of(raw.answer(raw.request("cart.add", product_id="x")))
     assert error["code"] == "unauthenticated"  # sign-in is checked before arguments
-    raw.call("auth.login", username="customer", password=shop.passwords["customer"])
+    assert raw.call("auth.login", username="customer", password=shop.passwords["customer"])["ok"]
     error = error_of(raw.answer(raw.request("cart.add", product_id="x")))
     assert error["details"] == {"field": "product_id", "rule": "must be an integer"}
     error = error_of(raw.answer(raw.request("order.ship", order_id="x")))
@@ -133,7 +133,7 @@ def test_a_body_of_exactly_max_frame_is_read(raw):
 
 def test_an_answer_larger_than_the_client_accepts_is_too_large(shop, raw):
     raw.call("hello", protocol=1, client="tiny", max_frame=4096)
-    raw.call("auth.login", username="customer", password=shop.passwords["customer"])
+    assert raw.call("auth.login", username="customer", password=shop.passwords["customer"])["ok"]
     error = error_of(raw.answer(raw.request("catalog.list", limit=200)))
     assert error["code"] == "too_large" and error["details"]["max_frame"] == 4096
     assert raw.call("catalog.list", limit=2)["ok"]
@@ -209,80 +209,50 @@ def test_an_op_of_a_later_release_is_unavailable_not_a_crash(shop):
 # -- rate_limited and unavailable at the limits
 
 
-def test_limits_answer_rate_limited_and_unavailable(tmp_path):
-    server = ServerProcess(
-        f"sqlite:///{tmp_path / 'limits.db'}",
-        "--limit",
-        "rate_per_s=1",
-        "--limit",
-        "burst=5",
-        "--limit",
-        "max_connections=2",
-    ).start()
-    try:
-        first = RawConnection(server.port)
-        first.hello()
-        ids = [first.request("ping") for _ in range(10)]
-        replies = [first.answer(i) for i in ids]
-        limited = [r for r in replies if not r["ok"]]
-        assert len(limited) >= 4
-        assert {r["error"]["code"] for r in limited} == {"rate_limited"}
-        assert limited[0]["error"]["details"]["reason"] == "rate"
-        second = RawConnection(server.port)
-        second.hello()
-        third = RawConnection(server.port)
-        refused = error_of(third.answer(None))
-        assert refused["code"] == "unavailable"
-        assert refused["details"]["reason"] == "max_connections"
-        assert third.closed_by_server()
-        assert second.call("ping")["ok"]
-    finally:
-        server.stop()
+def test_limits_answer_rate_limited_and_unavailable(servers):
+    server = servers.start(
+        "--limit", "rate_per_s=1", "--limit", "burst=5", "--limit", "max_connections=2"
+    )
+    first = server.raw()
+    ids = [first.request("ping") for _ in range(10)]
+    replies = [first.answer(i) for i in ids]
+    limited = [r for r in replies if not r["ok"]]
+    assert len(limited) >= 4
+    assert {r["error"]["code"] for r in limited} == {"rate_limited"}
+    assert limited[0]["error"]["details"]["reason"] == "rate"
+    second = server.raw()
+    third = RawConnection(server.port)
+    refused = error_of(third.answer(None))
+    assert refused["code"] == "unavailable"
+    assert refused["details"]["reason"] == "max_connections"
+    assert third.closed_by_server()
+    assert second.call("ping")["ok"]
 
 
-def test_too_many_requests_in_flight(tmp_path):
-    server = ServerProcess(
-        f"sqlite:///{tmp_path / 'flight.db'}",
-        "--limit",
-        "max_in_flight=2",
-        "--payment-delay",
-        "1",
-    ).start()
-    try:
-        with server.client("customer") as c:
-            token = c.aio.token
-            product = next(p for p in c.call("catalog.list")["items"] if p["stock"] > 5)
-            c.call("cart.add", product_id=product["id"])
-        raw = RawConnection(server.port)
-        raw.hello()
-        raw.call("auth.resume", token=token)
-        slow = [
-            raw.request("order.checkout", idempotency_key=f"k{i}", payment=CARD) for i in range(2)
-        ]
-        over = raw.request("ping")
-        error = error_of(raw.answer(over))
-        assert error["details"] == {"limit": 2, "reason": "in_flight"}
-        assert [raw.answer(i)["id"] for i in slow] == slow
-        assert raw.call("ping")["ok"]
-    finally:
-        server.stop()
+def test_too_many_requests_in_flight(servers):
+    server = servers.start("--limit", "max_in_flight=2", "--payment-delay", "1")
+    with server.client("customer") as c:
+        product = next(p for p in c.call("catalog.list")["items"] if p["stock"] > 5)
+        c.call("cart.add", product_id=product["id"])
+    raw = server.raw("customer")
+    slow = [raw.request("order.checkout", idempotency_key=f"k{i}", payment=CARD) for i in range(2)]
+    over = raw.request("ping")
+    error = error_of(raw.answer(over))
+    assert error["details"] == {"limit": 2, "reason": "in_flight"}
+    assert [raw.answer(i)["id"] for i in slow] == slow
+    assert raw.call("ping")["ok"]
 
 
-def test_failed_sign_ins_from_one_address_are_throttled(tmp_path):
-    server = ServerProcess(
-        f"sqlite:///{tmp_path / 'throttle.db'}", "--limit", "failed_logins_per_address_per_min=3"
-    ).start()
-    try:
-        with server.client() as c:
-            for _ in range(3):
-                with pytest.raises(Unauthenticated):
-                    c.login("customer", "guess-guess")
-            with pytest.raises(RateLimited) as throttled:
-                c.login("customer", server.passwords["customer"])
-            assert throttled.value.details["reason"] == "address"
-            assert throttled.value.details["retry_after_ms"] > 0
-    finally:
-        server.stop()
+def test_failed_sign_ins_from_one_address_are_throttled(servers):
+    server = servers.start("--limit", "failed_logins_per_address_per_min=3")
+    with server.client() as c:
+        for _ in range(3):
+            with pytest.raises(Unauthenticated):
+                c.login("customer", "guess-guess")
+        with pytest.raises(RateLimited) as throttled:
+            c.login("customer", server.passwords["customer"])
+        assert throttled.value.details["reason"] == "address"
+        assert throttled.value.details["retry_after_ms"] > 0
 
 
 def test_a_database_that_stays_locked_answers_unavailable_then_recovers(fresh_shop):
@@ -302,39 +272,28 @@ def test_a_database_that_stays_locked_answers_unavailable_then_recovers(fresh_sh
         assert c.call("cart.add", product_id=product["id"])["count"] == 1
 
 
-def test_clients_leaving_mid_request_leave_nothing_behind(tmp_path):
-    server = ServerProcess(
-        f"sqlite:///{tmp_path / 'leave.db'}",
-        "--metrics-port",
-        "0",
-        "--limit",
-        "connections_per_address_per_s=1000",
-    ).start()
-    try:
-        with server.client("clerk") as c:
-            token = c.aio.token
-        for _ in range(60):
-            raw = RawConnection(server.port)
-            raw.hello()
-            raw.request("auth.resume", token=token)
-            raw.request("stock.subscribe", all=True)
-            raw.close()  # before either answer
+def test_clients_leaving_mid_request_leave_nothing_behind(servers):
+    server = servers.start("--metrics-port", "0", "--limit", "connections_per_address_per_s=1000")
+    with server.client("clerk") as c:
+        token = c.aio.token
+    for _ in range(60):
+        raw = server.raw()
+        raw.request("auth.resume", token=token)
+        raw.request("stock.subscribe", all=True)
+        raw.close()  # before either answer
 
-        def settled():
-            found = server.metrics()
-            return found["warung_connections"] == 0 and found["warung_stock_subscribers"] == 0
+    def settled():
+        found = server.metrics()
+        return found["warung_connections"] == 0 and found["warung_stock_subscribers"] == 0
 
-        wait_until(settled, what="no connection or subscriber left")
-    finally:
-        server.stop()
+    wait_until(settled, what="no connection or subscriber left")
 
 
 def test_a_sign_out_pipelined_behind_requests_never_makes_them_fail_inside(shop):
     with shop.client() as c:
         c.call("auth.register", username="pipeliner", password="pipeliner-pw")
-    raw = RawConnection(shop.port)
-    raw.hello()
-    raw.call("auth.login", username="pipeliner", password="pipeliner-pw")
+    raw = shop.raw()
+    assert raw.call("auth.login", username="pipeliner", password="pipeliner-pw")["ok"]
     reads = [raw.request("order.list") for _ in range(30)]
     logout = raw.request("auth.logout")
     after = [raw.request("order.list") for _ in range(5)]
@@ -346,20 +305,12 @@ def test_a_sign_out_pipelined_behind_requests_never_makes_them_fail_inside(shop)
     raw.close()
 
 
-def test_pipelined_subscribes_cannot_pass_the_subscription_limit(tmp_path):
-    server = ServerProcess(
-        f"sqlite:///{tmp_path / 'subs.db'}", "--limit", "max_subscriptions=10"
-    ).start()
-    try:
-        raw = RawConnection(server.port)
-        raw.hello()
-        raw.call("auth.login", username="customer", password=server.passwords["customer"])
-        ids = [raw.request("stock.subscribe", product_ids=[i, i + 100]) for i in range(1, 21)]
-        answers = [raw.answer(i) for i in ids]
-        taken = [a for a in answers if a["ok"]]
-        refused = [a for a in answers if not a["ok"]]
-        assert len(taken) == 5
-        assert {a["error"]["details"]["reason"] for a in refused} == {"too_many_subscriptions"}
-        raw.close()
-    finally:
-        server.stop()
+def test_pipelined_subscribes_cannot_pass_the_subscription_limit(servers):
+    raw = servers.start("--limit", "max_subscriptions=10").raw("customer")
+    ids = [raw.request("stock.subscribe", product_ids=[i, i + 100]) for i in range(1, 21)]
+    answers = [raw.answer(i) for i in ids]
+    taken = [a for a in answers if a["ok"]]
+    refused = [a for a in answers if not a["ok"]]
+    assert len(taken) == 5
+    assert {a["error"]["details"]["reason"] for a in refused} == {"too_many_subscriptions"}
+    raw.close()

@@ -46,10 +46,8 @@ SETTINGS = settings(
 @SETTINGS
 @given(st.lists(requests, min_size=1, max_size=8))
 def test_random_requests_get_answers_with_known_codes(shop, batch):
-    conn = RawConnection(shop.port)
+    conn = shop.raw("customer")
     try:
-        conn.hello()
-        conn.call("auth.login", username="customer", password=shop.passwords["customer"])
         ids = [_send(conn, op, args) for op, args in batch]
         for request_id in ids:
             reply = conn.answer(request_id)

@@ -10,18 +10,11 @@ import pytest
 from protocol.client import AsyncClient
 from protocol.errors import OutOfStock, PaymentDeclined
 from protocol.framing import FrameDecoder, Message
-from tests.e2e.harness import ServerProcess
+from tests.e2e.harness import ServerProcess, wait_until_async
 from tests.e2e.raw import RawConnection
 from tests.e2e.shopdb import init_demo
 
 CARD = {"method": "card", "token": "tok"}
-
-
-async def signed_in(port: int, server: ServerProcess, user: str = "customer") -> AsyncClient:
-    client = AsyncClient("127.0.0.1", port)
-    await client.connect()
-    await client.login(user, server.passwords[user])
-    return client
 
 
 async def new_customer(port: int) -> AsyncClient:
@@ -34,14 +27,9 @@ async def new_customer(port: int) -> AsyncClient:
 
 
 async def wait_for(pushes: list, want, timeout: float = 10.0):
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        found = [p for p in pushes if want(p)]
-        if found:
-            return found[0]
-        assert loop.time() < deadline, f"no such push among {pushes}"
-        await asyncio.sleep(0.005)
+    """The first push that `want` accepts, once there is one."""
+    found = await wait_until_async(lambda: [p for p in pushes if want(p)], timeout, "the push")
+    return found[0]
 
 
 async def buy(client: AsyncClient, lines: dict[int, int], payment=CARD) -> dict:
@@ -57,7 +45,7 @@ def of(pushes, product_id):
 
 def test_a_checkout_that_fails_inside_its_transaction_sends_no_event(shop):
     async def run():
-        watcher = await signed_in(shop.port, shop, "clerk")
+        watcher = await shop.async_client("clerk")
         buyer, rival = await new_customer(shop.port), await new_customer(shop.port)
         pushes = []
         watcher.on_event(pushes.append)
@@ -89,7 +77,7 @@ def test_a_checkout_that_fails_inside_its_transaction_sends_no_event(shop):
 
 def test_a_declined_payment_shows_units_taken_and_given_back(shop):
     async def run():
-        watcher = await signed_in(shop.port, shop, "clerk")
+        watcher = await shop.async_client("clerk")
         buyer = await new_customer(shop.port)
         pushes = []
         watcher.on_event(pushes.append)
@@ -111,35 +99,31 @@ def test_a_declined_payment_shows_units_taken_and_given_back(shop):
     ]
 
 
-def test_a_subscriber_that_stops_reading_gets_only_the_newest_values(tmp_path):
-    server = ServerProcess(
-        f"sqlite:///{tmp_path / 'slow.db'}",
+def test_a_subscriber_that_stops_reading_gets_only_the_newest_values(servers):
+    server = servers.start(
         "--metrics-port",
         "0",
         "--limit",
         "send_buffer_bytes=8192",
         "--limit",
         "connections_per_address_per_s=1000",
-    ).start()
-    try:
-        raw = RawConnection(server.port)
-        raw.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        raw.hello()
-        assert raw.call("auth.login", username="clerk", password=server.passwords["clerk"])["ok"]
-        assert raw.call("stock.subscribe", all=True)["ok"]
-        stalled = raw.sock  # from here on nobody reads it until the churn is over
-        rss_before = rss_kib(server.proc.pid)
-        changes = asyncio.run(churn(server, buyers=4, rounds=12))
-        paused = server.metrics()["warung_connections_paused"]
-        rss_after = rss_kib(server.proc.pid)
-        moved = asyncio.run(moved_versions(server))
-        pushes = drain(
-            stalled,
-            until=lambda seen: all(seen.get(pid) == version for pid, version in moved.items()),
-        )
-        stalled.close()
-    finally:
-        server.stop()
+    )
+    raw = RawConnection(server.port)
+    raw.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.hello()
+    assert raw.call("auth.login", username="clerk", password=server.passwords["clerk"])["ok"]
+    assert raw.call("stock.subscribe", all=True)["ok"]
+    stalled = raw.sock  # from here on nobody reads it until the churn is over
+    rss_before = rss_kib(server.proc.pid)
+    changes = asyncio.run(churn(server, buyers=4, rounds=12))
+    paused = server.metrics()["warung_connections_paused"]
+    rss_after = rss_kib(server.proc.pid)
+    moved = asyncio.run(moved_versions(server))
+    pushes = drain(
+        stalled,
+        until=lambda seen: all(seen.get(pid) == version for pid, version in moved.items()),
+    )
+    stalled.close()
     assert paused == 1
     stock_pushes = [p for p in pushes if p.get("event") == "stock"]
     assert len(stock_pushes) < changes / 2, (len(stock_pushes), changes)
@@ -180,7 +164,7 @@ async def churn(server: ServerProcess, buyers: int, rounds: int) -> int:
 
 async def moved_versions(server: ServerProcess) -> dict[int, int]:
     """The current version of every product whose stock has moved."""
-    client = await signed_in(server.port, server, "clerk")
+    client = await server.async_client("clerk")
     found = await client.subscribe_stock(None)
     await client.close()
     return {row["product_id"]: row["version"] for row in found if row["version"] > 1}
@@ -206,25 +190,18 @@ def rss_kib(pid: int) -> int:
 
 
 @pytest.mark.pg
-def test_two_servers_on_postgresql_see_each_others_changes(pg_schema_url):
+def test_two_servers_on_postgresql_see_each_others_changes(servers, pg_schema_url):
     init_demo(pg_schema_url)
-    first = ServerProcess(pg_schema_url).start()
-    second = ServerProcess(pg_schema_url).start()
-    second.passwords = first.passwords
-    try:
-        asyncio.run(across(first, second, pg_schema_url))
-    finally:
-        first.stop()
-        second.stop()
+    first, second = (servers.start(db_url=pg_schema_url) for _ in range(2))
+    asyncio.run(across(first, second, pg_schema_url))
 
 
 async def across(first: ServerProcess, second: ServerProcess, url: str) -> None:
-    watcher = await signed_in(second.port, first, "clerk")
+    watcher = await second.async_client("clerk")
     pushes = []
     watcher.on_event(pushes.append)
-    buyer_here = await signed_in(first.port, first)
-    buyer_there = AsyncClient("127.0.0.1", second.port)  # the same customer on the other server
-    await buyer_there.connect()
+    buyer_here = await first.async_client("customer")
+    buyer_there = await second.async_client()  # the same customer on the other server
     await buyer_there.resume(buyer_here.token)
     orders_there = []
     buyer_there.on_event(orders_there.append)
@@ -269,8 +246,8 @@ def terminate_listeners(url: str) -> int:
 
 def test_snapshots_taken_meanwhile_never_hide_a_change_from_other_subscribers(shop):
     async def run():
-        watcher = await signed_in(shop.port, shop, "clerk")
-        churner = await signed_in(shop.port, shop, "admin")
+        watcher = await shop.async_client("clerk")
+        churner = await shop.async_client("admin")
         buyer = await new_customer(shop.port)
         pushes = []
         watcher.on_event(pushes.append)

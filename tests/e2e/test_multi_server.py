@@ -6,9 +6,8 @@ import os
 import psycopg2
 import pytest
 
-from protocol.client import AsyncClient
 from protocol.errors import Conflict, Unavailable
-from tests.e2e.harness import ServerProcess
+from tests.e2e.harness import wait_until
 from tests.e2e.shopdb import facts, init_demo
 
 CARD = {"method": "card", "token": "tok"}
@@ -16,32 +15,18 @@ pytestmark = pytest.mark.pg
 
 
 @pytest.fixture
-def two_servers(pg_schema_url):
+def two_servers(servers, pg_schema_url):
     init_demo(pg_schema_url)
-    first = ServerProcess(pg_schema_url, "--payment-delay", "2").start()
-    second = ServerProcess(pg_schema_url, "--payment-delay", "2").start()
-    second.passwords = first.passwords
-    yield first, second
-    first.stop()
-    second.stop()
-
-
-async def customer_on(server: ServerProcess, token: str | None = None) -> AsyncClient:
-    client = AsyncClient("127.0.0.1", server.port)
-    await client.connect()
-    if token:
-        await client.resume(token)
-    else:
-        await client.login("customer", server.passwords["customer"])
-    return client
+    return [servers.start("--payment-delay", "2", db_url=pg_schema_url) for _ in range(2)]
 
 
 def test_one_key_on_two_servers_at_once_makes_one_order(two_servers, pg_schema_url):
     first, second = two_servers
 
     async def run():
-        here = await customer_on(first)
-        there = await customer_on(second, here.token)
+        here = await first.async_client("customer")
+        there = await second.async_client()
+        await there.resume(here.token)
         product = next(p for p in (await here.call("catalog.list"))["items"] if p["stock"] > 3)
         await here.call("cart.add", product_id=product["id"])
         outcomes = await asyncio.gather(
@@ -71,12 +56,11 @@ def test_a_server_starting_leaves_another_servers_pending_checkout_alone(
     first, second = two_servers
 
     async def run():
-        here = await customer_on(first)
+        here = await first.async_client("customer")
         product = next(p for p in (await here.call("catalog.list"))["items"] if p["stock"] > 3)
         await here.call("cart.add", product_id=product["id"])
         checkout = asyncio.create_task(here.checkout(CARD, "slow-one"))
-        while not facts(pg_schema_url, product["id"])["orders"]:
-            await asyncio.sleep(0.02)
+        await asyncio.to_thread(wait_until, lambda: facts(pg_schema_url, product["id"])["orders"])
         await asyncio.to_thread(second.restart)  # starts while the payment is running
         order = await checkout
         await here.close()
@@ -87,27 +71,24 @@ def test_a_server_starting_leaves_another_servers_pending_checkout_alone(
     assert facts(pg_schema_url, product["id"])["orders"] == {"paid": 1}
 
 
-def test_a_database_restart_costs_at_most_one_answer_per_worker(pg_schema_url):
+def test_a_database_restart_costs_at_most_one_answer_per_worker(servers, pg_schema_url):
     init_demo(pg_schema_url)
-    server = ServerProcess(pg_schema_url).start()
-    try:
-        with server.client("customer") as c:
+    server = servers.start(db_url=pg_schema_url)
+    with server.client("customer") as c:
+        assert c.call("catalog.list", limit=5)["items"]
+        killed = terminate_backends(pg_schema_url, server.proc.pid)
+        assert killed >= 1
+        for _ in range(10):  # reads are retried on a fresh connection
             assert c.call("catalog.list", limit=5)["items"]
-            killed = terminate_backends(pg_schema_url, server.proc.pid)
-            assert killed >= 1
-            for _ in range(10):  # reads are retried on a fresh connection
-                assert c.call("catalog.list", limit=5)["items"]
-            product = c.call("catalog.list", limit=5)["items"][0]
-            outcomes = []
-            for _ in range(12):  # a write on a dead connection fails once per writer thread
-                try:
-                    c.call("cart.set", product_id=product["id"], qty=1)
-                    outcomes.append("ok")
-                except Unavailable:
-                    outcomes.append("unavailable")
-            assert outcomes[-3:] == ["ok"] * 3, outcomes
-    finally:
-        server.stop()
+        product = c.call("catalog.list", limit=5)["items"][0]
+        outcomes = []
+        for _ in range(12):  # a write on a dead connection fails once per writer thread
+            try:
+                c.call("cart.set", product_id=product["id"], qty=1)
+                outcomes.append("ok")
+            except Unavailable:
+                outcomes.append("unavailable")
+        assert outcomes[-3:] == ["ok"] * 3, outcomes
 
 
 def terminate_backends(url: str, pid: int) -> int:

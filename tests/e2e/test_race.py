@@ -6,7 +6,6 @@ import pytest
 
 from protocol.client import AsyncClient
 from protocol.errors import OutOfStock
-from tests.e2e.harness import ServerProcess
 from tests.e2e.shopdb import add_product, facts, init_demo
 
 BUYERS = 100
@@ -58,26 +57,19 @@ def check(url: str, product_id: int, outcomes: list[str]) -> None:
     assert found["problems"] == []
 
 
-def test_hundred_buyers_ten_units_one_sqlite_server(tmp_path):
+def test_hundred_buyers_ten_units_one_sqlite_server(servers, tmp_path):
     url = f"sqlite:///{tmp_path / 'race.db'}"
     init_demo(url)
     product_id = add_product(url, "RACE-1", STOCK)
-    server = ServerProcess(url).start()
-    try:
-        outcomes = asyncio.run(race([server.port], product_id, "sq"))
-    finally:
-        server.stop()
+    server = servers.start(db_url=url)
+    outcomes = asyncio.run(race([server.port], product_id, "sq"))
     check(url, product_id, outcomes)
 
 
 @pytest.mark.pg
-def test_hundred_buyers_ten_units_two_servers_on_postgresql(pg_schema_url):
+def test_hundred_buyers_ten_units_two_servers_on_postgresql(servers, pg_schema_url):
     init_demo(pg_schema_url)
     product_id = add_product(pg_schema_url, "RACE-PG", STOCK)
-    servers = [ServerProcess(pg_schema_url).start(), ServerProcess(pg_schema_url).start()]
-    try:
-        outcomes = asyncio.run(race([s.port for s in servers], product_id, "pg"))
-    finally:
-        for server in servers:
-            server.stop()
+    ports = [servers.start(db_url=pg_schema_url).port for _ in range(2)]
+    outcomes = asyncio.run(race(ports, product_id, "pg"))
     check(pg_schema_url, product_id, outcomes)

@@ -8,7 +8,7 @@ import pytest
 from protocol.client import AsyncClient, State
 from protocol.client.aio import SESSION_ENDED_EVENT, SNAPSHOT_EVENT
 from protocol.errors import Unauthenticated
-from tests.e2e.harness import wait_until
+from tests.e2e.harness import wait_until, wait_until_async
 from tests.e2e.proxy import CuttableProxy
 from tests.e2e.shopdb import facts
 
@@ -17,8 +17,7 @@ CARD = {"method": "card", "token": "tok"}
 
 def test_a_thousand_pipelined_requests_each_reach_their_caller(shop):
     async def run():
-        async with AsyncClient("127.0.0.1", shop.port) as c:
-            await c.login("customer", shop.passwords["customer"])
+        async with await shop.async_client("customer") as c:
             ids = [p["id"] for p in (await c.call("catalog.list", limit=200))["items"]]
             wanted = [ids[i % len(ids)] for i in range(1000)]
             got = await asyncio.gather(*(c.call("catalog.get", product_id=p) for p in wanted))
@@ -30,8 +29,7 @@ def test_a_thousand_pipelined_requests_each_reach_their_caller(shop):
 
 def test_a_push_between_a_request_and_its_answer_goes_to_the_push_handler(shop):
     async def run():
-        async with AsyncClient("127.0.0.1", shop.port) as c:
-            await c.login("customer", shop.passwords["customer"])
+        async with await shop.async_client("customer") as c:
             pushes = []
             c.on_event(pushes.append)
             product = next(p for p in (await c.call("catalog.list"))["items"] if p["stock"] > 3)
@@ -39,8 +37,7 @@ def test_a_push_between_a_request_and_its_answer_goes_to_the_push_handler(shop):
             await c.call("cart.clear")
             await c.call("cart.add", product_id=product["id"])
             order = await c.checkout(CARD)
-            while not any(p.event == "stock" for p in pushes):
-                await asyncio.sleep(0.01)
+            await wait_until_async(lambda: pushed(pushes, "stock"), what="the stock push")
             return product, order, pushes
 
     product, order, pushes = asyncio.run(run())
@@ -72,15 +69,13 @@ def test_a_cut_link_reconnects_resumes_without_password_and_restores_the_feed(sh
         product = next(p for p in (await c.call("catalog.list"))["items"] if p["stock"] > 3)
         await c.subscribe_stock([product["id"]])
         proxy.cut()
-        while not any(p.event == SNAPSHOT_EVENT for p in pushes):
-            await asyncio.sleep(0.01)
+        await wait_until_async(lambda: pushed(pushes, SNAPSHOT_EVENT), what="the snapshot")
         assert c.state == State.CONNECTED and proxy.accepted == 2
         assert (await c.call("cart.get"))["currency"] == "IDR"  # signed in again, by token
         await c.call("cart.clear")
         await c.call("cart.add", product_id=product["id"])
         await c.checkout(CARD)
-        while not any(p.event == "stock" for p in pushes):
-            await asyncio.sleep(0.01)
+        await wait_until_async(lambda: pushed(pushes, "stock"), what="the stock push")
         await c.close()
         return product, states, pushes
 
@@ -94,11 +89,9 @@ def test_a_cut_link_reconnects_resumes_without_password_and_restores_the_feed(sh
 
 def test_a_server_restart_is_survived_the_same_way(fresh_shop):
     async def run():
-        c = AsyncClient("127.0.0.1", fresh_shop.port, backoff_min=0.05, backoff_max=0.5)
+        c = await fresh_shop.async_client("customer", backoff_min=0.05, backoff_max=0.5)
         pushes = []
         c.on_event(pushes.append)
-        await c.connect()
-        await c.login("customer", fresh_shop.passwords["customer"])
         await c.subscribe_stock(None)
         await asyncio.to_thread(fresh_shop.restart)
         await c.wait_connected(timeout=30)
@@ -114,16 +107,15 @@ def test_a_checkout_cut_mid_flight_and_retried_makes_exactly_one_order(slow_shop
     proxy = CuttableProxy(slow_shop.port)
 
     async def run():
-        c = AsyncClient("127.0.0.1", proxy.port, backoff_min=0.05)
-        await c.connect()
-        await c.login("customer", slow_shop.passwords["customer"])
+        c = await slow_shop.async_client("customer", port=proxy.port, backoff_min=0.05)
         product = next(p for p in (await c.call("catalog.list"))["items"] if p["stock"] > 3)
         await c.call("cart.clear")
         await c.call("cart.add", product_id=product["id"])
         checkout = asyncio.create_task(c.checkout(CARD, idempotency_key="cut-and-retry"))
         # cut once the order is written and its slow payment has not yet answered
-        while (await asyncio.to_thread(pending_orders, slow_shop.db_url, product["id"])) != 1:
-            await asyncio.sleep(0.01)
+        await asyncio.to_thread(
+            wait_until, lambda: pending_orders(slow_shop.db_url, product["id"]) == 1
+        )
         proxy.cut()
         order = await checkout
         await c.close()
@@ -140,19 +132,16 @@ def test_a_checkout_cut_mid_flight_and_retried_makes_exactly_one_order(slow_shop
 
 def test_a_session_ended_elsewhere_leaves_the_client_connected_and_signed_out(shop, proxy):
     async def run():
-        c = AsyncClient("127.0.0.1", proxy.port, backoff_min=0.05)
+        c = await shop.async_client("customer", port=proxy.port, backoff_min=0.05)
         pushes, states = [], []
         c.on_event(pushes.append)
         c.on_state(states.append)
-        await c.connect()
-        await c.login("customer", shop.passwords["customer"])
         await c.subscribe_stock([1])
         async with AsyncClient("127.0.0.1", shop.port) as other:
             await other.resume(c.token)
             await other.logout()  # ends the session for every connection using the token
         proxy.cut()
-        while not any(p.event == SESSION_ENDED_EVENT for p in pushes):
-            await asyncio.sleep(0.01)
+        await wait_until_async(lambda: pushed(pushes, SESSION_ENDED_EVENT), what="session.ended")
         await c.wait_connected(timeout=10)
         assert c.token is None and c.user is None
         with pytest.raises(Unauthenticated):
@@ -200,3 +189,57 @@ def test_the_blocking_client_hands_pushes_to_next_event(shop):
 
 def pending_orders(url: str, product_id: int) -> int:
     return facts(url, product_id)["orders"].get("pending", 0)
+
+
+def boom(_):
+    raise RuntimeError("a bug in the application's callback")
+
+
+def test_a_raising_push_callback_is_logged_and_the_connection_keeps_answering(shop, caplog):
+    async def run():
+        c = AsyncClient("127.0.0.1", shop.port, call_timeout=10)
+        states, pushes = [], []
+        c.on_state(states.append)
+        c.on_event(boom)
+        c.on_event(pushes.append)
+        await c.connect()
+        await c.login("customer", shop.passwords["customer"])
+        product = next(p for p in (await c.call("catalog.list"))["items"] if p["stock"] > 3)
+        await c.subscribe_stock([product["id"]])
+        await c.call("cart.clear")
+        await c.call("cart.add", product_id=product["id"])
+        order = await c.checkout(CARD)
+        await wait_until_async(lambda: pushed(pushes, "stock"), what="the stock push")
+        assert (await c.call("ping"))["time"]
+        await c.call("order.cancel", order_id=order["id"])
+        await c.close()
+        return states
+
+    states = asyncio.run(asyncio.wait_for(run(), 30))
+    assert states == [State.CONNECTING, State.CONNECTED, State.CLOSED]  # never reconnecting
+    logged = [r for r in caplog.records if r.name == "protocol.client.aio"]
+    assert logged and all(r.exc_info[0] is RuntimeError for r in logged)  # with the traceback
+
+
+@pytest.mark.parametrize("raising", ["on_event", "on_state"])
+def test_a_raising_callback_does_not_stop_the_reconnect_after_a_restart(fresh_shop, raising):
+    async def run():
+        c = await fresh_shop.async_client("customer", backoff_min=0.05, backoff_max=0.5)
+        pushes = []
+        c.on_event(pushes.append)
+        product = next(p for p in (await c.call("catalog.list"))["items"] if p["stock"] > 3)
+        await c.subscribe_stock([product["id"]])
+        getattr(c, raising)(boom)
+        await asyncio.to_thread(fresh_shop.restart)
+        await c.wait_connected(timeout=20)
+        await wait_until_async(lambda: pushed(pushes, SNAPSHOT_EVENT), what="the snapshot")
+        await c.call("cart.add", product_id=product["id"])
+        order = await asyncio.wait_for(c.checkout(CARD), 20)
+        await c.close()
+        return order
+
+    assert asyncio.run(run())["status"] == "paid"
+
+
+def pushed(pushes, event):
+    return [p for p in pushes if p.event == event]

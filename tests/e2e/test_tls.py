@@ -7,7 +7,6 @@ import subprocess
 import pytest
 
 from protocol.client import AsyncClient
-from tests.e2e.harness import ServerProcess
 
 
 @pytest.fixture(scope="module")
@@ -39,30 +38,24 @@ def certificate(tmp_path_factory):
     return cert, key
 
 
-def test_a_client_speaks_the_protocol_over_tls(tmp_path, certificate):
+def test_a_client_speaks_the_protocol_over_tls(servers, certificate):
     cert, key = certificate
-    server = ServerProcess(
-        f"sqlite:///{tmp_path / 'tls.db'}", "--tls-cert", str(cert), "--tls-key", str(key)
-    ).start()
-    try:
-        trusted = ssl.create_default_context(cafile=str(cert))
+    server = servers.start("--tls-cert", str(cert), "--tls-key", str(key))
+    trusted = ssl.create_default_context(cafile=str(cert))
 
-        async def run():
-            async with AsyncClient("127.0.0.1", server.port, tls=trusted) as c:
-                await c.login("customer", server.passwords["customer"])
-                return c.hello, await c.call("catalog.list", limit=3)
+    async def run():
+        async with await server.async_client("customer", tls=trusted) as c:
+            return c.hello, await c.call("catalog.list", limit=3)
 
-        hello, page = asyncio.run(run())
-        assert hello["protocol"] == 1 and len(page["items"]) == 3
+    hello, page = asyncio.run(run())
+    assert hello["protocol"] == 1 and len(page["items"]) == 3
 
-        async def untrusted():
-            async with AsyncClient("127.0.0.1", server.port, tls=True, reconnect=False):
-                pass
+    async def untrusted():
+        async with AsyncClient("127.0.0.1", server.port, tls=True, reconnect=False):
+            pass
 
-        with pytest.raises(ssl.SSLCertVerificationError):
-            asyncio.run(untrusted())
-        # The connection set itself up in full under TLS too (socket options, producer,
-        # timeouts): nothing failed on the way.
-        assert "Traceback" not in "".join(server.log)
-    finally:
-        server.stop()
+    with pytest.raises(ssl.SSLCertVerificationError):
+        asyncio.run(untrusted())
+    # The connection set itself up in full under TLS too (socket options, producer,
+    # timeouts): nothing failed on the way.
+    assert "Traceback" not in "".join(server.log)

@@ -10,7 +10,7 @@ import pytest
 
 from protocol.client.blocking import Client
 from protocol.errors import Unavailable
-from tests.e2e.harness import ServerProcess, wait_until
+from tests.e2e.harness import ServerProcess, Servers, wait_until
 from tests.e2e.shopdb import add_product, facts, init_demo
 
 
@@ -47,18 +47,15 @@ def shop_url(tmp_path: Path) -> str:
     return url
 
 
-def test_a_killed_writer_is_replaced_and_writes_resume(shop_url: str) -> None:
+def test_a_killed_writer_is_replaced_and_writes_resume(servers: Servers, shop_url: str) -> None:
     product = add_product(shop_url, "W-1", stock=50)
-    server = ServerProcess(shop_url).start()
-    try:
-        with server.client("customer") as client:
-            _kill_the_writer_and_write_again(server, client, product)
-        after = facts(shop_url, product)
-        assert after["stock"] == 48
-        assert after["problems"] == []
-        assert "starting it again" in "".join(server.log)
-    finally:
-        server.stop()
+    server = servers.start(db_url=shop_url)
+    with server.client("customer") as client:
+        _kill_the_writer_and_write_again(server, client, product)
+    after = facts(shop_url, product)
+    assert after["stock"] == 48
+    assert after["problems"] == []
+    assert "starting it again" in "".join(server.log)
 
 
 def _kill_the_writer_and_write_again(server: ServerProcess, client: Client, product: int) -> None:
@@ -82,12 +79,12 @@ def _kill_the_writer_and_write_again(server: ServerProcess, client: Client, prod
     assert order["status"] == "paid"
 
 
-def test_the_writer_ends_with_its_server(shop_url: str) -> None:
-    stopped = ServerProcess(shop_url).start()
+def test_the_writer_ends_with_its_server(servers: Servers, shop_url: str) -> None:
+    stopped = servers.start(db_url=shop_url)
     writer = writer_of(stopped)
     stopped.stop()
     assert gone(writer)
-    killed = ServerProcess(shop_url).start()
+    killed = servers.start(db_url=shop_url)
     writer = writer_of(killed)
     killed.kill()
     wait_until(lambda: gone(writer), what="the orphaned writer to exit")
