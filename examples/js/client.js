@@ -68,11 +68,11 @@ export class WarungClient extends EventEmitter {
       const reply = await this.#request(op, args).finally(() => this.#pacer.release());
       if (reply.ok) return reply.result;
       const { code, message, details } = reply.error;
-      if (code !== "rate_limited" || details.reason === "address") {
+      if (code !== "rate_limited" || details.reason !== "rate") {
         throw new WarungError(code, message, details);
       }
-      this.retries += 1;
-      await this.#pacer.refused(details.retry_after_ms ?? 0);
+      this.retries += 1; // rare: the pacer keeps within the rate (PROTOCOL.md section 7)
+      await this.#pacer.refused(details.retry_after_ms);
     }
   }
 
