@@ -1,16 +1,32 @@
-// Checks this client's codec and framing against protocol/testvectors.json
-// (PROTOCOL.md section 17). Prints one line per vector; exits 1 if any fails.
+// Checks this client's codec and framing against protocol/testvectors.json (PROTOCOL.md
+// section 17) and the frames of the worked session (section 15, whose timestamps have
+// microseconds). Prints one line per frame; exits 1 if any fails.
 //
-//   node vectors.js [path/to/testvectors.json]
+//   node vectors.js [path/to/testvectors.json] [path/to/PROTOCOL.md]
 import { readFileSync } from "node:fs";
 import { isDeepStrictEqual } from "node:util";
 
 import { Timestamp, isPlainMap } from "./codec.js";
 import { FrameError, FrameReader, frame } from "./frames.js";
 
-const path = process.argv[2] ?? new URL("../../protocol/testvectors.json", import.meta.url);
-const { max_frame: maxFrame, vectors } = JSON.parse(readFileSync(path, "utf8"));
+const [vectorsPath, specPath] = [
+  process.argv[2] ?? new URL("../../protocol/testvectors.json", import.meta.url),
+  process.argv[3] ?? new URL("../../PROTOCOL.md", import.meta.url),
+];
+const { max_frame: maxFrame, vectors } = JSON.parse(readFileSync(vectorsPath, "utf8"));
 const MAX_ID = 2 ** 53;
+
+/** Section 15's frames as vectors: each ```hex block (comments after #) and the ```json
+ * block after it. */
+function sessionFrames(markdown) {
+  const pairs = markdown.matchAll(/^```hex\n(.*?)^```\n\s*^```json\n(.*?)^```$/gms);
+  return Array.from(pairs, ([, hexBlock, jsonBlock], i) => ({
+    kind: "session",
+    name: `section 15 frame ${i + 1}`,
+    hex: hexBlock.replace(/#.*$/gm, "").replace(/\s+/g, ""),
+    decoded: JSON.parse(jsonBlock),
+  }));
+}
 
 /** The JSON form of section 17: {"$timestamp": ISO}, {"$bin": hex}, the rest as JSON. */
 function toJSONForm(value) {
@@ -81,13 +97,14 @@ function check(vector) {
   }
 }
 
+const frames = [...vectors, ...sessionFrames(readFileSync(specPath, "utf8"))];
 let failed = 0;
-for (const vector of vectors) {
+for (const vector of frames) {
   const problem = check(vector);
   if (problem) failed += 1;
   console.log(
     `${problem ? "FAIL" : "ok  "} ${vector.kind} ${vector.name}${problem ? ": " + problem : ""}`,
   );
 }
-console.log(`${vectors.length - failed} of ${vectors.length} vectors pass`);
+console.log(`${frames.length - failed} of ${frames.length} frames pass`);
 process.exitCode = failed ? 1 : 0;
