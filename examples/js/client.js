@@ -24,7 +24,7 @@ export class WarungError extends Error {
 export class WarungClient extends EventEmitter {
   #socket;
   #reader = new FrameReader();
-  #waiting = new Map(); // request id -> resolve of its reply
+  #waiting = new Map(); // request id -> {resolve, reject} of the caller waiting for it
   #nextId = 1;
   #lastSeq = 0;
   #pacer = null;
@@ -52,7 +52,11 @@ export class WarungClient extends EventEmitter {
       socket.once("error", reject);
     });
     const client = new WarungClient(socket);
-    const reply = await client.#request("hello", { protocol: 1, client: name });
+    const reply = await client.#request("hello", {
+      protocol: 1,
+      client: name,
+      max_frame: client.#reader.maxFrame, // the largest body we accept
+    });
     if (!reply.ok)
       throw new WarungError(reply.error.code, reply.error.message, reply.error.details);
     client.hello = reply.result;
