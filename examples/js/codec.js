@@ -2,7 +2,8 @@
 //
 // Left at its defaults, this library breaks three of them (PROTOCOL.md section 4.1):
 // it writes 2^53 as a float, reads a uint64 above 2^53 as a rounded Number, and turns a
-// timestamp into a Date, which keeps milliseconds and drops the microseconds.
+// timestamp into a Date, which keeps milliseconds and drops the microseconds. Nor does it
+// refuse map keys that are not strings, or a map that repeats a key.
 import {
   Decoder,
   DecodeError,
@@ -55,8 +56,11 @@ extensionCodec.register({
   },
 });
 
+let keysRead = 0; // map keys the decoder has read in the current decode(), repeats included
+
 const stringKeysOnly = (key) => {
   if (typeof key !== "string") throw new DecodeError("map keys must be strings");
+  keysRead += 1;
   return key;
 };
 
@@ -107,5 +111,15 @@ export function encode(value) {
 
 /** Exactly one msgpack object from `bytes` (trailing bytes are an error). */
 export function decode(bytes) {
-  return exactIntsAsNumber(decoder.decode(bytes));
+  keysRead = 0;
+  const value = decoder.decode(bytes);
+  // A repeated key leaves fewer keys in the maps than were read (the last value wins).
+  if (countKeys(value) !== keysRead) throw new DecodeError("a map repeats a key");
+  return exactIntsAsNumber(value);
+}
+
+function countKeys(value) {
+  if (Array.isArray(value)) return value.reduce((n, item) => n + countKeys(item), 0);
+  if (!isPlainMap(value)) return 0;
+  return Object.values(value).reduce((n, item) => n + countKeys(item), Object.keys(value).length);
 }
