@@ -4,28 +4,41 @@
 - every op's section states its roles and has an argument table that matches the op's schema
   (names, types, required, defaults, bounds), rendered by `describe_args` below;
 - every ```hex block of the worked session is one frame that decodes to the ```json block that
-  follows it, and is exactly what `protocol.framing.encode` makes of that value.
+  follows it, and is exactly what `protocol.framing.encode` makes of that value;
+- the bytes section 4.1 quotes are what it says they are, every `$timestamp` has the form
+  section 17 states, and the limits the doc shows are the server's defaults;
+- what the doc says of closes (a FIN or a reset), of the first request and of cursors holds
+  for a live server.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+import socket
+import struct
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from protocol import rules
+from protocol.codec import packb, unpackb
 from protocol.envelope import parse_request
-from protocol.errors import ErrorCode
+from protocol.errors import BadRequest, ErrorCode
 from protocol.framing import FrameDecoder, Message, encode
 from protocol.ops import ADMIN, ANYONE, CLERK, CUSTOMER, REGISTRY, SIGNED_IN, STAFF, EventName
 from protocol.schema import Bool, Day, Int, ListOf, Record, Str, Type, VersionSpec
+from server.limits import Limits
+from tests.e2e.harness import ServerProcess
+from tests.e2e.raw import RawConnection, header
 from tests.protocol.jsonform import to_json
 
 DOC_PATH = Path(__file__).resolve().parents[2] / "PROTOCOL.md"
+VECTORS_PATH = DOC_PATH.parent / "protocol" / "testvectors.json"
 DOC = DOC_PATH.read_text(encoding="utf-8")
 LINES = DOC.splitlines()
 
@@ -289,3 +302,147 @@ def test_session_is_a_valid_exchange():
     hello = next(b for b in bodies if b.get("id") == bodies[0]["id"] and "ok" in b)
     assert hello["result"]["limits"]["max_frame"] == rules.DEFAULT_MAX_FRAME
     assert hello["result"]["protocol"] == rules.PROTOCOL_VERSION
+    assert hello["result"]["limits"] == Limits().to_wire(), "the server's default limits"
+
+
+# -- section 4.1 and the `$timestamp` form of section 17
+
+
+def hex_bytes(text: str) -> bytes:
+    return bytes.fromhex(text.replace(" ", ""))
+
+
+@pytest.mark.parametrize(
+    ("quoted", "meaning"),
+    [
+        ("cb 43 40 00 00 00 00 00 00", b"\xcb" + struct.pack(">d", 2.0**53)),
+        ("cf 00 20 00 00 00 00 00 00", packb(2**53)),
+        ("cb 41 f0 00 00 00 00 00 00", b"\xcb" + struct.pack(">d", 2.0**32)),
+        ("cf 00 20 00 00 00 00 00 01", packb(2**53 + 1)),
+        ("d7 ff 4b ef d1 c0 6b 00 0f 0c", packb(datetime(2026, 11, 20, 9, 12, 44, 318502, UTC))),
+    ],
+)
+def test_library_pitfalls_quote_true_bytes(quoted, meaning):
+    assert f"`{quoted}`" in section_text("4.1 Pitfalls of msgpack libraries")
+    assert hex_bytes(quoted) == meaning
+
+
+def test_a_float_id_is_answered_with_id_nil():
+    """Section 4.1: the server cannot tell which request a float `id` belongs to."""
+    with pytest.raises(BadRequest) as refused:
+        parse_request(unpackb(packb({"id": 2.0**53, "op": "ping"})))
+    assert refused.value.request_id is None
+
+
+TIMESTAMP_FORM = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?\+00:00")
+
+
+def all_timestamps() -> list[str]:
+    """The `$timestamp` texts of the test vectors and of the worked session."""
+    texts = [VECTORS_PATH.read_text(encoding="utf-8")]
+    texts += [json.dumps(value) for _, value in session_frames()]
+    return [t for text in texts for t in re.findall(r'"\$timestamp": "([^"]+)"', text)]
+
+
+def test_timestamps_have_the_stated_form():
+    stamps = all_timestamps()
+    assert any("." in t for t in stamps) and any("." not in t for t in stamps)
+    for text in stamps:
+        assert TIMESTAMP_FORM.fullmatch(text), text
+        assert datetime.fromisoformat(text).isoformat() == text, "Python's isoformat"
+    assert "6 fraction digits (microseconds) unless the fraction is 0" in DOC
+
+
+def section_text(title: str) -> str:
+    """The text under the heading `title`, up to the next heading of its level or higher."""
+    hs = headings()
+    for n, (start, level, text) in enumerate(hs):
+        if text == title:
+            end = next((i for i, lv, _ in hs[n + 1 :] if lv <= level), len(LINES))
+            return "\n".join(LINES[start:end])
+    raise AssertionError(f"PROTOCOL.md has no heading {title!r}")
+
+
+# -- claims checked against a live server
+
+HELLO_TIMEOUT_S, HEARTBEAT_S = 1, 1  # shortened, so the silent closes come soon
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    path = tmp_path_factory.mktemp("doc") / "shop.db"
+    limits = (
+        "--limit",
+        f"hello_timeout_s={HELLO_TIMEOUT_S}",
+        "--limit",
+        f"heartbeat_s={HEARTBEAT_S}",
+    )
+    server = ServerProcess(f"sqlite:///{path}", *limits).start()
+    yield server
+    server.stop()
+
+
+def ending(conn: RawConnection) -> str:
+    """How the server ends the connection: "FIN" (end of stream) or "RST" (reset)."""
+    conn.sock.settimeout(conn.timeout)
+    try:
+        while conn.sock.recv(65536):
+            pass
+    except ConnectionResetError:
+        return "RST"
+    return "FIN"
+
+
+@pytest.mark.parametrize(
+    ("first", "error_id", "code"),
+    [
+        ({"id": 7, "op": "ping"}, 7, "bad_request"),  # the first request is not hello
+        ({"op": "hello"}, None, "bad_request"),  # an envelope without id
+        (
+            {"id": 3, "op": "hello", "args": {"protocol": 9, "client": "t"}},
+            3,
+            "unsupported_version",
+        ),
+    ],
+)
+def test_an_error_before_hello_is_followed_by_a_fin(live, first, error_id, code):
+    conn = RawConnection(live.port)
+    conn.send(first)
+    assert conn.answer(error_id)["error"]["code"] == code
+    assert ending(conn) == "FIN"
+
+
+def test_a_frame_over_the_limit_gets_a_fin_then_a_reset(live):
+    conn = RawConnection(live.port)
+    conn.hello()
+    conn.send_bytes(header(rules.DEFAULT_MAX_FRAME + 1))
+    assert conn.answer(None)["error"]["code"] == "too_large"
+    assert ending(conn) == "FIN"
+    deadline = time.monotonic() + 10
+    with pytest.raises((BrokenPipeError, ConnectionResetError)):  # the reset after the grace
+        while time.monotonic() < deadline:
+            conn.send_bytes(b"more")
+            time.sleep(0.05)
+
+
+def test_a_silent_client_is_reset(live):
+    before_hello = RawConnection(live.port)
+    assert ending(before_hello) == "RST"
+    after_hello = RawConnection(live.port)
+    after_hello.hello()
+    assert ending(after_hello) == "RST"
+
+
+def test_a_half_close_is_answered_with_a_fin(live):
+    conn = RawConnection(live.port)
+    conn.hello()
+    conn.sock.shutdown(socket.SHUT_WR)
+    assert ending(conn) == "FIN"
+
+
+def test_a_cursor_may_be_reused_with_another_limit(live):
+    with live.client("customer") as shop:
+        first = shop.call("catalog.list", limit=2)
+        rest = shop.call("catalog.list", limit=5, cursor=first["next_cursor"])
+        whole = shop.call("catalog.list", limit=7)
+    assert [p["id"] for p in first["items"] + rest["items"]] == [p["id"] for p in whole["items"]]
