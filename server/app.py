@@ -29,7 +29,8 @@ from server.pg_events import PgEventListener
 from server.services.auth import AuthService
 from server.services.cart import CartService
 from server.services.catalog import CatalogService
-from server.services.orders import PENDING_LEASE_S, OrderService, read_order
+from server.services.order_feed import OrderFeed
+from server.services.orders import PENDING_LEASE_S, OrderService
 from server.services.product_cache import ProductCache
 from server.services.session import SessionService
 from server.services.stock_feed import StockFeedService
@@ -80,23 +81,12 @@ class Server:
         self.ports: list[Any] = []
         self._checkpoints = LoopingCall(_logged(self._checkpoint, "WAL checkpoint"))
         self._sweeps = LoopingCall(_logged(self.orders.settle_pending, "pending-order sweep"))
-        self.listener = (
-            PgEventListener(db, reactor, self.hub, stock_feed.watched_stock, self._order_changed)
-            if isinstance(db, pw.PostgresqlDatabase)
-            else None
-        )
-
-    def _order_changed(self, order_id: int, customer_id: int) -> None:
-        """Another server changed an order: push it to its owner's connections here."""
-        if customer_id in self.hub.users:
-            d = self.dbx.read(lambda db: read_order(db, order_id))
-            d.addCallback(self._publish_order).addErrback(
-                lambda failure: log.failure("cannot push order {id}", failure, id=order_id)
+        self.listener = None
+        if isinstance(db, pw.PostgresqlDatabase):
+            orders_elsewhere = OrderFeed(self.dbx, self.hub)
+            self.listener = PgEventListener(
+                db, reactor, self.hub, stock_feed.watched_stock, orders_elsewhere.changed
             )
-
-    def _publish_order(self, order: dict[str, Any] | None) -> None:
-        if order is not None:  # None: deleted meanwhile, so nothing to tell
-            self.hub.publish_order(order)
 
     async def start(self) -> None:
         """Start the database threads and writer, hear other servers, settle what a crash

@@ -7,16 +7,15 @@ from typing import Any
 
 import pyotp
 import pytest
-from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.defer import Deferred, fail
 from twisted.internet.task import Clock
 
 from db.accounts import create_user
-from protocol.envelope import Request
-from protocol.errors import ErrorCode, WarungError
-from server.dispatch import Dispatcher, Handler
+from protocol.errors import ErrorCode
 from server.services.auth import AuthService
 from server.session_registry import SessionRegistry
 from server.write_jobs import unavailable
+from tests.services.asking import ask_from
 from tests.services.inline_db import InlineDatabase, Recorder, error, result
 
 PASSWORD = "kopi-susu-123"
@@ -34,16 +33,9 @@ def auth(db: Any, dbx: InlineDatabase, clock: Clock, sessions: SessionRegistry) 
     return AuthService(dbx, clock, sessions, PER_MIN)
 
 
-def ask_from(peer: Recorder, handler: Handler, op: str, **args: Any) -> Deferred[Any]:
-    """`op` through the real Dispatcher from `peer`: its address, whom it is signed in as."""
-    try:
-        answer = Dispatcher({op: handler}).dispatch(Request(1, op, args), peer)
-    except WarungError:
-        return fail()
-    return answer if isinstance(answer, Deferred) else succeed(answer)
-
-
-def login(auth: AuthService, peer: Recorder, password: str = PASSWORD, **more: Any) -> Any:
+def login(
+    auth: AuthService, peer: Recorder, password: str = PASSWORD, **more: Any
+) -> Deferred[Any]:
     return ask_from(peer, auth.login, "auth.login", username="dewi", password=password, **more)
 
 
