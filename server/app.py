@@ -48,7 +48,7 @@ class Server:
 
     def __init__(
         self, db: pw.Database, url: str, reactor: Any, limits: Limits, payment_delay_s: float
-    ):
+    ) -> None:
         self.reactor = reactor
         shop = read_shop(db)
         currency = shop["currency"]
