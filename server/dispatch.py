@@ -45,8 +45,8 @@ class Identity:
 
 
 class Peer(Subscriber, Protocol):
-    """What a handler may ask of the connection a call came on (and it may subscribe it
-    to pushes)."""
+    """What a handler may ask of the connection a call came on, which is also what the
+    event hub pushes to."""
 
     address: str
     identity: Identity | None
