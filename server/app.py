@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 import sys
 from argparse import Namespace
 from collections.abc import Callable
@@ -11,22 +10,16 @@ from typing import Any
 import peewee as pw
 from twisted.internet import reactor as default_reactor
 from twisted.internet import ssl
-from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.defer import Deferred
 from twisted.internet.task import LoopingCall
-from twisted.logger import Logger, globalLogBeginner, textFileLogObserver
+from twisted.logger import ILogObserver, Logger, globalLogBeginner, textFileLogObserver
 
-from db.accounts import create_user
-from db.connect import connect
-from db.demo import load_demo
-from db.migrations import migrate
-from db.models import Product, Setting, User
 from db.url import resolve
 from protocol.ops import EventName
-from protocol.rules import DEMO_ACCOUNT_LINE, ROLES
-from server import sql
+from server.database import checkpoint_wal, prepare_database, read_shop
 from server.dbexec import DatabaseExecutor
 from server.dispatch import Dispatcher
-from server.events import EventHub, StockChange
+from server.events import EventHub
 from server.factory import WarungFactory
 from server.handlers import handlers
 from server.limits import Limits, with_overrides
@@ -36,43 +29,18 @@ from server.pg_events import PgEventListener
 from server.services.auth import AuthService
 from server.services.cart import CartService
 from server.services.catalog import CatalogService
-from server.services.orders import PENDING_LEASE_S, OrderService, read_order
+from server.services.order_feed import OrderFeed
+from server.services.orders import PENDING_LEASE_S, OrderService
 from server.services.product_cache import ProductCache
 from server.services.session import SessionService
 from server.services.stock_feed import StockFeedService
+from server.session_registry import SessionRegistry
 
 log = Logger()
-DEMO_ACCOUNTS = ROLES
 CHECKPOINT_EVERY_S = 1.0
 SWEEP_EVERY_S = 60.0
 DRAIN_S = 10.0
 CLOSE_S = 2.0
-
-
-def prepare_database(url: str | None, demo: bool) -> pw.Database:
-    """Open, migrate and (with `demo`) fill the database. Runs before the reactor starts."""
-    db = connect(url, pragmas={"wal_autocheckpoint": 0})
-    migrate(db)
-    if demo and not Product.select().exists():
-        shop = load_demo(db)
-        print(f"loaded the demo shop: {shop.products} products", file=sys.stderr)
-    if demo and not User.select().exists():
-        for role in DEMO_ACCOUNTS:
-            password = secrets.token_urlsafe(9)
-            create_user(role, password, role)
-            print(DEMO_ACCOUNT_LINE.format(role=role, password=password), flush=True)
-    db.close()
-    return db
-
-
-def shop_info(db: pw.Database) -> dict[str, Any]:
-    settings = {s.key: s.value for s in Setting.select()}
-    db.close()
-    return {
-        "name": settings.get("shop_name", "warung"),
-        "currency": settings.get("currency", "IDR"),
-        "currency_exponent": int(settings.get("currency_exponent", "2")),
-    }
 
 
 class Server:
@@ -80,75 +48,59 @@ class Server:
 
     def __init__(
         self, db: pw.Database, url: str, reactor: Any, limits: Limits, payment_delay_s: float
-    ):
+    ) -> None:
         self.reactor = reactor
-        self.shop = shop_info(db)
+        shop = read_shop(db)
+        currency = shop["currency"]
         self.dbx = DatabaseExecutor(db, reactor, url)
         self.hub = EventHub()
-        self.provider = FakeProvider(reactor, payment_delay_s)
         self.metrics = Metrics()
-        self.factory = WarungFactory(Dispatcher({}), self.hub, limits, reactor, self.metrics)
-        self.metrics.watch(self.factory, self.dbx, self.hub)
-        currency = self.shop["currency"]
-        self.orders = OrderService(self.dbx, self.hub, self.provider, currency, reactor)
-        self.ports: list[Any] = []
         cache = None if self.dbx.postgres else ProductCache()
         if cache is not None:
             self.hub.listeners.append(cache.apply)
         self.catalog = CatalogService(self.dbx, cache)
-        self.factory.dispatcher = Dispatcher(
+        provider = FakeProvider(reactor, payment_delay_s)
+        self.orders = OrderService(self.dbx, self.hub, provider, currency, reactor)
+        stock_feed = StockFeedService(self.dbx, self.hub, limits.max_subscriptions)
+        sessions = SessionRegistry()
+        auth = AuthService(self.dbx, reactor, sessions, limits.failed_logins_per_address_per_min)
+        dispatcher = Dispatcher(
             handlers(
-                SessionService(limits, self.shop),
-                AuthService(self.dbx, self.factory),
+                SessionService(limits, shop),
+                auth,
                 self.catalog,
                 CartService(self.dbx, currency),
                 self.orders,
-                StockFeedService(self.dbx, self.hub, limits.max_subscriptions),
+                stock_feed,
             )
         )
+        self.factory = WarungFactory(
+            dispatcher, self.hub, limits, reactor, self.metrics, sessions=sessions
+        )
+        self.metrics.watch(self.factory, self.dbx, self.hub)
+        self.ports: list[Any] = []
         self._checkpoints = LoopingCall(_logged(self._checkpoint, "WAL checkpoint"))
         self._sweeps = LoopingCall(_logged(self.orders.settle_pending, "pending-order sweep"))
-        self.listener = (
-            PgEventListener(db, reactor, self.hub, self._current_stock, self._order_changed)
-            if self.dbx.postgres
-            else None
-        )
-
-    def _current_stock(self) -> Any:
-        """Stock of every product a client here watches, read now (after a deaf spell)."""
-        watched = None if self.hub.everything else sorted(self.hub.by_product)
-
-        def read(db: pw.Database) -> list[StockChange]:
-            if watched == []:
-                return []
-            where = "" if watched is None else f"WHERE id IN ({', '.join('?' * len(watched))})"
-            found = sql.rows(db, f"SELECT id, stock, version FROM products {where}", watched or ())
-            return [StockChange(*row) for row in found]
-
-        return self.dbx.read(read)
-
-    def _order_changed(self, order_id: int, customer_id: int) -> None:
-        """Another server changed an order: push it to its owner's connections here."""
-        if customer_id in self.hub.users:
-            d = self.dbx.read(lambda db: read_order(db, order_id))
-            d.addCallback(self.hub.publish_order).addErrback(
-                lambda failure: log.failure("cannot push order {id}", failure, id=order_id)
+        self.listener = None
+        if isinstance(db, pw.PostgresqlDatabase):
+            orders_elsewhere = OrderFeed(self.dbx, self.hub)
+            self.listener = PgEventListener(
+                db, reactor, self.hub, stock_feed.watched_stock, orders_elsewhere.changed
             )
 
-    @inlineCallbacks
-    def start(self):
+    async def start(self) -> None:
         """Start the database threads and writer, hear other servers, settle what a crash
         left."""
-        yield self.dbx.start()
+        await self.dbx.start()
         if self.listener is not None:
-            yield self.listener.start()
+            await self.listener.start()
         else:
             self._checkpoints.clock = self.reactor
             self._checkpoints.start(CHECKPOINT_EVERY_S, now=False)
-        yield self.catalog.load_cache()
+        await self.catalog.load_cache()
         # Alone on SQLite, every pending order is an orphan of the last run; on PostgreSQL
         # another server may be charging one, so only those past the lease are settled.
-        settled = yield self.orders.settle_pending(
+        settled = await self.orders.settle_pending(
             None if self.listener is None else PENDING_LEASE_S
         )
         if settled:
@@ -156,28 +108,26 @@ class Server:
         self._sweeps.clock = self.reactor
         self._sweeps.start(SWEEP_EVERY_S, now=False)
 
-    def _checkpoint(self) -> Any:
-        """Move the WAL into the database off the commit path (autocheckpoint is off)."""
-        return self.dbx.read(lambda db: db.execute_sql("PRAGMA wal_checkpoint(PASSIVE)"))
+    def _checkpoint(self) -> Deferred[None]:
+        return self.dbx.read(checkpoint_wal)
 
-    @inlineCallbacks
-    def shutdown(self):
+    async def shutdown(self) -> None:
         """Drain: take no new connection or request, tell every client to go elsewhere, let
         the requests in flight (a checkout waiting on its payment) finish, close, stop."""
         for port in self.ports:
-            yield port.stopListening()
+            await port.stopListening()
         self.factory.draining = True
         for conn in list(self.factory.connections):
             conn.send_event(
                 EventName.SERVER_SHUTDOWN, {"reason": "draining", "reconnect_after_ms": 1000}
             )
-        yield self._until(
+        await self._until(
             lambda: not self.orders.busy and not any(c.in_flight for c in self.factory.connections),
             DRAIN_S,
         )
         for conn in list(self.factory.connections):
             conn.close()
-        yield self._until(lambda: not self.factory.connections, CLOSE_S)
+        await self._until(lambda: not self.factory.connections, CLOSE_S)
         try:
             for loop in (self._checkpoints, self._sweeps):
                 if loop.running:
@@ -185,7 +135,7 @@ class Server:
             if self.listener is not None:
                 self.listener.stop()
         finally:
-            yield self.dbx.stop()
+            await self.dbx.stop()
         log.info(
             "{writes} writes in {batches} group commits, writer busy {busy:.1f} s",
             writes=self.dbx.writes,
@@ -223,13 +173,13 @@ def serve(args: Namespace, reactor: Any = default_reactor) -> int:
     except ValueError as exc:
         print(f"warung-server: {exc}", file=sys.stderr)
         return 2
-    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stderr)], redirectStandardIO=False)
+    observer = ILogObserver(textFileLogObserver(sys.stderr))  # mypy cannot see @implementer
+    globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
     db = prepare_database(args.db, args.demo)
     server = Server(db, resolve(args.db), reactor, limits, args.payment_delay)
 
-    @inlineCallbacks
-    def begin():
-        yield server.start()
+    async def begin() -> None:
+        await server.start()
         port = listen(reactor, server.factory, args)
         server.ports.append(port)
         if args.metrics_port is not None:
@@ -250,8 +200,10 @@ def serve(args: Namespace, reactor: Any = default_reactor) -> int:
         print(f"warung-server: cannot start: {failure.getErrorMessage()}", file=sys.stderr)
         reactor.stop()
 
-    reactor.callWhenRunning(lambda: begin().addErrback(failed))
-    reactor.addSystemEventTrigger("before", "shutdown", server.shutdown)
+    reactor.callWhenRunning(lambda: Deferred.fromCoroutine(begin()).addErrback(failed))
+    reactor.addSystemEventTrigger(
+        "before", "shutdown", lambda: Deferred.fromCoroutine(server.shutdown())
+    )
     reactor.run()  # its SIGINT and SIGTERM handlers stop it (draining); SIGCHLD reaps the writer
     return exit_code
 

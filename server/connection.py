@@ -278,6 +278,9 @@ class WarungConnection(Protocol, TimeoutMixin):
     def _send_error(self, request_id: int | None, error: WarungError) -> None:
         self.out.write(_frame(failure(request_id, error.code, error.message, error.details)))
 
+    def set_max_frame(self, max_frame: int | None) -> None:
+        self.client_max_frame = max_frame
+
     def sign_in(self, identity: Identity | None) -> None:
         if self.closing:  # a sign-in that finished after the client left: register nothing
             return

@@ -2,8 +2,9 @@
 
 Every op goes through `protocol.ops.REGISTRY`, which holds both its roles and its schema,
 so no handler can be reached without both checks. Handlers are plain callables taking a
-`Call` and returning a result map or a Deferred of one; they raise `WarungError`s.
-A result known at once is passed on as it is: most requests never build a Deferred.
+`Call` and returning a result map, a Deferred of one, or (an `async def` handler) a
+coroutine of one; they raise `WarungError`s. A result known at once is passed on as it is:
+most requests never build a Deferred.
 """
 
 from __future__ import annotations
@@ -19,8 +20,16 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from protocol.envelope import Request
-from protocol.errors import BadRequest, ErrorCode, WarungError
+from protocol.errors import (
+    BadRequest,
+    Forbidden,
+    Internal,
+    Unauthenticated,
+    Unavailable,
+    WarungError,
+)
 from protocol.ops import REGISTRY
+from server.events import Subscriber
 
 log = Logger()
 
@@ -35,15 +44,18 @@ class Identity:
     session_id: int
 
 
-class Peer(Protocol):
-    """What a handler may ask of the connection a call came on."""
+class Peer(Subscriber, Protocol):
+    """What a handler may ask of the connection a call came on, which is also what the
+    event hub pushes to."""
 
     address: str
     identity: Identity | None
-    client_max_frame: int | None
     closing: bool
 
     def sign_in(self, identity: Identity) -> None: ...
+
+    def set_max_frame(self, max_frame: int | None) -> None:
+        """The largest frame the client takes (from its hello); None: the server's own."""
 
 
 @dataclass
@@ -96,23 +108,20 @@ class Dispatcher:
             raise BadRequest(f"unknown op '{request.op}'", {"field": "op", "rule": "unknown"})
         if spec.roles:
             if peer.identity is None:
-                raise WarungError(
-                    f"'{request.op}' needs a signed-in user: call auth.login or auth.resume",
-                    code=ErrorCode.UNAUTHENTICATED,
+                raise Unauthenticated(
+                    f"'{request.op}' needs a signed-in user: call auth.login or auth.resume"
                 )
             if peer.identity.role not in spec.roles:
-                raise WarungError(
+                raise Forbidden(
                     f"'{request.op}' is not allowed for role {peer.identity.role}",
                     {"role": peer.identity.role, "allowed": sorted(spec.roles)},
-                    code=ErrorCode.FORBIDDEN,
                 )
         args = spec.args.check(request.args)
         handler = self.handlers.get(request.op)
         if handler is None:
-            raise WarungError(
+            raise Unavailable(
                 f"'{request.op}' is part of the protocol but not offered by this server yet",
                 {"op": request.op},
-                code=ErrorCode.UNAVAILABLE,
             )
         return handler(Call(request.op, args, peer, peer.identity))
 
@@ -123,7 +132,7 @@ def _as_warung_error(failure: Failure, request: Request) -> Failure:
     return Failure(internal_error(failure, request.op))
 
 
-def internal_error(failure: Failure, where: str) -> WarungError:
+def internal_error(failure: Failure, where: str) -> Internal:
     """Log an unexpected failure under a reference; the client gets only the reference."""
     reference = secrets.token_hex(4)
     log.failure(
@@ -132,8 +141,4 @@ def internal_error(failure: Failure, where: str) -> WarungError:
         where=where,
         reference=reference,
     )
-    return WarungError(
-        f"internal error (reference {reference})",
-        {"reference": reference},
-        code=ErrorCode.INTERNAL,
-    )
+    return Internal(f"internal error (reference {reference})", {"reference": reference})

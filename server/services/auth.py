@@ -9,19 +9,17 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import peewee as pw
 import pyotp
-from twisted.internet.defer import inlineCallbacks
 
 from db.models import utcnow
 from db.passwords import hash_password, verify_password
-from protocol.errors import BadRequest, ErrorCode, WarungError
+from protocol.errors import BadRequest, Conflict, InvalidState, RateLimited, Unauthenticated
 from server import sql
 from server.dbexec import DatabaseExecutor
 from server.dispatch import Call, Identity
-from server.factory import WarungFactory
 from server.limits import AddressLimiter
 from server.wire import USER_COLUMNS, user
 from server.write_jobs import write_job
@@ -34,76 +32,84 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def unauthenticated(message: str, **details: Any) -> WarungError:
-    return WarungError(message, details, code=ErrorCode.UNAUTHENTICATED)
+class Clock(Protocol):
+    """The part of Twisted's `IReactorTime` used here: the reactor, or `task.Clock` in tests
+    (mypy cannot check a zope interface's methods)."""
+
+    def seconds(self) -> float: ...
+
+
+class Sessions(Protocol):
+    """What signing out needs of the connections: every one on a session signed out."""
+
+    def sign_out_session(self, session_id: int) -> None: ...
 
 
 class AuthService:
-    def __init__(self, dbx: DatabaseExecutor, factory: WarungFactory) -> None:
+    def __init__(
+        self,
+        dbx: DatabaseExecutor,
+        clock: Clock,
+        sessions: Sessions,
+        failed_logins_per_min: float,
+    ) -> None:
+        """`failed_logins_per_min` failed sign-ins per address a minute, as a burst too."""
         self.dbx = dbx
-        self.factory = factory
-        per_min = factory.limits.failed_logins_per_address_per_min
-        self.failures = AddressLimiter(per_min / 60.0, per_min)
+        self.clock = clock
+        self.sessions = sessions
+        self.failures = AddressLimiter(failed_logins_per_min / 60.0, failed_logins_per_min)
 
-    @inlineCallbacks
-    def register(self, call: Call):
+    async def register(self, call: Call) -> dict[str, Any]:
         username, password = call.args["username"], call.args["password"]
-        password_hash = yield self.dbx.read(lambda db: hash_password(password))
-        created = yield self.dbx.write(insert_user, username, password_hash)
+        password_hash = await self.dbx.read(lambda db: hash_password(password))
+        created = await self.dbx.write(insert_user, username, password_hash)
         return {"user": created}
 
-    @inlineCallbacks
-    def login(self, call: Call):
-        now = self.factory.clock.seconds()
-        wait = self.failures.wait(call.peer.address, now)
+    async def login(self, call: Call) -> dict[str, Any]:
+        address, args = call.peer.address, call.args
+        wait = self.failures.wait(address, self.clock.seconds())
         if wait:
-            raise WarungError(
+            raise RateLimited(
                 "too many failed sign-ins from this address: wait and try again",
                 {"reason": "address", "retry_after_ms": int(wait * 1000) + 1},
-                code=ErrorCode.RATE_LIMITED,
             )
-        args = call.args
         try:
-            row = yield self.dbx.read(
+            row = await self.dbx.read(
                 lambda db: _check_password(db, args["username"].lower(), args["password"])
             )
             _check_account(row, args.get("totp"))
-        except WarungError:
-            self.failures.take(call.peer.address, self.factory.clock.seconds())
+        except Unauthenticated:
+            self.failures.take(address, self.clock.seconds())
             raise
         token = secrets.token_urlsafe(32)
-        session_id = yield self.dbx.write(create_session, row[0], token)
+        session_id = await self.dbx.write(create_session, row[0], token)
         call.peer.sign_in(Identity(row[0], row[1], row[2], session_id))
         return {"user": user(row[:6]), "token": token}
 
-    @inlineCallbacks
-    def resume(self, call: Call):
+    async def resume(self, call: Call) -> dict[str, Any]:
         digest = token_hash(call.args["token"])
-        row = yield self.dbx.read(lambda db: _session_user(db, digest))
+        row = await self.dbx.read(lambda db: _session_user(db, digest))
         if row is None:
-            raise unauthenticated("the session token is not valid: sign in again")
+            raise Unauthenticated("the session token is not valid: sign in again")
         session_id, user_row = row[0], row[1:]
         call.peer.sign_in(Identity(user_row[0], user_row[1], user_row[2], session_id))
         return {"user": user(user_row)}
 
-    @inlineCallbacks
-    def logout(self, call: Call):
+    async def logout(self, call: Call) -> dict[str, Any]:
         session_id = call.identity.session_id
-        yield self.dbx.write(revoke_session, session_id)
-        self.factory.sign_out_session(session_id)
+        await self.dbx.write(revoke_session, session_id)
+        self.sessions.sign_out_session(session_id)
         return {}
 
-    @inlineCallbacks
-    def totp_enroll(self, call: Call):
+    async def totp_enroll(self, call: Call) -> dict[str, Any]:
         me = call.identity
         secret = pyotp.random_base32()
-        yield self.dbx.write(enroll_totp, me.user_id, secret)
+        await self.dbx.write(enroll_totp, me.user_id, secret)
         uri = pyotp.TOTP(secret).provisioning_uri(name=me.username, issuer_name="warung")
         return {"secret": secret, "uri": uri}
 
-    @inlineCallbacks
-    def totp_confirm(self, call: Call):
-        yield self.dbx.write(confirm_totp, call.identity.user_id, call.args["code"])
+    async def totp_confirm(self, call: Call) -> dict[str, Any]:
+        await self.dbx.write(confirm_totp, call.identity.user_id, call.args["code"])
         return {}
 
 
@@ -113,20 +119,15 @@ def enroll_totp(db: pw.Database, user_id: int, secret: str) -> None:
         db, "UPDATE users SET totp_secret = ? WHERE id = ? AND NOT totp_enabled", (secret, user_id)
     )
     if cursor.rowcount != 1:
-        raise WarungError(
-            "two-factor sign-in is already on",
-            {"reason": "totp_enabled"},
-            code=ErrorCode.INVALID_STATE,
-        )
+        raise InvalidState("two-factor sign-in is already on", {"reason": "totp_enabled"})
 
 
 @write_job
 def confirm_totp(db: pw.Database, user_id: int, code: str) -> None:
-    (secret,) = sql.one(db, "SELECT totp_secret FROM users WHERE id = ?", (user_id,))
+    found = sql.one(db, "SELECT totp_secret FROM users WHERE id = ?", (user_id,))
+    secret = None if found is None else found[0]
     if secret is None:
-        raise WarungError(
-            "call auth.totp.enroll first", {"reason": "not_enrolled"}, code=ErrorCode.INVALID_STATE
-        )
+        raise InvalidState("call auth.totp.enroll first", {"reason": "not_enrolled"})
     if not pyotp.TOTP(secret).verify(code, valid_window=1):
         raise BadRequest("wrong code", {"field": "code", "rule": "wrong code"})
     sql.execute(db, "UPDATE users SET totp_enabled = ? WHERE id = ?", (True, user_id))
@@ -142,19 +143,19 @@ def insert_user(db: pw.Database, username: str, password_hash: str) -> dict[str,
     """A new customer, as the user map."""
     try:
         with db.atomic():
-            user_id = sql.insert(
+            cursor = sql.execute(
                 db,
                 "INSERT INTO users (username, password_hash, role, totp_enabled, disabled, "
-                "failed_logins, created_at) VALUES (?, ?, 'customer', ?, ?, 0, ?) RETURNING id",
+                "failed_logins, created_at) VALUES (?, ?, 'customer', ?, ?, 0, ?) "
+                f"RETURNING {USER_COLUMNS}",
                 (username, password_hash, False, False, utcnow()),
             )
+            created = cursor.fetchone()  # an INSERT ... RETURNING gives its row
     except pw.IntegrityError:
-        raise WarungError(
-            f"the username '{username}' is taken: choose another",
-            {"field": "username"},
-            code=ErrorCode.CONFLICT,
+        raise Conflict(
+            f"the username '{username}' is taken: choose another", {"field": "username"}
         ) from None
-    return user(sql.one(db, f"SELECT {USER_COLUMNS} FROM users WHERE id = ?", (user_id,)))
+    return user(created)
 
 
 def _check_password(db: pw.Database, username: str, password: str) -> tuple[Any, ...]:
@@ -165,17 +166,17 @@ def _check_password(db: pw.Database, username: str, password: str) -> tuple[Any,
     )
     if row is None:
         verify_password(_DUMMY_HASH, password)  # same time as a real check: leak nothing
-        raise unauthenticated(WRONG)
+        raise Unauthenticated(WRONG)
     if not verify_password(row[6], password):
-        raise unauthenticated(WRONG)
+        raise Unauthenticated(WRONG)
     return row
 
 
 def _check_account(row: tuple[Any, ...], code: str | None) -> None:
     if row[3]:
-        raise unauthenticated("account disabled: ask the shop")
+        raise Unauthenticated("account disabled: ask the shop")
     if row[4] and (code is None or not pyotp.TOTP(row[7]).verify(code, valid_window=1)):
-        raise unauthenticated("a current two-factor code is needed", totp_required=True)
+        raise Unauthenticated("a current two-factor code is needed", {"totp_required": True})
 
 
 @write_job

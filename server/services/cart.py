@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import peewee as pw
+from twisted.internet.defer import Deferred
 
-from protocol.errors import BadRequest, ErrorCode, WarungError
+from protocol.errors import BadRequest, InvalidState, OutOfStock
+from protocol.rules import MAX_QTY
 from server import sql, wire
 from server.dbexec import DatabaseExecutor
 from server.dispatch import Call
@@ -14,7 +16,6 @@ from server.services.catalog import not_found
 from server.write_jobs import write_job
 
 MAX_LINES = 100
-MAX_QTY = 1000
 
 CART_LINES = (
     "SELECT p.id, p.sku, p.name, c.qty, p.price, p.stock, p.archived, p.currency "
@@ -23,11 +24,10 @@ CART_LINES = (
 )
 
 
-def out_of_stock(product_id: int, requested: int, available: int) -> WarungError:
-    return WarungError(
+def out_of_stock(product_id: int, requested: int, available: int) -> OutOfStock:
+    return OutOfStock(
         f"only {available} left of product {product_id}, {requested} asked for",
         {"product_id": product_id, "requested": requested, "available": available},
-        code=ErrorCode.OUT_OF_STOCK,
     )
 
 
@@ -57,23 +57,23 @@ class CartService:
         self.dbx = dbx
         self.currency = currency
 
-    def get(self, call: Call):
+    def get(self, call: Call) -> Deferred[dict[str, Any]]:
         user_id = call.identity.user_id
         return self.dbx.read(lambda db: read_cart(db, user_id, self.currency))
 
-    def add(self, call: Call):
+    def add(self, call: Call) -> Deferred[dict[str, Any]]:
         return self._change(call, call.args["qty"], relative=True)
 
-    def set(self, call: Call):
+    def set(self, call: Call) -> Deferred[dict[str, Any]]:
         return self._change(call, call.args["qty"], relative=False)
 
-    def remove(self, call: Call):
+    def remove(self, call: Call) -> Deferred[dict[str, Any]]:
         return self._change(call, 0, relative=False)
 
-    def clear(self, call: Call):
+    def clear(self, call: Call) -> Deferred[dict[str, Any]]:
         return self.dbx.write(clear_cart, call.identity.user_id, self.currency)
 
-    def _change(self, call: Call, qty: int, relative: bool):
+    def _change(self, call: Call, qty: int, relative: bool) -> Deferred[dict[str, Any]]:
         user_id, product_id = call.identity.user_id, call.args["product_id"]
         return self.dbx.write(change_cart, user_id, product_id, qty, relative, self.currency)
 
@@ -138,10 +138,8 @@ def _new_line(
     if qty > stock:
         raise out_of_stock(product_id, qty, stock)
     if lines >= MAX_LINES:
-        raise WarungError(
-            f"a cart holds at most {MAX_LINES} different products",
-            {"reason": "cart_full"},
-            code=ErrorCode.INVALID_STATE,
+        raise InvalidState(
+            f"a cart holds at most {MAX_LINES} different products", {"reason": "cart_full"}
         )
     sql.execute(
         db,

@@ -4,26 +4,24 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Coroutine
 from typing import Any
 
 import msgpack
 import peewee as pw
-from twisted.internet.defer import Deferred, inlineCallbacks, succeed
+from twisted.internet.defer import Deferred, succeed
 
-from protocol.errors import BadRequest, ErrorCode, WarungError
+from protocol.errors import BadRequest, NotFound
+from protocol.rules import STAFF_ROLES
 from server import sql
 from server.dbexec import DatabaseExecutor
 from server.dispatch import Call
 from server.services.product_cache import ProductCache
 from server.wire import PRODUCT_COLUMNS, product
 
-STAFF = ("clerk", "admin")
 
-
-def not_found(kind: str, ident: Any) -> WarungError:
-    return WarungError(
-        f"no {kind} {ident!r}", {"kind": kind, "id": ident}, code=ErrorCode.NOT_FOUND
-    )
+def not_found(kind: str, ident: Any) -> NotFound:
+    return NotFound(f"no {kind} {ident!r}", {"kind": kind, "id": ident})
 
 
 class CatalogService:
@@ -47,18 +45,16 @@ class CatalogService:
 
         return self.dbx.read(load).addCallback(fill)
 
-    @inlineCallbacks
-    def categories(self, call: Call):
-        items = yield self.dbx.read(_categories)
+    async def categories(self, call: Call) -> dict[str, Any]:
+        items = await self.dbx.read(_categories)
         return {"items": items}
 
-    @inlineCallbacks
-    def list(self, call: Call):
+    async def list(self, call: Call) -> dict[str, Any]:
         args = call.args
         scope = _scope_key(args.get("category_id"), args.get("query") or "")
         after = _decode_cursor(args["cursor"], scope) if "cursor" in args else None
-        staff = call.identity.role in STAFF
-        found = yield self.dbx.read(lambda db: _page(db, args, after, staff))
+        staff = call.identity.role in STAFF_ROLES
+        found = await self.dbx.read(lambda db: _page(db, args, after, staff))
         page = found[: args["limit"]]
         more = len(found) > args["limit"]
         return {
@@ -66,18 +62,18 @@ class CatalogService:
             "next_cursor": _encode_cursor(page[-1], scope) if more else None,
         }
 
-    def get(self, call: Call) -> Any:
+    def get(self, call: Call) -> dict[str, Any] | Coroutine[Any, Any, dict[str, Any]]:
+        """From the cache when it has the product: no Deferred, no coroutine."""
         args = call.args
         found = self.cache.get(args.get("product_id"), args.get("sku")) if self.cache else None
         if found is not None:
             return self._visible(call, found)
         return self._read(call)
 
-    @inlineCallbacks
-    def _read(self, call: Call):
+    async def _read(self, call: Call) -> dict[str, Any]:
         args = call.args
         by, key = ("id", args["product_id"]) if "product_id" in args else ("sku", args["sku"])
-        row = yield self.dbx.read(
+        row = await self.dbx.read(
             lambda db: sql.one(db, f"SELECT {PRODUCT_COLUMNS} FROM products WHERE {by} = ?", (key,))
         )
         if row is None:
@@ -89,7 +85,7 @@ class CatalogService:
 
     def _visible(self, call: Call, found: dict[str, Any]) -> dict[str, Any]:
         """Archived products exist only for staff."""
-        if found["archived"] and call.identity.role not in STAFF:
+        if found["archived"] and call.identity.role not in STAFF_ROLES:
             key = call.args.get("product_id", call.args.get("sku"))
             raise not_found("product", key)
         return found

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from protocol.errors import ErrorCode, WarungError
+from protocol.errors import UnsupportedVersion
 from protocol.rules import SUPPORTED_VERSIONS
 from server.dispatch import Call
 from server.limits import Limits
@@ -23,12 +23,11 @@ class SessionService:
         ours_low, ours_high = SUPPORTED_VERSIONS
         chosen = min(high, ours_high)
         if chosen < max(low, ours_low):
-            raise WarungError(
+            raise UnsupportedVersion(
                 f"this server speaks protocol {ours_low}..{ours_high}, not {low}..{high}",
                 {"supported": [ours_low, ours_high]},
-                code=ErrorCode.UNSUPPORTED_VERSION,
             )
-        call.peer.client_max_frame = call.args.get("max_frame")
+        call.peer.set_max_frame(call.args.get("max_frame"))
         return {
             "protocol": chosen,
             "server": SERVER_NAME,

@@ -1,0 +1,50 @@
+"""The server's own work on its database, outside any service: make it ready before the
+reactor starts, read the shop's settings, and checkpoint SQLite's write-ahead log."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from typing import Any
+
+import peewee as pw
+
+from db.accounts import create_user
+from db.connect import connect
+from db.demo import load_demo
+from db.migrations import migrate
+from db.models import Product, User
+from protocol.rules import DEMO_ACCOUNT_LINE, ROLES
+from server import sql
+
+
+def prepare_database(url: str | None, demo: bool) -> pw.Database:
+    """Open, migrate and (with `demo`) fill the database. Runs before the reactor starts."""
+    db = connect(url, pragmas={"wal_autocheckpoint": 0})
+    migrate(db)
+    if demo and not Product.select().exists():
+        shop = load_demo(db)
+        print(f"loaded the demo shop: {shop.products} products", file=sys.stderr)
+    if demo and not User.select().exists():
+        for role in ROLES:
+            password = secrets.token_urlsafe(9)
+            create_user(role, password, role)
+            print(DEMO_ACCOUNT_LINE.format(role=role, password=password), flush=True)
+    db.close()
+    return db
+
+
+def read_shop(db: pw.Database) -> dict[str, Any]:
+    """The shop as `hello` describes it, from its settings. Runs before the reactor starts."""
+    settings = dict(sql.rows(db, "SELECT key, value FROM settings"))
+    db.close()
+    return {
+        "name": settings.get("shop_name", "warung"),
+        "currency": settings.get("currency", "IDR"),
+        "currency_exponent": int(settings.get("currency_exponent", "2")),
+    }
+
+
+def checkpoint_wal(db: pw.Database) -> None:
+    """Move the WAL into the database off the commit path (SQLite, with autocheckpoint off)."""
+    db.execute_sql("PRAGMA wal_checkpoint(PASSIVE)")

@@ -1,0 +1,32 @@
+"""Orders another server changed (heard on PostgreSQL), pushed to their owners' connections
+here, as this server's own order changes are."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.logger import Logger
+
+from server.dbexec import DatabaseExecutor
+from server.events import EventHub
+from server.services.orders import read_order
+
+log = Logger()
+
+
+class OrderFeed:
+    def __init__(self, dbx: DatabaseExecutor, hub: EventHub) -> None:
+        self.dbx = dbx
+        self.hub = hub
+
+    def changed(self, order_id: int, customer_id: int) -> None:
+        """Read the order and push it, if its owner has a connection here."""
+        if customer_id in self.hub.users:
+            d = self.dbx.read(lambda db: read_order(db, order_id))
+            d.addCallback(self._publish).addErrback(
+                lambda failure: log.failure("cannot push order {id}", failure, id=order_id)
+            )
+
+    def _publish(self, order: dict[str, Any] | None) -> None:
+        if order is not None:  # None: deleted meanwhile, so nothing to tell
+            self.hub.publish_order(order)

@@ -1,0 +1,37 @@
+"""Which connections are signed in with which session, so a sign-out reaches all of them.
+
+The factory adds and drops connections as they sign in and out; the auth service only
+asks for a session to be signed out (through its narrow `auth.Sessions` view), so it needs
+neither the factory nor the connections.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Protocol
+
+from server.dispatch import Identity
+
+
+class SignsIn(Protocol):
+    def sign_in(self, identity: Identity | None) -> None: ...
+
+
+class SessionRegistry:
+    def __init__(self) -> None:
+        self._by_session: dict[int, set[SignsIn]] = defaultdict(set)
+
+    def add(self, conn: SignsIn, session_id: int) -> None:
+        self._by_session[session_id].add(conn)
+
+    def discard(self, conn: SignsIn, session_id: int) -> None:
+        peers = self._by_session.get(session_id)
+        if peers is not None:
+            peers.discard(conn)
+            if not peers:
+                del self._by_session[session_id]
+
+    def sign_out_session(self, session_id: int) -> None:
+        """Every connection signed in with this session is signed out."""
+        for conn in list(self._by_session.get(session_id, ())):
+            conn.sign_in(None)
