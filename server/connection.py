@@ -23,9 +23,18 @@ from zope.interface import implementer
 
 from protocol.codec import packb
 from protocol.envelope import PushTemplate, Request, failure, parse_request, push, success
-from protocol.errors import BadRequest, ErrorCode, FrameTooLarge, MalformedFrame, WarungError
-from protocol.framing import HEADER, FrameDecoder, Message
+from protocol.errors import (
+    BadRequest,
+    FrameTooLarge,
+    MalformedFrame,
+    RateLimited,
+    TooLarge,
+    Unavailable,
+    WarungError,
+)
+from protocol.framing import FrameDecoder, Message, encode, frame
 from protocol.ops import Op
+from server.dispatch import internal_error
 
 if TYPE_CHECKING:
     from server.dispatch import Identity
@@ -186,20 +195,18 @@ class WarungConnection(Protocol, TimeoutMixin):
         if self.factory.draining:
             self._send_error(
                 request.id,
-                WarungError(
+                Unavailable(
                     "this server is shutting down: reconnect, to it or another",
                     {"reason": "draining", "retry_after_ms": 1000},
-                    code=ErrorCode.UNAVAILABLE,
                 ),
             )
             return
         if self.in_flight >= self.limits.max_in_flight:
             self._send_error(
                 request.id,
-                WarungError(
+                RateLimited(
                     f"more than {self.limits.max_in_flight} requests in flight: wait for answers",
                     {"limit": self.limits.max_in_flight, "reason": "in_flight"},
-                    code=ErrorCode.RATE_LIMITED,
                 ),
             )
             return
@@ -208,10 +215,9 @@ class WarungConnection(Protocol, TimeoutMixin):
         if wait:
             self._send_error(
                 request.id,
-                WarungError(
+                RateLimited(
                     "too many requests on this connection: slow down",
                     {"reason": "rate", "retry_after_ms": int(wait * 1000) + 1},
-                    code=ErrorCode.RATE_LIMITED,
                 ),
             )
             return
@@ -224,21 +230,16 @@ class WarungConnection(Protocol, TimeoutMixin):
         try:
             result = self.factory.dispatcher.dispatch(request, self)
         except WarungError as error:
-            return self._count(self._reply_error(error, request.id), request.op, began)
+            return self._count(self._reply_error(error, request), request.op, began)
         if isinstance(result, Deferred):
             result.addCallbacks(
                 self._reply_ok,
                 self._reply_failure,
-                callbackArgs=(request.id,),
-                errbackArgs=(request.id,),
+                callbackArgs=(request,),
+                errbackArgs=(request,),
             )
             return result.addCallback(self._count, request.op, began)
-        try:
-            outcome = self._reply_ok(result, request.id)
-        except Exception:  # as a failing callback would be: logged, neither answered nor counted
-            log.failure("cannot answer {op} (id {id})", op=request.op, id=request.id)
-            return False
-        return self._count(outcome, request.op, began)
+        return self._count(self._reply_ok(result, request), request.op, began)
 
     def _count(self, outcome: str, op: str, began: float) -> bool:
         self.factory.metrics.answered(op, outcome, self.factory.clock.seconds() - began)
@@ -246,37 +247,43 @@ class WarungConnection(Protocol, TimeoutMixin):
 
     # -- output
 
-    def _reply_ok(self, result: dict[str, Any], request_id: int) -> str:
+    def _reply_ok(self, result: dict[str, Any], request: Request) -> str:
         """Send the answer; returns the outcome: "ok" or the error code sent instead."""
         self.in_flight -= 1
         if self.closing:
             return "ok"
-        body = packb(success(request_id, result))
+        try:
+            body = packb(success(request.id, result))
+        except Exception:  # a result the codec cannot carry is a bug: answered as one
+            return self._send_error(request.id, internal_error(Failure(), _answering(request)))
         limit = self.client_max_frame or self.limits.max_frame
         if len(body) > limit:
-            self._send_error(
-                request_id,
-                WarungError(
+            return self._send_error(
+                request.id,
+                TooLarge(
                     f"the answer is {len(body)} bytes, over the {limit} this client accepts",
                     {"size": len(body), "max_frame": limit},
-                    code=ErrorCode.TOO_LARGE,
                 ),
             )
-            return ErrorCode.TOO_LARGE
-        self.out.write(HEADER.pack(len(body)) + body)
+        self.out.write(frame(body))
         return "ok"
 
-    def _reply_failure(self, reason: Failure, request_id: int) -> str:
-        return self._reply_error(reason.value, request_id)
+    def _reply_failure(self, reason: Failure, request: Request) -> str:
+        return self._reply_error(reason.value, request)
 
-    def _reply_error(self, error: WarungError, request_id: int) -> str:
+    def _reply_error(self, error: WarungError, request: Request) -> str:
         self.in_flight -= 1
-        if not self.closing:
-            self._send_error(request_id, error)
-        return str(error.code)
+        if self.closing:
+            return str(error.code)
+        try:
+            return self._send_error(request.id, error)
+        except Exception:  # details the codec cannot carry: a bug, answered as one
+            return self._send_error(request.id, internal_error(Failure(), _answering(request)))
 
-    def _send_error(self, request_id: int | None, error: WarungError) -> None:
-        self.out.write(_frame(failure(request_id, error.code, error.message, error.details)))
+    def _send_error(self, request_id: int | None, error: WarungError) -> str:
+        """Send `error` as the answer to `request_id`; returns its code."""
+        self.out.write(encode(failure(request_id, error.code, error.message, error.details)))
+        return str(error.code)
 
     def sign_in(self, identity: Identity | None) -> None:
         if self.closing:  # a sign-in that finished after the client left: register nothing
@@ -294,7 +301,7 @@ class WarungConnection(Protocol, TimeoutMixin):
         if self.client_max_frame is not None and len(body) > self.client_max_frame:
             log.info("skipped a {n}-byte push over the client's max_frame", n=len(body))
             return  # the client sees the gap in seq
-        self.out.write(HEADER.pack(len(body)) + body)
+        self.out.write(frame(body))
 
     def send_stock(self, product_id: int, template: PushTemplate) -> None:
         """A stock value: written now, or kept as the newest for this product while paused."""
@@ -348,9 +355,8 @@ class WarungConnection(Protocol, TimeoutMixin):
         self._pause_timer = None
 
 
-def _frame(message: dict[str, Any]) -> bytes:
-    body = packb(message)
-    return HEADER.pack(len(body)) + body
+def _answering(request: Request) -> str:
+    return f"the answer to {request.op} (id {request.id})"
 
 
 def _tcp_socket(transport: Any) -> socket.socket | None:
