@@ -12,7 +12,7 @@ from twisted.logger import LogEvent, globalLogPublisher
 
 from protocol.envelope import PushTemplate
 from protocol.errors import Conflict
-from protocol.framing import FrameDecoder, Message, encode
+from protocol.framing import FrameDecoder, Message, encode, frame
 from protocol.ops import Op
 from server.dispatch import Call, Dispatcher
 from server.events import EventHub, StockChange
@@ -277,3 +277,14 @@ def test_an_error_whose_details_the_codec_cannot_encode_is_answered_as_internal(
     assert [e for e in logged if e.get("reference") == reference]
     assert not transport.disconnecting
     assert conn.in_flight == 0 and answered(conn, "internal") == 1
+
+
+def test_a_request_that_repeats_a_key_is_a_bad_body_and_the_connection_goes_on():
+    conn, transport, _, _ = make()
+    say_hello(conn, transport)
+    repeated = b"\x83\xa2id\x02\xa2op\xa4ping\xa2op\xa5hello"  # {"id": 2, "op": "ping", "op": ...}
+    conn.dataReceived(frame(repeated) + encode({"id": 3, "op": "ping"}))
+    refused, pong = read(transport)
+    assert refused["id"] is None and refused["error"]["code"] == "bad_request"
+    assert refused["error"]["details"] == {"reason": "msgpack"}
+    assert pong["id"] == 3 and pong["ok"] and not transport.disconnecting
