@@ -11,15 +11,17 @@ the socket stops; a connection paused longer than `paused_close_s` is closed.
 from __future__ import annotations
 
 import socket
-from typing import TYPE_CHECKING, Any
+import typing
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IHalfCloseableProtocol, IPushProducer
-from twisted.internet.protocol import Protocol
+from twisted.internet.protocol import Protocol, connectionDone
 from twisted.logger import Logger
 from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
-from zope.interface import implementer
+from zope.interface import implementer  # type: ignore[import-untyped]  # no type information
 
 from protocol.codec import packb
 from protocol.envelope import PushTemplate, Request, failure, parse_request, push, success
@@ -44,6 +46,21 @@ log = Logger()
 REFUSAL_GRACE_S = 2.0
 
 
+class TCPTransport(typing.Protocol):
+    """What a connection asks of its transport: Twisted's TCP or TLS transport.
+
+    Twisted types `Protocol.transport` as the narrower `ITransport | None`, and mypy reads
+    the methods of its zope interfaces as taking no `self`; this says what is really there.
+    """
+
+    def loseConnection(self) -> None: ...
+    def loseWriteConnection(self) -> None: ...
+    def abortConnection(self) -> None: ...
+    def registerProducer(self, producer: object, streaming: bool) -> None: ...
+    def pauseProducing(self) -> None: ...
+    def resumeProducing(self) -> None: ...
+
+
 @implementer(IPushProducer, IHalfCloseableProtocol)
 class WarungConnection(Protocol, TimeoutMixin):
     def __init__(self, factory: WarungFactory, address: str) -> None:
@@ -65,8 +82,15 @@ class WarungConnection(Protocol, TimeoutMixin):
 
     # -- connection lifecycle
 
+    @property
+    def tcp(self) -> TCPTransport:
+        return cast(TCPTransport, self.transport)
+
+    def callLater(self, period: float, func: Callable[[], object]) -> Any:
+        """TimeoutMixin's timer, on the factory's clock rather than the global reactor."""
+        return self.factory.clock.callLater(period, func)
+
     def connectionMade(self) -> None:
-        self.callLater = self.factory.clock.callLater
         self.out = self.factory.turns.output(self.transport)
         refusal = self.factory.admit(self)
         if refusal is not None:
@@ -74,7 +98,7 @@ class WarungConnection(Protocol, TimeoutMixin):
             self.close()
             return
         self._tune_socket()
-        self.transport.registerProducer(self, True)
+        self.tcp.registerProducer(self, True)
         self.setTimeout(self.limits.hello_timeout_s)
 
     def _tune_socket(self) -> None:
@@ -93,7 +117,7 @@ class WarungConnection(Protocol, TimeoutMixin):
         if self.limits.send_buffer_bytes:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.limits.send_buffer_bytes)
 
-    def connectionLost(self, reason: Failure = None) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.closing = True
         self.out.stop()
         self.setTimeout(None)
@@ -106,7 +130,7 @@ class WarungConnection(Protocol, TimeoutMixin):
         """Send what is written, then close."""
         self.closing = True
         self.out.detach()
-        self.transport.loseConnection()
+        self.tcp.loseConnection()
 
     def _refuse_rest(self) -> None:
         """Close after an oversized frame without the peer losing our error to a reset.
@@ -116,14 +140,12 @@ class WarungConnection(Protocol, TimeoutMixin):
         """
         self.closing = True
         self.out.detach()
-        self.transport.loseWriteConnection()
-        self._refusal = self.factory.clock.callLater(
-            REFUSAL_GRACE_S, self.transport.abortConnection
-        )
+        self.tcp.loseWriteConnection()
+        self._refusal = self.factory.clock.callLater(REFUSAL_GRACE_S, self.tcp.abortConnection)
 
     def readConnectionLost(self) -> None:
         self.out.detach()
-        self.transport.loseConnection()
+        self.tcp.loseConnection()
 
     def writeConnectionLost(self) -> None:
         pass
@@ -131,7 +153,7 @@ class WarungConnection(Protocol, TimeoutMixin):
     def timeoutConnection(self) -> None:
         log.info("closing {address}: silent too long", address=self.address)
         self.closing = True
-        self.transport.abortConnection()
+        self.tcp.abortConnection()
 
     # -- input
 
@@ -320,7 +342,7 @@ class WarungConnection(Protocol, TimeoutMixin):
         if self.paused:
             return
         self.paused = True
-        self.transport.pauseProducing()
+        self.tcp.pauseProducing()
         self._pause_timer = self.factory.clock.callLater(
             self.limits.paused_close_s, self._paused_too_long
         )
@@ -334,7 +356,7 @@ class WarungConnection(Protocol, TimeoutMixin):
         for product_id, template in pending.items():
             self.send_stock(product_id, template)
         if not self.paused:
-            self.transport.resumeProducing()
+            self.tcp.resumeProducing()
 
     def stopProducing(self) -> None:
         self.closing = True
@@ -347,7 +369,7 @@ class WarungConnection(Protocol, TimeoutMixin):
             s=self.limits.paused_close_s,
         )
         self.closing = True
-        self.transport.abortConnection()
+        self.tcp.abortConnection()
 
     def _cancel_pause_timer(self) -> None:
         if self._pause_timer is not None and self._pause_timer.active():
