@@ -5,7 +5,7 @@ from typing import Any
 
 from protocol.codec import packb
 from protocol.errors import BadRequest, ErrorCode
-from protocol.framing import HEADER
+from protocol.framing import frame
 from protocol.rules import MAX_ID
 
 REQUEST_KEYS = frozenset({"id", "op", "args"})
@@ -103,9 +103,7 @@ class PushTemplate:
         self._tail = packb("data") + packb(data)
 
     def frame(self, seq: int) -> bytes:
-        seq_bytes = packb(seq)
-        length = len(self._head) + len(seq_bytes) + len(self._tail)
-        return HEADER.pack(length) + self._head + seq_bytes + self._tail
+        return frame(self._head + packb(seq) + self._tail)
 
 
 __all__ = [

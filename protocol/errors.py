@@ -23,9 +23,13 @@ class ErrorCode(StrEnum):
 
 
 class WarungError(Exception):
-    """An error that travels on the wire as `{"code", "message", "details"}`."""
+    """An error that travels on the wire as `{"code", "message", "details"}`.
 
-    code: ErrorCode = ErrorCode.INTERNAL
+    `code` is an `ErrorCode`, or the plain string of a code newer than this side knows
+    (read from a peer by `from_wire`).
+    """
+
+    code: ErrorCode | str = ErrorCode.INTERNAL
 
     def __init__(
         self, message: str, details: dict[str, Any] | None = None, code: ErrorCode | None = None
@@ -145,7 +149,9 @@ def from_wire(error: Any) -> WarungError:
         return Internal(f"malformed error: {error!r}")
     code = str(error.get("code", "internal"))
     message = str(error.get("message", ""))
-    details = error.get("details") if isinstance(error.get("details"), dict) else {}
+    details = error.get("details")
+    if not isinstance(details, dict):
+        details = {}
     cls = BY_CODE.get(code)
     if cls is None:
         return _unknown(code, message, details)

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from protocol.codec import packb, unpackb
-from protocol.errors import FrameError, FrameTooLarge, MalformedFrame
+from protocol.errors import FrameTooLarge, MalformedFrame
 from protocol.rules import DEFAULT_MAX_FRAME
 
 HEADER = struct.Struct(">I")
@@ -19,7 +19,7 @@ class Message:
     size: int
 
 
-Event = Message | FrameError
+Event = Message | FrameTooLarge | MalformedFrame
 
 
 class FrameDecoder:

@@ -11,21 +11,32 @@ the socket stops; a connection paused longer than `paused_close_s` is closed.
 from __future__ import annotations
 
 import socket
-from typing import TYPE_CHECKING, Any
+import typing
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IHalfCloseableProtocol, IPushProducer
-from twisted.internet.protocol import Protocol
+from twisted.internet.protocol import Protocol, connectionDone
 from twisted.logger import Logger
 from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
-from zope.interface import implementer
+from zope.interface import implementer  # type: ignore[import-untyped]  # no type information
 
 from protocol.codec import packb
 from protocol.envelope import PushTemplate, Request, failure, parse_request, push, success
-from protocol.errors import BadRequest, ErrorCode, FrameTooLarge, MalformedFrame, WarungError
-from protocol.framing import HEADER, FrameDecoder, Message
+from protocol.errors import (
+    BadRequest,
+    FrameTooLarge,
+    MalformedFrame,
+    RateLimited,
+    TooLarge,
+    Unavailable,
+    WarungError,
+)
+from protocol.framing import FrameDecoder, Message, encode, frame
 from protocol.ops import Op
+from server.dispatch import internal_error
 
 if TYPE_CHECKING:
     from server.dispatch import Identity
@@ -33,6 +44,21 @@ if TYPE_CHECKING:
 
 log = Logger()
 REFUSAL_GRACE_S = 2.0
+
+
+class TCPTransport(typing.Protocol):
+    """What a connection asks of its transport: Twisted's TCP or TLS transport.
+
+    Twisted types `Protocol.transport` as the narrower `ITransport | None`, and mypy reads
+    the methods of its zope interfaces as taking no `self`; this says what is really there.
+    """
+
+    def loseConnection(self) -> None: ...
+    def loseWriteConnection(self) -> None: ...
+    def abortConnection(self) -> None: ...
+    def registerProducer(self, producer: object, streaming: bool) -> None: ...
+    def pauseProducing(self) -> None: ...
+    def resumeProducing(self) -> None: ...
 
 
 @implementer(IPushProducer, IHalfCloseableProtocol)
@@ -56,8 +82,15 @@ class WarungConnection(Protocol, TimeoutMixin):
 
     # -- connection lifecycle
 
+    @property
+    def tcp(self) -> TCPTransport:
+        return cast(TCPTransport, self.transport)
+
+    def callLater(self, period: float, func: Callable[[], object]) -> Any:
+        """TimeoutMixin's timer, on the factory's clock rather than the global reactor."""
+        return self.factory.clock.callLater(period, func)
+
     def connectionMade(self) -> None:
-        self.callLater = self.factory.clock.callLater
         self.out = self.factory.turns.output(self.transport)
         refusal = self.factory.admit(self)
         if refusal is not None:
@@ -65,7 +98,7 @@ class WarungConnection(Protocol, TimeoutMixin):
             self.close()
             return
         self._tune_socket()
-        self.transport.registerProducer(self, True)
+        self.tcp.registerProducer(self, True)
         self.setTimeout(self.limits.hello_timeout_s)
 
     def _tune_socket(self) -> None:
@@ -84,7 +117,7 @@ class WarungConnection(Protocol, TimeoutMixin):
         if self.limits.send_buffer_bytes:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.limits.send_buffer_bytes)
 
-    def connectionLost(self, reason: Failure = None) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.closing = True
         self.out.stop()
         self.setTimeout(None)
@@ -97,7 +130,7 @@ class WarungConnection(Protocol, TimeoutMixin):
         """Send what is written, then close."""
         self.closing = True
         self.out.detach()
-        self.transport.loseConnection()
+        self.tcp.loseConnection()
 
     def _refuse_rest(self) -> None:
         """Close after an oversized frame without the peer losing our error to a reset.
@@ -107,14 +140,12 @@ class WarungConnection(Protocol, TimeoutMixin):
         """
         self.closing = True
         self.out.detach()
-        self.transport.loseWriteConnection()
-        self._refusal = self.factory.clock.callLater(
-            REFUSAL_GRACE_S, self.transport.abortConnection
-        )
+        self.tcp.loseWriteConnection()
+        self._refusal = self.factory.clock.callLater(REFUSAL_GRACE_S, self.tcp.abortConnection)
 
     def readConnectionLost(self) -> None:
         self.out.detach()
-        self.transport.loseConnection()
+        self.tcp.loseConnection()
 
     def writeConnectionLost(self) -> None:
         pass
@@ -122,7 +153,7 @@ class WarungConnection(Protocol, TimeoutMixin):
     def timeoutConnection(self) -> None:
         log.info("closing {address}: silent too long", address=self.address)
         self.closing = True
-        self.transport.abortConnection()
+        self.tcp.abortConnection()
 
     # -- input
 
@@ -186,20 +217,18 @@ class WarungConnection(Protocol, TimeoutMixin):
         if self.factory.draining:
             self._send_error(
                 request.id,
-                WarungError(
+                Unavailable(
                     "this server is shutting down: reconnect, to it or another",
                     {"reason": "draining", "retry_after_ms": 1000},
-                    code=ErrorCode.UNAVAILABLE,
                 ),
             )
             return
         if self.in_flight >= self.limits.max_in_flight:
             self._send_error(
                 request.id,
-                WarungError(
+                RateLimited(
                     f"more than {self.limits.max_in_flight} requests in flight: wait for answers",
                     {"limit": self.limits.max_in_flight, "reason": "in_flight"},
-                    code=ErrorCode.RATE_LIMITED,
                 ),
             )
             return
@@ -208,10 +237,9 @@ class WarungConnection(Protocol, TimeoutMixin):
         if wait:
             self._send_error(
                 request.id,
-                WarungError(
+                RateLimited(
                     "too many requests on this connection: slow down",
                     {"reason": "rate", "retry_after_ms": int(wait * 1000) + 1},
-                    code=ErrorCode.RATE_LIMITED,
                 ),
             )
             return
@@ -224,21 +252,16 @@ class WarungConnection(Protocol, TimeoutMixin):
         try:
             result = self.factory.dispatcher.dispatch(request, self)
         except WarungError as error:
-            return self._count(self._reply_error(error, request.id), request.op, began)
+            return self._count(self._reply_error(error, request), request.op, began)
         if isinstance(result, Deferred):
             result.addCallbacks(
                 self._reply_ok,
                 self._reply_failure,
-                callbackArgs=(request.id,),
-                errbackArgs=(request.id,),
+                callbackArgs=(request,),
+                errbackArgs=(request,),
             )
             return result.addCallback(self._count, request.op, began)
-        try:
-            outcome = self._reply_ok(result, request.id)
-        except Exception:  # as a failing callback would be: logged, neither answered nor counted
-            log.failure("cannot answer {op} (id {id})", op=request.op, id=request.id)
-            return False
-        return self._count(outcome, request.op, began)
+        return self._count(self._reply_ok(result, request), request.op, began)
 
     def _count(self, outcome: str, op: str, began: float) -> bool:
         self.factory.metrics.answered(op, outcome, self.factory.clock.seconds() - began)
@@ -246,37 +269,43 @@ class WarungConnection(Protocol, TimeoutMixin):
 
     # -- output
 
-    def _reply_ok(self, result: dict[str, Any], request_id: int) -> str:
+    def _reply_ok(self, result: dict[str, Any], request: Request) -> str:
         """Send the answer; returns the outcome: "ok" or the error code sent instead."""
         self.in_flight -= 1
         if self.closing:
             return "ok"
-        body = packb(success(request_id, result))
+        try:
+            body = packb(success(request.id, result))
+        except Exception:  # a result the codec cannot carry is a bug: answered as one
+            return self._send_error(request.id, internal_error(Failure(), _answering(request)))
         limit = self.client_max_frame or self.limits.max_frame
         if len(body) > limit:
-            self._send_error(
-                request_id,
-                WarungError(
+            return self._send_error(
+                request.id,
+                TooLarge(
                     f"the answer is {len(body)} bytes, over the {limit} this client accepts",
                     {"size": len(body), "max_frame": limit},
-                    code=ErrorCode.TOO_LARGE,
                 ),
             )
-            return ErrorCode.TOO_LARGE
-        self.out.write(HEADER.pack(len(body)) + body)
+        self.out.write(frame(body))
         return "ok"
 
-    def _reply_failure(self, reason: Failure, request_id: int) -> str:
-        return self._reply_error(reason.value, request_id)
+    def _reply_failure(self, reason: Failure, request: Request) -> str:
+        return self._reply_error(reason.value, request)
 
-    def _reply_error(self, error: WarungError, request_id: int) -> str:
+    def _reply_error(self, error: WarungError, request: Request) -> str:
         self.in_flight -= 1
-        if not self.closing:
-            self._send_error(request_id, error)
-        return str(error.code)
+        if self.closing:
+            return str(error.code)
+        try:
+            return self._send_error(request.id, error)
+        except Exception:  # details the codec cannot carry: a bug, answered as one
+            return self._send_error(request.id, internal_error(Failure(), _answering(request)))
 
-    def _send_error(self, request_id: int | None, error: WarungError) -> None:
-        self.out.write(_frame(failure(request_id, error.code, error.message, error.details)))
+    def _send_error(self, request_id: int | None, error: WarungError) -> str:
+        """Send `error` as the answer to `request_id`; returns its code."""
+        self.out.write(encode(failure(request_id, error.code, error.message, error.details)))
+        return str(error.code)
 
     def set_max_frame(self, max_frame: int | None) -> None:
         self.client_max_frame = max_frame
@@ -297,7 +326,7 @@ class WarungConnection(Protocol, TimeoutMixin):
         if self.client_max_frame is not None and len(body) > self.client_max_frame:
             log.info("skipped a {n}-byte push over the client's max_frame", n=len(body))
             return  # the client sees the gap in seq
-        self.out.write(HEADER.pack(len(body)) + body)
+        self.out.write(frame(body))
 
     def send_stock(self, product_id: int, template: PushTemplate) -> None:
         """A stock value: written now, or kept as the newest for this product while paused."""
@@ -316,7 +345,7 @@ class WarungConnection(Protocol, TimeoutMixin):
         if self.paused:
             return
         self.paused = True
-        self.transport.pauseProducing()
+        self.tcp.pauseProducing()
         self._pause_timer = self.factory.clock.callLater(
             self.limits.paused_close_s, self._paused_too_long
         )
@@ -330,7 +359,7 @@ class WarungConnection(Protocol, TimeoutMixin):
         for product_id, template in pending.items():
             self.send_stock(product_id, template)
         if not self.paused:
-            self.transport.resumeProducing()
+            self.tcp.resumeProducing()
 
     def stopProducing(self) -> None:
         self.closing = True
@@ -343,7 +372,7 @@ class WarungConnection(Protocol, TimeoutMixin):
             s=self.limits.paused_close_s,
         )
         self.closing = True
-        self.transport.abortConnection()
+        self.tcp.abortConnection()
 
     def _cancel_pause_timer(self) -> None:
         if self._pause_timer is not None and self._pause_timer.active():
@@ -351,9 +380,8 @@ class WarungConnection(Protocol, TimeoutMixin):
         self._pause_timer = None
 
 
-def _frame(message: dict[str, Any]) -> bytes:
-    body = packb(message)
-    return HEADER.pack(len(body)) + body
+def _answering(request: Request) -> str:
+    return f"the answer to {request.op} (id {request.id})"
 
 
 def _tcp_socket(transport: Any) -> socket.socket | None:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import peewee as pw
-import psycopg2
+import psycopg2  # type: ignore[import-untyped]  # no stubs here (types-psycopg2)
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
@@ -95,6 +95,7 @@ class DatabaseExecutor:
         name = job_name(job)
         if self._writer is not None:
             return self._writer.submit(name, args)
+        assert self._pg_writers is not None, "on PostgreSQL, writes have threads of their own"
         d = deferToThreadPool(self.reactor, self._pg_writers, self._run_pg_write, job, args)
         return d.addCallback(self._count_pg_write).addErrback(_database_down)
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 from protocol.rules import DEFAULT_MAX_FRAME
+
+MAX_ADDRESSES = 100_000  # remembered by each AddressLimiter: about 20 MB at most
 
 
 @dataclass(frozen=True)
@@ -63,35 +66,48 @@ class TokenBucket:
 
 
 class AddressLimiter:
-    """One token bucket per remote address."""
+    """One token bucket per remote address, for at most `max_addresses` addresses.
 
-    def __init__(self, rate: float, burst: float) -> None:
+    Past that bound the least recently used address is forgotten: the one that has had the
+    longest to refill, and not one still being throttled (each check of an address counts
+    as a use). Forgetting everyone instead would lift every throttle at once.
+    """
+
+    def __init__(self, rate: float, burst: float, max_addresses: int = MAX_ADDRESSES) -> None:
         self.rate = rate
         self.burst = burst
-        self._buckets: dict[str, TokenBucket] = {}
+        self.max_addresses = max_addresses
+        self._buckets: dict[str, TokenBucket] = {}  # least recently used first
+
+    def __len__(self) -> int:
+        return len(self._buckets)
 
     def take(self, address: str, now: float) -> float:
         """Spend a token of `address`: 0.0 when granted, else the seconds to wait."""
-        return self._bucket(address, now).take(now)
+        bucket = self._used(address)
+        if bucket is None:
+            if len(self._buckets) >= self.max_addresses:
+                del self._buckets[next(iter(self._buckets))]
+            bucket = self._buckets[address] = TokenBucket(self.rate, self.burst, now)
+        return bucket.take(now)
 
     def wait(self, address: str, now: float) -> float:
         """Seconds until `address` has a token, spending none."""
-        bucket = self._buckets.get(address)
+        bucket = self._used(address)
         return 0.0 if bucket is None else bucket.wait(now)
 
-    def _bucket(self, address: str, now: float) -> TokenBucket:
-        bucket = self._buckets.get(address)
-        if bucket is None:
-            if len(self._buckets) >= 100_000:  # bounded: forget everyone rather than grow
-                self._buckets.clear()
-            bucket = self._buckets[address] = TokenBucket(self.rate, self.burst, now)
+    def _used(self, address: str) -> TokenBucket | None:
+        """The bucket of `address`, moved to the most recently used end; None if unknown."""
+        bucket = self._buckets.pop(address, None)
+        if bucket is not None:
+            self._buckets[address] = bucket
         return bucket
 
 
 def with_overrides(limits: Limits, pairs: list[str]) -> Limits:
     """`limits` with `NAME=VALUE` overrides applied; a bad one raises ValueError naming it."""
     types = {f.name: f.type for f in fields(Limits)}
-    changes: dict[str, float | int] = {}
+    changes: dict[str, Any] = {}  # each an int or a float, as its field is
     for pair in pairs:
         name, _, value = pair.partition("=")
         if name not in types:

@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_client.twisted import MetricsResource
-from twisted.web.resource import Resource
+from twisted.web.resource import IResource, Resource
 from twisted.web.server import Site
 
 from protocol.ops import REGISTRY
@@ -60,7 +60,8 @@ class Metrics:
 
     def site(self) -> Site:
         root = Resource()
-        root.putChild(b"metrics", MetricsResource(registry=self.registry))
+        # IResource(...) is the resource itself, as the type mypy cannot read off zope.
+        root.putChild(b"metrics", IResource(MetricsResource(registry=self.registry)))
         return Site(root)
 
 

@@ -38,7 +38,7 @@ def execute(db: pw.Database, statement: str, params: Sequence[Any] = ()) -> Any:
     """
     if isinstance(db, pw.PostgresqlDatabase):
         return db.execute_sql(_pg_style(statement), params)
-    with pw.__exception_wrapper__:
+    with pw.__exception_wrapper__:  # type: ignore[attr-defined]  # peewee-stubs omit it
         return db.connection().execute(statement, params)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import os
 import sys
-from typing import Any
+from typing import Any, Protocol, cast
 
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.protocol import ProcessProtocol
@@ -35,20 +35,39 @@ class WriterGone(RuntimeError):
     """The writer process exited before it was ready (its reasons are on stderr)."""
 
 
+class WriterProcess(Protocol):
+    """The writer process as Twisted's `spawnProcess` gives it.
+
+    Twisted types `ProcessProtocol.transport` as `IProcessTransport | None`, and mypy reads
+    the methods of its zope interfaces as taking no `self`; this says what is really there.
+    """
+
+    def write(self, data: bytes) -> None: ...
+    def closeStdin(self) -> None: ...
+    def signalProcess(self, signal: str) -> None: ...
+
+
 class _Pipe(ProcessProtocol):
-    """One writer process: frames from its stdout to the link, its end to the link."""
+    """One writer process: frames from its stdout to the link; it is `ready` when its
+    database is open, and `ended` when it has exited."""
 
     def __init__(self, link: WriterLink) -> None:
         self.link = link
         self.decoder = FrameDecoder(PIPE_MAX_FRAME)
+        self.ready: Deferred[None] = Deferred()
+        self.ended: Deferred[None] = Deferred()
+
+    @property
+    def process(self) -> WriterProcess:
+        return cast(WriterProcess, self.transport)
 
     def outReceived(self, data: bytes) -> None:
         for event in self.decoder.feed(data):
             if not isinstance(event, Message):
                 log.error("the writer sent a bad frame: {error}", error=event.message)
-                self.transport.signalProcess("KILL")
+                self.process.signalProcess("KILL")
                 return
-            self.link.received(event.body)
+            self.link.received(self, event.body)
 
     def processEnded(self, reason: Failure) -> None:
         self.link.ended(self, reason)
@@ -66,41 +85,41 @@ class WriterLink:
         self._ids = itertools.count(1)
         self._sent: dict[int, Deferred[Any]] = {}
         self._pipe: _Pipe | None = None
-        self._ready: Deferred[None] | None = None
-        self._ended: Deferred[None] | None = None
 
     def start(self) -> Deferred[None]:
         """Start the writer; fires once its database is open."""
-        self._pipe = _Pipe(self)
-        self._ready, self._ended = Deferred(), Deferred()
+        self._pipe = pipe = _Pipe(self)
         argv = [sys.executable, "-m", "server.writer_process", self.url]
         self.reactor.spawnProcess(
-            self._pipe, sys.executable, argv, env=os.environ, childFDs={0: "w", 1: "r", 2: 2}
+            pipe, sys.executable, argv, env=os.environ, childFDs={0: "w", 1: "r", 2: 2}
         )
-        return self._ready
+        return pipe.ready
 
     def submit(self, name: str, args: tuple[Any, ...]) -> Deferred[Any]:
         """Run the write job `name(db, *args)`; its result or error, after the commit."""
-        if not self.live or self.stopping:
+        pipe = self._pipe
+        if pipe is None or not self.live or self.stopping:
             return fail(unavailable("the database writer is restarting"))
         job_id = next(self._ids)
-        self._sent[job_id] = done = Deferred()
-        self._pipe.transport.write(encode({"jobs": [[job_id, name, args]]}))
+        done: Deferred[Any] = Deferred()
+        self._sent[job_id] = done
+        pipe.process.write(encode({"jobs": [[job_id, name, args]]}))
         return done
 
     def stop(self) -> Deferred[None]:
         """Let the writer finish the jobs it holds, then exit; fires when it has."""
         self.stopping = True
-        if self._pipe is None or self._ended is None or self._ended.called:
+        pipe = self._pipe
+        if pipe is None or pipe.ended.called:
             return succeed(None)
-        self._pipe.transport.closeStdin()
-        killer = self.reactor.callLater(STOP_S, self._pipe.transport.signalProcess, "KILL")
-        return self._ended.addBoth(_cancel, killer)
+        pipe.process.closeStdin()
+        killer = self.reactor.callLater(STOP_S, pipe.process.signalProcess, "KILL")
+        return pipe.ended.addBoth(_cancel, killer)
 
-    def received(self, body: dict[str, Any]) -> None:
+    def received(self, pipe: _Pipe, body: dict[str, Any]) -> None:
         if "ready" in body:
             self.live = True
-            self._ready.callback(None)
+            pipe.ready.callback(None)
             return
         self.batches += 1
         self.writes += len(body["done"])
@@ -117,12 +136,12 @@ class WriterLink:
         lost, self._sent = self._sent, {}
         for done in lost.values():
             done.errback(unavailable("the database writer stopped"))
-        if not self._ready.called:
-            self._ready.errback(WriterGone(f"the database writer exited: {reason.value}"))
+        if not pipe.ready.called:
+            pipe.ready.errback(WriterGone(f"the database writer exited: {reason.value}"))
         elif not self.stopping:
             log.error("the database writer stopped ({why}); starting it again", why=reason.value)
             self.reactor.callLater(RESTART_S, self._restart)
-        self._ended.callback(None)
+        pipe.ended.callback(None)
 
     def _restart(self) -> None:
         if self.stopping:

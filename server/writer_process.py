@@ -30,7 +30,7 @@ import time
 from typing import Any, BinaryIO
 
 import peewee as pw
-from twisted.logger import Logger, globalLogBeginner, textFileLogObserver
+from twisted.logger import ILogObserver, Logger, globalLogBeginner, textFileLogObserver
 
 from db.connect import DatabaseUnavailable, connect
 from db.transactions import write_transaction
@@ -90,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signum, signal.SIG_IGN)
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # a stray print must not corrupt the pipe
-    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stderr)], redirectStandardIO=False)
+    observer = ILogObserver(textFileLogObserver(sys.stderr))  # as the type mypy can read
+    globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
     try:
         db = connect(url, pragmas={"wal_autocheckpoint": 0}, create=False)
     except DatabaseUnavailable as exc:
