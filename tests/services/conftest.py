@@ -1,0 +1,44 @@
+"""Fixtures for in-process service tests (see `inline_db`): a migrated SQLite file holding
+a minimal shop, the inline executor over it, a `Clock`, an event hub."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import peewee as pw
+import pytest
+from twisted.internet.task import Clock
+
+from db.connect import connect, disconnect
+from db.migrations import migrate
+from server.events import EventHub
+from tests.services.inline_db import InlineDatabase, Shop, minimal_shop
+
+
+@pytest.fixture
+def db(tmp_path) -> Iterator[pw.Database]:
+    """A new SQLite file, migrated, with the models bound to it."""
+    database = connect(f"sqlite:///{tmp_path / 'warung.db'}")
+    migrate(database)
+    yield database
+    disconnect(database)
+
+
+@pytest.fixture
+def mini_shop(db: pw.Database) -> Shop:
+    return minimal_shop()
+
+
+@pytest.fixture
+def dbx(db: pw.Database) -> InlineDatabase:
+    return InlineDatabase(db)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def hub() -> EventHub:
+    return EventHub()
