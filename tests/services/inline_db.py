@@ -29,10 +29,9 @@ from twisted.python.failure import Failure
 
 from db.models import Category, Product, User
 from protocol.codec import packb, unpackb
-from protocol.envelope import PushTemplate
+from protocol.envelope import PushTemplate, Request
 from protocol.errors import WarungError, from_wire
-from protocol.ops import REGISTRY
-from server.dispatch import Call, Identity
+from server.dispatch import Dispatcher, Handler, Identity
 from server.write_jobs import job_name
 from server.writer_process import run_batch
 
@@ -95,12 +94,15 @@ PEOPLE = (("ani", "customer"), ("budi", "customer"), ("citra", "clerk"))
 PRODUCTS = (("KOPI-1", "Kopi Tubruk", 17500, 5), ("TEH-1", "Teh Melati", 9000, 3))
 
 
-def call(identity: Identity, op: str, **args: Any) -> Call:
-    """A `Call` as the dispatcher makes it: the op's roles and argument schema checked
-    (defaults filled in), from a connection signed in as `identity`."""
-    spec = REGISTRY[op]
-    assert not spec.roles or identity.role in spec.roles, f"{identity.role} may not {op}"
-    return Call(op, spec.args.check(args), Recorder(), identity)
+def ask(handler: Handler, who: Identity, op: str, **args: Any) -> Deferred[Any]:
+    """`op` answered by `handler` through the real `Dispatcher`, for a connection signed in
+    as `who` (roles and argument schema checked, defaults filled in), as a Deferred: a
+    raised error, a result, a coroutine or a Deferred alike."""
+    try:
+        answer = Dispatcher({op: handler}).dispatch(Request(1, op, args), Recorder(identity=who))
+    except WarungError:
+        return fail()
+    return answer if isinstance(answer, Deferred) else succeed(answer)
 
 
 @dataclass(eq=False)
