@@ -12,7 +12,7 @@ from db.models import CartLine, IdempotencyKey, Order, utcnow
 from protocol.errors import ErrorCode
 from server.events import EventHub
 from server.payments import FakeProvider
-from server.services.orders import PAYMENT_TIMEOUT_S, PENDING_LEASE_S
+from server.services.checkout import PAYMENT_TIMEOUT_S, PENDING_LEASE_S
 from tests.services.inline_db import InlineDatabase, Shop, error, result
 from tests.services.shopping import (
     CARD,
