@@ -48,9 +48,9 @@ def begin_checkout(
     total = sum(qty * price for _, _, _, qty, price, *_ in lines)
     order_id = sql.insert(
         db,
-        "INSERT INTO orders (customer_id, status, channel, total, currency, created_at, "
-        "updated_at) VALUES (?, 'pending', 'online', ?, ?, ?, ?) RETURNING id",
-        (user_id, total, currency, now, now),
+        "INSERT INTO orders (customer_id, status, channel, total, currency, idempotency_key, "
+        "created_at, updated_at) VALUES (?, 'pending', 'online', ?, ?, ?, ?, ?) RETURNING id",
+        (user_id, total, currency, key, now, now),
     )
     _claim_key(db, user_id, key, print_, order_id, now)
     changes = _take_stock(db, lines, order_id, user_id, now)
