@@ -36,9 +36,7 @@ from server.pg_events import PgEventListener
 from server.services.auth import AuthService
 from server.services.cart import CartService
 from server.services.catalog import CatalogService
-from server.services.checkout import PENDING_LEASE_S
-from server.services.order_queries import read_order
-from server.services.orders import OrderService
+from server.services.orders import PENDING_LEASE_S, OrderService, read_order
 from server.services.product_cache import ProductCache
 from server.services.session import SessionService
 from server.services.stock_feed import StockFeedService

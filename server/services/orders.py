@@ -1,4 +1,4 @@
-"""Orders: the ops on them (docs/architecture.md).
+"""Orders: the ops on them, and what the rest of the server uses of orders (docs/architecture.md).
 
 Checkout, the flow around the payment, is `server.services.checkout`; every change to an
 order is a write job of `order_jobs`, every read one of `order_queries`, and
@@ -15,9 +15,11 @@ from server.dbexec import DatabaseExecutor
 from server.dispatch import Call
 from server.events import EventHub
 from server.payments import PaymentProvider
-from server.services.checkout import Checkouts
+from server.services.checkout import PENDING_LEASE_S, Checkouts
 from server.services.order_jobs import advance_order, cancel_order, publish
 from server.services.order_queries import order_page, read_order, visible
+
+__all__ = ["PENDING_LEASE_S", "OrderService", "read_order"]
 
 Order = dict[str, Any]
 
