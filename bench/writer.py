@@ -29,7 +29,7 @@ from db.models import Product
 from protocol.codec import unpackb
 from server import sql
 from server.services.cart import change_cart
-from server.services.orders import begin_checkout, mark_paid
+from server.services.order_jobs import begin_checkout, mark_paid
 from server.write_jobs import job_name, write_job
 from server.writer_process import run_batch
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 
+@overload
+def utc(value: datetime | str) -> datetime: ...
+@overload
+def utc(value: None) -> None: ...
 def utc(value: datetime | str | None) -> datetime | None:
     """A stored timestamp (naive UTC; SQLite returns it as text) as an aware datetime."""
     if value is None:

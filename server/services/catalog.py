@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from collections.abc import Coroutine
 from typing import Any
 
-import msgpack
 import peewee as pw
 from twisted.internet.defer import Deferred, succeed
 
-from protocol.errors import BadRequest, NotFound
+from protocol.errors import NotFound
 from protocol.rules import STAFF_ROLES
 from server import sql
+from server.cursors import decode_cursor, encode_cursor
 from server.dbexec import DatabaseExecutor
 from server.dispatch import Call
 from server.services.product_cache import ProductCache
@@ -52,14 +50,14 @@ class CatalogService:
     async def list(self, call: Call) -> dict[str, Any]:
         args = call.args
         scope = _scope_key(args.get("category_id"), args.get("query") or "")
-        after = _decode_cursor(args["cursor"], scope) if "cursor" in args else None
+        after = decode_cursor(args["cursor"], scope, (str, int)) if "cursor" in args else None
         staff = call.identity.role in STAFF_ROLES
         found = await self.dbx.read(lambda db: _page(db, args, after, staff))
         page = found[: args["limit"]]
         more = len(found) > args["limit"]
         return {
             "items": [item for item, _ in page],
-            "next_cursor": _encode_cursor(page[-1], scope) if more else None,
+            "next_cursor": encode_cursor(scope, page[-1][1], page[-1][0]["id"]) if more else None,
         }
 
     def get(self, call: Call) -> dict[str, Any] | Coroutine[Any, Any, dict[str, Any]]:
@@ -151,27 +149,5 @@ def _page(
 
 
 def _scope_key(category_id: int | None, query: str) -> str:
-    return hashlib.sha256(f"{category_id}|{query.lower().split()}".encode()).hexdigest()[:12]
-
-
-def _encode_cursor(last: tuple[dict[str, Any], str], scope: str) -> str:
-    raw = msgpack.packb([1, scope, last[1], last[0]["id"]])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str, scope: str) -> tuple[str, int]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        version, their_scope, name, last_id = msgpack.unpackb(raw)
-        if version != 1 or not isinstance(name, str) or type(last_id) is not int:
-            raise ValueError
-    except Exception:
-        raise BadRequest(
-            "not a cursor from this listing", {"field": "cursor", "rule": "invalid"}
-        ) from None
-    if their_scope != scope:
-        raise BadRequest(
-            "this cursor belongs to another query or category",
-            {"field": "cursor", "rule": "other listing"},
-        )
-    return name, last_id
+    """The listing a cursor belongs to (`server.cursors` digests it with the position)."""
+    return f"{category_id}|{query.lower().split()}"

@@ -1,23 +1,26 @@
 """Where an order may go from each status: the one table every status change obeys."""
 
-from protocol.errors import ErrorCode, WarungError
+from protocol.errors import InvalidState
+from protocol.rules import OrderStatus
 
-TRANSITIONS: dict[str, frozenset[str]] = {
-    "pending": frozenset({"paid", "cancelled", "completed"}),
-    "paid": frozenset({"shipped", "cancelled", "refunded"}),
-    "shipped": frozenset({"delivered", "refunded"}),
-    "delivered": frozenset({"refunded"}),
-    "completed": frozenset({"refunded"}),
-    "cancelled": frozenset(),
-    "refunded": frozenset(),
+TRANSITIONS: dict[str, frozenset[OrderStatus]] = {
+    OrderStatus.PENDING: frozenset(
+        {OrderStatus.PAID, OrderStatus.CANCELLED, OrderStatus.COMPLETED}
+    ),
+    OrderStatus.PAID: frozenset({OrderStatus.SHIPPED, OrderStatus.CANCELLED, OrderStatus.REFUNDED}),
+    OrderStatus.SHIPPED: frozenset({OrderStatus.DELIVERED, OrderStatus.REFUNDED}),
+    OrderStatus.DELIVERED: frozenset({OrderStatus.REFUNDED}),
+    OrderStatus.COMPLETED: frozenset({OrderStatus.REFUNDED}),
+    OrderStatus.CANCELLED: frozenset(),
+    OrderStatus.REFUNDED: frozenset(),
 }
 
 
 def check_transition(order_id: int, status: str, target: str) -> None:
+    """Raise `invalid_state` unless an order in `status` may become `target`."""
     allowed = TRANSITIONS[status]
     if target not in allowed:
-        raise WarungError(
+        raise InvalidState(
             f"order {order_id} is {status}: it cannot become {target}",
             {"status": status, "allowed": sorted(allowed)},
-            code=ErrorCode.INVALID_STATE,
         )

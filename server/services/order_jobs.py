@@ -1,0 +1,286 @@
+"""The write jobs of orders (see `server.write_jobs`): each one transaction that changes an
+order with its lines, payment, idempotency key and stock together, returning what the
+service answers and publishes, as msgpack carries it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import peewee as pw
+
+from protocol.codec import packb
+from protocol.errors import Conflict, InvalidState
+from protocol.rules import STAFF_ROLES, OrderStatus
+from server import sql, wire
+from server.events import EventHub, StockChange
+from server.pg_events import announce_order
+from server.services.cart import CART_LINES, out_of_stock
+from server.services.order_queries import find_order, order_map, read_order, visible
+from server.services.order_states import check_transition
+from server.services.stock import ShortOfStock, move_stock
+from server.write_jobs import write_job
+
+OrderAndStock = tuple[dict[str, Any], list[StockChange]]
+
+# -- checkout: `begin_checkout`, the payment (no transaction open), then one of the two others
+
+
+@write_job
+def begin_checkout(
+    db: pw.Database,
+    user_id: int,
+    key: str,
+    print_: str,
+    method: str,
+    currency: str,
+    provider: str,
+) -> dict[str, Any]:
+    """The first checkout transaction: claim the key, take the stock, write the order
+    `pending`. Returns `{"order", "changes", "existing"}`; `existing` is true (and nothing
+    is written) when the key already names a paid order."""
+    stored = _stored_key(db, user_id, key)
+    if stored is not None:
+        return {"order": _replay(db, stored, print_), "changes": [], "existing": True}
+    lines = _cart(db, user_id)
+    now = sql.now()
+    total = sum(qty * price for _, _, _, qty, price, *_ in lines)
+    order_id = sql.insert(
+        db,
+        "INSERT INTO orders (customer_id, status, channel, total, currency, idempotency_key, "
+        "created_at, updated_at) VALUES (?, 'pending', 'online', ?, ?, ?, ?, ?) RETURNING id",
+        (user_id, total, currency, key, now, now),
+    )
+    _claim_key(db, user_id, key, print_, order_id, now)
+    changes = _take_stock(db, lines, order_id, user_id, now)
+    _write_lines(db, order_id, lines)
+    payment = _write_payment(db, order_id, provider, method, total, now)
+    announce_order(db, order_id)
+    row = (order_id, OrderStatus.PENDING, "online", user_id, total, currency, now, now, None)
+    order = order_map(row, [_order_line(line) for line in lines], payment)
+    return {"order": order, "changes": changes, "existing": False}
+
+
+def _stored_key(db: pw.Database, user_id: int, key: str) -> tuple[Any, ...] | None:
+    return sql.one(
+        db,
+        "SELECT fingerprint, order_id, response FROM idempotency_keys "
+        "WHERE user_id = ? AND key = ?",
+        (user_id, key),
+    )
+
+
+def _replay(db: pw.Database, stored: tuple[Any, ...], print_: str) -> dict[str, Any]:
+    """The order a key already names, if it was used with the same arguments and paid."""
+    their_print, order_id, response = stored
+    if their_print != print_:
+        raise key_reused()
+    if response is None:
+        raise key_in_progress()
+    return find_order(db, order_id)
+
+
+def _cart(db: pw.Database, user_id: int) -> list[tuple[Any, ...]]:
+    lines = sql.rows(db, CART_LINES, (user_id,))
+    if not lines:
+        raise InvalidState("the cart is empty: add a product first", {"reason": "empty_cart"})
+    return lines
+
+
+def _claim_key(
+    db: pw.Database, user_id: int, key: str, print_: str, order_id: int, now: str
+) -> None:
+    """Claim the key before taking stock: the same key racing on another server waits
+    here for that one's commit and answers in_progress, never out_of_stock."""
+    try:
+        sql.execute(
+            db,
+            "INSERT INTO idempotency_keys (user_id, key, fingerprint, order_id, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (user_id, key, print_, order_id, now),
+        )
+    except pw.IntegrityError:  # claimed by the other server first
+        raise key_in_progress() from None
+
+
+def _take_stock(
+    db: pw.Database, lines: list[tuple[Any, ...]], order_id: int, user_id: int, now: str
+) -> list[StockChange]:
+    """Every line's units, in product order (as every job takes them, so two jobs never wait
+    for each other's rows); the first one short fails the job, which undoes the rest."""
+    changes = []
+    for pid, _, _, qty, _, _, archived, _ in sorted(lines):
+        if archived:
+            raise out_of_stock(pid, qty, 0)
+        try:
+            changes.append(
+                move_stock(db, pid, -qty, "sale", order_id=order_id, user_id=user_id, now=now)
+            )
+        except ShortOfStock as short:
+            raise out_of_stock(pid, qty, short.available) from None
+    return changes
+
+
+def _write_lines(db: pw.Database, order_id: int, lines: list[tuple[Any, ...]]) -> None:
+    for pid, sku, name, qty, price, *_ in lines:
+        sql.execute(
+            db,
+            "INSERT INTO order_lines (order_id, product_id, sku, name, qty, unit_price, "
+            "line_total, refunded_qty) VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
+            (order_id, pid, sku, name, qty, price, price * qty),
+        )
+
+
+def _write_payment(
+    db: pw.Database, order_id: int, provider: str, method: str, amount: int, now: str
+) -> dict[str, Any]:
+    """Record the payment about to be asked for; as clients see it."""
+    sql.execute(
+        db,
+        "INSERT INTO payments (order_id, provider, method, amount, status, created_at, "
+        "updated_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)",
+        (order_id, provider, method, amount, now, now),
+    )
+    return {"method": method, "provider": provider, "reference": None, "status": "pending"}
+
+
+def _order_line(cart_line: tuple[Any, ...]) -> dict[str, Any]:
+    pid, sku, name, qty, price, *_ = cart_line
+    return {**wire.line(pid, sku, name, qty, price), "refunded_qty": 0}
+
+
+@write_job
+def mark_paid(db: pw.Database, order_id: int, reference: str) -> datetime:
+    """Mark a pending order paid, empty its lines from the cart, keep its key; when."""
+    now = sql.now()
+    set_status(db, order_id, OrderStatus.PENDING, OrderStatus.PAID, now)
+    sql.execute(
+        db,
+        "UPDATE payments SET status = 'captured', reference = ?, updated_at = ? WHERE order_id = ?",
+        (reference, now, order_id),
+    )
+    sql.execute(
+        db,
+        "DELETE FROM cart_lines WHERE user_id = (SELECT customer_id FROM orders WHERE id = ?) "
+        "AND product_id IN (SELECT product_id FROM order_lines WHERE order_id = ?)",
+        (order_id, order_id),
+    )
+    sql.execute(
+        db,
+        "UPDATE idempotency_keys SET response = ? WHERE order_id = ?",
+        (packb({"order_id": order_id}), order_id),
+    )
+    announce_order(db, order_id)
+    return wire.utc(now)
+
+
+@write_job
+def mark_declined(
+    db: pw.Database, order_id: int, user_id: int | None, reason: str
+) -> OrderAndStock:
+    """Give the stock back, cancel the order and free its key for another try."""
+    now = sql.now()
+    changes = release_stock(db, order_id, "cancel", user_id, now)
+    set_status(db, order_id, OrderStatus.PENDING, OrderStatus.CANCELLED, now, cancel_reason=reason)
+    sql.execute(
+        db,
+        "UPDATE payments SET status = 'declined', updated_at = ? WHERE order_id = ?",
+        (now, order_id),
+    )
+    sql.execute(db, "DELETE FROM idempotency_keys WHERE order_id = ?", (order_id,))
+    announce_order(db, order_id)
+    return find_order(db, order_id), changes
+
+
+def key_in_progress() -> Conflict:
+    return Conflict(
+        "a checkout with this key is still in progress: retry in a moment",
+        {"field": "idempotency_key", "reason": "in_progress"},
+    )
+
+
+def key_reused() -> Conflict:
+    return Conflict(
+        "this idempotency key was used for a checkout with other arguments",
+        {"field": "idempotency_key"},
+    )
+
+
+# -- after checkout
+
+
+@write_job
+def cancel_order(db: pw.Database, order_id: int, user_id: int, role: str) -> OrderAndStock:
+    """Cancel a paid (or later) order of `user_id`'s (any, for staff) and give its stock back."""
+    order = visible(read_order(db, order_id), order_id, user_id, role)
+    if order["status"] == OrderStatus.PENDING:  # its checkout is still running: it decides
+        raise InvalidState(
+            f"order {order_id} is still being paid for: wait for its outcome",
+            {"status": OrderStatus.PENDING, "reason": "payment_in_progress"},
+        )
+    check_transition(order_id, order["status"], OrderStatus.CANCELLED)
+    now = sql.now()
+    changes = release_stock(db, order_id, "cancel", user_id, now)
+    reason = "staff" if role in STAFF_ROLES else "customer"
+    set_status(db, order_id, order["status"], OrderStatus.CANCELLED, now, cancel_reason=reason)
+    announce_order(db, order_id)
+    sql.execute(
+        db,
+        "UPDATE payments SET status = 'refunded', updated_at = ? "
+        "WHERE order_id = ? AND status = 'captured'",
+        (now, order_id),
+    )
+    return find_order(db, order_id), changes
+
+
+@write_job
+def advance_order(db: pw.Database, order_id: int, target: str) -> dict[str, Any]:
+    """Move an order on (shipped, delivered) as the status table allows."""
+    order = find_order(db, order_id)
+    set_status(db, order_id, order["status"], target, sql.now())
+    announce_order(db, order_id)
+    return find_order(db, order_id)
+
+
+# -- the steps every job takes
+
+
+def set_status(
+    db: pw.Database, order_id: int, status: str, target: str, now: str, **extra: Any
+) -> None:
+    """Move the order from `status` to `target` (setting the `extra` columns too), if the
+    status table allows it and nobody changed its status meanwhile."""
+    check_transition(order_id, status, target)
+    assignments = "".join(f", {name} = ?" for name in extra)
+    cursor = sql.execute(
+        db,
+        f"UPDATE orders SET status = ?, updated_at = ?{assignments} WHERE id = ? AND status = ?",
+        (target, now, *extra.values(), order_id, status),
+    )
+    if cursor.rowcount != 1:
+        raise Conflict(f"order {order_id} changed meanwhile: read it again", {"status": status})
+
+
+def release_stock(
+    db: pw.Database, order_id: int, kind: str, user_id: int | None, now: str
+) -> list[StockChange]:
+    """Give back every unit of an order not yet given back."""
+    lines = sql.rows(
+        db,
+        "SELECT product_id, qty - refunded_qty FROM order_lines WHERE order_id = ? "
+        "ORDER BY product_id",
+        (order_id,),
+    )
+    return [
+        move_stock(db, pid, qty, kind, order_id=order_id, user_id=user_id, now=now)
+        for pid, qty in lines
+        if qty > 0
+    ]
+
+
+def publish(hub: EventHub, order: dict[str, Any], changes: Iterable[Sequence[int]]) -> None:
+    """On the reactor, after a job's commit: push the stock it moved (`StockChange`s, which
+    msgpack carried as lists), then the order."""
+    hub.publish_stock(StockChange(*change) for change in changes)
+    hub.publish_order(order)

@@ -1,0 +1,56 @@
+"""A customer's steps for the order tests: fill the cart, check out, watch the pushes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
+
+from db.models import Order, Payment, Product
+from server.dispatch import Identity
+from server.events import EventHub
+from server.payments import FakeProvider
+from server.services.cart import CartService
+from server.services.orders import OrderService
+from tests.services.inline_db import CURRENCY, InlineDatabase, Recorder, ask, result
+
+PAY_S = 2.0  # how long the fake gateway takes to answer a charge
+CARD = {"method": "card", "token": "tok"}
+DECLINED = {"method": "card", "token": "decline"}
+
+
+def order_service(
+    dbx: InlineDatabase, hub: EventHub, clock: Clock, provider: FakeProvider | None = None
+) -> OrderService:
+    return OrderService(dbx, hub, provider or FakeProvider(clock, PAY_S), CURRENCY, clock)
+
+
+def fill_cart(dbx: InlineDatabase, who: Identity, *lines: tuple[int, int]) -> None:
+    cart = CartService(dbx, CURRENCY)
+    for product_id, qty in lines:
+        result(ask(cart.add, who, "cart.add", product_id=product_id, qty=qty))
+
+
+def checkout(
+    orders: OrderService, who: Identity, key: str = "key-1", payment: dict[str, Any] = CARD
+) -> Deferred[dict[str, Any]]:
+    return ask(orders.checkout, who, "order.checkout", idempotency_key=key, payment=payment)
+
+
+def watch(hub: EventHub, who: Identity, *product_ids: int) -> Recorder:
+    """A connection of `who`'s that gets their order pushes and these products' stock."""
+    conn = Recorder(identity=who)
+    hub.watch_user(conn, who.user_id)
+    hub.subscribe(conn, product_ids)
+    return conn
+
+
+def stock(product_id: int) -> int:
+    return Product.get_by_id(product_id).stock
+
+
+def status(order_id: int) -> tuple[str, str]:
+    """The order's status and its payment's, as stored."""
+    payment = Payment.get(Payment.order == order_id)
+    return Order.get_by_id(order_id).status, payment.status
