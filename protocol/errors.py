@@ -25,20 +25,17 @@ class ErrorCode(StrEnum):
 class WarungError(Exception):
     """An error that travels on the wire as `{"code", "message", "details"}`.
 
+    Raise the subclass of its code (`NotFound`, `InvalidState`, ...): each sets `code`.
     `code` is an `ErrorCode`, or the plain string of a code newer than this side knows
     (read from a peer by `from_wire`).
     """
 
     code: ErrorCode | str = ErrorCode.INTERNAL
 
-    def __init__(
-        self, message: str, details: dict[str, Any] | None = None, code: ErrorCode | None = None
-    ) -> None:
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.details = details or {}
-        if code is not None:
-            self.code = ErrorCode(code)
 
     def to_wire(self) -> dict[str, Any]:
         return {"code": str(self.code), "message": self.message, "details": self.details}

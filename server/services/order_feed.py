@@ -9,7 +9,7 @@ from twisted.logger import Logger
 
 from server.dbexec import DatabaseExecutor
 from server.events import EventHub
-from server.services.orders import read_order
+from server.services.order_queries import read_order
 
 log = Logger()
 

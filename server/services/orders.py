@@ -15,11 +15,9 @@ from server.dbexec import DatabaseExecutor
 from server.dispatch import Call
 from server.events import EventHub
 from server.payments import PaymentProvider
-from server.services.checkout import PENDING_LEASE_S, Checkouts
+from server.services.checkout import Checkouts
 from server.services.order_jobs import advance_order, cancel_order, publish
 from server.services.order_queries import order_page, read_order, visible
-
-__all__ = ["PENDING_LEASE_S", "OrderService", "read_order"]
 
 Order = dict[str, Any]
 
