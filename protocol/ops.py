@@ -55,6 +55,8 @@ class Op(StrEnum):
     ORDER_CANCEL = "order.cancel"
     ORDER_SHIP = "order.ship"
     ORDER_DELIVER = "order.deliver"
+    ORDER_SUBSCRIBE = "order.subscribe"
+    ORDER_UNSUBSCRIBE = "order.unsubscribe"
     STOCK_SUBSCRIBE = "stock.subscribe"
     STOCK_UNSUBSCRIBE = "stock.unsubscribe"
     CLERK_REGISTER_OPEN = "clerk.register.open"
@@ -224,6 +226,13 @@ SPECS: tuple[OpSpec, ...] = (
     OpSpec(Op.ORDER_CANCEL, SIGNED_IN, ORDER_ID, "cancel a paid order; returns its stock"),
     OpSpec(Op.ORDER_SHIP, STAFF, ORDER_ID, "mark a paid order shipped"),
     OpSpec(Op.ORDER_DELIVER, STAFF, ORDER_ID, "mark a shipped order delivered"),
+    _spec(
+        Op.ORDER_SUBSCRIBE,
+        STAFF,
+        "receive order events of every online order; returns the paid ones, oldest first",
+        *PAGE,
+    ),
+    _spec(Op.ORDER_UNSUBSCRIBE, STAFF, "stop the order events order.subscribe started"),
     OpSpec(Op.STOCK_SUBSCRIBE, SIGNED_IN, SUBSCRIPTION, "receive stock events; returns a snapshot"),
     OpSpec(Op.STOCK_UNSUBSCRIBE, SIGNED_IN, SUBSCRIPTION, "stop stock events"),
     _spec(

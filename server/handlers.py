@@ -9,6 +9,7 @@ from server.services.cart import CartService
 from server.services.catalog import CatalogService
 from server.services.orders import OrderService
 from server.services.session import SessionService
+from server.services.staff_feed import StaffFeedService
 from server.services.stock_feed import StockFeedService
 
 
@@ -19,6 +20,7 @@ def handlers(
     cart: CartService,
     orders: OrderService,
     stock: StockFeedService,
+    staff: StaffFeedService,
 ) -> dict[str, Handler]:
     return {
         Op.HELLO: session.hello,
@@ -43,6 +45,8 @@ def handlers(
         Op.ORDER_CANCEL: orders.cancel,
         Op.ORDER_SHIP: orders.ship,
         Op.ORDER_DELIVER: orders.deliver,
+        Op.ORDER_SUBSCRIBE: staff.subscribe,
+        Op.ORDER_UNSUBSCRIBE: staff.unsubscribe,
         Op.STOCK_SUBSCRIBE: stock.subscribe,
         Op.STOCK_UNSUBSCRIBE: stock.unsubscribe,
     }
