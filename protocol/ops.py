@@ -224,7 +224,17 @@ SPECS: tuple[OpSpec, ...] = (
     ),
     OpSpec(Op.ORDER_GET, SIGNED_IN, ORDER_ID, "one order"),
     OpSpec(Op.ORDER_CANCEL, SIGNED_IN, ORDER_ID, "cancel a paid order; returns its stock"),
-    OpSpec(Op.ORDER_SHIP, STAFF, ORDER_ID, "mark a paid order shipped"),
+    _spec(
+        Op.ORDER_SHIP,
+        STAFF,
+        "mark a paid order shipped, with its tracking reference",
+        Field("order_id", ID, required=True),
+        Field(
+            "tracking",
+            Str(1, 100, pattern=r"[\x20-\x7e]+", rule="printable ASCII"),
+            doc="the carrier's tracking reference, shown to the customer",
+        ),
+    ),
     OpSpec(Op.ORDER_DELIVER, STAFF, ORDER_ID, "mark a shipped order delivered"),
     _spec(
         Op.ORDER_SUBSCRIBE,

@@ -13,7 +13,8 @@ from server.services.catalog import not_found
 from server.wire import utc
 
 ORDER_COLUMNS = (
-    "id, status, channel, customer_id, total, currency, created_at, updated_at, cancel_reason"
+    "id, status, channel, customer_id, total, currency, created_at, updated_at, cancel_reason, "
+    "tracking_ref"
 )
 LINE_FIELDS = ("product_id", "sku", "name", "qty", "unit_price", "line_total", "refunded_qty")
 PAYMENT_FIELDS = ("method", "provider", "reference", "status")
@@ -23,7 +24,9 @@ def order_map(
     row: tuple[Any, ...], lines: list[dict[str, Any]], payment: dict[str, Any] | None
 ) -> dict[str, Any]:
     """The order as clients see it, from its row as `ORDER_COLUMNS` selects it."""
-    order_id, status, channel, customer_id, total, currency, created, updated, reason = row
+    order_id, status, channel, customer_id, total, currency, created, updated, reason, tracking = (
+        row
+    )
     return {
         "id": order_id,
         "status": status,
@@ -35,6 +38,7 @@ def order_map(
         "created_at": utc(created),
         "updated_at": utc(updated),
         "cancel_reason": reason,
+        "tracking": tracking,
         "payment": payment,
     }
 

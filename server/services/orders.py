@@ -71,13 +71,13 @@ class OrderService:
         return order
 
     async def ship(self, call: Call) -> Order:
-        return await self._advance(call, OrderStatus.SHIPPED)
+        return await self._advance(call, OrderStatus.SHIPPED, call.args.get("tracking"))
 
     async def deliver(self, call: Call) -> Order:
         return await self._advance(call, OrderStatus.DELIVERED)
 
-    async def _advance(self, call: Call, target: OrderStatus) -> Order:
-        order = await self.dbx.write(advance_order, call.args["order_id"], target)
+    async def _advance(self, call: Call, target: OrderStatus, tracking: str | None = None) -> Order:
+        order = await self.dbx.write(advance_order, call.args["order_id"], target, tracking)
         self.hub.publish_order(order)
         return order
 

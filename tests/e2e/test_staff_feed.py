@@ -1,5 +1,5 @@
 """Staff see online orders live (order.subscribe), on one server and across two servers on
-PostgreSQL; a customer may not subscribe."""
+PostgreSQL; a customer may not subscribe; a shipment's tracking reference reaches the customer."""
 
 import asyncio
 from typing import Any
@@ -50,8 +50,10 @@ def test_a_customers_checkout_reaches_a_subscribed_clerk(shop: ServerProcess) ->
         waiting = [(o["id"], o["status"]) for o in page["items"]]
         assert (earlier["id"], "paid") in waiting and order["id"] not in dict(waiting)
         assert await pushed(pushes, order["id"], "paid") == ["paid"], "never the pending one"
-        await clerk.call("order.ship", order_id=order["id"])
+        await clerk.call("order.ship", order_id=order["id"], tracking="JNE 0042")
         assert await pushed(pushes, order["id"], "shipped") == ["paid", "shipped"]
+        seen = await customer.call("order.get", order_id=order["id"])
+        assert (seen["status"], seen["tracking"]) == ("shipped", "JNE 0042")
         await clerk.unsubscribe_orders()
         await customer.call("order.cancel", order_id=earlier["id"])
         await clerk.call("ping")  # the cancel's push would have come before this answer
@@ -89,9 +91,13 @@ def test_a_checkout_on_one_server_reaches_a_clerk_on_another(servers, pg_schema_
 
         order = await buy_one(customer)
         assert await pushed(staff, order["id"], "paid") == ["paid"]
-        await clerk.call("order.ship", order_id=order["id"])
+        await clerk.call("order.ship", order_id=order["id"], tracking="SiCepat 77 1234")
         assert await pushed(mine, order["id"], "shipped") == ["pending", "paid", "shipped"]
         assert await pushed(staff, order["id"], "shipped") == ["paid", "shipped"]
+        [shipped] = [p.data for p in mine if p.data.get("status") == "shipped"]
+        assert shipped["tracking"] == "SiCepat 77 1234", (
+            "the customer's push, from the other server"
+        )
         for client in (customer, clerk):
             await client.close()
 
