@@ -7,7 +7,8 @@ An outcome is `unauthenticated`, `forbidden` or allowed: an allowed call may sti
 its arguments or the state (`not_found`, `invalid_state`, `unavailable` for an op this
 server does not offer yet); the matrix is about who may call. One server, one connection per
 caller, every call pipelined: first all but the sign-in ops, then `auth.logout`, then
-`auth.login` and `auth.resume` (each of which changes whom the connection serves).
+`auth.login` and `auth.resume` (each of which changes whom the connection serves). `hello`
+opens every connection before it signs in: it is answered to every caller as anonymous.
 """
 
 from __future__ import annotations

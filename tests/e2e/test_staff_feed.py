@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 
 from protocol.client import AsyncClient
-from protocol.client.aio import Push
+from protocol.client.aio import ORDERS_SNAPSHOT_EVENT, Push
 from protocol.errors import Forbidden
 from tests.e2e.harness import ServerProcess, wait_until_async
+from tests.e2e.proxy import CuttableProxy
 from tests.e2e.shopdb import init_demo
 
 CARD = {"method": "card", "token": "tok"}
@@ -62,6 +63,34 @@ def test_a_customers_checkout_reaches_a_subscribed_clerk(shop: ServerProcess) ->
             await client.close()
 
     asyncio.run(run())
+
+
+def test_the_sdk_subscribes_again_after_a_cut_link_and_hands_over_the_fresh_page(
+    shop: ServerProcess,
+) -> None:
+    proxy = CuttableProxy(shop.port)
+
+    async def run() -> None:
+        customer = await shop.async_client("customer")
+        clerk = await shop.async_client("clerk", port=proxy.port, backoff_min=0.05)
+        pushes: list[Push] = []
+        clerk.on_event(pushes.append)
+        await clerk.subscribe_orders()
+
+        proxy.cut()
+        snapshot = await wait_until_async(
+            lambda: [p for p in pushes if p.event == ORDERS_SNAPSHOT_EVENT], what="the page"
+        )
+        later = await buy_one(customer)  # its push shows the subscription was taken again
+        assert "items" in snapshot[0].data and proxy.accepted == 2
+        assert await pushed(pushes, later["id"], "paid") == ["paid"]
+        for client in (customer, clerk):
+            await client.close()
+
+    try:
+        asyncio.run(run())
+    finally:
+        proxy.close()
 
 
 def test_a_customer_may_not_subscribe(shop: ServerProcess) -> None:
