@@ -149,7 +149,7 @@ class EventHub:
         owner = order.get("customer_id")
         for conn in list(self.users.get(owner, ())) if owner is not None else ():
             conn.send_event(EventName.ORDER, order)
-        if (self.staff or self.joining) and for_staff(order):
+        if self.staff_watching and for_staff(order):
             template = PushTemplate(EventName.ORDER, order)
             for conn in list(self.staff):
                 conn.send_order(order["id"], template)
