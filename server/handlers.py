@@ -7,6 +7,7 @@ from server.dispatch import Handler
 from server.services.auth import AuthService
 from server.services.cart import CartService
 from server.services.catalog import CatalogService
+from server.services.inventory import InventoryService
 from server.services.orders import OrderService
 from server.services.session import SessionService
 from server.services.staff_feed import StaffFeedService
@@ -21,6 +22,7 @@ def handlers(
     orders: OrderService,
     stock: StockFeedService,
     staff: StaffFeedService,
+    inventory: InventoryService,
 ) -> dict[str, Handler]:
     return {
         Op.HELLO: session.hello,
@@ -49,4 +51,6 @@ def handlers(
         Op.ORDER_UNSUBSCRIBE: staff.unsubscribe,
         Op.STOCK_SUBSCRIBE: stock.subscribe,
         Op.STOCK_UNSUBSCRIBE: stock.unsubscribe,
+        Op.CLERK_RESTOCK: inventory.restock,
+        Op.CLERK_ADJUST: inventory.adjust,
     }
