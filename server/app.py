@@ -35,6 +35,7 @@ from server.services.order_feed import OrderFeed
 from server.services.orders import OrderService
 from server.services.product_cache import ProductCache
 from server.services.session import SessionService
+from server.services.staff_feed import StaffFeedService
 from server.services.stock_feed import StockFeedService
 from server.session_registry import SessionRegistry
 
@@ -74,6 +75,7 @@ class Server:
                 CartService(self.dbx, currency),
                 self.orders,
                 stock_feed,
+                StaffFeedService(self.dbx, self.hub, reactor),
                 InventoryService(self.dbx, self.hub),
             )
         )

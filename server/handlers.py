@@ -10,6 +10,7 @@ from server.services.catalog import CatalogService
 from server.services.inventory import InventoryService
 from server.services.orders import OrderService
 from server.services.session import SessionService
+from server.services.staff_feed import StaffFeedService
 from server.services.stock_feed import StockFeedService
 
 
@@ -20,6 +21,7 @@ def handlers(
     cart: CartService,
     orders: OrderService,
     stock: StockFeedService,
+    staff: StaffFeedService,
     inventory: InventoryService,
 ) -> dict[str, Handler]:
     return {
@@ -45,6 +47,8 @@ def handlers(
         Op.ORDER_CANCEL: orders.cancel,
         Op.ORDER_SHIP: orders.ship,
         Op.ORDER_DELIVER: orders.deliver,
+        Op.ORDER_SUBSCRIBE: staff.subscribe,
+        Op.ORDER_UNSUBSCRIBE: staff.unsubscribe,
         Op.STOCK_SUBSCRIBE: stock.subscribe,
         Op.STOCK_UNSUBSCRIBE: stock.unsubscribe,
         Op.CLERK_RESTOCK: inventory.restock,

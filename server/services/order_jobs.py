@@ -60,7 +60,7 @@ def begin_checkout(
     _write_lines(db, order_id, lines)
     payment = _write_payment(db, order_id, provider, method, total, now)
     announce_order(db, order_id)
-    row = (order_id, OrderStatus.PENDING, "online", user_id, total, currency, now, now, None)
+    row = (order_id, OrderStatus.PENDING, "online", user_id, total, currency, now, now, None, None)
     order = order_map(row, [_order_line(line) for line in lines], payment)
     return {"order": order, "changes": changes, "existing": False}
 
@@ -185,10 +185,14 @@ def cancel_order(db: pw.Database, order_id: int, user_id: int, role: str) -> Ord
 
 
 @write_job
-def advance_order(db: pw.Database, order_id: int, target: str) -> dict[str, Any]:
-    """Move an order on (shipped, delivered) as the status table allows."""
+def advance_order(
+    db: pw.Database, order_id: int, target: str, tracking: str | None = None
+) -> dict[str, Any]:
+    """Move an order on (shipped, delivered) as the status table allows; a shipment's
+    tracking reference, if given, is kept with the order."""
     order = find_order(db, order_id)
-    set_status(db, order_id, order["status"], target, sql.now())
+    extra = {} if tracking is None else {"tracking_ref": tracking}
+    set_status(db, order_id, order["status"], target, sql.now(), **extra)
     announce_order(db, order_id)
     return find_order(db, order_id)
 
