@@ -8,6 +8,7 @@ from server.services.auth import AuthService
 from server.services.cart import CartService
 from server.services.catalog import CatalogService
 from server.services.orders import OrderService
+from server.services.refund import RefundService
 from server.services.session import SessionService
 from server.services.stock_feed import StockFeedService
 
@@ -19,6 +20,7 @@ def handlers(
     cart: CartService,
     orders: OrderService,
     stock: StockFeedService,
+    refunds: RefundService,
 ) -> dict[str, Handler]:
     return {
         Op.HELLO: session.hello,
@@ -45,4 +47,5 @@ def handlers(
         Op.ORDER_DELIVER: orders.deliver,
         Op.STOCK_SUBSCRIBE: stock.subscribe,
         Op.STOCK_UNSUBSCRIBE: stock.unsubscribe,
+        Op.CLERK_REFUND: refunds.refund,
     }
