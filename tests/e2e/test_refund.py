@@ -195,3 +195,28 @@ def test_a_refund_and_a_cancel_of_one_order_at_once_give_back_each_unit_once(
     found = facts(pg_schema_url, p)
     assert found["problems"] == [], "each unit given back once: by the cancel or the refund"
     assert found["stock"] == 1000
+
+
+@pytest.mark.pg
+def test_one_key_sent_to_two_servers_at_once_refunds_once(servers: Any, pg_schema_url: str) -> None:
+    init_demo(pg_schema_url)
+    p = add_product(pg_schema_url, "REFUND-K", 1000)
+    here, there = (servers.start(db_url=pg_schema_url) for _ in range(2))
+    with (
+        here.client("customer") as customer,
+        here.client("clerk") as clerk,
+        there.client() as same_clerk,
+    ):
+        same_clerk.resume(clerk.aio.token)
+        for n in range(ROUNDS // 2):
+            order = buy(customer, {p: P_QTY})
+            again = {"order_id": order["id"], "reason": "once", "idempotency_key": f"k-{n}"}
+            first, second = race(
+                [(clerk, "clerk.refund", again), (same_clerk, "clerk.refund", again)]
+            )
+            assert first == second and first["status"] == "refunded", (n, first, second)
+    with opened(pg_schema_url) as db:
+        (refunds,) = db.execute_sql("SELECT count(*) FROM refunds").fetchone()
+        assert check_money(db) == []
+    assert refunds == ROUNDS // 2
+    assert facts(pg_schema_url, p)["problems"] == []
