@@ -74,7 +74,7 @@ class Server:
                 CartService(self.dbx, currency),
                 self.orders,
                 stock_feed,
-                RefundService(self.dbx, self.hub, provider),
+                RefundService(self.dbx, self.hub, provider, reactor),
             )
         )
         self.factory = WarungFactory(

@@ -38,6 +38,7 @@ from server.dispatch import Call
 from server.events import EventHub, StockChange
 from server.payments import PaymentProvider
 from server.pg_events import announce_order
+from server.services.checkout import PAYMENT_TIMEOUT_S
 from server.services.order_jobs import lock_order, mark_payment_refunded, set_status
 from server.services.order_queries import find_order
 from server.services.order_states import check_transition
@@ -50,10 +51,13 @@ Wanted = list[tuple[int, int | None]]  # (product_id, units or None: all not yet
 
 
 class RefundService:
-    def __init__(self, dbx: DatabaseExecutor, hub: EventHub, provider: PaymentProvider) -> None:
+    def __init__(
+        self, dbx: DatabaseExecutor, hub: EventHub, provider: PaymentProvider, clock: Any
+    ) -> None:
         self.dbx = dbx
         self.hub = hub
         self.provider = provider
+        self.clock = clock
 
     async def refund(self, call: Call) -> Order:
         """Record the refund, push what it changed, then pay the money back."""
@@ -76,10 +80,12 @@ class RefundService:
         return answer
 
     async def _pay_back(self, refund: dict[str, Any], charge: str) -> None:
-        """Card and e-wallet money goes back through the provider, once."""
+        """Card and e-wallet money goes back through the provider, once; given up on (not
+        confirmed) after as long as a charge is waited for."""
+        paying = self.provider.refund(charge, refund["amount"])
         try:
-            await self.provider.refund(charge, refund["amount"])
-        except Exception:
+            await paying.addTimeout(PAYMENT_TIMEOUT_S, self.clock)
+        except Exception:  # whatever the provider failed with, or no answer in time
             log.failure(
                 "the provider did not refund {amount} of charge {charge} (refund {id})",
                 amount=refund["amount"],

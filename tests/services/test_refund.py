@@ -19,6 +19,7 @@ from server import sql
 from server.dispatch import Identity
 from server.events import EventHub
 from server.payments import FakeProvider
+from server.services.checkout import PAYMENT_TIMEOUT_S
 from server.services.orders import OrderService
 from server.services.refund import RefundService
 from server.services.stock import move_stock
@@ -48,6 +49,14 @@ class BrokenGateway(Gateway):
         return fail(ConnectionError("the gateway hung up"))
 
 
+class SilentGateway(Gateway):
+    """Takes charges, but never answers a refund."""
+
+    def refund(self, reference: str, amount: int) -> Deferred[None]:
+        self.refunds.append((reference, amount))
+        return Deferred()
+
+
 @pytest.fixture
 def gateway(clock: Clock) -> Gateway:
     return Gateway(clock)
@@ -59,8 +68,8 @@ def orders(dbx: InlineDatabase, hub: EventHub, clock: Clock, gateway: Gateway) -
 
 
 @pytest.fixture
-def refunds(dbx: InlineDatabase, hub: EventHub, gateway: Gateway) -> RefundService:
-    return RefundService(dbx, hub, gateway)
+def refunds(dbx: InlineDatabase, hub: EventHub, clock: Clock, gateway: Gateway) -> RefundService:
+    return RefundService(dbx, hub, gateway, clock)
 
 
 @pytest.fixture
@@ -323,24 +332,33 @@ def test_a_failed_refund_is_not_stored_under_its_key(
     assert refunded(result(retried))[mini_shop.kopi] == 3
 
 
+@pytest.mark.parametrize("gateway_kind", [BrokenGateway, SilentGateway])
 def test_a_provider_that_fails_leaves_the_refund_recorded_and_unconfirmed(
-    mini_shop: Shop, db: pw.Database, dbx: InlineDatabase, hub: EventHub, clock: Clock
+    mini_shop: Shop,
+    db: pw.Database,
+    dbx: InlineDatabase,
+    hub: EventHub,
+    clock: Clock,
+    gateway_kind: type[Gateway],
 ) -> None:
-    broken = BrokenGateway(clock)
+    broken = gateway_kind(clock)
     orders = order_service(dbx, hub, clock, broken)
+    refunds = RefundService(dbx, hub, broken, clock)
     fill_cart(dbx, mini_shop.ani, (mini_shop.kopi, 1))
     paying = checkout(orders, mini_shop.ani)
     clock.advance(PAY_S)
     order = result(paying)
 
-    failed = error(refund(RefundService(dbx, hub, broken), mini_shop.clerk, order["id"]))
+    failing = refund(refunds, mini_shop.clerk, order["id"])
+    clock.advance(PAYMENT_TIMEOUT_S)
 
+    failed = error(failing)
     assert failed.code == ErrorCode.UNAVAILABLE
     assert failed.details == {"reason": "provider", "refund_id": 1}
     assert status(order["id"]) == ("refunded", "refunded") and stock(mini_shop.kopi) == 5
     (row,) = refund_rows(db)
     assert row[-1] is None, "no reference: the provider never confirmed it"
-    again = error(refund(RefundService(dbx, hub, broken), mini_shop.clerk, order["id"]))
+    again = error(refund(refunds, mini_shop.clerk, order["id"]))
     assert again.code == ErrorCode.INVALID_STATE and len(broken.refunds) == 1, "never twice"
 
 
