@@ -30,6 +30,7 @@ from server.services.auth import AuthService
 from server.services.cart import CartService
 from server.services.catalog import CatalogService
 from server.services.checkout import PENDING_LEASE_S
+from server.services.inventory import InventoryService
 from server.services.order_feed import OrderFeed
 from server.services.orders import OrderService
 from server.services.product_cache import ProductCache
@@ -74,6 +75,7 @@ class Server:
                 CartService(self.dbx, currency),
                 self.orders,
                 stock_feed,
+                InventoryService(self.dbx, self.hub),
                 RefundService(self.dbx, self.hub, provider, reactor),
             )
         )

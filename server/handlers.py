@@ -7,6 +7,7 @@ from server.dispatch import Handler
 from server.services.auth import AuthService
 from server.services.cart import CartService
 from server.services.catalog import CatalogService
+from server.services.inventory import InventoryService
 from server.services.orders import OrderService
 from server.services.refund import RefundService
 from server.services.session import SessionService
@@ -20,6 +21,7 @@ def handlers(
     cart: CartService,
     orders: OrderService,
     stock: StockFeedService,
+    inventory: InventoryService,
     refunds: RefundService,
 ) -> dict[str, Handler]:
     return {
@@ -47,5 +49,7 @@ def handlers(
         Op.ORDER_DELIVER: orders.deliver,
         Op.STOCK_SUBSCRIBE: stock.subscribe,
         Op.STOCK_UNSUBSCRIBE: stock.unsubscribe,
+        Op.CLERK_RESTOCK: inventory.restock,
+        Op.CLERK_ADJUST: inventory.adjust,
         Op.CLERK_REFUND: refunds.refund,
     }

@@ -147,8 +147,8 @@ def refund_order(
         done.update(_refund(db, order_id, user_id, wanted, reason, now))
         return done["answer"]
 
-    answer = idempotency.once(db, user_id, key, print_, now, apply)
-    return done or {"answer": answer, **NOTHING_NEW}
+    answer, applied = idempotency.once(db, user_id, key, print_, now, apply)
+    return done if applied else {"answer": answer, **NOTHING_NEW}
 
 
 def _refund(
