@@ -35,6 +35,8 @@ from server.services.order_feed import OrderFeed
 from server.services.orders import OrderService
 from server.services.product_cache import ProductCache
 from server.services.refund import RefundService
+from server.services.register import RegisterService
+from server.services.sale import SaleService
 from server.services.session import SessionService
 from server.services.staff_feed import StaffFeedService
 from server.services.stock_feed import StockFeedService
@@ -79,6 +81,8 @@ class Server:
                 StaffFeedService(self.dbx, self.hub, reactor),
                 InventoryService(self.dbx, self.hub),
                 RefundService(self.dbx, self.hub, provider, reactor),
+                RegisterService(self.dbx),
+                SaleService(self.dbx, self.hub, self.orders.checkouts, currency),
             )
         )
         self.factory = WarungFactory(

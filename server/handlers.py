@@ -10,6 +10,8 @@ from server.services.catalog import CatalogService
 from server.services.inventory import InventoryService
 from server.services.orders import OrderService
 from server.services.refund import RefundService
+from server.services.register import RegisterService
+from server.services.sale import SaleService
 from server.services.session import SessionService
 from server.services.staff_feed import StaffFeedService
 from server.services.stock_feed import StockFeedService
@@ -25,6 +27,8 @@ def handlers(
     staff: StaffFeedService,
     inventory: InventoryService,
     refunds: RefundService,
+    registers: RegisterService,
+    sales: SaleService,
 ) -> dict[str, Handler]:
     return {
         Op.HELLO: session.hello,
@@ -56,4 +60,7 @@ def handlers(
         Op.CLERK_RESTOCK: inventory.restock,
         Op.CLERK_ADJUST: inventory.adjust,
         Op.CLERK_REFUND: refunds.refund,
+        Op.CLERK_REGISTER_OPEN: registers.open,
+        Op.CLERK_REGISTER_CLOSE: registers.close,
+        Op.CLERK_SALE: sales.sale,
     }
