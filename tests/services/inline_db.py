@@ -95,11 +95,16 @@ PRODUCTS = (("KOPI-1", "Kopi Tubruk", 17500, 5), ("TEH-1", "Teh Melati", 9000, 3
 
 
 def ask(handler: Handler, who: Identity, op: str, **args: Any) -> Deferred[Any]:
-    """`op` answered by `handler` through the real `Dispatcher`, for a connection signed in
-    as `who` (roles and argument schema checked, defaults filled in), as a Deferred: a
-    raised error, a result, a coroutine or a Deferred alike."""
+    """`ask_from` a fresh connection signed in as `who`."""
+    return ask_from(Recorder(identity=who), handler, op, **args)
+
+
+def ask_from(peer: Recorder, handler: Handler, op: str, **args: Any) -> Deferred[Any]:
+    """`op` answered by `handler` through the real `Dispatcher` for `peer` (its address, whom
+    it is signed in as, what it is sent; roles and argument schema checked, defaults filled
+    in), as a Deferred: a raised error, a result, a coroutine or a Deferred alike."""
     try:
-        answer = Dispatcher({op: handler}).dispatch(Request(1, op, args), Recorder(identity=who))
+        answer = Dispatcher({op: handler}).dispatch(Request(1, op, args), peer)
     except WarungError:
         return fail()
     return answer if isinstance(answer, Deferred) else succeed(answer)
