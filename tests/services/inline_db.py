@@ -116,12 +116,14 @@ class Recorder:
 
     address: str = "test"
     identity: Identity | None = None
-    client_max_frame: int | None = None
     closing: bool = False
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
-    def sign_in(self, identity: Identity) -> None:
+    def sign_in(self, identity: Identity | None) -> None:
         self.identity = identity
+
+    def set_max_frame(self, max_frame: int | None) -> None:
+        """Frame sizes are the connection's business; no service test sends big pushes."""
 
     def send_event(self, event: str, data: dict[str, Any]) -> None:
         self.events.append((event, data))
