@@ -23,6 +23,7 @@ from urllib.parse import quote
 import psycopg2
 
 from protocol.client import AsyncClient
+from protocol.rules import DEMO_ACCOUNT_RE
 
 SERVE = [sys.executable, "-m", "server.cli"]
 LIMITS = [
@@ -31,8 +32,6 @@ LIMITS = [
     "--limit",
     "connection_burst_per_address=5000",
 ]
-LISTENING = r"listening on [\d.]+:(\d+)"
-PASSWORD = r"demo account customer / password (\S+)"
 
 
 def serve(url: str) -> tuple[subprocess.Popen[str], int, dict[str, str]]:
@@ -45,9 +44,8 @@ def serve(url: str) -> tuple[subprocess.Popen[str], int, dict[str, str]]:
     assert proc.stdout is not None
     passwords = {}
     for line in proc.stdout:
-        if line.startswith("demo account"):
-            parts = line.split()
-            passwords[parts[2]] = parts[-1]
+        if found := DEMO_ACCOUNT_RE.search(line):
+            passwords[found.group(1)] = found.group(2)
         if "listening on" in line:
             return proc, int(line.rsplit(":", 1)[1]), passwords
     raise RuntimeError("server did not start")

@@ -68,9 +68,11 @@ class TokenBucket:
 class AddressLimiter:
     """One token bucket per remote address, for at most `max_addresses` addresses.
 
-    Past that bound the least recently used address is forgotten: the one that has had the
-    longest to refill, and not one still being throttled (each check of an address counts
-    as a use). Forgetting everyone instead would lift every throttle at once.
+    Past that bound the least recently used address is forgotten (each check of an address
+    counts as a use): the one that has had the longest to refill, so most likely one whose
+    bucket is full again. That is likely, not certain: `max_addresses` new addresses within
+    one refill time evict a throttled one, whose next attempt then finds a full bucket.
+    Forgetting everyone instead would lift every throttle at once.
     """
 
     def __init__(self, rate: float, burst: float, max_addresses: int = MAX_ADDRESSES) -> None:

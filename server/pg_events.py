@@ -20,7 +20,7 @@ from typing import Any
 
 import peewee as pw
 import psycopg2  # type: ignore[import-untyped]  # no stubs here (types-psycopg2)
-from twisted.internet.defer import Deferred, inlineCallbacks
+from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
 from server import sql
@@ -107,7 +107,7 @@ class PgEventListener:
                 retry = min(RETRY_MAX_S, retry * 2)
                 continue
             retry = RETRY_MIN_S
-            self.reactor.callFromThread(self._listening)
+            self.reactor.callFromThread(self._connected)
             try:
                 self._listen(conn)
             except psycopg2.Error as exc:
@@ -153,14 +153,22 @@ class PgEventListener:
 
     # -- on the reactor
 
-    @inlineCallbacks
-    def _listening(self):
+    def _connected(self) -> None:
+        """LISTEN is in place (again): go on from there, logging a failure to catch up."""
+        Deferred.fromCoroutine(self._listening()).addErrback(
+            lambda failure: log.failure(
+                "cannot catch up on the stock changes missed while not listening",
+                failure,
+            )
+        )
+
+    async def _listening(self) -> None:
         self.connects += 1
         log.info("listening for changes from other servers")
         if self.connects == 1:
             self._ready.callback(None)
             return
-        changes = yield self.resync()  # NOTIFY replays nothing: read what moved meanwhile
+        changes = await self.resync()  # NOTIFY replays nothing: read what moved meanwhile
         self.hub.publish_stock(changes)
 
     def _deliver(self, notes: list[tuple[str, str]]) -> None:

@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -172,8 +173,14 @@ def wait_until(condition: Any, timeout: float = 10.0, what: str = "condition") -
         time.sleep(0.01)
 
 
-async def wait_until_async(condition: Any, timeout: float = 10.0, what: str = "condition") -> Any:
-    """`wait_until` for asyncio code: the event loop runs on while `condition()` is polled."""
+async def wait_until_async(
+    condition: Any,
+    timeout: float = 10.0,
+    what: str = "condition",
+    pause: Callable[[float], Awaitable[object]] = asyncio.sleep,
+) -> Any:
+    """`wait_until` for asyncio code: the event loop runs on while `condition()` is polled,
+    `await pause(seconds)` between polls (a Textual pilot passes `pilot.pause`)."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
@@ -181,4 +188,4 @@ async def wait_until_async(condition: Any, timeout: float = 10.0, what: str = "c
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.01)
+        await pause(0.01)

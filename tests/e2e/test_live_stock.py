@@ -3,6 +3,7 @@
 import asyncio
 import secrets
 import socket
+import time
 
 import psycopg2
 import pytest
@@ -171,12 +172,18 @@ async def moved_versions(server: ServerProcess) -> dict[int, int]:
 
 
 def drain(sock: socket.socket, until, timeout: float = 30.0) -> list[dict]:
-    """Read pushes until `until(latest version by product)` holds."""
-    sock.settimeout(timeout)
+    """Read pushes until `until(latest version by product)` holds; fail if the server closes
+    or `timeout` seconds pass first."""
+    deadline = time.monotonic() + timeout
     decoder = FrameDecoder(2**24)
     messages, latest = [], {}
     while not until(latest):
-        for event in decoder.feed(sock.recv(1 << 20)):
+        left = deadline - time.monotonic()
+        assert left > 0, f"timed out after {timeout} s; latest versions: {latest}"
+        sock.settimeout(left)
+        data = sock.recv(1 << 20)
+        assert data, f"the server closed the connection; latest versions: {latest}"
+        for event in decoder.feed(data):
             assert isinstance(event, Message)
             messages.append(event.body)
             if event.body.get("event") == "stock":

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import ServerProcess
+from tests.e2e.harness import ServerProcess, Servers
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "js"
 VECTORS = EXAMPLE.parents[1] / "protocol" / "testvectors.json"
@@ -58,11 +58,9 @@ def run(node: str, script: str, *args: str, password: str | None = None) -> list
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """A demo shop whose request rate is low enough for the pacing test to need pacing."""
-    path = tmp_path_factory.mktemp("js") / "shop.db"
     limits = ("--limit", f"rate_per_s={RATE_PER_S}", "--limit", f"burst={BURST}")
-    shop = ServerProcess(f"sqlite:///{path}", *limits).start()
-    yield shop
-    shop.stop()
+    with Servers(tmp_path_factory.mktemp("js")) as started:
+        yield started.start(*limits)
 
 
 def test_vectors_pass_the_js_codec(node: str) -> None:

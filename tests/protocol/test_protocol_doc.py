@@ -33,7 +33,7 @@ from protocol.framing import FrameDecoder, Message, encode
 from protocol.ops import ADMIN, ANYONE, CLERK, CUSTOMER, REGISTRY, SIGNED_IN, STAFF, EventName
 from protocol.schema import Bool, Day, Int, ListOf, Record, Str, Type, VersionSpec
 from server.limits import Limits
-from tests.e2e.harness import ServerProcess
+from tests.e2e.harness import ServerProcess, Servers
 from tests.e2e.raw import RawConnection, header
 from tests.protocol.jsonform import to_json
 
@@ -370,16 +370,14 @@ HELLO_TIMEOUT_S, HEARTBEAT_S = 1, 1  # shortened, so the silent closes come soon
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    path = tmp_path_factory.mktemp("doc") / "shop.db"
     limits = (
         "--limit",
         f"hello_timeout_s={HELLO_TIMEOUT_S}",
         "--limit",
         f"heartbeat_s={HEARTBEAT_S}",
     )
-    server = ServerProcess(f"sqlite:///{path}", *limits).start()
-    yield server
-    server.stop()
+    with Servers(tmp_path_factory.mktemp("doc")) as started:
+        yield started.start(*limits)
 
 
 def ending(conn: RawConnection) -> str:

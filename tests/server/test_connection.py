@@ -1,14 +1,12 @@
 """The connection layer alone, deterministic: StringTransport for the socket, Clock for time."""
 
 import socket
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
-from twisted.logger import LogEvent, globalLogPublisher
 
 from protocol.envelope import PushTemplate
 from protocol.errors import Conflict
@@ -204,14 +202,6 @@ def test_each_connection_turns_nagle_off_and_fixes_its_send_buffer():
 
 def signed_in(conn) -> None:
     conn.identity = type("I", (), {"role": "customer", "user_id": 1, "session_id": 1})()
-
-
-@pytest.fixture
-def logged() -> Iterator[list[LogEvent]]:
-    events: list[LogEvent] = []
-    globalLogPublisher.addObserver(events.append)
-    yield events
-    globalLogPublisher.removeObserver(events.append)
 
 
 def answered(conn, outcome: str) -> float | None:

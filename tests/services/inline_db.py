@@ -95,11 +95,16 @@ PRODUCTS = (("KOPI-1", "Kopi Tubruk", 17500, 5), ("TEH-1", "Teh Melati", 9000, 3
 
 
 def ask(handler: Handler, who: Identity, op: str, **args: Any) -> Deferred[Any]:
-    """`op` answered by `handler` through the real `Dispatcher`, for a connection signed in
-    as `who` (roles and argument schema checked, defaults filled in), as a Deferred: a
-    raised error, a result, a coroutine or a Deferred alike."""
+    """`ask_from` a fresh connection signed in as `who`."""
+    return ask_from(Recorder(identity=who), handler, op, **args)
+
+
+def ask_from(peer: Recorder, handler: Handler, op: str, **args: Any) -> Deferred[Any]:
+    """`op` answered by `handler` through the real `Dispatcher` for `peer` (its address, whom
+    it is signed in as, what it is sent; roles and argument schema checked, defaults filled
+    in), as a Deferred: a raised error, a result, a coroutine or a Deferred alike."""
     try:
-        answer = Dispatcher({op: handler}).dispatch(Request(1, op, args), Recorder(identity=who))
+        answer = Dispatcher({op: handler}).dispatch(Request(1, op, args), peer)
     except WarungError:
         return fail()
     return answer if isinstance(answer, Deferred) else succeed(answer)
@@ -111,12 +116,14 @@ class Recorder:
 
     address: str = "test"
     identity: Identity | None = None
-    client_max_frame: int | None = None
     closing: bool = False
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
-    def sign_in(self, identity: Identity) -> None:
+    def sign_in(self, identity: Identity | None) -> None:
         self.identity = identity
+
+    def set_max_frame(self, max_frame: int | None) -> None:
+        """Frame sizes are the connection's business; no service test sends big pushes."""
 
     def send_event(self, event: str, data: dict[str, Any]) -> None:
         self.events.append((event, data))

@@ -12,8 +12,15 @@ from protocol.errors import ErrorCode
 from server.events import EventHub, StockChange
 from server.services.order_feed import OrderFeed
 from server.services.stock_feed import StockFeedService
-from tests.services.asking import ask_from
-from tests.services.inline_db import CURRENCY, InlineDatabase, Recorder, Shop, error, result
+from tests.services.inline_db import (
+    CURRENCY,
+    InlineDatabase,
+    Recorder,
+    Shop,
+    ask_from,
+    error,
+    result,
+)
 
 
 @pytest.fixture

@@ -15,8 +15,7 @@ from protocol.errors import ErrorCode
 from server.services.auth import AuthService
 from server.session_registry import SessionRegistry
 from server.write_jobs import unavailable
-from tests.services.asking import ask_from
-from tests.services.inline_db import InlineDatabase, Recorder, error, result
+from tests.services.inline_db import InlineDatabase, Recorder, ask_from, error, result
 
 PASSWORD = "kopi-susu-123"
 PER_MIN = 3  # failed sign-ins per address: one more each 20 s

@@ -17,7 +17,7 @@ from client_tui.screens.home import HomeScreen
 from client_tui.settings import Settings
 from client_tui.widgets.product_table import ProductTable
 from protocol.client import AsyncClient
-from tests.e2e.harness import ServerProcess
+from tests.e2e.harness import ServerProcess, wait_until_async
 
 _names = itertools.count(1)
 
@@ -50,14 +50,7 @@ async def wait_for(
     pilot: Pilot[Any], condition: Callable[[], Any], what: str, timeout: float = 10.0
 ) -> Any:
     """Let the app run until `condition()` is truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await pilot.pause(0.02)
+    return await wait_until_async(condition, timeout, what, pause=pilot.pause)
 
 
 async def run_command(pilot: Pilot[Any], typed: str, title: str) -> None:
