@@ -18,8 +18,15 @@ from server.events import EventHub
 from server.services.order_feed import OrderFeed
 from server.services.orders import OrderService
 from server.services.staff_feed import StaffFeedService
-from tests.services.asking import ask_from
-from tests.services.inline_db import CURRENCY, InlineDatabase, Recorder, Shop, error, result
+from tests.services.inline_db import (
+    CURRENCY,
+    InlineDatabase,
+    Recorder,
+    Shop,
+    ask_from,
+    error,
+    result,
+)
 from tests.services.shopping import DECLINED, PAY_S, checkout, fill_cart, order_service, watch
 
 
