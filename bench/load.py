@@ -1,15 +1,20 @@
 """Load generator: N concurrent clients, closed loop, one request in flight each.
 
-Prints requests/s (or checkouts/s), p50/p99 latency, and the CPU time per request of the
+Prints requests/s (or checkouts/s, or sales/s), p50/p99 latency, and the CPU time per request of the
 generator and of the server (with its writer process), for a scenario, each beside the
 baseline measured in the same run: `ping` against a bare Twisted echo server, sent by the
 same clients. On a noisy machine the server's CPU per request is the steadier figure.
 
     python bench/load.py --clients 100 --duration 10 --scenario all
 
+The `pos` scenario measures the point of sale beside the online shop: the clients check out
+(cart.add + order.checkout), then `--clerks` clerks (default 20), each with a register of
+their own open, ring up one-line cash sales (`clerk.sale`), one in flight per clerk.
+
 Starts its own servers (a fresh SQLite demo shop in a temp dir with stock raised so the
 run never sells out) unless `--port` points at a running warung-server on 127.0.0.1 whose
-catalog holds the BENCH- products (see `bench_shop`); the echo server is always started.
+catalog holds the BENCH- products and, for `pos`, the clerks bench-clerk-<i> with the
+bench password (see `bench_shop`); the echo server is always started.
 
 The generator shares the machine's cores with the server it measures, so each client is
 kept lean: a bare asyncio Protocol on the sans-IO framing, whose measured loop runs from
@@ -42,6 +47,7 @@ BENCH_STOCK = 10_000_000
 HOST = "127.0.0.1"
 PASSWORD = "bench-password"
 PAYMENT = {"method": "card", "token": "tok"}
+CASH = {"method": "cash"}
 
 Answer = dict[str, Any]
 Step = Callable[[int], tuple[str, dict[str, Any]]]  # client index -> (op, args)
@@ -227,8 +233,12 @@ def start(argv: list[str], pattern: str) -> tuple[subprocess.Popen[str], int]:
     raise RuntimeError(f"{argv[0]} did not start")
 
 
-def bench_shop(workdir: Path) -> tuple[subprocess.Popen[str], int]:
-    """A demo shop whose bench products hold enough stock for any run."""
+def clerk_name(index: int) -> str:
+    return f"bench-clerk-{index}"
+
+
+def bench_shop(workdir: Path, clerks: int) -> tuple[subprocess.Popen[str], int]:
+    """A demo shop whose bench products hold enough stock for any run, and `clerks` clerks."""
     url = f"sqlite:///{workdir / 'bench.db'}"
     server = [sys.executable, "-m", "server.cli"]
     subprocess.run([*server, "init", "--db", url, "--demo"], check=True, capture_output=True)
@@ -243,6 +253,15 @@ def bench_shop(workdir: Path) -> tuple[subprocess.Popen[str], int]:
     subprocess.run(
         [*server, "import-products", str(products), "--db", url], check=True, capture_output=True
     )
+    for index in range(clerks):
+        add_clerk = ["user", "add", clerk_name(index), "--role", "clerk", "--password-stdin"]
+        subprocess.run(
+            [*server, *add_clerk, "--db", url],
+            input=PASSWORD,
+            text=True,
+            check=True,
+            capture_output=True,
+        )
     return start(
         [*server, "serve", "--db", url, "--port", "0", "--demo"],
         r"listening on [\d.]+:(\d+)",
@@ -250,7 +269,8 @@ def bench_shop(workdir: Path) -> tuple[subprocess.Popen[str], int]:
 
 
 async def connect(port: int, index: int, sign_in: bool) -> LeanClient:
-    """A lean client that has said hello and, with `sign_in`, registered and signed in."""
+    """A lean client that has said hello and, with `sign_in`, registered and signed in as a
+    new customer."""
     loop = asyncio.get_running_loop()
     _, client = await loop.create_connection(LeanClient, HOST, port)
     await client.call(
@@ -265,6 +285,18 @@ async def connect(port: int, index: int, sign_in: bool) -> LeanClient:
 
 async def connect_all(port: int, clients: int, sign_in: bool) -> list[LeanClient]:
     return list(await asyncio.gather(*(connect(port, i, sign_in) for i in range(clients))))
+
+
+async def clerk_at_till(port: int, index: int) -> LeanClient:
+    """Clerk `index`, signed in, with a register of their own open (the run closes it)."""
+    client = await connect(port, index, sign_in=False)
+    await client.call("auth.login", username=clerk_name(index), password=PASSWORD)
+    await client.call("clerk.register.open", station=f"bench-till-{index}", opening_cash=0)
+    return client
+
+
+async def close_tills(clerks: list[LeanClient]) -> None:
+    await asyncio.gather(*(c.call("clerk.register.close", counted_cash=0) for c in clerks))
 
 
 def server_cpu_s(pid: int | None) -> float | None:
@@ -321,14 +353,23 @@ def shop_scenarios(wanted: str, ids: list[int]) -> list[tuple[str, list[Step]]]:
         key = f"{i}-{time.perf_counter_ns()}"
         return "order.checkout", {"idempotency_key": key, "payment": PAYMENT}
 
-    chosen = []
+    chosen: list[tuple[str, list[Step]]] = []
     if wanted in ("ping", "all"):
         chosen.append(("warung ping", [ping]))
     if wanted in ("catalog", "all"):
         chosen.append(("warung catalog.get", [get]))
-    if wanted in ("checkout", "all"):
+    if wanted in ("checkout", "pos", "all"):
         chosen.append(("warung checkouts (2 req)", [add, checkout]))
     return chosen
+
+
+def cash_sale(ids: list[int]) -> Step:
+    def sale(i: int) -> tuple[str, dict[str, Any]]:
+        key = f"{i}-{time.perf_counter_ns()}"
+        line = {"product_id": random.choice(ids), "qty": 1}
+        return "clerk.sale", {"idempotency_key": key, "lines": [line], "payment": CASH}
+
+    return sale
 
 
 def ping(i: int) -> tuple[str, dict[str, Any]]:
@@ -358,6 +399,15 @@ async def scenarios(args: argparse.Namespace, shop: Target, echo: Target) -> lis
         ids = await bench_ids(clients[0])
         for name, steps in shop_scenarios(args.scenario, ids):
             results.append(await run(name, clients, steps, args.duration, shop.pid))
+    if args.scenario in ("pos", "all"):
+        clerks = await asyncio.gather(*(clerk_at_till(shop.port, i) for i in range(args.clerks)))
+        try:
+            name = f"warung cash sales ({args.clerks} clerks)"
+            results.append(await run(name, clerks, [cash_sale(ids)], args.duration, shop.pid))
+            await close_tills(clerks)
+        finally:
+            for clerk in clerks:
+                clerk.close()
     return results
 
 
@@ -365,11 +415,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--duration", type=float, default=10.0)
-    parser.add_argument("--scenario", choices=("ping", "catalog", "checkout", "all"), default="all")
+    parser.add_argument(
+        "--scenario", choices=("ping", "catalog", "checkout", "pos", "all"), default="all"
+    )
+    parser.add_argument("--clerks", type=int, default=20, help="clerks ringing up sales (pos)")
     parser.add_argument("--port", type=int, help="a running warung-server with BENCH- products")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        shop, shop_port = bench_shop(Path(tmp)) if args.port is None else (None, args.port)
+        if args.port is None:
+            shop, shop_port = bench_shop(Path(tmp), args.clerks)
+        else:
+            shop, shop_port = None, args.port
         echo, echo_port = start(
             [sys.executable, str(Path(__file__).with_name("echo_server.py"))],
             r"listening on [\d.]+:(\d+)",
@@ -389,6 +445,8 @@ def main() -> None:
                 shop.terminate()
             echo.terminate()
     print(f"{args.clients} clients, {args.duration:.0f} s each, one request in flight per client")
+    if args.scenario in ("pos", "all"):
+        print(f"point of sale: {args.clerks} clerks, one cash sale in flight per clerk")
     for result in results:
         print(result.line())
 

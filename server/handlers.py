@@ -8,6 +8,8 @@ from server.services.auth import AuthService
 from server.services.cart import CartService
 from server.services.catalog import CatalogService
 from server.services.orders import OrderService
+from server.services.register import RegisterService
+from server.services.sale import SaleService
 from server.services.session import SessionService
 from server.services.stock_feed import StockFeedService
 
@@ -19,6 +21,8 @@ def handlers(
     cart: CartService,
     orders: OrderService,
     stock: StockFeedService,
+    registers: RegisterService,
+    sales: SaleService,
 ) -> dict[str, Handler]:
     return {
         Op.HELLO: session.hello,
@@ -45,4 +49,7 @@ def handlers(
         Op.ORDER_DELIVER: orders.deliver,
         Op.STOCK_SUBSCRIBE: stock.subscribe,
         Op.STOCK_UNSUBSCRIBE: stock.unsubscribe,
+        Op.CLERK_REGISTER_OPEN: registers.open,
+        Op.CLERK_REGISTER_CLOSE: registers.close,
+        Op.CLERK_SALE: sales.sale,
     }

@@ -6,11 +6,14 @@ order `paid` (`mark_paid`: the bought lines leave the cart, the key is kept) or 
 stock back and cancels it (`mark_declined`: the cart is kept, the key freed). A server
 that dies in between leaves the order `pending`: `settle_pending` asks the provider what
 became of the charge and finishes the order accordingly.
+
+A card or e-wallet sale at the till (`server.services.sale`) takes the same steps after
+its own first transaction: `OneRunPerKey` and `PaymentSteps` serve both.
 """
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
@@ -20,18 +23,18 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from db.models import utcnow
-from protocol.codec import packb
 from protocol.errors import PaymentDeclined, Unavailable, WarungError
 from protocol.rules import OrderStatus
 from server.dbexec import DatabaseExecutor
 from server.dispatch import Call
 from server.events import EventHub
+from server.idempotency import fingerprint, key_reused
 from server.payments import Charge, PaymentProvider
 from server.services.order_jobs import (
     begin_checkout,
-    key_reused,
     mark_declined,
     mark_paid,
+    paid_order,
     publish,
 )
 from server.services.order_queries import find_order, pending_orders
@@ -40,12 +43,96 @@ PAYMENT_TIMEOUT_S = 60.0
 PENDING_LEASE_S = 2 * PAYMENT_TIMEOUT_S
 log = Logger()
 Order = dict[str, Any]
+Slot = tuple[int, str]  # (user, idempotency key)
 
 
-def fingerprint(args: dict[str, Any]) -> str:
-    """What a retry with the same key must repeat: the payment (the cart may have changed)."""
-    payment = args["payment"]
-    return hashlib.sha256(packb([payment["method"], payment["token"]])).hexdigest()
+class OneRunPerKey:
+    """The purchases (checkouts and sales) running on this server, one per (user, key): a
+    retry meanwhile with the same fingerprint waits for the first and shares its outcome,
+    one with another fingerprint is `conflict`."""
+
+    def __init__(self) -> None:
+        self._running: dict[Slot, tuple[str, list[Deferred[Order]]]] = {}
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._running)
+
+    def run(
+        self, slot: Slot, print_: str, work: Callable[[], Coroutine[Any, Any, Order]]
+    ) -> Deferred[Order]:
+        """`work()`'s outcome, run unless a run of `slot` is already under way."""
+        waiter: Deferred[Order] = Deferred()
+        running = self._running.get(slot)
+        if running is not None:
+            if running[0] != print_:
+                raise key_reused()
+            running[1].append(waiter)
+            return waiter
+        self._running[slot] = (print_, [waiter])
+        Deferred.fromCoroutine(work()).addBoth(self._finish, slot)
+        return waiter
+
+    def _finish(self, outcome: Order | Failure, slot: Slot) -> None:
+        for waiter in self._running.pop(slot)[1]:
+            if isinstance(outcome, Failure):
+                waiter.errback(Failure(outcome.value, outcome.type, outcome.tb))
+            else:
+                waiter.callback(outcome)
+
+
+class PaymentSteps:
+    """What follows the first transaction of a checkout, or of a card or e-wallet sale:
+    charge the provider with no transaction open, then mark the order paid (`completed`
+    for a sale) or give its stock back and cancel it."""
+
+    def __init__(
+        self, dbx: DatabaseExecutor, hub: EventHub, provider: PaymentProvider, clock: Any
+    ) -> None:
+        self.dbx = dbx
+        self.hub = hub
+        self.provider = provider
+        self.clock = clock
+
+    async def pay(
+        self, order: Order, payment: dict[str, str], user_id: int, paid: OrderStatus
+    ) -> Order:
+        """The order as it ends, `paid` status; or raise `payment_declined`."""
+        charge = await self._charge(order, payment)
+        if charge.approved:
+            return await self._paid(order, charge, paid)
+        raise await self._declined(order, user_id, charge)
+
+    async def _charge(self, order: Order, payment: dict[str, str]) -> Charge:
+        """The provider's answer; `unavailable` if none comes in time (the order stays
+        pending for `settle_pending`)."""
+        charging = self.provider.charge(
+            order["id"], order["total"], order["currency"], payment["method"], payment["token"]
+        )
+        try:
+            return await charging.addTimeout(PAYMENT_TIMEOUT_S, self.clock)
+        except defer.TimeoutError:
+            raise Unavailable(
+                "the payment provider did not answer: retry later with the same idempotency key",
+                {"retry_after_ms": int(PENDING_LEASE_S * 1000)},
+            ) from None
+
+    async def _paid(self, order: Order, charge: Charge, paid: OrderStatus) -> Order:
+        when = await self.dbx.write(mark_paid, order["id"], charge.reference, paid)
+        done = paid_order(order, when, charge.reference, paid)
+        self.hub.publish_order(done)
+        return done
+
+    async def _declined(self, order: Order, user_id: int, charge: Charge) -> PaymentDeclined:
+        """Give the stock back and cancel the order; the error to answer."""
+        cancelled, changes = await self.dbx.write(
+            mark_declined, order["id"], user_id, "payment_declined"
+        )
+        publish(self.hub, cancelled, changes)
+        return PaymentDeclined(
+            f"payment declined: {charge.reason}; try another card or method",
+            {"reason": charge.reason, "order_id": order["id"]},
+        )
 
 
 class Checkouts:
@@ -63,38 +150,22 @@ class Checkouts:
         self.hub = hub
         self.provider = provider
         self.currency = currency
-        self.clock = clock
-        self._running: dict[tuple[int, str], tuple[str, list[Deferred[Order]]]] = {}
+        self.runs = OneRunPerKey()
+        self.payments = PaymentSteps(dbx, hub, provider, clock)
 
     @property
     def busy(self) -> bool:
-        """A checkout is running (maybe for a client already gone)."""
-        return bool(self._running)
+        """A checkout or sale is running (maybe for a client already gone)."""
+        return self.runs.busy
 
     def checkout(self, call: Call) -> Deferred[Order]:
         """One checkout per (customer, key) at a time; a retry meanwhile waits for it."""
+        print_ = fingerprint(call.op, call.args)
         slot = (call.identity.user_id, call.args["idempotency_key"])
-        print_ = fingerprint(call.args)
-        waiter: Deferred[Order] = Deferred()
-        running = self._running.get(slot)
-        if running is not None:
-            if running[0] != print_:
-                raise key_reused()
-            running[1].append(waiter)
-            return waiter
-        self._running[slot] = (print_, [waiter])
-        Deferred.fromCoroutine(self._checkout(call, print_)).addBoth(self._finish, slot)
-        return waiter
-
-    def _finish(self, outcome: Order | Failure, slot: tuple[int, str]) -> None:
-        for waiter in self._running.pop(slot)[1]:
-            if isinstance(outcome, Failure):
-                waiter.errback(Failure(outcome.value, outcome.type, outcome.tb))
-            else:
-                waiter.callback(outcome)
+        return self.runs.run(slot, print_, lambda: self._checkout(call, print_))
 
     async def _checkout(self, call: Call, print_: str) -> Order:
-        """Begin, charge, then mark paid or declined: the order as it ends."""
+        """Begin, then charge and mark paid or declined: the order as it ends."""
         me, payment = call.identity, call.args["payment"]
         begun = await self.dbx.write(
             begin_checkout,
@@ -109,46 +180,7 @@ class Checkouts:
         if begun["existing"]:
             return order
         publish(self.hub, order, begun["changes"])
-        charge = await self._charge(order, payment)
-        if charge.approved:
-            return await self._paid(order, charge)
-        raise await self._declined(order, me.user_id, charge)
-
-    async def _charge(self, order: Order, payment: dict[str, str]) -> Charge:
-        """The provider's answer; `unavailable` if none comes in time (the order stays
-        pending for `settle_pending`)."""
-        charging = self.provider.charge(
-            order["id"], order["total"], order["currency"], payment["method"], payment["token"]
-        )
-        try:
-            return await charging.addTimeout(PAYMENT_TIMEOUT_S, self.clock)
-        except defer.TimeoutError:
-            raise Unavailable(
-                "the payment provider did not answer: retry later with the same idempotency key",
-                {"retry_after_ms": int(PENDING_LEASE_S * 1000)},
-            ) from None
-
-    async def _paid(self, order: Order, charge: Charge) -> Order:
-        when = await self.dbx.write(mark_paid, order["id"], charge.reference)
-        paid = {
-            **order,
-            "status": OrderStatus.PAID,
-            "updated_at": when,
-            "payment": {**order["payment"], "status": "captured", "reference": charge.reference},
-        }
-        self.hub.publish_order(paid)
-        return paid
-
-    async def _declined(self, order: Order, user_id: int, charge: Charge) -> PaymentDeclined:
-        """Give the stock back and cancel the order; the error to answer."""
-        cancelled, changes = await self.dbx.write(
-            mark_declined, order["id"], user_id, "payment_declined"
-        )
-        publish(self.hub, cancelled, changes)
-        return PaymentDeclined(
-            f"payment declined: {charge.reason}; try another card or method",
-            {"reason": charge.reason, "order_id": order["id"]},
-        )
+        return await self.payments.pay(order, payment, me.user_id, OrderStatus.PAID)
 
     # -- after a crash
 
@@ -177,8 +209,10 @@ class Checkouts:
     async def _settle(self, order_id: int) -> None:
         charge = await self.provider.lookup(order_id)
         if charge is not None and charge.approved:
-            await self.dbx.write(mark_paid, order_id, charge.reference)
-            publish(self.hub, await self.dbx.read(lambda db: find_order(db, order_id)), [])
+            order = await self.dbx.read(lambda db: find_order(db, order_id))
+            paid = OrderStatus.COMPLETED if order["channel"] == "pos" else OrderStatus.PAID
+            when = await self.dbx.write(mark_paid, order_id, charge.reference, paid)
+            publish(self.hub, paid_order(order, when, charge.reference, paid), [])
         else:
             order, changes = await self.dbx.write(mark_declined, order_id, None, "interrupted")
             publish(self.hub, order, changes)

@@ -5,15 +5,15 @@ service answers and publishes, as msgpack carries it."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import peewee as pw
 
-from protocol.codec import packb
 from protocol.errors import Conflict, InvalidState
 from protocol.rules import STAFF_ROLES, OrderStatus
-from server import sql, wire
+from server import idempotency, sql, wire
 from server.events import EventHub, StockChange
 from server.pg_events import announce_order
 from server.services.cart import CART_LINES, out_of_stock
@@ -23,6 +23,25 @@ from server.services.stock import ShortOfStock, move_stock
 from server.write_jobs import write_job
 
 OrderAndStock = tuple[dict[str, Any], list[StockChange]]
+Order = dict[str, Any]
+Basket = list[tuple[Any, ...]]  # what is bought, as `CART_LINES` selects a cart's lines
+
+
+@dataclass(frozen=True)
+class Purchase:
+    """Who buys what way: an online checkout, or a sale at a till."""
+
+    user_id: int  # who calls: owns the key, moves the stock
+    key: str
+    print_: str
+    channel: str
+    customer_id: int | None
+    clerk_id: int | None
+    register_id: int | None
+    method: str
+    provider: str
+    currency: str
+
 
 # -- checkout: `begin_checkout`, the payment (no transaction open), then one of the two others
 
@@ -40,72 +59,63 @@ def begin_checkout(
     """The first checkout transaction: claim the key, take the stock, write the order
     `pending`. Returns `{"order", "changes", "existing"}`; `existing` is true (and nothing
     is written) when the key already names a paid order."""
-    stored = _stored_key(db, user_id, key)
+    stored = stored_order(db, user_id, key, print_)
     if stored is not None:
-        return {"order": _replay(db, stored, print_), "changes": [], "existing": True}
-    lines = _cart(db, user_id)
-    now = sql.now()
-    total = sum(qty * price for _, _, _, qty, price, *_ in lines)
-    order_id = sql.insert(
-        db,
-        "INSERT INTO orders (customer_id, status, channel, total, currency, idempotency_key, "
-        "created_at, updated_at) VALUES (?, 'pending', 'online', ?, ?, ?, ?, ?) RETURNING id",
-        (user_id, total, currency, key, now, now),
+        return {"order": stored, "changes": [], "existing": True}
+    purchase = Purchase(
+        user_id, key, print_, "online", user_id, None, None, method, provider, currency
     )
-    _claim_key(db, user_id, key, print_, order_id, now)
-    changes = _take_stock(db, lines, order_id, user_id, now)
-    _write_lines(db, order_id, lines)
-    payment = _write_payment(db, order_id, provider, method, total, now)
-    announce_order(db, order_id)
-    row = (order_id, OrderStatus.PENDING, "online", user_id, total, currency, now, now, None)
-    order = order_map(row, [_order_line(line) for line in lines], payment)
+    order, changes = write_order(db, purchase, _cart(db, user_id), sql.now())
     return {"order": order, "changes": changes, "existing": False}
 
 
-def _stored_key(db: pw.Database, user_id: int, key: str) -> tuple[Any, ...] | None:
-    return sql.one(
-        db,
-        "SELECT fingerprint, order_id, response FROM idempotency_keys "
-        "WHERE user_id = ? AND key = ?",
-        (user_id, key),
-    )
-
-
-def _replay(db: pw.Database, stored: tuple[Any, ...], print_: str) -> dict[str, Any]:
-    """The order a key already names, if it was used with the same arguments and paid."""
-    their_print, order_id, response = stored
-    if their_print != print_:
-        raise key_reused()
-    if response is None:
-        raise key_in_progress()
-    return find_order(db, order_id)
-
-
-def _cart(db: pw.Database, user_id: int) -> list[tuple[Any, ...]]:
+def _cart(db: pw.Database, user_id: int) -> Basket:
     lines = sql.rows(db, CART_LINES, (user_id,))
     if not lines:
         raise InvalidState("the cart is empty: add a product first", {"reason": "empty_cart"})
     return lines
 
 
-def _claim_key(
-    db: pw.Database, user_id: int, key: str, print_: str, order_id: int, now: str
-) -> None:
-    """Claim the key before taking stock: the same key racing on another server waits
-    here for that one's commit and answers in_progress, never out_of_stock."""
-    try:
-        sql.execute(
-            db,
-            "INSERT INTO idempotency_keys (user_id, key, fingerprint, order_id, created_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (user_id, key, print_, order_id, now),
-        )
-    except pw.IntegrityError:  # claimed by the other server first
-        raise key_in_progress() from None
+# -- the steps of a purchase, online or at a till
+
+
+def stored_order(db: pw.Database, user_id: int, key: str, print_: str) -> Order | None:
+    """The order a key already names, as it is now, with what its answer added (a sale's
+    `change_due`); None if the key is free. `conflict` if it was used with other arguments
+    or its purchase is still running."""
+    stored = idempotency.lookup(db, user_id, key)
+    if stored is None:
+        return None
+    answer = idempotency.replay(stored, print_)
+    return {**find_order(db, answer.pop("order_id")), **answer}
+
+
+def write_order(db: pw.Database, purchase: Purchase, basket: Basket, now: str) -> OrderAndStock:
+    """Write the order `pending` with its lines and payment, claim its key and take its stock,
+    all or nothing; the order as clients see it, and the stock it moved."""
+    p = purchase
+    total = sum(qty * price for _, _, _, qty, price, *_ in basket)
+    order_id = sql.insert(
+        db,
+        "INSERT INTO orders (customer_id, clerk_id, register_id, status, channel, total, "
+        "currency, idempotency_key, created_at, updated_at) "
+        "VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?) RETURNING id",
+        (p.customer_id, p.clerk_id, p.register_id, p.channel, total, p.currency, p.key, now, now),
+    )
+    # Claimed before the stock is taken: the same key racing on another server waits here
+    # for that one's commit and answers in_progress, never out_of_stock.
+    if not idempotency.claim(db, p.user_id, p.key, p.print_, now, order_id):
+        raise idempotency.key_in_progress()
+    changes = _take_stock(db, basket, order_id, p.user_id, now)
+    _write_lines(db, order_id, basket)
+    payment = _write_payment(db, order_id, p.provider, p.method, total, now)
+    announce_order(db, order_id)
+    row = (order_id, "pending", p.channel, p.customer_id, total, p.currency, now, now, None)
+    return order_map(row, [_order_line(line) for line in basket], payment), changes
 
 
 def _take_stock(
-    db: pw.Database, lines: list[tuple[Any, ...]], order_id: int, user_id: int, now: str
+    db: pw.Database, lines: Basket, order_id: int, user_id: int, now: str
 ) -> list[StockChange]:
     """Every line's units, in product order (as every job takes them, so two jobs never wait
     for each other's rows); the first one short fails the job, which undoes the rest."""
@@ -122,7 +132,7 @@ def _take_stock(
     return changes
 
 
-def _write_lines(db: pw.Database, order_id: int, lines: list[tuple[Any, ...]]) -> None:
+def _write_lines(db: pw.Database, order_id: int, lines: Basket) -> None:
     for pid, sku, name, qty, price, *_ in lines:
         sql.execute(
             db,
@@ -151,28 +161,43 @@ def _order_line(cart_line: tuple[Any, ...]) -> dict[str, Any]:
 
 
 @write_job
-def mark_paid(db: pw.Database, order_id: int, reference: str) -> datetime:
-    """Mark a pending order paid, empty its lines from the cart, keep its key; when."""
-    now = sql.now()
-    set_status(db, order_id, OrderStatus.PENDING, OrderStatus.PAID, now)
+def mark_paid(db: pw.Database, order_id: int, reference: str, paid: OrderStatus) -> datetime:
+    """Mark a pending order `paid` (`completed` for a sale) with its payment captured; when."""
+    return record_payment(db, order_id, reference, paid, {}, sql.now())
+
+
+def record_payment(
+    db: pw.Database,
+    order_id: int,
+    reference: str | None,
+    paid: OrderStatus,
+    answer: dict[str, Any],
+    now: str,
+) -> datetime:
+    """Mark a pending order `paid` and its payment captured, empty the bought lines from an
+    online order's cart, and keep the key's answer (the order and `answer`'s fields); when."""
+    set_status(db, order_id, OrderStatus.PENDING, paid, now)
     sql.execute(
         db,
         "UPDATE payments SET status = 'captured', reference = ?, updated_at = ? WHERE order_id = ?",
         (reference, now, order_id),
     )
-    sql.execute(
-        db,
-        "DELETE FROM cart_lines WHERE user_id = (SELECT customer_id FROM orders WHERE id = ?) "
-        "AND product_id IN (SELECT product_id FROM order_lines WHERE order_id = ?)",
-        (order_id, order_id),
-    )
-    sql.execute(
-        db,
-        "UPDATE idempotency_keys SET response = ? WHERE order_id = ?",
-        (packb({"order_id": order_id}), order_id),
-    )
+    if paid == OrderStatus.PAID:
+        sql.execute(
+            db,
+            "DELETE FROM cart_lines WHERE user_id = (SELECT customer_id FROM orders WHERE id = ?) "
+            "AND product_id IN (SELECT product_id FROM order_lines WHERE order_id = ?)",
+            (order_id, order_id),
+        )
+    idempotency.store_for_order(db, order_id, {"order_id": order_id, **answer})
     announce_order(db, order_id)
     return wire.utc(now)
+
+
+def paid_order(order: Order, when: datetime, reference: str | None, paid: OrderStatus) -> Order:
+    """A pending order as `record_payment` leaves it."""
+    payment = {**order["payment"], "status": "captured", "reference": reference}
+    return {**order, "status": paid, "updated_at": when, "payment": payment}
 
 
 @write_job
@@ -188,23 +213,9 @@ def mark_declined(
         "UPDATE payments SET status = 'declined', updated_at = ? WHERE order_id = ?",
         (now, order_id),
     )
-    sql.execute(db, "DELETE FROM idempotency_keys WHERE order_id = ?", (order_id,))
+    idempotency.release_order(db, order_id)
     announce_order(db, order_id)
     return find_order(db, order_id), changes
-
-
-def key_in_progress() -> Conflict:
-    return Conflict(
-        "a checkout with this key is still in progress: retry in a moment",
-        {"field": "idempotency_key", "reason": "in_progress"},
-    )
-
-
-def key_reused() -> Conflict:
-    return Conflict(
-        "this idempotency key was used for a checkout with other arguments",
-        {"field": "idempotency_key"},
-    )
 
 
 # -- after checkout

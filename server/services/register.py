@@ -1,0 +1,154 @@
+"""The till: a clerk's register session, opened with the cash in the drawer and closed
+with the cash counted (PROTOCOL.md sections 11.7 and 12.7).
+
+A register belongs to the clerk, not to the connection: it stays open across reconnects
+and on every server of the shop. The database holds at most one open register per clerk
+(a partial unique index), so two opens at once on two servers leave one open.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import peewee as pw
+
+from protocol.errors import InvalidState
+from server import sql, wire
+from server.audit import audit, target_of
+from server.dbexec import DatabaseExecutor
+from server.dispatch import Call
+from server.write_jobs import write_job
+
+METHODS = ("cash", "card", "ewallet")
+REGISTER_COLUMNS = "id, station, clerk_id, status, opened_at, opening_cash"
+SOLD = "('completed', 'refunded')"  # a sale rung up and paid, whatever became of it since
+
+Register = dict[str, Any]
+
+
+class RegisterService:
+    def __init__(self, dbx: DatabaseExecutor) -> None:
+        self.dbx = dbx
+
+    async def open(self, call: Call) -> Register:
+        args = call.args
+        return await self.dbx.write(
+            open_register, call.identity.user_id, args["station"], args["opening_cash"]
+        )
+
+    async def close(self, call: Call) -> Register:
+        return await self.dbx.write(
+            close_register, call.identity.user_id, call.args["counted_cash"]
+        )
+
+
+def no_open_register() -> InvalidState:
+    return InvalidState(
+        "no register is open: open one with clerk.register.open", {"reason": "no_open_register"}
+    )
+
+
+def open_register_id(db: pw.Database, clerk_id: int) -> int:
+    """The id of the clerk's open register; `invalid_state` `no_open_register` if none."""
+    found = sql.one(
+        db, "SELECT id FROM registers WHERE clerk_id = ? AND status = 'open'", (clerk_id,)
+    )
+    if found is None:
+        raise no_open_register()
+    return found[0]
+
+
+@write_job
+def open_register(db: pw.Database, clerk_id: int, station: str, opening_cash: int) -> Register:
+    """Open a register for the clerk, who must have none open (the partial unique index
+    `registers_one_open_per_clerk` says so, also for two opens at once on two servers)."""
+    now = sql.now()
+    try:
+        register_id = sql.insert(
+            db,
+            "INSERT INTO registers (station, clerk_id, status, opened_at, opening_cash) "
+            "VALUES (?, ?, 'open', ?, ?) RETURNING id",
+            (station, clerk_id, now, opening_cash),
+        )
+    except pw.IntegrityError:
+        raise InvalidState(
+            "this clerk already has an open register: close it first",
+            {"reason": "register_already_open"},
+        ) from None
+    audit(
+        db,
+        clerk_id,
+        "clerk.register.open",
+        target_of("register", register_id),
+        {"station": station, "opening_cash": opening_cash},
+        now,
+    )
+    return _register_map((register_id, station, clerk_id, "open", now, opening_cash))
+
+
+@write_job
+def close_register(db: pw.Database, clerk_id: int, counted_cash: int) -> Register:
+    """Close the clerk's open register and balance its cash."""
+    register_id = open_register_id(db, clerk_id)
+    row = sql.one(db, f"SELECT {REGISTER_COLUMNS} FROM registers WHERE id = ?", (register_id,))
+    assert row is not None
+    by_method = _takings(db, register_id)
+    expected = row[5] + by_method["cash"]["total"]
+    now = sql.now()
+    closed = sql.execute(
+        db,
+        "UPDATE registers SET status = 'closed', closed_at = ?, counted_cash = ?, "
+        "expected_cash = ? WHERE id = ? AND status = 'open'",
+        (now, counted_cash, expected, register_id),
+    )
+    if closed.rowcount != 1:  # closed meanwhile on another server
+        raise no_open_register()
+    difference = counted_cash - expected
+    audit(
+        db,
+        clerk_id,
+        "clerk.register.close",
+        target_of("register", register_id),
+        {"expected_cash": expected, "counted_cash": counted_cash, "difference": difference},
+        now,
+    )
+    return {
+        **_register_map((*row[:3], "closed", *row[4:])),
+        "closed_at": wire.utc(now),
+        "expected_cash": expected,
+        "counted_cash": counted_cash,
+        "difference": difference,
+        "by_method": by_method,
+    }
+
+
+def _takings(db: pw.Database, register_id: int) -> dict[str, dict[str, int]]:
+    """Per payment method: the sales of this register session, and their total less the
+    refunds made at it."""
+    takings = {method: {"count": 0, "total": 0} for method in METHODS}
+    for method, count, total in sql.rows(
+        db,
+        "SELECT p.method, COUNT(*), SUM(o.total) FROM orders o JOIN payments p "
+        f"ON p.order_id = o.id WHERE o.register_id = ? AND o.status IN {SOLD} GROUP BY p.method",
+        (register_id,),
+    ):
+        takings[method] = {"count": count, "total": int(total)}  # PostgreSQL sums as numeric
+    for method, refunded in sql.rows(
+        db,
+        "SELECT method, SUM(amount) FROM refunds WHERE register_id = ? GROUP BY method",
+        (register_id,),
+    ):
+        takings[method]["total"] -= int(refunded)
+    return takings
+
+
+def _register_map(row: tuple[Any, ...]) -> Register:
+    register_id, station, clerk_id, status, opened_at, opening_cash = row
+    return {
+        "id": register_id,
+        "station": station,
+        "clerk_id": clerk_id,
+        "status": status,
+        "opened_at": wire.utc(opened_at),
+        "opening_cash": opening_cash,
+    }
