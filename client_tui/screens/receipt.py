@@ -43,6 +43,6 @@ class ReceiptScreen(ModalScreen[None]):
                     else:
                         name = METHODS.get(method, method)
                         yield Label(f"Paid by {name}", id="change-label")
-                    yield Label(f"Receipt saved: {self.saved}", id="receipt-saved")
+                    yield Static(f"Receipt saved: {self.saved}", id="receipt-saved")
                     yield Label("Enter: next sale", id="receipt-next")
         yield Footer()

@@ -131,7 +131,7 @@ class TillCloseScreen(TillDialog):
     AUTO_FOCUS = "#counted-cash"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
-        Binding("enter", "done", "Done", show=False),
+        Binding("enter", "done", "Back to the till"),
     ]
 
     def __init__(self, shop: Shop) -> None:

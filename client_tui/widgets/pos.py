@@ -269,6 +269,7 @@ class PosView(Vertical):
             if not await self.app.push_screen_wait(TillOpenScreen(self.shop)):
                 return
             self.show_till()
+            self.say("")
         order = await self.app.push_screen_wait(PayScreen(self.shop, self.ticket, method))
         self.show_till()
         if order is None:

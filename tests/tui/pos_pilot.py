@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
+from rich.console import Console
 from textual.pilot import Pilot
-from textual.widgets import Digits, Input
+from textual.widgets import Digits, Input, Static
 
 from client_tui.widgets.pos import PosView
 from tests.e2e.harness import ServerProcess
@@ -24,6 +26,13 @@ def pos(app: Any) -> PosView:
 
 def total_digits(app: Any) -> str:
     return pos(app).query_one("#pos-total", Digits).value
+
+
+def table_text(static: Static) -> str:
+    """What a Static holding a rich table shows, as plain text."""
+    console = Console(width=70, file=io.StringIO(), record=True)
+    console.print(static.content)
+    return console.export_text()
 
 
 class Keys:
