@@ -7,8 +7,11 @@ from typing import Any
 
 from rich.console import Console
 from textual.pilot import Pilot
+from textual.screen import Screen
 from textual.widgets import Digits, Input, Static
 
+from client_tui.screens.till import TillOpenScreen
+from client_tui.till import TillStatus
 from client_tui.widgets.pos import PosView
 from tests.e2e.harness import ServerProcess
 from tests.tui.pilot import Account, wait_for
@@ -65,3 +68,20 @@ async def at_the_till(pilot: Pilot[Any]) -> PosView:
     entry = view.query_one("#entry", Input)
     await wait_for(pilot, lambda: entry.has_focus, "the entry line focused")
     return view
+
+
+async def screen_of(pilot: Pilot[Any], kind: type[Screen[Any]]) -> Any:
+    """Wait until the screen on top is a `kind`, and return it."""
+    app = pilot.app
+    return await wait_for(pilot, lambda: isinstance(app.screen, kind) and app.screen, kind.__name__)
+
+
+async def open_till(pilot: Pilot[Any], cash: str = "100000", station: str = "kasir-1") -> None:
+    """F8, the station and the opening cash, Enter; waits until the till is open."""
+    app = pilot.app
+    await pilot.press("f8")
+    dialog = await screen_of(pilot, TillOpenScreen)
+    dialog.query_one("#station", Input).value = station
+    await pilot.press(*cash, "enter")
+    await wait_for(pilot, lambda: app.shop.till.status == TillStatus.OPEN, "the till open")
+    await wait_for(pilot, lambda: not isinstance(app.screen, TillOpenScreen), "the dialog gone")

@@ -16,7 +16,15 @@ from client_tui.screens.till import TillCloseScreen, TillOpenScreen
 from client_tui.till import TillStatus
 from protocol.client import ConnectionLost
 from tests.tui.pilot import buy, label_text, make_app, product_by_sku, sign_in, wait_for
-from tests.tui.pos_pilot import Keys, at_the_till, demo_clerk, table_text, total_digits
+from tests.tui.pos_pilot import (
+    Keys,
+    at_the_till,
+    demo_clerk,
+    open_till,
+    screen_of,
+    table_text,
+    total_digits,
+)
 
 THREE = ("MIE-0001", "MIE-0002", "KOP-0002")
 
@@ -26,22 +34,6 @@ def sales_on_server(server) -> list[dict]:
     with server.client("clerk") as client:
         orders = client.call("order.list", limit=100)["items"]
     return [order for order in orders if order["channel"] == "pos"]
-
-
-async def screen_of(pilot, kind):
-    app = pilot.app
-    return await wait_for(pilot, lambda: isinstance(app.screen, kind) and app.screen, kind.__name__)
-
-
-async def open_till(pilot, cash: str = "100000", station: str = "kasir-1") -> None:
-    """F8, the station and the opening cash, Enter; waits until the till is open."""
-    app = pilot.app
-    await pilot.press("f8")
-    dialog = await screen_of(pilot, TillOpenScreen)
-    dialog.query_one("#station", Input).value = station
-    await pilot.press(*cash, "enter")
-    await wait_for(pilot, lambda: app.shop.till.status == TillStatus.OPEN, "the till open")
-    await wait_for(pilot, lambda: not isinstance(app.screen, TillOpenScreen), "the dialog gone")
 
 
 async def test_a_cash_sale_of_three_items_by_keys(fresh_shop, home):
