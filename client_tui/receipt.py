@@ -17,10 +17,11 @@ METHODS = {"cash": "Cash", "card": "Card", "ewallet": "E-wallet"}
 def receipt_text(
     shop_name: str, money: Money, order: dict[str, Any], *, station: str, clerk: str
 ) -> str:
-    """The receipt of `order` (the result of `clerk.sale`) rung up at `station`."""
+    """The receipt of `order` (the result of `clerk.sale`) rung up at `station` ("" when
+    not known here: a till opened before this session)."""
     rule = "-" * WIDTH
     rows = [shop_name.center(WIDTH).rstrip(), f"Receipt {order['id']}  {_when(order)}"]
-    rows.append(f"Till {station} · {clerk}"[:WIDTH])
+    rows.append((f"Till {station} · {clerk}" if station else f"Clerk {clerk}")[:WIDTH])
     rows.append(rule)
     for line in order["lines"]:
         rows.append(line["name"][:WIDTH])

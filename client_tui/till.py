@@ -40,6 +40,7 @@ class Till:
     def open_elsewhere(self) -> None:
         """Opening said one is open already: sell on it, amounts unknown here."""
         self.status = TillStatus.OPEN
+        self.station = ""
         self.opening_cash = None
         self.cash_taken = 0
 

@@ -83,7 +83,6 @@ class PosView(Vertical):
         super().__init__(id=id)
         self.shop = shop
         self.ticket = Ticket()
-        self.last_receipt: str = ""
         self._lookups = asyncio.Lock()  # entries go on the ticket in the order typed
         self._busy = False  # a dialog of the till or of paying is up (or on its way)
 
@@ -288,10 +287,9 @@ class PosView(Vertical):
             self.shop.name,
             self.shop.money,
             order,
-            station=till.station or "?",
+            station=till.station,
             clerk=user["username"],
         )
-        self.last_receipt = text
         try:
             saved = str(save_receipt(text, order["id"]))
         except OSError as error:
@@ -303,7 +301,7 @@ class PosView(Vertical):
     def show_till(self) -> None:
         till, money = self.shop.till, self.shop.money
         if till.status == TillStatus.OPEN:
-            text = f"Till {till.station or '(opened earlier)'} open"
+            text = f"Till {till.station} open" if till.station else "Till open (opened earlier)"
             if till.expected_cash is not None:
                 text += f" · cash in the drawer {money.format(till.expected_cash)}"
             text += " · F8 closes it"

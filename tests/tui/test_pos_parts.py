@@ -139,8 +139,8 @@ def test_the_till_expects_its_opening_cash_plus_the_cash_sold_here():
     assert till.expected_cash == 15250000
     till.closed()
     assert till.status == TillStatus.CLOSED and till.expected_cash is None
-    till.open_elsewhere()  # opened before this session: open, amounts unknown here
-    assert till.status == TillStatus.OPEN and till.expected_cash is None
+    till.open_elsewhere()  # opened before this session: open, station and amounts unknown
+    assert till.status == TillStatus.OPEN and till.expected_cash is None and till.station == ""
 
 
 CASH_SALE = {
@@ -197,6 +197,11 @@ def test_a_card_receipt_names_the_method_and_the_reference():
     assert "Card                        Rp 52.500,00" in rows
     assert "Ref fake-123" in rows
     assert not any(row.startswith("Change") for row in rows)
+
+
+def test_a_receipt_from_a_till_opened_elsewhere_names_the_clerk_alone():
+    rows = receipt_text("W", IDR, CASH_SALE, station="", clerk="siti").splitlines()
+    assert rows[2] == "Clerk siti"
 
 
 def test_a_receipt_is_saved_in_the_data_dir(home: Path):

@@ -92,6 +92,14 @@ async def test_a_declined_card_sells_nothing_and_cash_then_pays(fresh_shop):
         await pilot.press("enter")
         question = await screen_of(pilot, ConfirmScreen)
         assert str(question.query_one("#confirm-amount", Label).render()).startswith("Charge Rp")
+        await pilot.press("escape")  # backs out: nothing is sent
+        await wait_for(pilot, lambda: app.screen is dialog, "back at paying")
+        assert await app.shop.client.call("order.list", limit=10) == {
+            "items": [],
+            "next_cursor": None,
+        }
+        await pilot.press("enter")
+        await screen_of(pilot, ConfirmScreen)
         await pilot.press("enter")
         problem = dialog.query_one("#pay-problem", Label)
         await wait_for(pilot, lambda: problem.display, "the decline")
