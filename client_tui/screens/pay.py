@@ -18,12 +18,11 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Digits, Footer, Input, Label
 
-from client_tui.errors import CALL_ERRORS, describe, end_if_signed_out
+from client_tui.errors import CALL_ERRORS, LINK_ERRORS, describe, end_if_signed_out
 from client_tui.screens.checkout import DEFAULT_TOKENS
 from client_tui.screens.confirm import ConfirmScreen
 from client_tui.shop import Shop
 from client_tui.ticket import Ticket
-from protocol.client import ConnectionLost
 from protocol.errors import (
     Conflict,
     InvalidState,
@@ -158,10 +157,10 @@ class PayScreen(ModalScreen[dict[str, Any] | None]):
     def _refused(self, error: BaseException) -> None:
         """Say what happened, and start a new sale (a new key) unless the last one may
         still have gone through."""
-        if isinstance(error, ConnectionLost):
+        if isinstance(error, LINK_ERRORS):  # the sale may have gone through: keep its key
             self._problem(
-                "The connection dropped while selling. Press Enter again when the top line "
-                "says connected: this sale is charged at most once."
+                "The link to the shop failed while selling. Press Enter again when the top "
+                "line says connected: this sale is charged at most once."
             )
             return
         if isinstance(error, Conflict) and error.details.get("reason") == "in_progress":
