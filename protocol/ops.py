@@ -265,6 +265,7 @@ SPECS: tuple[OpSpec, ...] = (
         Field("product_id", ID, required=True),
         Field("qty", Int(1, 1_000_000), required=True),
         Field("reason", REASON, required=True),
+        Field("idempotency_key", IDEMPOTENCY_KEY),
     ),
     _spec(
         Op.CLERK_ADJUST,
@@ -273,6 +274,7 @@ SPECS: tuple[OpSpec, ...] = (
         Field("product_id", ID, required=True),
         Field("delta", Int(-1_000_000, 1_000_000, nonzero=True), required=True),
         Field("reason", REASON, required=True),
+        Field("idempotency_key", IDEMPOTENCY_KEY),
     ),
     _spec(
         Op.CLERK_REFUND,

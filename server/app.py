@@ -30,6 +30,7 @@ from server.services.auth import AuthService
 from server.services.cart import CartService
 from server.services.catalog import CatalogService
 from server.services.checkout import PENDING_LEASE_S
+from server.services.inventory import InventoryService
 from server.services.order_feed import OrderFeed
 from server.services.orders import OrderService
 from server.services.product_cache import ProductCache
@@ -75,6 +76,7 @@ class Server:
                 CartService(self.dbx, currency),
                 self.orders,
                 stock_feed,
+                InventoryService(self.dbx, self.hub),
                 RegisterService(self.dbx),
                 SaleService(self.dbx, self.hub, self.orders.checkouts, currency),
             )

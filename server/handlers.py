@@ -7,6 +7,7 @@ from server.dispatch import Handler
 from server.services.auth import AuthService
 from server.services.cart import CartService
 from server.services.catalog import CatalogService
+from server.services.inventory import InventoryService
 from server.services.orders import OrderService
 from server.services.register import RegisterService
 from server.services.sale import SaleService
@@ -21,6 +22,7 @@ def handlers(
     cart: CartService,
     orders: OrderService,
     stock: StockFeedService,
+    inventory: InventoryService,
     registers: RegisterService,
     sales: SaleService,
 ) -> dict[str, Handler]:
@@ -49,6 +51,8 @@ def handlers(
         Op.ORDER_DELIVER: orders.deliver,
         Op.STOCK_SUBSCRIBE: stock.subscribe,
         Op.STOCK_UNSUBSCRIBE: stock.unsubscribe,
+        Op.CLERK_RESTOCK: inventory.restock,
+        Op.CLERK_ADJUST: inventory.adjust,
         Op.CLERK_REGISTER_OPEN: registers.open,
         Op.CLERK_REGISTER_CLOSE: registers.close,
         Op.CLERK_SALE: sales.sale,

@@ -52,18 +52,19 @@ def _canonical(value: Any) -> Any:
 
 def once(
     db: pw.Database, user_id: int, key: str, print_: str, now: str, apply: Callable[[], T]
-) -> T:
-    """`apply()`'s result, applied once per (user, key) in the caller's transaction: the
-    first call claims the key, applies and stores the result; a repeat replays it."""
+) -> tuple[T, bool]:
+    """`apply()`'s result, applied once per (user, key) in the caller's transaction, and
+    whether this call applied it: the first call claims the key, applies and stores the
+    result; a repeat replays it (False: announce nothing, nothing changed)."""
     if not claim(db, user_id, key, print_, now):
-        return replay(lookup(db, user_id, key), print_)
+        return replay(lookup(db, user_id, key), print_), False
     result = apply()
     sql.execute(
         db,
         "UPDATE idempotency_keys SET response = ? WHERE user_id = ? AND key = ?",
         (packb(result), user_id, key),
     )
-    return result
+    return result, True
 
 
 def lookup(db: pw.Database, user_id: int, key: str) -> Stored | None:

@@ -201,9 +201,9 @@ def test_conflict_out_of_stock_declined_and_invalid_state(shop):
 
 
 def test_an_op_of_a_later_release_is_unavailable_not_a_crash(shop):
-    with shop.client("clerk") as clerk, pytest.raises(Unavailable) as later:
-        clerk.call("clerk.register.open", station="till-1", opening_cash=0)
-    assert later.value.details == {"op": "clerk.register.open"}
+    with shop.client("admin") as admin, pytest.raises(Unavailable) as later:
+        admin.call("admin.report.sales", **{"from": "2026-01-01", "to": "2026-01-31"})
+    assert later.value.details == {"op": "admin.report.sales"}
 
 
 # -- rate_limited and unavailable at the limits

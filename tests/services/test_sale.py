@@ -179,6 +179,9 @@ def test_the_same_key_gives_the_same_sale_and_change_without_selling_again(
     assert other.code == ErrorCode.CONFLICT and other.details == {"field": "idempotency_key"}
     by_sku = error(till.sell(mini_shop.clerk, {"sku": "KOPI-1", "qty": 1}, payment=paid))
     assert by_sku.code == ErrorCode.CONFLICT, "the fingerprint is the arguments as given"
+    result(till.close(mini_shop.clerk, 117_500))
+    after_close = result(till.sell(mini_shop.clerk, line(mini_shop.kopi), payment=paid))
+    assert after_close == first, "a stored sale is answered even with the register closed"
 
 
 def test_a_retry_while_the_card_is_charged_waits_and_shares_the_outcome(
