@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+_AMOUNT = re.compile(r"(\d{1,13})(?:[.,](\d*))?")
 
 # symbol, thousands separator, decimal separator: the local habit where we know it
 CONVENTIONS: dict[str, tuple[str, str, str]] = {
@@ -22,11 +25,24 @@ class Money:
     currency: str = "IDR"
     exponent: int = 2
 
-    def format(self, amount: int) -> str:
-        symbol, group, decimal = CONVENTIONS.get(self.currency, (f"{self.currency} ", ",", "."))
+    def format(self, amount: int, *, symbol: bool = True) -> str:
+        """`symbol` False: the number alone (for the large digits, which have no letters)."""
+        mark, group, decimal = CONVENTIONS.get(self.currency, (f"{self.currency} ", ",", "."))
         sign = "-" if amount < 0 else ""
         whole, fraction = divmod(abs(amount), 10**self.exponent)
         digits = f"{whole:,}".replace(",", group)
         if self.exponent > 0:
             digits += decimal + str(fraction).zfill(self.exponent)
-        return f"{sign}{symbol}{digits}"
+        return f"{sign}{mark if symbol else ''}{digits}"
+
+    def parse(self, text: str) -> int:
+        """An amount typed in whole units (`50000`, `17500,50`) in minor units, without
+        floats. No grouping: `50.000` is 50 with three decimals, which is refused."""
+        match = _AMOUNT.fullmatch(text.strip())
+        if match is None:
+            raise ValueError("Type the amount in digits, e.g. 50000.")
+        whole, fraction = match[1], match[2] or ""
+        if len(fraction) > self.exponent:
+            places = f"{self.exponent} digits" if self.exponent else "no digits"
+            raise ValueError(f"An amount has {places} after the decimal separator.")
+        return int(whole) * 10**self.exponent + int(fraction.ljust(self.exponent, "0") or 0)

@@ -13,6 +13,7 @@ CANCEL_REASONS = {
     "payment_declined": "payment declined",
     "interrupted": "interrupted",
 }
+PAYMENT_METHODS = {"card": "Card", "ewallet": "E-wallet", "cash": "Cash"}
 
 
 def status_text(order: dict[str, Any]) -> str:
@@ -25,3 +26,17 @@ def status_text(order: dict[str, Any]) -> str:
 def item_count(order: dict[str, Any]) -> str:
     units = sum(line.get("qty", 0) for line in order.get("lines", []))
     return f"{units} item{'' if units == 1 else 's'}"
+
+
+def unrefunded_total(order: dict[str, Any]) -> int:
+    """What is still paid for (units not yet refunded), in minor units: a cancel refunds it."""
+    return sum(
+        line["unit_price"] * (line["qty"] - line.get("refunded_qty", 0))
+        for line in order.get("lines", [])
+    )
+
+
+def payment_method(order: dict[str, Any]) -> str:
+    """How the order was paid: `Card`, `E-wallet`, `Cash` ("" without a payment)."""
+    method = (order.get("payment") or {}).get("method", "")
+    return PAYMENT_METHODS.get(method, method)

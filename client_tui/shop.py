@@ -15,14 +15,16 @@ from client_tui.errors import quiet_link
 from client_tui.messages import CartChanged, StockChanged
 from client_tui.money import Money
 from client_tui.stock import Level, StockBook
+from client_tui.till import Till
 from client_tui.watch import StockWatch
-from protocol.client import AsyncClient
-from protocol.errors import Unauthenticated
+from protocol.client import AsyncClient, ConnectionLost
+from protocol.errors import InvalidState, NotFound, Unauthenticated
 from protocol.ops import Op
 from protocol.rules import STAFF_ROLES
 
 PRODUCT_PAGE = 50
 ORDER_PAGE = 20
+SALE_ATTEMPTS = 5
 EMPTY_CART: dict[str, Any] = {"items": [], "total": 0, "count": 0}
 
 
@@ -42,6 +44,7 @@ class Shop:
         self.book = StockBook()
         self.cart: dict[str, Any] = dict(EMPTY_CART, currency=self.money.currency)
         self.watch = StockWatch(client, self._took_levels)
+        self.till = Till()
 
     @property
     def role(self) -> str:
@@ -129,6 +132,55 @@ class Shop:
 
     async def deliver(self, order_id: int) -> dict[str, Any]:
         return await self.client.call(Op.ORDER_DELIVER, order_id=order_id)
+
+    # -- the till (clerks only)
+
+    async def product_by_sku(self, sku: str) -> dict[str, Any] | None:
+        """The product with exactly this SKU (staff see archived ones too), or None."""
+        try:
+            product = await self.client.call(Op.CATALOG_GET, sku=sku)
+        except NotFound:
+            return None
+        self.book.seed([product])
+        return product
+
+    async def open_till(self, station: str, opening_cash: int) -> dict[str, Any] | None:
+        """Open a register at `station`; None when one was open already (and is in use)."""
+        try:
+            register = await self.client.call(
+                Op.CLERK_REGISTER_OPEN, station=station, opening_cash=opening_cash
+            )
+        except InvalidState as error:
+            if error.details.get("reason") != "register_already_open":
+                raise
+            self.till.open_elsewhere()
+            return None
+        self.till.opened(register)
+        return register
+
+    async def close_till(self, counted_cash: int) -> dict[str, Any]:
+        register = await self.client.call(Op.CLERK_REGISTER_CLOSE, counted_cash=counted_cash)
+        self.till.closed()
+        return register
+
+    async def sell(
+        self, lines: list[dict[str, int]], payment: dict[str, Any], idempotency_key: str
+    ) -> dict[str, Any]:
+        """Ring up a sale. If the link drops meanwhile, the same sale is sent again with
+        the same key once it is back (as `AsyncClient.checkout` does): charged once."""
+        for attempt in range(SALE_ATTEMPTS):
+            try:
+                await self.client.wait_connected()
+                order = await self.client.call(
+                    Op.CLERK_SALE, lines=lines, payment=payment, idempotency_key=idempotency_key
+                )
+            except ConnectionLost:
+                if attempt == SALE_ATTEMPTS - 1:
+                    raise
+                continue
+            self.till.sold(order)
+            return order
+        raise AssertionError("unreachable")
 
     # -- two-factor sign-in
 

@@ -1,8 +1,8 @@
 """The screens a signed-in user works in, one per role, built from the same views.
 
 Customers: Catalog, Cart, Orders. Staff (clerks and admins): the catalog to look things
-up (no cart) and every order, to ship and deliver. A later point-of-sale or admin screen
-is one more entry in `HOME_SCREENS`.
+up (no cart) and every order, to ship and deliver; a clerk's first tab is the point of
+sale. A later admin screen is one more entry in `HOME_SCREENS`.
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer, Input, TabbedContent, TabPane
+from textual.widgets import Footer, Input, TabbedContent, TabPane
 
 from client_tui.screens.twofactor import TwoFactorScreen
 from client_tui.shop import Shop
 from client_tui.widgets.cart import CartView
 from client_tui.widgets.catalog import CatalogView
 from client_tui.widgets.orders import OrdersView
+from client_tui.widgets.pos import PosView
 from client_tui.widgets.status import StatusBar
 
 
@@ -57,12 +58,13 @@ class HomeScreen(Screen[None]):
         self.call_after_refresh(self.focus_tab)
 
     def focus_tab(self) -> None:
-        """Put the focus on the table of the tab shown, where the keys act, unless the user
-        is already at work in that tab (typing a search, say)."""
+        """Put the focus on the table of the tab shown, where the keys act (or on the field
+        marked `tab-start`), unless the user is already at work in that tab (typing a
+        search, say)."""
         pane = self.query_one("#tabs", TabbedContent).active_pane
         if pane is None or (self.focused is not None and pane in self.focused.ancestors):
             return
-        tables = pane.query(DataTable)
+        tables = pane.query(".tab-start, DataTable")
         if tables:
             self.set_focus(tables.first())
 
@@ -122,9 +124,23 @@ class StaffScreen(HomeScreen):
     ]
 
 
+class ClerkScreen(HomeScreen):
+    """A clerk sells first (`clerk.sale` is theirs alone); the staff tabs follow."""
+
+    AUTO_FOCUS = "#entry"
+    TABS = (
+        ("pos", "Point of sale", "f3", lambda shop: PosView(shop, id="pos-view")),
+        *StaffScreen.TABS,
+    )
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f3", "show_tab('pos')", "Point of sale", show=False, priority=True),
+        *StaffScreen.BINDINGS,
+    ]
+
+
 HOME_SCREENS: dict[str, Callable[[Shop], HomeScreen]] = {
     "customer": CustomerScreen,
-    "clerk": StaffScreen,
+    "clerk": ClerkScreen,
     "admin": StaffScreen,
 }
 

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 from rich.table import Table
 from rich.text import Text
 from textual import on, work
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
@@ -16,7 +16,8 @@ from textual.widgets import Button, Footer, Label, Static
 from client_tui import timefmt
 from client_tui.errors import CALL_ERRORS, report
 from client_tui.hub import hub_of
-from client_tui.orderfmt import status_text
+from client_tui.orderfmt import payment_method, status_text, unrefunded_total
+from client_tui.screens.confirm import ConfirmScreen
 from client_tui.shop import Shop
 from protocol.rules import OrderStatus
 
@@ -38,9 +39,30 @@ def allowed(shop: Shop, action: str, order: dict[str, Any] | None) -> bool:
     return False
 
 
-async def apply(shop: Shop, action: str, order_id: int) -> dict[str, Any]:
+async def apply(
+    app: App[Any], shop: Shop, action: str, order: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Do `action` to `order`; a cancel asks first. None: the user backed out. Run it in a
+    worker (the question waits for its answer)."""
+    if action == "cancel_order" and not await app.push_screen_wait(cancel_question(shop, order)):
+        return None
     calls = {"cancel_order": shop.cancel, "ship": shop.ship, "deliver": shop.deliver}
-    return await calls[action](order_id)
+    return await calls[action](order["id"])
+
+
+def cancel_question(shop: Shop, order: dict[str, Any]) -> ConfirmScreen:
+    refund = shop.money.format(unrefunded_total(order))
+    units = sum(line["qty"] - line.get("refunded_qty", 0) for line in order.get("lines", []))
+    whose = "your" if shop.is_customer else "the customer's"
+    to = f"{whose} {payment_method(order).lower()}"
+    return ConfirmScreen(
+        f"Cancel order #{order['id']}?",
+        f"The order is cancelled for good: its {units} unit{'' if units == 1 else 's'} go back "
+        f"on sale and {refund} is refunded to {to}.",
+        f"Refund {refund}",
+        go="Cancel order",
+        back="Keep order",
+    )
 
 
 class OrderScreen(ModalScreen[None]):
@@ -98,9 +120,7 @@ class OrderScreen(ModalScreen[None]):
         table.add_row(Text("Total", style="bold"), "", "", Text(money.format(order["total"])))
         self.query_one("#order-lines", Static).update(table)
         payment = order.get("payment") or {}
-        method = {"card": "Card", "ewallet": "E-wallet", "cash": "Cash"}.get(
-            payment.get("method", ""), payment.get("method", "")
-        )
+        method = payment_method(order)
         self.query_one("#order-payment", Label).update(
             f"Paid by {method} ({payment.get('status', '')})" if method else ""
         )
@@ -131,9 +151,11 @@ class OrderScreen(ModalScreen[None]):
     @work(exclusive=True, group="order-action")
     async def _act(self, action: str) -> None:
         try:
-            order = await apply(self.shop, action, self.order["id"])
+            order = await apply(self.app, self.shop, action, self.order)
         except CALL_ERRORS as error:
             report(self, error, f"Order #{self.order['id']}")
+            return
+        if order is None:
             return
         self.show(order)
         hub_of(self).order_changed.publish(order)

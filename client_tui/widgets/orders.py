@@ -162,13 +162,14 @@ class OrdersView(Vertical):
 
     def action_act(self, action: str) -> None:
         if (order := self.current) is not None and allowed(self.shop, action, order):
-            self._act(action, order["id"])
+            self._act(action, order)
 
     @work(group="order-action")
-    async def _act(self, action: str, order_id: int) -> None:
+    async def _act(self, action: str, order: dict[str, Any]) -> None:
         try:
-            order = await apply(self.shop, action, order_id)
+            changed = await apply(self.app, self.shop, action, order)
         except CALL_ERRORS as error:
-            report(self, error, f"Order #{order_id}")
+            report(self, error, f"Order #{order['id']}")
             return
-        self._order_changed(order)
+        if changed is not None:
+            self._order_changed(changed)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from textual.widgets import Button, Input, Label, RadioButton
 
 from client_tui.screens.checkout import CheckoutScreen
+from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.order import OrderScreen
 from tests.tui.pilot import (
     add_by_sku,
@@ -133,6 +134,8 @@ async def test_a_paid_order_can_be_cancelled_from_its_detail(shop, customer):
         )
         assert order_screen.query_one("#do-cancel_order", Button).display
         await pilot.press("x")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await pilot.press("enter")
         await wait_for(pilot, lambda: order_screen.order["status"] == "cancelled", "cancel")
         assert "cancelled by you" in label_text(app, "#order-status")
         assert not order_screen.query_one("#do-cancel_order", Button).display

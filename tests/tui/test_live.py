@@ -108,6 +108,7 @@ async def test_staff_ship_and_deliver_from_the_orders_list(shop):
     app = make_app(shop)
     async with app.run_test(size=(100, 30)) as pilot:
         await sign_in(pilot, "clerk", shop.passwords["clerk"])
+        await pilot.press("f4")  # a clerk starts at the point of sale
         orders = app.screen.query_one("#orders-view")
         await wait_for(pilot, lambda: order["id"] in orders.orders, "the order listed")
         orders.table.move_cursor(row=orders.table.get_row_index(str(order["id"])))

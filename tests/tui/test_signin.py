@@ -148,9 +148,9 @@ async def test_a_kept_session_that_has_ended_asks_for_the_password(shop, custome
 async def test_staff_get_the_orders_and_a_catalog_without_a_cart(shop):
     app = make_app(shop)
     async with app.run_test() as pilot:
-        home = await sign_in(pilot, "clerk", shop.passwords["clerk"])
+        home = await sign_in(pilot, "admin", shop.passwords["admin"])  # clerks: test_pos.py
         assert isinstance(home, StaffScreen)
-        assert label_text(app, "#status-user") == "clerk (clerk)"
+        assert label_text(app, "#status-user") == "admin (admin)"
         assert home.query_one("#tabs", TabbedContent).active == "orders"
         assert not home.query("#cart-view")
         catalog = home.query_one("#catalog-view")

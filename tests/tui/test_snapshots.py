@@ -172,6 +172,7 @@ def test_staff_orders(snap_compare, fresh_shop: ServerProcess, home: Path):
 
     async def run_before(pilot):
         await sign_in(pilot, "clerk", fresh_shop.passwords["clerk"])
+        await pilot.press("f4")  # a clerk starts at the point of sale
         orders = pilot.app.screen.query_one("#orders-view")
         await wait_for(pilot, lambda: len(orders.orders) == 2, "the orders")
         await steady(pilot)

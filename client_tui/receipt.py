@@ -1,0 +1,62 @@
+"""The receipt of a point-of-sale order: plain text, 40 columns (a receipt printer's width),
+shown on screen and kept as a file in the data dir (`receipts/receipt-<order id>.txt`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from client_tui.money import Money
+from client_tui.paths import data_dir, write_private
+
+WIDTH = 40
+METHODS = {"cash": "Cash", "card": "Card", "ewallet": "E-wallet"}
+
+
+def receipt_text(
+    shop_name: str, money: Money, order: dict[str, Any], *, station: str, clerk: str
+) -> str:
+    """The receipt of `order` (the result of `clerk.sale`) rung up at `station` ("" when
+    not known here: a till opened before this session)."""
+    rule = "-" * WIDTH
+    rows = [shop_name.center(WIDTH).rstrip(), f"Receipt {order['id']}  {_when(order)}"]
+    rows.append((f"Till {station} · {clerk}" if station else f"Clerk {clerk}")[:WIDTH])
+    rows.append(rule)
+    for line in order["lines"]:
+        rows.append(line["name"][:WIDTH])
+        each = f"  {line['qty']} x {money.format(line['unit_price'])}"
+        rows.append(_pair(each, money.format(line["line_total"])))
+    rows.append(rule)
+    rows.append(_pair("TOTAL", money.format(order["total"])))
+    payment = order.get("payment") or {}
+    method = payment.get("method", "")
+    if method == "cash":
+        change = order.get("change_due", 0)
+        rows.append(_pair("Cash", money.format(order["total"] + change)))
+        rows.append(_pair("Change", money.format(change)))
+    else:
+        rows.append(_pair(METHODS.get(method, method), money.format(order["total"])))
+        if payment.get("reference"):
+            rows.append(f"Ref {payment['reference']}"[:WIDTH])
+    rows.append(rule)
+    rows.append("Thank you!".center(WIDTH).rstrip())
+    return "\n".join(rows) + "\n"
+
+
+def save_receipt(text: str, order_id: int) -> Path:
+    """Keep the receipt in the data dir; returns where."""
+    path = data_dir() / "receipts" / f"receipt-{order_id}.txt"
+    write_private(path, text)
+    return path
+
+
+def _pair(left: str, right: str) -> str:
+    return f"{left}{right.rjust(WIDTH - len(left))}"
+
+
+def _when(order: dict[str, Any]) -> str:
+    moment = order.get("created_at")
+    if not isinstance(moment, datetime):
+        return ""
+    return moment.astimezone().strftime("%d %b %Y %H:%M")

@@ -1,0 +1,229 @@
+"""Paying for the ticket at the till: cash (what was handed over, and the change), or a card
+or e-wallet token. Enter asks to confirm, naming the amount; Enter again sells.
+
+The sale's idempotency key belongs to the ticket (`Ticket.idempotency_key`): when the link
+drops while selling, the sale is sent again with it, and pressing Enter again after such a
+failure reuses it too, so it is charged at most once even if this dialog is closed and
+opened again. After a definite answer (declined, short of stock) the next try is a new sale.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Digits, Footer, Input, Label
+
+from client_tui.errors import CALL_ERRORS, LINK_ERRORS, describe, end_if_signed_out
+from client_tui.screens.checkout import DEFAULT_TOKENS
+from client_tui.screens.confirm import ConfirmScreen
+from client_tui.shop import Shop
+from client_tui.ticket import Ticket
+from protocol.errors import (
+    Conflict,
+    InvalidState,
+    NotFound,
+    OutOfStock,
+    PaymentDeclined,
+    Unavailable,
+)
+
+METHOD_NAMES = {"cash": "cash", "card": "card", "ewallet": "e-wallet"}
+MAX_TENDERED = 10**12
+
+
+class PayScreen(ModalScreen[dict[str, Any] | None]):
+    """Dismissed with the order sold, or None when the clerk backs out."""
+
+    AUTO_FOCUS = "#tendered, #token"
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "Back to the ticket")]
+
+    def __init__(self, shop: Shop, ticket: Ticket, method: str) -> None:
+        super().__init__()
+        self.shop = shop
+        self.ticket = ticket
+        self.method = method
+        self.selling = False
+
+    def compose(self) -> ComposeResult:
+        money = self.shop.money
+        with Vertical(id="pay-dialog", classes="dialog") as dialog:
+            dialog.border_title = f"Pay by {METHOD_NAMES[self.method]}"
+            count = self.ticket.count
+            yield Label(
+                f"{count} item{'' if count == 1 else 's'} · Total {money.currency}",
+                id="pay-summary",
+            )
+            yield Digits(money.format(self.ticket.total, symbol=False), id="pay-total")
+            with Horizontal(id="pay-entry"):
+                if self.method == "cash":
+                    yield Label("Cash handed over", id="pay-label")
+                    yield Input(
+                        placeholder="Enter alone: the exact amount",
+                        restrict=r"[0-9.,]*",
+                        id="tendered",
+                        compact=True,
+                    )
+                else:
+                    yield Label("Payment token", id="pay-label")
+                    yield Input(DEFAULT_TOKENS[self.method], id="token", compact=True)
+            yield Label(self._hint(""), id="pay-hint")
+            yield Label("", id="pay-problem")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#pay-problem", Label).display = False
+
+    def _hint(self, typed: str) -> str:
+        """Under the field: the change (cash), or how the demo provider answers."""
+        if self.method != "cash":
+            return 'The demo provider declines the token "decline" and approves any other.'
+        if not typed.strip():
+            return "Enter: sell for the exact amount, no change."
+        try:
+            change = self.shop.money.parse(typed) - self.ticket.total
+        except ValueError as error:
+            return str(error)
+        money = self.shop.money
+        return f"Change {money.format(change)}" if change >= 0 else f"Short {money.format(-change)}"
+
+    @on(Input.Changed, "#tendered")
+    def _tendered_changed(self, event: Input.Changed) -> None:
+        self.query_one("#pay-hint", Label).update(self._hint(event.value))
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        if self.selling:
+            return
+        try:
+            payment = self._payment(event.value)
+        except ValueError as error:
+            self._problem(str(error))
+            return
+        self._confirm_and_sell(payment)
+
+    def _payment(self, typed: str) -> dict[str, Any]:
+        """The `payment` argument of `clerk.sale`; ValueError says what is wrong."""
+        if self.method != "cash":
+            if not typed.strip():
+                raise ValueError("Enter the payment token.")
+            return {"method": self.method, "token": typed.strip()}
+        if not typed.strip():
+            return {"method": "cash"}
+        tendered = self.shop.money.parse(typed)
+        if tendered > MAX_TENDERED:
+            raise ValueError("That is more cash than a till takes.")
+        if tendered < self.ticket.total:
+            short = self.shop.money.format(self.ticket.total - tendered)
+            raise ValueError(f"That is {short} short of the total.")
+        return {"method": "cash", "tendered": tendered}
+
+    def _question(self, payment: dict[str, Any]) -> ConfirmScreen:
+        money, total = self.shop.money, self.ticket.total
+        count = self.ticket.count
+        items = f"{count} item{'' if count == 1 else 's'}"
+        if payment["method"] == "cash":
+            tendered = payment.get("tendered", total)
+            what = (
+                f"Sell {items} for cash: {money.format(tendered)} handed over, "
+                f"give {money.format(tendered - total)} change."
+            )
+            return ConfirmScreen("Sell for cash?", what, f"Total {money.format(total)}", go="Sell")
+        what = f"Charge the {METHOD_NAMES[payment['method']]} for {items}."
+        return ConfirmScreen(
+            f"Charge {money.format(total)}?", what, f"Charge {money.format(total)}", go="Charge"
+        )
+
+    @work(exclusive=True, group="pay")
+    async def _confirm_and_sell(self, payment: dict[str, Any]) -> None:
+        if not await self.app.push_screen_wait(self._question(payment)):
+            return
+        self._set_selling(True)
+        try:
+            order = await self.shop.sell(
+                self.ticket.sale_lines(), payment, self.ticket.idempotency_key
+            )
+        except CALL_ERRORS as error:
+            self._refused(error)
+            return
+        finally:
+            self._set_selling(False)
+        self.dismiss(order)
+
+    def _refused(self, error: BaseException) -> None:
+        """Say what happened, and start a new sale (a new key) unless the last one may
+        still have gone through."""
+        if isinstance(error, LINK_ERRORS):  # the sale may have gone through: keep its key
+            self._problem(
+                "The link to the shop failed while selling. Press Enter again when the top "
+                "line says connected: this sale is charged at most once."
+            )
+            return
+        if isinstance(error, Conflict) and error.details.get("reason") == "in_progress":
+            self._problem("This sale is still going through: press Enter again in a moment.")
+            return
+        if isinstance(error, Unavailable):
+            self._problem(
+                "The payment provider has not answered. The shop settles the sale within "
+                "two minutes: press Enter again then (charged at most once)."
+            )
+            return
+        self.ticket.renew_key()
+        self._problem(self._definite(error))
+        end_if_signed_out(self, error)
+
+    def _definite(self, error: BaseException) -> str:
+        details = getattr(error, "details", {})
+        if isinstance(error, PaymentDeclined) and details.get("reason") == "insufficient_cash":
+            return "The cash handed over is less than the total: nothing was sold."
+        if isinstance(error, PaymentDeclined):
+            reason = details.get("reason") or "no reason given"
+            return (
+                f"Payment declined ({reason}). Nothing was charged and the ticket is kept: "
+                "try again, or Escape and pay another way."
+            )
+        if isinstance(error, OutOfStock):
+            line = self.ticket.line(details.get("product_id", 0))
+            name = line.name if line else f"product {details.get('product_id')}"
+            return (
+                f"Only {details.get('available', 0)} of {name} left. Nothing was sold: "
+                "Escape, then lower or remove that line."
+            )
+        if isinstance(error, NotFound):
+            return f"{details.get('id')} is no longer for sale: Escape and remove it."
+        if isinstance(error, InvalidState) and details.get("reason") == "no_open_register":
+            self.shop.till.closed()
+            return "The till is closed (closed at another station?): Escape, then F8 opens it."
+        if isinstance(error, Conflict):
+            return (
+                "A sale sent before the link dropped had other lines or payment: look for "
+                "it under Orders. Enter sells this ticket as a new sale."
+            )
+        return describe(error)
+
+    def _set_selling(self, selling: bool) -> None:
+        self.selling = selling
+        for field in self.query(Input):
+            field.disabled = selling
+        if selling:
+            self.query_one("#pay-problem", Label).display = False
+            self.query_one("#pay-hint", Label).update("Selling…")
+        else:
+            self.query_one("#pay-hint", Label).update(self._hint(self._typed()))
+            self.query(Input).first().focus()
+
+    def _typed(self) -> str:
+        return self.query(Input).first().value
+
+    def _problem(self, text: str) -> None:
+        problem = self.query_one("#pay-problem", Label)
+        problem.update(text)
+        problem.display = True
+
+    def action_back(self) -> None:
+        if not self.selling:
+            self.dismiss(None)

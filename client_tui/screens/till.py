@@ -1,0 +1,286 @@
+"""Opening and closing the till (a register session, PROTOCOL.md 11.7).
+
+Opening takes the station's name and the cash counted into the drawer. Closing takes the
+cash counted out, shows it against the cash expected as it is typed, asks first (naming
+both amounts), and then shows the server's reckoning: expected, counted, the difference
+in large type, and the sales by method.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any, ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Digits, Footer, Input, Label, Static
+
+from client_tui.errors import CALL_ERRORS, describe, end_if_signed_out
+from client_tui.money import Money
+from client_tui.receipt import METHODS
+from client_tui.screens.confirm import ConfirmScreen
+from client_tui.shop import Shop
+from protocol.errors import InvalidState
+
+MAX_CASH = 10**12
+MAX_STATION = 64
+
+
+def default_station() -> str:
+    return socket.gethostname()[:MAX_STATION] or "till"
+
+
+def parse_cash(money: Money, typed: str) -> int:
+    """A cash count typed in whole units; ValueError says what is wrong."""
+    if not typed.strip():
+        raise ValueError("Count the cash in the drawer and type it (0 when it is empty).")
+    amount = money.parse(typed)
+    if amount > MAX_CASH:
+        raise ValueError("That is more cash than a till holds.")
+    return amount
+
+
+class TillDialog(ModalScreen[Any]):
+    """What both dialogs share: a problem line, and no Escape while the call runs."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "Back")]
+
+    def __init__(self, shop: Shop) -> None:
+        super().__init__()
+        self.shop = shop
+        self.busy = False
+
+    def problem(self, text: str) -> None:
+        problem = self.query_one(".till-problem", Label)
+        problem.update(text)
+        problem.display = bool(text)
+
+    def action_back(self) -> None:
+        if not self.busy:
+            self.dismiss(None)
+
+
+class TillOpenScreen(TillDialog):
+    """Dismissed with True once a till is open for the clerk, None when they back out."""
+
+    AUTO_FOCUS = "#opening-cash"
+
+    def compose(self) -> ComposeResult:
+        station = self.shop.till.station or default_station()
+        with Vertical(id="till-open-dialog", classes="dialog") as dialog:
+            dialog.border_title = "Open the till"
+            yield Label("Count the cash in the drawer: selling needs an open till.")
+            with Horizontal(classes="till-field"):
+                yield Label("Station", classes="till-caption")
+                yield Input(station, max_length=MAX_STATION, id="station", compact=True)
+            with Horizontal(classes="till-field"):
+                yield Label("Opening cash", classes="till-caption")
+                yield Input(restrict=r"[0-9.,]*", id="opening-cash", compact=True)
+            yield Label("", classes="till-problem")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.problem("")
+
+    @on(Input.Submitted, "#station")
+    def _station_done(self) -> None:
+        self.query_one("#opening-cash", Input).focus()
+
+    @on(Input.Submitted, "#opening-cash")
+    def _submitted(self) -> None:
+        station = self.query_one("#station", Input).value.strip()
+        if not station:
+            self.problem("Name the station, e.g. kasir-1.")
+            return
+        try:
+            cash = parse_cash(self.shop.money, self.query_one("#opening-cash", Input).value)
+        except ValueError as error:
+            self.problem(str(error))
+            return
+        if not self.busy:
+            self._open(station, cash)
+
+    @work(exclusive=True, group="till")
+    async def _open(self, station: str, cash: int) -> None:
+        self.busy = True
+        try:
+            register = await self.shop.open_till(station, cash)
+        except CALL_ERRORS as error:
+            self.problem(describe(error))
+            end_if_signed_out(self, error)
+            return
+        finally:
+            self.busy = False
+        if register is None:
+            self.app.notify(
+                "A till was open for you already (opened earlier or at another station): "
+                "carry on selling on it.",
+                title="Till",
+            )
+        self.dismiss(True)
+
+
+class TillCloseScreen(TillDialog):
+    """Dismissed with the closed register, or None when the clerk backs out."""
+
+    AUTO_FOCUS = "#counted-cash"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back"),
+        Binding("enter", "done", "Back to the till"),
+    ]
+
+    def __init__(self, shop: Shop) -> None:
+        super().__init__(shop)
+        self.closed: dict[str, Any] | None = None
+
+    def compose(self) -> ComposeResult:
+        till = self.shop.till
+        with Vertical(id="till-close-dialog", classes="dialog") as dialog:
+            dialog.border_title = f"Close the till {till.station}".rstrip()
+            yield Static(self._reckoning(), id="till-facts")
+            with Horizontal(classes="till-field", id="counted-field"):
+                yield Label("Counted cash", classes="till-caption")
+                yield Input(restrict=r"[0-9.,]*", id="counted-cash", compact=True)
+            yield Label("", id="till-difference-label")
+            yield Digits("", id="till-difference")
+            yield Label("", classes="till-problem")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.problem("")
+        self.query_one("#till-difference", Digits).display = False
+
+    def _reckoning(self, counted: int | None = None) -> Table:
+        """Before closing: what this client knows, and the difference as typed."""
+        till, money = self.shop.till, self.shop.money
+        table = _facts()
+        if till.opening_cash is None:
+            table.add_row(
+                "Expected cash",
+                Text("known at closing (opened before this session)", style="italic"),
+            )
+            return table
+        expected = till.opening_cash + till.cash_taken
+        table.add_row("Opening cash", money.format(till.opening_cash))
+        table.add_row("Cash sales here", money.format(till.cash_taken))
+        table.add_row(Text("Expected cash", style="bold"), money.format(expected))
+        if counted is not None:
+            table.add_row("Difference", money.format(counted - expected))
+        return table
+
+    @on(Input.Changed, "#counted-cash")
+    def _counted_changed(self, event: Input.Changed) -> None:
+        try:
+            counted: int | None = parse_cash(self.shop.money, event.value)
+        except ValueError:
+            counted = None
+        self.query_one("#till-facts", Static).update(self._reckoning(counted))
+
+    @on(Input.Submitted, "#counted-cash")
+    def _submitted(self, event: Input.Submitted) -> None:
+        try:
+            counted = parse_cash(self.shop.money, event.value)
+        except ValueError as error:
+            self.problem(str(error))
+            return
+        if not self.busy:
+            self._close(counted)
+
+    def _question(self, counted: int) -> ConfirmScreen:
+        till, money = self.shop.till, self.shop.money
+        expected = till.expected_cash
+        if expected is None:
+            what = (
+                f"Close the till with {money.format(counted)} counted. The expected cash is "
+                "known to the server only (the till was opened before this session); it "
+                "comes back with the difference. Selling stops until a till is opened again."
+            )
+            amount = f"Counted {money.format(counted)}"
+        else:
+            what = (
+                f"Close the till with {money.format(counted)} counted against "
+                f"{money.format(expected)} expected (difference "
+                f"{money.format(counted - expected)}). Selling stops until a till is "
+                "opened again."
+            )
+            amount = f"Counted {money.format(counted)} · expected {money.format(expected)}"
+        return ConfirmScreen("Close the till?", what, amount, go="Close till")
+
+    @work(exclusive=True, group="till")
+    async def _close(self, counted: int) -> None:
+        if not await self.app.push_screen_wait(self._question(counted)):
+            return
+        self.busy = True
+        try:
+            register = await self.shop.close_till(counted)
+        except InvalidState as error:
+            if error.details.get("reason") == "no_open_register":
+                self.shop.till.closed()
+                self.problem("No till is open for you (closed at another station?).")
+            else:
+                self.problem(describe(error))
+            return
+        except CALL_ERRORS as error:
+            self.problem(describe(error))
+            end_if_signed_out(self, error)
+            return
+        finally:
+            self.busy = False
+        self.show_closed(register)
+
+    def show_closed(self, register: dict[str, Any]) -> None:
+        """The server's reckoning, once closed; Enter or Escape goes back."""
+        self.closed = register
+        money = self.shop.money
+        self.query_one("#till-close-dialog").border_title = f"Till {register['station']} closed"
+        table = _facts()
+        table.add_row("Opening cash", money.format(register["opening_cash"]))
+        table.add_row(Text("Expected cash", style="bold"), money.format(register["expected_cash"]))
+        table.add_row(Text("Counted cash", style="bold"), money.format(register["counted_cash"]))
+        for method, name in METHODS.items():
+            sales = register.get("by_method", {}).get(method, {})
+            table.add_row(
+                f"{name} sales", f"{sales.get('count', 0)} · {money.format(sales.get('total', 0))}"
+            )
+        self.query_one("#till-facts", Static).update(table)
+        self.query_one("#counted-field").display = False
+        difference = register["difference"]
+        self.query_one("#till-difference-label", Label).update(_difference_words(money, difference))
+        digits = self.query_one("#till-difference", Digits)
+        digits.update(money.format(difference, symbol=False))
+        digits.display = True
+        self.focus()  # off the hidden field, so Enter reaches the dialog
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "done":
+            return self.closed is not None
+        return True
+
+    def action_done(self) -> None:
+        self.dismiss(self.closed)
+
+    def action_back(self) -> None:
+        if self.closed is not None:
+            self.dismiss(self.closed)
+        else:
+            super().action_back()
+
+
+def _facts() -> Table:
+    table = Table(box=None, show_header=False, pad_edge=False, expand=True)
+    table.add_column(ratio=1)
+    table.add_column(justify="right")
+    return table
+
+
+def _difference_words(money: Money, difference: int) -> str:
+    if difference < 0:
+        return f"Difference ({money.currency}): {money.format(-difference)} missing from the drawer"
+    if difference > 0:
+        return f"Difference ({money.currency}): {money.format(difference)} more than expected"
+    return f"Difference ({money.currency}): none, the drawer balances"

@@ -1,0 +1,342 @@
+"""The point of sale, a clerk's first tab: an entry line, the running ticket, the total.
+
+The entry line takes a SKU typed or scanned (a barcode scanner types the SKU, then Enter),
+`3*SKU` for three, or a product name, completed as it is typed (→ takes the completion);
+a name that fits several products opens a list to pick from. F5, F6 and F7 pay by cash,
+card or e-wallet; F8 opens or closes the till, which selling needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.suggester import Suggester
+from textual.widgets import DataTable, Digits, Input, Label
+from textual.widgets.data_table import CellDoesNotExist
+
+from client_tui.errors import CALL_ERRORS, describe, end_if_signed_out, quiet_link
+from client_tui.hub import hub_of
+from client_tui.receipt import receipt_text, save_receipt
+from client_tui.screens.pay import PayScreen
+from client_tui.screens.pick import PickProductScreen
+from client_tui.screens.receipt import ReceiptScreen
+from client_tui.screens.till import TillCloseScreen, TillOpenScreen
+from client_tui.shop import Shop
+from client_tui.stock import Level, shortfall
+from client_tui.ticket import Entry, Ticket, TicketError, parse_entry
+from client_tui.till import TillStatus
+from client_tui.widgets.fit import FitTable
+from protocol.rules import MAX_QTY
+
+SUGGEST_AFTER_S = 0.15  # the pause in typing after which a completion is looked up
+MAX_SKU = 64
+_QTY_PREFIX = re.compile(r"(\s*\d+\s*\*\s*)?(.*)", re.DOTALL)
+
+
+class ProductSuggester(Suggester):
+    """Completes a product name or SKU from the server's search, keeping a `3*` in front.
+    Looked up once typing pauses, so a scanner's burst of keys costs no searches."""
+
+    def __init__(self, shop: Shop) -> None:
+        super().__init__(use_cache=False, case_sensitive=False)
+        self.shop = shop
+        self._latest = ""
+
+    async def get_suggestion(self, value: str) -> str | None:
+        self._latest = value
+        await asyncio.sleep(SUGGEST_AFTER_S)
+        match = _QTY_PREFIX.fullmatch(value)
+        if value != self._latest or match is None or len(match[2].strip()) < 2:
+            return None
+        prefix, text = match[1] or "", match[2]
+        items: list[dict[str, Any]] = []
+        with contextlib.suppress(*CALL_ERRORS):  # a completion is only a hint
+            items, _ = await self.shop.products(query=text)
+        for product in items:
+            for candidate in (product["name"], product["sku"]):
+                if candidate.casefold().startswith(text):
+                    return prefix + candidate
+        return None
+
+
+class PosView(Vertical):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f5", "pay('cash')", "Cash"),
+        Binding("f6", "pay('card')", "Card"),
+        Binding("f7", "pay('ewallet')", "E-wallet"),
+        Binding("f8", "till", "Till"),
+        Binding("plus,equals_sign", "change(1)", "More", key_display="+"),
+        Binding("minus", "change(-1)", "Less", key_display="-"),
+        Binding("x,delete", "remove", "Remove"),
+        Binding("escape", "entry", "Entry line", show=False),
+    ]
+
+    def __init__(self, shop: Shop, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.shop = shop
+        self.ticket = Ticket()
+        self._lookups = asyncio.Lock()  # entries go on the ticket in the order typed
+        self._busy = False  # a dialog of the till or of paying is up (or on its way)
+
+    def compose(self) -> ComposeResult:
+        yield Label("", id="till-line")
+        yield Input(
+            placeholder="SKU, 3*SKU or a name (→ completes), then Enter",
+            suggester=ProductSuggester(self.shop),
+            id="entry",
+            classes="tab-start",
+            compact=True,
+        )
+        yield FitTable(fill="name", minimum=12, id="ticket")
+        with Horizontal(id="pos-footer"):
+            with Vertical(id="pos-words"):
+                yield Label("", id="pos-message")
+                yield Label("", id="pos-count")
+            yield Digits("", id="pos-total")
+
+    def on_mount(self) -> None:
+        table = self.table
+        table.add_column("SKU", key="sku", width=8)
+        table.add_column("Product", key="name", width=12)
+        table.add_column(Text("Qty", justify="right"), key="qty", width=4)
+        table.add_column(Text("Price", justify="right"), key="price", width=12)
+        table.add_column(Text("Total", justify="right"), key="total", width=13)
+        table.add_column("", key="note", width=11)
+        hub_of(self).stock_changed.subscribe(self, self._stock_changed)
+        self.show_ticket()
+        self.show_till()
+
+    @property
+    def table(self) -> FitTable:
+        return self.query_one("#ticket", FitTable)
+
+    @property
+    def entry(self) -> Input:
+        return self.query_one("#entry", Input)
+
+    # -- the entry line
+
+    @on(Input.Submitted, "#entry")
+    def _entered(self, event: Input.Submitted) -> None:
+        if not event.value.strip():
+            return
+        try:
+            entry = parse_entry(event.value)
+        except TicketError as error:
+            self.say(str(error), problem=True)
+            return
+        self.entry.clear()
+        self._look_up(entry)
+
+    @work(group="pos-entry")  # not exclusive: a scanner's next code must not cancel this one
+    async def _look_up(self, entry: Entry) -> None:
+        async with self._lookups:
+            try:
+                product = await self._find(entry.text)
+            except CALL_ERRORS as error:
+                self.say(f"{entry.text}: {describe(error)}", problem=True)
+                end_if_signed_out(self, error)
+                return
+            if product is not None:
+                self.add(product, entry.qty)
+
+    async def _find(self, text: str) -> dict[str, Any] | None:
+        """The product `text` names: its SKU, its whole name, or the one search result;
+        several results: the clerk picks one (None if they back out)."""
+        if len(text) <= MAX_SKU and (product := await self.shop.product_by_sku(text)):
+            return product
+        items, _ = await self.shop.products(query=text)
+        named = [p for p in items if p["name"].casefold() == text.casefold()]
+        if len(named) == 1 or len(items) == 1:
+            return (named or items)[0]
+        if not items:
+            self.say(f"No product has the SKU or name {text!r}.", problem=True)
+            return None
+        return await self.app.push_screen_wait(PickProductScreen(self.shop, text, items))
+
+    def add(self, product: dict[str, Any], qty: int) -> None:
+        try:
+            line = self.ticket.add(product, qty)
+        except TicketError as error:
+            self.say(str(error), problem=True)
+            return
+        self.show_ticket(cursor=line.product_id)
+        self.say(f"{qty} x {product['name']}  {self.shop.money.format(product['price'])}")
+        self._watch_ticket()
+
+    # -- the ticket
+
+    def show_ticket(self, cursor: int | None = None) -> None:
+        """Draw the ticket; the cursor goes to `cursor`'s line, else stays where it was."""
+        table, money = self.table, self.shop.money
+        keep = cursor if cursor is not None else self._current_id()
+        table.clear()
+        for line in self.ticket.lines:
+            table.add_row(
+                line.sku,
+                Text(line.name, no_wrap=True, overflow="ellipsis"),
+                Text(str(line.qty), justify="right"),
+                Text(money.format(line.unit_price), justify="right"),
+                Text(money.format(line.line_total), justify="right"),
+                self._note(line.product_id, line.qty),
+                key=str(line.product_id),
+            )
+        if keep is not None and str(keep) in table.rows:
+            table.move_cursor(row=table.get_row_index(str(keep)))
+        count = self.ticket.count
+        self.query_one("#pos-count", Label).update(
+            f"{count} item{'' if count == 1 else 's'} · Total {money.currency}"
+        )
+        self.query_one("#pos-total", Digits).update(money.format(self.ticket.total, symbol=False))
+        self.screen.refresh_bindings()
+
+    def _note(self, product_id: int, qty: int) -> Text:
+        return Text(shortfall(qty, self.shop.book.stock(product_id, qty)), style="bold red")
+
+    def _stock_changed(self, levels: dict[int, Level]) -> None:
+        for line in self.ticket.lines:
+            if line.product_id in levels:
+                try:
+                    note = self._note(line.product_id, line.qty)
+                    self.table.update_cell(str(line.product_id), "note", note)
+                except CellDoesNotExist:
+                    continue
+
+    @work(exclusive=True, group="pos-watch")
+    async def _watch_ticket(self) -> None:
+        """Live stock for the ticket's products, so a line short of stock shows it."""
+        with quiet_link(self.post_message, "Live stock of the ticket"):
+            await self.shop.watch.want("ticket", [ln.product_id for ln in self.ticket.lines])
+
+    def _current_id(self) -> int | None:
+        key = self.table.cursor_key()
+        return int(key) if key is not None else None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("change", "remove"):
+            return self.table.has_focus and self._current_id() is not None
+        if action == "pay":
+            return True if self.ticket.lines else None
+        return True
+
+    def action_change(self, delta: int) -> None:
+        if (product_id := self._current_id()) is None:
+            return
+        line = self.ticket.line(product_id)
+        if line is not None and 1 <= line.qty + delta <= MAX_QTY:
+            self.ticket.set_qty(product_id, line.qty + delta)
+            self.show_ticket()
+
+    def action_remove(self) -> None:
+        if (product_id := self._current_id()) is not None:
+            self.ticket.remove(product_id)
+            self.show_ticket()
+            self._watch_ticket()
+            if not self.ticket.lines:
+                self.action_entry()
+
+    def action_entry(self) -> None:
+        self.entry.focus()
+
+    # -- paying
+
+    def action_pay(self, method: str) -> None:
+        if self.ticket.lines and not self._busy:
+            self._pay(method)
+
+    @work(group="pos-pay")
+    async def _pay(self, method: str) -> None:
+        self._busy = True
+        try:
+            await self._pay_steps(method)
+        finally:
+            self._busy = False
+
+    async def _pay_steps(self, method: str) -> None:
+        async with self._lookups:  # what was typed before the key is on the ticket
+            pass
+        if self.shop.till.status != TillStatus.OPEN:
+            self.say("Selling needs an open till: open it first.", problem=True)
+            if not await self.app.push_screen_wait(TillOpenScreen(self.shop)):
+                return
+            self.show_till()
+            self.say("")
+        order = await self.app.push_screen_wait(PayScreen(self.shop, self.ticket, method))
+        self.show_till()
+        if order is None:
+            self.show_ticket()  # a definite refusal may have said why in the dialog
+            return
+        self.ticket.new_sale()
+        self.show_ticket()
+        self._watch_ticket()
+        self.say(f"Sold: order {order['id']}, {self.shop.money.format(order['total'])}.")
+        await self._show_receipt(order)
+        self.action_entry()
+
+    async def _show_receipt(self, order: dict[str, Any]) -> None:
+        till, user = self.shop.till, self.shop.user
+        text = receipt_text(
+            self.shop.name,
+            self.shop.money,
+            order,
+            station=till.station,
+            clerk=user["username"],
+        )
+        try:
+            saved = str(save_receipt(text, order["id"]))
+        except OSError as error:
+            saved = f"Not saved: {error.strerror or error}."
+        await self.app.push_screen_wait(ReceiptScreen(self.shop.money, order, text, saved))
+
+    # -- the till
+
+    def show_till(self) -> None:
+        till, money = self.shop.till, self.shop.money
+        if till.status == TillStatus.OPEN:
+            text = f"Till {till.station} open" if till.station else "Till open (opened earlier)"
+            if till.expected_cash is not None:
+                text += f" · cash in the drawer {money.format(till.expected_cash)}"
+            text += " · F8 closes it"
+        elif till.status == TillStatus.CLOSED:
+            text = "Till closed: F8 opens it (selling needs an open till)"
+        else:
+            text = "Till: F8 to open it, or to carry on with the one open already"
+        label = self.query_one("#till-line", Label)
+        label.update(text)
+        label.set_class(till.status != TillStatus.OPEN, "till-closed")
+
+    def action_till(self) -> None:
+        if not self._busy:
+            self._till()
+
+    @work(group="pos-till")
+    async def _till(self) -> None:
+        self._busy = True
+        try:
+            if self.shop.till.status == TillStatus.OPEN:
+                await self.app.push_screen_wait(TillCloseScreen(self.shop))
+            else:
+                await self.app.push_screen_wait(TillOpenScreen(self.shop))
+        finally:
+            self._busy = False
+        self.show_till()
+        self.action_entry()
+
+    # -- the message line
+
+    def say(self, text: str, *, problem: bool = False) -> None:
+        label = self.query_one("#pos-message", Label)
+        label.update(text)
+        label.set_class(problem, "problem")
+
+    @on(DataTable.RowHighlighted, "#ticket")
+    def _row_highlighted(self) -> None:
+        self.screen.refresh_bindings()

@@ -1,0 +1,135 @@
+"""The point of sale, by keys, against a real server: the entry line (SKU, 3*SKU, a name
+completed or picked), the ticket's keys, and the till that selling needs."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Input, OptionList, TabbedContent
+
+from client_tui.screens.pick import PickProductScreen
+from client_tui.screens.till import TillOpenScreen
+from tests.tui.pilot import Account, label_text, make_app, product_by_sku, sign_in, wait_for
+from tests.tui.pos_pilot import Keys, at_the_till, demo_clerk, total_digits
+
+
+@pytest.fixture
+def clerk(shop) -> Account:
+    """The module shop's clerk, for tests that open no till."""
+    return demo_clerk(shop)
+
+
+async def test_a_clerk_starts_at_the_till_and_an_admin_does_not(shop, clerk):
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *clerk)
+        view = await at_the_till(pilot)
+        assert app.screen.query_one("#tabs", TabbedContent).active == "pos"
+        assert "F8" in label_text(app, "#till-line")
+        assert view.ticket.lines == [] and total_digits(app) == "0,00"
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, "admin", shop.passwords["admin"])
+        assert not app.screen.query("#pos-view")  # clerk.sale is for clerks alone
+        assert app.screen.query_one("#tabs", TabbedContent).active == "orders"
+
+
+async def test_skus_and_quantities_make_the_ticket_and_its_keys_change_it(shop, clerk):
+    prices = {sku: product_by_sku(shop, sku)["price"] for sku in ("MIE-0001", "KOP-0002")}
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *clerk)
+        view = await at_the_till(pilot)
+        keys = Keys(pilot)
+        await keys.scan("MIE-0001", lines=1)
+        await keys.scan("3*KOP-0002", lines=2)
+        await keys.type("2*MIE-0001")  # the same product again: its line grows
+        await keys.press("enter")
+        await wait_for(pilot, lambda: view.ticket.lines[0].qty == 3, "the line grown to 3")
+        assert [(ln.sku, ln.qty) for ln in view.ticket.lines] == [("MIE-0001", 3), ("KOP-0002", 3)]
+        total = 3 * prices["MIE-0001"] + 3 * prices["KOP-0002"]
+        assert total_digits(app) == app.shop.money.format(total, symbol=False)
+        assert label_text(app, "#pos-count") == "6 items · Total IDR"
+        await pilot.press("tab")  # to the ticket; the cursor is on the line last changed
+        assert view.table.has_focus
+        await pilot.press("up", "minus", "minus")
+        assert view.ticket.lines[0].qty == 1
+        await pilot.press("down", "plus")
+        assert view.ticket.lines[1].qty == 4
+        await pilot.press("x")
+        assert [ln.sku for ln in view.ticket.lines] == ["MIE-0001"]
+        assert total_digits(app) == app.shop.money.format(prices["MIE-0001"], symbol=False)
+        await pilot.press("delete")  # the last line gone: back to the entry line
+        assert view.ticket.lines == [] and view.entry.has_focus
+
+
+async def test_what_the_till_cannot_sell_is_said_and_nothing_is_added(shop, clerk):
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *clerk)
+        view = await at_the_till(pilot)
+        await pilot.press(*"0*MIE-0001", "enter")
+        assert "1 to 1000" in label_text(app, "#pos-message")
+        assert view.entry.value == "0*MIE-0001"  # kept, to be corrected
+        view.entry.value = "NOPE-0000"
+        await pilot.press("end", "enter")
+        await wait_for(pilot, lambda: "No product" in label_text(app, "#pos-message"), "refusal")
+        assert "'NOPE-0000'" in label_text(app, "#pos-message")
+        assert view.ticket.lines == []
+
+
+async def test_a_name_is_completed_as_it_is_typed(shop, clerk):
+    name = product_by_sku(shop, "MIE-0001")["name"]  # "Rasa Sayang Mie Goreng Original 85 g"
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *clerk)
+        view = await at_the_till(pilot)
+        await pilot.press(*"2*rasa sayang mie goreng ori")  # the case need not match
+        entry = view.query_one("#entry", Input)
+        await wait_for(pilot, lambda: entry._suggestion, "a completion")
+        assert entry._suggestion == f"2*{name}"
+        await pilot.press("right", "enter")  # → takes the completion
+        await wait_for(pilot, lambda: view.ticket.lines, "the line")
+        assert [(ln.name, ln.qty) for ln in view.ticket.lines] == [(name, 2)]
+
+
+async def test_a_name_that_fits_several_products_is_picked_from_a_list(shop, clerk):
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *clerk)
+        view = await at_the_till(pilot)
+        await pilot.press(*"mie goreng", "enter")
+        picker = await wait_for(
+            pilot, lambda: isinstance(app.screen, PickProductScreen) and app.screen, "the list"
+        )
+        assert picker.query_one(OptionList).option_count > 1
+        await pilot.press("escape")  # backs out: nothing added
+        await wait_for(pilot, lambda: not isinstance(app.screen, PickProductScreen), "closed")
+        assert view.ticket.lines == []
+        await pilot.press(*"mie goreng", "enter")
+        picker = await wait_for(
+            pilot, lambda: isinstance(app.screen, PickProductScreen) and app.screen, "the list"
+        )
+        second = picker.products[1]
+        await pilot.press("down", "enter")
+        await wait_for(pilot, lambda: view.ticket.lines, "the picked line")
+        assert [ln.product_id for ln in view.ticket.lines] == [second["id"]]
+
+
+async def test_paying_asks_for_an_open_till_first(shop, clerk):
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *clerk)
+        await at_the_till(pilot)
+        await pilot.press("f5")  # nothing on the ticket: no payment
+        assert not isinstance(app.screen, TillOpenScreen)
+        await Keys(pilot).scan("MIE-0001", lines=1)
+        await pilot.press("f5")
+        dialog = await wait_for(
+            pilot, lambda: isinstance(app.screen, TillOpenScreen) and app.screen, "the till"
+        )
+        assert dialog.query_one("#opening-cash", Input).has_focus
+        await pilot.press("enter")
+        assert "Count the cash" in str(dialog.query_one(".till-problem").render())
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, TillOpenScreen), "backed out")
+        assert "open till" in label_text(app, "#pos-message")

@@ -1,0 +1,55 @@
+"""Pictures of the till at 80x24 (pytest-textual-snapshot): the point of sale with a ticket,
+and the till closed with a difference. Each runs on a demo shop of its own (the same on
+every run), since the clerk's till is theirs on that server.
+
+After a deliberate change of the look: `pytest tests/tui/test_pos_snapshots.py
+--snapshot-update`, and review the SVGs in `__snapshots__/`.
+"""
+
+from __future__ import annotations
+
+from client_tui.screens.confirm import ConfirmScreen
+from client_tui.screens.pay import PayScreen
+from client_tui.screens.receipt import ReceiptScreen
+from client_tui.screens.till import TillCloseScreen
+from tests.e2e.harness import ServerProcess
+from tests.tui.pilot import make_app, sign_in, wait_for
+from tests.tui.pos_pilot import Keys, at_the_till, demo_clerk, open_till, screen_of
+from tests.tui.test_snapshots import steady
+
+
+def test_point_of_sale(snap_compare, fresh_shop: ServerProcess):
+    async def run_before(pilot):
+        await sign_in(pilot, *demo_clerk(fresh_shop))
+        await at_the_till(pilot)
+        await open_till(pilot, "100000", station="kasir-1")
+        keys = Keys(pilot)
+        await keys.scan("MIE-0001", 1)
+        await keys.scan("3*KOP-0002", 2)
+        await keys.scan("2*SUS-0011", 3)
+        await steady(pilot)
+
+    assert snap_compare(make_app(fresh_shop), run_before=run_before)
+
+
+def test_till_closed_with_a_difference(snap_compare, fresh_shop: ServerProcess):
+    async def run_before(pilot):
+        await sign_in(pilot, *demo_clerk(fresh_shop))
+        await at_the_till(pilot)
+        await open_till(pilot, "100000", station="kasir-1")
+        await Keys(pilot).scan("2*MIE-0001", 1)
+        await pilot.press("f5")  # a cash sale, Rp 7.000
+        await screen_of(pilot, PayScreen)
+        await pilot.press("enter")
+        await screen_of(pilot, ConfirmScreen)
+        await pilot.press("enter")
+        await screen_of(pilot, ReceiptScreen)
+        await pilot.press("enter", "f8")
+        dialog = await screen_of(pilot, TillCloseScreen)
+        await pilot.press(*"105000", "enter")  # Rp 2.000 short
+        await screen_of(pilot, ConfirmScreen)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: dialog.closed is not None, "the till closed")
+        await steady(pilot)
+
+    assert snap_compare(make_app(fresh_shop), run_before=run_before)

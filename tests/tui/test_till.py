@@ -1,0 +1,244 @@
+"""Selling at the till against a real server: a whole cash sale by keys (counted), a card
+declined then paid, a lost reply sent again with the sale's key, stock gone at the till,
+and the till opened, closed with a difference, or found open already.
+
+Every test that opens a till runs on a shop of its own (`fresh_shop`): the demo clerk's
+register is the clerk's, on that server, until closed."""
+
+from __future__ import annotations
+
+from textual.widgets import Digits, Input, Label, Static
+
+from client_tui.screens.confirm import ConfirmScreen
+from client_tui.screens.pay import PayScreen
+from client_tui.screens.receipt import ReceiptScreen
+from client_tui.screens.till import TillCloseScreen, TillOpenScreen
+from client_tui.till import TillStatus
+from protocol.client import ConnectionLost
+from tests.tui.pilot import buy, label_text, make_app, product_by_sku, sign_in, wait_for
+from tests.tui.pos_pilot import (
+    Keys,
+    at_the_till,
+    demo_clerk,
+    open_till,
+    screen_of,
+    table_text,
+    total_digits,
+)
+
+THREE = ("MIE-0001", "MIE-0002", "KOP-0002")
+
+
+def sales_on_server(server) -> list[dict]:
+    """The point-of-sale orders the server holds, newest first (one page is enough here)."""
+    with server.client("clerk") as client:
+        orders = client.call("order.list", limit=100)["items"]
+    return [order for order in orders if order["channel"] == "pos"]
+
+
+async def test_a_cash_sale_of_three_items_by_keys(fresh_shop, home):
+    prices = {sku: product_by_sku(fresh_shop, sku) for sku in THREE}
+    total = sum(product["price"] for product in prices.values())
+    app = make_app(fresh_shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *demo_clerk(fresh_shop))
+        view = await at_the_till(pilot)
+        await open_till(pilot)  # once a shift, not counted
+        keys = Keys(pilot)
+        for lines, sku in enumerate(THREE, 1):
+            await keys.scan(sku, lines)
+        assert total_digits(app) == app.shop.money.format(total, symbol=False)
+        await keys.press("f5")
+        await screen_of(pilot, PayScreen)
+        await keys.press(*"50000")  # Rp 50.000 handed over
+        hint = label_text(app, "#pay-hint")
+        assert hint == f"Change {app.shop.money.format(5000000 - total)}"
+        await keys.press("enter")
+        question = await screen_of(pilot, ConfirmScreen)
+        assert str(question.query_one("#confirm-amount", Label).render()) == (
+            f"Total {app.shop.money.format(total)}"
+        )
+        await keys.press("enter")
+        receipt = await screen_of(pilot, ReceiptScreen)
+        change = receipt.query_one("#change-due", Digits).value
+        await keys.press("enter")
+        await wait_for(pilot, lambda: view.entry.has_focus, "back at the entry line")
+        assert keys.counted == 12 <= 15  # 3 Enter, F5, 5 digits, Enter, Enter, Enter
+        assert view.ticket.lines == [] and total_digits(app) == "0,00"
+        assert app.shop.till.expected_cash == 10000000 + total
+    assert change == app.shop.money.format(5000000 - total, symbol=False)
+    [sale] = sales_on_server(fresh_shop)
+    assert sale["status"] == "completed" and sale["payment"]["method"] == "cash"
+    assert [(line["sku"], line["qty"]) for line in sale["lines"]] == [(sku, 1) for sku in THREE]
+    for sku, before in prices.items():
+        assert product_by_sku(fresh_shop, sku)["stock"] == before["stock"] - 1
+    saved = home / "data" / "warung" / "receipts" / f"receipt-{sale['id']}.txt"
+    assert saved.read_text() == receipt.receipt
+    assert f"Receipt {sale['id']}" in receipt.receipt and "Till kasir-1 · clerk" in receipt.receipt
+
+
+async def test_a_declined_card_sells_nothing_and_cash_then_pays(fresh_shop):
+    stock = product_by_sku(fresh_shop, "MIE-0003")["stock"]
+    app = make_app(fresh_shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *demo_clerk(fresh_shop))
+        view = await at_the_till(pilot)
+        await open_till(pilot)
+        await Keys(pilot).scan("2*MIE-0003", 1)
+        key = view.ticket.idempotency_key
+        await pilot.press("f6")
+        dialog = await screen_of(pilot, PayScreen)
+        dialog.query_one("#token", Input).value = "decline"
+        await pilot.press("enter")
+        question = await screen_of(pilot, ConfirmScreen)
+        assert str(question.query_one("#confirm-amount", Label).render()).startswith("Charge Rp")
+        await pilot.press("escape")  # backs out: nothing is sent
+        await wait_for(pilot, lambda: app.screen is dialog, "back at paying")
+        assert await app.shop.client.call("order.list", limit=10) == {
+            "items": [],
+            "next_cursor": None,
+        }
+        await pilot.press("enter")
+        await screen_of(pilot, ConfirmScreen)
+        await pilot.press("enter")
+        problem = dialog.query_one("#pay-problem", Label)
+        await wait_for(pilot, lambda: problem.display, "the decline")
+        assert "Payment declined" in str(problem.render())
+        assert "Nothing was charged and the ticket is kept" in str(problem.render())
+        assert view.ticket.idempotency_key != key  # a definite answer: the next try is new
+        assert product_by_sku(fresh_shop, "MIE-0003")["stock"] == stock
+        await pilot.press("escape", "f5", "enter", "enter")  # cash, the exact amount
+        await screen_of(pilot, ReceiptScreen)
+    [sale] = [s for s in sales_on_server(fresh_shop) if s["status"] == "completed"]
+    assert sale["payment"]["method"] == "cash" and sale["lines"][0]["qty"] == 2
+    assert product_by_sku(fresh_shop, "MIE-0003")["stock"] == stock - 2
+
+
+async def test_a_sale_whose_reply_is_lost_is_sent_again_with_its_key_and_charged_once(
+    fresh_shop,
+):
+    stock = product_by_sku(fresh_shop, "MIE-0004")["stock"]
+    app = make_app(fresh_shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *demo_clerk(fresh_shop))
+        view = await at_the_till(pilot)
+        await open_till(pilot)
+        await Keys(pilot).scan("MIE-0004", 1)
+        key = view.ticket.idempotency_key
+        sent: list[str] = []
+        call = app.client.call
+
+        async def reply_lost(op, args=None, /, **kw):
+            answer = await call(op, args, **kw)
+            if op == "clerk.sale":  # the server sold; its answer never arrives
+                sent.append(kw["idempotency_key"])
+                if len(sent) <= 5:
+                    raise ConnectionLost(op, kw["idempotency_key"])
+            return answer
+
+        app.client.call = reply_lost
+        await pilot.press("f7", "enter", "enter")
+        dialog = await screen_of(pilot, PayScreen)
+        problem = dialog.query_one("#pay-problem", Label)
+        await wait_for(pilot, lambda: problem.display, "the lost link said")
+        assert "charged at most once" in str(problem.render())
+        assert len(sent) == 5  # the shop tried again by itself, then told the clerk
+        await pilot.press("enter", "enter")  # again, as the dialog says
+        await screen_of(pilot, ReceiptScreen)
+    assert sent == [key] * 6
+    [sale] = sales_on_server(fresh_shop)
+    assert sale["payment"]["method"] == "ewallet" and sale["status"] == "completed"
+    assert product_by_sku(fresh_shop, "MIE-0004")["stock"] == stock - 1
+
+
+async def test_stock_gone_at_the_till_sells_nothing_and_keeps_the_ticket(fresh_shop):
+    app = make_app(fresh_shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *demo_clerk(fresh_shop))
+        view = await at_the_till(pilot)
+        await open_till(pilot)
+        await Keys(pilot).scan("2*KOP-0010", 1)  # 2 in stock
+        buy(fresh_shop, "KOP-0010", 1)  # a customer online takes one
+        await wait_for(pilot, lambda: "only 1 left" in str(view.table.get_row_at(0)[-1]), "note")
+        await pilot.press("f5", "enter", "enter")
+        dialog = await screen_of(pilot, PayScreen)
+        problem = dialog.query_one("#pay-problem", Label)
+        await wait_for(pilot, lambda: problem.display, "the refusal")
+        assert "Only 1 of" in str(problem.render()) and "Nothing was sold" in str(problem.render())
+        assert [(ln.sku, ln.qty) for ln in view.ticket.lines] == [("KOP-0010", 2)]
+    assert sales_on_server(fresh_shop) == []
+
+
+async def test_closing_the_till_asks_first_then_shows_the_difference(fresh_shop):
+    app = make_app(fresh_shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *demo_clerk(fresh_shop))
+        view = await at_the_till(pilot)
+        await open_till(pilot, "100000")
+        await Keys(pilot).scan("MIE-0005", 1)
+        price = view.ticket.total
+        await pilot.press("f5", "enter", "enter")
+        await screen_of(pilot, ReceiptScreen)
+        await pilot.press("enter")
+        expected = 10000000 + price
+        money = app.shop.money
+
+        await pilot.press("f8")
+        dialog = await screen_of(pilot, TillCloseScreen)
+        await pilot.press(*"99000")  # Rp 99.000 counted
+        counted = 9900000
+        facts = table_text(dialog.query_one("#till-facts", Static))
+        assert money.format(expected) in facts and money.format(counted - expected) in facts
+        await pilot.press("enter")
+        question = await screen_of(pilot, ConfirmScreen)
+        assert str(question.query_one("#confirm-amount", Label).render()) == (
+            f"Counted {money.format(counted)} · expected {money.format(expected)}"
+        )
+        await pilot.press("escape")  # backs out: nothing sent, the till stays open
+        await wait_for(pilot, lambda: app.screen is dialog, "back at the count")
+        assert app.shop.till.status == TillStatus.OPEN
+        await pilot.press("enter")
+        await screen_of(pilot, ConfirmScreen)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: dialog.closed is not None, "the till closed")
+        closed = dialog.closed
+        assert (closed["expected_cash"], closed["counted_cash"]) == (expected, counted)
+        assert closed["difference"] == counted - expected < 0
+        shown = dialog.query_one("#till-difference", Digits).value
+        assert shown == money.format(counted - expected, symbol=False)
+        assert "missing from the drawer" in label_text(app, "#till-difference-label")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: view.entry.has_focus, "back at the till")
+        assert "Till closed" in label_text(app, "#till-line")
+        await Keys(pilot).scan("MIE-0005", 1)
+        await pilot.press("f5")  # selling again needs a till opened again
+        await screen_of(pilot, TillOpenScreen)
+
+
+async def test_a_till_open_already_is_taken_over_and_its_reckoning_comes_at_closing(
+    fresh_shop,
+):
+    with fresh_shop.client("clerk") as other_station:
+        other_station.call("clerk.register.open", station="kasir-2", opening_cash=5000000)
+    app = make_app(fresh_shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *demo_clerk(fresh_shop))
+        await at_the_till(pilot)
+        await open_till(pilot, "100000", station="kasir-1")  # answered: open already
+        assert app.shop.till.expected_cash is None
+        assert "open" in label_text(app, "#till-line")
+        await Keys(pilot).scan("MIE-0006", 1)
+        await pilot.press("f5", "enter", "enter")  # sold on the till open already
+        await screen_of(pilot, ReceiptScreen)
+        await pilot.press("enter", "f8")
+        dialog = await screen_of(pilot, TillCloseScreen)
+        assert "known at closing" in table_text(dialog.query_one("#till-facts", Static))
+        await pilot.press(*"50000", "enter")
+        question = await screen_of(pilot, ConfirmScreen)
+        assert "known to the server only" in str(question.query_one("#confirm-what").render())
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: dialog.closed is not None, "the till closed")
+    price = product_by_sku(fresh_shop, "MIE-0006")["price"]
+    assert dialog.closed["station"] == "kasir-2"
+    assert dialog.closed["expected_cash"] == 5000000 + price
+    assert dialog.closed["by_method"]["cash"] == {"count": 1, "total": price}
