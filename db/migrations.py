@@ -331,7 +331,58 @@ CREATE TABLE refund_lines (
     )
 
 
-MIGRATIONS: list[Callable[[pw.Database], None]] = [_v1_core, _v2_audit, _v3_hot_paths, _v4_clerk]
+def _v5_unused_columns(db: pw.Database) -> None:
+    """drop users.failed_logins, users.locked_until and sessions.last_seen_at: nothing read them"""
+    if _dialect(db) == "postgresql":
+        _run(
+            db,
+            """
+ALTER TABLE users DROP CONSTRAINT users_failed_logins_check,
+    DROP COLUMN failed_logins, DROP COLUMN locked_until;
+ALTER TABLE sessions DROP COLUMN last_seen_at;
+""",
+        )
+        return
+    # SQLite cannot drop a column that a table CHECK names: rebuild users (its documented
+    # procedure, https://sqlite.org/lang_altertable.html#otheralter) with every other column and
+    # constraint as version 1 made them (users has no index, trigger or view of its own), and
+    # move its AUTOINCREMENT counter over so that no id is ever reused.
+    _run(
+        db,
+        """
+CREATE TABLE users_new (
+    id $id,
+    username TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    role TEXT NOT NULL,
+    totp_secret TEXT,
+    totp_enabled $bool NOT NULL DEFAULT $false,
+    disabled $bool NOT NULL DEFAULT $false,
+    created_at $ts NOT NULL DEFAULT $now,
+    CONSTRAINT users_username_key UNIQUE (username),
+    CONSTRAINT users_username_lower CHECK (username = lower(username)),
+    CONSTRAINT users_role_check CHECK (role IN ('customer', 'clerk', 'admin'))
+);
+INSERT INTO users_new (id, username, password_hash, role, totp_secret, totp_enabled, disabled,
+        created_at)
+    SELECT id, username, password_hash, role, totp_secret, totp_enabled, disabled, created_at
+    FROM users;
+DELETE FROM sqlite_sequence WHERE name = 'users_new';
+UPDATE sqlite_sequence SET name = 'users_new' WHERE name = 'users';
+DROP TABLE users;
+ALTER TABLE users_new RENAME TO users;
+ALTER TABLE sessions DROP COLUMN last_seen_at;
+""",
+    )
+
+
+MIGRATIONS: list[Callable[[pw.Database], None]] = [
+    _v1_core,
+    _v2_audit,
+    _v3_hot_paths,
+    _v4_clerk,
+    _v5_unused_columns,
+]
 LATEST = len(MIGRATIONS)
 
 _OUR_TABLES = ("settings", "users", "products", "orders")
@@ -380,7 +431,7 @@ def migrate(db: pw.Database, target: int | None = None) -> tuple[int, int]:
             )
     version = start
     while version < target:
-        with _locked(db):
+        with _applying(db):
             version = current_version(db)  # another process may have moved it on
             if version >= target:
                 break
@@ -421,6 +472,28 @@ CREATE TABLE IF NOT EXISTS schema_version (
 );
 """,
     )
+
+
+@contextmanager
+def _applying(db: pw.Database) -> Iterator[None]:
+    """`_locked`, for applying one version. On SQLite its foreign keys are checked before it
+    commits rather than enforced while it runs, as SQLite's procedure for rebuilding a table
+    that other tables refer to requires; `PRAGMA foreign_keys` is a no-op inside a
+    transaction, so it is switched off before and restored after."""
+    if _dialect(db) == "postgresql":
+        with _locked(db):
+            yield
+        return
+    enforced = db.execute_sql("PRAGMA foreign_keys").fetchone()[0]
+    db.execute_sql("PRAGMA foreign_keys = OFF")
+    try:
+        with _locked(db):
+            yield
+            broken = db.execute_sql("PRAGMA foreign_key_check").fetchall() if enforced else []
+            if broken:
+                raise MigrationError(f"the migration would break foreign keys: {broken[:5]}")
+    finally:
+        db.execute_sql(f"PRAGMA foreign_keys = {int(enforced)}")
 
 
 @contextmanager

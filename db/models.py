@@ -57,8 +57,6 @@ class User(BaseModel):
     totp_secret = pw.TextField(null=True)
     totp_enabled = pw.BooleanField(default=False)
     disabled = pw.BooleanField(default=False)
-    failed_logins = pw.IntegerField(default=0)
-    locked_until = pw.DateTimeField(null=True)
     created_at = pw.DateTimeField(default=utcnow)
 
     class Meta:
@@ -72,7 +70,6 @@ class Session(BaseModel):
     created_at = pw.DateTimeField(default=utcnow)
     expires_at = pw.DateTimeField()
     revoked_at = pw.DateTimeField(null=True)
-    last_seen_at = pw.DateTimeField(default=utcnow)
 
     class Meta:
         table_name = "sessions"

@@ -146,7 +146,7 @@ def insert_user(db: pw.Database, username: str, password_hash: str) -> dict[str,
             cursor = sql.execute(
                 db,
                 "INSERT INTO users (username, password_hash, role, totp_enabled, disabled, "
-                "failed_logins, created_at) VALUES (?, ?, 'customer', ?, ?, 0, ?) "
+                "created_at) VALUES (?, ?, 'customer', ?, ?, ?) "
                 f"RETURNING {USER_COLUMNS}",
                 (username, password_hash, False, False, utcnow()),
             )
@@ -184,9 +184,9 @@ def create_session(db: pw.Database, user_id: int, token: str) -> int:
     now = utcnow()
     return sql.insert(
         db,
-        "INSERT INTO sessions (user_id, token_hash, created_at, expires_at, last_seen_at) "
-        "VALUES (?, ?, ?, ?, ?) RETURNING id",
-        (user_id, token_hash(token), now, now + TOKEN_LIFETIME, now),
+        "INSERT INTO sessions (user_id, token_hash, created_at, expires_at) "
+        "VALUES (?, ?, ?, ?) RETURNING id",
+        (user_id, token_hash(token), now, now + TOKEN_LIFETIME),
     )
 
 

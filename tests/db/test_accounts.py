@@ -29,7 +29,7 @@ def test_create_user_stores_lowercase_name_and_only_a_hash(database):
     assert (stored.username, stored.role) == ("sari", "clerk")
     assert stored.password_hash != "rahasia-123"
     assert verify_password(stored.password_hash, "rahasia-123")
-    assert (stored.disabled, stored.totp_enabled, stored.failed_logins) == (False, False, 0)
+    assert (stored.disabled, stored.totp_enabled) == (False, False)
 
 
 def test_existing_name_raises_user_exists(database):

@@ -1,8 +1,12 @@
+import secrets
 import threading
+from datetime import timedelta
 
 import peewee as pw
 import pytest
+from twisted.internet.task import Clock
 
+from db import migrations
 from db.connect import connect, disconnect
 from db.migrations import (
     LATEST,
@@ -22,8 +26,15 @@ from db.models import (
     Refund,
     RefundLine,
     Register,
+    Session,
+    User,
     utcnow,
 )
+from server import sql
+from server.services.auth import AuthService, token_hash
+from server.session_registry import SessionRegistry
+from tests.services.asking import ask_from
+from tests.services.inline_db import InlineDatabase, Recorder, result
 
 TABLES = {m._meta.table_name for m in MODELS} | {"schema_version"}
 
@@ -42,11 +53,21 @@ def refused(database, fn):
 
 
 def dump(db, table, columns_of=()):
-    """The rows of `table`; cut to the columns of the rows `columns_of` (dumped before a
-    migration added columns at the end)."""
-    rows = db.execute_sql(f"SELECT * FROM {table} ORDER BY 1").fetchall()
-    width = len(columns_of[0]) if columns_of else None
-    return [row[:width] for row in rows]
+    """The rows of `table` as dicts; cut to the columns of the rows `columns_of` (dumped before
+    a migration added columns)."""
+    cursor = db.execute_sql(f"SELECT * FROM {table} ORDER BY 1")
+    names = [d[0] for d in cursor.description]
+    rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    keep = columns_of[0].keys() if columns_of else names
+    return [{k: v for k, v in row.items() if k in keep} for row in rows]
+
+
+def without(rows, columns):
+    """`rows` (dicts) without `columns`."""
+    return [{k: v for k, v in row.items() if k not in columns} for row in rows]
+
+
+DROPPED_IN_V5 = {"failed_logins", "locked_until", "last_seen_at"}
 
 
 @pytest.fixture
@@ -106,7 +127,8 @@ def test_upgrade_from_v1_keeps_data(empty):
     old = {t: dump(empty, t) for t in TABLES - later}
 
     assert migrate(empty) == (1, LATEST)
-    assert {t: dump(empty, t, columns_of=old[t]) for t in old} == old
+    kept = {t: without(rows, DROPPED_IN_V5) for t, rows in old.items()}
+    assert {t: dump(empty, t, columns_of=kept[t]) for t in old} == kept
     assert Product.get(Product.sku == "TEH-001").stock == 10
     AuditLog.create(user_id=1, action="test", target="products:1")
     assert AuditLog.select().count() == 1
@@ -242,3 +264,73 @@ def test_refunds_and_their_lines_are_checked(database, make_user, make_product):
     refused(database, lambda: RefundLine.create(refund=refund, product=product, qty=1, amount=-1))
     RefundLine.create(refund=refund, product=product, qty=1, amount=350000)
     refused(database, lambda: RefundLine.create(refund=refund, product=product, qty=1, amount=1))
+
+
+def test_upgrade_from_v4_drops_unused_columns_and_keeps_users_and_sessions(empty):
+    migrate(empty, target=4)
+    for name, role in (("sari", "customer"), ("citra", "clerk"), ("gone", "customer")):
+        sql.execute(
+            empty,
+            "INSERT INTO users (username, password_hash, role) VALUES (?, 'x', ?)",
+            (name, role),
+        )
+    sql.execute(
+        empty, "UPDATE users SET failed_logins = 2, locked_until = ? WHERE id = 2", (utcnow(),)
+    )
+    sql.execute(empty, "DELETE FROM users WHERE username = 'gone'")  # its id is never reused
+    token, now = secrets.token_urlsafe(32), utcnow()
+    sql.execute(  # as sign-in wrote a session at version 4
+        empty,
+        "INSERT INTO sessions (user_id, token_hash, created_at, expires_at, last_seen_at) "
+        "VALUES (1, ?, ?, ?, ?)",
+        (token_hash(token), now, now + timedelta(days=1), now),
+    )
+    sql.execute(
+        empty,
+        "INSERT INTO orders (customer_id, clerk_id, status, channel, total, currency)"
+        " VALUES (1, 2, 'completed', 'pos', 700000, 'IDR')",
+    )
+    before = {t: dump(empty, t) for t in ("users", "sessions", "orders")}
+
+    assert migrate(empty) == (4, LATEST)
+
+    for table in ("users", "sessions"):
+        columns = {c.name for c in empty.get_columns(table, schema=schema(empty))}
+        assert not columns & DROPPED_IN_V5, table
+    assert {t: dump(empty, t) for t in before} == {
+        t: without(rows, DROPPED_IN_V5) for t, rows in before.items()
+    }
+    auth = AuthService(InlineDatabase(empty), Clock(), SessionRegistry(), 3)
+    peer = Recorder()
+    resumed = result(ask_from(peer, auth.resume, "auth.resume", token=token))
+    assert resumed["user"]["username"] == "sari"
+    assert peer.identity is not None and peer.identity.session_id == 1
+    assert User.create(username="budi", password_hash="x", role="customer").id == 4
+    # users kept every other constraint, and sessions and orders still refer to it
+    refused(empty, lambda: User.create(username="Dewi", password_hash="x", role="customer"))
+    refused(empty, lambda: User.create(username="dewi", password_hash="x", role="boss"))
+    refused(empty, lambda: User.create(username="sari", password_hash="x", role="customer"))
+    refused(empty, lambda: Session.create(user=99, token_hash="h", expires_at=now))
+    refused(empty, lambda: User.delete().where(User.username == "sari").execute())
+
+
+def test_a_version_that_would_break_a_foreign_key_is_rolled_back_on_sqlite(tmp_path, monkeypatch):
+    """SQLite applies a version with foreign keys checked at its end, not enforced (so that a
+    table can be rebuilt): a version that leaves a dangling reference is refused whole."""
+    db = connect(f"sqlite:///{tmp_path / 'warung.db'}")
+    migrate(db)
+    User.create(username="sari", password_hash="x", role="customer")
+    Session.create(user=1, token_hash="h", expires_at=utcnow())
+
+    def orphan_the_sessions(db):
+        db.execute_sql("DELETE FROM users")
+
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, orphan_the_sessions])
+    monkeypatch.setattr(migrations, "LATEST", LATEST + 1)
+    with pytest.raises(MigrationError, match="would break foreign keys"):
+        migrate(db)
+
+    assert current_version(db) == LATEST
+    assert User.select().count() == 1
+    assert db.execute_sql("PRAGMA foreign_keys").fetchone() == (1,)
+    disconnect(db)

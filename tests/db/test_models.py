@@ -149,4 +149,4 @@ def test_database_defaults_are_utc_for_raw_inserts(database):
     )
     raw = User.get(User.username == "raw")
     assert abs(raw.created_at - utcnow()) < timedelta(minutes=1)
-    assert (raw.totp_enabled, raw.disabled, raw.failed_logins) == (False, False, 0)
+    assert (raw.totp_enabled, raw.disabled) == (False, False)
