@@ -33,8 +33,7 @@ from db.models import (
 from server import sql
 from server.services.auth import AuthService, token_hash
 from server.session_registry import SessionRegistry
-from tests.services.asking import ask_from
-from tests.services.inline_db import InlineDatabase, Recorder, result
+from tests.services.inline_db import InlineDatabase, Recorder, ask_from, result
 
 TABLES = {m._meta.table_name for m in MODELS} | {"schema_version"}
 
