@@ -109,6 +109,23 @@ class Product(BaseModel):
         table_name = "products"
 
 
+class Register(BaseModel):
+    """A till's session: opened by a clerk with a cash float, closed with a count."""
+
+    id = pw.AutoField()
+    station = pw.TextField()
+    clerk = pw.ForeignKeyField(User, column_name="clerk_id", backref="registers")
+    status = pw.TextField(default="open")
+    opened_at = pw.DateTimeField(default=utcnow)
+    opening_cash = pw.BigIntegerField()
+    closed_at = pw.DateTimeField(null=True)
+    counted_cash = pw.BigIntegerField(null=True)
+    expected_cash = pw.BigIntegerField(null=True)
+
+    class Meta:
+        table_name = "registers"
+
+
 class Order(BaseModel):
     id = pw.AutoField()
     customer = pw.ForeignKeyField(User, column_name="customer_id", null=True, backref="orders")
@@ -121,6 +138,8 @@ class Order(BaseModel):
     idempotency_key = pw.TextField(null=True)
     created_at = pw.DateTimeField(default=utcnow)
     updated_at = pw.DateTimeField(default=utcnow)
+    register = pw.ForeignKeyField(Register, column_name="register_id", null=True, backref="orders")
+    tracking_ref = pw.TextField(null=True)
 
     class Meta:
         table_name = "orders"
@@ -195,6 +214,36 @@ class IdempotencyKey(BaseModel):
         table_name = "idempotency_keys"
 
 
+class Refund(BaseModel):
+    """Money given back for some units of an order; its lines say which."""
+
+    id = pw.AutoField()
+    order = pw.ForeignKeyField(Order, column_name="order_id", backref="refunds")
+    user = pw.ForeignKeyField(User, column_name="user_id", backref="refunds")
+    register = pw.ForeignKeyField(Register, column_name="register_id", null=True, backref="refunds")
+    method = pw.TextField()
+    amount = pw.BigIntegerField()
+    reason = pw.TextField()
+    reference = pw.TextField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "refunds"
+
+
+class RefundLine(BaseModel):
+    """The units of one product of the order that a refund gives back, and their money."""
+
+    id = pw.AutoField()
+    refund = pw.ForeignKeyField(Refund, column_name="refund_id", backref="lines")
+    product = pw.ForeignKeyField(Product, column_name="product_id", backref="refund_lines")
+    qty = pw.IntegerField()
+    amount = pw.BigIntegerField()
+
+    class Meta:
+        table_name = "refund_lines"
+
+
 class AuditLog(BaseModel):
     id = pw.AutoField()
     user_id = pw.IntegerField(null=True)  # no foreign key: the log outlives what it names
@@ -213,11 +262,14 @@ MODELS: tuple[type[BaseModel], ...] = (
     Session,
     Category,
     Product,
+    Register,
     Order,
     OrderLine,
     StockMovement,
     CartLine,
     Payment,
     IdempotencyKey,
+    Refund,
+    RefundLine,
     AuditLog,
 )

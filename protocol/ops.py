@@ -55,6 +55,8 @@ class Op(StrEnum):
     ORDER_CANCEL = "order.cancel"
     ORDER_SHIP = "order.ship"
     ORDER_DELIVER = "order.deliver"
+    ORDER_SUBSCRIBE = "order.subscribe"
+    ORDER_UNSUBSCRIBE = "order.unsubscribe"
     STOCK_SUBSCRIBE = "stock.subscribe"
     STOCK_UNSUBSCRIBE = "stock.unsubscribe"
     CLERK_REGISTER_OPEN = "clerk.register.open"
@@ -222,8 +224,25 @@ SPECS: tuple[OpSpec, ...] = (
     ),
     OpSpec(Op.ORDER_GET, SIGNED_IN, ORDER_ID, "one order"),
     OpSpec(Op.ORDER_CANCEL, SIGNED_IN, ORDER_ID, "cancel a paid order; returns its stock"),
-    OpSpec(Op.ORDER_SHIP, STAFF, ORDER_ID, "mark a paid order shipped"),
+    _spec(
+        Op.ORDER_SHIP,
+        STAFF,
+        "mark a paid order shipped, with its tracking reference",
+        Field("order_id", ID, required=True),
+        Field(
+            "tracking",
+            Str(1, 100, pattern=r"[\x20-\x7e]+", rule="printable ASCII"),
+            doc="the carrier's tracking reference, shown to the customer",
+        ),
+    ),
     OpSpec(Op.ORDER_DELIVER, STAFF, ORDER_ID, "mark a shipped order delivered"),
+    _spec(
+        Op.ORDER_SUBSCRIBE,
+        STAFF,
+        "receive order events of every online order; returns the paid ones, oldest first",
+        *PAGE,
+    ),
+    _spec(Op.ORDER_UNSUBSCRIBE, STAFF, "stop the order events order.subscribe started"),
     OpSpec(Op.STOCK_SUBSCRIBE, SIGNED_IN, SUBSCRIPTION, "receive stock events; returns a snapshot"),
     OpSpec(Op.STOCK_UNSUBSCRIBE, SIGNED_IN, SUBSCRIPTION, "stop stock events"),
     _spec(
@@ -265,6 +284,7 @@ SPECS: tuple[OpSpec, ...] = (
         Field("product_id", ID, required=True),
         Field("qty", Int(1, 1_000_000), required=True),
         Field("reason", REASON, required=True),
+        Field("idempotency_key", IDEMPOTENCY_KEY),
     ),
     _spec(
         Op.CLERK_ADJUST,
@@ -273,6 +293,7 @@ SPECS: tuple[OpSpec, ...] = (
         Field("product_id", ID, required=True),
         Field("delta", Int(-1_000_000, 1_000_000, nonzero=True), required=True),
         Field("reason", REASON, required=True),
+        Field("idempotency_key", IDEMPOTENCY_KEY),
     ),
     _spec(
         Op.CLERK_REFUND,

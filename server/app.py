@@ -29,11 +29,13 @@ from server.pg_events import PgEventListener
 from server.services.auth import AuthService
 from server.services.cart import CartService
 from server.services.catalog import CatalogService
-from server.services.order_feed import OrderFeed
 from server.services.checkout import PENDING_LEASE_S
+from server.services.inventory import InventoryService
+from server.services.order_feed import OrderFeed
 from server.services.orders import OrderService
 from server.services.product_cache import ProductCache
 from server.services.session import SessionService
+from server.services.staff_feed import StaffFeedService
 from server.services.stock_feed import StockFeedService
 from server.session_registry import SessionRegistry
 
@@ -73,6 +75,8 @@ class Server:
                 CartService(self.dbx, currency),
                 self.orders,
                 stock_feed,
+                StaffFeedService(self.dbx, self.hub, reactor),
+                InventoryService(self.dbx, self.hub),
             )
         )
         self.factory = WarungFactory(

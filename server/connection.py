@@ -5,7 +5,8 @@ sans-IO `FrameDecoder`, checks the envelope and the per-connection limits, and h
 request to the `Dispatcher`. Its answers and pushes go out through a `TurnOutput`, once
 per reactor turn. It is also the push producer its transport asks to pause:
 while paused, stock values wait in a dict keyed by product (newest wins) and reading from
-the socket stops; a connection paused longer than `paused_close_s` is closed.
+the socket stops; a connection paused longer than `paused_close_s` is closed. Orders of the
+staff feed wait the same way, the newest per order, at most `MAX_HELD_ORDERS` of them.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from protocol.errors import (
     Unavailable,
     WarungError,
 )
-from protocol.framing import FrameDecoder, Message, encode, frame
+from protocol.framing import HEADER, FrameDecoder, Message, encode, frame
 from protocol.ops import Op
 from server.dispatch import internal_error
 
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 
 log = Logger()
 REFUSAL_GRACE_S = 2.0
+MAX_HELD_ORDERS = 1000  # staff feed orders kept while paused; past it, dropped as a seq gap
 
 
 class TCPTransport(typing.Protocol):
@@ -76,6 +78,7 @@ class WarungConnection(Protocol, TimeoutMixin):
         self.seq = 0
         self.paused = False
         self.pending_stock: dict[int, PushTemplate] = {}
+        self.pending_orders: dict[int, PushTemplate] = {}
         self._pause_timer: Any = None
         self._refusal: Any = None
         self._bucket = factory.new_bucket()
@@ -339,6 +342,26 @@ class WarungConnection(Protocol, TimeoutMixin):
         self.seq += 1
         self.out.write(template.frame(self.seq))
 
+    def send_order(self, order_id: int, template: PushTemplate) -> None:
+        """An order of the staff feed: written now, or kept as the newest for this order
+        while paused. Past `MAX_HELD_ORDERS` orders kept, a push is dropped but takes its
+        `seq`, so the client sees the gap and asks `order.subscribe` again."""
+        if self.closing:
+            return
+        if self.paused:
+            if order_id in self.pending_orders or len(self.pending_orders) < MAX_HELD_ORDERS:
+                self.pending_orders.pop(order_id, None)
+                self.pending_orders[order_id] = template
+            else:
+                self.seq += 1
+            return
+        self.seq += 1
+        data = template.frame(self.seq)
+        if self.client_max_frame is not None and len(data) - HEADER.size > self.client_max_frame:
+            log.info("skipped a {n}-byte push over the client's max_frame", n=len(data))
+            return  # the client sees the gap in seq
+        self.out.write(data)
+
     # -- IPushProducer: the transport's buffer is full, or has drained
 
     def pauseProducing(self) -> None:
@@ -358,6 +381,9 @@ class WarungConnection(Protocol, TimeoutMixin):
         pending, self.pending_stock = self.pending_stock, {}
         for product_id, template in pending.items():
             self.send_stock(product_id, template)
+        orders, self.pending_orders = self.pending_orders, {}
+        for order_id, template in orders.items():
+            self.send_order(order_id, template)
         if not self.paused:
             self.tcp.resumeProducing()
 

@@ -4,12 +4,18 @@ Runs on the reactor thread only, and only for changes already committed. A stock
 encoded once (`PushTemplate`) and handed to each subscriber, which writes it or, while its
 transport is full, keeps it as the newest value for that product. Versions only move
 forward: a value older than one already published for a product is dropped.
+
+An order goes to its owner's connections, and (encoded once, like stock) to the staff
+connections that called `order.subscribe`, each of which keeps it as the newest state of
+that order while its transport is full. A staff connection whose `order.subscribe` is
+still reading its page is sent nothing: its pushes wait until the page has been answered.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
 from protocol.envelope import PushTemplate
@@ -29,6 +35,35 @@ class Subscriber(Protocol):
 
     def send_event(self, event: str, data: dict[str, Any]) -> None: ...
 
+    def send_order(self, order_id: int, template: PushTemplate) -> None: ...
+
+
+@dataclass
+class Joining:
+    """A staff connection with `order.subscribe` calls reading their page: the order pushes
+    it will be sent once the last of them is answered (the newest per order)."""
+
+    calls: int = 0
+    subscribe: bool = False  # subscribed once they are answered
+    held: dict[int, PushTemplate] = field(default_factory=dict)
+
+    def hold(self, order_id: int, template: PushTemplate) -> None:
+        self.held.pop(order_id, None)  # the newest goes last
+        self.held[order_id] = template
+
+
+NEVER_PAID = frozenset({"payment_declined", "interrupted"})  # the cancel reasons of unpaid orders
+
+
+def for_staff(order: dict[str, Any]) -> bool:
+    """Whether staff subscribers hear of this change (PROTOCOL.md section 13, `order`): an
+    online order that is, or was, paid; not a checkout still paying, nor one that never paid."""
+    return (
+        order["channel"] == "online"
+        and order["status"] != "pending"
+        and order["cancel_reason"] not in NEVER_PAID
+    )
+
 
 class EventHub:
     def __init__(self) -> None:
@@ -37,6 +72,8 @@ class EventHub:
         self.subscriptions: dict[Subscriber, set[int]] = defaultdict(set)
         self.users: dict[int, set[Subscriber]] = defaultdict(set)
         self.latest: dict[int, StockChange] = {}
+        self.staff: set[Subscriber] = set()
+        self.joining: dict[Subscriber, Joining] = {}
         self.listeners: list[Callable[[StockChange], None]] = []
 
     # -- stock
@@ -64,6 +101,9 @@ class EventHub:
                 self._drop_from_product(conn, product_id)
 
     def unsubscribe_all(self, conn: Subscriber) -> None:
+        """Every subscription of the connection ends: stock and orders (it closed, or its
+        identity changed)."""
+        self.unsubscribe_orders(conn)
         self.everything.discard(conn)
         for product_id in self.subscriptions.pop(conn, ()):
             self._drop_from_product(conn, product_id)
@@ -109,3 +149,47 @@ class EventHub:
         owner = order.get("customer_id")
         for conn in list(self.users.get(owner, ())) if owner is not None else ():
             conn.send_event(EventName.ORDER, order)
+        if self.staff_watching and for_staff(order):
+            template = PushTemplate(EventName.ORDER, order)
+            for conn in list(self.staff):
+                conn.send_order(order["id"], template)
+            for joining in self.joining.values():
+                joining.hold(order["id"], template)
+
+    # -- the staff feed of orders
+
+    @property
+    def staff_watching(self) -> bool:
+        """A staff connection here wants every online order's changes."""
+        return bool(self.staff or self.joining)
+
+    def hold_orders(self, conn: Subscriber) -> None:
+        """An `order.subscribe` of `conn` starts reading its page: from now until it is
+        answered (`release_orders`), the order pushes for `conn` wait, so that none is sent
+        before the page, and none committed after the page was read is missed."""
+        joining = self.joining.get(conn)
+        if joining is None:
+            joining = self.joining[conn] = Joining(subscribe=conn in self.staff)
+            self.staff.discard(conn)
+        joining.calls += 1
+
+    def release_orders(self, conn: Subscriber, answered: bool) -> None:
+        """An `order.subscribe` of `conn` is answered (`answered`), or failed. When it was the
+        last one reading, `conn` is subscribed (if one was answered, or it was subscribed
+        before) and sent what waited; otherwise it is left as before."""
+        joining = self.joining.get(conn)
+        if joining is None:  # unsubscribed, signed out or closed meanwhile
+            return
+        joining.calls -= 1
+        joining.subscribe = joining.subscribe or answered
+        if joining.calls:
+            return
+        del self.joining[conn]
+        if joining.subscribe:
+            self.staff.add(conn)
+            for order_id, template in joining.held.items():
+                conn.send_order(order_id, template)
+
+    def unsubscribe_orders(self, conn: Subscriber) -> None:
+        self.staff.discard(conn)
+        self.joining.pop(conn, None)

@@ -7,8 +7,10 @@ from server.dispatch import Handler
 from server.services.auth import AuthService
 from server.services.cart import CartService
 from server.services.catalog import CatalogService
+from server.services.inventory import InventoryService
 from server.services.orders import OrderService
 from server.services.session import SessionService
+from server.services.staff_feed import StaffFeedService
 from server.services.stock_feed import StockFeedService
 
 
@@ -19,6 +21,8 @@ def handlers(
     cart: CartService,
     orders: OrderService,
     stock: StockFeedService,
+    staff: StaffFeedService,
+    inventory: InventoryService,
 ) -> dict[str, Handler]:
     return {
         Op.HELLO: session.hello,
@@ -43,6 +47,10 @@ def handlers(
         Op.ORDER_CANCEL: orders.cancel,
         Op.ORDER_SHIP: orders.ship,
         Op.ORDER_DELIVER: orders.deliver,
+        Op.ORDER_SUBSCRIBE: staff.subscribe,
+        Op.ORDER_UNSUBSCRIBE: staff.unsubscribe,
         Op.STOCK_SUBSCRIBE: stock.subscribe,
         Op.STOCK_UNSUBSCRIBE: stock.unsubscribe,
+        Op.CLERK_RESTOCK: inventory.restock,
+        Op.CLERK_ADJUST: inventory.adjust,
     }

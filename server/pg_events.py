@@ -47,12 +47,13 @@ def announce_stock(db: pw.Database, change: StockChange) -> None:
 
 
 def announce_order(db: pw.Database, order_id: int) -> None:
-    """Inside the writing transaction: tell every server an order changed (PostgreSQL only)."""
+    """Inside the writing transaction: tell every server an online order changed, and its
+    status now (PostgreSQL only). The payload is `origin:order_id:customer_id:status`."""
     if isinstance(db, pw.PostgresqlDatabase):
         sql.execute(
             db,
             f"SELECT pg_notify('{ORDER_CHANNEL}_' || current_schema(), "
-            "? || ':' || id || ':' || customer_id) "
+            "? || ':' || id || ':' || customer_id || ':' || status) "
             "FROM orders WHERE id = ? AND customer_id IS NOT NULL",
             (INSTANCE, order_id),
         )
@@ -71,7 +72,7 @@ class PgEventListener:
         reactor: Any,
         hub: EventHub,
         resync: Callable[[], Deferred[list[StockChange]]],
-        order_changed: Callable[[int, int], None],
+        order_changed: Callable[[int, int, str], None],
     ) -> None:
         self.db = db
         self.reactor = reactor
@@ -168,9 +169,9 @@ class PgEventListener:
             self.hub.publish_stock(stock)
         for channel, payload in notes:
             if channel == ORDER_CHANNEL:
-                origin, order_id, customer_id = payload.split(":")
+                origin, order_id, customer_id, status = payload.split(":")
                 if origin != INSTANCE:
-                    self.order_changed(int(order_id), int(customer_id))
+                    self.order_changed(int(order_id), int(customer_id), status)
 
 
 def _quoted(identifier: str) -> str:

@@ -5,7 +5,8 @@ order), turns error answers into the exception class of their code, delivers pus
 callbacks and to an async iterator, sends heartbeats, and, when the link drops, reconnects
 with capped exponential backoff and jitter, resumes the session with its token and
 restores every stock subscription, handing the fresh snapshot to the application as a
-local `stock.snapshot` push.
+local `stock.snapshot` push (and a staff client's `order.subscribe`, its fresh page as a
+local `order.snapshot` push).
 
 Callbacks given to `on_event` and `on_state` are the application's code: one that raises is
 logged (with its traceback, on the `protocol.client.aio` logger) and skipped, so it can
@@ -32,6 +33,8 @@ from protocol.ops import Op
 from protocol.rules import DEFAULT_MAX_FRAME, DEFAULT_PORT, MAX_SUBSCRIBE_IDS, PROTOCOL_VERSION
 
 SNAPSHOT_EVENT = "stock.snapshot"
+ORDERS_SNAPSHOT_EVENT = "order.snapshot"
+ORDERS_PAGE = 100  # the most orders one order.subscribe answers with
 SESSION_ENDED_EVENT = "session.ended"
 DEFAULT_IN_FLIGHT = 64  # PROTOCOL.md: limits.max_in_flight when a server does not say
 EVENT_QUEUE_LIMIT = 10_000
@@ -105,6 +108,7 @@ class AsyncClient:
         self._events: asyncio.Queue[Push] = asyncio.Queue(EVENT_QUEUE_LIMIT)
         self._subscribed_ids: set[int] = set()
         self._subscribed_all = False
+        self._subscribed_orders = False
         self._closing = False
         self._last_sent = 0.0
         self._slots: asyncio.Semaphore | None = None
@@ -218,6 +222,7 @@ class AsyncClient:
         self.user = self.token = None
         self._subscribed_ids.clear()
         self._subscribed_all = False
+        self._subscribed_orders = False
 
     async def subscribe_stock(self, product_ids: list[int] | None = None) -> list[dict[str, Any]]:
         """Subscribe (None: every product); returns the snapshot. Restored on reconnect."""
@@ -238,6 +243,17 @@ class AsyncClient:
             self._subscribed_ids.clear()
         else:
             self._subscribed_ids.difference_update(product_ids)
+
+    async def subscribe_orders(self, limit: int = ORDERS_PAGE) -> dict[str, Any]:
+        """Staff: `order` events for every online order from now on; returns the first page
+        of the paid orders waiting for staff. Restored on reconnect."""
+        page = await self.call(Op.ORDER_SUBSCRIBE, limit=limit)
+        self._subscribed_orders = True
+        return page
+
+    async def unsubscribe_orders(self) -> None:
+        await self.call(Op.ORDER_UNSUBSCRIBE)
+        self._subscribed_orders = False
 
     async def checkout(
         self, payment: dict[str, Any], idempotency_key: str | None = None, attempts: int = 5
@@ -400,6 +416,7 @@ class AsyncClient:
                 self.user = self.token = None
                 self._subscribed_ids.clear()
                 self._subscribed_all = False
+                self._subscribed_orders = False
                 self._deliver(Push(SESSION_ENDED_EVENT, 0, {"message": ended.message}))
                 return
         snapshot: list[dict[str, Any]] = []
@@ -413,6 +430,9 @@ class AsyncClient:
                 snapshot.extend(result["snapshot"])
         if self._subscribed_all or self._subscribed_ids:
             self._deliver(Push(SNAPSHOT_EVENT, 0, {"snapshot": snapshot}))
+        if self._subscribed_orders:
+            page = await self.call(Op.ORDER_SUBSCRIBE, limit=ORDERS_PAGE)
+            self._deliver(Push(ORDERS_SNAPSHOT_EVENT, 0, page))
 
 
 def _notify(callbacks: list[Callable[[T], object]], value: T, name: str) -> None:

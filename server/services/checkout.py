@@ -10,7 +10,6 @@ became of the charge and finishes the order accordingly.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import timedelta
 from typing import Any
 
@@ -20,32 +19,20 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from db.models import utcnow
-from protocol.codec import packb
 from protocol.errors import PaymentDeclined, Unavailable, WarungError
 from protocol.rules import OrderStatus
 from server.dbexec import DatabaseExecutor
 from server.dispatch import Call
 from server.events import EventHub
+from server.idempotency import fingerprint, key_reused
 from server.payments import Charge, PaymentProvider
-from server.services.order_jobs import (
-    begin_checkout,
-    key_reused,
-    mark_declined,
-    mark_paid,
-    publish,
-)
+from server.services.order_jobs import begin_checkout, mark_declined, mark_paid, publish
 from server.services.order_queries import find_order, pending_orders
 
 PAYMENT_TIMEOUT_S = 60.0
 PENDING_LEASE_S = 2 * PAYMENT_TIMEOUT_S
 log = Logger()
 Order = dict[str, Any]
-
-
-def fingerprint(args: dict[str, Any]) -> str:
-    """What a retry with the same key must repeat: the payment (the cart may have changed)."""
-    payment = args["payment"]
-    return hashlib.sha256(packb([payment["method"], payment["token"]])).hexdigest()
 
 
 class Checkouts:
@@ -74,7 +61,7 @@ class Checkouts:
     def checkout(self, call: Call) -> Deferred[Order]:
         """One checkout per (customer, key) at a time; a retry meanwhile waits for it."""
         slot = (call.identity.user_id, call.args["idempotency_key"])
-        print_ = fingerprint(call.args)
+        print_ = fingerprint(call.op, call.args)  # the payment: the cart may have changed
         waiter: Deferred[Order] = Deferred()
         running = self._running.get(slot)
         if running is not None:

@@ -1,5 +1,5 @@
 """Orders another server changed (heard on PostgreSQL), pushed to their owners' connections
-here, as this server's own order changes are."""
+and to the staff subscribers here, as this server's own order changes are."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 from twisted.logger import Logger
 
+from protocol.rules import OrderStatus
 from server.dbexec import DatabaseExecutor
 from server.events import EventHub
 from server.services.order_queries import read_order
@@ -19,9 +20,12 @@ class OrderFeed:
         self.dbx = dbx
         self.hub = hub
 
-    def changed(self, order_id: int, customer_id: int) -> None:
-        """Read the order and push it, if its owner has a connection here."""
-        if customer_id in self.hub.users:
+    def changed(self, order_id: int, customer_id: int, status: str) -> None:
+        """Read the order and push it, if its owner has a connection here, or staff here
+        watch orders and the change is one they hear of (a paid checkout, not a pending one)."""
+        if customer_id in self.hub.users or (
+            self.hub.staff_watching and status != OrderStatus.PENDING
+        ):
             d = self.dbx.read(lambda db: read_order(db, order_id))
             d.addCallback(self._publish).addErrback(
                 lambda failure: log.failure("cannot push order {id}", failure, id=order_id)

@@ -10,10 +10,9 @@ from typing import Any
 
 import peewee as pw
 
-from protocol.codec import packb
 from protocol.errors import Conflict, InvalidState
 from protocol.rules import STAFF_ROLES, OrderStatus
-from server import sql, wire
+from server import idempotency, sql, wire
 from server.events import EventHub, StockChange
 from server.pg_events import announce_order
 from server.services.cart import CART_LINES, out_of_stock
@@ -40,9 +39,10 @@ def begin_checkout(
     """The first checkout transaction: claim the key, take the stock, write the order
     `pending`. Returns `{"order", "changes", "existing"}`; `existing` is true (and nothing
     is written) when the key already names a paid order."""
-    stored = _stored_key(db, user_id, key)
+    stored = idempotency.lookup(db, user_id, key)
     if stored is not None:
-        return {"order": _replay(db, stored, print_), "changes": [], "existing": True}
+        order = find_order(db, idempotency.replay(stored, print_)["order_id"])
+        return {"order": order, "changes": [], "existing": True}
     lines = _cart(db, user_id)
     now = sql.now()
     total = sum(qty * price for _, _, _, qty, price, *_ in lines)
@@ -52,33 +52,17 @@ def begin_checkout(
         "created_at, updated_at) VALUES (?, 'pending', 'online', ?, ?, ?, ?, ?) RETURNING id",
         (user_id, total, currency, key, now, now),
     )
-    _claim_key(db, user_id, key, print_, order_id, now)
+    # Claimed before the stock is taken: the same key racing on another server waits here
+    # for that one's commit and answers in_progress, never out_of_stock.
+    if not idempotency.claim(db, user_id, key, print_, now, order_id):
+        raise idempotency.key_in_progress()
     changes = _take_stock(db, lines, order_id, user_id, now)
     _write_lines(db, order_id, lines)
     payment = _write_payment(db, order_id, provider, method, total, now)
     announce_order(db, order_id)
-    row = (order_id, OrderStatus.PENDING, "online", user_id, total, currency, now, now, None)
+    row = (order_id, OrderStatus.PENDING, "online", user_id, total, currency, now, now, None, None)
     order = order_map(row, [_order_line(line) for line in lines], payment)
     return {"order": order, "changes": changes, "existing": False}
-
-
-def _stored_key(db: pw.Database, user_id: int, key: str) -> tuple[Any, ...] | None:
-    return sql.one(
-        db,
-        "SELECT fingerprint, order_id, response FROM idempotency_keys "
-        "WHERE user_id = ? AND key = ?",
-        (user_id, key),
-    )
-
-
-def _replay(db: pw.Database, stored: tuple[Any, ...], print_: str) -> dict[str, Any]:
-    """The order a key already names, if it was used with the same arguments and paid."""
-    their_print, order_id, response = stored
-    if their_print != print_:
-        raise key_reused()
-    if response is None:
-        raise key_in_progress()
-    return find_order(db, order_id)
 
 
 def _cart(db: pw.Database, user_id: int) -> list[tuple[Any, ...]]:
@@ -86,22 +70,6 @@ def _cart(db: pw.Database, user_id: int) -> list[tuple[Any, ...]]:
     if not lines:
         raise InvalidState("the cart is empty: add a product first", {"reason": "empty_cart"})
     return lines
-
-
-def _claim_key(
-    db: pw.Database, user_id: int, key: str, print_: str, order_id: int, now: str
-) -> None:
-    """Claim the key before taking stock: the same key racing on another server waits
-    here for that one's commit and answers in_progress, never out_of_stock."""
-    try:
-        sql.execute(
-            db,
-            "INSERT INTO idempotency_keys (user_id, key, fingerprint, order_id, created_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (user_id, key, print_, order_id, now),
-        )
-    except pw.IntegrityError:  # claimed by the other server first
-        raise key_in_progress() from None
 
 
 def _take_stock(
@@ -166,11 +134,7 @@ def mark_paid(db: pw.Database, order_id: int, reference: str) -> datetime:
         "AND product_id IN (SELECT product_id FROM order_lines WHERE order_id = ?)",
         (order_id, order_id),
     )
-    sql.execute(
-        db,
-        "UPDATE idempotency_keys SET response = ? WHERE order_id = ?",
-        (packb({"order_id": order_id}), order_id),
-    )
+    idempotency.store_for_order(db, order_id, {"order_id": order_id})
     announce_order(db, order_id)
     return wire.utc(now)
 
@@ -188,23 +152,9 @@ def mark_declined(
         "UPDATE payments SET status = 'declined', updated_at = ? WHERE order_id = ?",
         (now, order_id),
     )
-    sql.execute(db, "DELETE FROM idempotency_keys WHERE order_id = ?", (order_id,))
+    idempotency.release_order(db, order_id)
     announce_order(db, order_id)
     return find_order(db, order_id), changes
-
-
-def key_in_progress() -> Conflict:
-    return Conflict(
-        "a checkout with this key is still in progress: retry in a moment",
-        {"field": "idempotency_key", "reason": "in_progress"},
-    )
-
-
-def key_reused() -> Conflict:
-    return Conflict(
-        "this idempotency key was used for a checkout with other arguments",
-        {"field": "idempotency_key"},
-    )
 
 
 # -- after checkout
@@ -235,10 +185,14 @@ def cancel_order(db: pw.Database, order_id: int, user_id: int, role: str) -> Ord
 
 
 @write_job
-def advance_order(db: pw.Database, order_id: int, target: str) -> dict[str, Any]:
-    """Move an order on (shipped, delivered) as the status table allows."""
+def advance_order(
+    db: pw.Database, order_id: int, target: str, tracking: str | None = None
+) -> dict[str, Any]:
+    """Move an order on (shipped, delivered) as the status table allows; a shipment's
+    tracking reference, if given, is kept with the order."""
     order = find_order(db, order_id)
-    set_status(db, order_id, order["status"], target, sql.now())
+    extra = {} if tracking is None else {"tracking_ref": tracking}
+    set_status(db, order_id, order["status"], target, sql.now(), **extra)
     announce_order(db, order_id)
     return find_order(db, order_id)
 

@@ -8,11 +8,13 @@ import peewee as pw
 
 from protocol.rules import STAFF_ROLES
 from server import sql
+from server.cursors import encode_cursor
 from server.services.catalog import not_found
 from server.wire import utc
 
 ORDER_COLUMNS = (
-    "id, status, channel, customer_id, total, currency, created_at, updated_at, cancel_reason"
+    "id, status, channel, customer_id, total, currency, created_at, updated_at, cancel_reason, "
+    "tracking_ref"
 )
 LINE_FIELDS = ("product_id", "sku", "name", "qty", "unit_price", "line_total", "refunded_qty")
 PAYMENT_FIELDS = ("method", "provider", "reference", "status")
@@ -22,7 +24,9 @@ def order_map(
     row: tuple[Any, ...], lines: list[dict[str, Any]], payment: dict[str, Any] | None
 ) -> dict[str, Any]:
     """The order as clients see it, from its row as `ORDER_COLUMNS` selects it."""
-    order_id, status, channel, customer_id, total, currency, created, updated, reason = row
+    order_id, status, channel, customer_id, total, currency, created, updated, reason, tracking = (
+        row
+    )
     return {
         "id": order_id,
         "status": status,
@@ -34,6 +38,7 @@ def order_map(
         "created_at": utc(created),
         "updated_at": utc(updated),
         "cancel_reason": reason,
+        "tracking": tracking,
         "payment": payment,
     }
 
@@ -112,3 +117,23 @@ def order_page(
     clause = f"WHERE {' AND '.join(where)}" if where else ""
     ids = sql.rows(db, f"SELECT id FROM orders {clause} ORDER BY id DESC LIMIT ?", (*params, limit))
     return [find_order(db, order_id) for (order_id,) in ids]
+
+
+def waiting_orders(db: pw.Database, after: int, limit: int) -> list[dict[str, Any]]:
+    """Up to `limit` orders waiting for staff (online and paid), oldest first, after the
+    order `after` (0: from the first)."""
+    ids = sql.rows(
+        db,
+        "SELECT id FROM orders WHERE status = 'paid' AND channel = 'online' AND id > ? "
+        "ORDER BY id LIMIT ?",
+        (after, limit),
+    )
+    return [find_order(db, order_id) for (order_id,) in ids]
+
+
+def id_page(found: list[dict[str, Any]], limit: int, scope: str) -> dict[str, Any]:
+    """The page of a listing by order id, from up to `limit + 1` orders read (one more than
+    the page: there is a next page if it came)."""
+    items = found[:limit]
+    more = len(found) > limit
+    return {"items": items, "next_cursor": encode_cursor(scope, items[-1]["id"]) if more else None}

@@ -10,14 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from protocol.rules import STAFF_ROLES, OrderStatus
-from server.cursors import decode_cursor, encode_cursor
+from server.cursors import decode_cursor
 from server.dbexec import DatabaseExecutor
 from server.dispatch import Call
 from server.events import EventHub
 from server.payments import PaymentProvider
 from server.services.checkout import Checkouts
 from server.services.order_jobs import advance_order, cancel_order, publish
-from server.services.order_queries import order_page, read_order, visible
+from server.services.order_queries import id_page, order_page, read_order, visible
 
 Order = dict[str, Any]
 
@@ -56,12 +56,7 @@ class OrderService:
         scope = f"order.list|{customer}|{status}"
         before = decode_cursor(args["cursor"], scope, (int,))[0] if "cursor" in args else None
         found = await self.dbx.read(lambda db: order_page(db, customer, status, before, limit + 1))
-        items = found[:limit]
-        more = len(found) > limit
-        return {
-            "items": items,
-            "next_cursor": encode_cursor(scope, items[-1]["id"]) if more else None,
-        }
+        return id_page(found, limit, scope)
 
     async def cancel(self, call: Call) -> Order:
         """Cancel the order, give its stock back, then refund what was paid."""
@@ -76,13 +71,13 @@ class OrderService:
         return order
 
     async def ship(self, call: Call) -> Order:
-        return await self._advance(call, OrderStatus.SHIPPED)
+        return await self._advance(call, OrderStatus.SHIPPED, call.args.get("tracking"))
 
     async def deliver(self, call: Call) -> Order:
         return await self._advance(call, OrderStatus.DELIVERED)
 
-    async def _advance(self, call: Call, target: OrderStatus) -> Order:
-        order = await self.dbx.write(advance_order, call.args["order_id"], target)
+    async def _advance(self, call: Call, target: OrderStatus, tracking: str | None = None) -> Order:
+        order = await self.dbx.write(advance_order, call.args["order_id"], target, tracking)
         self.hub.publish_order(order)
         return order
 

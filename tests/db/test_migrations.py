@@ -13,7 +13,17 @@ from db.migrations import (
     current_version,
     migrate,
 )
-from db.models import MODELS, AuditLog, Product
+from db.models import (
+    MODELS,
+    AuditLog,
+    Order,
+    OrderLine,
+    Product,
+    Refund,
+    RefundLine,
+    Register,
+    utcnow,
+)
 
 TABLES = {m._meta.table_name for m in MODELS} | {"schema_version"}
 
@@ -25,8 +35,18 @@ def schema(db):
     return None
 
 
-def dump(db, table):
-    return db.execute_sql(f"SELECT * FROM {table} ORDER BY 1").fetchall()
+def refused(database, fn):
+    """Run `fn` in a transaction and assert the database refuses it."""
+    with pytest.raises(pw.IntegrityError), database.atomic():
+        fn()
+
+
+def dump(db, table, columns_of=()):
+    """The rows of `table`; cut to the columns of the rows `columns_of` (dumped before a
+    migration added columns at the end)."""
+    rows = db.execute_sql(f"SELECT * FROM {table} ORDER BY 1").fetchall()
+    width = len(columns_of[0]) if columns_of else None
+    return [row[:width] for row in rows]
 
 
 @pytest.fixture
@@ -82,10 +102,11 @@ def test_upgrade_from_v1_keeps_data(empty):
         "INSERT INTO stock_movements (product_id, kind, delta, stock_after, order_id)"
         " VALUES (1, 'sale', -2, 10, 1)"
     )
-    old = {t: dump(empty, t) for t in TABLES - {"schema_version", "audit_log"}}
+    later = {"schema_version", "audit_log", "registers", "refunds", "refund_lines"}
+    old = {t: dump(empty, t) for t in TABLES - later}
 
     assert migrate(empty) == (1, LATEST)
-    assert {t: dump(empty, t) for t in old} == old
+    assert {t: dump(empty, t, columns_of=old[t]) for t in old} == old
     assert Product.get(Product.sku == "TEH-001").stock == 10
     AuditLog.create(user_id=1, action="test", target="products:1")
     assert AuditLog.select().count() == 1
@@ -144,3 +165,80 @@ def test_concurrent_migrations_apply_each_version_once(db_url):
     assert rows == [(v,) for v in range(1, LATEST + 1)]
     for db in dbs:
         disconnect(db)
+
+
+def test_upgrade_from_v3_adds_the_clerk_tables_and_keeps_orders(empty):
+    migrate(empty, target=3)
+    empty.execute_sql(
+        "INSERT INTO users (username, password_hash, role) VALUES ('sari', 'x', 'customer')"
+    )
+    empty.execute_sql(
+        "INSERT INTO orders (customer_id, status, channel, total, currency)"
+        " VALUES (1, 'paid', 'online', 700000, 'IDR')"
+    )
+    before = dump(empty, "orders")
+
+    assert migrate(empty) == (3, LATEST)
+    order = Order.get_by_id(1)
+    assert (order.register_id, order.tracking_ref) == (None, None)
+    assert dump(empty, "orders", columns_of=before) == before
+    assert {"registers", "refunds", "refund_lines"} <= set(empty.get_tables(schema=schema(empty)))
+
+
+def test_a_clerk_has_at_most_one_open_register(database, make_user):
+    clerk, other = make_user(role="clerk"), make_user(role="clerk")
+    first = Register.create(station="kasir-1", clerk=clerk, opening_cash=100000)
+    refused(database, lambda: Register.create(station="kasir-2", clerk=clerk, opening_cash=0))
+    Register.create(station="kasir-2", clerk=other, opening_cash=0)
+    closing = {"closed_at": utcnow(), "counted_cash": 90000, "expected_cash": 100000}
+    Register.update(status="closed", **closing).where(Register.id == first.id).execute()
+    Register.create(station="kasir-1", clerk=clerk, opening_cash=50000)
+    assert Register.select().where(Register.clerk == clerk).count() == 2
+
+
+def test_a_register_is_open_or_closed_with_its_count(database, make_user):
+    clerk = make_user(role="clerk")
+    refused(
+        database,
+        lambda: Register.create(station="k", clerk=clerk, opening_cash=0, status="paused"),
+    )
+    refused(database, lambda: Register.create(station="k", clerk=clerk, opening_cash=-1))
+    refused(database, lambda: Register.create(station="", clerk=clerk, opening_cash=0))
+    register = Register.create(station="k", clerk=clerk, opening_cash=0)
+    refused(  # closed without its count
+        database,
+        lambda: Register.update(status="closed", closed_at=utcnow()).execute(),
+    )
+    refused(database, lambda: Register.update(counted_cash=5).execute())  # counted while open
+    Register.update(status="closed", closed_at=utcnow(), counted_cash=0, expected_cash=-500).where(
+        Register.id == register.id
+    ).execute()
+
+
+def test_refunds_and_their_lines_are_checked(database, make_user, make_product):
+    clerk, product = make_user(role="clerk"), make_product()
+    order = Order.create(status="completed", channel="pos", total=700000, currency="IDR")
+    OrderLine.create(
+        order=order,
+        product=product,
+        sku="s",
+        name="n",
+        qty=2,
+        unit_price=350000,
+        line_total=700000,
+    )
+    refused(  # one line per product in an order, so a refund line names one order line
+        database,
+        lambda: OrderLine.create(
+            order=order, product=product, sku="s", name="n", qty=1, unit_price=1, line_total=1
+        ),
+    )
+    base = {"order": order, "user": clerk, "method": "cash", "amount": 350000, "reason": "rusak"}
+    refused(database, lambda: Refund.create(**{**base, "method": "cheque"}))
+    refused(database, lambda: Refund.create(**{**base, "amount": -1}))
+    refused(database, lambda: Refund.create(**{**base, "reason": ""}))
+    refund = Refund.create(**base)
+    refused(database, lambda: RefundLine.create(refund=refund, product=product, qty=0, amount=0))
+    refused(database, lambda: RefundLine.create(refund=refund, product=product, qty=1, amount=-1))
+    RefundLine.create(refund=refund, product=product, qty=1, amount=350000)
+    refused(database, lambda: RefundLine.create(refund=refund, product=product, qty=1, amount=1))

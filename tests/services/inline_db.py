@@ -124,6 +124,9 @@ class Recorder:
     def send_stock(self, product_id: int, template: PushTemplate) -> None:
         self.events.append(("stock", template.data))
 
+    def send_order(self, order_id: int, template: PushTemplate) -> None:
+        self.events.append((template.event, template.data))
+
     def of(self, event: str) -> list[dict[str, Any]]:
         return [data for name, data in self.events if name == event]
 

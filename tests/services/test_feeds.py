@@ -111,13 +111,13 @@ def test_an_order_changed_elsewhere_reaches_its_owners_connections_here(
         customer=mini_shop.ani.user_id, status="paid", channel="online", total=1, currency=CURRENCY
     )
     orders = OrderFeed(dbx, hub)
-    orders.changed(order.id, mini_shop.ani.user_id)
+    orders.changed(order.id, mini_shop.ani.user_id, "paid")
     assert dbx.reads == 0, "the owner has no connection here: nothing read"
     ani, budi = Recorder(identity=mini_shop.ani), Recorder(identity=mini_shop.budi)
     hub.watch_user(ani, mini_shop.ani.user_id)
     hub.watch_user(budi, mini_shop.budi.user_id)
 
-    orders.changed(order.id, mini_shop.ani.user_id)
+    orders.changed(order.id, mini_shop.ani.user_id, "paid")
 
     ((status, pushed),) = [(o["status"], o["id"]) for o in ani.of("order")]
     assert (status, pushed) == ("paid", order.id) and budi.events == []

@@ -91,6 +91,7 @@ def test_sign_in_add_and_check_out_in_a_real_terminal(shop, customer, home: Path
         term.wait_for(r"Cart 1 · Rp 3\.000,00")
         term.keys("F3")
         term.wait_for(r"1 item · Total Rp")
+        term.wait_for(r"c Check out")  # the cart has the focus: its keys are in the footer
         term.keys("c")
         term.wait_for(r"Pay Rp")
         term.keys("Enter")

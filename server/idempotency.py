@@ -1,0 +1,136 @@
+"""Idempotency keys: the one mechanism behind every op that takes an `idempotency_key`.
+
+A client's key is kept in `idempotency_keys`, unique per (user, key), with the fingerprint
+of the call that claimed it and, once that call has finished, its packed response. The
+fingerprint is the op's name and its arguments but the key, so the same key sent again with
+other arguments, or for another op, is `conflict` ("key reused") rather than a replay.
+
+Every function here runs inside a write job, in its transaction:
+
+- An op done in one transaction (`clerk.restock`, `clerk.adjust`, `clerk.refund`) runs its
+  work through `once`: claim the key, apply, store the response, all in that transaction. A
+  repeat finds the key claimed and gets the stored response back, applying nothing. Two
+  servers racing one key on PostgreSQL: the second claim waits on the unique index for the
+  first transaction, then finds the key taken and replays what the first stored.
+- Checkout, whose payment runs between two transactions, `lookup`s the key first (a paid
+  order is answered from it), `claim`s it with its order in the first transaction and
+  stores the response in the second (`store_for_order`); a decline frees the key for another
+  try (`release_order`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import peewee as pw
+
+from protocol.codec import packb, unpackb
+from protocol.errors import Conflict
+from server import sql
+
+T = TypeVar("T")
+KEY_ARG = "idempotency_key"
+Stored = tuple[str, bytes | None]  # the fingerprint, the packed response (None: running)
+
+
+def fingerprint(op: str, args: Mapping[str, Any]) -> str:
+    """What a repeat under the same key must repeat: the op and every argument but the key
+    (maps compared whatever the order of their keys)."""
+    call = {name: value for name, value in args.items() if name != KEY_ARG}
+    return hashlib.sha256(packb([op, _canonical(call)])).hexdigest()
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return [[name, _canonical(value[name])] for name in sorted(value)]
+    if isinstance(value, list | tuple):
+        return [_canonical(item) for item in value]
+    return value
+
+
+def once(
+    db: pw.Database, user_id: int, key: str, print_: str, now: str, apply: Callable[[], T]
+) -> tuple[T, bool]:
+    """`apply()`'s result, applied once per (user, key) in the caller's transaction, and
+    whether this call applied it: the first call claims the key, applies and stores the
+    result; a repeat replays it (False: announce nothing, nothing changed)."""
+    if not claim(db, user_id, key, print_, now):
+        return replay(lookup(db, user_id, key), print_), False
+    result = apply()
+    sql.execute(
+        db,
+        "UPDATE idempotency_keys SET response = ? WHERE user_id = ? AND key = ?",
+        (packb(result), user_id, key),
+    )
+    return result, True
+
+
+def lookup(db: pw.Database, user_id: int, key: str) -> Stored | None:
+    """The key's fingerprint and stored response; None if the key is not claimed."""
+    found = sql.one(
+        db,
+        "SELECT fingerprint, response FROM idempotency_keys WHERE user_id = ? AND key = ?",
+        (user_id, key),
+    )
+    return None if found is None else (found[0], found[1])
+
+
+def replay(stored: Stored | None, print_: str) -> Any:
+    """The response stored under a key, if the call repeats the one that claimed it."""
+    if stored is None:  # claimed by a checkout that was declined since: try again
+        raise key_in_progress()
+    their_print, response = stored
+    if their_print != print_:
+        raise key_reused()
+    if response is None:
+        raise key_in_progress()
+    return unpackb(bytes(response))
+
+
+def claim(
+    db: pw.Database,
+    user_id: int,
+    key: str,
+    print_: str,
+    now: str,
+    order_id: int | None = None,
+) -> bool:
+    """Claim the key for this call; False if another call holds it. On PostgreSQL a claim
+    racing another transaction's waits for it to end: claim before changing anything."""
+    cursor = sql.execute(
+        db,
+        "INSERT INTO idempotency_keys (user_id, key, fingerprint, order_id, created_at) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id, key) DO NOTHING",
+        (user_id, key, print_, order_id, now),
+    )
+    return bool(cursor.rowcount == 1)
+
+
+def store_for_order(db: pw.Database, order_id: int, response: Any) -> None:
+    """Keep the response of the call that claimed its key for `order_id`."""
+    sql.execute(
+        db,
+        "UPDATE idempotency_keys SET response = ? WHERE order_id = ?",
+        (packb(response), order_id),
+    )
+
+
+def release_order(db: pw.Database, order_id: int) -> None:
+    """Free the key claimed for `order_id`, so it may be tried again."""
+    sql.execute(db, "DELETE FROM idempotency_keys WHERE order_id = ?", (order_id,))
+
+
+def key_in_progress() -> Conflict:
+    return Conflict(
+        "a call with this idempotency key is still in progress: retry in a moment",
+        {"field": KEY_ARG, "reason": "in_progress"},
+    )
+
+
+def key_reused() -> Conflict:
+    return Conflict(
+        "this idempotency key was used for another op or with other arguments",
+        {"field": KEY_ARG},
+    )

@@ -1,0 +1,41 @@
+import json
+
+import pytest
+
+from db.models import AuditLog, User
+from db.transactions import write_transaction
+from server import sql
+from server.audit import audit, target_of
+
+
+def test_an_entry_is_written_in_the_callers_transaction(database):
+    clerk = User.create(username="kasir", password_hash="x", role="clerk")
+    with write_transaction(database):
+        audit(
+            database,
+            clerk.id,
+            "clerk.adjust",
+            target_of("product", 221),
+            {"delta": -2, "reason": "rusak"},
+            sql.now(),
+        )
+    with pytest.raises(RuntimeError), write_transaction(database):
+        audit(database, clerk.id, "clerk.restock", target_of("product", 1), {}, sql.now())
+        raise RuntimeError("the op fails after auditing")
+    (entry,) = AuditLog.select()
+    assert (entry.user_id, entry.action, entry.target) == (clerk.id, "clerk.adjust", "product:221")
+    assert json.loads(entry.details) == {"delta": -2, "reason": "rusak"}
+
+
+@pytest.mark.parametrize(
+    "details",
+    [
+        {"password": "rahasia123"},
+        {"payment": {"method": "card", "token": "tok_1"}},
+        {"changes": [{"totp_secret": "JBSWY3DP"}]},
+    ],
+)
+def test_a_secret_is_never_logged(database, details):
+    with pytest.raises(ValueError, match="never keeps a secret"):
+        audit(database, None, "admin.user.create", target_of("user", 9), details, sql.now())
+    assert AuditLog.select().count() == 0
