@@ -305,6 +305,7 @@ SPECS: tuple[OpSpec, ...] = (
             ListOf(Record((Field("product_id", ID, required=True), Field("qty", QTY))), 1, 100),
         ),
         Field("reason", REASON, required=True),
+        Field("idempotency_key", IDEMPOTENCY_KEY),
     ),
     _spec(
         Op.ADMIN_PRODUCT_CREATE,

@@ -34,6 +34,7 @@ from server.services.inventory import InventoryService
 from server.services.order_feed import OrderFeed
 from server.services.orders import OrderService
 from server.services.product_cache import ProductCache
+from server.services.refund import RefundService
 from server.services.session import SessionService
 from server.services.staff_feed import StaffFeedService
 from server.services.stock_feed import StockFeedService
@@ -77,6 +78,7 @@ class Server:
                 stock_feed,
                 StaffFeedService(self.dbx, self.hub, reactor),
                 InventoryService(self.dbx, self.hub),
+                RefundService(self.dbx, self.hub, provider, reactor),
             )
         )
         self.factory = WarungFactory(

@@ -9,6 +9,7 @@ from server.services.cart import CartService
 from server.services.catalog import CatalogService
 from server.services.inventory import InventoryService
 from server.services.orders import OrderService
+from server.services.refund import RefundService
 from server.services.session import SessionService
 from server.services.staff_feed import StaffFeedService
 from server.services.stock_feed import StockFeedService
@@ -23,6 +24,7 @@ def handlers(
     stock: StockFeedService,
     staff: StaffFeedService,
     inventory: InventoryService,
+    refunds: RefundService,
 ) -> dict[str, Handler]:
     return {
         Op.HELLO: session.hello,
@@ -53,4 +55,5 @@ def handlers(
         Op.STOCK_UNSUBSCRIBE: stock.unsubscribe,
         Op.CLERK_RESTOCK: inventory.restock,
         Op.CLERK_ADJUST: inventory.adjust,
+        Op.CLERK_REFUND: refunds.refund,
     }

@@ -16,6 +16,7 @@ from server import idempotency, sql, wire
 from server.events import EventHub, StockChange
 from server.pg_events import announce_order
 from server.services.cart import CART_LINES, out_of_stock
+from server.services.catalog import not_found
 from server.services.order_queries import find_order, order_map, read_order, visible
 from server.services.order_states import check_transition
 from server.services.stock import ShortOfStock, move_stock
@@ -163,6 +164,8 @@ def mark_declined(
 @write_job
 def cancel_order(db: pw.Database, order_id: int, user_id: int, role: str) -> OrderAndStock:
     """Cancel a paid (or later) order of `user_id`'s (any, for staff) and give its stock back."""
+    now = sql.now()
+    lock_order(db, order_id, now)  # a refund of it running meanwhile: wait, then see its lines
     order = visible(read_order(db, order_id), order_id, user_id, role)
     if order["status"] == OrderStatus.PENDING:  # its checkout is still running: it decides
         raise InvalidState(
@@ -170,17 +173,11 @@ def cancel_order(db: pw.Database, order_id: int, user_id: int, role: str) -> Ord
             {"status": OrderStatus.PENDING, "reason": "payment_in_progress"},
         )
     check_transition(order_id, order["status"], OrderStatus.CANCELLED)
-    now = sql.now()
     changes = release_stock(db, order_id, "cancel", user_id, now)
     reason = "staff" if role in STAFF_ROLES else "customer"
     set_status(db, order_id, order["status"], OrderStatus.CANCELLED, now, cancel_reason=reason)
     announce_order(db, order_id)
-    sql.execute(
-        db,
-        "UPDATE payments SET status = 'refunded', updated_at = ? "
-        "WHERE order_id = ? AND status = 'captured'",
-        (now, order_id),
-    )
+    mark_payment_refunded(db, order_id, now)
     return find_order(db, order_id), changes
 
 
@@ -198,6 +195,31 @@ def advance_order(
 
 
 # -- the steps every job takes
+
+
+def lock_order(db: pw.Database, order_id: int, now: str) -> str:
+    """Take the order's row for this job, marking it changed `now`; its status.
+
+    Every job that changes an order's lines or money without changing its status (a
+    partial refund) takes this first, as does one that reads its lines to undo them (a
+    cancel): on PostgreSQL the second of two such jobs waits here for the first's commit
+    and then reads what it did (SQLite runs one job at a time anyway)."""
+    row = sql.one(
+        db, "UPDATE orders SET updated_at = ? WHERE id = ? RETURNING status", (now, order_id)
+    )
+    if row is None:
+        raise not_found("order", order_id)
+    return row[0]
+
+
+def mark_payment_refunded(db: pw.Database, order_id: int, now: str) -> None:
+    """The order's captured payment is (wholly) paid back."""
+    sql.execute(
+        db,
+        "UPDATE payments SET status = 'refunded', updated_at = ? "
+        "WHERE order_id = ? AND status = 'captured'",
+        (now, order_id),
+    )
 
 
 def set_status(

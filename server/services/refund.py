@@ -1,0 +1,298 @@
+"""`clerk.refund`: give back some or all of an order's units and the money paid for them.
+
+One write job (`refund_order`) decides and records the whole refund, audited, and under an
+idempotency key applied once (`server.idempotency.once`). It takes the order's row first
+(`lock_order`), so two refunds of one order, or a refund and a cancel, run one after the
+other on every server, and the second sees what the first did: the refund that takes an
+order's last unit is the one that sees it, and marks the order `refunded`. Each line's units
+are taken by a conditional update (`refunded_qty + n <= qty`), the idiom of `move_stock`:
+a refund asking for units another took matches no row and fails `over_refund`, rolling its
+whole job back, so no line ever gives back more units, or money, than were paid for (and
+`order_lines_refunded_qty_check` stands behind it). The units return to stock through
+`move_stock` (kind `refund`); the refund and its lines are written with their amounts, in the
+refunding clerk's open register if there is one.
+
+The money goes back after the commit: cash from the drawer, card and e-wallet through the
+payment provider, asked once, by the call whose job recorded the refund, never while a
+transaction is open (a repeat under the key replays the answer and asks nothing). The
+provider's confirmation is written afterwards (`refund_paid_back` sets `refunds.reference`),
+so a card refund whose reference stays NULL is one the provider failed, or was never asked
+because the server stopped: the clerk is told (`unavailable`, `reason` `provider`) and it is
+settled by hand, since asking again by itself could pay the customer twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import peewee as pw
+from twisted.logger import Logger
+
+from protocol.errors import BadRequest, InvalidState, Unavailable
+from protocol.ops import Op
+from protocol.rules import OrderStatus
+from server import idempotency, sql
+from server.audit import audit, target_of
+from server.dbexec import DatabaseExecutor
+from server.dispatch import Call
+from server.events import EventHub, StockChange
+from server.payments import PaymentProvider
+from server.pg_events import announce_order
+from server.services.checkout import PAYMENT_TIMEOUT_S
+from server.services.order_jobs import lock_order, mark_payment_refunded, set_status
+from server.services.order_queries import find_order
+from server.services.order_states import check_transition
+from server.services.stock import move_stock
+from server.write_jobs import write_job
+
+log = Logger()
+Order = dict[str, Any]
+Wanted = list[tuple[int, int | None]]  # (product_id, units or None: all not yet refunded)
+
+
+class RefundService:
+    def __init__(
+        self, dbx: DatabaseExecutor, hub: EventHub, provider: PaymentProvider, clock: Any
+    ) -> None:
+        self.dbx = dbx
+        self.hub = hub
+        self.provider = provider
+        self.clock = clock
+
+    async def refund(self, call: Call) -> Order:
+        """Record the refund, push what it changed, then pay the money back."""
+        args, me = call.args, call.identity
+        done = await self.dbx.write(
+            refund_order,
+            args["order_id"],
+            me.user_id,
+            _wanted(args.get("lines")),
+            args["reason"],
+            args.get("idempotency_key"),
+            idempotency.fingerprint(call.op, args),
+        )
+        self.hub.publish_stock(StockChange(*change) for change in done["changes"])
+        if done["push"] is not None:
+            self.hub.publish_order(done["push"])
+        if done["charge"] is not None:
+            await self._pay_back(done["answer"]["refund"], done["charge"])
+        answer: Order = done["answer"]
+        return answer
+
+    async def _pay_back(self, refund: dict[str, Any], charge: str) -> None:
+        """Card and e-wallet money goes back through the provider, once; given up on (not
+        confirmed) after as long as a charge is waited for."""
+        paying = self.provider.refund(charge, refund["amount"])
+        try:
+            await paying.addTimeout(PAYMENT_TIMEOUT_S, self.clock)
+        except Exception:  # whatever the provider failed with, or no answer in time
+            log.failure(
+                "the provider did not refund {amount} of charge {charge} (refund {id})",
+                amount=refund["amount"],
+                charge=charge,
+                id=refund["id"],
+            )
+            raise Unavailable(
+                f"refund {refund['id']} is recorded, but the payment provider did not confirm "
+                "paying it back: settle it with the provider, do not refund again",
+                {"reason": "provider", "refund_id": refund["id"]},
+            ) from None
+        await self.dbx.write(refund_paid_back, refund["id"], charge)
+
+
+def _wanted(lines: list[dict[str, Any]] | None) -> Wanted | None:
+    """The requested lines as (product_id, qty or None); a product in two lines is refused."""
+    if lines is None:
+        return None
+    seen: set[int] = set()
+    for i, line in enumerate(lines):
+        if line["product_id"] in seen:
+            raise BadRequest(
+                f"lines[{i}] repeats product {line['product_id']}: give each product once",
+                {"field": f"lines[{i}]", "rule": "repeats a product"},
+            )
+        seen.add(line["product_id"])
+    return [(line["product_id"], line.get("qty")) for line in lines]
+
+
+# -- the write job
+
+
+NOTHING_NEW: dict[str, Any] = {"changes": [], "push": None, "charge": None}
+
+
+@write_job
+def refund_order(
+    db: pw.Database,
+    order_id: int,
+    user_id: int,
+    wanted: Wanted | None,
+    reason: str,
+    key: str | None,
+    print_: str,
+) -> dict[str, Any]:
+    """Refund `wanted` of the order (None: every unit not yet refunded), as `user_id`, once
+    per idempotency key if there is one.
+
+    Returns `{"answer", "changes", "push", "charge"}`: the order with its `refund` as the
+    client gets it, the stock moved, the order to push when its status changed (else None),
+    and the provider's charge to pay back through (None for cash). A repeat under the key
+    returns the first answer and nothing else to do."""
+    now = sql.now()
+    if key is None:
+        return _refund(db, order_id, user_id, wanted, reason, now)
+    done: dict[str, Any] = {}
+
+    def apply() -> dict[str, Any]:
+        done.update(_refund(db, order_id, user_id, wanted, reason, now))
+        return done["answer"]
+
+    answer, applied = idempotency.once(db, user_id, key, print_, now, apply)
+    return done if applied else {"answer": answer, **NOTHING_NEW}
+
+
+def _refund(
+    db: pw.Database, order_id: int, user_id: int, wanted: Wanted | None, reason: str, now: str
+) -> dict[str, Any]:
+    status = lock_order(db, order_id, now)
+    check_transition(order_id, status, OrderStatus.REFUNDED)
+    changes, amounts = [], []
+    for product_id, units in _units(db, order_id, wanted):
+        unit_price = _take_units(db, order_id, product_id, units)
+        changes.append(
+            move_stock(
+                db,
+                product_id,
+                units,
+                "refund",
+                order_id=order_id,
+                user_id=user_id,
+                reason=reason,
+                now=now,
+            )
+        )
+        amounts.append((product_id, units, unit_price * units))
+    method, charge = _payment(db, order_id)
+    refund = _record(db, order_id, user_id, method, reason, amounts, now)
+    whole = _all_refunded(db, order_id)
+    if whole:
+        set_status(db, order_id, status, OrderStatus.REFUNDED, now)
+        mark_payment_refunded(db, order_id, now)
+        announce_order(db, order_id)
+    audit(
+        db,
+        user_id,
+        Op.CLERK_REFUND,
+        target_of("order", order_id),
+        {**refund, "lines": [[pid, units] for pid, units, _ in amounts], "reason": reason},
+        now,
+    )
+    order = find_order(db, order_id)
+    return {
+        "answer": {**order, "refund": refund},
+        "changes": changes,
+        "push": order if whole else None,
+        "charge": None if method == "cash" else charge,
+    }
+
+
+def _units(db: pw.Database, order_id: int, wanted: Wanted | None) -> list[tuple[int, int]]:
+    """(product_id, units) to refund, in product order (as every job takes rows, so two
+    jobs never wait for each other's); a line left without `qty` takes what remains."""
+    remaining = dict(
+        sql.rows(
+            db,
+            "SELECT product_id, qty - refunded_qty FROM order_lines WHERE order_id = ?",
+            (order_id,),
+        )
+    )
+    if wanted is None:
+        return sorted((pid, left) for pid, left in remaining.items() if left > 0)
+    units = []
+    for product_id, qty in sorted(wanted):
+        if qty is None:
+            qty = remaining.get(product_id, 0)
+            if qty == 0:
+                raise over_refund(order_id, product_id)
+        units.append((product_id, qty))
+    return units
+
+
+def _take_units(db: pw.Database, order_id: int, product_id: int, units: int) -> int:
+    """Count `units` of the line as refunded, if that many remain; the line's unit price.
+
+    Conditional, like `move_stock`: of two refunds racing for the same units the second
+    matches no row (a product not in the order matches none either)."""
+    row = sql.one(
+        db,
+        "UPDATE order_lines SET refunded_qty = refunded_qty + ? "
+        "WHERE order_id = ? AND product_id = ? AND refunded_qty + ? <= qty RETURNING unit_price",
+        (units, order_id, product_id, units),
+    )
+    if row is None:
+        raise over_refund(order_id, product_id)
+    return row[0]
+
+
+def over_refund(order_id: int, product_id: int) -> InvalidState:
+    return InvalidState(
+        f"order {order_id} has fewer units of product {product_id} left to refund: "
+        "read the order's refunded_qty",
+        {"reason": "over_refund", "product_id": product_id},
+    )
+
+
+def _payment(db: pw.Database, order_id: int) -> tuple[str, str | None]:
+    """How the order was paid (its captured payment): the method and the charge's reference."""
+    row = sql.one(
+        db,
+        "SELECT method, reference FROM payments WHERE order_id = ? ORDER BY id DESC LIMIT 1",
+        (order_id,),
+    )
+    assert row is not None, "a paid, shipped, delivered or completed order has a payment"
+    return row[0], row[1]
+
+
+def _all_refunded(db: pw.Database, order_id: int) -> bool:
+    left = sql.one(
+        db, "SELECT 1 FROM order_lines WHERE order_id = ? AND refunded_qty < qty", (order_id,)
+    )
+    return left is None
+
+
+def _record(
+    db: pw.Database,
+    order_id: int,
+    user_id: int,
+    method: str,
+    reason: str,
+    amounts: list[tuple[int, int, int]],
+    now: str,
+) -> dict[str, Any]:
+    """Write the refund and its lines, in the refunding clerk's open register if any."""
+    amount = sum(line_amount for _, _, line_amount in amounts)
+    register = sql.one(
+        db, "SELECT id FROM registers WHERE clerk_id = ? AND status = 'open'", (user_id,)
+    )
+    register_id = None if register is None else register[0]
+    refund_id = sql.insert(
+        db,
+        "INSERT INTO refunds (order_id, user_id, register_id, method, amount, reason, "
+        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        (order_id, user_id, register_id, method, amount, reason, now),
+    )
+    for product_id, units, line_amount in amounts:
+        sql.execute(
+            db,
+            "INSERT INTO refund_lines (refund_id, product_id, qty, amount) VALUES (?, ?, ?, ?)",
+            (refund_id, product_id, units, line_amount),
+        )
+    return {"id": refund_id, "amount": amount, "method": method, "register_id": register_id}
+
+
+@write_job
+def refund_paid_back(db: pw.Database, refund_id: int, charge: str) -> None:
+    """The provider confirmed paying the refund back against `charge`: until this is
+    written, a card or e-wallet refund's `reference` is NULL, which is how one whose
+    provider call failed, or never happened (the server stopped), is found."""
+    sql.execute(db, "UPDATE refunds SET reference = ? WHERE id = ?", (charge, refund_id))

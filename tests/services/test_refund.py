@@ -1,0 +1,432 @@
+"""`clerk.refund` step by step on a Clock: partial then whole, what is refused and leaves
+everything as it was, the provider paid back once after the commit, repeats under a key,
+and a cash refund that belongs to the refunding clerk's open register."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import peewee as pw
+import pytest
+from twisted.internet.defer import Deferred, fail
+from twisted.internet.task import Clock
+
+from db.conservation import check_conservation
+from db.money import check_money
+from protocol.errors import ErrorCode
+from server import sql
+from server.dispatch import Identity
+from server.events import EventHub
+from server.payments import FakeProvider
+from server.services.checkout import PAYMENT_TIMEOUT_S
+from server.services.orders import OrderService
+from server.services.refund import RefundService
+from server.services.stock import move_stock
+from tests.services.inline_db import InlineDatabase, Shop, ask, error, result
+from tests.services.shopping import PAY_S, checkout, fill_cart, order_service, status, stock, watch
+
+Order = dict[str, Any]
+
+
+class Gateway(FakeProvider):
+    """The fake provider, keeping every refund it was asked for."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(clock, PAY_S)
+        self.refunds: list[tuple[str, int]] = []
+
+    def refund(self, reference: str, amount: int) -> Deferred[None]:
+        self.refunds.append((reference, amount))
+        return super().refund(reference, amount)
+
+
+class BrokenGateway(Gateway):
+    """Takes charges, but every refund fails."""
+
+    def refund(self, reference: str, amount: int) -> Deferred[None]:
+        self.refunds.append((reference, amount))
+        return fail(ConnectionError("the gateway hung up"))
+
+
+class SilentGateway(Gateway):
+    """Takes charges, but never answers a refund."""
+
+    def refund(self, reference: str, amount: int) -> Deferred[None]:
+        self.refunds.append((reference, amount))
+        return Deferred()
+
+
+@pytest.fixture
+def gateway(clock: Clock) -> Gateway:
+    return Gateway(clock)
+
+
+@pytest.fixture
+def orders(dbx: InlineDatabase, hub: EventHub, clock: Clock, gateway: Gateway) -> OrderService:
+    return order_service(dbx, hub, clock, gateway)
+
+
+@pytest.fixture
+def refunds(dbx: InlineDatabase, hub: EventHub, clock: Clock, gateway: Gateway) -> RefundService:
+    return RefundService(dbx, hub, gateway, clock)
+
+
+@pytest.fixture
+def order(mini_shop: Shop, dbx: InlineDatabase, clock: Clock, orders: OrderService) -> Order:
+    """Ani's paid card order: 3 kopi at 17500 and 2 teh at 9000 (stock left: 2 and 1)."""
+    fill_cart(dbx, mini_shop.ani, (mini_shop.kopi, 3), (mini_shop.teh, 2))
+    paying = checkout(orders, mini_shop.ani)
+    clock.advance(PAY_S)
+    return result(paying)
+
+
+def refund(refunds: RefundService, who: Identity, order_id: int, **args: Any) -> Deferred[Order]:
+    return ask(refunds.refund, who, "clerk.refund", order_id=order_id, reason="rusak", **args)
+
+
+def refunded(order: Order) -> dict[int, int]:
+    return {line["product_id"]: line["refunded_qty"] for line in order["lines"]}
+
+
+def refund_rows(db: pw.Database) -> list[tuple[Any, ...]]:
+    return sql.rows(
+        db, "SELECT order_id, user_id, register_id, method, amount, reference FROM refunds"
+    )
+
+
+def books_balance(db: pw.Database) -> None:
+    assert check_conservation(db) == [] and check_money(db) == []
+
+
+def test_a_partial_refund_then_the_rest(
+    mini_shop: Shop,
+    db: pw.Database,
+    hub: EventHub,
+    clock: Clock,
+    gateway: Gateway,
+    refunds: RefundService,
+    order: Order,
+) -> None:
+    ani = watch(hub, mini_shop.ani, mini_shop.kopi, mini_shop.teh)
+    charge = order["payment"]["reference"]
+
+    first = refund(refunds, mini_shop.clerk, order["id"], lines=[{"product_id": mini_shop.kopi}])
+
+    assert not first.called, "the answer waits for the provider, after the commit"
+    assert stock(mini_shop.kopi) == 5, "refund_order: committed before the provider is asked"
+    assert gateway.refunds == [(charge, 3 * 17500)]
+    assert refund_rows(db) == [(order["id"], mini_shop.clerk.user_id, None, "card", 52500, None)]
+    clock.advance(PAY_S)
+    part = result(first)
+    assert part["status"] == "paid" and refunded(part) == {mini_shop.kopi: 3, mini_shop.teh: 0}
+    assert part["refund"] == {"id": 1, "amount": 52500, "method": "card", "register_id": None}
+    assert status(order["id"]) == ("paid", "captured"), "units left: the status stays"
+    assert refund_rows(db)[0][-1] == charge, "refund_paid_back: the provider confirmed it"
+    assert [s["stock"] for s in ani.of("stock")] == [5] and ani.of("order") == []
+    (entry,) = sql.rows(db, "SELECT user_id, action, target, details FROM audit_log")
+    assert entry[:3] == (mini_shop.clerk.user_id, "clerk.refund", f"order:{order['id']}")
+    assert json.loads(entry[3]) == {
+        **part["refund"],
+        "lines": [[mini_shop.kopi, 3]],
+        "reason": "rusak",
+    }
+
+    rest = refund(refunds, mini_shop.clerk, order["id"])
+    clock.advance(PAY_S)
+    whole = result(rest)
+
+    assert whole["status"] == "refunded" and whole["payment"]["status"] == "refunded"
+    assert refunded(whole) == {mini_shop.kopi: 3, mini_shop.teh: 2}
+    assert whole["refund"]["amount"] == 2 * 9000 and gateway.refunds[-1] == (charge, 18000)
+    assert status(order["id"]) == ("refunded", "refunded")
+    assert (stock(mini_shop.kopi), stock(mini_shop.teh)) == (5, 3)
+    assert [o["status"] for o in ani.of("order")] == ["refunded"], "the owner is told"
+    assert [s["stock"] for s in ani.of("stock")] == [5, 3]
+    books_balance(db)
+
+
+def test_units_by_qty_then_a_line_without_qty_takes_what_remains(
+    mini_shop: Shop, db: pw.Database, clock: Clock, refunds: RefundService, order: Order
+) -> None:
+    some = refund(
+        refunds, mini_shop.clerk, order["id"], lines=[{"product_id": mini_shop.kopi, "qty": 2}]
+    )
+    clock.advance(PAY_S)
+    assert refunded(result(some))[mini_shop.kopi] == 2
+
+    rest = refund(refunds, mini_shop.clerk, order["id"], lines=[{"product_id": mini_shop.kopi}])
+    clock.advance(PAY_S)
+    answer = result(rest)
+    assert refunded(answer)[mini_shop.kopi] == 3 and answer["refund"]["amount"] == 17500
+    assert answer["status"] == "paid", "teh is not refunded yet"
+    books_balance(db)
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        pytest.param([{"product_id": "kopi", "qty": 4}], id="more than bought"),
+        pytest.param(
+            [{"product_id": "teh", "qty": 1}, {"product_id": "kopi", "qty": 4}],
+            id="one line of two",
+        ),
+        pytest.param([{"product_id": 999, "qty": 1}], id="not in the order"),
+    ],
+)
+def test_over_refund_refunds_nothing(
+    mini_shop: Shop,
+    db: pw.Database,
+    gateway: Gateway,
+    refunds: RefundService,
+    order: Order,
+    lines: list[dict[str, Any]],
+) -> None:
+    ids = {"kopi": mini_shop.kopi, "teh": mini_shop.teh}
+    asked = [
+        {**line, "product_id": ids.get(line["product_id"], line["product_id"])} for line in lines
+    ]
+    refused = error(refund(refunds, mini_shop.clerk, order["id"], lines=asked))
+    assert refused.code == ErrorCode.INVALID_STATE
+    assert refused.details == {"reason": "over_refund", "product_id": asked[-1]["product_id"]}
+    assert (stock(mini_shop.kopi), stock(mini_shop.teh)) == (2, 1), "no stock came back"
+    assert refund_rows(db) == [] and gateway.refunds == []
+    assert status(order["id"]) == ("paid", "captured")
+    books_balance(db)
+
+
+def test_a_line_without_qty_for_a_product_all_refunded_is_over_refund(
+    mini_shop: Shop, clock: Clock, refunds: RefundService, order: Order
+) -> None:
+    done = refund(refunds, mini_shop.clerk, order["id"], lines=[{"product_id": mini_shop.teh}])
+    clock.advance(PAY_S)
+    result(done)
+    again = error(
+        refund(refunds, mini_shop.clerk, order["id"], lines=[{"product_id": mini_shop.teh}])
+    )
+    assert again.details == {"reason": "over_refund", "product_id": mini_shop.teh}
+
+
+def test_a_product_in_two_lines_is_a_bad_request(
+    mini_shop: Shop, refunds: RefundService, order: Order
+) -> None:
+    lines = [{"product_id": mini_shop.kopi, "qty": 1}, {"product_id": mini_shop.kopi, "qty": 1}]
+    refused = error(refund(refunds, mini_shop.clerk, order["id"], lines=lines))
+    assert refused.code == ErrorCode.BAD_REQUEST
+    assert refused.details == {"field": "lines[1]", "rule": "repeats a product"}
+    assert stock(mini_shop.kopi) == 2
+
+
+def test_shipped_and_delivered_orders_are_refunded(
+    mini_shop: Shop, clock: Clock, orders: OrderService, refunds: RefundService, order: Order
+) -> None:
+    result(ask(orders.ship, mini_shop.clerk, "order.ship", order_id=order["id"]))
+    shipped = refund(refunds, mini_shop.clerk, order["id"], lines=[{"product_id": mini_shop.teh}])
+    clock.advance(PAY_S)
+    assert result(shipped)["status"] == "shipped"
+    result(ask(orders.deliver, mini_shop.clerk, "order.deliver", order_id=order["id"]))
+    delivered = refund(refunds, mini_shop.clerk, order["id"])
+    clock.advance(PAY_S)
+    assert result(delivered)["status"] == "refunded"
+
+
+def test_refused_from_pending_cancelled_and_refunded(
+    mini_shop: Shop,
+    dbx: InlineDatabase,
+    clock: Clock,
+    orders: OrderService,
+    refunds: RefundService,
+    order: Order,
+) -> None:
+    whole = refund(refunds, mini_shop.clerk, order["id"])
+    clock.advance(PAY_S)
+    result(whole)
+    again = error(refund(refunds, mini_shop.clerk, order["id"]))
+    assert again.code == ErrorCode.INVALID_STATE
+    assert again.details == {"status": "refunded", "allowed": []}
+
+    fill_cart(dbx, mini_shop.budi, (mini_shop.teh, 1))
+    paying = checkout(orders, mini_shop.budi, key="budi-1")
+    (pending_id,) = [
+        o for (o,) in sql.rows(dbx.db, "SELECT id FROM orders WHERE status = 'pending'")
+    ]
+    early = error(refund(refunds, mini_shop.clerk, pending_id))
+    assert early.details == {"status": "pending", "allowed": ["cancelled", "completed", "paid"]}
+    clock.advance(PAY_S)
+    result(paying)
+
+    cancelling = ask(orders.cancel, mini_shop.budi, "order.cancel", order_id=pending_id)
+    clock.advance(PAY_S)
+    result(cancelling)
+    late = error(refund(refunds, mini_shop.clerk, pending_id))
+    assert late.details == {"status": "cancelled", "allowed": []}
+    assert stock(mini_shop.teh) == 3, "nothing given back twice"
+
+
+def test_an_unknown_order_is_not_found_and_customers_may_not_refund(
+    mini_shop: Shop, refunds: RefundService, order: Order
+) -> None:
+    missing = error(refund(refunds, mini_shop.clerk, 999))
+    assert missing.code == ErrorCode.NOT_FOUND and missing.details == {"kind": "order", "id": 999}
+    mine = error(refund(refunds, mini_shop.ani, order["id"]))
+    assert mine.code == ErrorCode.FORBIDDEN, "not even the owner: refunds are staff's"
+    assert stock(mini_shop.kopi) == 2
+
+
+def test_the_same_key_and_arguments_refund_once(
+    mini_shop: Shop,
+    db: pw.Database,
+    hub: EventHub,
+    clock: Clock,
+    gateway: Gateway,
+    refunds: RefundService,
+    order: Order,
+) -> None:
+    lines = [{"product_id": mini_shop.kopi, "qty": 1}]
+    first = refund(refunds, mini_shop.clerk, order["id"], lines=lines, idempotency_key="r-1")
+    clock.advance(PAY_S)
+    answer = result(first)
+    clerk = watch(hub, mini_shop.clerk, mini_shop.kopi)
+
+    again = result(
+        refund(refunds, mini_shop.clerk, order["id"], lines=lines, idempotency_key="r-1")
+    )
+
+    assert again == answer, "the first result, refund included"
+    assert stock(mini_shop.kopi) == 3 and len(refund_rows(db)) == 1, "applied once"
+    assert len(gateway.refunds) == 1, "the provider is not asked again"
+    assert sql.one(db, "SELECT count(*) FROM audit_log") == (1,), "audited once"
+    assert clerk.events == [], "nothing new to push"
+    books_balance(db)
+
+
+def test_the_same_key_with_other_arguments_is_a_conflict(
+    mini_shop: Shop, db: pw.Database, clock: Clock, refunds: RefundService, order: Order
+) -> None:
+    lines = [{"product_id": mini_shop.kopi, "qty": 1}]
+    first = refund(refunds, mini_shop.clerk, order["id"], lines=lines, idempotency_key="r-1")
+    clock.advance(PAY_S)
+    result(first)
+
+    other = [{"product_id": mini_shop.kopi, "qty": 2}]
+    refused = error(
+        refund(refunds, mini_shop.clerk, order["id"], lines=other, idempotency_key="r-1")
+    )
+
+    assert refused.code == ErrorCode.CONFLICT
+    assert refused.details["field"] == "idempotency_key"
+    assert stock(mini_shop.kopi) == 3 and len(refund_rows(db)) == 1
+
+
+def test_a_failed_refund_is_not_stored_under_its_key(
+    mini_shop: Shop, clock: Clock, refunds: RefundService, order: Order
+) -> None:
+    too_many = [{"product_id": mini_shop.kopi, "qty": 4}]
+    refused = error(
+        refund(refunds, mini_shop.clerk, order["id"], lines=too_many, idempotency_key="r-2")
+    )
+    assert refused.details["reason"] == "over_refund"
+    fewer = [{"product_id": mini_shop.kopi, "qty": 3}]
+    retried = refund(refunds, mini_shop.clerk, order["id"], lines=fewer, idempotency_key="r-2")
+    clock.advance(PAY_S)
+    assert refunded(result(retried))[mini_shop.kopi] == 3
+
+
+@pytest.mark.parametrize("gateway_kind", [BrokenGateway, SilentGateway])
+def test_a_provider_that_fails_leaves_the_refund_recorded_and_unconfirmed(
+    mini_shop: Shop,
+    db: pw.Database,
+    dbx: InlineDatabase,
+    hub: EventHub,
+    clock: Clock,
+    gateway_kind: type[Gateway],
+) -> None:
+    broken = gateway_kind(clock)
+    orders = order_service(dbx, hub, clock, broken)
+    refunds = RefundService(dbx, hub, broken, clock)
+    fill_cart(dbx, mini_shop.ani, (mini_shop.kopi, 1))
+    paying = checkout(orders, mini_shop.ani)
+    clock.advance(PAY_S)
+    order = result(paying)
+
+    failing = refund(refunds, mini_shop.clerk, order["id"])
+    clock.advance(PAYMENT_TIMEOUT_S)
+
+    failed = error(failing)
+    assert failed.code == ErrorCode.UNAVAILABLE
+    assert failed.details == {"reason": "provider", "refund_id": 1}
+    assert status(order["id"]) == ("refunded", "refunded") and stock(mini_shop.kopi) == 5
+    (row,) = refund_rows(db)
+    assert row[-1] is None, "no reference: the provider never confirmed it"
+    again = error(refund(refunds, mini_shop.clerk, order["id"]))
+    assert again.code == ErrorCode.INVALID_STATE and len(broken.refunds) == 1, "never twice"
+
+
+# -- cash, and the register it comes out of
+
+
+def open_register(db: pw.Database, clerk: Identity, opening_cash: int) -> int:
+    return sql.insert(
+        db,
+        "INSERT INTO registers (station, clerk_id, opening_cash) VALUES ('kasir-1', ?, ?) "
+        "RETURNING id",
+        (clerk.user_id, opening_cash),
+    )
+
+
+def cash_sale(db: pw.Database, clerk: Identity, register_id: int, product_id: int, qty: int) -> int:
+    """A completed point-of-sale order paid in cash, as `clerk.sale` leaves one."""
+    now = sql.now()
+    with db.atomic():
+        sku, name, price = sql.one(
+            db, "SELECT sku, name, price FROM products WHERE id = ?", (product_id,)
+        )
+        order_id = sql.insert(
+            db,
+            "INSERT INTO orders (clerk_id, register_id, status, channel, total, currency, "
+            "created_at, updated_at) VALUES (?, ?, 'completed', 'pos', ?, 'IDR', ?, ?) "
+            "RETURNING id",
+            (clerk.user_id, register_id, price * qty, now, now),
+        )
+        move_stock(db, product_id, -qty, "sale", order_id=order_id, user_id=clerk.user_id, now=now)
+        sql.execute(
+            db,
+            "INSERT INTO order_lines (order_id, product_id, sku, name, qty, unit_price, "
+            "line_total) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (order_id, product_id, sku, name, qty, price, price * qty),
+        )
+        sql.execute(
+            db,
+            "INSERT INTO payments (order_id, provider, method, amount, status, created_at, "
+            "updated_at) VALUES (?, 'cash', 'cash', ?, 'captured', ?, ?)",
+            (order_id, price * qty, now, now),
+        )
+    return order_id
+
+
+def test_a_cash_refund_comes_out_of_the_refunding_clerks_open_register(
+    mini_shop: Shop, db: pw.Database, gateway: Gateway, refunds: RefundService
+) -> None:
+    till = open_register(db, mini_shop.clerk, 100_000)
+    sold = cash_sale(db, mini_shop.clerk, till, mini_shop.kopi, 2)
+
+    answer = result(
+        refund(refunds, mini_shop.clerk, sold, lines=[{"product_id": mini_shop.kopi, "qty": 1}])
+    )
+
+    assert answer["refund"] == {"id": 1, "amount": 17500, "method": "cash", "register_id": till}
+    assert answer["status"] == "completed" and stock(mini_shop.kopi) == 4
+    assert gateway.refunds == [], "cash comes from the drawer, not the provider"
+    assert refund_rows(db) == [(sold, mini_shop.clerk.user_id, till, "cash", 17500, None)]
+    drawer = sql.one(
+        db,
+        "SELECT opening_cash + (SELECT SUM(total) FROM orders WHERE register_id = ?) "
+        "- (SELECT SUM(amount) FROM refunds WHERE register_id = ? AND method = 'cash') "
+        "FROM registers WHERE id = ?",
+        (till, till, till),
+    )
+    assert drawer == (100_000 + 35000 - 17500,)
+
+    whole = result(refund(refunds, mini_shop.clerk, sold))
+    assert whole["status"] == "refunded" and whole["payment"]["status"] == "refunded"
+    books_balance(db)
