@@ -21,8 +21,9 @@ from tests.tui.pilot import (
 
 
 async def queue(pilot, shop):
-    """Sign in as the clerk; the fulfilment view once its first listing is in."""
+    """Sign in as the clerk, show Fulfilment (F4); the view once its first listing is in."""
     await sign_in(pilot, "clerk", shop.passwords["clerk"])
+    await pilot.press("f4")
     view = pilot.app.screen.query_one("#orders-view")
     await wait_for(pilot, lambda: view.loaded, "the queue")
     return view
@@ -44,11 +45,13 @@ async def test_a_new_paid_order_joins_the_queue_without_a_key(shop):
     async with app.run_test(size=(80, 24)) as pilot:
         view = await queue(pilot, shop)
         waiting = len(view.waiting)
+        await pilot.press("f2")  # at work in Inventory: the tab's title still tells
         _, _, order = customer_with_order(shop, "MIE-0020")  # paid elsewhere, meanwhile
         await wait_for(pilot, lambda: order["id"] in view.orders, "the new order in the queue")
+        assert f"Fulfilment F4 · {waiting + 1}, 1 new" == tab_label(app)
+        await pilot.press("f4")
         cell = str(view.table.get_cell(str(order["id"]), "status"))
         assert cell == "paid · new"
-        assert f"Fulfilment F4 · {waiting + 1}, 1 new" == tab_label(app)
         assert str(app.screen.query_one("#waiting", Label).render()).startswith(
             f"{waiting + 1} to ship, 1 new"
         )

@@ -175,6 +175,7 @@ def test_fulfilment_queue(snap_compare, fresh_shop: ServerProcess, home: Path):
 
     async def run_before(pilot):
         await sign_in(pilot, "clerk", fresh_shop.passwords["clerk"])
+        await pilot.press("f4")
         orders = pilot.app.screen.query_one("#orders-view")
         await wait_for(pilot, lambda: len(orders.orders) == 2, "the queue")
         buy("MIE-0016")  # paid while the clerk watches: joins the queue, marked new
