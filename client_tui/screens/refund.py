@@ -18,6 +18,7 @@ from client_tui.orderfmt import customer_text, payment_method, status_text, unit
 from client_tui.retrykey import RetryKey
 from client_tui.screens.confirm import ConfirmScreen
 from client_tui.shop import Shop
+from protocol.errors import InvalidState
 
 
 def remaining(line: dict[str, Any]) -> int:
@@ -159,6 +160,9 @@ class RefundScreen(ModalScreen[dict[str, Any] | None]):
         except LINK_ERRORS as error:
             self._problem(f"{describe(error)} Pressing again is safe: it refunds once.")
             return
+        except InvalidState as error:
+            self._problem(self._refused(error))
+            return
         except CALL_ERRORS as error:
             self._problem(describe(error))
             end_if_signed_out(self, error)
@@ -170,6 +174,20 @@ class RefundScreen(ModalScreen[dict[str, Any] | None]):
             title="Refunded",
         )
         self.dismiss(order)
+
+    def _refused(self, error: InvalidState) -> str:
+        """Refunded or moved on meanwhile (at another station, say): nothing was refunded."""
+        if error.details.get("reason") == "over_refund":
+            line = next(
+                (ln for ln in self.lines if ln["product_id"] == error.details.get("product_id")),
+                None,
+            )
+            name = line["name"] if line else "a product"
+            return (
+                f"Fewer units of {name} are left to refund than chosen: refunded meanwhile? "
+                "Nothing was refunded. Close this and open the refund again to see what is left."
+            )
+        return f"Nothing was refunded: the order is {error.details.get('status', 'changed')} now."
 
     def _question(self, chosen: dict[int, int]) -> ConfirmScreen:
         money = self.shop.money.format(self.amount(chosen))

@@ -7,6 +7,7 @@ from __future__ import annotations
 from textual.widgets import Input, Label
 
 from client_tui.screens.confirm import ConfirmScreen
+from client_tui.screens.order import OrderScreen
 from client_tui.screens.refund import RefundScreen
 from client_tui.screens.ship import ShipScreen
 from tests.tui.pilot import (
@@ -144,3 +145,74 @@ async def test_the_status_filter_lists_one_status(shop):
             clerk.call("order.deliver", order_id=order["id"])
         await wait_for(pilot, lambda: order["id"] not in view.orders, "delivered: filtered out")
         assert {o["status"] for o in view.orders.values()} <= {"shipped"}
+
+
+async def test_refund_every_unit_from_the_order_dialog_with_the_mouse(shop):
+    username, password, order = customer_with_order(shop, "MIE-0026")
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = await queue(pilot, shop)
+        await put_cursor_on(pilot, view, order["id"])
+        await pilot.press("enter")
+        detail = await wait_for(
+            pilot,
+            lambda: (
+                isinstance(app.screen, OrderScreen)
+                and app.screen.query("#do-refund")
+                and app.screen
+            ),
+            "the order",
+        )
+        await pilot.click("#do-refund")
+        dialog = await wait_for(
+            pilot, lambda: isinstance(app.screen, RefundScreen) and app.screen, "the refund"
+        )
+        await pilot.click("#refund-all")
+        dialog.query_one("#refund-reason", Input).value = "customer changed their mind"
+        await pilot.click("#refund")
+        question = await wait_for(
+            pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen, "the question"
+        )
+        assert "the order becomes refunded" in str(question.query_one("#confirm-what").render())
+        await pilot.click("#confirm")
+        await wait_for(pilot, lambda: detail.order["status"] == "refunded", "refunded")
+        assert app.screen is detail
+        assert order["id"] not in view.orders  # refunded: out of the queue
+    with shop.client() as client:
+        client.login(username, password)
+        refunded = client.call("order.get", order_id=order["id"])
+    assert (refunded["status"], refunded["payment"]["status"]) == ("refunded", "refunded")
+
+
+async def test_units_refunded_meanwhile_elsewhere_are_refused_in_the_dialog(shop):
+    username, password = new_customer(shop)
+    order = checkout_as(shop, username, password, "MIE-0027", 2)
+    line = order["lines"][0]
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = await queue(pilot, shop)
+        await put_cursor_on(pilot, view, order["id"])
+        await pilot.press("f")
+        dialog = await wait_for(
+            pilot, lambda: isinstance(app.screen, RefundScreen) and app.screen, "the refund"
+        )
+        dialog.query_one(f"#refund-{line['product_id']}", Input).value = "2"
+        dialog.query_one("#refund-reason", Input).value = "damaged"
+        with shop.client("admin") as admin:  # another station refunds one unit first
+            admin.call(
+                "clerk.refund",
+                order_id=order["id"],
+                lines=[{"product_id": line["product_id"], "qty": 1}],
+                reason="one damaged",
+            )
+        dialog.query_one("#refund-reason", Input).focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await pilot.press("enter")
+        problem = dialog.query_one("#refund-problem", Label)
+        await wait_for(pilot, lambda: problem.display, "the refusal")
+        assert "Nothing was refunded" in str(problem.render())
+        assert app.screen is dialog
+    with shop.client() as client:
+        client.login(username, password)
+        assert client.call("order.get", order_id=order["id"])["lines"][0]["refunded_qty"] == 1
