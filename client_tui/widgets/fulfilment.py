@@ -120,7 +120,7 @@ class FulfilmentView(OrdersView):
         new = f", {len(self.new)} new" if self.new else ""
         waiting = f"{count} to ship{new}" if self.waiting else "nothing to ship"
         self.query_one("#waiting", Label).update(waiting)
-        self.post_message(TabBadge(self, f"{count}, {len(self.new)} new" if self.new else count))
+        self.post_message(TabBadge(self, f"{count}{new}" if self.waiting else ""))
 
     def action_open(self) -> None:
         """Opening an order is seeing it: it is new no more."""
