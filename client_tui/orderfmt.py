@@ -40,3 +40,16 @@ def payment_method(order: dict[str, Any]) -> str:
     """How the order was paid: `Card`, `E-wallet`, `Cash` ("" without a payment)."""
     method = (order.get("payment") or {}).get("method", "")
     return PAYMENT_METHODS.get(method, method)
+
+
+def customer_text(order: dict[str, Any]) -> str:
+    """Who the order is for, for staff: the customer's name (PROTOCOL.md 11.5
+    `customer_name`), their id from a server that does not send it, or the counter."""
+    if order.get("customer_name"):
+        return str(order["customer_name"])
+    customer = order.get("customer_id")
+    return f"customer #{customer}" if customer is not None else "counter"
+
+
+def units(count: int) -> str:
+    return f"{count} unit{'' if abs(count) == 1 else 's'}"

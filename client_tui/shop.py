@@ -114,12 +114,29 @@ class Shop:
 
     # -- orders
 
-    async def orders(self, cursor: str | None = None) -> tuple[list[dict[str, Any]], str | None]:
+    async def orders(
+        self, cursor: str | None = None, status: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of orders, newest first; `status`: only those in it."""
         args: dict[str, Any] = {"limit": ORDER_PAGE}
         if cursor is not None:
             args["cursor"] = cursor
+        if status is not None:
+            args["status"] = status
         result = await self.client.call(Op.ORDER_LIST, args)
         return result["items"], result.get("next_cursor")
+
+    async def subscribe_orders(
+        self, cursor: str | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Staff: a page of the paid online orders waiting, oldest first; from the first
+        page on, an `order` event comes for every online order's change (the SDK subscribes
+        again after a reconnect)."""
+        if cursor is None:
+            page = await self.client.subscribe_orders(limit=ORDER_PAGE)
+        else:
+            page = await self.client.call(Op.ORDER_SUBSCRIBE, cursor=cursor, limit=ORDER_PAGE)
+        return page["items"], page.get("next_cursor")
 
     async def order(self, order_id: int) -> dict[str, Any]:
         return await self.client.call(Op.ORDER_GET, order_id=order_id)
@@ -127,8 +144,12 @@ class Shop:
     async def cancel(self, order_id: int) -> dict[str, Any]:
         return await self.client.call(Op.ORDER_CANCEL, order_id=order_id)
 
-    async def ship(self, order_id: int) -> dict[str, Any]:
-        return await self.client.call(Op.ORDER_SHIP, order_id=order_id)
+    async def ship(self, order_id: int, tracking: str = "") -> dict[str, Any]:
+        """Mark shipped, with the carrier's tracking reference when there is one."""
+        args: dict[str, Any] = {"order_id": order_id}
+        if tracking:
+            args["tracking"] = tracking
+        return await self.client.call(Op.ORDER_SHIP, args)
 
     async def deliver(self, order_id: int) -> dict[str, Any]:
         return await self.client.call(Op.ORDER_DELIVER, order_id=order_id)
@@ -181,6 +202,41 @@ class Shop:
             self.till.sold(order)
             return order
         raise AssertionError("unreachable")
+
+    async def refund(
+        self, order_id: int, lines: dict[int, int], reason: str, key: str
+    ) -> dict[str, Any]:
+        """Refund `lines` (product id: units) of an order; the order comes back. `key`: the
+        idempotency key, so that a repeat after a lost reply refunds once."""
+        return await self.client.call(
+            Op.CLERK_REFUND,
+            order_id=order_id,
+            lines=[{"product_id": pid, "qty": qty} for pid, qty in lines.items()],
+            reason=reason,
+            idempotency_key=key,
+        )
+
+    # -- stock (staff)
+
+    async def restock(self, product_id: int, qty: int, reason: str, key: str) -> dict[str, Any]:
+        """Receive `qty` units; the product comes back with its new stock. `key`: the
+        idempotency key, so that a repeat after a lost reply adds once."""
+        product = await self.client.call(
+            Op.CLERK_RESTOCK, product_id=product_id, qty=qty, reason=reason, idempotency_key=key
+        )
+        return self._took_product(product)
+
+    async def adjust(self, product_id: int, delta: int, reason: str, key: str) -> dict[str, Any]:
+        """Correct stock by `delta` units (negative: taken away); `key` as for `restock`."""
+        product = await self.client.call(
+            Op.CLERK_ADJUST, product_id=product_id, delta=delta, reason=reason, idempotency_key=key
+        )
+        return self._took_product(product)
+
+    def _took_product(self, product: dict[str, Any]) -> dict[str, Any]:
+        """The screens show the new level at once, not only when its push arrives."""
+        self._took_levels({product["id"]: Level(product["stock"], product["version"])})
+        return product
 
     # -- two-factor sign-in
 

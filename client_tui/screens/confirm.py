@@ -44,8 +44,8 @@ class ConfirmScreen(ModalScreen[bool]):
             yield Static(self.what, id="confirm-what")
             yield Label(self.amount, id="confirm-amount")
             with Horizontal(classes="buttons"):
-                yield Button(self.go, id="confirm", variant="error", compact=True)
-                yield Button(self.back, id="back", compact=True)
+                yield Button(f"{self.go} (Enter)", id="confirm", variant="error", compact=True)
+                yield Button(f"{self.back} (Esc)", id="back", compact=True)
         yield Footer()
 
     def action_answer(self, go: bool) -> None:

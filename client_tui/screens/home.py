@@ -1,8 +1,8 @@
 """The screens a signed-in user works in, one per role, built from the same views.
 
-Customers: Catalog, Cart, Orders. Staff (clerks and admins): the catalog to look things
-up (no cart) and every order, to ship and deliver; a clerk's first tab is the point of
-sale. A later admin screen is one more entry in `HOME_SCREENS`.
+Customers: Catalog, Cart, Orders. Staff (clerks and admins): Fulfilment (online orders
+to ship, live) and Inventory (the catalog with stock: restock, adjust); a clerk's first tab is
+the point of sale. A later admin screen is one more entry in `HOME_SCREENS`.
 """
 
 from __future__ import annotations
@@ -18,8 +18,11 @@ from textual.widgets import Footer, Input, TabbedContent, TabPane
 
 from client_tui.screens.twofactor import TwoFactorScreen
 from client_tui.shop import Shop
+from client_tui.widgets.badge import TabBadge
 from client_tui.widgets.cart import CartView
 from client_tui.widgets.catalog import CatalogView
+from client_tui.widgets.fulfilment import FulfilmentView
+from client_tui.widgets.inventory import InventoryView
 from client_tui.widgets.orders import OrdersView
 from client_tui.widgets.pos import PosView
 from client_tui.widgets.status import StatusBar
@@ -49,6 +52,14 @@ class HomeScreen(Screen[None]):
                 with TabPane(f"{title} {key.upper()}", id=pane_id):
                     yield view(self.shop)
         yield Footer()
+
+    def on_tab_badge(self, message: TabBadge) -> None:
+        """A view's news, after its tab's title: `Fulfilment F4 · 3`."""
+        tabs = self.query_one("#tabs", TabbedContent)
+        for pane_id, title, key, _ in self.TABS:
+            if tabs.get_pane(pane_id) in message.view.ancestors:
+                badge = f" · {message.text}" if message.text else ""
+                tabs.get_tab(pane_id).label = f"{title} {key.upper()}{badge}"
 
     def action_show_tab(self, pane_id: str) -> None:
         self.query_one("#tabs", TabbedContent).active = pane_id
@@ -115,12 +126,12 @@ class CustomerScreen(HomeScreen):
 class StaffScreen(HomeScreen):
     AUTO_FOCUS = "#orders-table"
     TABS = (
-        ("orders", "Orders", "f4", lambda shop: OrdersView(shop, id="orders-view")),
-        ("catalog", "Catalog", "f2", lambda shop: catalog(shop, can_buy=False)),
+        ("orders", "Fulfilment", "f4", lambda shop: FulfilmentView(shop, id="orders-view")),
+        ("catalog", "Inventory", "f2", lambda shop: InventoryView(shop, id="catalog-view")),
     )
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f2", "show_tab('catalog')", "Catalog", show=False, priority=True),
-        Binding("f4", "show_tab('orders')", "Orders", show=False, priority=True),
+        Binding("f2", "show_tab('catalog')", "Inventory", show=False, priority=True),
+        Binding("f4", "show_tab('orders')", "Fulfilment", show=False, priority=True),
     ]
 
 

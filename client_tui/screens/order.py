@@ -16,16 +16,22 @@ from textual.widgets import Button, Footer, Label, Static
 from client_tui import timefmt
 from client_tui.errors import CALL_ERRORS, report
 from client_tui.hub import hub_of
-from client_tui.orderfmt import payment_method, status_text, unrefunded_total
+from client_tui.orderfmt import payment_method, status_text, units, unrefunded_total
 from client_tui.screens.confirm import ConfirmScreen
+from client_tui.screens.refund import RefundScreen
+from client_tui.screens.ship import ShipScreen
 from client_tui.shop import Shop
 from protocol.rules import OrderStatus
 
-# (action, button label, the status it applies to, who may)
-ORDER_ACTIONS = (
-    ("cancel_order", "Cancel order", OrderStatus.PAID, "anyone"),
-    ("ship", "Mark shipped", OrderStatus.PAID, "staff"),
-    ("deliver", "Mark delivered", OrderStatus.SHIPPED, "staff"),
+REFUNDABLE = frozenset(
+    {OrderStatus.PAID, OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.COMPLETED}
+)
+# (action, button label, the statuses it applies to, who may)
+ORDER_ACTIONS: tuple[tuple[str, str, frozenset[str], str], ...] = (
+    ("cancel_order", "Cancel order", frozenset({OrderStatus.PAID}), "anyone"),
+    ("ship", "Ship…", frozenset({OrderStatus.PAID}), "staff"),
+    ("deliver", "Mark delivered", frozenset({OrderStatus.SHIPPED}), "staff"),
+    ("refund", "Refund…", REFUNDABLE, "staff"),
 )
 
 
@@ -33,32 +39,39 @@ def allowed(shop: Shop, action: str, order: dict[str, Any] | None) -> bool:
     """May this user do `action` to `order` now (by its status and their role)?"""
     if order is None:
         return False
-    for name, _, status, who in ORDER_ACTIONS:
+    for name, _, statuses, who in ORDER_ACTIONS:
         if name == action:
-            return order.get("status") == status and (who == "anyone" or shop.is_staff)
+            return order.get("status") in statuses and (who == "anyone" or shop.is_staff)
     return False
 
 
 async def apply(
     app: App[Any], shop: Shop, action: str, order: dict[str, Any]
 ) -> dict[str, Any] | None:
-    """Do `action` to `order`; a cancel asks first. None: the user backed out. Run it in a
-    worker (the question waits for its answer)."""
-    if action == "cancel_order" and not await app.push_screen_wait(cancel_question(shop, order)):
-        return None
-    calls = {"cancel_order": shop.cancel, "ship": shop.ship, "deliver": shop.deliver}
-    return await calls[action](order["id"])
+    """Do `action` to `order`, asking first what it needs: a cancel is confirmed, a
+    shipment takes its tracking reference, a refund its units (and is confirmed). Returns
+    the changed order; None when the user backed out. Run it in a worker: the dialogs wait
+    for their answers."""
+    if action == "cancel_order":
+        if not await app.push_screen_wait(cancel_question(shop, order)):
+            return None
+        return await shop.cancel(order["id"])
+    if action == "ship":
+        tracking = await app.push_screen_wait(ShipScreen(order))
+        return None if tracking is None else await shop.ship(order["id"], tracking)
+    if action == "refund":
+        return await app.push_screen_wait(RefundScreen(shop, order))
+    return await shop.deliver(order["id"])
 
 
 def cancel_question(shop: Shop, order: dict[str, Any]) -> ConfirmScreen:
     refund = shop.money.format(unrefunded_total(order))
-    units = sum(line["qty"] - line.get("refunded_qty", 0) for line in order.get("lines", []))
+    count = sum(line["qty"] - line.get("refunded_qty", 0) for line in order.get("lines", []))
     whose = "your" if shop.is_customer else "the customer's"
-    to = f"{whose} {payment_method(order).lower()}"
     return ConfirmScreen(
         f"Cancel order #{order['id']}?",
-        f"The order is cancelled for good: its {units} unit{'' if units == 1 else 's'} go back "
-        f"on sale and {refund} is refunded to {to}.",
+        f"The order is cancelled for good: its {units(count)} go back on sale and {refund} "
+        f"is refunded to {whose} {payment_method(order).lower()}.",
         f"Refund {refund}",
         go="Cancel order",
         back="Keep order",
@@ -72,6 +85,7 @@ class OrderScreen(ModalScreen[None]):
         Binding("x", "act('cancel_order')", "Cancel order"),
         Binding("s", "act('ship')", "Ship"),
         Binding("d", "act('deliver')", "Deliver"),
+        Binding("f", "act('refund')", "Refund"),
     ]
 
     def __init__(self, shop: Shop, order: dict[str, Any], *, thanks: bool = False) -> None:
@@ -102,22 +116,31 @@ class OrderScreen(ModalScreen[None]):
         self.order = order
         money = self.shop.money
         placed = timefmt.when(order.get("created_at"))
+        tracking = order.get("tracking")
         self.query_one("#order-status", Label).update(
-            f"Status: {status_text(order)}" + (f" · placed {placed}" if placed else "")
+            f"Status: {status_text(order)}"
+            + (f" · tracking {tracking}" if tracking else "")
+            + (f" · placed {placed}" if placed else "")
         )
+        refunds = any(line.get("refunded_qty") for line in order.get("lines", []))
         table = Table(box=None, expand=True, pad_edge=False)
         table.add_column("Product", ratio=1, no_wrap=True, overflow="ellipsis")
         table.add_column("Qty", justify="right")
+        if refunds:
+            table.add_column("Refunded", justify="right")
         table.add_column("Price", justify="right")
         table.add_column("Total", justify="right")
         for line in order.get("lines", []):
+            refunded = [str(line.get("refunded_qty", 0))] if refunds else []
             table.add_row(
                 line["name"],
                 str(line["qty"]),
+                *refunded,
                 money.format(line["unit_price"]),
                 money.format(line["line_total"]),
             )
-        table.add_row(Text("Total", style="bold"), "", "", Text(money.format(order["total"])))
+        gap = ["", "", ""] if refunds else ["", ""]
+        table.add_row(Text("Total", style="bold"), *gap, Text(money.format(order["total"])))
         self.query_one("#order-lines", Static).update(table)
         payment = order.get("payment") or {}
         method = payment_method(order)

@@ -100,13 +100,17 @@ class CatalogView(Vertical):
         if first:
             table.clear_products()
         stock = {p["id"]: self.shop.book.stock(p["id"], p["stock"]) for p in items}
-        table.add_products(items, stock)
+        table.add_products(self.shown(items, stock), stock)
         self._cursor = cursor
         table.more = cursor is not None
         self.loaded = True
         self._show_empty()
         table.page_added()
         await self._watch_rows()
+
+    def shown(self, items: list[dict[str, Any]], stock: dict[int, int]) -> list[dict[str, Any]]:
+        """The products of a page that get a row (a filter of a subclass picks some)."""
+        return items
 
     async def _watch_rows(self) -> None:
         with quiet_link(self.post_message, "Live stock"):

@@ -1,8 +1,7 @@
 """The orders list: newest first, loaded page by page, statuses kept live.
 
 Customers see their own orders, and `order` pushes move their statuses as they happen.
-Staff see every order and can ship and deliver; no pushes come for other people's
-orders, so their list changes through their own actions and a refresh (`r`).
+Staff work from `FulfilmentView`, which builds on this list.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from textual.widgets.data_table import CellDoesNotExist
 from client_tui import timefmt
 from client_tui.errors import CALL_ERRORS, report
 from client_tui.hub import hub_of
-from client_tui.orderfmt import item_count, status_text
+from client_tui.orderfmt import customer_text, item_count, status_text
 from client_tui.screens.order import OrderScreen, allowed, apply
 from client_tui.shop import Shop
 from client_tui.widgets.paged_table import PagedTable
@@ -31,9 +30,10 @@ FLASH_S = 1.5
 
 class OrdersView(Vertical):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("x", "act('cancel_order')", "Cancel order"),
+        Binding("x", "act('cancel_order')", "Cancel"),
         Binding("s", "act('ship')", "Ship"),
         Binding("d", "act('deliver')", "Deliver"),
+        Binding("f", "act('refund')", "Refund"),
         Binding("r", "reload", "Refresh"),
     ]
 
@@ -58,9 +58,9 @@ class OrdersView(Vertical):
         table.add_column("Order", key="id", width=7)
         table.add_column("Placed", key="when", width=12)
         if self.shop.is_staff:
-            table.add_column("Customer", key="customer", width=9)
+            table.add_column("Customer", key="customer", width=12)
         table.add_column("Status", key="status", width=12)
-        table.add_column(Text("Items", justify="right"), key="items", width=9)
+        table.add_column(Text("Items", justify="right"), key="items", width=8)
         table.add_column(Text("Total", justify="right"), key="total", width=15)
         hub_of(self).order_changed.subscribe(self, self._order_changed)
         hub_of(self).resynced.subscribe(self, lambda _: self.action_reload())
@@ -74,7 +74,7 @@ class OrdersView(Vertical):
     @work(exclusive=True, group="orders-page")
     async def _load(self, listing: int, cursor: str | None) -> None:
         try:
-            items, next_cursor = await self.shop.orders(cursor)
+            items, next_cursor = await self.fetch(cursor)
         except CALL_ERRORS as error:
             report(self, error, "Orders")
             return
@@ -89,6 +89,14 @@ class OrdersView(Vertical):
         self.loaded = True
         self.table.page_added()
 
+    async def fetch(self, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of the listing (None: the first)."""
+        return await self.shop.orders(cursor)
+
+    def sort_key(self, order: dict[str, Any]) -> int:
+        """Rows in this order: newest first."""
+        return -int(order["id"])
+
     @on(PagedTable.NearEnd, "#orders-table")
     def _near_end(self) -> None:
         if self.loaded and self._cursor is not None:
@@ -96,11 +104,11 @@ class OrdersView(Vertical):
             self._load(self._listing, self._cursor)
 
     def _draw(self) -> None:
-        """Rows in id order, newest first, keeping the cursor on its order."""
+        """Rows by `sort_key`, keeping the cursor on its order."""
         table = self.table
         keep = self.current
         table.clear()
-        for order in sorted(self.orders.values(), key=lambda o: -o["id"]):
+        for order in sorted(self.orders.values(), key=self.sort_key):
             table.add_row(*self._cells(order), key=str(order["id"]))
         if keep is not None and str(keep["id"]) in table.rows:
             table.move_cursor(row=table.get_row_index(str(keep["id"])))
@@ -111,10 +119,9 @@ class OrdersView(Vertical):
         money = self.shop.money
         cells: list[Any] = [f"#{order['id']}", timefmt.when(order.get("created_at"))]
         if self.shop.is_staff:
-            customer = order.get("customer_id")
-            cells.append(f"#{customer}" if customer is not None else "counter")
+            cells.append(Text(customer_text(order), no_wrap=True, overflow="ellipsis"))
         cells += [
-            Text(status_text(order), style="reverse" if flash else ""),
+            self.status_cell(order, flash),
             Text(item_count(order), justify="right"),
             Text(money.format(order["total"]), justify="right"),
         ]
@@ -127,13 +134,19 @@ class OrdersView(Vertical):
             return
         self.orders[order["id"]] = order
         self._set_status(order, flash=True)
-        self.set_timer(FLASH_S, lambda: self._set_status(self.orders[order["id"]], flash=False))
+        self.set_timer(FLASH_S, lambda: self._unflash(order["id"]))
         self.screen.refresh_bindings()
 
+    def _unflash(self, order_id: int) -> None:
+        if (order := self.orders.get(order_id)) is not None:
+            self._set_status(order, flash=False)
+
+    def status_cell(self, order: dict[str, Any], flash: bool) -> Text:
+        return Text(status_text(order), style="reverse" if flash else "")
+
     def _set_status(self, order: dict[str, Any], flash: bool) -> None:
-        status = Text(status_text(order), style="reverse" if flash else "")
         with contextlib.suppress(CellDoesNotExist):
-            self.table.update_cell(str(order["id"]), "status", status)
+            self.table.update_cell(str(order["id"]), "status", self.status_cell(order, flash))
 
     @property
     def current(self) -> dict[str, Any] | None:
@@ -143,7 +156,7 @@ class OrdersView(Vertical):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "act":
             name = str(parameters[0])
-            if name in ("ship", "deliver") and not self.shop.is_staff:
+            if name in ("ship", "deliver", "refund") and not self.shop.is_staff:
                 return False
             return True if allowed(self.shop, name, self.current) else None
         return True

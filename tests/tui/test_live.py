@@ -101,22 +101,3 @@ async def test_order_status_changes_arrive_live(shop):
             clerk.call("order.deliver", order_id=order["id"])
             await wait_for(pilot, lambda: status() == "delivered", "delivered")
         assert orders.check_action("act", ("cancel_order",)) is None
-
-
-async def test_staff_ship_and_deliver_from_the_orders_list(shop):
-    username, password, order = customer_with_order(shop, "MIE-0010")
-    app = make_app(shop)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await sign_in(pilot, "clerk", shop.passwords["clerk"])
-        await pilot.press("f4")  # a clerk starts at the point of sale
-        orders = app.screen.query_one("#orders-view")
-        await wait_for(pilot, lambda: order["id"] in orders.orders, "the order listed")
-        orders.table.move_cursor(row=orders.table.get_row_index(str(order["id"])))
-        orders.table.focus()
-        await pilot.press("s")
-        await wait_for(pilot, lambda: orders.orders[order["id"]]["status"] == "shipped", "s")
-        await pilot.press("d")
-        await wait_for(pilot, lambda: orders.orders[order["id"]]["status"] == "delivered", "d")
-    with shop.client() as client:
-        client.login(username, password)
-        assert client.call("order.get", order_id=order["id"])["status"] == "delivered"

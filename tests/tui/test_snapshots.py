@@ -163,18 +163,23 @@ def test_order_placed(snap_compare, fresh_shop: ServerProcess):
     assert snap_compare(make_app(fresh_shop), run_before=run_before)
 
 
-def test_staff_orders(snap_compare, fresh_shop: ServerProcess, home: Path):
-    with fresh_shop.client("customer") as client:
-        for sku in ("MIE-0014", "MIE-0015"):
+def test_fulfilment_queue(snap_compare, fresh_shop: ServerProcess, home: Path):
+    def buy(sku: str) -> None:
+        with fresh_shop.client("customer") as client:
             product = client.call("catalog.get", sku=sku)
             client.call("cart.add", product_id=product["id"], qty=2)
             client.checkout({"method": "card", "token": "ok"})
+
+    buy("MIE-0014")
+    buy("MIE-0015")
 
     async def run_before(pilot):
         await sign_in(pilot, "clerk", fresh_shop.passwords["clerk"])
         await pilot.press("f4")  # a clerk starts at the point of sale
         orders = pilot.app.screen.query_one("#orders-view")
-        await wait_for(pilot, lambda: len(orders.orders) == 2, "the orders")
+        await wait_for(pilot, lambda: len(orders.orders) == 2, "the queue")
+        buy("MIE-0016")  # paid while the clerk watches: joins the queue, marked new
+        await wait_for(pilot, lambda: len(orders.orders) == 3, "the new order")
         await steady(pilot)
 
     assert snap_compare(make_app(fresh_shop), run_before=run_before)

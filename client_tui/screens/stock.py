@@ -1,0 +1,154 @@
+"""Restock and adjust one product's stock, with a reason kept with the movement.
+
+Restock receives units (a delivery); adjust corrects by a signed amount (a count, damage,
+loss). Taking units away asks first, naming them. The dialog stays open on a refusal,
+saying why, so the clerk can correct the numbers and try again.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Footer, Input, Label
+
+from client_tui.errors import CALL_ERRORS, LINK_ERRORS, describe, end_if_signed_out
+from client_tui.hub import hub_of
+from client_tui.orderfmt import units
+from client_tui.retrykey import RetryKey
+from client_tui.screens.confirm import ConfirmScreen
+from client_tui.shop import Shop
+from client_tui.stock import Level
+from protocol.errors import OutOfStock
+
+
+class StockScreen(ModalScreen[dict[str, Any] | None]):
+    """`adjust` False: restock (units received); True: adjust by a signed amount.
+    Dismissed with the product as the shop returned it, or None."""
+
+    AUTO_FOCUS = "#stock-qty"
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Back")]
+
+    def __init__(self, shop: Shop, product: dict[str, Any], *, adjust: bool) -> None:
+        super().__init__()
+        self.shop = shop
+        self.product = product
+        self.adjust = adjust
+        self.busy = False
+        self.retry = RetryKey()
+
+    @property
+    def stock(self) -> int:
+        return self.shop.book.stock(self.product["id"], self.product["stock"])
+
+    def compose(self) -> ComposeResult:
+        verb = "Adjust stock" if self.adjust else "Restock"
+        with Vertical(id="stock-dialog", classes="dialog") as dialog:
+            dialog.border_title = f"{verb}: {self.product['name']}"
+            yield Label("", id="stock-now")
+            with Horizontal(classes="field-row"):
+                yield Label("Change (+/-)" if self.adjust else "Units received")
+                yield Input(type="integer", max_length=8, id="stock-qty", compact=True)
+            with Horizontal(classes="field-row"):
+                yield Label("Reason")
+                yield Input(
+                    placeholder="stock count, damaged, lost…"
+                    if self.adjust
+                    else "delivery note number…",
+                    max_length=200,
+                    id="stock-reason",
+                    compact=True,
+                )
+            yield Label("", id="stock-problem")
+            with Horizontal(classes="buttons"):
+                yield Button(verb, id="stock-apply", variant="primary", compact=True)
+                yield Button("Back", id="stock-back", compact=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        hub_of(self).stock_changed.subscribe(self, self._stock_changed)
+        self.query_one("#stock-problem", Label).display = False
+        self._show_stock()
+
+    def _stock_changed(self, levels: dict[int, Level]) -> None:
+        if self.product["id"] in levels:
+            self._show_stock()
+
+    def _show_stock(self) -> None:
+        self.query_one("#stock-now", Label).update(
+            f"SKU {self.product['sku']} · {units(self.stock)} in stock now"
+        )
+
+    @on(Input.Submitted, "#stock-qty")
+    def _qty_entered(self) -> None:
+        self.query_one("#stock-reason", Input).focus()
+
+    @on(Button.Pressed, "#stock-back")
+    def _back(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#stock-apply")
+    @on(Input.Submitted, "#stock-reason")
+    def _apply_pressed(self) -> None:
+        text = self.query_one("#stock-qty", Input).value.strip()
+        reason = self.query_one("#stock-reason", Input).value.strip()
+        count = int(text) if text.lstrip("+-").isdigit() else 0
+        if count == 0 or (count < 0 and not self.adjust):
+            self._problem(
+                "Enter the units to add (+) or take away (-), not 0."
+                if self.adjust
+                else "Enter the number of units received."
+            )
+            self.query_one("#stock-qty", Input).focus()
+        elif not reason:
+            self._problem("Enter a reason: it is kept with the stock movement.")
+            self.query_one("#stock-reason", Input).focus()
+        elif not self.busy:
+            self._apply(count, reason)
+
+    @work(exclusive=True, group="stock-change")
+    async def _apply(self, count: int, reason: str) -> None:
+        if count < 0 and not await self.app.push_screen_wait(self._take_away_question(-count)):
+            return
+        self.busy = True
+        key = self.retry.key(count, reason)
+        change = self.shop.adjust if self.adjust else self.shop.restock
+        try:
+            product = await change(self.product["id"], count, reason, key)
+        except OutOfStock as error:
+            available = error.details.get("available", 0)
+            self._problem(f"Only {units(available)} in stock: that many at most can go.")
+            return
+        except LINK_ERRORS as error:
+            self._problem(f"{describe(error)} Pressing again is safe: it counts once.")
+            return
+        except CALL_ERRORS as error:
+            self._problem(describe(error))
+            end_if_signed_out(self, error)
+            return
+        finally:
+            self.busy = False
+        self.app.notify(
+            f"{self.product['name']}: {count:+d}, {units(product['stock'])} in stock now.",
+            title="Stock adjusted" if self.adjust else "Restocked",
+        )
+        self.dismiss(product)
+
+    def _take_away_question(self, count: int) -> ConfirmScreen:
+        name, stock = self.product["name"], self.stock
+        return ConfirmScreen(
+            f"Take {units(count)} out of stock?",
+            f"{units(count)} of {name} ({self.product['sku']}) leave the stock: from "
+            f"{stock} to {stock - count}. Only another adjustment brings them back.",
+            f"-{units(count)}",
+            go="Take out",
+        )
+
+    def _problem(self, text: str) -> None:
+        problem = self.query_one("#stock-problem", Label)
+        problem.update(text)
+        problem.display = True

@@ -1,0 +1,218 @@
+"""Fulfilment, the staff's order queue, against a real server: a new paid order joins the
+queue with no key pressed, shipping takes a tracking reference, a partial refund shows
+its amount before it is sent, and the status filter."""
+
+from __future__ import annotations
+
+from textual.widgets import Input, Label
+
+from client_tui.screens.confirm import ConfirmScreen
+from client_tui.screens.order import OrderScreen
+from client_tui.screens.refund import RefundScreen
+from client_tui.screens.ship import ShipScreen
+from tests.tui.pilot import (
+    checkout_as,
+    customer_with_order,
+    make_app,
+    new_customer,
+    product_by_sku,
+    sign_in,
+    wait_for,
+)
+
+
+async def queue(pilot, shop):
+    """Sign in as the clerk, show Fulfilment (F4); the view once its first listing is in."""
+    await sign_in(pilot, "clerk", shop.passwords["clerk"])
+    await pilot.press("f4")
+    view = pilot.app.screen.query_one("#orders-view")
+    await wait_for(pilot, lambda: view.loaded, "the queue")
+    return view
+
+
+async def put_cursor_on(pilot, view, order_id: int) -> None:
+    await wait_for(pilot, lambda: order_id in view.orders, f"order {order_id} listed")
+    view.table.move_cursor(row=view.table.get_row_index(str(order_id)))
+    view.table.focus()
+    await pilot.pause()
+
+
+def tab_label(app) -> str:
+    return str(app.screen.query_one("#tabs").get_tab("orders").label)
+
+
+async def test_a_new_paid_order_joins_the_queue_without_a_key(shop):
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = await queue(pilot, shop)
+        waiting = len(view.waiting)
+        await pilot.press("f2")  # at work in Inventory: the tab's title still tells
+        _, _, order = customer_with_order(shop, "MIE-0020")  # paid elsewhere, meanwhile
+        await wait_for(pilot, lambda: order["id"] in view.orders, "the new order in the queue")
+        assert f"Fulfilment F4 · {waiting + 1}, 1 new" == tab_label(app)
+        await pilot.press("f4")
+        cell = str(view.table.get_cell(str(order["id"]), "status"))
+        assert cell == "paid · new"
+        assert str(app.screen.query_one("#waiting", Label).render()).startswith(
+            f"{waiting + 1} to ship, 1 new"
+        )
+        keys = list(view.table.rows)
+        assert keys[-1].value == str(order["id"])  # the queue is oldest first
+
+
+async def test_ship_with_a_tracking_reference_then_deliver(shop):
+    username, password, order = customer_with_order(shop, "MIE-0021")
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = await queue(pilot, shop)
+        await put_cursor_on(pilot, view, order["id"])
+        await pilot.press("s")
+        dialog = await wait_for(
+            pilot, lambda: isinstance(app.screen, ShipScreen) and app.screen, "the ship dialog"
+        )
+        dialog.query_one("#tracking", Input).value = "JNE-0042-ID"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: order["id"] not in view.orders, "shipped: out of the queue")
+        with shop.client() as client:
+            client.login(username, password)
+            shipped = client.call("order.get", order_id=order["id"])
+        assert shipped["status"] == "shipped"
+        assert shipped["tracking"] == "JNE-0042-ID"
+
+        view.query_one("#status").value = "shipped"
+        await put_cursor_on(pilot, view, order["id"])
+        await pilot.press("d")
+        await wait_for(pilot, lambda: order["id"] not in view.orders, "delivered: filtered out")
+    with shop.client() as client:
+        client.login(username, password)
+        assert client.call("order.get", order_id=order["id"])["status"] == "delivered"
+
+
+async def test_a_partial_refund_shows_the_amount_then_refunds_those_units(shop):
+    username, password = new_customer(shop)
+    with shop.client() as client:
+        client.login(username, password)
+        for sku, qty in (("MIE-0022", 3), ("MIE-0023", 1)):
+            client.call("cart.add", product_id=product_by_sku(shop, sku)["id"], qty=qty)
+        order = client.checkout({"method": "card", "token": "ok"})
+    first = order["lines"][0]
+    stock_before = product_by_sku(shop, first["sku"])["stock"]
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = await queue(pilot, shop)
+        await put_cursor_on(pilot, view, order["id"])
+        await pilot.press("f")
+        dialog = await wait_for(
+            pilot, lambda: isinstance(app.screen, RefundScreen) and app.screen, "the refund"
+        )
+        dialog.query_one(f"#refund-{first['product_id']}", Input).value = "2"
+        price = app.shop.money.format(2 * first["unit_price"])
+        amount = dialog.query_one("#refund-amount", Label)
+        await wait_for(pilot, lambda: price in str(amount.render()), "the amount shown")
+        assert str(amount.render()) == f"Refund 2 units: {price} to the card"
+        dialog.query_one("#refund-reason", Input).value = "two packs crushed"
+        dialog.query_one("#refund-reason", Input).focus()
+        await pilot.press("enter")
+        question = await wait_for(
+            pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen, "the question"
+        )
+        assert str(question.query_one("#confirm-amount", Label).render()) == f"Refund {price}"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not isinstance(app.screen, RefundScreen), "refunded")
+    with shop.client() as client:
+        client.login(username, password)
+        refunded = client.call("order.get", order_id=order["id"])
+    assert refunded["status"] == "paid"  # units remain: the status stays
+    assert [line["refunded_qty"] for line in refunded["lines"]] == [2, 0]
+    assert product_by_sku(shop, first["sku"])["stock"] == stock_before + 2
+
+
+async def test_the_status_filter_lists_one_status(shop):
+    username, password, order = customer_with_order(shop, "MIE-0024")
+    with shop.client("clerk") as clerk:
+        clerk.call("order.ship", order_id=order["id"])
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = await queue(pilot, shop)
+        assert order["id"] not in view.orders
+        view.query_one("#status").value = "shipped"
+        await wait_for(pilot, lambda: view.loaded and order["id"] in view.orders, "shipped")
+        assert {o["status"] for o in view.orders.values()} == {"shipped"}
+        keys = [int(k.value) for k in view.table.rows]
+        assert keys == sorted(keys, reverse=True)  # newest first
+        checkout_as(shop, username, password, "MIE-0025", 1)  # a paid one: not shown here
+        with shop.client("clerk") as clerk:
+            clerk.call("order.deliver", order_id=order["id"])
+        await wait_for(pilot, lambda: order["id"] not in view.orders, "delivered: filtered out")
+        assert {o["status"] for o in view.orders.values()} <= {"shipped"}
+
+
+async def test_refund_every_unit_from_the_order_dialog_with_the_mouse(shop):
+    username, password, order = customer_with_order(shop, "MIE-0026")
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = await queue(pilot, shop)
+        await put_cursor_on(pilot, view, order["id"])
+        await pilot.press("enter")
+        detail = await wait_for(
+            pilot,
+            lambda: (
+                isinstance(app.screen, OrderScreen)
+                and app.screen.query("#do-refund")
+                and app.screen
+            ),
+            "the order",
+        )
+        await pilot.click("#do-refund")
+        dialog = await wait_for(
+            pilot, lambda: isinstance(app.screen, RefundScreen) and app.screen, "the refund"
+        )
+        await pilot.click("#refund-all")
+        dialog.query_one("#refund-reason", Input).value = "customer changed their mind"
+        await pilot.click("#refund")
+        question = await wait_for(
+            pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen, "the question"
+        )
+        assert "the order becomes refunded" in str(question.query_one("#confirm-what").render())
+        await pilot.click("#confirm")
+        await wait_for(pilot, lambda: detail.order["status"] == "refunded", "refunded")
+        assert app.screen is detail
+        assert order["id"] not in view.orders  # refunded: out of the queue
+    with shop.client() as client:
+        client.login(username, password)
+        refunded = client.call("order.get", order_id=order["id"])
+    assert (refunded["status"], refunded["payment"]["status"]) == ("refunded", "refunded")
+
+
+async def test_units_refunded_meanwhile_elsewhere_are_refused_in_the_dialog(shop):
+    username, password = new_customer(shop)
+    order = checkout_as(shop, username, password, "MIE-0027", 2)
+    line = order["lines"][0]
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = await queue(pilot, shop)
+        await put_cursor_on(pilot, view, order["id"])
+        await pilot.press("f")
+        dialog = await wait_for(
+            pilot, lambda: isinstance(app.screen, RefundScreen) and app.screen, "the refund"
+        )
+        dialog.query_one(f"#refund-{line['product_id']}", Input).value = "2"
+        dialog.query_one("#refund-reason", Input).value = "damaged"
+        with shop.client("admin") as admin:  # another station refunds one unit first
+            admin.call(
+                "clerk.refund",
+                order_id=order["id"],
+                lines=[{"product_id": line["product_id"], "qty": 1}],
+                reason="one damaged",
+            )
+        dialog.query_one("#refund-reason", Input).focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await pilot.press("enter")
+        problem = dialog.query_one("#refund-problem", Label)
+        await wait_for(pilot, lambda: problem.display, "the refusal")
+        assert "Nothing was refunded" in str(problem.render())
+        assert app.screen is dialog
+    with shop.client() as client:
+        client.login(username, password)
+        assert client.call("order.get", order_id=order["id"])["lines"][0]["refunded_qty"] == 1
