@@ -10,7 +10,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import deferLater
+
+from server.clock import Clock
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ class FakeProvider:
     name = "fake"
     REMEMBER_S = 3600.0
 
-    def __init__(self, clock: Any, delay_s: float = 0.0) -> None:
+    def __init__(self, clock: Clock, delay_s: float = 0.0) -> None:
         self.clock = clock
         self.delay_s = delay_s
         self.charges: OrderedDict[int, tuple[float, Charge]] = OrderedDict()  # oldest first
@@ -59,7 +62,7 @@ class FakeProvider:
             d: Deferred[Any] = Deferred()
             d.callback(value)
             return d
-        return deferLater(self.clock, self.delay_s, lambda: value)
+        return deferLater(IReactorTime(self.clock), self.delay_s, lambda: value)
 
     def charge(
         self, order_id: int, amount: int, currency: str, method: str, token: str

@@ -19,12 +19,14 @@ from typing import Any
 
 from twisted.internet import defer
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from db.models import utcnow
 from protocol.errors import PaymentDeclined, Unavailable, WarungError
 from protocol.rules import OrderStatus
+from server.clock import Clock
 from server.dbexec import DatabaseExecutor
 from server.dispatch import Call
 from server.events import EventHub
@@ -87,7 +89,7 @@ class PaymentSteps:
     for a sale) or give its stock back and cancel it."""
 
     def __init__(
-        self, dbx: DatabaseExecutor, hub: EventHub, provider: PaymentProvider, clock: Any
+        self, dbx: DatabaseExecutor, hub: EventHub, provider: PaymentProvider, clock: Clock
     ) -> None:
         self.dbx = dbx
         self.hub = hub
@@ -110,7 +112,7 @@ class PaymentSteps:
             order["id"], order["total"], order["currency"], payment["method"], payment["token"]
         )
         try:
-            return await charging.addTimeout(PAYMENT_TIMEOUT_S, self.clock)
+            return await charging.addTimeout(PAYMENT_TIMEOUT_S, IReactorTime(self.clock))
         except defer.TimeoutError:
             raise Unavailable(
                 "the payment provider did not answer: retry later with the same idempotency key",
@@ -144,7 +146,7 @@ class Checkouts:
         hub: EventHub,
         provider: PaymentProvider,
         currency: str,
-        clock: Any,
+        clock: Clock,
     ) -> None:
         self.dbx = dbx
         self.hub = hub

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from protocol.rules import STAFF_ROLES, OrderStatus
+from server.clock import Clock
 from server.cursors import decode_cursor
 from server.dbexec import DatabaseExecutor
 from server.dispatch import Call
@@ -29,7 +30,7 @@ class OrderService:
         hub: EventHub,
         provider: PaymentProvider,
         currency: str,
-        clock: Any,
+        clock: Clock,
     ) -> None:
         self.dbx = dbx
         self.hub = hub

@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 import peewee as pw
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from protocol.errors import BadRequest, InvalidState, Unavailable
@@ -33,6 +34,7 @@ from protocol.ops import Op
 from protocol.rules import OrderStatus
 from server import idempotency, sql
 from server.audit import audit, target_of
+from server.clock import Clock
 from server.dbexec import DatabaseExecutor
 from server.dispatch import Call
 from server.events import EventHub, StockChange
@@ -52,7 +54,7 @@ Wanted = list[tuple[int, int | None]]  # (product_id, units or None: all not yet
 
 class RefundService:
     def __init__(
-        self, dbx: DatabaseExecutor, hub: EventHub, provider: PaymentProvider, clock: Any
+        self, dbx: DatabaseExecutor, hub: EventHub, provider: PaymentProvider, clock: Clock
     ) -> None:
         self.dbx = dbx
         self.hub = hub
@@ -84,7 +86,7 @@ class RefundService:
         confirmed) after as long as a charge is waited for."""
         paying = self.provider.refund(charge, refund["amount"])
         try:
-            await paying.addTimeout(PAYMENT_TIMEOUT_S, self.clock)
+            await paying.addTimeout(PAYMENT_TIMEOUT_S, IReactorTime(self.clock))
         except Exception:  # whatever the provider failed with, or no answer in time
             log.failure(
                 "the provider did not refund {amount} of charge {charge} (refund {id})",
