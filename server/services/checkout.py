@@ -14,7 +14,7 @@ its own first transaction: `OneRunPerKey` and `PaymentSteps` serve both.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from datetime import timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from twisted.internet import defer
@@ -23,7 +23,6 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from db.models import utcnow
 from protocol.errors import PaymentDeclined, Unavailable, WarungError
 from protocol.rules import OrderStatus
 from server.clock import Clock
@@ -152,6 +151,7 @@ class Checkouts:
         self.hub = hub
         self.provider = provider
         self.currency = currency
+        self.clock = clock
         self.runs = OneRunPerKey()
         self.payments = PaymentSteps(dbx, hub, provider, clock)
 
@@ -192,12 +192,13 @@ class Checkouts:
         A checkout gives up on the provider after `PAYMENT_TIMEOUT_S`, so an order pending
         longer than the lease belongs to no running checkout on any server; `None` settles
         every pending order (one server on SQLite, at start: nothing else can own one).
-        Fires with how many this call settled.
+        The lease is counted on the service's clock (the reactor's is wall time, the time
+        the write jobs stamp `updated_at` with). Fires with how many this call settled.
         """
         return Deferred.fromCoroutine(self._settle_pending(older_than_s))
 
     async def _settle_pending(self, older_than_s: float | None) -> int:
-        before = None if older_than_s is None else str(utcnow() - timedelta(seconds=older_than_s))
+        before = None if older_than_s is None else self._timestamp(-older_than_s)
         settled = 0
         for order_id in await self.dbx.read(lambda db: pending_orders(db, before)):
             try:
@@ -207,6 +208,11 @@ class Checkouts:
             else:
                 settled += 1
         return settled
+
+    def _timestamp(self, offset_s: float) -> str:
+        """The clock's time `offset_s` from now, as `sql.now()` writes timestamps."""
+        moment = datetime.fromtimestamp(self.clock.seconds() + offset_s, UTC)
+        return str(moment.replace(tzinfo=None))
 
     async def _settle(self, order_id: int) -> None:
         charge = await self.provider.lookup(order_id)
