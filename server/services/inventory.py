@@ -81,9 +81,6 @@ def change_stock(
         audit(db, user_id, op, target_of("product", product_id), details, now)
         return found
 
-    if key is None:
-        changed, applied = apply(), True
-    else:
-        changed, applied = idempotency.once(db, user_id, key, print_, now, apply)
+    changed, applied = idempotency.once(db, user_id, key, print_, now, apply)
     changes = [StockChange(product_id, changed["stock"], changed["version"])] if applied else []
     return changed, changes

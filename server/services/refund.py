@@ -141,8 +141,6 @@ def refund_order(
     and the provider's charge to pay back through (None for cash). A repeat under the key
     returns the first answer and nothing else to do."""
     now = sql.now()
-    if key is None:
-        return _refund(db, order_id, user_id, wanted, reason, now)
     done: dict[str, Any] = {}
 
     def apply() -> dict[str, Any]:
