@@ -11,7 +11,7 @@ from typing import Any
 
 import peewee as pw
 
-from protocol.errors import Conflict, InvalidState
+from protocol.errors import BadRequest, Conflict, InvalidState
 from protocol.rules import STAFF_ROLES, OrderStatus
 from server import idempotency, sql, wire
 from server.events import EventHub, StockChange
@@ -68,6 +68,14 @@ def begin_checkout(
     )
     order, changes = write_order(db, purchase, _cart(db, user_id), sql.now())
     return {"order": order, "changes": changes, "existing": False}
+
+
+def repeated_product(i: int, product_id: int) -> BadRequest:
+    """A sale's or refund's line `i` names a product an earlier line named."""
+    return BadRequest(
+        f"lines[{i}] repeats product {product_id}: give each product in one line",
+        {"field": f"lines[{i}]", "rule": "repeats a product"},
+    )
 
 
 def _cart(db: pw.Database, user_id: int) -> Basket:

@@ -29,7 +29,7 @@ import peewee as pw
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
-from protocol.errors import BadRequest, InvalidState, Unavailable
+from protocol.errors import InvalidState, Unavailable
 from protocol.ops import Op
 from protocol.rules import OrderStatus
 from server import idempotency, sql
@@ -41,9 +41,15 @@ from server.events import EventHub, StockChange
 from server.payments import PaymentProvider
 from server.pg_events import announce_order
 from server.services.checkout import PAYMENT_TIMEOUT_S
-from server.services.order_jobs import lock_order, mark_payment_refunded, set_status
+from server.services.order_jobs import (
+    lock_order,
+    mark_payment_refunded,
+    repeated_product,
+    set_status,
+)
 from server.services.order_queries import find_order
 from server.services.order_states import check_transition
+from server.services.register import find_open_register
 from server.services.stock import move_stock
 from server.write_jobs import write_job
 
@@ -109,10 +115,7 @@ def _wanted(lines: list[dict[str, Any]] | None) -> Wanted | None:
     seen: set[int] = set()
     for i, line in enumerate(lines):
         if line["product_id"] in seen:
-            raise BadRequest(
-                f"lines[{i}] repeats product {line['product_id']}: give each product once",
-                {"field": f"lines[{i}]", "rule": "repeats a product"},
-            )
+            raise repeated_product(i, line["product_id"])
         seen.add(line["product_id"])
     return [(line["product_id"], line.get("qty")) for line in lines]
 
@@ -271,10 +274,7 @@ def _record(
 ) -> dict[str, Any]:
     """Write the refund and its lines, in the refunding clerk's open register if any."""
     amount = sum(line_amount for _, _, line_amount in amounts)
-    register = sql.one(
-        db, "SELECT id FROM registers WHERE clerk_id = ? AND status = 'open'", (user_id,)
-    )
-    register_id = None if register is None else register[0]
+    register_id = find_open_register(db, user_id)
     refund_id = sql.insert(
         db,
         "INSERT INTO refunds (order_id, user_id, register_id, method, amount, reason, "
