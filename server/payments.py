@@ -7,13 +7,16 @@ import itertools
 import secrets
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import deferLater
 
 from server.clock import Clock
+
+PAYMENT_TIMEOUT_S = 60.0
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,12 @@ class PaymentProvider(Protocol):
         """What became of a charge for `order_id` (None: the provider never saw it)."""
 
     def refund(self, reference: str, amount: int) -> Deferred[None]: ...
+
+
+def in_time(asking: Deferred[T], clock: Clock) -> Deferred[T]:
+    """A provider call's answer, or `defer.TimeoutError` (the call cancelled) if none comes
+    within `PAYMENT_TIMEOUT_S`: no charge or refund holds its request longer."""
+    return asking.addTimeout(PAYMENT_TIMEOUT_S, IReactorTime(clock))
 
 
 class FakeProvider:

@@ -19,7 +19,6 @@ from typing import Any
 
 from twisted.internet import defer
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -30,7 +29,7 @@ from server.dbexec import DatabaseExecutor
 from server.dispatch import Call
 from server.events import EventHub
 from server.idempotency import fingerprint, key_reused
-from server.payments import Charge, PaymentProvider
+from server.payments import PAYMENT_TIMEOUT_S, Charge, PaymentProvider, in_time
 from server.services.order_jobs import (
     begin_checkout,
     mark_declined,
@@ -40,7 +39,6 @@ from server.services.order_jobs import (
 )
 from server.services.order_queries import find_order, pending_orders
 
-PAYMENT_TIMEOUT_S = 60.0
 PENDING_LEASE_S = 2 * PAYMENT_TIMEOUT_S
 log = Logger()
 Order = dict[str, Any]
@@ -111,7 +109,7 @@ class PaymentSteps:
             order["id"], order["total"], order["currency"], payment["method"], payment["token"]
         )
         try:
-            return await charging.addTimeout(PAYMENT_TIMEOUT_S, IReactorTime(self.clock))
+            return await in_time(charging, self.clock)
         except defer.TimeoutError:
             raise Unavailable(
                 "the payment provider did not answer: retry later with the same idempotency key",

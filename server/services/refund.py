@@ -26,7 +26,6 @@ from __future__ import annotations
 from typing import Any
 
 import peewee as pw
-from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from protocol.errors import InvalidState, Unavailable
@@ -38,9 +37,8 @@ from server.clock import Clock
 from server.dbexec import DatabaseExecutor
 from server.dispatch import Call
 from server.events import EventHub, StockChange
-from server.payments import PaymentProvider
+from server.payments import PaymentProvider, in_time
 from server.pg_events import announce_order
-from server.services.checkout import PAYMENT_TIMEOUT_S
 from server.services.order_jobs import (
     lock_order,
     mark_payment_refunded,
@@ -90,9 +88,8 @@ class RefundService:
     async def _pay_back(self, refund: dict[str, Any], charge: str) -> None:
         """Card and e-wallet money goes back through the provider, once; given up on (not
         confirmed) after as long as a charge is waited for."""
-        paying = self.provider.refund(charge, refund["amount"])
         try:
-            await paying.addTimeout(PAYMENT_TIMEOUT_S, IReactorTime(self.clock))
+            await in_time(self.provider.refund(charge, refund["amount"]), self.clock)
         except Exception:  # whatever the provider failed with, or no answer in time
             log.failure(
                 "the provider did not refund {amount} of charge {charge} (refund {id})",

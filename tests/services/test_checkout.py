@@ -11,8 +11,8 @@ from twisted.internet.task import Clock
 from db.models import CartLine, IdempotencyKey, Order
 from protocol.errors import ErrorCode
 from server.events import EventHub
-from server.payments import FakeProvider
-from server.services.checkout import PAYMENT_TIMEOUT_S, PENDING_LEASE_S
+from server.payments import PAYMENT_TIMEOUT_S, FakeProvider
+from server.services.checkout import PENDING_LEASE_S
 from tests.services.inline_db import InlineDatabase, Shop, error, result
 from tests.services.shopping import (
     CARD,
