@@ -51,7 +51,7 @@ class InventoryService:
             key,
             idempotency.fingerprint(call.op, args),
         )
-        self.hub.publish_stock(StockChange(*change) for change in changes)
+        self.hub.publish_stock(changes)
         return changed
 
 

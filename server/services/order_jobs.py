@@ -336,7 +336,6 @@ def release_stock(
 
 
 def publish(hub: EventHub, order: dict[str, Any], changes: Iterable[Sequence[int]]) -> None:
-    """On the reactor, after a job's commit: push the stock it moved (`StockChange`s, which
-    msgpack carried as lists), then the order."""
-    hub.publish_stock(StockChange(*change) for change in changes)
+    """On the reactor, after a job's commit: push the stock it moved, then the order."""
+    hub.publish_stock(changes)
     hub.publish_order(order)

@@ -36,7 +36,7 @@ from server.audit import audit, target_of
 from server.clock import Clock
 from server.dbexec import DatabaseExecutor
 from server.dispatch import Call
-from server.events import EventHub, StockChange
+from server.events import EventHub
 from server.payments import PaymentProvider, in_time
 from server.pg_events import announce_order
 from server.services.order_jobs import (
@@ -77,7 +77,7 @@ class RefundService:
             args.get("idempotency_key"),
             idempotency.fingerprint(call.op, args),
         )
-        self.hub.publish_stock(StockChange(*change) for change in done["changes"])
+        self.hub.publish_stock(done["changes"])
         if done["push"] is not None:
             self.hub.publish_order(done["push"])
         if done["charge"] is not None:
