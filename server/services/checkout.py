@@ -37,11 +37,10 @@ from server.services.order_jobs import (
     paid_order,
     publish,
 )
-from server.services.order_queries import find_order, pending_orders
+from server.services.order_queries import Order, find_order, pending_orders
 
 PENDING_LEASE_S = 2 * PAYMENT_TIMEOUT_S
 log = Logger()
-Order = dict[str, Any]
 Slot = tuple[int, str]  # (user, idempotency key)
 
 

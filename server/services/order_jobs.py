@@ -18,13 +18,12 @@ from server.events import EventHub, StockChange
 from server.pg_events import announce_order
 from server.services.cart import CART_LINES, out_of_stock
 from server.services.catalog import not_found
-from server.services.order_queries import find_order, order_map, read_order, visible
+from server.services.order_queries import Order, find_order, order_map, read_order, visible
 from server.services.order_states import check_transition
 from server.services.stock import ShortOfStock, move_stock
 from server.write_jobs import write_job
 
 OrderAndStock = tuple[dict[str, Any], list[StockChange]]
-Order = dict[str, Any]
 Basket = list[tuple[Any, ...]]  # what is bought, as `CART_LINES` selects a cart's lines
 
 

@@ -21,10 +21,9 @@ from server.events import EventHub
 from server.payments import PaymentProvider, in_time
 from server.services.checkout import Checkouts
 from server.services.order_jobs import advance_order, cancel_order, publish
-from server.services.order_queries import id_page, order_page, read_order, visible
+from server.services.order_queries import Order, id_page, order_page, read_order, visible
 
 log = Logger()
-Order = dict[str, Any]
 
 
 class OrderService:

@@ -45,14 +45,13 @@ from server.services.order_jobs import (
     repeated_product,
     set_status,
 )
-from server.services.order_queries import find_order
+from server.services.order_queries import Order, find_order
 from server.services.order_states import check_transition
 from server.services.register import find_open_register
 from server.services.stock import move_stock
 from server.write_jobs import write_job
 
 log = Logger()
-Order = dict[str, Any]
 Wanted = list[tuple[int, int | None]]  # (product_id, units or None: all not yet refunded)
 
 

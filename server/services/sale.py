@@ -34,10 +34,10 @@ from server.services.order_jobs import (
     stored_order,
     write_order,
 )
+from server.services.order_queries import Order
 from server.services.register import open_register_id
 from server.write_jobs import write_job
 
-Order = dict[str, Any]
 PRODUCT = "SELECT id, sku, name, price, stock, archived, currency FROM products WHERE "
 
 
