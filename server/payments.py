@@ -12,11 +12,14 @@ from typing import Any, Protocol, TypeVar
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import deferLater
+from twisted.logger import Logger
 
+from protocol.errors import Unavailable
 from server.clock import Clock
 
 PAYMENT_TIMEOUT_S = 60.0
 T = TypeVar("T")
+log = Logger()
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,34 @@ def in_time(asking: Deferred[T], clock: Clock) -> Deferred[T]:
     """A provider call's answer, or `defer.TimeoutError` (the call cancelled) if none comes
     within `PAYMENT_TIMEOUT_S`: no charge or refund holds its request longer."""
     return asking.addTimeout(PAYMENT_TIMEOUT_S, IReactorTime(clock))
+
+
+async def pay_back(
+    provider: PaymentProvider,
+    clock: Clock,
+    charge: str,
+    amount: int,
+    done: str,
+    details: dict[str, Any],
+) -> None:
+    """Pay `amount` of `charge` back, asking the provider once, after the commit of what
+    `done` says ("refund 7 is recorded"). If the provider fails or does not answer in time,
+    log it and raise `unavailable` `{"reason": "provider", **details}`: what was committed
+    stays, and the money is settled with the provider, since asking again could pay twice."""
+    try:
+        await in_time(provider.refund(charge, amount), clock)
+    except Exception:  # whatever the provider failed with, or no answer in time
+        log.failure(
+            "the provider did not refund {amount} of charge {charge}: {done}",
+            amount=amount,
+            charge=charge,
+            done=done,
+        )
+        raise Unavailable(
+            f"{done}, but the payment provider did not confirm paying back {amount}: "
+            "settle it with the provider",
+            {"reason": "provider", **details},
+        ) from None
 
 
 class FakeProvider:

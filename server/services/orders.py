@@ -9,21 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from twisted.logger import Logger
-
-from protocol.errors import Unavailable
 from protocol.rules import STAFF_ROLES, OrderStatus
 from server.clock import Clock
 from server.cursors import decode_cursor
 from server.dbexec import DatabaseExecutor
 from server.dispatch import Call
 from server.events import EventHub
-from server.payments import PaymentProvider, in_time
+from server.payments import PaymentProvider, pay_back
 from server.services.checkout import Checkouts
 from server.services.order_jobs import advance_order, cancel_order, publish
 from server.services.order_queries import Order, id_page, order_page, read_order, visible
-
-log = Logger()
 
 
 class OrderService:
@@ -72,27 +67,15 @@ class OrderService:
         publish(self.hub, order, changes)
         payment = order["payment"]
         if payment and payment["reference"]:
-            await self._pay_back(order, payment["reference"])
-        return order
-
-    async def _pay_back(self, order: Order, charge: str) -> None:
-        """The order is cancelled (committed): its money goes back through the provider,
-        given up on (not confirmed) after as long as a charge is waited for."""
-        amount = _unrefunded(order)
-        try:
-            await in_time(self.provider.refund(charge, amount), self.clock)
-        except Exception:  # whatever the provider failed with, or no answer in time
-            log.failure(
-                "the provider did not refund {amount} of charge {charge} (order {id})",
-                amount=amount,
-                charge=charge,
-                id=order["id"],
+            await pay_back(
+                self.provider,
+                self.clock,
+                payment["reference"],
+                _unrefunded(order),
+                f"order {order['id']} is cancelled",
+                {"order_id": order["id"]},
             )
-            raise Unavailable(
-                f"order {order['id']} is cancelled, but the payment provider did not confirm "
-                f"paying back {amount}: settle it with the provider",
-                {"reason": "provider", "order_id": order["id"]},
-            ) from None
+        return order
 
     async def ship(self, call: Call) -> Order:
         return await self._advance(call, OrderStatus.SHIPPED, call.args.get("tracking"))

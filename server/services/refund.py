@@ -26,9 +26,8 @@ from __future__ import annotations
 from typing import Any
 
 import peewee as pw
-from twisted.logger import Logger
 
-from protocol.errors import InvalidState, Unavailable
+from protocol.errors import InvalidState
 from protocol.ops import Op
 from protocol.rules import OrderStatus
 from server import idempotency, sql
@@ -37,7 +36,7 @@ from server.clock import Clock
 from server.dbexec import DatabaseExecutor
 from server.dispatch import Call
 from server.events import EventHub
-from server.payments import PaymentProvider, in_time
+from server.payments import PaymentProvider, pay_back
 from server.pg_events import announce_order
 from server.services.order_jobs import (
     lock_order,
@@ -51,7 +50,6 @@ from server.services.register import find_open_register
 from server.services.stock import move_stock
 from server.write_jobs import write_job
 
-log = Logger()
 Wanted = list[tuple[int, int | None]]  # (product_id, units or None: all not yet refunded)
 
 
@@ -85,22 +83,16 @@ class RefundService:
         return answer
 
     async def _pay_back(self, refund: dict[str, Any], charge: str) -> None:
-        """Card and e-wallet money goes back through the provider, once; given up on (not
-        confirmed) after as long as a charge is waited for."""
-        try:
-            await in_time(self.provider.refund(charge, refund["amount"]), self.clock)
-        except Exception:  # whatever the provider failed with, or no answer in time
-            log.failure(
-                "the provider did not refund {amount} of charge {charge} (refund {id})",
-                amount=refund["amount"],
-                charge=charge,
-                id=refund["id"],
-            )
-            raise Unavailable(
-                f"refund {refund['id']} is recorded, but the payment provider did not confirm "
-                "paying it back: settle it with the provider, do not refund again",
-                {"reason": "provider", "refund_id": refund["id"]},
-            ) from None
+        """Card and e-wallet money goes back through the provider, once; then its
+        confirmation is recorded."""
+        await pay_back(
+            self.provider,
+            self.clock,
+            charge,
+            refund["amount"],
+            f"refund {refund['id']} is recorded (do not refund again)",
+            {"refund_id": refund["id"]},
+        )
         await self.dbx.write(refund_paid_back, refund["id"], charge)
 
 
