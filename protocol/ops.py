@@ -85,7 +85,6 @@ ANYONE: frozenset[str] = frozenset()
 SIGNED_IN = frozenset(ROLES)
 CUSTOMER = frozenset({"customer"})
 CLERK = frozenset({"clerk"})
-STAFF = STAFF_ROLES
 ADMIN = frozenset({"admin"})
 
 
@@ -226,7 +225,7 @@ SPECS: tuple[OpSpec, ...] = (
     OpSpec(Op.ORDER_CANCEL, SIGNED_IN, ORDER_ID, "cancel a paid order; returns its stock"),
     _spec(
         Op.ORDER_SHIP,
-        STAFF,
+        STAFF_ROLES,
         "mark a paid order shipped, with its tracking reference",
         Field("order_id", ID, required=True),
         Field(
@@ -235,14 +234,14 @@ SPECS: tuple[OpSpec, ...] = (
             doc="the carrier's tracking reference, shown to the customer",
         ),
     ),
-    OpSpec(Op.ORDER_DELIVER, STAFF, ORDER_ID, "mark a shipped order delivered"),
+    OpSpec(Op.ORDER_DELIVER, STAFF_ROLES, ORDER_ID, "mark a shipped order delivered"),
     _spec(
         Op.ORDER_SUBSCRIBE,
-        STAFF,
+        STAFF_ROLES,
         "receive order events of every online order; returns the paid ones, oldest first",
         *PAGE,
     ),
-    _spec(Op.ORDER_UNSUBSCRIBE, STAFF, "stop the order events order.subscribe started"),
+    _spec(Op.ORDER_UNSUBSCRIBE, STAFF_ROLES, "stop the order events order.subscribe started"),
     OpSpec(Op.STOCK_SUBSCRIBE, SIGNED_IN, SUBSCRIPTION, "receive stock events; returns a snapshot"),
     OpSpec(Op.STOCK_UNSUBSCRIBE, SIGNED_IN, SUBSCRIPTION, "stop stock events"),
     _spec(
@@ -279,7 +278,7 @@ SPECS: tuple[OpSpec, ...] = (
     ),
     _spec(
         Op.CLERK_RESTOCK,
-        STAFF,
+        STAFF_ROLES,
         "receive units into stock",
         Field("product_id", ID, required=True),
         Field("qty", Int(1, 1_000_000), required=True),
@@ -288,7 +287,7 @@ SPECS: tuple[OpSpec, ...] = (
     ),
     _spec(
         Op.CLERK_ADJUST,
-        STAFF,
+        STAFF_ROLES,
         "correct stock by a signed delta (count, damage, loss)",
         Field("product_id", ID, required=True),
         Field("delta", Int(-1_000_000, 1_000_000, nonzero=True), required=True),
@@ -297,7 +296,7 @@ SPECS: tuple[OpSpec, ...] = (
     ),
     _spec(
         Op.CLERK_REFUND,
-        STAFF,
+        STAFF_ROLES,
         "refund an order, wholly or some lines; returns the stock",
         Field("order_id", ID, required=True),
         Field(

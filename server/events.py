@@ -14,7 +14,7 @@ still reading its page is sent nothing: its pushes wait until the page has been 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
@@ -115,8 +115,10 @@ class EventHub:
             if not peers:
                 del self.by_product[product_id]
 
-    def publish_stock(self, changes: Iterable[StockChange]) -> None:
-        for change in changes:
+    def publish_stock(self, changes: Iterable[Sequence[int]]) -> None:
+        """Push committed stock values: `StockChange`s, or the lists msgpack makes of them
+        when a write job returns them from the writer process."""
+        for change in map(StockChange._make, changes):
             known = self.latest.get(change.product_id)
             if known is not None and change.version <= known.version:
                 continue

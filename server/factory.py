@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet.protocol import ServerFactory
 
 from protocol.errors import RateLimited, Unavailable, WarungError
+from server.clock import Clock
 from server.connection import WarungConnection
 from server.dispatch import Dispatcher, Identity
 from server.limits import AddressLimiter, Limits, TokenBucket
@@ -24,7 +25,7 @@ class WarungFactory(ServerFactory):
         dispatcher: Dispatcher,
         hub: EventHub,
         limits: Limits,
-        clock: Any,
+        clock: Clock,
         metrics: Metrics,
         sessions: SessionRegistry | None = None,
     ) -> None:

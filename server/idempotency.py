@@ -51,11 +51,19 @@ def _canonical(value: Any) -> Any:
 
 
 def once(
-    db: pw.Database, user_id: int, key: str, print_: str, now: str, apply: Callable[[], T]
+    db: pw.Database,
+    user_id: int,
+    key: str | None,
+    print_: str,
+    now: str,
+    apply: Callable[[], T],
 ) -> tuple[T, bool]:
     """`apply()`'s result, applied once per (user, key) in the caller's transaction, and
     whether this call applied it: the first call claims the key, applies and stores the
-    result; a repeat replays it (False: announce nothing, nothing changed)."""
+    result; a repeat replays it (False: announce nothing, nothing changed). Without a key
+    (the argument is optional) every call applies."""
+    if key is None:
+        return apply(), True
     if not claim(db, user_id, key, print_, now):
         return replay(lookup(db, user_id, key), print_), False
     result = apply()

@@ -7,10 +7,19 @@ import itertools
 import secrets
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import deferLater
+from twisted.logger import Logger
+
+from protocol.errors import Unavailable
+from server.clock import Clock
+
+PAYMENT_TIMEOUT_S = 60.0
+T = TypeVar("T")
+log = Logger()
 
 
 @dataclass(frozen=True)
@@ -34,6 +43,40 @@ class PaymentProvider(Protocol):
     def refund(self, reference: str, amount: int) -> Deferred[None]: ...
 
 
+def in_time(asking: Deferred[T], clock: Clock) -> Deferred[T]:
+    """A provider call's answer, or `defer.TimeoutError` (the call cancelled) if none comes
+    within `PAYMENT_TIMEOUT_S`: no charge or refund holds its request longer."""
+    return asking.addTimeout(PAYMENT_TIMEOUT_S, IReactorTime(clock))
+
+
+async def pay_back(
+    provider: PaymentProvider,
+    clock: Clock,
+    charge: str,
+    amount: int,
+    done: str,
+    details: dict[str, Any],
+) -> None:
+    """Pay `amount` of `charge` back, asking the provider once, after the commit of what
+    `done` says ("refund 7 is recorded"). If the provider fails or does not answer in time,
+    log it and raise `unavailable` `{"reason": "provider", **details}`: what was committed
+    stays, and the money is settled with the provider, since asking again could pay twice."""
+    try:
+        await in_time(provider.refund(charge, amount), clock)
+    except Exception:  # whatever the provider failed with, or no answer in time
+        log.failure(
+            "the provider did not refund {amount} of charge {charge}: {done}",
+            amount=amount,
+            charge=charge,
+            done=done,
+        )
+        raise Unavailable(
+            f"{done}, but the payment provider did not confirm paying back {amount}: "
+            "settle it with the provider",
+            {"reason": "provider", **details},
+        ) from None
+
+
 class FakeProvider:
     """Approves every token but "decline"; `delay_s` makes it as slow as a real gateway.
 
@@ -46,7 +89,7 @@ class FakeProvider:
     name = "fake"
     REMEMBER_S = 3600.0
 
-    def __init__(self, clock: Any, delay_s: float = 0.0) -> None:
+    def __init__(self, clock: Clock, delay_s: float = 0.0) -> None:
         self.clock = clock
         self.delay_s = delay_s
         self.charges: OrderedDict[int, tuple[float, Charge]] = OrderedDict()  # oldest first
@@ -59,7 +102,7 @@ class FakeProvider:
             d: Deferred[Any] = Deferred()
             d.callback(value)
             return d
-        return deferLater(self.clock, self.delay_s, lambda: value)
+        return deferLater(IReactorTime(self.clock), self.delay_s, lambda: value)
 
     def charge(
         self, order_id: int, amount: int, currency: str, method: str, token: str

@@ -23,6 +23,8 @@ from typing import Any
 from twisted.internet.interfaces import ISSLTransport
 from twisted.logger import Logger
 
+from server.clock import Clock
+
 log = Logger()
 HOLD_LIMIT = 65536  # Twisted's own buffer size, past which it pauses its producer
 
@@ -85,7 +87,7 @@ class TurnOutput:
 class TurnFlusher:
     """Flushes every output written to in a turn, once, right after the turn."""
 
-    def __init__(self, clock: Any) -> None:
+    def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self._held: list[TurnOutput] = []
 

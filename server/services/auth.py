@@ -18,6 +18,7 @@ from db.models import utcnow
 from db.passwords import hash_password, verify_password
 from protocol.errors import BadRequest, Conflict, InvalidState, RateLimited, Unauthenticated
 from server import sql
+from server.clock import Clock
 from server.dbexec import DatabaseExecutor
 from server.dispatch import Call, Identity
 from server.limits import AddressLimiter
@@ -30,13 +31,6 @@ WRONG = "wrong username or password"
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-class Clock(Protocol):
-    """The part of Twisted's `IReactorTime` used here: the reactor, or `task.Clock` in tests
-    (mypy cannot check a zope interface's methods)."""
-
-    def seconds(self) -> float: ...
 
 
 class Sessions(Protocol):

@@ -14,7 +14,7 @@ its own first transaction: `OneRunPerKey` and `PaymentSteps` serve both.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from datetime import timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from twisted.internet import defer
@@ -22,14 +22,14 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from db.models import utcnow
 from protocol.errors import PaymentDeclined, Unavailable, WarungError
 from protocol.rules import OrderStatus
+from server.clock import Clock
 from server.dbexec import DatabaseExecutor
 from server.dispatch import Call
 from server.events import EventHub
 from server.idempotency import fingerprint, key_reused
-from server.payments import Charge, PaymentProvider
+from server.payments import PAYMENT_TIMEOUT_S, Charge, PaymentProvider, in_time
 from server.services.order_jobs import (
     begin_checkout,
     mark_declined,
@@ -37,12 +37,10 @@ from server.services.order_jobs import (
     paid_order,
     publish,
 )
-from server.services.order_queries import find_order, pending_orders
+from server.services.order_queries import Order, find_order, pending_orders
 
-PAYMENT_TIMEOUT_S = 60.0
 PENDING_LEASE_S = 2 * PAYMENT_TIMEOUT_S
 log = Logger()
-Order = dict[str, Any]
 Slot = tuple[int, str]  # (user, idempotency key)
 
 
@@ -87,7 +85,7 @@ class PaymentSteps:
     for a sale) or give its stock back and cancel it."""
 
     def __init__(
-        self, dbx: DatabaseExecutor, hub: EventHub, provider: PaymentProvider, clock: Any
+        self, dbx: DatabaseExecutor, hub: EventHub, provider: PaymentProvider, clock: Clock
     ) -> None:
         self.dbx = dbx
         self.hub = hub
@@ -110,7 +108,7 @@ class PaymentSteps:
             order["id"], order["total"], order["currency"], payment["method"], payment["token"]
         )
         try:
-            return await charging.addTimeout(PAYMENT_TIMEOUT_S, self.clock)
+            return await in_time(charging, self.clock)
         except defer.TimeoutError:
             raise Unavailable(
                 "the payment provider did not answer: retry later with the same idempotency key",
@@ -144,12 +142,13 @@ class Checkouts:
         hub: EventHub,
         provider: PaymentProvider,
         currency: str,
-        clock: Any,
+        clock: Clock,
     ) -> None:
         self.dbx = dbx
         self.hub = hub
         self.provider = provider
         self.currency = currency
+        self.clock = clock
         self.runs = OneRunPerKey()
         self.payments = PaymentSteps(dbx, hub, provider, clock)
 
@@ -190,12 +189,13 @@ class Checkouts:
         A checkout gives up on the provider after `PAYMENT_TIMEOUT_S`, so an order pending
         longer than the lease belongs to no running checkout on any server; `None` settles
         every pending order (one server on SQLite, at start: nothing else can own one).
-        Fires with how many this call settled.
+        The lease is counted on the service's clock (the reactor's is wall time, the time
+        the write jobs stamp `updated_at` with). Fires with how many this call settled.
         """
         return Deferred.fromCoroutine(self._settle_pending(older_than_s))
 
     async def _settle_pending(self, older_than_s: float | None) -> int:
-        before = None if older_than_s is None else str(utcnow() - timedelta(seconds=older_than_s))
+        before = None if older_than_s is None else self._timestamp(-older_than_s)
         settled = 0
         for order_id in await self.dbx.read(lambda db: pending_orders(db, before)):
             try:
@@ -205,6 +205,11 @@ class Checkouts:
             else:
                 settled += 1
         return settled
+
+    def _timestamp(self, offset_s: float) -> str:
+        """The clock's time `offset_s` from now, as `sql.now()` writes timestamps."""
+        moment = datetime.fromtimestamp(self.clock.seconds() + offset_s, UTC)
+        return str(moment.replace(tzinfo=None))
 
     async def _settle(self, order_id: int) -> None:
         charge = await self.provider.lookup(order_id)

@@ -51,7 +51,7 @@ class InventoryService:
             key,
             idempotency.fingerprint(call.op, args),
         )
-        self.hub.publish_stock(StockChange(*change) for change in changes)
+        self.hub.publish_stock(changes)
         return changed
 
 
@@ -81,9 +81,6 @@ def change_stock(
         audit(db, user_id, op, target_of("product", product_id), details, now)
         return found
 
-    if key is None:
-        changed, applied = apply(), True
-    else:
-        changed, applied = idempotency.once(db, user_id, key, print_, now, apply)
+    changed, applied = idempotency.once(db, user_id, key, print_, now, apply)
     changes = [StockChange(product_id, changed["stock"], changed["version"])] if applied else []
     return changed, changes

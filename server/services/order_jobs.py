@@ -11,20 +11,19 @@ from typing import Any
 
 import peewee as pw
 
-from protocol.errors import Conflict, InvalidState
+from protocol.errors import BadRequest, Conflict, InvalidState
 from protocol.rules import STAFF_ROLES, OrderStatus
 from server import idempotency, sql, wire
 from server.events import EventHub, StockChange
 from server.pg_events import announce_order
 from server.services.cart import CART_LINES, out_of_stock
 from server.services.catalog import not_found
-from server.services.order_queries import find_order, order_map, read_order, visible
+from server.services.order_queries import Order, find_order, order_map, read_order, visible
 from server.services.order_states import check_transition
 from server.services.stock import ShortOfStock, move_stock
 from server.write_jobs import write_job
 
 OrderAndStock = tuple[dict[str, Any], list[StockChange]]
-Order = dict[str, Any]
 Basket = list[tuple[Any, ...]]  # what is bought, as `CART_LINES` selects a cart's lines
 
 
@@ -68,6 +67,14 @@ def begin_checkout(
     )
     order, changes = write_order(db, purchase, _cart(db, user_id), sql.now())
     return {"order": order, "changes": changes, "existing": False}
+
+
+def repeated_product(i: int, product_id: int) -> BadRequest:
+    """A sale's or refund's line `i` names a product an earlier line named."""
+    return BadRequest(
+        f"lines[{i}] repeats product {product_id}: give each product in one line",
+        {"field": f"lines[{i}]", "rule": "repeats a product"},
+    )
 
 
 def _cart(db: pw.Database, user_id: int) -> Basket:
@@ -328,7 +335,6 @@ def release_stock(
 
 
 def publish(hub: EventHub, order: dict[str, Any], changes: Iterable[Sequence[int]]) -> None:
-    """On the reactor, after a job's commit: push the stock it moved (`StockChange`s, which
-    msgpack carried as lists), then the order."""
-    hub.publish_stock(StockChange(*change) for change in changes)
+    """On the reactor, after a job's commit: push the stock it moved, then the order."""
+    hub.publish_stock(changes)
     hub.publish_order(order)

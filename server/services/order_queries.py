@@ -18,6 +18,7 @@ ORDER_COLUMNS = (
 )
 LINE_FIELDS = ("product_id", "sku", "name", "qty", "unit_price", "line_total", "refunded_qty")
 PAYMENT_FIELDS = ("method", "provider", "reference", "status")
+Order = dict[str, Any]  # an order as clients see it (PROTOCOL.md section 11.6)
 
 
 def order_map(

@@ -10,16 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from protocol.rules import STAFF_ROLES, OrderStatus
+from server.clock import Clock
 from server.cursors import decode_cursor
 from server.dbexec import DatabaseExecutor
 from server.dispatch import Call
 from server.events import EventHub
-from server.payments import PaymentProvider
+from server.payments import PaymentProvider, pay_back
 from server.services.checkout import Checkouts
 from server.services.order_jobs import advance_order, cancel_order, publish
-from server.services.order_queries import id_page, order_page, read_order, visible
-
-Order = dict[str, Any]
+from server.services.order_queries import Order, id_page, order_page, read_order, visible
 
 
 class OrderService:
@@ -29,11 +28,12 @@ class OrderService:
         hub: EventHub,
         provider: PaymentProvider,
         currency: str,
-        clock: Any,
+        clock: Clock,
     ) -> None:
         self.dbx = dbx
         self.hub = hub
         self.provider = provider
+        self.clock = clock
         self.checkouts = Checkouts(dbx, hub, provider, currency, clock)
         self.checkout = self.checkouts.checkout
         self.settle_pending = self.checkouts.settle_pending
@@ -67,7 +67,14 @@ class OrderService:
         publish(self.hub, order, changes)
         payment = order["payment"]
         if payment and payment["reference"]:
-            await self.provider.refund(payment["reference"], _unrefunded(order))
+            await pay_back(
+                self.provider,
+                self.clock,
+                payment["reference"],
+                _unrefunded(order),
+                f"order {order['id']} is cancelled",
+                {"order_id": order["id"]},
+            )
         return order
 
     async def ship(self, call: Call) -> Order:

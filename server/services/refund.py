@@ -26,33 +26,36 @@ from __future__ import annotations
 from typing import Any
 
 import peewee as pw
-from twisted.logger import Logger
 
-from protocol.errors import BadRequest, InvalidState, Unavailable
+from protocol.errors import InvalidState
 from protocol.ops import Op
 from protocol.rules import OrderStatus
 from server import idempotency, sql
 from server.audit import audit, target_of
+from server.clock import Clock
 from server.dbexec import DatabaseExecutor
 from server.dispatch import Call
-from server.events import EventHub, StockChange
-from server.payments import PaymentProvider
+from server.events import EventHub
+from server.payments import PaymentProvider, pay_back
 from server.pg_events import announce_order
-from server.services.checkout import PAYMENT_TIMEOUT_S
-from server.services.order_jobs import lock_order, mark_payment_refunded, set_status
-from server.services.order_queries import find_order
+from server.services.order_jobs import (
+    lock_order,
+    mark_payment_refunded,
+    repeated_product,
+    set_status,
+)
+from server.services.order_queries import Order, find_order
 from server.services.order_states import check_transition
+from server.services.register import find_open_register
 from server.services.stock import move_stock
 from server.write_jobs import write_job
 
-log = Logger()
-Order = dict[str, Any]
 Wanted = list[tuple[int, int | None]]  # (product_id, units or None: all not yet refunded)
 
 
 class RefundService:
     def __init__(
-        self, dbx: DatabaseExecutor, hub: EventHub, provider: PaymentProvider, clock: Any
+        self, dbx: DatabaseExecutor, hub: EventHub, provider: PaymentProvider, clock: Clock
     ) -> None:
         self.dbx = dbx
         self.hub = hub
@@ -71,7 +74,7 @@ class RefundService:
             args.get("idempotency_key"),
             idempotency.fingerprint(call.op, args),
         )
-        self.hub.publish_stock(StockChange(*change) for change in done["changes"])
+        self.hub.publish_stock(done["changes"])
         if done["push"] is not None:
             self.hub.publish_order(done["push"])
         if done["charge"] is not None:
@@ -80,23 +83,16 @@ class RefundService:
         return answer
 
     async def _pay_back(self, refund: dict[str, Any], charge: str) -> None:
-        """Card and e-wallet money goes back through the provider, once; given up on (not
-        confirmed) after as long as a charge is waited for."""
-        paying = self.provider.refund(charge, refund["amount"])
-        try:
-            await paying.addTimeout(PAYMENT_TIMEOUT_S, self.clock)
-        except Exception:  # whatever the provider failed with, or no answer in time
-            log.failure(
-                "the provider did not refund {amount} of charge {charge} (refund {id})",
-                amount=refund["amount"],
-                charge=charge,
-                id=refund["id"],
-            )
-            raise Unavailable(
-                f"refund {refund['id']} is recorded, but the payment provider did not confirm "
-                "paying it back: settle it with the provider, do not refund again",
-                {"reason": "provider", "refund_id": refund["id"]},
-            ) from None
+        """Card and e-wallet money goes back through the provider, once; then its
+        confirmation is recorded."""
+        await pay_back(
+            self.provider,
+            self.clock,
+            charge,
+            refund["amount"],
+            f"refund {refund['id']} is recorded (do not refund again)",
+            {"refund_id": refund["id"]},
+        )
         await self.dbx.write(refund_paid_back, refund["id"], charge)
 
 
@@ -107,10 +103,7 @@ def _wanted(lines: list[dict[str, Any]] | None) -> Wanted | None:
     seen: set[int] = set()
     for i, line in enumerate(lines):
         if line["product_id"] in seen:
-            raise BadRequest(
-                f"lines[{i}] repeats product {line['product_id']}: give each product once",
-                {"field": f"lines[{i}]", "rule": "repeats a product"},
-            )
+            raise repeated_product(i, line["product_id"])
         seen.add(line["product_id"])
     return [(line["product_id"], line.get("qty")) for line in lines]
 
@@ -139,8 +132,6 @@ def refund_order(
     and the provider's charge to pay back through (None for cash). A repeat under the key
     returns the first answer and nothing else to do."""
     now = sql.now()
-    if key is None:
-        return _refund(db, order_id, user_id, wanted, reason, now)
     done: dict[str, Any] = {}
 
     def apply() -> dict[str, Any]:
@@ -271,10 +262,7 @@ def _record(
 ) -> dict[str, Any]:
     """Write the refund and its lines, in the refunding clerk's open register if any."""
     amount = sum(line_amount for _, _, line_amount in amounts)
-    register = sql.one(
-        db, "SELECT id FROM registers WHERE clerk_id = ? AND status = 'open'", (user_id,)
-    )
-    register_id = None if register is None else register[0]
+    register_id = find_open_register(db, user_id)
     refund_id = sql.insert(
         db,
         "INSERT INTO refunds (order_id, user_id, register_id, method, amount, reason, "

@@ -13,6 +13,7 @@ from typing import Any
 import peewee as pw
 
 from protocol.errors import InvalidState
+from protocol.ops import Op
 from server import sql, wire
 from server.audit import audit, target_of
 from server.dbexec import DatabaseExecutor
@@ -48,14 +49,20 @@ def no_open_register() -> InvalidState:
     )
 
 
-def open_register_id(db: pw.Database, clerk_id: int) -> int:
-    """The id of the clerk's open register; `invalid_state` `no_open_register` if none."""
+def find_open_register(db: pw.Database, clerk_id: int) -> int | None:
+    """The id of the clerk's open register, if there is one."""
     found = sql.one(
         db, "SELECT id FROM registers WHERE clerk_id = ? AND status = 'open'", (clerk_id,)
     )
+    return None if found is None else found[0]
+
+
+def open_register_id(db: pw.Database, clerk_id: int) -> int:
+    """The id of the clerk's open register; `invalid_state` `no_open_register` if none."""
+    found = find_open_register(db, clerk_id)
     if found is None:
         raise no_open_register()
-    return found[0]
+    return found
 
 
 @write_job
@@ -78,7 +85,7 @@ def open_register(db: pw.Database, clerk_id: int, station: str, opening_cash: in
     audit(
         db,
         clerk_id,
-        "clerk.register.open",
+        Op.CLERK_REGISTER_OPEN,
         target_of("register", register_id),
         {"station": station, "opening_cash": opening_cash},
         now,
@@ -107,7 +114,7 @@ def close_register(db: pw.Database, clerk_id: int, counted_cash: int) -> Registe
     audit(
         db,
         clerk_id,
-        "clerk.register.close",
+        Op.CLERK_REGISTER_CLOSE,
         target_of("register", register_id),
         {"expected_cash": expected, "counted_cash": counted_cash, "difference": difference},
         now,

@@ -15,6 +15,7 @@ import peewee as pw
 from twisted.internet.defer import Deferred
 
 from protocol.errors import BadRequest, PaymentDeclined
+from protocol.ops import Op
 from protocol.rules import OrderStatus
 from server import sql
 from server.audit import audit, target_of
@@ -29,13 +30,14 @@ from server.services.order_jobs import (
     paid_order,
     publish,
     record_payment,
+    repeated_product,
     stored_order,
     write_order,
 )
+from server.services.order_queries import Order
 from server.services.register import open_register_id
 from server.write_jobs import write_job
 
-Order = dict[str, Any]
 PRODUCT = "SELECT id, sku, name, price, stock, archived, currency FROM products WHERE "
 
 
@@ -133,7 +135,7 @@ def begin_sale(
         when = record_payment(db, order["id"], None, OrderStatus.COMPLETED, answer, now)
         order = {**paid_order(order, when, None, OrderStatus.COMPLETED), **answer}
         details.update(answer)
-    audit(db, clerk_id, "clerk.sale", target_of("order", order["id"]), details, now)
+    audit(db, clerk_id, Op.CLERK_SALE, target_of("order", order["id"]), details, now)
     return {"order": order, "changes": changes, "existing": False}
 
 
@@ -150,10 +152,7 @@ def _basket(db: pw.Database, lines: list[dict[str, Any]]) -> list[tuple[Any, ...
             raise not_found("product", ident)
         pid, sku, name, price, stock, archived, currency = row
         if pid in seen:
-            raise BadRequest(
-                f"lines[{i}] repeats product {pid}: give its units in one line",
-                {"field": f"lines[{i}]", "rule": "repeats a product"},
-            )
+            raise repeated_product(i, pid)
         seen.add(pid)
         basket.append((pid, sku, name, line["qty"], price, stock, archived, currency))
     return basket

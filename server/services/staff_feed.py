@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from server.clock import Clock
 from server.cursors import decode_cursor
 from server.dbexec import DatabaseExecutor
 from server.dispatch import Call
@@ -15,7 +16,7 @@ SCOPE = "order.subscribe"  # one listing for every staff member: no user in it
 
 
 class StaffFeedService:
-    def __init__(self, dbx: DatabaseExecutor, hub: EventHub, clock: Any) -> None:
+    def __init__(self, dbx: DatabaseExecutor, hub: EventHub, clock: Clock) -> None:
         self.dbx = dbx
         self.hub = hub
         self.clock = clock

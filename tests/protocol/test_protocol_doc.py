@@ -30,7 +30,7 @@ from protocol.codec import packb, unpackb
 from protocol.envelope import parse_request
 from protocol.errors import BadRequest, ErrorCode
 from protocol.framing import FrameDecoder, Message, encode
-from protocol.ops import ADMIN, ANYONE, CLERK, CUSTOMER, REGISTRY, SIGNED_IN, STAFF, EventName
+from protocol.ops import ADMIN, ANYONE, CLERK, CUSTOMER, REGISTRY, SIGNED_IN, EventName
 from protocol.schema import Bool, Day, Int, ListOf, Record, Str, Type, VersionSpec
 from server.limits import Limits
 from tests.e2e.harness import ServerProcess, Servers
@@ -47,7 +47,7 @@ ROLE_TEXT = {
     SIGNED_IN: "signed in, any role",
     CUSTOMER: "customer",
     CLERK: "clerk",
-    STAFF: "clerk or admin",
+    rules.STAFF_ROLES: "clerk or admin",
     ADMIN: "admin",
 }
 ARG_HEADER = "| argument | type | required | default | bounds | meaning |"

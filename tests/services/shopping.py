@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, fail
 from twisted.internet.task import Clock
 
 from db.models import Order, Payment, Product
@@ -18,6 +18,34 @@ from tests.services.inline_db import CURRENCY, InlineDatabase, Recorder, ask, re
 PAY_S = 2.0  # how long the fake gateway takes to answer a charge
 CARD = {"method": "card", "token": "tok"}
 DECLINED = {"method": "card", "token": "decline"}
+
+
+class Gateway(FakeProvider):
+    """The fake provider, keeping every refund it was asked for."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(clock, PAY_S)
+        self.refunds: list[tuple[str, int]] = []
+
+    def refund(self, reference: str, amount: int) -> Deferred[None]:
+        self.refunds.append((reference, amount))
+        return super().refund(reference, amount)
+
+
+class BrokenGateway(Gateway):
+    """Takes charges, but every refund fails."""
+
+    def refund(self, reference: str, amount: int) -> Deferred[None]:
+        self.refunds.append((reference, amount))
+        return fail(ConnectionError("the gateway hung up"))
+
+
+class SilentGateway(Gateway):
+    """Takes charges, but never answers a refund."""
+
+    def refund(self, reference: str, amount: int) -> Deferred[None]:
+        self.refunds.append((reference, amount))
+        return Deferred()
 
 
 def order_service(

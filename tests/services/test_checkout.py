@@ -3,16 +3,16 @@ what a crash leaves pending settled at start; idempotency keys."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC
 
 import peewee as pw
 from twisted.internet.task import Clock
 
-from db.models import CartLine, IdempotencyKey, Order, utcnow
+from db.models import CartLine, IdempotencyKey, Order
 from protocol.errors import ErrorCode
 from server.events import EventHub
-from server.payments import FakeProvider
-from server.services.checkout import PAYMENT_TIMEOUT_S, PENDING_LEASE_S
+from server.payments import PAYMENT_TIMEOUT_S, FakeProvider
+from server.services.checkout import PENDING_LEASE_S
 from tests.services.inline_db import InlineDatabase, Shop, error, result
 from tests.services.shopping import (
     CARD,
@@ -162,11 +162,13 @@ def test_the_sweep_settles_only_orders_pending_longer_than_the_lease(
     none can be (a checkout gives up on its payment first)."""
     order_id = crashed_checkout(mini_shop, dbx, hub, FakeProvider(Clock(), PAY_S))
     restarted = order_service(dbx, hub, clock)
+    stamped = Order.get_by_id(order_id).updated_at.replace(tzinfo=UTC)
+    clock.advance(stamped.timestamp())  # a reactor's clock is wall time, as the stamps are
 
     assert result(restarted.settle_pending(PENDING_LEASE_S)) == 0, "fresh: left alone"
     assert status(order_id) == ("pending", "pending")
 
-    Order.update(updated_at=utcnow() - timedelta(seconds=PENDING_LEASE_S + 1)).execute()
+    clock.advance(PENDING_LEASE_S + 1)
     settling = restarted.settle_pending(PENDING_LEASE_S)
     clock.advance(PAY_S)
     assert result(settling) == 1, "past the lease: settled"

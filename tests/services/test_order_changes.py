@@ -12,9 +12,21 @@ from db.models import Order
 from protocol.errors import ErrorCode
 from server.dispatch import Identity
 from server.events import EventHub
+from server.payments import PAYMENT_TIMEOUT_S
 from server.services.orders import OrderService
 from tests.services.inline_db import InlineDatabase, Shop, ask, error, result
-from tests.services.shopping import PAY_S, checkout, fill_cart, order_service, status, stock, watch
+from tests.services.shopping import (
+    PAY_S,
+    BrokenGateway,
+    Gateway,
+    SilentGateway,
+    checkout,
+    fill_cart,
+    order_service,
+    status,
+    stock,
+    watch,
+)
 
 
 @pytest.fixture
@@ -78,6 +90,26 @@ def test_a_customer_cancels_a_paid_order_and_the_stock_comes_back(
     again = error(ask(orders.cancel, mini_shop.ani, "order.cancel", order_id=order["id"]))
     assert again.code == ErrorCode.INVALID_STATE, "a cancelled order stays cancelled"
     assert stock(mini_shop.kopi) == 5, "and gives nothing back twice"
+
+
+@pytest.mark.parametrize("gateway_kind", [BrokenGateway, SilentGateway])
+def test_a_cancel_whose_refund_the_provider_fails_is_answered_and_stays_cancelled(
+    mini_shop: Shop, dbx: InlineDatabase, hub: EventHub, clock: Clock, gateway_kind: type[Gateway]
+) -> None:
+    """The provider's refund is waited for as long as a charge, like clerk.refund's: a
+    gateway that fails or never answers gets the customer an answer, not a hung request."""
+    gateway = gateway_kind(clock)
+    orders = order_service(dbx, hub, clock, gateway)
+    order = bought(orders, dbx, clock, mini_shop.ani, mini_shop.kopi)
+
+    cancelling = ask(orders.cancel, mini_shop.ani, "order.cancel", order_id=order["id"])
+    clock.advance(PAYMENT_TIMEOUT_S)
+
+    failed = error(cancelling)
+    assert failed.code == ErrorCode.UNAVAILABLE
+    assert failed.details == {"reason": "provider", "order_id": order["id"]}
+    assert status(order["id"]) == ("cancelled", "refunded"), "the cancel stays committed"
+    assert stock(mini_shop.kopi) == 5 and len(gateway.refunds) == 1
 
 
 def test_staff_cancel_any_order_but_not_a_shipped_one(

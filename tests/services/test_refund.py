@@ -9,7 +9,7 @@ from typing import Any
 
 import peewee as pw
 import pytest
-from twisted.internet.defer import Deferred, fail
+from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
 from db.conservation import check_conservation
@@ -18,43 +18,25 @@ from protocol.errors import ErrorCode
 from server import sql
 from server.dispatch import Identity
 from server.events import EventHub
-from server.payments import FakeProvider
-from server.services.checkout import PAYMENT_TIMEOUT_S
+from server.payments import PAYMENT_TIMEOUT_S
 from server.services.orders import OrderService
 from server.services.refund import RefundService
 from server.services.stock import move_stock
 from tests.services.inline_db import InlineDatabase, Shop, ask, error, result
-from tests.services.shopping import PAY_S, checkout, fill_cart, order_service, status, stock, watch
+from tests.services.shopping import (
+    PAY_S,
+    BrokenGateway,
+    Gateway,
+    SilentGateway,
+    checkout,
+    fill_cart,
+    order_service,
+    status,
+    stock,
+    watch,
+)
 
 Order = dict[str, Any]
-
-
-class Gateway(FakeProvider):
-    """The fake provider, keeping every refund it was asked for."""
-
-    def __init__(self, clock: Clock) -> None:
-        super().__init__(clock, PAY_S)
-        self.refunds: list[tuple[str, int]] = []
-
-    def refund(self, reference: str, amount: int) -> Deferred[None]:
-        self.refunds.append((reference, amount))
-        return super().refund(reference, amount)
-
-
-class BrokenGateway(Gateway):
-    """Takes charges, but every refund fails."""
-
-    def refund(self, reference: str, amount: int) -> Deferred[None]:
-        self.refunds.append((reference, amount))
-        return fail(ConnectionError("the gateway hung up"))
-
-
-class SilentGateway(Gateway):
-    """Takes charges, but never answers a refund."""
-
-    def refund(self, reference: str, amount: int) -> Deferred[None]:
-        self.refunds.append((reference, amount))
-        return Deferred()
 
 
 @pytest.fixture
