@@ -103,13 +103,15 @@ def write_order(db: pw.Database, purchase: Purchase, basket: Basket, now: str) -
     all or nothing; the order as clients see it, and the stock it moved."""
     p = purchase
     total = sum(qty * price for _, _, _, qty, price, *_ in basket)
-    order_id = sql.insert(
+    # The owner's name comes back with the id: no statement more on the checkout path.
+    order_id, customer_name = sql.execute(
         db,
         "INSERT INTO orders (customer_id, clerk_id, register_id, status, channel, total, "
         "currency, idempotency_key, created_at, updated_at) "
-        "VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?) RETURNING id",
+        "VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?) "
+        "RETURNING id, (SELECT username FROM users WHERE users.id = orders.customer_id)",
         (p.customer_id, p.clerk_id, p.register_id, p.channel, total, p.currency, p.key, now, now),
-    )
+    ).fetchone()
     # Claimed before the stock is taken: the same key racing on another server waits here
     # for that one's commit and answers in_progress, never out_of_stock.
     if not idempotency.claim(db, p.user_id, p.key, p.print_, now, order_id):
@@ -123,6 +125,7 @@ def write_order(db: pw.Database, purchase: Purchase, basket: Basket, now: str) -
         OrderStatus.PENDING,
         p.channel,
         p.customer_id,
+        customer_name,
         total,
         p.currency,
         now,

@@ -13,9 +13,10 @@ from server.services.catalog import not_found
 from server.wire import utc
 
 ORDER_COLUMNS = (
-    "id, status, channel, customer_id, total, currency, created_at, updated_at, cancel_reason, "
-    "tracking_ref"
+    "o.id, o.status, o.channel, o.customer_id, u.username, o.total, o.currency, o.created_at, "
+    "o.updated_at, o.cancel_reason, o.tracking_ref"
 )
+ORDER_FROM = "orders o LEFT JOIN users u ON u.id = o.customer_id"  # the owner's name with it
 LINE_FIELDS = ("product_id", "sku", "name", "qty", "unit_price", "line_total", "refunded_qty")
 PAYMENT_FIELDS = ("method", "provider", "reference", "status")
 Order = dict[str, Any]  # an order as clients see it (PROTOCOL.md section 11.6)
@@ -25,14 +26,25 @@ def order_map(
     row: tuple[Any, ...], lines: list[dict[str, Any]], payment: dict[str, Any] | None
 ) -> dict[str, Any]:
     """The order as clients see it, from its row as `ORDER_COLUMNS` selects it."""
-    order_id, status, channel, customer_id, total, currency, created, updated, reason, tracking = (
-        row
-    )
+    (
+        order_id,
+        status,
+        channel,
+        customer_id,
+        customer_name,
+        total,
+        currency,
+        created,
+        updated,
+        reason,
+        tracking,
+    ) = row
     return {
         "id": order_id,
         "status": status,
         "channel": channel,
         "customer_id": customer_id,
+        "customer_name": customer_name,
         "lines": lines,
         "total": total,
         "currency": currency,
@@ -46,7 +58,7 @@ def order_map(
 
 def read_order(db: pw.Database, order_id: int) -> dict[str, Any] | None:
     """The order as clients see it, or None if there is none with this id."""
-    row = sql.one(db, f"SELECT {ORDER_COLUMNS} FROM orders WHERE id = ?", (order_id,))
+    row = sql.one(db, f"SELECT {ORDER_COLUMNS} FROM {ORDER_FROM} WHERE o.id = ?", (order_id,))
     if row is None:
         return None
     return order_map(row, _lines(db, order_id), _payment(db, order_id))

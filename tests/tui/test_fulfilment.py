@@ -1,6 +1,6 @@
 """Fulfilment, the staff's order queue, against a real server: a new paid order joins the
 queue with no key pressed, shipping takes a tracking reference, a partial refund shows
-its amount before it is sent, and the status filter."""
+its amount before it is sent, the status filter, and whose each order is."""
 
 from __future__ import annotations
 
@@ -216,3 +216,14 @@ async def test_units_refunded_meanwhile_elsewhere_are_refused_in_the_dialog(shop
     with shop.client() as client:
         client.login(username, password)
         assert client.call("order.get", order_id=order["id"])["lines"][0]["refunded_qty"] == 1
+
+
+async def test_the_queue_names_each_orders_customer(shop):
+    listed_by, _, listed = customer_with_order(shop, "MIE-0029")
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = await queue(pilot, shop)
+        pushed_by, _, pushed = customer_with_order(shop, "MIE-0030")  # while the queue is open
+        await wait_for(pilot, lambda: pushed["id"] in view.orders, "the new order in the queue")
+        for order, username in ((listed, listed_by), (pushed, pushed_by)):
+            assert str(view.table.get_cell(str(order["id"]), "customer")) == username
