@@ -166,7 +166,8 @@ class Shop:
         return product
 
     async def open_till(self, station: str, opening_cash: int) -> dict[str, Any] | None:
-        """Open a register at `station`; None when one was open already (and is in use)."""
+        """Open a register at `station`; None when one was open already (the till then
+        holds that one, read from the server)."""
         try:
             register = await self.client.call(
                 Op.CLERK_REGISTER_OPEN, station=station, opening_cash=opening_cash
@@ -174,7 +175,20 @@ class Shop:
         except InvalidState as error:
             if error.details.get("reason") != "register_already_open":
                 raise
-            self.till.open_elsewhere()
+            await self.read_till()
+            return None
+        self.till.opened(register)
+        return register
+
+    async def read_till(self) -> dict[str, Any] | None:
+        """The clerk's open register with the server's `expected_cash` and `by_method` as
+        they stand now, or None when none is open."""
+        try:
+            register = await self.client.call(Op.CLERK_REGISTER_GET)
+        except InvalidState as error:
+            if error.details.get("reason") != "no_open_register":
+                raise
+            self.till.closed()
             return None
         self.till.opened(register)
         return register
@@ -199,7 +213,6 @@ class Shop:
                 if attempt == SALE_ATTEMPTS - 1:
                     raise
                 continue
-            self.till.sold(order)
             return order
         raise AssertionError("unreachable")
 

@@ -61,6 +61,7 @@ class Op(StrEnum):
     STOCK_UNSUBSCRIBE = "stock.unsubscribe"
     CLERK_REGISTER_OPEN = "clerk.register.open"
     CLERK_REGISTER_CLOSE = "clerk.register.close"
+    CLERK_REGISTER_GET = "clerk.register.get"
     CLERK_SALE = "clerk.sale"
     CLERK_RESTOCK = "clerk.restock"
     CLERK_ADJUST = "clerk.adjust"
@@ -256,6 +257,11 @@ SPECS: tuple[OpSpec, ...] = (
         CLERK,
         "close the register: expected vs counted cash",
         Field("counted_cash", Int(0, MAX_MONEY), required=True),
+    ),
+    _spec(
+        Op.CLERK_REGISTER_GET,
+        CLERK,
+        "the open register, with the cash it should hold now",
     ),
     _spec(
         Op.CLERK_SALE,

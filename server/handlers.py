@@ -62,5 +62,6 @@ def handlers(
         Op.CLERK_REFUND: refunds.refund,
         Op.CLERK_REGISTER_OPEN: registers.open,
         Op.CLERK_REGISTER_CLOSE: registers.close,
+        Op.CLERK_REGISTER_GET: registers.get,
         Op.CLERK_SALE: sales.sale,
     }

@@ -1,9 +1,11 @@
 """Opening and closing the till (a register session, PROTOCOL.md 11.7).
 
-Opening takes the station's name and the cash counted into the drawer. Closing takes the
-cash counted out, shows it against the cash expected as it is typed, asks first (naming
-both amounts), and then shows the server's reckoning: expected, counted, the difference
-in large type, and the sales by method.
+Opening takes the station's name and the cash counted into the drawer. Closing first asks
+the server for the open register's running figures (`clerk.register.get`: the expected
+cash and the sales by method, counting every sale and refund of the session wherever it
+was made), takes the cash counted out, shows it against that expected cash as it is typed,
+asks first (naming both amounts), and then shows the server's reckoning: expected,
+counted, the difference in large type, and the sales by method.
 """
 
 from __future__ import annotations
@@ -136,6 +138,8 @@ class TillCloseScreen(TillDialog):
 
     def __init__(self, shop: Shop) -> None:
         super().__init__(shop)
+        self.running: dict[str, Any] | None = None  # the open register, as last read
+        self.asked = False  # the read has answered (or failed)
         self.closed: dict[str, Any] | None = None
 
     def compose(self) -> ComposeResult:
@@ -154,32 +158,55 @@ class TillCloseScreen(TillDialog):
     def on_mount(self) -> None:
         self.problem("")
         self.query_one("#till-difference", Digits).display = False
+        self._read()
+
+    @work(exclusive=True, group="till-read")
+    async def _read(self) -> None:
+        """The server's running figures, asked for each time the dialog opens."""
+        try:
+            self.running = await self.shop.read_till()
+        except CALL_ERRORS as error:
+            self.problem(f"The expected cash could not be read: {describe(error)}")
+            end_if_signed_out(self, error)
+        else:
+            if self.running is None:
+                self.problem("No till is open for you (closed at another station?).")
+            else:
+                title = f"Close the till {self.running['station']}"
+                self.query_one("#till-close-dialog").border_title = title
+        finally:
+            self.asked = True
+        self._show_reckoning()
+
+    def _counted(self) -> int | None:
+        try:
+            return parse_cash(self.shop.money, self.query_one("#counted-cash", Input).value)
+        except ValueError:
+            return None
+
+    def _show_reckoning(self) -> None:
+        if self.closed is None:
+            self.query_one("#till-facts", Static).update(self._reckoning(self._counted()))
 
     def _reckoning(self, counted: int | None = None) -> Table:
-        """Before closing: what this client knows, and the difference as typed."""
-        till, money = self.shop.till, self.shop.money
+        """Before closing: the server's running figures, and the difference as typed."""
+        money, running = self.shop.money, self.running
         table = _facts()
-        if till.opening_cash is None:
-            table.add_row(
-                "Expected cash",
-                Text("known at closing (opened before this session)", style="italic"),
-            )
+        if running is None:
+            note = "not known before closing" if self.asked else "asking the server…"
+            table.add_row("Expected cash", Text(note, style="italic"))
             return table
-        expected = till.opening_cash + till.cash_taken
-        table.add_row("Opening cash", money.format(till.opening_cash))
-        table.add_row("Cash sales here", money.format(till.cash_taken))
+        expected = running["expected_cash"]
+        table.add_row("Opening cash", money.format(running["opening_cash"]))
+        _by_method(table, money, running["by_method"])
         table.add_row(Text("Expected cash", style="bold"), money.format(expected))
         if counted is not None:
             table.add_row("Difference", money.format(counted - expected))
         return table
 
     @on(Input.Changed, "#counted-cash")
-    def _counted_changed(self, event: Input.Changed) -> None:
-        try:
-            counted: int | None = parse_cash(self.shop.money, event.value)
-        except ValueError:
-            counted = None
-        self.query_one("#till-facts", Static).update(self._reckoning(counted))
+    def _counted_changed(self) -> None:
+        self._show_reckoning()
 
     @on(Input.Submitted, "#counted-cash")
     def _submitted(self, event: Input.Submitted) -> None:
@@ -192,16 +219,16 @@ class TillCloseScreen(TillDialog):
             self._close(counted)
 
     def _question(self, counted: int) -> ConfirmScreen:
-        till, money = self.shop.till, self.shop.money
-        expected = till.expected_cash
-        if expected is None:
+        money = self.shop.money
+        if self.running is None:
             what = (
-                f"Close the till with {money.format(counted)} counted. The expected cash is "
-                "known to the server only (the till was opened before this session); it "
-                "comes back with the difference. Selling stops until a till is opened again."
+                f"Close the till with {money.format(counted)} counted. The expected cash "
+                "could not be read; it comes back with the difference. Selling stops until "
+                "a till is opened again."
             )
             amount = f"Counted {money.format(counted)}"
         else:
+            expected = self.running["expected_cash"]
             what = (
                 f"Close the till with {money.format(counted)} counted against "
                 f"{money.format(expected)} expected (difference "
@@ -242,11 +269,7 @@ class TillCloseScreen(TillDialog):
         table.add_row("Opening cash", money.format(register["opening_cash"]))
         table.add_row(Text("Expected cash", style="bold"), money.format(register["expected_cash"]))
         table.add_row(Text("Counted cash", style="bold"), money.format(register["counted_cash"]))
-        for method, name in METHODS.items():
-            sales = register.get("by_method", {}).get(method, {})
-            table.add_row(
-                f"{name} sales", f"{sales.get('count', 0)} · {money.format(sales.get('total', 0))}"
-            )
+        _by_method(table, money, register["by_method"])
         self.query_one("#till-facts", Static).update(table)
         self.query_one("#counted-field").display = False
         difference = register["difference"]
@@ -276,6 +299,15 @@ def _facts() -> Table:
     table.add_column(ratio=1)
     table.add_column(justify="right")
     return table
+
+
+def _by_method(table: Table, money: Money, by_method: dict[str, dict[str, int]]) -> None:
+    """A row per payment method: its sales' count, and their total less refunds."""
+    for method, name in METHODS.items():
+        sales = by_method.get(method, {})
+        table.add_row(
+            f"{name} sales", f"{sales.get('count', 0)} · {money.format(sales.get('total', 0))}"
+        )
 
 
 def _difference_words(money: Money, difference: int) -> str:

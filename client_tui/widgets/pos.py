@@ -113,6 +113,7 @@ class PosView(Vertical):
         hub_of(self).stock_changed.subscribe(self, self._stock_changed)
         self.show_ticket()
         self.show_till()
+        self._read_till()
 
     @property
     def table(self) -> FitTable:
@@ -301,9 +302,9 @@ class PosView(Vertical):
     def show_till(self) -> None:
         till, money = self.shop.till, self.shop.money
         if till.status == TillStatus.OPEN:
-            text = f"Till {till.station} open" if till.station else "Till open (opened earlier)"
-            if till.expected_cash is not None:
-                text += f" · cash in the drawer {money.format(till.expected_cash)}"
+            text = f"Till {till.station} open"
+            if till.opening_cash is not None:
+                text += f" · opened with {money.format(till.opening_cash)}"
             text += " · F8 closes it"
         elif till.status == TillStatus.CLOSED:
             text = "Till closed: F8 opens it (selling needs an open till)"
@@ -312,6 +313,13 @@ class PosView(Vertical):
         label = self.query_one("#till-line", Label)
         label.update(text)
         label.set_class(till.status != TillStatus.OPEN, "till-closed")
+
+    @work(group="pos-till")
+    async def _read_till(self) -> None:
+        """Ask the server for the clerk's open till (opened earlier, or elsewhere)."""
+        with quiet_link(self.post_message, "Till"):
+            await self.shop.read_till()
+        self.show_till()
 
     def action_till(self) -> None:
         if not self._busy:

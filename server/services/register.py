@@ -1,5 +1,6 @@
-"""The till: a clerk's register session, opened with the cash in the drawer and closed
-with the cash counted (PROTOCOL.md sections 11.7 and 12.7).
+"""The till: a clerk's register session, opened with the cash in the drawer, read with the
+cash it should hold by now, and closed with the cash counted (PROTOCOL.md sections 11.7
+and 12.7).
 
 A register belongs to the clerk, not to the connection: it stays open across reconnects
 and on every server of the shop. The database holds at most one open register per clerk
@@ -42,6 +43,10 @@ class RegisterService:
             close_register, call.identity.user_id, call.args["counted_cash"]
         )
 
+    async def get(self, call: Call) -> Register:
+        clerk_id = call.identity.user_id
+        return await self.dbx.read(lambda db: read_open_register(db, clerk_id))
+
 
 def no_open_register() -> InvalidState:
     return InvalidState(
@@ -51,18 +56,13 @@ def no_open_register() -> InvalidState:
 
 def find_open_register(db: pw.Database, clerk_id: int) -> int | None:
     """The id of the clerk's open register, if there is one."""
-    found = sql.one(
-        db, "SELECT id FROM registers WHERE clerk_id = ? AND status = 'open'", (clerk_id,)
-    )
-    return None if found is None else found[0]
+    row = _find_open_row(db, clerk_id)
+    return None if row is None else row[0]
 
 
 def open_register_id(db: pw.Database, clerk_id: int) -> int:
     """The id of the clerk's open register; `invalid_state` `no_open_register` if none."""
-    found = find_open_register(db, clerk_id)
-    if found is None:
-        raise no_open_register()
-    return found
+    return _open_register_row(db, clerk_id)[0]
 
 
 @write_job
@@ -93,14 +93,19 @@ def open_register(db: pw.Database, clerk_id: int, station: str, opening_cash: in
     return _register_map((register_id, station, clerk_id, "open", now, opening_cash))
 
 
+def read_open_register(db: pw.Database, clerk_id: int) -> Register:
+    """The clerk's open register with the figures its close would compute now."""
+    row = _open_register_row(db, clerk_id)
+    return {**_register_map(row), **_balance(db, row)}
+
+
 @write_job
 def close_register(db: pw.Database, clerk_id: int, counted_cash: int) -> Register:
     """Close the clerk's open register and balance its cash."""
-    register_id = open_register_id(db, clerk_id)
-    row = sql.one(db, f"SELECT {REGISTER_COLUMNS} FROM registers WHERE id = ?", (register_id,))
-    assert row is not None
-    by_method = _takings(db, register_id)
-    expected = row[5] + by_method["cash"]["total"]
+    row = _open_register_row(db, clerk_id)
+    register_id = row[0]
+    balance = _balance(db, row)
+    expected = balance["expected_cash"]
     now = sql.now()
     closed = sql.execute(
         db,
@@ -122,11 +127,33 @@ def close_register(db: pw.Database, clerk_id: int, counted_cash: int) -> Registe
     return {
         **_register_map((*row[:3], "closed", *row[4:])),
         "closed_at": wire.utc(now),
-        "expected_cash": expected,
+        **balance,
         "counted_cash": counted_cash,
         "difference": difference,
-        "by_method": by_method,
     }
+
+
+def _find_open_row(db: pw.Database, clerk_id: int) -> tuple[Any, ...] | None:
+    """The clerk's open register as a row of `REGISTER_COLUMNS`, if there is one."""
+    return sql.one(
+        db,
+        f"SELECT {REGISTER_COLUMNS} FROM registers WHERE clerk_id = ? AND status = 'open'",
+        (clerk_id,),
+    )
+
+
+def _open_register_row(db: pw.Database, clerk_id: int) -> tuple[Any, ...]:
+    """`_find_open_row`, or `invalid_state` `no_open_register`."""
+    row = _find_open_row(db, clerk_id)
+    if row is None:
+        raise no_open_register()
+    return row
+
+
+def _balance(db: pw.Database, row: tuple[Any, ...]) -> dict[str, Any]:
+    """`expected_cash` and `by_method` of the register in `row`, as they stand now."""
+    by_method = _takings(db, row[0])
+    return {"expected_cash": row[5] + by_method["cash"]["total"], "by_method": by_method}
 
 
 def _takings(db: pw.Database, register_id: int) -> dict[str, dict[str, int]]:

@@ -56,6 +56,7 @@ MAY_CALL: dict[str, frozenset[str]] = {
     "stock.unsubscribe": SIGNED_IN,
     "clerk.register.open": CLERK,
     "clerk.register.close": CLERK,
+    "clerk.register.get": CLERK,
     "clerk.sale": CLERK,
     "clerk.restock": STAFF,
     "clerk.adjust": STAFF,
@@ -110,6 +111,7 @@ def arguments(tag: str) -> dict[str, dict[str, Any]]:
         "stock.unsubscribe": {"all": True},
         "clerk.register.open": {"station": f"authz-{tag}", "opening_cash": 0},
         "clerk.register.close": {"counted_cash": 0},
+        "clerk.register.get": {},
         "clerk.sale": {
             "lines": [{"product_id": NOBODY, "qty": 1}],
             "payment": {"method": "cash", "tendered": 0},

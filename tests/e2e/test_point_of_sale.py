@@ -132,6 +132,42 @@ def test_a_register_outlives_its_connection_and_closes_with_the_difference(
     asyncio.run(run())
 
 
+def test_the_register_read_before_the_close_has_the_figures_the_close_returns(
+    fresh_shop: ServerProcess,
+):
+    async def run():
+        till = await fresh_shop.async_client("clerk")
+        other = await fresh_shop.async_client("clerk")  # another connection, same clerk
+        with pytest.raises(InvalidState) as none_yet:
+            await till.call("clerk.register.get")
+        assert none_yet.value.details == {"reason": "no_open_register"}
+        product = (await stocked(till))[0]
+        opened_ = await till.call("clerk.register.open", station="kasir-4", opening_cash=50_000)
+        sold = await sale(till, [{"product_id": product["id"], "qty": 2}], {"method": "cash"})
+        await till.call(
+            "clerk.refund",
+            order_id=sold["id"],
+            lines=[{"product_id": product["id"], "qty": 1}],
+            reason="returned",
+        )
+        elsewhere = await sale(other, [{"product_id": product["id"], "qty": 1}], CARD)
+
+        read = await other.call("clerk.register.get")
+        closed = await till.call("clerk.register.close", counted_cash=50_000)
+
+        assert {k: read[k] for k in opened_} == opened_, "the register as it was opened"
+        assert read["expected_cash"] == 50_000 + product["price"], "two sold, one refunded"
+        assert read["by_method"]["card"] == {"count": 1, "total": elsewhere["total"]}
+        assert (read["expected_cash"], read["by_method"]) == (
+            closed["expected_cash"],
+            closed["by_method"],
+        )
+        for client in (till, other):
+            await client.close()
+
+    asyncio.run(run())
+
+
 @pytest.fixture
 def two_servers(servers, pg_schema_url):
     init_demo(pg_schema_url)

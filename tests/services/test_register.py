@@ -1,5 +1,5 @@
-"""The till's register session: one open per clerk, and its close balanced from that
-session's own sales and refunds."""
+"""The till's register session: one open per clerk, its close balanced from that
+session's own sales and refunds, and those running figures read before the close."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from twisted.internet.task import Clock
 from protocol.errors import ErrorCode
 from server import sql
 from server.events import EventHub
-from tests.services.inline_db import InlineDatabase, Shop, error, result
+from server.payments import FakeProvider
+from server.services.refund import RefundService
+from tests.services.inline_db import InlineDatabase, Shop, ask, error, result
 from tests.services.shopping import CARD, DECLINED, PAY_S
 from tests.services.till import Till, another_clerk, audited, line
 
@@ -82,6 +84,63 @@ def test_the_close_balances_the_cash_of_this_session_only(
         {"expected_cash": 117_500, "counted_cash": 115_000, "difference": -2_500},
     )
     assert error(till.close(clerk, 0)).details == {"reason": "no_open_register"}
+
+
+def test_the_running_figures_are_what_the_close_then_returns(
+    mini_shop: Shop, dbx: InlineDatabase, hub: EventHub, clock: Clock
+) -> None:
+    till, clerk = Till(dbx, hub, clock), mini_shop.clerk
+    refunds = RefundService(dbx, hub, FakeProvider(clock), clock)
+    register = result(till.open(clerk, opening_cash=100_000))
+    cash = result(till.sell(clerk, line(mini_shop.kopi, 2)))
+    card = till.sell(clerk, line(mini_shop.teh), payment=CARD, key="sale-2")
+    clock.advance(PAY_S)
+    result(card)
+    writes = dbx.writes
+
+    before = result(till.get(clerk))
+
+    assert dbx.writes == writes, "reading the register writes nothing (not even an audit row)"
+    assert before == {
+        **register,
+        "expected_cash": 100_000 + 35_000,
+        "by_method": {
+            "cash": {"count": 1, "total": 35_000},
+            "card": {"count": 1, "total": 9_000},
+            "ewallet": {"count": 0, "total": 0},
+        },
+    }
+    refunded = ask(
+        refunds.refund,
+        clerk,
+        "clerk.refund",
+        order_id=cash["id"],
+        lines=[line(mini_shop.kopi)],
+        reason="spilt",
+    )
+    assert result(refunded)["refund"]["register_id"] == register["id"]
+    result(till.sell(clerk, line(mini_shop.teh), key="sale-3"))  # on yet another connection
+
+    now = result(till.get(clerk))
+    closed = result(till.close(clerk, 120_000))
+
+    assert now == {
+        **register,
+        "expected_cash": 100_000 + 35_000 - 17_500 + 9_000,
+        "by_method": {
+            "cash": {"count": 2, "total": 35_000 - 17_500 + 9_000},
+            "card": {"count": 1, "total": 9_000},
+            "ewallet": {"count": 0, "total": 0},
+        },
+    }, "the cash refund at this till is out of the drawer, the other connection's sale in"
+    assert (now["expected_cash"], now["by_method"]) == (
+        closed["expected_cash"],
+        closed["by_method"],
+    ), "the close computes what the read showed"
+    assert closed["difference"] == 120_000 - 126_500
+    refused = error(till.get(clerk))
+    assert refused.code == ErrorCode.INVALID_STATE
+    assert refused.details == {"reason": "no_open_register"}
 
 
 def refund(

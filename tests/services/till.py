@@ -1,4 +1,5 @@
-"""A clerk's steps for the point-of-sale tests: the till's services, open, sell, close."""
+"""A clerk's steps for the point-of-sale tests: the till's services, open, sell, read,
+close; each step is sent on a connection of its own, as `ask` does."""
 
 from __future__ import annotations
 
@@ -47,6 +48,9 @@ class Till:
 
     def close(self, clerk: Identity, counted_cash: int) -> Deferred[dict[str, Any]]:
         return ask(self.registers.close, clerk, "clerk.register.close", counted_cash=counted_cash)
+
+    def get(self, clerk: Identity) -> Deferred[dict[str, Any]]:
+        return ask(self.registers.get, clerk, "clerk.register.get")
 
     def sell(
         self,

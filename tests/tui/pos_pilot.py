@@ -62,11 +62,13 @@ class Keys:
 
 
 async def at_the_till(pilot: Pilot[Any]) -> PosView:
-    """Wait until the point of sale is shown with the entry line focused."""
+    """Wait until the point of sale is shown with the entry line focused, and has asked
+    the server for the clerk's open till (open or not)."""
     app = pilot.app
     view = await wait_for(pilot, lambda: app.screen.query("#pos-view") and pos(app), "the till")
     entry = view.query_one("#entry", Input)
     await wait_for(pilot, lambda: entry.has_focus, "the entry line focused")
+    await wait_for(pilot, lambda: app.shop.till.status != TillStatus.UNKNOWN, "the till read")
     return view
 
 

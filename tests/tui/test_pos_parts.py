@@ -130,17 +130,13 @@ def test_the_large_total_is_the_number_alone():
     assert IDR.format(-250000, symbol=False) == "-2.500,00"
 
 
-def test_the_till_expects_its_opening_cash_plus_the_cash_sold_here():
+def test_the_till_holds_the_register_the_server_said_is_open():
     till = Till()
-    assert till.status == TillStatus.UNKNOWN and till.expected_cash is None
-    till.opened({"station": "kasir-1", "opening_cash": 10000000})
-    till.sold({"total": 5250000, "payment": {"method": "cash"}})
-    till.sold({"total": 900000, "payment": {"method": "card"}})  # no cash in the drawer
-    assert till.expected_cash == 15250000
+    assert till.status == TillStatus.UNKNOWN and till.opening_cash is None
+    till.opened({"station": "kasir-1", "opening_cash": 10000000, "expected_cash": 15250000})
+    assert (till.status, till.station, till.opening_cash) == (TillStatus.OPEN, "kasir-1", 10000000)
     till.closed()
-    assert till.status == TillStatus.CLOSED and till.expected_cash is None
-    till.open_elsewhere()  # opened before this session: open, station and amounts unknown
-    assert till.status == TillStatus.OPEN and till.expected_cash is None and till.station == ""
+    assert till.status == TillStatus.CLOSED and till.opening_cash is None
 
 
 CASH_SALE = {

@@ -1,6 +1,7 @@
 """Selling at the till against a real server: a whole cash sale by keys (counted), a card
 declined then paid, a lost reply sent again with the sale's key, stock gone at the till,
-and the till opened, closed with a difference, or found open already.
+and the till opened, closed with a difference, or found open already (at sign-in, with the
+server's expected cash at closing, or when opening).
 
 Every test that opens a till runs on a shop of its own (`fresh_shop`): the demo clerk's
 register is the clerk's, on that server, until closed."""
@@ -65,7 +66,8 @@ async def test_a_cash_sale_of_three_items_by_keys(fresh_shop, home):
         await wait_for(pilot, lambda: view.entry.has_focus, "back at the entry line")
         assert keys.counted == 12 <= 15  # 3 Enter, F5, 5 digits, Enter, Enter, Enter
         assert view.ticket.lines == [] and total_digits(app) == "0,00"
-        assert app.shop.till.expected_cash == 10000000 + total
+        opened_with = f"opened with {app.shop.money.format(10000000)}"
+        assert opened_with in label_text(app, "#till-line")
     assert change == app.shop.money.format(5000000 - total, symbol=False)
     [sale] = sales_on_server(fresh_shop)
     assert sale["status"] == "completed" and sale["payment"]["method"] == "cash"
@@ -185,6 +187,7 @@ async def test_closing_the_till_asks_first_then_shows_the_difference(fresh_shop)
 
         await pilot.press("f8")
         dialog = await screen_of(pilot, TillCloseScreen)
+        await wait_for(pilot, lambda: dialog.running is not None, "the server's figures")
         await pilot.press(*"99000")  # Rp 99.000 counted
         counted = 9900000
         facts = table_text(dialog.query_one("#till-facts", Static))
@@ -215,30 +218,61 @@ async def test_closing_the_till_asks_first_then_shows_the_difference(fresh_shop)
         await screen_of(pilot, TillOpenScreen)
 
 
-async def test_a_till_open_already_is_taken_over_and_its_reckoning_comes_at_closing(
+async def test_a_till_opened_elsewhere_shows_at_once_and_its_close_expects_a_refund_there(
     fresh_shop,
 ):
+    product = product_by_sku(fresh_shop, "MIE-0006")
     with fresh_shop.client("clerk") as other_station:
         other_station.call("clerk.register.open", station="kasir-2", opening_cash=5000000)
+        sold = other_station.call(
+            "clerk.sale",
+            lines=[{"product_id": product["id"], "qty": 2}],
+            payment={"method": "cash"},
+            idempotency_key="elsewhere-1",
+        )
+        other_station.call(
+            "clerk.refund",
+            order_id=sold["id"],
+            lines=[{"product_id": product["id"], "qty": 1}],
+            reason="returned",
+        )
+    expected = 5000000 + 2 * product["price"] - product["price"]
     app = make_app(fresh_shop)
     async with app.run_test(size=(80, 24)) as pilot:
         await sign_in(pilot, *demo_clerk(fresh_shop))
         await at_the_till(pilot)
+        money = app.shop.money
+        assert label_text(app, "#till-line") == (
+            f"Till kasir-2 open · opened with {money.format(5000000)} · F8 closes it"
+        )
+        await pilot.press("f8")
+        dialog = await screen_of(pilot, TillCloseScreen)
+        await wait_for(pilot, lambda: dialog.running is not None, "the server's figures")
+        facts = table_text(dialog.query_one("#till-facts", Static))
+        assert f"Expected cash {money.format(expected)}" in " ".join(facts.split())
+        await pilot.press(*"50000", "enter")
+        question = await screen_of(pilot, ConfirmScreen)
+        assert str(question.query_one("#confirm-amount", Label).render()) == (
+            f"Counted {money.format(5000000)} · expected {money.format(expected)}"
+        )
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: dialog.closed is not None, "the till closed")
+    assert dialog.closed["station"] == "kasir-2"
+    assert dialog.closed["expected_cash"] == expected, "the figure shown was the server's"
+
+
+async def test_a_till_opened_elsewhere_after_sign_in_is_taken_over_when_opening(fresh_shop):
+    app = make_app(fresh_shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *demo_clerk(fresh_shop))
+        await at_the_till(pilot)
+        assert app.shop.till.status == TillStatus.CLOSED, "none open at sign-in"
+        with fresh_shop.client("clerk") as other_station:
+            other_station.call("clerk.register.open", station="kasir-2", opening_cash=5000000)
         await open_till(pilot, "100000", station="kasir-1")  # answered: open already
-        assert app.shop.till.expected_cash is None
-        assert "open" in label_text(app, "#till-line")
+        assert "Till kasir-2 open" in label_text(app, "#till-line"), "read from the server"
         await Keys(pilot).scan("MIE-0006", 1)
         await pilot.press("f5", "enter", "enter")  # sold on the till open already
         await screen_of(pilot, ReceiptScreen)
-        await pilot.press("enter", "f8")
-        dialog = await screen_of(pilot, TillCloseScreen)
-        assert "known at closing" in table_text(dialog.query_one("#till-facts", Static))
-        await pilot.press(*"50000", "enter")
-        question = await screen_of(pilot, ConfirmScreen)
-        assert "known to the server only" in str(question.query_one("#confirm-what").render())
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: dialog.closed is not None, "the till closed")
-    price = product_by_sku(fresh_shop, "MIE-0006")["price"]
-    assert dialog.closed["station"] == "kasir-2"
-    assert dialog.closed["expected_cash"] == 5000000 + price
-    assert dialog.closed["by_method"]["cash"] == {"count": 1, "total": price}
+    [sale] = sales_on_server(fresh_shop)
+    assert sale["status"] == "completed"
