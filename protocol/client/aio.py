@@ -102,7 +102,8 @@ class AsyncClient:
         self._ids = itertools.count(1)
         self._pending: dict[int, tuple[asyncio.Future[dict[str, Any]], str, str | None]] = {}
         self._writer: asyncio.StreamWriter | None = None
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: list[asyncio.Task[None]] = []  # the link's reader and heartbeat
+        self._reconnecting: asyncio.Task[None] | None = None
         self._event_callbacks: list[Callable[[Push], object]] = []
         self._state_callbacks: list[Callable[[State], object]] = []
         self._events: asyncio.Queue[Push] = asyncio.Queue(EVENT_QUEUE_LIMIT)
@@ -159,6 +160,8 @@ class AsyncClient:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
         tasks, self._tasks = self._tasks, []
+        if self._reconnecting is not None:
+            tasks.append(self._reconnecting)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -383,7 +386,12 @@ class AsyncClient:
             self._set_state(State.CLOSED)
             return
         self._set_state(State.RECONNECTING)
-        self._tasks = [asyncio.create_task(self._reconnect_loop())]
+        self._tasks = []
+        # A link lost while reconnecting (in hello or the resume) is the running loop's to
+        # retry: a second loop beside it could mark the client connected on its own link
+        # while the other's newer link, the one calls go out on, is not signed in yet.
+        if self._reconnecting is None or self._reconnecting.done():
+            self._reconnecting = asyncio.create_task(self._reconnect_loop())
 
     async def _reconnect_loop(self) -> None:
         delay = self.backoff_min

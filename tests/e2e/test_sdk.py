@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-from protocol.client import AsyncClient, State
+from protocol.client import AsyncClient, ConnectionLost, State
 from protocol.client.aio import SESSION_ENDED_EVENT, SNAPSHOT_EVENT
 from protocol.errors import Unauthenticated
 from tests.e2e.harness import wait_until, wait_until_async
@@ -85,6 +85,44 @@ def test_a_cut_link_reconnects_resumes_without_password_and_restores_the_feed(sh
     assert snapshot.data["snapshot"][0]["product_id"] == product["id"]
     [event] = [p for p in pushes if p.event == "stock"]
     assert event.data["stock"] == snapshot.data["snapshot"][0]["stock"] - 1
+
+
+def test_a_link_cut_again_during_the_resume_leaves_one_reconnect_loop(shop, proxy):
+    """Cut while the client resumes after a first cut: the loop that was resuming tries
+    again, and no second loop starts beside it (two would race, and one could mark the
+    client connected while the other's new link is not signed in yet)."""
+
+    def reconnect_loops():
+        return sum(
+            1 for t in asyncio.all_tasks() if t.get_coro().__qualname__.endswith("_reconnect_loop")
+        )
+
+    async def run():
+        c = AsyncClient("127.0.0.1", proxy.port, backoff_min=0.05)
+        await c.connect()
+        await c.login("customer", shop.passwords["customer"])
+        resume, loops = c.resume, []
+
+        async def cut_during_the_first_resume(token):
+            if loops:
+                return await resume(token)
+            proxy.cut()
+            with pytest.raises(ConnectionLost):
+                await resume(token)
+            loops.append(reconnect_loops())
+            raise ConnectionLost("auth.resume")
+
+        c.resume = cut_during_the_first_resume
+        proxy.cut()
+        await wait_until_async(lambda: loops, what="the cut during the resume")
+        await c.wait_connected(timeout=30)
+        assert loops == [1]
+        assert (await c.call("cart.get"))["currency"] == "IDR"  # signed in again
+        await wait_until_async(lambda: reconnect_loops() == 0, what="the loop's end")
+        assert proxy.accepted == 3
+        await c.close()
+
+    asyncio.run(run())
 
 
 def test_a_server_restart_is_survived_the_same_way(fresh_shop):
