@@ -17,14 +17,13 @@ from client_tui.money import Money
 from client_tui.stock import Level, StockBook
 from client_tui.till import Till
 from client_tui.watch import StockWatch
-from protocol.client import AsyncClient, ConnectionLost
+from protocol.client import AsyncClient
 from protocol.errors import InvalidState, NotFound, Unauthenticated
 from protocol.ops import Op
 from protocol.rules import STAFF_ROLES
 
 PRODUCT_PAGE = 50
 ORDER_PAGE = 20
-SALE_ATTEMPTS = 5
 EMPTY_CART: dict[str, Any] = {"items": [], "total": 0, "count": 0}
 
 
@@ -201,48 +200,40 @@ class Shop:
     async def sell(
         self, lines: list[dict[str, int]], payment: dict[str, Any], idempotency_key: str
     ) -> dict[str, Any]:
-        """Ring up a sale. If the link drops meanwhile, the same sale is sent again with
-        the same key once it is back (as `AsyncClient.checkout` does): charged once."""
-        for attempt in range(SALE_ATTEMPTS):
-            try:
-                await self.client.wait_connected()
-                order = await self.client.call(
-                    Op.CLERK_SALE, lines=lines, payment=payment, idempotency_key=idempotency_key
-                )
-            except ConnectionLost:
-                if attempt == SALE_ATTEMPTS - 1:
-                    raise
-                continue
-            return order
-        raise AssertionError("unreachable")
+        """Ring up a sale, sent again with its key when the link drops meanwhile: charged once."""
+        return await self.client.call_keyed(
+            Op.CLERK_SALE, {"lines": lines, "payment": payment}, idempotency_key
+        )
 
     async def refund(
         self, order_id: int, lines: dict[int, int], reason: str, key: str
     ) -> dict[str, Any]:
-        """Refund `lines` (product id: units) of an order; the order comes back. `key`: the
-        idempotency key, so that a repeat after a lost reply refunds once."""
-        return await self.client.call(
+        """Refund `lines` (product id: units) of an order; the order comes back. Sent again
+        with `key` when the link drops meanwhile: refunded once."""
+        return await self.client.call_keyed(
             Op.CLERK_REFUND,
-            order_id=order_id,
-            lines=[{"product_id": pid, "qty": qty} for pid, qty in lines.items()],
-            reason=reason,
-            idempotency_key=key,
+            {
+                "order_id": order_id,
+                "lines": [{"product_id": pid, "qty": qty} for pid, qty in lines.items()],
+                "reason": reason,
+            },
+            key,
         )
 
     # -- stock (staff)
 
     async def restock(self, product_id: int, qty: int, reason: str, key: str) -> dict[str, Any]:
-        """Receive `qty` units; the product comes back with its new stock. `key`: the
-        idempotency key, so that a repeat after a lost reply adds once."""
-        product = await self.client.call(
-            Op.CLERK_RESTOCK, product_id=product_id, qty=qty, reason=reason, idempotency_key=key
+        """Receive `qty` units; the product comes back with its new stock. Sent again with
+        `key` when the link drops meanwhile: added once."""
+        product = await self.client.call_keyed(
+            Op.CLERK_RESTOCK, {"product_id": product_id, "qty": qty, "reason": reason}, key
         )
         return self._took_product(product)
 
     async def adjust(self, product_id: int, delta: int, reason: str, key: str) -> dict[str, Any]:
         """Correct stock by `delta` units (negative: taken away); `key` as for `restock`."""
-        product = await self.client.call(
-            Op.CLERK_ADJUST, product_id=product_id, delta=delta, reason=reason, idempotency_key=key
+        product = await self.client.call_keyed(
+            Op.CLERK_ADJUST, {"product_id": product_id, "delta": delta, "reason": reason}, key
         )
         return self._took_product(product)
 

@@ -53,8 +53,8 @@ class State(StrEnum):
 class ConnectionLost(Exception):
     """The link dropped before the answer came. The request may or may not have run.
 
-    A checkout carries its `idempotency_key`: calling it again with that key is safe
-    (`AsyncClient.checkout` does so by itself).
+    A keyed call carries its `idempotency_key`: calling it again with that key is safe
+    (`AsyncClient.call_keyed` does so by itself).
     """
 
     def __init__(self, op: str, idempotency_key: str | None = None) -> None:
@@ -265,11 +265,25 @@ class AsyncClient:
 
         The key makes the retry safe: the server returns the first order, charged once.
         """
-        key = idempotency_key or secrets.token_urlsafe(16)
+        return await self.call_keyed(
+            Op.ORDER_CHECKOUT, {"payment": payment}, idempotency_key, attempts
+        )
+
+    async def call_keyed(
+        self, op: str, args: dict[str, Any], key: str | None = None, attempts: int = 5
+    ) -> dict[str, Any]:
+        """Call `op`, which takes an `idempotency_key`, sending it again with the same key
+        each time the link drops before the answer, up to `attempts` sends in all.
+
+        The key (a fresh one when none is given) makes each repeat safe: the server does the
+        work once and answers every repeat with its first result. The last `ConnectionLost`
+        is raised when every attempt lost its link.
+        """
+        key = key or secrets.token_urlsafe(16)
         for attempt in range(attempts):
             try:
                 await self.wait_connected()
-                return await self.call(Op.ORDER_CHECKOUT, idempotency_key=key, payment=payment)
+                return await self.call(op, args, idempotency_key=key)
             except ConnectionLost:
                 if attempt == attempts - 1:
                     raise

@@ -168,6 +168,52 @@ def test_a_checkout_cut_mid_flight_and_retried_makes_exactly_one_order(slow_shop
     assert wait_until(lambda: facts(slow_shop.db_url, product["id"])["orders"]) == {"paid": 1}
 
 
+def test_a_keyed_call_cut_mid_flight_is_sent_again_with_its_key_and_done_once(slow_shop):
+    """`call_keyed` for any keyed op: a card sale at the till, cut while it is charged."""
+    proxy = CuttableProxy(slow_shop.port)
+
+    async def run():
+        c = await slow_shop.async_client("clerk", port=proxy.port, backoff_min=0.05)
+        await c.call("clerk.register.open", station="kasir-cut", opening_cash=0)
+        product = next(p for p in (await c.call("catalog.list"))["items"] if p["stock"] > 3)
+        before = facts(slow_shop.db_url, product["id"])
+        sent = []
+        call = c.call
+
+        async def counted(op, args=None, /, **kw):
+            if op == "clerk.sale":
+                sent.append(kw["idempotency_key"])
+            return await call(op, args, **kw)
+
+        c.call = counted
+        sale = asyncio.create_task(
+            c.call_keyed(
+                "clerk.sale",
+                {"lines": [{"product_id": product["id"], "qty": 2}], "payment": CARD},
+                attempts=3,
+            )
+        )
+        # cut once the order is written and its slow payment has not yet answered
+        await asyncio.to_thread(
+            wait_until, lambda: pending_orders(slow_shop.db_url, product["id"]) == 1
+        )
+        proxy.cut()
+        order = await sale
+        await c.close()
+        return before, order, sent
+
+    try:
+        before, order, sent = asyncio.run(run())
+    finally:
+        proxy.close()
+    assert order["status"] == "completed" and order["lines"][0]["qty"] == 2
+    assert len(sent) == 2 and sent[0] == sent[1]  # a key made up once, sent twice
+    assert proxy.accepted == 2
+    after = facts(slow_shop.db_url, order["lines"][0]["product_id"])
+    assert after["orders"] == {**before["orders"], "completed": 1}
+    assert after["stock"] == before["stock"] - 2 and after["problems"] == []
+
+
 def test_a_session_ended_elsewhere_leaves_the_client_connected_and_signed_out(shop, proxy):
     async def run():
         c = await shop.async_client("customer", port=proxy.port, backoff_min=0.05)

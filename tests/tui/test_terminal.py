@@ -1,4 +1,5 @@
-"""`warung` in a real terminal (tmux): sign in, add a product, check out; and `--demo`.
+"""`warung` in a real terminal (tmux): sign in, add a product, check out; a clerk's cash
+sale at the till; and `--demo`.
 
 Skipped where tmux is missing; `.ci/run` installs it, so CI always runs these.
 """
@@ -15,6 +16,9 @@ import time
 from pathlib import Path
 
 import pytest
+
+from client_tui.money import Money
+from tests.tui.pilot import product_by_sku
 
 pytestmark = pytest.mark.skipif(
     shutil.which("tmux") is None, reason="tmux is not installed (CI installs it in .ci/run)"
@@ -70,6 +74,19 @@ class Terminal:
                 raise AssertionError(f"no {pattern!r} on the screen after {timeout} s:\n{screen}")
             time.sleep(0.05)
 
+    def wait_for_cursor(self, pattern: str, timeout: float = 15.0) -> None:
+        """Wait until the terminal's cursor is on a line matching `pattern`: the app puts it
+        in the focused field, so this is how a test sees where the focus is."""
+        deadline = time.monotonic() + timeout
+        while True:
+            row = int(self.tmux("display-message", "-p", "#{cursor_y}"))
+            line = self.screen().splitlines()[row:][:1]
+            if line and re.search(pattern, line[0]):
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the cursor is not on {pattern!r} after {timeout} s")
+            time.sleep(0.05)
+
     def close(self) -> None:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
 
@@ -105,6 +122,61 @@ def test_sign_in_add_and_check_out_in_a_real_terminal(shop, customer, home: Path
         client.login(username, password)
         orders = client.call("order.list")["items"]
     assert [(o["status"], o["lines"][0]["sku"]) for o in orders] == [("paid", "MIE-0016")]
+
+
+def test_a_clerk_sells_two_items_for_cash_in_a_real_terminal(shop, home: Path):
+    """Each key waits for what it acts on to be on the screen: a key sent before the focus
+    gets there would be lost under load."""
+    skus = ("MIE-0001", "KOP-0002")
+    total = sum(product_by_sku(shop, sku)["price"] for sku in skus)
+    money = Money("IDR", 2)
+    argv = [*warung_command(), "--port", str(shop.port), "--user", "clerk"]
+    term = Terminal(home, argv)
+    try:
+        term.wait_for("Sign in to warung")
+        term.type(shop.passwords["clerk"])
+        term.keys("Enter")
+        term.wait_for(r"clerk \(clerk\)  ● connected")
+        term.wait_for("Till closed: F8 opens it")  # the server said: no till open yet
+        term.keys("F8")
+        term.wait_for("Open the till")
+        term.type("100000")  # the opening cash, focused first
+        term.wait_for(r"Opening cash +100000")
+        term.keys("BTab")
+        term.wait_for_cursor("Station")
+        term.keys("C-u")
+        term.wait_for(r"Station +│")
+        term.type("kasir-9")
+        term.wait_for(r"Station +kasir-9")
+        term.keys("Tab")
+        term.wait_for_cursor("Opening cash")
+        term.keys("Enter")
+        term.wait_for(r"Till kasir-9 open · opened with Rp 100\.000,00")
+        for items, sku in enumerate(skus, 1):
+            term.type(sku)
+            term.wait_for(f"(?m)^ {sku} *$")  # on the entry line, not yet on the ticket
+            term.keys("Enter")
+            term.wait_for(f"{items} items? · Total")
+        term.keys("F5")
+        term.wait_for("Cash handed over")
+        term.type("50000")
+        term.wait_for(re.escape(f"Change {money.format(5000000 - total)}"))
+        term.keys("Enter")
+        term.wait_for(re.escape(f"Total {money.format(total)}"))
+        term.keys("Enter")
+        sold = term.wait_for(r"Sold · order (\d+)")
+        term.wait_for("Change to give")
+        term.wait_for(r"Till kasir-9 · clerk")
+        term.wait_for(r"Change +" + re.escape(money.format(5000000 - total)))
+        term.keys("C-q")  # quits from the receipt too
+        term.wait_for("warung exited 0")
+    finally:
+        term.close()
+    with shop.client("clerk") as client:
+        order = client.call("order.get", order_id=int(sold.group(1)))
+    assert (order["channel"], order["status"]) == ("pos", "completed")
+    assert order["payment"]["method"] == "cash" and order["total"] == total
+    assert [(line["sku"], line["qty"]) for line in order["lines"]] == [(sku, 1) for sku in skus]
 
 
 def test_demo_runs_its_own_shop_and_stops_it_on_exit(home: Path):
