@@ -2,7 +2,10 @@
 
 Plain data and integer arithmetic, no terminal: the point-of-sale view draws it and
 `clerk.sale` takes its lines. The ticket also holds the sale's idempotency key, so a
-retry after a lost link repeats the same sale whichever dialog sends it.
+retry after a lost link repeats the same sale whichever dialog sends it. After a doubtful
+answer (the sale may have gone through) the ticket is locked to that sale, lines and
+payment, until a definite answer or until the clerk abandons it: otherwise its key, reused
+for another sale, would be refused, and a new key could sell the same goods twice.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ class Ticket:
     def __init__(self) -> None:
         self.lines: list[TicketLine] = []
         self.idempotency_key = new_key()
+        self.in_doubt: dict[str, Any] | None = None  # the payment of a sale in doubt
 
     @property
     def total(self) -> int:
@@ -70,8 +74,17 @@ class Ticket:
     def line(self, product_id: int) -> TicketLine | None:
         return next((ln for ln in self.lines if ln.product_id == product_id), None)
 
+    def check_editable(self) -> None:
+        """TicketError while a sale of this ticket is in doubt."""
+        if self.in_doubt is not None:
+            raise TicketError(
+                "The last sale of this ticket may have gone through: pay again to send the "
+                "same sale, or abandon it there, before changing the ticket."
+            )
+
     def add(self, product: dict[str, Any], qty: int) -> TicketLine:
         """Put `qty` units of `product` on the ticket: on its line if it has one."""
+        self.check_editable()
         if product.get("archived"):
             raise TicketError(f"{product['name']} is archived: it is not for sale.")
         line = self.line(product["id"])
@@ -85,6 +98,7 @@ class Ticket:
         return line
 
     def set_qty(self, product_id: int, qty: int) -> None:
+        self.check_editable()
         line = self.line(product_id)
         if line is None:
             raise TicketError("That product is not on the ticket.")
@@ -93,6 +107,7 @@ class Ticket:
         line.qty = qty
 
     def remove(self, product_id: int) -> None:
+        self.check_editable()
         self.lines = [ln for ln in self.lines if ln.product_id != product_id]
 
     def sale_lines(self) -> list[dict[str, int]]:
@@ -105,8 +120,10 @@ class Ticket:
         self.renew_key()
 
     def renew_key(self) -> None:
-        """After a definite answer (declined, short of stock): the next try is a new sale."""
+        """After a definite answer (declined, short of stock), or a sale in doubt abandoned:
+        the next try is a new sale."""
         self.idempotency_key = new_key()
+        self.in_doubt = None
 
 
 def new_key() -> str:

@@ -2,9 +2,12 @@
 or e-wallet token. Enter asks to confirm, naming the amount; Enter again sells.
 
 The sale's idempotency key belongs to the ticket (`Ticket.idempotency_key`): when the link
-drops while selling, the sale is sent again with it, and pressing Enter again after such a
-failure reuses it too, so it is charged at most once even if this dialog is closed and
-opened again. After a definite answer (declined, short of stock) the next try is a new sale.
+drops while selling, the sale is sent again with it. After a doubtful answer (a failed link,
+`unavailable`: it may have gone through) the ticket is locked to that sale (`Ticket.in_doubt`)
+and this dialog offers only to send it again, same key, lines and payment, or to abandon it
+once the clerk confirms it was not sold; so it is charged at most once even if this dialog is
+closed and opened again. After a definite answer (declined, short of stock) the next try is
+a new sale.
 """
 
 from __future__ import annotations
@@ -34,13 +37,18 @@ from protocol.errors import (
 
 METHOD_NAMES = {"cash": "cash", "card": "card", "ewallet": "e-wallet"}
 MAX_TENDERED = 10**12
+DOUBT = "The ticket and the payment stay as they are until then; this sale is charged at most once."
 
 
 class PayScreen(ModalScreen[dict[str, Any] | None]):
     """Dismissed with the order sold, or None when the clerk backs out."""
 
     AUTO_FOCUS = "#tendered, #token"
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "Back to the ticket")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back to the ticket"),
+        Binding("enter", "again", "Send again"),  # the field is disabled while in doubt
+        Binding("a", "abandon", "Abandon: it was not sold"),
+    ]
 
     def __init__(self, shop: Shop, ticket: Ticket, method: str) -> None:
         super().__init__()
@@ -77,9 +85,19 @@ class PayScreen(ModalScreen[dict[str, Any] | None]):
 
     def on_mount(self) -> None:
         self.query_one("#pay-problem", Label).display = False
+        if self.ticket.in_doubt is not None:
+            self._problem(DOUBT)
+        self._set_selling(False)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("again", "abandon"):
+            return self.ticket.in_doubt is not None and not self.selling
+        return True
 
     def _hint(self, typed: str) -> str:
         """Under the field: the change (cash), or how the demo provider answers."""
+        if self.ticket.in_doubt is not None:
+            return "Enter sends the same sale again; A abandons it if it was not sold."
         if self.method != "cash":
             return 'The demo provider declines the token "decline" and approves any other.'
         if not typed.strip():
@@ -148,33 +166,37 @@ class PayScreen(ModalScreen[dict[str, Any] | None]):
                 self.ticket.sale_lines(), payment, self.ticket.idempotency_key
             )
         except CALL_ERRORS as error:
-            self._refused(error)
+            self._refused(error, payment)
             return
         finally:
             self._set_selling(False)
         self.dismiss(order)
 
-    def _refused(self, error: BaseException) -> None:
+    def _refused(self, error: BaseException, payment: dict[str, Any]) -> None:
         """Say what happened, and start a new sale (a new key) unless the last one may
-        still have gone through."""
-        if isinstance(error, LINK_ERRORS):  # the sale may have gone through: keep its key
-            self._problem(
-                "The link to the shop failed while selling. Press Enter again when the top "
-                "line says connected: this sale is charged at most once."
-            )
-            return
-        if isinstance(error, Conflict) and error.details.get("reason") == "in_progress":
-            self._problem("This sale is still going through: press Enter again in a moment.")
-            return
-        if isinstance(error, Unavailable):
-            self._problem(
-                "The payment provider has not answered. The shop settles the sale within "
-                "two minutes: press Enter again then (charged at most once)."
-            )
+        still have gone through: then the ticket stays locked to that sale."""
+        doubt = self._doubt(error)
+        if doubt is not None:
+            self.ticket.in_doubt = payment
+            self._problem(f"{doubt} {DOUBT}")
             return
         self.ticket.renew_key()
         self._problem(self._definite(error))
         end_if_signed_out(self, error)
+
+    @staticmethod
+    def _doubt(error: BaseException) -> str | None:
+        """Why the sale may have gone through, or None for a definite answer."""
+        if isinstance(error, LINK_ERRORS):
+            return "The link to the shop failed while selling: send again once connected."
+        if isinstance(error, Conflict) and error.details.get("reason") == "in_progress":
+            return "This sale is still going through: send it again in a moment."
+        if isinstance(error, Unavailable):
+            return (
+                "The payment provider has not answered. The shop settles the sale within "
+                "two minutes: send it again then."
+            )
+        return None
 
     def _definite(self, error: BaseException) -> str:
         details = getattr(error, "details", {})
@@ -199,22 +221,20 @@ class PayScreen(ModalScreen[dict[str, Any] | None]):
             self.shop.till.closed()
             return "The till is closed (closed at another station?): Escape, then F8 opens it."
         if isinstance(error, Conflict):
-            return (
-                "A sale sent before the link dropped had other lines or payment: look for "
-                "it under Orders. Enter sells this ticket as a new sale."
-            )
+            return "The shop holds another sale under this one's key. Enter sells this ticket."
         return describe(error)
 
     def _set_selling(self, selling: bool) -> None:
         self.selling = selling
         for field in self.query(Input):
-            field.disabled = selling
+            field.disabled = selling or self.ticket.in_doubt is not None
         if selling:
             self.query_one("#pay-problem", Label).display = False
             self.query_one("#pay-hint", Label).update("Selling…")
         else:
             self.query_one("#pay-hint", Label).update(self._hint(self._typed()))
             self.query(Input).first().focus()
+        self.refresh_bindings()
 
     def _typed(self) -> str:
         return self.query(Input).first().value
@@ -223,6 +243,29 @@ class PayScreen(ModalScreen[dict[str, Any] | None]):
         problem = self.query_one("#pay-problem", Label)
         problem.update(text)
         problem.display = True
+
+    def action_again(self) -> None:
+        if self.ticket.in_doubt is not None and not self.selling:
+            self._confirm_and_sell(self.ticket.in_doubt)
+
+    def action_abandon(self) -> None:
+        if self.ticket.in_doubt is not None and not self.selling:
+            self._abandon()
+
+    @work(exclusive=True, group="pay")
+    async def _abandon(self) -> None:
+        question = ConfirmScreen(
+            "Abandon this sale?",
+            "Only if it was not sold (not among the till's orders, not charged): the ticket "
+            "can change again and the next try is a new sale.",
+            f"Total {self.shop.money.format(self.ticket.total)}",
+            go="Abandon",
+        )
+        if not await self.app.push_screen_wait(question):
+            return
+        self.ticket.renew_key()
+        self.query_one("#pay-problem", Label).display = False
+        self._set_selling(False)
 
     def action_back(self) -> None:
         if not self.selling:

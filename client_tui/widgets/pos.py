@@ -130,6 +130,7 @@ class PosView(Vertical):
         if not event.value.strip():
             return
         try:
+            self.ticket.check_editable()
             entry = parse_entry(event.value)
         except TicketError as error:
             self.say(str(error), problem=True)
@@ -233,12 +234,20 @@ class PosView(Vertical):
             return
         line = self.ticket.line(product_id)
         if line is not None and 1 <= line.qty + delta <= MAX_QTY:
-            self.ticket.set_qty(product_id, line.qty + delta)
+            try:
+                self.ticket.set_qty(product_id, line.qty + delta)
+            except TicketError as error:
+                self.say(str(error), problem=True)
+                return
             self.show_ticket()
 
     def action_remove(self) -> None:
         if (product_id := self._current_id()) is not None:
-            self.ticket.remove(product_id)
+            try:
+                self.ticket.remove(product_id)
+            except TicketError as error:
+                self.say(str(error), problem=True)
+                return
             self.show_ticket()
             self._watch_ticket()
             if not self.ticket.lines:
@@ -270,6 +279,8 @@ class PosView(Vertical):
                 return
             self.show_till()
             self.say("")
+        if self.ticket.in_doubt is not None:  # only that same sale, paid the same way
+            method = self.ticket.in_doubt["method"]
         order = await self.app.push_screen_wait(PayScreen(self.shop, self.ticket, method))
         self.show_till()
         if order is None:

@@ -16,7 +16,8 @@ from client_tui.screens.receipt import ReceiptScreen
 from client_tui.screens.till import TillCloseScreen, TillOpenScreen
 from client_tui.till import TillStatus
 from protocol.client import ConnectionLost
-from tests.tui.pilot import buy, label_text, make_app, product_by_sku, sign_in, wait_for
+from protocol.errors import Unavailable
+from tests.tui.pilot import buy, label_text, make_app, product_by_sku, refuse, sign_in, wait_for
 from tests.tui.pos_pilot import (
     Keys,
     at_the_till,
@@ -151,6 +152,81 @@ async def test_a_sale_whose_reply_is_lost_is_sent_again_with_its_key_and_charged
     [sale] = sales_on_server(fresh_shop)
     assert sale["payment"]["method"] == "ewallet" and sale["status"] == "completed"
     assert product_by_sku(fresh_shop, "MIE-0004")["stock"] == stock - 1
+
+
+async def doubtful_card_sale(pilot, app, sku: str) -> tuple[PayScreen, list[str]]:
+    """A card sale of `sku` the shop answers `unavailable` (it may have gone through);
+    the dialog has said so. Returns it and the keys `clerk.sale` was sent with since."""
+    await Keys(pilot).scan(sku, 1)
+    call = app.client.call
+    refuse(app.client, "clerk.sale", Unavailable("The payment provider did not answer."))
+    await pilot.press("f6", "enter", "enter")
+    dialog = await screen_of(pilot, PayScreen)
+    problem = dialog.query_one("#pay-problem", Label)
+    await wait_for(pilot, lambda: problem.display, "the unknown answer said")
+    sent: list[str] = []
+
+    async def recorded(op, args=None, /, **kw):
+        if op == "clerk.sale":
+            sent.append(kw["idempotency_key"])
+        return await call(op, args, **kw)
+
+    app.client.call = recorded
+    return dialog, sent
+
+
+async def test_a_sale_in_doubt_locks_the_ticket_and_is_sent_again_with_its_key(fresh_shop):
+    app = make_app(fresh_shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *demo_clerk(fresh_shop))
+        view = await at_the_till(pilot)
+        await open_till(pilot)
+        key = view.ticket.idempotency_key
+        dialog, sent = await doubtful_card_sale(pilot, app, "MIE-0004")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is not dialog, "back at the ticket")
+        await pilot.press("tab", "plus", "x")
+        await Keys(pilot).type("MIE-0001")
+        await pilot.press("enter")
+        await wait_for(
+            pilot, lambda: "may have gone through" in label_text(app, "#pos-message"), "refused"
+        )
+        assert [(ln.sku, ln.qty) for ln in view.ticket.lines] == [("MIE-0004", 1)]
+        await pilot.press("f5")  # another method: the dialog stays with the card
+        again = await screen_of(pilot, PayScreen)
+        assert again.method == "card"
+        await pilot.press("enter", "enter")
+        await screen_of(pilot, ReceiptScreen)
+    assert sent == [key]
+    [sale] = sales_on_server(fresh_shop)
+    assert sale["payment"]["method"] == "card" and sale["status"] == "completed"
+
+
+async def test_abandoning_a_sale_in_doubt_asks_first_then_the_next_is_a_new_sale(fresh_shop):
+    app = make_app(fresh_shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *demo_clerk(fresh_shop))
+        view = await at_the_till(pilot)
+        await open_till(pilot)
+        key = view.ticket.idempotency_key
+        dialog, sent = await doubtful_card_sale(pilot, app, "MIE-0004")
+        await pilot.press("a")
+        await screen_of(pilot, ConfirmScreen)
+        await pilot.press("escape")  # backs out: still the same sale
+        await wait_for(pilot, lambda: app.screen is dialog, "back at paying")
+        assert view.ticket.idempotency_key == key
+        await pilot.press("a")
+        await screen_of(pilot, ConfirmScreen)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen is dialog, "back at paying")
+        assert view.ticket.idempotency_key != key
+        await pilot.press("escape", "tab", "plus")  # the ticket can change again
+        await wait_for(pilot, lambda: view.ticket.lines[0].qty == 2, "two now")
+        await pilot.press("f5", "enter", "enter")
+        await screen_of(pilot, ReceiptScreen)
+    assert len(sent) == 1 and sent[0] != key
+    [sale] = sales_on_server(fresh_shop)
+    assert sale["payment"]["method"] == "cash" and sale["lines"][0]["qty"] == 2
 
 
 async def test_stock_gone_at_the_till_sells_nothing_and_keeps_the_ticket(fresh_shop):
