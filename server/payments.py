@@ -70,11 +70,17 @@ async def pay_back(
             charge=charge,
             done=done,
         )
-        raise Unavailable(
-            f"{done}, but the payment provider did not confirm paying back {amount}: "
-            "settle it with the provider",
-            {"reason": "provider", **details},
-        ) from None
+        raise not_paid_back(done, amount, details) from None
+
+
+def not_paid_back(done: str, amount: int, details: dict[str, Any]) -> Unavailable:
+    """`unavailable` `{"reason": "provider", **details}`: the provider did not confirm
+    paying `amount` back after what `done` says was committed."""
+    return Unavailable(
+        f"{done}, but the payment provider did not confirm paying back {amount}: "
+        "settle it with the provider",
+        {"reason": "provider", **details},
+    )
 
 
 class FakeProvider:

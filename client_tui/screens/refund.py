@@ -1,6 +1,8 @@
 """Refund some or all units of an order: choose the units per line, see the amount, and
 confirm it once more before anything is sent (PROTOCOL.md `clerk.refund`). The units go
-back to stock. The dialog stays open on a refusal, saying why."""
+back to stock. The dialog stays open on a refusal, saying why. A refund the payment provider
+did not confirm is recorded all the same and is not sent again: the clerk settles it with the
+provider."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from client_tui.orderfmt import customer_text, payment_method, status_text, unit
 from client_tui.retrykey import RetryKey
 from client_tui.screens.confirm import ConfirmScreen
 from client_tui.shop import Shop
-from protocol.errors import InvalidState
+from protocol.errors import InvalidState, Unavailable
 
 
 def remaining(line: dict[str, Any]) -> int:
@@ -37,6 +39,7 @@ class RefundScreen(ModalScreen[dict[str, Any] | None]):
         self.lines = [line for line in order.get("lines", []) if remaining(line) > 0]
         self.busy = False
         self.retry = RetryKey()
+        self.recorded = False  # the refund is recorded: nothing to send again
 
     def compose(self) -> ComposeResult:
         order, money = self.order, self.shop.money
@@ -146,7 +149,7 @@ class RefundScreen(ModalScreen[dict[str, Any] | None]):
         elif not reason:
             self._problem("Enter a reason: it is kept with the refund.")
             self.query_one("#refund-reason", Input).focus()
-        elif not self.busy:
+        elif not self.busy and not self.recorded:
             self._refund(chosen, reason)
 
     @work(exclusive=True, group="refund")
@@ -163,6 +166,12 @@ class RefundScreen(ModalScreen[dict[str, Any] | None]):
         except InvalidState as error:
             self._problem(self._refused(error))
             return
+        except Unavailable as error:
+            if error.details.get("reason") != "provider":
+                self._problem(describe(error))
+                return
+            self._not_paid_back(error.details.get("refund_id"))
+            return
         except CALL_ERRORS as error:
             self._problem(describe(error))
             end_if_signed_out(self, error)
@@ -174,6 +183,18 @@ class RefundScreen(ModalScreen[dict[str, Any] | None]):
             title="Refunded",
         )
         self.dismiss(order)
+
+    def _not_paid_back(self, refund_id: int | None) -> None:
+        """The refund is recorded (units back in stock) but the provider did not confirm
+        paying the money back: sending it again would answer the same, and the server never
+        asks the provider twice, so the Refund button goes and the clerk settles it by hand."""
+        self.recorded = True
+        self.query_one("#refund", Button).display = False
+        self._problem(
+            f"Refund {refund_id} is recorded and its units are back in stock, but the payment "
+            f"provider did not confirm paying the money back. Settle refund {refund_id} with "
+            "the provider; do not refund this order again."
+        )
 
     def _refused(self, error: InvalidState) -> str:
         """Refunded or moved on meanwhile (at another station, say): nothing was refunded."""

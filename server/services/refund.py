@@ -14,7 +14,9 @@ refunding clerk's open register if there is one.
 
 The money goes back after the commit: cash from the drawer, card and e-wallet through the
 payment provider, asked once, by the call whose job recorded the refund, never while a
-transaction is open (a repeat under the key replays the answer and asks nothing). The
+transaction is open (a repeat under the key replays the answer and asks nothing; while the
+refund has no provider reference it replays `unavailable`, or `in_progress` within the
+provider's timeout, never the success stored before the provider was asked). The
 provider's confirmation is written afterwards (`refund_paid_back` sets `refunds.reference`),
 so a card refund whose reference stays NULL is one the provider failed, or was never asked
 because the server stopped: the clerk is told (`unavailable`, `reason` `provider`) and it is
@@ -23,6 +25,7 @@ settled by hand, since asking again by itself could pay the customer twice.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import peewee as pw
@@ -36,7 +39,7 @@ from server.clock import Clock
 from server.dbexec import DatabaseExecutor
 from server.dispatch import Call
 from server.events import EventHub
-from server.payments import PaymentProvider, pay_back
+from server.payments import PAYMENT_TIMEOUT_S, PaymentProvider, not_paid_back, pay_back
 from server.pg_events import announce_order
 from server.services.order_jobs import (
     lock_order,
@@ -48,6 +51,7 @@ from server.services.order_queries import Order, find_order
 from server.services.order_states import check_transition
 from server.services.register import find_open_register
 from server.services.stock import move_stock
+from server.wire import utc
 from server.write_jobs import write_job
 
 Wanted = list[tuple[int, int | None]]  # (product_id, units or None: all not yet refunded)
@@ -90,10 +94,14 @@ class RefundService:
             self.clock,
             charge,
             refund["amount"],
-            f"refund {refund['id']} is recorded (do not refund again)",
+            _recorded(refund),
             {"refund_id": refund["id"]},
         )
         await self.dbx.write(refund_paid_back, refund["id"], charge)
+
+
+def _recorded(refund: dict[str, Any]) -> str:
+    return f"refund {refund['id']} is recorded (do not refund again)"
 
 
 def _wanted(lines: list[dict[str, Any]] | None) -> Wanted | None:
@@ -139,7 +147,30 @@ def refund_order(
         return done["answer"]
 
     answer, applied = idempotency.once(db, user_id, key, print_, now, apply)
-    return done if applied else {"answer": answer, **NOTHING_NEW}
+    if not applied:
+        _check_paid_back(db, answer["refund"], now)
+        return {"answer": answer, **NOTHING_NEW}
+    return done
+
+
+def _check_paid_back(db: pw.Database, refund: dict[str, Any], now: str) -> None:
+    """A repeat under the key gets the first call's answer, but the stored one is the
+    success written before the provider was asked: a card or e-wallet refund still without
+    the provider's confirmation is `unavailable`, as the first call answered, or `conflict`
+    `in_progress` while the first call may still be waiting for the provider."""
+    if refund["method"] == "cash":
+        return
+    row = sql.one(db, "SELECT reference, created_at FROM refunds WHERE id = ?", (refund["id"],))
+    assert row is not None, "a refund stored under a key was recorded with it"
+    if row[0] is not None:
+        return
+    if utc(now) - utc(row[1]) < timedelta(seconds=PAYMENT_TIMEOUT_S):
+        raise idempotency.key_in_progress()
+    raise not_paid_back(
+        _recorded(refund),
+        refund["amount"],
+        {"refund_id": refund["id"]},
+    )
 
 
 def _refund(

@@ -211,10 +211,15 @@ def test_one_key_sent_to_two_servers_at_once_refunds_once(servers: Any, pg_schem
         for n in range(ROUNDS // 2):
             order = buy(customer, {p: P_QTY})
             again = {"order_id": order["id"], "reason": "once", "idempotency_key": f"k-{n}"}
-            first, second = race(
-                [(clerk, "clerk.refund", again), (same_clerk, "clerk.refund", again)]
-            )
-            assert first == second and first["status"] == "refunded", (n, first, second)
+            outcomes = race([(clerk, "clerk.refund", again), (same_clerk, "clerk.refund", again)])
+            # A repeat that finds the first still waiting on the provider is told so.
+            waited = [o for o in outcomes if isinstance(o, WarungError)]
+            assert all(o.details.get("reason") == "in_progress" for o in waited), outcomes
+            assert len(waited) < 2, outcomes
+            answer = clerk.call("clerk.refund", again)
+            assert answer["status"] == "refunded" and all(
+                o == answer for o in outcomes if not isinstance(o, WarungError)
+            ), (n, outcomes, answer)
     with opened(pg_schema_url) as db:
         (refunds,) = db.execute_sql("SELECT count(*) FROM refunds").fetchone()
         assert check_money(db) == []

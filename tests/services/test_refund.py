@@ -344,6 +344,42 @@ def test_a_provider_that_fails_leaves_the_refund_recorded_and_unconfirmed(
     assert again.code == ErrorCode.INVALID_STATE and len(broken.refunds) == 1, "never twice"
 
 
+@pytest.mark.parametrize("gateway_kind", [BrokenGateway, SilentGateway])
+def test_a_keyed_refund_the_provider_failed_replays_unavailable_not_success(
+    mini_shop: Shop,
+    db: pw.Database,
+    dbx: InlineDatabase,
+    hub: EventHub,
+    clock: Clock,
+    gateway_kind: type[Gateway],
+) -> None:
+    broken = gateway_kind(clock)
+    orders = order_service(dbx, hub, clock, broken)
+    refunds = RefundService(dbx, hub, broken, clock)
+    fill_cart(dbx, mini_shop.ani, (mini_shop.kopi, 1))
+    paying = checkout(orders, mini_shop.ani)
+    clock.advance(PAY_S)
+    order = result(paying)
+    failing = refund(refunds, mini_shop.clerk, order["id"], idempotency_key="r-1")
+    clock.advance(PAYMENT_TIMEOUT_S)
+    first = error(failing)
+    assert first.code == ErrorCode.UNAVAILABLE
+
+    waiting = error(refund(refunds, mini_shop.clerk, order["id"], idempotency_key="r-1"))
+    assert waiting.code == ErrorCode.CONFLICT, "within the timeout the first may still be asking"
+    assert waiting.details == {"field": "idempotency_key", "reason": "in_progress"}
+    # The first call's provider timeout has passed: its refund was recorded that long ago.
+    sql.execute(db, "UPDATE refunds SET created_at = '2000-01-01 00:00:00'")
+    again = error(refund(refunds, mini_shop.clerk, order["id"], idempotency_key="r-1"))
+
+    assert again.code == ErrorCode.UNAVAILABLE, "the first result, not the stored success"
+    assert again.details == first.details == {"reason": "provider", "refund_id": 1}
+    assert len(refund_rows(db)) == 1 and stock(mini_shop.kopi) == 5, "applied once"
+    assert len(broken.refunds) == 1, "the provider is not asked again"
+    assert sql.one(db, "SELECT count(*) FROM audit_log WHERE action = 'clerk.refund'") == (1,)
+    books_balance(db)
+
+
 # -- cash, and the register it comes out of
 
 
