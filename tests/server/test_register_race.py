@@ -13,7 +13,6 @@ import pytest
 from db.models import Product, User
 from db.money import check_money
 from protocol.errors import InvalidState
-from server import sql
 from server.services.register import close_register, open_register
 from server.services.sale import begin_sale
 
@@ -74,7 +73,7 @@ def race(
             with database.atomic():
                 outcomes[name] = job()
                 if name == "first":
-                    outcomes["pid"] = sql.one(database, "SELECT pg_backend_pid()")[0]
+                    outcomes["pid"] = database.execute_sql("SELECT pg_backend_pid()").fetchone()[0]
                     held.set()
                     assert release.wait(30)
         except InvalidState as refused:
