@@ -17,12 +17,13 @@ from protocol.errors import InvalidState
 from protocol.ops import Op
 from server import sql, wire
 from server.audit import audit, target_of
-from server.dbexec import DatabaseExecutor
+from server.dbexec import DatabaseExecutor, is_postgres
 from server.dispatch import Call
 from server.write_jobs import write_job
 
 METHODS = ("cash", "card", "ewallet")
 REGISTER_COLUMNS = "id, station, clerk_id, status, opened_at, opening_cash"
+OPEN_REGISTER = "FROM registers WHERE clerk_id = ? AND status = 'open'"  # the clerk's, if any
 SOLD = "('completed', 'refunded')"  # a sale rung up and paid, whatever became of it since
 
 Register = dict[str, Any]
@@ -55,14 +56,21 @@ def no_open_register() -> InvalidState:
 
 
 def find_open_register(db: pw.Database, clerk_id: int) -> int | None:
-    """The id of the clerk's open register, if there is one."""
-    row = _find_open_row(db, clerk_id)
+    """The id of the clerk's open register, if there is one, for a sale or refund to land in.
+
+    On PostgreSQL the row is held `FOR SHARE` until the job commits: a close of it running
+    meanwhile waits for the job and then counts it, and a job that comes after the close
+    waits for it and then finds no open register (SQLite runs one job at a time anyway)."""
+    row = sql.one(db, f"SELECT id {OPEN_REGISTER}{_lock(db, 'SHARE')}", (clerk_id,))
     return None if row is None else row[0]
 
 
 def open_register_id(db: pw.Database, clerk_id: int) -> int:
-    """The id of the clerk's open register; `invalid_state` `no_open_register` if none."""
-    return _open_register_row(db, clerk_id)[0]
+    """`find_open_register`, or `invalid_state` `no_open_register` if none."""
+    register_id = find_open_register(db, clerk_id)
+    if register_id is None:
+        raise no_open_register()
+    return register_id
 
 
 @write_job
@@ -101,20 +109,22 @@ def read_open_register(db: pw.Database, clerk_id: int) -> Register:
 
 @write_job
 def close_register(db: pw.Database, clerk_id: int, counted_cash: int) -> Register:
-    """Close the clerk's open register and balance its cash."""
-    row = _open_register_row(db, clerk_id)
+    """Close the clerk's open register and balance its cash.
+
+    The row is taken first, its figures computed after: on PostgreSQL `FOR UPDATE` waits
+    for the sales and refunds that hold it (`find_open_register`), so the balance counts
+    them, and any that come later wait for this close and find the register closed."""
+    row = _open_register_row(db, clerk_id, "UPDATE")
     register_id = row[0]
     balance = _balance(db, row)
     expected = balance["expected_cash"]
     now = sql.now()
-    closed = sql.execute(
+    sql.execute(
         db,
         "UPDATE registers SET status = 'closed', closed_at = ?, counted_cash = ?, "
-        "expected_cash = ? WHERE id = ? AND status = 'open'",
+        "expected_cash = ? WHERE id = ?",
         (now, counted_cash, expected, register_id),
     )
-    if closed.rowcount != 1:  # closed meanwhile on another server
-        raise no_open_register()
     difference = counted_cash - expected
     audit(
         db,
@@ -133,18 +143,16 @@ def close_register(db: pw.Database, clerk_id: int, counted_cash: int) -> Registe
     }
 
 
-def _find_open_row(db: pw.Database, clerk_id: int) -> tuple[Any, ...] | None:
-    """The clerk's open register as a row of `REGISTER_COLUMNS`, if there is one."""
-    return sql.one(
-        db,
-        f"SELECT {REGISTER_COLUMNS} FROM registers WHERE clerk_id = ? AND status = 'open'",
-        (clerk_id,),
-    )
+def _lock(db: pw.Database, strength: str) -> str:
+    """The row lock clause `FOR <strength>` on PostgreSQL; none on SQLite (one writer)."""
+    return f" FOR {strength}" if is_postgres(db) else ""
 
 
-def _open_register_row(db: pw.Database, clerk_id: int) -> tuple[Any, ...]:
-    """`_find_open_row`, or `invalid_state` `no_open_register`."""
-    row = _find_open_row(db, clerk_id)
+def _open_register_row(db: pw.Database, clerk_id: int, lock: str = "") -> tuple[Any, ...]:
+    """The clerk's open register as a row of `REGISTER_COLUMNS` (locked `FOR <lock>` on
+    PostgreSQL if given), or `invalid_state` `no_open_register`."""
+    clause = _lock(db, lock) if lock else ""
+    row = sql.one(db, f"SELECT {REGISTER_COLUMNS} {OPEN_REGISTER}{clause}", (clerk_id,))
     if row is None:
         raise no_open_register()
     return row
