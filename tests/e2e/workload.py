@@ -41,7 +41,7 @@ class Traffic:
 
     `kill_when_quiet` kills a server a moment (0 to 4 ms, from its seed) after a call was
     sent to it, so that the call is cut before, during or after its work, but never while
-    a card payment runs there: on PostgreSQL a checkout cut between its two transactions
+    a card payment or refund runs there: on PostgreSQL a checkout cut between its two transactions
     stays `pending`, its key `in_progress`, for the 120 s lease (PROTOCOL.md 12.5), longer
     than this test may take.
     """
@@ -390,7 +390,9 @@ async def refund(me: Actor) -> None:
         if me.rng.random() < 0.7:
             line["qty"] = 1
         args["lines"] = [line]
-    answer = await me.keyed("clerk.refund", args)
+    # a card or e-wallet refund asks the provider after its commit: cut there, its key stays
+    # `in_progress` for the provider timeout (PROTOCOL.md clerk.refund), as a payment's does
+    answer = await me.keyed("clerk.refund", args, pays=order.method != "cash")
     if isinstance(answer, WarungError):
         me.refused(answer, InvalidState, Conflict)  # refunded or cancelled by another first
         return
