@@ -26,6 +26,7 @@ from server.limits import Limits, with_overrides
 from server.metrics import Metrics
 from server.payments import FakeProvider
 from server.pg_events import PgEventListener
+from server.security_log import SecurityLog
 from server.services.auth import AuthService
 from server.services.cart import CartService
 from server.services.catalog import CatalogService
@@ -69,7 +70,14 @@ class Server:
         self.orders = OrderService(self.dbx, self.hub, provider, currency, reactor)
         stock_feed = StockFeedService(self.dbx, self.hub, limits.max_subscriptions)
         sessions = SessionRegistry()
-        auth = AuthService(self.dbx, reactor, sessions, limits.failed_logins_per_address_per_min)
+        self.security = SecurityLog(reactor)
+        auth = AuthService(
+            self.dbx,
+            reactor,
+            sessions,
+            limits.failed_logins_per_address_per_min,
+            security=self.security,
+        )
         dispatcher = Dispatcher(
             handlers(
                 SessionService(limits, shop),
@@ -86,7 +94,13 @@ class Server:
             )
         )
         self.factory = WarungFactory(
-            dispatcher, self.hub, limits, reactor, self.metrics, sessions=sessions
+            dispatcher,
+            self.hub,
+            limits,
+            reactor,
+            self.metrics,
+            sessions=sessions,
+            security=self.security,
         )
         self.metrics.watch(self.factory, self.dbx, self.hub)
         self.ports: list[Any] = []

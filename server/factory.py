@@ -12,6 +12,7 @@ from server.connection import WarungConnection
 from server.dispatch import Dispatcher, Identity
 from server.limits import AddressLimiter, Limits, TokenBucket
 from server.metrics import Metrics
+from server.security_log import SecurityLog
 from server.session_registry import SessionRegistry
 from server.turn_output import TurnFlusher
 
@@ -28,9 +29,11 @@ class WarungFactory(ServerFactory):
         clock: Clock,
         metrics: Metrics,
         sessions: SessionRegistry | None = None,
+        security: SecurityLog | None = None,
     ) -> None:
         """`sessions` is the registry the auth service signs sessions out through (a
-        factory with no auth service, as in tests, keeps one of its own)."""
+        factory with no auth service, as in tests, keeps one of its own); `security` the
+        server's security log (by default one of its own, writing to the server's log)."""
         self.dispatcher = dispatcher
         self.metrics = metrics
         self.draining = False
@@ -40,6 +43,7 @@ class WarungFactory(ServerFactory):
         self.connections: set[WarungConnection] = set()
         self.turns = TurnFlusher(clock)
         self.sessions = SessionRegistry() if sessions is None else sessions
+        self.security = SecurityLog(clock) if security is None else security
         self._new_connections = AddressLimiter(
             limits.connections_per_address_per_s, limits.connection_burst_per_address
         )

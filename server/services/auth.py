@@ -22,6 +22,7 @@ from server.clock import Clock
 from server.dbexec import DatabaseExecutor
 from server.dispatch import Call, Identity
 from server.limits import AddressLimiter
+from server.security_log import SecurityLog
 from server.wire import USER_COLUMNS, user
 from server.write_jobs import write_job
 
@@ -46,10 +47,12 @@ class AuthService:
         clock: Clock,
         sessions: Sessions,
         failed_logins_per_min: float,
+        security: SecurityLog | None = None,
     ) -> None:
         """`failed_logins_per_min` failed sign-ins per address a minute, as a burst too."""
         self.dbx = dbx
         self.clock = clock
+        self.security = SecurityLog(clock) if security is None else security
         self.sessions = sessions
         self.failures = AddressLimiter(failed_logins_per_min / 60.0, failed_logins_per_min)
 
