@@ -124,13 +124,13 @@ def iso_utc(seconds: float) -> str:
 
 def safe_username(name: str | None) -> str | None:
     """An attempted username as the log keeps it: the account name it stands for (sign-in
-    lowercases it) when it could be one; otherwise only its first `NAME_EXCERPT` characters
-    and `…`, since what fails the username rule is often a password typed in the wrong
-    field. Characters that are not printable become `?`."""
+    lowercases it) when it could be one; otherwise only its first `NAME_EXCERPT` characters,
+    lowercased too, and `…`, since what fails the username rule is often a password typed in
+    the wrong field. Characters that are not printable become `?`."""
     if name is None:
         return None
     lowered = name.lower()
     if USERNAME_RE.match(lowered):
         return lowered
-    excerpt = "".join(c if c.isprintable() else "?" for c in name[:NAME_EXCERPT])
-    return excerpt + ("…" if len(name) > NAME_EXCERPT else "")
+    excerpt = "".join(c if c.isprintable() else "?" for c in lowered[:NAME_EXCERPT])
+    return excerpt + ("…" if len(lowered) > NAME_EXCERPT else "")
