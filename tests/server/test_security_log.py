@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from twisted.internet.task import Clock
 
+from server import security_log
 from server.log_flood import FloodGate
 from server.security_log import NAME_EXCERPT, SecurityLog, safe_username
 
@@ -34,10 +35,13 @@ def counted(written: list[dict[str, Any]], event: str) -> int:
     return sum(e.get("suppressed", 1) for e in written if e["event"] == event)
 
 
-def test_a_flood_writes_a_few_lines_then_one_summary_when_the_window_ends():
+@pytest.mark.parametrize(
+    "event", ["auth.throttled", "auth.login.failed", "auth.login.ok", "conn.refused"]
+)
+def test_a_flood_writes_a_few_lines_then_one_summary_when_the_window_ends(event: str):
     security, written, clock = make()
     for _ in range(10_000):
-        security.record("auth.throttled", "10.0.0.9", username="ani", reason="address")
+        security.record(event, "10.0.0.9", username="ani", reason="address")
         clock.advance(0.001)
     assert len(written) == PER_WINDOW
     clock.advance(WINDOW_S)
@@ -45,10 +49,10 @@ def test_a_flood_writes_a_few_lines_then_one_summary_when_the_window_ends():
     summary = written[-1]
     assert summary["summary"] is True
     assert summary["suppressed"] == 10_000 - PER_WINDOW
-    assert (summary["event"], summary["address"]) == ("auth.throttled", "10.0.0.9")
+    assert (summary["event"], summary["address"]) == (event, "10.0.0.9")
     assert summary["username"] == "ani" and summary["reason"] == "address"
     assert summary["first"] < summary["last"] <= summary["ts"]
-    assert counted(written, "auth.throttled") == 10_000
+    assert counted(written, event) == 10_000
 
 
 def test_after_the_summary_a_new_window_writes_again():
@@ -196,3 +200,27 @@ def test_an_attempted_name_that_cannot_be_an_account_is_cut_to_an_excerpt():
     security, written, _ = make()
     security.record("auth.login.failed", "10.0.0.9", username=typed)
     assert typed not in json.dumps(written) and written[0]["username"] == kept
+
+
+def test_the_file_is_appended_to_line_by_line_and_rotated_by_size(tmp_path, monkeypatch):
+    path = tmp_path / "security.jsonl"
+    path.write_text('{"event":"from.before"}\n')
+    monkeypatch.setattr(security_log, "ROTATE_BYTES", 1000)
+    security, _, _ = make()
+    security.write_to(security_log.open_file(str(path)))
+    for n in range(40):
+        security.record("authz.forbidden", f"10.0.0.{n}", op="clerk.restock", role="customer")
+        assert path.read_text().endswith("\n")  # on disk at once, whole lines
+    rotated = sorted(tmp_path.glob("security.jsonl.*"), key=lambda p: int(p.suffix[1:]))
+    assert rotated and all(p.stat().st_size <= 1000 + 200 for p in [path, *rotated])
+    lines = [
+        json.loads(line) for p in [*reversed(rotated), path] for line in p.read_text().splitlines()
+    ]
+    assert lines[0] == {"event": "from.before"}
+    assert [e["address"] for e in lines[1:]] == [f"10.0.0.{n}" for n in range(40)]
+
+
+def test_a_new_file_is_for_its_owner_and_group_only(tmp_path):
+    path = tmp_path / "security.jsonl"
+    security_log.open_file(str(path))("{}\n")
+    assert path.stat().st_mode & 0o777 == 0o640
