@@ -76,7 +76,7 @@ class FloodGate:
         now = self.clock.seconds()
         window = self._windows.get(key)
         if window is not None and now >= window.start + self.window_s:
-            self._end(key)  # its timer is due but has not run yet
+            self._end(key)  # over: summarised now if it counted (its timer is late)
             window = None
         if window is None:
             if len(self._windows) >= self.max_keys:
