@@ -6,6 +6,12 @@ lines (nor fill the disk the other logs share). Per key, `FloodGate` lets the fi
 when the window ends the count goes out as one summary. Nothing is dropped silently: every
 event is either written or counted in a summary.
 
+Many keys at once (an attacker with many addresses) are held by a budget that the keys of
+a group share (`group(key)`: the same event from any address): past `group_lines` lines
+a window (a token bucket), an event its key would have written is counted under the group
+instead, so the lines a window writes stay bounded whatever the number of keys. A budget
+per group means a flood of one event cannot starve the lines of another.
+
 The keys are bounded like `server.limits.AddressLimiter`: past `max_keys`, the least
 recently used key is forgotten, its pending count summarised at once. A timer runs only
 for a key that has something to summarise.
@@ -18,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from server.clock import Clock
+from server.limits import TokenBucket
 
 MAX_KEYS = 10_000  # windows remembered: about 14 MB when every one is counting
 _ABSENT = object()
@@ -56,44 +63,65 @@ class FloodGate:
         self,
         clock: Clock,
         summarise: Summarise,
+        group: Callable[[Hashable], Hashable],
         per_window: int = 5,
         window_s: float = 60.0,
+        group_lines: int = 200,
         max_keys: int = MAX_KEYS,
     ) -> None:
-        """`summarise(key, suppressed)` is called when a window that suppressed ends."""
+        """`summarise(key, suppressed)` is called when a window that suppressed ends (a
+        group's key among them); `group(key)` is never a key itself, and there are few."""
         self.clock = clock
         self.summarise = summarise
+        self.group = group
         self.per_window = per_window
         self.window_s = window_s
+        self.group_lines = group_lines
         self.max_keys = max_keys
         self._windows: dict[Hashable, _Window] = {}  # least recently used first
+        self._budgets: dict[Hashable, TokenBucket] = {}
 
     def __len__(self) -> int:
         return len(self._windows)
 
     def admit(self, key: Hashable, event: dict[str, Any]) -> bool:
-        """Whether to write `event` (of `key`) now; False: it is counted for the summary."""
+        """Whether to write `event` (of `key`) now; False: it is counted for a summary."""
         now = self.clock.seconds()
-        window = self._windows.get(key)
-        if window is not None and now >= window.start + self.window_s:
-            self._end(key)  # over: summarised now if it counted (its timer is late)
-            window = None
-        if window is None:
-            if len(self._windows) >= self.max_keys:
-                self._end(next(iter(self._windows)))
-            window = _Window(now)
-        else:
-            del self._windows[key]
-        self._windows[key] = window  # the most recently used end
+        window = self._window(key, now)
         if window.written < self.per_window:
-            window.written += 1
-            return True
+            group = self.group(key)
+            if not self._budget(group, now).take(now):
+                window.written += 1
+                return True
+            key, window = group, self._window(group, now)
         if window.suppressed is None:
             window.suppressed = Suppressed(0, now, now, dict(event))
             delay = window.start + self.window_s - now
             window.timer = self.clock.callLater(delay, self._end, key)
         window.suppressed.add(event, now)
         return False
+
+    def _budget(self, group: Hashable, now: float) -> TokenBucket:
+        budget = self._budgets.get(group)
+        if budget is None:
+            rate = self.group_lines / self.window_s
+            budget = self._budgets[group] = TokenBucket(rate, self.group_lines, now)
+        return budget
+
+    def _window(self, key: Hashable, now: float) -> _Window:
+        """The current window of `key`, now the most recently used; a new one if it had
+        none or its window is over."""
+        window = self._windows.pop(key, None)
+        if window is not None and now >= window.start + self.window_s:
+            self._windows[key] = window
+            self._end(key)  # over: summarised now if it counted (its timer is late)
+            window = None
+        if window is None:
+            if len(self._windows) >= self.max_keys:
+                self._end(next(iter(self._windows)))
+            window = _Window(now)
+        self._windows[key] = window
+        return window
 
     def flush(self) -> None:
         """Summarise every window's count now (the server is stopping)."""

@@ -6,7 +6,8 @@ privileged change and change to an account or its sessions is recorded here thro
 audit log of the administration work) get the same entries as dicts, as written.
 
 A flood cannot flood the log: per event, address, op and user, a few lines a window are
-written and the rest counted, then written as one summary line (`server.log_flood`).
+written and the rest counted, then written as one summary line; per event and op, all
+addresses together have a bounded number of lines a window (`server.log_flood`).
 docs/security-log.md lists the events and their fields.
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from twisted.logger import Logger
 from twisted.python.logfile import LogFile
@@ -29,6 +30,7 @@ Listener = Callable[[dict[str, Any]], None]
 log = Logger(namespace="warung.security")
 LINES_PER_WINDOW = 5  # of one event, address, op and user; the rest of the window is counted
 WINDOW_S = 60.0
+GROUP_LINES = 200  # of one event and op from all addresses a window; the rest counted together
 NAME_EXCERPT = 4  # characters kept of an attempted name that cannot be an account's
 ROTATE_BYTES = 10 * 2**20  # a file of `--security-log` is rotated at this size,
 KEPT_FILES = 10  # and this many rotated ones are kept (PATH.1 the newest)
@@ -42,12 +44,15 @@ class SecurityLog:
         write: Callable[[str], None] | None = None,
         lines_per_window: int = LINES_PER_WINDOW,
         window_s: float = WINDOW_S,
+        group_lines: int = GROUP_LINES,
     ) -> None:
         """`write` takes each JSON line (newline included); None: the server's own log."""
         self.clock = clock
         self._write = write
         self.listeners: list[Listener] = []
-        self.gate = FloodGate(clock, self._summarise, lines_per_window, window_s)
+        self.gate = FloodGate(
+            clock, self._summarise, _group, lines_per_window, window_s, group_lines
+        )
 
     def record(
         self,
@@ -84,9 +89,11 @@ class SecurityLog:
 
     def _summarise(self, key: Hashable, suppressed: Suppressed) -> None:
         """One line for the events a window counted: the fields they all shared, how many
-        there were, and when the first and the last came."""
+        there were, and when the first and the last came. Counted for their group (from
+        many addresses), its address is null."""
         self._emit(
             {
+                "address": None,
                 "user_id": None,
                 "username": None,
                 **suppressed.common,
@@ -115,6 +122,12 @@ def open_file(path: str) -> Callable[[str], None]:
         path, rotateLength=ROTATE_BYTES, defaultMode=FILE_MODE, maxRotatedFiles=KEPT_FILES
     )
     return lambda line: file.write(line.encode())
+
+
+def _group(key: Hashable) -> Hashable:
+    """The keys (event, address, op, user) of one event and op share a budget of lines."""
+    event, _, op, _ = cast(tuple[str, str, str | None, int | None], key)
+    return (event, None, op, None)
 
 
 def iso_utc(seconds: float) -> str:

@@ -103,7 +103,7 @@ def test_a_summary_keeps_only_the_fields_every_counted_event_shared():
 def test_the_keys_remembered_are_bounded_and_a_forgotten_count_is_written_at_once():
     clock = Clock()
     summaries: list[tuple[Any, int]] = []
-    gate = FloodGate(clock, lambda key, s: summaries.append((key, s.count)), 1, WINDOW_S, 100)
+    gate = FloodGate(clock, lambda key, s: summaries.append((key, s.count)), str, 1, max_keys=100)
     gate.admit("first", {})
     assert not gate.admit("first", {})  # counted, pending
     for address in range(1000):
@@ -113,9 +113,26 @@ def test_the_keys_remembered_are_bounded_and_a_forgotten_count_is_written_at_onc
     assert len(clock.getDelayedCalls()) == 0  # its timer went with it
 
 
+def test_many_addresses_share_a_budget_past_which_their_events_are_counted_together():
+    security, written, clock = make(group_lines=50)
+    for n in range(5000):
+        security.record("conn.refused", f"2001:db8::{n:x}", reason="max_connections")
+    security.record("auth.login.failed", "10.0.0.9", username="ani")  # another event's budget
+    assert len(written) == 51 and written[-1]["event"] == "auth.login.failed"
+    clock.advance(WINDOW_S)
+    summary = written[-1]
+    assert (summary["event"], summary["address"], summary["suppressed"]) == (
+        "conn.refused",
+        None,
+        4950,
+    )
+    assert summary["reason"] == "max_connections"
+    assert counted(written, "conn.refused") == 5000
+
+
 def test_a_key_in_use_is_not_the_one_forgotten():
     clock = Clock()
-    gate = FloodGate(clock, lambda key, s: None, 1, WINDOW_S, 3)
+    gate = FloodGate(clock, lambda key, s: None, str, 1, max_keys=3)
     for key in ("a", "b", "c"):
         gate.admit(key, {})
     gate.admit("a", {})  # "b" is now the least recently used
@@ -127,11 +144,11 @@ def test_a_key_in_use_is_not_the_one_forgotten():
 def test_every_event_is_written_or_counted_whatever_the_order():
     """Conservation: random events over many keys and windows, then the stop's flush."""
     rng = random.Random(14)
-    security, written, clock = make()
+    security, written, clock = make(group_lines=20)
     sent: dict[str, int] = {}
     for _ in range(5_000):
         event = rng.choice(("auth.login.failed", "auth.throttled", "request.throttled"))
-        security.record(event, f"10.0.0.{rng.randrange(4)}", username="ani")
+        security.record(event, f"10.0.{rng.randrange(3)}.{rng.randrange(40)}", username="ani")
         sent[event] = sent.get(event, 0) + 1
         clock.advance(rng.expovariate(50.0))
     security.flush()
