@@ -359,7 +359,10 @@ def register_flood(shop: Shop, seconds: float) -> Counts:
 
 
 def silent_readers(shop: Shop, seconds: float, readers: int = 300) -> Counts:
-    """Item 3: connections of one account that never read while its orders change."""
+    """Item 3: connections signed in to one customer that never read, while a driver on
+    the same account checks a 100-line cart out with a card the provider declines: each
+    checkout pushes an `order` event (pending, then cancelled) to every connection of the
+    account (a customer needs no `order.subscribe` for its own orders)."""
     driver = shop.customer("shopper")
     for product_id in shop.product_ids(driver, 100):
         driver.call("cart.add", product_id=product_id)
