@@ -257,3 +257,73 @@ def test_the_delay_per_account_doubles_up_to_its_cap_and_a_success_resets_it(
     for i in range(FREE - 1):
         error(login(auth, from_(f"10.5.{i}.1"), "wrong password"))
     assert result(login(auth, from_("10.5.9.1")))["token"], "counted afresh after the success"
+
+
+def register(auth: AuthService, peer: Recorder, username: str, password: str) -> Deferred[Any]:
+    return ask_from(peer, auth.register, "auth.register", username=username, password=password)
+
+
+def test_sign_ups_are_limited_per_address_before_any_hash(
+    auth: AuthService, clock: Clock, hashing: InlineHashing
+) -> None:
+    here = from_("10.0.0.1")
+    for name in ("ani-1", "ani-2"):  # LIMITS: 2 an hour, as a burst too
+        assert result(register(auth, here, name, f"{name}-kopi-susu"))["user"]["username"] == name
+    hashes = hashing.runs
+
+    refused = error(register(auth, here, "ani-3", "ani-3-kopi-susu"))
+
+    assert refused.code == ErrorCode.RATE_LIMITED
+    assert refused.details == {"reason": "address", "retry_after_ms": 1_800_001}
+    assert hashing.runs == hashes, "refused before the password is hashed"
+    assert result(register(auth, from_("10.0.0.2"), "ani-3", "ani-3-kopi-susu"))["user"]
+    clock.advance(1800)
+    assert result(register(auth, here, "ani-4", "ani-4-kopi-susu"))["user"]
+
+
+@pytest.mark.parametrize(
+    ("password", "rule"),
+    [
+        ("password", "is one of the most common passwords: choose one that is hard to guess"),
+        ("12345678", "is one of the most common passwords: choose one that is hard to guess"),
+        ("Sunshine1", "is one of the most common passwords: choose one that is hard to guess"),
+        ("Wayan-Kopi", "must not be the username"),
+    ],
+)
+def test_a_common_password_or_the_username_is_refused_at_sign_up(
+    auth: AuthService, hashing: InlineHashing, password: str, rule: str
+) -> None:
+    here = from_("10.0.0.1")
+
+    refused = error(register(auth, here, "wayan-kopi", password))
+
+    assert refused.code == ErrorCode.BAD_REQUEST
+    assert refused.details == {"field": "password", "rule": rule}
+    assert hashing.runs == 0
+    for name in ("wayan-1", "wayan-2"):  # refusals took none of the address's sign-ups
+        assert result(register(auth, here, name, "tukang-kopi-wayan"))["user"]
+
+
+def test_sign_ins_sign_ups_and_throttles_are_in_the_security_log(
+    auth: AuthService, security: list[dict[str, Any]]
+) -> None:
+    here = from_("10.0.0.1")
+    error(login(auth, here, "wrong password"))
+    result(login(auth, here))
+    result(register(auth, here, "ketut", "ketut-kopi-susu"))
+    for _ in range(PER_MIN - 1):  # with the first, the address's whole budget
+        error(login(auth, here, "wrong password"))
+    error(login(auth, here))
+
+    events = [(e["event"], e["address"], e["username"]) for e in security]
+    assert events == [
+        ("auth.login.failed", "10.0.0.1", "dewi"),
+        ("auth.login.ok", "10.0.0.1", "dewi"),
+        ("auth.register", "10.0.0.1", "ketut"),
+        *[("auth.login.failed", "10.0.0.1", "dewi")] * (PER_MIN - 1),
+        ("auth.throttled", "10.0.0.1", "dewi"),
+    ]
+    assert security[0]["reason"] == "password"
+    assert isinstance(security[1]["user_id"], int) and security[0]["user_id"] is None
+    assert security[-1]["reason"] == "address" and security[-1]["retry_after_ms"] == 20_001
+    assert not any(PASSWORD in str(e) or "wrong password" in str(e) for e in security)
