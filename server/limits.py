@@ -28,7 +28,7 @@ class Limits:
     account_backoff_max_s: float = 300.0
     registrations_per_address_per_hour: float = 30.0
     hashing_threads: int = field(default_factory=lambda: os.cpu_count() or 1)
-    hashing_queue: int = 32
+    hashing_queue: int = 128
     paused_close_s: float = 30.0
     send_buffer_bytes: int = 262_144
     max_subscriptions: int = 10_000
