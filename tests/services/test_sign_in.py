@@ -215,6 +215,26 @@ def test_a_wave_of_guesses_at_once_gets_one_password_checked_and_the_rest_refuse
     assert result(again)["token"], "free again once answered"
 
 
+def test_a_wave_over_many_accounts_from_one_address_gets_its_budget_checked_and_no_more(
+    db: Any, dbx: InlineDatabase, clock: Clock, sessions: SessionRegistry
+) -> None:
+    """Each attempt takes the address's token as it arrives, before its hash."""
+    held = HeldHashing()
+    auth = AuthService(dbx, clock, sessions, LIMITS, held)
+    here = from_("10.0.0.1")
+    wave = [
+        ask_from(here, auth.login, "auth.login", username=f"user-{i}", password="tebak-tebak")
+        for i in range(30)
+    ]
+
+    assert len(held.held) == PER_MIN
+    refused = [error(d) for d in wave[PER_MIN:]]
+    assert {(e.code, e.details["reason"]) for e in refused} == {(ErrorCode.RATE_LIMITED, "address")}
+    while held.held:
+        held.release()
+    assert {error(d).code for d in wave[:PER_MIN]} == {ErrorCode.UNAUTHENTICATED}
+
+
 def test_failed_sign_ins_on_one_account_from_many_addresses_are_throttled_per_account(
     auth: AuthService, dbx: InlineDatabase, hashing: InlineHashing
 ) -> None:
