@@ -22,6 +22,7 @@ from server.dispatch import Dispatcher
 from server.events import EventHub
 from server.factory import WarungFactory
 from server.handlers import handlers
+from server.hashing import HashingPool
 from server.limits import Limits, with_overrides
 from server.metrics import Metrics
 from server.payments import FakeProvider
@@ -71,11 +72,13 @@ class Server:
         stock_feed = StockFeedService(self.dbx, self.hub, limits.max_subscriptions)
         sessions = SessionRegistry()
         self.security = SecurityLog(reactor)
+        self.hashing = HashingPool(reactor, limits.hashing_threads, limits.hashing_queue)
         auth = AuthService(
             self.dbx,
             reactor,
             sessions,
-            limits.failed_logins_per_address_per_min,
+            limits,
+            self.hashing,
             security=self.security,
         )
         dispatcher = Dispatcher(
@@ -117,6 +120,7 @@ class Server:
         """Start the database threads and writer, hear other servers, settle what a crash
         left."""
         await self.dbx.start()
+        self.hashing.start()
         if self.listener is not None:
             await self.listener.start()
         else:
@@ -160,6 +164,7 @@ class Server:
             if self.listener is not None:
                 self.listener.stop()
         finally:
+            self.hashing.stop()
             await self.dbx.stop()
         log.info(
             "{writes} writes in {batches} group commits, writer busy {busy:.1f} s",

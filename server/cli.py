@@ -168,7 +168,7 @@ def run_user_add(args: argparse.Namespace) -> int:
     line = sys.stdin.readline()
     if not line:
         raise UsageError("no password on standard input (--password-stdin reads its first line)")
-    problem = password_problem(line.rstrip("\r\n"))
+    problem = password_problem(line.rstrip("\r\n"), name)
     if problem:
         raise UsageError(f"cannot use that password: {problem}")
     db = _open_current(args.db)
