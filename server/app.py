@@ -9,7 +9,6 @@ from typing import Any
 
 import peewee as pw
 from twisted.internet import reactor as default_reactor
-from twisted.internet import ssl
 from twisted.internet.defer import Deferred
 from twisted.internet.task import LoopingCall
 from twisted.logger import ILogObserver, Logger, globalLogBeginner, textFileLogObserver
@@ -42,6 +41,7 @@ from server.services.session import SessionService
 from server.services.staff_feed import StaffFeedService
 from server.services.stock_feed import StockFeedService
 from server.session_registry import SessionRegistry
+from server.tls import tls_options
 
 log = Logger()
 CHECKPOINT_EVERY_S = 1.0
@@ -235,7 +235,6 @@ def serve(args: Namespace, reactor: Any = default_reactor) -> int:
 
 def listen(reactor: Any, factory: WarungFactory, args: Namespace) -> Any:
     if args.tls_cert:
-        with open(args.tls_cert, "rb") as cert, open(args.tls_key or args.tls_cert, "rb") as key:
-            context = ssl.PrivateCertificate.loadPEM(cert.read() + key.read()).options()
+        context = tls_options(args.tls_cert, args.tls_key or args.tls_cert)
         return reactor.listenSSL(args.port, factory, context, interface=args.host)
     return reactor.listenTCP(args.port, factory, interface=args.host)
