@@ -91,12 +91,12 @@ class Str(Type):
             return value
         if not self.min_len <= len(value) <= self.max_len:
             raise _fail(path, f"must be {self.min_len} to {self.max_len} characters", value)
-        if self.controls.forbidden.search(value):
-            raise _fail(path, self.controls.rule, value)
         if self.pattern is not None and not re.fullmatch(self.pattern, value):
             raise _fail(
                 path, f"must be {self.rule}" if self.rule else f"must match {self.pattern}", value
             )
+        if self.controls.forbidden.search(value):  # after a pattern, which words it better
+            raise _fail(path, self.controls.rule, value)
         return value
 
     def describe(self) -> str:

@@ -15,7 +15,8 @@ from twisted.logger import ILogObserver, Logger, globalLogBeginner, textFileLogO
 
 from db.url import resolve
 from protocol.ops import EventName
-from server.database import checkpoint_wal, prepare_database, read_shop
+from server.cursors import Cursors
+from server.database import checkpoint_wal, cursor_key, prepare_database, read_shop
 from server.dbexec import DatabaseExecutor
 from server.dispatch import Dispatcher
 from server.events import EventHub
@@ -65,9 +66,10 @@ class Server:
         cache = None if self.dbx.postgres else ProductCache()
         if cache is not None:
             self.hub.listeners.append(cache.apply)
-        self.catalog = CatalogService(self.dbx, cache)
+        cursors = Cursors(cursor_key(db))
+        self.catalog = CatalogService(self.dbx, cursors, cache)
         provider = FakeProvider(reactor, payment_delay_s)
-        self.orders = OrderService(self.dbx, self.hub, provider, currency, reactor)
+        self.orders = OrderService(self.dbx, self.hub, provider, currency, reactor, cursors)
         stock_feed = StockFeedService(self.dbx, self.hub, limits.max_subscriptions)
         sessions = SessionRegistry()
         self.security = SecurityLog(reactor)
@@ -86,7 +88,7 @@ class Server:
                 CartService(self.dbx, currency),
                 self.orders,
                 stock_feed,
-                StaffFeedService(self.dbx, self.hub, reactor),
+                StaffFeedService(self.dbx, self.hub, reactor, cursors),
                 InventoryService(self.dbx, self.hub),
                 RefundService(self.dbx, self.hub, provider, reactor),
                 RegisterService(self.dbx),

@@ -11,6 +11,8 @@ Before the schema refused them, a NUL reached PostgreSQL (which cannot store it)
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import secrets
 from collections.abc import Iterator
 from typing import Any
@@ -21,6 +23,7 @@ from protocol.codec import packb
 from protocol.framing import encode
 from protocol.ops import CUSTOMER, REGISTRY, Op, OpSpec
 from protocol.schema import Bool, Day, Field, Int, ListOf, Record, Str, Type, VersionSpec
+from server.services.catalog import _scope_key as catalog_scope
 from tests.conftest import fresh_pg_schema
 from tests.e2e.harness import ServerProcess, Servers
 from tests.e2e.raw import RawConnection
@@ -218,4 +221,48 @@ def test_an_edge_value_in_any_argument_gets_no_internal_error(
         finally:
             if fresh:
                 conn.close()
+    assert shop.tracebacks() == before, "".join(shop.server.log[-40:])
+
+
+def forge(scope: str, position: tuple[Any, ...], version: int) -> str:
+    """A cursor built by hand from the format (open source) with a tag anyone can compute:
+    the unkeyed hash the server used before (version 1), or it under the new version."""
+    digest = hashlib.sha256(packb([scope, *position]))
+    tag = digest.hexdigest()[:12] if version == 1 else digest.digest()[:16]
+    return base64.urlsafe_b64encode(packb([version, tag, *position])).decode().rstrip("=")
+
+
+FORGED = [
+    pytest.param("order.subscribe", "order.subscribe", {}, (5,), id="feed-5"),
+    pytest.param("order.subscribe", "order.subscribe", {}, (2**63,), id="feed-2^63"),
+    pytest.param("order.subscribe", "order.subscribe", {}, (2**64 - 1,), id="feed-2^64-1"),
+    pytest.param("catalog.list", catalog_scope(None, ""), {}, ("\u00b2", 1), id="catalog-sup2"),
+    pytest.param(
+        "catalog.list", catalog_scope(None, ""), {}, ("9" * 20, 2**64 - 1), id="catalog-20-digits"
+    ),
+    pytest.param(
+        "catalog.list",
+        catalog_scope(None, "kopi"),
+        {"query": "kopi"},
+        ("", 2**63 - 1),
+        id="catalog-query-int64-max",
+    ),
+]
+
+
+@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize(("op", "scope", "args", "position"), FORGED)
+def test_a_forged_cursor_is_refused_naming_the_cursor(
+    shop: Shop, op: str, scope: str, args: dict[str, Any], position: tuple[Any, ...], version: int
+) -> None:
+    """Before cursors were signed with the shop's key, a forged cursor was read: one for a
+    position of the client's choosing was served, one with an id past 64 bits answered
+    `internal` with a traceback."""
+    before = shop.tracebacks()
+    conn = shop.connection(REGISTRY[op])
+    reply = conn.call(op, cursor=forge(scope, position, version), **args)
+    assert not reply["ok"] and reply["error"]["code"] == "bad_request", reply
+    assert reply["error"]["details"]["field"] == "cursor"
+    assert reply["error"]["details"]["rule"] in ("invalid", "not issued for this listing")
+    assert conn.call("ping")["ok"]
     assert shop.tracebacks() == before, "".join(shop.server.log[-40:])
