@@ -14,6 +14,9 @@ The pipe carries warung frames (`protocol.framing`):
   commit. An outcome is sent only after its commit, so nothing the server does with it
   (answering, publishing events) can happen for a change that is rolled back.
 
+Between batches, and when no job has come for a second, it also keeps the WAL bounded with
+TRUNCATE checkpoints (`server.wal`), which take the write lock: here they wait for no one.
+
 The writer ignores SIGINT and SIGTERM, which a terminal or a service manager may send to
 the whole process group: the server decides when to stop, by closing stdin, and the writer
 then finishes the jobs it holds and exits. If the server dies, stdin closes just the same.
