@@ -215,6 +215,7 @@ def test_backup_and_default_url_from_environment(tmp_path):
             "cannot reach PostgreSQL database 'warung' at 127.0.0.1:1 as user shop",
         ),
         (["serve", "--port", "70000"], 2, "'70000' is not a port number"),
+        (["serve", "--port", "\u00b2"], 2, "'\u00b2' is not a port number"),  # isdigit, not int
         (["serve", "--tls-key", "key.pem"], 2, "--tls-key needs --tls-cert"),
         ([], 2, "required: COMMAND"),
     ],
