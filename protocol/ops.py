@@ -21,6 +21,8 @@ from protocol.rules import (
 )
 from protocol.schema import (
     EMPTY,
+    SECRET_CONTROLS,
+    TEXT_CONTROLS,
     Bool,
     Day,
     Field,
@@ -101,9 +103,10 @@ MAX_MONEY = 10**12
 ID = Int(1, 2**53)
 QTY = Int(1, MAX_QTY)
 CURSOR = Str(1, 512)
-REASON = Str(1, 200)
+REASON = Str(1, 200, controls=TEXT_CONTROLS)
+DESCRIPTION = Str(0, 4000, controls=TEXT_CONTROLS)
 USERNAME = Str(3, 32, pattern=USERNAME_RE.pattern[1:-1], rule=USERNAME_RULE)
-PASSWORD = Str(PASSWORD_MIN, PASSWORD_MAX)
+PASSWORD = Str(PASSWORD_MIN, PASSWORD_MAX, controls=SECRET_CONTROLS)
 ROLE = Str(choices=ROLES)
 IDEMPOTENCY_KEY = Str(1, 64, pattern=r"[\x21-\x7e]+")
 ONLINE_PAYMENT = Record(
@@ -160,7 +163,7 @@ SPECS: tuple[OpSpec, ...] = (
         ANYONE,
         "sign in; returns the user and a session token",
         Field("username", Str(1, 64), required=True),
-        Field("password", Str(1, PASSWORD_MAX), required=True),
+        Field("password", Str(1, PASSWORD_MAX, controls=SECRET_CONTROLS), required=True),
         Field("totp", Str(6, 6, pattern=r"[0-9]{6}"), doc="6-digit code when 2FA is on"),
     ),
     _spec(
@@ -318,7 +321,7 @@ SPECS: tuple[OpSpec, ...] = (
         "create a product",
         Field("sku", Str(1, 64, pattern=r"[A-Za-z0-9][A-Za-z0-9_.-]*"), required=True),
         Field("name", Str(1, 200), required=True),
-        Field("description", Str(0, 4000), default=""),
+        Field("description", DESCRIPTION, default=""),
         Field("category_id", ID, required=True),
         Field("price", Int(0, MAX_MONEY), required=True),
         Field("stock", Int(0, 1_000_000), default=0),
@@ -329,7 +332,7 @@ SPECS: tuple[OpSpec, ...] = (
         "change a product's fields (stock changes go through clerk ops)",
         Field("product_id", ID, required=True),
         Field("name", Str(1, 200)),
-        Field("description", Str(0, 4000)),
+        Field("description", DESCRIPTION),
         Field("category_id", ID),
         Field("price", Int(0, MAX_MONEY)),
     ),

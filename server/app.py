@@ -9,19 +9,20 @@ from typing import Any
 
 import peewee as pw
 from twisted.internet import reactor as default_reactor
-from twisted.internet import ssl
 from twisted.internet.defer import Deferred
 from twisted.internet.task import LoopingCall
 from twisted.logger import ILogObserver, Logger, globalLogBeginner, textFileLogObserver
 
 from db.url import resolve
 from protocol.ops import EventName
-from server.database import checkpoint_wal, prepare_database, read_shop
+from server.cursors import Cursors
+from server.database import checkpoint_wal, cursor_key, prepare_database, read_shop
 from server.dbexec import DatabaseExecutor
 from server.dispatch import Dispatcher
 from server.events import EventHub
 from server.factory import WarungFactory
 from server.handlers import handlers
+from server.hashing import HashingPool
 from server.limits import Limits, with_overrides
 from server.metrics import Metrics
 from server.payments import FakeProvider
@@ -42,6 +43,7 @@ from server.services.session import SessionService
 from server.services.staff_feed import StaffFeedService
 from server.services.stock_feed import StockFeedService
 from server.session_registry import SessionRegistry
+from server.tls import tls_options
 
 log = Logger()
 CHECKPOINT_EVERY_S = 1.0
@@ -65,17 +67,20 @@ class Server:
         cache = None if self.dbx.postgres else ProductCache()
         if cache is not None:
             self.hub.listeners.append(cache.apply)
-        self.catalog = CatalogService(self.dbx, cache)
+        cursors = Cursors(cursor_key(db))
+        self.catalog = CatalogService(self.dbx, cursors, cache)
         provider = FakeProvider(reactor, payment_delay_s)
-        self.orders = OrderService(self.dbx, self.hub, provider, currency, reactor)
+        self.orders = OrderService(self.dbx, self.hub, provider, currency, reactor, cursors)
         stock_feed = StockFeedService(self.dbx, self.hub, limits.max_subscriptions)
         sessions = SessionRegistry()
         self.security = SecurityLog(reactor)
+        self.hashing = HashingPool(reactor, limits.hashing_threads, limits.hashing_queue)
         auth = AuthService(
             self.dbx,
             reactor,
             sessions,
-            limits.failed_logins_per_address_per_min,
+            limits,
+            self.hashing,
             security=self.security,
         )
         dispatcher = Dispatcher(
@@ -86,7 +91,7 @@ class Server:
                 CartService(self.dbx, currency),
                 self.orders,
                 stock_feed,
-                StaffFeedService(self.dbx, self.hub, reactor),
+                StaffFeedService(self.dbx, self.hub, reactor, cursors),
                 InventoryService(self.dbx, self.hub),
                 RefundService(self.dbx, self.hub, provider, reactor),
                 RegisterService(self.dbx),
@@ -118,6 +123,7 @@ class Server:
         """Start the database threads and writer, hear other servers, settle what a crash
         left."""
         await self.dbx.start()
+        self.hashing.start()
         if self.listener is not None:
             await self.listener.start()
         else:
@@ -162,6 +168,7 @@ class Server:
             if self.listener is not None:
                 self.listener.stop()
         finally:
+            self.hashing.stop()
             await self.dbx.stop()
         log.info(
             "{writes} writes in {batches} group commits, writer busy {busy:.1f} s",
@@ -244,7 +251,6 @@ def serve(args: Namespace, reactor: Any = default_reactor) -> int:
 
 def listen(reactor: Any, factory: WarungFactory, args: Namespace) -> Any:
     if args.tls_cert:
-        with open(args.tls_cert, "rb") as cert, open(args.tls_key or args.tls_cert, "rb") as key:
-            context = ssl.PrivateCertificate.loadPEM(cert.read() + key.read()).options()
+        context = tls_options(args.tls_cert, args.tls_key or args.tls_cert)
         return reactor.listenSSL(args.port, factory, context, interface=args.host)
     return reactor.listenTCP(args.port, factory, interface=args.host)

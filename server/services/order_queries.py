@@ -8,7 +8,7 @@ import peewee as pw
 
 from protocol.rules import STAFF_ROLES
 from server import sql
-from server.cursors import encode_cursor
+from server.cursors import Cursors
 from server.services.catalog import not_found
 from server.wire import utc
 
@@ -144,9 +144,11 @@ def waiting_orders(db: pw.Database, after: int, limit: int) -> list[dict[str, An
     return [find_order(db, order_id) for (order_id,) in ids]
 
 
-def id_page(found: list[dict[str, Any]], limit: int, scope: str) -> dict[str, Any]:
+def id_page(
+    found: list[dict[str, Any]], limit: int, scope: str, cursors: Cursors
+) -> dict[str, Any]:
     """The page of a listing by order id, from up to `limit + 1` orders read (one more than
     the page: there is a next page if it came)."""
     items = found[:limit]
     more = len(found) > limit
-    return {"items": items, "next_cursor": encode_cursor(scope, items[-1]["id"]) if more else None}
+    return {"items": items, "next_cursor": cursors.encode(scope, items[-1]["id"]) if more else None}

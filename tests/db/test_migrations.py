@@ -31,9 +31,10 @@ from db.models import (
     utcnow,
 )
 from server import sql
+from server.limits import Limits
 from server.services.auth import AuthService, token_hash
 from server.session_registry import SessionRegistry
-from tests.services.inline_db import InlineDatabase, Recorder, ask_from, result
+from tests.services.inline_db import InlineDatabase, InlineHashing, Recorder, ask_from, result
 
 TABLES = {m._meta.table_name for m in MODELS} | {"schema_version"}
 
@@ -299,7 +300,8 @@ def test_upgrade_from_v4_drops_unused_columns_and_keeps_users_and_sessions(empty
     assert {t: dump(empty, t) for t in before} == {
         t: without(rows, DROPPED_IN_V5) for t, rows in before.items()
     }
-    auth = AuthService(InlineDatabase(empty), Clock(), SessionRegistry(), 3)
+    limits, hashing = Limits(), InlineHashing()
+    auth = AuthService(InlineDatabase(empty), Clock(), SessionRegistry(), limits, hashing)
     peer = Recorder()
     resumed = result(ask_from(peer, auth.resume, "auth.resume", token=token))
     assert resumed["user"]["username"] == "sari"
