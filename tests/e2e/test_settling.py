@@ -64,7 +64,8 @@ def test_a_checkout_whose_last_write_died_with_the_writer_is_settled_at_once(
         client.call("cart.add", product_id=product, qty=2)
     raw = server.raw("customer")
     asked = raw.request("order.checkout", idempotency_key="k", payment=CARD)
-    wait_until(lambda: statuses(shop_url), what="the pending order")
+    pending = raw.receive(lambda m: m.get("event") == "order")  # the server heard the begin
+    assert pending["data"]["status"] == "pending", pending
     writer = writer_of(server)
     os.kill(writer, signal.SIGSTOP)  # the payment ends meanwhile: its `mark_paid` waits
     wait_until(lambda: queued_for(writer), what="the checkout's last write")
