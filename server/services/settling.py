@@ -26,8 +26,9 @@ from functools import partial
 from twisted.internet import defer
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
-from protocol.errors import WarungError
+from protocol.errors import Unavailable, WarungError
 from protocol.rules import OrderStatus
 from server.clock import Clock
 from server.dbexec import DatabaseExecutor
@@ -39,6 +40,7 @@ from server.services.order_queries import find_order, pending_orders
 AT_ONCE = 16  # provider lookups (and their writes) under way at a time
 PAGE = 256  # pending order ids read at a time
 LOST_RETRY_S = 1.0  # how soon an order whose last write was lost is settled
+LOST_GIVE_UP_S = 64.0  # tries at 1, 3, 7, ... 127 s: then the lease sweep takes it
 
 log = Logger()
 
@@ -63,17 +65,21 @@ class Settler:
         before = None if moment_s is None else _timestamp(moment_s)
         return Deferred.fromCoroutine(self._pending_before(before))
 
-    def lost(self, order_id: int) -> None:
+    def lost(self, order_id: int, delay_s: float = LOST_RETRY_S) -> None:
         """The last write of `order_id`'s purchase failed with `unavailable`: whether it
-        committed is unknown. Settle the order in a moment (once its purchase has ended);
-        if the database is still away then, the next sweep or writer restart will."""
-        self.clock.callLater(LOST_RETRY_S, self._settle_lost, order_id)
+        committed is unknown. Settle the order in `delay_s` (once its purchase has ended),
+        and again twice as late each time the database is still away, until the lease
+        sweep would take it anyway (a SQLite writer that is back settles it first)."""
+        self.clock.callLater(delay_s, self._settle_lost, order_id, delay_s)
 
-    def _settle_lost(self, order_id: int) -> None:
-        settling = Deferred.fromCoroutine(self._one(order_id))
-        settling.addErrback(
-            lambda failure: log.failure("settling order {id}", failure, id=order_id)
-        )
+    def _settle_lost(self, order_id: int, delay_s: float) -> None:
+        def again(failure: Failure) -> None:
+            if failure.check(Unavailable) and delay_s < LOST_GIVE_UP_S:
+                self.lost(order_id, 2 * delay_s)
+            else:
+                _not_settled(order_id, failure)
+
+        Deferred.fromCoroutine(self._try(order_id)).addErrback(again)
 
     async def _pending_before(self, before: str | None) -> int:
         settled, after = 0, 0
@@ -102,17 +108,21 @@ class Settler:
         return sum(done)
 
     async def _one(self, order_id: int) -> bool:
+        """`_try`, a failure logged and the order left pending for a later try."""
+        try:
+            return await self._try(order_id)
+        except Exception:
+            _not_settled(order_id, Failure())
+            return False
+
+    async def _try(self, order_id: int) -> bool:
         """Settle one order unless its purchase runs here or another call settles it;
-        whether this call did. A failure leaves it pending for a later try."""
+        whether this call did."""
         if order_id in self.running or order_id in self._settling:
             return False
         self._settling.add(order_id)
         try:
             await self._settle(order_id)
-        except (WarungError, defer.TimeoutError) as failed:
-            why = getattr(failed, "message", "the provider did not answer")
-            log.info("order {id} was not settled here: {why}", id=order_id, why=why)
-            return False
         finally:
             self._settling.discard(order_id)
         return True
@@ -127,6 +137,16 @@ class Settler:
         else:
             order, changes = await self.dbx.write(mark_declined, order_id, None, "interrupted")
             publish(self.hub, order, changes)
+
+
+def _not_settled(order_id: int, failure: Failure) -> None:
+    """Log why an order was not settled: the database or the provider away, or the order
+    settled meanwhile by another server (`conflict`); a traceback only for a bug."""
+    if failure.check(WarungError, defer.TimeoutError):
+        why = getattr(failure.value, "message", "the provider did not answer")
+        log.info("order {id} was not settled here: {why}", id=order_id, why=why)
+    else:
+        log.failure("settling order {id}", failure, id=order_id)
 
 
 def _timestamp(moment_s: float) -> str:

@@ -33,15 +33,17 @@ from tests.services.shopping import (
 
 
 class LosingDatabase(InlineDatabase):
-    """Loses the first write of the job `lose`: answers `unavailable` without running it,
-    as the SQLite link does for the jobs a dying writer held."""
+    """Loses the first write of the job `lose`, and every write while `down`: answers
+    `unavailable` without running it, as the SQLite link does for the jobs a dying writer
+    held and those sent before the next one is ready."""
 
     def __init__(self, inline: InlineDatabase, lose: str) -> None:
         super().__init__(inline.db)
         self.lose: str | None = lose
+        self.down = False
 
     def write(self, job: Any, *args: Any) -> Deferred[Any]:
-        if job_name(job).endswith(f":{self.lose}"):
+        if self.down or job_name(job).endswith(f":{self.lose}"):
             self.lose = None
             return fail(unavailable("the database writer stopped"))
         return super().write(job, *args)
@@ -80,6 +82,28 @@ def test_a_checkout_whose_last_write_was_lost_is_settled_a_moment_later(
     assert status(order.id) == settled
     assert stock(mini_shop.kopi) == left
     assert ani.of("order")[-1]["status"] == settled[0], "the owner is told"
+
+
+def test_a_lost_write_is_settled_once_the_database_is_back(
+    mini_shop: Shop, dbx: InlineDatabase, hub: EventHub, clock: Clock
+) -> None:
+    losing = LosingDatabase(dbx, "mark_paid")
+    orders = order_service(losing, hub, clock)
+    fill_cart(dbx, mini_shop.ani, (mini_shop.kopi, 2))
+    answer = checkout(orders, mini_shop.ani)
+    clock.advance(PAY_S)
+    assert error(answer).code == ErrorCode.UNAVAILABLE
+    losing.down = True
+
+    clock.advance(LOST_RETRY_S)
+    clock.advance(PAY_S)  # the first try's write finds the database away
+    (order,) = Order.select()
+    assert status(order.id) == ("pending", "pending")
+
+    losing.down = False
+    clock.advance(2 * LOST_RETRY_S)  # the second try comes twice as late ...
+    clock.advance(PAY_S)
+    assert status(order.id) == ("paid", "captured"), "... and settles it"
 
 
 def test_an_order_whose_payment_runs_here_is_not_settled_behind_its_back(
