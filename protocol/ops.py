@@ -102,7 +102,8 @@ class OpSpec:
 MAX_MONEY = 10**12
 ID = Int(1, 2**53)
 QTY = Int(1, MAX_QTY)
-CURSOR = Str(1, 512)
+CURSOR = Str(1, 1200)  # the cursor after a 200-character name of 4-byte characters fits
+PRODUCT_NAME = Str(1, 200)
 REASON = Str(1, 200, controls=TEXT_CONTROLS)
 DESCRIPTION = Str(0, 4000, controls=TEXT_CONTROLS)
 USERNAME = Str(3, 32, pattern=USERNAME_RE.pattern[1:-1], rule=USERNAME_RULE)
@@ -320,7 +321,7 @@ SPECS: tuple[OpSpec, ...] = (
         ADMIN,
         "create a product",
         Field("sku", Str(1, 64, pattern=r"[A-Za-z0-9][A-Za-z0-9_.-]*"), required=True),
-        Field("name", Str(1, 200), required=True),
+        Field("name", PRODUCT_NAME, required=True),
         Field("description", DESCRIPTION, default=""),
         Field("category_id", ID, required=True),
         Field("price", Int(0, MAX_MONEY), required=True),
@@ -331,7 +332,7 @@ SPECS: tuple[OpSpec, ...] = (
         ADMIN,
         "change a product's fields (stock changes go through clerk ops)",
         Field("product_id", ID, required=True),
-        Field("name", Str(1, 200)),
+        Field("name", PRODUCT_NAME),
         Field("description", DESCRIPTION),
         Field("category_id", ID),
         Field("price", Int(0, MAX_MONEY)),

@@ -130,13 +130,17 @@ class Server:
             self._checkpoints.clock = self.reactor
             self._checkpoints.start(CHECKPOINT_EVERY_S, now=False)
         await self.catalog.load_cache()
-        # Alone on SQLite, every pending order is an orphan of the last run; on PostgreSQL
-        # another server may be charging one, so only those past the lease are settled.
-        settled = await self.orders.settle_pending(
-            None if self.listener is None else PENDING_LEASE_S
+        # Alone on SQLite, every order pending from before now is an orphan of the last run;
+        # on PostgreSQL another server may be charging one, so only those past the lease are
+        # settled. In the background: the server listens meanwhile, and a checkout asking
+        # about one of them is answered `conflict` `in_progress` until it is settled.
+        older_than_s = 0.0 if self.listener is None else PENDING_LEASE_S
+        _settled(self.orders.settle_pending(older_than_s), "left by the last run")
+        self.dbx.on_writer_restart(
+            lambda died_at: _settled(
+                self.orders.checkouts.settle_after_writer_crash(died_at), "after a writer crash"
+            )
         )
-        if settled:
-            log.info("settled {n} orders left pending by a stopped checkout", n=settled)
         self._sweeps.clock = self.reactor
         self._sweeps.start(SWEEP_EVERY_S, now=False)
 
@@ -190,6 +194,18 @@ class Server:
 
         check()
         return finished
+
+
+def _settled(settling: Deferred[int], when: str) -> None:
+    """Log what a settling of pending orders running in the background did."""
+
+    def report(settled: int) -> None:
+        if settled:
+            log.info("settled {n} pending orders {when}", n=settled, when=when)
+
+    settling.addCallback(report).addErrback(
+        lambda failure: log.failure("settling pending orders {when} failed", failure, when=when)
+    )
 
 
 def _logged(task: Callable[[], Deferred[Any]], what: str) -> Callable[[], Deferred[Any]]:

@@ -16,7 +16,8 @@ from db.connect import connect, disconnect
 from db.migrations import migrate
 from protocol.codec import packb
 from protocol.errors import BadRequest
-from server.cursors import TAG_BYTES, Cursors
+from protocol.ops import CURSOR, PRODUCT_NAME
+from server.cursors import INT_MAX, TAG_BYTES, Cursors
 from server.database import cursor_key
 
 ALPHABET = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
@@ -40,7 +41,7 @@ def forged(*items: object) -> str:
 def test_a_cursor_gives_back_its_position_in_its_own_listing() -> None:
     cursor = CURSORS.encode("catalog|kopi", "kopi tubruk", 7)
     assert CURSORS.decode(cursor, "catalog|kopi", (str, int)) == ("kopi tubruk", 7)
-    assert len(cursor) <= 512 and set(cursor) <= set(ALPHABET)
+    assert len(cursor) <= CURSOR.max_len and set(cursor) <= set(ALPHABET)
 
 
 def test_a_cursor_of_another_listing_is_refused() -> None:
@@ -126,3 +127,11 @@ def migrate_and_close(url: str) -> None:
     db = connect(url)
     migrate(db)
     disconnect(db)
+
+
+def test_the_cursor_after_the_longest_name_fits_the_cursor_argument() -> None:
+    """A catalog page ending on a 200-character name of 4-byte characters still pages on."""
+    name = "\U0001f35c" * PRODUCT_NAME.max_len
+    cursor = CURSORS.encode("catalog|" + "x" * 64, name, INT_MAX)
+    assert CURSOR.check(cursor, "cursor") == cursor
+    assert CURSORS.decode(cursor, "catalog|" + "x" * 64, (str, int)) == (name, INT_MAX)
