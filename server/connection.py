@@ -38,6 +38,7 @@ from protocol.errors import (
 from protocol.framing import HEADER, FrameDecoder, Message, encode, frame
 from protocol.ops import Op
 from server.dispatch import internal_error
+from server.security_events import record_refusal
 
 if TYPE_CHECKING:
     from server.dispatch import Identity
@@ -233,6 +234,7 @@ class WarungConnection(Protocol, TimeoutMixin):
                     f"more than {self.limits.max_in_flight} requests in flight: wait for answers",
                     {"limit": self.limits.max_in_flight, "reason": "in_flight"},
                 ),
+                request.op,
             )
             return
         now = self.factory.clock.seconds()
@@ -244,6 +246,7 @@ class WarungConnection(Protocol, TimeoutMixin):
                     "too many requests on this connection: slow down",
                     {"reason": "rate", "retry_after_ms": int(wait * 1000) + 1},
                 ),
+                request.op,
             )
             return
         self._run(request, now)
@@ -301,12 +304,15 @@ class WarungConnection(Protocol, TimeoutMixin):
         if self.closing:
             return str(error.code)
         try:
-            return self._send_error(request.id, error)
+            return self._send_error(request.id, error, request.op)
         except Exception:  # details the codec cannot carry: a bug, answered as one
             return self._send_error(request.id, internal_error(Failure(), _answering(request)))
 
-    def _send_error(self, request_id: int | None, error: WarungError) -> str:
-        """Send `error` as the answer to `request_id`; returns its code."""
+    def _send_error(self, request_id: int | None, error: WarungError, op: str | None = None) -> str:
+        """Send `error` as the answer to `request_id` (a request of `op`); returns its code.
+        A refusal the security log keeps is recorded here, the one place errors leave."""
+        if op is not None:
+            record_refusal(self.factory.security, op, error, self.address, self.identity)
         self.out.write(encode(failure(request_id, error.code, error.message, error.details)))
         return str(error.code)
 
