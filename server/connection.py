@@ -35,6 +35,7 @@ from protocol.errors import (
     Unavailable,
     WarungError,
 )
+from protocol.excerpt import excerpt
 from protocol.framing import HEADER, FrameDecoder, Message, encode, frame
 from protocol.ops import Op
 from server.dispatch import internal_error
@@ -199,7 +200,8 @@ class WarungConnection(Protocol, TimeoutMixin):
     def _first_request(self, request: Request) -> None:
         if request.op != Op.HELLO:
             self._send_error(
-                request.id, BadRequest(f"the first request must be hello, not '{request.op}'")
+                request.id,
+                BadRequest(f"the first request must be hello, not '{excerpt(request.op)}'"),
             )
             self.close()
             return
