@@ -7,6 +7,7 @@ from typing import Any
 from protocol.codec import packb, unpackb
 from protocol.errors import FrameTooLarge, MalformedFrame
 from protocol.rules import DEFAULT_MAX_FRAME
+from protocol.value_count import count_values
 
 HEADER = struct.Struct(">I")
 
@@ -29,10 +30,15 @@ class FrameDecoder:
     with the next frame. A declared length over `max_frame` is reported as `FrameTooLarge`
     before any of its body is buffered; the decoder then refuses all further input, since
     the rest of the stream cannot be trusted to be in step.
+
+    With `max_values`, a body of more values than that is reported as `MalformedFrame`
+    without being decoded, so a frame costs the reactor a bounded time (see
+    `protocol.value_count`). A server sets it; a client reading a server does not.
     """
 
-    def __init__(self, max_frame: int = DEFAULT_MAX_FRAME) -> None:
+    def __init__(self, max_frame: int = DEFAULT_MAX_FRAME, max_values: int | None = None) -> None:
         self.max_frame = max_frame
+        self.max_values = max_values
         self._buffer = bytearray()
         self.broken = False
 
@@ -64,14 +70,19 @@ class FrameDecoder:
             stop = pos + HEADER.size + length
             if stop > end:
                 break
-            events.append(decode_body(bytes(buffer[pos + HEADER.size : stop])))
+            events.append(decode_body(bytes(buffer[pos + HEADER.size : stop]), self.max_values))
             pos = stop
         del buffer[:pos]
         return events
 
 
-def decode_body(body: bytes) -> Message | MalformedFrame:
+def decode_body(body: bytes, max_values: int | None = None) -> Message | MalformedFrame:
     """Decode one frame body into a `Message`, or say why it is not one."""
+    if too_many_values(body, max_values):
+        return MalformedFrame(
+            f"body holds more than {max_values} msgpack values: send less in one request",
+            {"reason": "too_many_values", "limit": max_values},
+        )
     try:
         obj = unpackb(body)
     except Exception as exc:  # msgpack raises several unrelated types for bad input
@@ -81,6 +92,14 @@ def decode_body(body: bytes) -> Message | MalformedFrame:
             f"body must be a map, got {type(obj).__name__}", {"reason": "not_a_map"}
         )
     return Message(obj, len(body))
+
+
+def too_many_values(body: bytes, max_values: int | None) -> bool:
+    """Whether `body` holds more than `max_values` values (None: no bound). A body of at
+    most `max_values` bytes cannot: only a longer one is counted."""
+    if max_values is None or len(body) <= max_values:
+        return False
+    return count_values(body, max_values) > max_values
 
 
 def frame(body: bytes) -> bytes:

@@ -70,7 +70,7 @@ class WarungConnection(Protocol, TimeoutMixin):
         self.factory = factory
         self.limits = factory.limits
         self.address = address
-        self.decoder = FrameDecoder(self.limits.max_frame)
+        self.decoder = FrameDecoder(self.limits.max_frame, self.limits.max_values)
         self.identity: Identity | None = None
         self.client_max_frame: int | None = None
         self.greeted = False

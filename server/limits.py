@@ -25,6 +25,7 @@ class Limits:
     paused_close_s: float = 30.0
     send_buffer_bytes: int = 262_144
     max_subscriptions: int = 10_000
+    max_values: int = 4096  # msgpack values in one request body (protocol.value_count)
 
     @property
     def idle_timeout_s(self) -> float:
@@ -37,6 +38,7 @@ class Limits:
             "max_subscriptions": self.max_subscriptions,
             "rate_per_s": self.rate_per_s,
             "burst": self.burst,
+            "max_values": self.max_values,
         }
 
 
