@@ -6,12 +6,13 @@ from typing import Any
 from protocol.codec import packb
 from protocol.errors import BadRequest, ErrorCode
 from protocol.excerpt import excerpt
-from protocol.framing import frame
+from protocol.framing import HEADER, frame
 from protocol.rules import MAX_ID
 
 REQUEST_KEYS = frozenset({"id", "op", "args"})
 MAX_OP_LENGTH = 64
 MAX_LISTED = 3  # unknown keys named in an error
+MAX_SEQ_BYTES = 9  # a uint64 in msgpack
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,13 +104,15 @@ class PushTemplate:
     after the `seq` value are shared, only the small integer is packed per connection.
     """
 
-    __slots__ = ("_head", "_tail", "data", "event")
+    __slots__ = ("_head", "_tail", "data", "event", "size")
 
     def __init__(self, event: str, data: dict[str, Any]) -> None:
         self.event = event
         self.data = data
         self._head = b"\x83" + packb("event") + packb(event) + packb("seq")
         self._tail = packb("data") + packb(data)
+        self.size = HEADER.size + len(self._head) + MAX_SEQ_BYTES + len(self._tail)
+        """The most bytes a frame of it takes, whatever its `seq`."""
 
     def frame(self, seq: int) -> bytes:
         return frame(self._head + packb(seq) + self._tail)

@@ -7,6 +7,12 @@ per reactor turn. It is also the push producer its transport asks to pause:
 while paused, stock values wait in a dict keyed by product (newest wins) and reading from
 the socket stops; a connection paused longer than `paused_close_s` is closed. Orders of the
 staff feed wait the same way, the newest per order, at most `MAX_HELD_ORDERS` of them.
+
+Everything queued to a connection (what its transport has not sent, and the pushes it
+holds while paused) stays within `limits.max_queued_bytes`, checked and charged in one
+step (`_write_within`, `_hold`): a push that would take it past half the budget is dropped
+and uses its `seq` (the client sees a gap); a reply past the whole budget closes the
+connection, since a reply must not be lost.
 """
 
 from __future__ import annotations
@@ -80,6 +86,7 @@ class WarungConnection(Protocol, TimeoutMixin):
         self.paused = False
         self.pending_stock: dict[int, PushTemplate] = {}
         self.pending_orders: dict[int, PushTemplate] = {}
+        self.held_bytes = 0  # the most bytes the pending pushes take as frames
         self._pause_timer: Any = None
         self._refusal: Any = None
         self._bucket = factory.new_bucket()
@@ -292,7 +299,7 @@ class WarungConnection(Protocol, TimeoutMixin):
                     {"size": len(body), "max_frame": limit},
                 ),
             )
-        self.out.write(frame(body))
+        self._send_reply(frame(body))
         return "ok"
 
     def _reply_failure(self, reason: Failure, request: Request) -> str:
@@ -309,8 +316,60 @@ class WarungConnection(Protocol, TimeoutMixin):
 
     def _send_error(self, request_id: int | None, error: WarungError) -> str:
         """Send `error` as the answer to `request_id`; returns its code."""
-        self.out.write(encode(failure(request_id, error.code, error.message, error.details)))
+        self._send_reply(encode(failure(request_id, error.code, error.message, error.details)))
         return str(error.code)
+
+    def _send_reply(self, data: bytes) -> None:
+        """A reply is never dropped: past the budget the connection is closed instead."""
+        if not self._write_within(data, self.limits.max_queued_bytes):
+            self._close_over_budget(len(data))
+
+    @property
+    def _push_budget(self) -> int:
+        """Pushes may fill half the budget, so the replies to a client that reads slowly
+        still fit when its pushes are dropped."""
+        return self.limits.max_queued_bytes // 2
+
+    def queued_bytes(self) -> int:
+        """Bytes queued to this client: written and not yet sent, and pushes held."""
+        return self.out.unsent() + self.held_bytes
+
+    def _write_within(self, data: bytes, budget: int) -> bool:
+        """Write `data` if what is queued stays within `budget`; whether it was written."""
+        if self.queued_bytes() + len(data) > budget:
+            return False
+        self.out.write(data)
+        return True
+
+    def _hold(
+        self, pending: dict[int, PushTemplate], key: int, template: PushTemplate, room: bool
+    ) -> None:
+        """Keep `template` as the newest push for `key` while paused, charged to the budget.
+
+        It replaces the one held for `key`; a new key needs `room`. One that does not fit is
+        dropped and uses its `seq`, so the client sees a gap and asks again."""
+        replaced = pending.pop(key, None)
+        if replaced is not None:
+            self.held_bytes -= replaced.size
+        fits = self.queued_bytes() + template.size <= self._push_budget
+        if fits and (room or replaced is not None):
+            pending[key] = template
+            self.held_bytes += template.size
+        else:
+            self.seq += 1
+
+    def _close_over_budget(self, size: int) -> None:
+        log.info(
+            "closing {address}: a {size}-byte reply does not fit the {budget} bytes it may queue",
+            address=self.address,
+            size=size,
+            budget=self.limits.max_queued_bytes,
+        )
+        self.factory.security.record(
+            "conn.closed", self.address, reason="queue_full", queued=self.queued_bytes()
+        )
+        self.closing = True
+        self.tcp.abortConnection()
 
     def set_max_frame(self, max_frame: int | None) -> None:
         self.client_max_frame = max_frame
@@ -331,18 +390,17 @@ class WarungConnection(Protocol, TimeoutMixin):
         if self.client_max_frame is not None and len(body) > self.client_max_frame:
             log.info("skipped a {n}-byte push over the client's max_frame", n=len(body))
             return  # the client sees the gap in seq
-        self.out.write(frame(body))
+        self._write_within(frame(body), self._push_budget)  # or the client sees the gap
 
     def send_stock(self, product_id: int, template: PushTemplate) -> None:
         """A stock value: written now, or kept as the newest for this product while paused."""
         if self.closing:
             return
         if self.paused:
-            self.pending_stock.pop(product_id, None)
-            self.pending_stock[product_id] = template
+            self._hold(self.pending_stock, product_id, template, room=True)
             return
         self.seq += 1
-        self.out.write(template.frame(self.seq))
+        self._write_within(template.frame(self.seq), self._push_budget)  # or a gap
 
     def send_order(self, order_id: int, template: PushTemplate) -> None:
         """An order of the staff feed: written now, or kept as the newest for this order
@@ -351,18 +409,15 @@ class WarungConnection(Protocol, TimeoutMixin):
         if self.closing:
             return
         if self.paused:
-            if order_id in self.pending_orders or len(self.pending_orders) < MAX_HELD_ORDERS:
-                self.pending_orders.pop(order_id, None)
-                self.pending_orders[order_id] = template
-            else:
-                self.seq += 1
+            room = len(self.pending_orders) < MAX_HELD_ORDERS
+            self._hold(self.pending_orders, order_id, template, room)
             return
         self.seq += 1
         data = template.frame(self.seq)
         if self.client_max_frame is not None and len(data) - HEADER.size > self.client_max_frame:
             log.info("skipped a {n}-byte push over the client's max_frame", n=len(data))
             return  # the client sees the gap in seq
-        self.out.write(data)
+        self._write_within(data, self._push_budget)  # or the client sees the gap
 
     # -- IPushProducer: the transport's buffer is full, or has drained
 
@@ -380,10 +435,11 @@ class WarungConnection(Protocol, TimeoutMixin):
             return
         self.paused = False
         self._cancel_pause_timer()
-        pending, self.pending_stock = self.pending_stock, {}
-        for product_id, template in pending.items():
-            self.send_stock(product_id, template)
+        stock, self.pending_stock = self.pending_stock, {}
         orders, self.pending_orders = self.pending_orders, {}
+        self.held_bytes = 0  # each is sent now, held again, or dropped: charged anew
+        for product_id, template in stock.items():
+            self.send_stock(product_id, template)
         for order_id, template in orders.items():
             self.send_order(order_id, template)
         if not self.paused:

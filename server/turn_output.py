@@ -72,6 +72,11 @@ class TurnOutput:
             self.socket = None  # the transport holds bytes now: all later ones must follow
         self.transport.write(data)
 
+    def unsent(self) -> int:
+        """Bytes written here and not yet taken by the kernel: held for this turn, or in the
+        transport's buffer."""
+        return self.held_bytes + transport_backlog(self.transport)
+
     def detach(self) -> None:
         """Before the transport is told to close: send what is held, and let every later
         byte go through the transport, which sends all it holds before it closes."""
@@ -114,3 +119,21 @@ def _plain_socket(transport: Any) -> socket.socket | None:
         return None
     sock = handle()
     return sock if isinstance(sock, socket.socket) else None
+
+
+def transport_backlog(transport: Any) -> int:
+    """Bytes written to `transport` that it has not handed to the kernel yet.
+
+    Twisted has no public call for this. A TCP transport (a `FileDescriptor`) keeps them in
+    `dataBuffer` from `offset` on, and in `_tempDataBuffer`, counted by `_tempDataLen`; a TLS
+    transport keeps cleartext in `_appSendBuffer` (during its handshake) and writes the rest
+    to the TCP transport under it. A StringTransport (tests) holds all that was written to
+    it, as a client that never reads would: its `value()`.
+    """
+    if hasattr(transport, "_tempDataLen"):
+        return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+    if hasattr(transport, "_appSendBuffer"):
+        waiting = sum(len(data) for data in transport._appSendBuffer)
+        return waiting + transport_backlog(transport.transport)
+    value = getattr(transport, "value", None)
+    return len(value()) if callable(value) else 0
