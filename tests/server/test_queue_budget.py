@@ -99,7 +99,7 @@ def test_replies_past_the_budget_close_the_connection_and_are_logged():
 def test_a_late_answer_past_the_budget_closes_too():
     later: Deferred[dict[str, Any]] = Deferred()
 
-    conn, transport, _, hub = make(
+    conn, transport, _, _ = make(
         Limits(max_queued_bytes=BUDGET), **{Op.CATALOG_CATEGORIES: lambda call: later}
     )
     say_hello(conn, transport)
