@@ -47,6 +47,14 @@ class FrameDecoder:
         """Bytes held for a frame not yet complete."""
         return len(self._buffer)
 
+    @property
+    def declared(self) -> int | None:
+        """The declared body length of the frame not yet complete, once its header is in."""
+        if len(self._buffer) < HEADER.size:
+            return None
+        length: int = HEADER.unpack_from(self._buffer)[0]
+        return length
+
     def feed(self, data: bytes) -> list[Event]:
         """Take the next bytes of the stream; return the events they complete, in order."""
         if self.broken:

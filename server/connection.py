@@ -45,6 +45,7 @@ from protocol.excerpt import excerpt
 from protocol.framing import HEADER, FrameDecoder, Message, encode, frame
 from protocol.ops import Op
 from server.dispatch import internal_error
+from server.frame_watch import FrameWatch
 
 if TYPE_CHECKING:
     from server.dispatch import Identity
@@ -90,6 +91,9 @@ class WarungConnection(Protocol, TimeoutMixin):
         self._pause_timer: Any = None
         self._refusal: Any = None
         self._bucket = factory.new_bucket()
+        self.frames = FrameWatch(
+            factory.clock, self.limits, factory.partial_frames, self._frame_too_slow
+        )
 
     # -- connection lifecycle
 
@@ -133,6 +137,7 @@ class WarungConnection(Protocol, TimeoutMixin):
         self.out.stop()
         self.setTimeout(None)
         self._cancel_pause_timer()
+        self.frames.stop()
         if self._refusal is not None and self._refusal.active():
             self._refusal.cancel()
         self.factory.forget(self)
@@ -171,9 +176,10 @@ class WarungConnection(Protocol, TimeoutMixin):
     def dataReceived(self, data: bytes) -> None:
         if self.closing:
             return
-        if self.greeted:  # before hello the deadline stands, however the bytes trickle in
-            self.resetTimeout()
-        for event in self.decoder.feed(data):
+        events = self.decoder.feed(data)
+        if events and self.greeted:  # only whole frames are activity, never stray bytes;
+            self.resetTimeout()  # and before hello its deadline stands
+        for event in events:
             if self.closing:
                 return
             if isinstance(event, Message):
@@ -183,6 +189,34 @@ class WarungConnection(Protocol, TimeoutMixin):
                 self._refuse_rest()
             else:
                 self._malformed(event)
+        if self.closing:
+            return
+        decoder = self.decoder
+        if not self.frames.update(decoder.buffered, decoder.declared, bool(events)):
+            self._refuse_partial_frame(decoder.declared or 0)
+
+    def _refuse_partial_frame(self, length: int) -> None:
+        """A large frame begun while the server holds all the unfinished ones it may."""
+        self.factory.security.record(
+            "conn.closed", self.address, reason="partial_frames", length=length
+        )
+        self._send_error(
+            None,
+            Unavailable(
+                "the server holds too many large unfinished frames: send it again later",
+                {"reason": "partial_frames", "retry_after_ms": 1000},
+            ),
+        )
+        self._refuse_rest()
+
+    def _frame_too_slow(self) -> None:
+        """A frame was not finished in time: reset, without a message."""
+        log.info("closing {address}: a frame was not finished in time", address=self.address)
+        self.factory.security.record(
+            "conn.closed", self.address, reason="frame_deadline", buffered=self.decoder.buffered
+        )
+        self.closing = True
+        self.tcp.abortConnection()
 
     def _malformed(self, error: MalformedFrame) -> None:
         self._send_error(None, error)
