@@ -263,9 +263,12 @@ def bench_shop(workdir: Path, clerks: int) -> tuple[subprocess.Popen[str], int]:
             capture_output=True,
         )
     return start(
-        [*server, "serve", "--db", url, "--port", "0", "--demo"],
+        [*server, "serve", "--db", url, "--port", "0", "--demo", *LOOPBACK_LIMITS],
         r"listening on [\d.]+:(\d+)",
     )
+
+
+LOOPBACK_LIMITS = ("--limit", "max_connections_per_address=100000")  # every client is local
 
 
 async def connect(port: int, index: int, sign_in: bool) -> LeanClient:
