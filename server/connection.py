@@ -154,6 +154,8 @@ class WarungConnection(Protocol, TimeoutMixin):
         Closing with unread input makes the kernel send RST, which can destroy the error
         still in flight; so send FIN, drop what else arrives, and abort only after a grace.
         """
+        if self.closing:  # the error did not fit what may be queued: already reset
+            return
         self.closing = True
         self.out.detach()
         self.tcp.loseWriteConnection()
@@ -191,9 +193,8 @@ class WarungConnection(Protocol, TimeoutMixin):
                 self._malformed(event)
         if self.closing:
             return
-        decoder = self.decoder
-        if not self.frames.update(decoder.buffered, decoder.declared, bool(events)):
-            self._refuse_partial_frame(decoder.declared or 0)
+        if not self.frames.update(self.decoder, bool(events)):
+            self._refuse_partial_frame(self.decoder.declared or 0)
 
     def _refuse_partial_frame(self, length: int) -> None:
         """A large frame begun while the server holds all the unfinished ones it may."""
@@ -370,9 +371,10 @@ class WarungConnection(Protocol, TimeoutMixin):
 
     def _write_within(self, data: bytes, budget: int) -> bool:
         """Write `data` if what is queued stays within `budget`; whether it was written."""
-        if self.queued_bytes() + len(data) > budget:
-            return False
-        self.out.write(data)
+        out = self.out
+        if out.held_bytes + out.backlog() + self.held_bytes + len(data) > budget:
+            return False  # (queued_bytes(), inline: this runs for every reply and push)
+        out.write(data)
         return True
 
     def _hold(

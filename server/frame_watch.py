@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from protocol.framing import FrameDecoder
 from server.clock import Clock
 from server.limits import Limits
 
@@ -52,19 +53,21 @@ class FrameWatch:
         self._started = 0.0
         self._timer: Any = None
 
-    def update(self, buffered: int, declared: int | None, finished: bool) -> bool:
-        """After bytes arrived. `finished`: a frame ended in them; `buffered`: the bytes in of
-        the frame now in progress; `declared`: its length once its header is in.
+    def update(self, decoder: FrameDecoder, finished: bool) -> bool:
+        """After `decoder` was fed; `finished`: a frame ended in what it was fed.
 
-        False when that frame is refused: a large one the budget cannot hold."""
+        False when the frame now in progress is refused: a large one the budget cannot hold."""
         if finished:
             self.stop()
-        if not buffered:
+        if not decoder.buffered:
             return True
         if self._timer is None:
             self._started = self.clock.seconds()
             self._timer = self.clock.callLater(self.limits.frame_deadline_s, self._missed)
-        if declared is None or self._sized:
+        if self._sized:
+            return True
+        declared = decoder.declared
+        if declared is None:
             return True
         self._sized = True
         allowed = max(self.limits.frame_deadline_s, declared / self.limits.frame_min_bytes_per_s)
@@ -78,12 +81,14 @@ class FrameWatch:
 
     def stop(self) -> None:
         """No frame in progress any more: no deadline, nothing reserved."""
-        if self._timer is not None and self._timer.active():
-            self._timer.cancel()
-        self._timer = None
+        if self._timer is not None:
+            if self._timer.active():
+                self._timer.cancel()
+            self._timer = None
+        if self.reserved:
+            self.budget.release(self.reserved)
+            self.reserved = 0
         self._sized = False
-        self.budget.release(self.reserved)
-        self.reserved = 0
 
     def _missed(self) -> None:
         self._timer = None

@@ -18,6 +18,7 @@ writes through the transport.
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.interfaces import ISSLTransport
@@ -36,6 +37,7 @@ class TurnOutput:
         self.transport = transport
         self.turns = turns
         self.socket = _plain_socket(transport)
+        self.backlog = backlog_reader(transport)
         self.held: list[bytes] = []
         self.held_bytes = 0
         self.queued = False
@@ -75,7 +77,7 @@ class TurnOutput:
     def unsent(self) -> int:
         """Bytes written here and not yet taken by the kernel: held for this turn, or in the
         transport's buffer."""
-        return self.held_bytes + transport_backlog(self.transport)
+        return self.held_bytes + self.backlog()
 
     def detach(self) -> None:
         """Before the transport is told to close: send what is held, and let every later
@@ -121,8 +123,9 @@ def _plain_socket(transport: Any) -> socket.socket | None:
     return sock if isinstance(sock, socket.socket) else None
 
 
-def transport_backlog(transport: Any) -> int:
-    """Bytes written to `transport` that it has not handed to the kernel yet.
+def backlog_reader(transport: Any) -> Callable[[], int]:
+    """A call that tells how many bytes written to `transport` it has not handed to the
+    kernel yet (chosen once per connection: it runs for every write).
 
     Twisted has no public call for this. A TCP transport (a `FileDescriptor`) keeps them in
     `dataBuffer` from `offset` on, and in `_tempDataBuffer`, counted by `_tempDataLen`; a TLS
@@ -131,9 +134,11 @@ def transport_backlog(transport: Any) -> int:
     it, as a client that never reads would: its `value()`.
     """
     if hasattr(transport, "_tempDataLen"):
-        return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+        return lambda: len(transport.dataBuffer) - transport.offset + transport._tempDataLen
     if hasattr(transport, "_appSendBuffer"):
-        waiting = sum(len(data) for data in transport._appSendBuffer)
-        return waiting + transport_backlog(transport.transport)
+        below = backlog_reader(transport.transport)
+        return lambda: sum(map(len, transport._appSendBuffer)) + below()
     value = getattr(transport, "value", None)
-    return len(value()) if callable(value) else 0
+    if callable(value):
+        return lambda: len(value())
+    return lambda: 0
