@@ -11,8 +11,13 @@ from protocol.framing import FrameDecoder, Message, encode
 
 
 class RawConnection:
-    def __init__(self, port: int, timeout: float = 10.0) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port: int, timeout: float = 10.0, receive_buffer: int = 0) -> None:
+        """`receive_buffer`: a small kernel buffer for a client that is to stop reading."""
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if receive_buffer:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        self.sock.settimeout(timeout)
+        self.sock.connect(("127.0.0.1", port))
         self.decoder = FrameDecoder(2**24)
         self.inbox: list[dict[str, Any]] = []
         self.timeout = timeout
