@@ -11,6 +11,7 @@ from tests.e2e.shopdb import add_product, facts, init_demo
 BUYERS = 100
 STOCK = 10
 CARD = {"method": "card", "token": "tok"}
+ALL_FROM_LOOPBACK = ("--limit", f"max_connections_per_address={BUYERS}")  # one address
 
 
 async def buyer(port: int, name: str, product_id: int, ready: list, go: asyncio.Event) -> str:
@@ -61,7 +62,7 @@ def test_hundred_buyers_ten_units_one_sqlite_server(servers, tmp_path):
     url = f"sqlite:///{tmp_path / 'race.db'}"
     init_demo(url)
     product_id = add_product(url, "RACE-1", STOCK)
-    server = servers.start(db_url=url)
+    server = servers.start(*ALL_FROM_LOOPBACK, db_url=url)
     outcomes = asyncio.run(race([server.port], product_id, "sq"))
     check(url, product_id, outcomes)
 
@@ -70,6 +71,6 @@ def test_hundred_buyers_ten_units_one_sqlite_server(servers, tmp_path):
 def test_hundred_buyers_ten_units_two_servers_on_postgresql(servers, pg_schema_url):
     init_demo(pg_schema_url)
     product_id = add_product(pg_schema_url, "RACE-PG", STOCK)
-    ports = [servers.start(db_url=pg_schema_url).port for _ in range(2)]
+    ports = [servers.start(*ALL_FROM_LOOPBACK, db_url=pg_schema_url).port for _ in range(2)]
     outcomes = asyncio.run(race(ports, product_id, "pg"))
     check(pg_schema_url, product_id, outcomes)
