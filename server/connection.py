@@ -9,10 +9,10 @@ the socket stops; a connection paused longer than `paused_close_s` is closed. Or
 staff feed wait the same way, the newest per order, at most `MAX_HELD_ORDERS` of them.
 
 Everything queued to a connection (what its transport has not sent, and the pushes it
-holds while paused) stays within `limits.max_queued_bytes`, checked and charged in one
-step (`_write_within`, `_hold`): a push that would take it past half the budget is dropped
-and uses its `seq` (the client sees a gap); a reply past the whole budget closes the
-connection, since a reply must not be lost.
+holds while paused) stays within a byte budget, checked and charged in one step
+(`_write_within`, `_hold`): a push that would take it past `limits.max_queued_push_bytes`
+is dropped and uses its `seq` (the client sees a gap); a reply that would take it past
+`limits.max_queued_bytes` closes the connection, since a reply must not be lost.
 """
 
 from __future__ import annotations
@@ -359,12 +359,6 @@ class WarungConnection(Protocol, TimeoutMixin):
         if not self._write_within(data, self.limits.max_queued_bytes):
             self._close_over_budget(len(data))
 
-    @property
-    def _push_budget(self) -> int:
-        """Pushes may fill half the budget, so the replies to a client that reads slowly
-        still fit when its pushes are dropped."""
-        return self.limits.max_queued_bytes // 2
-
     def queued_bytes(self) -> int:
         """Bytes queued to this client: written and not yet sent, and pushes held."""
         return self.out.unsent() + self.held_bytes
@@ -387,7 +381,7 @@ class WarungConnection(Protocol, TimeoutMixin):
         replaced = pending.pop(key, None)
         if replaced is not None:
             self.held_bytes -= replaced.size
-        fits = self.queued_bytes() + template.size <= self._push_budget
+        fits = self.queued_bytes() + template.size <= self.limits.max_queued_push_bytes
         if fits and (room or replaced is not None):
             pending[key] = template
             self.held_bytes += template.size
@@ -426,7 +420,9 @@ class WarungConnection(Protocol, TimeoutMixin):
         if self.client_max_frame is not None and len(body) > self.client_max_frame:
             log.info("skipped a {n}-byte push over the client's max_frame", n=len(body))
             return  # the client sees the gap in seq
-        self._write_within(frame(body), self._push_budget)  # or the client sees the gap
+        self._write_within(
+            frame(body), self.limits.max_queued_push_bytes
+        )  # or the client sees the gap
 
     def send_stock(self, product_id: int, template: PushTemplate) -> None:
         """A stock value: written now, or kept as the newest for this product while paused."""
@@ -436,7 +432,7 @@ class WarungConnection(Protocol, TimeoutMixin):
             self._hold(self.pending_stock, product_id, template, room=True)
             return
         self.seq += 1
-        self._write_within(template.frame(self.seq), self._push_budget)  # or a gap
+        self._write_within(template.frame(self.seq), self.limits.max_queued_push_bytes)  # or a gap
 
     def send_order(self, order_id: int, template: PushTemplate) -> None:
         """An order of the staff feed: written now, or kept as the newest for this order
@@ -453,7 +449,7 @@ class WarungConnection(Protocol, TimeoutMixin):
         if self.client_max_frame is not None and len(data) - HEADER.size > self.client_max_frame:
             log.info("skipped a {n}-byte push over the client's max_frame", n=len(data))
             return  # the client sees the gap in seq
-        self._write_within(data, self._push_budget)  # or the client sees the gap
+        self._write_within(data, self.limits.max_queued_push_bytes)  # or the client sees the gap
 
     # -- IPushProducer: the transport's buffer is full, or has drained
 

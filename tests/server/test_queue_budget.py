@@ -15,7 +15,9 @@ from server.dispatch import Call
 from server.limits import Limits
 from tests.server.test_connection import make, read, say_hello, signed_in
 
-BUDGET = 64 * 1024
+BUDGET = 64 * 1024  # for replies
+PUSH_BUDGET = BUDGET // 2
+LIMITS = Limits(max_queued_bytes=BUDGET, max_queued_push_bytes=PUSH_BUDGET)
 NOTE = "x" * 1000  # an order push of about 1.1 KB
 
 
@@ -31,14 +33,14 @@ def order(order_id: int, **more: Any) -> dict[str, Any]:
 
 
 def test_order_pushes_to_a_client_that_stopped_reading_stay_within_its_budget():
-    conn, transport, _, hub = make(Limits(max_queued_bytes=BUDGET))
+    conn, transport, _, hub = make(LIMITS)
     say_hello(conn, transport)
     hub.watch_user(conn, 7)
     conn.pauseProducing()  # its send buffer is full
 
     for order_id in range(1, 1001):
         hub.publish_order(order(order_id, note=NOTE))
-    assert len(transport.value()) <= BUDGET // 2  # not the 1.1 MB of all thousand
+    assert len(transport.value()) <= PUSH_BUDGET  # not the 1.1 MB of all thousand
 
     sent = [push["seq"] for push in read(transport)]
     assert sent == list(range(1, len(sent) + 1)) and len(sent) < 1000
@@ -50,14 +52,14 @@ def test_order_pushes_to_a_client_that_stopped_reading_stay_within_its_budget():
 
 
 def test_a_paused_staff_connection_holds_orders_within_its_budget():
-    conn, transport, _, hub = make(Limits(max_queued_bytes=BUDGET))
+    conn, transport, _, hub = make(LIMITS)
     say_hello(conn, transport)
     hub.staff.add(conn)
     conn.pauseProducing()
 
     for order_id in range(1, 1001):  # fewer than MAX_HELD_ORDERS, but 1.1 MB
         hub.publish_order(order(order_id, note=NOTE))
-    assert conn.held_bytes <= BUDGET // 2
+    assert conn.held_bytes <= PUSH_BUDGET
     held = len(conn.pending_orders)
     assert 0 < held < 1000
 
@@ -69,7 +71,7 @@ def test_a_paused_staff_connection_holds_orders_within_its_budget():
 
 
 def test_a_held_stock_value_replaced_by_a_newer_one_is_charged_once():
-    conn, transport, _, _ = make(Limits(max_queued_bytes=BUDGET))
+    conn, transport, _, _ = make(LIMITS)
     say_hello(conn, transport)
     conn.pauseProducing()
     for version in range(1, 10_000):
@@ -82,7 +84,7 @@ def test_replies_past_the_budget_close_the_connection_and_are_logged():
     def big(call: Call) -> dict[str, Any]:
         return {"categories": ["c" * 1000] * 20}  # about 20 KB
 
-    conn, transport, _, _ = make(Limits(max_queued_bytes=BUDGET), **{Op.CATALOG_CATEGORIES: big})
+    conn, transport, _, _ = make(LIMITS, **{Op.CATALOG_CATEGORIES: big})
     events: list[dict[str, Any]] = []
     conn.factory.security.listeners.append(events.append)
     say_hello(conn, transport)
@@ -99,12 +101,21 @@ def test_replies_past_the_budget_close_the_connection_and_are_logged():
 def test_a_late_answer_past_the_budget_closes_too():
     later: Deferred[dict[str, Any]] = Deferred()
 
-    conn, transport, _, _ = make(
-        Limits(max_queued_bytes=BUDGET), **{Op.CATALOG_CATEGORIES: lambda call: later}
-    )
+    conn, transport, _, _ = make(LIMITS, **{Op.CATALOG_CATEGORIES: lambda call: later})
     say_hello(conn, transport)
     signed_in(conn)
     conn.dataReceived(encode({"id": 2, "op": "catalog.categories"}))
-    conn.send_event("order", {"blob": "x" * (BUDGET // 2 - 100)})  # pushes fill their half
-    later.callback({"categories": ["c" * (BUDGET // 2 + 100)]})
+    conn.send_event("order", {"blob": "x" * (PUSH_BUDGET - 100)})  # pushes fill theirs
+    later.callback({"categories": ["c" * (PUSH_BUDGET + 100)]})
     assert transport.disconnecting
+
+
+def test_a_reply_still_fits_when_the_pushes_have_filled_theirs():
+    conn, transport, _, hub = make(LIMITS)
+    say_hello(conn, transport)
+    hub.watch_user(conn, 7)
+    for order_id in range(1, 100):
+        hub.publish_order(order(order_id, note=NOTE))
+    assert PUSH_BUDGET - 2000 < len(transport.value()) <= PUSH_BUDGET
+    conn.dataReceived(encode({"id": 2, "op": "ping"}))
+    assert read(transport)[-1]["id"] == 2 and not transport.disconnecting
