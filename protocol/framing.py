@@ -6,10 +6,12 @@ from typing import Any
 
 from protocol.codec import packb, unpackb
 from protocol.errors import FrameTooLarge, MalformedFrame
+from protocol.excerpt import excerpt
 from protocol.rules import DEFAULT_MAX_FRAME
 from protocol.value_count import count_values
 
 HEADER = struct.Struct(">I")
+MAX_REASON = 160  # characters of a decoder's error shown to the client
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +96,8 @@ def decode_body(body: bytes, max_values: int | None = None) -> Message | Malform
     try:
         obj = unpackb(body)
     except Exception as exc:  # msgpack raises several unrelated types for bad input
-        return MalformedFrame(f"body is not valid msgpack: {exc}", {"reason": "msgpack"})
+        shown = excerpt(str(exc), MAX_REASON)  # msgpack's words, which may quote the body
+        return MalformedFrame(f"body is not valid msgpack: {shown}", {"reason": "msgpack"})
     if not isinstance(obj, dict):
         return MalformedFrame(
             f"body must be a map, got {type(obj).__name__}", {"reason": "not_a_map"}
