@@ -127,17 +127,18 @@ def backlog_reader(transport: Any) -> Callable[[], int]:
     """A call that tells how many bytes written to `transport` it has not handed to the
     kernel yet (chosen once per connection: it runs for every write).
 
-    Twisted has no public call for this. A TCP transport (a `FileDescriptor`) keeps them in
-    `dataBuffer` from `offset` on, and in `_tempDataBuffer`, counted by `_tempDataLen`; a TLS
-    transport keeps cleartext in `_appSendBuffer` (during its handshake) and writes the rest
-    to the TCP transport under it. A StringTransport (tests) holds all that was written to
-    it, as a client that never reads would: its `value()`.
+    Twisted has no public call for this. A TLS transport keeps cleartext in `_appSendBuffer`
+    (during its handshake) and writes the rest to the TCP transport under it (it is asked
+    first: it passes unknown attributes on to that transport). A TCP transport (a
+    `FileDescriptor`) keeps them in `dataBuffer` from `offset` on, and in `_tempDataBuffer`,
+    counted by `_tempDataLen`. A StringTransport (tests) holds all that was written to it, as
+    a client that never reads would: its `value()`.
     """
-    if hasattr(transport, "_tempDataLen"):
-        return lambda: len(transport.dataBuffer) - transport.offset + transport._tempDataLen
     if hasattr(transport, "_appSendBuffer"):
         below = backlog_reader(transport.transport)
         return lambda: sum(map(len, transport._appSendBuffer)) + below()
+    if hasattr(transport, "_tempDataLen"):
+        return lambda: len(transport.dataBuffer) - transport.offset + transport._tempDataLen
     value = getattr(transport, "value", None)
     if callable(value):
         return lambda: len(value())

@@ -6,8 +6,10 @@ every order change is pushed to both. The silent one's pushes past its budget ar
 a `seq` gap; when it reads again it finds the gap and a connection that still answers.
 """
 
+import ssl
 import uuid
 
+from tests.e2e.harness import ServerProcess
 from tests.e2e.raw import RawConnection
 
 BUDGET = 32_768  # for pushes
@@ -15,16 +17,23 @@ ROUNDS = 80  # checkouts and cancels: about 240 order pushes of some 500 bytes, 
 CARD = {"method": "card", "token": "tok"}
 
 
+QUEUE_LIMITS = ("--limit", f"max_queued_push_bytes={BUDGET}", "--limit", "send_buffer_bytes=4096")
+
+
 def test_order_pushes_to_a_client_that_stopped_reading_are_dropped_as_a_seq_gap(servers):
-    shop = servers.start(
-        "--limit", f"max_queued_push_bytes={BUDGET}", "--limit", "send_buffer_bytes=4096"
-    )
+    assert_pushes_dropped_as_a_gap(servers.start(*QUEUE_LIMITS))
+
+
+def assert_pushes_dropped_as_a_gap(shop: ServerProcess, tls: ssl.SSLContext | None = None) -> None:
+    """The check, over TCP or (with `tls`, the server's too) over TLS."""
     silent = RawConnection(shop.port, timeout=20, receive_buffer=4096)
+    if tls is not None:
+        silent.sock = tls.wrap_socket(silent.sock, server_hostname="127.0.0.1")
     silent.hello()
     login = silent.call("auth.login", username="customer", password=shop.passwords["customer"])
     assert login["ok"]
 
-    with shop.client("customer") as buyer:
+    with shop.client("customer", **({} if tls is None else {"tls": tls})) as buyer:
         product = next(p for p in buyer.call("catalog.list", limit=200)["items"] if p["stock"])
 
         def buy_and_cancel() -> None:
@@ -40,6 +49,7 @@ def test_order_pushes_to_a_client_that_stopped_reading_are_dropped_as_a_seq_gap(
         silent.inbox.clear()
         buy_and_cancel()  # a push now: its seq counts those dropped since the last one
         received.append(silent.receive(lambda message: "event" in message)["seq"])
+    silent.close()
 
     assert received == sorted(received) and received[0] == 1
     assert received[-1] > 3 * ROUNDS  # every change took its number, sent or not
