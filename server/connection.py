@@ -412,7 +412,8 @@ class WarungConnection(Protocol, TimeoutMixin):
         self.factory.signed_in(self, previous, identity)
 
     def send_event(self, event: str, data: dict[str, Any]) -> None:
-        """A push that is never conflated (order changes, shutdown notices)."""
+        """A push that is never conflated (order changes, shutdown notices), but dropped as
+        a `seq` gap past the push budget."""
         if self.closing:
             return
         self.seq += 1
@@ -420,9 +421,7 @@ class WarungConnection(Protocol, TimeoutMixin):
         if self.client_max_frame is not None and len(body) > self.client_max_frame:
             log.info("skipped a {n}-byte push over the client's max_frame", n=len(body))
             return  # the client sees the gap in seq
-        self._write_within(
-            frame(body), self.limits.max_queued_push_bytes
-        )  # or the client sees the gap
+        self._push(frame(body))
 
     def send_stock(self, product_id: int, template: PushTemplate) -> None:
         """A stock value: written now, or kept as the newest for this product while paused."""
@@ -432,12 +431,13 @@ class WarungConnection(Protocol, TimeoutMixin):
             self._hold(self.pending_stock, product_id, template, room=True)
             return
         self.seq += 1
-        self._write_within(template.frame(self.seq), self.limits.max_queued_push_bytes)  # or a gap
+        self._push(template.frame(self.seq))
 
     def send_order(self, order_id: int, template: PushTemplate) -> None:
         """An order of the staff feed: written now, or kept as the newest for this order
-        while paused. Past `MAX_HELD_ORDERS` orders kept, a push is dropped but takes its
-        `seq`, so the client sees the gap and asks `order.subscribe` again."""
+        while paused. Past `MAX_HELD_ORDERS` orders kept, or past the push budget, a push is
+        dropped but takes its `seq`, so the client sees the gap and asks `order.subscribe`
+        again."""
         if self.closing:
             return
         if self.paused:
@@ -449,7 +449,12 @@ class WarungConnection(Protocol, TimeoutMixin):
         if self.client_max_frame is not None and len(data) - HEADER.size > self.client_max_frame:
             log.info("skipped a {n}-byte push over the client's max_frame", n=len(data))
             return  # the client sees the gap in seq
-        self._write_within(data, self.limits.max_queued_push_bytes)  # or the client sees the gap
+        self._push(data)
+
+    def _push(self, data: bytes) -> None:
+        """Write a push that has taken its `seq`; one past the push budget is dropped, and the
+        client sees the gap in `seq`."""
+        self._write_within(data, self.limits.max_queued_push_bytes)
 
     # -- IPushProducer: the transport's buffer is full, or has drained
 
