@@ -28,6 +28,7 @@ from protocol.errors import (
     Unavailable,
     WarungError,
 )
+from protocol.excerpt import excerpt
 from protocol.ops import REGISTRY
 from server.events import Subscriber
 from server.security_events import change_recorder
@@ -117,7 +118,10 @@ class Dispatcher:
     def _call(self, request: Request, peer: Peer) -> Any:
         spec = REGISTRY.get(request.op)
         if spec is None:
-            raise BadRequest(f"unknown op '{request.op}'", {"field": "op", "rule": "unknown"})
+            raise BadRequest(
+                f"unknown op '{excerpt(request.op)}': see the ops of the protocol's section 12",
+                {"field": "op", "rule": "unknown"},
+            )
         if spec.roles:
             if peer.identity is None:
                 raise Unauthenticated(
