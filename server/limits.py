@@ -25,6 +25,12 @@ class Limits:
     paused_close_s: float = 30.0
     send_buffer_bytes: int = 262_144
     max_subscriptions: int = 10_000
+    # Session lifetimes (ASVS 5.0 V7.3.1 inactivity, V7.3.2 absolute); PROTOCOL.md 10.4.
+    session_idle_s: int = 7 * 86_400
+    session_absolute_s: int = 30 * 86_400
+    staff_session_idle_s: int = 3_600
+    staff_session_absolute_s: int = 12 * 3_600
+    session_check_s: float = 5.0  # how often live connections' sessions are checked
 
     @property
     def idle_timeout_s(self) -> float:
