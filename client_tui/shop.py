@@ -244,12 +244,14 @@ class Shop:
 
     # -- two-factor sign-in
 
-    async def totp_enroll(self) -> dict[str, Any]:
+    async def totp_enroll(self, password: str) -> dict[str, Any]:
         """A new TOTP secret (`secret`, `uri`); two-factor sign-in is on after `totp_confirm`."""
-        return await self.client.call(Op.AUTH_TOTP_ENROLL)
+        return await self.client.call(Op.AUTH_TOTP_ENROLL, password=password)
 
-    async def totp_confirm(self, code: str) -> None:
-        await self.client.call(Op.AUTH_TOTP_CONFIRM, code=code)
+    async def totp_confirm(self, password: str, code: str) -> list[str]:
+        """Two-factor sign-in on; its recovery codes, which the server shows only this once."""
+        confirmed = await self.client.call(Op.AUTH_TOTP_CONFIRM, password=password, code=code)
+        return list(confirmed["recovery_codes"])
 
     # -- the end
 
