@@ -253,6 +253,23 @@ class Shop:
         confirmed = await self.client.call(Op.AUTH_TOTP_CONFIRM, password=password, code=code)
         return list(confirmed["recovery_codes"])
 
+    # -- the account's password and sessions
+
+    async def change_password(self, password: str, new_password: str) -> None:
+        """The account's other sessions end; this one goes on."""
+        await self.client.call(
+            Op.AUTH_PASSWORD_CHANGE, password=password, new_password=new_password
+        )
+
+    async def sessions(self) -> list[dict[str, Any]]:
+        """The account's live sessions, newest first; `current` marks this one."""
+        return list((await self.client.call(Op.AUTH_SESSION_LIST))["sessions"])
+
+    async def sign_out_everywhere(self) -> None:
+        """Every session of the account ends, this one too: the server says so with a
+        `session.ended` push, which brings back the sign-in screen."""
+        await self.client.call(Op.AUTH_LOGOUT, everywhere=True)
+
     # -- the end
 
     async def sign_out(self) -> None:

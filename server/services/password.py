@@ -18,9 +18,13 @@ from server.services.reauth import Reauth
 from server.write_jobs import write_job
 
 
-def new_password_problem(password: str) -> str | None:
-    """Why a new password is refused, or None. The length rule of PROTOCOL.md 10.3 for now;
-    the common-password check of issue 14 (item 12) belongs here too."""
+def new_password_problem(password: str, username: str) -> str | None:
+    """Why a new password for `username` is refused, or None: the rules of PROTOCOL.md 10.3.
+
+    The common-password check of issue 14 (item 12) extends `protocol.rules.password_problem`
+    on the throttle branch, as `password_problem(password, username)`; once merged, pass
+    `username` on here and the change refuses the 3,000 common passwords as sign-up does.
+    """
     return password_problem(password)
 
 
@@ -39,7 +43,7 @@ class PasswordService:
 
     async def change(self, call: Call) -> dict[str, Any]:
         new = call.args["new_password"]
-        problem = new_password_problem(new)
+        problem = new_password_problem(new, call.identity.username)
         if problem is not None:
             raise BadRequest(problem, {"field": "new_password", "rule": problem})
         me = await self.reauth.check(call)
