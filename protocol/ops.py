@@ -23,6 +23,8 @@ from protocol.rules import (
 )
 from protocol.schema import (
     EMPTY,
+    SECRET_CONTROLS,
+    TEXT_CONTROLS,
     Bool,
     Day,
     Field,
@@ -108,15 +110,20 @@ class OpSpec:
 MAX_MONEY = 10**12
 ID = Int(1, 2**53)
 QTY = Int(1, MAX_QTY)
-CURSOR = Str(1, 512)
-REASON = Str(1, 200)
+CURSOR = Str(1, 1200)  # the cursor after a 200-character name of 4-byte characters fits
+PRODUCT_NAME = Str(1, 200)
+REASON = Str(1, 200, controls=TEXT_CONTROLS)
+DESCRIPTION = Str(0, 4000, controls=TEXT_CONTROLS)
 USERNAME = Str(3, 32, pattern=USERNAME_RE.pattern[1:-1], rule=USERNAME_RULE)
-PASSWORD = Str(PASSWORD_MIN, PASSWORD_MAX)
+PASSWORD = Str(PASSWORD_MIN, PASSWORD_MAX, controls=SECRET_CONTROLS)
 ROLE = Str(choices=ROLES)
 TOTP_CODE = Str(6, 6, pattern=r"[0-9]{6}")
 RECOVERY_CODE = Str(16, 19, pattern=RECOVERY_CODE_RE, rule=RECOVERY_CODE_RULE)
 CURRENT_PASSWORD = Field(
-    "password", Str(1, PASSWORD_MAX), required=True, doc="the account's current password"
+    "password",
+    Str(1, PASSWORD_MAX, controls=SECRET_CONTROLS),
+    required=True,
+    doc="the account's current password",
 )
 IDEMPOTENCY_KEY = Str(1, 64, pattern=r"[\x21-\x7e]+")
 ONLINE_PAYMENT = Record(
@@ -173,7 +180,7 @@ SPECS: tuple[OpSpec, ...] = (
         ANYONE,
         "sign in; returns the user and a session token",
         Field("username", Str(1, 64), required=True),
-        Field("password", Str(1, PASSWORD_MAX), required=True),
+        Field("password", Str(1, PASSWORD_MAX, controls=SECRET_CONTROLS), required=True),
         Field("totp", TOTP_CODE, doc="6-digit code when 2FA is on"),
         Field("recovery_code", RECOVERY_CODE, doc="a recovery code instead of `totp`"),
     ),
@@ -371,8 +378,8 @@ SPECS: tuple[OpSpec, ...] = (
         ADMIN,
         "create a product",
         Field("sku", Str(1, 64, pattern=r"[A-Za-z0-9][A-Za-z0-9_.-]*"), required=True),
-        Field("name", Str(1, 200), required=True),
-        Field("description", Str(0, 4000), default=""),
+        Field("name", PRODUCT_NAME, required=True),
+        Field("description", DESCRIPTION, default=""),
         Field("category_id", ID, required=True),
         Field("price", Int(0, MAX_MONEY), required=True),
         Field("stock", Int(0, 1_000_000), default=0),
@@ -382,8 +389,8 @@ SPECS: tuple[OpSpec, ...] = (
         ADMIN,
         "change a product's fields (stock changes go through clerk ops)",
         Field("product_id", ID, required=True),
-        Field("name", Str(1, 200)),
-        Field("description", Str(0, 4000)),
+        Field("name", PRODUCT_NAME),
+        Field("description", DESCRIPTION),
         Field("category_id", ID),
         Field("price", Int(0, MAX_MONEY)),
     ),

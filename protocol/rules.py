@@ -5,6 +5,8 @@ They are part of the wire contract (PROTOCOL.md states them), so they live in on
 
 import re
 from enum import StrEnum
+from functools import cache
+from importlib.resources import files
 
 PROTOCOL_VERSION = 1
 SUPPORTED_VERSIONS = (1, 1)
@@ -55,8 +57,24 @@ def username_problem(username: str) -> str | None:
     return None
 
 
-def password_problem(password: str) -> str | None:
-    """Why `password` is not acceptable, or None when it is."""
+def password_problem(password: str, username: str | None = None) -> str | None:
+    """Why `password` is not acceptable for the account `username`, or None when it is.
+
+    Every place that sets a password (sign-up, `warung-server user add`, a password change)
+    asks this; give `username` whenever there is one. Case is ignored in the comparisons.
+    """
     if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
         return f"password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters"
+    folded = password.casefold()
+    if username is not None and folded == username.casefold():
+        return "password must not be the username"
+    if folded in common_passwords():
+        return "password is one of the most common passwords: choose one that is hard to guess"
     return None
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    """The 3,000 most common passwords (lowercase), from the package's data file."""
+    text = files("protocol").joinpath("common_passwords.txt").read_text(encoding="utf-8")
+    return frozenset(line for line in text.splitlines() if line and not line.startswith("#"))

@@ -52,12 +52,34 @@ class Int(Type):
 
 
 @dataclass(frozen=True)
+class Controls:
+    """The control characters a str may not hold, and the rule a refusal names."""
+
+    forbidden: re.Pattern[str]
+    rule: str
+
+
+NO_CONTROLS = Controls(re.compile(r"[\x00-\x1f\x7f-\x9f]"), "must not contain control characters")
+"""The default: no C0 or C1 control character and no DEL. NUL cannot be stored on
+PostgreSQL at all, and the others only ever serve to fool a terminal or a log reader."""
+TEXT_CONTROLS = Controls(
+    re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"),
+    "must not contain control characters other than tab and line breaks",
+)
+"""Free text of several lines (a description, a reason): tab, LF and CR as well."""
+SECRET_CONTROLS = Controls(re.compile(r"\x00"), "must not contain NUL")
+"""A password, never stored nor shown: anything but NUL, so that one set before these rules
+still signs in."""
+
+
+@dataclass(frozen=True)
 class Str(Type):
     min_len: int = 0
     max_len: int = 200
     pattern: str | None = None
     choices: tuple[str, ...] | None = None
     rule: str | None = None
+    controls: Controls = NO_CONTROLS
     name = "str"
 
     def check(self, value: Any, path: str) -> str:
@@ -73,6 +95,8 @@ class Str(Type):
             raise _fail(
                 path, f"must be {self.rule}" if self.rule else f"must match {self.pattern}", value
             )
+        if self.controls.forbidden.search(value):  # after a pattern, which words it better
+            raise _fail(path, self.controls.rule, value)
         return value
 
     def describe(self) -> str:
@@ -113,19 +137,23 @@ class Day(Type):
 class VersionSpec(Type):
     """An int version, or a [min, max] pair of them."""
 
+    max: int = 2**16 - 1
     name = "int | [int, int]"
 
     def check(self, value: Any, path: str) -> tuple[int, int]:
-        if type(value) is int and value >= 0:
+        if self._version(value):
             return (value, value)
         if (
             isinstance(value, list)
             and len(value) == 2
-            and all(type(v) is int and v >= 0 for v in value)
+            and all(self._version(v) for v in value)
             and value[0] <= value[1]
         ):
             return (value[0], value[1])
         raise _fail(path, "must be a version number or [min, max]", value)
+
+    def _version(self, value: Any) -> bool:
+        return type(value) is int and 0 <= value <= self.max
 
 
 @dataclass(frozen=True)

@@ -9,19 +9,20 @@ from typing import Any
 
 import peewee as pw
 from twisted.internet import reactor as default_reactor
-from twisted.internet import ssl
 from twisted.internet.defer import Deferred
 from twisted.internet.task import LoopingCall
 from twisted.logger import ILogObserver, Logger, globalLogBeginner, textFileLogObserver
 
 from db.url import resolve
 from protocol.ops import EventName
-from server.database import checkpoint_wal, prepare_database, read_shop
+from server.cursors import Cursors
+from server.database import checkpoint_wal, cursor_key, prepare_database, read_shop
 from server.dbexec import DatabaseExecutor
 from server.dispatch import Dispatcher
 from server.events import EventHub
 from server.factory import WarungFactory
 from server.handlers import handlers
+from server.hashing import HashingPool
 from server.limits import Limits, with_overrides
 from server.metrics import Metrics
 from server.payments import FakeProvider
@@ -44,6 +45,7 @@ from server.services.session_check import SessionCheck
 from server.services.staff_feed import StaffFeedService
 from server.services.stock_feed import StockFeedService
 from server.session_registry import SessionRegistry
+from server.tls import tls_options
 
 log = Logger()
 CHECKPOINT_EVERY_S = 1.0
@@ -67,17 +69,20 @@ class Server:
         cache = None if self.dbx.postgres else ProductCache()
         if cache is not None:
             self.hub.listeners.append(cache.apply)
-        self.catalog = CatalogService(self.dbx, cache)
+        cursors = Cursors(cursor_key(db))
+        self.catalog = CatalogService(self.dbx, cursors, cache)
         provider = FakeProvider(reactor, payment_delay_s)
-        self.orders = OrderService(self.dbx, self.hub, provider, currency, reactor)
+        self.orders = OrderService(self.dbx, self.hub, provider, currency, reactor, cursors)
         stock_feed = StockFeedService(self.dbx, self.hub, limits.max_subscriptions)
         sessions = SessionRegistry()
         self.security = SecurityLog(reactor)
+        self.hashing = HashingPool(reactor, limits.hashing_threads, limits.hashing_queue)
         auth = AuthService(
             self.dbx,
             reactor,
             sessions,
-            limits.failed_logins_per_address_per_min,
+            limits,
+            self.hashing,
             security=self.security,
             lifetimes=SessionLifetimes.of(limits),
         )
@@ -94,7 +99,7 @@ class Server:
                 CartService(self.dbx, currency),
                 self.orders,
                 stock_feed,
-                StaffFeedService(self.dbx, self.hub, reactor),
+                StaffFeedService(self.dbx, self.hub, reactor, cursors),
                 InventoryService(self.dbx, self.hub),
                 RefundService(self.dbx, self.hub, provider, reactor),
                 RegisterService(self.dbx),
@@ -125,19 +130,24 @@ class Server:
         """Start the database threads and writer, hear other servers, settle what a crash
         left."""
         await self.dbx.start()
+        self.hashing.start()
         if self.listener is not None:
             await self.listener.start()
         else:
             self._checkpoints.clock = self.reactor
             self._checkpoints.start(CHECKPOINT_EVERY_S, now=False)
         await self.catalog.load_cache()
-        # Alone on SQLite, every pending order is an orphan of the last run; on PostgreSQL
-        # another server may be charging one, so only those past the lease are settled.
-        settled = await self.orders.settle_pending(
-            None if self.listener is None else PENDING_LEASE_S
+        # Alone on SQLite, every order pending from before now is an orphan of the last run;
+        # on PostgreSQL another server may be charging one, so only those past the lease are
+        # settled. In the background: the server listens meanwhile, and a checkout asking
+        # about one of them is answered `conflict` `in_progress` until it is settled.
+        older_than_s = 0.0 if self.listener is None else PENDING_LEASE_S
+        _settled(self.orders.settle_pending(older_than_s), "left by the last run")
+        self.dbx.on_writer_restart(
+            lambda died_at: _settled(
+                self.orders.checkouts.settle_after_writer_crash(died_at), "after a writer crash"
+            )
         )
-        if settled:
-            log.info("settled {n} orders left pending by a stopped checkout", n=settled)
         self._sweeps.clock = self.reactor
         self._sweeps.start(SWEEP_EVERY_S, now=False)
         self._session_checks.clock = self.reactor
@@ -170,6 +180,7 @@ class Server:
             if self.listener is not None:
                 self.listener.stop()
         finally:
+            self.hashing.stop()
             await self.dbx.stop()
         log.info(
             "{writes} writes in {batches} group commits, writer busy {busy:.1f} s",
@@ -191,6 +202,18 @@ class Server:
 
         check()
         return finished
+
+
+def _settled(settling: Deferred[int], when: str) -> None:
+    """Log what a settling of pending orders running in the background did."""
+
+    def report(settled: int) -> None:
+        if settled:
+            log.info("settled {n} pending orders {when}", n=settled, when=when)
+
+    settling.addCallback(report).addErrback(
+        lambda failure: log.failure("settling pending orders {when} failed", failure, when=when)
+    )
 
 
 def _logged(task: Callable[[], Deferred[Any]], what: str) -> Callable[[], Deferred[Any]]:
@@ -245,7 +268,6 @@ def serve(args: Namespace, reactor: Any = default_reactor) -> int:
 
 def listen(reactor: Any, factory: WarungFactory, args: Namespace) -> Any:
     if args.tls_cert:
-        with open(args.tls_cert, "rb") as cert, open(args.tls_key or args.tls_cert, "rb") as key:
-            context = ssl.PrivateCertificate.loadPEM(cert.read() + key.read()).options()
+        context = tls_options(args.tls_cert, args.tls_key or args.tls_cert)
         return reactor.listenSSL(args.port, factory, context, interface=args.host)
     return reactor.listenTCP(args.port, factory, interface=args.host)

@@ -127,7 +127,7 @@ def _command(
 
 
 def _port(text: str) -> int:
-    if not text.isdigit() or int(text) > 65535:
+    if not (text.isascii() and text.isdigit()) or int(text) > 65535:  # "²".isdigit() holds
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)")
     return int(text)
 
@@ -174,7 +174,7 @@ def run_user_add(args: argparse.Namespace) -> int:
     line = sys.stdin.readline()
     if not line:
         raise UsageError("no password on standard input (--password-stdin reads its first line)")
-    problem = password_problem(line.rstrip("\r\n"))
+    problem = password_problem(line.rstrip("\r\n"), name)
     if problem:
         raise UsageError(f"cannot use that password: {problem}")
     db = _open_current(args.db)

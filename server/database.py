@@ -16,6 +16,9 @@ from db.migrations import migrate
 from db.models import Product, User
 from protocol.rules import DEMO_ACCOUNT_LINE, ROLES
 from server import sql
+from server.cursors import KEY_BYTES
+
+CURSOR_KEY_SETTING = "cursor_key"
 
 
 def prepare_database(url: str | None, demo: bool) -> pw.Database:
@@ -43,6 +46,22 @@ def read_shop(db: pw.Database) -> dict[str, Any]:
         "currency": settings.get("currency", "IDR"),
         "currency_exponent": int(settings.get("currency_exponent", "2")),
     }
+
+
+def cursor_key(db: pw.Database) -> bytes:
+    """The shop's secret key for signing cursors (`server.cursors`), made by the first
+    server that starts and kept in `settings`, so that every server of one PostgreSQL
+    database signs alike and cursors outlive restarts. Two servers starting at once both
+    insert; the database keeps one row and both read it back. Runs before the reactor
+    starts."""
+    sql.execute(
+        db,
+        "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+        (CURSOR_KEY_SETTING, secrets.token_hex(KEY_BYTES)),
+    )
+    ((value,),) = sql.rows(db, "SELECT value FROM settings WHERE key = ?", (CURSOR_KEY_SETTING,))
+    db.close()
+    return bytes.fromhex(value)
 
 
 def checkpoint_wal(db: pw.Database) -> None:

@@ -85,6 +85,13 @@ class DatabaseExecutor:
 
         return done.addBoth(threads)
 
+    def on_writer_restart(self, listener: Callable[[float], object]) -> None:
+        """Call `listener(died_at)` each time the SQLite writer is back after dying at
+        `died_at` (the reactor's time); the jobs it held failed with `unavailable`, their
+        outcome unknown. PostgreSQL has no writer process: never called there."""
+        if self._writer is not None:
+            self._writer.restarted.append(listener)
+
     def read(self, work: Callable[[pw.Database], T]) -> Deferred[T]:
         """Run `work(db)` on a reader thread, outside any explicit transaction."""
         d = deferToThreadPool(self.reactor, self._readers, self._run_read, work)

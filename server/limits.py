@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+import os
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from protocol.rules import DEFAULT_MAX_FRAME
@@ -22,6 +23,12 @@ class Limits:
     connections_per_address_per_s: float = 100.0
     connection_burst_per_address: float = 500.0
     failed_logins_per_address_per_min: float = 20.0
+    free_failed_logins_per_account: int = 5
+    account_backoff_s: float = 1.0
+    account_backoff_max_s: float = 300.0
+    registrations_per_address_per_hour: float = 30.0
+    hashing_threads: int = field(default_factory=lambda: os.cpu_count() or 1)
+    hashing_queue: int = 128
     paused_close_s: float = 30.0
     send_buffer_bytes: int = 262_144
     max_subscriptions: int = 10_000
@@ -70,6 +77,10 @@ class TokenBucket:
             self._tokens -= cost
         return wait
 
+    def give_back(self, cost: float = 1.0) -> None:
+        """Return `cost` tokens taken for work that turned out not to count."""
+        self._tokens = min(self.burst, self._tokens + cost)
+
 
 class AddressLimiter:
     """One token bucket per remote address, for at most `max_addresses` addresses.
@@ -103,6 +114,12 @@ class AddressLimiter:
         """Seconds until `address` has a token, spending none."""
         bucket = self._used(address)
         return 0.0 if bucket is None else bucket.wait(now)
+
+    def give_back(self, address: str) -> None:
+        """Return the token `take` spent for `address` (nothing if it was forgotten since)."""
+        bucket = self._buckets.get(address)
+        if bucket is not None:
+            bucket.give_back()
 
     def _used(self, address: str) -> TokenBucket | None:
         """The bucket of `address`, moved to the most recently used end; None if unknown."""

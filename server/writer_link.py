@@ -4,8 +4,10 @@
 fires, on the reactor thread, when the writer reports the job's outcome after its commit.
 A writer that dies fails the jobs it held with `unavailable` (their outcome is unknown: a
 checkout retried with its key finds out) and is started again; until it is back, new jobs
-get `unavailable` at once. `stop` closes the writer's stdin, which makes it finish what
-it holds and exit.
+get `unavailable` at once. Once a restarted writer is ready, each of `restarted` is called
+with the time the old one was found dead, so that what its death left unsettled is settled
+at once (`server.services.settling`). `stop` closes the writer's stdin, which makes it
+finish what it holds and exit.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import itertools
 import os
 import sys
+from collections.abc import Callable
 from typing import Any, Protocol, cast
 
 from twisted.internet.defer import Deferred, fail, succeed
@@ -85,6 +88,8 @@ class WriterLink:
         self._ids = itertools.count(1)
         self._sent: dict[int, Deferred[Any]] = {}
         self._pipe: _Pipe | None = None
+        self._died_at: float | None = None  # when the writer last died, until one is back
+        self.restarted: list[Callable[[float], object]] = []
 
     def start(self) -> Deferred[None]:
         """Start the writer; fires once its database is open."""
@@ -120,6 +125,10 @@ class WriterLink:
         if "ready" in body:
             self.live = True
             pipe.ready.callback(None)
+            died_at, self._died_at = self._died_at, None
+            if died_at is not None:
+                for listener in self.restarted:
+                    listener(died_at)
             return
         self.batches += 1
         self.writes += len(body["done"])
@@ -140,6 +149,7 @@ class WriterLink:
             pipe.ready.errback(WriterGone(f"the database writer exited: {reason.value}"))
         elif not self.stopping:
             log.error("the database writer stopped ({why}); starting it again", why=reason.value)
+            self._died_at = self.reactor.seconds()
             self.reactor.callLater(RESTART_S, self._restart)
         pipe.ended.callback(None)
 

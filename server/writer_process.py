@@ -14,6 +14,9 @@ The pipe carries warung frames (`protocol.framing`):
   commit. An outcome is sent only after its commit, so nothing the server does with it
   (answering, publishing events) can happen for a change that is rolled back.
 
+Between batches, and when no job has come for a second, it also keeps the WAL bounded with
+TRUNCATE checkpoints (`server.wal`), which take the write lock: here they wait for no one.
+
 The writer ignores SIGINT and SIGTERM, which a terminal or a service manager may send to
 the whole process group: the server decides when to stop, by closing stdin, and the writer
 then finishes the jobs it holds and exits. If the server dies, stdin closes just the same.
@@ -24,6 +27,7 @@ then finishes the jobs it holds and exits. If the server dies, stdin closes just
 from __future__ import annotations
 
 import os
+import select
 import signal
 import sys
 import time
@@ -36,6 +40,7 @@ from db.connect import DatabaseUnavailable, connect
 from db.transactions import write_transaction
 from protocol.codec import packb
 from protocol.framing import FrameDecoder, Message, encode
+from server.wal import WalKeeper
 from server.write_jobs import PIPE_MAX_FRAME, error_to_wire, resolve
 
 MAX_BATCH = 256
@@ -70,10 +75,11 @@ def run_savepoint(db: pw.Database, name: str, args: list[Any]) -> tuple[bool, An
     return True, result
 
 
-def serve_pipe(db: pw.Database, jobs_in: int, out: BinaryIO) -> None:
-    """Run job batches from `jobs_in` until it closes, answering on `out`."""
+def serve_pipe(db: pw.Database, jobs_in: int, out: BinaryIO, wal: WalKeeper | None = None) -> None:
+    """Run job batches from `jobs_in` until it closes, answering on `out`; with `wal`, keep
+    the WAL bounded after commits and when no job comes."""
     decoder = FrameDecoder(PIPE_MAX_FRAME)
-    while chunk := os.read(jobs_in, READ_SIZE):
+    while chunk := _read(jobs_in, wal):
         waiting: list[list[Any]] = []
         for event in decoder.feed(chunk):
             if not isinstance(event, Message):
@@ -82,6 +88,15 @@ def serve_pipe(db: pw.Database, jobs_in: int, out: BinaryIO) -> None:
         for start in range(0, len(waiting), MAX_BATCH):
             out.write(encode(run_batch(db, waiting[start : start + MAX_BATCH])))
             out.flush()
+            if wal is not None:
+                wal.committed()
+
+
+def _read(jobs_in: int, wal: WalKeeper | None) -> bytes:
+    """The next bytes of the pipe (empty once it closes); while none come, `wal.idle()`."""
+    while wal is not None and not select.select([jobs_in], [], [], wal.idle_timeout())[0]:
+        wal.idle()
+    return os.read(jobs_in, READ_SIZE)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     out.write(encode({"ready": os.getpid()}))
     out.flush()
-    serve_pipe(db, 0, out)
+    serve_pipe(db, 0, out, WalKeeper(db))
     db.close()
     return 0
 

@@ -1,25 +1,30 @@
 """Accounts: register, sign in, resume, sign out; the account's sessions, two-factor codes
 and password live in `account_sessions`, `totp` and `password`.
 
-Password hashing is slow on purpose, so it runs on a reader thread, never on the writer
-(where it would hold up every commit) or the reactor.
+Password hashing is slow on purpose, so it runs on the hashing pool (`server.hashing`),
+never on the reader threads (where every read would wait behind it), the writer (where it
+would hold up every commit) or the reactor. Sign-ins are admitted by the throttles of
+`server.sign_in_throttle` and sign-ups by a per-address limit, each checked and charged
+before any hash.
 """
 
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, NoReturn
 
 import peewee as pw
 
 from db.models import utcnow
 from db.passwords import hash_password, verify_password
-from protocol.errors import Conflict, RateLimited, Unauthenticated
+from protocol.errors import BadRequest, Conflict, RateLimited, Unauthenticated, WarungError
+from protocol.rules import password_problem
 from server import sql
 from server.clock import Clock
 from server.dbexec import DatabaseExecutor
 from server.dispatch import Call, Identity
-from server.limits import AddressLimiter
+from server.hashing import Hashing
+from server.limits import AddressLimiter, Limits
 from server.security_log import SecurityLog
 from server.services.account_sessions import (
     AccountSessions,
@@ -30,6 +35,7 @@ from server.services.account_sessions import (
 from server.services.password import PasswordService
 from server.services.reauth import Reauth
 from server.services.totp import TotpService, second_factor
+from server.sign_in_throttle import Attempt, SignInThrottle, rate_limited
 from server.wire import USER_COLUMNS, user
 from server.write_jobs import write_job
 
@@ -43,49 +49,92 @@ class AuthService:
         dbx: DatabaseExecutor,
         clock: Clock,
         sessions: Sessions,
-        failed_logins_per_min: float,
+        limits: Limits,
+        hashing: Hashing,
         security: SecurityLog | None = None,
         lifetimes: SessionLifetimes | None = None,
     ) -> None:
-        """`failed_logins_per_min` failed sign-ins per address a minute, as a burst too."""
         self.dbx = dbx
         self.clock = clock
         self.security = SecurityLog(clock) if security is None else security
         self.sessions = sessions
-        self.failures = AddressLimiter(failed_logins_per_min / 60.0, failed_logins_per_min)
+        self.hashing = hashing
+        self.throttle = SignInThrottle(limits, clock)
+        per_hour = limits.registrations_per_address_per_hour
+        self.registrations = AddressLimiter(per_hour / 3600.0, per_hour)
         self.accounts = AccountSessions(
             dbx, clock, sessions, self.security, lifetimes or SessionLifetimes()
         )
-        reauth = Reauth(dbx, clock, self.security)
+        reauth = Reauth(hashing, dbx, clock, self.security)
         self.totp = TotpService(dbx, clock, reauth, self.security)
-        self.password = PasswordService(dbx, reauth, self.accounts, self.security)
+        self.password = PasswordService(dbx, hashing, reauth, self.accounts, self.security)
 
     async def register(self, call: Call) -> dict[str, Any]:
+        address = call.peer.address
         username, password = call.args["username"], call.args["password"]
-        password_hash = await self.dbx.read(lambda db: hash_password(password))
+        problem = password_problem(password, username)
+        if problem:
+            rule = problem.removeprefix("password ")
+            raise BadRequest(problem, {"field": "password", "rule": rule})
+        wait = self.registrations.take(address, self.clock.seconds())
+        if wait:
+            self._throttled(call, username, rate_limited("address", wait, "new accounts"))
+        try:
+            password_hash = await self.hashing.run(hash_password, password)
+        except WarungError:
+            self.registrations.give_back(address)
+            raise
         created = await self.dbx.write(insert_user, username, password_hash)
+        self.security.record("auth.register", address, created["id"], username)
         return {"user": created}
 
     async def login(self, call: Call) -> dict[str, Any]:
         address, args = call.peer.address, call.args
-        wait = self.failures.wait(address, self.clock.seconds())
-        if wait:
-            raise RateLimited(
-                "too many failed sign-ins from this address: wait and try again",
-                {"reason": "address", "retry_after_ms": int(wait * 1000) + 1},
-            )
+        username = args["username"].lower()
         try:
-            row = await self.dbx.read(
-                lambda db: _check_password(db, args["username"].lower(), args["password"])
+            attempt = self.throttle.begin(address, username)
+        except RateLimited as refused:
+            self._throttled(call, username, refused)
+        try:
+            row, token, session_id = await self._check(attempt, call, username)
+        except Unauthenticated as failed:
+            self.security.record(
+                "auth.login.failed", address, username=username, reason=_reason(failed)
             )
-            _check_account(row)
-            factor = second_factor(row[0], row[7], row[4], args, self.clock.seconds())
-            token, session_id = await self.accounts.start(call, row, factor)
-        except Unauthenticated:
-            self.failures.take(address, self.clock.seconds())
             raise
         call.peer.sign_in(Identity(row[0], row[1], row[2], session_id))
+        self.security.record("auth.login.ok", address, row[0], username)
         return {"user": user(row[:6]), "token": token}
+
+    async def _check(
+        self, attempt: Attempt, call: Call, username: str
+    ) -> tuple[tuple[Any, ...], str, int]:
+        """The user's row and a new session's token and id if the password (and the second
+        factor, which the session's write spends) are right, reporting to `attempt` how the
+        check ended: a failure, a success, or nothing checked (something unavailable)."""
+        try:
+            row = await self.dbx.read(lambda db: _user_row(db, username))
+            stored = _DUMMY_HASH if row is None else row[6]
+            right = await self.hashing.run(verify_password, stored, call.args["password"])
+            if row is None or not right:
+                raise Unauthenticated(WRONG)
+            _check_account(row)
+            factor = second_factor(row[0], row[7], row[4], call.args, self.clock.seconds())
+            token, session_id = await self.accounts.start(call, row, factor)
+        except Unauthenticated:
+            attempt.failed()
+            raise
+        except BaseException:
+            attempt.released()
+            raise
+        attempt.succeeded()
+        return row, token, session_id
+
+    def _throttled(self, call: Call, username: str, refused: RateLimited) -> NoReturn:
+        self.security.record(
+            "auth.throttled", call.peer.address, username=username, op=call.op, **refused.details
+        )
+        raise refused
 
     async def resume(self, call: Call) -> dict[str, Any]:
         row = await self.accounts.resume(call)
@@ -117,18 +166,20 @@ def insert_user(db: pw.Database, username: str, password_hash: str) -> dict[str,
     return user(created)
 
 
-def _check_password(db: pw.Database, username: str, password: str) -> tuple[Any, ...]:
-    row = sql.one(
+def _user_row(db: pw.Database, username: str) -> tuple[Any, ...] | None:
+    """The user's columns, password hash and TOTP secret; None when there is no such user."""
+    return sql.one(
         db,
         f"SELECT {USER_COLUMNS}, password_hash, totp_secret FROM users WHERE username = ?",
         (username,),
     )
-    if row is None:
-        verify_password(_DUMMY_HASH, password)  # same time as a real check: leak nothing
-        raise Unauthenticated(WRONG)
-    if not verify_password(row[6], password):
-        raise Unauthenticated(WRONG)
-    return row
+
+
+def _reason(failed: Unauthenticated) -> str:
+    """Why a sign-in failed, for the security log."""
+    if failed.details.get("totp_required"):
+        return "totp"
+    return "disabled" if failed.message.startswith("account disabled") else "password"
 
 
 def _check_account(row: tuple[Any, ...]) -> None:

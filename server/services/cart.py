@@ -10,18 +10,38 @@ from twisted.internet.defer import Deferred
 from protocol.errors import BadRequest, InvalidState, OutOfStock
 from protocol.rules import MAX_QTY
 from server import sql, wire
-from server.dbexec import DatabaseExecutor
+from server.dbexec import DatabaseExecutor, is_postgres
 from server.dispatch import Call
 from server.services.catalog import not_found
 from server.write_jobs import write_job
 
 MAX_LINES = 100
+LOCK_OWNER = "SELECT 1 FROM users WHERE id = {} FOR NO KEY UPDATE"
 
 CART_LINES = (
     "SELECT p.id, p.sku, p.name, c.qty, p.price, p.stock, p.archived, p.currency "
     "FROM cart_lines c JOIN products p ON p.id = c.product_id "
     "WHERE c.user_id = ? ORDER BY c.added_at, c.id"
 )
+
+
+def lock_cart(db: pw.Database, user_id: int) -> None:
+    """Hold the customer's cart until the job commits. Every job that changes a cart takes
+    this first: on PostgreSQL, where cart jobs of one customer may run at once on several
+    connections and servers, the second waits here for the first's commit and, under READ
+    COMMITTED, then reads the cart as the first left it, so no add is lost and no cart
+    grows past `MAX_LINES`. The lock is the customer's `users` row `FOR NO KEY UPDATE`: it
+    excludes the other cart jobs, not the rows that merely refer to the customer (orders,
+    sessions). SQLite's one writer runs one job at a time: there is nothing to take."""
+    if is_postgres(db):
+        sql.execute(db, LOCK_OWNER.format("?"), (user_id,))
+
+
+def lock_cart_of_order(db: pw.Database, order_id: int) -> None:
+    """`lock_cart` for the customer of an online order (whose paid lines leave the cart)."""
+    if is_postgres(db):
+        owner = "(SELECT customer_id FROM orders WHERE id = ?)"
+        sql.execute(db, LOCK_OWNER.format(owner), (order_id,))
 
 
 def out_of_stock(product_id: int, requested: int, available: int) -> OutOfStock:
@@ -80,6 +100,7 @@ class CartService:
 
 @write_job
 def clear_cart(db: pw.Database, user_id: int, currency: str) -> dict[str, Any]:
+    lock_cart(db, user_id)
     sql.execute(db, "DELETE FROM cart_lines WHERE user_id = ?", (user_id,))
     return read_cart(db, user_id, currency)
 
@@ -90,8 +111,10 @@ def change_cart(
 ) -> dict[str, Any]:
     """Set (or add to) one line, checked against the product's current stock; the cart.
 
-    The cart is read once, before the change, and the answer is that read with the change
-    applied: a cart add is three statements, not five."""
+    The cart is read once, under `lock_cart`, before the change, and the answer is that
+    read with the change applied: a cart add is three statements (four on PostgreSQL, with
+    the lock), not five."""
+    lock_cart(db, user_id)
     lines = sql.rows(db, CART_LINES, (user_id,))
     at = next((i for i, line in enumerate(lines) if line[0] == product_id), None)
     current = lines[at][3] if at is not None else 0

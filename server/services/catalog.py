@@ -11,7 +11,7 @@ from twisted.internet.defer import Deferred, succeed
 from protocol.errors import NotFound
 from protocol.rules import STAFF_ROLES
 from server import sql
-from server.cursors import decode_cursor, encode_cursor
+from server.cursors import Cursors
 from server.dbexec import DatabaseExecutor
 from server.dispatch import Call
 from server.services.product_cache import ProductCache
@@ -23,8 +23,11 @@ def not_found(kind: str, ident: Any) -> NotFound:
 
 
 class CatalogService:
-    def __init__(self, dbx: DatabaseExecutor, cache: ProductCache | None = None) -> None:
+    def __init__(
+        self, dbx: DatabaseExecutor, cursors: Cursors, cache: ProductCache | None = None
+    ) -> None:
         self.dbx = dbx
+        self.cursors = cursors
         self.cache = cache
 
     def load_cache(self) -> Deferred[int]:
@@ -50,14 +53,16 @@ class CatalogService:
     async def list(self, call: Call) -> dict[str, Any]:
         args = call.args
         scope = _scope_key(args.get("category_id"), args.get("query") or "")
-        after = decode_cursor(args["cursor"], scope, (str, int)) if "cursor" in args else None
+        after = self.cursors.decode(args["cursor"], scope, (str, int)) if "cursor" in args else None
         staff = call.identity.role in STAFF_ROLES
         found = await self.dbx.read(lambda db: _page(db, args, after, staff))
         page = found[: args["limit"]]
         more = len(found) > args["limit"]
         return {
             "items": [item for item, _ in page],
-            "next_cursor": encode_cursor(scope, page[-1][1], page[-1][0]["id"]) if more else None,
+            "next_cursor": (
+                self.cursors.encode(scope, page[-1][1], page[-1][0]["id"]) if more else None
+            ),
         }
 
     def get(self, call: Call) -> dict[str, Any] | Coroutine[Any, Any, dict[str, Any]]:

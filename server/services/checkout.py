@@ -4,8 +4,9 @@ The first (`begin_checkout`) claims the idempotency key, takes the stock and wri
 order `pending`; the provider is charged with no transaction open; the second marks the
 order `paid` (`mark_paid`: the bought lines leave the cart, the key is kept) or gives the
 stock back and cancels it (`mark_declined`: the cart is kept, the key freed). A server
-that dies in between leaves the order `pending`: `settle_pending` asks the provider what
-became of the charge and finishes the order accordingly.
+that dies in between, or whose second write is lost, leaves the order `pending`: the
+`Settler` (`server.services.settling`) asks the provider what became of the charge and
+finishes the order accordingly.
 
 A card or e-wallet sale at the till (`server.services.sale`) takes the same steps after
 its own first transaction: `OneRunPerKey` and `PaymentSteps` serve both.
@@ -14,15 +15,13 @@ its own first transaction: `OneRunPerKey` and `PaymentSteps` serve both.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from twisted.internet import defer
 from twisted.internet.defer import Deferred
-from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from protocol.errors import PaymentDeclined, Unavailable, WarungError
+from protocol.errors import PaymentDeclined, Unavailable
 from protocol.rules import OrderStatus
 from server.clock import Clock
 from server.dbexec import DatabaseExecutor
@@ -37,10 +36,11 @@ from server.services.order_jobs import (
     paid_order,
     publish,
 )
-from server.services.order_queries import Order, find_order, pending_orders
+from server.services.order_queries import Order
+from server.services.settling import Settler
 
 PENDING_LEASE_S = 2 * PAYMENT_TIMEOUT_S
-log = Logger()
+T = TypeVar("T")
 Slot = tuple[int, str]  # (user, idempotency key)
 
 
@@ -85,21 +85,32 @@ class PaymentSteps:
     for a sale) or give its stock back and cancel it."""
 
     def __init__(
-        self, dbx: DatabaseExecutor, hub: EventHub, provider: PaymentProvider, clock: Clock
+        self,
+        dbx: DatabaseExecutor,
+        hub: EventHub,
+        provider: PaymentProvider,
+        clock: Clock,
+        settler: Settler,
     ) -> None:
         self.dbx = dbx
         self.hub = hub
         self.provider = provider
         self.clock = clock
+        self.settler = settler
 
     async def pay(
         self, order: Order, payment: dict[str, str], user_id: int, paid: OrderStatus
     ) -> Order:
-        """The order as it ends, `paid` status; or raise `payment_declined`."""
-        charge = await self._charge(order, payment)
-        if charge.approved:
-            return await self._paid(order, charge, paid)
-        raise await self._declined(order, user_id, charge)
+        """The order as it ends, `paid` status; or raise `payment_declined`. Meanwhile the
+        order is `running` here: nothing settles it behind these steps' back."""
+        self.settler.running.add(order["id"])
+        try:
+            charge = await self._charge(order, payment)
+            if charge.approved:
+                return await self._paid(order, charge, paid)
+            raise await self._declined(order, user_id, charge)
+        finally:
+            self.settler.running.discard(order["id"])
 
     async def _charge(self, order: Order, payment: dict[str, str]) -> Charge:
         """The provider's answer; `unavailable` if none comes in time (the order stays
@@ -116,21 +127,31 @@ class PaymentSteps:
             ) from None
 
     async def _paid(self, order: Order, charge: Charge, paid: OrderStatus) -> Order:
-        when = await self.dbx.write(mark_paid, order["id"], charge.reference, paid)
+        when = await self._last_write(order["id"], mark_paid, charge.reference, paid)
         done = paid_order(order, when, charge.reference, paid)
         self.hub.publish_order(done)
         return done
 
     async def _declined(self, order: Order, user_id: int, charge: Charge) -> PaymentDeclined:
         """Give the stock back and cancel the order; the error to answer."""
-        cancelled, changes = await self.dbx.write(
-            mark_declined, order["id"], user_id, "payment_declined"
+        cancelled, changes = await self._last_write(
+            order["id"], mark_declined, user_id, "payment_declined"
         )
         publish(self.hub, cancelled, changes)
         return PaymentDeclined(
             f"payment declined: {charge.reason}; try another card or method",
             {"reason": charge.reason, "order_id": order["id"]},
         )
+
+    async def _last_write(self, order_id: int, job: Callable[..., T], *args: Any) -> T:
+        """`job(order_id, *args)`, the write that settles the order. If it fails with
+        `unavailable` (the writer died, the database went away), whether it committed is
+        unknown: the order is left to the settler, which finds out in a moment."""
+        try:
+            return await self.dbx.write(job, order_id, *args)
+        except Unavailable:
+            self.settler.lost(order_id)
+            raise
 
 
 class Checkouts:
@@ -150,7 +171,8 @@ class Checkouts:
         self.currency = currency
         self.clock = clock
         self.runs = OneRunPerKey()
-        self.payments = PaymentSteps(dbx, hub, provider, clock)
+        self.settler = Settler(dbx, hub, provider, clock)
+        self.payments = PaymentSteps(dbx, hub, provider, clock, self.settler)
 
     @property
     def busy(self) -> bool:
@@ -187,37 +209,17 @@ class Checkouts:
         """Settle orders left `pending` by a checkout that stopped between its transactions.
 
         A checkout gives up on the provider after `PAYMENT_TIMEOUT_S`, so an order pending
-        longer than the lease belongs to no running checkout on any server; `None` settles
-        every pending order (one server on SQLite, at start: nothing else can own one).
-        The lease is counted on the service's clock (the reactor's is wall time, the time
-        the write jobs stamp `updated_at` with). Fires with how many this call settled.
+        longer than the lease belongs to no running checkout on any server; `0` settles every
+        order pending from before now (one server on SQLite, at start: nothing else can own
+        one), `None` every pending order. The lease is counted on the service's clock (the
+        reactor's is wall time, the time the write jobs stamp `updated_at` with). Fires with
+        how many this call settled.
         """
-        return Deferred.fromCoroutine(self._settle_pending(older_than_s))
+        moment = None if older_than_s is None else self.clock.seconds() - older_than_s
+        return self.settler.pending_before(moment)
 
-    async def _settle_pending(self, older_than_s: float | None) -> int:
-        before = None if older_than_s is None else self._timestamp(-older_than_s)
-        settled = 0
-        for order_id in await self.dbx.read(lambda db: pending_orders(db, before)):
-            try:
-                await self._settle(order_id)
-            except WarungError as lost:  # settled meanwhile by its checkout or another server
-                log.info("order {id} was settled elsewhere: {why}", id=order_id, why=lost.message)
-            else:
-                settled += 1
-        return settled
-
-    def _timestamp(self, offset_s: float) -> str:
-        """The clock's time `offset_s` from now, as `sql.now()` writes timestamps."""
-        moment = datetime.fromtimestamp(self.clock.seconds() + offset_s, UTC)
-        return str(moment.replace(tzinfo=None))
-
-    async def _settle(self, order_id: int) -> None:
-        charge = await self.provider.lookup(order_id)
-        if charge is not None and charge.approved:
-            order = await self.dbx.read(lambda db: find_order(db, order_id))
-            paid = OrderStatus.COMPLETED if order["channel"] == "pos" else OrderStatus.PAID
-            when = await self.dbx.write(mark_paid, order_id, charge.reference, paid)
-            publish(self.hub, paid_order(order, when, charge.reference, paid), [])
-        else:
-            order, changes = await self.dbx.write(mark_declined, order_id, None, "interrupted")
-            publish(self.hub, order, changes)
+    def settle_after_writer_crash(self, died_at: float) -> Deferred[int]:
+        """The SQLite writer died at `died_at` (the clock's time) and is back: settle now the
+        orders pending since before, whose last write it may have taken with it (not those
+        whose checkout still runs here; on SQLite no other server runs any)."""
+        return self.settler.pending_before(died_at)

@@ -16,7 +16,7 @@ from protocol.rules import STAFF_ROLES, OrderStatus
 from server import idempotency, sql, wire
 from server.events import EventHub, StockChange
 from server.pg_events import announce_order
-from server.services.cart import CART_LINES, out_of_stock
+from server.services.cart import CART_LINES, lock_cart_of_order, out_of_stock
 from server.services.catalog import not_found
 from server.services.order_queries import Order, find_order, order_map, read_order, visible
 from server.services.order_states import check_transition
@@ -205,6 +205,7 @@ def record_payment(
         (reference, now, order_id),
     )
     if paid == OrderStatus.PAID:
+        lock_cart_of_order(db, order_id)
         sql.execute(
             db,
             "DELETE FROM cart_lines WHERE user_id = (SELECT customer_id FROM orders WHERE id = ?) "

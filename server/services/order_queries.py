@@ -8,7 +8,7 @@ import peewee as pw
 
 from protocol.rules import STAFF_ROLES
 from server import sql
-from server.cursors import encode_cursor
+from server.cursors import Cursors
 from server.services.catalog import not_found
 from server.wire import utc
 
@@ -99,17 +99,19 @@ def visible(order: dict[str, Any] | None, order_id: int, user_id: int, role: str
     return order
 
 
-def pending_orders(db: pw.Database, updated_before: str | None) -> list[int]:
-    """The orders waiting for their payment's outcome, not updated since `updated_before`
-    (a `sql.now()`-style timestamp; None: every one)."""
-    if updated_before is None:
-        found = sql.rows(db, "SELECT id FROM orders WHERE status = 'pending'")
-    else:
-        found = sql.rows(
-            db,
-            "SELECT id FROM orders WHERE status = 'pending' AND updated_at < ?",
-            (updated_before,),
-        )
+def pending_orders(
+    db: pw.Database, updated_before: str | None, after_id: int, limit: int
+) -> list[int]:
+    """Up to `limit` orders waiting for their payment's outcome, in id order after
+    `after_id`, not updated since `updated_before` (a `sql.now()`-style timestamp; None:
+    however recently)."""
+    where, params = "status = 'pending' AND id > ?", list[Any]([after_id])
+    if updated_before is not None:
+        where = f"{where} AND updated_at < ?"
+        params.append(updated_before)
+    found = sql.rows(
+        db, f"SELECT id FROM orders WHERE {where} ORDER BY id LIMIT ?", (*params, limit)
+    )
     return [order_id for (order_id,) in found]
 
 
@@ -144,9 +146,11 @@ def waiting_orders(db: pw.Database, after: int, limit: int) -> list[dict[str, An
     return [find_order(db, order_id) for (order_id,) in ids]
 
 
-def id_page(found: list[dict[str, Any]], limit: int, scope: str) -> dict[str, Any]:
+def id_page(
+    found: list[dict[str, Any]], limit: int, scope: str, cursors: Cursors
+) -> dict[str, Any]:
     """The page of a listing by order id, from up to `limit + 1` orders read (one more than
     the page: there is a next page if it came)."""
     items = found[:limit]
     more = len(found) > limit
-    return {"items": items, "next_cursor": encode_cursor(scope, items[-1]["id"]) if more else None}
+    return {"items": items, "next_cursor": cursors.encode(scope, items[-1]["id"]) if more else None}

@@ -11,7 +11,7 @@ from typing import Any
 
 from protocol.rules import STAFF_ROLES, OrderStatus
 from server.clock import Clock
-from server.cursors import decode_cursor
+from server.cursors import Cursors
 from server.dbexec import DatabaseExecutor
 from server.dispatch import Call
 from server.events import EventHub
@@ -29,8 +29,10 @@ class OrderService:
         provider: PaymentProvider,
         currency: str,
         clock: Clock,
+        cursors: Cursors,
     ) -> None:
         self.dbx = dbx
+        self.cursors = cursors
         self.hub = hub
         self.provider = provider
         self.clock = clock
@@ -54,9 +56,9 @@ class OrderService:
         customer = None if me.role in STAFF_ROLES else me.user_id
         status, limit = args.get("status"), args["limit"]
         scope = f"order.list|{customer}|{status}"
-        before = decode_cursor(args["cursor"], scope, (int,))[0] if "cursor" in args else None
+        before = self.cursors.decode(args["cursor"], scope, (int,))[0] if "cursor" in args else None
         found = await self.dbx.read(lambda db: order_page(db, customer, status, before, limit + 1))
-        return id_page(found, limit, scope)
+        return id_page(found, limit, scope, self.cursors)
 
     async def cancel(self, call: Call) -> Order:
         """Cancel the order, give its stock back, then refund what was paid."""

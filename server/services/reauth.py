@@ -18,6 +18,7 @@ from server import sql
 from server.clock import Clock
 from server.dbexec import DatabaseExecutor
 from server.dispatch import Call, Identity
+from server.hashing import Hashing
 from server.limits import AddressLimiter
 from server.security_log import SecurityLog
 
@@ -31,7 +32,10 @@ def moment(seconds: float) -> str:
 
 
 class Reauth:
-    def __init__(self, dbx: DatabaseExecutor, clock: Clock, security: SecurityLog) -> None:
+    def __init__(
+        self, hashing: Hashing, dbx: DatabaseExecutor, clock: Clock, security: SecurityLog
+    ) -> None:
+        self.hashing = hashing
         self.dbx = dbx
         self.clock = clock
         self.security = security
@@ -48,8 +52,8 @@ class Reauth:
                 "too many password checks for this account: wait and try again",
                 {"reason": "account", "retry_after_ms": int(wait * 1000) + 1},
             )
-        password = call.args["password"]
-        right = await self.dbx.read(lambda db: password_is(db, me.user_id, password))
+        stored = await self.dbx.read(lambda db: password_hash_of(db, me.user_id))
+        right = await self.hashing.run(verify_password, stored, call.args["password"])
         if not right:
             self.security.record("auth.reauth.failed", address, me.user_id, me.username)
             raise BadRequest(
@@ -59,6 +63,7 @@ class Reauth:
         return me
 
 
-def password_is(db: pw.Database, user_id: int, password: str) -> bool:
+def password_hash_of(db: pw.Database, user_id: int) -> str:
     found = sql.one(db, "SELECT password_hash FROM users WHERE id = ?", (user_id,))
-    return found is not None and verify_password(found[0], password)
+    assert found is not None, "a signed-in user's row is never deleted"
+    return str(found[0])

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from server.clock import Clock
-from server.cursors import decode_cursor
+from server.cursors import Cursors
 from server.dbexec import DatabaseExecutor
 from server.dispatch import Call
 from server.events import EventHub
@@ -16,8 +16,11 @@ SCOPE = "order.subscribe"  # one listing for every staff member: no user in it
 
 
 class StaffFeedService:
-    def __init__(self, dbx: DatabaseExecutor, hub: EventHub, clock: Clock) -> None:
+    def __init__(
+        self, dbx: DatabaseExecutor, hub: EventHub, clock: Clock, cursors: Cursors
+    ) -> None:
         self.dbx = dbx
+        self.cursors = cursors
         self.hub = hub
         self.clock = clock
 
@@ -25,7 +28,7 @@ class StaffFeedService:
         """A page of the paid orders, oldest first; the connection's order pushes wait from
         before the read until just after the answer, which is sent first."""
         args, peer = call.args, call.peer
-        after = decode_cursor(args["cursor"], SCOPE, (int,))[0] if "cursor" in args else 0
+        after = self.cursors.decode(args["cursor"], SCOPE, (int,))[0] if "cursor" in args else 0
         limit = args["limit"]
         self.hub.hold_orders(peer)
         try:
@@ -35,7 +38,7 @@ class StaffFeedService:
             raise
         # After this turn, in which the answer is written: the pushes that waited follow it.
         self.clock.callLater(0, self.hub.release_orders, peer, True)
-        return id_page(found, limit, SCOPE)
+        return id_page(found, limit, SCOPE, self.cursors)
 
     def unsubscribe(self, call: Call) -> dict[str, Any]:
         self.hub.unsubscribe_orders(call.peer)

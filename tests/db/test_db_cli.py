@@ -128,6 +128,29 @@ def test_user_add_rules_give_status_2(tmp_path):
     assert "invalid choice: 'owner'" in bad_role.stderr
 
 
+@pytest.mark.parametrize(
+    ("password", "rule"),
+    [
+        ("Password\n", "is one of the most common passwords"),
+        ("Budi.Santoso\n", "must not be the username"),
+    ],
+)
+def test_user_add_refuses_a_common_password_or_the_username(tmp_path, password, rule):
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    assert cli("init", "--db", url).returncode == 0
+    argv = ("user", "add", "budi.santoso", "--role", "admin", "--password-stdin", "--db", url)
+
+    refused = cli(*argv, stdin=password)
+
+    assert refused.returncode == 2
+    assert f"cannot use that password: password {rule}" in refused.stderr
+    db = connect(url)
+    try:
+        assert not User.select().where(User.username == "budi.santoso").exists()
+    finally:
+        disconnect(db)
+
+
 def test_commands_other_than_init_need_an_initialised_database(tmp_path):
     missing = cli(
         "user",
@@ -193,6 +216,7 @@ def test_backup_and_default_url_from_environment(tmp_path):
             "cannot reach PostgreSQL database 'warung' at 127.0.0.1:1 as user shop",
         ),
         (["serve", "--port", "70000"], 2, "'70000' is not a port number"),
+        (["serve", "--port", "\u00b2"], 2, "'\u00b2' is not a port number"),  # isdigit, not int
         (["serve", "--tls-key", "key.pem"], 2, "--tls-key needs --tls-cert"),
         ([], 2, "required: COMMAND"),
     ],

@@ -11,8 +11,10 @@ from protocol.framing import FrameDecoder, Message, encode
 
 
 class RawConnection:
-    def __init__(self, port: int, timeout: float = 10.0) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    def __init__(self, port: int, timeout: float = 10.0, source: str | None = None) -> None:
+        """`source`: the local address to connect from (another 127.0.0.x is another client)."""
+        origin = (source, 0) if source else None
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout, origin)
         self.decoder = FrameDecoder(2**24)
         self.inbox: list[dict[str, Any]] = []
         self.timeout = timeout

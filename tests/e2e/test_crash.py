@@ -33,6 +33,7 @@ def test_a_checkout_killed_during_payment_is_released_at_start(servers):
     server.kill()
     raw.close()
     server = servers.start(db_url=url)  # a prompt provider: settling asks it first
+    wait_until(lambda: not _pending_orders(url), what="the order settled in the background")
     with server.client("customer") as c:
         assert c.call("catalog.get", product_id=product["id"])["stock"] == product["stock"]
         assert c.call("cart.get")["count"] == 1  # the cart is kept

@@ -50,6 +50,17 @@ def test_one_key_on_two_servers_at_once_makes_one_order(two_servers, pg_schema_u
     assert found["orders"] == {"paid": 1} and found["problems"] == []
 
 
+def test_a_cursor_from_one_server_pages_on_another(two_servers):
+    """Cursors are signed with the shop's key, which the first server made and every server
+    of the database reads, so a client sent to another server pages on."""
+    first, second = two_servers
+    with first.client("customer") as here, second.client("customer") as there:
+        page = here.call("catalog.list", limit=3)
+        rest = there.call("catalog.list", limit=3, cursor=page["next_cursor"])
+        whole = here.call("catalog.list", limit=6)
+    assert [p["id"] for p in page["items"] + rest["items"]] == [p["id"] for p in whole["items"]]
+
+
 def test_a_server_starting_leaves_another_servers_pending_checkout_alone(
     two_servers, pg_schema_url
 ):

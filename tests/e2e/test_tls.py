@@ -1,12 +1,14 @@
 """TLS: the same protocol inside TLS, with the server's certificate checked by the SDK."""
 
 import asyncio
+import socket
 import ssl
 import subprocess
 
 import pytest
 
 from protocol.client import AsyncClient
+from tests.e2e.harness import Servers
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +38,51 @@ def certificate(tmp_path_factory):
         capture_output=True,
     )
     return cert, key
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory, certificate):
+    cert, key = certificate
+    with Servers(tmp_path_factory.mktemp("tls-suites")) as started:
+        yield started.start("--tls-cert", str(cert), "--tls-key", str(key))
+
+
+def _handshake_tls12(port: int, suite: str) -> str:
+    """The suite the server agrees to when a TLS 1.2 client offers only `suite`."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.minimum_version = context.maximum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers(f"{suite}:@SECLEVEL=0")
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        context.wrap_socket(raw) as tls,
+    ):
+        agreed = tls.cipher()
+        assert agreed is not None
+        return agreed[0]
+
+
+@pytest.mark.parametrize(
+    "suite",
+    [
+        "AES128-SHA",  # static RSA key exchange, CBC with SHA-1
+        "AES256-GCM-SHA384",  # static RSA key exchange, even with AEAD
+        "ECDHE-RSA-AES128-SHA",  # forward secret, but CBC with SHA-1
+        "ECDHE-RSA-AES256-SHA384",  # forward secret, but CBC
+    ],
+)
+def test_tls12_refuses_suites_without_forward_secrecy_or_aead(tls_server, suite):
+    with pytest.raises(ssl.SSLError):
+        _handshake_tls12(tls_server.port, suite)
+
+
+@pytest.mark.parametrize(
+    "suite",
+    ["ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-RSA-CHACHA20-POLY1305"],
+)
+def test_tls12_accepts_forward_secret_aead_suites(tls_server, suite):
+    assert _handshake_tls12(tls_server.port, suite) == suite
 
 
 def test_a_client_speaks_the_protocol_over_tls(servers, certificate):

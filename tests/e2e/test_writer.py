@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 from pathlib import Path
 
 import pytest
 
+from protocol.client import AsyncClient
 from protocol.client.blocking import Client
-from protocol.errors import Unavailable
+from protocol.errors import PaymentDeclined, Unavailable
+from server.wal import LIMIT_BYTES
 from tests.e2e.harness import ServerProcess, Servers, wait_until
 from tests.e2e.shopdb import add_product, facts, init_demo
 
@@ -88,3 +91,47 @@ def test_the_writer_ends_with_its_server(servers: Servers, shop_url: str) -> Non
     writer = writer_of(killed)
     killed.kill()
     wait_until(lambda: gone(writer), what="the orphaned writer to exit")
+
+
+WAL_WRITES = 4000
+WAL_BOUND = 2 * LIMIT_BYTES  # the limit, plus a second of writes caught between two commits
+
+
+def test_the_wal_stays_bounded_under_steady_writes_and_empties_when_they_stop(
+    servers: Servers, shop_url: str, tmp_path: Path
+) -> None:
+    """Declined checkouts (a cart line set, an order begun and failed: ~40 KB of WAL each)
+    from two customers while two others read; before the TRUNCATE policy the WAL passed
+    150 MB by the end and kept that size."""
+    product = add_product(shop_url, "WAL-1", stock=10)
+    server = servers.start(db_url=shop_url)
+    wal = tmp_path / "shop.db-wal"
+    largest = 0
+
+    async def buyer(client: AsyncClient, writes: int) -> None:
+        nonlocal largest
+        for _ in range(writes // 2):
+            await client.call("cart.set", product_id=product, qty=1)
+            with pytest.raises(PaymentDeclined):
+                await client.checkout({"method": "card", "token": "decline"})
+            largest = max(largest, wal.stat().st_size)
+
+    async def browser(client: AsyncClient, done: asyncio.Event) -> None:
+        while not done.is_set():
+            await client.call("catalog.list", limit=50)
+
+    async def run() -> None:
+        buyers = [await server.async_client("customer") for _ in range(2)]
+        browsers = [await server.async_client("customer") for _ in range(2)]
+        done = asyncio.Event()
+        readers = [asyncio.create_task(browser(c, done)) for c in browsers]
+        await asyncio.gather(*(buyer(c, WAL_WRITES // len(buyers)) for c in buyers))
+        done.set()
+        await asyncio.gather(*readers)
+        for client in buyers + browsers:
+            await client.close()
+
+    asyncio.run(run())
+    assert 0 < largest < WAL_BOUND, f"the WAL reached {largest / 1e6:.0f} MB"
+    wait_until(lambda: wal.stat().st_size == 0, what="the idle writer to truncate the WAL")
+    assert facts(shop_url, product)["problems"] == []

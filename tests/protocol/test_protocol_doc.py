@@ -31,7 +31,19 @@ from protocol.envelope import parse_request
 from protocol.errors import BadRequest, ErrorCode
 from protocol.framing import FrameDecoder, Message, encode
 from protocol.ops import ADMIN, ANYONE, CLERK, CUSTOMER, REGISTRY, SIGNED_IN, EventName
-from protocol.schema import Bool, Day, Int, ListOf, Record, Str, Type, VersionSpec
+from protocol.schema import (
+    NO_CONTROLS,
+    SECRET_CONTROLS,
+    TEXT_CONTROLS,
+    Bool,
+    Day,
+    Int,
+    ListOf,
+    Record,
+    Str,
+    Type,
+    VersionSpec,
+)
 from server.limits import Limits
 from tests.e2e.harness import ServerProcess, Servers
 from tests.e2e.raw import RawConnection, header
@@ -52,6 +64,11 @@ ROLE_TEXT = {
 }
 ARG_HEADER = "| argument | type | required | default | bounds | meaning |"
 NO_ARGS = "Arguments: none."
+CONTROLS_TEXT = {
+    NO_CONTROLS: "",
+    TEXT_CONTROLS: ", tab and line breaks allowed",
+    SECRET_CONTROLS: ", any control character but NUL",
+}
 
 
 # -- the canonical rendering of schemas (also used to write the tables)
@@ -82,13 +99,14 @@ def describe_type(t: Type) -> tuple[str, str]:
             bounds = f"exactly {t.min_len} chars"
         else:
             bounds = f"{t.min_len} to {t.max_len} chars"
-        return "str", bounds + (f", matches `{t.pattern}`" if t.pattern else "")
+        bounds += f", matches `{t.pattern}`" if t.pattern else ""
+        return "str", bounds + CONTROLS_TEXT.get(t.controls, "")
     if isinstance(t, Bool):
         return "bool", "-" if t.only is None else f"only `{str(t.only).lower()}`"
     if isinstance(t, Day):
         return "str", "a day `YYYY-MM-DD`"
     if isinstance(t, VersionSpec):
-        return "int or [int, int]", "each >= 0; min <= max"
+        return "int or [int, int]", f"each 0 to {number(t.max)}; min <= max"
     if isinstance(t, ListOf):
         item_type, item_bounds = describe_type(t.item)
         bounds = f"{t.min_len} to {t.max_len} items" + (", no repeats" if t.unique else "")

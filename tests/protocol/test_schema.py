@@ -2,7 +2,7 @@ import pytest
 
 from protocol.errors import BadRequest
 from protocol.ops import REGISTRY, SPECS, Op
-from protocol.schema import Record
+from protocol.schema import Int, ListOf, Record, Str, VersionSpec
 
 
 def check(op, args):
@@ -102,3 +102,73 @@ def test_days_are_only_yyyy_mm_dd(day):
 def test_a_bad_username_gets_the_readable_rule():
     rule = rule_of("auth.register", {"username": "Ana!", "password": "12345678"})["rule"]
     assert rule.startswith("must be 3 to 32 characters")
+
+
+def _types(record: Record, prefix: str = ""):
+    """(path, type) of every field of `record`, nested ones included (lists as `[0]`)."""
+    for field in record.fields:
+        path = prefix + field.name
+        yield path, field.type
+        inner = field.type.item if isinstance(field.type, ListOf) else field.type
+        if isinstance(field.type, ListOf):
+            yield f"{path}[0]", inner
+        if isinstance(inner, Record):
+            yield from _types(
+                inner, f"{path}[0]." if isinstance(field.type, ListOf) else f"{path}."
+            )
+
+
+STRINGS = [
+    (f"{spec.name} {path}", kind)
+    for spec in SPECS
+    for path, kind in _types(spec.args)
+    if isinstance(kind, Str) and kind.choices is None
+]
+INTS = [
+    (f"{spec.name} {path}", kind)
+    for spec in SPECS
+    for path, kind in _types(spec.args)
+    if isinstance(kind, Int | VersionSpec)
+]
+
+
+@pytest.mark.parametrize("where, kind", STRINGS, ids=[where for where, _ in STRINGS])
+@pytest.mark.parametrize("text", ["\x00", "kopi\x00", "\x00" * 3])
+def test_every_string_argument_refuses_nul(where: str, kind: Str, text: str) -> None:
+    with pytest.raises(BadRequest) as refused:
+        kind.check(text, "here")
+    assert refused.value.details["field"] == "here"
+    assert refused.value.details["rule"].startswith("must"), refused.value.details
+
+
+@pytest.mark.parametrize("where, kind", INTS, ids=[where for where, _ in INTS])
+@pytest.mark.parametrize("number", [2**63, 2**64 - 1, -(2**63) - 1])
+def test_every_integer_argument_stays_within_64_bits(where: str, kind, number: int) -> None:
+    with pytest.raises(BadRequest) as refused:
+        kind.check(number, "here")
+    assert refused.value.details["field"] == "here"
+
+
+@pytest.mark.parametrize("control", ["\x01", "\x1b", "\x7f", "\x85", "\x9b", "\t", "\n"])
+def test_one_line_strings_refuse_every_control_character(control: str) -> None:
+    assert rule_of("catalog.list", {"query": f"kopi{control}"}) == {
+        "field": "query",
+        "rule": "must not contain control characters",
+    }
+
+
+def test_free_text_takes_tabs_and_line_breaks_but_no_other_control() -> None:
+    args = {"product_id": 1, "qty": 1, "reason": "delivery 7\r\n\tbox 2"}
+    assert check("clerk.restock", args)["reason"] == "delivery 7\r\n\tbox 2"
+    assert rule_of("clerk.restock", {**args, "reason": "a\x1b[2Jb"}) == {
+        "field": "reason",
+        "rule": "must not contain control characters other than tab and line breaks",
+    }
+
+
+def test_a_password_takes_any_control_but_nul() -> None:
+    assert check("auth.login", {"username": "siti", "password": "a\x01\x1bb"})["password"]
+    assert rule_of("auth.login", {"username": "siti", "password": "a\x00b"}) == {
+        "field": "password",
+        "rule": "must not contain NUL",
+    }

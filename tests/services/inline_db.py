@@ -59,6 +59,17 @@ class InlineDatabase:
         return succeed(unpackb(value)) if ok else fail(from_wire(value))
 
 
+class InlineHashing:
+    """The hashing pool (`server.hashing`), run inline; counts the hashes and checks."""
+
+    def __init__(self) -> None:
+        self.runs = 0
+
+    def run(self, work: Callable[..., T], *args: Any) -> Deferred[T]:
+        self.runs += 1
+        return maybeDeferred(work, *args)
+
+
 @dataclass
 class Shop:
     """A minimal shop: two customers, a clerk, two products with known stock."""

@@ -8,6 +8,7 @@ from twisted.internet.defer import Deferred, fail
 from twisted.internet.task import Clock
 
 from db.models import Order, Payment, Product
+from server.cursors import Cursors
 from server.dispatch import Identity
 from server.events import EventHub
 from server.payments import FakeProvider
@@ -18,6 +19,7 @@ from tests.services.inline_db import CURRENCY, InlineDatabase, Recorder, ask, re
 PAY_S = 2.0  # how long the fake gateway takes to answer a charge
 CARD = {"method": "card", "token": "tok"}
 DECLINED = {"method": "card", "token": "decline"}
+CURSORS = Cursors(bytes(range(32)))  # the shop's cursor key, as a server reads it at start
 
 
 class Gateway(FakeProvider):
@@ -51,7 +53,7 @@ class SilentGateway(Gateway):
 def order_service(
     dbx: InlineDatabase, hub: EventHub, clock: Clock, provider: FakeProvider | None = None
 ) -> OrderService:
-    return OrderService(dbx, hub, provider or FakeProvider(clock, PAY_S), CURRENCY, clock)
+    return OrderService(dbx, hub, provider or FakeProvider(clock, PAY_S), CURRENCY, clock, CURSORS)
 
 
 def fill_cart(dbx: InlineDatabase, who: Identity, *lines: tuple[int, int]) -> None:

@@ -13,12 +13,20 @@ from twisted.internet.task import Clock
 
 from db.accounts import create_user, set_disabled
 from protocol.errors import ErrorCode
+from server.limits import Limits
 from server.security_log import SecurityLog
 from server.services.account_sessions import SessionLifetimes
 from server.services.auth import AuthService
 from server.services.session_check import SessionCheck
 from server.session_registry import SessionRegistry
-from tests.services.inline_db import InlineDatabase, Recorder, ask_from, error, result
+from tests.services.inline_db import (
+    InlineDatabase,
+    InlineHashing,
+    Recorder,
+    ask_from,
+    error,
+    result,
+)
 
 PASSWORD = "kopi-susu-123"
 T0 = 1_800_000_000.0  # a moment in 2027, on a 30 s step boundary
@@ -54,7 +62,7 @@ def auth(
     create_user("citra", PASSWORD, "clerk")
     security = SecurityLog(clock, write=lambda line: None)
     security.listeners.append(events.append)
-    return AuthService(dbx, clock, sessions, 100, security, LIFETIMES)
+    return AuthService(dbx, clock, sessions, Limits(), InlineHashing(), security, LIFETIMES)
 
 
 def login(auth: AuthService, peer: Recorder | None = None, **more: Any) -> Deferred[Any]:

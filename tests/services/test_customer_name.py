@@ -11,7 +11,7 @@ from twisted.internet.task import Clock
 from server.events import EventHub
 from server.services.staff_feed import StaffFeedService
 from tests.services.inline_db import InlineDatabase, Recorder, Shop, ask, ask_from, result
-from tests.services.shopping import PAY_S, checkout, fill_cart, order_service, watch
+from tests.services.shopping import CURSORS, PAY_S, checkout, fill_cart, order_service, watch
 from tests.services.till import CASH, Till, line
 
 
@@ -23,7 +23,7 @@ def test_an_online_order_carries_its_customers_username_wherever_it_is_read(
     mini_shop: Shop, dbx: InlineDatabase, hub: EventHub, clock: Clock
 ) -> None:
     orders = order_service(dbx, hub, clock)
-    staff_feed = StaffFeedService(dbx, hub, clock)
+    staff_feed = StaffFeedService(dbx, hub, clock, CURSORS)
     fill_cart(dbx, mini_shop.budi, (mini_shop.teh, 1))
     budi = watch(hub, mini_shop.budi)
 

@@ -13,7 +13,6 @@ from twisted.internet.task import Clock
 from db.models import Order
 from protocol.envelope import PushTemplate
 from protocol.errors import ErrorCode, Unavailable
-from server.cursors import encode_cursor
 from server.events import EventHub
 from server.services.order_feed import OrderFeed
 from server.services.orders import OrderService
@@ -27,12 +26,20 @@ from tests.services.inline_db import (
     error,
     result,
 )
-from tests.services.shopping import DECLINED, PAY_S, checkout, fill_cart, order_service, watch
+from tests.services.shopping import (
+    CURSORS,
+    DECLINED,
+    PAY_S,
+    checkout,
+    fill_cart,
+    order_service,
+    watch,
+)
 
 
 @pytest.fixture
 def staff_feed(dbx: InlineDatabase, hub: EventHub, clock: Clock) -> StaffFeedService:
-    return StaffFeedService(dbx, hub, clock)
+    return StaffFeedService(dbx, hub, clock, CURSORS)
 
 
 @pytest.fixture
@@ -78,7 +85,7 @@ def test_a_cursor_of_another_listing_is_refused_before_anything_is_held_or_read(
     mini_shop: Shop, staff_feed: StaffFeedService, dbx: InlineDatabase, hub: EventHub
 ) -> None:
     clerk = Recorder(identity=mini_shop.clerk)
-    foreign = encode_cursor("order.list|None|paid", 5)
+    foreign = CURSORS.encode("order.list|None|paid", 5)
 
     refused = error(subscribe(staff_feed, clerk, cursor=foreign))
 
@@ -161,7 +168,7 @@ def test_changes_published_while_the_page_is_read_follow_the_answer(
     """Subscribed before the read, so nothing committed after it is missed; held until the
     answer is written, so no push comes before the page it may be newer than."""
     reads = SlowReads(db)
-    feed = StaffFeedService(reads, hub, clock)
+    feed = StaffFeedService(reads, hub, clock, CURSORS)
     clerk = Recorder(identity=mini_shop.clerk)
     first, later = a_change(mini_shop), a_change(mini_shop)
 
@@ -186,7 +193,7 @@ def test_pipelined_subscribes_release_the_pushes_after_the_last_answer(
     mini_shop: Shop, db: pw.Database, hub: EventHub, clock: Clock
 ) -> None:
     reads = SlowReads(db)
-    feed = StaffFeedService(reads, hub, clock)
+    feed = StaffFeedService(reads, hub, clock, CURSORS)
     clerk = Recorder(identity=mini_shop.clerk)
     one, two = subscribe(feed, clerk), subscribe(feed, clerk)
 
@@ -204,7 +211,7 @@ def test_a_failed_read_leaves_the_connection_as_it_was(
     mini_shop: Shop, db: pw.Database, hub: EventHub, clock: Clock
 ) -> None:
     reads = SlowReads(db)
-    feed = StaffFeedService(reads, hub, clock)
+    feed = StaffFeedService(reads, hub, clock, CURSORS)
     new, old = Recorder(identity=mini_shop.clerk), Recorder(identity=mini_shop.clerk)
     hub.staff.add(old)  # subscribed before
 
@@ -224,7 +231,7 @@ def test_unsubscribing_or_signing_out_ends_the_feed_even_while_the_page_is_read(
     mini_shop: Shop, db: pw.Database, hub: EventHub, clock: Clock, ending: str
 ) -> None:
     reads = SlowReads(db)
-    feed = StaffFeedService(reads, hub, clock)
+    feed = StaffFeedService(reads, hub, clock, CURSORS)
     clerk = Recorder(identity=mini_shop.clerk)
     answering = subscribe(feed, clerk)
 

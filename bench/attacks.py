@@ -1,0 +1,680 @@
+"""The attacks of issue 14, each against a fresh server, with a well-behaved client measured.
+
+For each attack a `warung-server` starts on a fresh SQLite demo shop in a temp dir. A
+well-behaved customer (a separate process, one `cart.get` every 10 ms) measures its
+latency while nothing else happens, then during the attack, which runs from threads of
+this process over raw sockets for a bounded time. The server's memory (its RSS plus its
+writer process's, from /proc) is read before and sampled during the attack (the peak is
+shown). Each attack prints one line per metric, before -> during, then its own counts:
+
+    python -m bench.attacks                   # every attack, about 3 minutes
+    python -m bench.attacks slowloris wal     # some of them; --seconds sets each attack's length
+
+Different clients come from different loopback addresses: a socket bound to 127.0.0.2
+before it connects to 127.0.0.1 is another address to the server (Linux routes all of
+127.0.0.0/8 to the loopback device). The good client always comes from 127.0.0.1.
+
+Run it from the repository root: it reuses the end-to-end harness of tests/e2e.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import multiprocessing
+import os
+import socket
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from multiprocessing.sharedctypes import Synchronized
+from pathlib import Path
+from typing import Any
+
+from bench.load import family
+from protocol.codec import packb
+from protocol.framing import frame
+from protocol.rules import DEFAULT_MAX_FRAME
+from tests.e2e.harness import ServerProcess, Servers
+from tests.e2e.raw import RawConnection, header
+
+PASSWORD = "attack-password-1"
+DECLINE = {"method": "card", "token": "decline"}  # the fake provider declines this token
+BEFORE_S = 3.0
+GOOD_PACE_S = 0.01
+GOOD_TIMEOUT_S = 10.0
+SLOW_TIMEOUT_S = 60.0  # for answers queued behind many password hashes
+DEPTH = 64  # the server's default max_in_flight
+BEFORE, DURING, STOP = 0, 1, 2
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+Counts = dict[str, object]
+Request = tuple[str, str, dict[str, Any]]  # label, op, args
+
+
+def source(index: int) -> str:
+    """The loopback address of attacking client `index` (0 is 127.0.0.2)."""
+    return f"127.0.0.{index + 2}"
+
+
+def outcome(answer: dict[str, Any]) -> str:
+    return "ok" if answer.get("ok") else str((answer.get("error") or {}).get("code"))
+
+
+def megabytes(size: float) -> str:
+    return f"{size / 1e9:.2f} GB" if size >= 1e9 else f"{size / 1e6:.0f} MB"
+
+
+@dataclass
+class Shop:
+    """A fresh server and the customer accounts made on it (their tokens and ids)."""
+
+    server: ServerProcess
+    db: Path
+    tokens: dict[str, str] = field(default_factory=dict)
+    user_ids: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def rss(self) -> int:
+        """Bytes resident in the server process and its writer process."""
+        assert self.server.proc is not None
+        return sum(int(fields[21]) for fields in family(self.server.proc.pid)) * PAGE
+
+    def log_chars(self) -> int:
+        return sum(len(line) for line in self.server.log)
+
+    def customer(self, name: str, src: str | None = None) -> RawConnection:
+        """A connection signed in as customer `name`, registered on first use."""
+        conn = RawConnection(self.port, source=src)
+        conn.hello()
+        if name in self.tokens:
+            assert conn.call("auth.resume", token=self.tokens[name])["ok"]
+            return conn
+        assert conn.call("auth.register", username=name, password=PASSWORD)["ok"]
+        signed_in = conn.call("auth.login", username=name, password=PASSWORD)["result"]
+        self.tokens[name], self.user_ids[name] = signed_in["token"], signed_in["user"]["id"]
+        return conn
+
+    def product_ids(self, conn: RawConnection, count: int) -> list[int]:
+        items = conn.call("catalog.list", limit=count)["result"]["items"]
+        return [item["id"] for item in items if item["stock"] > 0]
+
+
+@contextmanager
+def fresh_shop(*extra: str) -> Iterator[Shop]:
+    with tempfile.TemporaryDirectory() as tmp, Servers(Path(tmp)) as servers:
+        server = servers.start(*extra)
+        yield Shop(server, Path(tmp) / "shop0.db")
+
+
+# -- the well-behaved client, in a process of its own so the attack's threads do not slow it
+
+
+def good_client(port: int, token: str, phase: Synchronized[int], out: Any) -> None:
+    """`cart.get` every GOOD_PACE_S until `phase` is STOP; puts the latencies and failures
+    of each phase on `out`."""
+    latencies: dict[int, list[float]] = {BEFORE: [], DURING: []}
+    failures: Counter[int] = Counter()
+    conn: RawConnection | None = None
+    while (now := phase.value) != STOP:
+        began = time.perf_counter()
+        try:
+            if conn is None:
+                conn = RawConnection(port, timeout=GOOD_TIMEOUT_S)
+                conn.hello()
+                conn.call("auth.resume", token=token)
+            answer = conn.call("cart.get")
+            latencies[now].append(time.perf_counter() - began)
+            if not answer.get("ok"):
+                failures[now] += 1
+        except (OSError, AssertionError):
+            failures[now] += 1
+            conn = None
+        time.sleep(GOOD_PACE_S)
+    out.put((latencies, dict(failures)))
+
+
+def percentile(values: list[float], share: float) -> str:
+    if not values:
+        return "n/a"
+    ordered = sorted(values)
+    ms = ordered[min(len(ordered) - 1, int(len(ordered) * share))] * 1000
+    return f"{ms:.1f} ms"
+
+
+class RssWatch(threading.Thread):
+    """Samples the server's RSS every 0.2 s until stopped; keeps the peak."""
+
+    def __init__(self, shop: Shop) -> None:
+        super().__init__(daemon=True)
+        self.shop, self.peak = shop, 0
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(0.2):
+            self.peak = max(self.peak, self.shop.rss())
+
+
+def measure(name: str, attack: Callable[[Shop, float], Counts], seconds: float) -> None:
+    """Start a shop, measure the good client before and during `attack`, print the lines."""
+    with fresh_shop() as shop:
+        shop.customer("good").close()
+        ctx = multiprocessing.get_context("spawn")
+        phase = ctx.Value("i", BEFORE)
+        out = ctx.Queue()
+        good = ctx.Process(target=good_client, args=(shop.port, shop.tokens["good"], phase, out))
+        good.start()
+        time.sleep(BEFORE_S)  # the "before" window of the good client
+        rss_before, watch = shop.rss(), RssWatch(shop)
+        phase.value = DURING
+        watch.start()
+        try:
+            counts = attack(shop, seconds)
+        finally:
+            watch.stopped.set()
+            watch.join()
+            phase.value = STOP
+            latencies, failures = out.get(timeout=60)
+            good.join(10)
+    print(f"{name:<16} rss {megabytes(rss_before)} -> {megabytes(max(watch.peak, rss_before))}")
+    before, during = latencies[BEFORE], latencies[DURING]
+    print(
+        f"{name:<16} good-client cart.get p50 {percentile(before, 0.5)} -> "
+        f"{percentile(during, 0.5)}  p99 {percentile(before, 0.99)} -> "
+        f"{percentile(during, 0.99)}  calls {len(before)} -> {len(during)}"
+        f"  failed {failures.get(BEFORE, 0)} -> {failures.get(DURING, 0)}"
+    )
+    print(f"{name:<16} " + ", ".join(f"{key} {value}" for key, value in counts.items()))
+    sys.stdout.flush()
+
+
+# -- sending
+
+
+def pipeline(
+    conn: RawConnection, request: Callable[[int], Request], seconds: float, depth: int = DEPTH
+) -> Counter[tuple[str, str]]:
+    """Keeps `depth` requests in flight for `seconds`, then collects the answers still due.
+    Counts answers by (label, outcome); pushes are dropped. A `rate_limited` answer pauses
+    the sender 50 ms, so a throttled attack does not spin the shared cores."""
+    counts: Counter[tuple[str, str]] = Counter()
+    labels: dict[int, str] = {}
+    deadline, sent = time.monotonic() + seconds, 0
+    try:
+        while True:
+            while len(labels) < depth and time.monotonic() < deadline:
+                label, op, args = request(sent)
+                labels[conn.request(op, **args)] = label
+                sent += 1
+            if not labels:
+                return counts
+            answer = conn.receive(lambda m: "event" not in m)
+            conn.inbox[:] = [m for m in conn.inbox if "event" not in m]
+            label = labels.pop(answer.get("id", -1), "connection")
+            counts[label, outcome(answer)] += 1
+            if outcome(answer) == "rate_limited":
+                time.sleep(0.05)
+    except (OSError, AssertionError):
+        counts["connection", "closed"] += 1
+        return counts
+
+
+def in_threads(work: Callable[[int], Any], count: int) -> list[Any]:
+    """`work(i)` for i in range(count), each in a thread; their results in order."""
+    results: list[Any] = [None] * count
+
+    def run(index: int) -> None:
+        results[index] = work(index)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def closed(conn: RawConnection, budget: int = 1 << 20) -> bool:
+    """True when the server has closed `conn`: checked without waiting, reading at most
+    `budget` bytes of what the server sent before closing."""
+    conn.sock.setblocking(False)
+    read = 0
+    try:
+        while read < budget:
+            data = conn.sock.recv(65536)
+            if not data:
+                return True
+            read += len(data)
+    except BlockingIOError:
+        pass
+    except OSError:
+        return True
+    return False
+
+
+# -- the attacks
+
+
+def guess_waves(
+    port: int, src: str, seconds: float, wave: int = DEPTH, right_at: int = 0
+) -> Counter[str]:
+    """Waves of `wave` pipelined wrong passwords for `victim` from `src`; the guess numbered
+    `right_at` (from 1) carries the right password. Counts the answers, and the passwords
+    checked in the first wave."""
+    conn = RawConnection(port, SLOW_TIMEOUT_S, src)
+    conn.hello()
+    counts: Counter[str] = Counter()
+    deadline, guess = time.monotonic() + seconds, 0
+    try:
+        while time.monotonic() < deadline:
+            ids = []
+            for _ in range(wave):
+                guess += 1
+                password = PASSWORD if guess == right_at else f"wrong-{guess}"
+                ids.append(conn.request("auth.login", username="victim", password=password))
+            answers = [outcome(conn.answer(i)) for i in ids]
+            if guess == wave:
+                counts["first wave checked"] = wave - answers.count("rate_limited")
+            counts.update(answers)
+            if answers.count("rate_limited") == wave:
+                time.sleep(0.5)
+    except OSError:
+        counts["connection closed"] += 1
+    conn.close()
+    return counts
+
+
+def guess_report(counts: Counter[str], seconds: float) -> Counts:
+    """`seconds`: how long the waves took, the last one answered in full."""
+    checked = counts["unauthenticated"] + counts["ok"]
+    return {
+        "passwords checked": checked,
+        "in the first wave": counts["first wave checked"],
+        "in seconds": round(seconds, 1),
+        "per minute": round(checked * 60 / seconds),
+        "rate_limited": counts["rate_limited"],
+        "right password as guess 64 of the first wave": (
+            "signed in" if counts["ok"] else "not signed in"
+        ),
+    }
+
+
+def guess_one(shop: Shop, seconds: float) -> Counts:
+    """Item 1: one account, one address."""
+    shop.customer("victim").close()
+    began = time.monotonic()
+    counts = guess_waves(shop.port, source(0), seconds, right_at=DEPTH)  # 64 a wave
+    return guess_report(counts, time.monotonic() - began)
+
+
+def guess_ten(shop: Shop, seconds: float) -> Counts:
+    """Item 1: one account, ten addresses, each sending waves of 20: the per-address
+    allowance (PROTOCOL.md section 7), so what passes shows the lack of a per-account
+    limit rather than the pipelining of `guess_one`."""
+    shop.customer("victim").close()
+    counts: Counter[str] = Counter()
+    began = time.monotonic()
+    for found in in_threads(lambda i: guess_waves(shop.port, source(i), seconds, 20), 10):
+        counts.update(found)
+    report = guess_report(counts, time.monotonic() - began)
+    del report["right password as guess 64 of the first wave"]
+    return report
+
+
+def register_flood(shop: Shop, seconds: float) -> Counts:
+    """Item 2: `auth.register` pipelined from four addresses."""
+
+    def flood(index: int) -> Counter[tuple[str, str]]:
+        conn = RawConnection(shop.port, SLOW_TIMEOUT_S, source(index))
+        conn.hello()
+
+        def register(n: int) -> Request:
+            name = f"flood{index}x{n}"
+            return "auth.register", "auth.register", {"username": name, "password": PASSWORD}
+
+        return pipeline(conn, register, seconds, depth=16)
+
+    counts: Counter[tuple[str, str]] = Counter()
+    began = time.monotonic()
+    for found in in_threads(flood, 4):
+        counts.update(found)
+    elapsed = time.monotonic() - began
+    created = counts["auth.register", "ok"]
+    refused = {code: n for (_, code), n in counts.items() if code != "ok"}
+    return {
+        "accounts created": created,
+        "in seconds": round(elapsed, 1),
+        "per second": round(created / elapsed),
+        **refused,
+    }
+
+
+def silent_readers(shop: Shop, seconds: float, readers: int = 300) -> Counts:
+    """Item 3: connections signed in to one customer that never read, while a driver on
+    the same account checks a 100-line cart out with a card the provider declines: each
+    checkout pushes an `order` event (pending, then cancelled) to every connection of the
+    account (a customer needs no `order.subscribe` for its own orders)."""
+    driver = shop.customer("shopper")
+    for product_id in shop.product_ids(driver, 100):
+        driver.call("cart.add", product_id=product_id)
+    silent = []
+    for index in range(readers):
+        conn = RawConnection(shop.port, source=source(index % 10))
+        conn.hello()
+        assert conn.call("auth.resume", token=shop.tokens["shopper"])["ok"]
+        conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        silent.append(conn)
+
+    def checkout(n: int) -> Request:
+        key = f"silent-{n}"
+        return "checkout", "order.checkout", {"idempotency_key": key, "payment": DECLINE}
+
+    counts = pipeline(driver, checkout, seconds, depth=8)
+    still_open = sum(not closed(conn) for conn in silent)
+    for conn in [*silent, driver]:
+        conn.close()
+    declined = counts["checkout", "payment_declined"]
+    return {
+        "silent connections": readers,
+        "declined checkouts (2 order events each)": declined,
+        "order events for the silent": 2 * declined * readers,
+        "still open at the end": still_open,
+    }
+
+
+def slowloris(shop: Shop, seconds: float, per_address: int = 100, addresses: int = 10) -> Counts:
+    """Item 4: frames announcing 1 MiB, sent but for their last 1,000 bytes, then dribbled
+    a byte a second per connection."""
+    body = b"\x81" + b"\x00" * (DEFAULT_MAX_FRAME - 1)
+    partial = header(DEFAULT_MAX_FRAME) + body[:-1000]
+    deadline = time.monotonic() + seconds
+
+    def hold(index: int) -> tuple[int, int]:
+        conns, refused = [], 0
+        for _ in range(per_address):
+            try:
+                conn = RawConnection(shop.port, source=source(index))
+                conn.hello()
+                conn.send_bytes(partial)
+                conns.append(conn)
+            except (OSError, AssertionError):
+                refused += 1
+        sent = len(partial)
+        while time.monotonic() < deadline and sent < len(header(0)) + len(body) - 1:
+            time.sleep(1.0)
+            for conn in conns:
+                with suppress(OSError):
+                    conn.send_bytes(b"\x00")
+            sent += 1
+        open_now = sum(not closed(conn) for conn in conns)
+        for conn in conns:
+            conn.close()
+        return open_now, refused
+
+    results = in_threads(hold, addresses)
+    return {
+        "connections": per_address * addresses,
+        "partial frames held at the end": sum(r[0] for r in results),
+        "refused or closed while sending": sum(r[1] for r in results),
+    }
+
+
+def connection_flood(shop: Shop, seconds: float, addresses: int = 20) -> Counts:
+    """Item 4: connections opened (each says hello) as fast as the server lets from 20
+    addresses until it refuses for `max_connections`; then a newcomer tries to connect."""
+    deadline = time.monotonic() + seconds
+    full = threading.Event()
+
+    def flood(index: int) -> tuple[list[RawConnection], Counter[str]]:
+        held: list[RawConnection] = []
+        refusals: Counter[str] = Counter()
+        while time.monotonic() < deadline and not full.is_set():
+            try:
+                conn = RawConnection(shop.port, 5.0, source(index))
+                conn.request("hello", protocol=1, client="flood")
+                first = conn.receive(lambda m: True)
+            except OSError:
+                refusals["closed or failed"] += 1
+                time.sleep(0.1)
+                continue
+            if first.get("ok"):
+                held.append(conn)
+                continue
+            conn.close()
+            reason = str(first["error"]["details"].get("reason"))
+            refusals[reason] += 1
+            if reason == "max_connections":
+                full.set()
+            time.sleep(min(first["error"]["details"].get("retry_after_ms", 100), 200) / 1000)
+        return held, refusals
+
+    began = time.monotonic()
+    results = in_threads(flood, addresses)
+    filled_s = time.monotonic() - began
+    newcomer = newcomer_gets_in(shop.port)
+    held = [len(found[0]) for found in results]
+    refusals: Counter[str] = Counter()
+    for found in results:
+        refusals.update(found[1])
+        for conn in found[0]:
+            conn.close()
+    return {
+        "connections held": sum(held),
+        "most from one address": max(held),
+        "in seconds": round(filled_s, 1),
+        "refusals": dict(refusals),
+        "a new client from 127.0.0.1": newcomer,
+    }
+
+
+def newcomer_gets_in(port: int) -> str:
+    try:
+        conn = RawConnection(port)
+        conn.request("hello", protocol=1, client="newcomer")
+        first = conn.receive(lambda m: True)
+        conn.close()
+    except OSError as exc:
+        return f"failed ({exc})"
+    if first.get("ok"):
+        return "connected"
+    return f"refused ({first['error']['code']} {first['error']['details'].get('reason')})"
+
+
+def huge_name(shop: Shop, seconds: float) -> Counts:
+    """Item 5: an unknown argument name of a megabyte, as str and as bin; the answer's size."""
+    conn = RawConnection(shop.port, SLOW_TIMEOUT_S, source(0))
+    conn.hello()
+    names: dict[str, str | bytes] = {"str": "x" * 1_000_000, "bin": b"\x00" * 1_000_000}
+    biggest = {"str": 0, "bin": 0}
+    received = sent = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for kind, key in names.items():
+            body = packb({"id": conn.next_id, "op": "ping", "args": {key: 1}})
+            try:
+                answer = conn.answer(send_raw(conn, body))
+            except (OSError, AssertionError):
+                return {"answer": "connection closed", **biggest}
+            size = len(packb(answer))
+            biggest[kind] = max(biggest[kind], size)
+            sent, received = sent + len(body), received + size
+    conn.close()
+    return {
+        "request bytes": len(body),
+        "answer bytes (str name)": biggest["str"],
+        "answer bytes (bin name)": biggest["bin"],
+        "bytes out per byte in": round(received / sent, 1),
+    }
+
+
+def forge_cursor(scope: str, *position: str | int) -> str:
+    """A cursor as main's server makes them (PROTOCOL.md section 11.10 calls them opaque):
+    its digest is an unkeyed hash, so anyone who reads the source can make one."""
+    digest = hashlib.sha256(packb([scope, *position])).hexdigest()[:12]
+    return base64.urlsafe_b64encode(packb([1, digest, *position])).decode().rstrip("=")
+
+
+def forged_requests(user_id: int) -> list[Request]:
+    """Forged and edge cursors, and NUL strings."""
+    orders = f"order.list|{user_id}|None"
+    products = "None|[]"
+    return [
+        ("order cursor 20 digits", "order.list", {"cursor": forge_cursor(orders, 10**19 + 1)}),
+        ("order cursor 2^63", "order.list", {"cursor": forge_cursor(orders, 2**63)}),
+        ("order cursor ²", "order.list", {"cursor": "²" * 12}),
+        ("product cursor ²", "catalog.list", {"cursor": forge_cursor(products, "²", 1)}),
+        (
+            "product cursor 20 digits",
+            "catalog.list",
+            {"cursor": forge_cursor(products, "a", 10**19 + 1)},
+        ),
+        ("product cursor NUL", "catalog.list", {"cursor": forge_cursor(products, "\x00", 1)}),
+        ("search NUL", "catalog.list", {"query": "\x00", "limit": 1}),
+        ("sku NUL", "catalog.get", {"sku": "\x00"}),
+    ]
+
+
+def edge_input(shop: Shop, seconds: float) -> Counts:
+    """Item 8: forged and edge cursors and NUL strings, pipelined; `internal` answers."""
+    conn = shop.customer("prober", source(0))
+    everything = len(conn.call("catalog.list", limit=200)["result"]["items"])
+    nul = len(conn.call("catalog.list", query="\x00", limit=200)["result"]["items"])
+    probes = forged_requests(shop.user_ids["prober"])
+    log_before = shop.log_chars()
+    counts = pipeline(conn, lambda n: probes[n % len(probes)], seconds, depth=16)
+    conn.close()
+    internal = {label: n for (label, code), n in counts.items() if code == "internal"}
+    return {
+        "answers": sum(counts.values()),
+        "internal": sum(internal.values()),
+        "internal by probe": internal,
+        "server log KB/s": round((shop.log_chars() - log_before) / seconds / 1000),
+        "a NUL search matched": f"{nul} products (of {everything} on the first page)",
+    }
+
+
+def wal_growth(shop: Shop, seconds: float) -> Counts:
+    """Item 9: declined checkouts from one customer; the WAL file's size."""
+    conn = shop.customer("decliner", source(0))
+    conn.call("cart.add", product_id=shop.product_ids(conn, 1)[0])
+    wal = shop.db.with_name(shop.db.name + "-wal")
+    sizes: list[int] = []
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(0.5):
+            sizes.append(wal.stat().st_size if wal.exists() else 0)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    before = wal.stat().st_size if wal.exists() else 0
+    sampler.start()
+
+    def checkout(n: int) -> Request:
+        key = f"wal-{n}"
+        return "checkout", "order.checkout", {"idempotency_key": key, "payment": DECLINE}
+
+    counts = pipeline(conn, checkout, seconds, depth=8)
+    time.sleep(2.0)  # a quiet moment after: does the WAL shrink?
+    stop.set()
+    sampler.join()
+    conn.close()
+    return {
+        "declined checkouts": counts["checkout", "payment_declined"],
+        "WAL before": megabytes(before),
+        "WAL peak": megabytes(max(sizes, default=0)),
+        "WAL 2 s after": megabytes(sizes[-1] if sizes else 0),
+    }
+
+
+def repeated_key_body(request_id: int) -> bytes:
+    """`catalog.get` with `product_id` twice in its args: msgpack allows it, dicts do not."""
+    args = b"\x82" + packb("product_id") + packb(1) + packb("product_id") + packb(2)
+    return (
+        b"\x83"
+        + packb("id")
+        + packb(request_id)
+        + packb("op")
+        + packb("catalog.get")
+        + (packb("args") + args)
+    )
+
+
+def empty_maps(shop: Shop, seconds: float) -> Counts:
+    """Item 12: 1 MiB frames holding a list of empty maps, four in flight; and a map that
+    repeats a key."""
+    conn = shop.customer("mapper", source(0))
+    send_raw(conn, repeated_key_body(conn.next_id))
+    repeated = outcome(conn.receive(lambda m: "event" not in m))  # a bad body's answer: id nil
+    start = packb({"id": 0, "op": "ping", "args": {}, "pad": []})
+    count = DEFAULT_MAX_FRAME - len(start) - 4 - 8  # 8: room for longer ids
+    pad = b"\xdd" + count.to_bytes(4, "big") + b"\x80" * count  # array 32 of {}
+
+    def body(request_id: int) -> bytes:
+        envelope = packb({"id": request_id, "op": "ping", "args": {}})
+        return b"\x84" + envelope[1:] + packb("pad") + pad
+
+    timings: list[float] = []
+    deadline = time.monotonic() + seconds
+    answers: Counter[str] = Counter()
+    while time.monotonic() < deadline:
+        began = time.perf_counter()
+        ids = [send_raw(conn, body(conn.next_id)) for _ in range(4)]
+        try:
+            answers.update(outcome(conn.answer(i)) for i in ids)
+        except (OSError, AssertionError):
+            answers["connection closed"] += 1
+            break
+        timings.append((time.perf_counter() - began) / 4)
+    conn.close()
+    return {
+        "frames": sum(answers.values()),
+        "answers": dict(answers),
+        "time per frame, 4 in flight (p50)": percentile(timings, 0.5),
+        "repeated map key": "accepted" if repeated in ("ok", "not_found") else repeated,
+    }
+
+
+def send_raw(conn: RawConnection, body: bytes) -> int:
+    """Send an encoded body under the connection's next id; the id."""
+    request_id = conn.next_id
+    conn.next_id += 1
+    conn.send_bytes(frame(body))
+    return request_id
+
+
+ATTACKS: dict[str, Callable[[Shop, float], Counts]] = {
+    "guess-one": guess_one,
+    "guess-ten": guess_ten,
+    "register-flood": register_flood,
+    "silent-readers": silent_readers,
+    "slowloris": slowloris,
+    "conn-flood": connection_flood,
+    "huge-name": huge_name,
+    "edge-input": edge_input,
+    "wal": wal_growth,
+    "empty-maps": empty_maps,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("attacks", nargs="*", metavar="ATTACK", help=", ".join(ATTACKS))
+    parser.add_argument("--seconds", type=float, default=8.0, help="length of each attack")
+    args = parser.parse_args()
+    if unknown := set(args.attacks) - set(ATTACKS):
+        parser.error(f"no such attack: {', '.join(sorted(unknown))}")
+    for name in args.attacks or ATTACKS:
+        measure(name, ATTACKS[name], args.seconds)
+
+
+if __name__ == "__main__":
+    main()

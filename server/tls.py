@@ -1,0 +1,25 @@
+"""The server's TLS settings: TLS 1.2 or later, and on TLS 1.2 only forward-secret AEAD suites.
+
+On TLS 1.2 OpenSSL's defaults still offer static-RSA key exchange (a stolen key decrypts
+every recorded session) and CBC with SHA-1 (padding-oracle prone). Only ECDHE or DHE key
+exchange with AES-GCM or ChaCha20-Poly1305 is kept; TLS 1.3 suites are all of that kind and
+are configured apart by OpenSSL, so this list does not touch them.
+"""
+
+from __future__ import annotations
+
+from twisted.internet import ssl
+
+FORWARD_SECRET_AEAD = "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL:!eNULL"
+
+
+def tls_options(cert_path: str, key_path: str) -> ssl.CertificateOptions:
+    """Context options for `listenSSL` from a PEM certificate and its PEM key."""
+    with open(cert_path, "rb") as cert, open(key_path, "rb") as key:
+        pair = ssl.PrivateCertificate.loadPEM(cert.read() + key.read())
+    return ssl.CertificateOptions(
+        privateKey=pair.privateKey.original,
+        certificate=pair.original,
+        raiseMinimumTo=ssl.TLSVersion.TLSv1_2,
+        acceptableCiphers=ssl.AcceptableCiphers.fromOpenSSLCipherString(FORWARD_SECRET_AEAD),
+    )
