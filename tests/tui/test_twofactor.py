@@ -75,7 +75,7 @@ async def test_turn_it_on_with_its_key_then_signing_in_needs_a_code(
         assert "next time you sign in" in intro(pilot)
         assert not dialog.query_one("#twofactor-form").display
         recovery = str(dialog.query_one("#twofactor-recovery", Static).render()).split()
-        assert len(recovery) == 10 and all(len(code) == 19 for code in recovery)
+        assert len(recovery) == 10 and all(len(code) == 29 for code in recovery)
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen), "back home")
     with shop.client() as client:
