@@ -27,7 +27,7 @@ from server.limits import Limits
 from server.security_log import SecurityLog
 from server.services.reauth import moment
 from server.services.totp import SecondFactor, spend
-from server.wire import USER_COLUMNS, utc
+from server.wire import USER_COLUMNS, user, utc
 from server.write_jobs import write_job
 
 
@@ -121,8 +121,8 @@ class AccountSessions:
             self.security.record("auth.recovery_code.used", peer.address, row[0], row[1])
         return token, session_id
 
-    async def resume(self, call: Call) -> tuple[Any, ...]:
-        """(session id, user columns...) of a live session with the call's token."""
+    async def resume(self, call: Call) -> tuple[int, dict[str, Any]]:
+        """(session id, user map) of a live session with the call's token."""
         peer = call.peer
         found = await self.dbx.write(
             resume_session,
@@ -132,7 +132,7 @@ class AccountSessions:
         )
         if found is None:
             raise Unauthenticated("the session token is not valid: sign in again")
-        return tuple(found)
+        return found[0], found[1]
 
     async def logout(self, call: Call) -> dict[str, Any]:
         me = call.identity
@@ -230,8 +230,8 @@ def start_session(
 
 @write_job
 def resume_session(db: pw.Database, digest: str, now: float, where: list[str]) -> list[Any] | None:
-    """[session id, user columns...] of the live session with this token hash, marked used
-    from `where` (address, client); None if there is none."""
+    """[session id, user map] of the live session with this token hash, marked used from
+    `where` (address, client); None if there is none."""
     columns = ", ".join(f"u.{c.strip()}" for c in USER_COLUMNS.split(","))
     row = sql.one(
         db,
@@ -246,7 +246,7 @@ def resume_session(db: pw.Database, digest: str, now: float, where: list[str]) -
         "UPDATE sessions SET last_used_at = ?, address = ?, client = ? WHERE id = ?",
         (moment(now), *where, row[0]),
     )
-    return [row[0], *row[6:]]
+    return [row[0], user(row[6:])]
 
 
 @write_job

@@ -137,10 +137,9 @@ class AuthService:
         raise refused
 
     async def resume(self, call: Call) -> dict[str, Any]:
-        row = await self.accounts.resume(call)
-        session_id, user_row = row[0], row[1:]
-        call.peer.sign_in(Identity(user_row[0], user_row[1], user_row[2], session_id))
-        return {"user": user(user_row)}
+        session_id, found = await self.accounts.resume(call)
+        call.peer.sign_in(Identity(found["id"], found["username"], found["role"], session_id))
+        return {"user": found}
 
     async def logout(self, call: Call) -> dict[str, Any]:
         return await self.accounts.logout(call)

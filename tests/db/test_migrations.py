@@ -30,6 +30,7 @@ from db.models import (
     User,
     utcnow,
 )
+from protocol.codec import packb, unpackb
 from server import sql
 from server.services.account_sessions import resume_session, token_hash
 
@@ -61,10 +62,11 @@ def dump(db, table, columns_of=()):
 
 def resume(db, token, now, address="test"):
     """What `auth.resume` finds for `token` at `now` (a naive UTC datetime), as the server
-    runs it: its write job, in a transaction."""
+    runs it: its write job, in a transaction, its answer through msgpack."""
     with db.atomic():
         seconds = now.replace(tzinfo=UTC).timestamp()
-        return resume_session(db, token_hash(token), seconds, [address, "test"])
+        found = resume_session(db, token_hash(token), seconds, [address, "test"])
+    return unpackb(packb(found))  # as its answer travels from the writer
 
 
 def without(rows, columns):
@@ -312,7 +314,8 @@ def test_upgrade_from_v4_drops_unused_columns_and_keeps_users_and_sessions(empty
     kept = {t: without(rows, DROPPED_IN_V5) for t, rows in before.items()}
     assert {t: dump(empty, t, columns_of=kept[t]) for t in before} == kept
     resumed = resume(empty, token, now)
-    assert resumed is not None and resumed[:3] == [1, 1, "sari"]  # session 1 of user 1
+    assert resumed is not None and resumed[0] == 1  # session 1
+    assert resumed[1]["id"] == 1 and resumed[1]["username"] == "sari"
     assert User.create(username="budi", password_hash="x", role="customer").id == 4
     # users kept every other constraint, and sessions and orders still refer to it
     refused(empty, lambda: User.create(username="Dewi", password_hash="x", role="customer"))
@@ -362,7 +365,7 @@ def test_upgrade_from_v5_keeps_sessions_resumable_and_adds_recovery_codes(empty)
     assert session.last_used_at == session.created_at and session.address == ""
     assert User.get_by_id(1).totp_last_step is None
     resumed = resume(empty, token, now, "10.1.2.3")
-    assert resumed is not None and resumed[:3] == [1, 1, "sari"]
+    assert resumed is not None and resumed[1]["username"] == "sari"
     assert Session.get_by_id(1).address == "10.1.2.3"
     RecoveryCode.create(user=1, code_hash="h")
     refused(empty, lambda: RecoveryCode.create(user=1, code_hash="h"))
