@@ -27,7 +27,7 @@ from server.limits import Limits, with_overrides
 from server.metrics import Metrics
 from server.payments import FakeProvider
 from server.pg_events import PgEventListener
-from server.security_log import SecurityLog
+from server.security_log import SecurityLog, open_file
 from server.services.account_sessions import SessionLifetimes
 from server.services.auth import AuthService
 from server.services.cart import CartService
@@ -104,7 +104,8 @@ class Server:
                 RefundService(self.dbx, self.hub, provider, reactor),
                 RegisterService(self.dbx),
                 SaleService(self.dbx, self.hub, self.orders.checkouts, currency),
-            )
+            ),
+            security=self.security,
         )
         self.factory = WarungFactory(
             dispatcher,
@@ -173,6 +174,7 @@ class Server:
         for conn in list(self.factory.connections):
             conn.close()
         await self._until(lambda: not self.factory.connections, CLOSE_S)
+        self.security.flush()
         try:
             for loop in (self._checkpoints, self._sweeps, self._session_checks):
                 if loop.running:
@@ -231,10 +233,17 @@ def serve(args: Namespace, reactor: Any = default_reactor) -> int:
     except ValueError as exc:
         print(f"warung-server: {exc}", file=sys.stderr)
         return 2
+    try:
+        security_write = None if args.security_log is None else open_file(args.security_log)
+    except OSError as exc:
+        print(f"warung-server: cannot open the security log: {exc}", file=sys.stderr)
+        return 2
     observer = ILogObserver(textFileLogObserver(sys.stderr))  # mypy cannot see @implementer
     globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
     db = prepare_database(args.db, args.demo)
     server = Server(db, resolve(args.db), reactor, limits, args.payment_delay)
+    if security_write is not None:
+        server.security.write_to(security_write)
 
     async def begin() -> None:
         await server.start()

@@ -105,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="override a connection limit, e.g. max_in_flight=128 or heartbeat_s=5 (repeatable)",
     )
     serve.add_argument(
+        "--security-log",
+        metavar="PATH",
+        help="append the security log (JSON lines) to this file, rotated at 10 MiB "
+        "(default: into the server's log)",
+    )
+    serve.add_argument(
         "--payment-delay",
         type=float,
         default=0.0,

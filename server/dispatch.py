@@ -28,8 +28,11 @@ from protocol.errors import (
     Unavailable,
     WarungError,
 )
+from protocol.excerpt import excerpt
 from protocol.ops import REGISTRY
 from server.events import Subscriber
+from server.security_events import change_recorder
+from server.security_log import SecurityLog
 
 log = Logger()
 
@@ -79,11 +82,15 @@ Handler = Callable[[Call], Any]
 
 
 class Dispatcher:
-    def __init__(self, handlers: Mapping[str, Handler]) -> None:
+    def __init__(
+        self, handlers: Mapping[str, Handler], security: SecurityLog | None = None
+    ) -> None:
+        """`security`: where privileged changes that succeed are recorded (None: nowhere)."""
         unknown = set(handlers) - set(REGISTRY)
         if unknown:
             raise ValueError(f"handlers for ops not in the registry: {sorted(unknown)}")
         self.handlers = dict(handlers)
+        self.security = security
 
     def dispatch(self, request: Request, peer: Peer) -> dict[str, Any] | Deferred[dict[str, Any]]:
         """The op's result map, or a Deferred of it when the handler returns one.
@@ -91,6 +98,7 @@ class Dispatcher:
         Fails only with a `WarungError`: raised, or the Deferred's failure. Any other
         exception is logged under a reference and becomes an `internal` error.
         """
+        who = peer.identity
         try:
             result = self._call(request, peer)
         except WarungError:
@@ -99,14 +107,22 @@ class Dispatcher:
             raise internal_error(Failure(), request.op) from None
         if type(result) is CoroutineType:  # an `async def` handler
             result = Deferred.fromCoroutine(result)
+        changed = None
+        if self.security is not None:
+            changed = change_recorder(self.security, request, peer.address, who)
         if isinstance(result, Deferred):
+            if changed is not None:
+                result.addCallback(changed)
             return result.addErrback(_as_warung_error, request)
-        return result
+        return result if changed is None else changed(result)
 
     def _call(self, request: Request, peer: Peer) -> Any:
         spec = REGISTRY.get(request.op)
         if spec is None:
-            raise BadRequest(f"unknown op '{request.op}'", {"field": "op", "rule": "unknown"})
+            raise BadRequest(
+                f"unknown op '{excerpt(request.op)}': see the ops of the protocol's section 12",
+                {"field": "op", "rule": "unknown"},
+            )
         if spec.roles:
             if peer.identity is None:
                 raise Unauthenticated(

@@ -2,7 +2,7 @@
 
 Customers: Catalog, Cart, Orders. Staff (clerks and admins): Fulfilment (online orders
 to ship, live) and Inventory (the catalog with stock: restock, adjust); a clerk's first tab is
-the point of sale. A later admin screen is one more entry in `HOME_SCREENS`.
+the point of sale. Admins: the staff tabs and the administration tabs.
 """
 
 from __future__ import annotations
@@ -158,10 +158,18 @@ class ClerkScreen(HomeScreen):
     ]
 
 
+class AdminScreen(HomeScreen):
+    """An admin keeps the shop: the staff tabs, then one tab per part of administration."""
+
+    AUTO_FOCUS = "#orders-table"
+    TABS = (*StaffScreen.TABS,)
+    BINDINGS: ClassVar[list[BindingType]] = [*StaffScreen.BINDINGS]
+
+
 HOME_SCREENS: dict[str, Callable[[Shop], HomeScreen]] = {
     "customer": CustomerScreen,
     "clerk": ClerkScreen,
-    "admin": StaffScreen,
+    "admin": AdminScreen,
 }
 
 

@@ -12,7 +12,7 @@ from protocol.envelope import PushTemplate
 from protocol.errors import Conflict
 from protocol.framing import FrameDecoder, Message, encode, frame
 from protocol.ops import Op
-from server.dispatch import Call, Dispatcher
+from server.dispatch import Call, Dispatcher, Identity
 from server.events import EventHub, StockChange
 from server.factory import WarungFactory
 from server.limits import Limits
@@ -201,7 +201,7 @@ def test_each_connection_turns_nagle_off_and_fixes_its_send_buffer():
 
 
 def signed_in(conn) -> None:
-    conn.identity = type("I", (), {"role": "customer", "user_id": 1, "session_id": 1})()
+    conn.identity = Identity(1, "ani", "customer", 1)
 
 
 def answered(conn, outcome: str) -> float | None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pyotp
 from textual.widgets import Checkbox, Input, TabbedContent
 
-from client_tui.screens.home import CustomerScreen, StaffScreen
+from client_tui.screens.home import AdminScreen, CustomerScreen
 from client_tui.screens.signin import SignInScreen
 from client_tui.settings import Settings
 from tests.tui.pilot import (
@@ -151,7 +151,7 @@ async def test_staff_get_the_orders_and_a_catalog_without_a_cart(shop):
     app = make_app(shop)
     async with app.run_test() as pilot:
         home = await sign_in(pilot, "admin", shop.passwords["admin"])  # clerks: test_pos.py
-        assert isinstance(home, StaffScreen)
+        assert isinstance(home, AdminScreen)
         assert label_text(app, "#status-user") == "admin (admin)"
         assert home.query_one("#tabs", TabbedContent).active == "orders"
         assert not home.query("#cart-view")
