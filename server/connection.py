@@ -81,6 +81,7 @@ class WarungConnection(Protocol, TimeoutMixin):
         self.decoder = FrameDecoder(self.limits.max_frame, self.limits.max_values)
         self.identity: Identity | None = None
         self.client_max_frame: int | None = None
+        self.client_name = ""  # from its hello, for the session list
         self.greeted = False
         self.closing = False
         self.in_flight = 0

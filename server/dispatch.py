@@ -52,6 +52,7 @@ class Peer(Subscriber, Protocol):
     event hub pushes to."""
 
     address: str
+    client_name: str  # from its hello
     identity: Identity | None
     closing: bool
 

@@ -39,6 +39,12 @@ class Limits:
     frame_min_bytes_per_s: int = 16_384  # ... and longer for a large frame, at this rate
     max_partial_frame_bytes: int = 67_108_864  # server-wide, declared by large unfinished frames
     max_queued_push_bytes: int = 262_144  # queued to one connection, past which pushes drop
+    # Session lifetimes (ASVS 5.0 V7.3.1 inactivity, V7.3.2 absolute); PROTOCOL.md 10.4.
+    session_idle_s: int = 7 * 86_400
+    session_absolute_s: int = 30 * 86_400
+    staff_session_idle_s: int = 3_600
+    staff_session_absolute_s: int = 12 * 3_600
+    session_check_s: float = 5.0  # how often live connections' sessions are checked
 
     @property
     def idle_timeout_s(self) -> float:
