@@ -14,7 +14,7 @@ from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 
 from client_tui.bridge import PushBridge
 from client_tui.connection import Target
@@ -31,6 +31,7 @@ from client_tui.messages import (
     SessionEnded,
     StockChanged,
 )
+from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.help import HelpScreen
 from client_tui.screens.home import HOME_SCREENS
 from client_tui.screens.signin import SignInScreen
@@ -54,6 +55,10 @@ class WarungApp(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("f1", "help", "Help", show=False),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("q", "ask_quit", "Quit", show=False),
+        # checked before the home screens' own F-keys, it acts only when a dialog is open
+        Binding("f2,f3,f4", "tab_refused", show=False, priority=True),
     ]
 
     shop_name: reactive[str] = reactive("warung")
@@ -233,6 +238,28 @@ class WarungApp(App[None]):
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen.active_bindings))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "tab_refused":
+            return isinstance(self.screen, ModalScreen) and self.shop is not None
+        return True
+
+    def action_tab_refused(self) -> None:
+        self.notify("Close this dialog first (Escape): then F2, F3, F4 switch tabs.")
+
+    def action_ask_quit(self) -> None:
+        """`q`: quit at once with an empty cart, else after a question (the cart is kept)."""
+        count = self.shop.cart.get("count", 0) if self.shop is not None else 0
+        if not count:
+            self.exit()
+            return
+        question = ConfirmScreen(
+            "Quit warung?",
+            "Your cart is kept on the shop's server for your next visit.",
+            self.cart_summary,
+            go="Quit",
+        )
+        self.push_screen(question, lambda go: self.exit() if go else None)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield SystemCommand("Help", "Keys and what each screen is for (?)", self.action_help)
