@@ -59,6 +59,7 @@ class WarungApp(App[None]):
         Binding("q", "ask_quit", "Quit", show=False),
         # checked before the home screens' own F-keys, it acts only when a dialog is open
         Binding("f2,f3,f4", "tab_refused", show=False, priority=True),
+        Binding("ctrl+r", "retry_now", "Retry now", priority=True),  # shown while reconnecting
     ]
 
     shop_name: reactive[str] = reactive("warung")
@@ -89,6 +90,7 @@ class WarungApp(App[None]):
         )
         self._retry_clock = RetryClock()
         self._reconnecting = False
+        self._draining = False  # the server said it is restarting: the loss is no news
 
     def on_mount(self) -> None:
         self.set_interval(LINK_TICK_S, self._show_link)
@@ -200,10 +202,17 @@ class WarungApp(App[None]):
 
     def on_connection_changed(self, message: ConnectionChanged) -> None:
         self._show_link()
+        self.screen.refresh_bindings()  # Ctrl+R shows while reconnecting
         if message.state == State.RECONNECTING:
+            if not self._reconnecting and not self._draining:
+                self.notify(
+                    f"Lost the link to the shop ({self.target.address}). Reconnecting by "
+                    "itself: the top line counts down, Ctrl+R tries at once.",
+                    severity="warning",
+                )
             self._reconnecting = True
         elif message.state == State.CONNECTED and self._reconnecting:
-            self._reconnecting = False
+            self._reconnecting = self._draining = False
             self.resync()
 
     def on_pushes_lost(self, _: PushesLost) -> None:
@@ -213,6 +222,7 @@ class WarungApp(App[None]):
         report(self, message.error, message.title)
 
     def on_server_draining(self, _: ServerDraining) -> None:
+        self._draining = True
         self.notify("The shop's server is restarting. Reconnecting…", severity="warning")
 
     @work(exclusive=True, group="resync")
@@ -242,7 +252,13 @@ class WarungApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "tab_refused":
             return isinstance(self.screen, ModalScreen) and self.shop is not None
+        if action == "retry_now":
+            return self.client is not None and self.client.state == State.RECONNECTING
         return True
+
+    def action_retry_now(self) -> None:
+        if self.client is not None and self.client.retry_now():
+            self.notify("Trying to reconnect now…")
 
     def action_tab_refused(self) -> None:
         self.notify("Close this dialog first (Escape): then F2, F3, F4 switch tabs.")

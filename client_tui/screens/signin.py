@@ -134,7 +134,7 @@ class SignInScreen(Screen[None]):
             self._say(describe(error))
             return
         except CALL_ERRORS as error:
-            self._say(describe(error))
+            self._say(describe(error, target.address))
             return
         finally:
             self._busy(False)
@@ -156,7 +156,7 @@ class SignInScreen(Screen[None]):
             self._say("Your saved session has ended: sign in again.")
             return
         except CALL_ERRORS as error:
-            self._say(f"{describe(error)} Press Sign in to try again.")
+            self._say(f"{describe(error, kept.target.address)} Press Sign in to try again.")
             return
         finally:
             self._busy(False)

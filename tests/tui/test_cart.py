@@ -82,8 +82,8 @@ async def test_ten_fast_presses_end_at_exactly_the_quantity_typed(shop, customer
         assert str(table.get_cell(str(product_id), "qty")) == "3"  # shown at once
         assert label_text(app, "#cart-total").startswith("3 items")
         await wait_for(pilot, lambda: app.shop.cart["count"] == 3, "the server's answer")
-        await wait_for(pilot, lambda: not app.screen.query_one("#cart-view").pending.products(),
-                       "nothing left to send")  # fmt: skip
+        view = app.screen.query_one("#cart-view")
+        await wait_for(pilot, lambda: not view.pending.products(), "nothing left to send")
         assert seen["most"] == 1  # one call at a time
         assert seen["sent"][-1] == ("cart.set", 3)
         assert str(table.get_cell(str(product_id), "qty")) == "3"
