@@ -141,6 +141,7 @@ async def test_a_kept_session_that_has_ended_asks_for_the_password(shop, custome
     settings.keep_session(app_target, customer.username, token)
     app = make_app(shop)
     async with app.run_test() as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, SignInScreen), "the form")
         await wait_for(
             pilot, lambda: "session has ended" in label_text(app, "#signin-message"), "why"
         )
