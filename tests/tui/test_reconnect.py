@@ -32,7 +32,9 @@ async def test_the_app_reconnects_after_the_server_restarts(fresh_shop):
         )
         await wait_for(
             pilot,
-            lambda: re.fullmatch(r"◌ reconnecting in \d+s", label_text(app, "#status-link")),
+            lambda: re.fullmatch(
+                r"◌ reconnecting in \d+s · \^R now", label_text(app, "#status-link")
+            ),
             "the countdown",
         )
         await pilot.press("a")  # an action while offline: said plainly, nothing breaks
@@ -67,7 +69,9 @@ async def test_a_killed_server_is_said_plainly_and_ctrl_r_retries_at_once(fresh_
         )
         await wait_for(
             pilot,
-            lambda: re.fullmatch(r"◌ reconnecting in \d+s", label_text(app, "#status-link")),
+            lambda: re.fullmatch(
+                r"◌ reconnecting in \d+s · \^R now", label_text(app, "#status-link")
+            ),
             "the countdown",
         )
         assert app.screen.active_bindings["ctrl+r"].binding.description == "Retry now"
