@@ -79,8 +79,8 @@ class WarungApp(App[None]):
         user: str = "",
         demo: DemoServer | None = None,
     ) -> None:
-        """`settings` None: remember nothing (the demo); `demo`: start (or join) that demo
-        shop first and sign in as its customer."""
+        """`settings` None: remember nothing (the demo); `demo`: a demo shop begun
+        (`DemoServer.begin`): wait for it, then sign in as its customer."""
         super().__init__()
         self.target = target
         self.settings = settings
@@ -100,7 +100,6 @@ class WarungApp(App[None]):
         kept = self.kept_session(self.target)
         if self._demo is not None:
             self.push_screen(StartingScreen("Starting the demo shop…"))
-            self._demo.begin()  # here, not in a thread: the server outlives no thread of ours
             self._start_demo(self._demo)
         elif kept is not None:
             self.push_screen(StartingScreen(f"Signing in as {kept.user} (kept session)…"))

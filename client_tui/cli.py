@@ -68,8 +68,11 @@ def choose_target(args: argparse.Namespace, last: Target | None) -> Target:
 
 
 def run_demo() -> int:
-    """The app starts the demo server (or joins another window's) while it shows it is."""
+    """The demo server starts (or another window's is found) while Textual loads; the app
+    shows it is starting, then signs in."""
     server = DemoServer()
+    print(f"{PROG}: starting the demo shop in {server.folder}", flush=True)  # before Textual
+    server.begin()
     try:
         return run(Target(), None, DEMO_USER, demo=server)
     finally:

@@ -49,6 +49,7 @@ async def test_a_kept_session_signs_in_without_showing_the_form(shop, customer):
 
 async def test_the_demo_says_it_is_starting_then_shows_the_catalog(home: Path):
     demo = DemoServer(home / "demo")
+    demo.begin()
     app = still(WarungApp(Target(), settings=None, user="customer", demo=demo))
     shown = screens_shown(app)
     try:
@@ -65,6 +66,7 @@ async def test_a_second_demo_window_joins_and_says_so(home: Path):
     owner = DemoServer(home / "demo")
     shop = owner.start()
     demo = DemoServer(home / "demo")
+    demo.begin()
     app = still(WarungApp(Target(), settings=None, user="customer", demo=demo))
     shown = screens_shown(app)
     try:
