@@ -30,13 +30,14 @@ from client_tui.stock import Level, shortfall
 from client_tui.widgets.fit import FitTable
 
 QUIET_S = 0.3  # a line's quantity is sent once its keys pause this long
+QUANTITY = Binding.Group("Quantity")  # one footer entry: "+ - ⏎ Quantity" (fits 80 columns)
 
 
 class CartView(Vertical):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("plus,equals_sign", "change(1)", "More", key_display="+"),
-        Binding("minus", "change(-1)", "Less", key_display="-"),
-        Binding("enter", "quantity", "Quantity", priority=True),
+        Binding("plus,equals_sign", "change(1)", "More", key_display="+", group=QUANTITY),
+        Binding("minus", "change(-1)", "Less", key_display="-", group=QUANTITY),
+        Binding("enter", "quantity", "Type quantity", priority=True, group=QUANTITY),
         Binding("x,delete", "remove", "Remove"),
         Binding("c", "checkout", "Check out"),
     ]
