@@ -85,7 +85,7 @@ def enter_to_catalog(home: Path, target: Target, password: str) -> float:
     try:
         term.wait_for(SIGN_IN)
         term.tmux("send-keys", "-l", password)
-        time.sleep(0.2)  # the typed password reaches the field before the clock starts
+        term.wait_for("•" * len(password))  # typed into the field before the clock starts
         term.started = time.monotonic()
         term.tmux("send-keys", "Enter")
         return term.wait_for(CATALOG)

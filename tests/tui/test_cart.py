@@ -9,6 +9,7 @@ from typing import Any
 from textual import events
 from textual.widgets import Input
 
+from client_tui.screens.checkout import CheckoutScreen
 from client_tui.screens.quantity import QuantityScreen
 from tests.e2e.harness import ServerProcess
 from tests.tui.pilot import Account, label_text, make_app, product_by_sku, sign_in, wait_for
@@ -128,3 +129,21 @@ async def test_enter_on_a_line_types_its_quantity(shop, customer):
         await pilot.press("2", "5", "enter")
         await wait_for(pilot, lambda: app.shop.cart["count"] == 25, "25 in the cart")
     assert server_cart(shop, customer) == {product_id: 25}
+
+
+async def test_check_out_sends_the_waiting_quantity_first(shop, customer):
+    product_id = fill_cart(shop, customer, "BIS-0009", 1)
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *customer)
+        await open_cart(pilot)
+        slow = asyncio.Event()
+        seen = watch_cart_calls(app, slow)
+        burst(app, "plus", "+", 2)
+        burst(app, "c", "c", 1)  # within the quiet time: the quantity has not gone yet
+        await wait_for(pilot, lambda: seen["sent"] == [("cart.set", 3)], "sent at once")
+        assert not isinstance(app.screen, CheckoutScreen)  # it waits for the answer
+        slow.set()
+        await wait_for(pilot, lambda: isinstance(app.screen, CheckoutScreen), "checkout")
+        assert label_text(app, "#checkout-summary").startswith("3 items")
+    assert server_cart(shop, customer) == {product_id: 3}
