@@ -109,8 +109,12 @@ class CartView(Vertical):
         self.screen.refresh_bindings()
 
     def _note(self, line: dict[str, Any]) -> Text:
+        return Text(self._shortfall(line), style="bold red")
+
+    def _shortfall(self, line: dict[str, Any]) -> str:
+        """What stock lacks for the quantity shown (the one typed, if not yet sent)."""
         stock = self.shop.book.stock(line["product_id"], line["stock"])
-        return Text(shortfall(line["qty"], stock), style="bold red")
+        return shortfall(self.pending.shown(line["product_id"], line["qty"]), stock)
 
     def _stock_changed(self, levels: dict[int, Level]) -> None:
         for line in self.lines:
@@ -122,11 +126,7 @@ class CartView(Vertical):
         self._show_problems()
 
     def _show_problems(self) -> None:
-        short = [
-            line
-            for line in self.lines
-            if shortfall(line["qty"], self.shop.book.stock(line["product_id"], line["stock"]))
-        ]
+        short = [line for line in self.lines if self._shortfall(line)]
         text = ""
         if short:
             names = ", ".join(line["name"] for line in short[:2])
