@@ -6,6 +6,7 @@ the shared state once (stock levels, the cart) and publish to the views through 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from pathlib import PurePath
 from typing import Any, ClassVar
@@ -14,11 +15,12 @@ from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 
 from client_tui.bridge import PushBridge
 from client_tui.connection import Target
-from client_tui.errors import quiet_link, report
+from client_tui.demo import DEMO_USER, DemoError, DemoServer
+from client_tui.errors import CALL_ERRORS, describe, quiet_link, report
 from client_tui.hub import Hub
 from client_tui.linkstate import OFFLINE, RetryClock, describe_link
 from client_tui.messages import (
@@ -31,12 +33,15 @@ from client_tui.messages import (
     SessionEnded,
     StockChanged,
 )
+from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.help import HelpScreen
 from client_tui.screens.home import HOME_SCREENS
 from client_tui.screens.signin import SignInScreen
+from client_tui.screens.starting import StartingScreen
 from client_tui.settings import KeptSession, Settings
 from client_tui.shop import Shop
 from protocol.client import AsyncClient, State
+from protocol.errors import Unauthenticated
 from protocol.rules import OrderStatus
 
 LINK_TICK_S = 0.5
@@ -65,6 +70,11 @@ class WarungApp(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("f1", "help", "Help", show=False),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("q", "ask_quit", "Quit", show=False),
+        # checked before the home screens' own F-keys, it acts only when a dialog is open
+        Binding("f2,f3,f4", "tab_refused", show=False, priority=True),
+        Binding("ctrl+r", "retry_now", "Retry now", priority=True),  # shown while reconnecting
     ]
 
     shop_name: reactive[str] = reactive("warung")
@@ -78,10 +88,10 @@ class WarungApp(App[None]):
         *,
         settings: Settings | None = None,
         user: str = "",
-        password: str | None = None,
-        notice: str = "",
+        demo: DemoServer | None = None,
     ) -> None:
-        """`settings` None: remember nothing (the demo); `password`: sign in at once."""
+        """`settings` None: remember nothing (the demo); `demo`: a demo shop begun
+        (`DemoServer.begin`): wait for it, then sign in as its customer."""
         super().__init__()
         self.target = target
         self.settings = settings
@@ -89,16 +99,24 @@ class WarungApp(App[None]):
         self.client: AsyncClient | None = None
         self.bridge: PushBridge | None = None
         self.shop: Shop | None = None
-        kept = self.kept_session(target)
-        self._first = SignInScreen(
-            user=user or (kept.user if kept else ""), password=password, notice=notice, kept=kept
-        )
+        self._user = user
+        self._notice = ""  # said once signed in by itself
+        self._demo = demo
         self._retry_clock = RetryClock()
         self._reconnecting = False
+        self._draining = False  # the server said it is restarting: the loss is no news
 
     def on_mount(self) -> None:
         self.set_interval(LINK_TICK_S, self._show_link)
-        self.push_screen(self._first)
+        kept = self.kept_session(self.target)
+        if self._demo is not None:
+            self.push_screen(StartingScreen("Starting the demo shop…"))
+            self._start_demo(self._demo)
+        elif kept is not None:
+            self.push_screen(StartingScreen(f"Signing in as {kept.user} (kept session)…"))
+            self.resume(kept)
+        else:
+            self.push_screen(SignInScreen(user=self._user))
 
     async def on_unmount(self) -> None:
         await self._drop_client()
@@ -164,6 +182,64 @@ class WarungApp(App[None]):
         if self.shop.is_customer:
             self._load_cart()
 
+    # -- signing in by itself (a kept session, the demo)
+
+    @work(exclusive=True, group="start")
+    async def _start_demo(self, demo: DemoServer) -> None:
+        try:
+            shop = await asyncio.to_thread(demo.finish)
+        except DemoError as error:
+            self.screen_say(f"The demo shop did not start: {error}. Ctrl+Q quits.")
+            return
+        if shop.owner_pid is not None:
+            self._notice = (
+                f"Joined the demo shop that another warung window runs (process "
+                f"{shop.owner_pid}): quitting that window stops it."
+            )
+        if shop.password is None:
+            self._notice = (
+                f"The demo customer's password was not kept ({demo.password_path}). "
+                f"To start a fresh demo shop, quit and delete {demo.db_path}."
+            )
+            self.target = Target(shop.host, shop.port)
+            self.switch_screen(SignInScreen(user=DEMO_USER, notice=self._notice))
+            return
+        self.screen_say("Signing in to the demo shop…")
+        await self._log_in(Target(shop.host, shop.port), DEMO_USER, shop.password)
+
+    async def _log_in(self, target: Target, user: str, password: str) -> None:
+        try:
+            client = await self.connect(target)
+            result = await client.login(user, password)
+        except CALL_ERRORS as error:
+            notice = f"{describe(error, target.address)} Press Sign in to try again."
+            self.switch_screen(SignInScreen(user=user, notice=notice))
+            return
+        self.signed_in(result["user"], result["token"], stay=False)
+        if self._notice:
+            self.notify(self._notice, timeout=10)
+
+    @work(exclusive=True, group="start")
+    async def resume(self, kept: KeptSession) -> None:
+        """Sign in with a kept session; if it fails, the sign-in form says why."""
+        try:
+            client = await self.connect(kept.target)
+            result = await client.resume(kept.token)
+        except Unauthenticated:
+            self.forget_session()
+            notice = "Your saved session has ended: sign in again."
+            self.switch_screen(SignInScreen(user=kept.user, notice=notice))
+            return
+        except CALL_ERRORS as error:
+            notice = f"{describe(error, kept.target.address)} Press Sign in to try again."
+            self.switch_screen(SignInScreen(user=kept.user, notice=notice, kept=kept))
+            return
+        self.signed_in(result["user"], kept.token, stay=True)
+
+    def screen_say(self, text: str) -> None:
+        if isinstance(self.screen, StartingScreen):
+            self.screen.say(text)
+
     @work(group="session")  # not exclusive: a second call must not cut the first short
     async def sign_out(self, notice: str = "") -> None:
         """Back to the sign-in screen; the session ends on the server too if it still runs."""
@@ -206,10 +282,17 @@ class WarungApp(App[None]):
 
     def on_connection_changed(self, message: ConnectionChanged) -> None:
         self._show_link()
+        self.screen.refresh_bindings()  # Ctrl+R shows while reconnecting
         if message.state == State.RECONNECTING:
+            if not self._reconnecting and not self._draining:
+                self.notify(
+                    f"Lost the link to the shop ({self.target.address}). Reconnecting by "
+                    "itself: the top line counts down, Ctrl+R tries at once.",
+                    severity="warning",
+                )
             self._reconnecting = True
         elif message.state == State.CONNECTED and self._reconnecting:
-            self._reconnecting = False
+            self._reconnecting = self._draining = False
             self.resync()
 
     def on_pushes_lost(self, _: PushesLost) -> None:
@@ -219,6 +302,7 @@ class WarungApp(App[None]):
         report(self, message.error, message.title)
 
     def on_server_draining(self, _: ServerDraining) -> None:
+        self._draining = True
         self.notify("The shop's server is restarting. Reconnecting…", severity="warning")
 
     @work(exclusive=True, group="resync")
@@ -244,6 +328,34 @@ class WarungApp(App[None]):
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen.active_bindings))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "tab_refused":
+            return isinstance(self.screen, ModalScreen) and self.shop is not None
+        if action == "retry_now":
+            return self.client is not None and self.client.state == State.RECONNECTING
+        return True
+
+    def action_retry_now(self) -> None:
+        if self.client is not None and self.client.retry_now():
+            self.notify("Trying to reconnect now…")
+
+    def action_tab_refused(self) -> None:
+        self.notify("Close this dialog first (Escape): then F2, F3, F4 switch tabs.")
+
+    def action_ask_quit(self) -> None:
+        """`q`: quit at once with an empty cart, else after a question (the cart is kept)."""
+        count = self.shop.cart.get("count", 0) if self.shop is not None else 0
+        if not count:
+            self.exit()
+            return
+        question = ConfirmScreen(
+            "Quit warung?",
+            "Your cart is kept on the shop's server for your next visit.",
+            self.cart_summary,
+            go="Quit",
+        )
+        self.push_screen(question, lambda go: self.exit() if go else None)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield SystemCommand("Help", "Keys and what each screen is for (?)", self.action_help)

@@ -15,7 +15,7 @@ import sys
 from dataclasses import replace
 
 from client_tui.connection import Target
-from client_tui.demo import DEMO_USER, DemoError, DemoServer
+from client_tui.demo import DEMO_USER, DemoServer
 from client_tui.settings import Settings
 from protocol.rules import DEFAULT_PORT
 
@@ -68,33 +68,21 @@ def choose_target(args: argparse.Namespace, last: Target | None) -> Target:
 
 
 def run_demo() -> int:
+    """The demo server starts (or another window's is found) while Textual loads; the app
+    shows it is starting, then signs in."""
     server = DemoServer()
+    print(f"{PROG}: starting the demo shop in {server.folder}", flush=True)  # before Textual
+    server.begin()
     try:
-        shop = server.start()
-    except DemoError as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
-        return 1
-    try:
-        notice = ""
-        if shop.password is None:
-            notice = (
-                f"The demo customer's password was not kept ({server.password_path}). "
-                f"To start a fresh demo shop, quit and delete {server.db_path}."
-            )
-        return run(Target(shop.host, shop.port), None, DEMO_USER, shop.password, notice)
+        return run(Target(), None, DEMO_USER, demo=server)
     finally:
         server.stop()
 
 
 def run(
-    target: Target,
-    settings: Settings | None,
-    user: str,
-    password: str | None = None,
-    notice: str = "",
+    target: Target, settings: Settings | None, user: str, *, demo: DemoServer | None = None
 ) -> int:
     from client_tui.app import WarungApp  # Textual loads only once the arguments are good
 
-    app = WarungApp(target, settings=settings, user=user, password=password, notice=notice)
-    app.run()
+    WarungApp(target, settings=settings, user=user, demo=demo).run()
     return 0

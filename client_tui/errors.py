@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import errno
+import socket
 from collections.abc import Callable, Iterator
 
 from textual.dom import DOMNode
@@ -45,14 +47,15 @@ def end_if_signed_out(node: DOMNode, error: BaseException) -> None:
         node.app.post_message(SessionEnded())
 
 
-def describe(error: BaseException) -> str:
-    """One or two sentences for a notification or an error line."""
+def describe(error: BaseException, address: str = "") -> str:
+    """One or two sentences for a notification or an error line; `address` (host:port):
+    the server a failed connection was for."""
     if isinstance(error, ConnectionLost):
         return "Not connected to the shop. It reconnects by itself: try again in a moment."
     if isinstance(error, TimeoutError):
         return "The shop took too long to answer. Try again in a moment."
     if isinstance(error, OSError):
-        return f"Cannot reach the shop: {error.strerror or error}."
+        return unreachable(error, address)
     if not isinstance(error, WarungError):
         return str(error)
     code, details = str(error.code), error.details
@@ -92,6 +95,22 @@ def describe(error: BaseException) -> str:
     if code == ErrorCode.INTERNAL:
         return f"The shop had an internal error ({details.get('reference', 'no reference')})."
     return _sentence(error.message or code)
+
+
+def unreachable(error: OSError, address: str = "") -> str:
+    """Why a connection could not be made, in words, without Python's text."""
+    where = address or "the shop's address"
+    # Several addresses tried (localhost: ::1 and 127.0.0.1) come as one OSError without
+    # an errno, its text listing each refusal.
+    if error.errno == errno.ECONNREFUSED or "Connect call failed" in str(error):
+        return (
+            f"Nothing answers at {where}. Check that the shop's server is running there "
+            "and that host and port are right, then try again."
+        )
+    if isinstance(error, socket.gaierror):
+        return f"No computer is known by the host name in {where}: check its spelling."
+    reason = f" ({error.strerror.lower()})" if error.strerror else ""
+    return f"Cannot reach {where}{reason}. Check the address and the network, then try again."
 
 
 def _sentence(text: str) -> str:

@@ -44,5 +44,5 @@ def describe_link(client: AsyncClient | None, clock: RetryClock) -> tuple[str, s
         remaining = clock.remaining(client.next_retry_s)
         if remaining is None:
             return ("reconnecting", "◌ reconnecting…")
-        return ("reconnecting", f"◌ reconnecting in {math.ceil(remaining)}s")
+        return ("reconnecting", f"◌ reconnecting in {math.ceil(remaining)}s · ^R now")
     return OFFLINE

@@ -13,6 +13,7 @@ CANCEL_REASONS = {
     "payment_declined": "payment declined",
     "interrupted": "interrupted",
 }
+UNPAID_REASONS = frozenset({"payment_declined", "interrupted"})
 PAYMENT_METHODS = {"card": "Card", "ewallet": "E-wallet", "cash": "Cash"}
 
 
@@ -21,6 +22,24 @@ def status_text(order: dict[str, Any]) -> str:
     if status == OrderStatus.CANCELLED and order.get("cancel_reason") in CANCEL_REASONS:
         return f"cancelled ({CANCEL_REASONS[order['cancel_reason']]})"
     return STATUS_WORDS.get(status, status)
+
+
+def headline(order: dict[str, Any]) -> str:
+    """The line above a just-placed order, true to its status as it is now."""
+    status = order.get("status", "")
+    if status == OrderStatus.PAID:
+        return "Thank you! Your order is placed and paid."
+    if status == OrderStatus.PENDING:
+        return "Your order is placed; its payment is being confirmed."
+    if status == OrderStatus.CANCELLED and order.get("cancel_reason") in UNPAID_REASONS:
+        return f"This order is {status_text(order)}: nothing was charged."
+    if status == OrderStatus.CANCELLED:
+        return f"This order is {status_text(order)}; its payment is refunded."
+    if status == OrderStatus.REFUNDED:
+        return "This order is refunded."
+    if status == OrderStatus.SHIPPED:
+        return "Thank you! Your order is on its way."
+    return "Thank you! Your order is delivered."
 
 
 def item_count(order: dict[str, Any]) -> str:

@@ -147,7 +147,9 @@ class CheckoutScreen(ModalScreen[dict[str, Any] | None]):
         self._problem(text)
         if isinstance(product_id, int):
             self._fix = (product_id, available)
-            self.query_one("#fix", Button).display = True
+            fix = self.query_one("#fix", Button)
+            fix.display = True
+            self.set_focus(fix)  # Enter fixes the cart; Escape still backs out
 
     @on(Button.Pressed, "#fix")
     def _fix_pressed(self) -> None:

@@ -40,6 +40,7 @@ class HomeScreen(Screen[None]):
     """(pane id, title, key, the view it shows); the first is shown first"""
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+t", "two_factor", "Two-factor sign-in", show=False),
+        Binding("ctrl+o", "sign_out", "Sign out"),
     ]
 
     def __init__(self, shop: Shop) -> None:
@@ -102,6 +103,9 @@ class HomeScreen(Screen[None]):
     def action_search(self) -> None:
         self.action_show_tab("catalog")
         self.set_focus(self.query_one("#search", Input))
+
+    def action_sign_out(self) -> None:
+        self.app.sign_out()  # type: ignore[attr-defined]
 
     def action_two_factor(self) -> None:
         self.app.push_screen(TwoFactorScreen(self.shop))

@@ -16,7 +16,7 @@ from textual.widgets import Button, Footer, Label, Static
 from client_tui import timefmt
 from client_tui.errors import CALL_ERRORS, report
 from client_tui.hub import hub_of
-from client_tui.orderfmt import payment_method, status_text, units, unrefunded_total
+from client_tui.orderfmt import headline, payment_method, status_text, units, unrefunded_total
 from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.refund import RefundScreen
 from client_tui.screens.ship import ShipScreen
@@ -98,7 +98,7 @@ class OrderScreen(ModalScreen[None]):
         with VerticalScroll(id="order-dialog", classes="dialog") as dialog:
             dialog.border_title = f"Order #{self.order['id']}"
             if self.thanks:
-                yield Label("Thank you! Your order is placed and paid.", id="order-thanks")
+                yield Label("", id="order-thanks")
             yield Label("", id="order-status")
             yield Static("", id="order-lines")
             yield Label("", id="order-payment")
@@ -114,6 +114,8 @@ class OrderScreen(ModalScreen[None]):
 
     def show(self, order: dict[str, Any]) -> None:
         self.order = order
+        if self.thanks:
+            self.query_one("#order-thanks", Label).update(headline(order))
         money = self.shop.money
         placed = timefmt.when(order.get("created_at"))
         tracking = order.get("tracking")

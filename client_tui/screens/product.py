@@ -82,6 +82,10 @@ class ProductScreen(ModalScreen[None]):
     @on(Input.Submitted, "#qty")
     def _add_pressed(self) -> None:
         if self.query_one("#add", Button).disabled:
+            self.notify(
+                f"{self.product['name']} is sold out: it cannot be added to the cart.",
+                severity="warning",
+            )
             return
         text = self.query_one("#qty", Input).value
         qty = int(text) if text.isdigit() else 0

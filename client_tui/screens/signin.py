@@ -30,13 +30,13 @@ class SignInScreen(Screen[None]):
         self,
         *,
         user: str = "",
-        password: str | None = None,
         notice: str = "",
         kept: KeptSession | None = None,
     ) -> None:
+        """`kept`: the session kept for this server, which *Sign in* with no password
+        resumes (the app itself tries it first, before this screen shows)."""
         super().__init__()
         self.user = user
-        self.password = password
         self.notice = notice
         self.kept = kept
 
@@ -54,7 +54,7 @@ class SignInScreen(Screen[None]):
                 yield Label("Username")
                 yield Input(self.user, id="username", compact=True)
                 yield Label("Password")
-                yield Input(self.password or "", password=True, id="password", compact=True)
+                yield Input(password=True, id="password", compact=True)
                 yield Label("Code", id="totp-label")
                 yield CodeInput(id="totp")
             yield Checkbox("Stay signed in", value=self.kept is not None, id="stay")
@@ -67,10 +67,6 @@ class SignInScreen(Screen[None]):
     def on_mount(self) -> None:
         self._show_totp(False)
         self.query_one("#stay", Checkbox).display = self.warung.settings is not None
-        if self.kept is not None:
-            self._resume(self.kept)
-        elif self.password:
-            self._sign_in(register=False)
         field = "#password" if self.user else "#username"
         self.set_focus(self.query_one(field, Input))
 
@@ -115,7 +111,9 @@ class SignInScreen(Screen[None]):
         totp = self.query_one("#totp", Input).value.strip() or None
         kept = self.warung.kept_session(target)
         if not password and not register and kept is not None and kept.user == username:
-            self._resume(kept)
+            self._busy(True)
+            self._say(f"Resuming the session of {kept.user}…")
+            self.warung.resume(kept)
             return
         if not username or not password:
             self._say("Enter your username and password.")
@@ -134,7 +132,7 @@ class SignInScreen(Screen[None]):
             self._say(describe(error))
             return
         except CALL_ERRORS as error:
-            self._say(describe(error))
+            self._say(describe(error, target.address))
             return
         finally:
             self._busy(False)
@@ -143,21 +141,3 @@ class SignInScreen(Screen[None]):
     @property
     def _stay(self) -> bool:
         return self.query_one("#stay", Checkbox).value
-
-    @work(exclusive=True, group="signin")
-    async def _resume(self, kept: KeptSession) -> None:
-        self._busy(True)
-        self._say(f"Resuming the session of {kept.user}…")
-        try:
-            client = await self.warung.connect(kept.target)
-            result = await client.resume(kept.token)
-        except Unauthenticated:
-            self.warung.forget_session()
-            self._say("Your saved session has ended: sign in again.")
-            return
-        except CALL_ERRORS as error:
-            self._say(f"{describe(error)} Press Sign in to try again.")
-            return
-        finally:
-            self._busy(False)
-        self.warung.signed_in(result["user"], kept.token, stay=True)

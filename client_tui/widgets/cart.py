@@ -1,7 +1,13 @@
-"""The cart: lines with quantities and live stock, the total, and the way to checkout."""
+"""The cart: lines with quantities and live stock, the total, and the way to checkout.
+
+Quantities change on screen at each key; the cart sends a line's newest quantity once the
+keys pause (`QUIET_S`), or when the line's previous call answers, never two at once
+(`cartedit.PendingQuantities`).
+"""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -9,23 +15,29 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.timer import Timer
 from textual.widgets import DataTable, Label
 from textual.widgets.data_table import CellDoesNotExist
 
+from client_tui.cartedit import PendingQuantities
 from client_tui.errors import CALL_ERRORS, report
 from client_tui.hub import hub_of
 from client_tui.screens.checkout import CheckoutScreen
 from client_tui.screens.order import OrderScreen
+from client_tui.screens.quantity import QuantityScreen
 from client_tui.shop import Shop
 from client_tui.stock import Level, shortfall
 from client_tui.widgets.fit import FitTable
-from protocol.rules import MAX_QTY
+
+QUIET_S = 0.3  # a line's quantity is sent once its keys pause this long
+QUANTITY = Binding.Group("Quantity")  # one footer entry: "+ - ⏎ Quantity" (fits 80 columns)
 
 
 class CartView(Vertical):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("plus,equals_sign", "change(1)", "More", key_display="+"),
-        Binding("minus", "change(-1)", "Less", key_display="-"),
+        Binding("plus,equals_sign", "change(1)", "More", key_display="+", group=QUANTITY),
+        Binding("minus", "change(-1)", "Less", key_display="-", group=QUANTITY),
+        Binding("enter", "quantity", "Type quantity", priority=True, group=QUANTITY),
         Binding("x,delete", "remove", "Remove"),
         Binding("c", "checkout", "Check out"),
     ]
@@ -39,6 +51,10 @@ class CartView(Vertical):
         )
         self.total = Label("", id="cart-total")
         self.problem = Label("", id="cart-problem")
+        self.pending = PendingQuantities()
+        self._quiet: dict[int, Timer] = {}
+        self._settled = asyncio.Event()
+        self._settled.set()
 
     def compose(self) -> ComposeResult:
         yield FitTable(fill="name", minimum=12, id="cart-lines")
@@ -72,28 +88,33 @@ class CartView(Vertical):
         keep = self._current_line()
         table.clear()
         money = self.shop.money
+        count, total = cart.get("count", 0), cart.get("total", 0)
         for line in cart.get("items", []):
+            qty = self.pending.shown(line["product_id"], line["qty"])
+            line_total = line["line_total"] + (qty - line["qty"]) * line["unit_price"]
+            count, total = count + qty - line["qty"], total + line_total - line["line_total"]
             table.add_row(
                 Text(line["name"], no_wrap=True, overflow="ellipsis"),
-                Text(str(line["qty"]), justify="right"),
+                Text(str(qty), justify="right"),
                 Text(money.format(line["unit_price"]), justify="right"),
-                Text(money.format(line["line_total"]), justify="right"),
+                Text(money.format(line_total), justify="right"),
                 self._note(line),
                 key=str(line["product_id"]),
             )
         if keep is not None and str(keep["product_id"]) in table.rows:
             table.move_cursor(row=table.get_row_index(str(keep["product_id"])))
-        count = cart.get("count", 0)
-        self.total.update(
-            f"{count} item{'' if count == 1 else 's'} · Total {money.format(cart.get('total', 0))}"
-        )
+        self.total.update(f"{count} item{'' if count == 1 else 's'} · Total {money.format(total)}")
         self.empty.display = not cart.get("items")
         self._show_problems()
         self.screen.refresh_bindings()
 
     def _note(self, line: dict[str, Any]) -> Text:
+        return Text(self._shortfall(line), style="bold red")
+
+    def _shortfall(self, line: dict[str, Any]) -> str:
+        """What stock lacks for the quantity shown (the one typed, if not yet sent)."""
         stock = self.shop.book.stock(line["product_id"], line["stock"])
-        return Text(shortfall(line["qty"], stock), style="bold red")
+        return shortfall(self.pending.shown(line["product_id"], line["qty"]), stock)
 
     def _stock_changed(self, levels: dict[int, Level]) -> None:
         for line in self.lines:
@@ -105,11 +126,7 @@ class CartView(Vertical):
         self._show_problems()
 
     def _show_problems(self) -> None:
-        short = [
-            line
-            for line in self.lines
-            if shortfall(line["qty"], self.shop.book.stock(line["product_id"], line["stock"]))
-        ]
+        short = [line for line in self.lines if self._shortfall(line)]
         text = ""
         if short:
             names = ", ".join(line["name"] for line in short[:2])
@@ -126,36 +143,96 @@ class CartView(Vertical):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "checkout":
             return True if self.lines else None
-        if action in ("change", "remove"):
+        if action in ("change", "remove", "quantity"):
             return True if self._current_line() is not None else None
         return True
 
     def action_change(self, delta: int) -> None:
         if (line := self._current_line()) is not None:
-            qty = max(0, min(MAX_QTY, line["qty"] + delta))
-            self._set(line["product_id"], qty)
+            self.pending.change(line["product_id"], line["qty"], delta)
+            self._changed(line["product_id"], QUIET_S)
 
     def action_remove(self) -> None:
         if (line := self._current_line()) is not None:
-            self._set(line["product_id"], 0)
+            self.pending.want(line["product_id"], 0)
+            self._changed(line["product_id"], 0)
 
-    @work(exclusive=True, group="cart-change")
+    def action_quantity(self) -> None:
+        if (line := self._current_line()) is not None:
+            qty = self.pending.shown(line["product_id"], line["qty"])
+            self.app.push_screen(
+                QuantityScreen(line["name"], qty), lambda typed: self._typed(line, typed)
+            )
+
+    def _typed(self, line: dict[str, Any], qty: int | None) -> None:
+        if qty is not None:
+            self.pending.want(line["product_id"], qty)
+            self._changed(line["product_id"], 0)
+
+    @property
+    def typing(self) -> bool:
+        """Some line's keys were pressed within the quiet time: its quantity waits."""
+        return bool(self._quiet)
+
+    def _changed(self, product_id: int, quiet_s: float) -> None:
+        """Show the wanted quantity now; send it once the keys pause for `quiet_s`."""
+        self._settled.clear()
+        self.show(self.shop.cart)
+        if (timer := self._quiet.pop(product_id, None)) is not None:
+            timer.stop()
+        if quiet_s:
+            self._quiet[product_id] = self.set_timer(quiet_s, lambda: self._send(product_id))
+        else:
+            self._send(product_id)
+
+    def _send(self, product_id: int) -> None:
+        self._quiet.pop(product_id, None)
+        if (qty := self.pending.next_to_send(product_id)) is not None:
+            self._set(product_id, qty)
+
+    @work(group="cart-change")
     async def _set(self, product_id: int, qty: int) -> None:
+        """One line's call; when it answers, the line's newer quantity (if any) follows
+        unless its keys are still being pressed."""
+        ok = False
         try:
             if qty == 0:
                 await self.shop.remove(product_id)
             else:
                 await self.shop.set_qty(product_id, qty)
+            ok = True
         except CALL_ERRORS as error:
             report(self, error, "Cart")
+        self.pending.answered(product_id, ok)
+        self.show(self.shop.cart)
+        if product_id not in self._quiet:
+            self._send(product_id)
+        if not self.pending.products():
+            self._settled.set()
 
     def action_checkout(self) -> None:
+        if self.lines:
+            self._checkout()
+
+    @work(exclusive=True, group="cart-checkout")
+    async def _checkout(self) -> None:
+        """Check out the cart as shown: quantities still being sent are sent first."""
+        for product_id in self.pending.products():
+            if (timer := self._quiet.pop(product_id, None)) is not None:
+                timer.stop()
+            self._send(product_id)
+        await self._settled.wait()
         if self.lines:
             self.app.push_screen(CheckoutScreen(self.shop), self._checked_out)
 
     def _checked_out(self, order: dict[str, Any] | None) -> None:
         if order is not None:
             self.app.push_screen(OrderScreen(self.shop, order, thanks=True))
+
+    @on(DataTable.RowSelected, "#cart-lines")
+    def _row_selected(self) -> None:
+        """A click on the highlighted line (Enter is the binding's)."""
+        self.action_quantity()
 
     @on(DataTable.RowHighlighted, "#cart-lines")
     def _row_highlighted(self) -> None:

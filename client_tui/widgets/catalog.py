@@ -25,6 +25,7 @@ from client_tui.shop import Shop
 from client_tui.stock import Level
 from client_tui.widgets.paged_table import PagedTable
 from client_tui.widgets.product_table import ProductTable
+from client_tui.widgets.search_box import SearchBox
 
 SEARCH_DEBOUNCE_S = 0.3
 ALL_PRODUCTS = "All products"
@@ -52,8 +53,8 @@ class CatalogView(Vertical):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="search-bar"):
-            yield Input(
-                placeholder="Search name, SKU or description  (/)", id="search", compact=True
+            yield SearchBox(
+                "#products", placeholder="Search name, SKU or description  (/)", id="search"
             )
             yield Label(ALL_PRODUCTS, id="category-label")
         with Horizontal(id="catalog-body"):
@@ -201,8 +202,7 @@ class CatalogView(Vertical):
         if action == "add":
             if not self.can_buy:
                 return False
-            product = self.table.highlighted
-            return None if product is None or product["stock"] <= 0 else True
+            return None if self.table.highlighted is None else True  # sold out: says so
         return True
 
     def action_search(self) -> None:
@@ -237,8 +237,12 @@ class CatalogView(Vertical):
         self.app.push_screen(ProductScreen(self.shop, product, can_buy=self.can_buy))
 
     def action_add(self) -> None:
-        if (product := self.table.highlighted) is not None:
-            self._add(product)
+        if (product := self.table.highlighted) is None:
+            return
+        if product["stock"] <= 0:
+            self.notify(f"{product['name']} is sold out: it cannot be added.", severity="warning")
+            return
+        self._add(product)
 
     @work(group="cart-change")
     async def _add(self, product: dict[str, Any]) -> None:

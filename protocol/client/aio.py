@@ -104,6 +104,7 @@ class AsyncClient:
         self._writer: asyncio.StreamWriter | None = None
         self._tasks: list[asyncio.Task[None]] = []  # the link's reader and heartbeat
         self._reconnecting: asyncio.Task[None] | None = None
+        self._retry_now = asyncio.Event()
         self._event_callbacks: list[Callable[[Push], object]] = []
         self._state_callbacks: list[Callable[[State], object]] = []
         self._events: asyncio.Queue[Push] = asyncio.Queue(EVENT_QUEUE_LIMIT)
@@ -409,11 +410,21 @@ class AsyncClient:
         if self._reconnecting is None or self._reconnecting.done():
             self._reconnecting = asyncio.create_task(self._reconnect_loop())
 
+    def retry_now(self) -> bool:
+        """While reconnecting: end the wait and try at once (a user's "retry now").
+        Returns False, doing nothing, in any other state."""
+        if self.state != State.RECONNECTING:
+            return False
+        self._retry_now.set()
+        return True
+
     async def _reconnect_loop(self) -> None:
         delay = self.backoff_min
         while not self._closing:
             self.next_retry_s = delay
-            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+            self._retry_now.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._retry_now.wait(), delay * random.uniform(0.5, 1.0))
             try:
                 await self._open()
                 await self._restore()

@@ -327,3 +327,22 @@ def test_a_raising_callback_does_not_stop_the_reconnect_after_a_restart(fresh_sh
 
 def pushed(pushes, event):
     return [p for p in pushes if p.event == event]
+
+
+def test_retry_now_ends_the_wait_between_reconnect_tries(shop, proxy):
+    async def run():
+        # 60-120 s between tries: only retry_now can bring the link back within the test
+        c = AsyncClient("127.0.0.1", proxy.port, backoff_min=120.0, backoff_max=120.0)
+        await c.connect()
+        await c.login("customer", shop.passwords["customer"])
+        assert c.retry_now() is False  # connected: nothing to do
+        proxy.cut()
+        await wait_until_async(lambda: c.state == State.RECONNECTING, what="the loss")
+        assert c.retry_now() is True
+        await wait_until_async(lambda: c.state == State.CONNECTED, what="back at once")
+        cart = await c.call("cart.get")  # signed in again, by token
+        await c.close()
+        return cart, proxy.accepted
+
+    cart, accepted = asyncio.run(run())
+    assert cart["currency"] == "IDR" and accepted == 2

@@ -9,6 +9,7 @@ from client_tui.screens.product import ProductScreen
 from tests.tui.pilot import (
     label_text,
     make_app,
+    notified,
     products,
     search,
     sign_in,
@@ -123,18 +124,23 @@ async def test_product_dialog_shows_the_description_and_adds_a_quantity(shop, cu
         assert label_text(app, "#status-cart") == "Cart 3 · Rp 9.000,00"
 
 
-async def test_a_sold_out_product_cannot_be_added(shop, customer):
+async def test_a_sold_out_product_cannot_be_added_and_says_why(shop, customer):
     sold_out = _sold_out_sku(shop)
     app = make_app(shop)
     async with app.run_test(size=(80, 24)) as pilot:
         await sign_in(pilot, *customer)
-        await search(pilot, sold_out)
-        view = app.screen.query_one("#catalog-view")
-        assert view.check_action("add", ()) is None  # shown, but disabled
+        table = await search(pilot, sold_out)
+        name = table.highlighted["name"]
+        await pilot.press("a")  # not a silent no-op
+        await wait_for(pilot, lambda: notified(app, f"{name} is sold out"), "why not")
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ProductScreen), "the dialog")
         assert app.screen.query_one("#add", Button).disabled
         assert label_text(app, "#product-stock") == "sold out"
+        app.clear_notifications()
+        await pilot.press("enter")  # in the quantity field
+        await wait_for(pilot, lambda: notified(app, f"{name} is sold out"), "why not, again")
+        assert app.shop.cart["count"] == 0
 
 
 def _sold_out_sku(server) -> str:

@@ -139,3 +139,40 @@ async def test_a_paid_order_can_be_cancelled_from_its_detail(shop, customer):
         await wait_for(pilot, lambda: order_screen.order["status"] == "cancelled", "cancel")
         assert "cancelled by you" in label_text(app, "#order-status")
         assert not order_screen.query_one("#do-cancel_order", Button).display
+
+
+async def test_enter_after_an_out_of_stock_answer_fixes_the_cart(shop, customer):
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *customer)
+        await add_by_sku(pilot, "KOP-0013")  # 2 in stock
+        await add_by_sku(pilot, "KOP-0013")
+        buy(shop, "KOP-0013", 2)  # someone else takes both
+        dialog = await open_checkout(pilot)
+        await pilot.press("enter")  # Pay
+        await wait_for(pilot, lambda: dialog.query_one("#fix", Button).display, "Fix cart")
+        assert dialog.query_one("#fix", Button).has_focus
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.shop.cart["count"] == 0, "the sold-out line removed")
+        assert app.screen is dialog
+        assert "Cart fixed" in label_text(app, "#checkout-problem")
+
+
+async def test_a_cancelled_order_no_longer_thanks_for_paying(shop, customer):
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *customer)
+        await add_by_sku(pilot, "MIE-0008")
+        await open_checkout(pilot)
+        await pilot.press("enter")
+        order_screen = await wait_for(
+            pilot, lambda: isinstance(app.screen, OrderScreen) and app.screen, "the order"
+        )
+        assert label_text(app, "#order-thanks") == "Thank you! Your order is placed and paid."
+        await pilot.press("x")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: order_screen.order["status"] == "cancelled", "cancel")
+        thanks = label_text(app, "#order-thanks")
+        assert "paid" not in thanks and "Thank you" not in thanks
+        assert thanks == "This order is cancelled (cancelled by you); its payment is refunded."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 
@@ -52,3 +53,26 @@ def test_the_demo_shop_keeps_its_customer_password_for_later_runs(tmp_path: Path
             assert client.login("customer", again.password)["user"]["role"] == "customer"
     finally:
         server.stop()
+
+
+def test_a_second_demo_joins_the_running_server_instead_of_starting_one(tmp_path: Path):
+    folder = tmp_path / "demo"
+    first, second = DemoServer(folder), DemoServer(folder)
+    try:
+        shop = first.start()
+        joined = second.start()
+        assert (joined.host, joined.port, joined.password) == (shop.host, shop.port, shop.password)
+        assert (shop.owner_pid, joined.owner_pid) == (None, os.getpid())
+        second.stop()  # the joiner leaves: the server runs on for the window that started it
+        with Client(joined.host, joined.port) as client:
+            assert client.login("customer", joined.password)["user"]["role"] == "customer"
+    finally:
+        second.stop()
+        first.stop()
+    log = (folder / "demo-server.log").read_text()
+    assert log.count("listening on") == 1  # one server for the two
+    third = DemoServer(folder)  # its owner gone, the next --demo runs its own again
+    try:
+        assert third.start().owner_pid is None
+    finally:
+        third.stop()

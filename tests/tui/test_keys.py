@@ -6,6 +6,7 @@ from __future__ import annotations
 from textual.widgets import Input
 
 from client_tui.screens.checkout import CheckoutScreen
+from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.help import HelpScreen
 from client_tui.screens.order import OrderScreen
 from client_tui.screens.product import ProductScreen
@@ -15,9 +16,11 @@ from tests.tui.pilot import (
     customer_with_order,
     label_text,
     make_app,
+    notified,
     orders_listing,
     products,
     run_command,
+    search,
     sign_in,
     wait_for,
 )
@@ -98,3 +101,70 @@ async def test_an_order_opens_from_the_orders_list(shop):
         )
         assert screen.order["id"] == order["id"]
         assert "Status: paid" in label_text(app, "#order-status")
+
+
+def footer_keys(app) -> dict[str, str]:
+    """The keys the footer shows where the focus is: key: description."""
+    return {
+        key: active.binding.description
+        for key, active in app.screen.active_bindings.items()
+        if active.binding.show
+    }
+
+
+async def test_down_and_escape_leave_the_search_box(shop, customer):
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *customer)
+        table = await search(pilot, "MIE-0011")
+        box = app.screen.query_one("#search", Input)
+        await pilot.press("slash")
+        await wait_for(pilot, lambda: box.has_focus, "the box")
+        assert footer_keys(app)["down"] == "To the list"
+        assert footer_keys(app)["escape"] == "Clear search"
+        await pilot.press("down")
+        await wait_for(pilot, lambda: table.has_focus, "the list, search kept")
+        assert box.value == "MIE-0011" and table.row_count == 1
+        await pilot.press("slash", "escape")
+        view = app.screen.query_one("#catalog-view")
+        await wait_for(pilot, lambda: view.loaded and table.row_count > 1, "every product")
+        assert box.value == "" and view.query_text == "" and table.has_focus
+
+
+async def test_f_keys_under_a_dialog_say_to_close_it_first(shop, customer):
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *customer)
+        await pilot.press("enter")
+        dialog = await wait_for(
+            pilot, lambda: isinstance(app.screen, ProductScreen) and app.screen, "the product"
+        )
+        await pilot.press("f3")
+        await wait_for(pilot, lambda: notified(app, "Close this dialog first"), "the refusal")
+        assert app.screen is dialog
+
+
+async def test_quitting_and_signing_out_are_in_the_footer(shop, customer):
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *customer)
+        keys = footer_keys(app)
+        assert keys["ctrl+q"] == "Quit" and keys["ctrl+o"] == "Sign out"
+        await add_by_sku(pilot, "MIE-0019")
+        await pilot.press("escape")  # back to the list
+        await pilot.press("q")  # with a cart: asks first
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        assert "Cart 1" in label_text(app, "#confirm-amount")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen), "backed out")
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: isinstance(app.screen, SignInScreen), "signed out")
+        assert app.shop is None
+
+
+async def test_q_with_an_empty_cart_quits_at_once(shop, customer):
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *customer)
+        await pilot.press("q")
+        await wait_for(pilot, lambda: app._exit, "the app to end")

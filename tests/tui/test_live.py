@@ -12,6 +12,7 @@ from tests.tui.pilot import (
     customer_with_order,
     label_text,
     make_app,
+    notified,
     orders_listing,
     search,
     sign_in,
@@ -46,7 +47,8 @@ async def test_the_last_unit_sold_elsewhere_shows_sold_out_in_place(shop, custom
         assert list(table.rows.values()) == rows_before  # the same row objects: no rebuild
         assert {k: table.get_row(k.value)[:3] for k in table.rows} == cells_before
         assert table.get_row_index(str(key)) == table.cursor_row
-        assert view.check_action("add", ()) is None
+        await pilot.press("a")
+        await wait_for(pilot, lambda: notified(app, "is sold out"), "why nothing is added")
         await wait_for(
             pilot,
             lambda: "reverse" not in str(table.get_cell(str(key), "stock").style),

@@ -4,7 +4,9 @@ bridge's batching, the subscription watch, error texts, the retry countdown."""
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
+import socket
 import stat
 import subprocess
 import sys
@@ -13,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from client_tui.bridge import PushBridge
+from client_tui.cartedit import PendingQuantities
 from client_tui.connection import Target
-from client_tui.errors import describe
+from client_tui.errors import describe, unreachable
 from client_tui.linkstate import RetryClock
 from client_tui.messages import (
     ConnectionChanged,
@@ -31,6 +34,7 @@ from client_tui.stock import Level, StockBook, availability, shortfall
 from client_tui.watch import StockWatch
 from protocol.client import ConnectionLost, Push, State
 from protocol.errors import OutOfStock, PaymentDeclined, Unauthenticated
+from protocol.rules import MAX_QTY
 
 
 @pytest.mark.parametrize(
@@ -124,6 +128,38 @@ def test_errors_say_what_to_do():
     assert "card declined" in declined and "Nothing was charged" in declined
     assert "6-digit code" in describe(Unauthenticated("code", {"totp_required": True}))
     assert "reconnects by itself" in describe(ConnectionLost("cart.add"))
+
+
+def test_an_unreachable_server_is_said_in_words():
+    refused = ConnectionRefusedError(errno.ECONNREFUSED, "Connect call failed ('::1', 9)")
+    assert unreachable(refused, "shop:9").startswith("Nothing answers at shop:9. Check that")
+    several = OSError("Multiple exceptions: [Errno 111] Connect call failed ('::1', 9)")
+    assert unreachable(several, "localhost:9").startswith("Nothing answers at localhost:9.")
+    unknown = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    assert "host name in shpo:9: check its spelling" in unreachable(unknown, "shpo:9")
+    down = OSError(errno.ENETUNREACH, "Network is unreachable")
+    assert unreachable(down, "10.0.0.9:7411") == (
+        "Cannot reach 10.0.0.9:7411 (network is unreachable). Check the address and the "
+        "network, then try again."
+    )
+    assert "Connect call failed" not in describe(refused, "shop:9")
+
+
+def test_cart_quantities_pressed_faster_than_answers():
+    pending = PendingQuantities()
+    assert pending.change(7, confirmed=13, delta=-1) == 12
+    assert pending.change(7, confirmed=13, delta=-1) == 11  # from the shown, not the server's
+    assert pending.next_to_send(7) == 11
+    assert pending.change(7, confirmed=13, delta=-1) == 10
+    assert pending.next_to_send(7) is None  # one call in flight per line
+    pending.answered(7, ok=True)  # 11 answered; 10 still wanted
+    assert pending.shown(7, confirmed=11) == 10 and pending.next_to_send(7) == 10
+    pending.answered(7, ok=True)
+    assert not pending.pending(7) and pending.shown(7, confirmed=10) == 10
+    assert pending.want(8, 100_000) == MAX_QTY and pending.change(8, 1, -MAX_QTY - 5) == 0
+    assert pending.next_to_send(8) == 0
+    pending.answered(8, ok=False)  # refused: the server's cart is shown as it is
+    assert pending.products() == []
 
 
 class FakeClient:

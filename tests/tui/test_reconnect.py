@@ -32,7 +32,9 @@ async def test_the_app_reconnects_after_the_server_restarts(fresh_shop):
         )
         await wait_for(
             pilot,
-            lambda: re.fullmatch(r"◌ reconnecting in \d+s", label_text(app, "#status-link")),
+            lambda: re.fullmatch(
+                r"◌ reconnecting in \d+s · \^R now", label_text(app, "#status-link")
+            ),
             "the countdown",
         )
         await pilot.press("a")  # an action while offline: said plainly, nothing breaks
@@ -49,3 +51,31 @@ async def test_the_app_reconnects_after_the_server_restarts(fresh_shop):
             pilot, lambda: str(table.get_cell(key, "stock")) == "sold out", "a live update"
         )
         assert str(app.screen.query_one("#cart-lines").get_cell(key, "note")) == "sold out"
+
+
+async def test_a_killed_server_is_said_plainly_and_ctrl_r_retries_at_once(fresh_shop):
+    server = fresh_shop
+    app = make_app(server)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, "customer", server.passwords["customer"])
+        # Waits of 30-60 s between tries: only Ctrl+R can bring the link back in the test.
+        app.client.backoff_min = app.client.backoff_max = 60.0
+        assert "ctrl+r" not in app.screen.active_bindings  # not while connected
+        server.kill()  # kill -9: no goodbye from the server
+        await wait_for(
+            pilot,
+            lambda: notified(app, f"Lost the link to the shop (127.0.0.1:{server.port})"),
+            "the loss said plainly",
+        )
+        await wait_for(
+            pilot,
+            lambda: re.fullmatch(
+                r"◌ reconnecting in \d+s · \^R now", label_text(app, "#status-link")
+            ),
+            "the countdown",
+        )
+        assert app.screen.active_bindings["ctrl+r"].binding.description == "Retry now"
+        server.start(server.port)
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: label_text(app, "#status-link") == "● connected", "back")
+        await wait_for(pilot, lambda: "ctrl+r" not in app.screen.active_bindings, "key gone")

@@ -192,3 +192,62 @@ def test_demo_runs_its_own_shop_and_stops_it_on_exit(home: Path):
         term.close()
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+def test_demo_says_it_is_starting_and_never_shows_the_sign_in_form(home: Path):
+    term = Terminal(home, [*warung_command(), "--demo"], size=(80, 24))
+    seen: list[str] = []
+    try:
+        deadline = time.monotonic() + 60
+        while "SAB-0001" not in (screen := term.screen()):
+            seen.append(screen)
+            assert time.monotonic() < deadline, f"no catalog after 60 s:\n{screen}"
+            time.sleep(0.02)
+        seen.append(screen)
+        assert any("Starting the demo shop" in frame for frame in seen)
+        assert not any("Sign in to warung" in frame for frame in seen)
+        term.keys("C-q")
+        term.wait_for("warung exited 0")
+    finally:
+        term.close()
+
+
+def test_two_demo_windows_share_one_server(home: Path):
+    first = Terminal(home, [*warung_command(), "--demo"], size=(80, 24))
+    second: Terminal | None = None
+    try:
+        first.wait_for(r"customer \(customer\)  ● connected", timeout=60)
+        second = Terminal(home, [*warung_command(), "--demo"], size=(100, 30))
+        second.wait_for(r"customer \(customer\)  ● connected", timeout=60)
+        second.wait_for("Joined the demo shop")
+        log = (home / "data" / "warung" / "demo-server.log").read_text()
+        assert log.count("listening on") == 1
+        port = int(re.search(r"listening on 127\.0\.0\.1:(\d+)", log).group(1))
+        second.keys("C-q")
+        second.wait_for("warung exited 0")
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()  # still serving
+    finally:
+        first.close()
+        if second is not None:
+            second.close()
+
+
+def test_a_killed_server_is_said_in_the_terminal_and_ctrl_r_retries(fresh_shop, home: Path):
+    server = fresh_shop
+    argv = [*warung_command(), "--port", str(server.port), "--user", "customer"]
+    term = Terminal(home, argv, size=(100, 30))
+    try:
+        term.wait_for("Sign in to warung")
+        term.type(server.passwords["customer"])
+        term.keys("Enter")
+        term.wait_for(r"customer \(customer\)  ● connected")
+        server.kill()
+        term.wait_for("Lost the link to the shop")
+        term.wait_for(r"◌ reconnecting in \d+s · \^R now")
+        server.start(server.port)
+        term.keys("C-r")
+        term.wait_for(r"customer \(customer\)  ● connected")
+        term.keys("C-q")
+        term.wait_for("warung exited 0")
+    finally:
+        term.close()
