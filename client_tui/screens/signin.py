@@ -3,13 +3,14 @@ server asks for one. A kept session (\"stay signed in\") is resumed without a pa
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar, cast
+from typing import TYPE_CHECKING, ClassVar, TypeVar, cast
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Center, Grid, Horizontal, Vertical
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Footer, Input, Label
 
 from client_tui.errors import CALL_ERRORS, describe
@@ -21,6 +22,8 @@ from protocol.ops import Op
 
 if TYPE_CHECKING:
     from client_tui.app import WarungApp
+
+W = TypeVar("W", bound=Widget)
 
 
 class SignInScreen(Screen[None]):
@@ -55,9 +58,11 @@ class SignInScreen(Screen[None]):
                 yield Input(self.user, id="username", compact=True)
                 yield Label("Password")
                 yield Input(password=True, id="password", compact=True)
-                yield Label("Code", id="totp-label")
-                yield CodeInput(id="totp")
-            yield Checkbox("Stay signed in", value=self.kept is not None, id="stay")
+                yield hidden(Label("Code", id="totp-label"))
+                yield hidden(CodeInput(id="totp"))
+            stay = Checkbox("Stay signed in", value=self.kept is not None, id="stay")
+            stay.display = self.warung.settings is not None
+            yield stay
             with Horizontal(classes="buttons"):
                 yield Button("Sign in", id="signin", variant="primary", compact=True)
                 yield Button("Create account", id="register", compact=True)
@@ -65,10 +70,11 @@ class SignInScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self._show_totp(False)
-        self.query_one("#stay", Checkbox).display = self.warung.settings is not None
-        field = "#password" if self.user else "#username"
-        self.set_focus(self.query_one(field, Input))
+        self.call_after_refresh(self._focus_first_empty)
+
+    def _focus_first_empty(self) -> None:
+        for field in self.query("#password" if self.user else "#username"):
+            self.set_focus(field)
 
     def _show_totp(self, shown: bool) -> None:
         self.query_one("#totp-label", Label).display = shown
@@ -141,3 +147,10 @@ class SignInScreen(Screen[None]):
     @property
     def _stay(self) -> bool:
         return self.query_one("#stay", Checkbox).value
+
+
+def hidden(widget: W) -> W:
+    """`widget`, not shown until asked for. Set before it is mounted: the screen may be
+    shown (a kept session refused at once) before its nested widgets are mounted."""
+    widget.display = False
+    return widget
