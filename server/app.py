@@ -28,6 +28,7 @@ from server.metrics import Metrics
 from server.payments import FakeProvider
 from server.pg_events import PgEventListener
 from server.security_log import SecurityLog, open_file
+from server.services.admin_products import AdminProductService
 from server.services.auth import AuthService
 from server.services.cart import CartService
 from server.services.catalog import CatalogService
@@ -96,6 +97,7 @@ class Server:
                 RefundService(self.dbx, self.hub, provider, reactor),
                 RegisterService(self.dbx),
                 SaleService(self.dbx, self.hub, self.orders.checkouts, currency),
+                AdminProductService(self.dbx, self.hub, currency, cache),
             ),
             security=self.security,
         )

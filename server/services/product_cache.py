@@ -28,6 +28,14 @@ class ProductCache:
             product_id = self.ids_by_sku.get(sku)
         return self.by_id.get(product_id) if product_id is not None else None
 
+    def refresh(self, product: dict[str, Any]) -> None:
+        """Take a product just written by this server; stock and version stay as held when
+        the cache already holds a newer change of them."""
+        held = self.by_id.get(product["id"])
+        if held is not None and held["version"] > product["version"]:
+            product = {**product, "stock": held["stock"], "version": held["version"]}
+        self.put(product)
+
     def apply(self, change: StockChange) -> None:
         """Take a committed stock change (a new dict: maps handed out are never mutated)."""
         product = self.by_id.get(change.product_id)
