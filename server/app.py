@@ -23,6 +23,7 @@ from server.events import EventHub
 from server.factory import WarungFactory
 from server.handlers import handlers
 from server.hashing import HashingPool
+from server.import_watch import ImportWatch
 from server.limits import Limits, with_overrides
 from server.metrics import Metrics
 from server.payments import FakeProvider
@@ -68,6 +69,9 @@ class Server:
         cache = None if self.dbx.postgres else ProductCache()
         if cache is not None:
             self.hub.listeners.append(cache.apply)
+        self.import_watch = (
+            None if cache is None else ImportWatch(self.dbx, self.hub, cache, reactor)
+        )
         cursors = Cursors(cursor_key(db))
         self.catalog = CatalogService(self.dbx, cursors, cache)
         provider = FakeProvider(reactor, payment_delay_s)
@@ -131,6 +135,8 @@ class Server:
         else:
             self._checkpoints.clock = self.reactor
             self._checkpoints.start(CHECKPOINT_EVERY_S, now=False)
+        if self.import_watch is not None:
+            await self.import_watch.start()  # before the cache loads: no import is missed
         await self.catalog.load_cache()
         # Alone on SQLite, every order pending from before now is an orphan of the last run;
         # on PostgreSQL another server may be charging one, so only those past the lease are
@@ -173,6 +179,8 @@ class Server:
                     loop.stop()
             if self.listener is not None:
                 self.listener.stop()
+            if self.import_watch is not None:
+                self.import_watch.stop()
         finally:
             self.hashing.stop()
             await self.dbx.stop()

@@ -1,8 +1,9 @@
 """Products in memory on the reactor thread, so `catalog.get` needs no database round trip.
 
 Loaded when the server starts; stock and version follow every committed stock change
-through the event hub. A product the cache has not seen (added by an import while the
-server ran) is read from the database once and kept. Only for a server that is the sole
+through the event hub, and the admin ops refresh the products they change. Products an
+import changed while the server ran are read again (`server.import_watch`); one the cache
+has not seen yet is read from the database once and kept. Only for a server that is the sole
 writer of its database (SQLite); with several servers on PostgreSQL, changes made by the
 others would not reach it, so those servers read the database instead.
 """
