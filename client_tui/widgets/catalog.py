@@ -31,6 +31,7 @@ ALL_PRODUCTS = "All products"
 
 
 class CatalogView(Vertical):
+    WATCH = "catalog"  # the name its rows are watched under (`StockWatch.want`)
     BINDINGS: ClassVar[list[BindingType]] = [
         # priority: handled as the key is read, so what is typed next goes to the box
         Binding("slash", "search", "Search", key_display="/", priority=True),
@@ -61,8 +62,12 @@ class CatalogView(Vertical):
             tree.show_root = True
             yield tree
             with Vertical(id="products-pane"):
-                yield ProductTable(self.shop.money, id="products")
+                yield self.product_table()
                 yield Label("", id="products-empty")
+
+    def product_table(self) -> ProductTable:
+        """The table the view lists products in (a subclass may show more columns)."""
+        return ProductTable(self.shop.money, id="products")
 
     def on_mount(self) -> None:
         hub_of(self).stock_changed.subscribe(self, self._stock_changed)
@@ -114,7 +119,7 @@ class CatalogView(Vertical):
 
     async def _watch_rows(self) -> None:
         with quiet_link(self.post_message, "Live stock"):
-            await self.shop.watch.want("catalog", self.table.product_ids)
+            await self.shop.watch.want(self.WATCH, self.table.product_ids)
 
     def _show_empty(self) -> None:
         empty = self.query_one("#products-empty", Label)

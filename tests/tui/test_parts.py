@@ -47,6 +47,16 @@ def test_money_is_formatted_with_integers_only(currency, exponent, amount, text)
     assert Money(currency, exponent).format(amount) == text
 
 
+@pytest.mark.parametrize(
+    ("currency", "exponent", "amount", "text"),
+    [("IDR", 2, 425050, "4250,50"), ("USD", 2, 5, "0.05"), ("JPY", 0, 1500, "1500")],
+)
+def test_money_is_written_as_typed_and_read_back(currency, exponent, amount, text):
+    money = Money(currency, exponent)
+    assert money.plain(amount) == text
+    assert money.parse(text) == amount
+
+
 def test_stock_book_keeps_the_newest_version_unless_replaced():
     book = StockBook()
     assert book.apply({1: Level(5, 3)}) == {1: Level(5, 3)}
