@@ -25,6 +25,7 @@ from client_tui.shop import Shop
 from client_tui.stock import Level
 from client_tui.widgets.paged_table import PagedTable
 from client_tui.widgets.product_table import ProductTable
+from protocol.errors import NotFound
 
 SEARCH_DEBOUNCE_S = 0.3
 ALL_PRODUCTS = "All products"
@@ -72,6 +73,7 @@ class CatalogView(Vertical):
     def on_mount(self) -> None:
         hub_of(self).stock_changed.subscribe(self, self._stock_changed)
         hub_of(self).resynced.subscribe(self, self._resynced)
+        hub_of(self).product_renewed.subscribe(self, self._renewed)
         self._load_categories()
         self.reload()
 
@@ -186,6 +188,28 @@ class CatalogView(Vertical):
     def _stock_changed(self, levels: dict[int, Level]) -> None:
         self.table.apply_levels(levels)
         self.screen.refresh_bindings()
+
+    def _renewed(self, product_ids: list[int]) -> None:
+        shown = [pid for pid in product_ids if pid in self.table.products]
+        if shown:
+            self._read_again(shown)
+
+    @work(group="catalog-renewed")
+    async def _read_again(self, product_ids: list[int]) -> None:
+        """Products changed otherwise than in stock: a customer's row goes when the product
+        is no longer for sale (archived: `not_found`); others are shown as read."""
+        for product_id in product_ids:
+            with quiet_link(self.post_message, "Catalog"):
+                try:
+                    product = await self.shop.product(product_id)
+                except NotFound:
+                    self.table.remove_product(product_id)
+                    self._show_empty()
+                    continue
+                self.product_read_again(product)
+
+    def product_read_again(self, product: dict[str, Any]) -> None:
+        """A listed product as read again (a subclass that shows more of it redraws it)."""
 
     def _resynced(self, _: None) -> None:
         """Back after a reconnect: load what failed meanwhile, redraw stock from the book."""

@@ -69,6 +69,13 @@ class ProductTable(PagedTable):
             stock_cell(stock),
         ]
 
+    def remove_product(self, product_id: int) -> None:
+        if self.products.pop(product_id, None) is None:
+            return
+        if (timer := self._flashing.pop(product_id, None)) is not None:
+            timer.stop()
+        self.remove_row(str(product_id))
+
     def clear_products(self) -> None:
         for timer in self._flashing.values():
             timer.stop()

@@ -121,6 +121,10 @@ class ProductsView(CatalogView):
         what = "archived: hidden from customers" if archived else "restored: for sale again"
         self.app.notify(f"{changed['name']} ({changed['sku']}) {what}.", title="Products")
 
+    def product_read_again(self, product: dict[str, Any]) -> None:
+        """Archived or restored elsewhere (another admin): the row says so."""
+        self._show(product)
+
     def _show(self, product: dict[str, Any]) -> None:
         stock = self.shop.book.stock(product["id"], product["stock"])
         self.products_table.replace_product(product, stock)

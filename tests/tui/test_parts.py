@@ -27,7 +27,7 @@ from client_tui.messages import (
 from client_tui.money import Money
 from client_tui.paths import config_dir, data_dir, write_private
 from client_tui.settings import Settings
-from client_tui.stock import Level, StockBook, availability, shortfall
+from client_tui.stock import Level, StockBook, availability, renewed, shortfall
 from client_tui.watch import StockWatch
 from protocol.client import ConnectionLost, Push, State
 from protocol.errors import OutOfStock, PaymentDeclined, Unauthenticated
@@ -66,6 +66,13 @@ def test_stock_book_keeps_the_newest_version_unless_replaced():
     assert book.apply({1: Level(7, 1)}, replace=True) == {1: Level(7, 1)}  # a fresh snapshot
     book.seed([{"id": 2, "stock": 3, "version": 1}])
     assert book.stock(2, default=99) == 3 and book.stock(3, default=99) == 99
+
+
+def test_a_newer_version_with_the_same_stock_is_a_product_to_read_again():
+    book = StockBook()
+    book.apply({1: Level(5, 3), 2: Level(4, 1)})
+    levels = {1: Level(5, 4), 2: Level(3, 2), 3: Level(9, 1), 4: Level(5, 3)}
+    assert renewed(book, levels) == [1]  # 2 moved stock, 3 is unknown, 4 not newer
 
 
 def test_stock_reads_in_words():

@@ -12,7 +12,7 @@ from textual.widgets import Input, Label, Select
 from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.product_form import ProductFormScreen
 from client_tui.widgets.products_admin import ProductsView
-from tests.tui.pilot import make_app, product_by_sku, sign_in, wait_for
+from tests.tui.pilot import label_text, make_app, product_by_sku, search, sign_in, wait_for
 
 
 async def products_tab(pilot, shop) -> ProductsView:
@@ -147,3 +147,20 @@ async def test_archive_and_restore_ask_first_naming_the_product(shop):
         await pilot.press("enter")
         await wait_for(pilot, lambda: cell(view, product["id"], "state") == "", "unmarked")
     assert product_by_sku(shop, "MIE-0007")["archived"] is False
+
+
+async def test_a_product_archived_elsewhere_leaves_a_customers_open_catalog(shop, customer):
+    product = product_by_sku(shop, "MIE-0008")
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *customer)
+        table = await search(pilot, "MIE-0008")
+        assert product["id"] in table.products
+        with shop.client("admin") as admin:
+            admin.call("admin.product.archive", product_id=product["id"])
+        try:
+            await wait_for(pilot, lambda: product["id"] not in table.products, "the row gone")
+            assert label_text(app, "#products-empty").startswith("No products matching")
+        finally:
+            with shop.client("admin") as admin:
+                admin.call("admin.product.restore", product_id=product["id"])
