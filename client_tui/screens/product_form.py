@@ -55,6 +55,7 @@ class ProductFormScreen(ModalScreen[dict[str, Any] | None]):
         self.shop = shop
         self.product = product
         self.busy = False
+        self.categories: list[tuple[str, int]] = []  # (path, id), once loaded
 
     @property
     def creating(self) -> bool:
@@ -124,7 +125,8 @@ class ProductFormScreen(ModalScreen[dict[str, Any] | None]):
             self._problem(None, describe(error))
             return
         select = self.query_one("#form-category", Select)
-        select.set_options(category_paths(categories))
+        self.categories = category_paths(categories)
+        select.set_options(self.categories)
         if self.product is not None and self.product["category_id"] is not None:
             select.value = self.product["category_id"]
 

@@ -43,8 +43,7 @@ async def form(pilot, key: str) -> ProductFormScreen:
     dialog = await wait_for(
         pilot, lambda: isinstance(app.screen, ProductFormScreen) and app.screen, "the form"
     )
-    select = dialog.query_one("#form-category", Select)
-    await wait_for(pilot, lambda: select._options[1:], "the categories")
+    await wait_for(pilot, lambda: dialog.categories, "the categories")
     return dialog
 
 

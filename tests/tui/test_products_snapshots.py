@@ -36,8 +36,7 @@ def test_new_product_with_a_taken_sku(snap_compare, fresh_shop: ServerProcess):
     async def run_before(pilot):
         await products_tab(pilot, fresh_shop)
         dialog = await form(pilot, "n")
-        select = dialog.query_one("#form-category", Select)
-        select.value = select._options[1][1]
+        dialog.query_one("#form-category", Select).value = dialog.categories[0][1]
         await submit(pilot, dialog, sku="MIE-0001", name="Mie Goreng Baru", price="3500")
         await wait_for(pilot, lambda: problem(dialog, "sku"), "the taken SKU")
         await steady(pilot)
