@@ -40,7 +40,6 @@ class ImportWatch:
         self.hub = hub
         self.cache = cache
         self.seen: str | None = None
-        self.rereads = 0
         self._loop = LoopingCall(self._check)
         self._loop.clock = reactor
 
@@ -65,7 +64,6 @@ class ImportWatch:
             return
         products = await self.dbx.read(all_products)
         self.seen = marker
-        self.rereads += 1
         self.hub.publish_stock(self.take(products))
 
     def take(self, products: list[dict[str, Any]]) -> list[StockChange]:

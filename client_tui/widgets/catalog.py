@@ -198,15 +198,19 @@ class CatalogView(Vertical):
     async def _read_again(self, product_ids: list[int]) -> None:
         """Products changed otherwise than in stock: a customer's row goes when the product
         is no longer for sale (archived: `not_found`); others are shown as read."""
+        gone = False
         for product_id in product_ids:
             with quiet_link(self.post_message, "Catalog"):
                 try:
                     product = await self.shop.product(product_id)
                 except NotFound:
                     self.table.remove_product(product_id)
-                    self._show_empty()
+                    gone = True
                     continue
                 self.product_read_again(product)
+        if gone:
+            self._show_empty()
+            await self._watch_rows()
 
     def product_read_again(self, product: dict[str, Any]) -> None:
         """A listed product as read again (a subclass that shows more of it redraws it)."""
