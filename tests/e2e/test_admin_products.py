@@ -14,7 +14,7 @@ import pytest
 
 from db.models import AuditLog
 from protocol.client import AsyncClient
-from protocol.errors import BadRequest, Conflict, NotFound
+from protocol.errors import BadRequest, Conflict, NotFound, OutOfStock
 from tests.e2e.harness import ServerProcess, wait_until_async
 from tests.e2e.shopdb import facts, init_demo, opened
 from tests.e2e.test_inventory import new_customer
@@ -210,6 +210,35 @@ def test_archive_hides_from_customers_restore_shows_again_with_one_entry_per_cal
         {"changed": False},
         {"changed": True},
     ]
+
+
+def test_a_cart_line_of_an_archived_product_stays_unavailable_until_restored(one_shop):
+    tag = secrets.token_hex(3)
+
+    async def run():
+        admin = await one_shop.async_client("admin")
+        made = await admin.call("admin.product.create", new_product(tag, stock=4))
+        customer = await new_customer(one_shop.port)
+        await customer.call("cart.add", product_id=made["id"], qty=2)
+        await admin.call("admin.product.archive", product_id=made["id"])
+        held = await customer.call("cart.get")
+        with pytest.raises(OutOfStock) as refused:
+            await customer.checkout({"method": "card", "token": "ok"})
+        await admin.call("admin.product.restore", product_id=made["id"])
+        back = await customer.call("cart.get")
+        order = await customer.checkout({"method": "card", "token": "ok"})
+        for client in (customer, admin):
+            await client.close()
+        return made, held, refused.value, back, order
+
+    made, held, refused, back, order = asyncio.run(run())
+    assert [(i["product_id"], i["qty"], i["available"]) for i in held["items"]] == [
+        (made["id"], 2, False)
+    ]
+    assert refused.details["available"] == 0
+    assert [i["available"] for i in back["items"]] == [True]
+    assert order["status"] == "paid"
+    assert facts(one_shop.db_url, made["id"])["stock"] == 2
 
 
 def test_unknown_products_are_not_found_for_every_op(one_shop):
