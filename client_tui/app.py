@@ -40,6 +40,7 @@ from client_tui.screens.signin import SignInScreen
 from client_tui.screens.starting import StartingScreen
 from client_tui.settings import KeptSession, Settings
 from client_tui.shop import Shop
+from client_tui.stock import renewed
 from protocol.client import AsyncClient, State
 from protocol.errors import Unauthenticated
 from protocol.rules import OrderStatus
@@ -263,9 +264,12 @@ class WarungApp(App[None]):
 
     def on_stock_changed(self, message: StockChanged) -> None:
         if self.shop is not None:
+            moved = [] if message.replace else renewed(self.shop.book, message.levels)
             changed = self.shop.book.apply(message.levels, replace=message.replace)
             if changed:
                 self.hub.stock_changed.publish(changed)
+            if moved:
+                self.hub.product_renewed.publish(moved)
 
     def on_order_changed(self, message: OrderChanged) -> None:
         self.hub.order_changed.publish(message.order)

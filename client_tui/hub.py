@@ -20,6 +20,8 @@ class Hub:
         self.order_changed: Signal[dict[str, Any]] = Signal(owner, "order-changed")
         self.cart_changed: Signal[dict[str, Any]] = Signal(owner, "cart-changed")
         self.resynced: Signal[None] = Signal(owner, "resynced")
+        # products changed otherwise than in stock (archived, restored): read them again
+        self.product_renewed: Signal[list[int]] = Signal(owner, "product-renewed")
 
 
 class _HasHub(Protocol):

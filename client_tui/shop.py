@@ -242,6 +242,30 @@ class Shop:
         self._took_levels({product["id"]: Level(product["stock"], product["version"])})
         return product
 
+    # -- the catalog kept by admins
+
+    async def create_product(self, fields: dict[str, Any]) -> dict[str, Any]:
+        """A new product from `fields` (`sku`, `name`, `description`, `category_id`, `price`,
+        `stock`). Not repeated after a lost link: trying again answers that the SKU is
+        taken when the first one went through."""
+        return self._took_product(await self.client.call(Op.ADMIN_PRODUCT_CREATE, fields))
+
+    async def update_product(self, product_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+        """Change some of `name`, `description`, `category_id`, `price`."""
+        return await self.client.call(
+            Op.ADMIN_PRODUCT_UPDATE, {"product_id": product_id, **changes}
+        )
+
+    async def archive_product(self, product_id: int) -> dict[str, Any]:
+        return self._took_product(
+            await self.client.call(Op.ADMIN_PRODUCT_ARCHIVE, product_id=product_id)
+        )
+
+    async def restore_product(self, product_id: int) -> dict[str, Any]:
+        return self._took_product(
+            await self.client.call(Op.ADMIN_PRODUCT_RESTORE, product_id=product_id)
+        )
+
     # -- two-factor sign-in
 
     async def totp_enroll(self, password: str) -> dict[str, Any]:

@@ -49,6 +49,18 @@ class StockBook:
         self.apply({p["id"]: Level(p["stock"], p["version"]) for p in products})
 
 
+def renewed(book: StockBook, levels: Mapping[int, Level]) -> list[int]:
+    """The products whose `version` moved on while their stock stayed: something else of
+    them changed (archived or restored, PROTOCOL.md 13), and a screen showing them reads
+    them again. Call before `book.apply` takes the levels."""
+    found = []
+    for product_id, level in levels.items():
+        held = book.get(product_id)
+        if held is not None and level.version > held.version and level.stock == held.stock:
+            found.append(product_id)
+    return found
+
+
 def levels_from_snapshot(snapshot: Iterable[dict[str, Any]]) -> dict[int, Level]:
     return {row["product_id"]: Level(row["stock"], row["version"]) for row in snapshot}
 

@@ -5,7 +5,9 @@ Format (UTF-8, comma-separated, first row the header, columns in any order):
 `Makanan > Mie Instan` (missing categories are created); `price` is in the currency's major unit
 with at most `currency_exponent` decimals (`3500` or `3500.00` is Rp 3.500); `stock` a whole
 number; `currency`, if present, must be the shop's. A SKU that exists is updated: a different
-stock becomes an `adjustment` movement with reason `import`, so conservation holds.
+stock becomes an `adjustment` movement with reason `import`, so conservation holds. The
+running servers hear of every new product and every changed stock in the same transaction
+(`db.change_notice`), and send them to their clients as `stock` events.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 import peewee as pw
 
+from db.change_notice import announce_products
 from db.models import (
     AuditLog,
     Category,
@@ -96,7 +99,9 @@ def import_products(db: pw.Database, path: str | Path) -> ImportResult:
         raise ImportFailed([RowProblem(line, "the file is not UTF-8 text")]) from None
     rows = parse_products(text, currency, exponent)
     with write_transaction(db):
-        result = _apply(rows, currency, _lock_existing(db, [row.sku for row in rows]))
+        result, announced = _apply(rows, currency, _lock_existing(db, [row.sku for row in rows]))
+        if result.created or result.updated:
+            announce_products(db, announced)
         AuditLog.create(
             action="products.import",
             target=str(path),
@@ -221,15 +226,20 @@ def _price(text: str, exponent: int) -> tuple[int, str | None]:
     return int(minor), None
 
 
-def _apply(rows: list[ProductRow], currency: str, existing: dict[str, Product]) -> ImportResult:
+def _apply(
+    rows: list[ProductRow], currency: str, existing: dict[str, Product]
+) -> tuple[ImportResult, list[tuple[int, int, int]]]:
+    """Write the rows; returns the counts and the `(product_id, stock, version)` of every
+    product created or whose stock changed."""
     categories: dict[tuple[str, ...], int] = {}
+    announced: list[tuple[int, int, int]] = []
     created = updated = unchanged = adjusted = 0
     now = utcnow()
     for row in rows:
         category = _category(row.category, categories)
         product = existing.get(row.sku)
         if product is None:
-            Product.create(
+            made = Product.create(
                 sku=row.sku,
                 name=row.name,
                 description=row.description,
@@ -241,6 +251,7 @@ def _apply(rows: list[ProductRow], currency: str, existing: dict[str, Product]) 
                 created_at=now,
                 updated_at=now,
             )
+            announced.append((made.id, row.stock, 1))
             created += 1
             continue
         old = (product.name, product.description, product.category_id, product.price)
@@ -270,8 +281,9 @@ def _apply(rows: list[ProductRow], currency: str, existing: dict[str, Product]) 
                 reason="import",
                 created_at=now,
             )
+            announced.append((product.id, row.stock, product.version + 1))
             adjusted += 1
-    return ImportResult(created, updated, unchanged, adjusted)
+    return ImportResult(created, updated, unchanged, adjusted), announced
 
 
 def _lock_existing(db: pw.Database, skus: list[str]) -> dict[str, Product]:

@@ -78,6 +78,7 @@ class Op(StrEnum):
     ADMIN_PRODUCT_CREATE = "admin.product.create"
     ADMIN_PRODUCT_UPDATE = "admin.product.update"
     ADMIN_PRODUCT_ARCHIVE = "admin.product.archive"
+    ADMIN_PRODUCT_RESTORE = "admin.product.restore"
     ADMIN_USER_CREATE = "admin.user.create"
     ADMIN_USER_SET_ROLE = "admin.user.set_role"
     ADMIN_USER_DISABLE = "admin.user.disable"
@@ -398,6 +399,12 @@ SPECS: tuple[OpSpec, ...] = (
         Op.ADMIN_PRODUCT_ARCHIVE,
         ADMIN,
         "hide a product from the catalog",
+        Field("product_id", ID, required=True),
+    ),
+    _spec(
+        Op.ADMIN_PRODUCT_RESTORE,
+        ADMIN,
+        "put an archived product back in the catalog",
         Field("product_id", ID, required=True),
     ),
     _spec(

@@ -23,12 +23,14 @@ from server.events import EventHub
 from server.factory import WarungFactory
 from server.handlers import handlers
 from server.hashing import HashingPool
+from server.import_watch import ImportWatch
 from server.limits import Limits, with_overrides
 from server.metrics import Metrics
 from server.payments import FakeProvider
 from server.pg_events import PgEventListener
 from server.security_log import SecurityLog, open_file
 from server.services.account_sessions import SessionLifetimes
+from server.services.admin_products import AdminProductService
 from server.services.auth import AuthService
 from server.services.cart import CartService
 from server.services.catalog import CatalogService
@@ -69,6 +71,9 @@ class Server:
         cache = None if self.dbx.postgres else ProductCache()
         if cache is not None:
             self.hub.listeners.append(cache.apply)
+        self.import_watch = (
+            None if cache is None else ImportWatch(self.dbx, self.hub, cache, reactor)
+        )
         cursors = Cursors(cursor_key(db))
         self.catalog = CatalogService(self.dbx, cursors, cache)
         provider = FakeProvider(reactor, payment_delay_s)
@@ -104,6 +109,7 @@ class Server:
                 RefundService(self.dbx, self.hub, provider, reactor),
                 RegisterService(self.dbx),
                 SaleService(self.dbx, self.hub, self.orders.checkouts, currency),
+                AdminProductService(self.dbx, self.hub, currency, cache),
             ),
             security=self.security,
         )
@@ -137,6 +143,8 @@ class Server:
         else:
             self._checkpoints.clock = self.reactor
             self._checkpoints.start(CHECKPOINT_EVERY_S, now=False)
+        if self.import_watch is not None:
+            await self.import_watch.start()  # before the cache loads: no import is missed
         await self.catalog.load_cache()
         # Alone on SQLite, every order pending from before now is an orphan of the last run;
         # on PostgreSQL another server may be charging one, so only those past the lease are
@@ -181,6 +189,8 @@ class Server:
                     loop.stop()
             if self.listener is not None:
                 self.listener.stop()
+            if self.import_watch is not None:
+                self.import_watch.stop()
         finally:
             self.hashing.stop()
             await self.dbx.stop()

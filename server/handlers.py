@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from protocol.ops import Op
 from server.dispatch import Handler
+from server.services.admin_products import AdminProductService
 from server.services.auth import AuthService
 from server.services.cart import CartService
 from server.services.catalog import CatalogService
@@ -29,6 +30,7 @@ def handlers(
     refunds: RefundService,
     registers: RegisterService,
     sales: SaleService,
+    admin_products: AdminProductService,
 ) -> dict[str, Handler]:
     return {
         Op.HELLO: session.hello,
@@ -69,4 +71,8 @@ def handlers(
         Op.CLERK_REGISTER_CLOSE: registers.close,
         Op.CLERK_REGISTER_GET: registers.get,
         Op.CLERK_SALE: sales.sale,
+        Op.ADMIN_PRODUCT_CREATE: admin_products.create,
+        Op.ADMIN_PRODUCT_UPDATE: admin_products.update,
+        Op.ADMIN_PRODUCT_ARCHIVE: admin_products.archive,
+        Op.ADMIN_PRODUCT_RESTORE: admin_products.restore,
     }

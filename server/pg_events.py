@@ -23,10 +23,10 @@ import psycopg2  # type: ignore[import-untyped]  # no stubs here (types-psycopg2
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
+from db.change_notice import STOCK_CHANNEL, notify_stock
 from server import sql
 from server.events import EventHub, StockChange
 
-STOCK_CHANNEL = "warung_stock"
 ORDER_CHANNEL = "warung_order"
 INSTANCE = secrets.token_hex(4)  # this process, so it can skip its own order announcements
 RETRY_MIN_S, RETRY_MAX_S = 0.2, 10.0
@@ -41,9 +41,7 @@ def announce_stock(db: pw.Database, change: StockChange) -> None:
     Channels are per schema (`warung_stock_<schema>`): NOTIFY reaches a whole database, and
     two shops in two schemas of one database must not hear each other.
     """
-    if isinstance(db, pw.PostgresqlDatabase):
-        payload = f"{change.product_id}:{change.stock}:{change.version}"
-        sql.execute(db, f"SELECT pg_notify('{STOCK_CHANNEL}_' || current_schema(), ?)", (payload,))
+    notify_stock(db, *change)
 
 
 def announce_order(db: pw.Database, order_id: int) -> None:

@@ -26,6 +26,7 @@ from client_tui.widgets.fulfilment import FulfilmentView
 from client_tui.widgets.inventory import InventoryView
 from client_tui.widgets.orders import OrdersView
 from client_tui.widgets.pos import PosView
+from client_tui.widgets.products_admin import ProductsView
 from client_tui.widgets.status import StatusBar
 
 
@@ -166,8 +167,14 @@ class AdminScreen(HomeScreen):
     """An admin keeps the shop: the staff tabs, then one tab per part of administration."""
 
     AUTO_FOCUS = "#orders-table"
-    TABS = (*StaffScreen.TABS,)
-    BINDINGS: ClassVar[list[BindingType]] = [*StaffScreen.BINDINGS]
+    TABS = (
+        *StaffScreen.TABS,
+        ("admin-products", "Products", "f5", lambda shop: ProductsView(shop, id="products-view")),
+    )
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *StaffScreen.BINDINGS,
+        Binding("f5", "show_tab('admin-products')", "Products", show=False, priority=True),
+    ]
 
 
 HOME_SCREENS: dict[str, Callable[[Shop], HomeScreen]] = {

@@ -26,12 +26,14 @@ from client_tui.stock import Level
 from client_tui.widgets.paged_table import PagedTable
 from client_tui.widgets.product_table import ProductTable
 from client_tui.widgets.search_box import SearchBox
+from protocol.errors import NotFound
 
 SEARCH_DEBOUNCE_S = 0.3
 ALL_PRODUCTS = "All products"
 
 
 class CatalogView(Vertical):
+    WATCH = "catalog"  # the name its rows are watched under (`StockWatch.want`)
     BINDINGS: ClassVar[list[BindingType]] = [
         # priority: handled as the key is read, so what is typed next goes to the box
         Binding("slash", "search", "Search", key_display="/", priority=True),
@@ -62,12 +64,17 @@ class CatalogView(Vertical):
             tree.show_root = True
             yield tree
             with Vertical(id="products-pane"):
-                yield ProductTable(self.shop.money, id="products")
+                yield self.product_table()
                 yield Label("", id="products-empty")
+
+    def product_table(self) -> ProductTable:
+        """The table the view lists products in (a subclass may show more columns)."""
+        return ProductTable(self.shop.money, id="products")
 
     def on_mount(self) -> None:
         hub_of(self).stock_changed.subscribe(self, self._stock_changed)
         hub_of(self).resynced.subscribe(self, self._resynced)
+        hub_of(self).product_renewed.subscribe(self, self._renewed)
         self._load_categories()
         self.reload()
 
@@ -115,7 +122,7 @@ class CatalogView(Vertical):
 
     async def _watch_rows(self) -> None:
         with quiet_link(self.post_message, "Live stock"):
-            await self.shop.watch.want("catalog", self.table.product_ids)
+            await self.shop.watch.want(self.WATCH, self.table.product_ids)
 
     def _show_empty(self) -> None:
         empty = self.query_one("#products-empty", Label)
@@ -182,6 +189,32 @@ class CatalogView(Vertical):
     def _stock_changed(self, levels: dict[int, Level]) -> None:
         self.table.apply_levels(levels)
         self.screen.refresh_bindings()
+
+    def _renewed(self, product_ids: list[int]) -> None:
+        shown = [pid for pid in product_ids if pid in self.table.products]
+        if shown:
+            self._read_again(shown)
+
+    @work(group="catalog-renewed")
+    async def _read_again(self, product_ids: list[int]) -> None:
+        """Products changed otherwise than in stock: a customer's row goes when the product
+        is no longer for sale (archived: `not_found`); others are shown as read."""
+        gone = False
+        for product_id in product_ids:
+            with quiet_link(self.post_message, "Catalog"):
+                try:
+                    product = await self.shop.product(product_id)
+                except NotFound:
+                    self.table.remove_product(product_id)
+                    gone = True
+                    continue
+                self.product_read_again(product)
+        if gone:
+            self._show_empty()
+            await self._watch_rows()
+
+    def product_read_again(self, product: dict[str, Any]) -> None:
+        """A listed product as read again (a subclass that shows more of it redraws it)."""
 
     def _resynced(self, _: None) -> None:
         """Back after a reconnect: load what failed meanwhile, redraw stock from the book."""

@@ -39,10 +39,17 @@ class ProductTable(PagedTable):
         self._flashing: dict[int, Timer] = {}
 
     def on_mount(self) -> None:
-        self.add_column("SKU", key="sku", width=8)
-        self.add_column("Name", key="name", width=MIN_NAME)
-        self.add_column(Text("Price", justify="right"), key="price", width=14)
-        self.add_column(Text("Stock", justify="right"), key="stock", width=12)
+        for label, key, width in self.column_specs():
+            self.add_column(label, key=key, width=width)
+
+    def column_specs(self) -> list[tuple[str | Text, str, int]]:
+        """(label, key, width) of each column; `cells` gives a row's cells in this order."""
+        return [
+            ("SKU", "sku", 8),
+            ("Name", "name", MIN_NAME),
+            (Text("Price", justify="right"), "price", 14),
+            (Text("Stock", justify="right"), "stock", 12),
+        ]
 
     def add_products(self, products: Iterable[dict[str, Any]], stock: dict[int, int]) -> None:
         """Append rows; `stock` holds the freshest level known per product."""
@@ -50,13 +57,24 @@ class ProductTable(PagedTable):
             if product["id"] in self.products:
                 continue  # a product that moved between pages: keep the row it has
             self.products[product["id"]] = product
-            self.add_row(
-                Text(product["sku"], no_wrap=True, overflow="ellipsis"),
-                Text(product["name"], no_wrap=True, overflow="ellipsis"),
-                Text(self.money.format(product["price"]), justify="right"),
-                stock_cell(stock.get(product["id"], product["stock"])),
-                key=str(product["id"]),
-            )
+            level = stock.get(product["id"], product["stock"])
+            self.add_row(*self.cells(product, level), key=str(product["id"]))
+
+    def cells(self, product: dict[str, Any], stock: int) -> list[Text]:
+        """A row's cells, in the order of the columns."""
+        return [
+            Text(product["sku"], no_wrap=True, overflow="ellipsis"),
+            Text(product["name"], no_wrap=True, overflow="ellipsis"),
+            Text(self.money.format(product["price"]), justify="right"),
+            stock_cell(stock),
+        ]
+
+    def remove_product(self, product_id: int) -> None:
+        if self.products.pop(product_id, None) is None:
+            return
+        if (timer := self._flashing.pop(product_id, None)) is not None:
+            timer.stop()
+        self.remove_row(str(product_id))
 
     def clear_products(self) -> None:
         for timer in self._flashing.values():

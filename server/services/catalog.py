@@ -36,15 +36,12 @@ class CatalogService:
         if cache is None:
             return succeed(0)
 
-        def load(db: pw.Database) -> list[dict[str, Any]]:
-            return [product(row) for row in sql.rows(db, f"SELECT {PRODUCT_COLUMNS} FROM products")]
-
         def fill(products: list[dict[str, Any]]) -> int:
             for item in products:
                 cache.put(item)
             return len(products)
 
-        return self.dbx.read(load).addCallback(fill)
+        return self.dbx.read(all_products).addCallback(fill)
 
     async def categories(self, call: Call) -> dict[str, Any]:
         items = await self.dbx.read(_categories)
@@ -92,6 +89,10 @@ class CatalogService:
             key = call.args.get("product_id", call.args.get("sku"))
             raise not_found("product", key)
         return found
+
+
+def all_products(db: pw.Database) -> list[dict[str, Any]]:
+    return [product(row) for row in sql.rows(db, f"SELECT {PRODUCT_COLUMNS} FROM products")]
 
 
 def _categories(db: pw.Database) -> list[dict[str, Any]]:

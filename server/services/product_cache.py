@@ -1,8 +1,9 @@
 """Products in memory on the reactor thread, so `catalog.get` needs no database round trip.
 
 Loaded when the server starts; stock and version follow every committed stock change
-through the event hub. A product the cache has not seen (added by an import while the
-server ran) is read from the database once and kept. Only for a server that is the sole
+through the event hub, and the admin ops refresh the products they change. Products an
+import changed while the server ran are read again (`server.import_watch`); one the cache
+has not seen yet is read from the database once and kept. Only for a server that is the sole
 writer of its database (SQLite); with several servers on PostgreSQL, changes made by the
 others would not reach it, so those servers read the database instead.
 """
@@ -27,6 +28,14 @@ class ProductCache:
         if product_id is None and sku is not None:
             product_id = self.ids_by_sku.get(sku)
         return self.by_id.get(product_id) if product_id is not None else None
+
+    def refresh(self, product: dict[str, Any]) -> None:
+        """Take a product just written by this server; stock and version stay as held when
+        the cache already holds a newer change of them."""
+        held = self.by_id.get(product["id"])
+        if held is not None and held["version"] > product["version"]:
+            product = {**product, "stock": held["stock"], "version": held["version"]}
+        self.put(product)
 
     def apply(self, change: StockChange) -> None:
         """Take a committed stock change (a new dict: maps handed out are never mutated)."""

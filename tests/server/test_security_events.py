@@ -212,6 +212,7 @@ CHANGES = {
     "admin.product.create",
     "admin.product.update",
     "admin.product.archive",
+    "admin.product.restore",
     "admin.user.create",
     "admin.user.set_role",
     "admin.user.disable",

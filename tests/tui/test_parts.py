@@ -30,7 +30,7 @@ from client_tui.messages import (
 from client_tui.money import Money
 from client_tui.paths import config_dir, data_dir, write_private
 from client_tui.settings import Settings
-from client_tui.stock import Level, StockBook, availability, shortfall
+from client_tui.stock import Level, StockBook, availability, renewed, shortfall
 from client_tui.watch import StockWatch
 from protocol.client import ConnectionLost, Push, State
 from protocol.errors import OutOfStock, PaymentDeclined, Unauthenticated
@@ -51,6 +51,16 @@ def test_money_is_formatted_with_integers_only(currency, exponent, amount, text)
     assert Money(currency, exponent).format(amount) == text
 
 
+@pytest.mark.parametrize(
+    ("currency", "exponent", "amount", "text"),
+    [("IDR", 2, 425050, "4250,50"), ("USD", 2, 5, "0.05"), ("JPY", 0, 1500, "1500")],
+)
+def test_money_is_written_as_typed_and_read_back(currency, exponent, amount, text):
+    money = Money(currency, exponent)
+    assert money.plain(amount) == text
+    assert money.parse(text) == amount
+
+
 def test_stock_book_keeps_the_newest_version_unless_replaced():
     book = StockBook()
     assert book.apply({1: Level(5, 3)}) == {1: Level(5, 3)}
@@ -60,6 +70,13 @@ def test_stock_book_keeps_the_newest_version_unless_replaced():
     assert book.apply({1: Level(7, 1)}, replace=True) == {1: Level(7, 1)}  # a fresh snapshot
     book.seed([{"id": 2, "stock": 3, "version": 1}])
     assert book.stock(2, default=99) == 3 and book.stock(3, default=99) == 99
+
+
+def test_a_newer_version_with_the_same_stock_is_a_product_to_read_again():
+    book = StockBook()
+    book.apply({1: Level(5, 3), 2: Level(4, 1)})
+    levels = {1: Level(5, 4), 2: Level(3, 2), 3: Level(9, 1), 4: Level(5, 3)}
+    assert renewed(book, levels) == [1]  # 2 moved stock, 3 is unknown, 4 not newer
 
 
 def test_stock_reads_in_words():
