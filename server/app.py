@@ -39,6 +39,7 @@ from server.services.product_cache import ProductCache
 from server.services.refund import RefundService
 from server.services.register import RegisterService
 from server.services.sale import SaleService
+from server.services.sales_report import SalesReportService
 from server.services.session import SessionService
 from server.services.staff_feed import StaffFeedService
 from server.services.stock_feed import StockFeedService
@@ -96,6 +97,7 @@ class Server:
                 RefundService(self.dbx, self.hub, provider, reactor),
                 RegisterService(self.dbx),
                 SaleService(self.dbx, self.hub, self.orders.checkouts, currency),
+                SalesReportService(self.dbx, currency),
             ),
             security=self.security,
         )

@@ -12,6 +12,7 @@ from server.services.orders import OrderService
 from server.services.refund import RefundService
 from server.services.register import RegisterService
 from server.services.sale import SaleService
+from server.services.sales_report import SalesReportService
 from server.services.session import SessionService
 from server.services.staff_feed import StaffFeedService
 from server.services.stock_feed import StockFeedService
@@ -29,6 +30,7 @@ def handlers(
     refunds: RefundService,
     registers: RegisterService,
     sales: SaleService,
+    report: SalesReportService,
 ) -> dict[str, Handler]:
     return {
         Op.HELLO: session.hello,
@@ -64,4 +66,5 @@ def handlers(
         Op.CLERK_REGISTER_CLOSE: registers.close,
         Op.CLERK_REGISTER_GET: registers.get,
         Op.CLERK_SALE: sales.sale,
+        Op.ADMIN_REPORT_SALES: report.sales,
     }
