@@ -25,6 +25,7 @@ from client_tui.widgets.fulfilment import FulfilmentView
 from client_tui.widgets.inventory import InventoryView
 from client_tui.widgets.orders import OrdersView
 from client_tui.widgets.pos import PosView
+from client_tui.widgets.report import ReportView
 from client_tui.widgets.status import StatusBar
 
 
@@ -153,8 +154,14 @@ class AdminScreen(HomeScreen):
     """An admin keeps the shop: the staff tabs, then one tab per part of administration."""
 
     AUTO_FOCUS = "#orders-table"
-    TABS = (*StaffScreen.TABS,)
-    BINDINGS: ClassVar[list[BindingType]] = [*StaffScreen.BINDINGS]
+    TABS = (
+        *StaffScreen.TABS,
+        ("report", "Report", "f7", lambda shop: ReportView(shop, id="report-view")),
+    )
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *StaffScreen.BINDINGS,
+        Binding("f7", "show_tab('report')", "Report", show=False, priority=True),
+    ]
 
 
 HOME_SCREENS: dict[str, Callable[[Shop], HomeScreen]] = {
