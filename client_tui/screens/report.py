@@ -17,6 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label
 
 from client_tui.report import parse_range, write_csv
+from client_tui.screens.confirm import ConfirmScreen
 
 
 class RangeScreen(ModalScreen[tuple[date, date] | None]):
@@ -69,8 +70,8 @@ class RangeScreen(ModalScreen[tuple[date, date] | None]):
 
 
 class ExportScreen(ModalScreen[Path | None]):
-    """Asks where to save the report as CSV and saves it there; dismissed with the file
-    written, or None."""
+    """Asks where to save the report as CSV and saves it there, asking first before it
+    replaces a file; dismissed with the file written, or None."""
 
     AUTO_FOCUS = "#export-path"
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Back")]
@@ -104,15 +105,28 @@ class ExportScreen(ModalScreen[Path | None]):
     def _save(self) -> None:
         typed = self.query_one("#export-path", Input).value.strip()
         path = Path(typed).expanduser()
-        problem = self.query_one("#export-problem", Label)
         if not typed or path.is_dir():
-            problem.update("Type the path of a file, e.g. ~/sales.csv.")
+            self._problem("Type the path of a file, e.g. ~/sales.csv.")
+        elif path.exists():
+            question = ConfirmScreen(
+                f"Replace {path.name}?",
+                f"{path} exists: the report replaces what it holds.",
+                str(path.parent),
+                go="Replace",
+            )
+            self.app.push_screen(question, lambda replace: self._write(path) if replace else None)
         else:
-            try:
-                write_csv(path, self.report, self.exponent)
-            except OSError as error:
-                problem.update(f"Cannot save there: {error.strerror or error}. Try another path.")
-            else:
-                self.dismiss(path)
-                return
+            self._write(path)
+
+    def _write(self, path: Path) -> None:
+        try:
+            write_csv(path, self.report, self.exponent)
+        except OSError as error:
+            self._problem(f"Cannot save there: {error.strerror or error}. Try another path.")
+        else:
+            self.dismiss(path)
+
+    def _problem(self, text: str) -> None:
+        problem = self.query_one("#export-problem", Label)
+        problem.update(text)
         problem.display = True

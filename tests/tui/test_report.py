@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from textual.widgets import DataTable, Input, Label, Static
 
+from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.report import ExportScreen, RangeScreen
 from client_tui.widgets.report import DayChart, ReportView
 from tests.e2e.harness import ServerProcess
@@ -148,3 +149,31 @@ async def test_export_says_why_it_cannot_save_and_stays_open(
         problem = dialog.query_one("#export-problem", Label)
         await wait_for(pilot, lambda: problem.display, "the problem shown")
         assert "Cannot save there" in str(problem.content) and app.screen is dialog
+
+
+async def test_export_asks_before_it_replaces_a_file(
+    fresh_shop: ServerProcess, tmp_path: Path
+) -> None:
+    app = make_app(fresh_shop)
+    kept = tmp_path / "sales.csv"
+    kept.write_text("last month's\n")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, "admin", fresh_shop.passwords["admin"])
+        await pilot.press("f7")
+        view = app.screen.query_one("#report-view", ReportView)
+        await wait_for(pilot, lambda: view.report, "the report")
+        await pilot.press("e")
+        dialog = await wait_for(
+            pilot, lambda: isinstance(app.screen, ExportScreen) and app.screen, "the dialog"
+        )
+        dialog.query_one("#export-path", Input).value = str(kept)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is dialog, "back in the dialog")
+        assert kept.read_text() == "last month's\n"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: notified(app, str(kept)), "the saved path shown")
+    assert kept.read_text().startswith("day,orders,units,total (IDR)")
