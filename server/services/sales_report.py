@@ -29,7 +29,7 @@ CHANNELS = ("online", "pos")
 METHODS = ("cash", "card", "ewallet")
 COUNTED = "('paid', 'shipped', 'delivered', 'completed')"
 LEFT = "(l.qty - l.refunded_qty)"  # units of a line not refunded
-IN_RANGE = f"o.created_at >= ? AND o.created_at < ? AND o.status IN {COUNTED}"
+IN_RANGE = f"o.created_at >= ? AND o.created_at <= ? AND o.status IN {COUNTED}"
 
 # SQLite, without statistics (nothing runs ANALYZE), would rather search `orders_status`,
 # every paid order ever, than the day range: it is told which index to use. PostgreSQL
@@ -92,7 +92,7 @@ def check_range(first: date, last: date) -> None:
 
 def sales_report(db: pw.Database, first: date, last: date, top: int) -> Report:
     """Totals, by day, channel and method, and the `top` products, of `first` to `last`."""
-    bounds = (_midnight(first), _midnight(last + timedelta(days=1)))
+    bounds = (_timestamp(first, time.min), _timestamp(last, time.max))
     orders = ORDERS[is_postgres(db)]
     with _snapshot(db):
         groups = sql.rows(db, BY_DAY_SQL.format(orders=orders), bounds)
@@ -126,9 +126,10 @@ def _snapshot(db: pw.Database) -> Iterator[None]:
         yield
 
 
-def _midnight(day: date) -> str:
-    """The start of `day`, UTC, as the timestamp parameter the columns compare with."""
-    return str(datetime.combine(day, time()))
+def _timestamp(day: date, moment: time) -> str:
+    """A moment of `day`, UTC, as the timestamp parameter the columns compare with (the
+    last microsecond of a day, rather than the next midnight, also for 9999-12-31)."""
+    return str(datetime.combine(day, moment))
 
 
 def _zero() -> Totals:

@@ -113,3 +113,14 @@ def test_a_range_is_refused_backwards_or_past_366_days() -> None:
         check_range(date(2025, 1, 1), date(2026, 1, 2))
     assert backwards.value.details == {"field": "to", "rule": "not before from"}
     assert too_long.value.details == {"field": "to", "rule": "at most 366 days from 'from'"}
+
+
+def test_the_first_and_last_days_a_day_can_name_are_reported(database: pw.Database) -> None:
+    kopi = product("KOPI", 1_000)
+    order(at(date(9999, 12, 31), time(23, 59, 59, 999_999)), "completed", [(kopi, 1, 1_000, 0)])
+    order(at(date(1, 1, 1), time(0, 0)), "completed", [(kopi, 2, 1_000, 0)])
+
+    last = sales_report(database, date(9999, 12, 31), date(9999, 12, 31), 100)
+    first = sales_report(database, date(1, 1, 1), date(1, 1, 1), 100)
+
+    assert (last["units"], first["units"]) == (1, 2)
