@@ -35,7 +35,8 @@ IN_RANGE = f"o.created_at >= ? AND o.created_at <= ? AND o.status IN {COUNTED}"
 # every paid order ever, than the day range: it is told which index to use. PostgreSQL
 # keeps statistics and picks by itself.
 ORDERS = {False: "orders o INDEXED BY orders_created_at", True: "orders o"}
-# One row per counted order (units left > 0), then summed by day, channel and method.
+# One row per counted order (units left > 0), then summed by day, channel and method (the
+# method of its payment: an order is written with exactly one).
 BY_DAY_SQL = (
     "SELECT s.day, s.channel, p.method, COUNT(*), SUM(s.units), SUM(s.amount) FROM ("
     "SELECT o.id AS id, substr(CAST(o.created_at AS TEXT), 1, 10) AS day, o.channel AS channel,"
