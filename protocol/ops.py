@@ -435,6 +435,7 @@ SPECS: tuple[OpSpec, ...] = (
         "sales totals by day and by product, both days included",
         Field("from", Day(), required=True),
         Field("to", Day(), required=True),
+        Field("top", Int(1, 1000), default=100),
     ),
     _spec(Op.ADMIN_AUDIT_LIST, ADMIN, "audit entries, newest first", *PAGE),
 )

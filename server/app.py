@@ -42,6 +42,7 @@ from server.services.product_cache import ProductCache
 from server.services.refund import RefundService
 from server.services.register import RegisterService
 from server.services.sale import SaleService
+from server.services.sales_report import SalesReportService
 from server.services.session import SessionService
 from server.services.session_check import SessionCheck
 from server.services.staff_feed import StaffFeedService
@@ -110,6 +111,7 @@ class Server:
                 RegisterService(self.dbx),
                 SaleService(self.dbx, self.hub, self.orders.checkouts, currency),
                 AdminProductService(self.dbx, self.hub, currency, cache),
+                SalesReportService(self.dbx, currency),
             ),
             security=self.security,
         )

@@ -13,6 +13,7 @@ from server.services.orders import OrderService
 from server.services.refund import RefundService
 from server.services.register import RegisterService
 from server.services.sale import SaleService
+from server.services.sales_report import SalesReportService
 from server.services.session import SessionService
 from server.services.staff_feed import StaffFeedService
 from server.services.stock_feed import StockFeedService
@@ -31,6 +32,7 @@ def handlers(
     registers: RegisterService,
     sales: SaleService,
     admin_products: AdminProductService,
+    report: SalesReportService,
 ) -> dict[str, Handler]:
     return {
         Op.HELLO: session.hello,
@@ -75,4 +77,5 @@ def handlers(
         Op.ADMIN_PRODUCT_UPDATE: admin_products.update,
         Op.ADMIN_PRODUCT_ARCHIVE: admin_products.archive,
         Op.ADMIN_PRODUCT_RESTORE: admin_products.restore,
+        Op.ADMIN_REPORT_SALES: report.sales,
     }

@@ -27,6 +27,7 @@ from client_tui.widgets.inventory import InventoryView
 from client_tui.widgets.orders import OrdersView
 from client_tui.widgets.pos import PosView
 from client_tui.widgets.products_admin import ProductsView
+from client_tui.widgets.report import ReportView
 from client_tui.widgets.status import StatusBar
 
 
@@ -170,10 +171,12 @@ class AdminScreen(HomeScreen):
     TABS = (
         *StaffScreen.TABS,
         ("admin-products", "Products", "f5", lambda shop: ProductsView(shop, id="products-view")),
+        ("report", "Report", "f7", lambda shop: ReportView(shop, id="report-view")),
     )
     BINDINGS: ClassVar[list[BindingType]] = [
         *StaffScreen.BINDINGS,
         Binding("f5", "show_tab('admin-products')", "Products", show=False, priority=True),
+        Binding("f7", "show_tab('report')", "Report", show=False, priority=True),
     ]
 
 
