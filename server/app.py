@@ -15,6 +15,7 @@ from twisted.logger import ILogObserver, Logger, globalLogBeginner, textFileLogO
 
 from db.url import resolve
 from protocol.ops import EventName
+from server.audit_feed import AuditFeed
 from server.cursors import Cursors
 from server.database import checkpoint_wal, cursor_key, prepare_database, read_shop
 from server.dbexec import DatabaseExecutor
@@ -28,6 +29,7 @@ from server.metrics import Metrics
 from server.payments import FakeProvider
 from server.pg_events import PgEventListener
 from server.security_log import SecurityLog, open_file
+from server.services.audit_list import AuditListService
 from server.services.auth import AuthService
 from server.services.cart import CartService
 from server.services.catalog import CatalogService
@@ -74,6 +76,8 @@ class Server:
         stock_feed = StockFeedService(self.dbx, self.hub, limits.max_subscriptions)
         sessions = SessionRegistry()
         self.security = SecurityLog(reactor)
+        self.audit_feed = AuditFeed(self.dbx, reactor)
+        self.security.listeners.append(self.audit_feed)
         self.hashing = HashingPool(reactor, limits.hashing_threads, limits.hashing_queue)
         auth = AuthService(
             self.dbx,
@@ -83,9 +87,10 @@ class Server:
             self.hashing,
             security=self.security,
         )
+        session = SessionService(limits, shop)
         dispatcher = Dispatcher(
             handlers(
-                SessionService(limits, shop),
+                session,
                 auth,
                 self.catalog,
                 CartService(self.dbx, currency),
@@ -96,9 +101,11 @@ class Server:
                 RefundService(self.dbx, self.hub, provider, reactor),
                 RegisterService(self.dbx),
                 SaleService(self.dbx, self.hub, self.orders.checkouts, currency),
+                AuditListService(self.dbx, cursors),
             ),
             security=self.security,
         )
+        session.offer(dispatcher.handlers)
         self.factory = WarungFactory(
             dispatcher,
             self.hub,
@@ -166,6 +173,7 @@ class Server:
         await self._until(lambda: not self.factory.connections, CLOSE_S)
         self.security.flush()
         try:
+            await self.audit_feed.drain()
             for loop in (self._checkpoints, self._sweeps):
                 if loop.running:
                     loop.stop()

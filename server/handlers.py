@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from protocol.ops import Op
 from server.dispatch import Handler
+from server.services.audit_list import AuditListService
 from server.services.auth import AuthService
 from server.services.cart import CartService
 from server.services.catalog import CatalogService
@@ -29,6 +30,7 @@ def handlers(
     refunds: RefundService,
     registers: RegisterService,
     sales: SaleService,
+    audit: AuditListService,
 ) -> dict[str, Handler]:
     return {
         Op.HELLO: session.hello,
@@ -64,4 +66,5 @@ def handlers(
         Op.CLERK_REGISTER_CLOSE: registers.close,
         Op.CLERK_REGISTER_GET: registers.get,
         Op.CLERK_SALE: sales.sale,
+        Op.ADMIN_AUDIT_LIST: audit.list,
     }
