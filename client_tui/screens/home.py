@@ -18,6 +18,7 @@ from textual.widgets import Footer, Input, TabbedContent, TabPane
 
 from client_tui.screens.twofactor import TwoFactorScreen
 from client_tui.shop import Shop
+from client_tui.widgets.audit import AuditView
 from client_tui.widgets.badge import TabBadge
 from client_tui.widgets.cart import CartView
 from client_tui.widgets.catalog import CatalogView
@@ -153,8 +154,14 @@ class AdminScreen(HomeScreen):
     """An admin keeps the shop: the staff tabs, then one tab per part of administration."""
 
     AUTO_FOCUS = "#orders-table"
-    TABS = (*StaffScreen.TABS,)
-    BINDINGS: ClassVar[list[BindingType]] = [*StaffScreen.BINDINGS]
+    TABS = (
+        *StaffScreen.TABS,
+        ("audit", "Audit", "f8", lambda shop: AuditView(shop, id="audit-view")),
+    )
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *StaffScreen.BINDINGS,
+        Binding("f8", "show_tab('audit')", "Audit", show=False, priority=True),
+    ]
 
 
 HOME_SCREENS: dict[str, Callable[[Shop], HomeScreen]] = {

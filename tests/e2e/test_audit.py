@@ -215,3 +215,48 @@ def test_no_password_token_or_totp_secret_in_the_audit_log_or_the_logs(
     ):
         for secret in secrets:
             assert secret not in text, f"a secret in the {where}"
+
+
+def test_each_privileged_change_leaves_exactly_one_entry(servers: Servers, tmp_path) -> None:
+    """Every `privileged.change` the security log records (any op, the admin ops once they
+    are offered too) has exactly one audit entry of that op and target, and no privileged
+    op has an entry without one."""
+    security_log = tmp_path / "security.jsonl"
+    server = servers.start("--security-log", str(security_log))
+    with (
+        server.client("customer") as customer,
+        server.client("clerk") as clerk,
+        server.client("admin") as admin,
+    ):
+        product = next(p for p in customer.call("catalog.list")["items"] if p["stock"] >= 5)
+        orders = []
+        for _ in range(3):
+            customer.call("cart.add", product_id=product["id"], qty=1)
+            orders.append(customer.checkout(CARD)["id"])
+        customer.call("order.cancel", order_id=orders[2])  # a customer's own: not privileged
+        clerk.call("order.ship", order_id=orders[0])
+        admin.call("order.deliver", order_id=orders[0])
+        admin.call("order.cancel", order_id=orders[1])
+        clerk.call("clerk.refund", order_id=orders[0], reason="rusak")
+        clerk.call("clerk.register.open", station="kasir-1", opening_cash=0)
+        clerk.call(
+            "clerk.sale",
+            lines=[{"product_id": product["id"], "qty": 1}],
+            payment={"method": "cash", "tendered": product["price"]},
+            idempotency_key="audit-1",
+        )
+        clerk.call("clerk.register.close", counted_cash=product["price"])
+        admin.call("clerk.restock", product_id=product["id"], qty=2, reason="delivery")
+        clerk.call("clerk.adjust", product_id=product["id"], delta=-1, reason="broken")
+    server.stop()
+
+    changes = [
+        (e["op"], e["target"])
+        for e in map(json.loads, security_log.read_text().splitlines())
+        if e["event"] == "privileged.change"
+    ]
+    with opened(server.db_url) as db:
+        entries = db.execute_sql("SELECT action, target FROM audit_log").fetchall()
+    audited = [(action, target) for action, target in entries if action in REGISTRY]
+    assert len(changes) == 9
+    assert sorted(audited) == sorted(changes)
