@@ -16,7 +16,7 @@ from protocol.errors import BadRequest, Unauthenticated
 from protocol.ops import REGISTRY
 from tests.e2e.harness import ServerProcess, Servers, wait_until
 from tests.e2e.raw import RawConnection
-from tests.e2e.shopdb import opened
+from tests.e2e.shopdb import init_demo, opened
 
 CARD = {"method": "card", "token": "tok"}
 
@@ -260,3 +260,19 @@ def test_each_privileged_change_leaves_exactly_one_entry(servers: Servers, tmp_p
     audited = [(action, target) for action, target in entries if action in REGISTRY]
     assert len(changes) == 9
     assert sorted(audited) == sorted(changes)
+
+
+@pytest.mark.pg
+def test_on_postgresql_every_server_lists_what_any_server_audited(servers, pg_schema_url):
+    init_demo(pg_schema_url)
+    first, second = (servers.start(db_url=pg_schema_url) for _ in range(2))
+    conn = second.raw()
+    assert conn.call("auth.login", username="clerk", password="wrong password")["error"]
+    with second.client("clerk") as clerk:
+        clerk.call("clerk.restock", product_id=1, qty=2, reason="delivery")
+    with first.client("admin") as admin:
+        [restock] = audit(admin, action="clerk.restock")
+        assert restock["target"] == "product:1" and restock["details"]["delta"] == 2
+        wait_until(lambda: audit(admin, action="auth.login.failed"), what="the other's entry")
+        [failed] = audit(admin, action="auth.login.failed")
+        assert failed["details"]["username"] == "clerk"
