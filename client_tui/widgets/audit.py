@@ -4,7 +4,7 @@ Filters (action prefix, user id, target, first and last day) go to `admin.audit.
 one of their fields is submitted (Enter). New entries appear by polling: every `POLL_S`
 the first page is asked for again and the entries above the newest shown are added. No
 push is needed for that, it works the same on every server of a shop, and it costs one
-indexed read per open audit tab every few seconds (docs/tui.md).
+read of a page every few seconds while the tab is in front (docs/tui.md).
 """
 
 from __future__ import annotations
@@ -129,11 +129,15 @@ class AuditView(Vertical):
             self.loaded = False
             self._load(self._listing, self._cursor)
 
+    def on_show(self) -> None:
+        """Back in front: catch up at once rather than at the next tick."""
+        self._poll()
+
     @work(exclusive=True, group="audit-poll")
     async def _poll(self) -> None:
-        """Add the entries newer than the newest shown; a whole page of them may have a
-        gap after it, so then the listing starts again."""
-        if not self.loaded:
+        """Add the entries newer than the newest shown, while the tab is in front; a whole
+        page of them may have a gap after it, so then the listing starts again."""
+        if not self.loaded or not self.is_on_screen:
             return
         listing, newest = self._listing, max(self.entries, default=0)
         with quiet_link(self.post_message, "Audit"):

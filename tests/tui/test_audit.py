@@ -111,3 +111,32 @@ def test_audit_tab_snapshot(snap_compare, fresh_shop: ServerProcess, fixed_times
         assert snap_compare(make_app(fresh_shop), run_before=run_before, terminal_size=(80, 24))
     finally:
         done()
+
+
+async def test_the_audit_tab_asks_the_server_only_while_it_is_in_front(
+    fresh_shop: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(audit, "POLL_S", 0.1)
+    app = make_app(fresh_shop)
+    async with app.run_test(size=(100, 30)) as pilot:
+        view = await open_audit(pilot, fresh_shop)
+        asked: list[str] = []
+        call = app.shop.client.call
+
+        async def counted(op: str, args: Any = None, /, **kw: Any) -> Any:
+            asked.append(op)
+            return await call(op, args, **kw)
+
+        monkeypatch.setattr(app.shop.client, "call", counted)
+        await wait_for(pilot, lambda: "admin.audit.list" in asked, "a poll while in front")
+        await pilot.press("f2")
+        await wait_for(pilot, lambda: not view.is_on_screen, "the audit tab hidden")
+        asked.clear()
+        await view._poll().wait()  # a tick of the poll, run to its end
+        assert "admin.audit.list" not in asked
+        with fresh_shop.client("clerk") as clerk:
+            clerk.call("clerk.adjust", product_id=1, delta=-1, reason="seen on return")
+        await pilot.press("f8")
+        await wait_for(
+            pilot, lambda: "delta=-1" in str(view.table.get_row_at(0)[5]), "the entry, on return"
+        )
