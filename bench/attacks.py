@@ -547,7 +547,8 @@ def edge_input(shop: Shop, seconds: float) -> Counts:
     """Item 8: forged and edge cursors and NUL strings, pipelined; `internal` answers."""
     conn = shop.customer("prober", source(0))
     everything = len(conn.call("catalog.list", limit=200)["result"]["items"])
-    nul = len(conn.call("catalog.list", query="\x00", limit=200)["result"]["items"])
+    answer = conn.call("catalog.list", query="\x00", limit=200)
+    nul = "refused" if "error" in answer else f"{len(answer['result']['items'])} products"
     probes = forged_requests(shop.user_ids["prober"])
     log_before = shop.log_chars()
     counts = pipeline(conn, lambda n: probes[n % len(probes)], seconds, depth=16)
@@ -558,7 +559,7 @@ def edge_input(shop: Shop, seconds: float) -> Counts:
         "internal": sum(internal.values()),
         "internal by probe": internal,
         "server log KB/s": round((shop.log_chars() - log_before) / seconds / 1000),
-        "a NUL search matched": f"{nul} products (of {everything} on the first page)",
+        "a NUL search matched": f"{nul} (of {everything} on the first page)",
     }
 
 
@@ -608,6 +609,11 @@ def repeated_key_body(request_id: int) -> bytes:
     )
 
 
+def reply_to(ids: set[int]) -> Callable[[dict[str, Any]], bool]:
+    """Matches a reply to one of `ids`, or a refusal before decoding (its id nil)."""
+    return lambda message: "event" not in message and message.get("id") in {*ids, None}
+
+
 def empty_maps(shop: Shop, seconds: float) -> Counts:
     """Item 12: 1 MiB frames holding a list of empty maps, four in flight; and a map that
     repeats a key."""
@@ -627,9 +633,9 @@ def empty_maps(shop: Shop, seconds: float) -> Counts:
     answers: Counter[str] = Counter()
     while time.monotonic() < deadline:
         began = time.perf_counter()
-        ids = [send_raw(conn, body(conn.next_id)) for _ in range(4)]
+        replies = reply_to({send_raw(conn, body(conn.next_id)) for _ in range(4)})
         try:
-            answers.update(outcome(conn.answer(i)) for i in ids)
+            answers.update(outcome(conn.receive(replies)) for _ in range(4))
         except (OSError, AssertionError):
             answers["connection closed"] += 1
             break

@@ -31,6 +31,8 @@ LIMITS = [
     "connections_per_address_per_s=5000",
     "--limit",
     "connection_burst_per_address=5000",
+    "--limit",
+    "max_connections_per_address=100000",
 ]
 
 

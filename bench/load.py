@@ -270,9 +270,12 @@ def bench_shop(workdir: Path, clerks: int) -> tuple[subprocess.Popen[str], int]:
             capture_output=True,
         )
     return start(
-        [*server, "serve", "--db", url, "--port", "0", "--demo", *MANY_SIGN_UPS],
+        [*server, "serve", "--db", url, "--port", "0", "--demo", *MANY_SIGN_UPS, *LOOPBACK_LIMITS],
         r"listening on [\d.]+:(\d+)",
     )
+
+
+LOOPBACK_LIMITS = ("--limit", "max_connections_per_address=100000")  # every client is local
 
 
 async def connect(port: int, index: int, sign_in: bool) -> LeanClient:

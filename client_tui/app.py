@@ -42,6 +42,17 @@ from protocol.rules import OrderStatus
 LINK_TICK_S = 0.5
 
 
+ENDED_ELSEWHERE = "Your session has ended (signed out elsewhere?): sign in again."
+ENDED_NOTICES = {  # by the `reason` of the server's session.ended push (PROTOCOL.md 13)
+    "logout_everywhere": "Signed out everywhere: every session of this account has ended.",
+    "password_changed": "Your password was changed on another device: sign in with the new one.",
+    "revoked": "This session was ended from another device: sign in again.",
+    "disabled": "This account is disabled: ask the shop.",
+    "expired": "Your session has expired: sign in again.",
+    "idle": "Your session has expired after a long time unused: sign in again.",
+}
+
+
 class WarungApp(App[None]):
     TITLE = "warung"
     CSS_PATH: ClassVar[list[str | PurePath]] = [
@@ -169,8 +180,8 @@ class WarungApp(App[None]):
             self.pop_screen()
         self.switch_screen(SignInScreen(user=shop.user["username"], notice=notice))
 
-    def on_session_ended(self, _: SessionEnded) -> None:
-        self.sign_out("Your session has ended (signed out elsewhere?): sign in again.")
+    def on_session_ended(self, message: SessionEnded) -> None:
+        self.sign_out(ENDED_NOTICES.get(message.reason, ENDED_ELSEWHERE))
 
     # -- news from the network
 

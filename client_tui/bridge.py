@@ -50,8 +50,8 @@ class PushBridge:
             self.flush()
             self._post(StockChanged(levels_from_snapshot(push.data["snapshot"]), replace=True))
             return
-        if push.event == SESSION_ENDED_EVENT:  # the SDK could not resume after a reconnect
-            self._post(SessionEnded())
+        if push.event == SESSION_ENDED_EVENT:  # told by the server, or the SDK's resume failed
+            self._post(SessionEnded(str(push.data.get("reason", ""))))
             return
         self._check_seq(push.seq)
         if push.event == EventName.STOCK:

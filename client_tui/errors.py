@@ -80,6 +80,8 @@ def describe(error: BaseException) -> str:
         return "Your account may not do that."
     if code == ErrorCode.CONFLICT and details.get("field") == "username":
         return "That username is taken: choose another."
+    if code == ErrorCode.BAD_REQUEST and details.get("rule") == "wrong password":
+        return "Wrong password: type this account's current password."
     if code == ErrorCode.BAD_REQUEST and details.get("field") in ("username", "password"):
         return f"The {details['field']} {details.get('rule', 'is not valid')}."
     if code == ErrorCode.BAD_REQUEST and details.get("field") == "code":

@@ -49,7 +49,12 @@ class PushesLost(Message):
 
 
 class SessionEnded(Message):
-    """The server no longer takes this session (it answered `unauthenticated`)."""
+    """The server no longer takes this session: it answered `unauthenticated`, or told so
+    with a `session.ended` push, whose `reason` is kept ("" when not told)."""
+
+    def __init__(self, reason: str = "") -> None:
+        super().__init__()
+        self.reason = reason
 
 
 class ServerDraining(Message):

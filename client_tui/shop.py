@@ -244,12 +244,31 @@ class Shop:
 
     # -- two-factor sign-in
 
-    async def totp_enroll(self) -> dict[str, Any]:
+    async def totp_enroll(self, password: str) -> dict[str, Any]:
         """A new TOTP secret (`secret`, `uri`); two-factor sign-in is on after `totp_confirm`."""
-        return await self.client.call(Op.AUTH_TOTP_ENROLL)
+        return await self.client.call(Op.AUTH_TOTP_ENROLL, password=password)
 
-    async def totp_confirm(self, code: str) -> None:
-        await self.client.call(Op.AUTH_TOTP_CONFIRM, code=code)
+    async def totp_confirm(self, password: str, code: str) -> list[str]:
+        """Two-factor sign-in on; its recovery codes, which the server shows only this once."""
+        confirmed = await self.client.call(Op.AUTH_TOTP_CONFIRM, password=password, code=code)
+        return list(confirmed["recovery_codes"])
+
+    # -- the account's password and sessions
+
+    async def change_password(self, password: str, new_password: str) -> None:
+        """The account's other sessions end; this one goes on."""
+        await self.client.call(
+            Op.AUTH_PASSWORD_CHANGE, password=password, new_password=new_password
+        )
+
+    async def sessions(self) -> list[dict[str, Any]]:
+        """The account's live sessions, newest first; `current` marks this one."""
+        return list((await self.client.call(Op.AUTH_SESSION_LIST))["sessions"])
+
+    async def sign_out_everywhere(self) -> None:
+        """Every session of the account ends, this one too: the server says so with a
+        `session.ended` push, which brings back the sign-in screen."""
+        await self.client.call(Op.AUTH_LOGOUT, everywhere=True)
 
     # -- the end
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import peewee as pw
 
-from db.models import User, database_proxy
+from db.models import Session, User, database_proxy, utcnow
 from db.passwords import hash_password
 from protocol.rules import ROLES
 
@@ -37,3 +37,31 @@ def create_user(username: str, password: str, role: str) -> User:
         if User.select().where(User.username == username).exists():
             raise UserExists(username) from None
         raise
+
+
+class UnknownUser(Exception):
+    """No user has this username."""
+
+    def __init__(self, username: str) -> None:
+        super().__init__(f"no user is named {username!r}")
+        self.username = username
+
+
+def set_disabled(username: str, disabled: bool) -> tuple[User, int]:
+    """Disable (and end every session of) or enable the user: (the user, sessions ended).
+
+    A running server signs out the connections of an ended session at its next session
+    check (`server.services.session_check`); enabling again does not revive them.
+    """
+    username = username.lower()
+    with database_proxy.atomic():
+        found = User.get_or_none(User.username == username)
+        if found is None:
+            raise UnknownUser(username)
+        User.update(disabled=disabled).where(User.id == found.id).execute()
+        ended = 0
+        if disabled:
+            live = (Session.user == found.id) & Session.revoked_at.is_null()
+            ended = Session.update(revoked_at=utcnow()).where(live).execute()
+    found.disabled = disabled
+    return found, ended

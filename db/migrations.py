@@ -376,12 +376,35 @@ ALTER TABLE sessions DROP COLUMN last_seen_at;
     )
 
 
+def _v6_account_security(db: pw.Database) -> None:
+    """single-use TOTP steps, recovery codes, sessions' last use, address, client and end"""
+    _run(
+        db,
+        """
+ALTER TABLE users ADD COLUMN totp_last_step INTEGER;
+ALTER TABLE sessions ADD COLUMN last_used_at $ts;
+ALTER TABLE sessions ADD COLUMN address TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN client TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN idle_s INTEGER NOT NULL DEFAULT 2592000;
+UPDATE sessions SET last_used_at = created_at;
+CREATE TABLE recovery_codes (
+    id $id,
+    user_id INTEGER NOT NULL REFERENCES users (id),
+    code_hash TEXT NOT NULL,
+    used_at $ts,
+    CONSTRAINT recovery_codes_user_id_code_hash_key UNIQUE (user_id, code_hash)
+);
+""",
+    )
+
+
 MIGRATIONS: list[Callable[[pw.Database], None]] = [
     _v1_core,
     _v2_audit,
     _v3_hot_paths,
     _v4_clerk,
     _v5_unused_columns,
+    _v6_account_security,
 ]
 LATEST = len(MIGRATIONS)
 

@@ -56,6 +56,7 @@ class User(BaseModel):
     role = pw.TextField()
     totp_secret = pw.TextField(null=True)
     totp_enabled = pw.BooleanField(default=False)
+    totp_last_step = pw.IntegerField(null=True)
     disabled = pw.BooleanField(default=False)
     created_at = pw.DateTimeField(default=utcnow)
 
@@ -70,9 +71,25 @@ class Session(BaseModel):
     created_at = pw.DateTimeField(default=utcnow)
     expires_at = pw.DateTimeField()
     revoked_at = pw.DateTimeField(null=True)
+    last_used_at = pw.DateTimeField(null=True)
+    address = pw.TextField(default="")
+    client = pw.TextField(default="")
+    idle_s = pw.IntegerField(default=2_592_000)
 
     class Meta:
         table_name = "sessions"
+
+
+class RecoveryCode(BaseModel):
+    """A single-use code that stands in for a TOTP code at sign-in; only its hash is kept."""
+
+    id = pw.AutoField()
+    user = pw.ForeignKeyField(User, column_name="user_id", backref="recovery_codes")
+    code_hash = pw.TextField()
+    used_at = pw.DateTimeField(null=True)
+
+    class Meta:
+        table_name = "recovery_codes"
 
 
 class Category(BaseModel):
@@ -257,6 +274,7 @@ MODELS: tuple[type[BaseModel], ...] = (
     Setting,
     User,
     Session,
+    RecoveryCode,
     Category,
     Product,
     Register,

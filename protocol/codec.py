@@ -12,6 +12,8 @@ from typing import Any
 
 import msgpack  # type: ignore[import-untyped]  # ships no type information
 
+from protocol.excerpt import excerpt
+
 _packers = threading.local()
 
 
@@ -60,6 +62,6 @@ def _unique_keys(pairs: list[tuple[Any, Any]]) -> dict[Any, Any]:
         seen: set[Any] = set()
         for key, _ in pairs:
             if key in seen:
-                raise ValueError(f"a map repeats the key {key!r}")
+                raise ValueError(f"a map repeats the key '{excerpt(key)}'")
             seen.add(key)
     return mapping

@@ -5,11 +5,14 @@ from typing import Any
 
 from protocol.codec import packb
 from protocol.errors import BadRequest, ErrorCode
-from protocol.framing import frame
+from protocol.excerpt import excerpt
+from protocol.framing import HEADER, frame
 from protocol.rules import MAX_ID
 
 REQUEST_KEYS = frozenset({"id", "op", "args"})
 MAX_OP_LENGTH = 64
+MAX_LISTED = 3  # unknown keys named in an error
+MAX_SEQ_BYTES = 9  # a uint64 in msgpack
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,11 +39,11 @@ def parse_request(body: dict[str, Any]) -> Request:
             f"'id' must be an integer from 1 to 2^53, got {_describe(raw_id)}",
             {"field": "id"},
         )
-    unknown = [k if isinstance(k, str) else repr(k) for k in body if k not in REQUEST_KEYS]
+    unknown = sorted(excerpt(k) for k in body if k not in REQUEST_KEYS)
     if unknown:
         raise BadRequest(
-            f"unknown envelope key(s): {', '.join(sorted(unknown))}",
-            {"field": sorted(unknown)[0]},
+            f"unknown envelope key(s): {_listed(unknown)}; a request has only id, op and args",
+            {"field": unknown[0]},
             request_id,
         )
     op = body.get("op")
@@ -54,6 +57,13 @@ def parse_request(body: dict[str, Any]) -> Request:
             f"'args' must be a map, got {_describe(args)}", {"field": "args"}, request_id
         )
     return Request(request_id, op, args)
+
+
+def _listed(names: list[str]) -> str:
+    """The first few of `names`, and how many more: an answer never grows with the input."""
+    shown = ", ".join(f"'{name}'" for name in names[:MAX_LISTED])
+    more = len(names) - MAX_LISTED
+    return f"{shown} and {more} more" if more > 0 else shown
 
 
 def _describe(value: Any) -> str:
@@ -94,13 +104,15 @@ class PushTemplate:
     after the `seq` value are shared, only the small integer is packed per connection.
     """
 
-    __slots__ = ("_head", "_tail", "data", "event")
+    __slots__ = ("_head", "_tail", "data", "event", "size")
 
     def __init__(self, event: str, data: dict[str, Any]) -> None:
         self.event = event
         self.data = data
         self._head = b"\x83" + packb("event") + packb(event) + packb("seq")
         self._tail = packb("data") + packb(data)
+        self.size = HEADER.size + len(self._head) + MAX_SEQ_BYTES + len(self._tail)
+        """The most bytes a frame of it takes, whatever its `seq`."""
 
     def frame(self, seq: int) -> bytes:
         return frame(self._head + packb(seq) + self._tail)

@@ -3,6 +3,8 @@
 from enum import StrEnum
 from typing import Any
 
+from protocol.excerpt import excerpt
+
 
 class ErrorCode(StrEnum):
     """Stable error codes: extend, never rename."""
@@ -143,7 +145,7 @@ BY_CODE: dict[str, type[WarungError]] = {
 def from_wire(error: Any) -> WarungError:
     """The exception for an `error` map received from a peer (unknown codes stay readable)."""
     if not isinstance(error, dict):
-        return Internal(f"malformed error: {error!r}")
+        return Internal(f"malformed error: {excerpt(repr(error))}")
     code = str(error.get("code", "internal"))
     message = str(error.get("message", ""))
     details = error.get("details")

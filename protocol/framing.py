@@ -6,9 +6,12 @@ from typing import Any
 
 from protocol.codec import packb, unpackb
 from protocol.errors import FrameTooLarge, MalformedFrame
+from protocol.excerpt import excerpt
 from protocol.rules import DEFAULT_MAX_FRAME
+from protocol.value_count import count_values
 
 HEADER = struct.Struct(">I")
+MAX_REASON = 160  # characters of a decoder's error shown to the client
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,10 +32,15 @@ class FrameDecoder:
     with the next frame. A declared length over `max_frame` is reported as `FrameTooLarge`
     before any of its body is buffered; the decoder then refuses all further input, since
     the rest of the stream cannot be trusted to be in step.
+
+    With `max_values`, a body of more values than that is reported as `MalformedFrame`
+    without being decoded, so a frame costs the reactor a bounded time (see
+    `protocol.value_count`). A server sets it; a client reading a server does not.
     """
 
-    def __init__(self, max_frame: int = DEFAULT_MAX_FRAME) -> None:
+    def __init__(self, max_frame: int = DEFAULT_MAX_FRAME, max_values: int | None = None) -> None:
         self.max_frame = max_frame
+        self.max_values = max_values
         self._buffer = bytearray()
         self.broken = False
 
@@ -40,6 +48,14 @@ class FrameDecoder:
     def buffered(self) -> int:
         """Bytes held for a frame not yet complete."""
         return len(self._buffer)
+
+    @property
+    def declared(self) -> int | None:
+        """The declared body length of the frame not yet complete, once its header is in."""
+        if len(self._buffer) < HEADER.size:
+            return None
+        length: int = HEADER.unpack_from(self._buffer)[0]
+        return length
 
     def feed(self, data: bytes) -> list[Event]:
         """Take the next bytes of the stream; return the events they complete, in order."""
@@ -64,23 +80,37 @@ class FrameDecoder:
             stop = pos + HEADER.size + length
             if stop > end:
                 break
-            events.append(decode_body(bytes(buffer[pos + HEADER.size : stop])))
+            events.append(decode_body(bytes(buffer[pos + HEADER.size : stop]), self.max_values))
             pos = stop
         del buffer[:pos]
         return events
 
 
-def decode_body(body: bytes) -> Message | MalformedFrame:
+def decode_body(body: bytes, max_values: int | None = None) -> Message | MalformedFrame:
     """Decode one frame body into a `Message`, or say why it is not one."""
+    if too_many_values(body, max_values):
+        return MalformedFrame(
+            f"body holds more than {max_values} msgpack values: send less in one request",
+            {"reason": "too_many_values", "limit": max_values},
+        )
     try:
         obj = unpackb(body)
     except Exception as exc:  # msgpack raises several unrelated types for bad input
-        return MalformedFrame(f"body is not valid msgpack: {exc}", {"reason": "msgpack"})
+        shown = excerpt(str(exc), MAX_REASON)  # msgpack's words, which may quote the body
+        return MalformedFrame(f"body is not valid msgpack: {shown}", {"reason": "msgpack"})
     if not isinstance(obj, dict):
         return MalformedFrame(
             f"body must be a map, got {type(obj).__name__}", {"reason": "not_a_map"}
         )
     return Message(obj, len(body))
+
+
+def too_many_values(body: bytes, max_values: int | None) -> bool:
+    """Whether `body` holds more than `max_values` values (None: no bound). A body of at
+    most `max_values` bytes cannot: only a longer one is counted."""
+    if max_values is None or len(body) <= max_values:
+        return False
+    return count_values(body, max_values) > max_values
 
 
 def frame(body: bytes) -> bytes:

@@ -14,6 +14,8 @@ from protocol.rules import (
     ORDER_STATUSES,
     PASSWORD_MAX,
     PASSWORD_MIN,
+    RECOVERY_CODE_RE,
+    RECOVERY_CODE_RULE,
     ROLES,
     STAFF_ROLES,
     USERNAME_RE,
@@ -43,6 +45,11 @@ class Op(StrEnum):
     AUTH_LOGOUT = "auth.logout"
     AUTH_TOTP_ENROLL = "auth.totp.enroll"
     AUTH_TOTP_CONFIRM = "auth.totp.confirm"
+    AUTH_TOTP_DISABLE = "auth.totp.disable"
+    AUTH_TOTP_RECOVERY_CODES = "auth.totp.recovery_codes"
+    AUTH_PASSWORD_CHANGE = "auth.password.change"
+    AUTH_SESSION_LIST = "auth.session.list"
+    AUTH_SESSION_REVOKE = "auth.session.revoke"
     CATALOG_CATEGORIES = "catalog.categories"
     CATALOG_LIST = "catalog.list"
     CATALOG_GET = "catalog.get"
@@ -82,6 +89,7 @@ class EventName(StrEnum):
     STOCK = "stock"
     ORDER = "order"
     SERVER_SHUTDOWN = "server.shutdown"
+    SESSION_ENDED = "session.ended"
 
 
 ANYONE: frozenset[str] = frozenset()
@@ -109,6 +117,14 @@ DESCRIPTION = Str(0, 4000, controls=TEXT_CONTROLS)
 USERNAME = Str(3, 32, pattern=USERNAME_RE.pattern[1:-1], rule=USERNAME_RULE)
 PASSWORD = Str(PASSWORD_MIN, PASSWORD_MAX, controls=SECRET_CONTROLS)
 ROLE = Str(choices=ROLES)
+TOTP_CODE = Str(6, 6, pattern=r"[0-9]{6}")
+RECOVERY_CODE = Str(24, 29, pattern=RECOVERY_CODE_RE, rule=RECOVERY_CODE_RULE)
+CURRENT_PASSWORD = Field(
+    "password",
+    Str(1, PASSWORD_MAX, controls=SECRET_CONTROLS),
+    required=True,
+    doc="the account's current password",
+)
 IDEMPOTENCY_KEY = Str(1, 64, pattern=r"[\x21-\x7e]+")
 ONLINE_PAYMENT = Record(
     (
@@ -166,7 +182,8 @@ SPECS: tuple[OpSpec, ...] = (
         "sign in; returns the user and a session token",
         Field("username", Str(1, 64), required=True),
         Field("password", Str(1, PASSWORD_MAX, controls=SECRET_CONTROLS), required=True),
-        Field("totp", Str(6, 6, pattern=r"[0-9]{6}"), doc="6-digit code when 2FA is on"),
+        Field("totp", TOTP_CODE, doc="6-digit code when 2FA is on"),
+        Field("recovery_code", RECOVERY_CODE, doc="a recovery code instead of `totp`"),
     ),
     _spec(
         Op.AUTH_RESUME,
@@ -174,13 +191,53 @@ SPECS: tuple[OpSpec, ...] = (
         "sign in again with a session token",
         Field("token", Str(1, 128), required=True),
     ),
-    _spec(Op.AUTH_LOGOUT, SIGNED_IN, "end the session on every connection using it"),
-    _spec(Op.AUTH_TOTP_ENROLL, SIGNED_IN, "start two-factor sign-in: returns a TOTP secret"),
+    _spec(
+        Op.AUTH_LOGOUT,
+        SIGNED_IN,
+        "end the session on every connection using it (or every session of the account)",
+        Field("everywhere", Bool(), default=False, doc="end every session of the account"),
+    ),
+    _spec(
+        Op.AUTH_TOTP_ENROLL,
+        SIGNED_IN,
+        "start two-factor sign-in: returns a TOTP secret",
+        CURRENT_PASSWORD,
+    ),
     _spec(
         Op.AUTH_TOTP_CONFIRM,
         SIGNED_IN,
-        "confirm the TOTP secret with a current code; 2FA is on from then",
-        Field("code", Str(6, 6, pattern=r"[0-9]{6}"), required=True),
+        "confirm the TOTP secret with a current code; 2FA is on from then; returns recovery codes",
+        CURRENT_PASSWORD,
+        Field("code", TOTP_CODE, required=True),
+    ),
+    _spec(
+        Op.AUTH_TOTP_DISABLE,
+        SIGNED_IN,
+        "turn two-factor sign-in off, with the password and a current or recovery code",
+        CURRENT_PASSWORD,
+        Field("code", TOTP_CODE),
+        Field("recovery_code", RECOVERY_CODE),
+        one_of=(("code", "recovery_code"),),
+    ),
+    _spec(
+        Op.AUTH_TOTP_RECOVERY_CODES,
+        SIGNED_IN,
+        "new recovery codes; the earlier ones stop working",
+        CURRENT_PASSWORD,
+    ),
+    _spec(
+        Op.AUTH_PASSWORD_CHANGE,
+        SIGNED_IN,
+        "change the password; every other session of the account ends",
+        CURRENT_PASSWORD,
+        Field("new_password", PASSWORD, required=True),
+    ),
+    _spec(Op.AUTH_SESSION_LIST, SIGNED_IN, "the account's live sessions, newest first"),
+    _spec(
+        Op.AUTH_SESSION_REVOKE,
+        SIGNED_IN,
+        "end one of the account's sessions",
+        Field("session_id", ID, required=True),
     ),
     _spec(Op.CATALOG_CATEGORIES, SIGNED_IN, "every category, parents before children"),
     _spec(

@@ -22,6 +22,8 @@ USERNAME_RULE = (
 )
 PASSWORD_MIN = 8
 PASSWORD_MAX = 128
+RECOVERY_CODE_RE = r"[A-Za-z2-7]{4}(-?[A-Za-z2-7]{4}){5}"
+RECOVERY_CODE_RULE = "24 characters a-z and 2-7 in groups of 4, '-' between groups optional"
 ROLES = ("customer", "clerk", "admin")
 STAFF_ROLES = frozenset({"clerk", "admin"})
 MAX_QTY = 1000  # units on one cart or order line

@@ -12,6 +12,7 @@ from functools import cached_property
 from typing import Any
 
 from protocol.errors import BadRequest
+from protocol.excerpt import excerpt
 
 
 class Type(ABC):
@@ -205,7 +206,7 @@ class Record(Type):
         known = self._by_name
         for key in value:
             if key not in known:
-                shown = key if isinstance(key, str) else repr(key)
+                shown = excerpt(key)
                 where = f"{path}.{shown}" if path else shown
                 raise BadRequest(f"unknown argument '{where}'", {"field": where, "rule": "unknown"})
         out: dict[str, Any] = {}

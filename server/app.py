@@ -29,6 +29,7 @@ from server.metrics import Metrics
 from server.payments import FakeProvider
 from server.pg_events import PgEventListener
 from server.security_log import SecurityLog, open_file
+from server.services.account_sessions import SessionLifetimes
 from server.services.audit_list import AuditListService
 from server.services.auth import AuthService
 from server.services.cart import CartService
@@ -42,6 +43,7 @@ from server.services.refund import RefundService
 from server.services.register import RegisterService
 from server.services.sale import SaleService
 from server.services.session import SessionService
+from server.services.session_check import SessionCheck
 from server.services.staff_feed import StaffFeedService
 from server.services.stock_feed import StockFeedService
 from server.session_registry import SessionRegistry
@@ -86,6 +88,12 @@ class Server:
             limits,
             self.hashing,
             security=self.security,
+            lifetimes=SessionLifetimes.of(limits),
+        )
+        check = SessionCheck(self.dbx, reactor, sessions, self.security)
+        self.session_check_s = limits.session_check_s
+        self._session_checks = LoopingCall(
+            _logged(lambda: Deferred.fromCoroutine(check.run()), "session check")
         )
         session = SessionService(limits, shop)
         dispatcher = Dispatcher(
@@ -150,6 +158,8 @@ class Server:
         )
         self._sweeps.clock = self.reactor
         self._sweeps.start(SWEEP_EVERY_S, now=False)
+        self._session_checks.clock = self.reactor
+        self._session_checks.start(self.session_check_s, now=False)
 
     def _checkpoint(self) -> Deferred[None]:
         return self.dbx.read(checkpoint_wal)
@@ -174,7 +184,7 @@ class Server:
         self.security.flush()
         try:
             await self.audit_feed.drain()
-            for loop in (self._checkpoints, self._sweeps):
+            for loop in (self._checkpoints, self._sweeps, self._session_checks):
                 if loop.running:
                     loop.stop()
             if self.listener is not None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import peewee as pw
 
-from db.accounts import UserExists, create_user
+from db.accounts import UnknownUser, UserExists, create_user, set_disabled
 from db.backup import BackupError, backup
 from db.connect import DatabaseUnavailable, connect, disconnect
 from db.demo import ShopNotEmpty, load_demo
@@ -68,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="read the password from the first line of standard input",
     )
+    for verb, summary in (
+        ("disable", "disable a user: its sessions end, also on running servers"),
+        ("enable", "let a disabled user sign in again"),
+    ):
+        switch = _command(user_commands, verb, run_user_disable, summary)
+        switch.add_argument("name", help="the username")
 
     imports = _command(
         commands, "import-products", run_import, "add or update products from a CSV file"
@@ -186,6 +192,23 @@ def run_user_add(args: argparse.Namespace) -> int:
     finally:
         disconnect(db)
     say(f"created {user.role} {user.username!r} (id {user.id})")
+    return 0
+
+
+def run_user_disable(args: argparse.Namespace) -> int:
+    disabled = args.user_command == "disable"
+    db = _open_current(args.db)
+    try:
+        user, ended = set_disabled(args.name, disabled)
+    except UnknownUser as exc:
+        say(f"{PROG}: {exc}")
+        return 1
+    finally:
+        disconnect(db)
+    if disabled:
+        say(f"disabled {user.username!r} (id {user.id}); ended {ended} sessions")
+    else:
+        say(f"enabled {user.username!r} (id {user.id}); it signs in with its password")
     return 0
 
 

@@ -7,6 +7,12 @@ per reactor turn. It is also the push producer its transport asks to pause:
 while paused, stock values wait in a dict keyed by product (newest wins) and reading from
 the socket stops; a connection paused longer than `paused_close_s` is closed. Orders of the
 staff feed wait the same way, the newest per order, at most `MAX_HELD_ORDERS` of them.
+
+Everything queued to a connection (what its transport has not sent, and the pushes it
+holds while paused) stays within a byte budget, checked and charged in one step
+(`_write_within`, `_hold`): a push that would take it past `limits.max_queued_push_bytes`
+is dropped and uses its `seq` (the client sees a gap); a reply that would take it past
+`limits.max_queued_bytes` closes the connection, since a reply must not be lost.
 """
 
 from __future__ import annotations
@@ -35,9 +41,11 @@ from protocol.errors import (
     Unavailable,
     WarungError,
 )
+from protocol.excerpt import excerpt
 from protocol.framing import HEADER, FrameDecoder, Message, encode, frame
 from protocol.ops import Op
 from server.dispatch import internal_error
+from server.frame_watch import FrameWatch
 from server.security_events import record_refusal
 
 if TYPE_CHECKING:
@@ -70,9 +78,10 @@ class WarungConnection(Protocol, TimeoutMixin):
         self.factory = factory
         self.limits = factory.limits
         self.address = address
-        self.decoder = FrameDecoder(self.limits.max_frame)
+        self.decoder = FrameDecoder(self.limits.max_frame, self.limits.max_values)
         self.identity: Identity | None = None
         self.client_max_frame: int | None = None
+        self.client_name = ""  # from its hello, for the session list
         self.greeted = False
         self.closing = False
         self.in_flight = 0
@@ -80,9 +89,13 @@ class WarungConnection(Protocol, TimeoutMixin):
         self.paused = False
         self.pending_stock: dict[int, PushTemplate] = {}
         self.pending_orders: dict[int, PushTemplate] = {}
+        self.held_bytes = 0  # the most bytes the pending pushes take as frames
         self._pause_timer: Any = None
         self._refusal: Any = None
         self._bucket = factory.new_bucket()
+        self.frames = FrameWatch(
+            factory.clock, self.limits, factory.partial_frames, self._frame_too_slow
+        )
 
     # -- connection lifecycle
 
@@ -126,6 +139,7 @@ class WarungConnection(Protocol, TimeoutMixin):
         self.out.stop()
         self.setTimeout(None)
         self._cancel_pause_timer()
+        self.frames.stop()
         if self._refusal is not None and self._refusal.active():
             self._refusal.cancel()
         self.factory.forget(self)
@@ -142,6 +156,8 @@ class WarungConnection(Protocol, TimeoutMixin):
         Closing with unread input makes the kernel send RST, which can destroy the error
         still in flight; so send FIN, drop what else arrives, and abort only after a grace.
         """
+        if self.closing:  # the error did not fit what may be queued: already reset
+            return
         self.closing = True
         self.out.detach()
         self.tcp.loseWriteConnection()
@@ -164,9 +180,10 @@ class WarungConnection(Protocol, TimeoutMixin):
     def dataReceived(self, data: bytes) -> None:
         if self.closing:
             return
-        if self.greeted:  # before hello the deadline stands, however the bytes trickle in
-            self.resetTimeout()
-        for event in self.decoder.feed(data):
+        events = self.decoder.feed(data)
+        if events and self.greeted:  # only whole frames are activity, never stray bytes;
+            self.resetTimeout()  # and before hello its deadline stands
+        for event in events:
             if self.closing:
                 return
             if isinstance(event, Message):
@@ -176,6 +193,33 @@ class WarungConnection(Protocol, TimeoutMixin):
                 self._refuse_rest()
             else:
                 self._malformed(event)
+        if self.closing:
+            return
+        if not self.frames.update(self.decoder, bool(events)):
+            self._refuse_partial_frame(self.decoder.declared or 0)
+
+    def _refuse_partial_frame(self, length: int) -> None:
+        """A large frame begun while the server holds all the unfinished ones it may."""
+        self.factory.security.record(
+            "conn.closed", self.address, reason="partial_frames", length=length
+        )
+        self._send_error(
+            None,
+            Unavailable(
+                "the server holds too many large unfinished frames: send it again later",
+                {"reason": "partial_frames", "retry_after_ms": 1000},
+            ),
+        )
+        self._refuse_rest()
+
+    def _frame_too_slow(self) -> None:
+        """A frame was not finished in time: reset, without a message."""
+        log.info("closing {address}: a frame was not finished in time", address=self.address)
+        self.factory.security.record(
+            "conn.closed", self.address, reason="frame_deadline", buffered=self.decoder.buffered
+        )
+        self.closing = True
+        self.tcp.abortConnection()
 
     def _malformed(self, error: MalformedFrame) -> None:
         self._send_error(None, error)
@@ -200,7 +244,8 @@ class WarungConnection(Protocol, TimeoutMixin):
     def _first_request(self, request: Request) -> None:
         if request.op != Op.HELLO:
             self._send_error(
-                request.id, BadRequest(f"the first request must be hello, not '{request.op}'")
+                request.id,
+                BadRequest(f"the first request must be hello, not '{excerpt(request.op)}'"),
             )
             self.close()
             return
@@ -293,7 +338,7 @@ class WarungConnection(Protocol, TimeoutMixin):
                     {"size": len(body), "max_frame": limit},
                 ),
             )
-        self.out.write(frame(body))
+        self._send_reply(frame(body))
         return "ok"
 
     def _reply_failure(self, reason: Failure, request: Request) -> str:
@@ -313,8 +358,55 @@ class WarungConnection(Protocol, TimeoutMixin):
         A refusal the security log keeps is recorded here, the one place errors leave."""
         if op is not None:
             record_refusal(self.factory.security, op, error, self.address, self.identity)
-        self.out.write(encode(failure(request_id, error.code, error.message, error.details)))
+        self._send_reply(encode(failure(request_id, error.code, error.message, error.details)))
         return str(error.code)
+
+    def _send_reply(self, data: bytes) -> None:
+        """A reply is never dropped: past the budget the connection is closed instead."""
+        if not self._write_within(data, self.limits.max_queued_bytes):
+            self._close_over_budget(len(data))
+
+    def queued_bytes(self) -> int:
+        """Bytes queued to this client: written and not yet sent, and pushes held."""
+        return self.out.unsent() + self.held_bytes
+
+    def _write_within(self, data: bytes, budget: int) -> bool:
+        """Write `data` if what is queued stays within `budget`; whether it was written."""
+        out = self.out
+        if out.held_bytes + out.backlog() + self.held_bytes + len(data) > budget:
+            return False  # (queued_bytes(), inline: this runs for every reply and push)
+        out.write(data)
+        return True
+
+    def _hold(
+        self, pending: dict[int, PushTemplate], key: int, template: PushTemplate, room: bool
+    ) -> None:
+        """Keep `template` as the newest push for `key` while paused, charged to the budget.
+
+        It replaces the one held for `key`; a new key needs `room`. One that does not fit is
+        dropped and uses its `seq`, so the client sees a gap and asks again."""
+        replaced = pending.pop(key, None)
+        if replaced is not None:
+            self.held_bytes -= replaced.size
+        fits = self.queued_bytes() + template.size <= self.limits.max_queued_push_bytes
+        if fits and (room or replaced is not None):
+            pending[key] = template
+            self.held_bytes += template.size
+        else:
+            self.seq += 1
+
+    def _close_over_budget(self, size: int) -> None:
+        log.info(
+            "closing {address}: a {size}-byte reply does not fit the {budget} bytes it may queue",
+            address=self.address,
+            size=size,
+            budget=self.limits.max_queued_bytes,
+        )
+        self.factory.security.record(
+            "conn.closed", self.address, reason="queue_full", queued=self.queued_bytes()
+        )
+        self.closing = True
+        self.tcp.abortConnection()
 
     def set_max_frame(self, max_frame: int | None) -> None:
         self.client_max_frame = max_frame
@@ -327,7 +419,8 @@ class WarungConnection(Protocol, TimeoutMixin):
         self.factory.signed_in(self, previous, identity)
 
     def send_event(self, event: str, data: dict[str, Any]) -> None:
-        """A push that is never conflated (order changes, shutdown notices)."""
+        """A push that is never conflated (order changes, shutdown notices), but dropped as
+        a `seq` gap past the push budget."""
         if self.closing:
             return
         self.seq += 1
@@ -335,38 +428,40 @@ class WarungConnection(Protocol, TimeoutMixin):
         if self.client_max_frame is not None and len(body) > self.client_max_frame:
             log.info("skipped a {n}-byte push over the client's max_frame", n=len(body))
             return  # the client sees the gap in seq
-        self.out.write(frame(body))
+        self._push(frame(body))
 
     def send_stock(self, product_id: int, template: PushTemplate) -> None:
         """A stock value: written now, or kept as the newest for this product while paused."""
         if self.closing:
             return
         if self.paused:
-            self.pending_stock.pop(product_id, None)
-            self.pending_stock[product_id] = template
+            self._hold(self.pending_stock, product_id, template, room=True)
             return
         self.seq += 1
-        self.out.write(template.frame(self.seq))
+        self._push(template.frame(self.seq))
 
     def send_order(self, order_id: int, template: PushTemplate) -> None:
         """An order of the staff feed: written now, or kept as the newest for this order
-        while paused. Past `MAX_HELD_ORDERS` orders kept, a push is dropped but takes its
-        `seq`, so the client sees the gap and asks `order.subscribe` again."""
+        while paused. Past `MAX_HELD_ORDERS` orders kept, or past the push budget, a push is
+        dropped but takes its `seq`, so the client sees the gap and asks `order.subscribe`
+        again."""
         if self.closing:
             return
         if self.paused:
-            if order_id in self.pending_orders or len(self.pending_orders) < MAX_HELD_ORDERS:
-                self.pending_orders.pop(order_id, None)
-                self.pending_orders[order_id] = template
-            else:
-                self.seq += 1
+            room = len(self.pending_orders) < MAX_HELD_ORDERS
+            self._hold(self.pending_orders, order_id, template, room)
             return
         self.seq += 1
         data = template.frame(self.seq)
         if self.client_max_frame is not None and len(data) - HEADER.size > self.client_max_frame:
             log.info("skipped a {n}-byte push over the client's max_frame", n=len(data))
             return  # the client sees the gap in seq
-        self.out.write(data)
+        self._push(data)
+
+    def _push(self, data: bytes) -> None:
+        """Write a push that has taken its `seq`; one past the push budget is dropped, and the
+        client sees the gap in `seq`."""
+        self._write_within(data, self.limits.max_queued_push_bytes)
 
     # -- IPushProducer: the transport's buffer is full, or has drained
 
@@ -384,10 +479,11 @@ class WarungConnection(Protocol, TimeoutMixin):
             return
         self.paused = False
         self._cancel_pause_timer()
-        pending, self.pending_stock = self.pending_stock, {}
-        for product_id, template in pending.items():
-            self.send_stock(product_id, template)
+        stock, self.pending_stock = self.pending_stock, {}
         orders, self.pending_orders = self.pending_orders, {}
+        self.held_bytes = 0  # each is sent now, held again, or dropped: charged anew
+        for product_id, template in stock.items():
+            self.send_stock(product_id, template)
         for order_id, template in orders.items():
             self.send_order(order_id, template)
         if not self.paused:

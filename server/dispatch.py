@@ -28,6 +28,7 @@ from protocol.errors import (
     Unavailable,
     WarungError,
 )
+from protocol.excerpt import excerpt
 from protocol.ops import REGISTRY
 from server.events import Subscriber
 from server.security_events import change_recorder
@@ -51,6 +52,7 @@ class Peer(Subscriber, Protocol):
     event hub pushes to."""
 
     address: str
+    client_name: str  # from its hello
     identity: Identity | None
     closing: bool
 
@@ -117,7 +119,10 @@ class Dispatcher:
     def _call(self, request: Request, peer: Peer) -> Any:
         spec = REGISTRY.get(request.op)
         if spec is None:
-            raise BadRequest(f"unknown op '{request.op}'", {"field": "op", "rule": "unknown"})
+            raise BadRequest(
+                f"unknown op '{excerpt(request.op)}': see the ops of the protocol's section 12",
+                {"field": "op", "rule": "unknown"},
+            )
         if spec.roles:
             if peer.identity is None:
                 raise Unauthenticated(

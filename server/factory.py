@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet.protocol import ServerFactory
@@ -10,6 +11,7 @@ from protocol.errors import RateLimited, Unavailable, WarungError
 from server.clock import Clock
 from server.connection import WarungConnection
 from server.dispatch import Dispatcher, Identity
+from server.frame_watch import PartialFrameBudget
 from server.limits import AddressLimiter, Limits, TokenBucket
 from server.metrics import Metrics
 from server.security_log import SecurityLog
@@ -44,6 +46,8 @@ class WarungFactory(ServerFactory):
         self.turns = TurnFlusher(clock)
         self.sessions = SessionRegistry() if sessions is None else sessions
         self.security = SecurityLog(clock) if security is None else security
+        self.partial_frames = PartialFrameBudget(limits.max_partial_frame_bytes)
+        self._open: Counter[str] = Counter()  # connections admitted, per address
         self._new_connections = AddressLimiter(
             limits.connections_per_address_per_s, limits.connection_burst_per_address
         )
@@ -55,25 +59,42 @@ class WarungFactory(ServerFactory):
         return TokenBucket(self.limits.rate_per_s, self.limits.burst, self.clock.seconds())
 
     def admit(self, conn: WarungConnection) -> WarungError | None:
-        """Register a new connection, or say why it is refused."""
+        """Register a new connection, or say why it is refused (and log the refusal)."""
+        refusal = self._refusal(conn.address)
+        if refusal is not None:
+            self.security.record("conn.refused", conn.address, reason=refusal.details["reason"])
+            return refusal
+        self.connections.add(conn)
+        self._open[conn.address] += 1
+        return None
+
+    def _refusal(self, address: str) -> WarungError | None:
         if len(self.connections) >= self.limits.max_connections:
             return Unavailable(
                 "the server is at its connection limit: try again later or another server",
                 {"reason": "max_connections", "retry_after_ms": 1000},
             )
-        wait = self._new_connections.take(conn.address, self.clock.seconds())
+        cap = self.limits.max_connections_per_address
+        if self._open[address] >= cap:
+            return RateLimited(
+                f"this address has {cap} connections open, as many as it may: close one first",
+                {"reason": "address_connections", "limit": cap, "retry_after_ms": 1000},
+            )
+        wait = self._new_connections.take(address, self.clock.seconds())
         if wait:
             return RateLimited(
                 "too many new connections from this address",
                 {"reason": "address", "retry_after_ms": int(wait * 1000) + 1},
             )
-        self.connections.add(conn)
         return None
 
     def forget(self, conn: WarungConnection) -> None:
         if conn not in self.connections:
             return
         self.connections.discard(conn)
+        self._open[conn.address] -= 1
+        if not self._open[conn.address]:
+            del self._open[conn.address]
         self._unlink(conn, conn.identity)
         self.hub.unsubscribe_all(conn)
 

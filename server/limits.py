@@ -32,6 +32,19 @@ class Limits:
     paused_close_s: float = 30.0
     send_buffer_bytes: int = 262_144
     max_subscriptions: int = 10_000
+    max_values: int = 4096  # msgpack values in one request body (protocol.value_count)
+    max_queued_bytes: int = 2_097_152  # queued to one connection, past which a reply closes it
+    max_connections_per_address: int = 64
+    frame_deadline_s: float = 10.0  # to finish a frame once its first byte is in, at least
+    frame_min_bytes_per_s: int = 16_384  # ... and longer for a large frame, at this rate
+    max_partial_frame_bytes: int = 67_108_864  # server-wide, declared by large unfinished frames
+    max_queued_push_bytes: int = 262_144  # queued to one connection, past which pushes drop
+    # Session lifetimes (ASVS 5.0 V7.3.1 inactivity, V7.3.2 absolute); PROTOCOL.md 10.4.
+    session_idle_s: int = 7 * 86_400
+    session_absolute_s: int = 30 * 86_400
+    staff_session_idle_s: int = 3_600
+    staff_session_absolute_s: int = 12 * 3_600
+    session_check_s: float = 5.0  # how often live connections' sessions are checked
 
     @property
     def idle_timeout_s(self) -> float:
@@ -44,6 +57,7 @@ class Limits:
             "max_subscriptions": self.max_subscriptions,
             "rate_per_s": self.rate_per_s,
             "burst": self.burst,
+            "max_values": self.max_values,
         }
 
 

@@ -8,13 +8,16 @@ neither the factory nor the connections.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Protocol
+from typing import Any, Protocol
 
+from protocol.ops import EventName
 from server.dispatch import Identity
 
 
 class SignsIn(Protocol):
     def sign_in(self, identity: Identity | None) -> None: ...
+
+    def send_event(self, event: str, data: dict[str, Any]) -> None: ...
 
 
 class SessionRegistry:
@@ -31,7 +34,13 @@ class SessionRegistry:
             if not peers:
                 del self._by_session[session_id]
 
-    def sign_out_session(self, session_id: int) -> None:
-        """Every connection signed in with this session is signed out."""
+    def sign_out_session(self, session_id: int, reason: str = "logout") -> None:
+        """Every connection signed in with this session is told why (`session.ended`) and
+        signed out."""
         for conn in list(self._by_session.get(session_id, ())):
+            conn.send_event(EventName.SESSION_ENDED, {"reason": reason})
             conn.sign_in(None)
+
+    def session_ids(self) -> list[int]:
+        """The sessions some connection here is signed in with."""
+        return list(self._by_session)

@@ -18,6 +18,7 @@ writes through the transport.
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.interfaces import ISSLTransport
@@ -36,6 +37,7 @@ class TurnOutput:
         self.transport = transport
         self.turns = turns
         self.socket = _plain_socket(transport)
+        self.backlog = backlog_reader(transport)
         self.held: list[bytes] = []
         self.held_bytes = 0
         self.queued = False
@@ -71,6 +73,11 @@ class TurnOutput:
             data = data[sent:]
             self.socket = None  # the transport holds bytes now: all later ones must follow
         self.transport.write(data)
+
+    def unsent(self) -> int:
+        """Bytes written here and not yet taken by the kernel: held for this turn, or in the
+        transport's buffer."""
+        return self.held_bytes + self.backlog()
 
     def detach(self) -> None:
         """Before the transport is told to close: send what is held, and let every later
@@ -114,3 +121,25 @@ def _plain_socket(transport: Any) -> socket.socket | None:
         return None
     sock = handle()
     return sock if isinstance(sock, socket.socket) else None
+
+
+def backlog_reader(transport: Any) -> Callable[[], int]:
+    """A call that tells how many bytes written to `transport` it has not handed to the
+    kernel yet (chosen once per connection: it runs for every write).
+
+    Twisted has no public call for this. A TLS transport keeps cleartext in `_appSendBuffer`
+    (during its handshake) and writes the rest to the TCP transport under it (it is asked
+    first: it passes unknown attributes on to that transport). A TCP transport (a
+    `FileDescriptor`) keeps them in `dataBuffer` from `offset` on, and in `_tempDataBuffer`,
+    counted by `_tempDataLen`. A StringTransport (tests) holds all that was written to it, as
+    a client that never reads would: its `value()`.
+    """
+    if hasattr(transport, "_appSendBuffer"):
+        below = backlog_reader(transport.transport)
+        return lambda: sum(map(len, transport._appSendBuffer)) + below()
+    if hasattr(transport, "_tempDataLen"):
+        return lambda: len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+    value = getattr(transport, "value", None)
+    if callable(value):
+        return lambda: len(value())
+    return lambda: 0

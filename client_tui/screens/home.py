@@ -16,6 +16,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, TabbedContent, TabPane
 
+from client_tui.screens.account import AccountScreen
 from client_tui.screens.twofactor import TwoFactorScreen
 from client_tui.shop import Shop
 from client_tui.widgets.audit import AuditView
@@ -93,6 +94,11 @@ class HomeScreen(Screen[None]):
             "Turn on sign-in codes from an authenticator app (Ctrl+T)",
             self.action_two_factor,
         )
+        yield SystemCommand(
+            "Account",
+            "Where you are signed in, sign out everywhere, change your password",
+            self.action_account,
+        )
 
     def action_search(self) -> None:
         self.action_show_tab("catalog")
@@ -100,6 +106,9 @@ class HomeScreen(Screen[None]):
 
     def action_two_factor(self) -> None:
         self.app.push_screen(TwoFactorScreen(self.shop))
+
+    def action_account(self) -> None:
+        self.app.push_screen(AccountScreen(self.shop))
 
 
 class CustomerScreen(HomeScreen):

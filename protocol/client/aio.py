@@ -360,6 +360,8 @@ class AsyncClient:
     def _incoming(self, body: dict[str, Any]) -> None:
         if "event" in body:
             self.last_seq = body.get("seq", self.last_seq)
+            if body["event"] == SESSION_ENDED_EVENT:  # the server signed this connection out
+                self._forget_session()
             self._deliver(Push(body["event"], body.get("seq", 0), body.get("data") or {}))
             return
         if body.get("id") is None and not body.get("ok"):
@@ -425,6 +427,13 @@ class AsyncClient:
             self._set_state(State.CONNECTED)
             return
 
+    def _forget_session(self) -> None:
+        """Signed out: no token to resume with, no subscription to take again."""
+        self.user = self.token = None
+        self._subscribed_ids.clear()
+        self._subscribed_all = False
+        self._subscribed_orders = False
+
     async def _restore(self) -> None:
         """Sign in again with the token and take every subscription afresh.
 
@@ -435,10 +444,7 @@ class AsyncClient:
             try:
                 await self.resume(self.token)
             except Unauthenticated as ended:
-                self.user = self.token = None
-                self._subscribed_ids.clear()
-                self._subscribed_all = False
-                self._subscribed_orders = False
+                self._forget_session()
                 self._deliver(Push(SESSION_ENDED_EVENT, 0, {"message": ended.message}))
                 return
         snapshot: list[dict[str, Any]] = []

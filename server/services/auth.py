@@ -1,4 +1,5 @@
-"""Accounts and sessions: register, sign in, resume, sign out, two-factor codes.
+"""Accounts: register, sign in, resume, sign out; the account's sessions, two-factor codes
+and password live in `account_sessions`, `totp` and `password`.
 
 Password hashing is slow on purpose, so it runs on the hashing pool (`server.hashing`),
 never on the reader threads (where every read would wait behind it), the writer (where it
@@ -9,24 +10,14 @@ before any hash.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
-from datetime import timedelta
-from typing import Any, NoReturn, Protocol
+from typing import Any, NoReturn
 
 import peewee as pw
-import pyotp
 
 from db.models import utcnow
 from db.passwords import hash_password, verify_password
-from protocol.errors import (
-    BadRequest,
-    Conflict,
-    InvalidState,
-    RateLimited,
-    Unauthenticated,
-    WarungError,
-)
+from protocol.errors import BadRequest, Conflict, RateLimited, Unauthenticated, WarungError
 from protocol.rules import password_problem
 from server import sql
 from server.clock import Clock
@@ -35,22 +26,21 @@ from server.dispatch import Call, Identity
 from server.hashing import Hashing
 from server.limits import AddressLimiter, Limits
 from server.security_log import SecurityLog
+from server.services.account_sessions import (
+    AccountSessions,
+    SessionLifetimes,
+    Sessions,
+    token_hash,
+)
+from server.services.password import PasswordService
+from server.services.reauth import Reauth
+from server.services.totp import TotpService, second_factor
 from server.sign_in_throttle import Attempt, SignInThrottle, rate_limited
 from server.wire import USER_COLUMNS, user
 from server.write_jobs import write_job
 
-TOKEN_LIFETIME = timedelta(days=30)
 WRONG = "wrong username or password"
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-class Sessions(Protocol):
-    """What signing out needs of the connections: every one on a session signed out."""
-
-    def sign_out_session(self, session_id: int) -> None: ...
+__all__ = ["AuthService", "Sessions", "token_hash"]
 
 
 class AuthService:
@@ -62,6 +52,7 @@ class AuthService:
         limits: Limits,
         hashing: Hashing,
         security: SecurityLog | None = None,
+        lifetimes: SessionLifetimes | None = None,
     ) -> None:
         self.dbx = dbx
         self.clock = clock
@@ -71,6 +62,12 @@ class AuthService:
         self.throttle = SignInThrottle(limits, clock)
         per_hour = limits.registrations_per_address_per_hour
         self.registrations = AddressLimiter(per_hour / 3600.0, per_hour)
+        self.accounts = AccountSessions(
+            dbx, clock, sessions, self.security, lifetimes or SessionLifetimes()
+        )
+        reauth = Reauth(hashing, dbx, clock, self.security)
+        self.totp = TotpService(dbx, clock, reauth, self.security)
+        self.password = PasswordService(dbx, hashing, reauth, self.accounts, self.security)
 
     async def register(self, call: Call) -> dict[str, Any]:
         address = call.peer.address
@@ -99,30 +96,31 @@ class AuthService:
         except RateLimited as refused:
             self._throttled(call, username, refused)
         try:
-            row = await self._check(attempt, username, args["password"], args.get("totp"))
+            row, token, session_id = await self._check(attempt, call, username)
         except Unauthenticated as failed:
             self.security.record(
                 "auth.login.failed", address, username=username, reason=_reason(failed)
             )
             raise
-        token = secrets.token_urlsafe(32)
-        session_id = await self.dbx.write(create_session, row[0], token)
         call.peer.sign_in(Identity(row[0], row[1], row[2], session_id))
         self.security.record("auth.login.ok", address, row[0], username)
         return {"user": user(row[:6]), "token": token}
 
     async def _check(
-        self, attempt: Attempt, username: str, password: str, code: str | None
-    ) -> tuple[Any, ...]:
-        """The user's row if `password` (and `code`) are right, reporting to `attempt` how
-        the check ended: a failure, a success, or nothing checked (something unavailable)."""
+        self, attempt: Attempt, call: Call, username: str
+    ) -> tuple[tuple[Any, ...], str, int]:
+        """The user's row and a new session's token and id if the password (and the second
+        factor, which the session's write spends) are right, reporting to `attempt` how the
+        check ended: a failure, a success, or nothing checked (something unavailable)."""
         try:
             row = await self.dbx.read(lambda db: _user_row(db, username))
             stored = _DUMMY_HASH if row is None else row[6]
-            right = await self.hashing.run(verify_password, stored, password)
+            right = await self.hashing.run(verify_password, stored, call.args["password"])
             if row is None or not right:
                 raise Unauthenticated(WRONG)
-            _check_account(row, code)
+            _check_account(row)
+            factor = second_factor(row[0], row[7], row[4], call.args, self.clock.seconds())
+            token, session_id = await self.accounts.start(call, row, factor)
         except Unauthenticated:
             attempt.failed()
             raise
@@ -130,7 +128,7 @@ class AuthService:
             attempt.released()
             raise
         attempt.succeeded()
-        return row
+        return row, token, session_id
 
     def _throttled(self, call: Call, username: str, refused: RateLimited) -> NoReturn:
         self.security.record(
@@ -139,55 +137,12 @@ class AuthService:
         raise refused
 
     async def resume(self, call: Call) -> dict[str, Any]:
-        digest = token_hash(call.args["token"])
-        row = await self.dbx.read(lambda db: _session_user(db, digest))
-        if row is None:
-            raise Unauthenticated("the session token is not valid: sign in again")
-        session_id, user_row = row[0], row[1:]
-        call.peer.sign_in(Identity(user_row[0], user_row[1], user_row[2], session_id))
-        return {"user": user(user_row)}
+        session_id, found = await self.accounts.resume(call)
+        call.peer.sign_in(Identity(found["id"], found["username"], found["role"], session_id))
+        return {"user": found}
 
     async def logout(self, call: Call) -> dict[str, Any]:
-        session_id = call.identity.session_id
-        await self.dbx.write(revoke_session, session_id)
-        self.sessions.sign_out_session(session_id)
-        return {}
-
-    async def totp_enroll(self, call: Call) -> dict[str, Any]:
-        me = call.identity
-        secret = pyotp.random_base32()
-        await self.dbx.write(enroll_totp, me.user_id, secret)
-        uri = pyotp.TOTP(secret).provisioning_uri(name=me.username, issuer_name="warung")
-        return {"secret": secret, "uri": uri}
-
-    async def totp_confirm(self, call: Call) -> dict[str, Any]:
-        await self.dbx.write(confirm_totp, call.identity.user_id, call.args["code"])
-        return {}
-
-
-@write_job
-def enroll_totp(db: pw.Database, user_id: int, secret: str) -> None:
-    cursor = sql.execute(
-        db, "UPDATE users SET totp_secret = ? WHERE id = ? AND NOT totp_enabled", (secret, user_id)
-    )
-    if cursor.rowcount != 1:
-        raise InvalidState("two-factor sign-in is already on", {"reason": "totp_enabled"})
-
-
-@write_job
-def confirm_totp(db: pw.Database, user_id: int, code: str) -> None:
-    found = sql.one(db, "SELECT totp_secret FROM users WHERE id = ?", (user_id,))
-    secret = None if found is None else found[0]
-    if secret is None:
-        raise InvalidState("call auth.totp.enroll first", {"reason": "not_enrolled"})
-    if not pyotp.TOTP(secret).verify(code, valid_window=1):
-        raise BadRequest("wrong code", {"field": "code", "rule": "wrong code"})
-    sql.execute(db, "UPDATE users SET totp_enabled = ? WHERE id = ?", (True, user_id))
-
-
-@write_job
-def revoke_session(db: pw.Database, session_id: int) -> None:
-    sql.execute(db, "UPDATE sessions SET revoked_at = ? WHERE id = ?", (utcnow(), session_id))
+        return await self.accounts.logout(call)
 
 
 @write_job
@@ -226,33 +181,9 @@ def _reason(failed: Unauthenticated) -> str:
     return "disabled" if failed.message.startswith("account disabled") else "password"
 
 
-def _check_account(row: tuple[Any, ...], code: str | None) -> None:
+def _check_account(row: tuple[Any, ...]) -> None:
     if row[3]:
         raise Unauthenticated("account disabled: ask the shop")
-    if row[4] and (code is None or not pyotp.TOTP(row[7]).verify(code, valid_window=1)):
-        raise Unauthenticated("a current two-factor code is needed", {"totp_required": True})
-
-
-@write_job
-def create_session(db: pw.Database, user_id: int, token: str) -> int:
-    now = utcnow()
-    return sql.insert(
-        db,
-        "INSERT INTO sessions (user_id, token_hash, created_at, expires_at) "
-        "VALUES (?, ?, ?, ?) RETURNING id",
-        (user_id, token_hash(token), now, now + TOKEN_LIFETIME),
-    )
-
-
-def _session_user(db: pw.Database, digest: str) -> tuple[Any, ...] | None:
-    columns = ", ".join(f"u.{c.strip()}" for c in USER_COLUMNS.split(","))
-    return sql.one(
-        db,
-        f"SELECT s.id, {columns} FROM sessions s JOIN users u ON u.id = s.user_id "
-        "WHERE s.token_hash = ? AND s.revoked_at IS NULL AND s.expires_at > ? "
-        "AND NOT u.disabled",
-        (digest, utcnow()),
-    )
 
 
 _DUMMY_HASH = hash_password(secrets.token_urlsafe(16))

@@ -34,6 +34,7 @@ class SessionService:
                 {"supported": [ours_low, ours_high]},
             )
         call.peer.set_max_frame(call.args.get("max_frame"))
+        call.peer.client_name = call.args["client"]
         return {
             "protocol": chosen,
             "server": SERVER_NAME,

@@ -4,13 +4,14 @@ import os
 import sqlite3
 import subprocess
 import sys
+from datetime import timedelta
 
 import pytest
 
 from db.connect import connect, disconnect
 from db.conservation import check_conservation
 from db.migrations import LATEST
-from db.models import Product, User
+from db.models import Product, Session, User, utcnow
 from db.passwords import verify_password
 
 
@@ -226,3 +227,22 @@ def test_errors_are_clear(args, status, words, tmp_path):
     assert words in done.stderr
     assert "hunter22" not in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_user_disable_ends_the_sessions_and_enable_lets_the_user_in_again(database, db_url):
+    ana = User.create(username="ana", password_hash="x", role="clerk")
+    now = utcnow()
+    for digest in ("a", "b"):
+        Session.create(user=ana, token_hash=digest, expires_at=now + timedelta(days=1))
+
+    disabled = cli("user", "disable", "ANA", "--db", db_url)
+
+    assert disabled.returncode == 0, disabled.stderr
+    assert "disabled 'ana'" in disabled.stderr and "ended 2 sessions" in disabled.stderr
+    assert User.get_by_id(ana.id).disabled
+    assert not Session.select().where(Session.revoked_at.is_null()).exists()
+    enabled = cli("user", "enable", "ana", "--db", db_url)
+    assert enabled.returncode == 0 and not User.get_by_id(ana.id).disabled
+    assert not Session.select().where(Session.revoked_at.is_null()).exists(), "still ended"
+    unknown = cli("user", "disable", "nobody", "--db", db_url)
+    assert unknown.returncode == 1 and "no user is named 'nobody'" in unknown.stderr

@@ -1,10 +1,9 @@
 import secrets
 import threading
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import peewee as pw
 import pytest
-from twisted.internet.task import Clock
 
 from db import migrations
 from db.connect import connect, disconnect
@@ -23,6 +22,7 @@ from db.models import (
     Order,
     OrderLine,
     Product,
+    RecoveryCode,
     Refund,
     RefundLine,
     Register,
@@ -30,11 +30,9 @@ from db.models import (
     User,
     utcnow,
 )
+from protocol.codec import packb, unpackb
 from server import sql
-from server.limits import Limits
-from server.services.auth import AuthService, token_hash
-from server.session_registry import SessionRegistry
-from tests.services.inline_db import InlineDatabase, InlineHashing, Recorder, ask_from, result
+from server.services.account_sessions import resume_session, token_hash
 
 TABLES = {m._meta.table_name for m in MODELS} | {"schema_version"}
 
@@ -60,6 +58,15 @@ def dump(db, table, columns_of=()):
     rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     keep = columns_of[0].keys() if columns_of else names
     return [{k: v for k, v in row.items() if k in keep} for row in rows]
+
+
+def resume(db, token, now, address="test"):
+    """What `auth.resume` finds for `token` at `now` (a naive UTC datetime), as the server
+    runs it: its write job, in a transaction, its answer through msgpack."""
+    with db.atomic():
+        seconds = now.replace(tzinfo=UTC).timestamp()
+        found = resume_session(db, token_hash(token), seconds, [address, "test"])
+    return unpackb(packb(found))  # as its answer travels from the writer
 
 
 def without(rows, columns):
@@ -123,7 +130,14 @@ def test_upgrade_from_v1_keeps_data(empty):
         "INSERT INTO stock_movements (product_id, kind, delta, stock_after, order_id)"
         " VALUES (1, 'sale', -2, 10, 1)"
     )
-    later = {"schema_version", "audit_log", "registers", "refunds", "refund_lines"}
+    later = {
+        "schema_version",
+        "audit_log",
+        "registers",
+        "refunds",
+        "refund_lines",
+        "recovery_codes",
+    }
     old = {t: dump(empty, t) for t in TABLES - later}
 
     assert migrate(empty) == (1, LATEST)
@@ -297,15 +311,11 @@ def test_upgrade_from_v4_drops_unused_columns_and_keeps_users_and_sessions(empty
     for table in ("users", "sessions"):
         columns = {c.name for c in empty.get_columns(table, schema=schema(empty))}
         assert not columns & DROPPED_IN_V5, table
-    assert {t: dump(empty, t) for t in before} == {
-        t: without(rows, DROPPED_IN_V5) for t, rows in before.items()
-    }
-    limits, hashing = Limits(), InlineHashing()
-    auth = AuthService(InlineDatabase(empty), Clock(), SessionRegistry(), limits, hashing)
-    peer = Recorder()
-    resumed = result(ask_from(peer, auth.resume, "auth.resume", token=token))
-    assert resumed["user"]["username"] == "sari"
-    assert peer.identity is not None and peer.identity.session_id == 1
+    kept = {t: without(rows, DROPPED_IN_V5) for t, rows in before.items()}
+    assert {t: dump(empty, t, columns_of=kept[t]) for t in before} == kept
+    resumed = resume(empty, token, now)
+    assert resumed is not None and resumed[0] == 1  # session 1
+    assert resumed[1]["id"] == 1 and resumed[1]["username"] == "sari"
     assert User.create(username="budi", password_hash="x", role="customer").id == 4
     # users kept every other constraint, and sessions and orders still refer to it
     refused(empty, lambda: User.create(username="Dewi", password_hash="x", role="customer"))
@@ -335,3 +345,28 @@ def test_a_version_that_would_break_a_foreign_key_is_rolled_back_on_sqlite(tmp_p
     assert User.select().count() == 1
     assert db.execute_sql("PRAGMA foreign_keys").fetchone() == (1,)
     disconnect(db)
+
+
+def test_upgrade_from_v5_keeps_sessions_resumable_and_adds_recovery_codes(empty):
+    migrate(empty, target=5)
+    sql.execute(
+        empty, "INSERT INTO users (username, password_hash, role) VALUES ('sari', 'x', 'customer')"
+    )
+    token, now = secrets.token_urlsafe(32), utcnow()
+    sql.execute(  # as sign-in wrote a session at version 5
+        empty,
+        "INSERT INTO sessions (user_id, token_hash, created_at, expires_at) VALUES (1, ?, ?, ?)",
+        (token_hash(token), now - timedelta(hours=1), now + timedelta(days=1)),
+    )
+
+    assert migrate(empty) == (5, LATEST)
+
+    session = Session.get_by_id(1)
+    assert session.last_used_at == session.created_at and session.address == ""
+    assert User.get_by_id(1).totp_last_step is None
+    resumed = resume(empty, token, now, "10.1.2.3")
+    assert resumed is not None and resumed[1]["username"] == "sari"
+    assert Session.get_by_id(1).address == "10.1.2.3"
+    RecoveryCode.create(user=1, code_hash="h")
+    refused(empty, lambda: RecoveryCode.create(user=1, code_hash="h"))
+    refused(empty, lambda: RecoveryCode.create(user=99, code_hash="g"))

@@ -11,10 +11,18 @@ from protocol.framing import FrameDecoder, Message, encode
 
 
 class RawConnection:
-    def __init__(self, port: int, timeout: float = 10.0, source: str | None = None) -> None:
-        """`source`: the local address to connect from (another 127.0.0.x is another client)."""
-        origin = (source, 0) if source else None
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout, origin)
+    def __init__(
+        self, port: int, timeout: float = 10.0, source: str | None = None, receive_buffer: int = 0
+    ) -> None:
+        """`source`: the local address to connect from (another 127.0.0.x is another client);
+        `receive_buffer`: a small kernel buffer for a client that is to stop reading."""
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if receive_buffer:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        self.sock.settimeout(timeout)
+        if source:
+            self.sock.bind((source, 0))
+        self.sock.connect(("127.0.0.1", port))
         self.decoder = FrameDecoder(2**24)
         self.inbox: list[dict[str, Any]] = []
         self.timeout = timeout

@@ -12,7 +12,7 @@ import pyotp
 import pytest
 
 from protocol.client import Client
-from protocol.errors import BadRequest, Unauthenticated
+from protocol.errors import BadRequest, Unauthenticated, WarungError
 from protocol.ops import REGISTRY
 from tests.e2e.harness import ServerProcess, Servers, wait_until
 from tests.e2e.raw import RawConnection
@@ -182,24 +182,33 @@ def test_a_flood_of_refusals_is_a_few_entries_and_one_summary(servers: Servers) 
 def test_no_password_token_or_totp_secret_in_the_audit_log_or_the_logs(
     servers: Servers, tmp_path
 ) -> None:
+    """A run that signs up, fails passwords, signs in, turns TOTP on (its secret, code and
+    recovery codes) and changes the password leaves its events in the audit log and none of
+    those secrets in it, nor in the security log or the server's own log."""
     security_log = tmp_path / "security.jsonl"
     server = servers.start("--security-log", str(security_log))
-    password = "kopi-tubruk-rahasia-77"
+    password, new_password = "kopi-tubruk-rahasia-77", "teh-tarik-rahasia-88"
     with server.client() as client:
         client.call("auth.register", username="rahasia", password=password)
         with pytest.raises(Unauthenticated):
             client.login("rahasia", password + "x")
-    secrets = [password, password + "x"]
+    secrets = [password, password + "x", new_password]
     with server.client() as client:
         token = client.login("rahasia", password)["token"]
-        enrolled = client.call("auth.totp.enroll")
-        totp = pyotp.TOTP(enrolled["secret"])
-        client.call("auth.totp.confirm", code=totp.now())
-        secrets += [token, enrolled["secret"]]
+        enrolled = client.call("auth.totp.enroll", password=password)
+        code = pyotp.TOTP(enrolled["secret"]).now()
+        confirmed = client.call("auth.totp.confirm", password=password, code=code)
+        with pytest.raises(WarungError):
+            client.call("auth.password.change", password=password + "y", new_password="x" * 12)
+        client.call("auth.password.change", password=password, new_password=new_password)
+        secrets += [token, enrolled["secret"], code, *confirmed["recovery_codes"], password + "y"]
     with server.client("clerk") as clerk:
         clerk.call("clerk.restock", product_id=1, qty=1, reason="delivery")
     with server.client("admin") as admin:
-        wait_until(lambda: audit(admin, action="auth.login.ok"), what="the sign-in entries")
+        wait_until(
+            lambda: audit(admin, action="auth.password.changed"), what="the account's entries"
+        )
+        assert audit(admin, action="auth.totp.enabled")
     server.stop()
 
     with opened(server.db_url) as db:

@@ -1,11 +1,12 @@
 """Two-factor sign-in, token lifetime rules, and checkout races on one key."""
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pyotp
 import pytest
 
-from protocol.errors import Conflict, InvalidState, Unauthenticated
+from protocol.errors import BadRequest, Conflict, InvalidState, Unauthenticated
 from tests.e2e.harness import wait_until
 
 CARD = {"method": "card", "token": "tok"}
@@ -15,15 +16,18 @@ def test_totp_enroll_confirm_then_sign_in_needs_the_code(shop):
     with shop.client() as c:
         c.call("auth.register", username="dua-faktor", password="password-2fa")
         c.login("dua-faktor", "password-2fa")
-        enrolled = c.call("auth.totp.enroll")
+        enrolled = c.call("auth.totp.enroll", password="password-2fa")
         assert enrolled["uri"].startswith("otpauth://totp/")
-        totp = pyotp.TOTP(enrolled["secret"])
-        with pytest.raises(Exception) as wrong:
-            c.call("auth.totp.confirm", code="000000" if totp.now() != "000000" else "111111")
-        assert wrong.value.code == "bad_request"
-        assert c.call("auth.totp.confirm", code=totp.now()) == {}
+        totp, now = pyotp.TOTP(enrolled["secret"]), time.time()
+        current = {totp.at(now + step * 30) for step in (-2, -1, 0, 1, 2)}
+        with pytest.raises(BadRequest) as wrong:
+            code = next(c for c in ("000000", "111111", "222222") if c not in current)
+            c.call("auth.totp.confirm", password="password-2fa", code=code)
+        assert wrong.value.details["field"] == "code"
+        confirmed = c.call("auth.totp.confirm", password="password-2fa", code=totp.at(now - 30))
+        assert len(confirmed["recovery_codes"]) == 10
         with pytest.raises(InvalidState) as again:
-            c.call("auth.totp.enroll")
+            c.call("auth.totp.enroll", password="password-2fa")
         assert again.value.details == {"reason": "totp_enabled"}
     with shop.client() as c:
         with pytest.raises(Unauthenticated) as needs:

@@ -36,6 +36,11 @@ MAY_CALL: dict[str, frozenset[str]] = {
     "auth.logout": SIGNED_IN,
     "auth.totp.enroll": SIGNED_IN,
     "auth.totp.confirm": SIGNED_IN,
+    "auth.totp.disable": SIGNED_IN,
+    "auth.totp.recovery_codes": SIGNED_IN,
+    "auth.password.change": SIGNED_IN,
+    "auth.session.list": SIGNED_IN,
+    "auth.session.revoke": SIGNED_IN,
     "catalog.categories": SIGNED_IN,
     "catalog.list": SIGNED_IN,
     "catalog.get": SIGNED_IN,
@@ -72,6 +77,7 @@ MAY_CALL: dict[str, frozenset[str]] = {
 }
 
 NOBODY = 2**53  # an id no order, product, category or user has: changes touch nothing
+WRONG_PASSWORD = "not-the-password"  # so re-authenticated ops are allowed yet change nothing
 SIGN_INS = ("auth.logout", "auth.login", "auth.resume")
 REFUSALS = ("unauthenticated", "forbidden")
 CARD = {"method": "card", "token": "tok"}
@@ -89,8 +95,13 @@ def arguments(tag: str) -> dict[str, dict[str, Any]]:
     return {
         "ping": {},
         "auth.register": {"username": f"authz-{tag}", "password": "password-authz"},
-        "auth.totp.enroll": {},
-        "auth.totp.confirm": {"code": "000000"},
+        "auth.totp.enroll": {"password": WRONG_PASSWORD},
+        "auth.totp.confirm": {"password": WRONG_PASSWORD, "code": "000000"},
+        "auth.totp.disable": {"password": WRONG_PASSWORD, "code": "000000"},
+        "auth.totp.recovery_codes": {"password": WRONG_PASSWORD},
+        "auth.password.change": {"password": WRONG_PASSWORD, "new_password": "password-authz"},
+        "auth.session.list": {},
+        "auth.session.revoke": {"session_id": NOBODY},
         "catalog.categories": {},
         "catalog.list": {"limit": 1},
         "catalog.get": {"product_id": 1},

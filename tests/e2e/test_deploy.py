@@ -40,6 +40,8 @@ BEHIND_PROXY = (
     "connections_per_address_per_s=2000",
     "--limit",
     "connection_burst_per_address=10000",
+    "--limit",
+    "max_connections_per_address=10000",
 )
 PAYMENT_DELAY_S = 1.0  # long enough to retry a checkout while the first is still running
 CARD = {"method": "card", "token": "tok"}

@@ -19,6 +19,7 @@ MANY_SIGN_UPS = (
     "--limit",
     "failed_logins_per_address_per_min=1000",
 )
+ALL_FROM_LOOPBACK = ("--limit", f"max_connections_per_address={BUYERS}")  # one address
 
 
 async def buyer(port: int, name: str, product_id: int, ready: list, go: asyncio.Event) -> str:
@@ -69,7 +70,7 @@ def test_hundred_buyers_ten_units_one_sqlite_server(servers, tmp_path):
     url = f"sqlite:///{tmp_path / 'race.db'}"
     init_demo(url)
     product_id = add_product(url, "RACE-1", STOCK)
-    server = servers.start(*MANY_SIGN_UPS, db_url=url)
+    server = servers.start(*MANY_SIGN_UPS, *ALL_FROM_LOOPBACK, db_url=url)
     outcomes = asyncio.run(race([server.port], product_id, "sq"))
     check(url, product_id, outcomes)
 
@@ -78,6 +79,9 @@ def test_hundred_buyers_ten_units_one_sqlite_server(servers, tmp_path):
 def test_hundred_buyers_ten_units_two_servers_on_postgresql(servers, pg_schema_url):
     init_demo(pg_schema_url)
     product_id = add_product(pg_schema_url, "RACE-PG", STOCK)
-    ports = [servers.start(*MANY_SIGN_UPS, db_url=pg_schema_url).port for _ in range(2)]
+    ports = [
+        servers.start(*MANY_SIGN_UPS, *ALL_FROM_LOOPBACK, db_url=pg_schema_url).port
+        for _ in range(2)
+    ]
     outcomes = asyncio.run(race(ports, product_id, "pg"))
     check(pg_schema_url, product_id, outcomes)

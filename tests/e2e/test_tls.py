@@ -9,6 +9,7 @@ import pytest
 
 from protocol.client import AsyncClient
 from tests.e2e.harness import Servers
+from tests.e2e.test_slow_reader import QUEUE_LIMITS, assert_pushes_dropped_as_a_gap
 
 
 @pytest.fixture(scope="module")
@@ -106,3 +107,10 @@ def test_a_client_speaks_the_protocol_over_tls(servers, certificate):
     # The connection set itself up in full under TLS too (socket options, producer,
     # timeouts): nothing failed on the way.
     assert "Traceback" not in "".join(server.log)
+
+
+def test_a_client_that_stopped_reading_over_tls_gets_a_seq_gap(servers, certificate):
+    """The byte budget reads what the TLS transport, and the TCP one under it, hold."""
+    cert, key = certificate
+    shop = servers.start("--tls-cert", str(cert), "--tls-key", str(key), *QUEUE_LIMITS)
+    assert_pushes_dropped_as_a_gap(shop, ssl.create_default_context(cafile=str(cert)))

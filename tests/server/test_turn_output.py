@@ -6,13 +6,15 @@ import socket
 from collections.abc import Iterator
 
 import pytest
+from twisted.internet import tcp
 from twisted.internet.interfaces import ISSLTransport
+from twisted.internet.protocol import Protocol
 from twisted.internet.task import Clock
-from twisted.internet.testing import StringTransport
+from twisted.internet.testing import MemoryReactor, StringTransport
 from zope.interface import directlyProvides
 
 from protocol.framing import FrameDecoder, Message, encode
-from server.turn_output import HOLD_LIMIT, TurnFlusher
+from server.turn_output import HOLD_LIMIT, TurnFlusher, backlog_reader
 from tests.server.test_connection import make
 
 
@@ -164,3 +166,24 @@ def test_a_refused_hello_is_sent_before_the_connection_closes(pair):
     [event] = FrameDecoder().feed(received(theirs))
     assert isinstance(event, Message)
     assert event.body["error"]["code"] == "bad_request"
+
+
+def test_the_backlog_of_a_twisted_tcp_transport_is_what_the_kernel_has_not_taken(pair):
+    ours, theirs = pair
+    transport = tcp.Connection(ours, Protocol(), reactor=MemoryReactor())
+    transport.connected = True
+    backlog = backlog_reader(transport)
+    data = b"x" * (8 << 20)  # more than the kernel buffers of both ends take
+    transport.write(data[: 1 << 20])
+    transport.write(data[1 << 20 :])
+    assert backlog() == len(data)
+    transport.doWrite()  # as the reactor would when the socket is writable
+    assert 0 < backlog() < len(data)
+    got = 0
+    for _ in range(1000):
+        got += len(received(theirs))
+        transport.doWrite()
+        if not backlog():
+            break
+    got += len(received(theirs))
+    assert backlog() == 0 and got == len(data)

@@ -126,6 +126,7 @@ class Recorder:
     """A connection as the event hub and the services see it; keeps what it was sent."""
 
     address: str = "test"
+    client_name: str = "test-client"
     identity: Identity | None = None
     closing: bool = False
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)

@@ -151,23 +151,32 @@ def test_sign_out_ends_the_session_on_each_of_its_connections_only(
     assert resumed.code == ErrorCode.UNAUTHENTICATED
 
 
-def test_two_factor_sign_in_needs_a_current_code_once_confirmed(auth: AuthService) -> None:
+def test_two_factor_sign_in_needs_a_current_code_once_confirmed(
+    auth: AuthService, clock: Clock
+) -> None:
+    clock.advance(1_800_000_000)  # a moment in 2027, so the codes are those of a real day
     me = Recorder()
     result(login(auth, me))
-    secret = result(ask_from(me, auth.totp_enroll, "auth.totp.enroll"))["secret"]
+    enrolled = ask_from(me, auth.totp.enroll, "auth.totp.enroll", password=PASSWORD)
+    secret = result(enrolled)["secret"]
     assert result(login(auth, Recorder()))["token"], "not on until confirmed"
 
-    totp = pyotp.TOTP(secret)
-    code = next(c for c in ("000000", "111111", "222222") if not totp.verify(c, valid_window=1))
-    wrong = error(ask_from(me, auth.totp_confirm, "auth.totp.confirm", code=code))
+    totp, now = pyotp.TOTP(secret), clock.seconds()
+    current = {totp.at(now + step * 30) for step in (-1, 0, 1)}
+    code = next(c for c in ("000000", "111111", "222222") if c not in current)
+
+    def confirm(code: str) -> Deferred[Any]:
+        return ask_from(me, auth.totp.confirm, "auth.totp.confirm", password=PASSWORD, code=code)
+
+    wrong = error(confirm(code))
     assert wrong.code == ErrorCode.BAD_REQUEST and wrong.details["field"] == "code"
-    assert result(ask_from(me, auth.totp_confirm, "auth.totp.confirm", code=totp.now())) == {}
+    assert len(result(confirm(totp.at(now - 30)))["recovery_codes"]) == 10
 
     without = error(login(auth, Recorder()))
     assert without.code == ErrorCode.UNAUTHENTICATED
     assert without.details == {"totp_required": True}
-    assert result(login(auth, Recorder(), totp=totp.now()))["token"]
-    again = error(ask_from(me, auth.totp_enroll, "auth.totp.enroll"))
+    assert result(login(auth, Recorder(), totp=totp.at(now)))["token"]
+    again = error(ask_from(me, auth.totp.enroll, "auth.totp.enroll", password=PASSWORD))
     assert again.code == ErrorCode.INVALID_STATE and again.details == {"reason": "totp_enabled"}
 
 

@@ -49,7 +49,8 @@ async def test_a_new_paid_order_joins_the_queue_without_a_key(shop):
         await pilot.press("f2")  # at work in Inventory: the tab's title still tells
         _, _, order = customer_with_order(shop, "MIE-0020")  # paid elsewhere, meanwhile
         await wait_for(pilot, lambda: order["id"] in view.orders, "the new order in the queue")
-        assert f"Fulfilment F4 · {waiting + 1}, 1 new" == tab_label(app)
+        told = f"Fulfilment F4 · {waiting + 1}, 1 new"
+        await wait_for(pilot, lambda: tab_label(app) == told, "the tab's title telling of it")
         await pilot.press("f4")
         cell = str(view.table.get_cell(str(order["id"]), "status"))
         assert cell == "paid · new"

@@ -25,6 +25,18 @@ async def open_by_key(pilot: Pilot[None]) -> TwoFactorScreen:
     )
 
 
+async def give_password(pilot: Pilot[None], dialog: TwoFactorScreen, password: str) -> None:
+    """Type the account's password into the dialog, which asks for it first."""
+    await wait_for(pilot, lambda: dialog.query_one("#twofactor-password", Input).has_focus, "it")
+    await pilot.press(*password, "enter")
+
+
+def previous_code(secret: str) -> str:
+    """The code of the step before now's: still accepted, and it leaves now's code unused
+    for the sign-in that follows (each step's code works once)."""
+    return pyotp.TOTP(secret).at(time.time() - 30)
+
+
 async def shown_secret(pilot: Pilot[None], dialog: TwoFactorScreen) -> str:
     """The secret as the dialog shows it, in blocks of four, without the spaces."""
     secret = dialog.query_one("#twofactor-secret", Static)
@@ -53,14 +65,17 @@ async def test_turn_it_on_with_its_key_then_signing_in_needs_a_code(
     async with app.run_test(size=(80, 24)) as pilot:
         await sign_in(pilot, username, password)
         dialog = await open_by_key(pilot)
+        await give_password(pilot, dialog, password)
         secret = await shown_secret(pilot, dialog)
         uri = str(dialog.query_one("#twofactor-uri", Static).render())
         assert uri.startswith("otpauth://totp/") and f"secret={secret}" in uri
         assert dialog.query_one("#twofactor-code", Input).has_focus
-        await pilot.press(*pyotp.TOTP(secret).now(), "enter")
+        await pilot.press(*previous_code(secret), "enter")
         await wait_for(pilot, lambda: "now on" in intro(pilot), "the success")
         assert "next time you sign in" in intro(pilot)
         assert not dialog.query_one("#twofactor-form").display
+        recovery = str(dialog.query_one("#twofactor-recovery", Static).render()).split()
+        assert len(recovery) == 10 and all(len(code) == 29 for code in recovery)
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen), "back home")
     with shop.client() as client:
@@ -83,13 +98,14 @@ async def test_a_wrong_code_says_so_and_the_right_one_still_works(
         dialog = await wait_for(
             pilot, lambda: isinstance(app.screen, TwoFactorScreen) and app.screen, "dialog"
         )
+        await give_password(pilot, dialog, password)
         secret = await shown_secret(pilot, dialog)
         message = dialog.query_one("#twofactor-message")
         await pilot.press(*wrong_code(secret), "enter")
         await wait_for(pilot, lambda: message.display, "the refusal")
-        assert "Wrong code" in label_text(app, "#twofactor-message")
+        assert "Wrong" in label_text(app, "#twofactor-message")
         assert dialog.query_one("#twofactor-form").display
-        await pilot.press(*pyotp.TOTP(secret).now(), "enter")  # the wrong one is selected
+        await pilot.press(*previous_code(secret), "enter")  # the wrong one is selected
         await wait_for(pilot, lambda: "now on" in intro(pilot), "the success")
     with shop.client() as client:
         assert client.login(username, password, pyotp.TOTP(secret).now())["user"]["username"] == (
@@ -104,14 +120,31 @@ async def test_when_it_is_already_on_the_dialog_says_so(shop: ServerProcess, cus
         await sign_in(pilot, username, password)
         with shop.client() as other:  # turned on from another device meanwhile
             other.login(username, password)
-            secret = other.call("auth.totp.enroll")["secret"]
-            other.call("auth.totp.confirm", code=pyotp.TOTP(secret).now())
+            secret = other.call("auth.totp.enroll", password=password)["secret"]
+            other.call("auth.totp.confirm", password=password, code=previous_code(secret))
         dialog = await open_by_key(pilot)
+        await give_password(pilot, dialog, password)
         await wait_for(pilot, lambda: "already on" in intro(pilot), "the answer")
         assert not dialog.query_one("#twofactor-form").display
         assert not dialog.query_one("#twofactor-message").display
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, HomeScreen), "back home")
+
+
+async def test_a_wrong_password_says_so_and_shows_no_secret(shop: ServerProcess, customer: Account):
+    username, password = customer
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, username, password)
+        dialog = await open_by_key(pilot)
+        await give_password(pilot, dialog, "not-" + password)
+        message = dialog.query_one("#twofactor-message")
+        await wait_for(pilot, lambda: message.display, "the refusal")
+        assert "Wrong password" in label_text(app, "#twofactor-message")
+        assert not dialog.query_one("#twofactor-form").display
+        assert dialog.query_one("#twofactor-password", Input).has_focus
+    with shop.client() as client:
+        assert not client.login(username, password)["user"]["totp_enabled"]
 
 
 def test_the_secret_is_shown_in_blocks_of_four():

@@ -1,0 +1,56 @@
+"""A client that stops reading: what is queued to it stays within its budget (issue 14,
+item 3). Over real sockets, so the budget reads the real transport's buffer.
+
+One account signed in twice: one connection stops reading, the other buys and cancels, and
+every order change is pushed to both. The silent one's pushes past its budget are dropped as
+a `seq` gap; when it reads again it finds the gap and a connection that still answers.
+"""
+
+import ssl
+import uuid
+
+from tests.e2e.harness import ServerProcess
+from tests.e2e.raw import RawConnection
+
+BUDGET = 32_768  # for pushes
+ROUNDS = 80  # checkouts and cancels: about 240 order pushes of some 500 bytes, 120 KB
+CARD = {"method": "card", "token": "tok"}
+
+
+QUEUE_LIMITS = ("--limit", f"max_queued_push_bytes={BUDGET}", "--limit", "send_buffer_bytes=4096")
+
+
+def test_order_pushes_to_a_client_that_stopped_reading_are_dropped_as_a_seq_gap(servers):
+    assert_pushes_dropped_as_a_gap(servers.start(*QUEUE_LIMITS))
+
+
+def assert_pushes_dropped_as_a_gap(shop: ServerProcess, tls: ssl.SSLContext | None = None) -> None:
+    """The check, over TCP or (with `tls`, the server's too) over TLS."""
+    silent = RawConnection(shop.port, timeout=20, receive_buffer=4096)
+    if tls is not None:
+        silent.sock = tls.wrap_socket(silent.sock, server_hostname="127.0.0.1")
+    silent.hello()
+    login = silent.call("auth.login", username="customer", password=shop.passwords["customer"])
+    assert login["ok"]
+
+    with shop.client("customer", **({} if tls is None else {"tls": tls})) as buyer:
+        product = next(p for p in buyer.call("catalog.list", limit=200)["items"] if p["stock"])
+
+        def buy_and_cancel() -> None:
+            buyer.call("cart.add", product_id=product["id"], qty=1)
+            order = buyer.checkout(CARD, str(uuid.uuid4()))
+            buyer.call("order.cancel", order_id=order["id"])
+
+        for _ in range(ROUNDS):
+            buy_and_cancel()
+        pong = silent.request("ping")
+        assert silent.answer(pong)["ok"]  # it reads again: what was queued, then the answer
+        received = [message["seq"] for message in silent.inbox if "event" in message]
+        silent.inbox.clear()
+        buy_and_cancel()  # a push now: its seq counts those dropped since the last one
+        received.append(silent.receive(lambda message: "event" in message)["seq"])
+    silent.close()
+
+    assert received == sorted(received) and received[0] == 1
+    assert received[-1] > 3 * ROUNDS  # every change took its number, sent or not
+    assert len(received) < received[-1] / 2  # more than half were dropped: a gap to see
