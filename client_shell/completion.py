@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
@@ -11,10 +11,8 @@ from client_shell.helptext import BUILTINS
 from protocol.ops import REGISTRY
 from protocol.schema import Bool, Field, Record, Str, Type
 
-BUILTIN_WORDS: dict[str, tuple[str, ...]] = {
-    "\\events": ("on", "off"),
-    "\\help": tuple(sorted(REGISTRY)),
-}
+BUILTIN_WORDS: dict[str, tuple[str, ...]] = {"\\events": ("on", "off")}
+HELP = "\\help"  # completes the offered ops
 
 
 def field_names(record: Record, prefix: str = "") -> Iterator[tuple[str, Field]]:
@@ -34,22 +32,26 @@ def value_choices(kind: Type) -> tuple[str, ...]:
 
 
 class ShellCompleter(Completer):
+    def __init__(self, offered: Callable[[], list[str]] = lambda: sorted(REGISTRY)) -> None:
+        """`offered()`: the ops to complete, as the server offers them now."""
+        self.offered = offered
+
     def get_completions(
         self, document: Document, complete_event: CompleteEvent
     ) -> Iterable[Completion]:
         before = document.text_before_cursor
         words = before.split()
         if not words or (len(words) == 1 and not before[-1].isspace()):
-            yield from _starting(words[0] if words else "", [*sorted(REGISTRY), *BUILTINS])
+            yield from _starting(words[0] if words else "", [*self.offered(), *BUILTINS])
             return
         word = "" if before[-1].isspace() else words[-1]
         head = words[0]
-        if head in BUILTIN_WORDS:
+        if head in BUILTIN_WORDS or head == HELP:
             if len(words) - (word != "") == 1:
-                yield from _starting(word, BUILTIN_WORDS[head])
+                yield from _starting(word, BUILTIN_WORDS.get(head) or self.offered())
             return
         spec = REGISTRY.get(head)
-        if spec is None:
+        if spec is None or head not in self.offered():
             return
         fields = dict(field_names(spec.args))
         key, sep, value = word.partition("=")

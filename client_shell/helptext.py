@@ -1,4 +1,5 @@
-"""`\\help`: the op list and one op's arguments, both read from the protocol's REGISTRY."""
+"""`\\help`: the op list and one op's arguments, both read from the protocol's REGISTRY
+(the list only of the ops the server offers: `client_shell.offered`)."""
 
 from __future__ import annotations
 
@@ -21,10 +22,11 @@ def roles_text(spec: OpSpec) -> str:
     return ", ".join(sorted(spec.roles))
 
 
-def ops_overview() -> str:
-    width = max(len(name) for name in [*REGISTRY, *BUILTINS])
+def ops_overview(ops: list[str]) -> str:
+    """The `ops` (names of the registry) with their summaries, then the shell's commands."""
+    width = max(len(name) for name in [*ops, *BUILTINS])
     lines = ["ops (OP key=value ...):"]
-    for name in sorted(REGISTRY):
+    for name in ops:
         spec = REGISTRY[name]
         lines.append(f"  {name:<{width}}  {spec.summary} [{roles_text(spec)}]")
     lines.append("shell commands:")

@@ -7,6 +7,7 @@ from prompt_toolkit.history import FileHistory
 from prompt_toolkit.patch_stdout import patch_stdout
 
 from client_shell.completion import ShellCompleter
+from client_shell.offered import offered_ops
 from client_shell.paths import history_file
 from client_shell.shell import Quit, Shell
 from protocol.client import AsyncClient, State
@@ -25,7 +26,7 @@ async def run_interactive(shell: Shell) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     session: PromptSession[str] = PromptSession(
         history=FileHistory(str(path)),
-        completer=ShellCompleter(),
+        completer=ShellCompleter(lambda: offered_ops(client.hello)),
         complete_while_typing=False,
         bottom_toolbar=lambda: toolbar_text(client, client.state, shell.pushes),
         refresh_interval=0.5,  # state and push count change while the prompt waits

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from client_shell.helptext import op_help, ops_overview
+from client_shell.offered import offered_ops
 from client_shell.parse import Builtin, OpCall, ParseError, parse_line
 from client_shell.render import render_error, render_push, render_value
 from protocol.client import AsyncClient, ConnectionLost, Push
@@ -136,12 +137,15 @@ class Shell:
 
     async def _help(self, words: tuple[str, ...]) -> int:
         if not words:
-            self.write(ops_overview())
+            self.write(ops_overview(offered_ops(self.client.hello)))
             return OK
         spec = REGISTRY.get(words[0])
         if len(words) > 1 or spec is None:
             self.warn(f"no op {' '.join(words)!r} (\\help lists them)")
             return USAGE
+        if spec.name not in offered_ops(self.client.hello):
+            self.warn(f"{spec.name} is not offered by this server (\\help lists those it is)")
+            return ERROR
         self.write(op_help(spec))
         return OK
 

@@ -153,6 +153,7 @@ SUBSCRIPTION = Record(
 )
 PAGE = (Field("cursor", CURSOR), Field("limit", Int(1, 100), default=20))
 ORDER_ID = Record((Field("order_id", ID, required=True),))
+AUDIT_TEXT = Str(1, 64, pattern=r"[\x21-\x7e]+", rule="printable ASCII, no space")
 
 
 def _spec(name: Op, roles: frozenset[str], summary: str, *fields: Field, one_of=()) -> OpSpec:
@@ -437,7 +438,17 @@ SPECS: tuple[OpSpec, ...] = (
         Field("to", Day(), required=True),
         Field("top", Int(1, 1000), default=100),
     ),
-    _spec(Op.ADMIN_AUDIT_LIST, ADMIN, "audit entries, newest first", *PAGE),
+    _spec(
+        Op.ADMIN_AUDIT_LIST,
+        ADMIN,
+        "audit entries, newest first, filtered",
+        *PAGE,
+        Field("action", AUDIT_TEXT, doc="entries whose action starts with this"),
+        Field("user_id", ID, doc="entries of this user"),
+        Field("target", AUDIT_TEXT, doc="entries about this target, e.g. product:12"),
+        Field("from", Day(), doc="first day (UTC) of the entries"),
+        Field("to", Day(), doc="last day (UTC) of the entries"),
+    ),
 )
 
 REGISTRY: dict[str, OpSpec] = {spec.name: spec for spec in SPECS}

@@ -15,6 +15,7 @@ from twisted.logger import ILogObserver, Logger, globalLogBeginner, textFileLogO
 
 from db.url import resolve
 from protocol.ops import EventName
+from server.audit_feed import AuditFeed
 from server.cursors import Cursors
 from server.database import checkpoint_wal, cursor_key, prepare_database, read_shop
 from server.dbexec import DatabaseExecutor
@@ -31,6 +32,7 @@ from server.pg_events import PgEventListener
 from server.security_log import SecurityLog, open_file
 from server.services.account_sessions import SessionLifetimes
 from server.services.admin_products import AdminProductService
+from server.services.audit_list import AuditListService
 from server.services.auth import AuthService
 from server.services.cart import CartService
 from server.services.catalog import CatalogService
@@ -82,6 +84,8 @@ class Server:
         stock_feed = StockFeedService(self.dbx, self.hub, limits.max_subscriptions)
         sessions = SessionRegistry()
         self.security = SecurityLog(reactor)
+        self.audit_feed = AuditFeed(self.dbx, reactor)
+        self.security.listeners.append(self.audit_feed)
         self.hashing = HashingPool(reactor, limits.hashing_threads, limits.hashing_queue)
         auth = AuthService(
             self.dbx,
@@ -97,9 +101,10 @@ class Server:
         self._session_checks = LoopingCall(
             _logged(lambda: Deferred.fromCoroutine(check.run()), "session check")
         )
+        session = SessionService(limits, shop)
         dispatcher = Dispatcher(
             handlers(
-                SessionService(limits, shop),
+                session,
                 auth,
                 self.catalog,
                 CartService(self.dbx, currency),
@@ -112,9 +117,11 @@ class Server:
                 SaleService(self.dbx, self.hub, self.orders.checkouts, currency),
                 AdminProductService(self.dbx, self.hub, currency, cache),
                 SalesReportService(self.dbx, currency),
+                AuditListService(self.dbx, cursors),
             ),
             security=self.security,
         )
+        session.offer(dispatcher.handlers)
         self.factory = WarungFactory(
             dispatcher,
             self.hub,
@@ -186,6 +193,7 @@ class Server:
         await self._until(lambda: not self.factory.connections, CLOSE_S)
         self.security.flush()
         try:
+            await self.audit_feed.drain()
             for loop in (self._checkpoints, self._sweeps, self._session_checks):
                 if loop.running:
                     loop.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from protocol.ops import Op
 from server.dispatch import Handler
 from server.services.admin_products import AdminProductService
+from server.services.audit_list import AuditListService
 from server.services.auth import AuthService
 from server.services.cart import CartService
 from server.services.catalog import CatalogService
@@ -33,6 +34,7 @@ def handlers(
     sales: SaleService,
     admin_products: AdminProductService,
     report: SalesReportService,
+    audit: AuditListService,
 ) -> dict[str, Handler]:
     return {
         Op.HELLO: session.hello,
@@ -78,4 +80,5 @@ def handlers(
         Op.ADMIN_PRODUCT_ARCHIVE: admin_products.archive,
         Op.ADMIN_PRODUCT_RESTORE: admin_products.restore,
         Op.ADMIN_REPORT_SALES: report.sales,
+        Op.ADMIN_AUDIT_LIST: audit.list,
     }

@@ -107,4 +107,6 @@ def _target(op: str, args: dict[str, Any], result: Any) -> str | None:
         return target_of("order", order["id"])
     if op in REGISTER_OPS and isinstance(result.get("id"), int):
         return target_of("register", result["id"])
+    if op == Op.CLERK_SALE and isinstance(result.get("id"), int):  # the sale is the order
+        return target_of("order", result["id"])
     return None

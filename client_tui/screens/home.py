@@ -19,6 +19,7 @@ from textual.widgets import Footer, Input, TabbedContent, TabPane
 from client_tui.screens.account import AccountScreen
 from client_tui.screens.twofactor import TwoFactorScreen
 from client_tui.shop import Shop
+from client_tui.widgets.audit import AuditView
 from client_tui.widgets.badge import TabBadge
 from client_tui.widgets.cart import CartView
 from client_tui.widgets.catalog import CatalogView
@@ -172,11 +173,13 @@ class AdminScreen(HomeScreen):
         *StaffScreen.TABS,
         ("admin-products", "Products", "f5", lambda shop: ProductsView(shop, id="products-view")),
         ("report", "Report", "f7", lambda shop: ReportView(shop, id="report-view")),
+        ("audit", "Audit", "f8", lambda shop: AuditView(shop, id="audit-view")),
     )
     BINDINGS: ClassVar[list[BindingType]] = [
         *StaffScreen.BINDINGS,
         Binding("f5", "show_tab('admin-products')", "Products", show=False, priority=True),
         Binding("f7", "show_tab('report')", "Report", show=False, priority=True),
+        Binding("f8", "show_tab('audit')", "Audit", show=False, priority=True),
     ]
 
 

@@ -12,8 +12,10 @@ from typing import Any
 import peewee as pw
 
 from protocol.errors import BadRequest, Conflict, InvalidState
+from protocol.ops import Op
 from protocol.rules import STAFF_ROLES, OrderStatus
 from server import idempotency, sql, wire
+from server.audit import audit, target_of
 from server.events import EventHub, StockChange
 from server.pg_events import announce_order
 from server.services.cart import CART_LINES, lock_cart_of_order, out_of_stock
@@ -246,7 +248,8 @@ def mark_declined(
 
 @write_job
 def cancel_order(db: pw.Database, order_id: int, user_id: int, role: str) -> OrderAndStock:
-    """Cancel a paid (or later) order of `user_id`'s (any, for staff) and give its stock back."""
+    """Cancel a paid (or later) order of `user_id`'s (any, for staff) and give its stock back;
+    audited when staff cancel it."""
     now = sql.now()
     lock_order(db, order_id, now)  # a refund of it running meanwhile: wait, then see its lines
     order = visible(read_order(db, order_id), order_id, user_id, role)
@@ -259,6 +262,9 @@ def cancel_order(db: pw.Database, order_id: int, user_id: int, role: str) -> Ord
     changes = release_stock(db, order_id, "cancel", user_id, now)
     reason = "staff" if role in STAFF_ROLES else "customer"
     set_status(db, order_id, order["status"], OrderStatus.CANCELLED, now, cancel_reason=reason)
+    if role in STAFF_ROLES:
+        details = {"from": order["status"], "customer_id": order["customer_id"]}
+        audit(db, user_id, Op.ORDER_CANCEL, target_of("order", order_id), details, now)
     announce_order(db, order_id)
     mark_payment_refunded(db, order_id, now)
     return find_order(db, order_id), changes
@@ -266,13 +272,16 @@ def cancel_order(db: pw.Database, order_id: int, user_id: int, role: str) -> Ord
 
 @write_job
 def advance_order(
-    db: pw.Database, order_id: int, target: str, tracking: str | None = None
+    db: pw.Database, order_id: int, target: str, user_id: int, tracking: str | None = None
 ) -> dict[str, Any]:
-    """Move an order on (shipped, delivered) as the status table allows; a shipment's
-    tracking reference, if given, is kept with the order."""
+    """Move an order on (shipped, delivered) as the status table allows, audited as done by
+    `user_id`; a shipment's tracking reference, if given, is kept with the order."""
     order = find_order(db, order_id)
     extra = {} if tracking is None else {"tracking_ref": tracking}
-    set_status(db, order_id, order["status"], target, sql.now(), **extra)
+    now = sql.now()
+    set_status(db, order_id, order["status"], target, now, **extra)
+    op = Op.ORDER_SHIP if target == OrderStatus.SHIPPED else Op.ORDER_DELIVER
+    audit(db, user_id, op, target_of("order", order_id), {"from": order["status"], **extra}, now)
     announce_order(db, order_id)
     return find_order(db, order_id)
 

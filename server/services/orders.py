@@ -86,7 +86,8 @@ class OrderService:
         return await self._advance(call, OrderStatus.DELIVERED)
 
     async def _advance(self, call: Call, target: OrderStatus, tracking: str | None = None) -> Order:
-        order = await self.dbx.write(advance_order, call.args["order_id"], target, tracking)
+        order_id, user_id = call.args["order_id"], call.identity.user_id
+        order = await self.dbx.write(advance_order, order_id, target, user_id, tracking)
         self.hub.publish_order(order)
         return order
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +18,11 @@ class SessionService:
     def __init__(self, limits: Limits, shop: dict[str, Any]) -> None:
         self.limits = limits
         self.shop = shop
+        self.ops: list[str] = []
+
+    def offer(self, ops: Iterable[str]) -> None:
+        """The ops `hello` says this server offers: those it has a handler for."""
+        self.ops = sorted(ops)
 
     def hello(self, call: Call) -> dict[str, Any]:
         low, high = call.args["protocol"]
@@ -35,6 +41,7 @@ class SessionService:
             "limits": self.limits.to_wire(),
             "heartbeat_s": self.limits.heartbeat_s,
             "shop": self.shop,
+            "ops": self.ops,
         }
 
     def ping(self, call: Call) -> dict[str, Any]:

@@ -1,4 +1,6 @@
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -39,3 +41,22 @@ def test_a_secret_is_never_logged(database, details):
     with pytest.raises(ValueError, match="never keeps a secret"):
         audit(database, None, "admin.user.create", target_of("user", 9), details, sql.now())
     assert AuditLog.select().count() == 0
+
+
+def test_no_code_changes_or_deletes_an_entry():
+    """The log is append-only by construction: no statement of the code base updates,
+    deletes from or truncates `audit_log`, and no code calls peewee's update or delete on
+    `AuditLog` (PROTOCOL.md section 11.8)."""
+    root = Path(__file__).resolve().parents[2]
+    changes = re.compile(
+        r"(UPDATE|DELETE\s+FROM|TRUNCATE(\s+TABLE)?|DROP\s+TABLE)\s+audit_log"
+        r"|AuditLog\s*\.\s*(update|delete|delete_by_id|replace|insert_many)\b",
+        re.IGNORECASE,
+    )
+    found = [
+        f"{path.relative_to(root)}: {match.group(0)}"
+        for package in ("server", "db", "protocol", "client_tui", "client_shell")
+        for path in (root / package).rglob("*.py")
+        for match in changes.finditer(path.read_text())
+    ]
+    assert found == []

@@ -4,12 +4,13 @@ from prompt_toolkit.completion import CompleteEvent
 from prompt_toolkit.document import Document
 
 from client_shell.completion import ShellCompleter
+from client_shell.offered import offered_ops
+from protocol.ops import REGISTRY
 
 
-def complete(text: str) -> list[str]:
-    found = ShellCompleter().get_completions(
-        Document(text), CompleteEvent(completion_requested=True)
-    )
+def complete(text: str, offered: list[str] | None = None) -> list[str]:
+    completer = ShellCompleter() if offered is None else ShellCompleter(lambda: offered)
+    found = completer.get_completions(Document(text), CompleteEvent(completion_requested=True))
     return [text[: len(text) + c.start_position] + c.text for c in found]
 
 
@@ -70,3 +71,17 @@ def test_meta_shows_the_type() -> None:
 def test_nothing_for_an_unknown_op_or_a_free_value() -> None:
     assert complete("no.such ") == []
     assert complete("cart.add qty=") == []
+
+
+def test_only_the_ops_the_server_offers_complete() -> None:
+    offered = offered_ops({"ops": ["cart.add", "cart.get", "hello", "no.such.op"]})
+    assert offered == ["cart.add", "cart.get", "hello"], "an op this shell cannot call is left out"
+    assert complete("cart.", offered) == ["cart.add", "cart.get"]
+    assert complete("\\help cart.", offered) == ["\\help cart.add", "\\help cart.get"]
+    assert complete("cart.set ", offered) == [], "no arguments of an op not offered"
+    assert complete("cart.add ", offered) == ["cart.add product_id=", "cart.add qty="]
+
+
+def test_a_server_that_sends_no_ops_offers_the_whole_registry() -> None:
+    assert offered_ops({"protocol": 1}) == sorted(REGISTRY)
+    assert offered_ops({}) == sorted(REGISTRY)

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from tests.e2e.harness import ServerProcess
+from tests.e2e.raw import RawConnection
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -114,3 +115,11 @@ def test_subscribe_prints_the_snapshot(shop: ServerProcess) -> None:
     assert run.returncode == 0, run.stderr
     snapshot = json.loads(run.stdout[run.stdout.index("\n}\n") + 3 :])["snapshot"]
     assert [row["product_id"] for row in snapshot] == [1, 2]
+
+
+def test_help_lists_exactly_the_ops_the_server_offers(shop: ServerProcess) -> None:
+    offered = RawConnection(shop.port).hello()["result"]["ops"]
+    done = shell(shop, "\\help")
+    assert done.returncode == 0, done.stderr
+    listed = done.stdout.split("shell commands:")[0].splitlines()[1:]
+    assert [line.split()[0] for line in listed] == offered

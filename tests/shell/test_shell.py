@@ -20,6 +20,7 @@ class FakeClient:
         self.answers = answers or {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.callbacks: list[Callable[[Push], Any]] = []
+        self.hello: dict[str, Any] = {}
 
     def on_event(self, callback: Callable[[Push], Any]) -> Callable[[], None]:
         self.callbacks.append(callback)
@@ -98,3 +99,15 @@ def test_quit_raises() -> None:
     shell, _, _ = make(FakeClient())
     with pytest.raises(Quit):
         run(shell, "\\quit")
+
+
+def test_help_lists_and_explains_only_the_ops_the_server_offers() -> None:
+    client = FakeClient()
+    client.hello = {"ops": ["cart.add", "hello", "ping"]}
+    shell, out, err = make(client)
+    assert run(shell, "\\help") == OK
+    listed = out[0].split("shell commands:")[0].splitlines()[1:]
+    assert [line.split()[0] for line in listed] == ["cart.add", "hello", "ping"]
+    assert run(shell, "\\help cart.get") == ERROR
+    assert err == ["cart.get is not offered by this server (\\help lists those it is)"]
+    assert run(shell, "\\help cart.add") == OK

@@ -1,0 +1,192 @@
+"""The audit log, for admins: newest first, page by page, filtered, new entries live.
+
+Filters (action prefix, user id, target, first and last day) go to `admin.audit.list` when
+one of their fields is submitted (Enter). New entries appear by polling: every `POLL_S`
+the first page is asked for again and the entries above the newest shown are added. No
+push is needed for that, it works the same on every server of a shop, and it costs one
+read of a page every few seconds while the tab is in front (docs/tui.md).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Input, Label
+
+from client_tui import timefmt
+from client_tui.errors import CALL_ERRORS, quiet_link, report
+from client_tui.shop import Shop
+from client_tui.widgets.paged_table import PagedTable
+from protocol.ops import Op
+
+POLL_S = 5.0
+PAGE = 50
+# (argument, field id, placeholder, how the typed text becomes the argument)
+FILTERS = (
+    ("action", "audit-action", "action starts with", str),
+    ("user_id", "audit-user", "user id", int),
+    ("target", "audit-target", "target", str),
+    ("from", "audit-from", "from YYYY-MM-DD", lambda text: str(date.fromisoformat(text))),
+    ("to", "audit-to", "to YYYY-MM-DD", lambda text: str(date.fromisoformat(text))),
+)
+
+
+class AuditView(Vertical):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "reload", "Refresh"),
+        Binding("slash", "filter", "Filter"),
+    ]
+
+    def __init__(self, shop: Shop, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.shop = shop
+        self.entries: dict[int, dict[str, Any]] = {}
+        self.filters: dict[str, Any] = {}
+        self._cursor: str | None = None
+        self._listing = 0
+        self.loaded = False
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="audit-filters"):
+            for _, field_id, placeholder, _ in FILTERS:
+                yield Input(placeholder=placeholder, id=field_id, compact=True)
+        yield PagedTable(fill="details", minimum=12, id="audit-table")
+        yield Label("No entries.", id="audit-empty")
+
+    @property
+    def table(self) -> PagedTable:
+        return self.query_one("#audit-table", PagedTable)
+
+    def on_mount(self) -> None:
+        table = self.table
+        table.add_column("#", key="id", width=5)
+        table.add_column("When", key="when", width=12)
+        table.add_column("User", key="user", width=4)
+        table.add_column("Action", key="action", width=17)
+        table.add_column("Target", key="target", width=11)
+        table.add_column("Details", key="details", width=12)
+        self.set_interval(POLL_S, self._poll)
+        self.action_reload()
+
+    def action_filter(self) -> None:
+        self.query_one("#audit-action", Input).focus()
+
+    @on(Input.Submitted, "#audit-filters Input")
+    def _filter_submitted(self) -> None:
+        filters: dict[str, Any] = {}
+        for name, field_id, placeholder, convert in FILTERS:
+            text = self.query_one(f"#{field_id}", Input).value.strip()
+            if not text:
+                continue
+            try:
+                filters[name] = convert(text)
+            except ValueError:
+                self.app.notify(f"{placeholder}: not {text!r}", title="Audit", severity="error")
+                return
+        self.filters = filters
+        self.action_reload()
+        self.table.focus()
+
+    def action_reload(self) -> None:
+        self._listing += 1
+        self.loaded = False
+        self._load(self._listing, None)
+
+    async def fetch(self, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+        args: dict[str, Any] = {**self.filters, "limit": PAGE}
+        if cursor is not None:
+            args["cursor"] = cursor
+        page = await self.shop.client.call(Op.ADMIN_AUDIT_LIST, args)
+        return page["items"], page.get("next_cursor")
+
+    @work(exclusive=True, group="audit-page")
+    async def _load(self, listing: int, cursor: str | None) -> None:
+        try:
+            items, next_cursor = await self.fetch(cursor)
+        except CALL_ERRORS as error:
+            report(self, error, "Audit")
+            return
+        if listing != self._listing:
+            return
+        if cursor is None:
+            self.entries.clear()
+        self.entries.update((entry["id"], entry) for entry in items)
+        self._draw()
+        self._cursor = next_cursor
+        self.table.more = next_cursor is not None
+        self.loaded = True
+        self.table.page_added()
+
+    @on(PagedTable.NearEnd, "#audit-table")
+    def _near_end(self) -> None:
+        if self.loaded and self._cursor is not None:
+            self.loaded = False
+            self._load(self._listing, self._cursor)
+
+    def on_show(self) -> None:
+        """Back in front: catch up at once rather than at the next tick."""
+        self._poll()
+
+    @work(exclusive=True, group="audit-poll")
+    async def _poll(self) -> None:
+        """Add the entries newer than the newest shown, while the tab is in front; a whole
+        page of them may have a gap after it, so then the listing starts again."""
+        if not self.loaded or not self.is_on_screen:
+            return
+        listing, newest = self._listing, max(self.entries, default=0)
+        with quiet_link(self.post_message, "Audit"):
+            items, _ = await self.fetch(None)
+            if listing != self._listing or not self.loaded:
+                return
+            fresh = [entry for entry in items if entry["id"] > newest]
+            if len(fresh) == len(items) and self.entries and items:
+                self.action_reload()
+            elif fresh:
+                self.entries.update((entry["id"], entry) for entry in fresh)
+                self._draw()
+                self.table.page_added()  # a page asked for meanwhile waits on this check
+
+    def _draw(self) -> None:
+        table = self.table
+        keep = table.cursor_key()
+        table.clear()
+        for entry_id in sorted(self.entries, reverse=True):
+            table.add_row(*cells(self.entries[entry_id]), key=str(entry_id))
+        if keep is not None and keep in table.rows:
+            table.move_cursor(row=table.get_row_index(keep))
+        self.query_one("#audit-empty", Label).display = not self.entries
+
+    @on(DataTable.RowSelected, "#audit-table")
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        """Enter: the whole entry, whose details the row may cut short."""
+        if event.row_key.value is None:
+            return
+        entry = self.entries[int(event.row_key.value)]
+        who = "the server" if entry["user_id"] is None else f"user {entry['user_id']}"
+        text = f"{entry['action']} by {who} on {entry['target'] or '-'}\n{details(entry)}"
+        self.app.notify(text, title=f"Audit entry {entry['id']}", timeout=10)
+
+
+def cells(entry: dict[str, Any]) -> list[str]:
+    user = "" if entry["user_id"] is None else str(entry["user_id"])
+    return [
+        str(entry["id"]),
+        timefmt.when(entry["at"]),
+        user,
+        entry["action"],
+        entry["target"] or "",
+        details(entry),
+    ]
+
+
+def details(entry: dict[str, Any]) -> str:
+    """`key=value` pairs, values as JSON (the server's text is shown, never interpreted)."""
+    return " ".join(
+        f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in entry["details"].items()
+    )

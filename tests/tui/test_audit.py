@@ -1,0 +1,142 @@
+"""The admin's Audit tab (F8) against a real server: pages, filters, new entries live, and
+a picture of it at 80x24."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from textual.widgets import Input
+
+from client_tui import timefmt
+from client_tui.widgets import audit
+from tests.e2e.harness import ServerProcess, wait_until
+from tests.e2e.shopdb import opened
+from tests.tui.pilot import make_app, notified, sign_in, wait_for
+
+
+def log_rows(server: ServerProcess) -> int:
+    with opened(server.db_url) as db:
+        return int(db.execute_sql("SELECT count(*) FROM audit_log").fetchone()[0])
+
+
+def clerk_work(server: ServerProcess, *deltas: int) -> Callable[[], None]:
+    """Sign the clerk in, wait for the sign-in's audit entry (written a second later, so the
+    entries of the work come after it), then restock (+) or adjust (-) product 1."""
+    before = log_rows(server)
+    clerk = server.client("clerk")
+    wait_until(lambda: log_rows(server) > before, what="the clerk's sign-in entry")
+    for delta in deltas:
+        if delta > 0:
+            clerk.call("clerk.restock", product_id=1, qty=delta, reason="delivery")
+        else:
+            clerk.call("clerk.adjust", product_id=1, delta=delta, reason="broken")
+    return clerk.close
+
+
+async def open_audit(pilot: Any, server: ServerProcess) -> Any:
+    await sign_in(pilot, "admin", server.passwords["admin"])
+    await pilot.press("f8")
+    view = pilot.app.screen.query_one("#audit-view", audit.AuditView)
+    await wait_for(pilot, lambda: view.loaded, "the first page of the audit log")
+    return view
+
+
+async def apply_filter(pilot: Any, view: audit.AuditView, field_id: str, text: str) -> None:
+    field = view.query_one(f"#{field_id}", Input)
+    field.focus()
+    field.value = text
+    listing = view._listing
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: view._listing > listing and view.loaded, f"{text!r} applied")
+
+
+def actions(view: audit.AuditView) -> list[str]:
+    table = view.table
+    return [str(table.get_row_at(row)[3]) for row in range(table.row_count)]
+
+
+async def test_the_audit_tab_pages_filters_and_shows_new_entries_live(
+    fresh_shop: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(audit, "PAGE", 2)
+    monkeypatch.setattr(audit, "POLL_S", 0.2)
+    done = clerk_work(fresh_shop, 5, -1, 3, -2, 4)
+    app = make_app(fresh_shop)
+    async with app.run_test(size=(100, 30)) as pilot:
+        view = await open_audit(pilot, fresh_shop)
+        await pilot.press("end")  # pages load as the table nears its end
+        await wait_for(pilot, lambda: view.table.row_count >= 6 and not view.table.more, "all")
+        ids = [int(str(view.table.get_row_at(r)[0])) for r in range(view.table.row_count)]
+        assert ids == sorted(ids, reverse=True) and len(set(ids)) == len(ids)
+
+        await apply_filter(pilot, view, "audit-action", "clerk.adj")
+        assert actions(view) == ["clerk.adjust", "clerk.adjust"]
+        assert "delta=-2" in str(view.table.get_row_at(0)[5])
+
+        with fresh_shop.client("clerk") as clerk:
+            clerk.call("clerk.adjust", product_id=1, delta=-3, reason="lost")
+            clerk.call("clerk.restock", product_id=1, qty=1, reason="found")
+        await wait_for(pilot, lambda: len(actions(view)) == 3, "the new adjust, live")
+        assert "delta=-3" in str(view.table.get_row_at(0)[5]), "newest first"
+        assert actions(view) == ["clerk.adjust"] * 3, "the filter holds for live entries"
+
+        user = view.query_one("#audit-user", Input)
+        user.focus()
+        user.value = "not a number"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: notified(app, "user id: not 'not a number'"), "the refusal")
+        assert view.filters == {"action": "clerk.adj"}, "a bad filter changes nothing"
+    done()
+
+
+@pytest.fixture
+def fixed_times(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(timefmt, "when", lambda moment: "25 Nov 09:30" if moment else "")
+
+
+def test_audit_tab_snapshot(snap_compare, fresh_shop: ServerProcess, fixed_times) -> None:
+    done = clerk_work(fresh_shop, 5, -1, 3)
+
+    async def run_before(pilot: Any) -> None:
+        view = await open_audit(pilot, fresh_shop)
+        await apply_filter(pilot, view, "audit-action", "clerk.")
+        for field in pilot.app.screen.query(Input):
+            field.cursor_blink = False
+        pilot.app.clear_notifications()
+        await pilot.pause()
+
+    try:
+        assert snap_compare(make_app(fresh_shop), run_before=run_before, terminal_size=(80, 24))
+    finally:
+        done()
+
+
+async def test_the_audit_tab_asks_the_server_only_while_it_is_in_front(
+    fresh_shop: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(audit, "POLL_S", 0.1)
+    app = make_app(fresh_shop)
+    async with app.run_test(size=(100, 30)) as pilot:
+        view = await open_audit(pilot, fresh_shop)
+        asked: list[str] = []
+        call = app.shop.client.call
+
+        async def counted(op: str, args: Any = None, /, **kw: Any) -> Any:
+            asked.append(op)
+            return await call(op, args, **kw)
+
+        monkeypatch.setattr(app.shop.client, "call", counted)
+        await wait_for(pilot, lambda: "admin.audit.list" in asked, "a poll while in front")
+        await pilot.press("f2")
+        await wait_for(pilot, lambda: not view.is_on_screen, "the audit tab hidden")
+        asked.clear()
+        await view._poll().wait()  # a tick of the poll, run to its end
+        assert "admin.audit.list" not in asked
+        with fresh_shop.client("clerk") as clerk:
+            clerk.call("clerk.adjust", product_id=1, delta=-1, reason="seen on return")
+        await pilot.press("f8")
+        await wait_for(
+            pilot, lambda: "delta=-1" in str(view.table.get_row_at(0)[5]), "the entry, on return"
+        )
