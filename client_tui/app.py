@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
 
@@ -36,6 +37,7 @@ from client_tui.screens.home import HOME_SCREENS
 from client_tui.screens.signin import SignInScreen
 from client_tui.settings import KeptSession, Settings
 from client_tui.shop import Shop
+from client_tui.toasts import make_room
 from protocol.client import AsyncClient, State
 from protocol.rules import OrderStatus
 
@@ -50,7 +52,13 @@ class WarungApp(App[None]):
         "styles/views.tcss",
     ]
     # Textual annotates it `ClassVar[...] | None`, which mypy reads as an instance variable.
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]  # type: ignore[misc]
+    # A phone (40 columns), a terminal (60 to 119), a wide one (the category tree shown).
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [  # type: ignore[misc]
+        (0, "-phone"),
+        (60, "-narrow"),
+        (120, "-wide"),
+    ]
+    NOTIFICATION_TIMEOUT = 4.0  # seconds (Textual: 5)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("f1", "help", "Help", show=False),
@@ -84,6 +92,20 @@ class WarungApp(App[None]):
         )
         self._retry_clock = RetryClock()
         self._reconnecting = False
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """A toast, making room first: the same message again replaces the one shown, and
+        the oldest goes when `MAX_TOASTS` are up."""
+        make_room(self, message)
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def on_mount(self) -> None:
         self.set_interval(LINK_TICK_S, self._show_link)

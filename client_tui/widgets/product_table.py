@@ -2,6 +2,12 @@
 
 A stock change rewrites only that product's stock cell and marks it for a moment; the rows
 stay where they are, with the cursor, the scroll position and every other cell untouched.
+
+Names longer than their column are cut in the middle, so the variant at the end ("370 g",
+"40 g") still shows. Below `COMPACT_BELOW` columns (a phone) the table drops the SKU and
+the cell padding and writes prices without the zero cents and stock as a number, so name,
+price and stock all fit in 40 columns. Every state reads without colour: a glyph and words
+for sold out and low stock; under NO_COLOR the cells carry no colour at all.
 """
 
 from __future__ import annotations
@@ -14,21 +20,37 @@ from rich.text import Text
 from textual.timer import Timer
 from textual.widgets.data_table import CellDoesNotExist
 
+from client_tui.cut import middle_cut
 from client_tui.money import Money
 from client_tui.stock import LOW_STOCK, Level, availability
 from client_tui.widgets.paged_table import PagedTable
 
 FLASH_S = 1.5
-MIN_NAME = 16
+MIN_NAME = 8
+COMPACT_BELOW = 60  # table width under which the compact columns are used
+SOLD_OUT, LOW = "✕", "!"
 
 
-def stock_cell(stock: int, flash: bool = False) -> Text:
-    """The stock cell: words that read without colour, colour as a second hint, and
-    reverse video while it has just changed (visible under NO_COLOR too)."""
-    style = "bold red" if stock <= 0 else ("dark_orange" if stock <= LOW_STOCK else "")
+def stock_text(stock: int, compact: bool = False) -> str:
+    """Words (and a glyph) that read without colour: "✕ sold out", "! only 3 left"."""
+    if stock <= 0:
+        return f"{SOLD_OUT} sold out"
+    if stock <= LOW_STOCK:
+        return f"{LOW} {stock} left" if compact else f"{LOW} {availability(stock)}"
+    return str(stock) if compact else availability(stock)
+
+
+def stock_cell(
+    stock: int, flash: bool = False, *, compact: bool = False, colour: bool = True
+) -> Text:
+    """The stock cell: colour as a second hint only, and reverse video while it has just
+    changed (visible under NO_COLOR too)."""
+    style = "bold" if stock <= 0 else ""
+    if colour:
+        style = "bold red" if stock <= 0 else ("dark_orange" if stock <= LOW_STOCK else "")
     if flash:
         style += " reverse"
-    return Text(availability(stock), style=style.strip(), justify="right")
+    return Text(stock_text(stock, compact), style=style.strip(), justify="right")
 
 
 class ProductTable(PagedTable):
@@ -37,32 +59,85 @@ class ProductTable(PagedTable):
         self.money = money
         self.products: dict[int, dict[str, Any]] = {}
         self._flashing: dict[int, Timer] = {}
+        self.compact = False
+        self._name_width = 0  # the width the name cells were cut for
 
     def on_mount(self) -> None:
-        self.add_column("SKU", key="sku", width=8)
+        self._add_columns()
+
+    def _add_columns(self) -> None:
+        if not self.compact:
+            self.add_column("SKU", key="sku", width=8)
         self.add_column("Name", key="name", width=MIN_NAME)
-        self.add_column(Text("Price", justify="right"), key="price", width=14)
-        self.add_column(Text("Stock", justify="right"), key="stock", width=12)
+        for key, title in (("price", "Price"), ("stock", "Stock")):
+            self.add_column(Text(title, justify="right"), key=key, width=self._width(key))
+
+    def _width(self, column: str) -> int:
+        if column == "price":
+            return 10 if self.compact else 14
+        return 11 if self.compact else 13
 
     def add_products(self, products: Iterable[dict[str, Any]], stock: dict[int, int]) -> None:
         """Append rows; `stock` holds the freshest level known per product."""
         for product in products:
             if product["id"] in self.products:
                 continue  # a product that moved between pages: keep the row it has
+            product = {**product, "stock": stock.get(product["id"], product["stock"])}
             self.products[product["id"]] = product
-            self.add_row(
-                Text(product["sku"], no_wrap=True, overflow="ellipsis"),
-                Text(product["name"], no_wrap=True, overflow="ellipsis"),
-                Text(self.money.format(product["price"]), justify="right"),
-                stock_cell(stock.get(product["id"], product["stock"])),
-                key=str(product["id"]),
-            )
+            self.add_row(*self._cells(product), key=str(product["id"]))
+
+    def _cells(self, product: dict[str, Any]) -> list[Text]:
+        width = self._name_column_width()
+        price = self.money.format(product["price"], whole=self.compact)
+        cells = [
+            Text(middle_cut(product["name"], width), no_wrap=True, overflow="ellipsis"),
+            Text(price, justify="right"),
+            self._stock_cell(product["stock"]),
+        ]
+        if not self.compact:
+            cells.insert(0, Text(product["sku"], no_wrap=True, overflow="ellipsis"))
+        return cells
+
+    def _name_column_width(self) -> int:
+        column = self.columns.get("name")  # type: ignore[call-overload]
+        return int(column.width) if column is not None else MIN_NAME
+
+    def _stock_cell(self, stock: int, flash: bool = False) -> Text:
+        return stock_cell(stock, flash, compact=self.compact, colour=not self.app.no_color)
+
+    def fit(self) -> None:
+        """Columns for the width (compact on a phone), names cut again for their room."""
+        compact = 0 < self.size.width < COMPACT_BELOW
+        if compact != self.compact:
+            self._relayout(compact)
+        super().fit()
+        width = self._name_column_width()
+        if width != self._name_width:
+            self._name_width = width
+            for product in self.products.values():
+                with contextlib.suppress(CellDoesNotExist):
+                    name = Text(middle_cut(product["name"], width), no_wrap=True)
+                    self.update_cell(str(product["id"]), "name", name)
+
+    def _relayout(self, compact: bool) -> None:
+        """The columns of the other layout, the same rows, the cursor on the same row."""
+        row, scroll = self.cursor_row, self.scroll_y
+        self.compact = compact
+        self.cell_padding = 0 if compact else 1
+        self.clear(columns=True)
+        self._add_columns()
+        for product in self.products.values():
+            self.add_row(*self._cells(product), key=str(product["id"]))
+        if self.row_count:
+            self.move_cursor(row=min(row, self.row_count - 1))
+            self.scroll_y = scroll
 
     def clear_products(self) -> None:
         for timer in self._flashing.values():
             timer.stop()
         self._flashing.clear()
         self.products.clear()
+        self.to_end = False
         self.clear()
 
     def apply_levels(self, levels: dict[int, Level]) -> None:
@@ -85,7 +160,7 @@ class ProductTable(PagedTable):
     def _set_stock(self, product_id: int, stock: int, flash: bool) -> None:
         self.products[product_id] = {**self.products[product_id], "stock": stock}
         with contextlib.suppress(CellDoesNotExist):
-            self.update_cell(str(product_id), "stock", stock_cell(stock, flash))
+            self.update_cell(str(product_id), "stock", self._stock_cell(stock, flash))
 
     @property
     def product_ids(self) -> list[int]:

@@ -52,13 +52,16 @@ class CatalogService:
         scope = _scope_key(args.get("category_id"), args.get("query") or "")
         after = decode_cursor(args["cursor"], scope, (str, int)) if "cursor" in args else None
         staff = call.identity.role in STAFF_ROLES
-        found = await self.dbx.read(lambda db: _page(db, args, after, staff))
+        found, total = await self.dbx.read(lambda db: _page(db, args, after, staff))
         page = found[: args["limit"]]
         more = len(found) > args["limit"]
-        return {
+        result: dict[str, Any] = {
             "items": [item for item, _ in page],
             "next_cursor": encode_cursor(scope, page[-1][1], page[-1][0]["id"]) if more else None,
         }
+        if total is not None:
+            result["total"] = total
+        return result
 
     def get(self, call: Call) -> dict[str, Any] | Coroutine[Any, Any, dict[str, Any]]:
         """From the cache when it has the product: no Deferred, no coroutine."""
@@ -120,8 +123,10 @@ def _descendants(db: pw.Database, category_id: int) -> list[int]:
 
 def _page(
     db: pw.Database, args: dict[str, Any], after: tuple[str, int] | None, staff: bool
-) -> list[tuple[dict[str, Any], str]]:
-    """Products after the cursor, each with its sort key as the database lowercases it."""
+) -> tuple[list[tuple[dict[str, Any], str]], int | None]:
+    """Products after the cursor, each with its sort key as the database lowercases it, and
+    on the first page (no cursor) how many match in all: counted once per listing, so a
+    client can say "41-90 of 399" without paying for a count on every page."""
     where: list[str] = [] if staff else ["NOT archived"]
     params: list[Any] = []
     if "category_id" in args:
@@ -135,6 +140,7 @@ def _page(
             "OR lower(description) LIKE ? ESCAPE '\\')"
         )
         params.extend([pattern] * 3)
+    total = None if after is not None else _count(db, where, params)
     if after is not None:
         where.append("(lower(name) > ? OR (lower(name) = ? AND id > ?))")
         params.extend([after[0], after[0], after[1]])
@@ -145,7 +151,13 @@ def _page(
         "ORDER BY lower(name), id LIMIT ?",
         (*params, args["limit"] + 1),
     )
-    return [(product(row), row[10]) for row in found]
+    return [(product(row), row[10]) for row in found], total
+
+
+def _count(db: pw.Database, where: list[str], params: list[Any]) -> int:
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    row = sql.one(db, f"SELECT count(*) FROM products {clause}", params)
+    return int(row[0]) if row else 0
 
 
 def _scope_key(category_id: int | None, query: str) -> str:
