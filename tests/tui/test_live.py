@@ -28,7 +28,7 @@ async def test_the_last_unit_sold_elsewhere_shows_sold_out_in_place(shop, custom
         table.move_cursor(row=table.get_row_index(str(key)))
         rows_before = list(table.rows.values())
         cells_before = {k: table.get_row(k.value)[:3] for k in table.rows}
-        assert str(table.get_cell(str(key), "stock")) == "only 1 left"
+        assert str(table.get_cell(str(key), "stock")) == "! only 1 left"
         view = app.screen.query_one("#catalog-view")
         assert view.check_action("add", ()) is True
 
@@ -37,7 +37,7 @@ async def test_the_last_unit_sold_elsewhere_shows_sold_out_in_place(shop, custom
         cell = await wait_for(
             pilot,
             lambda: (
-                str(table.get_cell(str(key), "stock")) == "sold out"
+                str(table.get_cell(str(key), "stock")) == "✕ sold out"
                 and table.get_cell(str(key), "stock")
             ),
             "sold out",
