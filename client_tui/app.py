@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.notifications import SeverityLevel
+from textual.notifications import Notify
 from textual.reactive import reactive
 from textual.screen import Screen
 
@@ -93,19 +93,10 @@ class WarungApp(App[None]):
         self._retry_clock = RetryClock()
         self._reconnecting = False
 
-    def notify(
-        self,
-        message: str,
-        *,
-        title: str = "",
-        severity: SeverityLevel = "information",
-        timeout: float | None = None,
-        markup: bool = True,
-    ) -> None:
-        """A toast, making room first: the same message again replaces the one shown, and
-        the oldest goes when `MAX_TOASTS` are up."""
-        make_room(self, message)
-        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+    def on_notify(self, event: Notify) -> None:
+        """Before Textual shows the toast (its own handler runs after this one): the same
+        message showing goes, and the oldest when `MAX_TOASTS` are up."""
+        make_room(self, event.notification.message)
 
     def on_mount(self) -> None:
         self.set_interval(LINK_TICK_S, self._show_link)
