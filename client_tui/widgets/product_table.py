@@ -22,22 +22,12 @@ from textual.widgets.data_table import CellDoesNotExist
 
 from client_tui.cut import middle_cut
 from client_tui.money import Money
-from client_tui.stock import LOW_STOCK, Level, availability
+from client_tui.stock import LOW_STOCK, Level, stock_text
 from client_tui.widgets.paged_table import PagedTable
 
 FLASH_S = 1.5
 MIN_NAME = 8
 COMPACT_BELOW = 60  # table width under which the compact columns are used
-SOLD_OUT, LOW = "✕", "!"
-
-
-def stock_text(stock: int, compact: bool = False) -> str:
-    """Words (and a glyph) that read without colour: "✕ sold out", "! only 3 left"."""
-    if stock <= 0:
-        return f"{SOLD_OUT} sold out"
-    if stock <= LOW_STOCK:
-        return f"{LOW} {stock} left" if compact else f"{LOW} {availability(stock)}"
-    return str(stock) if compact else availability(stock)
 
 
 def stock_cell(

@@ -134,7 +134,7 @@ async def test_a_sold_out_product_cannot_be_added(shop, customer):
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ProductScreen), "the dialog")
         assert app.screen.query_one("#add", Button).disabled
-        assert label_text(app, "#product-stock") == "sold out"
+        assert label_text(app, "#product-stock") == "✕ sold out"
 
 
 def _sold_out_sku(server) -> str:

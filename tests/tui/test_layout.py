@@ -44,6 +44,8 @@ async def test_forty_columns_show_name_price_and_stock(shop, customer):
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ProductScreen), "the dialog")
         await pilot.pause()
+        title = str(app.screen.query_one("#product-dialog").border_title)
+        assert title.startswith("Bunda") and title.endswith("370 g") and len(title) <= 34
         for button in app.screen.query(Button):
             assert button.region.right <= 40 and button.region.bottom <= 24, button.id
             assert button.region.width >= len(str(button.label)), button.id

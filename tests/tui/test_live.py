@@ -67,7 +67,7 @@ async def test_the_product_dialog_disables_add_when_it_sells_out(shop, customer)
         assert not add.disabled
         buy(shop, "MNR-0011", 1)
         await wait_for(pilot, lambda: add.disabled, "add disabled")
-        assert label_text(app, "#product-stock") == "sold out"
+        assert label_text(app, "#product-stock") == "✕ sold out"
 
 
 async def test_a_cart_line_that_sells_out_is_flagged(shop, customer):
