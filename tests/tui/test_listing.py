@@ -6,7 +6,16 @@ from __future__ import annotations
 
 from textual.widgets import Input, Tree
 
-from tests.tui.pilot import label_text, make_app, products, search, sign_in, wait_for
+from client_tui.shop import ORDER_PAGE
+from tests.tui.pilot import (
+    label_text,
+    make_app,
+    new_customer,
+    products,
+    search,
+    sign_in,
+    wait_for,
+)
 
 CATALOG_SIZE = 399  # the demo shop's products
 
@@ -143,3 +152,38 @@ async def test_after_a_reconnect_the_catalog_matches_its_search_box(fresh_shop):
         server.start(server.port)
         await wait_for(pilot, lambda: table.row_count == 50, "the whole catalog again", 20)
         assert label_text(app, "#scope").endswith(f" of {CATALOG_SIZE} products")
+
+
+async def test_orders_say_where_they_are_and_end_goes_to_the_oldest(shop):
+    username, password = new_customer(shop)
+    with shop.client() as client:
+        client.login(username, password)
+        product = next(p for p in client.call("catalog.list", limit=50)["items"] if p["stock"] > 40)
+        placed = []
+        for _ in range(ORDER_PAGE + 5):
+            client.call("cart.add", product_id=product["id"], qty=1)
+            placed.append(client.checkout({"method": "card", "token": "ok"})["id"])
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, username, password)
+        await pilot.press("f4")
+        view = app.screen.query_one("#orders-view")
+        await wait_for(pilot, lambda: len(view.orders) == ORDER_PAGE, "the first page")
+        await wait_for(
+            pilot,
+            lambda: label_text(app, "#orders-position").endswith(f" of {ORDER_PAGE}+ orders"),
+            "the position, more to come",
+        )
+        await pilot.press("end")
+        await wait_for(
+            pilot,
+            lambda: len(view.orders) == len(placed) and view.current["id"] == min(placed),
+            "the oldest order under the cursor",
+        )
+        await wait_for(
+            pilot,
+            lambda: label_text(app, "#orders-position").endswith(
+                f"-{len(placed)} of {len(placed)} orders"
+            ),
+            "the position at the end",
+        )
