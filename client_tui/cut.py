@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import textwrap
+
 from rich.cells import cell_len, set_cell_size
 
 ELLIPSIS = "…"
+MAX_LINES = 4
+
+
+def fold(text: str, width: int, most: int = MAX_LINES) -> list[str]:
+    """`text` wrapped at words into lines of `width`; beyond `most` lines the last is cut in
+    the middle (`middle_cut`), so the end still shows."""
+    lines = textwrap.wrap(text, max(1, width)) or [""]
+    if len(lines) > most:
+        lines = [*lines[: most - 1], middle_cut(" ".join(lines[most - 1 :]), width)]
+    return lines
 
 
 def middle_cut(text: str, width: int) -> str:

@@ -76,12 +76,18 @@ class PagedTable(FitTable):
         super().action_scroll_top()
 
     def visible_rows(self) -> tuple[int, int]:
-        """The first and last row on screen, counted from 1 (0, 0 for none)."""
-        if not self.row_count:
-            return 0, 0
-        first = int(self.scroll_y) + 1
-        height = max(1, self.scrollable_content_region.height - self.header_height)
-        return first, min(self.row_count, first + height - 1)
+        """The first and last row whose first line is on screen, counted from 1 (0, 0 for
+        none); rows may be taller than a line."""
+        top = int(self.scroll_y)
+        bottom = top + max(1, self.scrollable_content_region.height - self.header_height)
+        first = last = y = 0
+        for index, row in enumerate(self.ordered_rows, 1):
+            if y >= bottom:
+                break
+            if y >= top:
+                first, last = first or index, index
+            y += row.height
+        return first, last
 
     def position(self) -> str:
         """ "41-90 of 399" (see `listing.position`)."""

@@ -3,11 +3,12 @@
 A stock change rewrites only that product's stock cell and marks it for a moment; the rows
 stay where they are, with the cursor, the scroll position and every other cell untouched.
 
-Names longer than their column are cut in the middle, so the variant at the end ("370 g",
-"40 g") still shows. Below `COMPACT_BELOW` columns (a phone) the table drops the SKU and
-the cell padding and writes prices without the zero cents and stock as a number, so name,
-price and stock all fit in 40 columns. Every state reads without colour: a glyph and words
-for sold out and low stock; under NO_COLOR the cells carry no colour at all.
+Names longer than their column wrap onto more lines (the row grows), so two variants
+("370 g", "40 g") never look the same. Below `COMPACT_BELOW` columns (a phone) the table
+drops the SKU and the cell padding and writes prices without the zero cents and stock as
+a number, so name, price and stock all fit in 40 columns. Every state reads without
+colour: a mark and words for sold out and low stock; under NO_COLOR the cells carry no
+colour at all.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from rich.text import Text
 from textual.timer import Timer
 from textual.widgets.data_table import CellDoesNotExist
 
-from client_tui.cut import middle_cut
+from client_tui.cut import fold
 from client_tui.money import Money
 from client_tui.stock import LOW_STOCK, Level, stock_text
 from client_tui.widgets.paged_table import PagedTable
@@ -50,7 +51,7 @@ class ProductTable(PagedTable):
         self.products: dict[int, dict[str, Any]] = {}
         self._flashing: dict[int, Timer] = {}
         self.compact = False
-        self._name_width = 0  # the width the name cells were cut for
+        self._name_width = 0  # the width the names were folded for
 
     def on_mount(self) -> None:
         self._add_columns()
@@ -74,13 +75,16 @@ class ProductTable(PagedTable):
                 continue  # a product that moved between pages: keep the row it has
             product = {**product, "stock": stock.get(product["id"], product["stock"])}
             self.products[product["id"]] = product
-            self.add_row(*self._cells(product), key=str(product["id"]))
+            self._add_row(product)
 
-    def _cells(self, product: dict[str, Any]) -> list[Text]:
-        width = self._name_column_width()
+    def _add_row(self, product: dict[str, Any]) -> None:
+        lines = fold(product["name"], self._name_column_width())
+        self.add_row(*self._cells(product, lines), key=str(product["id"]), height=len(lines))
+
+    def _cells(self, product: dict[str, Any], name: list[str]) -> list[Text]:
         price = self.money.format(product["price"], whole=self.compact)
         cells = [
-            Text(middle_cut(product["name"], width), no_wrap=True, overflow="ellipsis"),
+            Text("\n".join(name), no_wrap=True, overflow="ellipsis"),
             Text(price, justify="right"),
             self._stock_cell(product["stock"]),
         ]
@@ -96,31 +100,28 @@ class ProductTable(PagedTable):
         return stock_cell(stock, flash, compact=self.compact, colour=not self.app.no_color)
 
     def fit(self) -> None:
-        """Columns for the width (compact on a phone), names cut again for their room."""
+        """Columns for the width (compact on a phone), names folded again for their room:
+        the rows' heights change, so they are added again (DataTable keeps a row's height)."""
         compact = 0 < self.size.width < COMPACT_BELOW
         if compact != self.compact:
-            self._relayout(compact)
+            self.compact = compact
+            self.cell_padding = 0 if compact else 1
+            self.clear(columns=True)
+            self._add_columns()
         super().fit()
         width = self._name_column_width()
         if width != self._name_width:
             self._name_width = width
-            for product in self.products.values():
-                with contextlib.suppress(CellDoesNotExist):
-                    name = Text(middle_cut(product["name"], width), no_wrap=True)
-                    self.update_cell(str(product["id"]), "name", name)
+            self._add_rows_again()
 
-    def _relayout(self, compact: bool) -> None:
-        """The columns of the other layout, the same rows, the cursor on the same row."""
-        row, scroll = self.cursor_row, self.scroll_y
-        self.compact = compact
-        self.cell_padding = 0 if compact else 1
-        self.clear(columns=True)
-        self._add_columns()
+    def _add_rows_again(self) -> None:
+        """Every row rebuilt from `products`, the cursor on the same product."""
+        keep = self.cursor_key()
+        self.clear()
         for product in self.products.values():
-            self.add_row(*self._cells(product), key=str(product["id"]))
-        if self.row_count:
-            self.move_cursor(row=min(row, self.row_count - 1))
-            self.scroll_y = scroll
+            self._add_row(product)
+        if keep is not None and keep in self.rows:
+            self.move_cursor(row=self.get_row_index(keep))
 
     def clear_products(self) -> None:
         for timer in self._flashing.values():

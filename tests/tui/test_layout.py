@@ -13,10 +13,12 @@ from tests.tui.pilot import make_app, products, search, sign_in, wait_for
 
 
 def shown_row(table, sku: str) -> str:
-    """The row of `sku` as the terminal shows it (the cells cut to their columns)."""
+    """The row of `sku` as the terminal shows it, its lines joined by " / "."""
     key = next(str(k) for k, p in table.products.items() if p["sku"] == sku)
-    y = table.get_row_index(key) + table.header_height - int(table.scroll_y)
-    return table.render_line(y).text
+    y = sum(row.height for row in table.ordered_rows[: table.get_row_index(key)])
+    top = y + table.header_height - int(table.scroll_y)
+    lines = range(top, top + table.rows[key].height)
+    return " / ".join(table.render_line(line).text.strip() for line in lines)
 
 
 async def test_variants_stay_apart_at_100_columns(shop, customer):
@@ -41,6 +43,10 @@ async def test_forty_columns_show_name_price_and_stock(shop, customer):
         row = shown_row(table, "SUS-0011")
         assert "Rp 15.000" in row and "5 left" in row and "370 g" in row
         assert "sold out" in shown_row(table, "SUS-0010")
+        name = next(c for c in table.columns.values() if c.key.value == "name")
+        names = [str(table.get_cell(str(key), "name")) for key in table.products]
+        assert all(len(line) <= name.width for text in names for line in text.split("\n"))
+        assert len(set(names)) == len(names) == 4  # no two variants look the same
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ProductScreen), "the dialog")
         await pilot.pause()

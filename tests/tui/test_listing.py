@@ -26,7 +26,7 @@ async def test_the_line_above_the_table_says_which_rows_are_shown_of_how_many(sh
         await sign_in(pilot, *customer)
         table = products(app)
         first, last = table.visible_rows()
-        assert (first, last) == (1, last) and 10 < last < 50
+        assert first == 1 and 5 < last < 50
         await wait_for(
             pilot,
             lambda: label_text(app, "#scope") == f"1-{last} of {CATALOG_SIZE} products",
@@ -34,15 +34,15 @@ async def test_the_line_above_the_table_says_which_rows_are_shown_of_how_many(sh
         )
         table.focus()
         await pilot.press("pagedown")
+        await wait_for(pilot, lambda: table.visible_rows()[0] > last - 1, "a page down")
         await wait_for(
             pilot,
             lambda: (
-                label_text(app, "#scope").startswith(f"{last}-")
-                or label_text(app, "#scope").startswith(f"{last + 1}-")
+                label_text(app, "#scope")
+                == "{}-{} of {} products".format(*table.visible_rows(), CATALOG_SIZE)
             ),
             "the position after a page down",
         )
-        assert label_text(app, "#scope").endswith(f" of {CATALOG_SIZE} products")
 
 
 async def test_end_loads_every_page_and_goes_to_the_last_product(shop, customer):
