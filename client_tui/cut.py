@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 from rich.cells import cell_len, set_cell_size
 
 ELLIPSIS = "…"
 MAX_LINES = 4
+_AMOUNT = re.compile(r"(?<=\d) (?=\w{1,3}(?:\s|$))")  # "370 g", "1 L": one word to wrap
+_KEEP = "\u00a0"  # a space textwrap does not break at
 
 
 def fold(text: str, width: int, most: int = MAX_LINES) -> list[str]:
-    """`text` wrapped at words into lines of `width`; beyond `most` lines the last is cut in
-    the middle (`middle_cut`), so the end still shows."""
-    lines = textwrap.wrap(text, max(1, width)) or [""]
+    """`text` wrapped at words into lines of `width`, an amount kept with its unit; beyond
+    `most` lines the last is cut in the middle (`middle_cut`), so the end still shows."""
+    kept = _AMOUNT.sub(_KEEP, text)
+    lines = [line.replace(_KEEP, " ") for line in textwrap.wrap(kept, max(1, width))] or [""]
     if len(lines) > most:
         lines = [*lines[: most - 1], middle_cut(" ".join(lines[most - 1 :]), width)]
     return lines
@@ -28,8 +32,8 @@ def middle_cut(text: str, width: int) -> str:
     if width <= 1:
         return ELLIPSIS[:width]
     room = width - 1
-    half = room // 2
-    tail = (_tail_words(text, half) or text[-half:]) if half else ""
+    tail_room = room - max(1, room // 3)  # a third at least for the start
+    tail = (_tail_words(text, tail_room) or text[-(room // 2) :]) if room > 1 else ""
     head = set_cell_size(text, room - cell_len(tail)).rstrip()
     return f"{head}{ELLIPSIS}{tail}"
 
