@@ -125,8 +125,8 @@ def _page(
     db: pw.Database, args: dict[str, Any], after: tuple[str, int] | None, staff: bool
 ) -> tuple[list[tuple[dict[str, Any], str]], int | None]:
     """Products after the cursor, each with its sort key as the database lowercases it, and
-    on the first page (no cursor) how many match in all: counted once per listing, so a
-    client can say "41-90 of 399" without paying for a count on every page."""
+    on the first page (no cursor) how many match in all: counted once per listing (and only
+    when the page is full), so a client can say "41-90 of 399" without a count per page."""
     where: list[str] = [] if staff else ["NOT archived"]
     params: list[Any] = []
     if "category_id" in args:
@@ -140,7 +140,6 @@ def _page(
             "OR lower(description) LIKE ? ESCAPE '\\')"
         )
         params.extend([pattern] * 3)
-    total = None if after is not None else _count(db, where, params)
     if after is not None:
         where.append("(lower(name) > ? OR (lower(name) = ? AND id > ?))")
         params.extend([after[0], after[0], after[1]])
@@ -151,11 +150,13 @@ def _page(
         "ORDER BY lower(name), id LIMIT ?",
         (*params, args["limit"] + 1),
     )
+    total = None
+    if after is None:
+        total = len(found) if len(found) <= args["limit"] else _count(db, clause, params)
     return [(product(row), row[10]) for row in found], total
 
 
-def _count(db: pw.Database, where: list[str], params: list[Any]) -> int:
-    clause = f"WHERE {' AND '.join(where)}" if where else ""
+def _count(db: pw.Database, clause: str, params: list[Any]) -> int:
     row = sql.one(db, f"SELECT count(*) FROM products {clause}", params)
     return int(row[0]) if row else 0
 

@@ -122,6 +122,14 @@ def _find(client, predicate):
 
 
 def test_the_first_page_of_a_listing_says_how_many_products_match(shop):
+    _count_listings(shop)
+
+
+def test_the_count_on_postgresql(servers, pg_schema_url):
+    _count_listings(servers.start(db_url=pg_schema_url))
+
+
+def _count_listings(shop):
     with shop.client("customer") as c:
         for args in ({}, {"query": "susu"}, {"query": "no such product"}):
             first = c.call("catalog.list", limit=37, **args)
