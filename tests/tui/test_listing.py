@@ -4,6 +4,7 @@ category, and a listing that matches its search box again after a reconnect."""
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import Input, Tree
 
 from client_tui.shop import ORDER_PAGE
@@ -129,13 +130,15 @@ async def test_choosing_all_products_keeps_the_tree_open(shop, customer):
         assert tree.last_line > 10  # every category still listed
 
 
-async def test_after_a_reconnect_the_catalog_matches_its_search_box(fresh_shop):
+@pytest.mark.parametrize("role", ["customer", "admin"])  # the catalog, and the inventory
+async def test_after_a_reconnect_the_catalog_matches_its_search_box(fresh_shop, role):
     """Search, lose the server, clear the box and press Enter (the listing fails), server
     back: the table lists every product again, not the old search."""
     server = fresh_shop
     app = make_app(server)
     async with app.run_test(size=(80, 24)) as pilot:
-        await sign_in(pilot, "customer", server.passwords["customer"])
+        await sign_in(pilot, role, server.passwords[role])
+        await pilot.press("f2")
         table = await search(pilot, "SUS-0012")
         assert table.row_count == 1
         server.stop()
