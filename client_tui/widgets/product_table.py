@@ -102,21 +102,22 @@ class ProductTable(PagedTable):
     def fit(self) -> None:
         """Columns for the width (compact on a phone), names folded again for their room:
         the rows' heights change, so they are added again (DataTable keeps a row's height)."""
+        keep = self.cursor_key()
         compact = 0 < self.size.width < COMPACT_BELOW
         if compact != self.compact:
             self.compact = compact
             self.cell_padding = 0 if compact else 1
             self.clear(columns=True)
             self._add_columns()
+            self._name_width = 0  # the rows went with the columns
         super().fit()
         width = self._name_column_width()
         if width != self._name_width:
             self._name_width = width
-            self._add_rows_again()
+            self._add_rows_again(keep)
 
-    def _add_rows_again(self) -> None:
-        """Every row rebuilt from `products`, the cursor on the same product."""
-        keep = self.cursor_key()
+    def _add_rows_again(self, keep: str | None) -> None:
+        """Every row rebuilt from `products`, the cursor on the product `keep`."""
         self.clear()
         for product in self.products.values():
             self._add_row(product)

@@ -93,3 +93,19 @@ async def test_toasts_are_few_and_keep_off_the_table(shop, customer):
         table = products(app)
         for toast in app.screen.query(Toast):
             assert not toast.region.overlaps(table.region), toast.region
+
+
+async def test_a_resize_changes_the_layout_and_keeps_rows_and_cursor(shop, customer):
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *customer)
+        table = await search(pilot, "Bunda Susu Kental Manis")
+        table.move_cursor(row=2)
+        chosen = table.highlighted
+        for width, sku_shown in ((40, False), (120, True), (80, True)):
+            await pilot.resize_terminal(width, 24)
+            await wait_for(pilot, lambda w=width: app.screen.size.width == w, f"{width} columns")
+            await pilot.pause()
+            header = table.render_line(0).text
+            assert ("SKU" in header) is sku_shown and "Stock" in header, width
+            assert table.row_count == 4 and table.highlighted == chosen, width
