@@ -122,7 +122,7 @@ class OrdersView(Vertical):
             table.move_cursor(row=table.get_row_index(str(keep["id"])))
         self.query_one("#orders-empty", Label).display = not self.orders
         self.screen.refresh_bindings()
-        self.call_after_refresh(self._show_position)
+        self._show_position()
 
     def _cells(self, order: dict[str, Any], flash: bool = False) -> list[Any]:
         money = self.shop.money
