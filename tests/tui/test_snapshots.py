@@ -180,6 +180,8 @@ def test_fulfilment_queue(snap_compare, fresh_shop: ServerProcess, home: Path):
         await wait_for(pilot, lambda: len(orders.orders) == 2, "the queue")
         buy("MIE-0016")  # paid while the clerk watches: joins the queue, marked new
         await wait_for(pilot, lambda: len(orders.orders) == 3, "the new order")
+        table = orders.query_one("#orders-table")
+        await wait_for(pilot, lambda: table.has_focus, "the queue focused")  # F4 focuses late
         await steady(pilot)
 
     assert snap_compare(make_app(fresh_shop), run_before=run_before)
