@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.notifications import Notify
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 
@@ -41,6 +42,7 @@ from client_tui.screens.starting import StartingScreen
 from client_tui.settings import KeptSession, Settings
 from client_tui.shop import Shop
 from client_tui.stock import renewed
+from client_tui.toasts import make_room
 from protocol.client import AsyncClient, State
 from protocol.errors import Unauthenticated
 from protocol.rules import OrderStatus
@@ -67,7 +69,13 @@ class WarungApp(App[None]):
         "styles/views.tcss",
     ]
     # Textual annotates it `ClassVar[...] | None`, which mypy reads as an instance variable.
-    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]  # type: ignore[misc]
+    # A phone (40 columns), a terminal (60 to 119), a wide one (the category tree shown).
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [  # type: ignore[misc]
+        (0, "-phone"),
+        (60, "-narrow"),
+        (120, "-wide"),
+    ]
+    NOTIFICATION_TIMEOUT = 4.0  # seconds (Textual: 5)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("f1", "help", "Help", show=False),
@@ -106,6 +114,11 @@ class WarungApp(App[None]):
         self._retry_clock = RetryClock()
         self._reconnecting = False
         self._draining = False  # the server said it is restarting: the loss is no news
+
+    def on_notify(self, event: Notify) -> None:
+        """Before Textual shows the toast (its own handler runs after this one): the same
+        message showing goes, and the oldest when `MAX_TOASTS` are up."""
+        make_room(self, event.notification.message)
 
     def on_mount(self) -> None:
         self.set_interval(LINK_TICK_S, self._show_link)

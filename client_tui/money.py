@@ -25,13 +25,14 @@ class Money:
     currency: str = "IDR"
     exponent: int = 2
 
-    def format(self, amount: int, *, symbol: bool = True) -> str:
-        """`symbol` False: the number alone (for the large digits, which have no letters)."""
+    def format(self, amount: int, *, symbol: bool = True, whole: bool = False) -> str:
+        """`symbol` False: the number alone (for the large digits, which have no letters);
+        `whole`: no zero minor units ("Rp 15.000", where room is short)."""
         mark, group, decimal = CONVENTIONS.get(self.currency, (f"{self.currency} ", ",", "."))
         sign = "-" if amount < 0 else ""
-        whole, fraction = divmod(abs(amount), 10**self.exponent)
-        digits = f"{whole:,}".replace(",", group)
-        if self.exponent > 0:
+        units, fraction = divmod(abs(amount), 10**self.exponent)
+        digits = f"{units:,}".replace(",", group)
+        if self.exponent > 0 and not (whole and fraction == 0):
             digits += decimal + str(fraction).zfill(self.exponent)
         return f"{sign}{mark if symbol else ''}{digits}"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from textual.message import Message
 
@@ -25,6 +25,14 @@ from protocol.rules import STAFF_ROLES
 PRODUCT_PAGE = 50
 ORDER_PAGE = 20
 EMPTY_CART: dict[str, Any] = {"items": [], "total": 0, "count": 0}
+
+
+class Page(NamedTuple):
+    """One page of a listing; `total` (how many match in all) comes with a first page."""
+
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+    total: int | None
 
 
 class Shop:
@@ -66,7 +74,18 @@ class Shop:
         self, query: str = "", category_id: int | None = None, cursor: str | None = None
     ) -> tuple[list[dict[str, Any]], str | None]:
         """One page of products, in the server's order (name, then id)."""
-        args: dict[str, Any] = {"limit": PRODUCT_PAGE}
+        page = await self.product_page(query, category_id, cursor)
+        return page.items, page.next_cursor
+
+    async def product_page(
+        self,
+        query: str = "",
+        category_id: int | None = None,
+        cursor: str | None = None,
+        limit: int = PRODUCT_PAGE,
+    ) -> Page:
+        """`products`, with the count of the whole listing on its first page."""
+        args: dict[str, Any] = {"limit": limit}
         if query.strip():
             args["query"] = query.strip()[:100]
         if category_id is not None:
@@ -75,7 +94,7 @@ class Shop:
             args["cursor"] = cursor
         result = await self.client.call(Op.CATALOG_LIST, args)
         self.book.seed(result["items"])
-        return result["items"], result.get("next_cursor")
+        return Page(result["items"], result.get("next_cursor"), result.get("total"))
 
     async def product(self, product_id: int) -> dict[str, Any]:
         product = await self.client.call(Op.CATALOG_GET, product_id=product_id)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 LOW_STOCK = 5
+SOLD_OUT_MARK, LOW_MARK = "✕", "!"  # so the state reads without colour too
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,16 @@ def availability(stock: int) -> str:
     if stock <= LOW_STOCK:
         return f"only {stock} left"
     return f"{stock} in stock"
+
+
+def stock_text(stock: int, compact: bool = False) -> str:
+    """`availability` with a mark for the states that matter: "✕ sold out", "! only 3
+    left"; `compact` (a narrow column): "! 3 left", and a plain number when in stock."""
+    if stock <= 0:
+        return f"{SOLD_OUT_MARK} {availability(stock)}"
+    if stock <= LOW_STOCK:
+        return f"{LOW_MARK} {stock} left" if compact else f"{LOW_MARK} {availability(stock)}"
+    return str(stock) if compact else availability(stock)
 
 
 def shortfall(qty: int, stock: int) -> str:

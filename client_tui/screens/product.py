@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -12,11 +12,14 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Static
 
 from client_tui.actions import add_to_cart
+from client_tui.cut import middle_cut
 from client_tui.errors import quiet_link
 from client_tui.hub import hub_of
 from client_tui.shop import Shop
-from client_tui.stock import Level, availability
+from client_tui.stock import Level, stock_text
 from protocol.rules import MAX_QTY
+
+DIALOG_WIDTH = 72  # .dialog in dialogs.tcss
 
 
 class ProductScreen(ModalScreen[None]):
@@ -46,6 +49,13 @@ class ProductScreen(ModalScreen[None]):
                 yield Button("Close", id="close", compact=True)
         yield Footer()
 
+    def on_resize(self, event: events.Resize) -> None:
+        """The name as the dialog's title, cut in the middle on a narrow screen (the
+        variant at its end stays)."""
+        room = min(DIALOG_WIDTH, event.size.width) - 6  # the corners and the title's spaces
+        dialog = self.query_one("#product-dialog")
+        dialog.border_title = middle_cut(self.product["name"], room)
+
     def on_mount(self) -> None:
         hub_of(self).stock_changed.subscribe(self, self._stock_changed)
         self._show_stock(self.shop.book.stock(self.product["id"], self.product["stock"]))
@@ -69,7 +79,7 @@ class ProductScreen(ModalScreen[None]):
 
     def _show_stock(self, stock: int) -> None:
         label = self.query_one("#product-stock", Label)
-        label.update(availability(stock))
+        label.update(stock_text(stock))
         label.set_class(stock <= 0, "sold-out")
         if self.can_buy:
             self.query_one("#add", Button).disabled = stock <= 0

@@ -2,7 +2,10 @@
 
 Search runs on the server (`catalog.list` `query`), debounced while typing. Every change of
 query or category starts a new listing; an answer to an older listing is dropped, so a
-slow reply never overwrites a newer one.
+slow reply never overwrites a newer one. The line above the table says what is listed, how
+many, and which of them are on screen; Ctrl+G widens a search to every category. After a
+reconnect, a listing that failed meanwhile (or a search box changed meanwhile) is loaded
+again, so the rows always match the box and the tree.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ from textual.widgets import DataTable, Input, Label, Tree
 from client_tui.actions import add_to_cart
 from client_tui.errors import CALL_ERRORS, quiet_link, report
 from client_tui.hub import hub_of
+from client_tui.listing import scope
 from client_tui.screens.product import ProductScreen
-from client_tui.shop import Shop
+from client_tui.shop import PRODUCT_PAGE, Shop
 from client_tui.stock import Level
 from client_tui.widgets.paged_table import PagedTable
 from client_tui.widgets.product_table import ProductTable
@@ -29,6 +33,7 @@ from client_tui.widgets.search_box import SearchBox
 from protocol.errors import NotFound
 
 SEARCH_DEBOUNCE_S = 0.3
+TO_END_PAGE = 200  # End loads the rest in pages this big (the most catalog.list gives)
 ALL_PRODUCTS = "All products"
 
 
@@ -39,6 +44,7 @@ class CatalogView(Vertical):
         Binding("slash", "search", "Search", key_display="/", priority=True),
         Binding("a", "add", "Add to cart"),
         Binding("t", "toggle_categories", "Categories"),
+        Binding("ctrl+g", "everywhere", "Search everywhere", show=False),
     ]
 
     def __init__(self, shop: Shop, *, can_buy: bool, id: str | None = None) -> None:
@@ -49,7 +55,8 @@ class CatalogView(Vertical):
         self.category_id: int | None = None
         self.category_name = ALL_PRODUCTS
         self._cursor: str | None = None
-        self._listing = 0  # which listing the rows on screen belong to
+        self._listing = 0  # the listing asked for last
+        self._drawn = 0  # the listing the rows on screen belong to
         self._debounce: Timer | None = None
         self.loaded = False  # the first page of the current listing is in
 
@@ -58,10 +65,11 @@ class CatalogView(Vertical):
             yield SearchBox(
                 "#products", placeholder="Search name, SKU or description  (/)", id="search"
             )
-            yield Label(ALL_PRODUCTS, id="category-label")
+        yield Label("", id="scope")
         with Horizontal(id="catalog-body"):
             tree: Tree[int | None] = Tree(ALL_PRODUCTS, data=None, id="categories")
             tree.show_root = True
+            tree.auto_expand = False  # choosing a category (or all) leaves the tree open
             yield tree
             with Vertical(id="products-pane"):
                 yield self.product_table()
@@ -88,6 +96,7 @@ class CatalogView(Vertical):
         self._listing += 1
         self._cursor = None
         self.loaded = False
+        self._show_scope()
         self._load_page(self._listing, first=True)
 
     @work(exclusive=True, group="catalog-page")
@@ -95,8 +104,11 @@ class CatalogView(Vertical):
         table = self.table
         table.more = False
         try:
-            items, cursor = await self.shop.products(
-                self.query_text, self.category_id, None if first else self._cursor
+            items, cursor, total = await self.shop.product_page(
+                self.query_text,
+                self.category_id,
+                None if first else self._cursor,
+                TO_END_PAGE if table.to_end else PRODUCT_PAGE,
             )
         except CALL_ERRORS as error:
             report(self, error, "Catalog")
@@ -107,12 +119,15 @@ class CatalogView(Vertical):
             return
         if first:
             table.clear_products()
+            table.total = total
+            self._drawn = listing
         stock = {p["id"]: self.shop.book.stock(p["id"], p["stock"]) for p in items}
         table.add_products(self.shown(items, stock), stock)
         self._cursor = cursor
         table.more = cursor is not None
         self.loaded = True
         self._show_empty()
+        self._show_scope()
         table.page_added()
         await self._watch_rows()
 
@@ -132,6 +147,18 @@ class CatalogView(Vertical):
         what = f" matching “{self.query_text}”" if self.query_text.strip() else ""
         empty.update(f"No products{what} in {self.category_name}.")
         empty.display = True
+
+    def _show_scope(self) -> None:
+        """The line above the table: what is listed, how many, which are on screen."""
+        category = None if self.category_id is None else self.category_name
+        where = self.table.position() if self.loaded else ""
+        text = scope(where, self.query_text, category, loading=not self.loaded)
+        self.query_one("#scope", Label).update(text)
+
+    @on(PagedTable.Viewed, "#products")
+    def _viewed(self) -> None:
+        if self.loaded:
+            self._show_scope()
 
     @on(PagedTable.NearEnd, "#products")
     def _near_end(self) -> None:
@@ -176,13 +203,21 @@ class CatalogView(Vertical):
 
     @on(Tree.NodeSelected, "#categories")
     def _category_selected(self, event: Tree.NodeSelected[int | None]) -> None:
-        self.category_id = event.node.data
-        self.category_name = str(event.node.label)
-        self.query_one("#category-label", Label).update(self.category_name)
-        self.reload()
-        if self.screen.has_class("-narrow"):
+        self._choose_category(event.node.data, str(event.node.label))
+        if not self.screen.has_class("-wide"):
             self.remove_class("categories-toggled")
         self.focus_now(self.table)
+
+    def _choose_category(self, category_id: int | None, name: str) -> None:
+        self.category_id, self.category_name = category_id, name
+        self.reload()
+
+    def action_everywhere(self) -> None:
+        """Ctrl+G: the same search over every category."""
+        if self.category_id is not None:
+            tree = self.query_one("#categories", Tree)
+            tree.move_cursor(tree.root)
+            self._choose_category(None, ALL_PRODUCTS)
 
     # -- live stock
 
@@ -217,10 +252,16 @@ class CatalogView(Vertical):
         """A listed product as read again (a subclass that shows more of it redraws it)."""
 
     def _resynced(self, _: None) -> None:
-        """Back after a reconnect: load what failed meanwhile, redraw stock from the book."""
+        """Back after a reconnect: load again what failed meanwhile (the rows shown are
+        those of an older listing, or the box was changed meanwhile), else redraw stock
+        from the book."""
         if not self.query_one("#categories", Tree).root.children:
             self._load_categories()
-        if not self.table.row_count:
+        typed = self.query_one("#search", Input).value
+        if typed != self.query_text or self._drawn != self._listing or not self.table.row_count:
+            if self._debounce is not None:
+                self._debounce.stop()
+            self.query_text = typed
             self.reload()
             return
         self.table.apply_levels(

@@ -48,6 +48,7 @@ class OrdersView(Vertical):
     def compose(self) -> ComposeResult:
         yield PagedTable(fill="status", minimum=12, id="orders-table")
         yield Label("No orders yet.", id="orders-empty")
+        yield Label("", id="orders-position")
 
     @property
     def table(self) -> PagedTable:
@@ -97,6 +98,13 @@ class OrdersView(Vertical):
         """Rows in this order: newest first."""
         return -int(order["id"])
 
+    @on(PagedTable.Viewed, "#orders-table")
+    def _show_position(self) -> None:
+        """ "21-37 of 40+ orders": order.list gives no total, so "+" while pages are left."""
+        where = self.table.position()
+        label = self.query_one("#orders-position", Label)
+        label.update(f"{where} order{'' if where == '1' else 's'}" if where else "")
+
     @on(PagedTable.NearEnd, "#orders-table")
     def _near_end(self) -> None:
         if self.loaded and self._cursor is not None:
@@ -114,6 +122,7 @@ class OrdersView(Vertical):
             table.move_cursor(row=table.get_row_index(str(keep["id"])))
         self.query_one("#orders-empty", Label).display = not self.orders
         self.screen.refresh_bindings()
+        self._show_position()
 
     def _cells(self, order: dict[str, Any], flash: bool = False) -> list[Any]:
         money = self.shop.money

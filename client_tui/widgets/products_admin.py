@@ -8,13 +8,11 @@ listing, in the server's order.
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import work
 from textual.binding import Binding, BindingType
-from textual.widgets.data_table import CellDoesNotExist
 
 from client_tui.errors import CALL_ERRORS, report
 from client_tui.screens.confirm import ConfirmScreen
@@ -32,22 +30,20 @@ def state_cell(product: dict[str, Any]) -> Text:
 
 
 class AdminProductTable(ProductTable):
-    def column_specs(self) -> list[tuple[str | Text, str, int]]:
-        return [*super().column_specs(), ("State", "state", len(ARCHIVED))]
+    def add_product_columns(self) -> None:
+        super().add_product_columns()
+        self.add_column("State", key="state", width=len(ARCHIVED))
 
-    def cells(self, product: dict[str, Any], stock: int) -> list[Text]:
-        return [*super().cells(product, stock), state_cell(product)]
+    def cells(self, product: dict[str, Any], name: list[str]) -> list[Text]:
+        return [*super().cells(product, name), state_cell(product)]
 
     def replace_product(self, product: dict[str, Any], stock: int) -> None:
-        """Redraw a listed product's row in place, as the shop returned it."""
+        """Redraw a listed product's row, as the shop returned it (a new name may take
+        another number of lines, so the rows are added again, the cursor kept)."""
         if product["id"] not in self.products:
             return
         self.products[product["id"]] = {**product, "stock": stock}
-        row = str(product["id"])
-        keys = ("sku", "name", "price", "stock", "state")
-        with contextlib.suppress(CellDoesNotExist):
-            for key, cell in zip(keys, self.cells(product, stock), strict=True):
-                self.update_cell(row, key, cell)
+        self.add_rows_again(self.cursor_key())
 
 
 class ProductsView(CatalogView):

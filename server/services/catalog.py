@@ -52,15 +52,18 @@ class CatalogService:
         scope = _scope_key(args.get("category_id"), args.get("query") or "")
         after = self.cursors.decode(args["cursor"], scope, (str, int)) if "cursor" in args else None
         staff = call.identity.role in STAFF_ROLES
-        found = await self.dbx.read(lambda db: _page(db, args, after, staff))
+        found, total = await self.dbx.read(lambda db: _page(db, args, after, staff))
         page = found[: args["limit"]]
         more = len(found) > args["limit"]
-        return {
+        result: dict[str, Any] = {
             "items": [item for item, _ in page],
             "next_cursor": (
                 self.cursors.encode(scope, page[-1][1], page[-1][0]["id"]) if more else None
             ),
         }
+        if total is not None:
+            result["total"] = total
+        return result
 
     def get(self, call: Call) -> dict[str, Any] | Coroutine[Any, Any, dict[str, Any]]:
         """From the cache when it has the product: no Deferred, no coroutine."""
@@ -126,8 +129,10 @@ def _descendants(db: pw.Database, category_id: int) -> list[int]:
 
 def _page(
     db: pw.Database, args: dict[str, Any], after: tuple[str, int] | None, staff: bool
-) -> list[tuple[dict[str, Any], str]]:
-    """Products after the cursor, each with its sort key as the database lowercases it."""
+) -> tuple[list[tuple[dict[str, Any], str]], int | None]:
+    """Products after the cursor, each with its sort key as the database lowercases it, and
+    on the first page (no cursor) how many match in all: counted once per listing (and only
+    when the page is full), so a client can say "41-90 of 399" without a count per page."""
     where: list[str] = [] if staff else ["NOT archived"]
     params: list[Any] = []
     if "category_id" in args:
@@ -151,7 +156,15 @@ def _page(
         "ORDER BY lower(name), id LIMIT ?",
         (*params, args["limit"] + 1),
     )
-    return [(product(row), row[10]) for row in found]
+    total = None
+    if after is None:
+        total = len(found) if len(found) <= args["limit"] else _count(db, clause, params)
+    return [(product(row), row[10]) for row in found], total
+
+
+def _count(db: pw.Database, clause: str, params: list[Any]) -> int:
+    row = sql.one(db, f"SELECT count(*) FROM products {clause}", params)
+    return int(row[0]) if row else 0
 
 
 def _scope_key(category_id: int | None, query: str) -> str:

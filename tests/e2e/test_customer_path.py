@@ -119,3 +119,26 @@ def _find(client, predicate):
                 return product
         cursor = page["next_cursor"]
         assert cursor, "no product matches"
+
+
+def test_the_first_page_of_a_listing_says_how_many_products_match(shop):
+    _count_listings(shop)
+
+
+def test_the_count_on_postgresql(servers, pg_schema_url):
+    _count_listings(servers.start(db_url=pg_schema_url))
+
+
+def _count_listings(shop):
+    with shop.client("customer") as c:
+        for args in ({}, {"query": "susu"}, {"query": "no such product"}):
+            first = c.call("catalog.list", limit=37, **args)
+            counted, page = len(first["items"]), first
+            while page["next_cursor"] is not None:
+                page = c.call("catalog.list", limit=37, cursor=page["next_cursor"], **args)
+                assert "total" not in page  # counted once per listing
+                counted += len(page["items"])
+            assert first["total"] == counted, args
+        kopi = next(k for k in c.call("catalog.categories")["items"] if k["name"] == "Kopi & Teh")
+        page = c.call("catalog.list", category_id=kopi["id"], query="kopi", limit=1)
+        assert page["total"] > 1 and len(page["items"]) == 1

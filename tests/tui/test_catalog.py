@@ -22,13 +22,13 @@ async def test_search_runs_on_the_server_once_typing_pauses(shop, customer):
     async with app.run_test(size=(80, 24)) as pilot:
         await sign_in(pilot, *customer)
         calls: list[str] = []
-        original = app.shop.products
+        original = app.shop.product_page
 
-        async def counting(query="", category_id=None, cursor=None):
+        async def counting(query="", category_id=None, cursor=None, limit=50):
             calls.append(query)
-            return await original(query, category_id, cursor)
+            return await original(query, category_id, cursor, limit)
 
-        app.shop.products = counting
+        app.shop.product_page = counting
         await pilot.press("slash")
         box = app.screen.query_one("#search", Input)
         assert box.has_focus
@@ -65,7 +65,7 @@ async def test_choosing_a_category_lists_only_its_products(shop, customer):
         table = products(app)
         assert table.row_count > 0
         assert {p["category_id"] for p in table.products.values()} == {kopi.data}
-        assert label_text(app, "#category-label") == "Kopi & Teh"
+        assert " in Kopi & Teh · Ctrl+G all products" in label_text(app, "#scope")
 
 
 async def test_the_tree_is_folded_away_on_80_columns_and_t_shows_it(shop, customer):
@@ -136,7 +136,7 @@ async def test_a_sold_out_product_cannot_be_added_and_says_why(shop, customer):
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ProductScreen), "the dialog")
         assert app.screen.query_one("#add", Button).disabled
-        assert label_text(app, "#product-stock") == "sold out"
+        assert label_text(app, "#product-stock") == "✕ sold out"
         app.clear_notifications()
         await pilot.press("enter")  # in the quantity field
         await wait_for(pilot, lambda: notified(app, f"{name} is sold out"), "why not, again")

@@ -29,7 +29,7 @@ async def test_the_last_unit_sold_elsewhere_shows_sold_out_in_place(shop, custom
         table.move_cursor(row=table.get_row_index(str(key)))
         rows_before = list(table.rows.values())
         cells_before = {k: table.get_row(k.value)[:3] for k in table.rows}
-        assert str(table.get_cell(str(key), "stock")) == "only 1 left"
+        assert str(table.get_cell(str(key), "stock")) == "! only 1 left"
         view = app.screen.query_one("#catalog-view")
         assert view.check_action("add", ()) is True
 
@@ -38,7 +38,7 @@ async def test_the_last_unit_sold_elsewhere_shows_sold_out_in_place(shop, custom
         cell = await wait_for(
             pilot,
             lambda: (
-                str(table.get_cell(str(key), "stock")) == "sold out"
+                str(table.get_cell(str(key), "stock")) == "✕ sold out"
                 and table.get_cell(str(key), "stock")
             ),
             "sold out",
@@ -69,7 +69,7 @@ async def test_the_product_dialog_disables_add_when_it_sells_out(shop, customer)
         assert not add.disabled
         buy(shop, "MNR-0011", 1)
         await wait_for(pilot, lambda: add.disabled, "add disabled")
-        assert label_text(app, "#product-stock") == "sold out"
+        assert label_text(app, "#product-stock") == "✕ sold out"
 
 
 async def test_a_cart_line_that_sells_out_is_flagged(shop, customer):

@@ -48,7 +48,7 @@ async def test_the_app_reconnects_after_the_server_restarts(fresh_shop):
 
         buy(server, "SNK-0011", 1)  # live stock works on the new connection
         await wait_for(
-            pilot, lambda: str(table.get_cell(key, "stock")) == "sold out", "a live update"
+            pilot, lambda: str(table.get_cell(key, "stock")) == "✕ sold out", "a live update"
         )
         assert str(app.screen.query_one("#cart-lines").get_cell(key, "note")) == "sold out"
 

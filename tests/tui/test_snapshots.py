@@ -180,6 +180,58 @@ def test_fulfilment_queue(snap_compare, fresh_shop: ServerProcess, home: Path):
         await wait_for(pilot, lambda: len(orders.orders) == 2, "the queue")
         buy("MIE-0016")  # paid while the clerk watches: joins the queue, marked new
         await wait_for(pilot, lambda: len(orders.orders) == 3, "the new order")
+        table = orders.query_one("#orders-table")
+        await wait_for(pilot, lambda: table.has_focus, "the queue focused")  # F4 focuses late
         await steady(pilot)
 
     assert snap_compare(make_app(fresh_shop), run_before=run_before)
+
+
+def test_catalog_on_a_phone(snap_compare, snap_shop):
+    async def run_before(pilot):
+        await sign_in(pilot, "ana", PASSWORD)
+        await search(pilot, "Bunda Susu Kental")
+        await steady(pilot)
+
+    assert snap_compare(make_app(snap_shop), run_before=run_before, terminal_size=(40, 24))
+
+
+def test_product_dialog_on_a_phone(snap_compare, snap_shop):
+    async def run_before(pilot):
+        await sign_in(pilot, "ana", PASSWORD)
+        await search(pilot, "SUS-0011")
+        await steady(pilot)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, ProductScreen), "the dialog")
+        await steady(pilot)
+
+    assert snap_compare(make_app(snap_shop), run_before=run_before, terminal_size=(40, 24))
+
+
+def test_sign_in_without_colour_kept_ticked(snap_compare, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = still(WarungApp(Target("127.0.0.1", 7411), settings=Settings(), user="ana"))
+
+    async def run_before(pilot):
+        await wait_for(pilot, lambda: pilot.app.screen.query("#stay"), "the form")
+        pilot.app.screen.query_one("#stay").value = True
+        await steady(pilot)
+
+    assert snap_compare(app, run_before=run_before)
+
+
+def test_catalog_searched_in_a_category(snap_compare, snap_shop):
+    async def run_before(pilot):
+        await sign_in(pilot, "ana", PASSWORD)
+        tree = pilot.app.screen.query_one("#categories")
+        await wait_for(pilot, lambda: len(tree.root.children) == 4, "the categories")
+        minuman = next(n for n in tree.root.children if str(n.label) == "Minuman")
+        tree.focus()
+        tree.move_cursor(next(n for n in minuman.children if str(n.label) == "Kopi & Teh"))
+        await pilot.press("enter")
+        view = pilot.app.screen.query_one("#catalog-view")
+        await wait_for(pilot, lambda: view.category_id is not None and view.loaded, "Kopi")
+        await search(pilot, "susu")
+        await steady(pilot)
+
+    assert snap_compare(make_app(snap_shop), run_before=run_before, terminal_size=(120, 32))

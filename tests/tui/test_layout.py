@@ -1,0 +1,111 @@
+"""How the customer screens read at every width and without colour (issue 16): names that
+keep their variant, a 40-column layout, states that do not rest on colour, toasts that
+stay few and off the table."""
+
+from __future__ import annotations
+
+from rich.style import Style
+from textual.widgets import Button, Checkbox
+from textual.widgets._toast import Toast
+
+from client_tui.screens.product import ProductScreen
+from tests.tui.pilot import make_app, products, search, sign_in, wait_for
+
+
+def shown_row(table, sku: str) -> str:
+    """The row of `sku` as the terminal shows it, its lines joined by " / "."""
+    key = next(str(k) for k, p in table.products.items() if p["sku"] == sku)
+    y = sum(row.height for row in table.ordered_rows[: table.get_row_index(key)])
+    top = y + table.header_height - int(table.scroll_y)
+    lines = range(top, top + table.rows[key].height)
+    return " / ".join(table.render_line(line).text.strip() for line in lines)
+
+
+async def test_variants_stay_apart_at_100_columns(shop, customer):
+    app = make_app(shop)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await sign_in(pilot, *customer)
+        table = await search(pilot, "Bunda Susu Kental Manis Cokelat")
+        await pilot.pause()
+        big, small = shown_row(table, "SUS-0011"), shown_row(table, "SUS-0012")
+        assert "370 g" in big and "40 g" in small  # the cut keeps the pack size
+        assert "Bunda Susu" in big and "Bunda Susu" in small
+
+
+async def test_forty_columns_show_name_price_and_stock(shop, customer):
+    app = make_app(shop)
+    async with app.run_test(size=(40, 24)) as pilot:
+        await sign_in(pilot, *customer)
+        table = await search(pilot, "Bunda Susu Kental Manis")
+        await pilot.pause()
+        header = table.render_line(0).text
+        assert "Name" in header and "Price" in header and "Stock" in header
+        row = shown_row(table, "SUS-0011")
+        assert "Rp 15.000" in row and "5 left" in row and "370 g" in row
+        assert "sold out" in shown_row(table, "SUS-0010")
+        name = next(c for c in table.columns.values() if c.key.value == "name")
+        names = [str(table.get_cell(str(key), "name")) for key in table.products]
+        assert all(len(line) <= name.width for text in names for line in text.split("\n"))
+        assert len(set(names)) == len(names) == 4  # no two variants look the same
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ProductScreen), "the dialog")
+        await pilot.pause()
+        title = str(app.screen.query_one("#product-dialog").border_title)
+        assert title.startswith("Bunda") and title.endswith("370 g") and len(title) <= 34
+        for button in app.screen.query(Button):
+            assert button.region.right <= 40 and button.region.bottom <= 24, button.id
+            assert button.region.width >= len(str(button.label)), button.id
+
+
+async def test_without_colour_stock_and_ticks_read_by_their_marks(shop, customer, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(shop)
+    assert app.no_color
+    async with app.run_test(size=(80, 24)) as pilot:
+        stay = app.screen.query_one("#stay", Checkbox)
+        off = stay.get_visual_style("toggle--button")
+        stay.value = True
+        await pilot.pause()
+        on = stay.get_visual_style("toggle--button")
+        assert off.foreground == off.background  # unticked: an empty box
+        assert on.foreground != on.background  # ticked: its mark shows
+        await sign_in(pilot, *customer)
+        table = await search(pilot, "Bunda Susu Kental Manis Putih")
+        cells = {p["sku"]: table.get_cell(str(k), "stock") for k, p in table.products.items()}
+        assert str(cells["SUS-0010"]) == "✕ sold out" and str(cells["SUS-0009"]).endswith(
+            " in stock"
+        )
+        for cell in cells.values():  # no colour for the terminal to turn grey on grey
+            assert Style.parse(str(cell.style)).color is None, cell
+
+
+async def test_toasts_are_few_and_keep_off_the_table(shop, customer):
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await sign_in(pilot, *customer)
+        app.clear_notifications()
+        for n in range(4):
+            app.notify(f"news {n}", title="Catalog")
+        app.notify("news 2", title="Catalog")  # the same again: moved, not a second toast
+        await wait_for(pilot, lambda: len(app.screen.query(Toast)) == 2, "two toasts")
+        await pilot.pause()
+        assert [note.message for note in app._notifications] == ["news 3", "news 2"]
+        table = products(app)
+        for toast in app.screen.query(Toast):
+            assert not toast.region.overlaps(table.region), toast.region
+
+
+async def test_a_resize_changes_the_layout_and_keeps_rows_and_cursor(shop, customer):
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *customer)
+        table = await search(pilot, "Bunda Susu Kental Manis")
+        table.move_cursor(row=2)
+        chosen = table.highlighted
+        for width, sku_shown in ((40, False), (120, True), (80, True)):
+            await pilot.resize_terminal(width, 24)
+            await wait_for(pilot, lambda w=width: app.screen.size.width == w, f"{width} columns")
+            await pilot.pause()
+            header = table.render_line(0).text
+            assert ("SKU" in header) is sku_shown and "Stock" in header, width
+            assert table.row_count == 4 and table.highlighted == chosen, width

@@ -1,0 +1,63 @@
+"""How names and listings read in little room (issue 16): folding and cutting names, the
+line above a paged table, short prices and stock marks."""
+
+from __future__ import annotations
+
+from client_tui.cut import fold, middle_cut
+from client_tui.listing import position, scope
+from client_tui.money import Money
+from client_tui.stock import stock_text
+
+
+def test_a_long_name_folds_at_words_and_keeps_an_amount_with_its_unit() -> None:
+    assert fold("Bunda Susu Kental Manis Putih 370 g", 33) == [
+        "Bunda Susu Kental Manis Putih",
+        "370 g",
+    ]
+    assert fold("Bersih Jaya Sabun Batang Cuci 3 x 180 g", 35) == [
+        "Bersih Jaya Sabun Batang Cuci 3 x",
+        "180 g",
+    ]
+    assert fold("Teh", 10) == ["Teh"] and fold("", 10) == [""]
+
+
+def test_beyond_the_most_lines_the_last_is_cut_in_the_middle() -> None:
+    lines = fold("Gurih Jaya Keripik Singkong Balado Pedas Manis 150 g", 10, most=3)
+    assert len(lines) == 3 and all(len(line) <= 10 for line in lines)
+    assert lines[-1].endswith("150 g") and "…" in lines[-1]
+
+
+def test_a_cut_keeps_the_start_and_the_last_words() -> None:
+    name = "Bunda Susu Kental Manis Cokelat 370 g"
+    for width in (13, 20, 30):
+        cut = middle_cut(name, width)
+        assert len(cut) <= width and cut.startswith("Bunda") and cut.endswith("370 g"), cut
+    assert middle_cut(name, 40) == name
+    assert middle_cut(name, 1) == "…" and middle_cut(name, 0) == ""
+
+
+def test_the_position_of_the_rows_on_screen() -> None:
+    assert position(41, 60, 100, 399, True) == "41-60 of 399"
+    assert position(1, 12, 12, 12, False) == "12"  # every row on screen
+    assert position(21, 37, 40, None, True) == "21-37 of 40+"  # no total: what is loaded
+    assert position(0, 0, 0, 0, False) == ""
+
+
+def test_the_scope_names_the_search_the_category_and_the_key_to_widen_it() -> None:
+    assert scope("41-60 of 399", "", None) == "41-60 of 399 products"
+    assert scope("1", "susu", None) == "1 result for “susu”"
+    assert (
+        scope("", "beras", "Kopi & Teh")
+        == "No results for “beras” in Kopi & Teh · Ctrl+G search everywhere"
+    )
+    assert scope("23", "", "Susu") == "23 products in Susu · Ctrl+G all products"
+    assert scope("", "kopi", None, loading=True) == "Finding results for “kopi”"
+
+
+def test_short_prices_and_stock_marks() -> None:
+    money = Money("IDR", 2)
+    assert money.format(1500000, whole=True) == "Rp 15.000"
+    assert money.format(1500050, whole=True) == "Rp 15.000,50"  # cents that count stay
+    assert money.format(1500000) == "Rp 15.000,00"
+    assert [stock_text(n) for n in (0, 3, 6)] == ["✕ sold out", "! only 3 left", "6 in stock"]
+    assert [stock_text(n, compact=True) for n in (0, 3, 6)] == ["✕ sold out", "! 3 left", "6"]
