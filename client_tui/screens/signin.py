@@ -73,6 +73,8 @@ class SignInScreen(Screen[None]):
         self.call_after_refresh(self._focus_first_empty)
 
     def _focus_first_empty(self) -> None:
+        if self.focused is not None:
+            return  # the user (or a test) got there first
         for field in self.query("#password" if self.user else "#username"):
             self.set_focus(field)
 
