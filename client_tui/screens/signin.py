@@ -69,12 +69,8 @@ class SignInScreen(Screen[None]):
             yield Label(self.notice, id="signin-message")
         yield Footer()
 
-    def on_mount(self) -> None:
-        self.call_after_refresh(self._focus_first_empty)
-
-    def _focus_first_empty(self) -> None:
-        if self.focused is not None:
-            return  # the user (or a test) got there first
+    def on_screen_resume(self) -> None:
+        """Focus the first field to fill, once the screen is shown (its fields mounted)."""
         for field in self.query("#password" if self.user else "#username"):
             self.set_focus(field)
 
