@@ -36,6 +36,7 @@ from server.services.checkout import PENDING_LEASE_S
 from server.services.inventory import InventoryService
 from server.services.order_feed import OrderFeed
 from server.services.orders import OrderService
+from server.services.people import PeopleService
 from server.services.product_cache import ProductCache
 from server.services.refund import RefundService
 from server.services.register import RegisterService
@@ -104,6 +105,7 @@ class Server:
                 RefundService(self.dbx, self.hub, provider, reactor),
                 RegisterService(self.dbx),
                 SaleService(self.dbx, self.hub, self.orders.checkouts, currency),
+                PeopleService(self.dbx, self.hashing, sessions, cursors),
             ),
             security=self.security,
         )
@@ -124,7 +126,12 @@ class Server:
         if isinstance(db, pw.PostgresqlDatabase):
             orders_elsewhere = OrderFeed(self.dbx, self.hub)
             self.listener = PgEventListener(
-                db, reactor, self.hub, stock_feed.watched_stock, orders_elsewhere.changed
+                db,
+                reactor,
+                self.hub,
+                stock_feed.watched_stock,
+                orders_elsewhere.changed,
+                sessions.sign_out_user,
             )
 
     async def start(self) -> None:

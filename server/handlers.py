@@ -9,6 +9,7 @@ from server.services.cart import CartService
 from server.services.catalog import CatalogService
 from server.services.inventory import InventoryService
 from server.services.orders import OrderService
+from server.services.people import PeopleService
 from server.services.refund import RefundService
 from server.services.register import RegisterService
 from server.services.sale import SaleService
@@ -29,6 +30,7 @@ def handlers(
     refunds: RefundService,
     registers: RegisterService,
     sales: SaleService,
+    people: PeopleService,
 ) -> dict[str, Handler]:
     return {
         Op.HELLO: session.hello,
@@ -69,4 +71,8 @@ def handlers(
         Op.CLERK_REGISTER_CLOSE: registers.close,
         Op.CLERK_REGISTER_GET: registers.get,
         Op.CLERK_SALE: sales.sale,
+        Op.ADMIN_USER_LIST: people.list,
+        Op.ADMIN_USER_CREATE: people.create,
+        Op.ADMIN_USER_SET_ROLE: people.set_role,
+        Op.ADMIN_USER_DISABLE: people.disable,
     }

@@ -69,6 +69,7 @@ MAY_CALL: dict[str, frozenset[str]] = {
     "admin.product.create": ADMIN,
     "admin.product.update": ADMIN,
     "admin.product.archive": ADMIN,
+    "admin.user.list": ADMIN,
     "admin.user.create": ADMIN,
     "admin.user.set_role": ADMIN,
     "admin.user.disable": ADMIN,
@@ -139,6 +140,7 @@ def arguments(tag: str) -> dict[str, dict[str, Any]]:
         },
         "admin.product.update": {"product_id": NOBODY, "name": "authz"},
         "admin.product.archive": {"product_id": NOBODY},
+        "admin.user.list": {"limit": 1},
         "admin.user.create": {
             "username": f"authz-made-{tag}",
             "password": "password-authz",
