@@ -25,6 +25,7 @@ from client_tui.widgets.catalog import CatalogView
 from client_tui.widgets.fulfilment import FulfilmentView
 from client_tui.widgets.inventory import InventoryView
 from client_tui.widgets.orders import OrdersView
+from client_tui.widgets.people import PeopleView
 from client_tui.widgets.pos import PosView
 from client_tui.widgets.status import StatusBar
 
@@ -166,8 +167,14 @@ class AdminScreen(HomeScreen):
     """An admin keeps the shop: the staff tabs, then one tab per part of administration."""
 
     AUTO_FOCUS = "#orders-table"
-    TABS = (*StaffScreen.TABS,)
-    BINDINGS: ClassVar[list[BindingType]] = [*StaffScreen.BINDINGS]
+    TABS = (
+        *StaffScreen.TABS,
+        ("people", "People", "f6", lambda shop: PeopleView(shop, id="people-view")),
+    )
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *StaffScreen.BINDINGS,
+        Binding("f6", "show_tab('people')", "People", show=False, priority=True),
+    ]
 
 
 HOME_SCREENS: dict[str, Callable[[Shop], HomeScreen]] = {
