@@ -28,7 +28,11 @@ ROLE_WORDS = {
 
 
 def role_choice(current: str | None, id: str) -> RadioSet:
-    return RadioSet(*(RadioButton(ROLE_WORDS[r], value=r == current, name=r) for r in ROLES), id=id)
+    radios = RadioSet(
+        *(RadioButton(ROLE_WORDS[r], value=r == current, name=r) for r in ROLES), id=id
+    )
+    radios.border_title = "Role"
+    return radios
 
 
 def chosen_role(radios: RadioSet) -> str | None:

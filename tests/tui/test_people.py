@@ -192,3 +192,26 @@ def test_people_picture(snap_compare, fresh_shop, monkeypatch):
         await pilot.pause()
 
     assert snap_compare(admin_app(fresh_shop), run_before=run_before, terminal_size=(80, 24))
+
+
+def test_new_account_picture_with_a_refusal_by_its_field(snap_compare, fresh_shop):
+    async def run_before(pilot):
+        app = pilot.app
+        await people_tab(pilot)
+        await pilot.press("n")
+        dialog = await wait_for(
+            pilot, lambda: isinstance(app.screen, NewPersonScreen) and app.screen, "the form"
+        )
+        dialog.query_one("#person-username", Input).value = "kasir-baru"
+        dialog.query_one("#person-password", Input).value = "kasir-baru"
+        await pilot.click("#person-apply")
+        await asked(pilot)
+        await pilot.press("enter")
+        problem = dialog.query_one("#person-password-problem", Label)
+        await wait_for(pilot, lambda: problem.display, "the refusal by the password")
+        for field in dialog.query(Input):
+            field.cursor_blink = False
+        app.clear_notifications()
+        await pilot.pause()
+
+    assert snap_compare(admin_app(fresh_shop), run_before=run_before, terminal_size=(80, 24))
