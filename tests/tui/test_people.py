@@ -194,7 +194,9 @@ def test_people_picture(snap_compare, fresh_shop, monkeypatch):
     assert snap_compare(admin_app(fresh_shop), run_before=run_before, terminal_size=(80, 24))
 
 
-def test_new_account_picture_with_a_refusal_by_its_field(snap_compare, fresh_shop):
+def test_new_account_picture_with_a_refusal_by_its_field(snap_compare, fresh_shop, monkeypatch):
+    monkeypatch.setattr(timefmt, "when", lambda moment: "25 Nov 09:30" if moment else "")
+
     async def run_before(pilot):
         app = pilot.app
         await people_tab(pilot)
