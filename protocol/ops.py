@@ -79,6 +79,7 @@ class Op(StrEnum):
     ADMIN_PRODUCT_UPDATE = "admin.product.update"
     ADMIN_PRODUCT_ARCHIVE = "admin.product.archive"
     ADMIN_PRODUCT_RESTORE = "admin.product.restore"
+    ADMIN_USER_LIST = "admin.user.list"
     ADMIN_USER_CREATE = "admin.user.create"
     ADMIN_USER_SET_ROLE = "admin.user.set_role"
     ADMIN_USER_DISABLE = "admin.user.disable"
@@ -402,6 +403,7 @@ SPECS: tuple[OpSpec, ...] = (
         "hide a product from the catalog",
         Field("product_id", ID, required=True),
     ),
+    _spec(Op.ADMIN_USER_LIST, ADMIN, "accounts by username, with their last sign-in", *PAGE),
     _spec(
         Op.ADMIN_PRODUCT_RESTORE,
         ADMIN,

@@ -40,6 +40,7 @@ from server.services.checkout import PENDING_LEASE_S
 from server.services.inventory import InventoryService
 from server.services.order_feed import OrderFeed
 from server.services.orders import OrderService
+from server.services.people import PeopleService
 from server.services.product_cache import ProductCache
 from server.services.refund import RefundService
 from server.services.register import RegisterService
@@ -118,6 +119,7 @@ class Server:
                 AdminProductService(self.dbx, self.hub, currency, cache),
                 SalesReportService(self.dbx, currency),
                 AuditListService(self.dbx, cursors),
+                PeopleService(self.dbx, self.hashing, sessions, cursors),
             ),
             security=self.security,
         )
@@ -139,7 +141,12 @@ class Server:
         if isinstance(db, pw.PostgresqlDatabase):
             orders_elsewhere = OrderFeed(self.dbx, self.hub)
             self.listener = PgEventListener(
-                db, reactor, self.hub, stock_feed.watched_stock, orders_elsewhere.changed
+                db,
+                reactor,
+                self.hub,
+                stock_feed.watched_stock,
+                orders_elsewhere.changed,
+                sessions.sign_out_user,
             )
 
     async def start(self) -> None:

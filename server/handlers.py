@@ -11,6 +11,7 @@ from server.services.cart import CartService
 from server.services.catalog import CatalogService
 from server.services.inventory import InventoryService
 from server.services.orders import OrderService
+from server.services.people import PeopleService
 from server.services.refund import RefundService
 from server.services.register import RegisterService
 from server.services.sale import SaleService
@@ -35,6 +36,7 @@ def handlers(
     admin_products: AdminProductService,
     report: SalesReportService,
     audit: AuditListService,
+    people: PeopleService,
 ) -> dict[str, Handler]:
     return {
         Op.HELLO: session.hello,
@@ -81,4 +83,8 @@ def handlers(
         Op.ADMIN_PRODUCT_RESTORE: admin_products.restore,
         Op.ADMIN_REPORT_SALES: report.sales,
         Op.ADMIN_AUDIT_LIST: audit.list,
+        Op.ADMIN_USER_LIST: people.list,
+        Op.ADMIN_USER_CREATE: people.create,
+        Op.ADMIN_USER_SET_ROLE: people.set_role,
+        Op.ADMIN_USER_DISABLE: people.disable,
     }

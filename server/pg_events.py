@@ -28,6 +28,7 @@ from server import sql
 from server.events import EventHub, StockChange
 
 ORDER_CHANNEL = "warung_order"
+SIGN_OUT_CHANNEL = "warung_sign_out"
 INSTANCE = secrets.token_hex(4)  # this process, so it can skip its own order announcements
 RETRY_MIN_S, RETRY_MAX_S = 0.2, 10.0
 POLL_S = 0.5
@@ -57,6 +58,17 @@ def announce_order(db: pw.Database, order_id: int) -> None:
         )
 
 
+def announce_sign_out(db: pw.Database, user_id: int, reason: str) -> None:
+    """Inside the writing transaction: tell every server to sign out the user's connections
+    now, saying `reason` (PostgreSQL only; the payload is `user_id:reason`)."""
+    if isinstance(db, pw.PostgresqlDatabase):
+        sql.execute(
+            db,
+            f"SELECT pg_notify('{SIGN_OUT_CHANNEL}_' || current_schema(), ?)",
+            (f"{user_id}:{reason}",),
+        )
+
+
 class PgEventListener:
     """LISTENs for every server's committed changes and feeds them to the hub.
 
@@ -71,12 +83,14 @@ class PgEventListener:
         hub: EventHub,
         resync: Callable[[], Deferred[list[StockChange]]],
         order_changed: Callable[[int, int, str], None],
+        signed_out: Callable[[int, str], None] | None = None,
     ) -> None:
         self.db = db
         self.reactor = reactor
         self.hub = hub
         self.resync = resync
         self.order_changed = order_changed
+        self.signed_out = signed_out
         self.connects = 0
         self.channels: dict[str, str] = {}
         self._stop = threading.Event()
@@ -130,6 +144,7 @@ class PgEventListener:
             self.channels = {
                 f"{STOCK_CHANNEL}_{schema}": STOCK_CHANNEL,
                 f"{ORDER_CHANNEL}_{schema}": ORDER_CHANNEL,
+                f"{SIGN_OUT_CHANNEL}_{schema}": SIGN_OUT_CHANNEL,
             }
             for channel in self.channels:
                 cursor.execute(f"LISTEN {_quoted(channel)}")
@@ -178,6 +193,9 @@ class PgEventListener:
                 origin, order_id, customer_id, status = payload.split(":")
                 if origin != INSTANCE:
                     self.order_changed(int(order_id), int(customer_id), status)
+            elif channel == SIGN_OUT_CHANNEL and self.signed_out is not None:
+                user_id, reason = payload.split(":")
+                self.signed_out(int(user_id), reason)
 
 
 def _quoted(identifier: str) -> str:

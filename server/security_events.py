@@ -29,6 +29,7 @@ STAFF_READS = frozenset(
         Op.CLERK_REGISTER_GET,
         Op.ADMIN_REPORT_SALES,
         Op.ADMIN_AUDIT_LIST,
+        Op.ADMIN_USER_LIST,
     }
 )
 # Ops open to customers that are privileged changes when staff make them (to any order).

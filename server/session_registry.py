@@ -15,6 +15,8 @@ from server.dispatch import Identity
 
 
 class SignsIn(Protocol):
+    identity: Identity | None
+
     def sign_in(self, identity: Identity | None) -> None: ...
 
     def send_event(self, event: str, data: dict[str, Any]) -> None: ...
@@ -40,6 +42,15 @@ class SessionRegistry:
         for conn in list(self._by_session.get(session_id, ())):
             conn.send_event(EventName.SESSION_ENDED, {"reason": reason})
             conn.sign_in(None)
+
+    def sign_out_user(self, user_id: int, reason: str) -> None:
+        """Every connection here signed in as this user, on any session, is told why and
+        signed out (an admin disabled the account or changed its role)."""
+        for session_id, peers in list(self._by_session.items()):
+            if any(
+                conn.identity is not None and conn.identity.user_id == user_id for conn in peers
+            ):
+                self.sign_out_session(session_id, reason)
 
     def session_ids(self) -> list[int]:
         """The sessions some connection here is signed in with."""

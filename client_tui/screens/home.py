@@ -26,6 +26,7 @@ from client_tui.widgets.catalog import CatalogView
 from client_tui.widgets.fulfilment import FulfilmentView
 from client_tui.widgets.inventory import InventoryView
 from client_tui.widgets.orders import OrdersView
+from client_tui.widgets.people import PeopleView
 from client_tui.widgets.pos import PosView
 from client_tui.widgets.products_admin import ProductsView
 from client_tui.widgets.report import ReportView
@@ -172,12 +173,14 @@ class AdminScreen(HomeScreen):
     TABS = (
         *StaffScreen.TABS,
         ("admin-products", "Products", "f5", lambda shop: ProductsView(shop, id="products-view")),
+        ("people", "People", "f6", lambda shop: PeopleView(shop, id="people-view")),
         ("report", "Report", "f7", lambda shop: ReportView(shop, id="report-view")),
         ("audit", "Audit", "f8", lambda shop: AuditView(shop, id="audit-view")),
     )
     BINDINGS: ClassVar[list[BindingType]] = [
         *StaffScreen.BINDINGS,
         Binding("f5", "show_tab('admin-products')", "Products", show=False, priority=True),
+        Binding("f6", "show_tab('people')", "People", show=False, priority=True),
         Binding("f7", "show_tab('report')", "Report", show=False, priority=True),
         Binding("f8", "show_tab('audit')", "Audit", show=False, priority=True),
     ]

@@ -70,6 +70,7 @@ MAY_CALL: dict[str, frozenset[str]] = {
     "admin.product.update": ADMIN,
     "admin.product.archive": ADMIN,
     "admin.product.restore": ADMIN,
+    "admin.user.list": ADMIN,
     "admin.user.create": ADMIN,
     "admin.user.set_role": ADMIN,
     "admin.user.disable": ADMIN,
@@ -141,6 +142,7 @@ def arguments(tag: str) -> dict[str, dict[str, Any]]:
         "admin.product.update": {"product_id": NOBODY, "name": "authz"},
         "admin.product.archive": {"product_id": NOBODY},
         "admin.product.restore": {"product_id": NOBODY},
+        "admin.user.list": {"limit": 1},
         "admin.user.create": {
             "username": f"authz-made-{tag}",
             "password": "password-authz",

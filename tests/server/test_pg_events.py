@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from twisted.internet.defer import fail
 
+from server.dispatch import Identity
 from server.events import EventHub
-from server.pg_events import PgEventListener
+from server.pg_events import SIGN_OUT_CHANNEL, PgEventListener
+from server.session_registry import SessionRegistry
 
 
 def test_a_failing_catch_up_after_a_reconnect_is_logged_naming_it(logged) -> None:
@@ -25,3 +27,39 @@ def test_a_failing_catch_up_after_a_reconnect_is_logged_naming_it(logged) -> Non
     (failed,) = [event for event in logged if "log_failure" in event]
     assert "cannot catch up on the stock changes" in failed["log_format"]
     assert isinstance(failed["log_failure"].value, ConnectionError)
+
+
+def test_a_sign_out_from_another_server_reaches_the_users_connections_here() -> None:
+    """`user_id:reason` on the sign-out channel signs out every connection of that user on
+    any of its sessions, telling each why; another user's connection stays signed in."""
+    registry = SessionRegistry()
+    told: list[tuple[str, str, dict[str, object]]] = []
+    conns = {
+        name: _Conn(name, told, Identity(user_id, name, "clerk", session_id))
+        for name, user_id, session_id in (("laptop", 7, 70), ("till", 7, 71), ("other", 8, 80))
+    }
+    for conn in conns.values():
+        registry.add(conn, conn.identity.session_id)
+    listener = PgEventListener(
+        None, None, EventHub(), lambda: None, lambda *a: None, registry.sign_out_user
+    )
+
+    listener._deliver([(SIGN_OUT_CHANNEL, "7:role_changed")])
+
+    assert sorted(told) == [
+        ("laptop", "session.ended", {"reason": "role_changed"}),
+        ("till", "session.ended", {"reason": "role_changed"}),
+    ]
+    assert conns["laptop"].identity is None and conns["till"].identity is None
+    assert conns["other"].identity is not None
+
+
+class _Conn:
+    def __init__(self, name: str, told: list, identity: Identity | None) -> None:
+        self.name, self.told, self.identity = name, told, identity
+
+    def send_event(self, event: str, data: dict[str, object]) -> None:
+        self.told.append((self.name, event, data))
+
+    def sign_in(self, identity: Identity | None) -> None:
+        self.identity = identity

@@ -1,0 +1,184 @@
+"""People, for admins: every account with its role, whether it is disabled (in words),
+and its last sign-in; create an account, change a role, disable and enable again, each
+after a question that names the account and what will happen."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.widgets import Label
+
+from client_tui import timefmt
+from client_tui.errors import CALL_ERRORS, describe, end_if_signed_out, report
+from client_tui.people import People
+from client_tui.screens.confirm import ConfirmScreen
+from client_tui.screens.person import NewPersonScreen, RoleScreen
+from client_tui.shop import Shop
+from client_tui.widgets.paged_table import PagedTable
+
+
+class PeopleView(Vertical):
+    DEFAULT_CSS = """
+    PeopleView #people-problem {
+        padding: 0 1;
+        width: 100%;
+        border-left: thick $error;
+        display: none;
+    }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "new", "New account"),
+        Binding("o", "role", "Role"),
+        Binding("d", "disable(True)", "Disable"),
+        Binding("e", "disable(False)", "Enable"),
+        Binding("r", "reload", "Refresh"),
+    ]
+
+    def __init__(self, shop: Shop, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.shop = shop
+        self.people = People(shop.client)
+        self.accounts: dict[str, dict[str, Any]] = {}
+        self._cursor: str | None = None
+        self._listing = 0
+        self.loaded = False
+
+    def compose(self) -> ComposeResult:
+        yield PagedTable(fill="username", minimum=12, id="people-table")
+        yield Label("", id="people-problem")
+
+    @property
+    def table(self) -> PagedTable:
+        return self.query_one("#people-table", PagedTable)
+
+    @property
+    def current(self) -> dict[str, Any] | None:
+        key = self.table.cursor_key()
+        return None if key is None else self.accounts.get(key)
+
+    def on_mount(self) -> None:
+        table = self.table
+        table.add_column("Username", key="username", width=12)
+        table.add_column("Role", key="role", width=8)
+        table.add_column("Account", key="state", width=8)
+        table.add_column("Last sign-in", key="last", width=12)
+        self.action_reload()
+
+    def action_reload(self) -> None:
+        self._listing += 1
+        self.loaded = False
+        self._load(self._listing, None)
+
+    @work(exclusive=True, group="people-page")
+    async def _load(self, listing: int, cursor: str | None) -> None:
+        try:
+            items, next_cursor = await self.people.page(cursor)
+        except CALL_ERRORS as error:
+            report(self, error, "People")
+            return
+        if listing != self._listing:
+            return
+        if cursor is None:
+            self.accounts.clear()
+        self.accounts.update((str(person["id"]), person) for person in items)
+        self._draw()
+        self._cursor = next_cursor
+        self.table.more = next_cursor is not None
+        self.loaded = True
+        self.table.page_added()
+
+    @on(PagedTable.NearEnd, "#people-table")
+    def _near_end(self) -> None:
+        if self.loaded and self._cursor is not None:
+            self.loaded = False
+            self._load(self._listing, self._cursor)
+
+    @on(PagedTable.RowHighlighted, "#people-table")
+    def _moved(self) -> None:
+        self.screen.refresh_bindings()  # Disable or Enable, as the account under the cursor
+
+    def _draw(self) -> None:
+        table, keep = self.table, self.table.cursor_key()
+        table.clear()
+        for key, person in sorted(self.accounts.items(), key=lambda kv: kv[1]["username"]):
+            table.add_row(*_cells(person), key=key)
+        if keep is not None and keep in table.rows:
+            table.move_cursor(row=table.get_row_index(keep))
+        self.screen.refresh_bindings()
+
+    def _changed(self, person: dict[str, Any] | None) -> None:
+        """A dialog's or question's outcome: the account as the server now has it."""
+        if person is None:
+            return
+        self.query_one("#people-problem", Label).display = False
+        previous = self.accounts.get(str(person["id"]), {})
+        self.accounts[str(person["id"])] = {**previous, **person}
+        self._draw()
+        self.table.move_cursor(row=self.table.get_row_index(str(person["id"])))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        person = self.current
+        if action == "role":
+            return person is not None or None
+        if action == "disable":
+            return person is not None and person["disabled"] is not parameters[0]
+        return True
+
+    def action_new(self) -> None:
+        self.app.push_screen(NewPersonScreen(self.people), self._changed)
+
+    def action_role(self) -> None:
+        if (person := self.current) is not None:
+            self.app.push_screen(RoleScreen(self.people, person), self._changed)
+
+    def action_disable(self, disabled: bool) -> None:
+        if (person := self.current) is not None and person["disabled"] is not disabled:
+            self._disable(person, disabled)
+
+    @work(exclusive=True, group="people-disable")
+    async def _disable(self, person: dict[str, Any], disabled: bool) -> None:
+        if not await self.app.push_screen_wait(_disable_question(person, disabled)):
+            return
+        try:
+            changed = await self.people.set_disabled(person["id"], disabled)
+        except CALL_ERRORS as error:
+            problem = self.query_one("#people-problem", Label)
+            problem.update(f"{person['username']}: {describe(error)}")
+            problem.display = True
+            end_if_signed_out(self, error)
+            return
+        self._changed(changed)
+
+
+def _disable_question(person: dict[str, Any], disabled: bool) -> ConfirmScreen:
+    name = person["username"]
+    if disabled:
+        return ConfirmScreen(
+            f"Disable '{name}'?",
+            f"'{name}' ({person['role']}) is signed out everywhere now and cannot sign in "
+            "until an admin enables the account again.",
+            f"Disable {name}",
+            go="Disable",
+        )
+    return ConfirmScreen(
+        f"Enable '{name}'?",
+        f"'{name}' ({person['role']}) can sign in again with their password. Sessions "
+        "ended by the disabling stay ended.",
+        f"Enable {name}",
+        go="Enable",
+    )
+
+
+def _cells(person: dict[str, Any]) -> list[Any]:
+    state = Text("disabled", style="bold") if person["disabled"] else Text("enabled")
+    return [
+        Text(person["username"], no_wrap=True, overflow="ellipsis"),
+        person["role"],
+        state,
+        timefmt.when(person.get("last_sign_in_at")) or "never",
+    ]
