@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any, ClassVar
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -27,7 +26,7 @@ from client_tui.screens.order import OrderScreen
 from client_tui.screens.quantity import QuantityScreen
 from client_tui.shop import Shop
 from client_tui.stock import Level, shortfall
-from client_tui.widgets.fit import FitTable
+from client_tui.widgets.cart_table import CartTable
 
 QUIET_S = 0.3  # a line's quantity is sent once its keys pause this long
 QUANTITY = Binding.Group("Quantity")  # one footer entry: "+ - ⏎ Quantity" (fits 80 columns)
@@ -57,26 +56,20 @@ class CartView(Vertical):
         self._settled.set()
 
     def compose(self) -> ComposeResult:
-        yield FitTable(fill="name", minimum=12, id="cart-lines")
+        yield CartTable(self.shop.money, id="cart-lines")
         yield self.empty
         with Horizontal(id="cart-footer"):
             yield self.total
             yield self.problem
 
     def on_mount(self) -> None:
-        table = self.table
-        table.add_column("Product", key="name", width=12)
-        table.add_column(Text("Qty", justify="right"), key="qty", width=4)
-        table.add_column(Text("Price", justify="right"), key="price", width=12)
-        table.add_column(Text("Total", justify="right"), key="total", width=14)
-        table.add_column("", key="note", width=11)
         hub_of(self).cart_changed.subscribe(self, self.show)
         hub_of(self).stock_changed.subscribe(self, self._stock_changed)
         self.show(self.shop.cart)
 
     @property
-    def table(self) -> FitTable:
-        return self.query_one("#cart-lines", FitTable)
+    def table(self) -> CartTable:
+        return self.query_one("#cart-lines", CartTable)
 
     @property
     def lines(self) -> list[dict[str, Any]]:
@@ -93,23 +86,14 @@ class CartView(Vertical):
             qty = self.pending.shown(line["product_id"], line["qty"])
             line_total = line["line_total"] + (qty - line["qty"]) * line["unit_price"]
             count, total = count + qty - line["qty"], total + line_total - line["line_total"]
-            table.add_row(
-                Text(line["name"], no_wrap=True, overflow="ellipsis"),
-                Text(str(qty), justify="right"),
-                Text(money.format(line["unit_price"]), justify="right"),
-                Text(money.format(line_total), justify="right"),
-                self._note(line),
-                key=str(line["product_id"]),
-            )
+            table.add_line(line, qty, line_total, self._shortfall(line))
         if keep is not None and str(keep["product_id"]) in table.rows:
             table.move_cursor(row=table.get_row_index(str(keep["product_id"])))
-        self.total.update(f"{count} item{'' if count == 1 else 's'} · Total {money.format(total)}")
+        amount = money.format(total, whole=table.compact)
+        self.total.update(f"{count} item{'' if count == 1 else 's'} · Total {amount}")
         self.empty.display = not cart.get("items")
         self._show_problems()
         self.screen.refresh_bindings()
-
-    def _note(self, line: dict[str, Any]) -> Text:
-        return Text(self._shortfall(line), style="bold red")
 
     def _shortfall(self, line: dict[str, Any]) -> str:
         """What stock lacks for the quantity shown (the one typed, if not yet sent)."""
@@ -120,7 +104,8 @@ class CartView(Vertical):
         for line in self.lines:
             if line["product_id"] in levels:
                 try:
-                    self.table.update_cell(str(line["product_id"]), "note", self._note(line))
+                    note = self.table.note(self._shortfall(line))
+                    self.table.update_cell(str(line["product_id"]), "note", note)
                 except CellDoesNotExist:
                     continue
         self._show_problems()
@@ -228,6 +213,10 @@ class CartView(Vertical):
     def _checked_out(self, order: dict[str, Any] | None) -> None:
         if order is not None:
             self.app.push_screen(OrderScreen(self.shop, order, thanks=True))
+
+    @on(CartTable.Refit)
+    def _refit(self) -> None:
+        self.show(self.shop.cart)
 
     @on(DataTable.RowSelected, "#cart-lines")
     def _row_selected(self) -> None:

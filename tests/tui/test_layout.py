@@ -8,8 +8,10 @@ from rich.style import Style
 from textual.widgets import Button, Checkbox
 from textual.widgets._toast import Toast
 
+from client_tui.screens.checkout import CheckoutScreen
+from client_tui.screens.order import OrderScreen
 from client_tui.screens.product import ProductScreen
-from tests.tui.pilot import make_app, products, search, sign_in, wait_for
+from tests.tui.pilot import make_app, product_by_sku, products, search, sign_in, wait_for
 
 
 def shown_row(table, sku: str) -> str:
@@ -19,6 +21,18 @@ def shown_row(table, sku: str) -> str:
     top = y + table.header_height - int(table.scroll_y)
     lines = range(top, top + table.rows[key].height)
     return " / ".join(table.render_line(line).text.strip() for line in lines)
+
+
+def screen_text(app) -> str:
+    """The terminal's lines as shown, joined by newlines."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def assert_buttons_on_screen(app) -> None:
+    for button in app.screen.query(Button):
+        if button.display:
+            assert button.region.right <= 40 and button.region.bottom <= 24, button.id
+            assert button.region.width >= len(str(button.label)), button.id
 
 
 async def test_variants_stay_apart_at_100_columns(shop, customer):
@@ -109,3 +123,42 @@ async def test_a_resize_changes_the_layout_and_keeps_rows_and_cursor(shop, custo
             header = table.render_line(0).text
             assert ("SKU" in header) is sku_shown and "Stock" in header, width
             assert table.row_count == 4 and table.highlighted == chosen, width
+
+
+async def test_forty_columns_show_the_cart_prices_and_check_out(shop, customer):
+    product = product_by_sku(shop, "SUS-0011")
+    with shop.client() as client:
+        client.login(*customer)
+        client.call("cart.add", product_id=product["id"], qty=3)
+    app = make_app(shop)
+    async with app.run_test(size=(40, 24)) as pilot:
+        await sign_in(pilot, *customer)
+        money = app.shop.money
+        await pilot.press("f3")
+        table = app.screen.query_one("#cart-lines")
+        await wait_for(pilot, lambda: table.has_focus and table.row_count, "the cart's lines")
+        await pilot.pause()
+        header = table.render_line(0).text
+        assert "Product" in header and "Qty" in header and "Total" in header
+        row = table.render_line(1).text
+        line_total = money.format(3 * product["price"], whole=True)
+        assert "Bunda" in row and money.format(product["price"], whole=True) in row, row
+        assert line_total in row, row
+        total = app.screen.query_one("#cart-total")
+        assert total.region.right <= 40 and total.region.bottom <= 24, total.region
+        shown = "".join(strip.text for strip in total.render_lines(total.region.reset_offset))
+        assert f"3 items · Total {line_total}" in shown, shown
+        assert "Check out" in screen_text(app).splitlines()[-1]  # the footer's key, not cut
+        await pilot.press("c")
+        dialog = await wait_for(
+            pilot, lambda: isinstance(app.screen, CheckoutScreen) and app.screen, "checkout"
+        )
+        await pilot.pause()
+        assert line_total in screen_text(app), screen_text(app)
+        assert_buttons_on_screen(app)
+        await pilot.click("#pay")
+        await wait_for(pilot, lambda: isinstance(app.screen, OrderScreen), "the order")
+        await pilot.pause()
+        assert line_total in screen_text(app), screen_text(app)
+        assert_buttons_on_screen(app)
+        assert dialog is not app.screen

@@ -208,6 +208,19 @@ def test_product_dialog_on_a_phone(snap_compare, snap_shop):
     assert snap_compare(make_app(snap_shop), run_before=run_before, terminal_size=(40, 24))
 
 
+def test_cart_on_a_phone(snap_compare, snap_shop):
+    async def run_before(pilot):
+        await sign_in(pilot, "dewi", PASSWORD)
+        await add_by_sku(pilot, "SUS-0011")
+        await add_by_sku(pilot, "SUS-0011")
+        await add_by_sku(pilot, "MIE-0011")
+        await pilot.press("f3")
+        await wait_for(pilot, lambda: pilot.app.screen.query_one("#cart-lines").has_focus, "cart")
+        await steady(pilot)
+
+    assert snap_compare(make_app(snap_shop), run_before=run_before, terminal_size=(40, 24))
+
+
 def test_sign_in_without_colour_kept_ticked(snap_compare, monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
     app = still(WarungApp(Target("127.0.0.1", 7411), settings=Settings(), user="ana"))
