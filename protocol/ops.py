@@ -403,13 +403,13 @@ SPECS: tuple[OpSpec, ...] = (
         "hide a product from the catalog",
         Field("product_id", ID, required=True),
     ),
-    _spec(Op.ADMIN_USER_LIST, ADMIN, "accounts by username, with their last sign-in", *PAGE),
     _spec(
         Op.ADMIN_PRODUCT_RESTORE,
         ADMIN,
         "put an archived product back in the catalog",
         Field("product_id", ID, required=True),
     ),
+    _spec(Op.ADMIN_USER_LIST, ADMIN, "accounts by username, with their last sign-in", *PAGE),
     _spec(
         Op.ADMIN_USER_CREATE,
         ADMIN,

@@ -200,12 +200,6 @@ def test_conflict_out_of_stock_declined_and_invalid_state(shop):
         assert empty.value.details == {"reason": "empty_cart"}
 
 
-def test_an_op_of_a_later_release_is_unavailable_not_a_crash(shop):
-    with shop.client("admin") as admin, pytest.raises(Unavailable) as later:
-        admin.call("admin.user.set_role", user_id=2**53, role="customer")
-    assert later.value.details == {"op": "admin.user.set_role"}
-
-
 # -- rate_limited and unavailable at the limits
 
 

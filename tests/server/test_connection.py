@@ -52,6 +52,20 @@ def say_hello(conn, transport) -> None:
     assert read(transport)[0]["ok"]
 
 
+def test_an_op_this_build_does_not_offer_is_unavailable_and_the_connection_goes_on():
+    """Every op of the registry has a handler in `warung-server` (tests/e2e/test_audit.py);
+    a server built with fewer answers the others `unavailable`, naming the op."""
+    conn, transport, _, _ = make()
+    say_hello(conn, transport)
+    login = {"username": "ana", "password": "a password"}  # an op that needs no sign-in
+    conn.dataReceived(encode({"id": 2, "op": "auth.login", "args": login}))
+    conn.dataReceived(encode({"id": 3, "op": "ping"}))
+    refused, pong = read(transport)
+    assert refused["error"]["code"] == "unavailable"
+    assert refused["error"]["details"] == {"op": "auth.login"}
+    assert pong["id"] == 3 and pong["ok"]
+
+
 def test_trickled_bytes_do_not_extend_the_hello_deadline():
     conn, transport, clock, _ = make()
     hello = encode({"id": 1, "op": "hello", "args": {"protocol": 1, "client": "t"}})
