@@ -28,6 +28,7 @@ from server.import_watch import ImportWatch
 from server.limits import Limits, with_overrides
 from server.metrics import Metrics
 from server.payments import FakeProvider
+from server.periodic import logged
 from server.pg_events import PgEventListener
 from server.security_log import SecurityLog, open_file
 from server.services.account_sessions import SessionLifetimes
@@ -100,7 +101,7 @@ class Server:
         check = SessionCheck(self.dbx, reactor, sessions, self.security)
         self.session_check_s = limits.session_check_s
         self._session_checks = LoopingCall(
-            _logged(lambda: Deferred.fromCoroutine(check.run()), "session check")
+            logged(lambda: Deferred.fromCoroutine(check.run()), "session check")
         )
         session = SessionService(limits, shop)
         dispatcher = Dispatcher(
@@ -135,8 +136,8 @@ class Server:
         )
         self.metrics.watch(self.factory, self.dbx, self.hub)
         self.ports: list[Any] = []
-        self._checkpoints = LoopingCall(_logged(self._checkpoint, "WAL checkpoint"))
-        self._sweeps = LoopingCall(_logged(self.orders.settle_pending, "pending-order sweep"))
+        self._checkpoints = LoopingCall(logged(self._checkpoint, "WAL checkpoint"))
+        self._sweeps = LoopingCall(logged(self.orders.settle_pending, "pending-order sweep"))
         self.listener = None
         if isinstance(db, pw.PostgresqlDatabase):
             orders_elsewhere = OrderFeed(self.dbx, self.hub)
@@ -243,15 +244,6 @@ def _settled(settling: Deferred[int], when: str) -> None:
     settling.addCallback(report).addErrback(
         lambda failure: log.failure("settling pending orders {when} failed", failure, when=when)
     )
-
-
-def _logged(task: Callable[[], Deferred[Any]], what: str) -> Callable[[], Deferred[Any]]:
-    """`task` for a LoopingCall, which would stop for good at its first failure."""
-
-    def run() -> Deferred[Any]:
-        return task().addErrback(lambda failure: log.failure("{what} failed", failure, what=what))
-
-    return run
 
 
 def serve(args: Namespace, reactor: Any = default_reactor) -> int:

@@ -18,18 +18,16 @@ from typing import Any
 import peewee as pw
 from twisted.internet.defer import Deferred
 from twisted.internet.task import LoopingCall
-from twisted.logger import Logger
 
 from db.change_notice import CHANGED_SETTING
 from server import sql
 from server.dbexec import DatabaseExecutor
 from server.events import EventHub, StockChange
+from server.periodic import logged
 from server.services.catalog import all_products
 from server.services.product_cache import ProductCache
 
 POLL_S = 0.5
-
-log = Logger()
 
 
 class ImportWatch:
@@ -40,7 +38,12 @@ class ImportWatch:
         self.hub = hub
         self.cache = cache
         self.seen: str | None = None
-        self._loop = LoopingCall(self._check)
+        self._loop = LoopingCall(
+            logged(
+                lambda: Deferred.fromCoroutine(self._poll()),
+                "reading the products an import changed",
+            )
+        )
         self._loop.clock = reactor
 
     async def start(self) -> None:
@@ -51,12 +54,6 @@ class ImportWatch:
     def stop(self) -> None:
         if self._loop.running:
             self._loop.stop()
-
-    def _check(self) -> Deferred[None]:
-        """One poll; a failure is logged and the next poll tries again."""
-        return Deferred.fromCoroutine(self._poll()).addErrback(
-            lambda failure: log.failure("cannot read the products an import changed", failure)
-        )
 
     async def _poll(self) -> None:
         marker = await self.dbx.read(_marker)
