@@ -3,7 +3,6 @@ sale is counted in the close's expected cash, or refused when it comes after the
 never lands in a closed register outside its figures (`db.money.check_money`)."""
 
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +14,7 @@ from db.money import check_money
 from protocol.errors import InvalidState
 from server.services.register import close_register, open_register
 from server.services.sale import begin_sale
+from tests.e2e.harness import wait_until
 
 ROUNDS = 10
 PRICE = 12_000
@@ -87,7 +87,11 @@ def race(
     threads[0].start()
     assert held.wait(30)
     threads[1].start()
-    until(lambda: "second" in outcomes or waits_for(database, outcomes["pid"]))
+    wait_until(
+        lambda: "second" in outcomes or waits_for(database, outcomes["pid"]),
+        30.0,
+        "the second job finished or waiting on the lock",
+    )
     release.set()
     for thread in threads:
         thread.join(30)
@@ -103,10 +107,3 @@ def waits_for(database: pw.Database, pid: int) -> bool:
             (pid,),
         ).fetchone()[0]
     )
-
-
-def until(condition: Callable[[], bool], deadline_s: float = 30.0) -> None:
-    end = time.monotonic() + deadline_s
-    while not condition():
-        assert time.monotonic() < end, "neither finished nor waited"
-        time.sleep(0.02)
