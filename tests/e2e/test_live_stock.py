@@ -117,7 +117,7 @@ def test_a_subscriber_that_stops_reading_gets_only_the_newest_values(servers):
     stalled = raw.sock  # from here on nobody reads it until the churn is over
     rss_before = rss_kib(server.proc.pid)
     changes = asyncio.run(churn(server, buyers=4, rounds=12))
-    paused = server.metrics()["warung_connections_paused"]
+    paused = server.metrics()['warung_connections{state="paused"}']
     rss_after = rss_kib(server.proc.pid)
     moved = asyncio.run(moved_versions(server))
     pushes = drain(

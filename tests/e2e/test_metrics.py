@@ -18,9 +18,9 @@ def test_metrics_count_requests_outcomes_and_connections(servers):
         found = server.metrics()
     assert found['warung_requests_total{op="ping",outcome="ok"}'] == 3
     assert found['warung_requests_total{op="catalog.get",outcome="not_found"}'] == 1
-    assert found['warung_request_seconds_count{op="ping"}'] == 3
+    assert found['warung_request_duration_seconds_count{op="ping"}'] == 3
     # Op names clients make up share one label: they cannot grow the metrics without bound.
     assert found['warung_requests_total{op="(unknown)",outcome="bad_request"}'] == 2
     assert not [name for name in found if "no.such.op" in name or "another.one" in name]
-    assert found["warung_connections"] == 1
+    assert found['warung_connections{state="signed_in"}'] == 1
     assert found["warung_db_writes_total"] >= 1  # the sign-in wrote its session
