@@ -45,6 +45,9 @@ class Readiness:
         if not self.dbx.writer_up:
             return succeed(self._answer("the database writer is down"))
         answer: Deferred[str | None] = Deferred()
+        # Those that timed out have had their answer: a database hanging for hours keeps
+        # only the checks of the last timeout here.
+        self._waiting = [waiting for waiting in self._waiting if not waiting.called]
         self._waiting.append(answer)
         answer.addTimeout(self.timeout_s, self.clock, onTimeoutCancel=self._too_slow)
         if self._probe is None:
