@@ -14,7 +14,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    ProcessCollector,
+    disable_created_metrics,
+)
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -29,6 +35,9 @@ from protocol.ops import REGISTRY
 
 UNKNOWN_OP = "(unknown)"
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+# No `_created` series: in the text format each is one more series per labelled child, which
+# Prometheus stores as a gauge of its own, for a time the process start already gives.
+disable_created_metrics()
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)  # the writer commits at most 256 at once
 CONNECTION_STATES = ("handshaking", "anonymous", "signed_in", "paused", "closing", "draining")
 
