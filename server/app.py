@@ -176,6 +176,7 @@ class Server:
         self._sweeps.start(SWEEP_EVERY_S, now=False)
         self._session_checks.clock = self.reactor
         self._session_checks.start(self.session_check_s, now=False)
+        self.readiness.refresh()  # `warung_ready` is right from the first scrape
 
     def _checkpoint(self) -> Deferred[None]:
         return self.dbx.read(checkpoint_wal)

@@ -55,6 +55,10 @@ class Readiness:
             self._probe.addBoth(self._probed)
         return answer
 
+    def refresh(self) -> None:
+        """Check in the background, so that `ready` stays fresh without a prober."""
+        self.check()
+
     def _too_slow(self, result: Any, timeout: float) -> str | None:
         return self._answer(f"the database did not answer within {timeout:g} s")
 

@@ -27,9 +27,10 @@ from prometheus_client.core import (
     HistogramMetricFamily,
     Metric,
 )
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
-from prometheus_client.twisted import MetricsResource
-from twisted.web.resource import IResource
+from twisted.web.resource import IResource, Resource
+from twisted.web.server import Request
 
 from protocol.ops import REGISTRY
 
@@ -95,7 +96,25 @@ class Metrics:
     def resource(self) -> IResource:
         """`/metrics`: the registry in Prometheus's text format."""
         # IResource(...) is the resource itself, as the type mypy cannot read off zope.
-        return IResource(MetricsResource(registry=self.registry))
+        return IResource(_MetricsPage(self.registry))
+
+
+class _MetricsPage(Resource):
+    """The registry, collected on the reactor thread: the live state it reads (the set of
+    connections, the writer's counts) changes only there. (prometheus_client's own Twisted
+    resource collects on a pool thread, where iterating that set can fail mid-change.)"""
+
+    isLeaf = True
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        super().__init__()
+        self.registry = registry
+
+    def render_GET(self, request: Request) -> bytes:
+        accept = request.getHeader(b"accept")
+        encoder, content_type = choose_encoder(accept.decode("latin-1") if accept else "")
+        request.setHeader(b"content-type", content_type.encode())
+        return encoder(self.registry)
 
 
 def connection_state(conn: Any, draining: bool) -> str:
@@ -137,9 +156,11 @@ class _LiveState(Collector):
         )
         yield GaugeMetricFamily(
             "warung_ready",
-            "The last readiness check's answer (1 ready, 0 not), as /readyz gave it",
+            "The last readiness check's answer (1 ready, 0 not): /readyz's, or the one the "
+            "previous scrape started",
             value=self.readiness.ready,
         )
+        self.readiness.refresh()  # for the next scrape: one check at a time, whoever asks
 
     @property
     def draining(self) -> int:

@@ -49,6 +49,16 @@ def test_checks_made_while_one_probe_is_in_flight_share_its_answer():
     assert len(db.reads) == 2  # the next check probes afresh
 
 
+def test_a_refresh_checks_in_the_background_for_the_ready_gauge():
+    readiness, _, db, _ = make()
+    assert readiness.ready == 0
+    readiness.refresh()
+    readiness.refresh()
+    assert len(db.reads) == 1
+    db.reads[0].callback(None)
+    assert readiness.ready == 1
+
+
 def test_a_database_that_hangs_is_not_probed_again_until_it_answers():
     readiness, _, db, clock = make()
     first = answers([readiness.check()])
