@@ -130,16 +130,23 @@ def test_metric_names_of_promql_are_found():
     assert metric_names("label_values(warung_ready, instance)") == {"warung_ready", "instance"}
 
 
-def test_the_grafana_dashboard_reads_only_metrics_the_server_exports(servers):
+def alert_queries() -> list[str]:
+    """The `expr:` of the alerts docs/operations.md suggests."""
+    guide = (Path(__file__).parents[2] / "docs" / "operations.md").read_text()
+    return re.findall(r"^\s+expr: (.+)$", guide, re.MULTILINE)
+
+
+def test_the_grafana_dashboard_and_the_alerts_read_only_metrics_the_server_exports(servers):
     found = families(busy_server(servers))
     labels: dict[str, set[str]] = {}
     for family in found:
         for sample in family.samples:
             labels.setdefault(sample.name, set()).update(sample.labels)
-    scraped = {"instance", "job"}  # Prometheus adds them to every series it scrapes
-    for expr in dashboard_queries():
+    scraped = {"instance", "job", "up"}  # Prometheus adds them to what it scrapes
+    assert len(alert_queries()) >= 2
+    for expr in dashboard_queries() + alert_queries():
+        assert metric_names(expr), f"no metric in {expr!r}"
         names = metric_names(expr) - scraped
-        assert names, f"no metric in {expr!r}"
         assert names <= set(labels), f"{expr!r} reads {names - set(labels)}, not exported"
         known = scraped.union(*(labels[name] for name in names))
         assert grouping_labels(expr) <= known, f"{expr!r} groups by a label no metric has"
