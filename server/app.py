@@ -21,6 +21,7 @@ from server.events import EventHub
 from server.factory import WarungFactory
 from server.handlers import handlers
 from server.hashing import HashingPool
+from server.health import Readiness
 from server.import_watch import ImportWatch
 from server.limits import Limits
 from server.metrics import Metrics
@@ -130,7 +131,8 @@ class Server:
             sessions=sessions,
             security=self.security,
         )
-        self.metrics.watch(self.factory, self.dbx, self.hub)
+        self.readiness = Readiness(self.factory, self.dbx, reactor)
+        self.metrics.watch(self.factory, self.dbx, self.hub, self.readiness)
         self.ports: list[Any] = []
         self._checkpoints = LoopingCall(logged(self._checkpoint, "WAL checkpoint"))
         self._sweeps = LoopingCall(logged(self.orders.settle_pending, "pending-order sweep"))
@@ -174,6 +176,7 @@ class Server:
         self._sweeps.start(SWEEP_EVERY_S, now=False)
         self._session_checks.clock = self.reactor
         self._session_checks.start(self.session_check_s, now=False)
+        self.readiness.refresh()  # `warung_ready` is right from the first scrape
 
     def _checkpoint(self) -> Deferred[None]:
         return self.dbx.read(checkpoint_wal)

@@ -21,6 +21,7 @@ from db.url import resolve
 from server.app import Server
 from server.database import prepare_database
 from server.factory import WarungFactory
+from server.health import monitoring_site
 from server.limits import Limits, with_overrides
 from server.security_log import open_file
 from server.tls import tls_options
@@ -39,6 +40,7 @@ class WarungService(Service):
         self.server = server
         self.args = args
         self.exit_code = 0
+        self._monitoring: Any = None  # the metrics port, open until the drain is over
 
     def startService(self) -> None:
         super().startService()
@@ -46,7 +48,15 @@ class WarungService(Service):
 
     def stopService(self) -> Deferred[None]:
         super().stopService()
-        return Deferred.fromCoroutine(self.server.shutdown())
+        return Deferred.fromCoroutine(self._end())
+
+    async def _end(self) -> None:
+        """Drain; the metrics port answers meanwhile (`/readyz`: 503, draining)."""
+        try:
+            await self.server.shutdown()
+        finally:
+            if self._monitoring is not None:
+                await self._monitoring.stopListening()
 
     async def _begin(self) -> None:
         server, args = self.server, self.args
@@ -54,11 +64,11 @@ class WarungService(Service):
         port = listen(server.reactor, server.factory, args)
         server.ports.append(port)
         if args.metrics_port is not None:
-            metrics = server.reactor.listenTCP(
-                args.metrics_port, server.metrics.site(), interface=args.host
+            site = monitoring_site(server.readiness, server.metrics.resource())
+            self._monitoring = server.reactor.listenTCP(
+                args.metrics_port, site, interface=args.metrics_host
             )
-            server.ports.append(metrics)
-            where = metrics.getHost()
+            where = self._monitoring.getHost()
             print(f"metrics on http://{where.host}:{where.port}/metrics", flush=True)
         address = port.getHost()
         print(f"warung-server listening on {address.host}:{address.port}", flush=True)
