@@ -111,8 +111,7 @@ def _check_version(version: int, src: Path) -> None:
         )
 
 
-def _refused(where: str, tables: list[str], orders: int | None) -> RestoreRefused:
-    held = f"{len(tables)} tables" + ("" if orders is None else f", {orders} orders")
+def _refused(where: str, held: str) -> RestoreRefused:
     return RestoreRefused(
         f"the {where} is not empty ({held}); restoring replaces everything in it: "
         "back it up first if it matters, then add --force"
@@ -131,10 +130,14 @@ def _bring_forward(url: str) -> Restored:
         disconnect(db)
 
 
-def _count_orders(db: pw.Database, tables: list[str]) -> int | None:
-    if "orders" not in tables:
+def _describe(db: pw.Database, tables: list[str]) -> str | None:
+    """What a restore would replace: None for nothing, else its tables and orders."""
+    if not tables:
         return None
-    return int(db.execute_sql("SELECT COUNT(*) FROM orders").fetchone()[0])
+    held = f"{len(tables)} tables"
+    if "orders" in tables:
+        held += f", {db.execute_sql('SELECT COUNT(*) FROM orders').fetchone()[0]} orders"
+    return held
 
 
 # -- SQLite
@@ -148,10 +151,9 @@ def _restore_sqlite(parsed: DatabaseURL, src: Path, force: bool) -> Restored:
     if target.exists():
         if target.samefile(src):
             raise RestoreError(f"{src} is the database itself; restore a copy of it elsewhere")
-        _refuse_if_open(parsed, target)
-        tables, orders = _sqlite_contents(target)
-        if tables and not force:
-            raise _refused(parsed.describe(), tables, orders)
+        held = _sqlite_contents(parsed, target)
+        if held and not force:
+            raise _refused(parsed.describe(), held)
     partial = target.with_name(f".{target.name}.restoring-{os.getpid()}")
     try:
         _sqlite_copy(src, partial)
@@ -199,22 +201,25 @@ def _refuse_if_open(parsed: DatabaseURL, target: Path) -> None:
             probe.execute("ROLLBACK")
         finally:
             probe.close()
-    except sqlite3.OperationalError as exc:
+    except sqlite3.DatabaseError as exc:
         if "locked" not in str(exc) and "busy" not in str(exc):
-            raise RestoreError(f"cannot open the {parsed.describe()}: {exc}") from None
+            return  # not a database that anything could have open: the caller says so
         raise RestoreError(
             f"the {parsed.describe()} is open in another program (a running warung-server?): "
             "stop every server using it, then restore"
         ) from None
 
 
-def _sqlite_contents(target: Path) -> tuple[list[str], int | None]:
+def _sqlite_contents(parsed: DatabaseURL, target: Path) -> str | None:
+    """What the target holds (None: nothing); a damaged file holds something too."""
+    if target.stat().st_size == 0:
+        return None
+    _refuse_if_open(parsed, target)
     db = pw.SqliteDatabase(f"file:{quote(str(target.resolve()))}?mode=ro", uri=True)
     try:
-        tables = db.get_tables()
-        return tables, _count_orders(db, tables)
+        return _describe(db, db.get_tables())
     except pw.DatabaseError as exc:
-        raise RestoreError(f"cannot read the database at {target}: {exc}") from None
+        return f"it is not a readable SQLite database: {exc}"
     finally:
         db.close()
 
@@ -245,17 +250,17 @@ def _restore_postgresql(parsed: DatabaseURL, url: str, src: Path, force: bool) -
             )
     schema = search_path_schema(parsed) or "public"
     toc = _pg_tool(parsed, ["pg_restore", "--list", str(src)], f"cannot read {src}")
-    held = {name for name, table in _TOC_TABLE.findall(toc) if table == "schema_version"}
-    if held and held != {schema}:
+    shops = {name for name, table in _TOC_TABLE.findall(toc) if table == "schema_version"}
+    if shops and shops != {schema}:
         raise RestoreError(
-            f"{src} holds the shop of schema {', '.join(sorted(held))}, but the URL names "
+            f"{src} holds the shop of schema {', '.join(sorted(shops))}, but the URL names "
             f"schema {schema}: restore it into a URL with ?options=-csearch_path%3D"
-            f"{min(held)}"
+            f"{min(shops)}"
         )
-    _check_version(_pg_version(parsed, src, schema) if held else 0, src)
-    tables, orders = _pg_contents(url, schema)
-    if tables and not force:
-        raise _refused(f"{parsed.describe()} (schema {schema})", tables, orders)
+    _check_version(_pg_version(parsed, src, schema) if shops else 0, src)
+    held = _pg_contents(url, schema)
+    if held and not force:
+        raise _refused(f"{parsed.describe()} (schema {schema})", held)
     creates_schema = re.search(rf"^\d+; \d+ \d+ SCHEMA - {re.escape(schema)} ", toc, re.M)
     prelude = f'DROP SCHEMA IF EXISTS "{schema}" CASCADE;\n'
     if not creates_schema:
@@ -284,11 +289,10 @@ def _pg_version(parsed: DatabaseURL, src: Path, schema: str) -> int:
     return max((int(row.split("\t", 1)[0]) for row in rows), default=0)
 
 
-def _pg_contents(url: str, schema: str) -> tuple[list[str], int | None]:
+def _pg_contents(url: str, schema: str) -> str | None:
     db = connect(url, create=False, bind_models=False)
     try:
-        tables = db.get_tables(schema=schema)
-        return tables, _count_orders(db, tables)
+        return _describe(db, db.get_tables(schema=schema))
     finally:
         disconnect(db)
 
