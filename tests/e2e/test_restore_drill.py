@@ -14,7 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +25,7 @@ from db.money import check_money
 from db.url import parse_url
 from protocol.client import AsyncClient
 from tests.conftest import fresh_pg_schema
-from tests.e2e.harness import ServerProcess, Servers
+from tests.e2e.harness import ServerProcess, Servers, wait_while_running
 from tests.e2e.shopdb import add_product, init_demo, opened
 from tests.e2e.station import Station
 
@@ -129,12 +129,12 @@ async def orders_around_a_backup(
         return len([t for t in told.values() if t.sent > since]) >= n * CUSTOMERS
 
     buying = asyncio.gather(*(shop(i, s.client) for i, s in enumerate(stations)))
-    await wait_until_async_or_fail(buying, lambda: each_has(2, 0.0))
+    await wait_while_running(buying, lambda: each_has(2, 0.0), DEADLINE_S, "orders")
     window.append(time.monotonic())
     done = await asyncio.to_thread(cli, "backup", "--db", server.db_url, str(backup))
     window.append(time.monotonic())
     assert done.returncode == 0, done.stderr
-    await wait_until_async_or_fail(buying, lambda: each_has(2, window[1]))
+    await wait_while_running(buying, lambda: each_has(2, window[1]), DEADLINE_S, "more orders")
     stop.set()
     await buying
     tokens = [s.client.token for s in stations]
@@ -142,19 +142,6 @@ async def orders_around_a_backup(
         await station.client.close()
     assert all(tokens)
     return told, [t for t in tokens if t], (window[0], window[1])
-
-
-async def wait_until_async_or_fail(
-    work: asyncio.Future[list[None]], condition: Callable[[], bool]
-) -> None:
-    """Wait for `condition()` while `work` runs; `work` failing fails the test at once."""
-    deadline = time.monotonic() + DEADLINE_S
-    while not condition():
-        if work.done():
-            work.result()
-            raise AssertionError("the customers stopped early")
-        assert time.monotonic() < deadline, "timed out waiting for orders"
-        await asyncio.sleep(0.02)
 
 
 async def served_orders(
