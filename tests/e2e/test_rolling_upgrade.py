@@ -4,10 +4,10 @@ and subscribed to stock, while each server in turn is drained in HAProxy, stoppe
 SIGTERM and replaced on its port by the "new version" (a copy of this code that names itself
 differently in `hello`), then put back to ready.
 
-Nothing a client sends fails beyond what PROTOCOL.md says to retry (`unavailable`
-`draining`, a link lost before its answer, `conflict` `in_progress` for a checkout still
-running elsewhere); every checkout's key made one order, answered once; stock pushes arrive
-from the new servers.
+Nothing a client sends fails but what a draining server answers (`unavailable` `draining`,
+retried after `retry_after_ms`) or, for a request crossing its closing, the link it closes
+after `server.shutdown` (retried on the next link, with the same key for a checkout); every
+checkout's key made one order, answered once; stock pushes arrive from the new servers.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from protocol.client import AsyncClient, ConnectionLost, State
+from protocol.client import ConnectionLost, State
 from protocol.errors import Conflict, Unavailable
 from server.services.session import SERVER_NAME
 from tests.e2e.haproxy import BEHIND_PROXY, HAProxy, haproxy_binary, start_haproxy
@@ -44,7 +44,10 @@ PAYMENT_DELAY_S = 0.3  # checkouts are in flight when a server is told to stop
 START_STOCK = 10_000
 CARD = {"method": "card", "token": "tok"}
 DEADLINE_S = 20.0
-RETRYABLE = {"unavailable/draining"}  # PROTOCOL.md: what a draining server answers
+# PROTOCOL.md: what a draining server answers; and a request that crosses its closing
+# (sent at the moment it closes, after it said `server.shutdown`) finds the link gone
+RETRYABLE = {"unavailable/draining", "connection_lost/after_shutdown"}
+ANNOUNCED_S = 15.0  # a link lost this soon after `server.shutdown` is the drain's closing
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -139,17 +142,17 @@ async def shop_through_an_upgrade(
     calls = Counter[str]()
     stop = asyncio.Event()
 
-    async def customer(client: AsyncClient) -> None:
+    async def customer(station: Station) -> None:
         while not stop.is_set():
-            await retrying(client, "catalog.list", {"limit": 20}, failures, calls)
-            await retrying(client, "cart.add", {"product_id": product, "qty": 1}, failures, calls)
+            await retrying(station, "catalog.list", {"limit": 20}, failures, calls)
+            await retrying(station, "cart.add", {"product_id": product, "qty": 1}, failures, calls)
             key = secrets.token_hex(8)
             args = {"idempotency_key": key, "payment": CARD}
-            order = await retrying(client, "order.checkout", args, failures, calls)
+            order = await retrying(station, "order.checkout", args, failures, calls)
             assert key not in keys
             keys[key] = order["id"]
 
-    shopping = asyncio.gather(*(customer(s.client) for s in stations))
+    shopping = asyncio.gather(*(customer(s) for s in stations))
     swaps = []
     for name in ("w1", "w2"):
         await wait_while_running(shopping, lambda: len(keys) >= len(swaps) * 10 + CUSTOMERS)
@@ -181,10 +184,11 @@ async def shop_through_an_upgrade(
 
 
 async def retrying(
-    client: AsyncClient, op: str, args: dict[str, Any], failures: Counter[str], calls: Counter[str]
+    station: Station, op: str, args: dict[str, Any], failures: Counter[str], calls: Counter[str]
 ) -> dict[str, Any]:
     """`op` as an application following PROTOCOL.md sends it: repeated (with the same key)
     after each answer that says to, counting each; anything else fails the test."""
+    client = station.client
     while True:
         calls[op] += 1
         try:
@@ -199,4 +203,6 @@ async def retrying(
             failures["conflict/in_progress"] += 1
             await asyncio.sleep(0.1)
         except ConnectionLost:
-            failures["connection_lost"] += 1
+            notices = [at for at, push in station.pushes if push.event == "server.shutdown"]
+            announced = notices and time.monotonic() - notices[-1] < ANNOUNCED_S
+            failures[f"connection_lost/{'after_shutdown' if announced else 'unannounced'}"] += 1
