@@ -22,6 +22,7 @@ import contextlib
 import os
 import re
 import shutil
+import signal
 import sqlite3
 import subprocess
 import tempfile
@@ -298,8 +299,10 @@ def _pg_contents(url: str, schema: str) -> str | None:
 
 
 def _replay(parsed: DatabaseURL, src: Path, prelude: str) -> None:
-    """`prelude`, then the archive as SQL, into psql in one transaction. If pg_restore fails,
-    psql is killed before the end of its input, so the transaction never commits."""
+    """`prelude`, then the archive as SQL, into psql in one transaction. If pg_restore fails
+    while psql runs, psql is killed before the end of its input, so the transaction never
+    commits; if psql stops at an error, pg_restore finds its pipe closed (SIGPIPE), and the
+    error reported is psql's."""
     psql_command = ["psql", "--no-psqlrc", "--quiet", "--single-transaction", "--no-password"]
     psql_command += ["-v", "ON_ERROR_STOP=1", "-d", parsed.without_password()]
     env = pg_env(parsed)
@@ -313,6 +316,7 @@ def _replay(parsed: DatabaseURL, src: Path, prelude: str) -> None:
         )
         assert psql.stdin is not None
         restored = killed = False
+        psql_gone = True  # when pg_restore could not write to it (or not even run)
         with contextlib.suppress(BrokenPipeError):  # psql stopped at an error: see below
             psql.stdin.write(prelude.encode())
             psql.stdin.flush()
@@ -323,8 +327,11 @@ def _replay(parsed: DatabaseURL, src: Path, prelude: str) -> None:
                 env=env,
             )
             restored = reader.returncode == 0
-        if not restored and psql.poll() is None:
-            psql.kill()
+            psql_gone = reader.returncode == -signal.SIGPIPE or b"Broken pipe" in _read(
+                restore_errors
+            )
+        if not restored and not psql_gone:
+            psql.kill()  # pg_restore failed on its own: psql must not reach the end and commit
             killed = True
         with contextlib.suppress(BrokenPipeError):
             psql.stdin.close()
@@ -336,6 +343,10 @@ def _replay(parsed: DatabaseURL, src: Path, prelude: str) -> None:
             )
 
 
-def _text(parsed: DatabaseURL, file: IO[bytes]) -> str:
+def _read(file: IO[bytes]) -> bytes:
     file.seek(0)
-    return tool_reason(parsed, file.read().decode(errors="replace"))
+    return file.read()
+
+
+def _text(parsed: DatabaseURL, file: IO[bytes]) -> str:
+    return tool_reason(parsed, _read(file).decode(errors="replace"))

@@ -1,5 +1,6 @@
 """`db.restore` and `warung-server restore`, on SQLite and on a PostgreSQL schema."""
 
+import os
 import shutil
 import sqlite3
 
@@ -14,9 +15,16 @@ from db.url import parse_url
 from tests.db.test_backup import shop, snapshot
 from tests.db.test_db_cli import cli
 
-needs_pg_tools = pytest.mark.skipif(
-    not (shutil.which("pg_restore") and shutil.which("psql")), reason="needs pg_restore and psql"
-)
+PG_TOOLS = bool(shutil.which("pg_restore") and shutil.which("psql"))
+needs_pg_tools = pytest.mark.skipif(not PG_TOOLS, reason="needs pg_restore and psql")
+
+
+@pytest.fixture
+def url(db_url):
+    """`db_url`; its PostgreSQL run skips where pg_restore or psql is missing."""
+    if db_url.startswith("postgres") and not PG_TOOLS:
+        pytest.skip("needs pg_restore and psql")
+    return db_url
 
 
 def other_url(url, tmp_path):
@@ -49,55 +57,52 @@ def tables_of(url):
         disconnect(db)
 
 
-@needs_pg_tools
-def test_a_backup_comes_back_whole_and_refuses_to_overwrite_unless_forced(db_url, tmp_path):
-    db = shop(db_url)
+def test_a_backup_comes_back_whole_and_refuses_to_overwrite_unless_forced(url, tmp_path):
+    db = shop(url)
     before = snapshot(db)
-    dump = backup(db_url, tmp_path / "shop.backup")
+    dump = backup(url, tmp_path / "shop.backup")
     Product.create(sku="LATER-1", name="After", price=1, currency="IDR", stock=1, initial_stock=1)
     disconnect(db)
 
     with pytest.raises(RestoreRefused, match=r"not empty \(\d+ tables, 0 orders\).*--force"):
-        restore(db_url, dump)
-    db = connect(db_url)
+        restore(url, dump)
+    db = connect(url)
     assert Product.select().where(Product.sku == "LATER-1").exists()  # refused: untouched
     disconnect(db)
 
-    done = restore(db_url, dump, force=True)
+    done = restore(url, dump, force=True)
     assert (done.version, done.migrated_to, done.problems) == (LATEST, LATEST, [])
     assert done.products == len(before["products"])
-    db = connect(db_url)
+    db = connect(url)
     try:
         assert snapshot(db) == before
     finally:
         disconnect(db)
 
 
-@needs_pg_tools
-def test_a_wrecked_database_is_restored_over(db_url, tmp_path):
-    disconnect(shop(db_url))
-    dump = backup(db_url, tmp_path / "shop.backup")
-    wreck(db_url)
-    if db_url.startswith("sqlite"):  # a damaged file is something: it takes --force
+def test_a_wrecked_database_is_restored_over(url, tmp_path):
+    disconnect(shop(url))
+    dump = backup(url, tmp_path / "shop.backup")
+    wreck(url)
+    if url.startswith("sqlite"):  # a damaged file is something: it takes --force
         with pytest.raises(RestoreRefused, match="not a readable SQLite database"):
-            restore(db_url, dump)
-    assert restore(db_url, dump, force=True).problems == []
-    db = connect(db_url)
+            restore(url, dump)
+    assert restore(url, dump, force=True).problems == []
+    db = connect(url)
     try:
         assert Product.select().count() > 0
     finally:
         disconnect(db)
 
 
-@needs_pg_tools
-def test_an_older_backup_is_migrated_forward(db_url, tmp_path):
-    db = connect(db_url)
+def test_an_older_backup_is_migrated_forward(url, tmp_path):
+    db = connect(url)
     migrate(db, target=4)
     disconnect(db)
-    dump = backup(db_url, tmp_path / "old.backup")
-    target = other_url(db_url, tmp_path)
-    if target == db_url:
-        wreck(db_url)
+    dump = backup(url, tmp_path / "old.backup")
+    target = other_url(url, tmp_path)
+    if target == url:
+        wreck(url)
     done = restore(target, dump)
     assert (done.version, done.migrated_to) == (4, LATEST)
     db = connect(target)
@@ -107,16 +112,15 @@ def test_an_older_backup_is_migrated_forward(db_url, tmp_path):
         disconnect(db)
 
 
-@needs_pg_tools
-def test_a_backup_from_a_newer_warung_is_refused(db_url, tmp_path):
-    db = connect(db_url)
+def test_a_backup_from_a_newer_warung_is_refused(url, tmp_path):
+    db = connect(url)
     migrate(db)
     db.execute_sql("INSERT INTO schema_version (version, description) VALUES (99, 'future')")
     disconnect(db)
-    dump = backup(db_url, tmp_path / "future.backup")
-    target = other_url(db_url, tmp_path)
-    if target == db_url:
-        wreck(db_url)
+    dump = backup(url, tmp_path / "future.backup")
+    target = other_url(url, tmp_path)
+    if target == url:
+        wreck(url)
     with pytest.raises(RestoreError, match="at schema version 99, but this warung only knows"):
         restore(target, dump)
     if target.startswith("sqlite"):
@@ -178,6 +182,38 @@ def test_a_failing_postgresql_restore_changes_nothing(new_pg_schema, tmp_path):
         before = snapshot(db)
         disconnect(db)
         with pytest.raises(RestoreError, match=r"psql failed; nothing was restored: .*mood"):
+            restore(url, dump, force=True)
+        db = connect(url)
+        try:
+            assert snapshot(db) == before
+        finally:
+            disconnect(db)
+
+
+@pytest.mark.pg
+@needs_pg_tools
+def test_a_pg_restore_failing_midway_changes_nothing(new_pg_schema, tmp_path, monkeypatch):
+    """pg_restore stops halfway through its SQL (here: a stand-in that passes on the first
+    20 kB of the real one's, then fails): psql, which has dropped the schema in its open
+    transaction, is stopped before the end of its input, and so never commits."""
+    real = shutil.which("pg_restore")
+    fake = tmp_path / "bin" / "pg_restore"
+    fake.parent.mkdir()
+    fake.write_text(
+        "#!/bin/sh\n"
+        f'case " $* " in *" --list "*|*" --data-only "*) exec {real} "$@";; esac\n'
+        f'{real} "$@" | head -c 20000\n'
+        'echo "pg_restore: error: could not read from input file: end of file" >&2\n'
+        "exit 1\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    with new_pg_schema() as url:
+        db = shop(url)
+        dump = backup(url, tmp_path / "shop.backup")
+        before = snapshot(db)
+        disconnect(db)
+        with pytest.raises(RestoreError, match=r"pg_restore failed; nothing.*end of file"):
             restore(url, dump, force=True)
         db = connect(url)
         try:
