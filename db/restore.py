@@ -37,6 +37,7 @@ from db.backup import pg_env, search_path_schema, tool_reason
 from db.connect import connect, disconnect
 from db.conservation import check_conservation
 from db.migrations import LATEST, migrate
+from db.money import check_money
 from db.url import DatabaseURL, parse_url, resolve
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -56,7 +57,7 @@ class RestoreRefused(RestoreError):
 @dataclass(frozen=True)
 class Restored:
     """What was restored: the backup's schema version, the version it was brought to, what it
-    holds, and what the stock conservation check found wrong (nothing, normally)."""
+    holds, and what the stock and money checks found wrong (nothing, normally)."""
 
     version: int
     migrated_to: int
@@ -126,7 +127,8 @@ def _bring_forward(url: str) -> Restored:
         before, after = migrate(db)
         (orders,) = db.execute_sql("SELECT COUNT(*) FROM orders").fetchone()
         (products,) = db.execute_sql("SELECT COUNT(*) FROM products").fetchone()
-        return Restored(before, after, orders, products, check_conservation(db))
+        problems = check_conservation(db) + check_money(db)
+        return Restored(before, after, orders, products, problems)
     finally:
         disconnect(db)
 

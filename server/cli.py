@@ -256,7 +256,7 @@ def run_restore(args: argparse.Namespace) -> int:
         f"{done.orders} orders, {done.products} products"
     )
     if done.problems:
-        say(f"{PROG}: the restored stock does not add up:")
+        say(f"{PROG}: the restored shop does not add up:")
         for problem in done.problems:
             say(f"  {problem}")
         return 1

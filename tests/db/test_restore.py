@@ -234,3 +234,17 @@ def test_the_command_says_what_it_did_and_exits_as_documented(tmp_path):
     assert f"restored {tmp_path / 'shop.backup'} into the SQLite database" in done.stderr
     assert f"schema version {LATEST}; 0 orders" in done.stderr
     assert cli("restore", "--db", url).returncode == 2  # SRC missing: a usage error
+
+
+def test_a_restored_shop_that_does_not_add_up_is_reported(tmp_path):
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    db = shop(url)
+    Product.update(stock=Product.stock + 1).where(Product.sku == "MIE-0001").execute()
+    disconnect(db)
+    assert cli("backup", "--db", url, str(tmp_path / "shop.backup")).returncode == 0
+    target = f"sqlite:///{tmp_path / 'restored.db'}"
+    done = cli("restore", "--db", target, str(tmp_path / "shop.backup"))
+    assert done.returncode == 1
+    assert "the restored shop does not add up:\n  product " in done.stderr
+    assert "(MIE-0001): stock is" in done.stderr
+    assert (tmp_path / "restored.db").exists()  # restored all the same: it is what was backed up
