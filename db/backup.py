@@ -2,12 +2,13 @@
 
 SQLite: the online backup API copies a consistent snapshot while the server keeps running (in WAL
 mode readers do not block writers); the copy is checked, switched to a plain rollback journal so
-that it is one self-contained file, and only then renamed to DEST. Restore by stopping the server
-and putting the file in place of the database (see docs/database.md).
+that it is one self-contained file, and only then renamed to DEST.
 
-PostgreSQL: `pg_dump --format=custom` when it is installed (restore with `pg_restore`); otherwise
-`PgDumpMissing` carries the command to run. Only the schema in the URL's `search_path`
-(`?options=-csearch_path%3DNAME`) is dumped when one is set; else the whole database.
+PostgreSQL: `pg_dump --format=custom` when it is installed; otherwise `PgDumpMissing` carries
+the command to run. Only the schema in the URL's `search_path` (`?options=-csearch_path%3DNAME`)
+is dumped when one is set; else the whole database.
+
+`db.restore` puts either kind back (`warung-server restore`).
 """
 
 from __future__ import annotations
@@ -83,11 +84,17 @@ def _sqlite(parsed: DatabaseURL, dest: Path, partial: Path) -> None:
 def pg_dump_command(parsed: DatabaseURL, dest: Path) -> list[str]:
     """The pg_dump command line (no password in it: libpq takes that from PGPASSWORD)."""
     command = ["pg_dump", "--format=custom", "--no-password", "-f", str(dest)]
+    schema = search_path_schema(parsed)
+    if schema:
+        command.append(f"--schema={schema}")
+    return [*command, parsed.without_password()]
+
+
+def search_path_schema(parsed: DatabaseURL) -> str | None:
+    """The schema the URL's `options=-csearch_path=NAME` names, if it names one."""
     options = dict(parsed.params).get("options", "")
     schema = re.search(r"search_path\s*=\s*([^\s,]+)", options)
-    if schema:
-        command.append(f"--schema={schema.group(1)}")
-    return [*command, parsed.without_password()]
+    return schema.group(1) if schema else None
 
 
 def _pg_dump(parsed: DatabaseURL, dest: Path, partial: Path) -> None:
@@ -96,14 +103,24 @@ def _pg_dump(parsed: DatabaseURL, dest: Path, partial: Path) -> None:
         shown.remove("--no-password")
         prefix = "PGPASSWORD=... " if parsed.password else ""
         raise PgDumpMissing(prefix + shlex.join(shown))
+    done = subprocess.run(
+        pg_dump_command(parsed, partial), env=pg_env(parsed), capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise BackupError(
+            f"pg_dump of {parsed.describe()} failed: {tool_reason(parsed, done.stderr)}"
+        )
+
+
+def pg_env(parsed: DatabaseURL) -> dict[str, str]:
+    """The environment for a libpq tool: ours, with the URL's password in PGPASSWORD."""
     env = dict(os.environ)
     if parsed.password is not None:
         env["PGPASSWORD"] = parsed.password
-    done = subprocess.run(
-        pg_dump_command(parsed, partial), env=env, capture_output=True, text=True, check=False
-    )
-    if done.returncode != 0:
-        reason = " ".join(done.stderr.split())
-        if parsed.password:
-            reason = reason.replace(parsed.password, "***")
-        raise BackupError(f"pg_dump of {parsed.describe()} failed: {reason}")
+    return env
+
+
+def tool_reason(parsed: DatabaseURL, stderr: str) -> str:
+    """A libpq tool's complaint on one line, without the URL's password."""
+    reason = " ".join(stderr.split())
+    return reason.replace(parsed.password, "***") if parsed.password else reason

@@ -19,6 +19,7 @@ from db.connect import DatabaseUnavailable, connect, disconnect
 from db.demo import ShopNotEmpty, load_demo
 from db.importer import ImportFailed, import_products
 from db.migrations import MigrationError, check_version, migrate
+from db.restore import RestoreError, restore
 from db.url import DatabaseURLError, parse_url, resolve
 from protocol.rules import DEFAULT_PORT, ROLES, password_problem, username_problem
 
@@ -40,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     except (DatabaseURLError, UsageError) as exc:
         say(f"{PROG}: {exc}")
         return 2
-    except (DatabaseUnavailable, MigrationError, BackupError) as exc:
+    except (DatabaseUnavailable, MigrationError, BackupError, RestoreError) as exc:
         say(f"{PROG}: {exc}")
         return 1
 
@@ -85,6 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
     back = _command(commands, "backup", run_backup, "copy the database to a backup file")
     back.add_argument("dest", type=Path, help="the backup file to write")
     back.add_argument("--force", action="store_true", help="replace DEST if it exists")
+
+    put_back = _command(
+        commands, "restore", run_restore, "put a backup back (stop every server on it first)"
+    )
+    put_back.add_argument("src", type=Path, help="a file written by `warung-server backup`")
+    put_back.add_argument(
+        "--force", action="store_true", help="replace a database that is not empty"
+    )
 
     serve = _command(commands, "serve", run_serve, "run the server")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
@@ -246,6 +255,22 @@ def run_backup(args: argparse.Namespace) -> int:
     where = parse_url(resolve(args.db)).describe()
     written = backup(args.db, args.dest, overwrite=args.force)
     say(f"backed up the {where} to {written}")
+    return 0
+
+
+def run_restore(args: argparse.Namespace) -> int:
+    where = parse_url(resolve(args.db)).describe()
+    done = restore(args.db, args.src, force=args.force)
+    upgraded = "" if done.migrated_to == done.version else f", upgraded to {done.migrated_to}"
+    say(
+        f"restored {args.src} into the {where}: schema version {done.version}{upgraded}; "
+        f"{done.orders} orders, {done.products} products"
+    )
+    if done.problems:
+        say(f"{PROG}: the restored shop does not add up:")
+        for problem in done.problems:
+            say(f"  {problem}")
+        return 1
     return 0
 
 

@@ -146,14 +146,18 @@ class Servers:
         self.where = where
         self.started: list[ServerProcess] = []
 
-    def start(self, *extra: str, db_url: str | None = None) -> ServerProcess:
+    def start(
+        self, *extra: str, db_url: str | None = None, cwd: Path | None = None, port: int = 0
+    ) -> ServerProcess:
+        """Start a server; `cwd` is where it runs (`python -m` imports from there first: a
+        copy of the code there is another version), `port` where it listens (0: a free one)."""
         url = db_url or f"sqlite:///{self.where / f'shop{len(self.started)}.db'}"
-        server = ServerProcess(url, *extra)
+        server = ServerProcess(url, *extra, cwd=cwd)
         for sibling in self.started:
             if sibling.db_url == url:
                 server.passwords = sibling.passwords
         self.started.append(server)
-        return server.start()
+        return server.start(port)
 
     def stop(self) -> None:
         for server in self.started:
@@ -194,3 +198,18 @@ async def wait_until_async(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         await pause(0.01)
+
+
+async def wait_while_running(
+    work: asyncio.Future[Any], condition: Any, timeout: float = 10.0, what: str = "condition"
+) -> Any:
+    """`wait_until_async` while `work` (a task, a gather) runs: should `work` end first, its
+    exception, or its ending early, fails the wait at once rather than at the timeout."""
+
+    def unless_ended() -> Any:
+        if work.done():
+            work.result()
+            raise AssertionError(f"the work ended before {what}")
+        return condition()
+
+    return await wait_until_async(unless_ended, timeout, what)

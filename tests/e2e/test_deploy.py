@@ -2,47 +2,35 @@
 HAProxy running deploy/haproxy.cfg itself, clients through the proxy, one server stopped
 under them.
 
-Needs `haproxy` (Debian's package). Without it the test skips, unless CI=true: then it fails,
-since .ci/run installs it.
+Needs `haproxy` (see tests/e2e/haproxy.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import csv
-import os
 import re
 import secrets
-import shutil
-import socket
-import subprocess
-import threading
 import time
-import urllib.request
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
-from protocol.client import AsyncClient, Push, State
+from protocol.client import State
 from protocol.errors import Conflict
 from protocol.framing import FrameDecoder, Message, encode
 from protocol.rules import PROTOCOL_VERSION
-from tests.e2e.harness import ServerProcess, wait_until, wait_until_async
-from tests.e2e.raw import RawConnection
-from tests.e2e.shopdb import facts, init_demo, opened
-
-CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "haproxy.cfg"
-# What docs/deploy.md tells operators to give each server behind the proxy: every client
-# arrives from HAProxy's address, so the per-address connection budget is the whole shop's.
-BEHIND_PROXY = (
-    "--limit",
-    "connections_per_address_per_s=2000",
-    "--limit",
-    "connection_burst_per_address=10000",
-    "--limit",
-    "max_connections_per_address=10000",
+from tests.e2e.haproxy import (
+    BEHIND_PROXY,
+    CONFIG,
+    HAProxy,
+    connections,
+    count,
+    haproxy_binary,
+    start_haproxy,
 )
+from tests.e2e.harness import ServerProcess, wait_until_async
+from tests.e2e.shopdb import facts, init_demo, opened
+from tests.e2e.station import Station
+
 PAYMENT_DELAY_S = 1.0  # long enough to retry a checkout while the first is still running
 CARD = {"method": "card", "token": "tok"}
 DEADLINE_S = 15.0
@@ -69,29 +57,16 @@ def test_the_health_check_says_hello_as_the_protocol_spells_it():
 def test_two_servers_behind_haproxy_share_the_shop_and_take_over_each_others_clients(
     servers, pg_schema_url, tmp_path
 ):
-    binary = haproxy_binary()
+    haproxy_binary()  # skips before anything starts when there is none
     init_demo(pg_schema_url)
     extra = ("--metrics-port", "0", "--payment-delay", str(PAYMENT_DELAY_S), *BEHIND_PROXY)
     first, second = (servers.start(*extra, db_url=pg_schema_url) for _ in range(2))
-    proxy = None
+    proxy, front = start_haproxy(tmp_path, {"w1": first.port, "w2": second.port})
     try:
-        front, monitoring = free_ports(2)
-        ports = {"front": front, "w1": first.port, "w2": second.port, "monitoring": monitoring}
-        rendered = tmp_path / "haproxy.cfg"
-        admin = tmp_path / "admin.sock"
-        rendered.write_text(render(CONFIG.read_text(), ports, admin))
-        proxy = HAProxy(binary, rendered, admin, monitoring).start()
-        wait_until(lambda: answers_hello(front, proxy), DEADLINE_S, "HAProxy to answer hello")
-        wait_until(
-            lambda: proxy.servers_up() == {"w1", "w2"},
-            DEADLINE_S,
-            "both servers to pass their health check",
-        )
         assert proxy.metric('haproxy_backend_active_servers{proxy="warung"}') == 2
         report = asyncio.run(through_the_proxy(front, first, second, proxy, pg_schema_url))
     finally:
-        if proxy is not None:
-            proxy.stop()
+        proxy.stop()
     for server in (first, second):
         bad = [i for i, line in enumerate(server.log) if "#critical" in line or "#error" in line]
         assert not bad, "".join(server.log[bad[0] : bad[0] + 30])
@@ -221,215 +196,3 @@ async def through_the_proxy(
         "exited": (back - stopped) * 1000,
         "down": down - stopped,
     }
-
-
-@dataclass
-class Station:
-    """A client through the proxy, with what it was pushed and the states it went through."""
-
-    client: AsyncClient
-    pushes: list[tuple[float, Push]] = field(default_factory=list)
-    states: list[State] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        self.client.on_event(lambda push: self.pushes.append((time.monotonic(), push)))
-        self.client.on_state(self.states.append)
-
-    @classmethod
-    async def connected(cls, port: int) -> Station:
-        station = cls(AsyncClient("127.0.0.1", port))
-        await station.client.connect()
-        return station
-
-    @classmethod
-    async def signed_in(cls, port: int, username: str, password: str) -> Station:
-        station = await cls.connected(port)
-        await station.client.login(username, password)
-        return station
-
-    @classmethod
-    async def new_customer(cls, port: int) -> Station:
-        station = await cls.connected(port)
-        name, password = f"d{secrets.token_hex(4)}", secrets.token_urlsafe(12)
-        await station.client.call("auth.register", username=name, password=password)
-        await station.client.login(name, password)
-        return station
-
-    @classmethod
-    async def resumed(cls, port: int, token: str) -> Station:
-        station = await cls.connected(port)
-        await station.client.resume(token)
-        return station
-
-    def saw(self, event: str) -> bool:
-        return any(push.event == event for _, push in self.pushes)
-
-    def saw_stock(self, product_id: int, stock: int) -> bool:
-        return self.stock_seen(product_id, stock) is not None
-
-    def stock_seen(self, product_id: int, stock: int) -> float | None:
-        """When the stock event that put the product at `stock` arrived."""
-        return next(
-            (
-                at
-                for at, push in self.pushes
-                if push.event == "stock"
-                and push.data.get("product_id") == product_id
-                and push.data.get("stock") == stock
-            ),
-            None,
-        )
-
-    def order_status(self, order_id: int | None) -> str | None:
-        """The newest status pushed for that order (None: for any order)."""
-        statuses = [
-            push.data["status"]
-            for _, push in self.pushes
-            if push.event == "order" and order_id in (None, push.data["id"])
-        ]
-        return statuses[-1] if statuses else None
-
-
-# -- HAProxy
-
-
-def haproxy_binary() -> str:
-    found = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin:/usr/local/sbin")
-    if found:
-        return found
-    reason = "haproxy is not installed (apt-get install haproxy; .ci/run installs it)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason}; CI=true, so this fails instead of skipping", pytrace=False)
-    pytest.skip(reason)
-
-
-def render(config: str, ports: dict[str, int], admin: Path) -> str:
-    """deploy/haproxy.cfg on loopback: the address on the line marked `# test: NAME` becomes
-    127.0.0.1:ports[NAME], the runtime API socket a temporary path, and chroot, user and
-    group (which need root) go. The rest runs as committed."""
-    targets = {name: f"127.0.0.1:{port}" for name, port in ports.items()}
-    seen: list[str] = []
-    lines = []
-    for line in config.splitlines():
-        words = line.split()
-        if words[:1] in (["chroot"], ["user"], ["group"]):
-            continue
-        if words[:2] == ["stats", "socket"]:
-            line = line.replace(words[2], str(admin))
-            seen.append("stats socket")
-        if marker := re.search(r"#\s*test:\s*(\w+)\s*$", line):
-            line, n = re.subn(r"(?<=\s)\S*:\d+(?=\s)", targets[marker.group(1)], line, count=1)
-            assert n == 1, f"no address to replace in {line!r}"
-            seen.append(marker.group(1))
-        lines.append(line)
-    assert sorted(seen) == sorted([*targets, "stats socket"]), f"markers found: {seen}"
-    return "\n".join(lines) + "\n"
-
-
-class HAProxy:
-    def __init__(self, binary: str, config: Path, admin: Path, monitoring: int) -> None:
-        self.argv = [binary, "-f", str(config), "-db"]
-        self.admin = admin
-        self.metrics_url = f"http://127.0.0.1:{monitoring}/metrics"
-        self.proc: subprocess.Popen[str] | None = None
-        self.log: list[str] = []
-
-    def start(self) -> HAProxy:
-        self.proc = subprocess.Popen(
-            self.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        threading.Thread(target=self._pump, args=(self.proc,), daemon=True).start()
-        return self
-
-    def _pump(self, proc: subprocess.Popen[str]) -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            self.log.append(line)
-
-    def running(self) -> bool:
-        if self.proc is None or self.proc.poll() is not None:
-            raise AssertionError("haproxy exited:\n" + "".join(self.log))
-        return True
-
-    def ask(self, command: str) -> str:
-        """One command on the runtime API socket."""
-        with socket.socket(socket.AF_UNIX) as sock:
-            sock.settimeout(5)
-            sock.connect(str(self.admin))
-            sock.sendall(command.encode() + b"\n")
-            chunks = []
-            while chunk := sock.recv(65536):
-                chunks.append(chunk)
-        return b"".join(chunks).decode()
-
-    def servers(self) -> dict[str, tuple[str, str]]:
-        """Each server of the backend: its status ("UP", "UP 1/3", "DOWN"...) and last check."""
-        self.running()
-        try:
-            stats = self.ask("show stat")
-        except (FileNotFoundError, ConnectionRefusedError):  # not listening yet
-            return {}
-        rows = csv.DictReader(stats.lstrip("# ").splitlines())
-        return {
-            row["svname"]: (row["status"], row["check_status"])
-            for row in rows
-            if row["pxname"] == "warung" and row["svname"] not in ("FRONTEND", "BACKEND")
-        }
-
-    def metric(self, name: str) -> float:
-        """One sample of HAProxy's Prometheus exporter (frontend "monitoring")."""
-        text = urllib.request.urlopen(self.metrics_url, timeout=5).read().decode()
-        [value] = [line[len(name) :] for line in text.splitlines() if line.startswith(name + " ")]
-        return float(value)
-
-    def servers_up(self) -> set[str]:
-        """The servers that are up and passed their last check (their hello was answered)."""
-        return {name for name, state in self.servers().items() if state == ("UP", "L7OK")}
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-
-
-def answers_hello(port: int, proxy: HAProxy) -> bool:
-    proxy.running()
-    try:
-        raw = RawConnection(port, timeout=2)
-    except OSError:
-        return False
-    try:
-        return raw.hello()["ok"]
-    except (OSError, TimeoutError):
-        return False
-    finally:
-        raw.close()
-
-
-# -- servers
-
-
-def free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
-def count(server: ServerProcess) -> int:
-    """The server's open connections, from its metrics (health checks included while open)."""
-    return server.open_connections()
-
-
-def connections(first: ServerProcess, second: ServerProcess, total: int) -> tuple[int, int] | None:
-    """Both servers' connection counts, once they add up to `total` (no check in flight)."""
-    counts = (count(first), count(second))
-    return counts if sum(counts) == total else None
