@@ -135,6 +135,13 @@ def test_a_clerk_rings_up_a_cash_sale_from_the_page(
     desktop.settled("web-1", timeout=30)  # the till opened above, found at sign-in
     desktop.keys(f"2*{product['sku']}", Keys.ENTER)
     desktop.wait_for(product["name"][:20])
-    desktop.screenshot(shots / "desktop-ticket.png")
-    print(desktop.screen().text)
-    assert 0
+    desktop.tap_for("Cash", "Cash handed over", last=True)  # the footer's F5, clicked
+    desktop.keys("50000", Keys.ENTER)
+    desktop.settled("Sell (Enter)")
+    desktop.tap_for("Sell (Enter)", "Change")
+    desktop.screenshot(shots / "desktop-receipt.png")
+
+    with shop.client("clerk") as clerk:
+        [sale] = clerk.call("order.list", limit=1)["items"]
+    assert sale["channel"] == "pos" and sale["payment"]["method"] == "cash"
+    assert [(line["product_id"], line["qty"]) for line in sale["lines"]] == [(product["id"], 2)]
