@@ -61,7 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     from client_web.server import WebServer  # aiohttp loads only once the arguments are good
 
     server = WebServer(
-        tab_command(target), args.host, args.port, public_url=args.public_url,
+        tab_command(target),
+        args.host,
+        args.port,
+        public_url=args.public_url,
         max_tabs=args.max_tabs,
     )
 
@@ -71,7 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         asyncio.run(server.run(started))
     except OSError as error:
-        print(f"{PROG}: cannot listen on {args.host}:{args.port}: {error.strerror}", file=sys.stderr)
+        print(
+            f"{PROG}: cannot listen on {args.host}:{args.port}: {error.strerror}", file=sys.stderr
+        )
         return 1
     return 0
 

