@@ -99,7 +99,7 @@ def main() -> None:
             times = []
             for n in range(args.tabs):
                 if n:
-                    browser.driver.switch_to.new_window("tab")
+                    browser.new_tab()
                 times.append(open_tab(browser, web.url, shop.passwords["customer"]))
             pids = apps(web)
             assert len(pids) == args.tabs, f"{len(pids)} app processes for {args.tabs} tabs"

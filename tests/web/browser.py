@@ -124,6 +124,11 @@ class Browser:
             {"width": size[0], "height": size[1], "deviceScaleFactor": 1, "mobile": False},
         )
 
+    def new_tab(self) -> None:
+        """A new tab, in front (the hook goes in each tab)."""
+        self.driver.switch_to.new_window("tab")
+        self.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": HOOK})
+
     def open(self, url: str) -> None:
         self.driver.get(url)
 
