@@ -68,8 +68,9 @@ def main(argv: list[str] | None = None) -> int:
         max_tabs=args.max_tabs,
     )
 
-    def started(url: str) -> None:
-        print(f"{PROG}: open {url} in a browser (shop: {target.address})", flush=True)
+    def started(url: str, listening: str) -> None:
+        served = "" if url == listening else f"served on {listening}, "
+        print(f"{PROG}: open {url} in a browser ({served}shop: {target.address})", flush=True)
 
     try:
         asyncio.run(server.run(started))

@@ -73,8 +73,9 @@ class WebServer(Server):
     async def on_startup(self, app: web.Application) -> None:
         """textual-serve prints a banner here; `run` prints the address instead."""
 
-    async def run(self, started: Callable[[str], None]) -> None:
-        """Serve until SIGINT or SIGTERM; `started` gets the URL once listening."""
+    async def run(self, started: Callable[[str, str], None]) -> None:
+        """Serve until SIGINT or SIGTERM; once listening, `started` gets the URL to open
+        and the address listened on (`http://host:port/`)."""
         self.initialize_logging()
         runner = web.AppRunner(
             await self._make_app(), handle_signals=False, shutdown_timeout=SHUTDOWN_S
@@ -83,7 +84,8 @@ class WebServer(Server):
         try:
             await web.TCPSite(runner, self.host, self.port).start()
             self.port = runner.addresses[0][1]
-            started(self.fixed_url or f"http://{_url_host(self.host)}:{self.port}/")
+            listening = f"http://{_url_host(self.host)}:{self.port}/"
+            started(f"{self.fixed_url}/" if self.fixed_url else listening, listening)
             await _signalled()
         finally:
             await runner.cleanup()

@@ -70,8 +70,8 @@ def test_a_customer_on_a_phone_signs_in_adds_a_product_and_checks_out_by_touch(
     account = new_customer(shop, "webphone")
     product = product_in_stock(shop, 3)
     sign_in(phone, web.url, account)
-    phone.wait_for("Stock")
-    catalog = phone.settled("Stock")  # the table laid out to the width
+    phone.wait_for("a Add to cart")  # the footer: the screen laid out to the width
+    catalog = phone.settled("Stock")
     assert catalog.cols <= 45, "a phone gets the phone layout (below 60 columns)"
     [header] = [line for line in catalog.lines if "Price" in line]
     assert header.split() == ["Name", "Price", "Stock"]  # no SKU column on a phone

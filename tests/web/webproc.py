@@ -11,11 +11,12 @@ import threading
 import time
 
 START_TIMEOUT_S = 30.0
-OPEN = re.compile(r"warung web: open (http://\S+) in a browser")
+OPEN = re.compile(r"warung web: open (https?://\S+) in a browser \((?:served on (\S+), )?")
 
 
 class WebProcess:
-    """`warung web --port 0 --server 127.0.0.1:<shop_port>`; `url` is what it printed."""
+    """`warung web --port 0 --server 127.0.0.1:<shop_port>`: `url` is the one it printed
+    to open, `local` where it listens (the same, unless `--public-url` names another)."""
 
     def __init__(self, shop_port: int, *extra: str) -> None:
         argv = [sys.executable, "-m", "client_tui", "web", "--port", "0"]
@@ -28,9 +29,9 @@ class WebProcess:
             text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
-        self.url = self._wait_for_url()
+        self.url, self.local = self._wait_for_url()
 
-    def _wait_for_url(self) -> str:
+    def _wait_for_url(self) -> tuple[str, str]:
         lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._pump, args=(lines,), daemon=True).start()
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -43,7 +44,7 @@ class WebProcess:
             if line is None:
                 raise RuntimeError("warung web exited:\n" + "".join(self.log))
             if found := OPEN.search(line):
-                return found.group(1)
+                return found.group(1), found.group(2) or found.group(1)
 
     def _pump(self, lines: queue.Queue[str | None]) -> None:
         assert self.proc.stdout is not None
