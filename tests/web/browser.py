@@ -29,6 +29,7 @@ PHONE = (390, 844)
 DESKTOP = (1440, 900)
 STILL_S = 0.2
 RETAPS, RETAP_S = 3, 2.0
+SWIPE_STEPS = 10
 
 HOOK = """
 Object.defineProperty(Object.prototype, "terminal", {
@@ -184,6 +185,26 @@ class Browser:
         actions = ActionBuilder(self.driver, mouse=PointerInput(kind, "finger"))
         actions.pointer_action.move_to_location(int(x), int(y))
         actions.pointer_action.pointer_down().pause(0.05).pointer_up()
+        actions.perform()
+
+    def swipe(self, text: str, dx: int, dy: int = 0) -> None:
+        """Drag a finger from the middle of `text` by (dx, dy) CSS pixels (kept on the
+        terminal)."""
+        screen = self.settled(text)
+        x, y = screen.point(text)
+        right, bottom = (
+            screen.left + screen.cols * screen.cell_w,
+            screen.top + screen.rows * screen.cell_h,
+        )
+        dx = int(min(max(x + dx, screen.left + 1), right - 1) - x)
+        dy = int(min(max(y + dy, screen.top + 1), bottom - 1) - y)
+        actions = ActionBuilder(self.driver, mouse=PointerInput(interaction.POINTER_TOUCH, "f"))
+        actions.pointer_action.move_to_location(int(x), int(y)).pointer_down()
+        for step in range(1, SWIPE_STEPS + 1):
+            actions.pointer_action.move_to_location(
+                int(x + dx * step / SWIPE_STEPS), int(y + dy * step / SWIPE_STEPS)
+            )
+        actions.pointer_action.pointer_up()
         actions.perform()
 
     def tap_for(self, text: str, expect: str, *, last: bool = False) -> Screen:

@@ -18,7 +18,7 @@ from selenium.webdriver.common.keys import Keys
 
 from tests.e2e.harness import ServerProcess, wait_until
 from tests.tui.pilot import Account, new_customer
-from tests.web.browser import DESKTOP, PHONE, Browser
+from tests.web.browser import DESKTOP, PHONE, Browser, Screen
 from tests.web.webproc import WebProcess
 
 CARD = {"method": "card", "token": "tok"}
@@ -58,6 +58,10 @@ def product_in_stock(shop: ServerProcess, at_least: int) -> dict[str, Any]:
     return next(p for p in items if p["stock"] >= at_least)
 
 
+def header_row(screen: Screen) -> int:
+    return next(row for row, line in enumerate(screen.lines) if "Price" in line)
+
+
 def search(browser: Browser, text: str) -> None:
     browser.tap("Search name")
     browser.keys(text, Keys.ENTER)
@@ -73,9 +77,12 @@ def test_a_customer_on_a_phone_signs_in_adds_a_product_and_checks_out_by_touch(
     phone.wait_for("a Add to cart")  # the footer: the screen laid out to the width
     catalog = phone.settled("Stock")
     assert catalog.cols <= 45, "a phone gets the phone layout (below 60 columns)"
-    [header] = [line for line in catalog.lines if "Price" in line]
+    header = catalog.lines[header_row(catalog)]
     assert header.split() == ["Name", "Price", "Stock"]  # no SKU column on a phone
     phone.screenshot(shots / "phone-catalog.png")
+    first_row = catalog.lines[header_row(catalog) + 1]
+    phone.swipe("Rp", 0, -300)  # a finger drags the list up: it scrolls
+    phone.wait_gone(first_row)
 
     search(phone, product["sku"])
     first_word = product["name"].split()[0]
@@ -92,6 +99,9 @@ def test_a_customer_on_a_phone_signs_in_adds_a_product_and_checks_out_by_touch(
     assert all(line.startswith(("│", "╭", "╰")) for line in dialog.lines if "Pay Rp" in line)
     phone.tap_for("Pay Rp", "Thank you!")
     phone.screenshot(shots / "phone-paid.png")
+    phone.tap_for("Close", "Your cart is empty", last=True)
+    phone.swipe("Check out", -300)  # the footer's keys, wider than the phone, slide along
+    phone.tap_for("Sign out", "Username")
 
     with shop.client(None) as client:
         client.login(account.username, account.password)
