@@ -54,9 +54,10 @@ return {lines, cols: t.cols, rows: t.rows, left: r.left, top: r.top, width: r.wi
 def system_browser() -> tuple[str, str]:
     """Debian's chromium and chromedriver; skip without them, unless CI=true (then fail:
     .ci/run installs them)."""
-    found = [p for p in (CHROMIUM, CHROMEDRIVER) if Path(p).exists()]
-    if len(found) == 2 or (shutil.which("chromium") and shutil.which("chromedriver")):
-        return CHROMIUM, CHROMEDRIVER
+    chromium = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+    chromedriver = CHROMEDRIVER if Path(CHROMEDRIVER).exists() else shutil.which("chromedriver")
+    if chromium and chromedriver:
+        return chromium, chromedriver
     reason = "chromium and chromedriver are not installed (apt-get install chromium "
     reason += "chromium-driver; .ci/run installs them)"
     if os.environ.get("CI") == "true":
