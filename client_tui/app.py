@@ -98,11 +98,15 @@ class WarungApp(App[None]):
         settings: Settings | None = None,
         user: str = "",
         demo: DemoServer | None = None,
+        server_fixed: bool = False,
     ) -> None:
-        """`settings` None: remember nothing (the demo); `demo`: a demo shop begun
-        (`DemoServer.begin`): wait for it, then sign in as its customer."""
+        """`settings` None: remember nothing (the demo, a browser tab); `demo`: a demo shop
+        begun (`DemoServer.begin`): wait for it, then sign in as its customer;
+        `server_fixed`: the sign-in form offers no other server (a browser tab of
+        `warung web`, whose users must not make the web host connect elsewhere)."""
         super().__init__()
         self.target = target
+        self.server_fixed = server_fixed
         self.settings = settings
         self.hub = Hub(self)
         self.client: AsyncClient | None = None

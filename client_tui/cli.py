@@ -2,6 +2,7 @@
 
     warung [--host H] [--port P] [--user NAME] [--tls [--tls-ca FILE]]
     warung --demo
+    warung web [--host H] [--port P] [--server HOST:PORT] ...   (see client_web.cli)
 
 Without options it goes to the server and user it used last (remembered in the user's
 config dir), else 127.0.0.1:7411. `--demo` runs a demo shop of its own in the user's data
@@ -43,6 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["web"]:
+        from client_web.cli import main as web_main
+
+        return web_main(argv[1:])
     args = build_parser().parse_args(argv)
     if args.port is not None and not 1 <= args.port <= 65535:
         print(f"{PROG}: --port must be from 1 to 65535", file=sys.stderr)

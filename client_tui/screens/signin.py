@@ -13,6 +13,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Footer, Input, Label
 
+from client_tui.connection import Target
 from client_tui.errors import CALL_ERRORS, describe
 from client_tui.settings import KeptSession
 from client_tui.widgets.code_input import CodeInput
@@ -52,8 +53,9 @@ class SignInScreen(Screen[None]):
         with Center(id="signin-center"), Vertical(id="signin-box", classes="dialog") as box:
             box.border_title = "Sign in to warung"
             with Grid(id="signin-fields"):
-                yield Label("Server")
-                yield Input(self.warung.target.address, id="server", compact=True)
+                server = Input(self.warung.target.address, id="server", compact=True)
+                yield shown(Label("Server"), not self.warung.server_fixed)
+                yield shown(server, not self.warung.server_fixed)
                 yield Label("Username")
                 yield Input(self.user, id="username", compact=True)
                 yield Label("Password")
@@ -106,7 +108,7 @@ class SignInScreen(Screen[None]):
     @work(exclusive=True, group="signin")
     async def _sign_in(self, register: bool) -> None:
         try:
-            target = self.warung.target.with_address(self.query_one("#server", Input).value)
+            target = self._target()
         except ValueError as error:
             self._say(f"Server: {error}. Write host:port, e.g. 127.0.0.1:7411.")
             return
@@ -142,6 +144,12 @@ class SignInScreen(Screen[None]):
             self._busy(False)
         self.warung.signed_in(result["user"], result["token"], self._stay)
 
+    def _target(self) -> Target:
+        """The server typed, unless the app's server is fixed."""
+        if self.warung.server_fixed:
+            return self.warung.target
+        return self.warung.target.with_address(self.query_one("#server", Input).value)
+
     @property
     def _stay(self) -> bool:
         return self.query_one("#stay", Checkbox).value
@@ -150,5 +158,9 @@ class SignInScreen(Screen[None]):
 def hidden(widget: W) -> W:
     """`widget`, not shown until asked for. Set before it is mounted: the screen may be
     shown (a kept session refused at once) before its nested widgets are mounted."""
-    widget.display = False
+    return shown(widget, False)
+
+
+def shown(widget: W, display: bool) -> W:
+    widget.display = display
     return widget

@@ -160,3 +160,14 @@ async def test_staff_get_the_orders_and_a_catalog_without_a_cart(shop):
         assert not home.query("#cart-view")
         catalog = home.query_one("#catalog-view")
         assert catalog.check_action("add", ()) is False
+
+
+async def test_with_the_server_fixed_the_form_offers_none_and_signs_in_to_its_own(shop, customer):
+    """A browser tab of `warung web`: its visitors cannot point the web host elsewhere."""
+    app = make_app(shop, settings=None, server_fixed=True)
+    async with app.run_test(size=(40, 40)) as pilot:
+        server = app.screen.query_one("#server", Input)
+        assert not server.display and not app.screen.query_one("#stay", Checkbox).display
+        server.value = "127.0.0.1:1"  # were it changed somehow, it is not used
+        await sign_in(pilot, *customer)
+        assert app.target.port == shop.port
