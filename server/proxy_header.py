@@ -167,5 +167,5 @@ def _bad(problem: str, seen: bytes) -> BadProxyHeader:
     if seen.startswith(V2_SIGNATURE):
         shown = excerpt(seen[: V2_FIXED.size].hex(" "))
     else:
-        shown = excerpt(seen[:V1_MAX].decode("ascii", "replace"))
+        shown = excerpt(seen[:V1_MAX].decode("ascii", "replace").replace("\ufffd", "?"))
     return BadProxyHeader(problem, shown)

@@ -74,7 +74,7 @@ def test_the_longest_v1_header_is_the_specs_107_bytes_and_one_more_is_refused():
         (b"PROXY TCP4 192.168.0.1 192.168.0.11 65536 443\r\n", "or port"),
         (b"PROXY TCP4 192.168.0.1 192.168.0.11 -1 443\r\n", "or port"),
         (b"PROXY TCP4 192.168.0.01 192.168.0.11 1 443\r\n", "bad TCP4 address"),
-        ("PROXY TCP4 192.168.0.1 192.168.0.11 ５ 443\r\n".encode(), "ASCII"),
+        (b"PROXY TCP4 192.168.0.1 192.168.0.11 \xef\xbc\x95 443\r\n", "ASCII"),  # a fullwidth 5
         (b"PROXY\r\n", "no PROXY header"),
         (b"GET / HTTP/1.0\r\n", "no PROXY header"),
         (HELLO, "no PROXY header"),
