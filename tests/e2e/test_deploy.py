@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import json
 import os
 import re
 import secrets
@@ -33,16 +34,9 @@ from tests.e2e.raw import RawConnection
 from tests.e2e.shopdb import facts, init_demo, opened
 
 CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "haproxy.cfg"
-# What docs/deploy.md tells operators to give each server behind the proxy: every client
-# arrives from HAProxy's address, so the per-address connection budget is the whole shop's.
-BEHIND_PROXY = (
-    "--limit",
-    "connections_per_address_per_s=2000",
-    "--limit",
-    "connection_burst_per_address=10000",
-    "--limit",
-    "max_connections_per_address=10000",
-)
+# What docs/deploy.md tells operators to give each server behind the proxy: HAProxy's
+# address, from which each connection opens with a PROXY header naming the client.
+BEHIND_PROXY = ("--proxy-from", "127.0.0.1")
 PAYMENT_DELAY_S = 1.0  # long enough to retry a checkout while the first is still running
 CARD = {"method": "card", "token": "tok"}
 DEADLINE_S = 15.0
@@ -69,24 +63,13 @@ def test_the_health_check_says_hello_as_the_protocol_spells_it():
 def test_two_servers_behind_haproxy_share_the_shop_and_take_over_each_others_clients(
     servers, pg_schema_url, tmp_path
 ):
-    binary = haproxy_binary()
+    haproxy_binary()
     init_demo(pg_schema_url)
     extra = ("--metrics-port", "0", "--payment-delay", str(PAYMENT_DELAY_S), *BEHIND_PROXY)
     first, second = (servers.start(*extra, db_url=pg_schema_url) for _ in range(2))
     proxy = None
     try:
-        front, monitoring = free_ports(2)
-        ports = {"front": front, "w1": first.port, "w2": second.port, "monitoring": monitoring}
-        rendered = tmp_path / "haproxy.cfg"
-        admin = tmp_path / "admin.sock"
-        rendered.write_text(render(CONFIG.read_text(), ports, admin))
-        proxy = HAProxy(binary, rendered, admin, monitoring).start()
-        wait_until(lambda: answers_hello(front, proxy), DEADLINE_S, "HAProxy to answer hello")
-        wait_until(
-            lambda: proxy.servers_up() == {"w1", "w2"},
-            DEADLINE_S,
-            "both servers to pass their health check",
-        )
+        proxy, front = haproxy_in_front(tmp_path, first.port, second.port)
         assert proxy.metric('haproxy_backend_active_servers{proxy="warung"}') == 2
         report = asyncio.run(through_the_proxy(front, first, second, proxy, pg_schema_url))
     finally:
@@ -102,6 +85,55 @@ def test_two_servers_behind_haproxy_share_the_shop_and_take_over_each_others_cli
         "{failover:.0f} ms after SIGTERM ({exited:.0f} ms after it exited); HAProxy marked it "
         "down {down:.1f} s after it exited".format(**report)
     )
+
+
+def test_per_address_limits_tell_clients_apart_through_haproxy(servers, tmp_path):
+    """Through HAProxy's send-proxy-v2 each server sees every client's own address: one
+    client address reaching its limits leaves another, through the same proxy, served.
+
+    One server stands for both of the configuration's (a SQLite shop has one server), so
+    that every connection meets the same limits."""
+    haproxy_binary()
+    shop = servers.start(
+        *BEHIND_PROXY,
+        "--limit",
+        "max_connections_per_address=2",
+        "--limit",
+        "failed_logins_per_address_per_min=3",
+    )
+    proxy, front = haproxy_in_front(tmp_path, shop.port, shop.port)
+    try:
+        greedy = [RawConnection(front, source="127.0.0.2") for _ in range(2)]
+        for conn in greedy:
+            assert conn.hello()["ok"]
+        third = RawConnection(front, source="127.0.0.2")
+        assert third.answer(None)["error"]["details"]["reason"] == "address_connections"
+        neighbour = RawConnection(front, source="127.0.0.3")
+        assert neighbour.hello()["ok"]
+
+        guesses = [
+            greedy[0].call("auth.login", username=f"nobody{i}", password="guess")["error"]
+            for i in range(4)
+        ]
+        assert [e["code"] for e in guesses] == ["unauthenticated"] * 3 + ["rate_limited"]
+        assert guesses[3]["details"]["reason"] == "address"
+        signed_in = neighbour.call(
+            "auth.login", username="customer", password=shop.passwords["customer"]
+        )
+        assert signed_in["ok"], signed_in
+
+        assert proxy.servers_up() == {"w1", "w2"}  # the checks' LOCAL headers are accepted
+    finally:
+        proxy.stop()
+    events = [
+        json.loads(line.partition("security ")[2]) for line in shop.log if " security {" in line
+    ]
+    refused = [(e["event"], e["address"]) for e in events if e["event"] in REFUSALS]
+    assert refused == [("conn.refused", "127.0.0.2"), ("auth.throttled", "127.0.0.2")]
+    assert not [e for e in events if e["event"] == "conn.closed"], "no header was refused"
+
+
+REFUSALS = ("conn.refused", "auth.throttled")
 
 
 async def through_the_proxy(
@@ -394,6 +426,28 @@ class HAProxy:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
+
+
+def haproxy_in_front(tmp_path: Path, w1: int, w2: int) -> tuple[HAProxy, int]:
+    """deploy/haproxy.cfg running in front of the servers on ports `w1` and `w2`, once it
+    answers hello and both pass their health check: HAProxy and its front port."""
+    front, monitoring = free_ports(2)
+    ports = {"front": front, "w1": w1, "w2": w2, "monitoring": monitoring}
+    rendered = tmp_path / "haproxy.cfg"
+    admin = tmp_path / "admin.sock"
+    rendered.write_text(render(CONFIG.read_text(), ports, admin))
+    proxy = HAProxy(haproxy_binary(), rendered, admin, monitoring).start()
+    try:
+        wait_until(lambda: answers_hello(front, proxy), DEADLINE_S, "HAProxy to answer hello")
+        wait_until(
+            lambda: proxy.servers_up() == {"w1", "w2"},
+            DEADLINE_S,
+            "both servers to pass their health check",
+        )
+    except BaseException:
+        proxy.stop()
+        raise
+    return proxy, front
 
 
 def answers_hello(port: int, proxy: HAProxy) -> bool:
