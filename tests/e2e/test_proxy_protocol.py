@@ -43,6 +43,16 @@ def proxied(shop: ServerProcess, header: bytes, source: str | None = None) -> Ra
     return conn
 
 
+def admitted(shop: ServerProcess, header: bytes) -> bool:
+    conn = proxied(shop, header)
+    try:
+        return conn.receive(lambda m: "id" in m).get("ok") is True
+    except ConnectionError:
+        return False
+    finally:
+        conn.close()
+
+
 def all_until_closed(conn: RawConnection) -> bytes:
     """Every byte the server sends before it closes (within the connection's timeout)."""
     received = b""
@@ -84,6 +94,8 @@ def test_the_client_named_by_a_v1_or_v2_header_is_the_address_the_limits_and_log
             what=f"a failed sign-in from {address}",
         )
     assert first.call("ping")["ok"]
+    first.close()  # its place is given back to its client's address
+    wait_until(lambda: admitted(shop, v2("203.0.113.7")), what="203.0.113.7 admitted again")
 
 
 def test_a_proxy_header_from_an_address_not_configured_is_refused_and_nothing_served(servers):
