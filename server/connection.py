@@ -182,7 +182,7 @@ class WarungConnection(Protocol, TimeoutMixin):
     def dataReceived(self, data: bytes) -> None:
         if self.closing:
             return
-        if self._opening is not None and self._spoofed_proxy_header(data):
+        if self._opening is not None and self.opens_with_proxy_header(data):
             return
         events = self.decoder.feed(data)
         if events and self.greeted:  # only whole frames are activity, never stray bytes;
@@ -202,12 +202,17 @@ class WarungConnection(Protocol, TimeoutMixin):
         if not self.frames.update(self.decoder, bool(events)):
             self._refuse_partial_frame(self.decoder.declared or 0)
 
-    def _spoofed_proxy_header(self, data: bytes) -> bool:
-        """Whether the stream opens with a PROXY header, which is honoured only from a
-        configured proxy (`server.proxy_gate`), and only before this protocol starts: from
-        anyone else, or a second one, it is a client lying about its address. Closed, with
-        nothing of it read further."""
-        opening = self._opening = (self._opening or b"") + data[:OPENING]
+    def opens_with_proxy_header(self, data: bytes) -> bool:
+        """Whether the stream, of which `data` are the next bytes off the wire, opens with a
+        PROXY header: then the connection is closed, with nothing of it read further.
+
+        A header is honoured only from a configured proxy (`server.proxy_gate`), and only
+        before this protocol starts: from anyone else, or a second one, it is a client lying
+        about its address. Over TLS the TLS layer calls this with the bytes it is about to
+        decrypt (`server.tls`), since a header would come before the handshake."""
+        if self._opening is None or self.closing:
+            return False
+        opening = self._opening = self._opening + data[:OPENING]
         if len(opening) < OPENING:
             return False
         self._opening = None

@@ -174,6 +174,17 @@ def test_the_header_comes_before_the_tls_handshake(servers, certificate):  # noq
     [failed] = wait_until(lambda: security_events(shop, "auth.login.failed"), what="a line")
     assert failed["address"] == "203.0.113.50"
 
+    spoofed = proxied(shop, v2("203.0.113.51"), source="127.0.0.2")  # not a proxy
+    assert all_until_closed(spoofed) == b""
+    [refused] = wait_until(lambda: closings(shop, "proxy_header_refused"), what="a line")
+    assert refused["address"] == "127.0.0.2"
+    not_a_proxy = socket.create_connection(
+        ("127.0.0.1", shop.port), timeout=10, source_address=("127.0.0.2", 0)
+    )
+    with trusted.wrap_socket(not_a_proxy, server_hostname="localhost") as direct:  # no header
+        direct.sendall(HELLO)
+        assert read_answers(direct, 1)[1]["ok"]
+
 
 def read_answers(sock: ssl.SSLSocket, n: int) -> dict[int, dict]:
     decoder, answers = FrameDecoder(1 << 20), {}
