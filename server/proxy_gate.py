@@ -41,6 +41,10 @@ class ProxyGateFactory(ServerFactory):
         self.server = server
         self.proxies = tuple(proxies)
 
+    def logPrefix(self) -> str:
+        prefix: str = self.wrapped.logPrefix()
+        return prefix
+
     def doStart(self) -> None:
         self.wrapped.doStart()
 
@@ -48,7 +52,7 @@ class ProxyGateFactory(ServerFactory):
         self.wrapped.doStop()
 
     def buildProtocol(self, addr: Any) -> Any:
-        if self.is_proxy(addr.host):
+        if self.proxies and self.is_proxy(addr.host):
             return ProxyGate(self, addr)
         return self.wrapped.buildProtocol(addr)
 
