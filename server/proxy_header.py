@@ -9,7 +9,7 @@ HAProxy's doc/proxy-protocol.txt specifies it:
 - v2: a 12-byte signature, version 2, command LOCAL (a health check: the proxy speaks for
   itself) or PROXY, a family, and a length; the address block for TCP over IPv4 or IPv6,
   then TLVs, which are skipped by that length and never read. A length over
-  `MAX_V2_LENGTH` is refused as soon as it is known, before any of it is buffered.
+  `V2_MAX_LENGTH` is refused as soon as it is known, before any of it is buffered.
 
 The spec's fallback holds: a header that does not name a TCP client (v1 `UNKNOWN`, v2
 `LOCAL`, UNSPEC, a UNIX or datagram family) has `client` None, and the connection's own
@@ -34,8 +34,8 @@ V2_FIXED = struct.Struct(">12sBBH")  # signature, version and command, family, l
 V2_MAX_LENGTH = 1024  # address block and TLVs: 216 for the addresses of every family, the
 #                      rest for TLVs (HAProxy sends a few short ones at most)
 OPENING = 4  # bytes that tell a PROXY header from a warung frame (see begins_proxy_header)
-_IPV4 = struct.Struct(">4s4sHH")
 IPV4_MAPPED = bytes(10) + b"\xff\xff"  # the first 12 bytes of an IPv4-mapped IPv6 address
+_IPV4 = struct.Struct(">4s4sHH")
 _IPV6 = struct.Struct(">16s16sHH")
 
 
