@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
 import peewee as pw
@@ -118,6 +119,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="address the metrics port listens on (default: 127.0.0.1, loopback only)",
     )
     serve.add_argument(
+        "--proxy-from",
+        action="append",
+        default=[],
+        type=_network,
+        metavar="ADDRESS_OR_CIDR",
+        help="a proxy (HAProxy with send-proxy-v2) whose connections open with a PROXY "
+        "protocol header naming the client; required from it, refused from anyone else "
+        "(repeatable)",
+    )
+    serve.add_argument(
         "--limit",
         action="append",
         default=[],
@@ -156,6 +167,15 @@ def _port(text: str) -> int:
     if not (text.isascii() and text.isdigit()) or int(text) > 65535:  # "²".isdigit() holds
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)")
     return int(text)
+
+
+def _network(text: str) -> IPv4Network | IPv6Network:
+    try:
+        return ip_network(text, strict=False)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an IP address or CIDR block (10.0.0.5, 10.0.0.0/24, fd00::/8)"
+        ) from None
 
 
 def _open_current(url: str | None) -> pw.Database:

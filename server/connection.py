@@ -46,6 +46,7 @@ from protocol.framing import HEADER, FrameDecoder, Message, encode, frame
 from protocol.ops import Op
 from server.dispatch import internal_error
 from server.frame_watch import FrameWatch
+from server.proxy_header import OPENING, begins_proxy_header
 from server.security_events import record_refusal
 
 if TYPE_CHECKING:
@@ -94,6 +95,7 @@ class WarungConnection(Protocol, TimeoutMixin):
         self._refusal: Any = None
         self._bucket = factory.new_bucket()
         self._pushes = factory.metrics.pushes
+        self._opening: bytes | None = b""  # the stream's first bytes, until OPENING are in
         self.frames = FrameWatch(
             factory.clock, self.limits, factory.partial_frames, self._frame_too_slow
         )
@@ -181,6 +183,8 @@ class WarungConnection(Protocol, TimeoutMixin):
     def dataReceived(self, data: bytes) -> None:
         if self.closing:
             return
+        if self._opening is not None and self.opens_with_proxy_header(data):
+            return
         events = self.decoder.feed(data)
         if events and self.greeted:  # only whole frames are activity, never stray bytes;
             self.resetTimeout()  # and before hello its deadline stands
@@ -198,6 +202,27 @@ class WarungConnection(Protocol, TimeoutMixin):
             return
         if not self.frames.update(self.decoder, bool(events)):
             self._refuse_partial_frame(self.decoder.declared or 0)
+
+    def opens_with_proxy_header(self, data: bytes) -> bool:
+        """Whether the stream, of which `data` are the next bytes off the wire, opens with a
+        PROXY header: then the connection is closed, with nothing of it read further.
+
+        A header is honoured only from a configured proxy (`server.proxy_gate`), and only
+        before this protocol starts: from anyone else, or a second one, it is a client lying
+        about its address. Over TLS the TLS layer calls this with the bytes it is about to
+        decrypt (`server.tls`), since a header would come before the handshake."""
+        if self._opening is None or self.closing:
+            return False
+        opening = self._opening = self._opening + data[:OPENING]
+        if len(opening) < OPENING:
+            return False
+        self._opening = None
+        if not begins_proxy_header(opening[:OPENING]):
+            return False
+        log.info("closing {address}: a PROXY header not from a proxy", address=self.address)
+        self.factory.security.record("conn.closed", self.address, reason="proxy_header_refused")
+        self.close()
+        return True
 
     def _refuse_partial_frame(self, length: int) -> None:
         """A large frame begun while the server holds all the unfinished ones it may."""

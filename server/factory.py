@@ -69,6 +69,11 @@ class WarungFactory(ServerFactory):
         return None
 
     def _refusal(self, address: str) -> WarungError | None:
+        if self.draining:  # a connection from a proxy whose header came in after the port closed
+            return Unavailable(
+                "this server is shutting down: reconnect, to it or another",
+                {"reason": "draining", "retry_after_ms": 1000},
+            )
         if len(self.connections) >= self.limits.max_connections:
             return Unavailable(
                 "the server is at its connection limit: try again later or another server",

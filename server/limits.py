@@ -19,6 +19,7 @@ class Limits:
     burst: int = 4000
     heartbeat_s: int = 30
     hello_timeout_s: float = 10.0
+    proxy_header_s: float = 5.0  # for a connection from a --proxy-from proxy to send its header
     max_connections: int = 10_000
     connections_per_address_per_s: float = 100.0
     connection_burst_per_address: float = 500.0

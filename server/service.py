@@ -23,8 +23,9 @@ from server.database import prepare_database
 from server.factory import WarungFactory
 from server.health import monitoring_site
 from server.limits import Limits, with_overrides
+from server.proxy_gate import ProxyGateFactory
 from server.security_log import open_file
-from server.tls import tls_options
+from server.tls import tls_factory
 
 log = Logger()
 
@@ -113,7 +114,11 @@ def serve(args: Namespace, reactor: Any = default_reactor) -> int:
 
 
 def listen(reactor: Any, factory: WarungFactory, args: Namespace) -> Any:
+    """Listen for clients: through TLS with a certificate, and behind the PROXY protocol's
+    gate, which comes first on the wire and so outside TLS (what `listenSSL` would do, with
+    the gate around it)."""
+    wrapped: Any = factory
     if args.tls_cert:
-        context = tls_options(args.tls_cert, args.tls_key or args.tls_cert)
-        return reactor.listenSSL(args.port, factory, context, interface=args.host)
-    return reactor.listenTCP(args.port, factory, interface=args.host)
+        wrapped = tls_factory(args.tls_cert, args.tls_key or args.tls_cert, factory)
+    gate = ProxyGateFactory(wrapped, factory, args.proxy_from)
+    return reactor.listenTCP(args.port, gate, interface=args.host)

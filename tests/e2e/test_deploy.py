@@ -8,6 +8,7 @@ Needs `haproxy` (see tests/e2e/haproxy.py).
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import secrets
 import time
@@ -28,6 +29,7 @@ from tests.e2e.haproxy import (
     start_haproxy,
 )
 from tests.e2e.harness import ServerProcess, wait_until_async
+from tests.e2e.raw import RawConnection
 from tests.e2e.shopdb import facts, init_demo, opened
 from tests.e2e.station import Station
 
@@ -77,6 +79,55 @@ def test_two_servers_behind_haproxy_share_the_shop_and_take_over_each_others_cli
         "{failover:.0f} ms after SIGTERM ({exited:.0f} ms after it exited); HAProxy marked it "
         "down {down:.1f} s after it exited".format(**report)
     )
+
+
+def test_per_address_limits_tell_clients_apart_through_haproxy(servers, tmp_path):
+    """Through HAProxy's send-proxy-v2 each server sees every client's own address: one
+    client address reaching its limits leaves another, through the same proxy, served.
+
+    One server stands for both of the configuration's (a SQLite shop has one server), so
+    that every connection meets the same limits."""
+    haproxy_binary()
+    shop = servers.start(
+        *BEHIND_PROXY,
+        "--limit",
+        "max_connections_per_address=2",
+        "--limit",
+        "failed_logins_per_address_per_min=3",
+    )
+    proxy, front = start_haproxy(tmp_path, {"w1": shop.port, "w2": shop.port})
+    try:
+        greedy = [RawConnection(front, source="127.0.0.2") for _ in range(2)]
+        for conn in greedy:
+            assert conn.hello()["ok"]
+        third = RawConnection(front, source="127.0.0.2")
+        assert third.answer(None)["error"]["details"]["reason"] == "address_connections"
+        neighbour = RawConnection(front, source="127.0.0.3")
+        assert neighbour.hello()["ok"]
+
+        guesses = [
+            greedy[0].call("auth.login", username=f"nobody{i}", password="guess")["error"]
+            for i in range(4)
+        ]
+        assert [e["code"] for e in guesses] == ["unauthenticated"] * 3 + ["rate_limited"]
+        assert guesses[3]["details"]["reason"] == "address"
+        signed_in = neighbour.call(
+            "auth.login", username="customer", password=shop.passwords["customer"]
+        )
+        assert signed_in["ok"], signed_in
+
+        assert proxy.servers_up() == {"w1", "w2"}  # the checks' LOCAL headers are accepted
+    finally:
+        proxy.stop()
+    events = [
+        json.loads(line.partition("security ")[2]) for line in shop.log if " security {" in line
+    ]
+    refused = [(e["event"], e["address"]) for e in events if e["event"] in REFUSALS]
+    assert refused == [("conn.refused", "127.0.0.2"), ("auth.throttled", "127.0.0.2")]
+    assert not [e for e in events if e["event"] == "conn.closed"], "no header was refused"
+
+
+REFUSALS = ("conn.refused", "auth.throttled")
 
 
 async def through_the_proxy(
