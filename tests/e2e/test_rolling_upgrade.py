@@ -74,10 +74,10 @@ def test_a_rolling_upgrade_behind_haproxy_fails_no_request_and_loses_no_order(
     product = add_product(pg_schema_url, "ROLL-1", START_STOCK)
     extra = ("--payment-delay", str(PAYMENT_DELAY_S), *BEHIND_PROXY)
     old = {name: servers.start(*extra, db_url=pg_schema_url) for name in ("w1", "w2")}
-    raw = RawConnection(old["w1"].port)
+    proxy, front = start_haproxy(tmp_path, {name: s.port for name, s in old.items()})
+    raw = RawConnection(front)  # the servers take connections from HAProxy only
     assert raw.hello()["result"]["server"] == SERVER_NAME != NEXT_NAME
     raw.close()
-    proxy, front = start_haproxy(tmp_path, {name: s.port for name, s in old.items()})
     upgrade = Upgrade(servers, proxy, pg_schema_url, extra, next_version(tmp_path / "next"))
     try:
         report = asyncio.run(shop_through_an_upgrade(front, product, upgrade, old))
