@@ -111,6 +111,31 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: into the server's log)",
     )
     serve.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="the server's log as text or as JSON lines (default: text)",
+    )
+    serve.add_argument(
+        "--log-file",
+        metavar="PATH",
+        help="append the server's log to this file, rotated by size (default: standard error)",
+    )
+    serve.add_argument(
+        "--log-rotate-bytes",
+        type=_positive,
+        default=10 * 2**20,
+        metavar="N",
+        help="rotate --log-file when a write finds it this long (default: 10 MiB)",
+    )
+    serve.add_argument(
+        "--log-keep",
+        type=_positive,
+        default=10,
+        metavar="N",
+        help="rotated files of --log-file to keep, PATH.1 the newest (default: 10)",
+    )
+    serve.add_argument(
         "--payment-delay",
         type=float,
         default=0.0,
@@ -135,6 +160,12 @@ def _command(
 def _port(text: str) -> int:
     if not (text.isascii() and text.isdigit()) or int(text) > 65535:  # "²".isdigit() holds
         raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 to 65535)")
+    return int(text)
+
+
+def _positive(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or int(text) == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
     return int(text)
 
 
