@@ -59,9 +59,9 @@ def open_file(path: str, rotate_bytes: int, keep: int) -> LogFile:
 def json_line(event: LogEvent) -> str:
     """`event` as one line of JSON: its time (UTC), level, namespace and formatted message,
     then its own fields (values JSON cannot carry as their `str`)."""
-    level = event.get("log_level")
+    level, when = event.get("log_level"), event.get("log_time")
     entry: dict[str, Any] = {
-        "ts": iso_utc(event.get("log_time") or time.time()),
+        "ts": iso_utc(time.time() if when is None else when),
         "level": None if level is None else level.name,
         "namespace": event.get("log_namespace"),
         "message": formatEvent(event),
