@@ -384,16 +384,15 @@ class WarungConnection(Protocol, TimeoutMixin):
     def _send_error(self, request_id: int | None, error: WarungError, op: str | None = None) -> str:
         """Send `error` as the answer to `request_id` (a request of `op`); returns its code.
         A refusal the security log keeps is recorded here, the one place errors leave, and
-        the failure goes to the access log (of an admitted connection)."""
+        the failure, once encoded, goes to the access log (of an admitted connection)."""
         if op is not None:
             record_refusal(self.factory.security, op, error, self.address, self.identity)
+        self._send_reply(encode(failure(request_id, error.code, error.message, error.details)))
+        code = str(error.code)
         if self.conn_id is not None:
             user = None if self.identity is None else self.identity.username
-            self.factory.access.failed(
-                self.conn_id, self.address, user, request_id, op, str(error.code)
-            )
-        self._send_reply(encode(failure(request_id, error.code, error.message, error.details)))
-        return str(error.code)
+            self.factory.access.failed(self.conn_id, self.address, user, request_id, op, code)
+        return code
 
     def _send_reply(self, data: bytes) -> None:
         """A reply is never dropped: past the budget the connection is closed instead."""
