@@ -72,4 +72,7 @@ def json_line(event: LogEvent) -> str:
     failure = event.get("log_failure")
     if failure is not None:
         entry["traceback"] = failure.getTraceback()
-    return json.dumps(entry, default=str) + "\n"
+    try:
+        return json.dumps(entry, default=str) + "\n"
+    except (TypeError, ValueError):  # a map with keys JSON cannot have, a cycle: as text
+        return json.dumps({name: str(value) for name, value in entry.items()}) + "\n"

@@ -144,7 +144,15 @@ def test_an_event_that_names_a_field_ts_or_message_keeps_the_log_s_own():
     }
 
 
-def test_text_says_the_line_in_words(logged):
+def test_a_field_json_cannot_carry_even_as_a_string_is_written_as_its_text():
+    cycle: list[Any] = []
+    cycle.append(cycle)
+    for value in ({(1, 2): "tuple key"}, cycle):
+        line = json_line({"log_format": "x", "log_level": LogLevel.info, "odd": value})
+        assert json.loads(line)["odd"] == str(value) and line.count("\n") == 1
+
+
+def test_text_says_the_line_in_words():
     logger, out = captured("text")
     logger.info("conn {conn} opened from {address}", conn=3, address="10.0.0.9")
     assert out.getvalue().endswith("[warung.access#info] conn 3 opened from 10.0.0.9\n")
