@@ -199,6 +199,7 @@ class Server:
             conn.close()
         await self._until(lambda: not self.factory.connections, CLOSE_S)
         self.security.flush()
+        self.factory.access.flush()
         try:
             await self.audit_feed.drain()
             for loop in (self._checkpoints, self._sweeps, self._session_checks):

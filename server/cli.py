@@ -142,6 +142,31 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: into the server's log)",
     )
     serve.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="the server's log as text or as JSON lines (default: text)",
+    )
+    serve.add_argument(
+        "--log-file",
+        metavar="PATH",
+        help="append the server's log to this file, rotated by size (default: standard error)",
+    )
+    serve.add_argument(
+        "--log-rotate-bytes",
+        type=_positive,
+        default=10 * 2**20,
+        metavar="N",
+        help="rotate --log-file when a write finds it this long (default: 10 MiB)",
+    )
+    serve.add_argument(
+        "--log-keep",
+        type=_positive,
+        default=10,
+        metavar="N",
+        help="rotated files of --log-file to keep, PATH.1 the newest (default: 10)",
+    )
+    serve.add_argument(
         "--payment-delay",
         type=float,
         default=0.0,
@@ -176,6 +201,12 @@ def _network(text: str) -> IPv4Network | IPv6Network:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not an IP address or CIDR block (10.0.0.5, 10.0.0.0/24, fd00::/8)"
         ) from None
+
+
+def _positive(text: str) -> int:
+    if not (text.isascii() and text.isdigit()) or int(text) == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return int(text)
 
 
 def _open_current(url: str | None) -> pw.Database:

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from twisted.internet.defer import Deferred
+from twisted.internet.error import ConnectionAborted, ConnectionLost
 from twisted.internet.interfaces import IHalfCloseableProtocol, IPushProducer
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.logger import Logger
@@ -81,6 +82,10 @@ class WarungConnection(Protocol, TimeoutMixin):
         self.address = address
         self.decoder = FrameDecoder(self.limits.max_frame, self.limits.max_values)
         self.identity: Identity | None = None
+        self.user: str | None = None  # whom it was last signed in as, for the access log
+        self.conn_id: int | None = None  # once admitted: its id in the access log
+        self.opened_at = 0.0
+        self.bytes_in = 0
         self.client_max_frame: int | None = None
         self.client_name = ""  # from its hello, for the session list
         self.greeted = False
@@ -117,6 +122,8 @@ class WarungConnection(Protocol, TimeoutMixin):
             self._send_error(None, refusal)
             self.close()
             return
+        self.conn_id = self.factory.access.opened(self.address)
+        self.opened_at = self.factory.clock.seconds()
         self._tune_socket()
         self.tcp.registerProducer(self, True)
         self.setTimeout(self.limits.hello_timeout_s)
@@ -146,6 +153,16 @@ class WarungConnection(Protocol, TimeoutMixin):
         if self._refusal is not None and self._refusal.active():
             self._refusal.cancel()
         self.factory.forget(self)
+        if self.conn_id is not None:
+            self.factory.access.closed(
+                self.conn_id,
+                self.address,
+                self.user,
+                self.bytes_in,
+                self.out.written,
+                self.opened_at,
+                _how(reason),
+            )
 
     def close(self) -> None:
         """Send what is written, then close."""
@@ -174,13 +191,14 @@ class WarungConnection(Protocol, TimeoutMixin):
         pass
 
     def timeoutConnection(self) -> None:
-        log.info("closing {address}: silent too long", address=self.address)
+        log.info("closing conn {conn} ({address}): silent too long", **self._where())
         self.closing = True
         self.tcp.abortConnection()
 
     # -- input
 
     def dataReceived(self, data: bytes) -> None:
+        self.bytes_in += len(data)
         if self.closing:
             return
         if self._opening is not None and self.opens_with_proxy_header(data):
@@ -240,7 +258,9 @@ class WarungConnection(Protocol, TimeoutMixin):
 
     def _frame_too_slow(self) -> None:
         """A frame was not finished in time: reset, without a message."""
-        log.info("closing {address}: a frame was not finished in time", address=self.address)
+        log.info(
+            "closing conn {conn} ({address}): a frame was not finished in time", **self._where()
+        )
         self.factory.security.record(
             "conn.closed", self.address, reason="frame_deadline", buffered=self.decoder.buffered
         )
@@ -263,7 +283,8 @@ class WarungConnection(Protocol, TimeoutMixin):
         if not self.greeted:
             self._first_request(request)
         elif request.op == Op.HELLO:
-            self._send_error(request.id, BadRequest("hello was already said on this connection"))
+            again = BadRequest("hello was already said on this connection")
+            self._send_error(request.id, again, request.op)
         else:
             self._admit_request(request)
 
@@ -272,6 +293,7 @@ class WarungConnection(Protocol, TimeoutMixin):
             self._send_error(
                 request.id,
                 BadRequest(f"the first request must be hello, not '{excerpt(request.op)}'"),
+                request.op,
             )
             self.close()
             return
@@ -296,6 +318,7 @@ class WarungConnection(Protocol, TimeoutMixin):
                     "this server is shutting down: reconnect, to it or another",
                     {"reason": "draining", "retry_after_ms": 1000},
                 ),
+                request.op,
             )
             return
         if self.in_flight >= self.limits.max_in_flight:
@@ -354,7 +377,9 @@ class WarungConnection(Protocol, TimeoutMixin):
         try:
             body = packb(success(request.id, result))
         except Exception:  # a result the codec cannot carry is a bug: answered as one
-            return self._send_error(request.id, internal_error(Failure(), _answering(request)))
+            return self._send_error(
+                request.id, internal_error(Failure(), _answering(request)), request.op
+            )
         limit = self.client_max_frame or self.limits.max_frame
         if len(body) > limit:
             return self._send_error(
@@ -363,6 +388,7 @@ class WarungConnection(Protocol, TimeoutMixin):
                     f"the answer is {len(body)} bytes, over the {limit} this client accepts",
                     {"size": len(body), "max_frame": limit},
                 ),
+                request.op,
             )
         self._send_reply(frame(body))
         return "ok"
@@ -377,15 +403,22 @@ class WarungConnection(Protocol, TimeoutMixin):
         try:
             return self._send_error(request.id, error, request.op)
         except Exception:  # details the codec cannot carry: a bug, answered as one
-            return self._send_error(request.id, internal_error(Failure(), _answering(request)))
+            return self._send_error(
+                request.id, internal_error(Failure(), _answering(request)), request.op
+            )
 
     def _send_error(self, request_id: int | None, error: WarungError, op: str | None = None) -> str:
         """Send `error` as the answer to `request_id` (a request of `op`); returns its code.
-        A refusal the security log keeps is recorded here, the one place errors leave."""
+        A refusal the security log keeps is recorded here, the one place errors leave, and
+        the failure, once encoded, goes to the access log (of an admitted connection)."""
         if op is not None:
             record_refusal(self.factory.security, op, error, self.address, self.identity)
         self._send_reply(encode(failure(request_id, error.code, error.message, error.details)))
-        return str(error.code)
+        code = str(error.code)
+        if self.conn_id is not None:
+            user = None if self.identity is None else self.identity.username
+            self.factory.access.failed(self.conn_id, self.address, user, request_id, op, code)
+        return code
 
     def _send_reply(self, data: bytes) -> None:
         """A reply is never dropped: past the budget the connection is closed instead."""
@@ -425,8 +458,9 @@ class WarungConnection(Protocol, TimeoutMixin):
 
     def _close_over_budget(self, size: int) -> None:
         log.info(
-            "closing {address}: a {size}-byte reply does not fit the {budget} bytes it may queue",
-            address=self.address,
+            "closing conn {conn} ({address}): a {size}-byte reply does not fit the {budget} bytes "
+            "it may queue",
+            **self._where(),
             size=size,
             budget=self.limits.max_queued_bytes,
         )
@@ -436,6 +470,10 @@ class WarungConnection(Protocol, TimeoutMixin):
         self.closing = True
         self.tcp.abortConnection()
 
+    def _where(self) -> dict[str, Any]:
+        """The fields that name this connection in a log line."""
+        return {"conn": self.conn_id, "address": self.address}
+
     def set_max_frame(self, max_frame: int | None) -> None:
         self.client_max_frame = max_frame
 
@@ -444,6 +482,8 @@ class WarungConnection(Protocol, TimeoutMixin):
             return
         previous = self.identity
         self.identity = identity
+        if identity is not None:
+            self.user = identity.username
         self.factory.signed_in(self, previous, identity)
 
     def send_event(self, event: str, data: dict[str, Any]) -> None:
@@ -528,8 +568,8 @@ class WarungConnection(Protocol, TimeoutMixin):
     def _paused_too_long(self) -> None:
         self._pause_timer = None
         log.info(
-            "closing {address}: it took no data for {s} s",
-            address=self.address,
+            "closing conn {conn} ({address}): it took no data for {s} s",
+            **self._where(),
             s=self.limits.paused_close_s,
         )
         self.closing = True
@@ -539,6 +579,14 @@ class WarungConnection(Protocol, TimeoutMixin):
         if self._pause_timer is not None and self._pause_timer.active():
             self._pause_timer.cancel()
         self._pause_timer = None
+
+
+def _how(reason: Failure) -> str:
+    """How a connection ended, for the access log: "aborted" by the server (a timeout, a
+    budget), "lost" (reset, or a broken network), or "closed" by either side."""
+    if reason.check(ConnectionAborted):
+        return "aborted"
+    return "lost" if reason.check(ConnectionLost) else "closed"
 
 
 def _answering(request: Request) -> str:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet.protocol import ServerFactory
 
 from protocol.errors import RateLimited, Unavailable, WarungError
+from server.access_log import AccessLog
 from server.clock import Clock
 from server.connection import WarungConnection
 from server.dispatch import Dispatcher, Identity
@@ -46,6 +47,7 @@ class WarungFactory(ServerFactory):
         self.turns = TurnFlusher(clock)
         self.sessions = SessionRegistry() if sessions is None else sessions
         self.security = SecurityLog(clock) if security is None else security
+        self.access = AccessLog(clock)
         self.partial_frames = PartialFrameBudget(limits.max_partial_frame_bytes)
         self._open: Counter[str] = Counter()  # connections admitted, per address
         self._new_connections = AddressLimiter(

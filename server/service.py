@@ -14,7 +14,7 @@ from typing import Any
 from twisted.application.service import Service
 from twisted.internet import reactor as default_reactor
 from twisted.internet.defer import Deferred
-from twisted.logger import ILogObserver, Logger, globalLogBeginner, textFileLogObserver
+from twisted.logger import Logger, globalLogBeginner
 from twisted.python.failure import Failure
 
 from db.url import resolve
@@ -23,6 +23,7 @@ from server.database import prepare_database
 from server.factory import WarungFactory
 from server.health import monitoring_site
 from server.limits import Limits, with_overrides
+from server.log_setup import observers
 from server.proxy_gate import ProxyGateFactory
 from server.security_log import open_file
 from server.tls import tls_factory
@@ -101,12 +102,16 @@ def build(args: Namespace, reactor: Any) -> WarungService:
 def serve(args: Namespace, reactor: Any = default_reactor) -> int:
     """Run the server until SIGINT or SIGTERM, which drain it; the exit status."""
     try:
+        logs = observers(args)
+    except OSError as exc:
+        print(f"warung-server: cannot open the log file: {exc}", file=sys.stderr)
+        return 2
+    try:
         service = build(args, reactor)
     except ConfigurationError as exc:
         print(f"warung-server: {exc}", file=sys.stderr)
         return 2
-    observer = ILogObserver(textFileLogObserver(sys.stderr))  # mypy cannot see @implementer
-    globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
+    globalLogBeginner.beginLoggingTo(logs, redirectStandardIO=False)
     reactor.callWhenRunning(service.startService)
     reactor.addSystemEventTrigger("before", "shutdown", service.stopService)
     reactor.run()  # its SIGINT and SIGTERM handlers stop it (draining); SIGCHLD reaps the writer

@@ -41,8 +41,10 @@ class TurnOutput:
         self.held: list[bytes] = []
         self.held_bytes = 0
         self.queued = False
+        self.written = 0  # bytes written here in all, for the access log
 
     def write(self, data: bytes) -> None:
+        self.written += len(data)
         if self.socket is None:
             self.transport.write(data)
             return

@@ -8,14 +8,14 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pyotp
 import pytest
 
 from protocol.client import Client
-from protocol.errors import BadRequest, Unauthenticated, WarungError
+from protocol.errors import BadRequest
 from protocol.ops import REGISTRY
 from tests.e2e.harness import ServerProcess, Servers, wait_until
 from tests.e2e.raw import RawConnection
+from tests.e2e.secret_run import run_with_secrets
 from tests.e2e.shopdb import init_demo, opened
 
 CARD = {"method": "card", "token": "tok"}
@@ -187,21 +187,7 @@ def test_no_password_token_or_totp_secret_in_the_audit_log_or_the_logs(
     those secrets in it, nor in the security log or the server's own log."""
     security_log = tmp_path / "security.jsonl"
     server = servers.start("--security-log", str(security_log))
-    password, new_password = "kopi-tubruk-rahasia-77", "teh-tarik-rahasia-88"
-    with server.client() as client:
-        client.call("auth.register", username="rahasia", password=password)
-        with pytest.raises(Unauthenticated):
-            client.login("rahasia", password + "x")
-    secrets = [password, password + "x", new_password]
-    with server.client() as client:
-        token = client.login("rahasia", password)["token"]
-        enrolled = client.call("auth.totp.enroll", password=password)
-        code = pyotp.TOTP(enrolled["secret"]).now()
-        confirmed = client.call("auth.totp.confirm", password=password, code=code)
-        with pytest.raises(WarungError):
-            client.call("auth.password.change", password=password + "y", new_password="x" * 12)
-        client.call("auth.password.change", password=password, new_password=new_password)
-        secrets += [token, enrolled["secret"], code, *confirmed["recovery_codes"], password + "y"]
+    secrets = run_with_secrets(server)
     with server.client("clerk") as clerk:
         clerk.call("clerk.restock", product_id=1, qty=1, reason="delivery")
     with server.client("admin") as admin:

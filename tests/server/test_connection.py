@@ -275,12 +275,15 @@ def test_an_error_whose_details_the_codec_cannot_encode_is_answered_as_internal(
     conn, transport, clock, _ = make(**{Op.CATALOG_CATEGORIES: handler})
     say_hello(conn, transport)
     signed_in(conn)
-    conn.dataReceived(encode({"id": 2, "op": "catalog.categories"}))
+    op = Op.CATALOG_CATEGORIES
+    conn.dataReceived(encode({"id": 2, "op": op}))
     clock.advance(1)
     [answer] = read(transport)
     assert answer["id"] == 2 and answer["error"]["code"] == "internal"
     reference = answer["error"]["details"]["reference"]
     assert [e for e in logged if e.get("reference") == reference]
+    [failed] = [e for e in logged if e.get("event") == "request.failed"]  # the answer sent only
+    assert (failed["request_id"], failed["op"], failed["code"]) == (2, op, "internal")
     assert not transport.disconnecting
     assert conn.in_flight == 0 and answered(conn, "internal") == 1
 
