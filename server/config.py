@@ -1,0 +1,431 @@
+"""Layered configuration of a command: flag > environment variable > TOML file > default.
+
+Every option of the command's argparse parser is also a key of the TOML file (the option's
+`dest`: `--metrics-port` is `metrics_port`) and an environment variable (`WARUNG_` and the key
+in capitals: `WARUNG_METRICS_PORT`). Values from the file and the environment go through the
+parser itself, so its types and choices check them; an option added to the parser is
+configurable both ways with no code here. docs/operations.md ("Configuration") is the
+admin's account of the mapping.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import inspect
+import re
+import tomllib
+import typing
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, NoReturn
+
+ENV_PREFIX = "WARUNG_"
+CONFIG_KEY = "config"  # --config FILE or $WARUNG_CONFIG: where the file is, not a key in it
+# WARUNG_ variables of the tests and the clients, which share a shell with the server
+NOT_OPTIONS = frozenset({"WARUNG_PASSWORD", "WARUNG_TEST_PG", "WARUNG_REQUIRE_PG"})
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+SECRET_WORDS = ("password", "secret", "token")
+URL_PASSWORD = re.compile(r"(\w[\w+.-]*://[^/@:\s]*):[^/@\s]*@")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; each problem names its key and where it came from."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class PairsAction(argparse._AppendAction):
+    """A repeatable `--opt NAME=VALUE`: a TOML table, merged name by name across the layers."""
+
+
+class CheckingParser(argparse.ArgumentParser):
+    """A parser that raises `ConfigError` instead of exiting, and `ArgumentError` for values."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(exit_on_error=False, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError([message])
+
+
+class Kind(Enum):
+    VALUE = "value"
+    SWITCH = "switch"  # a boolean: store_true, store_false, BooleanOptionalAction
+    LIST = "list"  # action="append": a TOML array, replaced whole by a higher layer
+    TABLE = "table"  # PairsAction: a TOML table
+
+
+@dataclass(frozen=True)
+class Option:
+    key: str
+    flag: str
+    kind: Kind
+    number: bool  # the file gives it (or each item) as a TOML number rather than a string
+    default: Any
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.key.upper()
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One line of the effective configuration: `source` is flag, env, file or default."""
+
+    key: str
+    value: Any
+    source: str
+
+
+@dataclass
+class Settled:
+    namespace: argparse.Namespace
+    settings: list[Setting]
+    warnings: list[str] = field(default_factory=list)
+
+
+def options(parser: argparse.ArgumentParser) -> list[Option]:
+    """The configurable options of `parser`; one argparse cannot map raises TypeError."""
+    found = []
+    for action in parser._actions:  # argparse has no public list of a parser's actions
+        if not action.option_strings or action.dest in (argparse.SUPPRESS, CONFIG_KEY):
+            continue
+        if isinstance(action, argparse._HelpAction | argparse._VersionAction):
+            continue
+        flag = _flag(action)
+        found.append(Option(action.dest, flag, _kind(action), _number(action), action.default))
+    return found
+
+
+def _kind(action: argparse.Action) -> Kind:
+    if isinstance(action, PairsAction):
+        return Kind.TABLE
+    switches = (
+        argparse._StoreTrueAction,
+        argparse._StoreFalseAction,
+        argparse.BooleanOptionalAction,
+    )
+    if isinstance(action, switches):
+        return Kind.SWITCH
+    if isinstance(action, argparse._StoreAction) and action.nargs in (None, "?"):
+        return Kind.VALUE
+    if isinstance(action, argparse._AppendAction) and action.nargs is None:
+        return Kind.LIST
+    raise TypeError(f"{_flag(action)}: {type(action).__name__} has no TOML form")
+
+
+def _flag(action: argparse.Action) -> str:
+    """The option's first long spelling: `--demo` rather than `--no-demo`."""
+    spellings = action.option_strings
+    return next((s for s in spellings if s.startswith("--")), spellings[0])
+
+
+def _number(action: argparse.Action) -> bool:
+    """Whether the option's type makes an int or a float (`_port` says so by its annotation)."""
+    convert = action.type
+    if convert in (int, float):
+        return True
+    if not inspect.isfunction(convert):
+        return False
+    try:
+        return typing.get_type_hints(convert).get("return") in (int, float)
+    except (NameError, TypeError):  # an annotation that does not resolve says nothing
+        return False
+
+
+def suppress_defaults(parser: argparse.ArgumentParser) -> None:
+    """Leave options not given out of the namespace, so that the layers below can fill them."""
+    for action in parser._actions:
+        if action.option_strings:
+            action.default = argparse.SUPPRESS
+
+
+def settle(
+    build: Callable[[], CheckingParser], given: argparse.Namespace, environ: Mapping[str, str]
+) -> Settled:
+    """`given` (the flags a suppress_defaults parser saw) completed from env, file and defaults.
+
+    `build()` makes a fresh parser with the command's options and their defaults.
+    """
+    parser = build()
+    known = options(parser)
+    suppress_defaults(parser)
+    config, config_source = _config_path(given, environ)
+    problems: list[str] = []
+    file_layer = _file_layer(parser, known, config, problems) if config else {}
+    env_layer = _env_layer(parser, known, environ, problems)
+    if problems:
+        raise ConfigError(problems)
+    flags = vars(given)
+    namespace = argparse.Namespace(**{**flags, CONFIG_KEY: config})
+    settings = [Setting(CONFIG_KEY, config, config_source)]
+    for option in known:
+        layers = [
+            (f"file {config}", file_layer),
+            (f"env {option.env}", env_layer),
+            (f"flag {option.flag}", flags),
+        ]
+        value, chosen = _merge(option, layers)
+        setattr(namespace, option.key, value)
+        settings += chosen
+    return Settled(namespace, settings, _stray_variables(known, environ))
+
+
+def _config_path(given: argparse.Namespace, environ: Mapping[str, str]) -> tuple[str | None, str]:
+    if getattr(given, CONFIG_KEY, None):
+        return given.config, "flag --config"
+    if environ.get(ENV_PREFIX + CONFIG_KEY.upper()):
+        return environ[ENV_PREFIX + CONFIG_KEY.upper()], f"env {ENV_PREFIX}{CONFIG_KEY.upper()}"
+    return None, "default"
+
+
+def _merge(
+    option: Option, layers: Sequence[tuple[str, Mapping[str, Any]]]
+) -> tuple[Any, list[Setting]]:
+    """The option's value from the highest layer that has it, and where each part came from."""
+    if option.kind is not Kind.TABLE:
+        value, source = option.default, "default"
+        for name, layer in layers:
+            if option.key in layer:
+                value, source = layer[option.key], name
+        return value, [Setting(option.key, value, source)]
+    pairs = {_name(pair): (pair, "default") for pair in option.default or []}
+    for name, layer in layers:
+        pairs.update({_name(pair): (pair, name) for pair in layer.get(option.key, [])})
+    chosen = [
+        Setting(f"{option.key}.{item}", _number_or_text(pair.partition("=")[2]), source)
+        for item, (pair, source) in pairs.items()
+    ]
+    return [pair for pair, _ in pairs.values()], chosen or [Setting(option.key, {}, "default")]
+
+
+def _number_or_text(text: str) -> int | float | str:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _name(pair: str) -> str:
+    return pair.partition("=")[0]
+
+
+def _file_layer(
+    parser: CheckingParser, known: list[Option], path: str, problems: list[str]
+) -> dict[str, Any]:
+    text = _read(path)
+    by_key = {option.key: option for option in known}
+    layer: dict[str, Any] = {}
+    for key, raw in _load(path, text).items():
+        where = f"{path}:{_line_of(text, None, key) or '?'}"
+        option = by_key.get(key)
+        if option is None:
+            problems.append(f"{where}: {key}: {_unknown(key, by_key)}")
+            continue
+        try:
+            layer[key] = _from_file(parser, option, raw, path, text)
+        except ConfigError as exc:
+            problems += exc.problems
+    return layer
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise ConfigError([f"cannot read the configuration file {path}: {exc.strerror}"]) from None
+    except UnicodeDecodeError:
+        raise ConfigError([f"{path}: the configuration file is not UTF-8 text"]) from None
+
+
+def _load(path: str, text: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        at = re.search(r"at line (\d+)", str(exc))
+        line = int(at.group(1)) if at else None
+        key = _key_on_line(text, line) if line else None
+        named = f"{key}: " if key else ""
+        where = f"{path}:{line}" if line else path
+        raise ConfigError([f"{where}: {named}not valid TOML: {exc}"]) from None
+
+
+def _key_on_line(text: str, line: int) -> str | None:
+    lines = text.splitlines()
+    return _written_key(lines[line - 1]) if line <= len(lines) else None
+
+
+def _written_key(line: str) -> str | None:
+    found = re.match(r"\s*([\w.\"'-]+)\s*=", line)
+    return found.group(1).replace('"', "").replace("'", "") if found else None
+
+
+def _line_of(text: str, table: str | None, key: str) -> int | None:
+    """Where `key` (in `[table]`, or at the top) is set in the file, if it is written plainly."""
+    wanted = key if table is None else f"{table}.{key}"
+    current = None
+    for number, line in enumerate(text.splitlines(), 1):
+        header = re.match(r"\s*\[\s*([\w-]+)\s*\]", line)
+        if header:
+            current = full = header.group(1)
+        elif (written := _written_key(line)) is None:
+            continue
+        else:
+            full = f"{current}.{written}" if current else written
+        if full == wanted or (table is None and full.startswith(f"{key}.")):
+            return number
+    return None
+
+
+def _unknown(key: str, by_key: Mapping[str, Option]) -> str:
+    if key == CONFIG_KEY:
+        return "a configuration file cannot name another one"
+    close = difflib.get_close_matches(key.replace("-", "_"), list(by_key), n=1)
+    return "unknown key" + (f" (did you mean {close[0]!r}?)" if close else "")
+
+
+def _from_file(parser: CheckingParser, option: Option, raw: Any, path: str, text: str) -> Any:
+    where = f"{path}:{_line_of(text, None, option.key) or '?'}: {option.key}"
+    if option.kind is Kind.SWITCH:
+        if not isinstance(raw, bool):
+            raise ConfigError([f"{where}: expected true or false, not {_toml_type(raw)}"])
+        return raw
+    if option.kind is Kind.VALUE:
+        return _value(parser, option, _scalar(option, raw, where), where)
+    if option.kind is Kind.LIST:
+        if not isinstance(raw, list):
+            raise ConfigError([f"{where}: expected an array, not {_toml_type(raw)}"])
+        return _values(parser, option, [(_scalar(option, item, where), where) for item in raw])
+    if not isinstance(raw, dict):
+        raise ConfigError([f"{where}: expected a table [{option.key}], not {_toml_type(raw)}"])
+    items = []
+    for name, item in raw.items():
+        at = f"{path}:{_line_of(text, option.key, name) or '?'}: {option.key}.{name}"
+        if isinstance(item, bool) or not isinstance(item, str | int | float):
+            raise ConfigError([f"{at}: expected a number or a string, not {_toml_type(item)}"])
+        items.append((f"{name}={item}", at))
+    return _values(parser, option, items)
+
+
+def _scalar(option: Option, raw: Any, where: str) -> str:
+    if option.number and isinstance(raw, int | float) and not isinstance(raw, bool):
+        return str(raw)
+    if not option.number and isinstance(raw, str):
+        return raw
+    expected = "a number" if option.number else "a string"
+    raise ConfigError([f"{where}: expected {expected}, not {_toml_type(raw)}"])
+
+
+def _toml_type(raw: Any) -> str:
+    kinds = {bool: "a boolean", str: "a string", int: "an integer", float: "a float"}
+    kinds |= {list: "an array", dict: "a table"}
+    shown = f" ({mask(repr(raw))})" if isinstance(raw, str | int | float) else ""
+    return kinds.get(type(raw), "a date or time") + shown
+
+
+def _env_layer(
+    parser: CheckingParser, known: list[Option], environ: Mapping[str, str], problems: list[str]
+) -> dict[str, Any]:
+    layer: dict[str, Any] = {}
+    for option in known:
+        text = environ.get(option.env, "")
+        if not text:  # empty counts as unset, as it always has for WARUNG_DB
+            continue
+        try:
+            layer[option.key] = _from_env(parser, option, text)
+        except ConfigError as exc:
+            problems += exc.problems
+    return layer
+
+
+def _from_env(parser: CheckingParser, option: Option, text: str) -> Any:
+    where = f"${option.env} ({option.key})"
+    if option.kind is Kind.SWITCH:
+        word = text.strip().lower()
+        if word not in TRUE_WORDS | FALSE_WORDS:
+            raise ConfigError([f"{where}: expected 1/true/yes/on or 0/false/no/off, not {text!r}"])
+        return word in TRUE_WORDS
+    if option.kind is Kind.VALUE:
+        return _value(parser, option, text, where)
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    return _values(parser, option, [(item, where) for item in items])
+
+
+def _value(parser: CheckingParser, option: Option, text: str, where: str) -> Any:
+    return getattr(_parse(parser, option, text, where), option.key)
+
+
+def _values(parser: CheckingParser, option: Option, items: Iterable[tuple[str, str]]) -> list[Any]:
+    """Each item through the parser on its own, so that an error names the item's key."""
+    values: list[Any] = []
+    problems = []
+    for text, where in items:
+        try:
+            values += getattr(_parse(parser, option, text, where), option.key)
+        except ConfigError as exc:
+            problems += exc.problems
+    if problems:
+        raise ConfigError(problems)
+    return values
+
+
+def _parse(parser: CheckingParser, option: Option, text: str, where: str) -> argparse.Namespace:
+    """`--flag=text` through the parser: its type, choices and checks, as on the command line."""
+    try:
+        return parser.parse_args([f"{option.flag}={text}"])
+    except argparse.ArgumentError as exc:
+        raise ConfigError([f"{where}: {mask(exc.message)}"]) from None
+    except ConfigError as exc:
+        raise ConfigError([f"{where}: {mask(problem)}" for problem in exc.problems]) from None
+
+
+def _stray_variables(known: list[Option], environ: Mapping[str, str]) -> list[str]:
+    """WARUNG_ variables that are no option: reported, not refused (the shell is shared)."""
+    names = {option.env for option in known} | {ENV_PREFIX + CONFIG_KEY.upper()}
+    strays = sorted(
+        name for name in environ if name.startswith(ENV_PREFIX) and name not in names | NOT_OPTIONS
+    )
+    warnings = []
+    for name in strays:
+        close = difflib.get_close_matches(name, sorted(names), n=1)
+        hint = f" (did you mean ${close[0]}?)" if close else ""
+        warnings.append(f"ignoring ${name}: no option has that name{hint}")
+    return warnings
+
+
+def mask(text: str) -> str:
+    """`text` with the password of any URL in it replaced by `***`."""
+    return URL_PASSWORD.sub(r"\1:***@", text)
+
+
+def render(settings: list[Setting]) -> list[str]:
+    """The effective configuration as aligned lines: key, value (secrets masked), source."""
+    rows = [(s.key, _shown(s), s.source) for s in settings]
+    key_width = max(len(key) for key, _, _ in rows)
+    value_width = max(len(value) for _, value, _ in rows)
+    return [f"{key:<{key_width}}  {value:<{value_width}}  {source}" for key, value, source in rows]
+
+
+def _shown(setting: Setting) -> str:
+    value = setting.value
+    if value is None:
+        return "(unset)"
+    if any(word in setting.key.lower() for word in SECRET_WORDS):
+        return "***"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + mask(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_shown(Setting(setting.key, item, "")) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{}" if not value else str(value)
+    return mask(str(value))
