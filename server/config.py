@@ -356,6 +356,9 @@ def _from_env(parser: CheckingParser, option: Option, text: str) -> Any:
     if option.kind is Kind.VALUE:
         return _value(parser, option, text, where)
     items = [item.strip() for item in text.split(",") if item.strip()]
+    if option.kind is Kind.TABLE:
+        named = [(item, f"${option.env} ({option.key}.{_name(item)})") for item in items]
+        return _values(parser, option, named)
     return _values(parser, option, [(item, where) for item in items])
 
 

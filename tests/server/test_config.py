@@ -307,7 +307,7 @@ def test_an_unreadable_or_undecodable_file_is_refused(tmp_path: Path):
         ("WARUNG_PORT", "99999", "$WARUNG_PORT (port): '99999' is not a port number"),
         ("WARUNG_METRICS_PORT", "x", "$WARUNG_METRICS_PORT (metrics_port): 'x' is not a port"),
         ("WARUNG_DEMO", "maybe", "$WARUNG_DEMO (demo): expected 1/true/yes/on or 0/false/no/off"),
-        ("WARUNG_LIMIT", "burst=1,nope=2", "$WARUNG_LIMIT (limit): unknown limit 'nope'"),
+        ("WARUNG_LIMIT", "burst=1,nope=2", "$WARUNG_LIMIT (limit.nope): unknown limit 'nope'"),
         ("WARUNG_PAYMENT_DELAY", "soon", "$WARUNG_PAYMENT_DELAY (payment_delay): invalid float"),
         ("WARUNG_DB", "mysql://root@h/shop", "db: unsupported database URL scheme"),
     ],
