@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,7 @@ from typing import Any
 import pytest
 
 from server.cli import serve_args, serve_parser
+from server.limits import Limits
 from server.config import (
     CheckingParser,
     ConfigError,
@@ -359,3 +362,24 @@ def test_the_effective_configuration_shows_each_key_its_value_and_source_without
 def test_a_password_is_masked_in_an_error_too(tmp_path: Path):
     found = problems(tmp_path, 'db = "postgresql://shop:hunter22@db:port/warung"\n')
     assert found and "hunter22" not in "\n".join(found) and "shop:***@" in found[0]
+
+
+EXAMPLE = Path(__file__).parents[2] / "deploy" / "warung.toml"
+
+
+def test_the_example_file_is_valid_and_mentions_every_option(tmp_path: Path):
+    commented = re.compile(r"^# (\w+ = .*)$", re.MULTILINE)
+    everything = commented.sub(r"\1", EXAMPLE.read_text())
+    (tmp_path / "all.toml").write_text(everything)
+
+    for path in (EXAMPLE, tmp_path / "all.toml"):
+        serve_args(["--config", str(path)], {})
+
+    mentioned = set(tomllib.loads(everything))
+    missing = {option.key for option in options(serve_parser())} - mentioned
+    assert not missing, f"deploy/warung.toml should show these keys (commented): {missing}"
+    limits = tomllib.loads(everything)["limit"]
+    assert limits == {name: getattr(Limits(), name) for name in limits}, "the defaults"
+    assert serve_args(["--config", str(tmp_path / "all.toml")], {}).limit == [
+        f"{name}={value}" for name, value in limits.items()
+    ]
