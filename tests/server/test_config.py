@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from server.cli import serve_args, serve_parser
-from server.limits import Limits
 from server.config import (
     CheckingParser,
     ConfigError,
@@ -26,6 +25,7 @@ from server.config import (
     settle,
     suppress_defaults,
 )
+from server.limits import Limits
 
 # Values to try on an option when its type is too particular for the generic ones below;
 # an option none of them suits fails test_every_option_is_settable_by_file_and_by_env.
