@@ -14,13 +14,13 @@ import argparse
 import difflib
 import inspect
 import re
-import tomllib
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from pathlib import Path
 from typing import Any, NoReturn
+
+from server.config_file import ConfigFile, ConfigFileError
 
 ENV_PREFIX = "WARUNG_"
 CONFIG_KEY = "config"  # --config FILE or $WARUNG_CONFIG: where the file is, not a key in it
@@ -72,6 +72,10 @@ class Option:
     @property
     def env(self) -> str:
         return ENV_PREFIX + self.key.upper()
+
+    @property
+    def secret(self) -> bool:
+        return is_secret(self.key)
 
 
 @dataclass(frozen=True)
@@ -221,68 +225,22 @@ def _name(pair: str) -> str:
 def _file_layer(
     parser: CheckingParser, known: list[Option], path: str, problems: list[str]
 ) -> dict[str, Any]:
-    text = _read(path)
+    try:
+        file = ConfigFile.load(path)
+    except ConfigFileError as exc:
+        raise ConfigError([str(exc)]) from None
     by_key = {option.key: option for option in known}
     layer: dict[str, Any] = {}
-    for key, raw in _load(path, text).items():
-        where = f"{path}:{_line_of(text, None, key) or '?'}"
+    for key, raw in file.data.items():
         option = by_key.get(key)
         if option is None:
-            problems.append(f"{where}: {key}: {_unknown(key, by_key)}")
+            problems.append(f"{file.where(key)}: {_unknown(key, by_key)}")
             continue
         try:
-            layer[key] = _from_file(parser, option, raw, path, text)
+            layer[key] = _from_file(parser, option, raw, file)
         except ConfigError as exc:
             problems += exc.problems
     return layer
-
-
-def _read(path: str) -> str:
-    try:
-        return Path(path).read_bytes().decode("utf-8")
-    except OSError as exc:
-        raise ConfigError([f"cannot read the configuration file {path}: {exc.strerror}"]) from None
-    except UnicodeDecodeError:
-        raise ConfigError([f"{path}: the configuration file is not UTF-8 text"]) from None
-
-
-def _load(path: str, text: str) -> dict[str, Any]:
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        at = re.search(r"at line (\d+)", str(exc))
-        line = int(at.group(1)) if at else None
-        key = _key_on_line(text, line) if line else None
-        named = f"{key}: " if key else ""
-        where = f"{path}:{line}" if line else path
-        raise ConfigError([f"{where}: {named}not valid TOML: {exc}"]) from None
-
-
-def _key_on_line(text: str, line: int) -> str | None:
-    lines = text.splitlines()
-    return _written_key(lines[line - 1]) if line <= len(lines) else None
-
-
-def _written_key(line: str) -> str | None:
-    found = re.match(r"\s*([\w.\"'-]+)\s*=", line)
-    return found.group(1).replace('"', "").replace("'", "") if found else None
-
-
-def _line_of(text: str, table: str | None, key: str) -> int | None:
-    """Where `key` (in `[table]`, or at the top) is set in the file, if it is written plainly."""
-    wanted = key if table is None else f"{table}.{key}"
-    current = None
-    for number, line in enumerate(text.splitlines(), 1):
-        header = re.match(r"\s*\[\s*([\w-]+)\s*\]", line)
-        if header:
-            current = full = header.group(1)
-        elif (written := _written_key(line)) is None:
-            continue
-        else:
-            full = f"{current}.{written}" if current else written
-        if full == wanted or (table is None and full.startswith(f"{key}.")):
-            return number
-    return None
 
 
 def _unknown(key: str, by_key: Mapping[str, Option]) -> str:
@@ -292,25 +250,27 @@ def _unknown(key: str, by_key: Mapping[str, Option]) -> str:
     return "unknown key" + (f" (did you mean {close[0]!r}?)" if close else "")
 
 
-def _from_file(parser: CheckingParser, option: Option, raw: Any, path: str, text: str) -> Any:
-    where = f"{path}:{_line_of(text, None, option.key) or '?'}: {option.key}"
+def _from_file(parser: CheckingParser, option: Option, raw: Any, file: ConfigFile) -> Any:
+    where = file.where(option.key)
     if option.kind is Kind.SWITCH:
         if not isinstance(raw, bool):
-            raise ConfigError([f"{where}: expected true or false, not {_toml_type(raw)}"])
+            raise ConfigError([f"{where}: expected true or false, not {_toml_type(option, raw)}"])
         return raw
     if option.kind is Kind.VALUE:
         return _value(parser, option, _scalar(option, raw, where), where)
     if option.kind is Kind.LIST:
         if not isinstance(raw, list):
-            raise ConfigError([f"{where}: expected an array, not {_toml_type(raw)}"])
+            raise ConfigError([f"{where}: expected an array, not {_toml_type(option, raw)}"])
         return _values(parser, option, [(_scalar(option, item, where), where) for item in raw])
     if not isinstance(raw, dict):
-        raise ConfigError([f"{where}: expected a table [{option.key}], not {_toml_type(raw)}"])
+        expected = f"a table [{option.key}]"
+        raise ConfigError([f"{where}: expected {expected}, not {_toml_type(option, raw)}"])
     items = []
     for name, item in raw.items():
-        at = f"{path}:{_line_of(text, option.key, name) or '?'}: {option.key}.{name}"
+        at = file.where(name, option.key)
         if isinstance(item, bool) or not isinstance(item, str | int | float):
-            raise ConfigError([f"{at}: expected a number or a string, not {_toml_type(item)}"])
+            expected = "a number or a string"
+            raise ConfigError([f"{at}: expected {expected}, not {_toml_type(option, item)}"])
         items.append((f"{name}={item}", at))
     return _values(parser, option, items)
 
@@ -321,14 +281,15 @@ def _scalar(option: Option, raw: Any, where: str) -> str:
     if not option.number and isinstance(raw, str):
         return raw
     expected = "a number" if option.number else "a string"
-    raise ConfigError([f"{where}: expected {expected}, not {_toml_type(raw)}"])
+    raise ConfigError([f"{where}: expected {expected}, not {_toml_type(option, raw)}"])
 
 
-def _toml_type(raw: Any) -> str:
+def _toml_type(option: Option, raw: Any) -> str:
+    """What `raw` is, and (unless the option is a secret) what it says."""
     kinds = {bool: "a boolean", str: "a string", int: "an integer", float: "a float"}
     kinds |= {list: "an array", dict: "a table"}
-    shown = f" ({mask(repr(raw))})" if isinstance(raw, str | int | float) else ""
-    return kinds.get(type(raw), "a date or time") + shown
+    visible = isinstance(raw, str | int | float) and not option.secret
+    return kinds.get(type(raw), "a date or time") + (f" ({mask(repr(raw))})" if visible else "")
 
 
 def _env_layer(
@@ -385,9 +346,12 @@ def _parse(parser: CheckingParser, option: Option, text: str, where: str) -> arg
     try:
         return parser.parse_args([f"{option.flag}={text}"])
     except argparse.ArgumentError as exc:
-        raise ConfigError([f"{where}: {mask(exc.message)}"]) from None
+        problems = [exc.message]
     except ConfigError as exc:
-        raise ConfigError([f"{where}: {mask(problem)}" for problem in exc.problems]) from None
+        problems = exc.problems
+    if option.secret:
+        problems = [problem.replace(text, "***") for problem in problems]
+    raise ConfigError([f"{where}: {mask(problem)}" for problem in problems])
 
 
 def _stray_variables(known: list[Option], environ: Mapping[str, str]) -> list[str]:
@@ -402,6 +366,11 @@ def _stray_variables(known: list[Option], environ: Mapping[str, str]) -> list[st
         hint = f" (did you mean ${close[0]}?)" if close else ""
         warnings.append(f"ignoring ${name}: no option has that name{hint}")
     return warnings
+
+
+def is_secret(key: str) -> bool:
+    """Whether a key's value is never shown (a URL's password is masked in any value)."""
+    return any(word in key.lower() for word in SECRET_WORDS)
 
 
 def mask(text: str) -> str:
@@ -421,7 +390,7 @@ def _shown(setting: Setting) -> str:
     value = setting.value
     if value is None:
         return "(unset)"
-    if any(word in setting.key.lower() for word in SECRET_WORDS):
+    if is_secret(setting.key):
         return "***"
     if isinstance(value, bool):
         return "true" if value else "false"

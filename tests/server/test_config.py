@@ -383,3 +383,21 @@ def test_the_example_file_is_valid_and_mentions_every_option(tmp_path: Path):
     assert serve_args(["--config", str(tmp_path / "all.toml")], {}).limit == [
         f"{name}={value}" for name, value in limits.items()
     ]
+
+
+def secret_parser() -> CheckingParser:
+    parser = serve_parser()
+    parser.add_argument("--metrics-token", choices=("alpha-secret", "beta-secret"))
+    return parser
+
+
+def test_a_key_named_as_a_secret_is_never_shown(tmp_path: Path):
+    shown = render(
+        settled(tmp_path, file={"metrics_token": "alpha-secret"}, build=secret_parser).settings
+    )
+    assert any(line.split()[:2] == ["metrics_token", "***"] for line in shown)
+    assert "alpha-secret" not in "\n".join(shown)
+    for value in ("gamma-secret", 12345):
+        with pytest.raises(ConfigError) as refused:
+            settled(tmp_path, file={"metrics_token": value}, build=secret_parser)
+        assert str(value) not in str(refused.value) and "metrics_token" in str(refused.value)
