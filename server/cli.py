@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     back.add_argument("--force", action="store_true", help="replace DEST if it exists")
 
     serve = _command(commands, "serve", run_serve, "run the server")
-    add_serve_options(serve)
+    add_serve_options(serve)  # a new option goes there, to be in the file and the environment
     suppress_defaults(serve)  # a flag not given leaves room for $WARUNG_..., the file, the default
 
     config = commands.add_parser("config", help="check the configuration of serve")

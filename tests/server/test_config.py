@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from server.cli import serve_args, serve_parser
+from server.cli import build_parser, serve_args, serve_parser
 from server.config import (
     CheckingParser,
     ConfigError,
@@ -401,3 +401,19 @@ def test_a_key_named_as_a_secret_is_never_shown(tmp_path: Path):
         with pytest.raises(ConfigError) as refused:
             settled(tmp_path, file={"metrics_token": value}, build=secret_parser)
         assert str(value) not in str(refused.value) and "metrics_token" in str(refused.value)
+
+
+def subcommand(parser: argparse.ArgumentParser, *path: str) -> argparse.ArgumentParser:
+    for name in path:
+        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        parser = commands.choices[name]
+    return parser
+
+
+@pytest.mark.parametrize("path", [("serve",), ("config", "check")], ids=" ".join)
+def test_serve_and_config_check_take_exactly_the_configurable_options(path: tuple[str, ...]):
+    """An option added to `serve` in build_parser, not in add_serve_options, fails here."""
+    command = subcommand(build_parser(), *path)
+    flags = {a.dest: a.default for a in command._actions if a.option_strings and a.dest != "help"}
+    assert set(flags) == {a.dest for a in serve_parser()._actions if a.option_strings} - {"help"}
+    assert all(default == argparse.SUPPRESS for default in flags.values()), flags
