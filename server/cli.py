@@ -346,7 +346,7 @@ def run_backup(args: argparse.Namespace) -> int:
 def run_serve(args: argparse.Namespace) -> int:
     settled = settle_serve(args, os.environ)
     _warn(settled)
-    from server.app import serve  # the server and Twisted load only for this command
+    from server.service import serve  # the server and Twisted load only for this command
 
     return serve(settled.namespace)
 
