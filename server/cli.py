@@ -35,6 +35,11 @@ from server.config import (
 from server.limits import Limits, with_overrides
 
 PROG = "warung-server"
+SERVE_EPILOG = (
+    "Each option is also a key of the --config file (--metrics-port: metrics_port) and a "
+    "variable (WARUNG_METRICS_PORT); a flag beats a variable, which beats the file. "
+    "See docs/operations.md, Configuration."
+)
 
 
 class UsageError(Exception):
@@ -104,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = _command(commands, "serve", run_serve, "run the server")
     add_serve_options(serve)  # a new option goes there, to be in the file and the environment
+    serve.epilog = SERVE_EPILOG
     suppress_defaults(serve)  # a flag not given leaves room for $WARUNG_..., the file, the default
 
     config = commands.add_parser("config", help="check the configuration of serve")
@@ -115,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         "print serve's effective configuration and where each value came from",
     )
     add_serve_options(check)
+    check.epilog = SERVE_EPILOG
     suppress_defaults(check)
     return parser
 
