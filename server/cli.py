@@ -22,16 +22,8 @@ from db.importer import ImportFailed, import_products
 from db.migrations import MigrationError, check_version, migrate
 from db.url import DatabaseURLError, parse_url, resolve
 from protocol.rules import DEFAULT_PORT, ROLES, password_problem, username_problem
-from server.config import (
-    CheckingParser,
-    ConfigError,
-    PairsAction,
-    Setting,
-    Settled,
-    render,
-    settle,
-    suppress_defaults,
-)
+from server.config import Setting, Settled, render, settle
+from server.config_options import CheckingParser, ConfigError, PairsAction, suppress_defaults
 from server.limits import Limits, with_overrides
 
 PROG = "warung-server"
@@ -129,8 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
 def add_serve_options(serve: argparse.ArgumentParser) -> None:
     """`serve`'s options (but --db): each is also a key of --config's file and a $WARUNG_...
 
-    server/config.py derives the file's keys and the variables from these actions, so an option
-    added here needs nothing more to be configurable (docs/operations.md, "Configuration").
+    server/config_options.py derives the file's keys and the variables from these actions, so
+    an option added here needs nothing more to be configurable (docs/operations.md,
+    "Configuration").
     """
     serve.add_argument(
         "--config",

@@ -14,15 +14,13 @@ from typing import Any
 import pytest
 
 from server.cli import build_parser, serve_args, serve_parser
-from server.config import (
+from server.config import Settled, render, settle
+from server.config_options import (
     CheckingParser,
     ConfigError,
     Kind,
     Option,
-    Settled,
     options,
-    render,
-    settle,
     suppress_defaults,
 )
 from server.limits import Limits
