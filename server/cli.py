@@ -7,8 +7,9 @@ file rejected, ...); 2 the command line or an argument is wrong. Messages go to 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
@@ -23,8 +24,16 @@ from db.migrations import MigrationError, check_version, migrate
 from db.restore import RestoreError, restore
 from db.url import DatabaseURLError, parse_url, resolve
 from protocol.rules import DEFAULT_PORT, ROLES, password_problem, username_problem
+from server.config import Setting, Settled, render, settle
+from server.config_options import CheckingParser, ConfigError, PairsAction, suppress_defaults
+from server.limits import Limits, with_overrides
 
 PROG = "warung-server"
+SERVE_EPILOG = (
+    "Each option is also a key of the --config file (--metrics-port: metrics_port) and a "
+    "variable (WARUNG_METRICS_PORT); a flag beats a variable, which beats the file. "
+    "See docs/operations.md, Configuration."
+)
 
 
 class UsageError(Exception):
@@ -41,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args)
     except (DatabaseURLError, UsageError) as exc:
         say(f"{PROG}: {exc}")
+        return 2
+    except ConfigError as exc:
+        for problem in exc.problems:
+            say(f"{PROG}: {problem}")
         return 2
     except (DatabaseUnavailable, MigrationError, BackupError, RestoreError) as exc:
         say(f"{PROG}: {exc}")
@@ -97,6 +110,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     serve = _command(commands, "serve", run_serve, "run the server")
+    add_serve_options(serve)  # a new option goes there, to be in the file and the environment
+    serve.epilog = SERVE_EPILOG
+    suppress_defaults(serve)  # a flag not given leaves room for $WARUNG_..., the file, the default
+
+    config = commands.add_parser("config", help="check the configuration of serve")
+    config_commands = config.add_subparsers(dest="config_command", required=True, metavar="COMMAND")
+    check = _command(
+        config_commands,
+        "check",
+        run_config_check,
+        "print serve's effective configuration and where each value came from",
+    )
+    add_serve_options(check)
+    check.epilog = SERVE_EPILOG
+    suppress_defaults(check)
+    return parser
+
+
+def add_serve_options(serve: argparse.ArgumentParser) -> None:
+    """`serve`'s options (but --db): each is also a key of --config's file and a $WARUNG_...
+
+    server/config_options.py derives the file's keys and the variables from these actions, so
+    an option added here needs nothing more to be configurable (docs/operations.md,
+    "Configuration").
+    """
+    serve.add_argument(
+        "--config",
+        metavar="FILE",
+        help="read options from this TOML file (default: $WARUNG_CONFIG); "
+        "flags beat $WARUNG_... variables, which beat the file",
+    )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=_port, default=DEFAULT_PORT, help="0 takes a free port")
     serve.add_argument(
@@ -130,7 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--limit",
-        action="append",
+        action=PairsAction,
+        type=_limit,
         default=[],
         metavar="NAME=VALUE",
         help="override a connection limit, e.g. max_in_flight=128 or heartbeat_s=5 (repeatable)",
@@ -173,7 +218,6 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="make the built-in fake payment provider this slow (testing)",
     )
-    return parser
 
 
 def _command(
@@ -183,9 +227,61 @@ def _command(
     summary: str,
 ) -> argparse.ArgumentParser:
     parser = commands.add_parser(name, help=summary, description=summary)
-    parser.add_argument("--db", metavar="URL", help="database URL (default: $WARUNG_DB)")
+    _add_db(parser)
     parser.set_defaults(run=run)
     return parser
+
+
+def _add_db(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", metavar="URL", help="database URL (default: $WARUNG_DB)")
+
+
+def serve_parser() -> CheckingParser:
+    """`serve`'s options alone, with their defaults: the bottom layer, and the values' checker."""
+    parser = CheckingParser(prog=f"{PROG} serve")
+    _add_db(parser)
+    add_serve_options(parser)
+    return parser
+
+
+def serve_args(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> argparse.Namespace:
+    """`serve`'s options in `argv`, completed from $WARUNG_..., the --config file and defaults.
+
+    The Namespace `warung-server serve` hands to `server.app.serve`, for other front ends (the
+    Twisted plugin). Raises ConfigError naming each bad key; warns about stray variables.
+    """
+    parser = serve_parser()
+    suppress_defaults(parser)
+    try:
+        given = parser.parse_args(list(argv))
+    except argparse.ArgumentError as exc:
+        raise ConfigError([str(exc)]) from None
+    settled = settle_serve(given, os.environ if environ is None else environ)
+    _warn(settled)
+    return settled.namespace
+
+
+def settle_serve(given: argparse.Namespace, environ: Mapping[str, str]) -> Settled:
+    """The flags `given` to serve (or config check) completed by the other layers, and checked."""
+    settled = settle(serve_parser, given, environ)
+    args = settled.namespace
+    if args.tls_key and not args.tls_cert:
+        raise ConfigError(["tls_key: --tls-key needs --tls-cert"])
+    try:
+        parse_url(resolve(args.db))
+    except DatabaseURLError as exc:
+        raise ConfigError([f"db: {exc}"]) from None
+    if args.db is None:  # say which database that is
+        settled.settings = [
+            Setting("db", resolve(None), "default") if s.key == "db" else s
+            for s in settled.settings
+        ]
+    return settled
+
+
+def _warn(settled: Settled) -> None:
+    for warning in settled.warnings:
+        say(f"{PROG}: warning: {warning}")
 
 
 def _port(text: str) -> int:
@@ -207,6 +303,15 @@ def _positive(text: str) -> int:
     if not (text.isascii() and text.isdigit()) or int(text) == 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
     return int(text)
+
+
+def _limit(text: str) -> str:
+    """`NAME=VALUE` naming a limit of server.limits.Limits and a number; kept as text."""
+    try:
+        with_overrides(Limits(), [text])
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def _open_current(url: str | None) -> pw.Database:
@@ -326,11 +431,19 @@ def run_restore(args: argparse.Namespace) -> int:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    if args.tls_key and not args.tls_cert:
-        raise UsageError("--tls-key needs --tls-cert")
+    settled = settle_serve(args, os.environ)
+    _warn(settled)
     from server.service import serve  # the server and Twisted load only for this command
 
-    return serve(args)
+    return serve(settled.namespace)
+
+
+def run_config_check(args: argparse.Namespace) -> int:
+    settled = settle_serve(args, os.environ)
+    _warn(settled)
+    for line in render(settled.settings):
+        print(line)
+    return 0
 
 
 if __name__ == "__main__":
