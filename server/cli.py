@@ -239,8 +239,6 @@ def run_backup(args: argparse.Namespace) -> int:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    if args.tls_key and not args.tls_cert:
-        raise UsageError("--tls-key needs --tls-cert")
     from server.service import serve  # the server and Twisted load only for this command
 
     return serve(args)

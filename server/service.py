@@ -23,7 +23,8 @@ from server.database import prepare_database
 from server.factory import WarungFactory
 from server.limits import Limits, with_overrides
 from server.security_log import open_file
-from server.tls import tls_options
+from server.sighup import Reloads
+from server.tls import ReloadableCertificate
 
 log = Logger()
 
@@ -33,25 +34,33 @@ class ConfigurationError(Exception):
 
 
 class WarungService(Service):
-    """One running server. `exit_code` is 1 once starting has failed."""
+    """One running server. `exit_code` is 1 once starting has failed; `reloads` is what
+    SIGHUP does while it runs."""
 
     def __init__(self, server: Server, args: Namespace) -> None:
         self.server = server
         self.args = args
         self.exit_code = 0
+        self.reloads = Reloads(server.reactor)
 
     def startService(self) -> None:
         super().startService()
+        self.reloads.install()
         Deferred.fromCoroutine(self._begin()).addErrback(self._failed)
 
     def stopService(self) -> Deferred[None]:
         super().stopService()
-        return Deferred.fromCoroutine(self.server.shutdown())
+        stopped = Deferred.fromCoroutine(self.server.shutdown())
+        return stopped.addBoth(self._stopped)
+
+    def _stopped(self, result: object) -> object:
+        self.reloads.uninstall()
+        return result
 
     async def _begin(self) -> None:
         server, args = self.server, self.args
         await server.start()
-        port = listen(server.reactor, server.factory, args)
+        port = listen(server.reactor, server.factory, args, self.reloads)
         server.ports.append(port)
         if args.metrics_port is not None:
             metrics = server.reactor.listenTCP(
@@ -72,6 +81,8 @@ class WarungService(Service):
 def build(args: Namespace, reactor: Any) -> WarungService:
     """The service for `args`: limits checked, logs opened, the database prepared (migrated,
     with `--demo` the demo shop), all before the reactor runs."""
+    if args.tls_key and not args.tls_cert:
+        raise ConfigurationError("--tls-key needs --tls-cert")
     try:
         limits = with_overrides(Limits(), args.limit)
     except ValueError as exc:
@@ -102,8 +113,10 @@ def serve(args: Namespace, reactor: Any = default_reactor) -> int:
     return service.exit_code
 
 
-def listen(reactor: Any, factory: WarungFactory, args: Namespace) -> Any:
+def listen(reactor: Any, factory: WarungFactory, args: Namespace, reloads: Reloads) -> Any:
+    """Listen for clients; over TLS, with a certificate SIGHUP reloads."""
     if args.tls_cert:
-        context = tls_options(args.tls_cert, args.tls_key or args.tls_cert)
-        return reactor.listenSSL(args.port, factory, context, interface=args.host)
+        certificate = ReloadableCertificate(args.tls_cert, args.tls_key or args.tls_cert)
+        reloads.actions.append(certificate.reload)
+        return reactor.listenSSL(args.port, factory, certificate, interface=args.host)
     return reactor.listenTCP(args.port, factory, interface=args.host)

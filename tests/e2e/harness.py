@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +23,22 @@ from tests.e2e.raw import RawConnection
 START_TIMEOUT_S = 60.0
 LISTENING = re.compile(r"warung-server listening on ([\d.]+):(\d+)")
 METRICS = re.compile(r"metrics on (http://\S+)")
+# The command that runs the server, before its serve options; `twist warung` and
+# `twistd -n warung` (tests/e2e/test_twisted_plugin.py) take the same options.
+SERVE = (sys.executable, "-m", "server.cli", "serve")
 
 
 class ServerProcess:
-    """One `warung-server serve` child. `passwords` holds the demo accounts it printed."""
+    """One `warung-server serve` child (or another `command` taking its options).
+    `passwords` holds the demo accounts it printed."""
 
-    def __init__(self, db_url: str, *extra: str, cwd: Path | None = None) -> None:
+    def __init__(
+        self, db_url: str, *extra: str, cwd: Path | None = None, command: Sequence[str] = SERVE
+    ) -> None:
         self.db_url = db_url
         self.extra = extra
         self.cwd = cwd
+        self.command = command
         self.passwords: dict[str, str] = {}
         self.port = 0
         self.proc: subprocess.Popen[str] | None = None
@@ -39,7 +46,7 @@ class ServerProcess:
         self.metrics_url: str | None = None
 
     def start(self, port: int = 0) -> ServerProcess:
-        argv = [sys.executable, "-m", "server.cli", "serve", "--db", self.db_url]
+        argv = [*self.command, "--db", self.db_url]
         argv += ["--host", "127.0.0.1", "--port", str(port), "--demo", *self.extra]
         self.proc = subprocess.Popen(
             argv,
@@ -141,9 +148,11 @@ class Servers:
         self.where = where
         self.started: list[ServerProcess] = []
 
-    def start(self, *extra: str, db_url: str | None = None) -> ServerProcess:
+    def start(
+        self, *extra: str, db_url: str | None = None, command: Sequence[str] = SERVE
+    ) -> ServerProcess:
         url = db_url or f"sqlite:///{self.where / f'shop{len(self.started)}.db'}"
-        server = ServerProcess(url, *extra)
+        server = ServerProcess(url, *extra, command=command)
         for sibling in self.started:
             if sibling.db_url == url:
                 server.passwords = sibling.passwords
