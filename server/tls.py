@@ -13,6 +13,7 @@ from typing import Any
 
 from OpenSSL import SSL, crypto
 from twisted.internet import ssl
+from twisted.internet.error import VerifyError
 from twisted.internet.interfaces import IOpenSSLServerConnectionCreator
 from twisted.logger import Logger
 from zope.interface import implementer  # type: ignore[import-untyped]  # no type information
@@ -25,8 +26,8 @@ log = Logger()
 def tls_options(cert_path: str, key_path: str) -> ssl.CertificateOptions:
     """Context options for `listenSSL` from a PEM certificate and its PEM key.
 
-    The OpenSSL context is made here, so a key that does not match the certificate is
-    refused now (`SSL.Error`) rather than at the first handshake."""
+    A key that does not match the certificate is refused here (`VerifyError`), and the OpenSSL
+    context made, so that nothing about the files is left to fail at the first handshake."""
     with open(cert_path, "rb") as cert, open(key_path, "rb") as key:
         pair = ssl.PrivateCertificate.loadPEM(cert.read() + key.read())
     options = ssl.CertificateOptions(
@@ -62,7 +63,7 @@ class ReloadableCertificate:
         """Load the files again; if they cannot be used, say why and keep the current pair."""
         try:
             options = tls_options(self.cert_path, self.key_path)
-        except (OSError, crypto.Error, SSL.Error) as exc:
+        except (OSError, crypto.Error, SSL.Error, VerifyError) as exc:
             log.error(
                 "kept the TLS certificate in use ({fingerprint}): cannot load {cert} with "
                 "{key}: {why}",

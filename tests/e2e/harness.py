@@ -23,9 +23,11 @@ from tests.e2e.raw import RawConnection
 START_TIMEOUT_S = 60.0
 LISTENING = re.compile(r"warung-server listening on ([\d.]+):(\d+)")
 METRICS = re.compile(r"metrics on (http://\S+)")
-# The command that runs the server, before its serve options; `twist warung` and
-# `twistd -n warung` (tests/e2e/test_twisted_plugin.py) take the same options.
+# Commands that run the server, before its serve options: `warung-server serve`, and
+# Twisted's runners with the plugin (twisted/plugins/warung_plugin.py), logging to stdout.
 SERVE = (sys.executable, "-m", "server.cli", "serve")
+TWIST = (str(Path(sys.executable).with_name("twist")), "--log-format", "text", "warung")
+TWISTD = (str(Path(sys.executable).with_name("twistd")), "--nodaemon", "--pidfile=", "warung")
 
 
 class ServerProcess:

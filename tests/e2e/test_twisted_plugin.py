@@ -5,20 +5,16 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import Servers, wait_until
+from tests.e2e.certs import fingerprint, make_certificate, served_fingerprint
+from tests.e2e.harness import LISTENING, TWIST, TWISTD, Servers, wait_until
 from tests.e2e.raw import RawConnection
 from tests.e2e.shopdb import facts
 
-BIN = Path(sys.executable).parent
-RUNNERS = {
-    "twist": (str(BIN / "twist"), "--log-format", "text", "warung"),
-    "twistd": (str(BIN / "twistd"), "--nodaemon", "--pidfile=", "warung"),
-}
+RUNNERS = {"twist": TWIST, "twistd": TWISTD}
 CARD = {"method": "card", "token": "tok"}
 
 
@@ -71,3 +67,32 @@ def test_the_plugin_help_is_the_serve_help() -> None:
     done = subprocess.run([*RUNNERS["twist"], "--help"], capture_output=True, text=True)
     assert done.returncode == 0
     assert "--tls-cert FILE" in done.stdout and "--payment-delay SECONDS" in done.stdout
+
+
+def test_under_twistd_sigusr1_rotates_its_log_file_and_sighup_reloads_the_certificate(
+    tmp_path: Path,
+) -> None:
+    """twistd's --logfile is rotated on SIGUSR1 by twistd itself; SIGHUP is the server's."""
+    cert, key = make_certificate(tmp_path / "tls")
+    log_file = tmp_path / "twistd.log"
+    twistd, *_ = TWISTD
+    argv = [twistd, "--nodaemon", "--pidfile=", f"--logfile={log_file}", "warung"]
+    argv += ["--db", f"sqlite:///{tmp_path / 'shop.db'}", "--port", "0", "--demo"]
+    argv += ["--tls-cert", str(cert), "--tls-key", str(key)]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        found = wait_until(lambda: LISTENING.search(_text(log_file)), 60, "listening")
+        proc.send_signal(signal.SIGUSR1)
+        wait_until(lambda: (tmp_path / "twistd.log.1").exists(), what="the rotated log")
+        proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: "reloaded the TLS certificate" in _text(log_file), what="reload")
+        assert served_fingerprint(int(found.group(2))) == fingerprint(cert)
+        assert proc.poll() is None
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    assert "listening on" in _text(tmp_path / "twistd.log.1")
+
+
+def _text(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
