@@ -21,7 +21,9 @@ CARD = {"method": "card", "token": "tok"}
 @pytest.mark.parametrize("runner", RUNNERS)
 def test_the_plugin_serves_and_drains_on_sigterm(servers: Servers, runner: str) -> None:
     server = servers.start("--payment-delay", "1", command=RUNNERS[runner])
-    hello = RawConnection(server.port).hello()
+    greeter = RawConnection(server.port)
+    hello = greeter.hello()
+    greeter.close()
     assert hello["ok"] and hello["result"]["protocol"] == 1
     with server.client("customer") as c:
         product = next(p for p in c.call("catalog.list")["items"] if p["stock"] > 2)
@@ -31,9 +33,8 @@ def test_the_plugin_serves_and_drains_on_sigterm(servers: Servers, runner: str) 
     wait_until(lambda: facts(server.db_url, product["id"])["orders"], what="the pending order")
     assert server.proc is not None
     server.proc.terminate()
-    assert raw.receive(lambda m: m.get("event") == "server.shutdown")["data"]["reason"] == (
-        "draining"
-    )
+    notice = raw.receive(lambda m: m.get("event") == "server.shutdown")
+    assert notice["data"]["reason"] == "draining"
     answer = raw.answer(checkout)
     assert answer["ok"] and answer["result"]["status"] == "paid"
     assert raw.closed_by_server()
