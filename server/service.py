@@ -26,7 +26,8 @@ from server.limits import Limits, with_overrides
 from server.log_setup import observers
 from server.proxy_gate import ProxyGateFactory
 from server.security_log import open_file
-from server.tls import tls_factory
+from server.sighup import Reloads
+from server.tls import ReloadableCertificate, tls_factory
 
 log = Logger()
 
@@ -36,16 +37,19 @@ class ConfigurationError(Exception):
 
 
 class WarungService(Service):
-    """One running server. `exit_code` is 1 once starting has failed."""
+    """One running server. `exit_code` is 1 once starting has failed; `reloads` is what
+    SIGHUP does while it runs."""
 
     def __init__(self, server: Server, args: Namespace) -> None:
         self.server = server
         self.args = args
         self.exit_code = 0
         self._monitoring: Any = None  # the metrics port, open until the drain is over
+        self.reloads = Reloads(server.reactor)
 
     def startService(self) -> None:
         super().startService()
+        self.reloads.install()
         Deferred.fromCoroutine(self._begin()).addErrback(self._failed)
 
     def stopService(self) -> Deferred[None]:
@@ -57,13 +61,14 @@ class WarungService(Service):
         try:
             await self.server.shutdown()
         finally:
+            self.reloads.uninstall()
             if self._monitoring is not None:
                 await self._monitoring.stopListening()
 
     async def _begin(self) -> None:
         server, args = self.server, self.args
         await server.start()
-        port = listen(server.reactor, server.factory, args)
+        port = listen(server.reactor, server.factory, args, self.reloads)
         server.ports.append(port)
         if args.metrics_port is not None:
             site = monitoring_site(server.readiness, server.metrics.resource())
@@ -84,6 +89,8 @@ class WarungService(Service):
 def build(args: Namespace, reactor: Any) -> WarungService:
     """The service for `args`: limits checked, logs opened, the database prepared (migrated,
     with `--demo` the demo shop), all before the reactor runs."""
+    if args.tls_key and not args.tls_cert:
+        raise ConfigurationError("--tls-key needs --tls-cert")
     try:
         limits = with_overrides(Limits(), args.limit)
     except ValueError as exc:
@@ -118,12 +125,14 @@ def serve(args: Namespace, reactor: Any = default_reactor) -> int:
     return service.exit_code
 
 
-def listen(reactor: Any, factory: WarungFactory, args: Namespace) -> Any:
-    """Listen for clients: through TLS with a certificate, and behind the PROXY protocol's
-    gate, which comes first on the wire and so outside TLS (what `listenSSL` would do, with
-    the gate around it)."""
+def listen(reactor: Any, factory: WarungFactory, args: Namespace, reloads: Reloads) -> Any:
+    """Listen for clients: through TLS with a certificate SIGHUP reloads, and behind the
+    PROXY protocol's gate, which comes first on the wire and so outside TLS (what
+    `listenSSL` would do, with the gate around it)."""
     wrapped: Any = factory
     if args.tls_cert:
-        wrapped = tls_factory(args.tls_cert, args.tls_key or args.tls_cert, factory)
+        certificate = ReloadableCertificate(args.tls_cert, args.tls_key or args.tls_cert)
+        reloads.actions.append(certificate.reload)
+        wrapped = tls_factory(certificate, factory)
     gate = ProxyGateFactory(wrapped, factory, args.proxy_from)
     return reactor.listenTCP(args.port, gate, interface=args.host)

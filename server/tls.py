@@ -1,4 +1,5 @@
-"""The server's TLS settings: TLS 1.2 or later, and on TLS 1.2 only forward-secret AEAD suites.
+"""The server's TLS settings: TLS 1.2 or later, and on TLS 1.2 only forward-secret AEAD suites;
+and its certificate, which `ReloadableCertificate` reads again on SIGHUP.
 
 On TLS 1.2 OpenSSL's defaults still offer static-RSA key exchange (a stolen key decrypts
 every recorded session) and CBC with SHA-1 (padding-oracle prone). Only ECDHE or DHE key
@@ -10,30 +11,91 @@ from __future__ import annotations
 
 from typing import Any
 
+from OpenSSL import SSL, crypto
 from twisted.internet import ssl
+from twisted.internet.error import VerifyError
+from twisted.internet.interfaces import IOpenSSLServerConnectionCreator
+from twisted.logger import Logger
 from twisted.protocols.tls import BufferingTLSTransport, TLSMemoryBIOFactory
+from zope.interface import implementer  # type: ignore[import-untyped]  # no type information
 
 FORWARD_SECRET_AEAD = "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL:!eNULL"
 
+log = Logger()
+
 
 def tls_options(cert_path: str, key_path: str) -> ssl.CertificateOptions:
-    """Context options for `listenSSL` from a PEM certificate and its PEM key."""
+    """Context options for `listenSSL` from a PEM certificate and its PEM key.
+
+    A key that does not match the certificate is refused here (`VerifyError`), and the OpenSSL
+    context made, so that nothing about the files is left to fail at the first handshake."""
     with open(cert_path, "rb") as cert, open(key_path, "rb") as key:
         pair = ssl.PrivateCertificate.loadPEM(cert.read() + key.read())
-    return ssl.CertificateOptions(
+    options = ssl.CertificateOptions(
         privateKey=pair.privateKey.original,
         certificate=pair.original,
         raiseMinimumTo=ssl.TLSVersion.TLSv1_2,
         acceptableCiphers=ssl.AcceptableCiphers.fromOpenSSLCipherString(FORWARD_SECRET_AEAD),
     )
+    options.getContext()
+    return options
 
 
-def tls_factory(cert_path: str, key_path: str, factory: Any) -> Any:
-    """`factory` behind TLS, as `listenSSL` would put it, to be listened on with `listenTCP`
-    (so that something may come before TLS on the wire: `server.proxy_gate`). Typed `Any`:
-    mypy cannot see which zope interfaces Twisted's classes provide."""
-    options: Any = tls_options(cert_path, key_path)
-    return _WireWatchingTLSFactory(options, False, factory)
+def fingerprint(options: ssl.CertificateOptions) -> str:
+    """The SHA-256 fingerprint of the certificate `options` serves, as OpenSSL prints it."""
+    return ssl.Certificate(options.certificate).digest("sha256").decode()
+
+
+@implementer(IOpenSSLServerConnectionCreator)
+class ReloadableCertificate:
+    """What `listenSSL` makes each new TLS connection from: the certificate and key last
+    loaded from their files. `reload()` reads them again; a connection already open keeps
+    the OpenSSL context it began with, so only connections made afterwards see the change."""
+
+    def __init__(self, cert_path: str, key_path: str) -> None:
+        self.cert_path = cert_path
+        self.key_path = key_path
+        self.options = tls_options(cert_path, key_path)
+
+    def serverConnectionForTLS(self, tlsProtocol: Any) -> SSL.Connection:
+        return SSL.Connection(self.options.getContext(), None)
+
+    def reload(self) -> None:
+        """Load the files again; if they cannot be used, say why and keep the current pair."""
+        try:
+            options = tls_options(self.cert_path, self.key_path)
+        except (OSError, crypto.Error, SSL.Error, VerifyError) as exc:
+            log.error(
+                "kept the TLS certificate in use ({fingerprint}): cannot load {cert} with "
+                "{key}: {why}",
+                fingerprint=fingerprint(self.options),
+                cert=self.cert_path,
+                key=self.key_path,
+                why=_reason(exc),
+            )
+            return
+        self.options = options
+        log.info(
+            "reloaded the TLS certificate {cert}: {fingerprint}",
+            cert=self.cert_path,
+            fingerprint=fingerprint(options),
+        )
+
+
+def _reason(exc: Exception) -> str:
+    """OpenSSL's errors are lists of (library, function, reason) triples: the reasons."""
+    if isinstance(exc, crypto.Error | SSL.Error) and exc.args and isinstance(exc.args[0], list):
+        return "; ".join(str(entry[-1]) for entry in exc.args[0]) or type(exc).__name__
+    return str(exc)
+
+
+def tls_factory(certificate: ReloadableCertificate, factory: Any) -> Any:
+    """`factory` behind TLS with `certificate`, as `listenSSL` would put it, to be listened on
+    with `listenTCP` (so that something may come before TLS on the wire:
+    `server.proxy_gate`). Typed `Any`: mypy cannot see which zope interfaces Twisted's
+    classes provide."""
+    creator: Any = certificate
+    return _WireWatchingTLSFactory(creator, False, factory)
 
 
 class _WireWatchingTLS(BufferingTLSTransport):

@@ -12,7 +12,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,15 +23,24 @@ from tests.e2e.raw import RawConnection
 START_TIMEOUT_S = 60.0
 LISTENING = re.compile(r"warung-server listening on ([\d.]+):(\d+)")
 METRICS = re.compile(r"metrics on (http://\S+)")
+# Commands that run the server, before its serve options: `warung-server serve`, and
+# Twisted's runners with the plugin (twisted/plugins/warung_plugin.py), logging to stdout.
+SERVE = (sys.executable, "-m", "server.cli", "serve")
+TWIST = (str(Path(sys.executable).with_name("twist")), "--log-format", "text", "warung")
+TWISTD = (str(Path(sys.executable).with_name("twistd")), "--nodaemon", "--pidfile=", "warung")
 
 
 class ServerProcess:
-    """One `warung-server serve` child. `passwords` holds the demo accounts it printed."""
+    """One `warung-server serve` child (or another `command` taking its options).
+    `passwords` holds the demo accounts it printed."""
 
-    def __init__(self, db_url: str, *extra: str, cwd: Path | None = None) -> None:
+    def __init__(
+        self, db_url: str, *extra: str, cwd: Path | None = None, command: Sequence[str] = SERVE
+    ) -> None:
         self.db_url = db_url
         self.extra = extra
         self.cwd = cwd
+        self.command = command
         self.passwords: dict[str, str] = {}
         self.port = 0
         self.proc: subprocess.Popen[str] | None = None
@@ -39,7 +48,7 @@ class ServerProcess:
         self.metrics_url: str | None = None
 
     def start(self, port: int = 0) -> ServerProcess:
-        argv = [sys.executable, "-m", "server.cli", "serve", "--db", self.db_url]
+        argv = [*self.command, "--db", self.db_url]
         argv += ["--host", "127.0.0.1", "--port", str(port), "--demo", *self.extra]
         self.proc = subprocess.Popen(
             argv,
@@ -147,12 +156,18 @@ class Servers:
         self.started: list[ServerProcess] = []
 
     def start(
-        self, *extra: str, db_url: str | None = None, cwd: Path | None = None, port: int = 0
+        self,
+        *extra: str,
+        db_url: str | None = None,
+        cwd: Path | None = None,
+        port: int = 0,
+        command: Sequence[str] = SERVE,
     ) -> ServerProcess:
         """Start a server; `cwd` is where it runs (`python -m` imports from there first: a
-        copy of the code there is another version), `port` where it listens (0: a free one)."""
+        copy of the code there is another version), `port` where it listens (0: a free one),
+        `command` what runs it (SERVE, TWIST or TWISTD)."""
         url = db_url or f"sqlite:///{self.where / f'shop{len(self.started)}.db'}"
-        server = ServerProcess(url, *extra, cwd=cwd)
+        server = ServerProcess(url, *extra, cwd=cwd, command=command)
         for sibling in self.started:
             if sibling.db_url == url:
                 server.passwords = sibling.passwords

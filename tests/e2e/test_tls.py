@@ -3,42 +3,18 @@
 import asyncio
 import socket
 import ssl
-import subprocess
 
 import pytest
 
 from protocol.client import AsyncClient
+from tests.e2e.certs import make_certificate
 from tests.e2e.harness import Servers
 from tests.e2e.test_slow_reader import QUEUE_LIMITS, assert_pushes_dropped_as_a_gap
 
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory):
-    where = tmp_path_factory.mktemp("tls")
-    cert, key = where / "cert.pem", where / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=localhost",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1,DNS:localhost",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return cert, key
+    return make_certificate(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture(scope="module")
