@@ -49,7 +49,7 @@ def test_the_plugin_serves_and_drains_on_sigterm(servers: Servers, runner: str) 
     ("options", "status", "message"),
     [
         (["--port", "http"], 2, "'http' is not a port number"),
-        (["--tls-key", "key.pem"], 1, "--tls-key needs --tls-cert"),
+        (["--tls-key", "key.pem"], 2, "--tls-key needs --tls-cert"),
     ],
 )
 def test_the_plugin_takes_the_serve_options_and_their_errors(
