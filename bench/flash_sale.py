@@ -7,6 +7,7 @@ from the first watcher to see 0 to the last)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
 from dataclasses import asdict, dataclass
@@ -16,6 +17,7 @@ from bench.clients import Tally, Watcher, in_batches, signed_in
 from bench.load import PAYMENT, BenchError
 
 ANSWER_TIMEOUT_S = 120.0
+SOLD_OUT_TIMEOUT_S = 10.0
 TARGET_ANSWERED_S = 2.0
 TARGET_SOLD_OUT_S = 0.5
 
@@ -90,10 +92,8 @@ async def flash_sale(
         )
         with_answer = [a for a in answers if isinstance(a, tuple)]
         paid = [when for ok, when in with_answer if ok]
-        try:
-            await zero.wait(10.0)
-        except BenchError:
-            pass  # reported as watchers_sold_out < customers
+        with contextlib.suppress(BenchError):  # reported as watchers_sold_out < customers
+            await zero.wait(SOLD_OUT_TIMEOUT_S)
         zeros = [next(t for t, stock in c.pushes if stock == 0) for c in clients if _saw_zero(c)]
         last_paid = max(paid, default=began)
         return FlashSale(

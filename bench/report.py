@@ -95,16 +95,17 @@ def _fan_rows(where: str, fan: dict[str, Any], floor: dict[str, Any]) -> list[Ro
 def _pg_rows(s: dict[str, list[float]], clients: int) -> list[Row]:
     floor8 = "psycopg2, 8 connections"
     one, two = median(s, "pg_one_per_s"), median(s, "pg_two_per_s")
+    one_p50, two_p50 = median(s, "pg_one_p50_ms"), median(s, "pg_two_p50_ms")
     return [
         Row(f"checkouts/s, {clients} clients", "one server (PostgreSQL)", one,
             median(s, "psycopg2_8_per_s"), floor8, "/s", at_least=1.0),
-        Row(f"checkout p50, {clients} clients", "one server (PostgreSQL)", median(s, "pg_one_p50_ms"),
+        Row(f"checkout p50, {clients} clients", "one server (PostgreSQL)", one_p50,
             median(s, "psycopg2_8_p50_ms"), floor8, "ms", absolute_below=30.0),
         Row(f"checkouts/s, {clients} clients", "two servers (PostgreSQL)", two,
             median(s, "psycopg2_8_per_s"), floor8, "/s"),
         Row("checkouts/s, two servers / one", "PostgreSQL", two, one, "one server", "/s",
             at_least=1.6),
-        Row(f"checkout p50, {clients} clients", "two servers (PostgreSQL)", median(s, "pg_two_p50_ms"),
+        Row(f"checkout p50, {clients} clients", "two servers (PostgreSQL)", two_p50,
             median(s, "psycopg2_8_p50_ms"), floor8, "ms", absolute_below=30.0),
     ]  # fmt: skip
 
@@ -207,7 +208,7 @@ def chart(made: list[Row], path: Path) -> None:
     ys = range(len(shown))
     ax.barh(ys, [row.ratio for row in shown], color=colours)
     for y, row in zip(ys, shown, strict=True):
-        target = row.at_most if row.at_most is not None else row.at_least
+        target = row.at_most if row.at_most is not None else row.at_least or 0.0
         ax.plot([target, target], [y - 0.4, y + 0.4], color="black", linewidth=2)
         ax.text(row.ratio, y, f" {row.ratio:.2f}", va="center", fontsize=7)
     ax.set_yticks(list(ys), labels, fontsize=7)

@@ -211,19 +211,14 @@ def fan_products_of(shop: Shop, cfg: Config) -> dict[int, int]:
 
 async def flash_sales(cfg: Config, pg: str | None) -> list[dict[str, Any]]:
     sales = []
-    with tempfile.TemporaryDirectory() as tmp:
-        with sqlite_shop(Path(tmp), "flash.db", cfg.flash_units, cfg.flash_customers) as (
-            shop,
-            server,
-        ):
-            sale = await flash_sale(
-                "one server (SQLite)",
-                [server.port],
-                shop.tokens,
-                shop.product_ids[0],
-                cfg.flash_units,
-            )
-            sales.append(sale.as_dict())
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        sqlite_shop(Path(tmp), "flash.db", cfg.flash_units, cfg.flash_customers) as (shop, server),
+    ):
+        sale = await flash_sale(
+            "one server (SQLite)", [server.port], shop.tokens, shop.product_ids[0], cfg.flash_units
+        )
+        sales.append(sale.as_dict())
     if pg is not None:
         with pg_schema(pg) as url, contextlib.ExitStack() as stack:
             shop = prepare(url, cfg.flash_units, cfg.flash_customers)
@@ -240,8 +235,10 @@ async def flash_sales(cfg: Config, pg: str | None) -> list[dict[str, Any]]:
 
 
 async def memory(cfg: Config) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
-        with sqlite_shop(Path(tmp), "idle.db", STOCK, cfg.memory_connections) as (shop, server):
-            return await idle_memory(
-                server.pid, server.port, shop.tokens, shop.product_ids[: cfg.memory_products]
-            )
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        sqlite_shop(Path(tmp), "idle.db", STOCK, cfg.memory_connections) as (shop, server),
+    ):
+        return await idle_memory(
+            server.pid, server.port, shop.tokens, shop.product_ids[: cfg.memory_products]
+        )
