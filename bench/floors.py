@@ -5,7 +5,8 @@ sent by a plain loop with nothing else around them.
 - SQLite: raw `sqlite3`, the writer's pragmas, `per_commit` checkouts to a commit (the
   writer's group commit); CPU per checkout of this process.
 - PostgreSQL: psycopg2, one commit per checkout, on one connection or several (threads);
-  checkouts/s and the p50 of one checkout's transaction.
+  checkouts/s, the p50 of one checkout's transaction, and this process's CPU per checkout
+  (the client side of the same statements, which a warung server also pays).
 
 Both run on a shop `bench.shop.prepare` made (`bench.shop.CUSTOMER` buys, stock never runs out).
 """
@@ -152,6 +153,11 @@ class PgFloor:
     checkouts: int
     seconds: float
     latencies: list[float]
+    cpu_s: float  # of this process: psycopg2 and libpq's side of every checkout
+
+    @property
+    def cpu_us(self) -> float:
+        return self.cpu_s / max(1, self.checkouts) * 1e6
 
     @property
     def rate(self) -> float:
@@ -189,9 +195,10 @@ def pg_floor(url: str, product_ids: list[int], connections: int, seconds: float)
         conn.close()
 
     threads = [threading.Thread(target=loop, args=(i,)) for i in range(connections)]
-    began = time.perf_counter()
+    cpu, began = time.process_time(), time.perf_counter()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return PgFloor(connections, len(latencies), time.perf_counter() - began, latencies)
+    seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
+    return PgFloor(connections, len(latencies), seconds, latencies, cpu)

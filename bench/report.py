@@ -66,7 +66,7 @@ def rows(found: dict[str, Any]) -> list[Row]:
         if where != "floor":
             made += _fan_rows(where, fan, found["fanout"]["floor"])
     if "pg" in found:
-        made += _pg_rows(found["pg"], found["clients"])
+        made += _pg_rows(found["pg"], found["clients"], median(found["sqlite"], "echo_us"))
     return made
 
 
@@ -92,7 +92,7 @@ def _fan_rows(where: str, fan: dict[str, Any], floor: dict[str, Any]) -> list[Ro
     return made
 
 
-def _pg_rows(s: dict[str, list[float]], clients: int) -> list[Row]:
+def _pg_rows(s: dict[str, list[float]], clients: int, echo_us: float) -> list[Row]:
     floor8 = "psycopg2, 8 connections"
     one, two = median(s, "pg_one_per_s"), median(s, "pg_two_per_s")
     one_p50, two_p50 = median(s, "pg_one_p50_ms"), median(s, "pg_two_p50_ms")
@@ -107,6 +107,9 @@ def _pg_rows(s: dict[str, list[float]], clients: int) -> list[Row]:
             at_least=1.6),
         Row(f"checkout p50, {clients} clients", "two servers (PostgreSQL)", two_p50,
             median(s, "psycopg2_8_p50_ms"), floor8, "ms", absolute_below=30.0),
+        Row("server CPU per checkout (no target)", "one server (PostgreSQL)",
+            median(s, "pg_one_cpu_us"), median(s, "psycopg2_8_cpu_us") + 2 * echo_us,
+            "psycopg2 client CPU + 2 echo requests", "µs"),
     ]  # fmt: skip
 
 

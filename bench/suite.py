@@ -117,6 +117,7 @@ async def pg_section(cfg: Config, shop: Shop, url: str, one: Proc, two: Proc) ->
                 )
                 add(samples, f"psycopg2_{connections}_per_s", floor.rate)
                 add(samples, f"psycopg2_{connections}_p50_ms", floor.p50_ms)
+                add(samples, f"psycopg2_{connections}_cpu_us", floor.cpu_us)
             for name, clients, servers in (("one", alone, [one]), ("two", pair, [one, two])):
                 cpu = sum(s.cpu_s() for s in servers)
                 result = await run(name, clients, steps, cfg.duration, None)
