@@ -1,8 +1,12 @@
 """The flash sale (issue 19, item 3): every customer watches one product of few units, has
 one in the cart, and all check out at once. Counts who paid and who was told
-`out_of_stock`, the time until every one had an answer, and the time from the last paid
-answer until every watcher held a `stock` push saying 0 (also the spread of those pushes,
-from the first watcher to see 0 to the last)."""
+`out_of_stock`, the time until every one had an answer, and how long after the last sale
+every watcher held a `stock` push saying 0.
+
+The last sale (the commit that took the last unit) is not seen by a client, but it came
+before the first watcher saw 0 and before the last paid answer; so the time from the
+earlier of those two to the last watcher seeing 0 (`sold_out_lag_s`) is a lower bound of
+"last sale -> every watcher sold out", and the figure held against the target."""
 
 from __future__ import annotations
 
@@ -35,14 +39,18 @@ class FlashSale:
     sold_out_spread_s: float  # first watcher holding stock 0 -> last
     watchers_sold_out: int
 
+    @property
+    def sold_out_lag_s(self) -> float:
+        return max(self.sold_out_after_last_paid_s, self.sold_out_spread_s)
+
     def as_dict(self) -> dict[str, Any]:
         met = {
             "exact": self.paid == self.units and self.out_of_stock == self.customers - self.units,
             "answered_within_2s": self.answered_s <= TARGET_ANSWERED_S,
-            "sold_out_within_0_5s": self.sold_out_after_last_paid_s <= TARGET_SOLD_OUT_S
+            "sold_out_within_0_5s": self.sold_out_lag_s <= TARGET_SOLD_OUT_S
             and self.watchers_sold_out == self.customers,
         }
-        return {**asdict(self), "met": met}
+        return {**asdict(self), "sold_out_lag_s": self.sold_out_lag_s, "met": met}
 
 
 async def customer(ports: list[int], tokens: list[str], product: int, i: int) -> Watcher:

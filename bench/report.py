@@ -158,10 +158,11 @@ def flash_table(sales: list[dict[str, Any]]) -> str:
             f"flash sale, {s['where']}: {s['customers']:,} customers, {s['units']} units: "
             f"{s['paid']} paid, {s['out_of_stock']:,} out_of_stock, {s['other']} other "
             f"(exact: {_yes(met['exact'])}); all answered in {s['answered_s']:.2f} s "
-            f"(target 2 s: {_yes(met['answered_within_2s'])}); last watcher sold out "
-            f"{s['sold_out_after_last_paid_s']:.3f} s after the last paid answer, "
-            f"{s['watchers_sold_out']:,} watchers saw 0 (target 0.5 s: "
-            f"{_yes(met['sold_out_within_0_5s'])}); spread {s['sold_out_spread_s']:.3f} s"
+            f"(target 2 s: {_yes(met['answered_within_2s'])}); every watcher sold out at least "
+            f"{s['sold_out_lag_s']:.3f} s after the last sale (target 0.5 s: "
+            f"{_yes(met['sold_out_within_0_5s'])}; {s['watchers_sold_out']:,} saw 0; first to "
+            f"last watcher {s['sold_out_spread_s']:.3f} s, last paid answer to last watcher "
+            f"{s['sold_out_after_last_paid_s']:.3f} s)"
         )
     return "\n".join(lines)
 
