@@ -76,7 +76,7 @@ def checkouts(db: pw.Database, users: list[int], products: list[int], round_: in
     )
     orders = [unpackb(value)["order"]["id"] for _, ok, value in begun["done"] if ok]
     assert len(orders) == len(users), "a bench checkout failed"
-    run_batch(db, [[i, job_name(mark_paid), [o, "ref"]] for i, o in enumerate(orders)])
+    run_batch(db, [[i, job_name(mark_paid), [o, "ref", "paid"]] for i, o in enumerate(orders)])
 
 
 def baseline(db: pw.Database, users: list[int], products: list[int], round_: int) -> None:

@@ -1,0 +1,55 @@
+"""`python -m bench --quick` runs end to end: every server and floor starts, every section
+runs, and it writes well-formed JSON and a PNG. No timing is checked (the numbers of a quick
+run mean nothing); what is checked could fail: the table's rows, the flash sale's exact
+counts, the memory readings."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.pg
+def test_quick_run_writes_the_table_json_and_chart(tmp_path: Path, pg_url: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--pg", pg_url, "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "server CPU per checkout" in done.stdout
+    document = json.loads((tmp_path / "bench.json").read_text())
+    assert (tmp_path / "bench.png").read_bytes().startswith(PNG_MAGIC)
+
+    rows = {(row["metric"], row["where"]): row for row in document["rows"]}
+    for where in ("one server (SQLite)", "two servers (PostgreSQL)"):
+        assert ("fan-out p99, 50 subscribers", where) in rows
+    assert ("server CPU per POS sale", "one server (SQLite)") in rows
+    assert ("checkouts/s, two servers / one", "PostgreSQL") in rows
+    for row in document["rows"]:
+        assert math.isfinite(row["warung"]) and row["warung"] > 0, row
+        assert math.isfinite(row["floor"]) and row["floor"] > 0, row
+        assert row["met"] in (True, False, None), row
+
+    sales = document["flash_sale"]
+    assert [sale["where"] for sale in sales] == ["one server (SQLite)", "two servers (PostgreSQL)"]
+    for sale in sales:
+        assert sale["paid"] == sale["units"], sale
+        assert sale["out_of_stock"] == sale["customers"] - sale["units"], sale
+        assert sale["watchers_sold_out"] == sale["customers"], sale
+
+    memory = document["memory"]
+    assert memory["connections"] == document["raw"]["config"]["memory_connections"]
+    assert memory["kib_per_subscribed_connection"]["rss"] > 0
+    assert document["machine_at_start"]["cores"] >= 1
