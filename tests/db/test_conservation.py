@@ -74,7 +74,6 @@ def test_detects_wrong_signs_and_orphan_sales(database, make_product):
     assert "(sale of product" in problems[1] and "names no order" in problems[1]
 
 
-
 def sell_offline(user, product, qty):
     """What an offline sale of more than the stock writes: the units missing as a shortfall
     movement and row, then the sale of every unit, leaving the stock at 0."""
@@ -111,9 +110,7 @@ def test_detects_a_shortfall_its_movements_do_not_match(database, make_user, mak
     ]
 
 
-def test_detects_a_shortfall_movement_that_takes_stock_or_names_no_order(
-    database, make_product
-):
+def test_detects_a_shortfall_movement_that_takes_stock_or_names_no_order(database, make_product):
     tea = make_product(stock=10)
     move(tea, "shortfall", -1)
     problems = check_conservation(database)
