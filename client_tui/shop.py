@@ -256,6 +256,21 @@ class Shop:
         )
         return self._took_product(product)
 
+    async def shortfalls(self) -> dict[str, Any]:
+        """The open shortfalls, oldest first, and how many are open in all."""
+        return await self.client.call(Op.CLERK_SHORTFALL_LIST, {"limit": 500})
+
+    async def resolve_shortfall(
+        self, shortfall_id: int, delta: int, reason: str, key: str
+    ) -> dict[str, Any]:
+        """Resolve a shortfall with `reason`, correcting the stock by `delta` (0: none);
+        `key` as for `restock`. The stock shown moves at once."""
+        args = {"shortfall_id": shortfall_id, "delta": delta, "reason": reason}
+        resolved = await self.client.call_keyed(Op.CLERK_SHORTFALL_RESOLVE, args, key)
+        if delta:
+            await self.product(resolved["product_id"])
+        return resolved
+
     def _took_product(self, product: dict[str, Any]) -> dict[str, Any]:
         """The screens show the new level at once, not only when its push arrives."""
         self._took_levels({product["id"]: Level(product["stock"], product["version"])})
