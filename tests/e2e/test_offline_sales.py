@@ -6,8 +6,10 @@ register session open then, and a person resolves the shortfall with a reason.""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -275,3 +277,54 @@ def test_an_offline_sale_sent_again_to_another_server_is_the_same_sale(servers, 
         assert there.call("clerk.register.get")["expected_cash"] == 4 * PRICE
     found = facts(pg_schema_url, product_id)
     assert (found["stock"], found["orders"], found["problems"]) == (0, {"completed": 1}, [])
+
+
+@pytest.mark.pg
+def test_offline_and_online_sales_racing_on_two_servers_never_take_stock_below_zero(
+    servers, pg_schema_url
+):
+    """Each server's clerk sends offline sales while the other sells online, all at once, on
+    the last units: every offline sale is recorded, the online ones get what is left or
+    `out_of_stock`, stock ends at 0 and the shortfalls make up exactly the rest."""
+    init_demo(pg_schema_url)
+    product_id = add_product(pg_schema_url, "OFF-RACE", 6, PRICE)
+    here, there = (servers.start(db_url=pg_schema_url) for _ in range(2))
+
+    async def run() -> tuple[list, list]:
+        clerks = [await s.async_client("clerk") for s in (here, there)]
+        await clerks[0].call("clerk.register.open", station="kasir-1", opening_cash=0)
+        line = [{"product_id": product_id, "qty": 1}]
+
+        def offline(n: int, clerk) -> Any:
+            return clerk.call(
+                "clerk.sale",
+                lines=line,
+                payment={"method": "cash"},
+                idempotency_key=f"race-off-{n}",
+                offline_at=datetime.now(UTC),
+                receipt=f"R{n % 2}-{n}",
+            )
+
+        def online(n: int, clerk) -> Any:
+            return clerk.call(
+                "clerk.sale", lines=line, payment={"method": "cash"}, idempotency_key=f"on-{n}"
+            )
+
+        calls = [offline(n, clerks[n % 2]) for n in range(8)]
+        calls += [online(n, clerks[n % 2]) for n in range(4)]
+        outcomes = await asyncio.gather(*calls, return_exceptions=True)
+        for clerk in clerks:
+            await clerk.close()
+        return outcomes[:8], outcomes[8:]
+
+    offline_outcomes, online_outcomes = asyncio.run(run())
+    assert all(isinstance(o, dict) for o in offline_outcomes), offline_outcomes
+    sold_online = [o for o in online_outcomes if isinstance(o, dict)]
+    assert all(isinstance(o, OutOfStock) for o in online_outcomes if not isinstance(o, dict))
+    found = facts(pg_schema_url, product_id)
+    assert (found["stock"], found["problems"]) == (0, [])
+    with opened(pg_schema_url) as db:
+        (short,) = db.execute_sql(
+            "SELECT COALESCE(SUM(qty), 0) FROM shortfalls WHERE product_id = %s", (product_id,)
+        ).fetchone()
+    assert short == 8 + len(sold_online) - 6, "the shortfalls are exactly the units missing"
