@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import struct
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from protocol.client.blocking import Client
+from protocol.codec import packb
 from protocol.errors import BadRequest, Conflict, InvalidState, NotFound, OutOfStock
+from protocol.framing import encode
 from tests.e2e.harness import ServerProcess, Servers, wait_until
 from tests.e2e.shopdb import add_product, facts, init_demo, opened
 
@@ -328,3 +331,21 @@ def test_offline_and_online_sales_racing_on_two_servers_never_take_stock_below_z
             "SELECT COALESCE(SUM(qty), 0) FROM shortfalls WHERE product_id = %s", (product_id,)
         ).fetchone()
     assert short == 8 + len(sold_online) - 6, "the shortfalls are exactly the units missing"
+
+
+def test_a_timestamp_past_the_year_9999_is_a_bad_body_and_the_connection_goes_on(shop):
+    server, _, _ = shop
+    conn = server.raw("clerk")
+    marker = datetime(2000, 1, 1, tzinfo=UTC)
+    frame = encode({"id": 7, "op": "clerk.sale", "args": {"offline_at": marker}})
+    beyond = b"\xc7\x0c\xff" + struct.pack(">Iq", 0, 2**40)  # some 35,000 years from now
+    body = frame[4:].replace(packb(marker), beyond)
+    conn.send_bytes(len(body).to_bytes(4, "big") + body)
+
+    refused = conn.answer(None)
+    assert (refused["error"]["code"], refused["error"]["details"]) == (
+        "bad_request",
+        {"reason": "msgpack"},
+    )
+    assert conn.call("ping")["ok"]
+    conn.close()
