@@ -1,36 +1,34 @@
-"""`warung-server serve`: open the database, build the services, listen, run until stopped."""
+"""The composition root: `Server` builds the executor, the hub, the services, the dispatcher
+and the factory of one running server, starts them and drains them (`server.service` runs it)."""
 
 from __future__ import annotations
 
-import sys
-from argparse import Namespace
 from collections.abc import Callable
 from typing import Any
 
 import peewee as pw
-from twisted.internet import reactor as default_reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.task import LoopingCall
-from twisted.logger import ILogObserver, Logger, globalLogBeginner, textFileLogObserver
+from twisted.logger import Logger
 
-from db.url import resolve
 from protocol.ops import EventName
 from server.audit_feed import AuditFeed
 from server.cursors import Cursors
-from server.database import checkpoint_wal, cursor_key, prepare_database, read_shop
+from server.database import checkpoint_wal, cursor_key, read_shop
 from server.dbexec import DatabaseExecutor
 from server.dispatch import Dispatcher
 from server.events import EventHub
 from server.factory import WarungFactory
 from server.handlers import handlers
 from server.hashing import HashingPool
+from server.health import Readiness
 from server.import_watch import ImportWatch
-from server.limits import Limits, with_overrides
+from server.limits import Limits
 from server.metrics import Metrics
 from server.payments import FakeProvider
 from server.periodic import logged
 from server.pg_events import PgEventListener
-from server.security_log import SecurityLog, open_file
+from server.security_log import SecurityLog
 from server.services.account_sessions import SessionLifetimes
 from server.services.admin_products import AdminProductService
 from server.services.audit_list import AuditListService
@@ -53,7 +51,6 @@ from server.services.shortfalls import ShortfallService
 from server.services.staff_feed import StaffFeedService
 from server.services.stock_feed import StockFeedService
 from server.session_registry import SessionRegistry
-from server.tls import tls_options
 
 log = Logger()
 CHECKPOINT_EVERY_S = 1.0
@@ -136,7 +133,8 @@ class Server:
             sessions=sessions,
             security=self.security,
         )
-        self.metrics.watch(self.factory, self.dbx, self.hub)
+        self.readiness = Readiness(self.factory, self.dbx, reactor)
+        self.metrics.watch(self.factory, self.dbx, self.hub, self.readiness)
         self.ports: list[Any] = []
         self._checkpoints = LoopingCall(logged(self._checkpoint, "WAL checkpoint"))
         self._sweeps = LoopingCall(logged(self.orders.settle_pending, "pending-order sweep"))
@@ -180,6 +178,7 @@ class Server:
         self._sweeps.start(SWEEP_EVERY_S, now=False)
         self._session_checks.clock = self.reactor
         self._session_checks.start(self.session_check_s, now=False)
+        self.readiness.refresh()  # `warung_ready` is right from the first scrape
 
     def _checkpoint(self) -> Deferred[None]:
         return self.dbx.read(checkpoint_wal)
@@ -246,58 +245,3 @@ def _settled(settling: Deferred[int], when: str) -> None:
     settling.addCallback(report).addErrback(
         lambda failure: log.failure("settling pending orders {when} failed", failure, when=when)
     )
-
-
-def serve(args: Namespace, reactor: Any = default_reactor) -> int:
-    try:
-        limits = with_overrides(Limits(), args.limit)
-    except ValueError as exc:
-        print(f"warung-server: {exc}", file=sys.stderr)
-        return 2
-    try:
-        security_write = None if args.security_log is None else open_file(args.security_log)
-    except OSError as exc:
-        print(f"warung-server: cannot open the security log: {exc}", file=sys.stderr)
-        return 2
-    observer = ILogObserver(textFileLogObserver(sys.stderr))  # mypy cannot see @implementer
-    globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
-    db = prepare_database(args.db, args.demo)
-    server = Server(db, resolve(args.db), reactor, limits, args.payment_delay)
-    if security_write is not None:
-        server.security.write_to(security_write)
-
-    async def begin() -> None:
-        await server.start()
-        port = listen(reactor, server.factory, args)
-        server.ports.append(port)
-        if args.metrics_port is not None:
-            metrics = reactor.listenTCP(
-                args.metrics_port, server.metrics.site(), interface=args.host
-            )
-            server.ports.append(metrics)
-            where = metrics.getHost()
-            print(f"metrics on http://{where.host}:{where.port}/metrics", flush=True)
-        address = port.getHost()
-        print(f"warung-server listening on {address.host}:{address.port}", flush=True)
-
-    exit_code = 0
-
-    def failed(failure: Any) -> None:
-        nonlocal exit_code
-        exit_code = 1
-        print(f"warung-server: cannot start: {failure.getErrorMessage()}", file=sys.stderr)
-        reactor.stop()
-
-    reactor.callWhenRunning(lambda: Deferred.fromCoroutine(begin()).addErrback(failed))
-    reactor.addSystemEventTrigger(
-        "before", "shutdown", lambda: Deferred.fromCoroutine(server.shutdown())
-    )
-    reactor.run()  # its SIGINT and SIGTERM handlers stop it (draining); SIGCHLD reaps the writer
-    return exit_code
-
-
-def listen(reactor: Any, factory: WarungFactory, args: Namespace) -> Any:
-    if args.tls_cert:
-        context = tls_options(args.tls_cert, args.tls_key or args.tls_cert)
-        return reactor.listenSSL(args.port, factory, context, interface=args.host)
-    return reactor.listenTCP(args.port, factory, interface=args.host)

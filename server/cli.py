@@ -96,7 +96,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--tls-cert", metavar="FILE", help="PEM certificate: serve over TLS")
     serve.add_argument("--tls-key", metavar="FILE", help="PEM private key for --tls-cert")
-    serve.add_argument("--metrics-port", type=_port, metavar="PORT", help="serve metrics here")
+    serve.add_argument(
+        "--metrics-port",
+        type=_port,
+        metavar="PORT",
+        help="serve /metrics, /healthz and /readyz here (HTTP)",
+    )
+    serve.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        metavar="ADDRESS",
+        help="address the metrics port listens on (default: 127.0.0.1, loopback only)",
+    )
     serve.add_argument(
         "--limit",
         action="append",
@@ -241,7 +252,7 @@ def run_backup(args: argparse.Namespace) -> int:
 def run_serve(args: argparse.Namespace) -> int:
     if args.tls_key and not args.tls_cert:
         raise UsageError("--tls-key needs --tls-cert")
-    from server.app import serve  # the server and Twisted load only for this command
+    from server.service import serve  # the server and Twisted load only for this command
 
     return serve(args)
 

@@ -93,6 +93,7 @@ class WarungConnection(Protocol, TimeoutMixin):
         self._pause_timer: Any = None
         self._refusal: Any = None
         self._bucket = factory.new_bucket()
+        self._pushes = factory.metrics.pushes
         self.frames = FrameWatch(
             factory.clock, self.limits, factory.partial_frames, self._frame_too_slow
         )
@@ -388,12 +389,14 @@ class WarungConnection(Protocol, TimeoutMixin):
         replaced = pending.pop(key, None)
         if replaced is not None:
             self.held_bytes -= replaced.size
+            self._pushes.conflated += 1
         fits = self.queued_bytes() + template.size <= self.limits.max_queued_push_bytes
         if fits and (room or replaced is not None):
             pending[key] = template
             self.held_bytes += template.size
         else:
             self.seq += 1
+            self._pushes.dropped += 1
 
     def _close_over_budget(self, size: int) -> None:
         log.info(
@@ -427,6 +430,7 @@ class WarungConnection(Protocol, TimeoutMixin):
         body = packb(push(event, self.seq, data))
         if self.client_max_frame is not None and len(body) > self.client_max_frame:
             log.info("skipped a {n}-byte push over the client's max_frame", n=len(body))
+            self._pushes.dropped += 1
             return  # the client sees the gap in seq
         self._push(frame(body))
 
@@ -455,13 +459,17 @@ class WarungConnection(Protocol, TimeoutMixin):
         data = template.frame(self.seq)
         if self.client_max_frame is not None and len(data) - HEADER.size > self.client_max_frame:
             log.info("skipped a {n}-byte push over the client's max_frame", n=len(data))
+            self._pushes.dropped += 1
             return  # the client sees the gap in seq
         self._push(data)
 
     def _push(self, data: bytes) -> None:
         """Write a push that has taken its `seq`; one past the push budget is dropped, and the
         client sees the gap in `seq`."""
-        self._write_within(data, self.limits.max_queued_push_bytes)
+        if self._write_within(data, self.limits.max_queued_push_bytes):
+            self._pushes.sent += 1
+        else:
+            self._pushes.dropped += 1
 
     # -- IPushProducer: the transport's buffer is full, or has drained
 

@@ -13,6 +13,7 @@ reactor thread only after the commit.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -53,6 +54,7 @@ class DatabaseExecutor:
         self._pg_writers = ThreadPool(1, writers, name="warung-write") if self.postgres else None
         self._writer = None if self.postgres else WriterLink(reactor, url)
         self._pg_writes = 0
+        self._pg_pending = 0
 
     @property
     def writes(self) -> int:
@@ -65,6 +67,27 @@ class DatabaseExecutor:
     @property
     def busy_s(self) -> float:
         return 0.0 if self._writer is None else self._writer.busy_s
+
+    @property
+    def batch_sizes(self) -> Counter[int]:
+        """Commits by how many writes each held: on PostgreSQL, one each."""
+        if self._writer is None:
+            return Counter({1: self._pg_writes} if self._pg_writes else {})
+        return self._writer.batch_sizes
+
+    @property
+    def pending(self) -> int:
+        """Writes submitted and not yet committed (or failed)."""
+        return self._pg_pending if self._writer is None else self._writer.pending
+
+    @property
+    def writer_up(self) -> bool:
+        """Whether writes are taken: the SQLite writer process is running (not restarting),
+        or the PostgreSQL writer threads are."""
+        if self._writer is not None:
+            return self._writer.up
+        assert self._pg_writers is not None
+        return bool(self._pg_writers.started) and not self._pg_writers.joined
 
     def start(self) -> Deferred[None]:
         """Start the threads and the writer; fires when the writer is ready."""
@@ -103,12 +126,18 @@ class DatabaseExecutor:
         if self._writer is not None:
             return self._writer.submit(name, args)
         assert self._pg_writers is not None, "on PostgreSQL, writes have threads of their own"
+        self._pg_pending += 1
         d = deferToThreadPool(self.reactor, self._pg_writers, self._run_pg_write, job, args)
-        return d.addCallback(self._count_pg_write).addErrback(_database_down)
+        return d.addCallbacks(self._pg_written, self._pg_failed).addErrback(_database_down)
 
-    def _count_pg_write(self, result: T) -> T:
+    def _pg_written(self, result: T) -> T:
+        self._pg_pending -= 1
         self._pg_writes += 1
         return result
+
+    def _pg_failed(self, failure: Failure) -> Failure:
+        self._pg_pending -= 1
+        return failure
 
     def _run_read(self, work: Callable[[pw.Database], T]) -> T:
         """Reads are retried once on a fresh connection (a database restart or failover

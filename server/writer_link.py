@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import os
 import sys
+from collections import Counter
 from collections.abc import Callable
 from typing import Any, Protocol, cast
 
@@ -85,6 +86,7 @@ class WriterLink:
         self.batches = 0
         self.writes = 0
         self.busy_s = 0.0
+        self.batch_sizes: Counter[int] = Counter()  # commits, by how many writes each held
         self._ids = itertools.count(1)
         self._sent: dict[int, Deferred[Any]] = {}
         self._pipe: _Pipe | None = None
@@ -100,10 +102,20 @@ class WriterLink:
         )
         return pipe.ready
 
+    @property
+    def up(self) -> bool:
+        """Whether the writer takes jobs now (not while it restarts or stops)."""
+        return self._pipe is not None and self.live and not self.stopping
+
+    @property
+    def pending(self) -> int:
+        """Jobs sent to the writer whose outcome has not come back."""
+        return len(self._sent)
+
     def submit(self, name: str, args: tuple[Any, ...]) -> Deferred[Any]:
         """Run the write job `name(db, *args)`; its result or error, after the commit."""
         pipe = self._pipe
-        if pipe is None or not self.live or self.stopping:
+        if pipe is None or not self.up:
             return fail(unavailable("the database writer is restarting"))
         job_id = next(self._ids)
         done: Deferred[Any] = Deferred()
@@ -132,6 +144,7 @@ class WriterLink:
             return
         self.batches += 1
         self.writes += len(body["done"])
+        self.batch_sizes[len(body["done"])] += 1
         self.busy_s += body["busy_s"]
         for job_id, ok, value in body["done"]:
             done = self._sent.pop(job_id)

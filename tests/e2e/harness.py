@@ -104,6 +104,11 @@ class ServerProcess:
             if line and not line.startswith("#")
         }
 
+    def open_connections(self) -> int:
+        """The server's open connections, in every state, from its metrics."""
+        found = self.metrics()
+        return int(sum(v for k, v in found.items() if k.startswith("warung_connections{")))
+
     def client(self, user: str | None = None, **options: Any) -> Client:
         client = Client("127.0.0.1", self.port, **options)
         client.connect()

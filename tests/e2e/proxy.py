@@ -1,5 +1,6 @@
 """A TCP proxy in front of a server whose links a test can cut abruptly (RST), as a failing
-network or a crashing peer would, while the server itself keeps running."""
+network or a crashing peer would, while the server itself keeps running; while `refusing`,
+it resets every new connection too, as a peer that is down would."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ class CuttableProxy:
         self.links: list[socket.socket] = []
         self.lock = threading.Lock()
         self.accepted = 0
+        self.refusing = False
         self._acceptor = threading.Thread(target=self._accept, daemon=True)
         self._acceptor.start()
 
@@ -26,6 +28,9 @@ class CuttableProxy:
                 client, _ = self.listener.accept()
             except OSError:
                 return
+            if self.refusing:
+                _reset(client)
+                continue
             upstream = socket.create_connection(("127.0.0.1", self.upstream_port))
             with self.lock:
                 self.links += [client, upstream]
@@ -57,9 +62,23 @@ class CuttableProxy:
         for sock in links:
             sock.close()  # with linger 0: RST
 
+    def down(self) -> None:
+        """The peer is gone: every link reset, every new connection reset as it comes."""
+        self.refusing = True
+        self.cut()
+
+    def up(self) -> None:
+        """The peer is back: new connections reach it again."""
+        self.refusing = False
+
     def close(self) -> None:
         with contextlib.suppress(OSError):
             self.listener.shutdown(socket.SHUT_RDWR)  # wakes accept(); close alone does not
         self.listener.close()
         self._acceptor.join(10)
         self.cut()
+
+
+def _reset(sock: socket.socket) -> None:
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()

@@ -426,10 +426,7 @@ def free_ports(n: int) -> list[int]:
 
 def count(server: ServerProcess) -> int:
     """The server's open connections, from its metrics (health checks included while open)."""
-    assert server.metrics_url is not None
-    text = urllib.request.urlopen(server.metrics_url, timeout=5).read().decode()
-    [value] = re.findall(r"^warung_connections (\S+)$", text, re.MULTILINE)
-    return int(float(value))
+    return server.open_connections()
 
 
 def connections(first: ServerProcess, second: ServerProcess, total: int) -> tuple[int, int] | None:

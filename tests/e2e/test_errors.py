@@ -277,8 +277,7 @@ def test_clients_leaving_mid_request_leave_nothing_behind(servers):
         raw.close()  # before either answer
 
     def settled():
-        found = server.metrics()
-        return found["warung_connections"] == 0 and found["warung_stock_subscribers"] == 0
+        return server.open_connections() == 0 and server.metrics()["warung_stock_subscribers"] == 0
 
     wait_until(settled, what="no connection or subscriber left")
 

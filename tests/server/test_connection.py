@@ -16,7 +16,7 @@ from server.dispatch import Call, Dispatcher, Identity
 from server.events import EventHub, StockChange
 from server.factory import WarungFactory
 from server.limits import Limits
-from server.metrics import Metrics
+from server.metrics import Metrics, PushCounts
 from server.services.session import SessionService
 
 SHOP = {"name": "test", "currency": "IDR", "currency_exponent": 2}
@@ -107,6 +107,7 @@ def test_a_paused_subscriber_gets_only_the_newest_value_per_product():
         (2, 1, 7),
     ]
     assert transport.producerState == "producing"
+    assert conn.factory.metrics.pushes == PushCounts(sent=2, conflated=2, dropped=0)
 
 
 def test_a_subscriber_paused_too_long_is_closed():
@@ -183,6 +184,7 @@ def test_a_push_larger_than_the_client_accepts_is_skipped_as_a_seq_gap(size):
     pushes = read(transport)
     expected = [2] if size > 4096 else [1, 2]
     assert [p["seq"] for p in pushes] == expected
+    assert conn.factory.metrics.pushes.dropped == 2 - len(expected)
 
 
 class SocketTransport(Transport):

@@ -48,6 +48,8 @@ def test_order_pushes_to_a_client_that_stopped_reading_stay_within_its_budget():
     hub.publish_order(order(1001))
     [after] = read(transport)
     assert after["seq"] == 1001  # the dropped ones used their numbers: a gap to notice
+    pushes = conn.factory.metrics.pushes
+    assert (pushes.sent, pushes.dropped) == (len(sent) + 1, 1000 - len(sent))
     assert not transport.disconnecting
 
 
