@@ -125,9 +125,9 @@ class QueuedSale:
             "receipt": self.receipt,
         }
 
-    def order(self) -> dict[str, Any]:
+    def order(self, names: dict[int, str]) -> dict[str, Any]:
         """What the till shows on the receipt before the server has it (PROTOCOL.md 11.5's
-        fields that the till knows)."""
+        fields that the till knows); `names`: the products' names by id."""
         tendered = self.payment.get("tendered", self.total)
         return {
             "id": None,
@@ -136,7 +136,12 @@ class QueuedSale:
             "created_at": self.offline_at,
             "total": self.total,
             "lines": [
-                {**line, "line_total": line["unit_price"] * line["qty"]} for line in self.lines
+                {
+                    **line,
+                    "name": names.get(line["product_id"], f"product {line['product_id']}"),
+                    "line_total": line["unit_price"] * line["qty"],
+                }
+                for line in self.lines
             ],
             "payment": {"method": "cash"},
             "change_due": tendered - self.total,

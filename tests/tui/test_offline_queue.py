@@ -37,7 +37,8 @@ def test_a_sale_gets_a_key_a_receipt_and_its_total(queue: OfflineQueue) -> None:
     sale = queue.ring_up(OWNER, LINES, tendered=5000, at=at)
     assert sale.receipt == "K1-000001"
     assert sale.total == 3000 and sale.payment == {"method": "cash", "tendered": 5000}
-    assert sale.order()["change_due"] == 2000
+    receipt = sale.order({7: "Kopi"})
+    assert (receipt["change_due"], receipt["lines"][0]["name"]) == (2000, "Kopi")
     assert queue.queued(OWNER) == [sale]
     assert sale.arguments()["offline_at"] == at  # microseconds kept: the same fingerprint
 
