@@ -255,7 +255,7 @@ class Shop:
             self.owner,
             {
                 "hello": {"shop": self.hello.get("shop") or {}},
-                "user": self.user,
+                "user": {k: self.user.get(k) for k in ("id", "username", "role")},
                 "till": {"station": till.station, "opening_cash": till.opening_cash}
                 if till.status == TillStatus.OPEN
                 else None,
