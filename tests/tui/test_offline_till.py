@@ -3,19 +3,37 @@ the link is cut by a proxy the test controls, five cash sales are rung up, the a
 without a goodbye, starts again still offline (from the kept session and the station's
 queue), rings up two more; once the link is back the seven sales are on the server exactly
 once with the till's receipts, the till balances, and a product sold out online meanwhile
-is recorded with a shortfall and stock at zero."""
+is recorded with a shortfall and stock at zero. The same with two servers over PostgreSQL
+behind HAProxy (deploy/haproxy.cfg), the till's server stopping while it is offline: the
+till comes back through HAProxy to the other one."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.widgets import Input
 
 from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.till import TillCloseScreen
 from client_tui.till import TillStatus
-from tests.e2e.harness import ServerProcess
+from tests.e2e.harness import ServerProcess, Servers, wait_until
 from tests.e2e.proxy import CuttableProxy
+from tests.e2e.shopdb import init_demo
+from tests.e2e.test_deploy import (
+    BEHIND_PROXY,
+    CONFIG,
+    DEADLINE_S,
+    HAProxy,
+    answers_hello,
+    connections,
+    free_ports,
+    haproxy_binary,
+    render,
+)
 from tests.tui.offline_pilot import PREFIX, pos_sales, sell_cash, sign_in_kept, till_app
 from tests.tui.pilot import buy, label_text, notified, product_by_sku, wait_for
 from tests.tui.pos_pilot import demo_clerk, open_till, pos, screen_of
@@ -35,14 +53,68 @@ OPENING = 10_000_000  # Rp 100.000
 async def test_offline_sales_survive_a_restart_and_reach_the_server_once(
     fresh_shop: ServerProcess,
 ) -> None:
-    await offline_then_back(fresh_shop, CuttableProxy(fresh_shop.port), [fresh_shop])
+    proxy = CuttableProxy(fresh_shop.port)
+
+    def cut() -> ServerProcess:
+        proxy.down()
+        return fresh_shop
+
+    try:
+        await offline_then_back(fresh_shop, proxy, cut)
+    finally:
+        proxy.close()
+
+
+@pytest.mark.pg
+async def test_offline_sales_reach_the_other_server_behind_haproxy(
+    servers: Servers, new_pg_schema: Any, tmp_path: Path
+) -> None:
+    with new_pg_schema() as url:
+        init_demo(url)
+        extra = ("--metrics-port", "0", *BEHIND_PROXY)
+        first, second = (servers.start(*extra, db_url=url) for _ in range(2))
+        haproxy, front = haproxy_in_front(tmp_path, first.port, second.port)
+        proxy = CuttableProxy(front)
+
+        def cut_and_stop_the_tills_server() -> ServerProcess:
+            """The link cut, then the till's server stops: the till comes back to the other."""
+            on_first, _ = wait_until(lambda: connections(first, second, 1), 10, "the till's")
+            gone, left = (first, second) if on_first else (second, first)
+            proxy.down()
+            gone.stop()
+            wait_until(lambda: haproxy.servers_up() == {"w2" if on_first else "w1"}, 30, "down")
+            return left
+
+        try:
+            await offline_then_back(first, proxy, cut_and_stop_the_tills_server)
+        finally:
+            proxy.close()
+            haproxy.stop()
+
+
+def haproxy_in_front(tmp_path: Path, w1: int, w2: int) -> tuple[HAProxy, int]:
+    """deploy/haproxy.cfg in front of the servers on `w1` and `w2`, as test_deploy runs it,
+    once both pass their health check: HAProxy and its front port."""
+    front, monitoring = free_ports(2)
+    ports = {"front": front, "w1": w1, "w2": w2, "monitoring": monitoring}
+    rendered, admin = tmp_path / "haproxy.cfg", tmp_path / "admin.sock"
+    rendered.write_text(render(CONFIG.read_text(), ports, admin))
+    haproxy = HAProxy(haproxy_binary(), rendered, admin, monitoring).start()
+    try:
+        wait_until(lambda: answers_hello(front, haproxy), DEADLINE_S, "HAProxy to answer")
+        wait_until(lambda: haproxy.servers_up() == {"w1", "w2"}, DEADLINE_S, "both up")
+    except BaseException:
+        haproxy.stop()
+        raise
+    return haproxy, front
 
 
 async def offline_then_back(
-    server: ServerProcess, proxy: CuttableProxy, servers: list[ServerProcess]
+    server: ServerProcess, proxy: CuttableProxy, cut: Callable[[], ServerProcess]
 ) -> None:
-    """The whole story against `server` reached through `proxy`; `servers`: every server
-    of the shop (the sales are looked for on each)."""
+    """The whole story, the till reaching the shop through `proxy`; `server`: one of the
+    shop's servers; `cut` takes the link down (`proxy.down()`, and maybe more) and returns
+    the server the checks use from then on (another one, when it stopped the till's)."""
     clerk = demo_clerk(server)
     every_sku = sorted({sku for skus, _ in OFFLINE_SALES + AFTER_RESTART for sku in skus})
     receipts: list[dict[str, Any]] = []
@@ -52,7 +124,7 @@ async def offline_then_back(
         await open_till(pilot, cash="100000", station="kasir-1")
         online = await sell_cash(pilot, every_sku)  # the till sees every product online
         assert online.order["id"] is not None and online.order["receipt"] is None
-        proxy.down()
+        server = await asyncio.to_thread(cut)
         view = pos(app)
         await wait_for(pilot, lambda: not app.shop.online, "the link lost")
         await wait_for(pilot, lambda: "OFFLINE" in label_text(app, "#offline-banner"), "banner")
@@ -103,7 +175,7 @@ async def offline_then_back(
         await wait_for(pilot, lambda: closing.closed is not None, "the till closed")
         assert closing.closed["difference"] == 0
 
-    sales = [s for srv in servers[:1] for s in pos_sales(srv)]
+    sales = pos_sales(server)
     offline = [s for s in sales if s["offline_at"] is not None]
     assert sorted(s["receipt"] for s in offline) == [r["receipt"] for r in receipts]
     assert len(sales) == 8  # the online sale and the seven, each once
