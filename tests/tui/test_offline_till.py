@@ -20,6 +20,7 @@ from textual.widgets import Input
 from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.till import TillCloseScreen
 from client_tui.till import TillStatus
+from protocol.errors import Unavailable
 from tests.e2e.harness import ServerProcess, Servers, wait_until
 from tests.e2e.proxy import CuttableProxy
 from tests.e2e.shopdb import init_demo
@@ -35,7 +36,7 @@ from tests.e2e.test_deploy import (
     render,
 )
 from tests.tui.offline_pilot import PREFIX, pos_sales, sell_cash, sign_in_kept, till_app
-from tests.tui.pilot import buy, label_text, notified, product_by_sku, wait_for
+from tests.tui.pilot import buy, label_text, notified, product_by_sku, refuse, wait_for
 from tests.tui.pos_pilot import demo_clerk, open_till, pos, screen_of
 
 SOLD_OUT = "KOP-0002"  # sold out online while the till is offline; the till sells 1 of it
@@ -188,3 +189,59 @@ async def offline_then_back(
     assert [(s["sku"], s["qty"], s["receipt"]) for s in shortfalls] == [
         (SOLD_OUT, 1, receipts[2]["receipt"])
     ]
+
+
+async def test_closing_with_sales_queued_waits_or_closes_to_reconcile_later(
+    fresh_shop: ServerProcess,
+) -> None:
+    """The shop answers but does not take the queued sales yet (`unavailable`): closing
+    says so; *Wait* keeps the till open, *Close now, reconcile later* closes it on the
+    server's figures without them, and they are recorded with that session afterwards."""
+    proxy = CuttableProxy(fresh_shop.port)
+    app = till_app(proxy.port)
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await sign_in_kept(pilot, *demo_clerk(fresh_shop))
+            await open_till(pilot, cash="100000", station="kasir-1")
+            online = await sell_cash(pilot, ["MIE-0001", "MIE-0002"])
+            proxy.down()
+            await wait_for(pilot, lambda: not app.shop.online, "the link lost")
+            queued = [(await sell_cash(pilot, [sku])).order for sku in ("MIE-0001", "MIE-0002")]
+            refused = refuse(app.client, "clerk.sale", Unavailable("busy", {"retry_after_ms": 1}))
+            proxy.up()
+            app.client.retry_now()
+            await wait_for(pilot, lambda: app.shop.online and refused, "the shop busy")
+            assert "Sending 2 sales rung up offline" in label_text(app, "#offline-banner")
+
+            await pilot.press("f8")
+            question = await screen_of(pilot, ConfirmScreen)
+            assert question.title_text == "2 sales rung up offline not sent yet"
+            assert (question.go, question.back) == ("Close now, reconcile later", "Wait")
+            await pilot.press("escape")  # wait
+            await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen), "waiting")
+            assert app.shop.till.status == TillStatus.OPEN
+
+            await pilot.press("f8")
+            await screen_of(pilot, ConfirmScreen)
+            await pilot.press("enter")  # close now, reconcile later
+            closing = await screen_of(pilot, TillCloseScreen)
+            await wait_for(pilot, lambda: closing.running is not None, "the till's figures")
+            expected = OPENING + online.order["total"]
+            assert closing.running["expected_cash"] == expected  # the queued ones not yet
+            drawer = expected + sum(sale["total"] for sale in queued)
+            await pilot.press(*str(drawer // 100), "enter")
+            await screen_of(pilot, ConfirmScreen)
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: closing.closed is not None, "the till closed")
+            assert closing.closed["difference"] == drawer - expected > 0
+
+            del app.client.call  # the shop takes sales again
+            await wait_for(pilot, lambda: app.shop.queued_count() == 0, "sent after the close")
+    finally:
+        proxy.close()
+    recorded = [s for s in pos_sales(fresh_shop) if s["offline_at"] is not None]
+    assert sorted(s["receipt"] for s in recorded) == [s["receipt"] for s in queued]
+    with fresh_shop.client("admin") as admin:
+        entries = admin.call("admin.audit.list", action="clerk.sale", limit=50)["items"]
+    late = [e for e in entries if e["details"].get("receipt") in {s["receipt"] for s in queued}]
+    assert len(late) == 2 and all(e["details"]["after_close"] for e in late)
