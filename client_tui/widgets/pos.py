@@ -224,7 +224,7 @@ class PosView(Vertical):
         self.show_ticket(cursor=line.product_id)
         said = f"{qty} x {product['name']}  {self.shop.money.format(product['price'])}"
         if product.get("last_known"):
-            said += f" (last known price; {product['stock']} in stock when last seen)"
+            said = f"Last known price, {product['stock']} in stock then: {said}"
         self.say(said)
         self._watch_ticket()
 
@@ -466,9 +466,7 @@ class PosView(Vertical):
         waiting = self.shop.queued_count()
         sales = f"{waiting} sale{'' if waiting == 1 else 's'}"
         if not self.shop.online:
-            text = (
-                f"OFFLINE · cash only · {sales} waiting to be sent · prices and stock as last known"
-            )
+            text = f"OFFLINE · cash only · {sales} to send · prices and stock as last known"
         elif waiting:
             text = f"Sending {sales} rung up offline to the shop…"
         else:
