@@ -110,6 +110,7 @@ class Shop:
             args["cursor"] = cursor
         result = await self.client.call(Op.CATALOG_LIST, args)
         self.book.seed(result["items"])
+        self.remember_products(result["items"])
         return Page(result["items"], result.get("next_cursor"), result.get("total"))
 
     async def product(self, product_id: int) -> dict[str, Any]:
@@ -197,6 +198,7 @@ class Shop:
         except NotFound:
             return None
         self.book.seed([product])
+        self.remember_products([product])
         return product
 
     async def open_till(self, station: str, opening_cash: int) -> dict[str, Any] | None:
@@ -263,7 +265,8 @@ class Shop:
         )
 
     def remember_products(self, products: list[dict[str, Any]]) -> None:
-        """The till sells these at their last known price when the server is away."""
+        """The till sells these at their last known price when the server is away: every
+        product a clerk's screens listed or looked up."""
         if self.offline is not None:
             self.offline.remember_products(self.owner, products)
 

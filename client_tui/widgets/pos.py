@@ -187,12 +187,10 @@ class PosView(Vertical):
         if not self.shop.online and self.shop.offline is not None:
             return self._find_known(text)
         if len(text) <= MAX_SKU and (product := await self.shop.product_by_sku(text)):
-            self.shop.remember_products([product])
             return product
         items, _ = await self.shop.products(query=text)
         named = [p for p in items if p["name"].casefold() == text.casefold()]
         if len(named) == 1 or len(items) == 1:
-            self.shop.remember_products([(named or items)[0]])
             return (named or items)[0]
         if not items:
             self.say(f"No product has the SKU or name {text!r}.", problem=True)
