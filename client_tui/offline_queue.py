@@ -26,7 +26,7 @@ import socket
 import sqlite3
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -369,7 +369,7 @@ async def send_queued(queue: OfflineQueue, owner: str, send: Send) -> Sent:
             if not _definite(error):
                 return Sent(recorded, refused, error)
             queue.mark_refused(sale.idempotency_key, f"{error.code}: {error.message}")
-            refused.append(sale)
+            refused.append(replace(sale, state=SaleState.REFUSED, problem=error.message))
             continue
         except (ConnectionLost, TimeoutError, OSError) as error:
             return Sent(recorded, refused, error)

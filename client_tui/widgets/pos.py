@@ -463,7 +463,9 @@ class PosView(Vertical):
         banner = self.query_one("#offline-banner", Label)
         waiting = self.shop.queued_count()
         sales = f"{waiting} sale{'' if waiting == 1 else 's'}"
-        if not self.shop.online:
+        if self.shop.offline is None:
+            text = ""
+        elif not self.shop.online:
             text = f"OFFLINE · cash only · {sales} to send · prices and stock as last known"
         elif waiting:
             text = f"Sending {sales} rung up offline to the shop…"

@@ -151,7 +151,8 @@ async def test_a_definite_refusal_is_kept_and_the_rest_go_on(queue: OfflineQueue
     sales = [queue.ring_up(OWNER, LINES) for _ in range(2)]
     server = FakeServer({1: Conflict("receipt taken", {"field": "receipt"})})
     sent = await send_queued(queue, OWNER, server.send)
-    assert sent.refused == [sales[0]] and len(sent.recorded) == 1
+    assert [s.receipt for s in sent.refused] == [sales[0].receipt] and len(sent.recorded) == 1
+    assert sent.refused[0].problem == "receipt taken"
     refused = queue.refused(OWNER)
     assert refused[0].state == SaleState.REFUSED and "receipt taken" in (refused[0].problem or "")
     assert queue.queued(OWNER) == []
