@@ -326,12 +326,18 @@ def sell_exact(term: Terminal, sku: str, sold: str, then: str | None = "Enter") 
 
 def kill_app(term: Terminal) -> None:
     """SIGKILL the `warung` process in the pane: no handler, no close, no goodbye."""
-    shell = int(term.tmux("display-message", "-p", "#{pane_pid}"))
-    [pid] = subprocess.run(
-        ["pgrep", "-P", str(shell)], capture_output=True, text=True, check=True
-    ).stdout.split()
+    shell = term.tmux("display-message", "-p", "#{pane_pid}").strip()
+    [pid] = [p.parent.name for p in Path("/proc").glob("[0-9]*/stat") if _parent(p) == shell]
     os.kill(int(pid), signal.SIGKILL)
     term.wait_for("warung exited 137")
+
+
+def _parent(stat: Path) -> str | None:
+    """The parent's pid in /proc/<pid>/stat (after the command's parenthesised name)."""
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()[1]
+    except (OSError, IndexError):
+        return None
 
 
 def offline_receipts(server) -> list[str]:
