@@ -2,7 +2,9 @@
 
 Values: integers, `true`/`false`, `null`, JSON for lists and maps, quoted strings (double
 quotes with JSON escapes, or single quotes taken literally), else the bare text. A dotted
-key (`payment.method=card`) sets a field inside a map argument.
+key (`payment.method=card`) sets a field inside a map argument. An argument the op takes as
+a timestamp (`clerk.sale`'s `offline_at`) is written in ISO 8601 (`2026-11-30T09:30:00Z`;
+without an offset: UTC) and sent as one (`with_timestamps`).
 """
 
 from __future__ import annotations
@@ -10,7 +12,11 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
+
+from protocol.ops import REGISTRY
+from protocol.schema import Timestamp
 
 KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 INT_RE = re.compile(r"[+-]?[0-9]+")
@@ -96,6 +102,24 @@ def parse_value(text: str, key: str = "value") -> Any:
             raise ParseError(f"{key}: text after the closing quote")
         return text[1:-1]
     return text
+
+
+def with_timestamps(op: str, args: dict[str, Any]) -> dict[str, Any]:
+    """`args` with the ISO 8601 text of each timestamp argument of `op` as a UTC datetime;
+    a text that is not one stays as it is, for the server to refuse naming the argument."""
+    spec = REGISTRY.get(op)
+    if spec is None:
+        return args
+    converted = dict(args)
+    for item in spec.args.fields:
+        text = args.get(item.name)
+        if isinstance(item.type, Timestamp) and isinstance(text, str):
+            try:
+                moment = datetime.fromisoformat(text)
+            except ValueError:
+                continue
+            converted[item.name] = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return converted
 
 
 def parse_line(line: str) -> Command | None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from client_shell.helptext import op_help, ops_overview
 from client_shell.offered import offered_ops
-from client_shell.parse import Builtin, OpCall, ParseError, parse_line
+from client_shell.parse import Builtin, OpCall, ParseError, parse_line, with_timestamps
 from client_shell.render import render_error, render_push, render_value
 from protocol.client import AsyncClient, ConnectionLost, Push
 from protocol.errors import WarungError
@@ -110,7 +110,7 @@ class Shell:
         if op == Op.STOCK_UNSUBSCRIBE and _one_subscription_form(args):
             await client.unsubscribe_stock(args.get("product_ids"))
             return {}
-        return await client.call(op, args)
+        return await client.call(op, with_timestamps(op, args))
 
     async def _builtin(self, command: Builtin) -> int:
         handler = {

@@ -7,6 +7,7 @@ the shared state once (stock levels, the cart) and publish to the views through 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Iterable
 from pathlib import PurePath
 from typing import Any, ClassVar
@@ -21,7 +22,7 @@ from textual.screen import ModalScreen, Screen
 from client_tui.bridge import PushBridge
 from client_tui.connection import Target
 from client_tui.demo import DEMO_USER, DemoError, DemoServer
-from client_tui.errors import CALL_ERRORS, describe, quiet_link, report
+from client_tui.errors import CALL_ERRORS, LINK_ERRORS, describe, quiet_link, report
 from client_tui.hub import Hub
 from client_tui.linkstate import OFFLINE, RetryClock, describe_link
 from client_tui.messages import (
@@ -34,6 +35,8 @@ from client_tui.messages import (
     SessionEnded,
     StockChanged,
 )
+from client_tui.offline_queue import DEFAULT_PREFIX, QUEUE_FILE, OfflineQueue, owner_of
+from client_tui.paths import data_dir
 from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.help import HelpScreen
 from client_tui.screens.home import HOME_SCREENS
@@ -99,11 +102,13 @@ class WarungApp(App[None]):
         user: str = "",
         demo: DemoServer | None = None,
         server_fixed: bool = False,
+        receipt_prefix: str = DEFAULT_PREFIX,
     ) -> None:
         """`settings` None: remember nothing (the demo, a browser tab); `demo`: a demo shop
         begun (`DemoServer.begin`): wait for it, then sign in as its customer;
         `server_fixed`: the sign-in form offers no other server (a browser tab of
-        `warung web`, whose users must not make the web host connect elsewhere)."""
+        `warung web`, whose users must not make the web host connect elsewhere);
+        `receipt_prefix`: this station's, on the receipts of the sales it rings up offline."""
         super().__init__()
         self.target = target
         self.server_fixed = server_fixed
@@ -115,6 +120,7 @@ class WarungApp(App[None]):
         self._user = user
         self._notice = ""  # said once signed in by itself
         self._demo = demo
+        self.receipt_prefix = receipt_prefix
         self._retry_clock = RetryClock()
         self._reconnecting = False
         self._draining = False  # the server said it is restarting: the loss is no news
@@ -193,12 +199,64 @@ class WarungApp(App[None]):
                 self.settings.keep_session(self.target, user["username"], token)
             else:
                 self.settings.forget_session()
-        self.shop = Shop(self.client, user, self.post_message)
+        offline = self._offline_queue(user["role"])
+        owner = owner_of(user["username"], self.target.address)
+        self.shop = Shop(self.client, user, self.post_message, offline=offline, owner=owner)
         self.shop_name = self.shop.name
         self.who = f"{user['username']} ({user['role']})"
         self.switch_screen(home(self.shop))
         if self.shop.is_customer:
             self._load_cart()
+
+    def _offline_queue(self, role: str) -> OfflineQueue | None:
+        """A clerk's queue of sales rung up offline (None for other roles, or when the data
+        dir cannot hold it: then the till sells online only, and says so)."""
+        if role != "clerk":
+            return None
+        try:
+            return OfflineQueue(data_dir() / QUEUE_FILE, self.receipt_prefix)
+        except (sqlite3.Error, OSError) as error:
+            self.notify(f"Selling offline is off: {error}.", severity="warning", timeout=10)
+            return None
+
+    async def _start_offline(self, kept: KeptSession) -> bool:
+        """The server does not answer at start: a clerk's till that was signed in here
+        before opens on what it last knew, sells for cash offline, and connects (resuming
+        the kept session) once the server answers. False when there is nothing to go on."""
+        offline = self._offline_queue("clerk")
+        owner = owner_of(kept.user, kept.target.address)
+        profile = offline.profile(owner) if offline is not None else None
+        if offline is None or profile is None or profile["user"].get("role") != "clerk":
+            if offline is not None:
+                offline.close()
+            return False
+        await self._drop_client()
+        self.target = kept.target
+        self.client = kept.target.client()
+        self.bridge = PushBridge(self.client, self.post_message)
+        self._reconnecting = True  # the loss is said below, not as news of a drop
+        self.client.connect_later(kept.token)
+        user = profile["user"]
+        self.shop = Shop(
+            self.client,
+            user,
+            self.post_message,
+            offline=offline,
+            owner=owner,
+            hello=profile["hello"],
+        )
+        if profile["till"] is not None:
+            self.shop.till.opened(profile["till"])
+        self.shop_name = self.shop.name
+        self.who = f"{user['username']} ({user['role']})"
+        self.switch_screen(HOME_SCREENS[user["role"]](self.shop))
+        self.notify(
+            f"The shop ({kept.target.address}) does not answer: the till sells for cash "
+            "offline and sends the sales once it does.",
+            severity="warning",
+            timeout=10,
+        )
+        return True
 
     # -- signing in by itself (a kept session, the demo)
 
@@ -249,6 +307,8 @@ class WarungApp(App[None]):
             self.switch_screen(SignInScreen(user=kept.user, notice=notice))
             return
         except CALL_ERRORS as error:
+            if isinstance(error, LINK_ERRORS) and await self._start_offline(kept):
+                return
             notice = f"{describe(error, kept.target.address)} Press Sign in to try again."
             self.switch_screen(SignInScreen(user=kept.user, notice=notice, kept=kept))
             return

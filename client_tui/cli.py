@@ -1,6 +1,6 @@
 """`warung`: the terminal client.
 
-    warung [--host H] [--port P] [--user NAME] [--tls [--tls-ca FILE]]
+    warung [--host H] [--port P] [--user NAME] [--tls [--tls-ca FILE]] [--receipt-prefix P]
     warung --demo
     warung web [--host H] [--port P] [--server HOST:PORT] ...   (see client_web.cli)
 
@@ -17,6 +17,7 @@ from dataclasses import replace
 
 from client_tui.connection import Target
 from client_tui.demo import DEMO_USER, DemoServer
+from client_tui.offline_queue import PrefixError, check_prefix, default_prefix
 from client_tui.settings import Settings
 from protocol.rules import DEFAULT_PORT
 
@@ -35,6 +36,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--user", help="the username to fill in (default: the last one)")
     parser.add_argument("--tls", action="store_true", help="connect with TLS")
     parser.add_argument("--tls-ca", metavar="FILE", help="trust this CA file for TLS")
+    parser.add_argument(
+        "--receipt-prefix",
+        metavar="PREFIX",
+        type=_prefix,
+        help="this till's prefix on the receipts of sales rung up offline, 1 to 16 capital "
+        "letters or digits, one per till of the shop (default: the host name, e.g. KASIR1)",
+    )
     parser.add_argument(
         "--demo",
         action="store_true",
@@ -58,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     last = settings.remembered()
     user = args.user if args.user is not None else last.user
-    return run(choose_target(args, last.target), settings, user)
+    target = choose_target(args, last.target)
+    return run(target, settings, user, receipt_prefix=args.receipt_prefix)
 
 
 def choose_target(args: argparse.Namespace, last: Target | None) -> Target:
@@ -86,9 +95,22 @@ def run_demo() -> int:
 
 
 def run(
-    target: Target, settings: Settings | None, user: str, *, demo: DemoServer | None = None
+    target: Target,
+    settings: Settings | None,
+    user: str,
+    *,
+    demo: DemoServer | None = None,
+    receipt_prefix: str | None = None,
 ) -> int:
     from client_tui.app import WarungApp  # Textual loads only once the arguments are good
 
-    WarungApp(target, settings=settings, user=user, demo=demo).run()
+    prefix = receipt_prefix or default_prefix()
+    WarungApp(target, settings=settings, user=user, demo=demo, receipt_prefix=prefix).run()
     return 0
+
+
+def _prefix(text: str) -> str:
+    try:
+        return check_prefix(text)
+    except PrefixError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None

@@ -1,5 +1,6 @@
 """The receipt of a point-of-sale order: plain text, 40 columns (a receipt printer's width),
-shown on screen and kept as a file in the data dir (`receipts/receipt-<order id>.txt`)."""
+shown on screen and kept as a file in the data dir (`receipts/receipt-<order id>.txt`, or
+`receipt-<receipt number>.txt` for a sale rung up offline)."""
 
 from __future__ import annotations
 
@@ -20,8 +21,11 @@ def receipt_text(
     """The receipt of `order` (the result of `clerk.sale`) rung up at `station` ("" when
     not known here: a till opened before this session)."""
     rule = "-" * WIDTH
-    rows = [shop_name.center(WIDTH).rstrip(), f"Receipt {order['id']}  {_when(order)}"]
+    number = receipt_number(order)
+    rows = [shop_name.center(WIDTH).rstrip(), f"Receipt {number}  {_when(order)}"]
     rows.append((f"Till {station} · {clerk}" if station else f"Clerk {clerk}")[:WIDTH])
+    if order.get("offline_at") is not None:
+        rows.append("Rung up offline" if order.get("id") is None else f"Order {order['id']}")
     rows.append(rule)
     for line in order["lines"]:
         rows.append(line["name"][:WIDTH])
@@ -44,9 +48,15 @@ def receipt_text(
     return "\n".join(rows) + "\n"
 
 
-def save_receipt(text: str, order_id: int) -> Path:
-    """Keep the receipt in the data dir; returns where."""
-    path = data_dir() / "receipts" / f"receipt-{order_id}.txt"
+def receipt_number(order: dict[str, Any]) -> str:
+    """The till's receipt number when it gave one (a sale rung up offline), else the
+    order's id."""
+    return str(order.get("receipt") or order["id"])
+
+
+def save_receipt(text: str, number: int | str) -> Path:
+    """Keep the receipt in the data dir under its number; returns where."""
+    path = data_dir() / "receipts" / f"receipt-{number}.txt"
     write_private(path, text)
     return path
 

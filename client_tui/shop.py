@@ -14,10 +14,11 @@ from textual.message import Message
 from client_tui.errors import quiet_link
 from client_tui.messages import CartChanged, StockChanged
 from client_tui.money import Money
+from client_tui.offline_queue import OfflineQueue, QueuedSale, Sent, send_queued
 from client_tui.stock import Level, StockBook
-from client_tui.till import Till
+from client_tui.till import Till, TillStatus
 from client_tui.watch import StockWatch
-from protocol.client import AsyncClient
+from protocol.client import AsyncClient, State
 from protocol.errors import InvalidState, NotFound, Unauthenticated
 from protocol.ops import Op
 from protocol.rules import STAFF_ROLES
@@ -41,11 +42,21 @@ class Shop:
         client: AsyncClient,
         user: dict[str, Any],
         post: Callable[[Message], Any],
+        *,
+        offline: OfflineQueue | None = None,
+        owner: str = "",
+        hello: dict[str, Any] | None = None,
     ) -> None:
+        """`offline`: a clerk's queue of sales rung up offline, theirs under `owner`
+        (`offline_queue.owner_of`); `hello`: the server's hello as last known, for a till
+        started while the server is away."""
         self.client = client
         self.user = user
         self._post = post
-        shop = client.hello.get("shop") or {}
+        self.offline = offline
+        self.owner = owner
+        self.hello = hello if hello is not None else client.hello
+        shop = self.hello.get("shop") or {}
         self.name: str = shop.get("name", "warung")
         self.money = Money(shop.get("currency", "IDR"), int(shop.get("currency_exponent", 2)))
         self.book = StockBook()
@@ -56,6 +67,11 @@ class Shop:
     @property
     def role(self) -> str:
         return str(self.user.get("role", "customer"))
+
+    @property
+    def online(self) -> bool:
+        """The server answers now (else a clerk's cash sales go to the offline queue)."""
+        return self.client.state == State.CONNECTED
 
     @property
     def is_customer(self) -> bool:
@@ -94,6 +110,7 @@ class Shop:
             args["cursor"] = cursor
         result = await self.client.call(Op.CATALOG_LIST, args)
         self.book.seed(result["items"])
+        self.remember_products(result["items"])
         return Page(result["items"], result.get("next_cursor"), result.get("total"))
 
     async def product(self, product_id: int) -> dict[str, Any]:
@@ -181,6 +198,7 @@ class Shop:
         except NotFound:
             return None
         self.book.seed([product])
+        self.remember_products([product])
         return product
 
     async def open_till(self, station: str, opening_cash: int) -> dict[str, Any] | None:
@@ -196,6 +214,7 @@ class Shop:
             await self.read_till()
             return None
         self.till.opened(register)
+        self.keep_profile()
         return register
 
     async def read_till(self) -> dict[str, Any] | None:
@@ -207,13 +226,16 @@ class Shop:
             if error.details.get("reason") != "no_open_register":
                 raise
             self.till.closed()
+            self.keep_profile()
             return None
         self.till.opened(register)
+        self.keep_profile()
         return register
 
     async def close_till(self, counted_cash: int) -> dict[str, Any]:
         register = await self.client.call(Op.CLERK_REGISTER_CLOSE, counted_cash=counted_cash)
         self.till.closed()
+        self.keep_profile()
         return register
 
     async def sell(
@@ -223,6 +245,58 @@ class Shop:
         return await self.client.call_keyed(
             Op.CLERK_SALE, {"lines": lines, "payment": payment}, idempotency_key
         )
+
+    # -- selling offline (clerks only; `offline_queue`)
+
+    def keep_profile(self) -> None:
+        """Keep what a till started offline needs: the shop, the clerk, the open till."""
+        if self.offline is None:
+            return
+        till = self.till
+        self.offline.remember_profile(
+            self.owner,
+            {
+                "hello": {"shop": self.hello.get("shop") or {}},
+                "user": {k: self.user.get(k) for k in ("id", "username", "role")},
+                "till": {"station": till.station, "opening_cash": till.opening_cash}
+                if till.status == TillStatus.OPEN
+                else None,
+            },
+        )
+
+    def remember_products(self, products: list[dict[str, Any]]) -> None:
+        """The till sells these at their last known price when the server is away: every
+        product a clerk's screens listed or looked up."""
+        if self.offline is not None:
+            self.offline.remember_products(self.owner, products)
+
+    def known_products(self, text: str) -> list[dict[str, Any]]:
+        """Products last seen at this till by SKU, else by name (marked `last_known`)."""
+        if self.offline is None:
+            return []
+        products = self.offline.known_products(self.owner, text)
+        for product in products:  # a stock push seen since is newer than the file
+            product["stock"] = self.book.stock(product["id"], product["stock"])
+        return products
+
+    def ring_up_offline(self, lines: list[dict[str, int]], tendered: int | None) -> QueuedSale:
+        """A cash sale queued on the disk with its key and receipt number (committed when
+        this returns); sent when the server answers again."""
+        assert self.offline is not None
+        return self.offline.ring_up(self.owner, lines, tendered)
+
+    def queued_count(self) -> int:
+        return self.offline.count_queued(self.owner) if self.offline is not None else 0
+
+    async def send_queued(self) -> Sent:
+        """Send the sales rung up offline, oldest first (`offline_queue.send_queued`)."""
+        assert self.offline is not None
+
+        async def send(sale: QueuedSale) -> dict[str, Any]:
+            args = {**sale.arguments(), "idempotency_key": sale.idempotency_key}
+            return await self.client.call(Op.CLERK_SALE, args)
+
+        return await send_queued(self.offline, self.owner, send)
 
     async def refund(
         self, order_id: int, lines: dict[int, int], reason: str, key: str
@@ -255,6 +329,21 @@ class Shop:
             Op.CLERK_ADJUST, {"product_id": product_id, "delta": delta, "reason": reason}, key
         )
         return self._took_product(product)
+
+    async def shortfalls(self) -> dict[str, Any]:
+        """The open shortfalls, oldest first, and how many are open in all."""
+        return await self.client.call(Op.CLERK_SHORTFALL_LIST, {"limit": 500})
+
+    async def resolve_shortfall(
+        self, shortfall_id: int, delta: int, reason: str, key: str
+    ) -> dict[str, Any]:
+        """Resolve a shortfall with `reason`, correcting the stock by `delta` (0: none);
+        `key` as for `restock`. The stock shown moves at once."""
+        args = {"shortfall_id": shortfall_id, "delta": delta, "reason": reason}
+        resolved = await self.client.call_keyed(Op.CLERK_SHORTFALL_RESOLVE, args, key)
+        if delta:
+            await self.product(resolved["product_id"])
+        return resolved
 
     def _took_product(self, product: dict[str, Any]) -> dict[str, Any]:
         """The screens show the new level at once, not only when its push arrives."""
@@ -321,6 +410,8 @@ class Shop:
         with quiet_link(self._post, "Signing out"), contextlib.suppress(Unauthenticated):
             await asyncio.wait_for(self.client.logout(), 2.0)
         await self.client.close()
+        if self.offline is not None:
+            self.offline.close()
 
     def _took_levels(self, levels: dict[int, Level]) -> None:
         if levels:

@@ -114,6 +114,16 @@ class Ticket:
         """The `lines` argument of `clerk.sale`."""
         return [{"product_id": ln.product_id, "qty": ln.qty} for ln in self.lines]
 
+    def offline_lines(self) -> list[dict[str, int]]:
+        """The lines of a sale rung up offline: with the price the till charged."""
+        return [
+            {"product_id": ln.product_id, "qty": ln.qty, "unit_price": ln.unit_price}
+            for ln in self.lines
+        ]
+
+    def names(self) -> dict[int, str]:
+        return {ln.product_id: ln.name for ln in self.lines}
+
     def new_sale(self) -> None:
         """After a sale: an empty ticket with a new key."""
         self.lines = []

@@ -1,9 +1,11 @@
 """Check the stock conservation invariant (docs/architecture.md, invariant 2).
 
 For every product, stock = initial_stock + the sum of its movements' deltas; every movement has
-the sign its kind implies; and the sale, cancel and refund movements of each order match its
-lines: sales take each line's qty, refunds give back its refunded_qty, and a cancelled order
-gives back what was not refunded. Plain SQL, so it runs on any open database, bound or not.
+the sign its kind implies; and the sale, cancel, refund and shortfall movements of each order
+match its lines and shortfalls: sales take each line's qty, refunds give back its
+refunded_qty, a cancelled order gives back what was not refunded, and an offline sale's
+shortfall movement adds back exactly the units its shortfall records (the units it sold that
+the stock did not hold). Plain SQL, so it runs on any open database, bound or not.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections import defaultdict
 
 import peewee as pw
 
-_ORDER_KINDS = ("sale", "cancel", "refund")
+_ORDER_KINDS = ("sale", "cancel", "refund", "shortfall")
 
 
 def check_conservation(db: pw.Database) -> list[str]:
@@ -43,8 +45,8 @@ def _signs(db: pw.Database) -> list[str]:
         """
         SELECT id, product_id, kind, delta, order_id FROM stock_movements
         WHERE (kind = 'sale' AND delta > 0)
-           OR (kind IN ('cancel', 'refund', 'restock') AND delta < 0)
-           OR (kind IN ('sale', 'cancel', 'refund') AND order_id IS NULL)
+           OR (kind IN ('cancel', 'refund', 'restock', 'shortfall') AND delta < 0)
+           OR (kind IN ('sale', 'cancel', 'refund', 'shortfall') AND order_id IS NULL)
         ORDER BY id
         """
     ).fetchall()
@@ -70,11 +72,15 @@ def _orders_vs_movements(db: pw.Database) -> list[str]:
         expected[order_id, product_id, "refund"] = refunded
         if status == "cancelled":
             expected[order_id, product_id, "cancel"] = qty - refunded
+    for order_id, product_id, short in db.execute_sql(
+        "SELECT order_id, product_id, qty FROM shortfalls"
+    ):
+        expected[order_id, product_id, "shortfall"] = short
     actual: dict[tuple[int, int, str], int] = defaultdict(int)
     for order_id, product_id, kind, total in db.execute_sql(
         """
         SELECT order_id, product_id, kind, SUM(delta) FROM stock_movements
-        WHERE order_id IS NOT NULL AND kind IN ('sale', 'cancel', 'refund')
+        WHERE order_id IS NOT NULL AND kind IN ('sale', 'cancel', 'refund', 'shortfall')
         GROUP BY order_id, product_id, kind
         """
     ):
@@ -83,8 +89,9 @@ def _orders_vs_movements(db: pw.Database) -> list[str]:
     for key in sorted(expected.keys() | actual.keys()):
         if expected[key] != actual[key]:
             order_id, product_id, kind = key
+            source = "its shortfall records" if kind == "shortfall" else "its lines call for"
             problems.append(
                 f"order {order_id}, product {product_id}: {kind} movements total "
-                f"{actual[key]:+d}, its lines call for {expected[key]:+d}"
+                f"{actual[key]:+d}, {source} {expected[key]:+d}"
             )
     return problems

@@ -154,6 +154,8 @@ class Order(BaseModel):
     updated_at = pw.DateTimeField(default=utcnow)
     register = pw.ForeignKeyField(Register, column_name="register_id", null=True, backref="orders")
     tracking_ref = pw.TextField(null=True)
+    receipt = pw.TextField(null=True)
+    offline_at = pw.DateTimeField(null=True)
 
     class Meta:
         table_name = "orders"
@@ -187,6 +189,23 @@ class StockMovement(BaseModel):
 
     class Meta:
         table_name = "stock_movements"
+
+
+class Shortfall(BaseModel):
+    """Units an offline sale sold that the stock did not hold, until a person resolves it."""
+
+    id = pw.AutoField()
+    product = pw.ForeignKeyField(Product, column_name="product_id", backref="shortfalls")
+    order = pw.ForeignKeyField(Order, column_name="order_id", backref="shortfalls")
+    qty = pw.IntegerField()
+    created_at = pw.DateTimeField(default=utcnow)
+    resolved_at = pw.DateTimeField(null=True)
+    resolved_by = pw.ForeignKeyField(User, column_name="resolved_by", null=True)
+    reason = pw.TextField(null=True)
+    delta = pw.IntegerField(null=True)
+
+    class Meta:
+        table_name = "shortfalls"
 
 
 class CartLine(BaseModel):
@@ -281,6 +300,7 @@ MODELS: tuple[type[BaseModel], ...] = (
     Order,
     OrderLine,
     StockMovement,
+    Shortfall,
     CartLine,
     Payment,
     IdempotencyKey,

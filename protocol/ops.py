@@ -14,6 +14,8 @@ from protocol.rules import (
     ORDER_STATUSES,
     PASSWORD_MAX,
     PASSWORD_MIN,
+    RECEIPT_RE,
+    RECEIPT_RULE,
     RECOVERY_CODE_RE,
     RECOVERY_CODE_RULE,
     ROLES,
@@ -32,6 +34,7 @@ from protocol.schema import (
     ListOf,
     Record,
     Str,
+    Timestamp,
     VersionSpec,
 )
 
@@ -75,6 +78,8 @@ class Op(StrEnum):
     CLERK_RESTOCK = "clerk.restock"
     CLERK_ADJUST = "clerk.adjust"
     CLERK_REFUND = "clerk.refund"
+    CLERK_SHORTFALL_LIST = "clerk.shortfall.list"
+    CLERK_SHORTFALL_RESOLVE = "clerk.shortfall.resolve"
     ADMIN_PRODUCT_CREATE = "admin.product.create"
     ADMIN_PRODUCT_UPDATE = "admin.product.update"
     ADMIN_PRODUCT_ARCHIVE = "admin.product.archive"
@@ -128,6 +133,7 @@ CURRENT_PASSWORD = Field(
     doc="the account's current password",
 )
 IDEMPOTENCY_KEY = Str(1, 64, pattern=r"[\x21-\x7e]+")
+RECEIPT = Str(3, 29, pattern=RECEIPT_RE, rule=RECEIPT_RULE)
 ONLINE_PAYMENT = Record(
     (
         Field("method", Str(choices=("card", "ewallet")), required=True),
@@ -335,7 +341,11 @@ SPECS: tuple[OpSpec, ...] = (
             "lines",
             ListOf(
                 Record(
-                    (*PRODUCT_REF, Field("qty", QTY, required=True)),
+                    (
+                        *PRODUCT_REF,
+                        Field("qty", QTY, required=True),
+                        Field("unit_price", Int(0, MAX_MONEY), doc="offline: price charged"),
+                    ),
                     one_of=(("product_id", "sku"),),
                 ),
                 1,
@@ -345,6 +355,8 @@ SPECS: tuple[OpSpec, ...] = (
         ),
         Field("payment", POS_PAYMENT, required=True),
         Field("idempotency_key", IDEMPOTENCY_KEY, required=True),
+        Field("offline_at", Timestamp(), doc="when the till rang it up offline"),
+        Field("receipt", RECEIPT, doc="the till's receipt number, e.g. K1-000042"),
     ),
     _spec(
         Op.CLERK_RESTOCK,
@@ -373,6 +385,22 @@ SPECS: tuple[OpSpec, ...] = (
             "lines",
             ListOf(Record((Field("product_id", ID, required=True), Field("qty", QTY))), 1, 100),
         ),
+        Field("reason", REASON, required=True),
+        Field("idempotency_key", IDEMPOTENCY_KEY),
+    ),
+    _spec(
+        Op.CLERK_SHORTFALL_LIST,
+        STAFF_ROLES,
+        "the open shortfalls: units offline sales sold that the stock did not hold",
+        Field("product_id", ID),
+        Field("limit", Int(1, 500), default=100),
+    ),
+    _spec(
+        Op.CLERK_SHORTFALL_RESOLVE,
+        STAFF_ROLES,
+        "resolve an open shortfall with a reason, correcting the stock by delta",
+        Field("shortfall_id", ID, required=True),
+        Field("delta", Int(-1_000_000, 1_000_000), default=0),
         Field("reason", REASON, required=True),
         Field("idempotency_key", IDEMPOTENCY_KEY),
     ),

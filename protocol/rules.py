@@ -28,6 +28,10 @@ ROLES = ("customer", "clerk", "admin")
 STAFF_ROLES = frozenset({"clerk", "admin"})
 MAX_QTY = 1000  # units on one cart or order line
 MAX_SUBSCRIBE_IDS = 1000  # product ids in one stock.subscribe or stock.unsubscribe
+RECEIPT_RE = r"[A-Z0-9]{1,16}-[0-9]{1,12}"
+RECEIPT_RULE = "a station prefix of 1 to 16 capital letters or digits, '-', and 1 to 12 digits"
+OFFLINE_SKEW_S = 300  # how far ahead of the server's clock a till's offline_at may be
+OFFLINE_MAX_AGE_DAYS = 30  # how far behind it
 
 
 class OrderStatus(StrEnum):

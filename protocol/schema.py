@@ -7,7 +7,7 @@ new dict with defaults filled in, or raises `BadRequest` naming the field path a
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from functools import cached_property
 from typing import Any
 
@@ -132,6 +132,19 @@ class Day(Type):
             except ValueError:
                 pass
         raise _fail(path, "must be a date 'YYYY-MM-DD'", value)
+
+
+@dataclass(frozen=True)
+class Timestamp(Type):
+    """A moment: the msgpack timestamp extension, which the codec decodes as an aware UTC
+    datetime. Its bounds against the server's clock are the op's own check."""
+
+    name = "timestamp"
+
+    def check(self, value: Any, path: str) -> datetime:
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            raise _fail(path, "must be a timestamp", value)
+        return value
 
 
 @dataclass(frozen=True)

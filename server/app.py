@@ -47,6 +47,7 @@ from server.services.sale import SaleService
 from server.services.sales_report import SalesReportService
 from server.services.session import SessionService
 from server.services.session_check import SessionCheck
+from server.services.shortfalls import ShortfallService
 from server.services.staff_feed import StaffFeedService
 from server.services.stock_feed import StockFeedService
 from server.session_registry import SessionRegistry
@@ -112,6 +113,7 @@ class Server:
                 StaffFeedService(self.dbx, self.hub, reactor, cursors),
                 InventoryService(self.dbx, self.hub),
                 RefundService(self.dbx, self.hub, provider, reactor),
+                ShortfallService(self.dbx, self.hub),
                 RegisterService(self.dbx),
                 SaleService(self.dbx, self.hub, self.orders.checkouts, currency),
                 AdminProductService(self.dbx, self.hub, currency, cache),

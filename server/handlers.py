@@ -17,6 +17,7 @@ from server.services.register import RegisterService
 from server.services.sale import SaleService
 from server.services.sales_report import SalesReportService
 from server.services.session import SessionService
+from server.services.shortfalls import ShortfallService
 from server.services.staff_feed import StaffFeedService
 from server.services.stock_feed import StockFeedService
 
@@ -31,6 +32,7 @@ def handlers(
     staff: StaffFeedService,
     inventory: InventoryService,
     refunds: RefundService,
+    shortfalls: ShortfallService,
     registers: RegisterService,
     sales: SaleService,
     admin_products: AdminProductService,
@@ -73,6 +75,8 @@ def handlers(
         Op.CLERK_RESTOCK: inventory.restock,
         Op.CLERK_ADJUST: inventory.adjust,
         Op.CLERK_REFUND: refunds.refund,
+        Op.CLERK_SHORTFALL_LIST: shortfalls.list,
+        Op.CLERK_SHORTFALL_RESOLVE: shortfalls.resolve,
         Op.CLERK_REGISTER_OPEN: registers.open,
         Op.CLERK_REGISTER_CLOSE: registers.close,
         Op.CLERK_REGISTER_GET: registers.get,

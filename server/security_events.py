@@ -27,6 +27,7 @@ STAFF_READS = frozenset(
         Op.ORDER_SUBSCRIBE,
         Op.ORDER_UNSUBSCRIBE,
         Op.CLERK_REGISTER_GET,
+        Op.CLERK_SHORTFALL_LIST,
         Op.ADMIN_REPORT_SALES,
         Op.ADMIN_AUDIT_LIST,
         Op.ADMIN_USER_LIST,
@@ -35,7 +36,12 @@ STAFF_READS = frozenset(
 # Ops open to customers that are privileged changes when staff make them (to any order).
 STAFF_ON_BEHALF = frozenset({Op.ORDER_CANCEL})
 REGISTER_OPS = frozenset({Op.CLERK_REGISTER_OPEN, Op.CLERK_REGISTER_CLOSE})
-TARGET_ARGS = (("order_id", "order"), ("product_id", "product"), ("user_id", "user"))
+TARGET_ARGS = (
+    ("order_id", "order"),
+    ("product_id", "product"),
+    ("user_id", "user"),
+    ("shortfall_id", "shortfall"),
+)
 
 
 def record_refusal(

@@ -8,10 +8,15 @@ and this dialog offers only to send it again, same key, lines and payment, or to
 once the clerk confirms it was not sold; so it is charged at most once even if this dialog is
 closed and opened again. After a definite answer (declined, short of stock) the next try is
 a new sale.
+
+While the server is away, a cash sale is rung up offline: queued on the station's disk
+with its own key and receipt number (`Shop.ring_up_offline`), and dismissed with what the
+receipt shows (an order without an `id`).
 """
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any, ClassVar
 
 from textual import on, work
@@ -150,6 +155,8 @@ class PayScreen(ModalScreen[dict[str, Any] | None]):
                 f"Sell {items} for cash: {money.format(tendered)} handed over, "
                 f"give {money.format(tendered - total)} change."
             )
+            if self._offline(payment):
+                what += " Offline: kept on this station and sent when the shop answers."
             return ConfirmScreen("Sell for cash?", what, f"Total {money.format(total)}", go="Sell")
         what = f"Charge the {METHOD_NAMES[payment['method']]} for {items}."
         return ConfirmScreen(
@@ -159,6 +166,9 @@ class PayScreen(ModalScreen[dict[str, Any] | None]):
     @work(exclusive=True, group="pay")
     async def _confirm_and_sell(self, payment: dict[str, Any]) -> None:
         if not await self.app.push_screen_wait(self._question(payment)):
+            return
+        if self._offline(payment):
+            self._ring_up_offline(payment)
             return
         self._set_selling(True)
         try:
@@ -171,6 +181,26 @@ class PayScreen(ModalScreen[dict[str, Any] | None]):
         finally:
             self._set_selling(False)
         self.dismiss(order)
+
+    def _offline(self, payment: dict[str, Any]) -> bool:
+        """A new cash sale while the server is away (a sale in doubt is only ever sent
+        again as it was: another key could sell the same goods twice)."""
+        return (
+            payment["method"] == "cash"
+            and not self.shop.online
+            and self.shop.offline is not None
+            and self.ticket.in_doubt is None
+        )
+
+    def _ring_up_offline(self, payment: dict[str, Any]) -> None:
+        try:
+            sale = self.shop.ring_up_offline(self.ticket.offline_lines(), payment.get("tendered"))
+        except (sqlite3.Error, OSError) as error:
+            self._problem(
+                f"This station could not keep the sale on its disk ({error}): nothing was sold."
+            )
+            return
+        self.dismiss(sale.order(self.ticket.names()))
 
     def _refused(self, error: BaseException, payment: dict[str, Any]) -> None:
         """Say what happened, and start a new sale (a new key) unless the last one may

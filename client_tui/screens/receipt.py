@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Digits, Footer, Label, Static
 
 from client_tui.money import Money
-from client_tui.receipt import METHODS
+from client_tui.receipt import METHODS, receipt_number
 
 
 class ReceiptScreen(ModalScreen[None]):
@@ -31,7 +31,10 @@ class ReceiptScreen(ModalScreen[None]):
         payment = self.order.get("payment") or {}
         method = payment.get("method", "")
         with Vertical(id="receipt-dialog", classes="dialog") as dialog:
-            dialog.border_title = f"Sold · order {self.order['id']}"
+            if self.order.get("id") is None:
+                dialog.border_title = f"Sold offline · receipt {receipt_number(self.order)}"
+            else:
+                dialog.border_title = f"Sold · order {self.order['id']}"
             with Horizontal(id="receipt-body"):
                 with VerticalScroll(id="receipt-paper"):
                     yield Static(self.receipt, id="receipt-text")

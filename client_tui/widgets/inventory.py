@@ -1,5 +1,5 @@
-"""Inventory, for staff: the catalog with live stock, a low-stock filter, and restock and
-adjust dialogs.
+"""Inventory, for staff: the catalog with live stock, a low-stock filter, restock and
+adjust dialogs, and the open shortfalls of offline sales (`s`) to resolve.
 
 The filter runs on the client (the server lists by name): with it on, pages load until
 the view is full or the catalog ends, keeping the products at or below `LOW_STOCK`. A row
@@ -15,6 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Label
 
+from client_tui.screens.shortfalls import ShortfallsScreen
 from client_tui.screens.stock import StockScreen
 from client_tui.shop import Shop
 from client_tui.stock import LOW_STOCK
@@ -26,6 +27,7 @@ class InventoryView(CatalogView):
         Binding("r", "stock(False)", "Restock"),
         Binding("a", "stock(True)", "Adjust"),
         Binding("l", "low_stock", "Low stock"),
+        Binding("s", "shortfalls", "Shortfalls"),
     ]
 
     def __init__(self, shop: Shop, *, id: str | None = None) -> None:
@@ -54,3 +56,6 @@ class InventoryView(CatalogView):
     def action_stock(self, adjust: bool) -> None:
         if (product := self.table.highlighted) is not None:
             self.app.push_screen(StockScreen(self.shop, product, adjust=adjust))
+
+    def action_shortfalls(self) -> None:
+        self.app.push_screen(ShortfallsScreen(self.shop))

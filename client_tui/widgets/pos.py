@@ -4,6 +4,11 @@ The entry line takes a SKU typed or scanned (a barcode scanner types the SKU, th
 `3*SKU` for three, or a product name, completed as it is typed (→ takes the completion);
 a name that fits several products opens a list to pick from. F5, F6 and F7 pay by cash,
 card or e-wallet; F8 opens or closes the till, which selling needs.
+
+When the server is away the till goes on selling for cash: products are found among those
+last seen at this till (price and stock as last known), each sale is queued on the station's
+disk (`offline_queue`) with its receipt number before its receipt shows, a banner counts
+the sales waiting, and they are sent, oldest first, as soon as the server answers.
 """
 
 from __future__ import annotations
@@ -22,9 +27,17 @@ from textual.suggester import Suggester
 from textual.widgets import DataTable, Digits, Input, Label
 from textual.widgets.data_table import CellDoesNotExist
 
-from client_tui.errors import CALL_ERRORS, describe, end_if_signed_out, quiet_link
+from client_tui.errors import (
+    CALL_ERRORS,
+    LINK_ERRORS,
+    describe,
+    end_if_signed_out,
+    quiet_link,
+)
 from client_tui.hub import hub_of
-from client_tui.receipt import receipt_text, save_receipt
+from client_tui.offline_queue import Sent
+from client_tui.receipt import receipt_number, receipt_text, save_receipt
+from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.pay import PayScreen
 from client_tui.screens.pick import PickProductScreen
 from client_tui.screens.receipt import ReceiptScreen
@@ -37,6 +50,11 @@ from client_tui.widgets.fit import FitTable
 from protocol.rules import MAX_QTY
 
 SUGGEST_AFTER_S = 0.15  # the pause in typing after which a completion is looked up
+SEND_EVERY_S = 2.0  # while sales rung up offline wait and the server answers: try sending
+NEEDS_PROVIDER = (
+    "Card and e-wallet need the payment provider, which the till cannot reach while the "
+    "shop is offline: take cash (F5), or wait for the link."
+)
 MAX_SKU = 64
 _QTY_PREFIX = re.compile(r"(\s*\d+\s*\*\s*)?(.*)", re.DOTALL)
 
@@ -85,8 +103,10 @@ class PosView(Vertical):
         self.ticket = Ticket()
         self._lookups = asyncio.Lock()  # entries go on the ticket in the order typed
         self._busy = False  # a dialog of the till or of paying is up (or on its way)
+        self._sending = False  # the sales rung up offline are being sent
 
     def compose(self) -> ComposeResult:
+        yield Label("", id="offline-banner")
         yield Label("", id="till-line")
         yield Input(
             placeholder="SKU, 3*SKU or a name (→ completes), then Enter",
@@ -113,7 +133,12 @@ class PosView(Vertical):
         hub_of(self).stock_changed.subscribe(self, self._stock_changed)
         self.show_ticket()
         self.show_till()
+        self.show_offline()
         self._read_till()
+        if self.shop.offline is not None:
+            self.watch(self.app, "link", lambda _: self._link_changed())
+            hub_of(self).resynced.subscribe(self, lambda _: self._send_queued())
+            self.set_interval(SEND_EVERY_S, self._send_queued)
 
     @property
     def table(self) -> FitTable:
@@ -143,6 +168,11 @@ class PosView(Vertical):
         async with self._lookups:
             try:
                 product = await self._find(entry.text)
+            except LINK_ERRORS as error:
+                if self.shop.offline is None:
+                    self.say(f"{entry.text}: {describe(error)}", problem=True)
+                    return
+                product = self._find_known(entry.text)
             except CALL_ERRORS as error:
                 self.say(f"{entry.text}: {describe(error)}", problem=True)
                 end_if_signed_out(self, error)
@@ -152,7 +182,10 @@ class PosView(Vertical):
 
     async def _find(self, text: str) -> dict[str, Any] | None:
         """The product `text` names: its SKU, its whole name, or the one search result;
-        several results: the clerk picks one (None if they back out)."""
+        several results: the clerk picks one (None if they back out). Offline: among the
+        products last seen at this till."""
+        if not self.shop.online and self.shop.offline is not None:
+            return self._find_known(text)
         if len(text) <= MAX_SKU and (product := await self.shop.product_by_sku(text)):
             return product
         items, _ = await self.shop.products(query=text)
@@ -164,6 +197,22 @@ class PosView(Vertical):
             return None
         return await self.app.push_screen_wait(PickProductScreen(self.shop, text, items))
 
+    def _find_known(self, text: str) -> dict[str, Any] | None:
+        """The product last seen at this till with this SKU, or the one whose name has
+        `text`; the clerk is told when there is none, or several."""
+        items = self.shop.known_products(text)
+        named = [p for p in items if p["name"].casefold() == text.casefold()]
+        if len(named) == 1 or len(items) == 1:
+            return (named or items)[0]
+        if not items:
+            self.say(
+                f"Offline: no product this till has seen has the SKU or name {text!r}.",
+                problem=True,
+            )
+        else:
+            self.say(f"Offline: {len(items)} products fit {text!r}: type the SKU.", problem=True)
+        return None
+
     def add(self, product: dict[str, Any], qty: int) -> None:
         try:
             line = self.ticket.add(product, qty)
@@ -171,7 +220,10 @@ class PosView(Vertical):
             self.say(str(error), problem=True)
             return
         self.show_ticket(cursor=line.product_id)
-        self.say(f"{qty} x {product['name']}  {self.shop.money.format(product['price'])}")
+        said = f"{qty} x {product['name']}  {self.shop.money.format(product['price'])}"
+        if product.get("last_known"):
+            said = f"Last known price, {product['stock']} in stock then: {said}"
+        self.say(said)
         self._watch_ticket()
 
     # -- the ticket
@@ -273,7 +325,10 @@ class PosView(Vertical):
     async def _pay_steps(self, method: str) -> None:
         async with self._lookups:  # what was typed before the key is on the ticket
             pass
-        if self.shop.till.status != TillStatus.OPEN:
+        if not self.shop.online and self.shop.offline is not None:
+            if not self._can_sell_offline(method):
+                return
+        elif self.shop.till.status != TillStatus.OPEN:
             self.say("Selling needs an open till: open it first.", problem=True)
             if not await self.app.push_screen_wait(TillOpenScreen(self.shop)):
                 return
@@ -289,9 +344,28 @@ class PosView(Vertical):
         self.ticket.new_sale()
         self.show_ticket()
         self._watch_ticket()
-        self.say(f"Sold: order {order['id']}, {self.shop.money.format(order['total'])}.")
+        total = self.shop.money.format(order["total"])
+        if order["id"] is None:
+            self.say(f"Sold offline: receipt {order['receipt']}, {total}; sent when online.")
+            self.show_offline()
+        else:
+            self.say(f"Sold: order {order['id']}, {total}.")
         await self._show_receipt(order)
         self.action_entry()
+
+    def _can_sell_offline(self, method: str) -> bool:
+        """Offline: cash only, on a till known to be open; else the clerk is told why."""
+        if method != "cash":
+            self.say(NEEDS_PROVIDER, problem=True)
+            return False
+        if self.shop.till.status != TillStatus.OPEN:
+            self.say(
+                "Offline, selling needs the till that was open when the link was lost: "
+                "F8 opens one once the shop answers.",
+                problem=True,
+            )
+            return False
+        return True
 
     async def _show_receipt(self, order: dict[str, Any]) -> None:
         till, user = self.shop.till, self.shop.user
@@ -303,7 +377,7 @@ class PosView(Vertical):
             clerk=user["username"],
         )
         try:
-            saved = str(save_receipt(text, order["id"]))
+            saved = str(save_receipt(text, receipt_number(order)))
         except OSError as error:
             saved = f"Not saved: {error.strerror or error}."
         await self.app.push_screen_wait(ReceiptScreen(self.shop.money, order, text, saved))
@@ -340,14 +414,98 @@ class PosView(Vertical):
     async def _till(self) -> None:
         self._busy = True
         try:
-            if self.shop.till.status == TillStatus.OPEN:
-                await self.app.push_screen_wait(TillCloseScreen(self.shop))
-            else:
+            if self.shop.till.status != TillStatus.OPEN:
                 await self.app.push_screen_wait(TillOpenScreen(self.shop))
+            elif await self._may_close():
+                await self.app.push_screen_wait(TillCloseScreen(self.shop))
         finally:
             self._busy = False
         self.show_till()
+        self.show_offline()
         self.action_entry()
+
+    async def _may_close(self) -> bool:
+        """Closing with sales rung up offline still queued: the clerk waits for them (the
+        server then counts them in the till's figures), or closes now and reconciles later."""
+        if not self.shop.online:
+            self.say(
+                "Closing the till needs the shop's server, which reckons its cash.", problem=True
+            )
+            return False
+        if self.shop.queued_count():
+            await self._send_now()
+        waiting = self.shop.queued_count()
+        if not waiting:
+            return True
+        sales = f"{waiting} sale{'' if waiting == 1 else 's'}"
+        question = ConfirmScreen(
+            f"{sales} rung up offline not sent yet",
+            "The till's figures do not count them yet. Wait: they are sent as soon as the "
+            "shop takes them, then close. Or close now and reconcile later: the drawer holds "
+            "their cash, and each is recorded with this till's session when it arrives (its "
+            "audit entry says it came after the close).",
+            sales,
+            go="Close now, reconcile later",
+            back="Wait",
+        )
+        close_now: bool = await self.app.push_screen_wait(question)
+        return close_now
+
+    # -- the sales rung up offline
+
+    def _link_changed(self) -> None:
+        self.show_offline()
+        if self.shop.online:
+            self._send_queued()
+
+    def show_offline(self) -> None:
+        """The banner: offline (cash only, last known prices), and the sales waiting."""
+        banner = self.query_one("#offline-banner", Label)
+        waiting = self.shop.queued_count()
+        sales = f"{waiting} sale{'' if waiting == 1 else 's'}"
+        if self.shop.offline is None:
+            text = ""
+        elif not self.shop.online:
+            text = f"OFFLINE · cash only · {sales} to send · prices and stock as last known"
+        elif waiting:
+            text = f"Sending {sales} rung up offline to the shop…"
+        else:
+            text = ""
+        banner.update(text)
+        banner.display = bool(text)
+
+    def _send_queued(self) -> None:
+        if not self._sending and self.shop.online and self.shop.queued_count():
+            self._send_worker()
+
+    @work(group="pos-send")
+    async def _send_worker(self) -> None:
+        await self._send_now()
+
+    async def _send_now(self) -> None:
+        if self._sending:
+            return
+        self._sending = True
+        try:
+            sent = await self.shop.send_queued()
+        finally:
+            self._sending = False
+        self._sent(sent)
+
+    def _sent(self, sent: Sent) -> None:
+        if sent.recorded:
+            count = len(sent.recorded)
+            self.say(f"Sent {count} sale{'' if count == 1 else 's'} rung up offline to the shop.")
+        for sale in sent.refused:
+            self.app.notify(
+                f"The shop refused the sale {sale.receipt} rung up offline ({sale.problem}). "
+                "It stays on this station (offline.db) for a person to settle.",
+                severity="error",
+                timeout=15,
+            )
+        if isinstance(sent.stopped, CALL_ERRORS) and not isinstance(sent.stopped, LINK_ERRORS):
+            end_if_signed_out(self, sent.stopped)
+        self.show_offline()
 
     # -- the message line
 

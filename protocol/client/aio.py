@@ -152,6 +152,16 @@ class AsyncClient:
             limits = self.hello.get("limits") or {}
             self._slots = asyncio.Semaphore(int(limits.get("max_in_flight", DEFAULT_IN_FLIGHT)))
 
+    def connect_later(self, token: str | None = None) -> None:
+        """Start reconnecting without a first connection, as if the link had dropped: the
+        client connects when the server answers, resuming the session `token` (kept from an
+        earlier run). For an application that works offline from its start (a till)."""
+        if self.state != State.CLOSED:
+            raise RuntimeError("connect_later is for a client not yet connected")
+        self._closing = False
+        self.token = token
+        self._lost()
+
     async def close(self) -> None:
         """Close for good: no reconnect; requests in flight fail with `ConnectionLost`."""
         self._closing = True

@@ -22,6 +22,7 @@ from server.services.cart import CART_LINES, lock_cart_of_order, out_of_stock
 from server.services.catalog import not_found
 from server.services.order_queries import Order, find_order, order_map, read_order, visible
 from server.services.order_states import check_transition
+from server.services.shortfalls import take_offline_stock
 from server.services.stock import ShortOfStock, move_stock
 from server.write_jobs import write_job
 
@@ -43,6 +44,8 @@ class Purchase:
     method: str
     provider: str
     currency: str
+    receipt: str | None = None
+    offline_at: str | None = None  # a sale rung up offline: when, as a timestamp column holds it
 
 
 # -- checkout: `begin_checkout`, the payment (no transaction open), then one of the two others
@@ -109,16 +112,22 @@ def write_order(db: pw.Database, purchase: Purchase, basket: Basket, now: str) -
     order_id, customer_name = sql.execute(
         db,
         "INSERT INTO orders (customer_id, clerk_id, register_id, status, channel, total, "
-        "currency, idempotency_key, created_at, updated_at) "
-        "VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?) "
+        "currency, idempotency_key, created_at, updated_at, receipt, offline_at) "
+        "VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?) "
         "RETURNING id, (SELECT username FROM users WHERE users.id = orders.customer_id)",
-        (p.customer_id, p.clerk_id, p.register_id, p.channel, total, p.currency, p.key, now, now),
+        (
+            *(p.customer_id, p.clerk_id, p.register_id, p.channel, total, p.currency, p.key),
+            *(now, now, p.receipt, p.offline_at),
+        ),
     ).fetchone()
     # Claimed before the stock is taken: the same key racing on another server waits here
     # for that one's commit and answers in_progress, never out_of_stock.
     if not idempotency.claim(db, p.user_id, p.key, p.print_, now, order_id):
         raise idempotency.key_in_progress()
-    changes = _take_stock(db, basket, order_id, p.user_id, now)
+    if p.offline_at is None:
+        changes = _take_stock(db, basket, order_id, p.user_id, now)
+    else:
+        changes = take_offline_stock(db, basket, order_id, p.user_id, now)
     _write_lines(db, order_id, basket)
     payment = _write_payment(db, order_id, p.provider, p.method, total, now)
     announce_order(db, order_id)
@@ -134,6 +143,8 @@ def write_order(db: pw.Database, purchase: Purchase, basket: Basket, now: str) -
         now,
         None,
         None,
+        p.receipt,
+        p.offline_at,
     )
     return order_map(row, [_order_line(line) for line in basket], payment), changes
 

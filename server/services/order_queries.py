@@ -14,7 +14,7 @@ from server.wire import utc
 
 ORDER_COLUMNS = (
     "o.id, o.status, o.channel, o.customer_id, u.username, o.total, o.currency, o.created_at, "
-    "o.updated_at, o.cancel_reason, o.tracking_ref"
+    "o.updated_at, o.cancel_reason, o.tracking_ref, o.receipt, o.offline_at"
 )
 ORDER_FROM = "orders o LEFT JOIN users u ON u.id = o.customer_id"  # the owner's name with it
 LINE_FIELDS = ("product_id", "sku", "name", "qty", "unit_price", "line_total", "refunded_qty")
@@ -38,6 +38,8 @@ def order_map(
         updated,
         reason,
         tracking,
+        receipt,
+        offline_at,
     ) = row
     return {
         "id": order_id,
@@ -53,6 +55,8 @@ def order_map(
         "cancel_reason": reason,
         "tracking": tracking,
         "payment": payment,
+        "receipt": receipt,
+        "offline_at": utc(offline_at),
     }
 
 

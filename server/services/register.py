@@ -9,6 +9,7 @@ and on every server of the shop. The database holds at most one open register pe
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import peewee as pw
@@ -19,6 +20,7 @@ from server import sql, wire
 from server.audit import audit, target_of
 from server.dbexec import DatabaseExecutor, is_postgres
 from server.dispatch import Call
+from server.services.offline import SKEW
 from server.write_jobs import write_job
 
 METHODS = ("cash", "card", "ewallet")
@@ -71,6 +73,23 @@ def open_register_id(db: pw.Database, clerk_id: int) -> int:
     if register_id is None:
         raise no_open_register()
     return register_id
+
+
+def offline_register(db: pw.Database, clerk_id: int, offline_at: str) -> tuple[int | None, bool]:
+    """The register session an offline sale rung up at `offline_at` belongs to (section
+    11.7): the clerk's opened last at or before `offline_at` plus the clock skew allowed,
+    open or closed since; and whether it has closed. (None, False) if the clerk had none.
+
+    Held `FOR SHARE` on PostgreSQL as `find_open_register` holds an open one: a close of it
+    running meanwhile either counts this sale or is seen to have closed before it."""
+    latest = str(datetime.fromisoformat(offline_at) + SKEW)
+    row = sql.one(
+        db,
+        "SELECT id, status FROM registers WHERE clerk_id = ? AND opened_at <= ? "
+        f"ORDER BY opened_at DESC, id DESC LIMIT 1{_lock(db, 'SHARE')}",
+        (clerk_id, latest),
+    )
+    return (None, False) if row is None else (row[0], row[1] == "closed")
 
 
 @write_job

@@ -5,16 +5,22 @@ as `begin_checkout` does for a cart. Cash needs no provider, so a cash sale is c
 that same transaction; a card or e-wallet sale is then charged and marked `completed` or
 declined by checkout's own steps (`server.services.checkout.PaymentSteps`), and a retry
 while it runs here waits for it as a checkout's does (`OneRunPerKey`).
+
+A sale the till rang up offline (`offline_at`, cash only: `server.services.offline`) takes
+the same job, with three differences: its register session is the one open when it was
+rung up, its stock is never refused (`take_offline_stock` records a shortfall instead),
+and its lines may carry the price the till charged.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import peewee as pw
 from twisted.internet.defer import Deferred
 
-from protocol.errors import BadRequest, PaymentDeclined
+from protocol.errors import BadRequest, Conflict, PaymentDeclined
 from protocol.ops import Op
 from protocol.rules import OrderStatus
 from server import sql
@@ -25,6 +31,7 @@ from server.events import EventHub
 from server.idempotency import fingerprint
 from server.services.catalog import not_found
 from server.services.checkout import Checkouts
+from server.services.offline import check_offline
 from server.services.order_jobs import (
     Purchase,
     paid_order,
@@ -35,7 +42,8 @@ from server.services.order_jobs import (
     write_order,
 )
 from server.services.order_queries import Order
-from server.services.register import open_register_id
+from server.services.register import offline_register, open_register_id
+from server.services.shortfalls import order_shortfalls
 from server.write_jobs import write_job
 
 PRODUCT = "SELECT id, sku, name, price, stock, archived, currency FROM products WHERE "
@@ -60,11 +68,12 @@ class SaleService:
                 f"a {payment['method']} payment needs its token",
                 {"field": "payment.token", "rule": "required"},
             )
+        offline_at = check_offline(call.args, datetime.now(UTC))
         print_ = fingerprint(call.op, call.args)
         slot = (call.identity.user_id, call.args["idempotency_key"])
-        return self.runs.run(slot, print_, lambda: self._sale(call, print_))
+        return self.runs.run(slot, print_, lambda: self._sale(call, print_, offline_at))
 
-    async def _sale(self, call: Call, print_: str) -> Order:
+    async def _sale(self, call: Call, print_: str, offline_at: str | None) -> Order:
         clerk_id, args = call.identity.user_id, call.args
         payment = args["payment"]
         begun = await self.dbx.write(
@@ -77,6 +86,8 @@ class SaleService:
             payment.get("tendered"),
             self.currency,
             self.provider,
+            args.get("receipt"),
+            offline_at,
         )
         order = begun["order"]
         if begun["existing"]:
@@ -98,6 +109,8 @@ def begin_sale(
     tendered: int | None,
     currency: str,
     provider: str,
+    receipt: str | None = None,
+    offline_at: str | None = None,
 ) -> dict[str, Any]:
     """Claim the key, take the stock and write the order: `pending` for a card or e-wallet
     (to be charged), `completed` with `change_due` for cash. Returns `{"order", "changes",
@@ -105,8 +118,14 @@ def begin_sale(
     stored = stored_order(db, clerk_id, key, print_)
     if stored is not None:
         return {"order": stored, "changes": [], "existing": True}
-    register_id = open_register_id(db, clerk_id)
-    basket = _basket(db, lines)
+    details: dict[str, Any] = {}
+    register_id: int | None
+    if offline_at is None:
+        register_id = open_register_id(db, clerk_id)
+    else:
+        register_id, after_close = offline_register(db, clerk_id, offline_at)
+        details = {"register_id": register_id, "after_close": after_close}
+    basket = _basket(db, lines, offline=offline_at is not None)
     total = sum(price * qty for _, _, _, qty, price, *_ in basket)
     cash = method == "cash"
     change_due = (total if tendered is None else tendered) - total
@@ -126,10 +145,15 @@ def begin_sale(
         method=method,
         provider="cash" if cash else provider,
         currency=currency,
+        receipt=receipt,
+        offline_at=offline_at,
     )
     now = sql.now()
-    order, changes = write_order(db, purchase, basket, now)
-    details: dict[str, Any] = {"total": total, "method": method}
+    written = _write_sale(db, purchase, basket, now)
+    if "existing" in written:
+        return written
+    order, changes = written["order"], written["changes"]
+    details = {"total": total, "method": method, **_sale_details(db, order, details)}
     if cash:
         answer = {"change_due": change_due}
         when = record_payment(db, order["id"], None, OrderStatus.COMPLETED, answer, now)
@@ -139,20 +163,63 @@ def begin_sale(
     return {"order": order, "changes": changes, "existing": False}
 
 
-def _basket(db: pw.Database, lines: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+def _write_sale(
+    db: pw.Database, purchase: Purchase, basket: list[tuple[Any, ...]], now: str
+) -> dict[str, Any]:
+    """`write_order`, as `{"order", "changes"}`. A sale with a receipt is written in a
+    savepoint: when another order holds the receipt (its unique index), that is either
+    this very sale committed meanwhile by another server (same key: answered as a repeat,
+    `existing`) or another sale (`conflict` on `receipt`)."""
+    if purchase.receipt is None:
+        order, changes = write_order(db, purchase, basket, now)
+        return {"order": order, "changes": changes}
+    try:
+        with db.atomic():
+            order, changes = write_order(db, purchase, basket, now)
+            return {"order": order, "changes": changes}
+    except pw.IntegrityError:
+        if sql.one(db, "SELECT 1 FROM orders WHERE receipt = ?", (purchase.receipt,)) is None:
+            raise
+    stored = stored_order(db, purchase.user_id, purchase.key, purchase.print_)
+    if stored is not None:
+        return {"order": stored, "changes": [], "existing": True}
+    raise Conflict(
+        f"receipt {purchase.receipt} is another sale's: the till's numbering went wrong",
+        {"field": "receipt"},
+    )
+
+
+def _sale_details(db: pw.Database, order: Order, register: dict[str, Any]) -> dict[str, Any]:
+    """What the audit entry adds for a receipt and for an offline sale (`register`: its
+    register session), whose shortfalls it flags."""
+    details: dict[str, Any] = {}
+    if order["receipt"] is not None:
+        details["receipt"] = order["receipt"]
+    if order["offline_at"] is not None:
+        details["offline_at"] = order["offline_at"].isoformat()
+        details.update(register)
+        details["shortfalls"] = order_shortfalls(db, order["id"])
+    return details
+
+
+def _basket(
+    db: pw.Database, lines: list[dict[str, Any]], *, offline: bool = False
+) -> list[tuple[Any, ...]]:
     """The products sold, as `CART_LINES` selects a cart's: each line's product by id or
-    sku (unknown or archived: `not_found`), none twice (`bad_request` on the later line)."""
+    sku (unknown, or archived unless sold `offline`: `not_found`), none twice (`bad_request`
+    on the later line), at the line's `unit_price` if it gives one, else the current one."""
     basket, seen = [], set()
     for i, line in enumerate(lines):
         if "product_id" in line:
             ident, row = line["product_id"], sql.one(db, PRODUCT + "id = ?", (line["product_id"],))
         else:
             ident, row = line["sku"], sql.one(db, PRODUCT + "sku = ?", (line["sku"],))
-        if row is None or row[5]:
+        if row is None or (row[5] and not offline):
             raise not_found("product", ident)
         pid, sku, name, price, stock, archived, currency = row
         if pid in seen:
             raise repeated_product(i, pid)
         seen.add(pid)
+        price = line.get("unit_price", price)
         basket.append((pid, sku, name, line["qty"], price, stock, archived, currency))
     return basket

@@ -1,12 +1,13 @@
 """`admin.report.sales`: what the shop sold over a range of days (PROTOCOL.md section 12.8).
 
-A sale counts on the UTC day its order was created, net of every refund of it so far (a
+A sale counts on the UTC day it was sold (`SOLD_AT`: when the order was created, or for a
+sale rung up offline when the till rang it up), net of every refund of it so far (a
 refund lowers the day of the sale, not the day of the refund): its units are `qty` -
 `refunded_qty` and its amount `unit_price` times those units. Counted are online orders
 that were paid (`paid`, `shipped`, `delivered`) and point-of-sale orders that completed
 (`completed`); `pending`, `cancelled` and wholly `refunded` ones never count.
 
-Both queries select by `orders.created_at` (indexed) over at most `MAX_DAYS` days, and run
+Both queries select by `SOLD_AT` (an index on that expression) over at most `MAX_DAYS` days, and run
 in one read transaction so that the totals by day and by product agree.
 """
 
@@ -29,20 +30,21 @@ CHANNELS = ("online", "pos")
 METHODS = ("cash", "card", "ewallet")
 COUNTED = "('paid', 'shipped', 'delivered', 'completed')"
 LEFT = "(l.qty - l.refunded_qty)"  # units of a line not refunded
-IN_RANGE = f"o.created_at >= ? AND o.created_at <= ? AND o.status IN {COUNTED}"
+SOLD_AT = "COALESCE(o.offline_at, o.created_at)"  # as the index `orders_sold_at` has it
+IN_RANGE = f"{SOLD_AT} >= ? AND {SOLD_AT} <= ? AND o.status IN {COUNTED}"
 
 # SQLite, without statistics (nothing runs ANALYZE), would rather search `orders_status`,
 # every paid order ever, than the day range: it is told which index to use. PostgreSQL
 # keeps statistics and picks by itself.
-ORDERS = {False: "orders o INDEXED BY orders_created_at", True: "orders o"}
+ORDERS = {False: "orders o INDEXED BY orders_sold_at", True: "orders o"}
 # One row per counted order (units left > 0), then summed by day, channel and method (the
 # method of its payment: an order is written with exactly one).
 BY_DAY_SQL = (
     "SELECT s.day, s.channel, p.method, COUNT(*), SUM(s.units), SUM(s.amount) FROM ("
-    "SELECT o.id AS id, substr(CAST(o.created_at AS TEXT), 1, 10) AS day, o.channel AS channel,"
+    f"SELECT o.id AS id, substr(CAST({SOLD_AT} AS TEXT), 1, 10) AS day, o.channel AS channel,"
     f" SUM({LEFT}) AS units, SUM(l.unit_price * {LEFT}) AS amount"
     f" FROM {{orders}} JOIN order_lines l ON l.order_id = o.id WHERE {IN_RANGE}"
-    f" GROUP BY o.id, o.created_at, o.channel HAVING SUM({LEFT}) > 0"
+    f" GROUP BY o.id, {SOLD_AT}, o.channel HAVING SUM({LEFT}) > 0"
     ") s JOIN payments p ON p.order_id = s.id GROUP BY s.day, s.channel, p.method"
 )
 BY_PRODUCT_SQL = (

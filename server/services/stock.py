@@ -58,3 +58,47 @@ def move_stock(
     change = StockChange(product_id, stock, version)
     announce_stock(db, change)
     return change
+
+
+def sell_offline(
+    db: pw.Database, product_id: int, qty: int, order_id: int, user_id: int, now: str
+) -> tuple[StockChange | None, int]:
+    """Sell `qty` units of a product for an offline sale, in the caller's transaction: the
+    units the stock holds are taken, and what it lacks is a shortfall. The stock change (None
+    if the stock was 0 already) and the units short.
+
+    The books say what happened: a `shortfall` movement adds the units that must have been
+    there unrecorded, then the `sale` movement takes every unit sold, as for any sale, so
+    stock = initial stock + movements still holds and stock ends at 0, never below. The
+    product's row is locked first (`FOR UPDATE` on PostgreSQL; SQLite has one writer), so
+    a sale running meanwhile on another server is counted before this one reads the stock.
+    """
+    lock = " FOR UPDATE" if isinstance(db, pw.PostgresqlDatabase) else ""
+    row = sql.one(db, f"SELECT stock FROM products WHERE id = ?{lock}", (product_id,))
+    if row is None:
+        raise not_found("product", product_id)
+    stock = row[0]
+    short = max(0, qty - stock)
+    if short == 0:
+        return move_stock(
+            db, product_id, -qty, "sale", order_id=order_id, user_id=user_id, now=now
+        ), 0
+    movements = (("shortfall", short, stock + short), ("sale", -qty, 0))
+    for kind, delta, after in movements:
+        sql.execute(
+            db,
+            "INSERT INTO stock_movements (product_id, kind, delta, stock_after, order_id, "
+            "user_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (product_id, kind, delta, after, order_id, user_id, now),
+        )
+    if stock == 0:
+        return None, short
+    version = sql.one(
+        db,
+        "UPDATE products SET stock = 0, version = version + 1, updated_at = ? WHERE id = ? "
+        "RETURNING version",
+        (now, product_id),
+    )[0]  # type: ignore[index]  # the row is locked: it is there
+    change = StockChange(product_id, 0, version)
+    announce_stock(db, change)
+    return change, short

@@ -1,5 +1,5 @@
 from db.conservation import check_conservation
-from db.models import Order, OrderLine, Product, StockMovement
+from db.models import Order, OrderLine, Product, Shortfall, StockMovement
 
 
 def sell(user, product, qty, status="paid"):
@@ -72,3 +72,46 @@ def test_detects_wrong_signs_and_orphan_sales(database, make_product):
     assert len(problems) == 2
     assert "(restock of product" in problems[0] and "delta -1" in problems[0]
     assert "(sale of product" in problems[1] and "names no order" in problems[1]
+
+
+def sell_offline(user, product, qty):
+    """What an offline sale of more than the stock writes: the units missing as a shortfall
+    movement and row, then the sale of every unit, leaving the stock at 0."""
+    short = qty - Product.get_by_id(product.id).stock
+    order = Order.create(clerk=user, status="completed", channel="pos", total=0, currency="IDR")
+    OrderLine.create(
+        order=order,
+        product=product,
+        sku=product.sku,
+        name=product.name,
+        qty=qty,
+        unit_price=0,
+        line_total=0,
+    )
+    move(product, "shortfall", short, order=order)
+    move(product, "sale", -qty, order=order)
+    return order, Shortfall.create(product=product, order=order, qty=short)
+
+
+def test_an_offline_sale_with_a_shortfall_conserves_stock(database, make_user, make_product):
+    clerk, tea = make_user(role="clerk"), make_product(stock=2)
+    sell_offline(clerk, tea, 5)
+    assert Product.get_by_id(tea.id).stock == 0
+    assert check_conservation(database) == []
+
+
+def test_detects_a_shortfall_its_movements_do_not_match(database, make_user, make_product):
+    clerk, tea = make_user(role="clerk"), make_product(stock=2)
+    order, short = sell_offline(clerk, tea, 5)
+    Shortfall.update(qty=1).where(Shortfall.id == short.id).execute()
+    assert check_conservation(database) == [
+        f"order {order.id}, product {tea.id}: shortfall movements total +3, "
+        "its shortfall records +1"
+    ]
+
+
+def test_detects_a_shortfall_movement_that_takes_stock_or_names_no_order(database, make_product):
+    tea = make_product(stock=10)
+    move(tea, "shortfall", -1)
+    problems = check_conservation(database)
+    assert len(problems) == 1 and "(shortfall of product" in problems[0], problems

@@ -27,6 +27,8 @@ from db.models import (
     RefundLine,
     Register,
     Session,
+    Shortfall,
+    StockMovement,
     User,
     utcnow,
 )
@@ -137,6 +139,7 @@ def test_upgrade_from_v1_keeps_data(empty):
         "refunds",
         "refund_lines",
         "recovery_codes",
+        "shortfalls",
     }
     old = {t: dump(empty, t) for t in TABLES - later}
 
@@ -370,3 +373,55 @@ def test_upgrade_from_v5_keeps_sessions_resumable_and_adds_recovery_codes(empty)
     RecoveryCode.create(user=1, code_hash="h")
     refused(empty, lambda: RecoveryCode.create(user=1, code_hash="h"))
     refused(empty, lambda: RecoveryCode.create(user=99, code_hash="g"))
+
+
+def test_upgrade_from_v6_keeps_movements_and_their_ids_and_adds_shortfalls(empty, db_url):
+    migrate(empty, target=6)
+    for statement in (
+        "INSERT INTO users (username, password_hash, role) VALUES ('ani', 'x', 'clerk')",
+        "INSERT INTO categories (name) VALUES ('Minuman')",
+        "INSERT INTO products (sku, name, category_id, price, currency, stock, initial_stock)"
+        " VALUES ('TEH-001', 'Teh', 1, 350000, 'IDR', 3, 5)",
+        "INSERT INTO orders (clerk_id, status, channel, total, currency)"
+        " VALUES (1, 'completed', 'pos', 700000, 'IDR')",
+        "INSERT INTO stock_movements (product_id, kind, delta, stock_after, order_id)"
+        " VALUES (1, 'sale', -2, 3, 1)",
+        "DELETE FROM stock_movements",  # the next id must still be 2, not 1 again
+        "INSERT INTO stock_movements (product_id, kind, delta, stock_after, order_id)"
+        " VALUES (1, 'sale', -2, 3, 1)",
+    ):
+        sql.execute(empty, statement)
+    movements, orders = dump(empty, "stock_movements"), dump(empty, "orders")
+
+    assert migrate(empty) == (6, LATEST)
+
+    assert dump(empty, "stock_movements") == movements
+    assert dump(empty, "orders", columns_of=orders) == orders
+    order = Order.get_by_id(1)
+    assert (order.receipt, order.offline_at) == (None, None)
+    made = StockMovement.create(product=1, kind="shortfall", delta=2, stock_after=5, order=1)
+    assert made.id == 3
+    refused(empty, lambda: StockMovement.create(product=1, kind="theft", delta=1, stock_after=6))
+    Shortfall.create(product=1, order=1, qty=2)
+    refused(empty, lambda: Shortfall.create(product=1, order=1, qty=1))  # one per line
+    refused(empty, lambda: Shortfall.create(product=1, order=1, qty=0))
+
+
+def test_a_shortfall_is_open_or_resolved_with_its_reason(database, make_user, make_product):
+    clerk, product = make_user(role="clerk"), make_product()
+    order = Order.create(clerk=clerk, status="completed", channel="pos", total=0, currency="IDR")
+    refused(database, lambda: Shortfall.create(product=product, order=order, qty=1, reason="x"))
+    short = Shortfall.create(product=product, order=order, qty=1)
+    resolved = {"resolved_at": utcnow(), "resolved_by": clerk.id, "delta": 0}
+    refused(database, lambda: Shortfall.update(**resolved, reason="").execute())
+    Shortfall.update(**resolved, reason="miscount").execute()
+    assert Shortfall.get_by_id(short.id).reason == "miscount"
+
+
+def test_receipts_are_unique_among_orders(database, make_user):
+    clerk = make_user(role="clerk")
+    made = {"clerk": clerk, "status": "completed", "channel": "pos", "total": 0, "currency": "IDR"}
+    Order.create(**made, receipt="K1-1")
+    Order.create(**made)
+    Order.create(**made)  # many orders without one
+    refused(database, lambda: Order.create(**made, receipt="K1-1"))

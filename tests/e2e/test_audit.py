@@ -240,9 +240,19 @@ def test_each_privileged_change_leaves_exactly_one_entry(servers: Servers, tmp_p
             payment={"method": "cash", "tendered": product["price"]},
             idempotency_key="audit-1",
         )
+        clerk.call(  # rung up offline, for more than the stock: one entry all the same
+            "clerk.sale",
+            lines=[{"product_id": product["id"], "qty": 1000}],
+            payment={"method": "cash"},
+            idempotency_key="audit-2",
+            offline_at=datetime.now(UTC),
+            receipt="AUDIT-1",
+        )
         clerk.call("clerk.register.close", counted_cash=product["price"])
         admin.call("clerk.restock", product_id=product["id"], qty=2, reason="delivery")
         clerk.call("clerk.adjust", product_id=product["id"], delta=-1, reason="broken")
+        (short,) = clerk.call("clerk.shortfall.list")["items"]
+        admin.call("clerk.shortfall.resolve", shortfall_id=short["id"], reason="miscounted")
     server.stop()
 
     changes = [
@@ -253,7 +263,7 @@ def test_each_privileged_change_leaves_exactly_one_entry(servers: Servers, tmp_p
     with opened(server.db_url) as db:
         entries = db.execute_sql("SELECT action, target FROM audit_log").fetchall()
     audited = [(action, target) for action, target in entries if action in REGISTRY]
-    assert len(changes) == 9
+    assert len(changes) == 11
     assert sorted(audited) == sorted(changes)
 
 

@@ -66,6 +66,8 @@ MAY_CALL: dict[str, frozenset[str]] = {
     "clerk.restock": STAFF,
     "clerk.adjust": STAFF,
     "clerk.refund": STAFF,
+    "clerk.shortfall.list": STAFF,
+    "clerk.shortfall.resolve": STAFF,
     "admin.product.create": ADMIN,
     "admin.product.update": ADMIN,
     "admin.product.archive": ADMIN,
@@ -133,6 +135,8 @@ def arguments(tag: str) -> dict[str, dict[str, Any]]:
         "clerk.restock": {"product_id": NOBODY, "qty": 1, "reason": "authz"},
         "clerk.adjust": {"product_id": NOBODY, "delta": -1, "reason": "authz"},
         "clerk.refund": {"order_id": NOBODY, "reason": "authz"},
+        "clerk.shortfall.list": {"limit": 1},
+        "clerk.shortfall.resolve": {"shortfall_id": NOBODY, "reason": "authz"},
         "admin.product.create": {
             "sku": f"AUTHZ-{tag}",
             "name": "authz",

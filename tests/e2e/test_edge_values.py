@@ -15,6 +15,7 @@ import base64
 import hashlib
 import secrets
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -22,7 +23,18 @@ import pytest
 from protocol.codec import packb
 from protocol.framing import encode
 from protocol.ops import CUSTOMER, REGISTRY, Op, OpSpec
-from protocol.schema import Bool, Day, Field, Int, ListOf, Record, Str, Type, VersionSpec
+from protocol.schema import (
+    Bool,
+    Day,
+    Field,
+    Int,
+    ListOf,
+    Record,
+    Str,
+    Timestamp,
+    Type,
+    VersionSpec,
+)
 from server.services.catalog import _scope_key as catalog_scope
 from tests.conftest import fresh_pg_schema
 from tests.e2e.harness import ServerProcess, Servers
@@ -50,6 +62,8 @@ EDGE_VALUES = {
     "last_day": "9999-12-31",
     "first_day": "0001-01-01",
     "long": "x" * 100_000,
+    "epoch": datetime(1970, 1, 1, tzinfo=UTC),
+    "last_microsecond": datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
     "empty_list": [],
     "empty_map": {},
 }
@@ -145,6 +159,8 @@ def _valid_type(shop: Shop, name: str, kind: Type) -> Any:
         return "2026-01-01"
     if isinstance(kind, VersionSpec):
         return 1
+    if isinstance(kind, Timestamp):
+        return datetime.now(UTC)
     raise AssertionError(f"no valid sample for {name}: {kind}")
 
 

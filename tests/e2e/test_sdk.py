@@ -346,3 +346,27 @@ def test_retry_now_ends_the_wait_between_reconnect_tries(shop, proxy):
 
     cart, accepted = asyncio.run(run())
     assert cart["currency"] == "IDR" and accepted == 2
+
+
+def test_connect_later_connects_when_the_server_answers_and_resumes_the_session(shop, proxy):
+    """A client started while the server is away (a till started offline): reconnecting
+    from the start, then connected and signed in with the kept token."""
+
+    async def run():
+        with shop.client() as first:
+            token = first.login("clerk", shop.passwords["clerk"])["token"]
+        proxy.down()
+        c = AsyncClient("127.0.0.1", proxy.port, backoff_min=0.05, backoff_max=0.2)
+        c.connect_later(token)
+        assert c.state == State.RECONNECTING
+        with pytest.raises(ConnectionLost):
+            await c.call("clerk.register.get")
+        with pytest.raises(RuntimeError):
+            c.connect_later(token)  # only for a client not yet connected
+        proxy.up()
+        await wait_until_async(lambda: c.state == State.CONNECTED, what="connected")
+        user = c.user
+        await c.close()
+        return user
+
+    assert asyncio.run(run())["username"] == "clerk"

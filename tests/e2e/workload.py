@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from protocol.client import AsyncClient, ConnectionLost, State
@@ -288,11 +290,13 @@ async def cancel(me: Actor, order: Sold) -> None:
 
 async def clerk_turn(me: Actor) -> None:
     roll = me.rng.random()
-    if roll < 0.4:
+    if roll < 0.35:
         await sale(me)
-    elif roll < 0.55:
+    elif roll < 0.45:
+        await offline_sale(me)
+    elif roll < 0.58:
         await restock(me)
-    elif roll < 0.7:
+    elif roll < 0.71:
         await adjust(me)
     else:
         await refund(me)
@@ -332,6 +336,26 @@ async def sale(me: Actor) -> None:
         assert not isinstance(answer, WarungError)
         assert answer["change_due"] == payment["tendered"] - total, (answer, payment)
         me.ledger.tills[me.name].cash_sales += total
+
+
+async def offline_sale(me: Actor) -> None:
+    """A cash sale the till rang up offline a moment ago, sent now: never refused for
+    stock (what the stock lacks becomes a shortfall), counted in the open till."""
+    basket = me.basket(4)
+    key = me.key()
+    receipt = f"{re.sub('[^A-Z0-9]', '', me.name.upper())[:16] or 'TILL'}-{me.keys}"
+    args = {
+        "idempotency_key": key,
+        "lines": [{"product_id": pid, "qty": qty} for pid, qty in basket.items()],
+        "payment": {"method": "cash"},
+        "offline_at": datetime.now(UTC),
+        "receipt": receipt,
+    }
+    answer = await me.keyed("clerk.sale", args)
+    assert not isinstance(answer, WarungError), (args, answer)
+    assert answer["receipt"] == receipt, answer
+    _record_sale(me, "pos", key, "cash", basket, answer)
+    me.ledger.tills[me.name].cash_sales += answer["total"]
 
 
 def _record_sale(

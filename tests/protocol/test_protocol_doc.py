@@ -41,6 +41,7 @@ from protocol.schema import (
     ListOf,
     Record,
     Str,
+    Timestamp,
     Type,
     VersionSpec,
 )
@@ -105,6 +106,8 @@ def describe_type(t: Type) -> tuple[str, str]:
         return "bool", "-" if t.only is None else f"only `{str(t.only).lower()}`"
     if isinstance(t, Day):
         return "str", "a day `YYYY-MM-DD`"
+    if isinstance(t, Timestamp):
+        return "timestamp", "-"
     if isinstance(t, VersionSpec):
         return "int or [int, int]", f"each 0 to {number(t.max)}; min <= max"
     if isinstance(t, ListOf):

@@ -209,6 +209,7 @@ CHANGES = {
     "clerk.restock",
     "clerk.adjust",
     "clerk.refund",
+    "clerk.shortfall.resolve",
     "admin.product.create",
     "admin.product.update",
     "admin.product.archive",

@@ -1,8 +1,17 @@
 """The command syntax: values, nesting, built-ins, and clear errors for bad lines."""
 
+from datetime import UTC, datetime, timedelta, timezone
+
 import pytest
 
-from client_shell.parse import Builtin, OpCall, ParseError, parse_line, split_words
+from client_shell.parse import (
+    Builtin,
+    OpCall,
+    ParseError,
+    parse_line,
+    split_words,
+    with_timestamps,
+)
 
 
 def test_blank_line_is_nothing() -> None:
@@ -88,3 +97,15 @@ def test_bad_lines_say_why(line: str, message: str) -> None:
     with pytest.raises(ParseError) as caught:
         parse_line(line)
     assert str(caught.value).startswith(message)
+
+
+def test_a_timestamp_argument_is_sent_as_a_utc_moment():
+    args = {"offline_at": "2026-11-30T16:30:00+07:00", "receipt": "K1-1"}
+    assert with_timestamps("clerk.sale", args) == {
+        "offline_at": datetime(2026, 11, 30, 16, 30, tzinfo=timezone(timedelta(hours=7))),
+        "receipt": "K1-1",
+    }
+    naive = with_timestamps("clerk.sale", {"offline_at": "2026-11-30 09:30"})
+    assert naive["offline_at"] == datetime(2026, 11, 30, 9, 30, tzinfo=UTC)
+    assert with_timestamps("clerk.sale", {"offline_at": "yesterday"}) == {"offline_at": "yesterday"}
+    assert with_timestamps("catalog.get", {"sku": "2026-11-30"}) == {"sku": "2026-11-30"}

@@ -1,6 +1,7 @@
 """Pictures of the till at 80x24 (pytest-textual-snapshot): the point of sale with a ticket,
-and the till closed with a difference. Each runs on a demo shop of its own (the same on
-every run), since the clerk's till is theirs on that server.
+the till closed with a difference, and the till offline with sales waiting. Each runs on a
+demo shop of its own (the same on every run), since the clerk's till is theirs on that
+server.
 
 After a deliberate change of the look: `pytest tests/tui/test_pos_snapshots.py
 --snapshot-update`, and review the SVGs in `__snapshots__/`.
@@ -13,6 +14,8 @@ from client_tui.screens.pay import PayScreen
 from client_tui.screens.receipt import ReceiptScreen
 from client_tui.screens.till import TillCloseScreen
 from tests.e2e.harness import ServerProcess
+from tests.e2e.proxy import CuttableProxy
+from tests.tui.offline_pilot import sell_cash, sign_in_kept, till_app
 from tests.tui.pilot import make_app, sign_in, wait_for
 from tests.tui.pos_pilot import Keys, at_the_till, demo_clerk, open_till, screen_of
 from tests.tui.test_snapshots import steady
@@ -53,3 +56,29 @@ def test_till_closed_with_a_difference(snap_compare, fresh_shop: ServerProcess):
         await steady(pilot)
 
     assert snap_compare(make_app(fresh_shop), run_before=run_before)
+
+
+def test_till_offline_with_sales_waiting(snap_compare, fresh_shop: ServerProcess):
+    """The banner (offline, cash only, 2 sales waiting, prices as last known) over a ticket
+    whose product was found among those last seen. The client is closed once offline, so
+    the status reads `○ offline` instead of a moving countdown."""
+    proxy = CuttableProxy(fresh_shop.port)
+
+    async def run_before(pilot):
+        app = pilot.app
+        await sign_in_kept(pilot, *demo_clerk(fresh_shop))
+        await open_till(pilot, "100000", station="kasir-1")
+        await sell_cash(pilot, ["MIE-0001", "KOP-0002"])
+        proxy.down()
+        await wait_for(pilot, lambda: not app.shop.online, "the link lost")
+        await app.client.close()
+        await sell_cash(pilot, ["MIE-0001"])
+        await sell_cash(pilot, ["KOP-0002"], "50000")
+        await Keys(pilot).scan("2*MIE-0001", 1)
+        app.clear_notifications()
+        await steady(pilot)
+
+    try:
+        assert snap_compare(till_app(proxy.port), run_before=run_before)
+    finally:
+        proxy.close()

@@ -6,9 +6,11 @@ Skipped where tmux is missing; `.ci/run` installs it, so CI always runs these.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -17,7 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from client_tui.connection import Target
 from client_tui.money import Money
+from client_tui.settings import Settings
+from tests.e2e.harness import wait_until
+from tests.e2e.proxy import CuttableProxy
 from tests.tui.pilot import product_by_sku
 
 pytestmark = pytest.mark.skipif(
@@ -251,3 +257,90 @@ def test_a_killed_server_is_said_in_the_terminal_and_ctrl_r_retries(fresh_shop, 
         term.wait_for("warung exited 0")
     finally:
         term.close()
+
+
+def test_a_till_killed_offline_loses_no_sale_in_a_real_terminal(fresh_shop, home: Path):
+    """`kill -9` while the receipt of an offline sale is on the screen: restarted, still
+    offline, the till has both sales queued and numbers the next one after them; once the
+    link is back the server has the three, each once, with the receipts the till showed."""
+    proxy = CuttableProxy(fresh_shop.port)
+    with fresh_shop.client("clerk") as clerk:  # a till open since before
+        clerk.call("clerk.register.open", station="kasir-7", opening_cash=0)
+    kept_clerk_session(fresh_shop, proxy.port, home)
+    try:
+        argv = [*warung_command(), "--port", str(proxy.port), "--receipt-prefix", "K7"]
+        term = Terminal(home, argv, size=(80, 24))
+        try:
+            term.wait_for(r"Till kasir-7 open")
+            sell_exact(term, "MIE-0001", r"Sold · order \d+")  # the till sees the product
+            proxy.down()
+            term.wait_for("OFFLINE · cash only · 0 sales to send")
+            sell_exact(term, "MIE-0001", r"Sold offline · receipt K7-000001")
+            sell_exact(term, "MIE-0001", r"Sold offline · receipt K7-000002", then=None)
+            kill_app(term)
+        finally:
+            term.close()
+        term = Terminal(home, argv, size=(80, 24))
+        try:
+            term.wait_for("OFFLINE · cash only · 2 sales to send")
+            sell_exact(term, "MIE-0001", r"Sold offline · receipt K7-000003")
+            proxy.up()
+            term.wait_for(r"Sent \d sales? rung up offline", timeout=30)
+            wait_until(lambda: len(offline_receipts(fresh_shop)) == 3, 30, "all three sent")
+            term.keys("C-q")
+            term.wait_for("warung exited 0")
+        finally:
+            term.close()
+    finally:
+        proxy.close()
+    assert sorted(offline_receipts(fresh_shop)) == ["K7-000001", "K7-000002", "K7-000003"]
+
+
+def kept_clerk_session(server, port: int, home: Path) -> None:
+    """The clerk signed in to `port` with *Stay signed in*, as an earlier run left it."""
+    with server.client() as client:
+        token = client.login("clerk", server.passwords["clerk"])["token"]
+    folder = home / "config" / "warung"
+    Settings(folder).remember(Target("127.0.0.1", port), "clerk")
+    Settings(folder).keep_session(Target("127.0.0.1", port), "clerk", token)
+
+
+def sell_exact(term: Terminal, sku: str, sold: str, then: str | None = "Enter") -> None:
+    """One unit of `sku` for the exact cash, waiting for `sold` on the receipt; `then`:
+    the key that leaves the receipt (None: it stays on the screen)."""
+    term.wait_for(r"SKU, 3\*SKU or a name")  # the entry line empty, focused after a sale
+    term.type(sku)
+    term.wait_for(f"(?m)^ {sku} *$")
+    term.keys("Enter")
+    term.wait_for(r"1 item · Total")
+    term.keys("F5")
+    term.wait_for("Cash handed over")
+    term.keys("Enter")
+    term.wait_for("Sell for cash")
+    term.keys("Enter")
+    term.wait_for(sold)
+    if then is not None:
+        term.keys(then)
+        term.wait_for(r"0 items · Total")
+
+
+def kill_app(term: Terminal) -> None:
+    """SIGKILL the `warung` process in the pane: no handler, no close, no goodbye."""
+    shell = term.tmux("display-message", "-p", "#{pane_pid}").strip()
+    [pid] = [p.parent.name for p in Path("/proc").glob("[0-9]*/stat") if _parent(p) == shell]
+    os.kill(int(pid), signal.SIGKILL)
+    term.wait_for("warung exited 137")
+
+
+def _parent(stat: Path) -> str | None:
+    """The parent's pid in /proc/<pid>/stat (after the command's parenthesised name)."""
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()[1]
+    except (OSError, IndexError):
+        return None
+
+
+def offline_receipts(server) -> list[str]:
+    with server.client("clerk") as client:
+        orders = client.call("order.list", limit=100)["items"]
+    return [o["receipt"] for o in orders if o["channel"] == "pos" and o["offline_at"]]

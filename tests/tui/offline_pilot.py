@@ -1,0 +1,75 @@
+"""Helpers for driving the till offline: signing in with a kept session, a cash sale by
+keys, and what the server holds of the sales afterwards."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.pilot import Pilot
+from textual.widgets import Checkbox, Input
+
+from client_tui.app import WarungApp
+from client_tui.connection import Target
+from client_tui.screens.confirm import ConfirmScreen
+from client_tui.screens.pay import PayScreen
+from client_tui.screens.receipt import ReceiptScreen
+from client_tui.settings import Settings
+from client_tui.till import TillStatus
+from tests.e2e.harness import ServerProcess
+from tests.tui.pilot import still, wait_for
+from tests.tui.pos_pilot import pos, screen_of
+
+PREFIX = "K1"
+
+
+def till_app(port: int) -> WarungApp:
+    """The clerk's `warung` on `port` (a proxy the test cuts), station prefix K1."""
+    return still(WarungApp(Target("127.0.0.1", port), settings=Settings(), receipt_prefix=PREFIX))
+
+
+async def sign_in_kept(pilot: Pilot[Any], username: str, password: str) -> None:
+    """Sign in with *Stay signed in* ticked (a till restarted offline resumes from it)."""
+    app = pilot.app
+    await wait_for(pilot, lambda: app.screen.query("#username"), "the sign-in screen")
+    app.screen.query_one("#username", Input).value = username
+    app.screen.query_one("#password", Input).value = password
+    app.screen.query_one("#stay", Checkbox).value = True
+    app.screen.query_one("#password", Input).focus()
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: app.screen.query("#pos-view"), "the point of sale")
+    await wait_for(pilot, lambda: app.shop.till.status != TillStatus.UNKNOWN, "the till read")
+
+
+async def sell_cash(pilot: Pilot[Any], skus: list[str], cash: str = "") -> ReceiptScreen:
+    """Ring up `skus` (one each) and sell for `cash` (empty: the exact amount); returns
+    the receipt shown, after Enter has gone back to the entry line."""
+    app = pilot.app
+    view = pos(app)
+    for lines, sku in enumerate(skus, 1):
+        await pilot.press(*sku, "enter")
+        await wait_for(pilot, lambda n=lines: len(view.ticket.lines) == n, f"{sku} on the ticket")
+    await pilot.press("f5")
+    await screen_of(pilot, PayScreen)
+    await pilot.press(*cash, "enter")
+    await screen_of(pilot, ConfirmScreen)
+    await pilot.press("enter")
+    receipt: ReceiptScreen = await screen_of(pilot, ReceiptScreen)
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: view.entry.has_focus and not view.ticket.lines, "next sale")
+    return receipt
+
+
+def pos_sales(server: ServerProcess) -> list[dict[str, Any]]:
+    """Every point-of-sale order on the server, oldest first."""
+    orders: list[dict[str, Any]] = []
+    cursor = None
+    with server.client("clerk") as client:
+        while True:
+            args: dict[str, Any] = {"limit": 100}
+            if cursor:
+                args["cursor"] = cursor
+            page = client.call("order.list", args)
+            orders += page["items"]
+            if not (cursor := page.get("next_cursor")):
+                break
+    return sorted((o for o in orders if o["channel"] == "pos"), key=lambda o: o["id"])
