@@ -10,6 +10,7 @@ till comes back through HAProxy to the other one."""
 from __future__ import annotations
 
 import asyncio
+import copy
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -74,13 +75,21 @@ async def test_offline_sales_reach_the_other_server_behind_haproxy(
             proxy.down()
             gone.stop()
             wait_until(lambda: haproxy.servers_up() == {"w2" if on_first else "w1"}, 30, "down")
-            return left
+            return through(front, left)
 
         try:
-            await offline_then_back(first, proxy, cut_and_stop_the_tills_server)
+            await offline_then_back(through(front, first), proxy, cut_and_stop_the_tills_server)
         finally:
             proxy.close()
             haproxy.stop()
+
+
+def through(front: int, server: ServerProcess) -> ServerProcess:
+    """`server` as the test's own clients reach it: through HAProxy's `front`, since servers
+    behind it take connections from HAProxy only (the PROXY protocol)."""
+    view = copy.copy(server)
+    view.port = front
+    return view
 
 
 async def offline_then_back(
