@@ -52,8 +52,16 @@ class WarungServiceMaker:
 
         from server.service import ConfigurationError, build
 
+        args = options.args
+        if args.log_file is not None or args.log_format != "text":
+            raise SystemExit(
+                "warung: under twist and twistd the runner writes the log: give it their own "
+                "options (twist --log-format json --log-file PATH warung ..., twistd --logfile "
+                "PATH warung ...), not --log-format or --log-file (nor WARUNG_LOG_* or the "
+                "config file's log_* keys)"
+            )
         try:
-            return build(options.args, reactor)
+            return build(args, reactor)
         except ConfigurationError as exc:
             raise SystemExit(f"warung: {exc}") from None
 

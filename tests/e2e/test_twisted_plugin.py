@@ -50,6 +50,7 @@ def test_the_plugin_serves_and_drains_on_sigterm(servers: Servers, runner: str) 
     [
         (["--port", "http"], 2, "'http' is not a port number"),
         (["--tls-key", "key.pem"], 2, "--tls-key needs --tls-cert"),
+        (["--log-format", "json"], 1, "under twist and twistd the runner writes the log"),
     ],
 )
 def test_the_plugin_takes_the_serve_options_and_their_errors(
