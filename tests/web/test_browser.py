@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from selenium.webdriver.common.keys import Keys
 
+from protocol.errors import InvalidState
 from tests.e2e.harness import ServerProcess, wait_until
 from tests.tui.pilot import Account, new_customer
 from tests.web.browser import DESKTOP, PHONE, Browser, Screen
@@ -164,3 +165,24 @@ def test_a_clerk_rings_up_a_cash_sale_from_the_page(
         [sale] = clerk.call("order.list", limit=1)["items"]
     assert sale["channel"] == "pos" and sale["payment"]["method"] == "cash"
     assert [(line["product_id"], line["qty"]) for line in sale["lines"]] == [(product["id"], 2)]
+
+
+def test_a_clerk_on_a_phone_opens_the_point_of_sale_with_its_buttons(
+    shop: ServerProcess, web: WebProcess, phone: Browser, shots: Path
+):
+    product = product_in_stock(shop, 2)
+    with shop.client("clerk") as clerk:
+        try:
+            clerk.call("clerk.register.get")  # opened by the desktop clerk's test
+        except InvalidState:
+            clerk.call("clerk.register.open", station="web-2", opening_cash=100_000_00)
+    sign_in(phone, web.url, Account("clerk", shop.passwords["clerk"]))
+    phone.wait_for("E-wallet", timeout=30)  # the point of sale's buttons, on a phone alone
+    phone.keys(f"2*{product['sku']}", Keys.ENTER)
+    ticket = phone.settled("Total")
+    assert ticket.cols <= 45
+    price = f"Rp {product['price'] // 100:,}".replace(",", ".")
+    assert ticket.find(price) is not None, "the price shows whole at phone width"
+    phone.screenshot(shots / "phone-pos.png")
+    phone.tap_for("Cash", "Cash handed over")
+    phone.screenshot(shots / "phone-pay.png")
