@@ -23,6 +23,7 @@ from selenium.webdriver.common.actions.action_builder import ActionBuilder
 from selenium.webdriver.common.actions.pointer_input import PointerInput
 from selenium.webdriver.common.by import By
 
+FAILED = pytest.StashKey[bool]()  # the test's body failed (set by conftest's report hook)
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 PHONE = (390, 844)
@@ -224,6 +225,15 @@ class Browser:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.driver.save_screenshot(str(path))
         return path
+
+    def keep_if_failed(self, request: pytest.FixtureRequest, folder: Path) -> None:
+        """After a failed test: a screenshot and the terminal's text, named after it."""
+        if not request.node.stash.get(FAILED, False):
+            return
+        shot = self.screenshot(folder / f"failed-{request.node.name}.png")
+        screen = self.screen()
+        text = screen.text if screen else "(no terminal)"
+        print(f"\n{request.node.name} failed; the page ({shot}):\n{text}")
 
     def close(self) -> None:
         self.driver.quit()
