@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from pathlib import PurePath
 from typing import Any, ClassVar
 
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.notifications import Notify
@@ -129,6 +129,14 @@ class WarungApp(App[None]):
         """Before Textual shows the toast (its own handler runs after this one): the same
         message showing goes, and the oldest when `MAX_TOASTS` are up."""
         make_room(self, event.notification.message)
+
+    def on_key(self, event: events.Key) -> None:
+        """Before the bindings (`App._on_key`): a key pressed before a question was put up
+        is dropped, whichever screen's widget it was sent to (see `ConfirmScreen`)."""
+        screen = self.screen
+        if isinstance(screen, ConfirmScreen) and not screen.answered_by(event):
+            event.prevent_default()
+            event.stop()
 
     def on_mount(self) -> None:
         self.set_interval(LINK_TICK_S, self._show_link)

@@ -3,13 +3,18 @@ closing the till. The dialog names what will happen and the amount; Enter (or th
 button) goes ahead, Escape (or *Back*) backs out and nothing is sent.
 
 From a worker: `if await self.app.push_screen_wait(ConfirmScreen(...)): <do it>`.
+
+A key pressed before the question was put up is not its answer (the app drops it, see
+`WarungApp.on_key`): the Enter that sent the cash handed over, or a second one pressed on
+its heels, can reach the question behind its push (a busy app, a browser's link), where
+the focused button would take it as *Sell*.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -37,6 +42,7 @@ class ConfirmScreen(ModalScreen[bool]):
         self.amount = amount
         self.go = go
         self.back = back
+        self.asked_at: float | None = None  # when the question was put up (Message.time)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-dialog", classes="dialog") as dialog:
@@ -47,6 +53,15 @@ class ConfirmScreen(ModalScreen[bool]):
                 yield Button(f"{self.go} (Enter)", id="confirm", variant="error", compact=True)
                 yield Button(f"{self.back} (Esc)", id="back", compact=True)
         yield Footer()
+
+    def on_screen_resume(self, event: events.ScreenResume) -> None:
+        if self.asked_at is None:
+            self.asked_at = event.time
+
+    def answered_by(self, key: events.Key) -> bool:
+        """Whether `key` was pressed once the question was up (keys carry the time they
+        were read, on the clock of Textual's messages)."""
+        return self.asked_at is not None and key.time >= self.asked_at
 
     def action_answer(self, go: bool) -> None:
         self.dismiss(go)

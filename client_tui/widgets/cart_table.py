@@ -24,6 +24,10 @@ NAME_LINES = 2  # a compact name folds onto at most this many lines
 
 
 class CartTable(FitTable):
+    # the widths of Qty, Price, Total and the note; compact: on a phone
+    WIDTHS: tuple[int, int, int, int] = (4, 12, 14, 11)
+    COMPACT_WIDTHS: tuple[int, int, int, int] = (4, 11, 12, 2)
+
     class Refit(Message):
         """The columns changed for the width: the lines must be drawn again."""
 
@@ -36,7 +40,7 @@ class CartTable(FitTable):
         self.add_cart_columns()
 
     def add_cart_columns(self) -> None:
-        widths = (4, 11, 12, 2) if self.compact else (4, 12, 14, 11)
+        widths = self.COMPACT_WIDTHS if self.compact else self.WIDTHS
         self.add_column("Product", key="name", width=MIN_NAME)
         for (key, title), width in zip(
             (("qty", "Qty"), ("price", "Price"), ("total", "Total"), ("note", "")),

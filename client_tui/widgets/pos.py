@@ -3,7 +3,9 @@
 The entry line takes a SKU typed or scanned (a barcode scanner types the SKU, then Enter),
 `3*SKU` for three, or a product name, completed as it is typed (→ takes the completion);
 a name that fits several products opens a list to pick from. F5, F6 and F7 pay by cash,
-card or e-wallet; F8 opens or closes the till, which selling needs.
+card or e-wallet; F8 opens or closes the till, which selling needs. On a phone the ticket
+is compact (no SKU, whole amounts) and a row of buttons, tall enough for a finger, pays
+and opens the till.
 
 When the server is away the till goes on selling for cash: products are found among those
 last seen at this till (price and stock as last known), each sale is queued on the station's
@@ -18,13 +20,12 @@ import contextlib
 import re
 from typing import Any, ClassVar
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.suggester import Suggester
-from textual.widgets import DataTable, Digits, Input, Label
+from textual.widgets import Button, DataTable, Digits, Input, Label
 from textual.widgets.data_table import CellDoesNotExist
 
 from client_tui.errors import (
@@ -46,9 +47,17 @@ from client_tui.shop import Shop
 from client_tui.stock import Level, shortfall
 from client_tui.ticket import Entry, Ticket, TicketError, parse_entry
 from client_tui.till import TillStatus
-from client_tui.widgets.fit import FitTable
+from client_tui.widgets.cart_table import CartTable
+from client_tui.widgets.ticket_table import TicketTable
 from protocol.rules import MAX_QTY
 
+# the phone's buttons: (id, label, the action they run)
+PHONE_BUTTONS = (
+    ("pos-cash", "Cash", "pay('cash')"),
+    ("pos-card", "Card", "pay('card')"),
+    ("pos-ewallet", "E-wallet", "pay('ewallet')"),
+    ("pos-till", "Till", "till"),
+)
 SUGGEST_AFTER_S = 0.15  # the pause in typing after which a completion is looked up
 SEND_EVERY_S = 2.0  # while sales rung up offline wait and the server answers: try sending
 NEEDS_PROVIDER = (
@@ -115,21 +124,17 @@ class PosView(Vertical):
             classes="tab-start",
             compact=True,
         )
-        yield FitTable(fill="name", minimum=12, id="ticket")
+        yield TicketTable(self.shop.money, id="ticket")
         with Horizontal(id="pos-footer"):
             with Vertical(id="pos-words"):
                 yield Label("", id="pos-message")
                 yield Label("", id="pos-count")
             yield Digits("", id="pos-total")
+        with Horizontal(id="pos-buttons"):  # shown on a phone alone (views.tcss)
+            for button_id, label, _ in PHONE_BUTTONS:
+                yield Button(label, id=button_id, compact=True)
 
     def on_mount(self) -> None:
-        table = self.table
-        table.add_column("SKU", key="sku", width=8)
-        table.add_column("Product", key="name", width=12)
-        table.add_column(Text("Qty", justify="right"), key="qty", width=4)
-        table.add_column(Text("Price", justify="right"), key="price", width=12)
-        table.add_column(Text("Total", justify="right"), key="total", width=13)
-        table.add_column("", key="note", width=11)
         hub_of(self).stock_changed.subscribe(self, self._stock_changed)
         self.show_ticket()
         self.show_till()
@@ -141,8 +146,8 @@ class PosView(Vertical):
             self.set_interval(SEND_EVERY_S, self._send_queued)
 
     @property
-    def table(self) -> FitTable:
-        return self.query_one("#ticket", FitTable)
+    def table(self) -> TicketTable:
+        return self.query_one("#ticket", TicketTable)
 
     @property
     def entry(self) -> Input:
@@ -234,32 +239,29 @@ class PosView(Vertical):
         keep = cursor if cursor is not None else self._current_id()
         table.clear()
         for line in self.ticket.lines:
-            table.add_row(
-                line.sku,
-                Text(line.name, no_wrap=True, overflow="ellipsis"),
-                Text(str(line.qty), justify="right"),
-                Text(money.format(line.unit_price), justify="right"),
-                Text(money.format(line.line_total), justify="right"),
-                self._note(line.product_id, line.qty),
-                key=str(line.product_id),
-            )
+            table.add_ticket_line(line, self._short(line.product_id, line.qty))
         if keep is not None and str(keep) in table.rows:
             table.move_cursor(row=table.get_row_index(str(keep)))
         count = self.ticket.count
         self.query_one("#pos-count", Label).update(
             f"{count} item{'' if count == 1 else 's'} · Total {money.currency}"
         )
-        self.query_one("#pos-total", Digits).update(money.format(self.ticket.total, symbol=False))
+        total = money.format(self.ticket.total, symbol=False, whole=table.compact)
+        self.query_one("#pos-total", Digits).update(total)
         self.screen.refresh_bindings()
 
-    def _note(self, product_id: int, qty: int) -> Text:
-        return Text(shortfall(qty, self.shop.book.stock(product_id, qty)), style="bold red")
+    def _short(self, product_id: int, qty: int) -> str:
+        return shortfall(qty, self.shop.book.stock(product_id, qty))
+
+    @on(CartTable.Refit)
+    def _refit(self) -> None:
+        self.show_ticket()
 
     def _stock_changed(self, levels: dict[int, Level]) -> None:
         for line in self.ticket.lines:
             if line.product_id in levels:
                 try:
-                    note = self._note(line.product_id, line.qty)
+                    note = self.table.note(self._short(line.product_id, line.qty))
                     self.table.update_cell(str(line.product_id), "note", note)
                 except CellDoesNotExist:
                     continue
@@ -513,6 +515,12 @@ class PosView(Vertical):
         label = self.query_one("#pos-message", Label)
         label.update(text)
         label.set_class(problem, "problem")
+
+    @on(Button.Pressed, "#pos-buttons Button")
+    async def _button(self, event: Button.Pressed) -> None:
+        event.stop()
+        actions = {button_id: action for button_id, _, action in PHONE_BUTTONS}
+        await self.run_action(actions[event.button.id or ""])
 
     @on(DataTable.RowHighlighted, "#ticket")
     def _row_highlighted(self) -> None:

@@ -82,3 +82,17 @@ def test_till_offline_with_sales_waiting(snap_compare, fresh_shop: ServerProcess
         assert snap_compare(till_app(proxy.port), run_before=run_before)
     finally:
         proxy.close()
+
+
+def test_point_of_sale_on_a_phone(snap_compare, fresh_shop: ServerProcess):
+    async def run_before(pilot):
+        await sign_in(pilot, *demo_clerk(fresh_shop))
+        await at_the_till(pilot)
+        await open_till(pilot, "100000", station="kasir-1")
+        keys = Keys(pilot)
+        await keys.scan("MIE-0001", 1)
+        await keys.scan("3*KOP-0002", 2)
+        await keys.scan("12*SUS-0011", 3)
+        await steady(pilot)
+
+    assert snap_compare(make_app(fresh_shop), run_before=run_before, terminal_size=(40, 40))

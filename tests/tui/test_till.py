@@ -8,6 +8,7 @@ register is the clerk's, on that server, until closed."""
 
 from __future__ import annotations
 
+from textual import events
 from textual.widgets import Digits, Input, Label, Static
 
 from client_tui.screens.confirm import ConfirmScreen
@@ -29,6 +30,7 @@ from tests.tui.pos_pilot import (
 )
 
 THREE = ("MIE-0001", "MIE-0002", "KOP-0002")
+HOPS = 20  # a key's way from the app to the focused button and back, and the press's: ~10
 
 
 def sales_on_server(server) -> list[dict]:
@@ -352,3 +354,28 @@ async def test_a_till_opened_elsewhere_after_sign_in_is_taken_over_when_opening(
         await screen_of(pilot, ReceiptScreen)
     [sale] = sales_on_server(fresh_shop)
     assert sale["status"] == "completed"
+
+
+async def test_an_enter_typed_before_the_question_showed_does_not_answer_it(fresh_shop):
+    """Seen in a browser: the Enter that sent the cash handed over was taken as the answer
+    to the question it asked as well. A key pressed before the question was put up (here
+    a second Enter, delivered behind the screen's push as a busy app or link delivers it)
+    reaches the question's focused *Sell* button; it must not sell."""
+    app = make_app(fresh_shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *demo_clerk(fresh_shop))
+        await at_the_till(pilot)
+        await open_till(pilot)
+        await Keys(pilot).scan("MIE-0001", 1)
+        await pilot.press("f5")
+        await screen_of(pilot, PayScreen)
+        typed_in_the_cash_dialog = events.Key("enter", "\r")
+        await pilot.press("enter")  # the exact amount: asks first
+        question = await screen_of(pilot, ConfirmScreen)
+        app.post_message(typed_in_the_cash_dialog)
+        for _ in range(HOPS):  # each pause: every message then queued is handled
+            await pilot.pause()
+        assert app.screen is question and sales_on_server(fresh_shop) == []
+        await pilot.press("enter")  # an Enter once the question shows answers it
+        await screen_of(pilot, ReceiptScreen)
+    assert len(sales_on_server(fresh_shop)) == 1

@@ -23,6 +23,7 @@ from selenium.webdriver.common.actions.action_builder import ActionBuilder
 from selenium.webdriver.common.actions.pointer_input import PointerInput
 from selenium.webdriver.common.by import By
 
+FAILED = pytest.StashKey[bool]()  # the test's body failed (set by conftest's report hook)
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 PHONE = (390, 844)
@@ -210,20 +211,38 @@ class Browser:
 
     def tap_for(self, text: str, expect: str, *, last: bool = False) -> Screen:
         """Tap `text` until `expect` shows (a tap that lands while the app is still
-        redrawing can go unseen: a person taps again). Only for taps that change nothing
-        twice over: a tab, a dialog that opens."""
+        redrawing can go unseen: a person taps again, if what they tapped is still
+        there). Only for taps that change nothing twice over: a tab, a dialog that opens,
+        a dialog's button that closes it."""
         for _ in range(RETAPS):
             self.tap(text, last=last)
             try:
                 return self.wait_for(expect, RETAP_S)
             except AssertionError:
-                continue
+                if self.showing(text):
+                    continue
+                # the tap was taken (what was tapped is gone) and its answer is slow, as
+                # a sale under load: wait for it, tapping nothing that has gone
+                return self.wait_for(expect)
         return self.wait_for(expect, RETAP_S)
+
+    def showing(self, text: str) -> bool:
+        screen = self.screen()
+        return screen is not None and screen.find(text) is not None
 
     def screenshot(self, path: Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.driver.save_screenshot(str(path))
         return path
+
+    def keep_if_failed(self, request: pytest.FixtureRequest, folder: Path) -> None:
+        """After a failed test: a screenshot and the terminal's text, named after it."""
+        if not request.node.stash.get(FAILED, False):
+            return
+        shot = self.screenshot(folder / f"failed-{request.node.name}.png")
+        screen = self.screen()
+        text = screen.text if screen else "(no terminal)"
+        print(f"\n{request.node.name} failed; the page ({shot}):\n{text}")
 
     def close(self) -> None:
         self.driver.quit()

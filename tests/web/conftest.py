@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.harness import ServerProcess, Servers
-from tests.web.browser import system_browser
+from tests.web.browser import FAILED, system_browser
 from tests.web.webproc import WebProcess
 
 
@@ -26,3 +26,12 @@ def web(shop: ServerProcess) -> Iterator[WebProcess]:
 def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Where the tests save their screenshots (look at them after a change of the look)."""
     return tmp_path_factory.mktemp("web-screenshots")
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+    """Note a test whose body failed, so its browser fixture saves what the page showed."""
+    report = yield
+    if report.when == "call":
+        item.stash[FAILED] = report.failed
+    return report

@@ -1,0 +1,67 @@
+"""The point of sale on a phone (40 columns), by taps: the ticket shows every column whole,
+and buttons three rows tall open the till, pay and confirm, with no F-key pressed."""
+
+from __future__ import annotations
+
+from textual.widgets import Button
+
+from client_tui.screens.confirm import ConfirmScreen
+from client_tui.screens.pay import PayScreen
+from client_tui.screens.receipt import ReceiptScreen
+from client_tui.screens.till import TillOpenScreen
+from client_tui.till import TillStatus
+from tests.tui.pilot import make_app, product_by_sku, sign_in, wait_for
+from tests.tui.pos_pilot import Keys, at_the_till, demo_clerk, screen_of
+from tests.tui.test_till import sales_on_server
+
+TAP_ROWS = 3  # about 60 pixels in the page: a finger needs 44
+
+
+async def test_a_clerk_on_a_phone_sells_by_taps_and_sees_the_whole_ticket(fresh_shop):
+    price = product_by_sku(fresh_shop, "KOP-0002")["price"]
+    app = make_app(fresh_shop)
+    async with app.run_test(size=(40, 40)) as pilot:
+        await sign_in(pilot, *demo_clerk(fresh_shop))
+        view = await at_the_till(pilot)
+        buttons = list(view.query("#pos-buttons Button").results(Button))
+        assert [b.label.plain for b in buttons] == ["Cash", "Card", "E-wallet", "Till"]
+        assert all(b.region.height >= TAP_ROWS and b.region.width >= 8 for b in buttons)
+        await pilot.click("#pos-till")
+        dialog = await screen_of(pilot, TillOpenScreen)
+        await pilot.press(*"100000", "enter")
+        await wait_for(pilot, lambda: app.shop.till.status == TillStatus.OPEN, "the till open")
+        await wait_for(pilot, lambda: app.screen is not dialog, "the dialog gone")
+        view.entry.focus()
+        await Keys(pilot).scan("12*KOP-0002", lines=1)
+
+        table = view.table
+        assert [str(c.label) for c in table.ordered_columns] == [
+            "Product",
+            "Qty",
+            "Price",
+            "Total",
+            "",
+        ]
+        assert table.virtual_size.width <= table.scrollable_content_region.width  # nothing cut
+        total = app.shop.money.format(12 * price, whole=True)
+        assert str(table.get_cell_at((0, 3))).strip() == total
+
+        await pilot.click("#pos-cash")
+        await screen_of(pilot, PayScreen)
+        await pilot.press("enter")  # the exact amount, typed on the phone's keyboard
+        question = await screen_of(pilot, ConfirmScreen)
+        confirm = question.query_one("#confirm", Button)
+        assert confirm.region.height >= TAP_ROWS
+        await pilot.click("#confirm")
+        await screen_of(pilot, ReceiptScreen)
+    [sale] = sales_on_server(fresh_shop)
+    assert sale["payment"]["method"] == "cash" and sale["lines"][0]["qty"] == 12
+
+
+async def test_the_buttons_are_for_phones_alone(fresh_shop):
+    app = make_app(fresh_shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *demo_clerk(fresh_shop))
+        view = await at_the_till(pilot)
+        assert not view.query_one("#pos-buttons").display
+        assert str(view.table.ordered_columns[0].label) == "SKU"
