@@ -182,6 +182,9 @@ def _database_down(failure: Failure) -> Failure:
 
 
 def _retryable(exc: Exception) -> bool:
-    """A serialization failure or deadlock, raised raw by psycopg2 or wrapped by peewee."""
-    original = exc.args[0] if exc.args and isinstance(exc.args[0], Exception) else exc
-    return getattr(original, "pgcode", None) in ("40001", "40P01")
+    """A serialization failure or deadlock, raised raw by psycopg2 or wrapped by peewee (which
+    keeps psycopg2's error only as the context of its own)."""
+    return any(
+        getattr(candidate, "pgcode", None) in ("40001", "40P01")
+        for candidate in (exc, exc.__context__)
+    )
