@@ -8,7 +8,6 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
-from protocol.envelope import PushTemplate
 from protocol.errors import Conflict
 from protocol.framing import FrameDecoder, Message, encode, frame
 from protocol.ops import Op

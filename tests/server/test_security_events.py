@@ -41,7 +41,12 @@ class Shop:
         table = {Op.HELLO: session.hello, Op.PING: session.ping, **handlers}
         dispatcher = Dispatcher(table, security)
         factory = WarungFactory(
-            dispatcher, EventHub(next_turn(self.clock)), limits, self.clock, Metrics(), security=security
+            dispatcher,
+            EventHub(next_turn(self.clock)),
+            limits,
+            self.clock,
+            Metrics(),
+            security=security,
         )
         self.conn = factory.buildProtocol(IPv4Address("TCP", ADDRESS, 40000))
         self.transport = StringTransport()
