@@ -22,10 +22,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
-from twisted.internet.interfaces import IReactorTime
-
 from protocol.envelope import PushTemplate
 from protocol.ops import EventName
+from server.clock import Clock
 
 
 class StockChange(NamedTuple):
@@ -74,7 +73,7 @@ def for_staff(order: dict[str, Any]) -> bool:
 Soon = Callable[[Callable[[], None]], object]  # runs a call soon: `next_turn`, or at once
 
 
-def next_turn(clock: IReactorTime) -> Soon:
+def next_turn(clock: Clock) -> Soon:
     """Calls put off to the next turn of the reactor, where the server sends them."""
     return lambda call: clock.callLater(0, call)
 
