@@ -23,7 +23,7 @@ from protocol.envelope import success
 from protocol.framing import FrameDecoder, Message, encode
 from protocol.ops import Op
 from server.dispatch import Dispatcher
-from server.events import EventHub
+from server.events import EventHub, next_turn
 from server.factory import WarungFactory
 from server.limits import Limits
 from server.metrics import Metrics
@@ -44,7 +44,8 @@ def server_feed() -> Callable[[bytes], None]:
     limits = Limits(rate_per_s=10**9, burst=10**9)  # measure the path, not the refusals
     session = SessionService(limits, SHOP)
     dispatcher = Dispatcher({Op.HELLO: session.hello, Op.PING: session.ping})
-    factory = WarungFactory(dispatcher, EventHub(), limits, Clock(), Metrics())
+    clock = Clock()
+    factory = WarungFactory(dispatcher, EventHub(next_turn(clock)), limits, clock, Metrics())
     conn = factory.buildProtocol(None)
     transport = StringTransport()
     conn.makeConnection(transport)

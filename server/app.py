@@ -17,7 +17,7 @@ from server.cursors import Cursors
 from server.database import checkpoint_wal, cursor_key, read_shop
 from server.dbexec import DatabaseExecutor
 from server.dispatch import Dispatcher
-from server.events import EventHub
+from server.events import EventHub, next_turn
 from server.factory import WarungFactory
 from server.handlers import handlers
 from server.hashing import HashingPool
@@ -69,7 +69,7 @@ class Server:
         shop = read_shop(db)
         currency = shop["currency"]
         self.dbx = DatabaseExecutor(db, reactor, url)
-        self.hub = EventHub()
+        self.hub = EventHub(next_turn(reactor))
         self.metrics = Metrics()
         cache = None if self.dbx.postgres else ProductCache()
         if cache is not None:

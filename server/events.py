@@ -1,9 +1,13 @@
 """Fan-out of committed changes to the connections that want them.
 
-Runs on the reactor thread only, and only for changes already committed. A stock change is
-encoded once (`PushTemplate`) and handed to each subscriber, which writes it or, while its
-transport is full, keeps it as the newest value for that product. Versions only move
-forward: a value older than one already published for a product is dropped.
+Runs on the reactor thread only, and only for changes already committed. Stock changes are
+coalesced: a publish records the newest value per product and asks for one flush soon (the
+next reactor turn), which encodes each changed product once (`PushTemplate`) and hands it to
+each subscriber, which writes it or, while its transport is full, keeps it as the newest
+value for that product. So a burst of changes to one product (a flash sale: a hundred sales
+in a turn, to thousands of watchers) costs one push per watcher per turn, not one per
+change. Versions only move forward: a value older than one already published for a product
+is dropped.
 
 An order goes to its owner's connections, and (encoded once, like stock) to the staff
 connections that called `order.subscribe`, each of which keeps it as the newest state of
@@ -20,6 +24,7 @@ from typing import Any, NamedTuple, Protocol
 
 from protocol.envelope import PushTemplate
 from protocol.ops import EventName
+from server.clock import Clock
 
 
 class StockChange(NamedTuple):
@@ -65,8 +70,18 @@ def for_staff(order: dict[str, Any]) -> bool:
     )
 
 
+Soon = Callable[[Callable[[], None]], object]  # runs a call soon: `next_turn`, or at once
+
+
+def next_turn(clock: Clock) -> Soon:
+    """Calls put off to the next turn of the reactor, where the server sends them."""
+    return lambda call: clock.callLater(0, call)
+
+
 class EventHub:
-    def __init__(self) -> None:
+    def __init__(self, soon: Soon) -> None:
+        self.soon = soon
+        self.dirty: dict[int, None] = {}  # products changed since the last flush, in order
         self.by_product: dict[int, set[Subscriber]] = defaultdict(set)
         self.everything: set[Subscriber] = set()
         self.subscriptions: dict[Subscriber, set[int]] = defaultdict(set)
@@ -116,8 +131,9 @@ class EventHub:
                 del self.by_product[product_id]
 
     def publish_stock(self, changes: Iterable[Sequence[int]]) -> None:
-        """Push committed stock values: `StockChange`s, or the lists msgpack makes of them
-        when a write job returns them from the writer process."""
+        """Record committed stock values, to be pushed by the next flush: `StockChange`s, or
+        the lists msgpack makes of them when a write job returns them from the writer
+        process. Listeners hear of each at once."""
         for change in map(StockChange._make, changes):
             known = self.latest.get(change.product_id)
             if known is not None and change.version <= known.version:
@@ -125,15 +141,26 @@ class EventHub:
             self.latest[change.product_id] = change
             for listener in self.listeners:
                 listener(change)
-            peers = self.by_product.get(change.product_id)
+            first = not self.dirty
+            self.dirty[change.product_id] = None
+            if first:
+                self.soon(self.flush_stock)
+
+    def flush_stock(self) -> None:
+        """Push the newest value of every product changed since the last flush, once to each
+        of its subscribers (those subscribed now)."""
+        dirty, self.dirty = self.dirty, {}
+        for product_id in dirty:
+            peers = self.by_product.get(product_id)
             if not peers and not self.everything:
                 continue
+            change = self.latest[product_id]
             template = PushTemplate(
                 EventName.STOCK,
-                {"product_id": change.product_id, "stock": change.stock, "version": change.version},
+                {"product_id": product_id, "stock": change.stock, "version": change.version},
             )
             for conn in (peers or set()) | self.everything:
-                conn.send_stock(change.product_id, template)
+                conn.send_stock(product_id, template)
 
     # -- orders
 

@@ -43,9 +43,13 @@ def fingerprint(op: str, args: Mapping[str, Any]) -> str:
 
 
 def _canonical(value: Any) -> Any:
-    if isinstance(value, Mapping):
+    """Maps as lists of [name, value] sorted by name, at every depth. The arguments are
+    what msgpack decoded, so a map is a dict: `isinstance(value, Mapping)`, an ABC check,
+    cost most of a checkout's fingerprint."""
+    kind = type(value)
+    if kind is dict:
         return [[name, _canonical(value[name])] for name in sorted(value)]
-    if isinstance(value, list | tuple):
+    if kind is list or kind is tuple:
         return [_canonical(item) for item in value]
     return value
 

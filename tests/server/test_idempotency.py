@@ -47,6 +47,30 @@ def test_the_fingerprint_is_the_op_and_its_arguments_but_the_key():
     assert fingerprint("clerk.restock", {**RESTOCK, "qty": 4}) != PRINT
 
 
+CHECKOUT = {
+    "idempotency_key": "k-9",
+    "payment": {"method": "card", "token": "tok_visa"},
+    "lines": [{"sku": "TEH", "qty": 2}, {"qty": 1, "sku": "KOPI"}],
+}
+
+
+def test_maps_at_any_depth_are_compared_whatever_the_order_of_their_keys():
+    shuffled = {
+        "lines": [{"qty": 2, "sku": "TEH"}, {"sku": "KOPI", "qty": 1}],
+        "payment": {"token": "tok_visa", "method": "card"},
+    }
+    assert fingerprint("order.checkout", shuffled) == fingerprint("order.checkout", CHECKOUT)
+    swapped = {**CHECKOUT, "lines": list(reversed(CHECKOUT["lines"]))}
+    assert fingerprint("order.checkout", swapped) != fingerprint("order.checkout", CHECKOUT)
+
+
+def test_the_fingerprint_of_a_call_stays_what_earlier_builds_stored():
+    """Keys claimed before an upgrade are checked against fingerprints stored then."""
+    assert fingerprint("order.checkout", CHECKOUT) == (
+        "052b23e19d3630492f90b6a3b294056c03a6c4fe7348f83d9f385811c1c4c328"
+    )
+
+
 @pytest.mark.parametrize(
     "other",
     [

@@ -5,9 +5,10 @@ fails is logged, saying what failed, rather than left as an unhandled Deferred e
 from __future__ import annotations
 
 from twisted.internet.defer import fail
+from twisted.internet.task import Clock
 
 from server.dispatch import Identity
-from server.events import EventHub
+from server.events import EventHub, next_turn
 from server.pg_events import SIGN_OUT_CHANNEL, PgEventListener
 from server.session_registry import SessionRegistry
 
@@ -19,7 +20,9 @@ def test_a_failing_catch_up_after_a_reconnect_is_logged_naming_it(logged) -> Non
         resyncs.append("resync")
         return fail(ConnectionError("the database went away"))
 
-    listener = PgEventListener(None, None, EventHub(), resync, lambda order, customer: None)
+    listener = PgEventListener(
+        None, None, EventHub(next_turn(Clock())), resync, lambda order, customer: None
+    )
     listener._connected()  # the first LISTEN: nothing to catch up on
     assert listener._ready.called and not resyncs
     listener._connected()  # after a reconnect
@@ -41,7 +44,12 @@ def test_a_sign_out_from_another_server_reaches_the_users_connections_here() -> 
     for conn in conns.values():
         registry.add(conn, conn.identity.session_id)
     listener = PgEventListener(
-        None, None, EventHub(), lambda: None, lambda *a: None, registry.sign_out_user
+        None,
+        None,
+        EventHub(next_turn(Clock())),
+        lambda: None,
+        lambda *a: None,
+        registry.sign_out_user,
     )
 
     listener._deliver([(SIGN_OUT_CHANNEL, "7:role_changed")])

@@ -11,7 +11,7 @@ from protocol.framing import encode
 from protocol.ops import Op
 from server.connection import WarungConnection
 from server.dispatch import Dispatcher
-from server.events import EventHub
+from server.events import EventHub, next_turn
 from server.factory import WarungFactory
 from server.limits import Limits
 from server.metrics import Metrics
@@ -31,7 +31,7 @@ def gate(limits: Limits | None = None) -> tuple[ProxyGateFactory, Clock, list[di
     session = SessionService(limits, SHOP)
     table = {Op.HELLO: session.hello, Op.PING: session.ping}
     server = WarungFactory(
-        Dispatcher(table), EventHub(), limits, clock, Metrics(), security=security
+        Dispatcher(table), EventHub(next_turn(clock)), limits, clock, Metrics(), security=security
     )
     return ProxyGateFactory(server, server, [ipaddress.ip_network("10.0.0.0/29")]), clock, lines
 

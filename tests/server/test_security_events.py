@@ -15,7 +15,7 @@ from protocol.errors import Conflict, Unauthenticated
 from protocol.framing import FrameDecoder, Message, encode
 from protocol.ops import REGISTRY, Op
 from server.dispatch import Call, Dispatcher, Identity
-from server.events import EventHub
+from server.events import EventHub, next_turn
 from server.factory import WarungFactory
 from server.limits import Limits
 from server.metrics import Metrics
@@ -41,7 +41,12 @@ class Shop:
         table = {Op.HELLO: session.hello, Op.PING: session.ping, **handlers}
         dispatcher = Dispatcher(table, security)
         factory = WarungFactory(
-            dispatcher, EventHub(), limits, self.clock, Metrics(), security=security
+            dispatcher,
+            EventHub(next_turn(self.clock)),
+            limits,
+            self.clock,
+            Metrics(),
+            security=security,
         )
         self.conn = factory.buildProtocol(IPv4Address("TCP", ADDRESS, 40000))
         self.transport = StringTransport()

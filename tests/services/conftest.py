@@ -41,4 +41,6 @@ def clock() -> Clock:
 
 @pytest.fixture
 def hub() -> EventHub:
-    return EventHub()
+    """Stock pushed at once on each publish, not coalesced until the next reactor turn:
+    these tests look at what each op sent (tests/server/test_events.py tests coalescing)."""
+    return EventHub(lambda flush: flush())
