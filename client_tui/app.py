@@ -218,8 +218,11 @@ class WarungApp(App[None]):
 
     def _offline_queue(self, role: str) -> OfflineQueue | None:
         """A clerk's queue of sales rung up offline (None for other roles, or when the data
-        dir cannot hold it: then the till sells online only, and says so)."""
-        if role != "clerk":
+        dir cannot hold it: then the till sells online only, and says so). An app that
+        remembers nothing (`settings` None: a browser tab of `warung web`) has none: its
+        tabs would share one queue and one receipt counter in the web host's data dir, and
+        keep a clerk's profile there for the next visitor."""
+        if role != "clerk" or self.settings is None:
             return None
         try:
             return OfflineQueue(data_dir() / QUEUE_FILE, self.receipt_prefix)

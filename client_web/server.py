@@ -100,8 +100,12 @@ async def _signalled() -> None:
 
 
 def _font_size(text: str) -> int:
-    """The page's `?fontsize=`, within reason (16 px without it)."""
-    return min(max(int(text), 8), 48) if text.isdigit() else 16
+    """The page's `?fontsize=`, within reason (16 px without it, or with anything but ASCII
+    digits: `"²".isdigit()` holds, and `int` refuses over 4,300 digits)."""
+    if not (text.isascii() and text.isdigit()):
+        return 16
+    digits = text.lstrip("0") or "0"
+    return min(max(int(digits) if len(digits) <= 2 else 48, 8), 48)
 
 
 def _url_host(host: str) -> str:

@@ -147,7 +147,10 @@ def with_overrides(limits: Limits, pairs: list[str]) -> Limits:
         if name not in types:
             raise ValueError(f"unknown limit {name!r}; known: {', '.join(sorted(types))}")
         try:
-            changes[name] = int(value) if types[name] in (int, "int") else float(value)
+            number = int(value) if types[name] in (int, "int") else float(value)
         except ValueError:
             raise ValueError(f"limit {name} needs a number, not {value!r}") from None
+        if not number >= 0:  # NaN too: every comparison with it is false
+            raise ValueError(f"limit {name} needs a number of 0 or more, not {value!r}")
+        changes[name] = number
     return replace(limits, **changes)

@@ -27,7 +27,7 @@ from server.log_setup import observers
 from server.proxy_gate import ProxyGateFactory
 from server.security_log import open_file
 from server.sighup import Reloads
-from server.tls import ReloadableCertificate, tls_factory
+from server.tls import CertificateError, ReloadableCertificate, load_certificate, tls_factory
 
 log = Logger()
 
@@ -40,9 +40,13 @@ class WarungService(Service):
     """One running server. `exit_code` is 1 once starting has failed; `reloads` is what
     SIGHUP does while it runs."""
 
-    def __init__(self, server: Server, args: Namespace) -> None:
+    def __init__(
+        self, server: Server, args: Namespace, certificate: ReloadableCertificate | None = None
+    ) -> None:
+        """`certificate`: TLS's, loaded already (`--tls-cert`); None serves without TLS."""
         self.server = server
         self.args = args
+        self.certificate = certificate
         self.exit_code = 0
         self._monitoring: Any = None  # the metrics port, open until the drain is over
         self.reloads = Reloads(server.reactor)
@@ -68,7 +72,7 @@ class WarungService(Service):
     async def _begin(self) -> None:
         server, args = self.server, self.args
         await server.start()
-        port = listen(server.reactor, server.factory, args, self.reloads)
+        port = listen(server.reactor, server.factory, args, self.reloads, self.certificate)
         server.ports.append(port)
         if args.metrics_port is not None:
             site = monitoring_site(server.readiness, server.metrics.resource())
@@ -91,6 +95,12 @@ def build(args: Namespace, reactor: Any) -> WarungService:
     with `--demo` the demo shop), all before the reactor runs."""
     if args.tls_key and not args.tls_cert:
         raise ConfigurationError("--tls-key needs --tls-cert")
+    certificate = None
+    if args.tls_cert:
+        try:
+            certificate = load_certificate(args.tls_cert, args.tls_key or args.tls_cert)
+        except CertificateError as exc:
+            raise ConfigurationError(str(exc)) from None
     try:
         limits = with_overrides(Limits(), args.limit)
     except ValueError as exc:
@@ -103,7 +113,7 @@ def build(args: Namespace, reactor: Any) -> WarungService:
     server = Server(db, resolve(args.db), reactor, limits, args.payment_delay)
     if security_write is not None:
         server.security.write_to(security_write)
-    return WarungService(server, args)
+    return WarungService(server, args, certificate)
 
 
 def serve(args: Namespace, reactor: Any = default_reactor) -> int:
@@ -125,13 +135,18 @@ def serve(args: Namespace, reactor: Any = default_reactor) -> int:
     return service.exit_code
 
 
-def listen(reactor: Any, factory: WarungFactory, args: Namespace, reloads: Reloads) -> Any:
+def listen(
+    reactor: Any,
+    factory: WarungFactory,
+    args: Namespace,
+    reloads: Reloads,
+    certificate: ReloadableCertificate | None,
+) -> Any:
     """Listen for clients: through TLS with a certificate SIGHUP reloads, and behind the
     PROXY protocol's gate, which comes first on the wire and so outside TLS (what
     `listenSSL` would do, with the gate around it)."""
     wrapped: Any = factory
-    if args.tls_cert:
-        certificate = ReloadableCertificate(args.tls_cert, args.tls_key or args.tls_cert)
+    if certificate is not None:
         reloads.actions.append(certificate.reload)
         wrapped = tls_factory(certificate, factory)
     gate = ProxyGateFactory(wrapped, factory, args.proxy_from)

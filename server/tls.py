@@ -82,6 +82,22 @@ class ReloadableCertificate:
         )
 
 
+class CertificateError(Exception):
+    """The certificate or its key cannot be used; the message says which files and why."""
+
+
+def load_certificate(cert_path: str, key_path: str) -> ReloadableCertificate:
+    """The pair to serve, loaded now (before the server opens its database), so that a bad
+    file ends the start with its reason rather than after the writer has started."""
+    try:
+        return ReloadableCertificate(cert_path, key_path)
+    except (OSError, crypto.Error, SSL.Error, VerifyError) as exc:
+        raise CertificateError(
+            f"cannot load the TLS certificate {cert_path} with the key {key_path}: "
+            f"{_reason(exc)} (--tls-cert and --tls-key take PEM files the server can read)"
+        ) from None
+
+
 def _reason(exc: Exception) -> str:
     """OpenSSL's errors are lists of (library, function, reason) triples: the reasons."""
     if isinstance(exc, crypto.Error | SSL.Error) and exc.args and isinstance(exc.args[0], list):

@@ -9,6 +9,7 @@ import pytest
 from protocol.client import AsyncClient
 from tests.e2e.certs import make_certificate
 from tests.e2e.harness import Servers
+from tests.e2e.test_config import cli
 from tests.e2e.test_slow_reader import QUEUE_LIMITS, assert_pushes_dropped_as_a_gap
 
 
@@ -90,3 +91,16 @@ def test_a_client_that_stopped_reading_over_tls_gets_a_seq_gap(servers, certific
     cert, key = certificate
     shop = servers.start("--tls-cert", str(cert), "--tls-key", str(key), *QUEUE_LIMITS)
     assert_pushes_dropped_as_a_gap(shop, ssl.create_default_context(cafile=str(cert)))
+
+
+def test_a_certificate_that_cannot_be_loaded_ends_the_start_before_the_database(tmp_path):
+    """Refused with its file, its reason and the options to fix, exit status 2, and before
+    the database is opened (it used to be read once the writer was up: status 1)."""
+    db = tmp_path / "shop.db"
+    done = cli(
+        "serve", "--db", f"sqlite:///{db}", "--port", "0", "--tls-cert", "none.pem", cwd=tmp_path
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("warung-server: cannot load the TLS certificate none.pem")
+    assert "No such file or directory" in done.stderr and "--tls-cert" in done.stderr
+    assert not db.exists()

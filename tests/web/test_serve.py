@@ -16,6 +16,7 @@ import pytest
 
 from client_tui.connection import Target
 from client_web.cli import shop_target, tab_command
+from client_web.server import _font_size
 from tests.e2e.harness import ServerProcess
 from tests.web.webproc import WebProcess
 
@@ -109,3 +110,12 @@ def test_the_tab_command_carries_the_shop_and_its_tls_options_quoted():
     assert target == Target("::1", 7411, True, "/a b/ca.pem")
     command = tab_command(target)
     assert command.endswith("-m client_web.tab --host ::1 --port 7411 --tls --tls-ca '/a b/ca.pem'")
+
+
+@pytest.mark.parametrize(
+    ("query", "size"),
+    [("", 16), ("14", 14), ("007", 8), ("99", 48), ("9" * 5000, 48), ("²", 16), ("-3", 16)],
+)
+def test_the_font_size_in_the_url_is_kept_within_reason(query: str, size: int):
+    """Never an error page: a superscript digit or 5,000 digits made `int` raise."""
+    assert _font_size(query) == size
