@@ -14,6 +14,7 @@ and its lines may carry the price the till charged.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -154,6 +155,8 @@ def begin_sale(
         return written
     order, changes = written["order"], written["changes"]
     details = {"total": total, "method": method, **_sale_details(db, order, details)}
+    if "receipt_clash" in written:
+        details["receipt_clash"] = written["receipt_clash"]
     if cash:
         answer = {"change_due": change_due}
         when = record_payment(db, order["id"], None, OrderStatus.COMPLETED, answer, now)
@@ -169,7 +172,8 @@ def _write_sale(
     """`write_order`, as `{"order", "changes"}`. A sale with a receipt is written in a
     savepoint: when another order holds the receipt (its unique index), that is either
     this very sale committed meanwhile by another server (same key: answered as a repeat,
-    `existing`) or another sale (`conflict` on `receipt`)."""
+    `existing`) or another sale: `conflict` on `receipt`, but for an offline sale, which
+    is recorded without a receipt (`receipt_clash`: the number it came with)."""
     if purchase.receipt is None:
         order, changes = write_order(db, purchase, basket, now)
         return {"order": order, "changes": changes}
@@ -183,6 +187,11 @@ def _write_sale(
     stored = stored_order(db, purchase.user_id, purchase.key, purchase.print_)
     if stored is not None:
         return {"order": stored, "changes": [], "existing": True}
+    if purchase.offline_at is not None:
+        # A fact, not a request: the goods have left, so the sale is recorded all the same,
+        # without the number another sale holds; its audit entry keeps it for a person.
+        order, changes = write_order(db, replace(purchase, receipt=None), basket, now)
+        return {"order": order, "changes": changes, "receipt_clash": purchase.receipt}
     raise Conflict(
         f"receipt {purchase.receipt} is another sale's: the till's numbering went wrong",
         {"field": "receipt"},

@@ -247,8 +247,9 @@ def test_offline_sales_break_no_rule_quietly(shop):
             if rule is not None:
                 assert bad.value.details["rule"] == rule, change
         first = clerk.call("clerk.sale", **base, idempotency_key="k")
+        online = {**base, "offline_at": None, "receipt": "K2-1"}
         with pytest.raises(Conflict) as receipt_taken:
-            clerk.call("clerk.sale", **base, idempotency_key="k-other")
+            clerk.call("clerk.sale", **online, idempotency_key="k-online")
         with pytest.raises(Conflict) as key_reused:
             clerk.call("clerk.sale", **{**base, "receipt": "K2-2"}, idempotency_key="k")
         assert receipt_taken.value.details == {"field": "receipt"}
@@ -349,3 +350,21 @@ def test_a_timestamp_past_the_year_9999_is_a_bad_body_and_the_connection_goes_on
     )
     assert conn.call("ping")["ok"]
     conn.close()
+
+
+def test_an_offline_sale_whose_receipt_another_sale_holds_is_recorded_and_flagged(shop):
+    """A till whose numbering went wrong (its queue file wiped, two tills with one prefix)
+    must not lose the sale: the goods have left. It is recorded without the clashing number,
+    which its audit entry keeps for a person; a repeat of its key is the same sale."""
+    server, _, product_id = shop
+    now = datetime.now(UTC)
+    with server.client("clerk") as clerk, server.client("admin") as admin:
+        clerk.call("clerk.register.open", station="kasir-3", opening_cash=0)
+        first = offline_sale(clerk, product_id, 1, now, "K3-000001", key="first")
+        clash = offline_sale(clerk, product_id, 1, now, "K3-000001", key="second")
+        again = offline_sale(clerk, product_id, 1, now, "K3-000001", key="second")
+        assert first["receipt"] == "K3-000001"
+        assert (clash["receipt"], clash["status"]) == (None, "completed")
+        assert again["id"] == clash["id"]
+        [entry] = audit_of(admin, "clerk.sale", f"order:{clash['id']}")
+        assert entry["details"]["receipt_clash"] == "K3-000001"
