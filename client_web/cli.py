@@ -43,7 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="the address browsers use, behind a reverse proxy (e.g. https://shop.example)",
     )
     parser.add_argument(
-        "--max-tabs", type=int, default=100, help="tabs open at once (default: 100)"
+        "--max-tabs",
+        type=int,
+        default=60,
+        help="tabs open at once (default: 60, below the shop server's 64 connections per "
+        "address, which all tabs share)",
     )
     return parser
 
