@@ -142,8 +142,8 @@ class PosView(Vertical):
         self.show_till()
         self.show_offline()
         self._read_till()
+        self.watch(self.app, "link", lambda _: self._link_changed())
         if self.shop.offline is not None:
-            self.watch(self.app, "link", lambda _: self._link_changed())
             hub_of(self).resynced.subscribe(self, lambda _: self._send_queued())
             self.set_interval(SEND_EVERY_S, self._send_queued)
 
@@ -332,6 +332,9 @@ class PosView(Vertical):
         if not self.shop.online and self.shop.offline is not None:
             if not self._can_sell_offline(method):
                 return
+        elif not self.shop.online and self.shop.offline_off:
+            self.say(f"Offline: {self.shop.offline_off}.", problem=True)
+            return
         elif self.shop.till.status != TillStatus.OPEN:
             self.say("Selling needs an open till: open it first.", problem=True)
             if not await self.app.push_screen_wait(TillOpenScreen(self.shop)):

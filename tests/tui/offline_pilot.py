@@ -48,6 +48,13 @@ async def sell_cash(pilot: Pilot[Any], skus: list[str], cash: str = "") -> Recei
     for lines, sku in enumerate(skus, 1):
         await pilot.press(*sku, "enter")
         await wait_for(pilot, lambda n=lines: len(view.ticket.lines) == n, f"{sku} on the ticket")
+    return await pay_cash(pilot, cash)
+
+
+async def pay_cash(pilot: Pilot[Any], cash: str = "") -> ReceiptScreen:
+    """Sell the ticket for `cash` (empty: the exact amount), as `sell_cash`."""
+    app = pilot.app
+    view = pos(app)
     await pilot.press("f5")
     await screen_of(pilot, PayScreen)
     await pilot.press(*cash, "enter")
