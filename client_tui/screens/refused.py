@@ -28,7 +28,7 @@ COLUMNS = (  # key, label, width: together they fit the dialog at 80 columns
     ("receipt", "Receipt", 11),
     ("at", "Rung up", 12),
     ("amount", "Amount", 14),
-    ("why", "Refused because", 32),
+    ("why", "Refused because", 26),
 )
 WHAT_TO_DO = (
     "The cash of these sales is in the drawer but the shop has no order for them. Settle "

@@ -3,6 +3,7 @@ keys, and what the server holds of the sales afterwards."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from textual.pilot import Pilot
@@ -16,7 +17,7 @@ from client_tui.screens.receipt import ReceiptScreen
 from client_tui.settings import Settings
 from client_tui.till import TillStatus
 from tests.e2e.harness import ServerProcess
-from tests.tui.pilot import still, wait_for
+from tests.tui.pilot import product_by_sku, still, wait_for
 from tests.tui.pos_pilot import pos, screen_of
 
 PREFIX = "K1"
@@ -64,6 +65,21 @@ async def pay_cash(pilot: Pilot[Any], cash: str = "") -> ReceiptScreen:
     await pilot.press("enter")
     await wait_for(pilot, lambda: view.entry.has_focus and not view.ticket.lines, "next sale")
     return receipt
+
+
+def take_receipt(server: ServerProcess, receipt: str, sku: str = "MIE-0001") -> None:
+    """Another till's offline sale under `receipt`, recorded first: the till's own sale
+    with that receipt is then refused for good (a `conflict` on `receipt`)."""
+    product_id = product_by_sku(server, sku)["id"]
+    with server.client("clerk") as clerk:
+        clerk.call(
+            "clerk.sale",
+            lines=[{"product_id": product_id, "qty": 1}],
+            payment={"method": "cash"},
+            idempotency_key=secrets.token_hex(8),
+            offline_at=clerk.call("clerk.register.get")["opened_at"],
+            receipt=receipt,
+        )
 
 
 def pos_sales(server: ServerProcess) -> list[dict[str, Any]]:

@@ -7,7 +7,6 @@ does not sell offline, and says so."""
 from __future__ import annotations
 
 import asyncio
-import secrets
 from typing import Any
 
 from textual.widgets import DataTable, Input, Static
@@ -26,6 +25,7 @@ from tests.tui.offline_pilot import (
     pos_sales,
     sell_cash,
     sign_in_kept,
+    take_receipt,
     till_app,
 )
 from tests.tui.pilot import buy, label_text, product_by_sku, sign_in, still, wait_for
@@ -37,20 +37,6 @@ SKUS = ["MIE-0001", "MIE-0002"]
 async def go_offline(pilot: Any, proxy: CuttableProxy) -> None:
     proxy.down()
     await wait_for(pilot, lambda: not pilot.app.shop.online, "the link lost")
-
-
-def take_receipt(server: ServerProcess, receipt: str) -> None:
-    """Another till's sale under `receipt`, recorded first: the till's own is refused."""
-    product = product_by_sku(server, SKUS[0])
-    with server.client("clerk") as clerk:
-        clerk.call(
-            "clerk.sale",
-            lines=[{"product_id": product["id"], "qty": 1}],
-            payment={"method": "cash"},
-            idempotency_key=secrets.token_hex(8),
-            offline_at=clerk.call("clerk.register.get")["opened_at"],
-            receipt=receipt,
-        )
 
 
 async def test_a_refused_offline_sale_is_listed_until_dismissed(
