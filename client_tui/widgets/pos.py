@@ -494,7 +494,7 @@ class PosView(Vertical):
         if not self._busy:
             self._review_refused()
 
-    @work(group="pos-till")
+    @work(group="pos-refused")
     async def _review_refused(self) -> None:
         self._busy = True
         try:
