@@ -51,6 +51,15 @@ from protocol.errors import Unauthenticated
 from protocol.rules import OrderStatus
 
 LINK_TICK_S = 0.5
+OFFLINE_START = (
+    "A till can sell offline only once its clerk has signed in here with Stay signed in "
+    "ticked while the shop answered: until the shop answers, note sales on paper and ring "
+    "them up then."
+)
+BROWSER_NOT_OFFLINE = (
+    "a browser tab does not sell offline (it has no station disk of its own): "
+    "wait for the link, or sell at a till running warung"
+)
 
 
 ENDED_ELSEWHERE = "Your session has ended (signed out elsewhere?): sign in again."
@@ -103,12 +112,15 @@ class WarungApp(App[None]):
         demo: DemoServer | None = None,
         server_fixed: bool = False,
         receipt_prefix: str = DEFAULT_PREFIX,
+        sells_offline: bool = True,
     ) -> None:
         """`settings` None: remember nothing (the demo, a browser tab); `demo`: a demo shop
         begun (`DemoServer.begin`): wait for it, then sign in as its customer;
         `server_fixed`: the sign-in form offers no other server (a browser tab of
         `warung web`, whose users must not make the web host connect elsewhere);
-        `receipt_prefix`: this station's, on the receipts of the sales it rings up offline."""
+        `receipt_prefix`: this station's, on the receipts of the sales it rings up offline;
+        `sells_offline` False: no offline queue (a browser tab: every tab of the web host
+        would share one data dir, and none has a station's disk of its own)."""
         super().__init__()
         self.target = target
         self.server_fixed = server_fixed
@@ -121,6 +133,7 @@ class WarungApp(App[None]):
         self._notice = ""  # said once signed in by itself
         self._demo = demo
         self.receipt_prefix = receipt_prefix
+        self.sells_offline = sells_offline
         self._retry_clock = RetryClock()
         self._reconnecting = False
         self._draining = False  # the server said it is restarting: the loss is no news
@@ -207,34 +220,40 @@ class WarungApp(App[None]):
                 self.settings.keep_session(self.target, user["username"], token)
             else:
                 self.settings.forget_session()
-        offline = self._offline_queue(user["role"])
+        offline, off = self._offline_queue(user["role"])
         owner = owner_of(user["username"], self.target.address)
-        self.shop = Shop(self.client, user, self.post_message, offline=offline, owner=owner)
+        self.shop = Shop(
+            self.client, user, self.post_message, offline=offline, owner=owner, offline_off=off
+        )
         self.shop_name = self.shop.name
         self.who = f"{user['username']} ({user['role']})"
         self.switch_screen(home(self.shop))
         if self.shop.is_customer:
             self._load_cart()
 
-    def _offline_queue(self, role: str) -> OfflineQueue | None:
-        """A clerk's queue of sales rung up offline (None for other roles, or when the data
-        dir cannot hold it: then the till sells online only, and says so). An app that
-        remembers nothing (`settings` None: a browser tab of `warung web`) has none: its
-        tabs would share one queue and one receipt counter in the web host's data dir, and
-        keep a clerk's profile there for the next visitor."""
-        if role != "clerk" or self.settings is None:
-            return None
+    def unreachable_hint(self) -> str:
+        """What a clerk learns when the shop does not answer before they could sign in:
+        why this till is not selling offline, and what to do meanwhile."""
+        return f" {OFFLINE_START}" if self.sells_offline else ""
+
+    def _offline_queue(self, role: str) -> tuple[OfflineQueue | None, str]:
+        """A clerk's queue of sales rung up offline, or None and why a clerk's till sells
+        online only (a browser tab, a data dir that cannot hold the queue)."""
+        if role != "clerk":
+            return None, ""
+        if not self.sells_offline:
+            return None, BROWSER_NOT_OFFLINE
         try:
-            return OfflineQueue(data_dir() / QUEUE_FILE, self.receipt_prefix)
+            return OfflineQueue(data_dir() / QUEUE_FILE, self.receipt_prefix), ""
         except (sqlite3.Error, OSError) as error:
             self.notify(f"Selling offline is off: {error}.", severity="warning", timeout=10)
-            return None
+            return None, f"selling offline is off ({error}): wait for the link"
 
     async def _start_offline(self, kept: KeptSession) -> bool:
         """The server does not answer at start: a clerk's till that was signed in here
         before opens on what it last knew, sells for cash offline, and connects (resuming
         the kept session) once the server answers. False when there is nothing to go on."""
-        offline = self._offline_queue("clerk")
+        offline, _ = self._offline_queue("clerk")
         owner = owner_of(kept.user, kept.target.address)
         profile = offline.profile(owner) if offline is not None else None
         if offline is None or profile is None or profile["user"].get("role") != "clerk":
@@ -318,9 +337,12 @@ class WarungApp(App[None]):
             self.switch_screen(SignInScreen(user=kept.user, notice=notice))
             return
         except CALL_ERRORS as error:
-            if isinstance(error, LINK_ERRORS) and await self._start_offline(kept):
+            link = isinstance(error, LINK_ERRORS)
+            if link and await self._start_offline(kept):
                 return
             notice = f"{describe(error, kept.target.address)} Press Sign in to try again."
+            if link:
+                notice += self.unreachable_hint()
             self.switch_screen(SignInScreen(user=kept.user, notice=notice, kept=kept))
             return
         self.signed_in(result["user"], kept.token, stay=True)

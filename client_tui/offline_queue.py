@@ -74,6 +74,7 @@ class SaleState(StrEnum):
     QUEUED = "queued"  # rung up, not yet answered by the server
     SENT = "sent"  # the server recorded it (`order_id`)
     REFUSED = "refused"  # the server refused it for good (`problem` says why)
+    DISMISSED = "dismissed"  # a refused sale a person took over (the cash is reconciled by hand)
 
 
 class PrefixError(ValueError):
@@ -212,8 +213,18 @@ class OfflineQueue:
                     total,
                 ),
             )
+            self._lower_stock(db, owner, lines)
         assert cursor.lastrowid is not None
         return QueuedSale(cursor.lastrowid, key, receipt, when, lines, payment, total)
+
+    @staticmethod
+    def _lower_stock(db: sqlite3.Connection, owner: str, lines: list[dict[str, int]]) -> None:
+        """The last known stock less what this sale took, never below 0: two sales of the
+        last unit offline show it sold out (still as last known)."""
+        db.executemany(
+            "UPDATE products SET stock = max(stock - ?, 0) WHERE owner = ? AND id = ?",
+            [(line["qty"], owner, line["product_id"]) for line in lines],
+        )
 
     def _next_receipt(self, db: sqlite3.Connection) -> str:
         row = db.execute("SELECT last FROM counters WHERE prefix = ?", (self.prefix,)).fetchone()
@@ -240,7 +251,30 @@ class OfflineQueue:
         return int(row[0])
 
     def refused(self, owner: str) -> list[QueuedSale]:
+        """`owner`'s sales the server refused for good and no one has dismissed yet."""
         return self._sales("owner = ? AND state = 'refused'", (owner,))
+
+    def count_refused(self, owner: str) -> int:
+        row = self._db.execute(
+            "SELECT count(*) FROM sales WHERE owner = ? AND state = 'refused'", (owner,)
+        ).fetchone()
+        return int(row[0])
+
+    def dismiss_refused(self, owner: str, key: str) -> bool:
+        """A person took over the refused sale `key`: it leaves the till's list but stays in
+        the file (with its reason) for the records. False if it was not refused."""
+        with self._transaction() as db:
+            cursor = db.execute(
+                "UPDATE sales SET state = 'dismissed' "
+                "WHERE owner = ? AND idempotency_key = ? AND state = 'refused'",
+                (owner, key),
+            )
+        return cursor.rowcount == 1
+
+    def product_names(self, owner: str) -> dict[int, str]:
+        """The names of the products last seen at this till, by id."""
+        rows = self._db.execute("SELECT id, name FROM products WHERE owner = ?", (owner,))
+        return {r["id"]: r["name"] for r in rows}
 
     def sale(self, key: str) -> QueuedSale | None:
         found = self._sales("idempotency_key = ?", (key,))

@@ -46,14 +46,17 @@ class Shop:
         offline: OfflineQueue | None = None,
         owner: str = "",
         hello: dict[str, Any] | None = None,
+        offline_off: str = "",
     ) -> None:
         """`offline`: a clerk's queue of sales rung up offline, theirs under `owner`
-        (`offline_queue.owner_of`); `hello`: the server's hello as last known, for a till
-        started while the server is away."""
+        (`offline_queue.owner_of`); `offline_off`: why a clerk's till has none (the banner
+        says it while the server is away); `hello`: the server's hello as last known, for a
+        till started while the server is away."""
         self.client = client
         self.user = user
         self._post = post
         self.offline = offline
+        self.offline_off = offline_off
         self.owner = owner
         self.hello = hello if hello is not None else client.hello
         shop = self.hello.get("shop") or {}
@@ -283,10 +286,27 @@ class Shop:
         """A cash sale queued on the disk with its key and receipt number (committed when
         this returns); sent when the server answers again."""
         assert self.offline is not None
-        return self.offline.ring_up(self.owner, lines, tendered)
+        sale = self.offline.ring_up(self.owner, lines, tendered)
+        for line in lines:  # the file's last known stock was lowered with the sale
+            self.book.lower(line["product_id"], line["qty"])
+        return sale
 
     def queued_count(self) -> int:
         return self.offline.count_queued(self.owner) if self.offline is not None else 0
+
+    def refused_count(self) -> int:
+        return self.offline.count_refused(self.owner) if self.offline is not None else 0
+
+    def refused_sales(self) -> list[QueuedSale]:
+        """The sales rung up offline that the server refused for good, oldest first."""
+        return self.offline.refused(self.owner) if self.offline is not None else []
+
+    def dismiss_refused(self, sale: QueuedSale) -> bool:
+        assert self.offline is not None
+        return self.offline.dismiss_refused(self.owner, sale.idempotency_key)
+
+    def known_names(self) -> dict[int, str]:
+        return self.offline.product_names(self.owner) if self.offline is not None else {}
 
     async def send_queued(self) -> Sent:
         """Send the sales rung up offline, oldest first (`offline_queue.send_queued`)."""

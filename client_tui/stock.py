@@ -45,6 +45,13 @@ class StockBook:
                 changed[product_id] = level
         return changed
 
+    def lower(self, product_id: int, qty: int) -> None:
+        """`qty` units sold here offline: the level held drops (never below 0), at the same
+        version, so the server's next level replaces it."""
+        held = self._levels.get(product_id)
+        if held is not None:
+            self._levels[product_id] = Level(max(held.stock - qty, 0), held.version)
+
     def seed(self, products: Iterable[dict[str, Any]]) -> None:
         """Record the levels that came with listed products, unless newer ones are held."""
         self.apply({p["id"]: Level(p["stock"], p["version"]) for p in products})

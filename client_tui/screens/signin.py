@@ -14,7 +14,7 @@ from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Footer, Input, Label
 
 from client_tui.connection import Target
-from client_tui.errors import CALL_ERRORS, describe
+from client_tui.errors import CALL_ERRORS, LINK_ERRORS, describe
 from client_tui.settings import KeptSession
 from client_tui.widgets.code_input import CodeInput
 from client_tui.widgets.status import StatusBar
@@ -138,7 +138,8 @@ class SignInScreen(Screen[None]):
             self._say(describe(error))
             return
         except CALL_ERRORS as error:
-            self._say(describe(error, target.address))
+            hint = self.warung.unreachable_hint() if isinstance(error, LINK_ERRORS) else ""
+            self._say(describe(error, target.address) + hint)
             return
         finally:
             self._busy(False)

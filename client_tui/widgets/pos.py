@@ -42,6 +42,7 @@ from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.pay import PayScreen
 from client_tui.screens.pick import PickProductScreen
 from client_tui.screens.receipt import ReceiptScreen
+from client_tui.screens.refused import RefusedSalesScreen
 from client_tui.screens.till import TillCloseScreen, TillOpenScreen
 from client_tui.shop import Shop
 from client_tui.stock import Level, shortfall
@@ -100,6 +101,7 @@ class PosView(Vertical):
         Binding("f6", "pay('card')", "Card"),
         Binding("f7", "pay('ewallet')", "E-wallet"),
         Binding("f8", "till", "Till"),
+        Binding("f9", "refused", "Refused", show=False),
         Binding("plus,equals_sign", "change(1)", "More", key_display="+"),
         Binding("minus", "change(-1)", "Less", key_display="-"),
         Binding("x,delete", "remove", "Remove"),
@@ -140,8 +142,8 @@ class PosView(Vertical):
         self.show_till()
         self.show_offline()
         self._read_till()
+        self.watch(self.app, "link", lambda _: self._link_changed())
         if self.shop.offline is not None:
-            self.watch(self.app, "link", lambda _: self._link_changed())
             hub_of(self).resynced.subscribe(self, lambda _: self._send_queued())
             self.set_interval(SEND_EVERY_S, self._send_queued)
 
@@ -330,6 +332,9 @@ class PosView(Vertical):
         if not self.shop.online and self.shop.offline is not None:
             if not self._can_sell_offline(method):
                 return
+        elif not self.shop.online and self.shop.offline_off:
+            self.say(f"Offline: {self.shop.offline_off}.", problem=True)
+            return
         elif self.shop.till.status != TillStatus.OPEN:
             self.say("Selling needs an open till: open it first.", problem=True)
             if not await self.app.push_screen_wait(TillOpenScreen(self.shop)):
@@ -461,20 +466,43 @@ class PosView(Vertical):
             self._send_queued()
 
     def show_offline(self) -> None:
-        """The banner: offline (cash only, last known prices), and the sales waiting."""
+        """The banner: offline (cash only, last known prices), the sales waiting, and those
+        the shop refused, which a person must settle (F9)."""
         banner = self.query_one("#offline-banner", Label)
-        waiting = self.shop.queued_count()
-        sales = f"{waiting} sale{'' if waiting == 1 else 's'}"
-        if self.shop.offline is None:
-            text = ""
-        elif not self.shop.online:
-            text = f"OFFLINE · cash only · {sales} to send · prices and stock as last known"
-        elif waiting:
-            text = f"Sending {sales} rung up offline to the shop…"
-        else:
-            text = ""
+        parts = [part for part in (self._link_part(), self._refused_part()) if part]
+        text = " · ".join(parts)
         banner.update(text)
         banner.display = bool(text)
+
+    def _link_part(self) -> str:
+        if self.shop.offline is None:
+            off = self.shop.offline_off
+            return f"OFFLINE · {off}" if off and not self.shop.online else ""
+        waiting = self.shop.queued_count()
+        sales = f"{waiting} sale{'' if waiting == 1 else 's'}"
+        if not self.shop.online:
+            return f"OFFLINE · cash only · {sales} to send · prices and stock as last known"
+        return f"Sending {sales} rung up offline to the shop…" if waiting else ""
+
+    def _refused_part(self) -> str:
+        refused = self.shop.refused_count()
+        if not refused:
+            return ""
+        return f"{refused} offline sale{'' if refused == 1 else 's'} refused: F9 to review"
+
+    def action_refused(self) -> None:
+        if not self._busy:
+            self._review_refused()
+
+    @work(group="pos-refused")
+    async def _review_refused(self) -> None:
+        self._busy = True
+        try:
+            await self.app.push_screen_wait(RefusedSalesScreen(self.shop))
+        finally:
+            self._busy = False
+        self.show_offline()
+        self.action_entry()
 
     def _send_queued(self) -> None:
         if not self._sending and self.shop.online and self.shop.queued_count():
@@ -500,8 +528,8 @@ class PosView(Vertical):
             self.say(f"Sent {count} sale{'' if count == 1 else 's'} rung up offline to the shop.")
         for sale in sent.refused:
             self.app.notify(
-                f"The shop refused the sale {sale.receipt} rung up offline ({sale.problem}). "
-                "It stays on this station (offline.db) for a person to settle.",
+                f"The shop refused the sale {sale.receipt} rung up offline ({sale.problem}): "
+                "its cash is in the drawer. F9 lists the refused sales to settle.",
                 severity="error",
                 timeout=15,
             )

@@ -3,6 +3,9 @@ keys, and what the server holds of the sales afterwards."""
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+from datetime import datetime, timedelta
 from typing import Any
 
 from textual.pilot import Pilot
@@ -10,6 +13,8 @@ from textual.widgets import Checkbox, Input
 
 from client_tui.app import WarungApp
 from client_tui.connection import Target
+from client_tui.offline_queue import QUEUE_FILE
+from client_tui.paths import data_dir
 from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.pay import PayScreen
 from client_tui.screens.receipt import ReceiptScreen
@@ -48,6 +53,13 @@ async def sell_cash(pilot: Pilot[Any], skus: list[str], cash: str = "") -> Recei
     for lines, sku in enumerate(skus, 1):
         await pilot.press(*sku, "enter")
         await wait_for(pilot, lambda n=lines: len(view.ticket.lines) == n, f"{sku} on the ticket")
+    return await pay_cash(pilot, cash)
+
+
+async def pay_cash(pilot: Pilot[Any], cash: str = "") -> ReceiptScreen:
+    """Sell the ticket for `cash` (empty: the exact amount), as `sell_cash`."""
+    app = pilot.app
+    view = pos(app)
     await pilot.press("f5")
     await screen_of(pilot, PayScreen)
     await pilot.press(*cash, "enter")
@@ -57,6 +69,15 @@ async def sell_cash(pilot: Pilot[Any], skus: list[str], cash: str = "") -> Recei
     await pilot.press("enter")
     await wait_for(pilot, lambda: view.entry.has_focus and not view.ticket.lines, "next sale")
     return receipt
+
+
+def age_queued_sale(receipt: str, days: int = 31) -> None:
+    """Make the till's queued sale `receipt` look rung up `days` ago: older than the server
+    takes (30 days), it is then refused for good (`bad_request` on `offline_at`)."""
+    with contextlib.closing(sqlite3.connect(data_dir() / QUEUE_FILE)) as db, db:
+        [when] = db.execute("SELECT offline_at FROM sales WHERE receipt = ?", (receipt,)).fetchone()
+        aged = datetime.fromisoformat(when) - timedelta(days=days)
+        db.execute("UPDATE sales SET offline_at = ? WHERE receipt = ?", (aged.isoformat(), receipt))
 
 
 def pos_sales(server: ServerProcess) -> list[dict[str, Any]]:

@@ -158,6 +158,23 @@ async def test_a_definite_refusal_is_kept_and_the_rest_go_on(queue: OfflineQueue
     assert queue.queued(OWNER) == []
 
 
+async def test_a_refused_sale_is_dismissed_once_and_kept_in_the_file(
+    queue: OfflineQueue,
+) -> None:
+    refused, sent = (queue.ring_up(OWNER, LINES) for _ in range(2))
+    server = FakeServer({1: Conflict("receipt taken", {"field": "receipt"})})
+    await send_queued(queue, OWNER, server.send)
+    assert queue.count_refused(OWNER) == 1 and queue.count_refused("other@x:1") == 0
+    assert not queue.dismiss_refused("other@x:1", refused.idempotency_key), "not theirs"
+    assert not queue.dismiss_refused(OWNER, sent.idempotency_key), "sent, not refused"
+    assert queue.dismiss_refused(OWNER, refused.idempotency_key)
+    assert not queue.dismiss_refused(OWNER, refused.idempotency_key), "once"
+    assert queue.refused(OWNER) == [] and queue.count_refused(OWNER) == 0
+    kept = queue.sale(refused.idempotency_key)
+    assert kept is not None and kept.state == SaleState.DISMISSED
+    assert "receipt taken" in (kept.problem or "")
+
+
 @pytest.mark.parametrize(
     "error",
     [
@@ -185,6 +202,26 @@ def test_products_last_known_are_found_by_sku_then_name(queue: OfflineQueue) -> 
     assert (kopi["price"], kopi["stock"], kopi["last_known"]) == (500, 3, True)
     assert [p["id"] for p in queue.known_products(OWNER, "teh")] == [2]
     assert queue.known_products("other@x:1", "KOPI-1") == []
+
+
+def test_a_sale_lowers_the_last_known_stock_never_below_zero(queue: OfflineQueue) -> None:
+    queue.remember_products(
+        OWNER,
+        [
+            {"id": 7, "sku": "MIE-1", "name": "Mie", "price": 1500, "stock": 3},
+            {"id": 8, "sku": "TEH-1", "name": "Teh", "price": 300, "stock": 5},
+        ],
+    )
+    queue.remember_products(
+        "other@x:1", [{"id": 7, "sku": "MIE-1", "name": "Mie", "price": 1, "stock": 3}]
+    )
+    queue.ring_up(OWNER, LINES)  # 2 of product 7
+    assert [p["stock"] for p in queue.known_products(OWNER, "MIE-1")] == [1]
+    queue.ring_up(OWNER, LINES)
+    assert [p["stock"] for p in queue.known_products(OWNER, "MIE-1")] == [0]
+    assert [p["stock"] for p in queue.known_products(OWNER, "TEH-1")] == [5]
+    assert [p["stock"] for p in queue.known_products("other@x:1", "MIE-1")] == [3]
+    assert queue.product_names(OWNER) == {7: "Mie", 8: "Teh"}
 
 
 def test_the_profile_is_kept(queue: OfflineQueue) -> None:

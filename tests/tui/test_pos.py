@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Input, OptionList, TabbedContent
 
-from client_tui.offline_queue import QUEUE_FILE
 from client_tui.screens.pick import PickProductScreen
 from client_tui.screens.till import TillOpenScreen
 from tests.tui.pilot import Account, label_text, make_app, product_by_sku, sign_in, wait_for
@@ -134,14 +133,3 @@ async def test_paying_asks_for_an_open_till_first(shop, clerk):
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, TillOpenScreen), "backed out")
         assert "open till" in label_text(app, "#pos-message")
-
-
-async def test_a_till_that_remembers_nothing_keeps_no_offline_queue(shop, clerk, home):
-    """A browser tab of `warung web` (settings None) sells online only: its tabs would
-    otherwise share one `offline.db` and one receipt counter on the web host."""
-    app = make_app(shop, settings=None)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await sign_in(pilot, *clerk)
-        await at_the_till(pilot)
-        assert app.shop is not None and app.shop.offline is None
-    assert not list(home.rglob(QUEUE_FILE))

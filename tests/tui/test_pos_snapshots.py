@@ -1,5 +1,6 @@
 """Pictures of the till at 80x24 (pytest-textual-snapshot): the point of sale with a ticket,
-the till closed with a difference, and the till offline with sales waiting. Each runs on a
+the till closed with a difference, the till offline with sales waiting, and the offline
+sales the shop refused. Each runs on a
 demo shop of its own (the same on every run), since the clerk's till is theirs on that
 server.
 
@@ -9,14 +10,16 @@ After a deliberate change of the look: `pytest tests/tui/test_pos_snapshots.py
 
 from __future__ import annotations
 
+from client_tui import timefmt
 from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.pay import PayScreen
 from client_tui.screens.receipt import ReceiptScreen
+from client_tui.screens.refused import RefusedSalesScreen
 from client_tui.screens.till import TillCloseScreen
 from tests.e2e.harness import ServerProcess
 from tests.e2e.proxy import CuttableProxy
-from tests.tui.offline_pilot import sell_cash, sign_in_kept, till_app
-from tests.tui.pilot import make_app, sign_in, wait_for
+from tests.tui.offline_pilot import age_queued_sale, sell_cash, sign_in_kept, till_app
+from tests.tui.pilot import make_app, notified, sign_in, wait_for
 from tests.tui.pos_pilot import Keys, at_the_till, demo_clerk, open_till, screen_of
 from tests.tui.test_snapshots import steady
 
@@ -76,6 +79,37 @@ def test_till_offline_with_sales_waiting(snap_compare, fresh_shop: ServerProcess
         await sell_cash(pilot, ["KOP-0002"], "50000")
         await Keys(pilot).scan("2*MIE-0001", 1)
         app.clear_notifications()
+        await steady(pilot)
+
+    try:
+        assert snap_compare(till_app(proxy.port), run_before=run_before)
+    finally:
+        proxy.close()
+
+
+def test_refused_offline_sales(snap_compare, fresh_shop: ServerProcess, monkeypatch):
+    """F9's list: two sales rung up offline whose receipts another till had taken, the
+    first highlighted with its lines and the server's reason under the list."""
+    monkeypatch.setattr(timefmt, "when", lambda moment: "30 Nov 14:05")
+    proxy = CuttableProxy(fresh_shop.port)
+
+    async def run_before(pilot):
+        app = pilot.app
+        await sign_in_kept(pilot, *demo_clerk(fresh_shop))
+        await open_till(pilot, "100000", station="kasir-1")
+        await sell_cash(pilot, ["MIE-0001", "KOP-0002"])
+        proxy.down()
+        await wait_for(pilot, lambda: not app.shop.online, "the link lost")
+        receipts = [(await sell_cash(pilot, ["MIE-0001", "KOP-0002"], "50000")).order]
+        receipts.append((await sell_cash(pilot, ["KOP-0002"])).order)
+        for order in receipts:
+            age_queued_sale(order["receipt"])
+        proxy.up()
+        app.client.retry_now()
+        await wait_for(pilot, lambda: notified(app, "K1-000002"), "both refused", 20)
+        await steady(pilot)  # the toasts go before the dialog covers the screen they are on
+        await pilot.press("f9")
+        await screen_of(pilot, RefusedSalesScreen)
         await steady(pilot)
 
     try:
