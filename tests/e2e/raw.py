@@ -83,3 +83,17 @@ class RawConnection:
 
 def header(length: int) -> bytes:
     return struct.pack(">I", length)
+
+
+def ok(conn: RawConnection, op: str, **args: Any) -> dict[str, Any]:
+    """`op`'s result, asserting it succeeded."""
+    answer = conn.call(op, **args)
+    assert answer["ok"], (op, answer)
+    return answer["result"]
+
+
+def refused(conn: RawConnection, op: str, **args: Any) -> dict[str, Any]:
+    """`op`'s error, asserting it was refused."""
+    answer = conn.call(op, **args)
+    assert not answer["ok"], (op, answer)
+    return answer["error"]

@@ -15,7 +15,7 @@ import pyotp
 import pytest
 
 from tests.e2e.harness import ServerProcess, wait_until
-from tests.e2e.raw import RawConnection
+from tests.e2e.raw import RawConnection, ok, refused
 from tests.e2e.shopdb import init_demo
 
 PASSWORD = "password-accounts"
@@ -43,18 +43,6 @@ def registered(server: ServerProcess, username: str) -> Signed:
     assert conn.call("auth.register", username=username, password=PASSWORD)["ok"]
     conn.close()
     return signed_in(server, username)
-
-
-def ok(conn: RawConnection, op: str, **args: Any) -> dict[str, Any]:
-    answer = conn.call(op, **args)
-    assert answer["ok"], (op, answer)
-    return answer["result"]
-
-
-def refused(conn: RawConnection, op: str, **args: Any) -> dict[str, Any]:
-    answer = conn.call(op, **args)
-    assert not answer["ok"], (op, answer)
-    return answer["error"]
 
 
 def ended(conn: RawConnection) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import psycopg2
 import pytest
 
 from tests.e2e.harness import ServerProcess, wait_until
-from tests.e2e.raw import RawConnection
+from tests.e2e.raw import RawConnection, ok, refused
 from tests.e2e.shopdb import init_demo, opened
 
 PASSWORD = "password-people"
@@ -29,18 +29,6 @@ def signed_in(server: ServerProcess, username: str, password: str = PASSWORD) ->
 
 def admin(server: ServerProcess) -> RawConnection:
     return signed_in(server, "admin", server.passwords["admin"])
-
-
-def ok(conn: RawConnection, op: str, **args: Any) -> dict[str, Any]:
-    answer = conn.call(op, **args)
-    assert answer["ok"], (op, answer)
-    return answer["result"]
-
-
-def refused(conn: RawConnection, op: str, **args: Any) -> dict[str, Any]:
-    answer = conn.call(op, **args)
-    assert not answer["ok"], (op, answer)
-    return answer["error"]
 
 
 def created(conn: RawConnection, username: str, role: str) -> dict[str, Any]:
