@@ -68,7 +68,11 @@ class HomeScreen(Screen[None]):
                 tabs.get_tab(pane_id).label = f"{title} {key.upper()}{badge}"
 
     def action_show_tab(self, pane_id: str) -> None:
+        """Show the tab and focus its table at once: the widget focused in the tab left is
+        hidden, and Textual would move the focus to a neighbour of it, maybe one in the tab
+        shown (a filter, say), which `focus_tab` would then take for the user's choice."""
         self.query_one("#tabs", TabbedContent).active = pane_id
+        self.focus_tab()
         self.call_after_refresh(self.focus_tab)
 
     def on_tabbed_content_tab_activated(self, _: TabbedContent.TabActivated) -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from protocol.errors import BadRequest, Conflict, InvalidState, Unauthenticated
 from tests.e2e.harness import wait_until
+from tests.totp_codes import TotpCodes
 
 CARD = {"method": "card", "token": "tok"}
 
@@ -19,12 +20,13 @@ def test_totp_enroll_confirm_then_sign_in_needs_the_code(shop):
         enrolled = c.call("auth.totp.enroll", password="password-2fa")
         assert enrolled["uri"].startswith("otpauth://totp/")
         totp, now = pyotp.TOTP(enrolled["secret"]), time.time()
+        codes = TotpCodes(enrolled["secret"])
         current = {totp.at(now + step * 30) for step in (-2, -1, 0, 1, 2)}
         with pytest.raises(BadRequest) as wrong:
             code = next(c for c in ("000000", "111111", "222222") if c not in current)
             c.call("auth.totp.confirm", password="password-2fa", code=code)
         assert wrong.value.details["field"] == "code"
-        confirmed = c.call("auth.totp.confirm", password="password-2fa", code=totp.at(now - 30))
+        confirmed = c.call("auth.totp.confirm", password="password-2fa", code=codes.first())
         assert len(confirmed["recovery_codes"]) == 10
         with pytest.raises(InvalidState) as again:
             c.call("auth.totp.enroll", password="password-2fa")
@@ -33,7 +35,7 @@ def test_totp_enroll_confirm_then_sign_in_needs_the_code(shop):
         with pytest.raises(Unauthenticated) as needs:
             c.login("dua-faktor", "password-2fa")
         assert needs.value.details == {"totp_required": True}
-        assert c.login("dua-faktor", "password-2fa", totp.now())["user"]["totp_enabled"]
+        assert c.login("dua-faktor", "password-2fa", codes.second())["user"]["totp_enabled"]
 
 
 def test_the_same_key_with_another_payment_while_running_is_a_conflict(slow_shop):

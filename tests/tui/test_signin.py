@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import json
 import stat
-import time
 from pathlib import Path
 
-import pyotp
 from textual.widgets import Checkbox, Input, TabbedContent
 
 from client_tui.screens.home import AdminScreen, CustomerScreen
 from client_tui.screens.signin import SignInScreen
 from client_tui.settings import Settings
+from tests.totp_codes import TotpCodes
 from tests.tui.pilot import (
     home_loaded,
     label_text,
@@ -83,8 +82,8 @@ async def test_totp_field_appears_when_the_server_asks_for_a_code(shop, customer
     with shop.client() as client:
         client.login(username, password)
         secret = client.call("auth.totp.enroll", password=password)["secret"]
-        code = pyotp.TOTP(secret).at(time.time() - 30)  # leaves now's code for the sign-in
-        client.call("auth.totp.confirm", password=password, code=code)
+        codes = TotpCodes(secret)
+        client.call("auth.totp.confirm", password=password, code=codes.first())
     app = make_app(shop)
     async with app.run_test() as pilot:
         totp = app.screen.query_one("#totp", Input)
@@ -94,7 +93,7 @@ async def test_totp_field_appears_when_the_server_asks_for_a_code(shop, customer
         await pilot.click("#signin")
         await wait_for(pilot, lambda: totp.display and totp.has_focus, "the code field")
         assert "6-digit code" in label_text(app, "#signin-message")
-        await pilot.press(*pyotp.TOTP(secret).now(), "enter")
+        await pilot.press(*codes.second(), "enter")
         await home_loaded(pilot)
 
 

@@ -14,6 +14,7 @@ from client_tui.screens.home import HomeScreen
 from client_tui.screens.twofactor import TwoFactorScreen, grouped
 from protocol.errors import Unauthenticated
 from tests.e2e.harness import ServerProcess
+from tests.totp_codes import TotpCodes
 from tests.tui.pilot import Account, label_text, make_app, run_command, sign_in, wait_for
 
 
@@ -29,12 +30,6 @@ async def give_password(pilot: Pilot[None], dialog: TwoFactorScreen, password: s
     """Type the account's password into the dialog, which asks for it first."""
     await wait_for(pilot, lambda: dialog.query_one("#twofactor-password", Input).has_focus, "it")
     await pilot.press(*password, "enter")
-
-
-def previous_code(secret: str) -> str:
-    """The code of the step before now's: still accepted, and it leaves now's code unused
-    for the sign-in that follows (each step's code works once)."""
-    return pyotp.TOTP(secret).at(time.time() - 30)
 
 
 async def shown_secret(pilot: Pilot[None], dialog: TwoFactorScreen) -> str:
@@ -67,10 +62,11 @@ async def test_turn_it_on_with_its_key_then_signing_in_needs_a_code(
         dialog = await open_by_key(pilot)
         await give_password(pilot, dialog, password)
         secret = await shown_secret(pilot, dialog)
+        codes = TotpCodes(secret)
         uri = str(dialog.query_one("#twofactor-uri", Static).render())
         assert uri.startswith("otpauth://totp/") and f"secret={secret}" in uri
         assert dialog.query_one("#twofactor-code", Input).has_focus
-        await pilot.press(*previous_code(secret), "enter")
+        await pilot.press(*codes.first(), "enter")
         await wait_for(pilot, lambda: "now on" in intro(pilot), "the success")
         assert "next time you sign in" in intro(pilot)
         assert not dialog.query_one("#twofactor-form").display
@@ -82,9 +78,7 @@ async def test_turn_it_on_with_its_key_then_signing_in_needs_a_code(
         with pytest.raises(Unauthenticated) as refused:
             client.login(username, password)
         assert refused.value.details.get("totp_required") is True
-        assert client.login(username, password, pyotp.TOTP(secret).now())["user"]["username"] == (
-            username
-        )
+        assert client.login(username, password, codes.second())["user"]["username"] == (username)
 
 
 async def test_a_wrong_code_says_so_and_the_right_one_still_works(
@@ -100,17 +94,16 @@ async def test_a_wrong_code_says_so_and_the_right_one_still_works(
         )
         await give_password(pilot, dialog, password)
         secret = await shown_secret(pilot, dialog)
+        codes = TotpCodes(secret)
         message = dialog.query_one("#twofactor-message")
         await pilot.press(*wrong_code(secret), "enter")
         await wait_for(pilot, lambda: message.display, "the refusal")
         assert "Wrong" in label_text(app, "#twofactor-message")
         assert dialog.query_one("#twofactor-form").display
-        await pilot.press(*previous_code(secret), "enter")  # the wrong one is selected
+        await pilot.press(*codes.first(), "enter")  # the wrong one is selected
         await wait_for(pilot, lambda: "now on" in intro(pilot), "the success")
     with shop.client() as client:
-        assert client.login(username, password, pyotp.TOTP(secret).now())["user"]["username"] == (
-            username
-        )
+        assert client.login(username, password, codes.second())["user"]["username"] == (username)
 
 
 async def test_when_it_is_already_on_the_dialog_says_so(shop: ServerProcess, customer: Account):
@@ -121,7 +114,7 @@ async def test_when_it_is_already_on_the_dialog_says_so(shop: ServerProcess, cus
         with shop.client() as other:  # turned on from another device meanwhile
             other.login(username, password)
             secret = other.call("auth.totp.enroll", password=password)["secret"]
-            other.call("auth.totp.confirm", password=password, code=previous_code(secret))
+            other.call("auth.totp.confirm", password=password, code=TotpCodes(secret).first())
         dialog = await open_by_key(pilot)
         await give_password(pilot, dialog, password)
         await wait_for(pilot, lambda: "already on" in intro(pilot), "the answer")
