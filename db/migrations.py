@@ -343,14 +343,13 @@ ALTER TABLE sessions DROP COLUMN last_seen_at;
 """,
         )
         return
-    # SQLite cannot drop a column that a table CHECK names: rebuild users (its documented
-    # procedure, https://sqlite.org/lang_altertable.html#otheralter) with every other column and
-    # constraint as version 1 made them (users has no index, trigger or view of its own), and
-    # move its AUTOINCREMENT counter over so that no id is ever reused.
-    _run(
+    # SQLite cannot drop a column that a table CHECK names: rebuild users with every other
+    # column and constraint as version 1 made them (users has no index, trigger or view of its
+    # own).
+    _sqlite_rebuild(
         db,
+        "users",
         """
-CREATE TABLE users_new (
     id $id,
     username TEXT NOT NULL,
     password_hash TEXT NOT NULL,
@@ -362,18 +361,9 @@ CREATE TABLE users_new (
     CONSTRAINT users_username_key UNIQUE (username),
     CONSTRAINT users_username_lower CHECK (username = lower(username)),
     CONSTRAINT users_role_check CHECK (role IN ('customer', 'clerk', 'admin'))
-);
-INSERT INTO users_new (id, username, password_hash, role, totp_secret, totp_enabled, disabled,
-        created_at)
-    SELECT id, username, password_hash, role, totp_secret, totp_enabled, disabled, created_at
-    FROM users;
-DELETE FROM sqlite_sequence WHERE name = 'users_new';
-UPDATE sqlite_sequence SET name = 'users_new' WHERE name = 'users';
-DROP TABLE users;
-ALTER TABLE users_new RENAME TO users;
-ALTER TABLE sessions DROP COLUMN last_seen_at;
 """,
     )
+    _run(db, "ALTER TABLE sessions DROP COLUMN last_seen_at;")
 
 
 def _v6_account_security(db: pw.Database) -> None:
@@ -443,12 +433,11 @@ CREATE INDEX shortfalls_open ON shortfalls (product_id, id) WHERE resolved_at IS
 
 def _sqlite_movement_kinds(db: pw.Database) -> None:
     """Allow the `shortfall` kind on SQLite, which cannot change a CHECK in place: rebuild
-    stock_movements as version 1 made it (nothing references it) with its indexes, keeping
-    its AUTOINCREMENT counter, as `_v5_unused_columns` does for users."""
-    _run(
+    stock_movements as version 1 made it (nothing references it) with its indexes."""
+    _sqlite_rebuild(
         db,
+        "stock_movements",
         """
-CREATE TABLE stock_movements_new (
     id $id,
     product_id INTEGER NOT NULL REFERENCES products (id),
     kind TEXT NOT NULL,
@@ -462,18 +451,34 @@ CREATE TABLE stock_movements_new (
         ('sale', 'cancel', 'refund', 'restock', 'adjustment', 'shortfall')),
     CONSTRAINT stock_movements_delta_check CHECK (delta <> 0),
     CONSTRAINT stock_movements_stock_after_check CHECK (stock_after >= 0)
-);
-INSERT INTO stock_movements_new (id, product_id, kind, delta, stock_after, order_id, user_id,
-        reason, created_at)
-    SELECT id, product_id, kind, delta, stock_after, order_id, user_id, reason, created_at
-    FROM stock_movements;
-DELETE FROM sqlite_sequence WHERE name = 'stock_movements_new';
-UPDATE sqlite_sequence SET name = 'stock_movements_new' WHERE name = 'stock_movements';
-DROP TABLE stock_movements;
-ALTER TABLE stock_movements_new RENAME TO stock_movements;
+""",
+        """
 CREATE INDEX stock_movements_product_id_id ON stock_movements (product_id, id);
 CREATE INDEX stock_movements_order_id ON stock_movements (order_id);
 """,
+    )
+
+
+def _sqlite_rebuild(db: pw.Database, table: str, columns: str, indexes: str = "") -> None:
+    """Give SQLite's `table` the definition `columns` (with its constraints) and `indexes`.
+
+    SQLite can neither drop a column that a CHECK names nor change a CHECK in place: this is its
+    documented procedure (https://sqlite.org/lang_altertable.html#otheralter). The rows keep
+    every column the new definition still has, and the AUTOINCREMENT counter moves over so that
+    no id is ever reused.
+    """
+    new = f"{table}_new"
+    _run(db, f"CREATE TABLE {new} ({columns});")
+    kept = ", ".join(row[1] for row in db.execute_sql(f"PRAGMA table_info({new})"))
+    _run(
+        db,
+        f"""
+INSERT INTO {new} ({kept}) SELECT {kept} FROM {table};
+DELETE FROM sqlite_sequence WHERE name = '{new}';
+UPDATE sqlite_sequence SET name = '{new}' WHERE name = '{table}';
+DROP TABLE {table};
+ALTER TABLE {new} RENAME TO {table};
+{indexes}""",
     )
 
 
