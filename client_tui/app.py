@@ -7,7 +7,6 @@ the shared state once (stock levels, the cart) and publish to the views through 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from collections.abc import Iterable
 from pathlib import PurePath
 from typing import Any, ClassVar
@@ -35,8 +34,8 @@ from client_tui.messages import (
     SessionEnded,
     StockChanged,
 )
-from client_tui.offline_queue import DEFAULT_PREFIX, QUEUE_FILE, OfflineQueue, owner_of
-from client_tui.paths import data_dir
+from client_tui.offline_queue import DEFAULT_PREFIX, OfflineQueue, owner_of
+from client_tui.offline_start import OFFLINE_START, last_known, open_queue
 from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.help import HelpScreen
 from client_tui.screens.home import HOME_SCREENS
@@ -51,17 +50,6 @@ from protocol.errors import Unauthenticated
 from protocol.rules import OrderStatus
 
 LINK_TICK_S = 0.5
-OFFLINE_START = (
-    "A till can sell offline only once its clerk has signed in here with Stay signed in "
-    "ticked while the shop answered: until the shop answers, note sales on paper and ring "
-    "them up then."
-)
-BROWSER_NOT_OFFLINE = (
-    "a browser tab does not sell offline (it has no station disk of its own): "
-    "wait for the link, or sell at a till running warung"
-)
-
-
 ENDED_ELSEWHERE = "Your session has ended (signed out elsewhere?): sign in again."
 ENDED_NOTICES = {  # by the `reason` of the server's session.ended push (PROTOCOL.md 13)
     "logout_everywhere": "Signed out everywhere: every session of this account has ended.",
@@ -210,8 +198,7 @@ class WarungApp(App[None]):
     def signed_in(self, user: dict[str, Any], token: str, stay: bool) -> None:
         """The sign-in screen's client is signed in as `user`: open the role's screen."""
         assert self.client is not None
-        home = HOME_SCREENS.get(user.get("role", ""))
-        if home is None:
+        if user.get("role", "") not in HOME_SCREENS:
             self.notify(f"This app has no screens for the role {user.get('role')!r}.")
             return
         if self.settings is not None:
@@ -222,14 +209,19 @@ class WarungApp(App[None]):
                 self.settings.forget_session()
         offline, off = self._offline_queue(user["role"])
         owner = owner_of(user["username"], self.target.address)
-        self.shop = Shop(
+        shop = Shop(
             self.client, user, self.post_message, offline=offline, owner=owner, offline_off=off
         )
-        self.shop_name = self.shop.name
-        self.who = f"{user['username']} ({user['role']})"
-        self.switch_screen(home(self.shop))
-        if self.shop.is_customer:
+        self._open_home(shop)
+        if shop.is_customer:
             self._load_cart()
+
+    def _open_home(self, shop: Shop) -> None:
+        """Signed in (or opened offline) as `shop.user`: the home screen of their role."""
+        self.shop = shop
+        self.shop_name = shop.name
+        self.who = f"{shop.user['username']} ({shop.user['role']})"
+        self.switch_screen(HOME_SCREENS[shop.user["role"]](shop))
 
     def unreachable_hint(self) -> str:
         """What a clerk learns when the shop does not answer before they could sign in:
@@ -237,28 +229,14 @@ class WarungApp(App[None]):
         return f" {OFFLINE_START}" if self.sells_offline else ""
 
     def _offline_queue(self, role: str) -> tuple[OfflineQueue | None, str]:
-        """A clerk's queue of sales rung up offline, or None and why a clerk's till sells
-        online only (a browser tab, a data dir that cannot hold the queue)."""
-        if role != "clerk":
-            return None, ""
-        if not self.sells_offline:
-            return None, BROWSER_NOT_OFFLINE
-        try:
-            return OfflineQueue(data_dir() / QUEUE_FILE, self.receipt_prefix), ""
-        except (sqlite3.Error, OSError) as error:
-            self.notify(f"Selling offline is off: {error}.", severity="warning", timeout=10)
-            return None, f"selling offline is off ({error}): wait for the link"
+        return open_queue(self, role, sells_offline=self.sells_offline, prefix=self.receipt_prefix)
 
     async def _start_offline(self, kept: KeptSession) -> bool:
         """The server does not answer at start: a clerk's till that was signed in here
         before opens on what it last knew, sells for cash offline, and connects (resuming
         the kept session) once the server answers. False when there is nothing to go on."""
-        offline, _ = self._offline_queue("clerk")
-        owner = owner_of(kept.user, kept.target.address)
-        profile = offline.profile(owner) if offline is not None else None
-        if offline is None or profile is None or profile["user"].get("role") != "clerk":
-            if offline is not None:
-                offline.close()
+        known = last_known(self._offline_queue("clerk")[0], kept)
+        if known is None:
             return False
         await self._drop_client()
         self.target = kept.target
@@ -266,20 +244,7 @@ class WarungApp(App[None]):
         self.bridge = PushBridge(self.client, self.post_message)
         self._reconnecting = True  # the loss is said below, not as news of a drop
         self.client.connect_later(kept.token)
-        user = profile["user"]
-        self.shop = Shop(
-            self.client,
-            user,
-            self.post_message,
-            offline=offline,
-            owner=owner,
-            hello=profile["hello"],
-        )
-        if profile["till"] is not None:
-            self.shop.till.opened(profile["till"])
-        self.shop_name = self.shop.name
-        self.who = f"{user['username']} ({user['role']})"
-        self.switch_screen(HOME_SCREENS[user["role"]](self.shop))
+        self._open_home(known.shop(self.client, self.post_message))
         self.notify(
             f"The shop ({kept.target.address}) does not answer: the till sells for cash "
             "offline and sends the sales once it does.",

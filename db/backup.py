@@ -19,6 +19,8 @@ import shlex
 import shutil
 import sqlite3
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from db.url import DatabaseURL, parse_url, resolve
@@ -64,21 +66,28 @@ def _sqlite(parsed: DatabaseURL, dest: Path, partial: Path) -> None:
     if dest.exists() and dest.resolve() == source_path.resolve():
         raise BackupError("the backup cannot replace the database it copies")
     try:
-        source = sqlite3.connect(source_path, timeout=5)
-        try:
-            copy = sqlite3.connect(partial)
-            try:
-                source.backup(copy)
-                copy.execute("PRAGMA journal_mode = DELETE")
-                (verdict,) = copy.execute("PRAGMA quick_check").fetchone()
-            finally:
-                copy.close()
-        finally:
-            source.close()
+        with online_copy(sqlite3.connect(source_path, timeout=5), partial) as copy:
+            copy.execute("PRAGMA journal_mode = DELETE")
+            (verdict,) = copy.execute("PRAGMA quick_check").fetchone()
     except sqlite3.Error as exc:
         raise BackupError(f"cannot back up {parsed.describe()}: {exc}") from None
     if verdict != "ok":
         raise BackupError(f"the copy of {parsed.describe()} fails its check: {verdict}")
+
+
+@contextmanager
+def online_copy(source: sqlite3.Connection, dest: Path) -> Iterator[sqlite3.Connection]:
+    """Copy the open database `source` to the file `dest` with SQLite's online backup API and
+    yield the copy, open; both are closed after. `sqlite3.Error` is the caller's to report."""
+    try:
+        copy = sqlite3.connect(dest)
+        try:
+            source.backup(copy)
+            yield copy
+        finally:
+            copy.close()
+    finally:
+        source.close()
 
 
 def pg_dump_command(parsed: DatabaseURL, dest: Path) -> list[str]:

@@ -33,7 +33,7 @@ from urllib.parse import quote
 
 import peewee as pw
 
-from db.backup import pg_env, search_path_schema, tool_reason
+from db.backup import online_copy, pg_env, search_path_schema, tool_reason
 from db.connect import connect, disconnect
 from db.conservation import check_conservation
 from db.migrations import LATEST, migrate
@@ -229,15 +229,8 @@ def _sqlite_contents(parsed: DatabaseURL, target: Path) -> str | None:
 
 def _sqlite_copy(src: Path, dest: Path) -> None:
     try:
-        source = _read_only(src)
-        try:
-            copy = sqlite3.connect(dest)
-            try:
-                source.backup(copy)
-            finally:
-                copy.close()
-        finally:
-            source.close()
+        with online_copy(_read_only(src), dest):
+            pass
     except sqlite3.Error as exc:
         raise RestoreError(f"cannot copy {src} to {dest}: {exc}") from None
 

@@ -6,19 +6,18 @@ provider."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label
 
-from client_tui.errors import CALL_ERRORS, LINK_ERRORS, describe, end_if_signed_out
+from client_tui.errors import CALL_ERRORS, describe
 from client_tui.orderfmt import customer_text, payment_method, status_text, units
 from client_tui.retrykey import RetryKey
 from client_tui.screens.confirm import ConfirmScreen
+from client_tui.screens.dialog import Dialog, field_row
 from client_tui.shop import Shop
 from protocol.errors import InvalidState, Unavailable
 
@@ -27,10 +26,10 @@ def remaining(line: dict[str, Any]) -> int:
     return int(line["qty"]) - int(line.get("refunded_qty", 0))
 
 
-class RefundScreen(ModalScreen[dict[str, Any] | None]):
+class RefundScreen(Dialog[dict[str, Any] | None]):
     """Dismissed with the order as the refund left it, or None when backed out."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Back")]
+    NAME = "refund"
 
     def __init__(self, shop: Shop, order: dict[str, Any]) -> None:
         super().__init__()
@@ -67,16 +66,17 @@ class RefundScreen(ModalScreen[dict[str, Any] | None]):
                             classes="refund-units",
                             compact=True,
                         )
-            with Horizontal(classes="field-row"):
-                yield Label("Reason")
-                yield Input(
+            yield field_row(
+                "Reason",
+                Input(
                     placeholder="damaged, wrong item…",
                     max_length=200,
                     id="refund-reason",
                     compact=True,
-                )
+                ),
+            )
             yield Label("", id="refund-amount")
-            yield Label("", id="refund-problem")
+            yield self.problem_line()
             with Horizontal(classes="buttons"):
                 yield Button("Refund", id="refund", variant="error", compact=True)
                 yield Button("All units", id="refund-all", compact=True)
@@ -84,7 +84,6 @@ class RefundScreen(ModalScreen[dict[str, Any] | None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#refund-problem", Label).display = False
         inputs = self.query(".refund-units")
         self.set_focus(inputs.first() if inputs else self.query_one("#refund-back"))
         self._show_amount()
@@ -129,10 +128,6 @@ class RefundScreen(ModalScreen[dict[str, Any] | None]):
         for line in self.lines:
             self.query_one(f"#refund-{line['product_id']}", Input).value = str(remaining(line))
 
-    @on(Button.Pressed, "#refund-back")
-    def _back(self) -> None:
-        self.dismiss(None)
-
     @on(Input.Submitted, ".refund-units")
     def _next_field(self) -> None:
         self.focus_next()
@@ -143,11 +138,11 @@ class RefundScreen(ModalScreen[dict[str, Any] | None]):
         chosen = self.chosen()
         reason = self.query_one("#refund-reason", Input).value.strip()
         if isinstance(chosen, str):
-            self._problem(chosen)
+            self.show_problem(chosen)
         elif not chosen:
-            self._problem("Choose the units to refund (All units chooses every one).")
+            self.show_problem("Choose the units to refund (All units chooses every one).")
         elif not reason:
-            self._problem("Enter a reason: it is kept with the refund.")
+            self.show_problem("Enter a reason: it is kept with the refund.")
             self.query_one("#refund-reason", Input).focus()
         elif not self.busy and not self.recorded:
             self._refund(chosen, reason)
@@ -160,21 +155,17 @@ class RefundScreen(ModalScreen[dict[str, Any] | None]):
         key = self.retry.key(tuple(sorted(chosen.items())), reason)
         try:
             order = await self.shop.refund(self.order["id"], chosen, reason, key)
-        except LINK_ERRORS as error:
-            self._problem(f"{describe(error)} Pressing again is safe: it refunds once.")
-            return
         except InvalidState as error:
-            self._problem(self._refused(error))
+            self.show_problem(self._refused(error))
             return
         except Unavailable as error:
             if error.details.get("reason") != "provider":
-                self._problem(describe(error))
+                self.show_problem(describe(error))
                 return
             self._not_paid_back(error.details.get("refund_id"))
             return
         except CALL_ERRORS as error:
-            self._problem(describe(error))
-            end_if_signed_out(self, error)
+            self.failed(error, "it refunds once")
             return
         finally:
             self.busy = False
@@ -190,7 +181,7 @@ class RefundScreen(ModalScreen[dict[str, Any] | None]):
         asks the provider twice, so the Refund button goes and the clerk settles it by hand."""
         self.recorded = True
         self.query_one("#refund", Button).display = False
-        self._problem(
+        self.show_problem(
             f"Refund {refund_id} is recorded and its units are back in stock, but the payment "
             f"provider did not confirm paying the money back. Settle refund {refund_id} with "
             "the provider; do not refund this order again."
@@ -225,8 +216,3 @@ class RefundScreen(ModalScreen[dict[str, Any] | None]):
             f"Refund {money}",
             go="Refund",
         )
-
-    def _problem(self, text: str) -> None:
-        problem = self.query_one("#refund-problem", Label)
-        problem.update(text)
-        problem.display = True

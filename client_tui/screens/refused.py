@@ -10,18 +10,15 @@ dismissed, for the records.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Footer, Static
 
 from client_tui import timefmt
 from client_tui.offline_queue import QueuedSale
 from client_tui.screens.confirm import ConfirmScreen
+from client_tui.screens.dialog import Dialog, highlighted, row_table
 from client_tui.shop import Shop
 
 COLUMNS = (  # key, label, width: together they fit the dialog at 80 columns
@@ -36,11 +33,11 @@ WHAT_TO_DO = (
 )
 
 
-class RefusedSalesScreen(ModalScreen[None]):
+class RefusedSalesScreen(Dialog[None]):
     """The refused offline sales; Enter dismisses the highlighted one after a question."""
 
+    NAME = "refused"
     AUTO_FOCUS = "#refused"
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Back")]
 
     def __init__(self, shop: Shop) -> None:
         super().__init__()
@@ -51,10 +48,7 @@ class RefusedSalesScreen(ModalScreen[None]):
         with Vertical(id="refused-dialog", classes="dialog") as dialog:
             dialog.border_title = "Sales rung up offline, refused by the shop"
             yield Static(WHAT_TO_DO, id="refused-what")
-            table: DataTable[str] = DataTable(id="refused", cursor_type="row")
-            for key, label, width in COLUMNS:
-                table.add_column(label, key=key, width=width)
-            yield table
+            yield row_table("refused", COLUMNS)
             yield Static("", id="refused-lines")
             with Horizontal(classes="buttons"):
                 yield Button("Dismiss (Enter)", id="refused-dismiss", variant="error", compact=True)
@@ -82,11 +76,7 @@ class RefusedSalesScreen(ModalScreen[None]):
 
     @property
     def highlighted(self) -> QueuedSale | None:
-        table = self.query_one("#refused", DataTable)
-        if not self.sales or table.cursor_row < 0:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        return self.sales.get(key or "")
+        return highlighted(self.query_one("#refused", DataTable), self.sales)
 
     @on(DataTable.RowHighlighted, "#refused")
     def _show_lines(self) -> None:
@@ -102,10 +92,6 @@ class RefusedSalesScreen(ModalScreen[None]):
             for line in sale.order(self.shop.known_names())["lines"]
         ]
         return "\n".join([f"{sale.receipt}: {sale.problem}", *lines])
-
-    @on(Button.Pressed, "#refused-back")
-    def _back(self) -> None:
-        self.dismiss(None)
 
     @on(DataTable.RowSelected, "#refused")
     @on(Button.Pressed, "#refused-dismiss")

@@ -5,20 +5,19 @@ it, a stock correction, after a question naming the product and the units.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Footer, Input, Label
 
 from client_tui import timefmt
-from client_tui.errors import CALL_ERRORS, LINK_ERRORS, describe, end_if_signed_out
+from client_tui.errors import CALL_ERRORS, describe, end_if_signed_out
 from client_tui.orderfmt import units
 from client_tui.retrykey import RetryKey
 from client_tui.screens.confirm import ConfirmScreen
+from client_tui.screens.dialog import Dialog, field_row, highlighted, row_table
 from client_tui.shop import Shop
 from protocol.errors import OutOfStock
 
@@ -30,11 +29,11 @@ COLUMNS = (  # key, label, width: together they fit the dialog at 80 columns
 )
 
 
-class ShortfallsScreen(ModalScreen[None]):
+class ShortfallsScreen(Dialog[None]):
     """The open shortfalls; Enter on the reason resolves the highlighted one."""
 
+    NAME = "shortfall"
     AUTO_FOCUS = "#shortfalls"
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Back")]
 
     def __init__(self, shop: Shop) -> None:
         super().__init__()
@@ -46,29 +45,27 @@ class ShortfallsScreen(ModalScreen[None]):
         with Vertical(id="shortfalls-dialog", classes="dialog") as dialog:
             dialog.border_title = "Shortfalls: sold offline, not in stock"
             yield Label("", id="shortfalls-count")
-            table: DataTable[str] = DataTable(id="shortfalls", cursor_type="row")
-            for key, label, width in COLUMNS:
-                table.add_column(label, key=key, width=width)
-            yield table
-            with Horizontal(classes="field-row"):
-                yield Label("Correct (+/-)")
-                yield Input("0", type="integer", max_length=8, id="shortfall-delta", compact=True)
-            with Horizontal(classes="field-row"):
-                yield Label("Reason")
-                yield Input(
+            yield row_table("shortfalls", COLUMNS)
+            yield field_row(
+                "Correct (+/-)",
+                Input("0", type="integer", max_length=8, id="shortfall-delta", compact=True),
+            )
+            yield field_row(
+                "Reason",
+                Input(
                     placeholder="what happened: miscount, delivery not booked…",
                     max_length=200,
                     id="shortfall-reason",
                     compact=True,
-                )
-            yield Label("", id="shortfall-problem")
+                ),
+            )
+            yield self.problem_line()
             with Horizontal(classes="buttons"):
                 yield Button("Resolve", id="shortfall-resolve", variant="primary", compact=True)
                 yield Button("Back", id="shortfall-back", compact=True)
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#shortfall-problem", Label).display = False
         self.load()
 
     @work(exclusive=True, group="shortfalls-load")
@@ -76,7 +73,7 @@ class ShortfallsScreen(ModalScreen[None]):
         try:
             found = await self.shop.shortfalls()
         except CALL_ERRORS as error:
-            self._problem(describe(error))
+            self.show_problem(describe(error))
             end_if_signed_out(self, error)
             return
         table = self.query_one("#shortfalls", DataTable)
@@ -101,20 +98,12 @@ class ShortfallsScreen(ModalScreen[None]):
 
     @property
     def highlighted(self) -> dict[str, Any] | None:
-        table = self.query_one("#shortfalls", DataTable)
-        if not self.items or table.cursor_row < 0:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        return self.items.get(key or "")
+        return highlighted(self.query_one("#shortfalls", DataTable), self.items)
 
     @on(DataTable.RowSelected, "#shortfalls")
     @on(Input.Submitted, "#shortfall-delta")
     def _to_reason(self) -> None:
         self.query_one("#shortfall-reason", Input).focus()
-
-    @on(Button.Pressed, "#shortfall-back")
-    def _back(self) -> None:
-        self.dismiss(None)
 
     @on(Button.Pressed, "#shortfall-resolve")
     @on(Input.Submitted, "#shortfall-reason")
@@ -123,11 +112,11 @@ class ShortfallsScreen(ModalScreen[None]):
         text = self.query_one("#shortfall-delta", Input).value.strip() or "0"
         reason = self.query_one("#shortfall-reason", Input).value.strip()
         if item is None:
-            self._problem("No shortfall is open.")
+            self.show_problem("No shortfall is open.")
         elif not text.lstrip("+-").isdigit():
-            self._problem("Enter the units to add (+) or take away (-), or 0.")
+            self.show_problem("Enter the units to add (+) or take away (-), or 0.")
         elif not reason:
-            self._problem("Enter a reason: it is kept with the resolution.")
+            self.show_problem("Enter a reason: it is kept with the resolution.")
             self.query_one("#shortfall-reason", Input).focus()
         else:
             self._resolve(item, int(text), reason)
@@ -141,14 +130,10 @@ class ShortfallsScreen(ModalScreen[None]):
             await self.shop.resolve_shortfall(item["id"], delta, reason, key)
         except OutOfStock as error:
             available = error.details.get("available", 0)
-            self._problem(f"Only {units(available)} in stock: that many at most can go.")
-            return
-        except LINK_ERRORS as error:
-            self._problem(f"{describe(error)} Pressing again is safe: it counts once.")
+            self.show_problem(f"Only {units(available)} in stock: that many at most can go.")
             return
         except CALL_ERRORS as error:
-            self._problem(describe(error))
-            end_if_signed_out(self, error)
+            self.failed(error, "it counts once")
             return
         self.app.notify(f"{item['name']}: {units(item['qty'])} short.", title="Resolved")
         self.query_one("#shortfall-reason", Input).value = ""
@@ -171,11 +156,6 @@ class ShortfallsScreen(ModalScreen[None]):
             f"{short} short",
             go="Resolve",
         )
-
-    def _problem(self, text: str) -> None:
-        problem = self.query_one("#shortfall-problem", Label)
-        problem.update(text)
-        problem.display = True
 
 
 def _cut(text: str, width: int) -> str:

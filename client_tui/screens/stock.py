@@ -7,31 +7,30 @@ saying why, so the clerk can correct the numbers and try again.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label
 
-from client_tui.errors import CALL_ERRORS, LINK_ERRORS, describe, end_if_signed_out
+from client_tui.errors import CALL_ERRORS
 from client_tui.hub import hub_of
 from client_tui.orderfmt import units
 from client_tui.retrykey import RetryKey
 from client_tui.screens.confirm import ConfirmScreen
+from client_tui.screens.dialog import Dialog, field_row
 from client_tui.shop import Shop
 from client_tui.stock import Level
 from protocol.errors import OutOfStock
 
 
-class StockScreen(ModalScreen[dict[str, Any] | None]):
+class StockScreen(Dialog[dict[str, Any] | None]):
     """`adjust` False: restock (units received); True: adjust by a signed amount.
     Dismissed with the product as the shop returned it, or None."""
 
+    NAME = "stock"
     AUTO_FOCUS = "#stock-qty"
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Back")]
 
     def __init__(self, shop: Shop, product: dict[str, Any], *, adjust: bool) -> None:
         super().__init__()
@@ -50,20 +49,22 @@ class StockScreen(ModalScreen[dict[str, Any] | None]):
         with Vertical(id="stock-dialog", classes="dialog") as dialog:
             dialog.border_title = f"{verb}: {self.product['name']}"
             yield Label("", id="stock-now")
-            with Horizontal(classes="field-row"):
-                yield Label("Change (+/-)" if self.adjust else "Units received")
-                yield Input(type="integer", max_length=8, id="stock-qty", compact=True)
-            with Horizontal(classes="field-row"):
-                yield Label("Reason")
-                yield Input(
+            yield field_row(
+                "Change (+/-)" if self.adjust else "Units received",
+                Input(type="integer", max_length=8, id="stock-qty", compact=True),
+            )
+            yield field_row(
+                "Reason",
+                Input(
                     placeholder="stock count, damaged, lost…"
                     if self.adjust
                     else "delivery note number…",
                     max_length=200,
                     id="stock-reason",
                     compact=True,
-                )
-            yield Label("", id="stock-problem")
+                ),
+            )
+            yield self.problem_line()
             with Horizontal(classes="buttons"):
                 yield Button(verb, id="stock-apply", variant="primary", compact=True)
                 yield Button("Back", id="stock-back", compact=True)
@@ -71,7 +72,6 @@ class StockScreen(ModalScreen[dict[str, Any] | None]):
 
     def on_mount(self) -> None:
         hub_of(self).stock_changed.subscribe(self, self._stock_changed)
-        self.query_one("#stock-problem", Label).display = False
         self._show_stock()
 
     def _stock_changed(self, levels: dict[int, Level]) -> None:
@@ -87,10 +87,6 @@ class StockScreen(ModalScreen[dict[str, Any] | None]):
     def _qty_entered(self) -> None:
         self.query_one("#stock-reason", Input).focus()
 
-    @on(Button.Pressed, "#stock-back")
-    def _back(self) -> None:
-        self.dismiss(None)
-
     @on(Button.Pressed, "#stock-apply")
     @on(Input.Submitted, "#stock-reason")
     def _apply_pressed(self) -> None:
@@ -98,14 +94,14 @@ class StockScreen(ModalScreen[dict[str, Any] | None]):
         reason = self.query_one("#stock-reason", Input).value.strip()
         count = int(text) if text.lstrip("+-").isdigit() else 0
         if count == 0 or (count < 0 and not self.adjust):
-            self._problem(
+            self.show_problem(
                 "Enter the units to add (+) or take away (-), not 0."
                 if self.adjust
                 else "Enter the number of units received."
             )
             self.query_one("#stock-qty", Input).focus()
         elif not reason:
-            self._problem("Enter a reason: it is kept with the stock movement.")
+            self.show_problem("Enter a reason: it is kept with the stock movement.")
             self.query_one("#stock-reason", Input).focus()
         elif not self.busy:
             self._apply(count, reason)
@@ -121,14 +117,10 @@ class StockScreen(ModalScreen[dict[str, Any] | None]):
             product = await change(self.product["id"], count, reason, key)
         except OutOfStock as error:
             available = error.details.get("available", 0)
-            self._problem(f"Only {units(available)} in stock: that many at most can go.")
-            return
-        except LINK_ERRORS as error:
-            self._problem(f"{describe(error)} Pressing again is safe: it counts once.")
+            self.show_problem(f"Only {units(available)} in stock: that many at most can go.")
             return
         except CALL_ERRORS as error:
-            self._problem(describe(error))
-            end_if_signed_out(self, error)
+            self.failed(error, "it counts once")
             return
         finally:
             self.busy = False
@@ -147,8 +139,3 @@ class StockScreen(ModalScreen[dict[str, Any] | None]):
             f"-{units(count)}",
             go="Take out",
         )
-
-    def _problem(self, text: str) -> None:
-        problem = self.query_one("#stock-problem", Label)
-        problem.update(text)
-        problem.display = True

@@ -9,22 +9,19 @@ and opens the till.
 
 When the server is away the till goes on selling for cash: products are found among those
 last seen at this till (price and stock as last known), each sale is queued on the station's
-disk (`offline_queue`) with its receipt number before its receipt shows, a banner counts
-the sales waiting, and they are sent, oldest first, as soon as the server answers.
+disk (`offline_queue`) with its receipt number before its receipt shows, and a banner counts
+the sales waiting, which it sends as soon as the server answers (`offline_banner`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import re
 from typing import Any, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.suggester import Suggester
 from textual.widgets import Button, DataTable, Digits, Input, Label
 from textual.widgets.data_table import CellDoesNotExist
 
@@ -36,9 +33,7 @@ from client_tui.errors import (
     quiet_link,
 )
 from client_tui.hub import hub_of
-from client_tui.offline_queue import Sent
 from client_tui.receipt import receipt_number, receipt_text, save_receipt
-from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.pay import PayScreen
 from client_tui.screens.pick import PickProductScreen
 from client_tui.screens.receipt import ReceiptScreen
@@ -49,6 +44,8 @@ from client_tui.stock import Level, shortfall
 from client_tui.ticket import Entry, Ticket, TicketError, parse_entry
 from client_tui.till import TillStatus
 from client_tui.widgets.cart_table import CartTable
+from client_tui.widgets.offline_banner import OfflineBanner
+from client_tui.widgets.product_suggester import ProductSuggester
 from client_tui.widgets.ticket_table import TicketTable
 from protocol.rules import MAX_QTY
 
@@ -59,40 +56,11 @@ PHONE_BUTTONS = (
     ("pos-ewallet", "E-wallet", "pay('ewallet')"),
     ("pos-till", "Till", "till"),
 )
-SUGGEST_AFTER_S = 0.15  # the pause in typing after which a completion is looked up
-SEND_EVERY_S = 2.0  # while sales rung up offline wait and the server answers: try sending
 NEEDS_PROVIDER = (
     "Card and e-wallet need the payment provider, which the till cannot reach while the "
     "shop is offline: take cash (F5), or wait for the link."
 )
 MAX_SKU = 64
-_QTY_PREFIX = re.compile(r"(\s*\d+\s*\*\s*)?(.*)", re.DOTALL)
-
-
-class ProductSuggester(Suggester):
-    """Completes a product name or SKU from the server's search, keeping a `3*` in front.
-    Looked up once typing pauses, so a scanner's burst of keys costs no searches."""
-
-    def __init__(self, shop: Shop) -> None:
-        super().__init__(use_cache=False, case_sensitive=False)
-        self.shop = shop
-        self._latest = ""
-
-    async def get_suggestion(self, value: str) -> str | None:
-        self._latest = value
-        await asyncio.sleep(SUGGEST_AFTER_S)
-        match = _QTY_PREFIX.fullmatch(value)
-        if value != self._latest or match is None or len(match[2].strip()) < 2:
-            return None
-        prefix, text = match[1] or "", match[2]
-        items: list[dict[str, Any]] = []
-        with contextlib.suppress(*CALL_ERRORS):  # a completion is only a hint
-            items, _ = await self.shop.products(query=text)
-        for product in items:
-            for candidate in (product["name"], product["sku"]):
-                if candidate.casefold().startswith(text):
-                    return prefix + candidate
-        return None
 
 
 class PosView(Vertical):
@@ -114,10 +82,9 @@ class PosView(Vertical):
         self.ticket = Ticket()
         self._lookups = asyncio.Lock()  # entries go on the ticket in the order typed
         self._busy = False  # a dialog of the till or of paying is up (or on its way)
-        self._sending = False  # the sales rung up offline are being sent
 
     def compose(self) -> ComposeResult:
-        yield Label("", id="offline-banner")
+        yield OfflineBanner(self.shop, self.say, id="offline-banner")
         yield Label("", id="till-line")
         yield Input(
             placeholder="SKU, 3*SKU or a name (→ completes), then Enter",
@@ -140,16 +107,15 @@ class PosView(Vertical):
         hub_of(self).stock_changed.subscribe(self, self._stock_changed)
         self.show_ticket()
         self.show_till()
-        self.show_offline()
         self._read_till()
-        self.watch(self.app, "link", lambda _: self._link_changed())
-        if self.shop.offline is not None:
-            hub_of(self).resynced.subscribe(self, lambda _: self._send_queued())
-            self.set_interval(SEND_EVERY_S, self._send_queued)
 
     @property
     def table(self) -> TicketTable:
         return self.query_one("#ticket", TicketTable)
+
+    @property
+    def banner(self) -> OfflineBanner:
+        return self.query_one("#offline-banner", OfflineBanner)
 
     @property
     def entry(self) -> Input:
@@ -354,7 +320,7 @@ class PosView(Vertical):
         total = self.shop.money.format(order["total"])
         if order["id"] is None:
             self.say(f"Sold offline: receipt {order['receipt']}, {total}; sent when online.")
-            self.show_offline()
+            self.banner.show()
         else:
             self.say(f"Sold: order {order['id']}, {total}.")
         await self._show_receipt(order)
@@ -428,67 +394,18 @@ class PosView(Vertical):
         finally:
             self._busy = False
         self.show_till()
-        self.show_offline()
+        self.banner.show()
         self.action_entry()
 
     async def _may_close(self) -> bool:
-        """Closing with sales rung up offline still queued: the clerk waits for them (the
-        server then counts them in the till's figures), or closes now and reconciles later."""
         if not self.shop.online:
             self.say(
                 "Closing the till needs the shop's server, which reckons its cash.", problem=True
             )
             return False
-        if self.shop.queued_count():
-            await self._send_now()
-        waiting = self.shop.queued_count()
-        if not waiting:
-            return True
-        sales = f"{waiting} sale{'' if waiting == 1 else 's'}"
-        question = ConfirmScreen(
-            f"{sales} rung up offline not sent yet",
-            "The till's figures do not count them yet. Wait: they are sent as soon as the "
-            "shop takes them, then close. Or close now and reconcile later: the drawer holds "
-            "their cash, and each is recorded with this till's session when it arrives (its "
-            "audit entry says it came after the close).",
-            sales,
-            go="Close now, reconcile later",
-            back="Wait",
-        )
-        close_now: bool = await self.app.push_screen_wait(question)
-        return close_now
+        return await self.banner.may_close_till()
 
-    # -- the sales rung up offline
-
-    def _link_changed(self) -> None:
-        self.show_offline()
-        if self.shop.online:
-            self._send_queued()
-
-    def show_offline(self) -> None:
-        """The banner: offline (cash only, last known prices), the sales waiting, and those
-        the shop refused, which a person must settle (F9)."""
-        banner = self.query_one("#offline-banner", Label)
-        parts = [part for part in (self._link_part(), self._refused_part()) if part]
-        text = " · ".join(parts)
-        banner.update(text)
-        banner.display = bool(text)
-
-    def _link_part(self) -> str:
-        if self.shop.offline is None:
-            off = self.shop.offline_off
-            return f"OFFLINE · {off}" if off and not self.shop.online else ""
-        waiting = self.shop.queued_count()
-        sales = f"{waiting} sale{'' if waiting == 1 else 's'}"
-        if not self.shop.online:
-            return f"OFFLINE · cash only · {sales} to send · prices and stock as last known"
-        return f"Sending {sales} rung up offline to the shop…" if waiting else ""
-
-    def _refused_part(self) -> str:
-        refused = self.shop.refused_count()
-        if not refused:
-            return ""
-        return f"{refused} offline sale{'' if refused == 1 else 's'} refused: F9 to review"
+    # -- the sales the shop refused
 
     def action_refused(self) -> None:
         if not self._busy:
@@ -501,41 +418,8 @@ class PosView(Vertical):
             await self.app.push_screen_wait(RefusedSalesScreen(self.shop))
         finally:
             self._busy = False
-        self.show_offline()
+        self.banner.show()
         self.action_entry()
-
-    def _send_queued(self) -> None:
-        if not self._sending and self.shop.online and self.shop.queued_count():
-            self._send_worker()
-
-    @work(group="pos-send")
-    async def _send_worker(self) -> None:
-        await self._send_now()
-
-    async def _send_now(self) -> None:
-        if self._sending:
-            return
-        self._sending = True
-        try:
-            sent = await self.shop.send_queued()
-        finally:
-            self._sending = False
-        self._sent(sent)
-
-    def _sent(self, sent: Sent) -> None:
-        if sent.recorded:
-            count = len(sent.recorded)
-            self.say(f"Sent {count} sale{'' if count == 1 else 's'} rung up offline to the shop.")
-        for sale in sent.refused:
-            self.app.notify(
-                f"The shop refused the sale {sale.receipt} rung up offline ({sale.problem}): "
-                "its cash is in the drawer. F9 lists the refused sales to settle.",
-                severity="error",
-                timeout=15,
-            )
-        if isinstance(sent.stopped, CALL_ERRORS) and not isinstance(sent.stopped, LINK_ERRORS):
-            end_if_signed_out(self, sent.stopped)
-        self.show_offline()
 
     # -- the message line
 

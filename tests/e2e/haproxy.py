@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import ServerProcess, wait_until
+from tests.e2e.harness import ServerProcess, stop_process, wait_until
 from tests.e2e.raw import RawConnection
 
 CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "haproxy.cfg"
@@ -145,13 +145,7 @@ class HAProxy:
         return {name for name, state in self.servers().items() if state == ("UP", "L7OK")}
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        stop_process(self.proc, grace_s=10)
 
 
 def answers_hello(port: int, proxy: HAProxy) -> bool:

@@ -91,12 +91,7 @@ class ServerProcess:
             self.proc.wait(10)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        stop_process(self.proc)
 
     def restart(self) -> ServerProcess:
         """Start again on the same port (so reconnecting clients find it)."""
@@ -183,6 +178,18 @@ class Servers:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def stop_process(proc: subprocess.Popen[str] | None, grace_s: float = 20.0) -> None:
+    """Terminate `proc` if it still runs, and kill it if it has not ended `grace_s` later."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
 
 
 def wait_until(condition: Any, timeout: float = 10.0, what: str = "condition") -> Any:

@@ -10,6 +10,8 @@ import sys
 import threading
 import time
 
+from tests.e2e.harness import stop_process
+
 START_TIMEOUT_S = 30.0
 OPEN = re.compile(r"warung web: open (https?://\S+) in a browser \((?:served on (\S+), )?")
 
@@ -54,10 +56,4 @@ class WebProcess:
         lines.put(None)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        stop_process(self.proc)
