@@ -212,20 +212,10 @@ def _order_line(cart_line: tuple[Any, ...]) -> dict[str, Any]:
 
 @write_job
 def mark_paid(db: pw.Database, order_id: int, reference: str, paid: OrderStatus) -> datetime:
-    """Mark a pending order `paid` (`completed` for a sale) with its payment captured; when."""
-    return record_payment(db, order_id, reference, paid, {}, sql.now())
-
-
-def record_payment(
-    db: pw.Database,
-    order_id: int,
-    reference: str | None,
-    paid: OrderStatus,
-    answer: dict[str, Any],
-    now: str,
-) -> datetime:
-    """Mark a pending order `paid` and its payment captured, empty the bought lines from an
-    online order's cart, and keep the key's answer (the order and `answer`'s fields); when."""
+    """Mark a pending order `paid` (`completed` for a card or e-wallet sale) and its payment
+    captured, empty the bought lines from an online order's cart, and keep the key's answer
+    (the order); when."""
+    now = sql.now()
     set_status(db, order_id, OrderStatus.PENDING, paid, now)
     sql.execute(
         db,
@@ -240,13 +230,13 @@ def record_payment(
             "AND product_id IN (SELECT product_id FROM order_lines WHERE order_id = ?)",
             (order_id, order_id),
         )
-    idempotency.store_for_order(db, order_id, {"order_id": order_id, **answer})
+    idempotency.store_for_order(db, order_id, {"order_id": order_id})
     announce_order(db, order_id)
     return wire.utc(now)
 
 
 def paid_order(order: Order, when: datetime, reference: str | None, paid: OrderStatus) -> Order:
-    """A pending order as `record_payment` leaves it."""
+    """A pending order as `mark_paid` leaves it."""
     payment = {**order["payment"], "status": "captured", "reference": reference}
     return {**order, "status": paid, "updated_at": when, "payment": payment}
 
