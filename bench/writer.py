@@ -25,7 +25,7 @@ import peewee as pw
 
 from db.accounts import create_user
 from db.connect import connect
-from db.models import Product
+from db.models import Product, User
 from protocol.codec import unpackb
 from server import sql
 from server.services.cart import change_cart
@@ -55,7 +55,16 @@ def shop(folder: Path, customers: int) -> tuple[pw.Database, list[int], list[int
         capture_output=True,
     )
     db = connect(url, pragmas={"wal_autocheckpoint": 0})
-    users = [create_user(customer_name(i), PASSWORD, "customer").id for i in range(customers)]
+    first = create_user(customer_name(0), PASSWORD, "customer")  # one hash, shared by all
+    others = [
+        {"username": customer_name(i), "password_hash": first.password_hash, "role": "customer"}
+        for i in range(1, customers)
+    ]
+    if others:
+        User.insert_many(others).execute()
+    names = [customer_name(i) for i in range(customers)]
+    found = dict(User.select(User.username, User.id).where(User.username.in_(names)).tuples())
+    users = [found[name] for name in names]
     Product.update(stock=STOCK, initial_stock=STOCK).execute()
     products = [p.id for p in Product.select(Product.id).limit(customers)]
     return db, users, products

@@ -1,6 +1,7 @@
 """Frames: a 4-byte big-endian body length, then one msgpack map. Bytes in, messages out."""
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,11 +37,19 @@ class FrameDecoder:
     With `max_values`, a body of more values than that is reported as `MalformedFrame`
     without being decoded, so a frame costs the reactor a bounded time (see
     `protocol.value_count`). A server sets it; a client reading a server does not.
+
+    `unpack` decodes each body: `unpackb`, or `unpackb_own` between a server's own processes.
     """
 
-    def __init__(self, max_frame: int = DEFAULT_MAX_FRAME, max_values: int | None = None) -> None:
+    def __init__(
+        self,
+        max_frame: int = DEFAULT_MAX_FRAME,
+        max_values: int | None = None,
+        unpack: Callable[[bytes], Any] = unpackb,
+    ) -> None:
         self.max_frame = max_frame
         self.max_values = max_values
+        self.unpack = unpack
         self._buffer = bytearray()
         self.broken = False
 
@@ -80,13 +89,16 @@ class FrameDecoder:
             stop = pos + HEADER.size + length
             if stop > end:
                 break
-            events.append(decode_body(bytes(buffer[pos + HEADER.size : stop]), self.max_values))
+            body = bytes(buffer[pos + HEADER.size : stop])
+            events.append(decode_body(body, self.max_values, self.unpack))
             pos = stop
         del buffer[:pos]
         return events
 
 
-def decode_body(body: bytes, max_values: int | None = None) -> Message | MalformedFrame:
+def decode_body(
+    body: bytes, max_values: int | None = None, unpack: Callable[[bytes], Any] = unpackb
+) -> Message | MalformedFrame:
     """Decode one frame body into a `Message`, or say why it is not one."""
     if too_many_values(body, max_values):
         return MalformedFrame(
@@ -94,7 +106,7 @@ def decode_body(body: bytes, max_values: int | None = None) -> Message | Malform
             {"reason": "too_many_values", "limit": max_values},
         )
     try:
-        obj = unpackb(body)
+        obj = unpack(body)
     except Exception as exc:  # msgpack raises several unrelated types for bad input
         shown = excerpt(str(exc), MAX_REASON)  # msgpack's words, which may quote the body
         return MalformedFrame(f"body is not valid msgpack: {shown}", {"reason": "msgpack"})

@@ -108,14 +108,16 @@ def claim(
     print_: str,
     now: str,
     order_id: int | None = None,
+    response: Any = None,
 ) -> bool:
     """Claim the key for this call; False if another call holds it. On PostgreSQL a claim
-    racing another transaction's waits for it to end: claim before changing anything."""
+    racing another transaction's waits for it to end: claim before changing anything.
+    A call that finishes in the claim's own transaction may keep its `response` at once."""
     cursor = sql.execute(
         db,
-        "INSERT INTO idempotency_keys (user_id, key, fingerprint, order_id, created_at) "
-        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (user_id, key) DO NOTHING",
-        (user_id, key, print_, order_id, now),
+        "INSERT INTO idempotency_keys (user_id, key, fingerprint, order_id, created_at, "
+        "response) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, key) DO NOTHING",
+        (user_id, key, print_, order_id, now, None if response is None else packb(response)),
     )
     return bool(cursor.rowcount == 1)
 

@@ -24,7 +24,7 @@ from twisted.internet.protocol import ProcessProtocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from protocol.codec import unpackb
+from protocol.codec import unpackb_own
 from protocol.errors import from_wire
 from protocol.framing import FrameDecoder, Message, encode
 from server.write_jobs import PIPE_MAX_FRAME, unavailable
@@ -57,7 +57,7 @@ class _Pipe(ProcessProtocol):
 
     def __init__(self, link: WriterLink) -> None:
         self.link = link
-        self.decoder = FrameDecoder(PIPE_MAX_FRAME)
+        self.decoder = FrameDecoder(PIPE_MAX_FRAME, unpack=unpackb_own)
         self.ready: Deferred[None] = Deferred()
         self.ended: Deferred[None] = Deferred()
 
@@ -149,7 +149,7 @@ class WriterLink:
         for job_id, ok, value in body["done"]:
             done = self._sent.pop(job_id)
             if ok:
-                done.callback(unpackb(value))
+                done.callback(unpackb_own(value))
             else:
                 done.errback(from_wire(value))
 

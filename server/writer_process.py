@@ -38,7 +38,7 @@ from twisted.logger import ILogObserver, Logger, globalLogBeginner, textFileLogO
 
 from db.connect import DatabaseUnavailable, connect
 from db.transactions import write_transaction
-from protocol.codec import packb
+from protocol.codec import packb, unpackb_own
 from protocol.framing import FrameDecoder, Message, encode
 from server.wal import WalKeeper
 from server.write_jobs import PIPE_MAX_FRAME, error_to_wire, resolve
@@ -78,7 +78,7 @@ def run_savepoint(db: pw.Database, name: str, args: list[Any]) -> tuple[bool, An
 def serve_pipe(db: pw.Database, jobs_in: int, out: BinaryIO, wal: WalKeeper | None = None) -> None:
     """Run job batches from `jobs_in` until it closes, answering on `out`; with `wal`, keep
     the WAL bounded after commits and when no job comes."""
-    decoder = FrameDecoder(PIPE_MAX_FRAME)
+    decoder = FrameDecoder(PIPE_MAX_FRAME, unpack=unpackb_own)
     while chunk := _read(jobs_in, wal):
         waiting: list[list[Any]] = []
         for event in decoder.feed(chunk):

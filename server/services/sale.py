@@ -35,9 +35,7 @@ from server.services.checkout import Checkouts
 from server.services.offline import check_offline
 from server.services.order_jobs import (
     Purchase,
-    paid_order,
     publish,
-    record_payment,
     repeated_product,
     stored_order,
     write_order,
@@ -148,6 +146,8 @@ def begin_sale(
         currency=currency,
         receipt=receipt,
         offline_at=offline_at,
+        settled=OrderStatus.COMPLETED if cash else None,
+        answer={"change_due": change_due} if cash else None,
     )
     now = sql.now()
     written = _write_sale(db, purchase, basket, now)
@@ -157,11 +157,9 @@ def begin_sale(
     details = {"total": total, "method": method, **_sale_details(db, order, details)}
     if "receipt_clash" in written:
         details["receipt_clash"] = written["receipt_clash"]
-    if cash:
-        answer = {"change_due": change_due}
-        when = record_payment(db, order["id"], None, OrderStatus.COMPLETED, answer, now)
-        order = {**paid_order(order, when, None, OrderStatus.COMPLETED), **answer}
-        details.update(answer)
+    if cash:  # written completed, its key's answer kept (`Purchase.settled`)
+        order = {**order, "change_due": change_due}
+        details["change_due"] = change_due
     audit(db, clerk_id, Op.CLERK_SALE, target_of("order", order["id"]), details, now)
     return {"order": order, "changes": changes, "existing": False}
 

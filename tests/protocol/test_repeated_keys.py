@@ -1,10 +1,11 @@
 """PROTOCOL.md section 4: a map must not repeat a key, at any depth (a bad body, id nil)."""
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from protocol.codec import packb
+from protocol.codec import packb, unpackb_own
 from protocol.errors import MalformedFrame
 from protocol.framing import FrameDecoder, Message, frame
 
@@ -56,3 +57,14 @@ def test_a_str_key_and_a_bin_key_of_the_same_bytes_are_two_keys():
     body = mapping(("id", packb(8)), (b"id", packb(9)))
     [event] = FrameDecoder().feed(frame(body))
     assert isinstance(event, Message) and event.body == {"id": 8, b"id": 9}
+
+
+def test_bodies_between_a_servers_own_processes_are_decoded_without_the_check():
+    result = {"at": datetime(2026, 11, 30, tzinfo=UTC), "n": [1]}
+    sent = {"done": [[1, True, packb(result)]]}
+    repeated = mapping(("id", packb(8)), ("id", packb(9)))
+    decoder = FrameDecoder(unpack=unpackb_own)
+    ours, unchecked = decoder.feed(frame(packb(sent)) + frame(repeated))
+    assert isinstance(ours, Message) and ours.body == sent
+    assert unpackb_own(ours.body["done"][0][2]) == result
+    assert isinstance(unchecked, Message) and unchecked.body == {"id": 9}  # never written by packb

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from twisted.internet import defer
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 
-from server.payments import Charge, FakeProvider
+from server.payments import PAYMENT_TIMEOUT_S, Charge, FakeProvider, in_time
 
 
 def charged(provider: FakeProvider, order_id: int, token: str = "tok") -> Charge:
@@ -60,3 +62,22 @@ def looked_up(provider: FakeProvider, order_id: int) -> Charge | None:
     results: list[Charge | None] = []
     provider.lookup(order_id).addCallback(results.append)
     return results[0]
+
+
+def test_an_answer_already_there_is_taken_with_no_timer() -> None:
+    clock = Clock()
+    results: list[str] = []
+    in_time(succeed("answer"), clock).addCallback(results.append)
+    assert results == ["answer"]
+    assert clock.getDelayedCalls() == []
+
+
+def test_an_answer_still_to_come_is_timed_out_and_cancelled() -> None:
+    clock = Clock()
+    waiting: Deferred[str] = Deferred()
+    outer: Deferred[str] = succeed("first").addCallback(lambda _: waiting)  # called, paused
+    failures: list[type[BaseException]] = []
+    for asking in (Deferred(), outer):
+        in_time(asking, clock).addErrback(lambda f: failures.append(f.type))
+    clock.advance(PAYMENT_TIMEOUT_S)
+    assert failures == [defer.TimeoutError, defer.TimeoutError]

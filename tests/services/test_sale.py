@@ -7,6 +7,7 @@ from __future__ import annotations
 from twisted.internet.task import Clock
 
 from db.models import IdempotencyKey, Order, Payment, Product, StockMovement
+from protocol.codec import unpackb
 from protocol.errors import ErrorCode
 from server.events import EventHub
 from server.payments import FakeProvider
@@ -68,6 +69,27 @@ def test_a_cash_sale_completes_in_one_transaction_and_gives_the_change(
             {"total": 44_000, "method": "cash", "change_due": 6_000},
         )
     ]
+
+
+def test_a_cash_sale_writes_its_rows_as_they_end_with_no_update_after(
+    mini_shop: Shop, dbx: InlineDatabase, hub: EventHub, clock: Clock
+) -> None:
+    till = Till(dbx, hub, clock)
+    result(till.open(mini_shop.clerk))
+    statements: list[str] = []
+    dbx.db.connection().set_trace_callback(statements.append)
+    try:
+        sold = result(
+            till.sell(mini_shop.clerk, line(mini_shop.kopi, 1), payment=CASH | {"tendered": 20_000})
+        )
+    finally:
+        dbx.db.connection().set_trace_callback(None)
+
+    updated = [s.split()[1] for s in statements if s.startswith("UPDATE")]
+    assert updated == ["products"], "the order, its payment and its key: inserted as they end"
+    assert status(sold["id"]) == ("completed", "captured")
+    key = IdempotencyKey.get(IdempotencyKey.order == sold["id"])
+    assert unpackb(key.response) == {"order_id": sold["id"], "change_due": 2_500}
 
 
 def test_cash_without_tendered_is_exactly_the_total(
