@@ -16,7 +16,6 @@ from protocol.ops import Op
 from protocol.rules import STAFF_ROLES, OrderStatus
 from server import idempotency, sql, wire
 from server.audit import audit, target_of
-from server.dbexec import is_postgres
 from server.events import EventHub, StockChange
 from server.pg_events import announce_order
 from server.services.cart import CART_LINES, lock_cart_of_order, out_of_stock
@@ -69,27 +68,30 @@ def begin_checkout(
     if stored is not None:
         return {"order": stored, "changes": [], "existing": True}
     basket = _cart(db, user_id)
-    if not is_postgres(db):
-        refuse_short(basket)
+    now = sql.now()
+    refuse_short(db, basket, user_id, key, print_, now)
     purchase = Purchase(
         user_id, key, print_, "online", user_id, None, None, method, provider, currency
     )
-    order, changes = write_order(db, purchase, basket, sql.now())
+    order, changes = write_order(db, purchase, basket, now)
     return {"order": order, "changes": changes, "existing": False}
 
 
-def refuse_short(basket: Basket) -> None:
-    """On SQLite, refuse a basket whose stock, as just read, cannot fill it, before writing
-    anything: the error `_take_stock` would raise after writing the order and claiming the
-    key, which the job's savepoint would then undo.
+def refuse_short(
+    db: pw.Database, basket: Basket, user_id: int, key: str, print_: str, now: str
+) -> None:
+    """Refuse a basket whose stock, as just read, cannot fill it, before the order is
+    written: the error `_take_stock` would raise after writing it, which the job would then
+    undo. In a flash sale thousands of checkouts end this way.
 
-    Exact there: one writer runs every job in turn, so nothing changes the stock between
-    this read and the take. In a flash sale thousands of checkouts fail this way, and each
-    costs a third of a taking one. Not on PostgreSQL: there the key is claimed first so
-    that the same key racing on another server answers `in_progress`, never
-    `out_of_stock` (`write_order`), and the read may predate a restock committed since."""
+    The key is claimed first, as `write_order` claims it: the same key racing on another
+    server waits here for that one's commit and answers `in_progress`, never
+    `out_of_stock`; the claim is undone with the job. The read is the database's answer
+    (on PostgreSQL, what was committed when it ran), never a cached stock."""
     for pid, _, _, qty, _, stock, archived, _ in sorted(basket):
         if archived or stock < qty:
+            if not idempotency.claim(db, user_id, key, print_, now):
+                raise idempotency.key_in_progress()
             raise out_of_stock(pid, qty, 0 if archived else stock)
 
 
