@@ -316,5 +316,7 @@ def test_a_key_that_bought_the_last_units_gives_its_order_again_not_out_of_stock
     result(budi)  # none left of what ani's cart holds now: only the key can answer
 
     again = result(checkout(orders, mini_shop.ani))
+    other = error(checkout(orders, mini_shop.ani, payment={"method": "ewallet", "token": "t"}))
 
     assert again == paid and stock(mini_shop.kopi) == 0
+    assert other.code == ErrorCode.CONFLICT and other.details == {"field": "idempotency_key"}
