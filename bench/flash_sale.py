@@ -1,7 +1,8 @@
 """The flash sale (issue 19, item 3): every customer watches one product of few units, has
 one in the cart, and all check out at once. Counts who paid and who was told
 `out_of_stock`, the time until every one had an answer, and how long after the last sale
-every watcher held a `stock` push saying 0.
+every watcher held a `stock` push saying 0, and the servers' CPU (writers included) from
+the first checkout sent to the last answer.
 
 The last sale (the commit that took the last unit) is not seen by a client, but it came
 before the first watcher saw 0 and before the last paid answer; so the time from the
@@ -18,7 +19,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from bench.clients import Tally, Watcher, in_batches, signed_in
-from bench.load import PAYMENT, BenchError
+from bench.load import PAYMENT, BenchError, server_cpu_s
 
 ANSWER_TIMEOUT_S = 120.0
 SOLD_OUT_TIMEOUT_S = 10.0
@@ -38,6 +39,7 @@ class FlashSale:
     sold_out_after_last_paid_s: float  # last paid answer -> last watcher holding stock 0
     sold_out_spread_s: float  # first watcher holding stock 0 -> last
     watchers_sold_out: int
+    server_cpu_s: float  # of every server and its writer, first checkout sent -> last answer
 
     @property
     def sold_out_lag_s(self) -> float:
@@ -83,9 +85,10 @@ def watch_for_zero(client: Watcher, tally: Tally) -> None:
 
 
 async def flash_sale(
-    where: str, ports: list[int], tokens: list[str], product: int, units: int
+    where: str, ports: list[int], pids: list[int], tokens: list[str], product: int, units: int
 ) -> FlashSale:
-    """`len(tokens)` customers spread over `ports` buy `product`, which has `units` left."""
+    """`len(tokens)` customers spread over `ports` (the servers `pids`) buy `product`, which
+    has `units` left."""
     clients = await in_batches(lambda i: customer(ports, tokens, product, i), len(tokens))
     try:
         for client in clients:
@@ -93,11 +96,13 @@ async def flash_sale(
         zero = Tally(len(clients))
         for client in clients:
             watch_for_zero(client, zero)
+        cpu_began = _cpu_s(pids)
         began = time.perf_counter()
         outcomes = [check_out(client) for client in clients]
         answers = await asyncio.wait_for(
             asyncio.gather(*outcomes, return_exceptions=True), ANSWER_TIMEOUT_S
         )
+        cpu_used = _cpu_s(pids) - cpu_began
         with_answer = [a for a in answers if isinstance(a, tuple)]
         paid = [when for ok, when in with_answer if ok]
         with contextlib.suppress(BenchError):  # reported as watchers_sold_out < customers
@@ -115,10 +120,15 @@ async def flash_sale(
             sold_out_after_last_paid_s=max(zeros, default=last_paid) - last_paid,
             sold_out_spread_s=max(zeros, default=0.0) - min(zeros, default=0.0),
             watchers_sold_out=len(zeros),
+            server_cpu_s=cpu_used,
         )
     finally:
         for client in clients:
             client.close()
+
+
+def _cpu_s(pids: list[int]) -> float:
+    return sum(server_cpu_s(pid) or 0.0 for pid in pids)
 
 
 def _saw_zero(client: Watcher) -> bool:

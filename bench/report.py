@@ -162,7 +162,8 @@ def flash_table(sales: list[dict[str, Any]]) -> str:
             f"{s['sold_out_lag_s']:.3f} s after the last sale (target 0.5 s: "
             f"{_yes(met['sold_out_within_0_5s'])}; {s['watchers_sold_out']:,} saw 0; first to "
             f"last watcher {s['sold_out_spread_s']:.3f} s, last paid answer to last watcher "
-            f"{s['sold_out_after_last_paid_s']:.3f} s)"
+            f"{s['sold_out_after_last_paid_s']:.3f} s); servers' CPU until the last answer "
+            f"{s['server_cpu_s']:.2f} s"
         )
     return "\n".join(lines)
 

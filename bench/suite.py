@@ -217,7 +217,12 @@ async def flash_sales(cfg: Config, pg: str | None) -> list[dict[str, Any]]:
         sqlite_shop(Path(tmp), "flash.db", cfg.flash_units, cfg.flash_customers) as (shop, server),
     ):
         sale = await flash_sale(
-            "one server (SQLite)", [server.port], shop.tokens, shop.product_ids[0], cfg.flash_units
+            "one server (SQLite)",
+            [server.port],
+            [server.pid],
+            shop.tokens,
+            shop.product_ids[0],
+            cfg.flash_units,
         )
         sales.append(sale.as_dict())
     if pg is not None:
@@ -227,6 +232,7 @@ async def flash_sales(cfg: Config, pg: str | None) -> list[dict[str, Any]]:
             sale = await flash_sale(
                 "two servers (PostgreSQL)",
                 [s.port for s in servers],
+                [s.pid for s in servers],
                 shop.tokens,
                 shop.product_ids[0],
                 cfg.flash_units,

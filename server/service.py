@@ -18,6 +18,7 @@ from twisted.logger import Logger, globalLogBeginner
 from twisted.python.failure import Failure
 
 from db.url import resolve
+from server import gc_tuning
 from server.app import Server
 from server.database import prepare_database
 from server.factory import WarungFactory
@@ -131,6 +132,7 @@ def serve(args: Namespace, reactor: Any = default_reactor) -> int:
     globalLogBeginner.beginLoggingTo(logs, redirectStandardIO=False)
     reactor.callWhenRunning(service.startService)
     reactor.addSystemEventTrigger("before", "shutdown", service.stopService)
+    gc_tuning.tune()
     reactor.run()  # its SIGINT and SIGTERM handlers stop it (draining); SIGCHLD reaps the writer
     return service.exit_code
 

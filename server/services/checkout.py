@@ -14,7 +14,7 @@ its own first transaction: `OneRunPerKey` and `PaymentSteps` serve both.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from twisted.internet import defer
@@ -57,9 +57,13 @@ class OneRunPerKey:
         return bool(self._running)
 
     def run(
-        self, slot: Slot, print_: str, work: Callable[[], Coroutine[Any, Any, Order]]
+        self,
+        slot: Slot,
+        print_: str,
+        work: Callable[[], Deferred[Order]],
     ) -> Deferred[Order]:
-        """`work()`'s outcome, run unless a run of `slot` is already under way."""
+        """`work()`'s outcome, run unless a run of `slot` is already under way (an exception
+        `work` raises is its failure)."""
         waiter: Deferred[Order] = Deferred()
         running = self._running.get(slot)
         if running is not None:
@@ -68,15 +72,20 @@ class OneRunPerKey:
             running[1].append(waiter)
             return waiter
         self._running[slot] = (print_, [waiter])
-        Deferred.fromCoroutine(work()).addBoth(self._finish, slot)
+        defer.maybeDeferred(work).addBoth(self._finish, slot)
         return waiter
 
     def _finish(self, outcome: Order | Failure, slot: Slot) -> None:
-        for waiter in self._running.pop(slot)[1]:
-            if isinstance(outcome, Failure):
+        waiters = self._running.pop(slot)[1]
+        if isinstance(outcome, Failure):
+            if len(waiters) == 1:  # the usual case: the failure needs no copy
+                waiters[0].errback(outcome)
+                return
+            for waiter in waiters:
                 waiter.errback(Failure(outcome.value, outcome.type, outcome.tb))
-            else:
-                waiter.callback(outcome)
+            return
+        for waiter in waiters:
+            waiter.callback(outcome)
 
 
 class PaymentSteps:
@@ -185,10 +194,15 @@ class Checkouts:
         slot = (call.identity.user_id, call.args["idempotency_key"])
         return self.runs.run(slot, print_, lambda: self._checkout(call, print_))
 
-    async def _checkout(self, call: Call, print_: str) -> Order:
-        """Begin, then charge and mark paid or declined: the order as it ends."""
+    def _checkout(self, call: Call, print_: str) -> Deferred[Order]:
+        """Begin, then charge and mark paid or declined: the order as it ends.
+
+        The first write is chained, not awaited in a coroutine: a refused one (in a flash
+        sale, thousands at once answer `out_of_stock`) then fails the run with the writer's
+        own failure, rather than one thrown into the coroutine, raised out of it and
+        captured again with its traceback."""
         me, payment = call.identity, call.args["payment"]
-        begun = await self.dbx.write(
+        begun: Deferred[dict[str, Any]] = self.dbx.write(
             begin_checkout,
             me.user_id,
             call.args["idempotency_key"],
@@ -197,11 +211,16 @@ class Checkouts:
             self.currency,
             self.provider.name,
         )
+        return begun.addCallback(self._pay, payment, me.user_id)
+
+    def _pay(
+        self, begun: dict[str, Any], payment: dict[str, str], user_id: int
+    ) -> Order | Deferred[Order]:
         order = begun["order"]
         if begun["existing"]:
             return order
         publish(self.hub, order, begun["changes"])
-        return await self.payments.pay(order, payment, me.user_id, OrderStatus.PAID)
+        return Deferred.fromCoroutine(self.payments.pay(order, payment, user_id, OrderStatus.PAID))
 
     # -- after a crash
 

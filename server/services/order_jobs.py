@@ -11,7 +11,7 @@ from typing import Any
 
 import peewee as pw
 
-from protocol.errors import BadRequest, Conflict, InvalidState
+from protocol.errors import BadRequest, Conflict, InvalidState, OutOfStock
 from protocol.ops import Op
 from protocol.rules import STAFF_ROLES, OrderStatus
 from server import idempotency, sql, wire
@@ -67,15 +67,39 @@ def begin_checkout(
 ) -> dict[str, Any]:
     """The first checkout transaction: claim the key, take the stock, write the order
     `pending`. Returns `{"order", "changes", "existing"}`; `existing` is true (and nothing
-    is written) when the key already names a paid order."""
+    is written) when the key already names a paid order.
+
+    A cart its stock, as just read, cannot fill is refused before the order is written (in
+    a flash sale thousands of checkouts end this way): its key is claimed first, as
+    `write_order` claims it, so the same key racing on another server waits here for that
+    one's commit and answers as that key does, never `out_of_stock`; the claim is undone
+    with the job. A key that is not free (a retry) is looked up, and answers, as always.
+    The stock is the database's answer (on PostgreSQL, what was committed when it was
+    read), never a cached one."""
+    basket = sql.rows(db, CART_LINES, (user_id,))
+    now = sql.now()
+    short = shortfall(basket)
+    if short is not None and idempotency.claim(db, user_id, key, print_, now):
+        raise short
     stored = stored_order(db, user_id, key, print_)
     if stored is not None:
         return {"order": stored, "changes": [], "existing": True}
+    if not basket:
+        raise InvalidState("the cart is empty: add a product first", {"reason": "empty_cart"})
     purchase = Purchase(
         user_id, key, print_, "online", user_id, None, None, method, provider, currency
     )
-    order, changes = write_order(db, purchase, _cart(db, user_id), sql.now())
+    order, changes = write_order(db, purchase, basket, now)
     return {"order": order, "changes": changes, "existing": False}
+
+
+def shortfall(basket: Basket) -> OutOfStock | None:
+    """The `out_of_stock` that taking `basket`'s stock would raise (`_take_stock`), from the
+    stock its rows were read with; None if it can all be taken."""
+    for pid, _, _, qty, _, stock, archived, _ in sorted(basket):
+        if archived or stock < qty:
+            return out_of_stock(pid, qty, 0 if archived else stock)
+    return None
 
 
 def repeated_product(i: int, product_id: int) -> BadRequest:
@@ -84,13 +108,6 @@ def repeated_product(i: int, product_id: int) -> BadRequest:
         f"lines[{i}] repeats product {product_id}: give each product in one line",
         {"field": f"lines[{i}]", "rule": "repeats a product"},
     )
-
-
-def _cart(db: pw.Database, user_id: int) -> Basket:
-    lines = sql.rows(db, CART_LINES, (user_id,))
-    if not lines:
-        raise InvalidState("the cart is empty: add a product first", {"reason": "empty_cart"})
-    return lines
 
 
 # -- the steps of a purchase, online or at a till

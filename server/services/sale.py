@@ -70,7 +70,9 @@ class SaleService:
         offline_at = check_offline(call.args, datetime.now(UTC))
         print_ = fingerprint(call.op, call.args)
         slot = (call.identity.user_id, call.args["idempotency_key"])
-        return self.runs.run(slot, print_, lambda: self._sale(call, print_, offline_at))
+        return self.runs.run(
+            slot, print_, lambda: Deferred.fromCoroutine(self._sale(call, print_, offline_at))
+        )
 
     async def _sale(self, call: Call, print_: str, offline_at: str | None) -> Order:
         clerk_id, args = call.identity.user_id, call.args

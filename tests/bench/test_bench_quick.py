@@ -48,6 +48,7 @@ def test_quick_run_writes_the_table_json_and_chart(tmp_path: Path, pg_url: str) 
         assert sale["paid"] == sale["units"], sale
         assert sale["out_of_stock"] == sale["customers"] - sale["units"], sale
         assert sale["watchers_sold_out"] == sale["customers"], sale
+        assert sale["server_cpu_s"] > 0, sale
 
     memory = document["memory"]
     assert memory["connections"] == document["raw"]["config"]["memory_connections"]

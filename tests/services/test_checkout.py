@@ -277,3 +277,46 @@ def test_a_cart_the_stock_cannot_cover_takes_nothing(
     assert short.details == {"product_id": mini_shop.teh, "requested": 3, "available": 2}
     assert (stock(mini_shop.kopi), stock(mini_shop.teh)) == (5, 2), "begin: all or nothing"
     assert Order.select().count() == 1 and IdempotencyKey.select().count() == 1
+
+
+def test_a_cart_the_stock_cannot_cover_is_refused_before_its_order_is_written(
+    db: pw.Database, mini_shop: Shop, dbx: InlineDatabase, hub: EventHub, clock: Clock
+) -> None:
+    orders = order_service(dbx, hub, clock)
+    fill_cart(dbx, mini_shop.ani, (mini_shop.kopi, 2), (mini_shop.teh, 3))
+    fill_cart(dbx, mini_shop.budi, (mini_shop.teh, 1))
+    budi = checkout(orders, mini_shop.budi, key="b")
+    clock.advance(PAY_S)
+    result(budi)
+    statements: list[str] = []
+    db.connection().set_trace_callback(statements.append)
+    try:
+        short = error(checkout(orders, mini_shop.ani))
+    finally:
+        db.connection().set_trace_callback(None)
+
+    assert short.details == {"product_id": mini_shop.teh, "requested": 3, "available": 2}
+    changes = [s.split("(")[0] for s in statements if s.startswith(("INSERT", "UPDATE"))]
+    assert changes == ["INSERT INTO idempotency_keys "], "only the key claimed, then undone"
+    assert Order.select().count() == 1 and IdempotencyKey.select().count() == 1
+
+
+def test_a_key_that_bought_the_last_units_gives_its_order_again_not_out_of_stock(
+    mini_shop: Shop, dbx: InlineDatabase, hub: EventHub, clock: Clock
+) -> None:
+    orders = order_service(dbx, hub, clock)
+    fill_cart(dbx, mini_shop.ani, (mini_shop.teh, 3))
+    first = checkout(orders, mini_shop.ani)
+    clock.advance(PAY_S)
+    paid = result(first)
+    fill_cart(dbx, mini_shop.ani, (mini_shop.kopi, 1))
+    fill_cart(dbx, mini_shop.budi, (mini_shop.kopi, 5))
+    budi = checkout(orders, mini_shop.budi, key="b")
+    clock.advance(PAY_S)
+    result(budi)  # none left of what ani's cart holds now: only the key can answer
+
+    again = result(checkout(orders, mini_shop.ani))
+    other = error(checkout(orders, mini_shop.ani, payment={"method": "ewallet", "token": "t"}))
+
+    assert again == paid and stock(mini_shop.kopi) == 0
+    assert other.code == ErrorCode.CONFLICT and other.details == {"field": "idempotency_key"}

@@ -1,0 +1,39 @@
+"""A checkout refused for want of stock while the same key's checkout runs on another
+server: it waits for that one and answers `in_progress`, never `out_of_stock` (issue 19,
+item 3: the refusal that comes before the order is written)."""
+
+from typing import Any
+
+import peewee as pw
+import pytest
+
+from db.models import CartLine, Product, User
+from protocol.errors import Conflict
+from server import idempotency, sql
+from server.services.order_jobs import begin_checkout
+from tests.server.test_register_race import race
+
+
+@pytest.mark.pg
+def test_a_short_cart_waits_for_its_key_claimed_on_another_server(database: pw.Database):
+    if not isinstance(database, pw.PostgresqlDatabase):
+        pytest.skip("one writer on SQLite: jobs never overlap")
+    customer = User.create(username="ani", password_hash="x", role="customer").id
+    product = Product.create(
+        sku="KOPI", name="Kopi", price=17_500, currency="IDR", stock=0, initial_stock=0
+    ).id
+    CartLine.create(user=customer, product=product, qty=1)
+
+    def claimed_elsewhere() -> bool:  # a checkout of the key, before it takes the stock
+        return idempotency.claim(database, customer, "k", "print", sql.now())
+
+    def retried() -> Any:
+        try:
+            return begin_checkout(database, customer, "k", "print", "card", "IDR", "fake")
+        except Conflict as refused:
+            return refused
+
+    claimed, outcome = race(database, claimed_elsewhere, retried)
+
+    assert claimed and isinstance(outcome, Conflict), outcome
+    assert outcome.details == {"field": "idempotency_key", "reason": "in_progress"}
