@@ -19,10 +19,11 @@ from collections.abc import Callable
 from typing import Any
 
 import peewee as pw
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.python.failure import Failure
 
 from server.pg_batch import Job, Settled, run_batch
+from server.write_jobs import unavailable
 
 MAX_BATCH = 64
 THREADS = 4
@@ -71,10 +72,13 @@ class PgWriter:
         return self._stopped
 
     def submit(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Deferred[Any]:
-        """Run `fn(db, *args)` in a batch; fires on the reactor after its COMMIT."""
+        """Run `fn(db, *args)` in a batch; fires on the reactor after its COMMIT. Once the
+        writer is stopping, fails at once with `unavailable`: no thread would take it."""
         job = Job(fn, args)
-        self.pending += 1
         with self._ready:
+            if self._closing:
+                return fail(unavailable("the server is stopping"))
+            self.pending += 1
             self._waiting.append(job)
             self._ready.notify()
         return job.deferred

@@ -19,7 +19,7 @@ from twisted.python.failure import Failure
 from db.connect import connect, disconnect
 from db.migrations import migrate
 from db.models import Product, StockMovement
-from protocol.errors import BadRequest, OutOfStock
+from protocol.errors import BadRequest, OutOfStock, Unavailable
 from server import sql
 from server.pg_batch import CONNECTION_ERRORS, Job, run_batch
 from server.pg_writer import PgWriter
@@ -224,3 +224,18 @@ def test_two_writers_racing_for_the_last_units_sell_exactly_what_there_is(pg):
     assert movements(first_db) == 2 * STOCK
     assert sum(w.writes for w in writers) == STOCK
     assert max(size for w in writers for size in w.batch_sizes) > 1, "jobs shared commits"
+
+
+def test_a_job_submitted_once_the_writer_stops_fails_at_once_as_unavailable(pg):
+    _, db, (p, *_) = pg
+    reactor = ThreadReactor()
+    writer = PgWriter(db, reactor, threads=1)
+    writer.start()
+    stopped: list[None] = []
+    writer.stop().addCallback(stopped.append)
+    late: list[Any] = []
+    writer.submit(take, (p,)).addBoth(late.append)
+    assert isinstance(outcome_error(late[0]), Unavailable)
+    reactor.run_until(lambda: bool(stopped))
+    assert writer.pending == 0 and not writer.up
+    assert stock(db, p) == STOCK
