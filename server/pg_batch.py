@@ -12,8 +12,8 @@ behind each other on those rows:
   goes back to the queue, marked patient. A batch never waits on a row another batch
   holds; the others of its jobs run at once.
 - A patient job's products are locked first in its next batch, waiting for them, in id
-  order; a batch waits only there, holding nothing but rows of lower ids, so waits cannot
-  form a cycle.
+  order. A batch waits for declared rows only there, holding nothing but rows of lower ids,
+  so those waits cannot form a cycle.
 - A job that still meets a deadlock or a serialization failure (a row it did not declare)
   rolls back to its savepoint and runs again in a later batch; the others keep their work.
 
