@@ -11,6 +11,10 @@ behind each other on those rows:
   LOCKED: a job whose products another transaction holds is not run in this batch but
   goes back to the queue, marked patient. A batch never waits on a row another batch
   holds; the others of its jobs run at once.
+- A product with no stock left is not locked for a job that would take from it (a cart's
+  or a sale's; an order's lines give stock back and are locked whatever the stock): that
+  job's conditional UPDATE fails at once, without waiting, as it would alone. A flash
+  sale's late buyers are refused side by side instead of one batch after another.
 - A patient job's products are locked first in its next batch, waiting for them, in id
   order. A batch waits for declared rows only there, holding nothing but rows of lower ids,
   so those waits cannot form a cycle.
@@ -50,17 +54,20 @@ NEXT_JOB = "RELEASE SAVEPOINT job; SAVEPOINT job"
 UNDO_JOB = "ROLLBACK TO SAVEPOINT job"
 WANTED = """WITH claims (job, kind, value) AS (
     SELECT * FROM unnest(%s::int[], %s::text[], %s::int[])
-), wanted (job, product) AS (
-    SELECT job, value FROM claims WHERE kind = 'products'
-    UNION ALL SELECT job, product_id FROM claims JOIN cart_lines ON user_id = value
+), wanted (job, product, gives) AS (
+    SELECT job, value, false FROM claims WHERE kind = 'products'
+    UNION ALL SELECT job, product_id, false FROM claims JOIN cart_lines ON user_id = value
         WHERE kind = 'carts'
-    UNION ALL SELECT job, product_id FROM claims JOIN order_lines ON order_id = value
+    UNION ALL SELECT job, product_id, true FROM claims JOIN order_lines ON order_id = value
         WHERE kind = 'orders'
+), lockable AS (
+    SELECT product FROM wanted JOIN products ON id = product WHERE gives OR stock > 0
 )"""
-LOCKED = "SELECT id FROM products WHERE id IN (SELECT product FROM wanted) ORDER BY id "
+LOCKED = "SELECT id FROM products WHERE id IN (SELECT product FROM lockable) ORDER BY id "
 WAIT_FOR = WANTED + LOCKED + "FOR NO KEY UPDATE"
 TAKE_FREE = f"""{WANTED}, taken AS ({LOCKED}FOR NO KEY UPDATE SKIP LOCKED)
-SELECT DISTINCT job FROM wanted WHERE product NOT IN (SELECT id FROM taken)"""
+SELECT DISTINCT job FROM wanted
+WHERE product IN (SELECT product FROM lockable) AND product NOT IN (SELECT id FROM taken)"""
 
 log = Logger()
 

@@ -140,6 +140,20 @@ def test_a_job_whose_products_are_held_runs_in_a_later_batch(pg):
         outside.close()
 
 
+def test_a_taker_of_a_product_with_no_stock_left_is_refused_without_waiting(pg):
+    url, db, (p, *_) = pg
+    sql.execute(db, "UPDATE products SET stock = 0 WHERE id = ?", (p,))
+    outside = psycopg2.connect(url)
+    try:
+        outside.cursor().execute("SELECT id FROM products WHERE id = %s FOR UPDATE", (p,))
+        late = Job(take, (p,))
+        ((job, outcome),), again = run_batch(db, [late])
+    finally:
+        outside.close()
+    assert job is late and again == [] and not late.patient
+    assert isinstance(outcome_error(outcome), OutOfStock)
+
+
 def test_a_deadlocked_job_runs_again_and_its_batch_keeps_the_others(pg):
     url, db, (p, x, y) = pg
     _deadlock["runs"] = 0
