@@ -7,6 +7,7 @@ issue's targets, the flash sale and the memory per idle connection, and writes
 harness with small counts: its numbers mean nothing.
 
     python -m bench [--quick] [--pg URL | --no-pg] [--out docs/perf]
+    python -m bench --only pg [--rounds N]   # the PostgreSQL rows alone, printed per round
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ import argparse
 import asyncio
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from bench import report
 from bench.idle_memory import raise_fd_limit
 from bench.load import BenchError
-from bench.suite import FULL, QUICK, run_all
+from bench.suite import FULL, QUICK, Config, run_all, run_pg_only
 
 DEFAULT_PG = os.environ.get("WARUNG_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -31,8 +33,17 @@ def main() -> None:
     parser.add_argument("--pg", default=DEFAULT_PG, help="PostgreSQL base URL")
     parser.add_argument("--no-pg", action="store_true", help="skip the PostgreSQL rows")
     parser.add_argument("--out", type=Path, default=Path("docs/perf"))
+    parser.add_argument(
+        "--only", choices=["pg"], help="only these rows, printed (no JSON or chart written)"
+    )
+    parser.add_argument("--rounds", type=int, help="rounds of each section (default 3)")
     args = parser.parse_args()
     cfg = QUICK if args.quick else FULL
+    if args.rounds:
+        cfg = replace(cfg, rounds=args.rounds)
+    if args.only == "pg":
+        pg_only(cfg, args.pg)
+        return
     raise_fd_limit(2 * max(cfg.memory_connections, 3 * max(cfg.fan_sizes)) + 1000)
     began = report.machine()
     try:
@@ -46,6 +57,20 @@ def main() -> None:
     print(report.flash_table(found["flash_sale"]))
     print(report.memory_line(found["memory"]))
     print(f"wrote {path} and {path.with_suffix('.png')}")
+
+
+def pg_only(cfg: Config, url: str) -> None:
+    """The PostgreSQL rows, and each round's samples beside the floor of the same round."""
+    began = report.machine()
+    try:
+        found = asyncio.run(run_pg_only(cfg, url))
+    except (BenchError, OSError) as exc:
+        sys.exit(f"bench: run aborted: {exc}")
+    ended = report.machine()["load_average"]
+    print(f"{cfg}\nload average at start {began['load_average']}, at end {ended}")
+    for name, values in found["pg"].items():
+        print(f"{name:<24} " + "  ".join(report.fmt(v) for v in values))
+    print(report.table(report.pg_rows(found["pg"], cfg.clients, None)))
 
 
 if __name__ == "__main__":

@@ -206,6 +206,16 @@ async def run_all(cfg: Config, pg: str | None) -> dict[str, Any]:
     return found
 
 
+async def run_pg_only(cfg: Config, pg: str) -> dict[str, Any]:
+    """The PostgreSQL section alone (`python -m bench --only pg`)."""
+    with pg_schema(pg) as url, contextlib.ExitStack() as stack:
+        shop = prepare(url, STOCK, 2 * cfg.clients)
+        one = stack.enter_context(started(processes.warung(url)))
+        two = stack.enter_context(started(processes.warung(url)))
+        pg_found = await pg_section(cfg, shop, url, one, two)
+    return {"clients": cfg.clients, "config": asdict(cfg), "pg": pg_found}
+
+
 def fan_products_of(shop: Shop, cfg: Config) -> dict[int, int]:
     return dict(zip(cfg.fan_sizes, shop.product_ids[-len(cfg.fan_sizes) :], strict=True))
 

@@ -11,7 +11,8 @@ carries (tuples arrive as lists, timestamps as aware datetimes), and an error is
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import peewee as pw
@@ -32,6 +33,40 @@ def write_job(fn: F) -> F:
     """Mark `fn` as a write job that the writer may run by name."""
     fn.__write_job__ = True  # type: ignore[attr-defined]
     return fn
+
+
+@dataclass(frozen=True)
+class StockLocks:
+    """The products whose stock a write job may move, as ids known from its arguments or as
+    the lines of customers' carts or of orders (read when its batch begins)."""
+
+    products: tuple[int, ...] = ()
+    carts: tuple[int, ...] = ()  # user ids
+    orders: tuple[int, ...] = ()
+
+
+def locks_stock(claim: Callable[..., StockLocks]) -> Callable[[F], F]:
+    """Declare which products' stock a write job may move: `claim(*args)` with the job's
+    arguments (not the database). On PostgreSQL a batch of jobs locks every product its
+    jobs declare, in id order in one statement, before running any of them
+    (`server.pg_batch`), so two batches never take the same rows in opposite orders."""
+
+    def mark(fn: F) -> F:
+        fn.__stock_locks__ = claim  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+def stock_locks(fn: Callable[..., Any], args: Iterable[Any]) -> StockLocks | None:
+    """What `fn` declared with `locks_stock` for these arguments; None if it declared
+    nothing, or if its arguments are not what it takes (the job itself then fails, alone,
+    instead of its whole batch)."""
+    claim = getattr(fn, "__stock_locks__", None)
+    try:
+        return None if claim is None else claim(*args)
+    except (LookupError, TypeError, ValueError):
+        return None
 
 
 def job_name(fn: Callable[..., Any]) -> str:

@@ -24,7 +24,7 @@ from server.services.order_queries import Order, find_order, order_map, read_ord
 from server.services.order_states import check_transition
 from server.services.shortfalls import take_offline_stock
 from server.services.stock import ShortOfStock, move_stock
-from server.write_jobs import write_job
+from server.write_jobs import StockLocks, locks_stock, write_job
 
 OrderAndStock = tuple[dict[str, Any], list[StockChange]]
 Basket = list[tuple[Any, ...]]  # what is bought, as `CART_LINES` selects a cart's lines
@@ -56,6 +56,7 @@ class Purchase:
 
 
 @write_job
+@locks_stock(lambda user_id, *_: StockLocks(carts=(user_id,)))
 def begin_checkout(
     db: pw.Database,
     user_id: int,
@@ -259,6 +260,7 @@ def paid_order(order: Order, when: datetime, reference: str | None, paid: OrderS
 
 
 @write_job
+@locks_stock(lambda order_id, *_: StockLocks(orders=(order_id,)))
 def mark_declined(
     db: pw.Database, order_id: int, user_id: int | None, reason: str
 ) -> OrderAndStock:
@@ -280,6 +282,7 @@ def mark_declined(
 
 
 @write_job
+@locks_stock(lambda order_id, *_: StockLocks(orders=(order_id,)))
 def cancel_order(db: pw.Database, order_id: int, user_id: int, role: str) -> OrderAndStock:
     """Cancel a paid (or later) order of `user_id`'s (any, for staff) and give its stock back;
     audited when staff cancel it."""

@@ -52,7 +52,7 @@ from server.services.order_states import check_transition
 from server.services.register import find_open_register
 from server.services.stock import move_stock
 from server.wire import utc
-from server.write_jobs import write_job
+from server.write_jobs import StockLocks, locks_stock, write_job
 
 Wanted = list[tuple[int, int | None]]  # (product_id, units or None: all not yet refunded)
 
@@ -123,6 +123,7 @@ NOTHING_NEW: dict[str, Any] = {"changes": [], "push": None, "charge": None}
 
 
 @write_job
+@locks_stock(lambda order_id, *_: StockLocks(orders=(order_id,)))
 def refund_order(
     db: pw.Database,
     order_id: int,

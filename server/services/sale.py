@@ -43,7 +43,7 @@ from server.services.order_jobs import (
 from server.services.order_queries import Order
 from server.services.register import offline_register, open_register_id
 from server.services.shortfalls import order_shortfalls
-from server.write_jobs import write_job
+from server.write_jobs import StockLocks, locks_stock, write_job
 
 PRODUCT = "SELECT id, sku, name, price, stock, archived, currency FROM products WHERE "
 
@@ -99,7 +99,13 @@ class SaleService:
         return await self.payments.pay(order, payment, clerk_id, OrderStatus.COMPLETED)
 
 
+def sale_stock(clerk_id: int, key: str, print_: str, lines: list[Any], *_: Any) -> StockLocks:
+    """The products `begin_sale` takes stock of: those its lines name."""
+    return StockLocks(products=tuple(line["product_id"] for line in lines))
+
+
 @write_job
+@locks_stock(sale_stock)
 def begin_sale(
     db: pw.Database,
     clerk_id: int,

@@ -54,3 +54,21 @@ def test_quick_run_writes_the_table_json_and_chart(tmp_path: Path, pg_url: str) 
     assert memory["connections"] == document["raw"]["config"]["memory_connections"]
     assert memory["kib_per_subscribed_connection"]["rss"] > 0
     assert document["machine_at_start"]["cores"] >= 1
+
+
+@pytest.mark.pg
+def test_only_pg_prints_the_postgresql_rows_and_writes_nothing(tmp_path: Path, pg_url: str) -> None:
+    only_pg = ["--quick", "--only", "pg", "--pg", pg_url, "--out", str(tmp_path)]
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", *only_pg],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "checkouts/s, two servers / one" in done.stdout
+    assert "pg_two_per_s" in done.stdout, "each round's samples"
+    assert "fan-out" not in done.stdout and "SQLite" not in done.stdout
+    assert list(tmp_path.iterdir()) == []

@@ -238,6 +238,9 @@ def _id_of(conn: RawConnection) -> int:
 
 
 def _waiting_on_locks(cursor: Any) -> int:
+    """Backends waiting on a lock now: the cursor is inside the transaction holding the
+    rows, where PostgreSQL would otherwise show the activity of its first look each time."""
+    cursor.execute("SELECT pg_stat_clear_snapshot()")
     cursor.execute(
         "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
         "AND datname = current_database() AND pid <> pg_backend_pid()"

@@ -1,11 +1,11 @@
-"""Which PostgreSQL write failures `server.dbexec` runs again: serialization failures and
+"""Which PostgreSQL write failures `server.pg_batch` runs again: serialization failures and
 deadlocks, raw or as peewee wraps them."""
 
 from __future__ import annotations
 
 import peewee as pw
 
-from server.dbexec import _retryable
+from server.pg_batch import retryable as _retryable
 
 
 def psycopg2_error(pgcode: str) -> Exception:

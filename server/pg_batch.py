@@ -1,0 +1,195 @@
+"""One batch of PostgreSQL write jobs: one transaction, a savepoint each, one COMMIT.
+
+The SQLite writer commits the jobs waiting for it together (`server.writer_process`); this
+is the same on PostgreSQL, run by several writer threads at once (`server.pg_writer`), so
+batches of one server, and of several servers on one database, overlap. A batch holds the
+stock rows its jobs moved until its COMMIT, so batches must neither deadlock nor queue
+behind each other on those rows:
+
+- A batch first locks the stock rows of every product its jobs declared
+  (`server.write_jobs.locks_stock`), in product id order, in one statement, with SKIP
+  LOCKED: a job whose products another transaction holds is not run in this batch but
+  goes back to the queue, marked patient. A batch never waits on a row another batch
+  holds; the others of its jobs run at once.
+- A product with no stock left is not locked for a job that would take from it (a cart's
+  or a sale's; an order's lines give stock back and are locked whatever the stock): that
+  job's conditional UPDATE fails at once, without waiting, as it would alone. A flash
+  sale's late buyers are refused side by side instead of one batch after another.
+- A patient job's products are locked first in its next batch, waiting for them, in id
+  order. A batch waits for declared rows only there, holding nothing but rows of lower ids,
+  so those waits cannot form a cycle.
+- A job that still meets a deadlock or a serialization failure (a row it did not declare)
+  rolls back to its savepoint and runs again in a later batch; the others keep their work.
+
+Round trips are what a batch waits on, so each job after the first begins with
+`RELEASE; SAVEPOINT` in one: one round trip per job more than its own statements, against
+a BEGIN and a COMMIT each when every job was its own transaction.
+
+A job's outcome is its result as msgpack carries it (as the SQLite writer would give it)
+or the Failure it raised; none is known before the COMMIT, and if the connection is lost
+or the COMMIT fails, every job of the batch fails with that error (its outcome unknown).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import peewee as pw
+import psycopg2  # type: ignore[import-untyped]  # no stubs here (types-psycopg2)
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from protocol.codec import packb, unpackb
+from server.write_jobs import CONNECTION_ERRORS as DB_CONNECTION_ERRORS
+from server.write_jobs import StockLocks, stock_locks
+
+CONNECTION_ERRORS = (*DB_CONNECTION_ERRORS, psycopg2.OperationalError)
+MAX_ID = 2**31 - 1
+PG_RETRIES = 5  # runs of a job that meet a deadlock or serialization failure, at most
+SAVEPOINT = "SAVEPOINT job"
+NEXT_JOB = "RELEASE SAVEPOINT job; SAVEPOINT job"
+UNDO_JOB = "ROLLBACK TO SAVEPOINT job"
+WANTED = """WITH claims (job, kind, value) AS (
+    SELECT * FROM unnest(%s::int[], %s::text[], %s::int[])
+), wanted (job, product, gives) AS (
+    SELECT job, value, false FROM claims WHERE kind = 'products'
+    UNION ALL SELECT job, product_id, false FROM claims JOIN cart_lines ON user_id = value
+        WHERE kind = 'carts'
+    UNION ALL SELECT job, product_id, true FROM claims JOIN order_lines ON order_id = value
+        WHERE kind = 'orders'
+), lockable AS (
+    SELECT product FROM wanted JOIN products ON id = product WHERE gives OR stock > 0
+)"""
+LOCKED = "SELECT id FROM products WHERE id IN (SELECT product FROM lockable) ORDER BY id "
+WAIT_FOR = WANTED + LOCKED + "FOR NO KEY UPDATE"
+TAKE_FREE = f"""{WANTED}, taken AS ({LOCKED}FOR NO KEY UPDATE SKIP LOCKED)
+SELECT DISTINCT job FROM wanted
+WHERE product IN (SELECT product FROM lockable) AND product NOT IN (SELECT id FROM taken)"""
+
+log = Logger()
+
+
+@dataclass(eq=False)
+class Job:
+    """A write job waiting for a batch, and who waits for its outcome."""
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    deferred: Deferred[Any] = field(default_factory=Deferred)
+    attempts: int = 0  # runs that ended in a deadlock or serialization failure
+    patient: bool = False  # put back because another transaction held its products
+
+
+Settled = list[tuple[Job, Any]]  # each job with its result, or the Failure it ends with
+
+
+def run_batch(db: pw.Database, jobs: Sequence[Job]) -> tuple[Settled, list[Job]]:
+    """Run `jobs` in one transaction; the jobs settled by its COMMIT (or by its failure) with
+    their outcomes, and the jobs to run again in a later batch."""
+    try:
+        with db.atomic():
+            later = lock_stock(db, jobs)
+            ran = _run_jobs(db, [job for job in jobs if job not in later])
+    except Exception as exc:  # the lock, the connection or the COMMIT: no job happened
+        return _batch_failed(db, jobs, exc)
+    settled: Settled = []
+    again = list(later)
+    for job, outcome in ran:
+        if isinstance(outcome, Failure) and retry(job, outcome.value):
+            again.append(job)
+        else:
+            settled.append((job, outcome))
+    return settled, again
+
+
+def lock_stock(db: pw.Database, jobs: Sequence[Job]) -> list[Job]:
+    """Lock the declared products of `jobs`: the patient ones' waiting, then the others'
+    that are free. The jobs not to run now (another transaction holds their products),
+    marked patient."""
+    claims = [stock_locks(job.fn, job.args) for job in jobs]
+    patient = claim_rows(claims, [job.patient for job in jobs])
+    if patient[0]:
+        db.execute_sql(WAIT_FOR, patient)
+    eager = claim_rows(claims, [not job.patient for job in jobs])
+    if not eager[0]:
+        return []
+    later = [jobs[i] for (i,) in db.execute_sql(TAKE_FREE, eager).fetchall()]
+    for job in later:
+        job.patient = True
+    return later
+
+
+def claim_rows(
+    claims: Sequence[StockLocks | None], chosen: Sequence[bool]
+) -> tuple[list[int], list[str], list[int]]:
+    """The chosen claims as `WANTED` takes them: job index, kind and id, column by column.
+    Ids that are not an INTEGER column's are left out: their job fails on its own."""
+    rows = [
+        (i, kind, value)
+        for i, claim in enumerate(claims)
+        if claim is not None and chosen[i]
+        for kind in ("products", "carts", "orders")
+        for value in getattr(claim, kind)
+        if type(value) is int and 0 < value <= MAX_ID
+    ]
+    jobs, kinds, values = (
+        (list(column) for column in zip(*rows, strict=True)) if rows else ([], [], [])
+    )
+    return jobs, kinds, values
+
+
+def _run_jobs(db: pw.Database, jobs: Sequence[Job]) -> list[tuple[Job, Any]]:
+    ran: list[tuple[Job, Any]] = []
+    for i, job in enumerate(jobs):
+        db.execute_sql(NEXT_JOB if i else SAVEPOINT)
+        try:  # a result that cannot travel fails the job, as it would from the SQLite writer
+            outcome: Any = unpackb(packb(job.fn(db, *job.args)))
+        except Exception:
+            outcome = Failure()
+            db.execute_sql(UNDO_JOB)  # raises if the connection is gone: the batch fails
+        ran.append((job, outcome))
+    return ran
+
+
+def retry(job: Job, error: BaseException) -> bool:
+    """Whether `job`, which ended in `error`, runs again (counting this attempt)."""
+    if not isinstance(error, Exception) or not retryable(error):
+        return False
+    job.attempts += 1
+    if job.attempts >= PG_RETRIES:
+        return False
+    log.info("running a write again after {error}", error=error)
+    return True
+
+
+def _batch_failed(
+    db: pw.Database, jobs: Sequence[Job], exc: Exception
+) -> tuple[Settled, list[Job]]:
+    """Nothing of the batch was committed: a deadlock or serialization failure of the batch
+    as a whole runs every job again; any other error is every job's outcome (a lost
+    connection, dropped here: whether the COMMIT happened is unknown)."""
+    failure = Failure()
+    if isinstance(exc, CONNECTION_ERRORS) and not retryable(exc):
+        drop_connection(db)
+    again = [job for job in jobs if retry(job, exc)]
+    return [(job, failure) for job in jobs if job not in again], again
+
+
+def drop_connection(db: pw.Database) -> None:
+    """Forget this thread's connection, so its next use opens a new one."""
+    try:
+        db.close()
+    except Exception:  # already broken: nothing to hand back to the pool
+        log.info("dropped a broken database connection")
+
+
+def retryable(exc: Exception) -> bool:
+    """A serialization failure or deadlock, raised raw by psycopg2 or wrapped by peewee (which
+    keeps psycopg2's error only as the context of its own)."""
+    return any(
+        getattr(candidate, "pgcode", None) in ("40001", "40P01")
+        for candidate in (exc, exc.__context__)
+    )

@@ -1,0 +1,255 @@
+"""PostgreSQL group commit (`server.pg_batch`, `server.pg_writer`) on the real database: a
+failing job rolls back alone, a deadlocked one runs again, a job whose products another
+transaction holds waits for a later batch, a lost connection fails its whole batch, and
+two writers (two servers) racing for the last units sell exactly what there is."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import peewee as pw
+import psycopg2
+import pytest
+from twisted.python.failure import Failure
+
+from db.connect import connect, disconnect
+from db.migrations import migrate
+from db.models import Product, StockMovement
+from protocol.errors import BadRequest, OutOfStock, Unavailable
+from server import sql
+from server.pg_batch import CONNECTION_ERRORS, Job, run_batch
+from server.pg_writer import PgWriter
+from server.services.cart import out_of_stock
+from server.services.stock import ShortOfStock, move_stock
+from server.write_jobs import StockLocks, locks_stock, write_job
+from tests.conftest import fresh_pg_schema
+from tests.e2e.harness import wait_until
+from tests.server.test_register_race import waits_for
+
+pytestmark = pytest.mark.pg
+STOCK = 10
+_deadlock = {"holds_x": threading.Event(), "outside_waits": threading.Event(), "runs": 0}
+
+
+@write_job
+@locks_stock(lambda *products: StockLocks(products=products))
+def take(db: pw.Database, *products: int) -> list[int]:
+    """One unit of each product, in the order given (not id order: the batch's lock
+    statement must have taken them already); the stock left of each."""
+    left = []
+    for product in products:
+        try:
+            left.append(move_stock(db, product, -1, "adjustment", now=sql.now()).stock)
+        except ShortOfStock as short:
+            raise out_of_stock(product, 1, short.available) from None
+    return left
+
+
+@write_job
+def take_then_refuse(db: pw.Database, product: int) -> None:
+    move_stock(db, product, -1, "adjustment", now=sql.now())
+    raise BadRequest("refused after writing", {})
+
+
+@write_job
+def lose_connection(db: pw.Database) -> None:
+    db.execute_sql("SELECT pg_terminate_backend(pg_backend_pid())")
+
+
+@write_job
+def touch_x_then_y(db: pw.Database, x: int, y: int) -> int:
+    """Lock product x, then y (declared nowhere); the first run waits, holding x, until an
+    outside transaction holding y waits for x: a deadlock."""
+    _deadlock["runs"] += 1
+    bump = "UPDATE products SET version = version + 1 WHERE id = %s"
+    db.execute_sql(bump, (x,))
+    if _deadlock["runs"] == 1:
+        _deadlock["holds_x"].set()
+        assert _deadlock["outside_waits"].wait(30)
+    db.execute_sql(bump, (y,))
+    return _deadlock["runs"]
+
+
+@pytest.fixture
+def pg() -> Iterator[tuple[str, pw.Database, list[int]]]:
+    """A fresh schema with three products of `STOCK` units: its URL, database and ids."""
+    with fresh_pg_schema() as url:
+        db = connect(url)
+        migrate(db)
+        units = {"stock": STOCK, "initial_stock": STOCK}
+        made = [
+            Product.create(sku=f"P{i}", name=f"P{i}", price=1000, currency="IDR", **units)
+            for i in range(3)
+        ]
+        ids = [product.id for product in made]
+        yield url, db, ids
+        disconnect(db)
+
+
+def stock(db: pw.Database, product: int) -> int:
+    return sql.one(db, "SELECT stock FROM products WHERE id = ?", (product,))[0]  # type: ignore[index]
+
+
+def movements(db: pw.Database) -> int:
+    return StockMovement.select().count()
+
+
+def outcome_error(outcome: Any) -> BaseException:
+    assert isinstance(outcome, Failure), outcome
+    return outcome.value
+
+
+def test_a_failing_job_rolls_back_alone_and_the_others_commit(pg):
+    _, db, (p, *_) = pg
+    jobs = [Job(take, (p,)), Job(take_then_refuse, (p,)), Job(take, (p,))]
+    settled, again = run_batch(db, jobs)
+    assert again == []
+    assert [job for job, _ in settled] == jobs
+    assert settled[0][1] == [STOCK - 1]
+    assert isinstance(outcome_error(settled[1][1]), BadRequest)
+    assert settled[2][1] == [STOCK - 2], "the refused job's unit came back before the next"
+    assert stock(db, p) == STOCK - 2
+    assert movements(db) == 2
+
+
+def test_a_job_whose_products_are_held_runs_in_a_later_batch(pg):
+    url, db, (p, q, _) = pg
+    outside = psycopg2.connect(url)
+    try:
+        holder = outside.cursor()
+        holder.execute("SELECT pg_backend_pid()")
+        holder_pid = holder.fetchone()[0]
+        holder.execute("SELECT id FROM products WHERE id = %s FOR UPDATE", (p,))
+        waiting, free = Job(take, (p,)), Job(take, (q,))
+        settled, again = run_batch(db, [waiting, free])
+        assert settled == [(free, [STOCK - 1])], "the other job did not wait"
+        assert again == [waiting] and waiting.patient
+
+        later: list[Any] = []
+        runner = threading.Thread(target=lambda: later.append(run_batch(db, again)))
+        runner.start()
+        wait_until(lambda: waits_for(db, holder_pid), 30.0, "the patient job waits for p")
+        outside.commit()
+        runner.join(30)
+        assert later == [([(waiting, [STOCK - 1])], [])]
+    finally:
+        outside.close()
+
+
+def test_a_taker_of_a_product_with_no_stock_left_is_refused_without_waiting(pg):
+    url, db, (p, *_) = pg
+    sql.execute(db, "UPDATE products SET stock = 0 WHERE id = ?", (p,))
+    outside = psycopg2.connect(url)
+    try:
+        outside.cursor().execute("SELECT id FROM products WHERE id = %s FOR UPDATE", (p,))
+        late = Job(take, (p,))
+        ((job, outcome),), again = run_batch(db, [late])
+    finally:
+        outside.close()
+    assert job is late and again == [] and not late.patient
+    assert isinstance(outcome_error(outcome), OutOfStock)
+
+
+def test_a_deadlocked_job_runs_again_and_its_batch_keeps_the_others(pg):
+    url, db, (p, x, y) = pg
+    _deadlock["runs"] = 0
+    outside = psycopg2.connect(url)
+    try:
+        cursor = outside.cursor()
+        cursor.execute("SET deadlock_timeout = '20s'")  # so the batch's backend is the victim
+        cursor.execute("UPDATE products SET version = version + 1 WHERE id = %s", (y,))
+
+        def outside_takes_x() -> None:
+            assert _deadlock["holds_x"].wait(30)
+            _deadlock["outside_waits"].set()
+            cursor.execute("UPDATE products SET version = version + 1 WHERE id = %s", (x,))
+            outside.commit()
+
+        thread = threading.Thread(target=outside_takes_x)
+        thread.start()
+        deadlocked, other = Job(touch_x_then_y, (x, y)), Job(take, (p,))
+        settled, again = run_batch(db, [deadlocked, other])
+        thread.join(30)
+        assert not thread.is_alive(), "the outside transaction went on once the job let x go"
+    finally:
+        outside.close()
+    assert settled == [(other, [STOCK - 1])]
+    assert again == [deadlocked] and deadlocked.attempts == 1
+    assert run_batch(db, again) == ([(deadlocked, 2)], [])
+    assert stock(db, p) == STOCK - 1
+
+
+def test_a_lost_connection_fails_every_job_of_its_batch(pg):
+    _, db, (p, *_) = pg
+    jobs = [Job(take, (p,)), Job(lose_connection, ()), Job(take, (p,))]
+    settled, again = run_batch(db, jobs)
+    assert again == []
+    assert [job for job, _ in settled] == jobs
+    for _, outcome in settled:
+        assert isinstance(outcome_error(outcome), CONNECTION_ERRORS)
+    assert stock(db, p) == STOCK, "nothing of the batch was committed"
+    assert run_batch(db, [Job(take, (p,))])[0][0][1] == [STOCK - 1], "a new connection"
+
+
+class ThreadReactor:
+    """What `PgWriter` uses of a reactor: calls from its threads, run here on demand."""
+
+    def __init__(self) -> None:
+        self.calls: queue.Queue[tuple[Callable[..., Any], tuple[Any, ...]]] = queue.Queue()
+
+    def callFromThread(self, fn: Callable[..., Any], *args: Any) -> None:
+        self.calls.put((fn, args))
+
+    def run_until(self, done: Callable[[], bool], timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not done():
+            fn, args = self.calls.get(timeout=max(0.0, deadline - time.monotonic()))
+            fn(*args)
+
+
+def test_two_writers_racing_for_the_last_units_sell_exactly_what_there_is(pg):
+    url, first_db, (p, q, _) = pg
+    second_db = connect(url)  # a second server's pool
+    reactor = ThreadReactor()
+    writers = [PgWriter(db, reactor, threads=3, max_batch=8) for db in (first_db, second_db)]
+    outcomes: list[Any] = []
+    try:
+        for i in range(4 * STOCK):
+            pair = (q, p) if i % 2 else (p, q)  # half of them take the higher id first
+            writers[i % 2].submit(take, pair).addBoth(outcomes.append)
+        for writer in writers:
+            writer.start()
+        reactor.run_until(lambda: len(outcomes) == 4 * STOCK)
+        stopped: list[None] = []
+        for writer in writers:
+            writer.stop().addCallback(stopped.append)
+        reactor.run_until(lambda: len(stopped) == 2)
+    finally:
+        disconnect(second_db)
+    sold = [o for o in outcomes if not isinstance(o, Failure)]
+    refused = [outcome_error(o) for o in outcomes if isinstance(o, Failure)]
+    assert len(sold) == STOCK
+    assert len(refused) == 3 * STOCK and all(isinstance(e, OutOfStock) for e in refused)
+    assert stock(first_db, p) == stock(first_db, q) == 0
+    assert movements(first_db) == 2 * STOCK
+    assert sum(w.writes for w in writers) == STOCK
+    assert max(size for w in writers for size in w.batch_sizes) > 1, "jobs shared commits"
+
+
+def test_a_job_submitted_once_the_writer_stops_fails_at_once_as_unavailable(pg):
+    _, db, (p, *_) = pg
+    reactor = ThreadReactor()
+    writer = PgWriter(db, reactor, threads=1)
+    writer.start()
+    stopped: list[None] = []
+    writer.stop().addCallback(stopped.append)
+    late: list[Any] = []
+    writer.submit(take, (p,)).addBoth(late.append)
+    assert isinstance(outcome_error(late[0]), Unavailable)
+    reactor.run_until(lambda: bool(stopped))
+    assert writer.pending == 0 and not writer.up
+    assert stock(db, p) == STOCK
