@@ -87,7 +87,11 @@ class PgWriter:
         """A writer thread: batch after batch until stopped and nothing waits."""
         while batch := self._take():
             began = time.perf_counter()
-            settled, again = run_batch(self.db, batch)
+            try:
+                settled, again = run_batch(self.db, batch)
+            except BaseException:  # not a job's error (run_batch settles those): this
+                # thread keeps serving, and the batch, rolled back, fails
+                settled, again = [(job, Failure()) for job in batch], []
             if again:
                 with self._ready:
                     self._waiting.extendleft(reversed(again))

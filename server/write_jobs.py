@@ -60,12 +60,12 @@ def locks_stock(claim: Callable[..., StockLocks]) -> Callable[[F], F]:
 
 def stock_locks(fn: Callable[..., Any], args: Iterable[Any]) -> StockLocks | None:
     """What `fn` declared with `locks_stock` for these arguments; None if it declared
-    nothing, or if its arguments are not what it takes (the job itself then fails, alone,
-    instead of its whole batch)."""
+    nothing, or if its declaration fails on these arguments (the job itself then fails,
+    alone, instead of its whole batch)."""
     claim = getattr(fn, "__stock_locks__", None)
     try:
         return None if claim is None else claim(*args)
-    except (LookupError, TypeError, ValueError):
+    except Exception:
         return None
 
 

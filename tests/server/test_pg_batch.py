@@ -55,6 +55,18 @@ def take_then_refuse(db: pw.Database, product: int) -> None:
     raise BadRequest("refused after writing", {})
 
 
+class Escape(BaseException):
+    """Not an `Exception`: what no job's error handling catches."""
+
+
+@write_job
+@locks_stock(lambda product: StockLocks(products=(product, 1 // 0)))
+def escape(db: pw.Database, product: int) -> None:
+    """Declares its locks wrongly, takes a unit, then raises past every `except Exception`."""
+    move_stock(db, product, -1, "adjustment", now=sql.now())
+    raise Escape()
+
+
 @write_job
 def lose_connection(db: pw.Database) -> None:
     db.execute_sql("SELECT pg_terminate_backend(pg_backend_pid())")
@@ -253,3 +265,21 @@ def test_a_job_submitted_once_the_writer_stops_fails_at_once_as_unavailable(pg):
     reactor.run_until(lambda: bool(stopped))
     assert writer.pending == 0 and not writer.up
     assert stock(db, p) == STOCK
+
+
+def test_a_job_escaping_every_handler_fails_alone_and_the_writer_keeps_serving(pg):
+    _, db, (p, *_) = pg
+    reactor = ThreadReactor()
+    writer = PgWriter(db, reactor, threads=1)
+    writer.start()
+    escaped: list[Any] = []
+    writer.submit(escape, (p,)).addBoth(escaped.append)
+    reactor.run_until(lambda: bool(escaped))
+    assert isinstance(outcome_error(escaped[0]), Escape)
+    after: list[Any] = []
+    writer.submit(take, (p,)).addBoth(after.append)
+    reactor.run_until(lambda: bool(after))
+    assert after == [[STOCK - 1]], "the thread still serves; the escaped job's unit is back"
+    stopped: list[None] = []
+    writer.stop().addCallback(stopped.append)
+    reactor.run_until(lambda: bool(stopped))
