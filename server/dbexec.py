@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import peewee as pw
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -84,9 +84,6 @@ class DatabaseExecutor:
     def start(self) -> Deferred[None]:
         """Start the threads and the writer; fires when the writer is ready."""
         self._readers.start()
-        if isinstance(self._writer, PgWriter):
-            self._writer.start()
-            return succeed(None)
         return self._writer.start()
 
     def stop(self) -> Deferred[None]:

@@ -42,7 +42,7 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from protocol.codec import packb, unpackb
+from protocol.codec import packb, unpackb_own
 from server.write_jobs import CONNECTION_ERRORS as DB_CONNECTION_ERRORS
 from server.write_jobs import StockLocks, stock_locks
 
@@ -146,7 +146,7 @@ def _run_jobs(db: pw.Database, jobs: Sequence[Job]) -> list[tuple[Job, Any]]:
     for i, job in enumerate(jobs):
         db.execute_sql(NEXT_JOB if i else SAVEPOINT)
         try:  # a result that cannot travel fails the job, as it would from the SQLite writer
-            outcome: Any = unpackb(packb(job.fn(db, *job.args)))
+            outcome: Any = unpackb_own(packb(job.fn(db, *job.args)))
         except Exception:
             outcome = Failure()
             db.execute_sql(UNDO_JOB)  # raises if the connection is gone: the batch fails

@@ -54,11 +54,13 @@ class PgWriter:
         self._running = 0
         self._stopped: Deferred[None] | None = None
 
-    def start(self) -> None:
+    def start(self) -> Deferred[None]:
+        """Start the threads; fires at once (nothing to wait for, unlike the SQLite writer)."""
         self.up = True
         self._running = len(self._threads)
         for thread in self._threads:
             thread.start()
+        return succeed(None)
 
     def stop(self) -> Deferred[None]:
         """Finish the jobs submitted, then end the threads; fires when they have ended."""
