@@ -18,6 +18,8 @@ from collections.abc import Iterable
 
 import peewee as pw
 
+from db.held_statements import later
+
 STOCK_CHANNEL = "warung_stock"
 CHANGED_SETTING = "products_changed"
 
@@ -27,7 +29,8 @@ def notify_stock(db: pw.Database, product_id: int, stock: int, version: int) -> 
     only). Channels are per schema (`warung_stock_<schema>`): NOTIFY reaches a whole
     database, and two shops in two schemas of one database must not hear each other."""
     if isinstance(db, pw.PostgresqlDatabase):
-        db.execute_sql(
+        later(
+            db,
             f"SELECT pg_notify('{STOCK_CHANNEL}_' || current_schema(), %s)",
             (f"{product_id}:{stock}:{version}",),
         )

@@ -8,7 +8,8 @@ Readers never block the writer and vice versa; writers wait up to `busy_timeout`
 Temporary data stays in memory (`temp_store=memory`): the writer gives every job a savepoint,
 and each savepoint's journal would otherwise go to a temporary file.
 
-PostgreSQL goes through a connection pool (`playhouse.pool.PooledPostgresqlDatabase`); peewee
+PostgreSQL goes through a connection pool (`playhouse.pool.PooledPostgresqlDatabase`, whose
+statements may wait for the next round trip: `db.held_statements`); peewee
 keeps one connection per thread, so `max_connections` must be at least the number of threads
 that use the database at once (the server's worker pool), and no more than the server allows.
 """
@@ -22,9 +23,7 @@ from urllib.parse import quote
 
 import peewee as pw
 
-# peewee ships type stubs for peewee, but none for playhouse
-from playhouse.pool import PooledPostgresqlDatabase  # type: ignore[import-untyped]
-
+from db.held_statements import HoldingPostgresqlDatabase
 from db.models import bind
 from db.url import DatabaseURL, parse_url, resolve
 
@@ -68,7 +67,7 @@ def connect(
     if parsed.kind == "sqlite":
         db = _sqlite(parsed, {**SQLITE_PRAGMAS, **(pragmas or {})}, create)
     else:
-        db = PooledPostgresqlDatabase(
+        db = HoldingPostgresqlDatabase(
             parsed.dbname,
             max_connections=max_connections,
             stale_timeout=stale_timeout,
@@ -83,7 +82,7 @@ def connect(
 
 def disconnect(db: pw.Database) -> None:
     """Close `db`'s connections: every pooled one for PostgreSQL, this thread's for SQLite."""
-    if isinstance(db, PooledPostgresqlDatabase):
+    if isinstance(db, HoldingPostgresqlDatabase):
         db.close_all()
     else:
         db.close()

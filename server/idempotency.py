@@ -124,7 +124,7 @@ def claim(
 
 def store_for_order(db: pw.Database, order_id: int, response: Any) -> None:
     """Keep the response of the call that claimed its key for `order_id`."""
-    sql.execute(
+    sql.later(
         db,
         "UPDATE idempotency_keys SET response = ? WHERE order_id = ?",
         (packb(response), order_id),
@@ -133,7 +133,7 @@ def store_for_order(db: pw.Database, order_id: int, response: Any) -> None:
 
 def release_order(db: pw.Database, order_id: int) -> None:
     """Free the key claimed for `order_id`, so it may be tried again."""
-    sql.execute(db, "DELETE FROM idempotency_keys WHERE order_id = ?", (order_id,))
+    sql.later(db, "DELETE FROM idempotency_keys WHERE order_id = ?", (order_id,))
 
 
 def key_in_progress() -> Conflict:

@@ -42,6 +42,7 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from db.held_statements import holding
 from protocol.codec import packb, unpackb_own
 from server.write_jobs import CONNECTION_ERRORS as DB_CONNECTION_ERRORS
 from server.write_jobs import StockLocks, stock_locks
@@ -142,15 +143,26 @@ def claim_rows(
 
 
 def _run_jobs(db: pw.Database, jobs: Sequence[Job]) -> list[tuple[Job, Any]]:
+    """Each job under a savepoint of its own. A job's savepoint, and the release of the one
+    before, wait for its first statement; what it leaves waiting goes at its end
+    (`db.held_statements`). A job that fails before its savepoint went out has nothing to
+    undo."""
     ran: list[tuple[Job, Any]] = []
-    for i, job in enumerate(jobs):
-        db.execute_sql(NEXT_JOB if i else SAVEPOINT)
-        try:  # a result that cannot travel fails the job, as it would from the SQLite writer
-            outcome: Any = unpackb_own(packb(job.fn(db, *job.args)))
-        except Exception:
-            outcome = Failure()
-            db.execute_sql(UNDO_JOB)  # raises if the connection is gone: the batch fails
-        ran.append((job, outcome))
+    saved = False  # a savepoint is open
+    with holding(db) as held:
+        for job in jobs:
+            held.add(NEXT_JOB if saved else SAVEPOINT)
+            sends = held.sends
+            try:  # a result that cannot travel fails the job, as from the SQLite writer
+                outcome: Any = unpackb_own(packb(job.fn(db, *job.args)))
+                held.flush()
+            except Exception:
+                outcome = Failure()
+                held.drop()
+                if held.sends != sends:  # raises if the connection is gone: the batch fails
+                    db.execute_sql(UNDO_JOB)
+            saved = saved or held.sends != sends
+            ran.append((job, outcome))
     return ran
 
 

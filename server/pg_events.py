@@ -49,7 +49,7 @@ def announce_order(db: pw.Database, order_id: int) -> None:
     """Inside the writing transaction: tell every server an online order changed, and its
     status now (PostgreSQL only). The payload is `origin:order_id:customer_id:status`."""
     if isinstance(db, pw.PostgresqlDatabase):
-        sql.execute(
+        sql.later(
             db,
             f"SELECT pg_notify('{ORDER_CHANNEL}_' || current_schema(), "
             "? || ':' || id || ':' || customer_id || ':' || status) "
@@ -62,7 +62,7 @@ def announce_sign_out(db: pw.Database, user_id: int, reason: str) -> None:
     """Inside the writing transaction: tell every server to sign out the user's connections
     now, saying `reason` (PostgreSQL only; the payload is `user_id:reason`)."""
     if isinstance(db, pw.PostgresqlDatabase):
-        sql.execute(
+        sql.later(
             db,
             f"SELECT pg_notify('{SIGN_OUT_CHANNEL}_' || current_schema(), ?)",
             (f"{user_id}:{reason}",),

@@ -15,6 +15,8 @@ from typing import Any
 
 import peewee as pw
 
+from db import held_statements
+
 
 @cache
 def _pg_style(statement: str) -> str:
@@ -63,6 +65,15 @@ def execute(db: pw.Database, statement: str, params: Sequence[Any] = ()) -> Any:
     except Exception:
         with pw.__exception_wrapper__:  # type: ignore[attr-defined]  # peewee-stubs omit it
             raise
+
+
+def later(db: pw.Database, statement: str, params: Sequence[Any] = ()) -> None:
+    """Run a statement whose result is never read. In a PostgreSQL write batch it waits and
+    goes with the job's next statement, in one round trip (`db.held_statements`)."""
+    if isinstance(db, pw.PostgresqlDatabase):
+        held_statements.later(db, _pg_style(statement), params)
+    else:
+        execute(db, statement, params)
 
 
 def one(db: pw.Database, statement: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:

@@ -34,14 +34,14 @@ def lock_cart(db: pw.Database, user_id: int) -> None:
     excludes the other cart jobs, not the rows that merely refer to the customer (orders,
     sessions). SQLite's one writer runs one job at a time: there is nothing to take."""
     if is_postgres(db):
-        sql.execute(db, LOCK_OWNER.format("?"), (user_id,))
+        sql.later(db, LOCK_OWNER.format("?"), (user_id,))
 
 
 def lock_cart_of_order(db: pw.Database, order_id: int) -> None:
     """`lock_cart` for the customer of an online order (whose paid lines leave the cart)."""
     if is_postgres(db):
         owner = "(SELECT customer_id FROM orders WHERE id = ?)"
-        sql.execute(db, LOCK_OWNER.format(owner), (order_id,))
+        sql.later(db, LOCK_OWNER.format(owner), (order_id,))
 
 
 def out_of_stock(product_id: int, requested: int, available: int) -> OutOfStock:
@@ -101,7 +101,7 @@ class CartService:
 @write_job
 def clear_cart(db: pw.Database, user_id: int, currency: str) -> dict[str, Any]:
     lock_cart(db, user_id)
-    sql.execute(db, "DELETE FROM cart_lines WHERE user_id = ?", (user_id,))
+    sql.later(db, "DELETE FROM cart_lines WHERE user_id = ?", (user_id,))
     return read_cart(db, user_id, currency)
 
 
@@ -120,7 +120,7 @@ def change_cart(
     current = lines[at][3] if at is not None else 0
     wanted = current + qty if relative else qty
     if wanted == 0:
-        sql.execute(
+        sql.later(
             db, "DELETE FROM cart_lines WHERE user_id = ? AND product_id = ?", (user_id, product_id)
         )
         return cart_map([line for line in lines if line[0] != product_id], currency)
@@ -137,7 +137,7 @@ def change_cart(
         raise not_found("product", product_id)
     if wanted > stock:
         raise out_of_stock(product_id, wanted, stock)
-    sql.execute(
+    sql.later(
         db,
         "UPDATE cart_lines SET qty = ? WHERE user_id = ? AND product_id = ?",
         (wanted, user_id, product_id),
@@ -164,7 +164,7 @@ def _new_line(
         raise InvalidState(
             f"a cart holds at most {MAX_LINES} different products", {"reason": "cart_full"}
         )
-    sql.execute(
+    sql.later(
         db,
         "INSERT INTO cart_lines (user_id, product_id, qty, added_at) VALUES (?, ?, ?, ?)",
         (user_id, product_id, qty, sql.now()),

@@ -195,7 +195,7 @@ def _take_stock(
 
 def _write_lines(db: pw.Database, order_id: int, lines: Basket) -> None:
     for pid, sku, name, qty, price, *_ in lines:
-        sql.execute(
+        sql.later(
             db,
             "INSERT INTO order_lines (order_id, product_id, sku, name, qty, unit_price, "
             "line_total, refunded_qty) VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
@@ -214,7 +214,7 @@ def _write_payment(
 ) -> dict[str, Any]:
     """Record the payment about to be asked for, or `captured` already; as clients see it."""
     status = "captured" if captured else "pending"
-    sql.execute(
+    sql.later(
         db,
         "INSERT INTO payments (order_id, provider, method, amount, status, created_at, "
         "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -235,14 +235,14 @@ def mark_paid(db: pw.Database, order_id: int, reference: str, paid: OrderStatus)
     (the order); when."""
     now = sql.now()
     set_status(db, order_id, OrderStatus.PENDING, paid, now)
-    sql.execute(
+    sql.later(
         db,
         "UPDATE payments SET status = 'captured', reference = ?, updated_at = ? WHERE order_id = ?",
         (reference, now, order_id),
     )
     if paid == OrderStatus.PAID:
         lock_cart_of_order(db, order_id)
-        sql.execute(
+        sql.later(
             db,
             "DELETE FROM cart_lines WHERE user_id = (SELECT customer_id FROM orders WHERE id = ?) "
             "AND product_id IN (SELECT product_id FROM order_lines WHERE order_id = ?)",
@@ -268,7 +268,7 @@ def mark_declined(
     now = sql.now()
     changes = release_stock(db, order_id, "cancel", user_id, now)
     set_status(db, order_id, OrderStatus.PENDING, OrderStatus.CANCELLED, now, cancel_reason=reason)
-    sql.execute(
+    sql.later(
         db,
         "UPDATE payments SET status = 'declined', updated_at = ? WHERE order_id = ?",
         (now, order_id),
@@ -342,7 +342,7 @@ def lock_order(db: pw.Database, order_id: int, now: str) -> str:
 
 def mark_payment_refunded(db: pw.Database, order_id: int, now: str) -> None:
     """The order's captured payment is (wholly) paid back."""
-    sql.execute(
+    sql.later(
         db,
         "UPDATE payments SET status = 'refunded', updated_at = ? "
         "WHERE order_id = ? AND status = 'captured'",

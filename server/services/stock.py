@@ -49,7 +49,7 @@ def move_stock(
             raise not_found("product", product_id)
         raise ShortOfStock(product_id, -delta, current[0])
     stock, version = row
-    sql.execute(
+    sql.later(
         db,
         "INSERT INTO stock_movements (product_id, kind, delta, stock_after, order_id, user_id, "
         "reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

@@ -1,0 +1,95 @@
+"""PostgreSQL statements that wait for the next round trip (`later`), sent in one with it.
+
+A round trip costs the database about 200 µs of CPU on the bench machine whatever it
+carries, against about 45 µs per statement when ten travel together, and a checkout ran
+30 of them. A statement whose result its job never reads can wait, as text psycopg2 has
+bound, and go with the next statement sent: they run in the order the job gave them, and
+an error in one skips the rest and fails the job, as it would have alone.
+
+Statements wait only inside `holding` (the PostgreSQL write batch, `server.pg_batch`,
+which sends what waits at the end of each job, so a job's errors stay its own); anywhere
+else `later` runs the statement at once. `HoldingPostgresqlDatabase` sends every
+statement, raw or built by peewee, after what waits, so nothing overtakes a held one.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import peewee as pw
+
+# peewee ships type stubs for peewee, but none for playhouse
+from playhouse.pool import PooledPostgresqlDatabase  # type: ignore[import-untyped]
+
+
+class Held:
+    """The statements waiting on one thread's connection, for one batch."""
+
+    def __init__(self, db: pw.Database) -> None:
+        self.db = db
+        self.cursor = db.cursor()  # binds parameters as psycopg2 would when sending
+        self.texts: list[bytes] = []
+        self.sends = 0  # round trips begun
+
+    def add(self, statement: str, params: Sequence[Any] | None = ()) -> None:
+        """Hold a statement (psycopg2's `%s` placeholders; with None, no binding at all)."""
+        self.texts.append(self.cursor.mogrify(statement, params))
+
+    def send(self, last: bytes = b"") -> Any:
+        """Run what waits, and `last` after it, in one round trip; the cursor of the last."""
+        texts = [*self.texts, last] if last else self.texts
+        self.texts = []
+        self.sends += 1
+        cursor = self.db.cursor()
+        with pw.__exception_wrapper__:  # type: ignore[attr-defined]  # peewee-stubs omit it
+            cursor.execute(b"; ".join(texts))
+        return cursor
+
+    def flush(self) -> None:
+        """Send what waits, if anything does."""
+        if self.texts:
+            self.send()
+
+    def drop(self) -> None:
+        """Forget what waits (its job failed before sending it)."""
+        self.texts = []
+
+
+class _Holding(threading.local):
+    held: Held | None = None
+
+
+_holding = _Holding()
+
+
+@contextmanager
+def holding(db: pw.Database) -> Iterator[Held]:
+    """Let `later` statements on this thread wait in the `Held` given, until the block ends."""
+    _holding.held = held = Held(db)
+    try:
+        yield held
+    finally:
+        _holding.held = None
+
+
+def later(db: pw.Database, statement: str, params: Sequence[Any] = ()) -> None:
+    """Run a PostgreSQL statement (`%s` placeholders) whose result is never read: inside
+    `holding` it waits for the next statement and travels with it; elsewhere it runs now."""
+    held = _holding.held
+    if held is None:
+        db.execute_sql(statement, params)
+    else:
+        held.add(statement, params)
+
+
+class HoldingPostgresqlDatabase(PooledPostgresqlDatabase):  # type: ignore[misc]
+    """The pooled PostgreSQL database, whose statements go after the held ones."""
+
+    def execute_sql(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        held = _holding.held
+        if held is not None and held.texts:
+            return held.send(held.cursor.mogrify(sql, params))
+        return super().execute_sql(sql, params)
