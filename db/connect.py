@@ -25,6 +25,7 @@ import peewee as pw
 
 from db.held_statements import HoldingPostgresqlDatabase
 from db.models import bind
+from db.pg_prepared import PreparingConnection
 from db.url import DatabaseURL, parse_url, resolve
 
 SQLITE_PRAGMAS: dict[str, object] = {
@@ -97,7 +98,10 @@ def _sqlite(parsed: DatabaseURL, pragmas: Mapping[str, object], create: bool) ->
 
 
 def _pg_params(parsed: DatabaseURL) -> dict[str, object]:
-    params: dict[str, object] = {"connect_timeout": PG_CONNECT_TIMEOUT_S}
+    params: dict[str, object] = {
+        "connect_timeout": PG_CONNECT_TIMEOUT_S,
+        "connection_factory": PreparingConnection,
+    }
     for key, value in (
         ("host", parsed.host),
         ("port", parsed.port),

@@ -53,9 +53,9 @@ class Held:
         if self.texts:
             self.send()
 
-    def drop(self) -> None:
-        """Forget what waits (its job failed before sending it)."""
-        self.texts = []
+    def keep(self, count: int) -> None:
+        """Forget what waits but the first `count` (a job failed before sending its own)."""
+        del self.texts[count:]
 
 
 class _Holding(threading.local):
@@ -86,7 +86,28 @@ def later(db: pw.Database, statement: str, params: Sequence[Any] = ()) -> None:
 
 
 class HoldingPostgresqlDatabase(PooledPostgresqlDatabase):  # type: ignore[misc]
-    """The pooled PostgreSQL database, whose statements go after the held ones."""
+    """The pooled PostgreSQL database, whose statements go after the held ones. Inside
+    `holding`, a transaction's BEGIN waits too, and its COMMIT carries what still waits."""
+
+    def begin(self, isolation_level: str | None = None) -> None:
+        held = _holding.held
+        if held is None or isolation_level is not None:
+            super().begin(isolation_level)
+        else:
+            held.add("BEGIN", None)
+
+    def commit(self) -> None:
+        held = _holding.held
+        if held is None or not held.texts:
+            super().commit()
+        else:
+            held.send(b"COMMIT")
+
+    def rollback(self) -> None:
+        held = _holding.held
+        if held is not None:
+            held.keep(0)
+        super().rollback()
 
     def execute_sql(self, sql: str, params: Sequence[Any] | None = None) -> Any:
         held = _holding.held

@@ -42,7 +42,7 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from db.held_statements import holding
+from db.held_statements import Held, holding
 from protocol.codec import packb, unpackb_own
 from server.write_jobs import CONNECTION_ERRORS as DB_CONNECTION_ERRORS
 from server.write_jobs import StockLocks, stock_locks
@@ -91,9 +91,9 @@ def run_batch(db: pw.Database, jobs: Sequence[Job]) -> tuple[Settled, list[Job]]
     """Run `jobs` in one transaction; the jobs settled by its COMMIT (or by its failure) with
     their outcomes, and the jobs to run again in a later batch."""
     try:
-        with db.atomic():
+        with holding(db) as held, db.atomic():
             later = lock_stock(db, jobs)
-            ran = _run_jobs(db, [job for job in jobs if job not in later])
+            ran = _run_jobs(db, held, [job for job in jobs if job not in later])
     except Exception as exc:  # the lock, the connection or the COMMIT: no job happened
         return _batch_failed(db, jobs, exc)
     settled: Settled = []
@@ -142,27 +142,28 @@ def claim_rows(
     return jobs, kinds, values
 
 
-def _run_jobs(db: pw.Database, jobs: Sequence[Job]) -> list[tuple[Job, Any]]:
-    """Each job under a savepoint of its own. A job's savepoint, and the release of the one
-    before, wait for its first statement; what it leaves waiting goes at its end
-    (`db.held_statements`). A job that fails before its savepoint went out has nothing to
-    undo."""
+def _run_jobs(db: pw.Database, held: Held, jobs: Sequence[Job]) -> list[tuple[Job, Any]]:
+    """Each job under a savepoint of its own. A job's savepoint (and the release of the one
+    before, or the batch's BEGIN) waits for its first statement, and what it leaves waiting
+    goes at its end (`db.held_statements`). A job that fails before any of it went out has
+    nothing to undo."""
     ran: list[tuple[Job, Any]] = []
     saved = False  # a savepoint is open
-    with holding(db) as held:
-        for job in jobs:
-            held.add(NEXT_JOB if saved else SAVEPOINT)
-            sends = held.sends
-            try:  # a result that cannot travel fails the job, as from the SQLite writer
-                outcome: Any = unpackb_own(packb(job.fn(db, *job.args)))
-                held.flush()
-            except Exception:
-                outcome = Failure()
-                held.drop()
-                if held.sends != sends:  # raises if the connection is gone: the batch fails
-                    db.execute_sql(UNDO_JOB)
-            saved = saved or held.sends != sends
-            ran.append((job, outcome))
+    for job in jobs:
+        before, sends = len(held.texts), held.sends
+        held.add(NEXT_JOB if saved else SAVEPOINT)
+        try:  # a result that cannot travel fails the job, as from the SQLite writer
+            outcome: Any = unpackb_own(packb(job.fn(db, *job.args)))
+            held.flush()
+        except Exception:
+            outcome = Failure()
+            if held.sends == sends:
+                held.keep(before)
+            else:  # raises if the connection is gone: the batch fails
+                held.keep(0)
+                db.execute_sql(UNDO_JOB)
+        saved = saved or held.sends != sends
+        ran.append((job, outcome))
     return ran
 
 

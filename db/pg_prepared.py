@@ -1,0 +1,57 @@
+"""Server-side prepared statements for the hot paths on PostgreSQL.
+
+Parsing and planning are most of what a short statement costs PostgreSQL: on the bench
+machine an UPDATE by primary key cost 41 µs of its CPU sent as text and 24 µs as
+`EXECUTE` of a prepared statement (ten to a round trip). Each connection prepares a
+statement the first time it runs it (`PREPARE` in a round trip of its own, once per
+connection and statement) and from then on sends `EXECUTE name(args)`, its arguments bound
+by psycopg2 as for any statement. A prepared statement outlives a rolled-back transaction,
+and a connection's prepared names are kept on the connection object itself
+(`PreparingConnection`), so a pooled connection that moves to another thread, or is
+replaced, never claims a name it has not prepared.
+"""
+
+from __future__ import annotations
+
+import itertools
+from functools import cache
+from typing import Any
+
+import peewee as pw
+import psycopg2.extensions  # type: ignore[import-untyped]  # no stubs here (types-psycopg2)
+
+_names = itertools.count(1)
+
+
+class PreparingConnection(psycopg2.extensions.connection):  # type: ignore[misc]
+    """A psycopg2 connection that remembers the statements it has prepared."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.prepared: set[str] = set()
+
+
+@cache
+def _statement(text: str) -> tuple[str, bytes, str]:
+    """A statement with `?` placeholders: its name, its PREPARE, and its EXECUTE with
+    psycopg2's `%s` for each argument."""
+    name = f"warung_{next(_names)}"
+    head, *rest = text.split("?")
+    body = head + "".join(f"${i}{part}" for i, part in enumerate(rest, 1))
+    args = f"({', '.join(['%s'] * len(rest))})" if rest else ""
+    return name, f"PREPARE {name} AS {body}".encode(), f"EXECUTE {name}{args}"
+
+
+def prepared(db: pw.Database, text: str) -> str | None:
+    """`text` (`?` placeholders) as an EXECUTE to send on this thread's connection, prepared
+    there first if need be; None if the connection cannot keep prepared statements."""
+    conn = db.connection()
+    known: set[str] | None = getattr(conn, "prepared", None)
+    if known is None:
+        return None
+    name, prepare, call = _statement(text)
+    if name not in known:
+        with pw.__exception_wrapper__:  # type: ignore[attr-defined]  # peewee-stubs omit it
+            conn.cursor().execute(prepare)
+        known.add(name)
+    return call
