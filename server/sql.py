@@ -24,9 +24,9 @@ def _pg_style(statement: str) -> str:
     return statement.replace("%", "%%").replace("?", "%s")
 
 
-def _pg_text(db: pw.Database, statement: str) -> str:
+def _pg_text(db: pw.Database, statement: str, params: Sequence[Any]) -> str:
     """What to send PostgreSQL for `statement`: the EXECUTE of its prepared statement."""
-    return prepared(db, statement) or _pg_style(statement)
+    return prepared(db, statement, params) or _pg_style(statement)
 
 
 _second: tuple[int, str] = (-1, "")  # the last second `text_time` wrote, and its text
@@ -65,7 +65,7 @@ def execute(db: pw.Database, statement: str, params: Sequence[Any] = ()) -> Any:
     statement (the writer runs 15 for a checkout).
     """
     if isinstance(db, pw.PostgresqlDatabase):
-        return db.execute_sql(_pg_text(db, statement), params)
+        return db.execute_sql(_pg_text(db, statement, params), params)
     try:
         return db.connection().execute(statement, params)
     except Exception:
@@ -77,7 +77,7 @@ def later(db: pw.Database, statement: str, params: Sequence[Any] = ()) -> None:
     """Run a statement whose result is never read. In a PostgreSQL write batch it waits and
     goes with the job's next statement, in one round trip (`db.held_statements`)."""
     if isinstance(db, pw.PostgresqlDatabase):
-        held_statements.later(db, _pg_text(db, statement), params)
+        held_statements.later(db, _pg_text(db, statement, params), params)
     else:
         execute(db, statement, params)
 

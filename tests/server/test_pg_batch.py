@@ -68,6 +68,34 @@ def escape(db: pw.Database, product: int) -> None:
 
 
 @write_job
+def bump(db: pw.Database, product: int) -> int:
+    """Declares no stock: nothing is sent before its own statement (the BEGIN waits too)."""
+    return sql.one(  # type: ignore[index]
+        db, "UPDATE products SET version = version + 1 WHERE id = ? RETURNING version", (product,)
+    )[0]
+
+
+@write_job
+def refuse_at_once(db: pw.Database) -> None:
+    """Fails before sending anything: its savepoint never went out."""
+    raise BadRequest("refused before any statement", {})
+
+
+@write_job
+def hold_then_refuse(db: pw.Database, product: int) -> None:
+    """Leaves a statement waiting (`sql.later`), then fails before it is sent."""
+    sql.later(db, "UPDATE products SET version = version + 1 WHERE id = ?", (product,))
+    raise BadRequest("refused with a statement waiting", {})
+
+
+@write_job
+def hold_a_bad_statement(db: pw.Database, product: int) -> str:
+    """Returns at once, but its waiting statement breaks a CHECK when its job's end sends it."""
+    sql.later(db, "UPDATE products SET stock = -1 WHERE id = ?", (product,))
+    return "returned"
+
+
+@write_job
 def lose_connection(db: pw.Database) -> None:
     db.execute_sql("SELECT pg_terminate_backend(pg_backend_pid())")
 
@@ -126,6 +154,39 @@ def test_a_failing_job_rolls_back_alone_and_the_others_commit(pg):
     assert settled[2][1] == [STOCK - 2], "the refused job's unit came back before the next"
     assert stock(db, p) == STOCK - 2
     assert movements(db) == 2
+
+
+@pytest.mark.parametrize("where", ["first", "between"])
+def test_a_job_refused_before_any_statement_undoes_nothing_of_the_others(pg, where):
+    _, db, (p, *_) = pg
+    version = Product.get_by_id(p).version
+    jobs = [Job(bump, (p,)), Job(refuse_at_once, ()), Job(bump, (p,))]
+    if where == "first":  # the batch's BEGIN and its savepoint still wait: they go with the next
+        jobs = jobs[1:]
+    settled, again = run_batch(db, jobs)
+    outcomes = [outcome for _, outcome in settled]
+    refused = outcomes.pop(jobs.index(next(j for j in jobs if j.fn is refuse_at_once)))
+    assert again == [] and isinstance(outcome_error(refused), BadRequest)
+    assert outcomes == [version + i for i in range(1, len(jobs))], "each bump saw the last"
+    assert Product.get_by_id(p).version == version + len(jobs) - 1, "every other job committed"
+
+
+def test_a_job_refused_with_a_statement_waiting_leaves_none_of_it(pg):
+    _, db, (p, q, _) = pg
+    versions = [Product.get_by_id(i).version for i in (p, q)]
+    settled, _ = run_batch(db, [Job(hold_then_refuse, (p,)), Job(take, (q,))])
+    assert isinstance(outcome_error(settled[0][1]), BadRequest)
+    assert settled[1][1] == [STOCK - 1]
+    assert Product.get_by_id(p).version == versions[0], "the waiting UPDATE never ran"
+    assert Product.get_by_id(q).version == versions[1] + 1
+
+
+def test_a_waiting_statement_that_fails_fails_its_own_job_only(pg):
+    _, db, (p, q, _) = pg
+    settled, again = run_batch(db, [Job(take, (q,)), Job(hold_a_bad_statement, (p,))])
+    assert again == [] and settled[0][1] == [STOCK - 1]
+    assert isinstance(outcome_error(settled[1][1]), pw.IntegrityError), "sent at its job's end"
+    assert stock(db, p) == STOCK and stock(db, q) == STOCK - 1
 
 
 def test_a_job_whose_products_are_held_runs_in_a_later_batch(pg):
