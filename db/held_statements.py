@@ -75,6 +75,12 @@ def holding(db: pw.Database) -> Iterator[Held]:
         _holding.held = None
 
 
+def send_held() -> None:
+    """Send what waits on this thread now (before a statement that cannot wait its turn)."""
+    if _holding.held is not None:
+        _holding.held.flush()
+
+
 def later(db: pw.Database, statement: str, params: Sequence[Any] = ()) -> None:
     """Run a PostgreSQL statement (`%s` placeholders) whose result is never read: inside
     `holding` it waits for the next statement and travels with it; elsewhere it runs now."""

@@ -21,6 +21,8 @@ from typing import Any
 import peewee as pw
 import psycopg2.extensions  # type: ignore[import-untyped]  # no stubs here (types-psycopg2)
 
+from db.held_statements import send_held
+
 _names = itertools.count(1)
 
 
@@ -67,6 +69,7 @@ def prepared(db: pw.Database, text: str, params: Sequence[Any]) -> str | None:
         return None
     name, prepare, call = _statement(text, tuple(_type(value) for value in params))
     if name not in known:
+        send_held()  # what waits (a rollback to a savepoint, say) must run before
         with pw.__exception_wrapper__:  # type: ignore[attr-defined]  # peewee-stubs omit it
             conn.cursor().execute(prepare)
         known.add(name)

@@ -21,9 +21,10 @@ behind each other on those rows:
 - A job that still meets a deadlock or a serialization failure (a row it did not declare)
   rolls back to its savepoint and runs again in a later batch; the others keep their work.
 
-Round trips are what a batch waits on, so each job after the first begins with
-`RELEASE; SAVEPOINT` in one: one round trip per job more than its own statements, against
-a BEGIN and a COMMIT each when every job was its own transaction.
+Round trips are what a batch waits on and what PostgreSQL spends most CPU on, so the
+batch's BEGIN, each job's `RELEASE; SAVEPOINT`, a failed job's rollback to its savepoint
+and every statement whose result the job never reads wait and go with the next statement
+sent (`db.held_statements`): a job costs the round trips of the statements it reads.
 
 A job's outcome is its result as msgpack carries it (as the SQLite writer would give it)
 or the Failure it raised; none is known before the COMMIT, and if the connection is lost
@@ -146,7 +147,8 @@ def _run_jobs(db: pw.Database, held: Held, jobs: Sequence[Job]) -> list[tuple[Jo
     """Each job under a savepoint of its own. A job's savepoint (and the release of the one
     before, or the batch's BEGIN) waits for its first statement, and what it leaves waiting
     goes at its end (`db.held_statements`). A job that fails before any of it went out has
-    nothing to undo."""
+    nothing to undo; one that sent something is rolled back to its savepoint first thing in
+    the next round trip (a lost connection then fails that job, and the COMMIT the batch)."""
     ran: list[tuple[Job, Any]] = []
     saved = False  # a savepoint is open
     for job in jobs:
@@ -157,11 +159,9 @@ def _run_jobs(db: pw.Database, held: Held, jobs: Sequence[Job]) -> list[tuple[Jo
             held.flush()
         except Exception:
             outcome = Failure()
-            if held.sends == sends:
-                held.keep(before)
-            else:  # raises if the connection is gone: the batch fails
-                held.keep(0)
-                db.execute_sql(UNDO_JOB)
+            held.keep(before if held.sends == sends else 0)
+            if held.sends != sends:  # undone with the next statement sent, or the COMMIT
+                held.add(UNDO_JOB)
         saved = saved or held.sends != sends
         ran.append((job, outcome))
     return ran

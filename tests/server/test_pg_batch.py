@@ -189,6 +189,15 @@ def test_a_waiting_statement_that_fails_fails_its_own_job_only(pg):
     assert stock(db, p) == STOCK and stock(db, q) == STOCK - 1
 
 
+def test_after_a_failed_job_the_next_prepares_its_statements_once_rolled_back(pg):
+    _, db, (p, q, _) = pg
+    version = Product.get_by_id(q).version
+    db.close_all()  # a new connection: `bump`'s statement is prepared in this batch
+    settled, again = run_batch(db, [Job(hold_a_bad_statement, (p,)), Job(bump, (q,))])
+    assert again == [] and isinstance(outcome_error(settled[0][1]), pw.IntegrityError)
+    assert settled[1][1] == version + 1, "prepared after the rollback to the savepoint"
+
+
 def test_a_job_whose_products_are_held_runs_in_a_later_batch(pg):
     url, db, (p, q, _) = pg
     outside = psycopg2.connect(url)
