@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import peewee as pw
+import psycopg2.extensions  # type: ignore[import-untyped]  # no stubs here (types-psycopg2)
 
 # peewee ships type stubs for peewee, but none for playhouse
 from playhouse.pool import PooledPostgresqlDatabase  # type: ignore[import-untyped]
@@ -43,10 +44,15 @@ class Held:
         texts = [*self.texts, last] if last else self.texts
         self.texts = []
         self.sends += 1
-        cursor = self.db.cursor()
         with pw.__exception_wrapper__:  # type: ignore[attr-defined]  # peewee-stubs omit it
+            cursor = self.db.cursor()
             cursor.execute(b"; ".join(texts))
         return cursor
+
+    def aborted(self) -> bool:
+        """Whether the transaction failed and waits for a rollback (a local check)."""
+        status = self.db.connection().info.transaction_status
+        return bool(status == psycopg2.extensions.TRANSACTION_STATUS_INERROR)
 
     def flush(self) -> None:
         """Send what waits, if anything does."""
@@ -75,16 +81,22 @@ def holding(db: pw.Database) -> Iterator[Held]:
         _holding.held = None
 
 
-def send_held() -> None:
-    """Send what waits on this thread now (before a statement that cannot wait its turn)."""
-    if _holding.held is not None:
-        _holding.held.flush()
+def _held_for(db: pw.Database) -> Held | None:
+    """What waits on this thread's connection of `db` (another database's waits nothing)."""
+    held = _holding.held
+    return held if held is not None and held.db is db else None
+
+
+def send_held(db: pw.Database) -> None:
+    """Send what waits for `db` now (before a statement that cannot wait its turn)."""
+    if (held := _held_for(db)) is not None:
+        held.flush()
 
 
 def later(db: pw.Database, statement: str, params: Sequence[Any] = ()) -> None:
     """Run a PostgreSQL statement (`%s` placeholders) whose result is never read: inside
     `holding` it waits for the next statement and travels with it; elsewhere it runs now."""
-    held = _holding.held
+    held = _held_for(db)
     if held is None:
         db.execute_sql(statement, params)
     else:
@@ -93,30 +105,32 @@ def later(db: pw.Database, statement: str, params: Sequence[Any] = ()) -> None:
 
 class HoldingPostgresqlDatabase(PooledPostgresqlDatabase):  # type: ignore[misc]
     """The pooled PostgreSQL database, whose statements go after the held ones. Inside
-    `holding`, a transaction's BEGIN waits too, and its COMMIT carries what still waits."""
+    `holding`, a transaction's BEGIN waits too, its COMMIT carries what still waits, and a
+    rollback (to a savepoint, too) forgets what waits: it was all to be undone."""
 
     def begin(self, isolation_level: str | None = None) -> None:
-        held = _holding.held
-        if held is None or isolation_level is not None:
+        held = _held_for(self)
+        if held is None or isolation_level is not None or self._isolation_level:
             super().begin(isolation_level)
         else:
             held.add("BEGIN", None)
 
     def commit(self) -> None:
-        held = _holding.held
+        held = _held_for(self)
         if held is None or not held.texts:
             super().commit()
         else:
             held.send(b"COMMIT")
 
     def rollback(self) -> None:
-        held = _holding.held
-        if held is not None:
+        if (held := _held_for(self)) is not None:
             held.keep(0)
         super().rollback()
 
     def execute_sql(self, sql: str, params: Sequence[Any] | None = None) -> Any:
-        held = _holding.held
+        held = _held_for(self)
+        if held is not None and sql.startswith("ROLLBACK"):
+            held.keep(0)  # everything waiting came after the savepoint, sent before it
         if held is not None and held.texts:
-            return held.send(held.cursor.mogrify(sql, params))
+            return held.send(held.cursor.mogrify(sql, params or ()))
         return super().execute_sql(sql, params)

@@ -8,14 +8,16 @@ connection and statement) and from then on sends `EXECUTE name(args)`, its argum
 by psycopg2 as for any statement. A prepared statement outlives a rolled-back transaction,
 and a connection's prepared names are kept on the connection object itself
 (`PreparingConnection`), so a pooled connection that moves to another thread, or is
-replaced, never claims a name it has not prepared.
+replaced, never claims a name it has not prepared. What a client can vary (the length of an
+`IN` list, an id beyond `integer`) is sent as text, and a connection prepares at most
+`MAX_PREPARED` statements, so prepared statements are bounded per connection.
 """
 
 from __future__ import annotations
 
-import itertools
+import hashlib
 from collections.abc import Sequence
-from functools import cache
+from functools import lru_cache
 from typing import Any
 
 import peewee as pw
@@ -23,7 +25,10 @@ import psycopg2.extensions  # type: ignore[import-untyped]  # no stubs here (typ
 
 from db.held_statements import send_held
 
-_names = itertools.count(1)
+MAX_PARAMS = 16  # more is a list of ids, whose length varies: sent as text
+MAX_PREPARED = 256  # per connection; later statements are sent as text
+PREPARABLE = ("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")
+INT_RANGE = range(-(2**31), 2**31)
 
 
 class PreparingConnection(psycopg2.extensions.connection):  # type: ignore[misc]
@@ -34,14 +39,12 @@ class PreparingConnection(psycopg2.extensions.connection):  # type: ignore[misc]
         self.prepared: set[str] = set()
 
 
-PREPARABLE = ("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")
-
-
-@cache
+@lru_cache(maxsize=4 * MAX_PREPARED)
 def _statement(text: str, types: tuple[str, ...]) -> tuple[str, bytes, str]:
-    """A statement with `?` placeholders: its name, its PREPARE (its parameters of `types`),
-    and its EXECUTE with psycopg2's `%s` for each argument."""
-    name = f"warung_{next(_names)}"
+    """A statement with `?` placeholders: its name (from its text and types, so it is the
+    same after this cache forgot it), its PREPARE and its EXECUTE with psycopg2's `%s`."""
+    digest = hashlib.blake2b(f"{text}\0{types}".encode(), digest_size=12).hexdigest()
+    name = f"warung_{digest}"
     head, *rest = text.split("?")
     body = head + "".join(f"${i}{part}" for i, part in enumerate(rest, 1))
     declared = f"({', '.join(types)})" if types else ""
@@ -49,27 +52,39 @@ def _statement(text: str, types: tuple[str, ...]) -> tuple[str, bytes, str]:
     return name, f"PREPARE {name}{declared} AS {body}".encode(), f"EXECUTE {name}{args}"
 
 
-def _type(value: Any) -> str:
-    """A parameter's type, as psycopg2's literal for `value` would have it: an int is an
-    `integer`, or a `bigint` beyond its range (so an id no INTEGER column can hold matches
-    no row instead of failing to convert); any other value's type is the one its place in
-    the statement gives it."""
-    if type(value) is int:
-        return "integer" if -(2**31) <= value < 2**31 else "bigint"
-    return "unknown"
+def _types(params: Sequence[Any]) -> tuple[str, ...] | None:
+    """The parameters' types as psycopg2's literals had them: an int is an `integer`; any
+    other value takes the type its place in the statement gives it. None if an int is
+    beyond `integer` (its literal was a `bigint`): such a statement is sent as text."""
+    types = []
+    for value in params:
+        if type(value) is not int:
+            types.append("unknown")
+        elif value in INT_RANGE:
+            types.append("integer")
+        else:
+            return None
+    return tuple(types)
 
 
 def prepared(db: pw.Database, text: str, params: Sequence[Any]) -> str | None:
     """`text` (`?` placeholders) as an EXECUTE of `params` to send on this thread's
-    connection, prepared there first if need be; None for a statement that cannot be
-    prepared (SET, LOCK...) or a connection that cannot keep prepared statements."""
+    connection, prepared there first if need be. None to send it as text: a statement that
+    cannot be prepared (SET, LOCK...), has many parameters or an int beyond `integer`, a
+    connection that keeps no prepared statements or has `MAX_PREPARED` already. So what a
+    client sends cannot make a connection prepare statements without end."""
     conn = db.connection()
     known: set[str] | None = getattr(conn, "prepared", None)
-    if known is None or not text.startswith(PREPARABLE):
+    if known is None or len(params) > MAX_PARAMS or not text.startswith(PREPARABLE):
         return None
-    name, prepare, call = _statement(text, tuple(_type(value) for value in params))
+    types = _types(params)
+    if types is None:
+        return None
+    name, prepare, call = _statement(text, types)
     if name not in known:
-        send_held()  # what waits (a rollback to a savepoint, say) must run before
+        if len(known) >= MAX_PREPARED:
+            return None
+        send_held(db)  # what waits (a rollback to a savepoint, say) must run before
         with pw.__exception_wrapper__:  # type: ignore[attr-defined]  # peewee-stubs omit it
             conn.cursor().execute(prepare)
         known.add(name)

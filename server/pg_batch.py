@@ -157,6 +157,8 @@ def _run_jobs(db: pw.Database, held: Held, jobs: Sequence[Job]) -> list[tuple[Jo
         try:  # a result that cannot travel fails the job, as from the SQLite writer
             outcome: Any = unpackb_own(packb(job.fn(db, *job.args)))
             held.flush()
+            if held.aborted():  # it swallowed a statement's error: its work is gone
+                raise pw.InternalError("a statement of this write failed unseen")
         except Exception:
             outcome = Failure()
             held.keep(before if held.sends == sends else 0)

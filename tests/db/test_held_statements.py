@@ -74,6 +74,35 @@ def test_a_rollback_forgets_what_waits(pg):
     assert version(db, product) == 1
 
 
+def test_a_rolled_back_savepoint_forgets_what_waits_inside_it(pg):
+    db, product = pg
+    with holding(db), db.atomic():
+        later(db, BUMP, (product,))
+        with pytest.raises(LookupError), db.atomic():  # a savepoint
+            later(db, "UPDATE products SET stock = -1 WHERE id = %s", (product,))
+            raise LookupError("the job's own error, not the waiting statement's")
+        later(db, BUMP, (product,))
+    assert version(db, product) == 3, "both BUMPs, around the savepoint"
+    assert Product.get_by_id(product).stock == 5, "the one inside it never went out"
+
+
+def test_another_database_neither_waits_nor_sends_what_waits(pg, new_pg_schema):
+    db, product = pg
+    with new_pg_schema() as url:
+        other = connect(url)
+        migrate(other)
+        try:
+            count = "SELECT count(*) FROM settings WHERE key = 'k'"
+            with holding(db) as held, db.atomic():
+                later(db, BUMP, (product,))
+                later(other, "INSERT INTO settings (key, value) VALUES ('k', 'v')")
+                assert other.execute_sql(count).fetchone() == (1,), "it ran at once"
+                assert held.sends == 0 and len(held.texts) == 2, "BEGIN and BUMP wait"
+        finally:
+            disconnect(other)
+    assert version(db, product) == 2
+
+
 def prepared_here(db: pw.Database) -> set[str]:
     rows = db.execute_sql("SELECT statement FROM pg_prepared_statements").fetchall()
     return {statement for (statement,) in rows}
@@ -91,3 +120,16 @@ def test_a_hot_path_statement_is_prepared_once_per_connection_and_outlives_a_rol
     db.close_all()
     assert sql.one(db, like, (product,)) == (1,)
     assert sum("LIKE '100%' AND id = $1" in text for text in prepared_here(db)) == 1
+
+
+def test_what_a_client_can_vary_is_sent_as_text_not_prepared(pg, monkeypatch):
+    db, product = pg
+    before = prepared_here(db)
+    assert sql.one(db, "SELECT id FROM products WHERE id = ?", (2**40,)) is None
+    ids = list(range(product, product + 20))  # more parameters than MAX_PARAMS
+    marks = ", ".join("?" * len(ids))
+    assert sql.rows(db, f"SELECT id FROM products WHERE id IN ({marks})", ids) == [(product,)]
+    assert prepared_here(db) == before, "neither was prepared"
+    monkeypatch.setattr("db.pg_prepared.MAX_PREPARED", len(db.connection().prepared))
+    assert sql.one(db, "SELECT sku FROM products WHERE id = ?", (product,)) == ("P",)
+    assert prepared_here(db) == before, "a connection at its limit prepares no more"

@@ -5,6 +5,7 @@ two writers (two servers) racing for the last units sell exactly what there is."
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -92,6 +93,15 @@ def hold_then_refuse(db: pw.Database, product: int) -> None:
 def hold_a_bad_statement(db: pw.Database, product: int) -> str:
     """Returns at once, but its waiting statement breaks a CHECK when its job's end sends it."""
     sql.later(db, "UPDATE products SET stock = -1 WHERE id = ?", (product,))
+    return "returned"
+
+
+@write_job
+def swallow_an_error(db: pw.Database, product: int) -> str:
+    """Writes, then hides a failed statement and returns as if all went well."""
+    move_stock(db, product, -1, "adjustment", now=sql.now())
+    with contextlib.suppress(pw.DataError):
+        sql.one(db, "SELECT 1 / 0")
     return "returned"
 
 
@@ -196,6 +206,15 @@ def test_after_a_failed_job_the_next_prepares_its_statements_once_rolled_back(pg
     settled, again = run_batch(db, [Job(hold_a_bad_statement, (p,)), Job(bump, (q,))])
     assert again == [] and isinstance(outcome_error(settled[0][1]), pw.IntegrityError)
     assert settled[1][1] == version + 1, "prepared after the rollback to the savepoint"
+
+
+def test_a_job_that_hides_a_failed_statement_fails_and_the_others_commit(pg):
+    _, db, (p, q, _) = pg
+    jobs = [Job(swallow_an_error, (p,)), Job(take, (q,))]
+    settled, again = run_batch(db, jobs)
+    assert again == [] and isinstance(outcome_error(settled[0][1]), pw.InternalError)
+    assert settled[1][1] == [STOCK - 1]
+    assert stock(db, p) == STOCK and stock(db, q) == STOCK - 1
 
 
 def test_a_job_whose_products_are_held_runs_in_a_later_batch(pg):
