@@ -68,7 +68,8 @@ class Terminal:
         self.tmux("send-keys", *keys)
 
     def type(self, text: str) -> None:
-        self.tmux("send-keys", "-l", text)
+        """Type `text` as it is; `--` ends tmux's options (a password may begin with `-`)."""
+        self.tmux("send-keys", "-l", "--", text)
 
     def wait_for(self, pattern: str, timeout: float = 15.0) -> re.Match[str]:
         deadline = time.monotonic() + timeout
