@@ -161,8 +161,10 @@ def _run_jobs(db: pw.Database, held: Held, jobs: Sequence[Job]) -> list[tuple[Jo
                 raise pw.InternalError("a statement of this write failed unseen")
         except Exception:
             outcome = Failure()
-            held.keep(before if held.sends == sends else 0)
-            if held.sends != sends:  # undone with the next statement sent, or the COMMIT
+            if held.sends == sends:  # nothing of it went out: nothing to undo
+                held.keep(before)
+            else:  # undone with the next statement sent, or the COMMIT
+                held.keep(0)
                 held.add(UNDO_JOB)
         saved = saved or held.sends != sends
         ran.append((job, outcome))

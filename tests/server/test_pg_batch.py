@@ -15,6 +15,7 @@ from typing import Any
 import peewee as pw
 import psycopg2
 import pytest
+from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
 from db.connect import connect, disconnect
@@ -175,7 +176,7 @@ def test_a_job_refused_before_any_statement_undoes_nothing_of_the_others(pg, whe
         jobs = jobs[1:]
     settled, again = run_batch(db, jobs)
     outcomes = [outcome for _, outcome in settled]
-    refused = outcomes.pop(jobs.index(next(j for j in jobs if j.fn is refuse_at_once)))
+    refused = outcomes.pop([job.fn for job in jobs].index(refuse_at_once))
     assert again == [] and isinstance(outcome_error(refused), BadRequest)
     assert outcomes == [version + i for i in range(1, len(jobs))], "each bump saw the last"
     assert Product.get_by_id(p).version == version + len(jobs) - 1, "every other job committed"
@@ -311,6 +312,21 @@ class ThreadReactor:
             fn, args = self.calls.get(timeout=max(0.0, deadline - time.monotonic()))
             fn(*args)
 
+    def outcome(self, deferred: Deferred[Any]) -> Any:
+        """Run calls until `deferred` fires; its result or Failure."""
+        fired: list[Any] = []
+        deferred.addBoth(fired.append)
+        self.run_until(lambda: bool(fired))
+        return fired[0]
+
+
+def one_thread_writer(db: pw.Database) -> tuple[ThreadReactor, PgWriter]:
+    """A started `PgWriter` of one thread, and the reactor its outcomes come back on."""
+    reactor = ThreadReactor()
+    writer = PgWriter(db, reactor, threads=1)
+    writer.start()
+    return reactor, writer
+
 
 def test_two_writers_racing_for_the_last_units_sell_exactly_what_there_is(pg):
     url, first_db, (p, q, _) = pg
@@ -343,32 +359,20 @@ def test_two_writers_racing_for_the_last_units_sell_exactly_what_there_is(pg):
 
 def test_a_job_submitted_once_the_writer_stops_fails_at_once_as_unavailable(pg):
     _, db, (p, *_) = pg
-    reactor = ThreadReactor()
-    writer = PgWriter(db, reactor, threads=1)
-    writer.start()
-    stopped: list[None] = []
-    writer.stop().addCallback(stopped.append)
+    reactor, writer = one_thread_writer(db)
+    stopping = writer.stop()
     late: list[Any] = []
     writer.submit(take, (p,)).addBoth(late.append)
     assert isinstance(outcome_error(late[0]), Unavailable)
-    reactor.run_until(lambda: bool(stopped))
+    reactor.outcome(stopping)
     assert writer.pending == 0 and not writer.up
     assert stock(db, p) == STOCK
 
 
 def test_a_job_escaping_every_handler_fails_alone_and_the_writer_keeps_serving(pg):
     _, db, (p, *_) = pg
-    reactor = ThreadReactor()
-    writer = PgWriter(db, reactor, threads=1)
-    writer.start()
-    escaped: list[Any] = []
-    writer.submit(escape, (p,)).addBoth(escaped.append)
-    reactor.run_until(lambda: bool(escaped))
-    assert isinstance(outcome_error(escaped[0]), Escape)
-    after: list[Any] = []
-    writer.submit(take, (p,)).addBoth(after.append)
-    reactor.run_until(lambda: bool(after))
-    assert after == [[STOCK - 1]], "the thread still serves; the escaped job's unit is back"
-    stopped: list[None] = []
-    writer.stop().addCallback(stopped.append)
-    reactor.run_until(lambda: bool(stopped))
+    reactor, writer = one_thread_writer(db)
+    assert isinstance(outcome_error(reactor.outcome(writer.submit(escape, (p,)))), Escape)
+    after = reactor.outcome(writer.submit(take, (p,)))
+    assert after == [STOCK - 1], "the thread still serves; the escaped job's unit is back"
+    reactor.outcome(writer.stop())
