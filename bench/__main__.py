@@ -7,7 +7,9 @@ issue's targets, the flash sale and the memory per idle connection, and writes
 harness with small counts: its numbers mean nothing.
 
     python -m bench [--quick] [--pg URL | --no-pg] [--out docs/perf]
-    python -m bench --only pg [--rounds N]   # the PostgreSQL rows alone, printed per round
+    python -m bench --only pg [--rounds N]       # the PostgreSQL rows alone, printed per round
+    python -m bench --only sqlite [--rounds N]   # target 1's rows alone, printed per round
+    python -m bench --only flash [--no-pg]       # the flash sales alone
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 from bench import report
 from bench.idle_memory import raise_fd_limit
 from bench.load import BenchError
-from bench.suite import FULL, QUICK, Config, run_all, run_pg_only
+from bench.suite import FULL, QUICK, Config, flash_sales, run_all, run_pg_only, run_sqlite_only
 
 DEFAULT_PG = os.environ.get("WARUNG_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -34,15 +36,20 @@ def main() -> None:
     parser.add_argument("--no-pg", action="store_true", help="skip the PostgreSQL rows")
     parser.add_argument("--out", type=Path, default=Path("docs/perf"))
     parser.add_argument(
-        "--only", choices=["pg"], help="only these rows, printed (no JSON or chart written)"
+        "--only",
+        choices=["pg", "sqlite", "flash"],
+        help="only these rows, printed (no JSON or chart written)",
     )
     parser.add_argument("--rounds", type=int, help="rounds of each section (default 3)")
     args = parser.parse_args()
     cfg = QUICK if args.quick else FULL
     if args.rounds:
         cfg = replace(cfg, rounds=args.rounds)
-    if args.only == "pg":
-        pg_only(cfg, args.pg)
+    if args.only == "flash":
+        print(report.flash_table(asyncio.run(flash_sales(cfg, None if args.no_pg else args.pg))))
+        return
+    if args.only:
+        only(cfg, args.only, args.pg)
         return
     raise_fd_limit(2 * max(cfg.memory_connections, 3 * max(cfg.fan_sizes)) + 1000)
     began = report.machine()
@@ -59,18 +66,23 @@ def main() -> None:
     print(f"wrote {path} and {path.with_suffix('.png')}")
 
 
-def pg_only(cfg: Config, url: str) -> None:
-    """The PostgreSQL rows, and each round's samples beside the floor of the same round."""
+def only(cfg: Config, section: str, url: str) -> None:
+    """One section's rows, and each round's samples beside the floor of the same round."""
     began = report.machine()
     try:
-        found = asyncio.run(run_pg_only(cfg, url))
+        if section == "pg":
+            samples = asyncio.run(run_pg_only(cfg, url))
+            made = report.pg_rows(samples, cfg.clients, None)
+        else:
+            samples = asyncio.run(run_sqlite_only(cfg))
+            made = report.sqlite_rows(samples)
     except (BenchError, OSError) as exc:
         sys.exit(f"bench: run aborted: {exc}")
     ended = report.machine()["load_average"]
     print(f"{cfg}\nload average at start {began['load_average']}, at end {ended}")
-    for name, values in found["pg"].items():
+    for name, values in samples.items():
         print(f"{name:<24} " + "  ".join(report.fmt(v) for v in values))
-    print(report.table(report.pg_rows(found["pg"], cfg.clients, None)))
+    print(report.table(made))
 
 
 if __name__ == "__main__":

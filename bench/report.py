@@ -61,7 +61,7 @@ def median(samples: dict[str, list[float]], name: str) -> float:
 
 
 def rows(found: dict[str, Any]) -> list[Row]:
-    made = _sqlite_rows(found["sqlite"])
+    made = sqlite_rows(found["sqlite"])
     for where, fan in found["fanout"].items():
         if where != "floor":
             made += _fan_rows(where, fan, found["fanout"]["floor"])
@@ -70,7 +70,7 @@ def rows(found: dict[str, Any]) -> list[Row]:
     return made
 
 
-def _sqlite_rows(s: dict[str, list[float]]) -> list[Row]:
+def sqlite_rows(s: dict[str, list[float]]) -> list[Row]:
     echo, floor = median(s, "echo_us"), median(s, "sqlite_floor_us")
     where = "one server (SQLite)"
     return [

@@ -206,14 +206,27 @@ async def run_all(cfg: Config, pg: str | None) -> dict[str, Any]:
     return found
 
 
-async def run_pg_only(cfg: Config, pg: str) -> dict[str, Any]:
+async def run_pg_only(cfg: Config, pg: str) -> Samples:
     """The PostgreSQL section alone (`python -m bench --only pg`)."""
     with pg_schema(pg) as url, contextlib.ExitStack() as stack:
         shop = prepare(url, STOCK, 2 * cfg.clients)
         one = stack.enter_context(started(processes.warung(url)))
         two = stack.enter_context(started(processes.warung(url)))
-        pg_found = await pg_section(cfg, shop, url, one, two)
-    return {"clients": cfg.clients, "config": asdict(cfg), "pg": pg_found}
+        return await pg_section(cfg, shop, url, one, two)
+
+
+async def run_sqlite_only(cfg: Config) -> Samples:
+    """The SQLite section alone (`python -m bench --only sqlite`): target 1's rows."""
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        folder = Path(tmp)
+        shop, server = stack.enter_context(
+            sqlite_shop(folder, "shop.db", STOCK, cfg.clients, cfg.clerks)
+        )
+        floor_shop = prepare(f"sqlite:///{folder / 'floor.db'}", STOCK, 0)
+        echo = stack.enter_context(started(processes.floor("echo_server.py")))
+        return await sqlite_section(
+            cfg, shop, server, echo, folder / "floor.db", floor_shop.product_ids
+        )
 
 
 def fan_products_of(shop: Shop, cfg: Config) -> dict[int, int]:
