@@ -26,6 +26,7 @@ import psycopg2
 
 from bench.shop import CUSTOMER
 from server import sql
+from server.services.cart import CART_AND_PRODUCT
 
 Execute = Callable[[str, tuple[Any, ...]], Any]  # runs one statement, returns a cursor
 
@@ -41,11 +42,7 @@ def checkout(execute: Execute, user_id: int, product_id: int, run: str) -> None:
     """One checkout's statements, in the order the write jobs run them."""
     now, key = sql.now(), f"floor-{run}-{next(_keys)}"
     # change_cart
-    execute(CART, (user_id,)).fetchall()
-    _, sku, name, price, *_ = execute(
-        "SELECT id, sku, name, price, stock, archived, currency FROM products WHERE id = ?",
-        (product_id,),
-    ).fetchone()
+    _, sku, name, _, price, *_ = execute(CART_AND_PRODUCT, (user_id, product_id)).fetchall()[-1]
     execute(
         "INSERT INTO cart_lines (user_id, product_id, qty, added_at) VALUES (?, ?, 1, ?)",
         (user_id, product_id, now),

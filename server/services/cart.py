@@ -24,6 +24,16 @@ CART_LINES = (
     "WHERE c.user_id = ? ORDER BY c.added_at, c.id"
 )
 
+# The cart's lines, then the product `change_cart` changes as one more row (marked 1 in the
+# ninth column), in one statement: a round trip fewer on PostgreSQL.
+CART_AND_PRODUCT = (
+    "SELECT p.id, p.sku, p.name, c.qty, p.price, p.stock, p.archived, p.currency, 0, "
+    "c.added_at, c.id FROM cart_lines c JOIN products p ON p.id = c.product_id "
+    "WHERE c.user_id = ? UNION ALL "
+    "SELECT id, sku, name, 0, price, stock, archived, currency, 1, NULL, NULL "
+    "FROM products WHERE id = ? ORDER BY 9, 10, 11"
+)
+
 
 def lock_cart(db: pw.Database, user_id: int) -> None:
     """Hold the customer's cart until the job commits. Every job that changes a cart takes
@@ -111,11 +121,13 @@ def change_cart(
 ) -> dict[str, Any]:
     """Set (or add to) one line, checked against the product's current stock; the cart.
 
-    The cart is read once, under `lock_cart`, before the change, and the answer is that
-    read with the change applied: a cart add is three statements (four on PostgreSQL, with
-    the lock), not five."""
+    The cart is read once, with the product, under `lock_cart`, before the change, and the
+    answer is that read with the change applied: a cart add is two statements (three on
+    PostgreSQL, with the lock), not five."""
     lock_cart(db, user_id)
-    lines = sql.rows(db, CART_LINES, (user_id,))
+    lines = sql.rows(db, CART_AND_PRODUCT, (user_id, product_id))
+    product = lines.pop()[:8] if lines and lines[-1][8] else None
+    lines = [line[:8] for line in lines]
     at = next((i for i, line in enumerate(lines) if line[0] == product_id), None)
     current = lines[at][3] if at is not None else 0
     wanted = current + qty if relative else qty
@@ -130,7 +142,7 @@ def change_cart(
             {"field": "qty", "rule": f"line total at most {MAX_QTY}"},
         )
     if at is None:
-        lines.append(_new_line(db, user_id, product_id, wanted, len(lines)))
+        lines.append(_new_line(db, user_id, product_id, product, wanted, len(lines)))
         return cart_map(lines, currency)
     pid, sku, name, _, price, stock, archived, line_currency = lines[at]
     if archived:
@@ -147,19 +159,20 @@ def change_cart(
 
 
 def _new_line(
-    db: pw.Database, user_id: int, product_id: int, qty: int, lines: int
+    db: pw.Database,
+    user_id: int,
+    product_id: int,
+    product: tuple[Any, ...] | None,
+    qty: int,
+    lines: int,
 ) -> tuple[Any, ...]:
-    """Put a product not yet in the cart into it; its row as `CART_LINES` would give it."""
-    found = sql.one(
-        db,
-        "SELECT id, sku, name, price, stock, archived, currency FROM products WHERE id = ?",
-        (product_id,),
-    )
-    if found is None or found[5]:
+    """Put `product_id`, not yet in the cart, into it (`product`: its row as `CART_LINES`
+    gives a line, None if there is no such product); its line."""
+    if product is None or product[6]:
         raise not_found("product", product_id)
-    pid, sku, name, price, stock, archived, currency = found
+    pid, sku, name, _, price, stock, archived, currency = product
     if qty > stock:
-        raise out_of_stock(product_id, qty, stock)
+        raise out_of_stock(pid, qty, stock)
     if lines >= MAX_LINES:
         raise InvalidState(
             f"a cart holds at most {MAX_LINES} different products", {"reason": "cart_full"}
@@ -167,6 +180,6 @@ def _new_line(
     sql.later(
         db,
         "INSERT INTO cart_lines (user_id, product_id, qty, added_at) VALUES (?, ?, ?, ?)",
-        (user_id, product_id, qty, sql.now()),
+        (user_id, pid, qty, sql.now()),
     )
     return (pid, sku, name, qty, price, stock, archived, currency)

@@ -20,12 +20,14 @@ from twisted.python.failure import Failure
 
 from db.connect import connect, disconnect
 from db.migrations import migrate
-from db.models import Product, StockMovement
+from db.models import Product, StockMovement, User
 from protocol.errors import BadRequest, OutOfStock, Unavailable
+from protocol.rules import OrderStatus
 from server import sql
 from server.pg_batch import CONNECTION_ERRORS, Job, run_batch
 from server.pg_writer import PgWriter
-from server.services.cart import out_of_stock
+from server.services.cart import change_cart, out_of_stock
+from server.services.order_jobs import begin_checkout, mark_paid
 from server.services.stock import ShortOfStock, move_stock
 from server.write_jobs import StockLocks, locks_stock, write_job
 from tests.conftest import fresh_pg_schema
@@ -376,3 +378,47 @@ def test_a_job_escaping_every_handler_fails_alone_and_the_writer_keeps_serving(p
     after = reactor.outcome(writer.submit(take, (p,)))
     assert after == [STOCK - 1], "the thread still serves; the escaped job's unit is back"
     reactor.outcome(writer.stop())
+
+
+class CountingCursor:
+    """A psycopg2 cursor that counts the round trips it begins (its `execute`s)."""
+
+    def __init__(self, cursor: Any, sent: list[int]) -> None:
+        self._cursor, self._sent = cursor, sent
+
+    def execute(self, *args: Any) -> Any:
+        self._sent[0] += 1
+        return self._cursor.execute(*args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cursor, name)
+
+
+def round_trips(db: pw.Database, monkeypatch: pytest.MonkeyPatch, job: Job) -> tuple[int, Any]:
+    """The round trips of a batch of `job` alone (its COMMIT included), and the job's result."""
+    sent = [0]
+    cursor = db.cursor
+    with monkeypatch.context() as patch:
+        patch.setattr(db, "cursor", lambda *a: CountingCursor(cursor(*a), sent))
+        ((_, outcome),), again = run_batch(db, [job])
+    assert not again and not isinstance(outcome, Failure), outcome
+    return sent[0], outcome
+
+
+def test_a_checkout_costs_the_round_trips_of_the_statements_it_reads(pg, monkeypatch):
+    """Each statement whose result a job reads is one round trip; what waits goes with it or
+    in one more at the job's end; a batch's BEGIN goes with its first statement (a lock
+    statement first when a job declares stock) and its COMMIT is one more. `cart.add` of a
+    new product reads the cart with the product; `begin_checkout` the cart, its key (whether
+    it names an order already), the order's id, its key's claim and the stock left;
+    `mark_paid` the order's new status."""
+    _, db, (p, *_) = pg
+    user = User.create(username="buyer", password_hash="x", role="customer").id
+    for key in ("warm", "counted"):  # the first checkout prepares its statements
+        added, _ = round_trips(db, monkeypatch, Job(change_cart, (user, p, 1, True, "IDR")))
+        checkout = Job(begin_checkout, (user, key, "print", "card", "IDR", "fake"))
+        began, begun = round_trips(db, monkeypatch, checkout)
+        paid_job = Job(mark_paid, (begun["order"]["id"], "ref", OrderStatus.PAID))
+        paid, _ = round_trips(db, monkeypatch, paid_job)
+    end = 1 + 1  # what waits at the job's end, the COMMIT
+    assert (added, began, paid) == (1 + end, 1 + 5 + end, 1 + end)
