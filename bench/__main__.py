@@ -45,13 +45,10 @@ def main() -> None:
     cfg = QUICK if args.quick else FULL
     if args.rounds:
         cfg = replace(cfg, rounds=args.rounds)
-    if args.only == "flash":
-        print(report.flash_table(asyncio.run(flash_sales(cfg, None if args.no_pg else args.pg))))
-        return
-    if args.only:
-        only(cfg, args.only, args.pg)
-        return
     raise_fd_limit(2 * max(cfg.memory_connections, 3 * max(cfg.fan_sizes)) + 1000)
+    if args.only:
+        only(cfg, args.only, None if args.no_pg else args.pg)
+        return
     began = report.machine()
     try:
         found = asyncio.run(run_all(cfg, None if args.no_pg else args.pg))
@@ -66,10 +63,15 @@ def main() -> None:
     print(f"wrote {path} and {path.with_suffix('.png')}")
 
 
-def only(cfg: Config, section: str, url: str) -> None:
+def only(cfg: Config, section: str, url: str | None) -> None:
     """One section's rows, and each round's samples beside the floor of the same round."""
     began = report.machine()
     try:
+        if section == "flash":
+            print(report.flash_table(asyncio.run(flash_sales(cfg, url))))
+            return
+        if url is None and section == "pg":
+            sys.exit("bench: --only pg needs PostgreSQL")
         if section == "pg":
             samples = asyncio.run(run_pg_only(cfg, url))
             made = report.pg_rows(samples, cfg.clients, None)

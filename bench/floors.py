@@ -27,14 +27,10 @@ import psycopg2
 from bench.shop import CUSTOMER
 from server import sql
 from server.services.cart import CART_AND_PRODUCT
+from server.services.cart import CART_LINES as CART
 
 Execute = Callable[[str, tuple[Any, ...]], Any]  # runs one statement, returns a cursor
 
-CART = (
-    "SELECT p.id, p.sku, p.name, c.qty, p.price, p.stock, p.archived, p.currency "
-    "FROM cart_lines c JOIN products p ON p.id = c.product_id WHERE c.user_id = ? "
-    "ORDER BY c.added_at, c.id"
-)
 _keys = count()
 
 

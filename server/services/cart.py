@@ -24,8 +24,8 @@ CART_LINES = (
     "WHERE c.user_id = ? ORDER BY c.added_at, c.id"
 )
 
-# The cart's lines, then the product `change_cart` changes as one more row (marked 1 in the
-# ninth column), in one statement: a round trip fewer on PostgreSQL.
+# The cart's lines, then the product `change_cart` changes as one more row, last (marked 1
+# in the ninth column, which orders it), in one statement: a round trip fewer on PostgreSQL.
 CART_AND_PRODUCT = (
     "SELECT p.id, p.sku, p.name, c.qty, p.price, p.stock, p.archived, p.currency, 0, "
     "c.added_at, c.id FROM cart_lines c JOIN products p ON p.id = c.product_id "
@@ -166,13 +166,14 @@ def _new_line(
     qty: int,
     lines: int,
 ) -> tuple[Any, ...]:
-    """Put `product_id`, not yet in the cart, into it (`product`: its row as `CART_LINES`
-    gives a line, None if there is no such product); its line."""
+    """Put `product_id`, not yet in the cart, into it (`product`: the product's row of
+    `CART_AND_PRODUCT`, cut to a line's 8 columns, qty 0; None if there is no such
+    product); its line."""
     if product is None or product[6]:
         raise not_found("product", product_id)
     pid, sku, name, _, price, stock, archived, currency = product
     if qty > stock:
-        raise out_of_stock(pid, qty, stock)
+        raise out_of_stock(product_id, qty, stock)
     if lines >= MAX_LINES:
         raise InvalidState(
             f"a cart holds at most {MAX_LINES} different products", {"reason": "cart_full"}
@@ -180,6 +181,6 @@ def _new_line(
     sql.later(
         db,
         "INSERT INTO cart_lines (user_id, product_id, qty, added_at) VALUES (?, ?, ?, ?)",
-        (user_id, pid, qty, sql.now()),
+        (user_id, product_id, qty, sql.now()),
     )
     return (pid, sku, name, qty, price, stock, archived, currency)

@@ -72,3 +72,28 @@ def test_only_pg_prints_the_postgresql_rows_and_writes_nothing(tmp_path: Path, p
     assert "pg_two_per_s" in done.stdout, "each round's samples"
     assert "fan-out" not in done.stdout and "SQLite" not in done.stdout
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("section", "shown", "absent"),
+    [
+        ("sqlite", ["server CPU per checkout", "sqlite_floor_us"], ["PostgreSQL", "flash sale"]),
+        ("flash", ["flash sale, one server (SQLite)"], ["PostgreSQL", "server CPU"]),
+    ],
+)
+def test_only_a_section_prints_its_rows_alone(
+    section: str, shown: list[str], absent: list[str]
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--no-pg", "--only", section],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    for text in shown:
+        assert text in done.stdout
+    for text in absent:
+        assert text not in done.stdout

@@ -399,7 +399,7 @@ def round_trips(db: pw.Database, monkeypatch: pytest.MonkeyPatch, job: Job) -> t
     sent = [0]
     cursor = db.cursor
     with monkeypatch.context() as patch:
-        patch.setattr(db, "cursor", lambda *a: CountingCursor(cursor(*a), sent))
+        patch.setattr(db, "cursor", lambda *a, **k: CountingCursor(cursor(*a, **k), sent))
         ((_, outcome),), again = run_batch(db, [job])
     assert not again and not isinstance(outcome, Failure), outcome
     return sent[0], outcome
