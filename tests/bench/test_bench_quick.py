@@ -17,17 +17,23 @@ ROOT = Path(__file__).resolve().parents[2]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.mark.pg
-def test_quick_run_writes_the_table_json_and_chart(tmp_path: Path, pg_url: str) -> None:
+def run_bench(args: list[str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`python -m bench ARGS`, which must succeed."""
     done = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--pg", pg_url, "--out", str(tmp_path)],
+        [sys.executable, "-m", "bench", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=280,
+        timeout=timeout,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+@pytest.mark.pg
+def test_quick_run_writes_the_table_json_and_chart(tmp_path: Path, pg_url: str) -> None:
+    done = run_bench(["--quick", "--pg", pg_url, "--out", str(tmp_path)], timeout=280)
     assert "server CPU per checkout" in done.stdout
     document = json.loads((tmp_path / "bench.json").read_text())
     assert (tmp_path / "bench.png").read_bytes().startswith(PNG_MAGIC)
@@ -59,15 +65,7 @@ def test_quick_run_writes_the_table_json_and_chart(tmp_path: Path, pg_url: str) 
 @pytest.mark.pg
 def test_only_pg_prints_the_postgresql_rows_and_writes_nothing(tmp_path: Path, pg_url: str) -> None:
     only_pg = ["--quick", "--only", "pg", "--pg", pg_url, "--out", str(tmp_path)]
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", *only_pg],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = run_bench(only_pg)
     assert "checkouts/s, two servers / one" in done.stdout
     assert "pg_two_per_s" in done.stdout, "each round's samples"
     assert "fan-out" not in done.stdout and "SQLite" not in done.stdout
@@ -84,15 +82,7 @@ def test_only_pg_prints_the_postgresql_rows_and_writes_nothing(tmp_path: Path, p
 def test_only_a_section_prints_its_rows_alone(
     section: str, shown: list[str], absent: list[str]
 ) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--no-pg", "--only", section],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
+    done = run_bench(["--quick", "--no-pg", "--only", section])
     for text in shown:
         assert text in done.stdout
     for text in absent:
