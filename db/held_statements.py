@@ -6,10 +6,12 @@ round trips. A statement whose result its job never reads can wait, as text psyc
 bound, and go with the next statement sent: they run in the order the job gave them, and
 an error in one skips the rest and fails the job, as it would have alone.
 
-Statements wait only inside `holding` (the PostgreSQL write batch, `server.pg_batch`,
-which sends what waits at the end of each job, so a job's errors stay its own); anywhere
-else `later` runs the statement at once. `HoldingPostgresqlDatabase` sends every
-statement, raw or built by peewee, after what waits, so nothing overtakes a held one.
+Statements wait only inside `holding` (the PostgreSQL write batch, `server.pg_batch`);
+anywhere else `later` runs the statement at once. What a finished job leaves waiting goes
+with the next job's first round trip (`Held.hand_over`): if that round trip fails, a
+rollback to the next job's savepoint tells whose statement failed, so a job's errors stay
+its own. `HoldingPostgresqlDatabase` sends every statement, raw or built by peewee, after
+what waits, so nothing overtakes a held one.
 """
 
 from __future__ import annotations
@@ -25,6 +27,18 @@ import psycopg2.extensions  # type: ignore[import-untyped]  # no stubs here (typ
 # peewee ships type stubs for peewee, but none for playhouse
 from playhouse.pool import PooledPostgresqlDatabase  # type: ignore[import-untyped]
 
+NO_SUCH_SAVEPOINT = "3B001"
+
+
+class PreviousJobFailed(Exception):
+    """A statement the previous job left waiting failed, in the round trip that began this
+    job: this job's work is not done (it runs again) and `error` is the previous job's.
+    Not a database error, so no job's handler of one takes it for its own."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
 
 class Held:
     """The statements waiting on one thread's connection, for one batch."""
@@ -34,6 +48,8 @@ class Held:
         self.cursor = db.cursor()  # binds parameters as psycopg2 would when sending
         self.texts: list[bytes] = []
         self.sends = 0  # round trips begun
+        self.handed: tuple[str, str] | None = None  # see `hand_over`
+        self.undone = False  # a failed round trip undid more than its failing statement
 
     def add(self, statement: str, params: Sequence[Any] | None = ()) -> None:
         """Hold a statement (psycopg2's `%s` placeholders; with None, no binding at all)."""
@@ -43,11 +59,40 @@ class Held:
         """Run what waits, and `last` after it, in one round trip; the cursor of the last."""
         texts = [*self.texts, last] if last else self.texts
         self.texts = []
+        handed, self.handed = self.handed, None
+        try:
+            return self._execute(b"; ".join(texts))
+        except Exception as exc:
+            if handed is not None:
+                self._find_whose(exc, *handed)
+            raise
+
+    def _execute(self, text: bytes | str) -> Any:
         self.sends += 1
         with pw.__exception_wrapper__:  # type: ignore[attr-defined]  # peewee-stubs omit it
             cursor = self.db.cursor()
-            cursor.execute(b"; ".join(texts))
+            cursor.execute(text)
         return cursor
+
+    def hand_over(self, theirs: str, mine: str) -> None:
+        """What waits now (if anything) is a finished job's, whose savepoint is `theirs`; the
+        next job's savepoint will be `mine`. A round trip carrying it that fails rolls back
+        to `mine` to find out whose statement failed (`_find_whose`)."""
+        self.handed = (theirs, mine) if self.texts else None
+
+    def _find_whose(self, error: Exception, theirs: str, mine: str) -> None:
+        """A round trip that carried a finished job's statements failed. If the next job's
+        savepoint `mine` was set, the error is that job's: it is rolled back to its start
+        (`undone`: it fails, whatever it does with the error). If not, a statement of the
+        finished job failed: `PreviousJobFailed`, with its rollback waiting."""
+        try:
+            self._execute(f"ROLLBACK TO SAVEPOINT {mine}")
+        except Exception as probe:  # peewee's error, psycopg2's as its context
+            if getattr(probe.__context__, "pgcode", None) != NO_SUCH_SAVEPOINT:
+                return  # the connection, most likely: the error stands, as the batch's
+            self.add(f"ROLLBACK TO SAVEPOINT {theirs}", None)
+            raise PreviousJobFailed(error) from error
+        self.undone = True
 
     def aborted(self) -> bool:
         """Whether the transaction failed and waits for a rollback (a local check)."""

@@ -24,7 +24,8 @@ behind each other on those rows:
 Round trips are what a batch waits on and what PostgreSQL spends most CPU on, so the
 batch's BEGIN, each job's `RELEASE; SAVEPOINT`, a failed job's rollback to its savepoint
 and every statement whose result the job never reads wait and go with the next statement
-sent (`db.held_statements`): a job costs the round trips of the statements it reads.
+sent (`db.held_statements`), the next job's if need be: a job costs the round trips of the
+statements it reads.
 
 A job's outcome is its result as msgpack carries it (as the SQLite writer would give it)
 or the Failure it raised; none is known before the COMMIT, and if the connection is lost
@@ -33,6 +34,7 @@ or the COMMIT fails, every job of the batch fails with that error (its outcome u
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,7 +45,7 @@ from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from db.held_statements import Held, holding
+from db.held_statements import Held, PreviousJobFailed, holding
 from protocol.codec import packb, unpackb_own
 from server.write_jobs import CONNECTION_ERRORS as DB_CONNECTION_ERRORS
 from server.write_jobs import StockLocks, stock_locks
@@ -51,9 +53,6 @@ from server.write_jobs import StockLocks, stock_locks
 CONNECTION_ERRORS = (*DB_CONNECTION_ERRORS, psycopg2.OperationalError)
 MAX_ID = 2**31 - 1
 PG_RETRIES = 5  # runs of a job that meet a deadlock or serialization failure, at most
-SAVEPOINT = "SAVEPOINT job"
-NEXT_JOB = "RELEASE SAVEPOINT job; SAVEPOINT job"
-UNDO_JOB = "ROLLBACK TO SAVEPOINT job"
 WANTED = """WITH claims (job, kind, value) AS (
     SELECT * FROM unnest(%s::int[], %s::text[], %s::int[])
 ), wanted (job, product, gives) AS (
@@ -144,31 +143,59 @@ def claim_rows(
 
 
 def _run_jobs(db: pw.Database, held: Held, jobs: Sequence[Job]) -> list[tuple[Job, Any]]:
-    """Each job under a savepoint of its own. A job's savepoint (and the release of the one
-    before, or the batch's BEGIN) waits for its first statement, and what it leaves waiting
-    goes at its end (`db.held_statements`). A job that fails before any of it went out has
-    nothing to undo; one that sent something is rolled back to its savepoint first thing in
-    the next round trip (a lost connection then fails that job, and the COMMIT the batch)."""
+    """Each job under a savepoint of its own, named `job_a` and `job_b` in turn. A job's
+    savepoint (and the release of the one before, or the batch's BEGIN) waits for its first
+    statement, and what a job leaves waiting goes with the next job's first round trip
+    (the last job's at its end): if that round trip fails on the finished job's statement,
+    that job fails instead and this one runs again (`Held.hand_over`). A job that fails
+    before any of it went out has nothing to undo; one that sent something is rolled back
+    to its savepoint first thing in the next round trip (a lost connection then fails that
+    job, and the COMMIT the batch)."""
     ran: list[tuple[Job, Any]] = []
-    saved = False  # a savepoint is open
-    for job in jobs:
+    waiting = deque(jobs)
+    opened: str | None = None  # the savepoint of `ran[owner]`, the last job that left work
+    owner = -1
+    while waiting:
+        job = waiting.popleft()
+        mine = "job_b" if opened == "job_a" else "job_a"
+        if opened is not None and not isinstance(ran[owner][1], Failure):
+            held.hand_over(opened, mine)
         before, sends = len(held.texts), held.sends
-        held.add(NEXT_JOB if saved else SAVEPOINT)
-        try:  # a result that cannot travel fails the job, as from the SQLite writer
-            outcome: Any = unpackb_own(packb(job.fn(db, *job.args)))
-            held.flush()
-            if held.aborted():  # it swallowed a statement's error: its work is gone
-                raise pw.InternalError("a statement of this write failed unseen")
+        held.add(f"RELEASE SAVEPOINT {opened}; SAVEPOINT {mine}" if opened else f"SAVEPOINT {mine}")
+        try:
+            outcome = _run_job(db, held, job, last=not waiting, sends=sends)
+        except PreviousJobFailed as failed:
+            ran[owner] = (ran[owner][0], Failure(failed.error))
+            waiting.appendleft(job)
+            continue
         except Exception:
             outcome = Failure()
             if held.sends == sends:  # nothing of it went out: nothing to undo
                 held.keep(before)
-            else:  # undone with the next statement sent, or the COMMIT
-                held.keep(0)
-                held.add(UNDO_JOB)
-        saved = saved or held.sends != sends
+                ran.append((job, outcome))
+                continue
+            held.keep(0)  # undone with the next statement sent, or the COMMIT
+            held.add(f"ROLLBACK TO SAVEPOINT {mine}")
+        opened, owner = mine, len(ran)
         ran.append((job, outcome))
+    if held.handed is not None:  # the jobs after `ran[owner]` failed before sending anything
+        try:
+            held.flush()
+        except PreviousJobFailed as failed:
+            ran[owner] = (ran[owner][0], Failure(failed.error))
     return ran
+
+
+def _run_job(db: pw.Database, held: Held, job: Job, last: bool, sends: int) -> Any:
+    """`job`'s result as msgpack carries it (one that cannot travel fails the job, as from
+    the SQLite writer); what it leaves waiting goes now only if it is the `last`."""
+    held.undone = False
+    outcome = unpackb_own(packb(job.fn(db, *job.args)))
+    if last:
+        held.flush()
+    if held.undone or (held.sends != sends and held.aborted()):
+        raise pw.InternalError("a statement of this write failed unseen")  # it swallowed one
+    return outcome
 
 
 def retry(job: Job, error: BaseException) -> bool:

@@ -20,7 +20,7 @@ from twisted.python.failure import Failure
 
 from db.connect import connect, disconnect
 from db.migrations import migrate
-from db.models import Product, StockMovement, User
+from db.models import CartLine, Product, StockMovement, User
 from protocol.errors import BadRequest, OutOfStock, Unavailable
 from protocol.rules import OrderStatus
 from server import sql
@@ -105,6 +105,37 @@ def swallow_an_error(db: pw.Database, product: int) -> str:
     move_stock(db, product, -1, "adjustment", now=sql.now())
     with contextlib.suppress(pw.DataError):
         sql.one(db, "SELECT 1 / 0")
+    return "returned"
+
+
+@write_job
+def bump_later(db: pw.Database, product: int) -> str:
+    """Reads nothing: its one statement waits for the next job's first round trip."""
+    sql.later(db, "UPDATE products SET version = version + 1 WHERE id = ?", (product,))
+    return "waited"
+
+
+@write_job
+def catch_integrity(db: pw.Database, product: int) -> int | str:
+    """Takes an IntegrityError for its own (a taken name, say) and answers otherwise."""
+    try:
+        return bump(db, product)
+    except pw.IntegrityError:
+        return "caught"
+
+
+@write_job
+def divide_by_zero(db: pw.Database) -> None:
+    """Fails in its first round trip (as text: a statement's PREPARE would go first)."""
+    db.execute_sql("SELECT 1 / 0")
+
+
+@write_job
+def hold_then_swallow(db: pw.Database, product: int) -> str:
+    """Leaves a statement waiting, then hides the failure of the round trip that sends it."""
+    sql.later(db, "UPDATE products SET version = version + 1 WHERE id = ?", (product,))
+    with contextlib.suppress(pw.DataError):
+        divide_by_zero(db)
     return "returned"
 
 
@@ -209,6 +240,56 @@ def test_after_a_failed_job_the_next_prepares_its_statements_once_rolled_back(pg
     settled, again = run_batch(db, [Job(hold_a_bad_statement, (p,)), Job(bump, (q,))])
     assert again == [] and isinstance(outcome_error(settled[0][1]), pw.IntegrityError)
     assert settled[1][1] == version + 1, "prepared after the rollback to the savepoint"
+
+
+def version(product: int) -> int:
+    return Product.get_by_id(product).version
+
+
+def test_a_finished_jobs_waiting_statement_fails_it_not_the_job_whose_round_trip_took_it(pg):
+    _, db, (p, q, _) = pg
+    before = version(q)
+    settled, again = run_batch(db, [Job(hold_a_bad_statement, (p,)), Job(catch_integrity, (q,))])
+    assert again == [] and isinstance(outcome_error(settled[0][1]), pw.IntegrityError)
+    assert settled[1][1] == before + 1, "the next job ran again, never saw the other's error"
+    assert stock(db, p) == STOCK and version(q) == before + 1
+
+
+def test_the_next_jobs_own_error_in_that_round_trip_is_its_own(pg):
+    _, db, (p, *_) = pg
+    before = version(p)
+    settled, again = run_batch(db, [Job(bump_later, (p,)), Job(divide_by_zero, ())])
+    assert again == [] and settled[0][1] == "waited"
+    assert isinstance(outcome_error(settled[1][1]), pw.DataError)
+    assert version(p) == before + 1, "the finished job's statement committed"
+
+
+def test_a_job_hiding_its_error_from_that_round_trip_fails_and_keeps_none_of_it(pg):
+    _, db, (p, q, _) = pg
+    before = version(p), version(q)
+    settled, again = run_batch(db, [Job(bump_later, (p,)), Job(hold_then_swallow, (q,))])
+    assert again == [] and settled[0][1] == "waited"
+    assert isinstance(outcome_error(settled[1][1]), pw.InternalError)
+    assert (version(p), version(q)) == (before[0] + 1, before[1])
+
+
+@pytest.mark.parametrize("then", [[], [Job(bump, ())]], ids=["last", "before another"])
+@pytest.mark.parametrize("first", [bump_later, hold_a_bad_statement])
+def test_what_a_job_left_waiting_outlives_a_job_refused_before_sending(pg, first, then):
+    """The statements wait across the refused job, for the next one's round trip or the
+    batch's end, and a failure among them is still the job's that left them."""
+    _, db, (p, q, _) = pg
+    before = version(p), version(q)
+    jobs = [Job(first, (p,)), Job(refuse_at_once, ()), *[Job(j.fn, (q,)) for j in then]]
+    settled, again = run_batch(db, jobs)
+    assert again == [] and isinstance(outcome_error(settled[1][1]), BadRequest)
+    if first is bump_later:
+        assert settled[0][1] == "waited" and version(p) == before[0] + 1
+    else:
+        assert isinstance(outcome_error(settled[0][1]), pw.IntegrityError)
+        assert version(p) == before[0] and stock(db, p) == STOCK
+    if then:
+        assert settled[2][1] == before[1] + 1 == version(q)
 
 
 def test_a_job_that_hides_a_failed_statement_fails_and_the_others_commit(pg):
@@ -394,15 +475,18 @@ class CountingCursor:
         return getattr(self._cursor, name)
 
 
-def round_trips(db: pw.Database, monkeypatch: pytest.MonkeyPatch, job: Job) -> tuple[int, Any]:
-    """The round trips of a batch of `job` alone (its COMMIT included), and the job's result."""
+def round_trips(
+    db: pw.Database, monkeypatch: pytest.MonkeyPatch, *jobs: Job
+) -> tuple[int, list[Any]]:
+    """The round trips of a batch of `jobs` (its COMMIT included), and the jobs' results."""
     sent = [0]
     cursor = db.cursor
     with monkeypatch.context() as patch:
         patch.setattr(db, "cursor", lambda *a, **k: CountingCursor(cursor(*a, **k), sent))
-        ((_, outcome),), again = run_batch(db, [job])
-    assert not again and not isinstance(outcome, Failure), outcome
-    return sent[0], outcome
+        settled, again = run_batch(db, jobs)
+    outcomes = [outcome for _, outcome in settled]
+    assert not again and not any(isinstance(o, Failure) for o in outcomes), outcomes
+    return sent[0], outcomes
 
 
 def test_a_checkout_costs_the_round_trips_of_the_statements_it_reads(pg, monkeypatch):
@@ -417,8 +501,23 @@ def test_a_checkout_costs_the_round_trips_of_the_statements_it_reads(pg, monkeyp
     for key in ("warm", "counted"):  # the first checkout prepares its statements
         added, _ = round_trips(db, monkeypatch, Job(change_cart, (user, p, 1, True, "IDR")))
         checkout = Job(begin_checkout, (user, key, "print", "card", "IDR", "fake"))
-        began, begun = round_trips(db, monkeypatch, checkout)
+        began, (begun,) = round_trips(db, monkeypatch, checkout)
         paid_job = Job(mark_paid, (begun["order"]["id"], "ref", OrderStatus.PAID))
         paid, _ = round_trips(db, monkeypatch, paid_job)
     end = 1 + 1  # what waits at the job's end, the COMMIT
     assert (added, began, paid) == (1 + end, 1 + 5 + end, 1 + end)
+
+
+def test_what_a_job_leaves_waiting_goes_with_the_next_jobs_first_round_trip(pg, monkeypatch):
+    """Two cart adds in one batch: each reads once, and only the second's waiting
+    statements need a round trip of their own before the COMMIT."""
+    _, db, (p, q, _) = pg
+    users = [User.create(username=f"buyer{i}", password_hash="x", role="customer") for i in (0, 1)]
+    adds = [
+        Job(change_cart, (users[0].id, p, 1, True, "IDR")),
+        Job(change_cart, (users[1].id, q, 1, True, "IDR")),
+    ]
+    round_trips(db, monkeypatch, *adds)  # prepares the statements
+    sent, _ = round_trips(db, monkeypatch, *[Job(job.fn, job.args) for job in adds])
+    assert sent == 2 + 1 + 1
+    assert [line.qty for line in CartLine.select().order_by(CartLine.user)] == [2, 2]
