@@ -58,7 +58,7 @@ def checkout(execute: Execute, user_id: int, product_id: int, run: str) -> None:
     ).fetchone()
     execute(
         "INSERT INTO idempotency_keys (user_id, key, fingerprint, order_id, created_at) "
-        "VALUES (?, ?, 'print', ?, ?) ON CONFLICT (user_id, key) DO NOTHING",
+        "VALUES (?, ?, 'print', ?, ?)",
         (user_id, key, order_id, now),
     )
     stock, _ = execute(

@@ -13,7 +13,8 @@ Every function here runs inside a write job, in its transaction:
   servers racing one key on PostgreSQL: the second claim waits on the unique index for the
   first transaction, then finds the key taken and replays what the first stored.
 - Checkout, whose payment runs between two transactions, `lookup`s the key first (a paid
-  order is answered from it), `claim`s it with its order in the first transaction and
+  order is answered from it), claims it with its order in the first transaction
+  (`claim_with_next`) and
   stores the response in the second (`store_for_order`); a decline frees the key for another
   try (`release_order`).
 """
@@ -32,6 +33,8 @@ from server import sql
 
 T = TypeVar("T")
 KEY_ARG = "idempotency_key"
+KEY_CONSTRAINT = "idempotency_keys_user_id_key_key"  # unique (user_id, key), on PostgreSQL
+SQLITE_KEY_TAKEN = "UNIQUE constraint failed: idempotency_keys.user_id, idempotency_keys.key"
 Stored = tuple[str, bytes | None]  # the fingerprint, the packed response (None: running)
 
 
@@ -120,6 +123,34 @@ def claim(
         (user_id, key, print_, order_id, now, None if response is None else packb(response)),
     )
     return bool(cursor.rowcount == 1)
+
+
+def claim_with_next(
+    db: pw.Database,
+    user_id: int,
+    key: str,
+    print_: str,
+    now: str,
+    order_id: int | None,
+    response: Any = None,
+) -> None:
+    """`claim` the key for the call writing `order_id`, as a statement that waits for the
+    job's next one on PostgreSQL (a round trip fewer): if another call holds the key, the
+    statement that carries it raises an `IntegrityError` that is `taken`. As `claim`, it
+    waits for a racing transaction holding the key."""
+    sql.later(
+        db,
+        "INSERT INTO idempotency_keys (user_id, key, fingerprint, order_id, created_at, "
+        "response) VALUES (?, ?, ?, ?, ?, ?)",
+        (user_id, key, print_, order_id, now, None if response is None else packb(response)),
+    )
+
+
+def taken(error: pw.IntegrityError) -> bool:
+    """Whether `error` is a claim's (`claim_with_next`): another call holds the key."""
+    cause = error.__context__  # psycopg2's or sqlite3's error, which peewee wrapped
+    constraint = getattr(getattr(cause, "diag", None), "constraint_name", None)
+    return constraint == KEY_CONSTRAINT or SQLITE_KEY_TAKEN in str(error)
 
 
 def store_for_order(db: pw.Database, order_id: int, response: Any) -> None:

@@ -145,14 +145,18 @@ def write_order(db: pw.Database, purchase: Purchase, basket: Basket, now: str) -
         ),
     ).fetchone()
     answer = None if p.settled is None else {"order_id": order_id, **(p.answer or {})}
-    # Claimed before the stock is taken: the same key racing on another server waits here
-    # for that one's commit and answers in_progress, never out_of_stock.
-    if not idempotency.claim(db, p.user_id, p.key, p.print_, now, order_id, answer):
-        raise idempotency.key_in_progress()
-    if p.offline_at is None:
-        changes = _take_stock(db, basket, order_id, p.user_id, now)
-    else:
-        changes = take_offline_stock(db, basket, order_id, p.user_id, now)
+    # Claimed before the stock is taken, with its first statement: the same key racing on
+    # another server waits for that one's commit and answers in_progress, never out_of_stock.
+    try:
+        idempotency.claim_with_next(db, p.user_id, p.key, p.print_, now, order_id, answer)
+        if p.offline_at is None:
+            changes = _take_stock(db, basket, order_id, p.user_id, now)
+        else:
+            changes = take_offline_stock(db, basket, order_id, p.user_id, now)
+    except pw.IntegrityError as error:
+        if idempotency.taken(error):
+            raise idempotency.key_in_progress() from None
+        raise
     _write_lines(db, order_id, basket)
     captured = p.settled is not None
     payment = _write_payment(db, order_id, p.provider, p.method, total, now, captured)

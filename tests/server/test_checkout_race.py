@@ -1,13 +1,14 @@
-"""A checkout refused for want of stock while the same key's checkout runs on another
-server: it waits for that one and answers `in_progress`, never `out_of_stock` (issue 19,
-item 3: the refusal that comes before the order is written)."""
+"""A checkout while the same key's checkout runs on another server: it waits for that one
+and answers `in_progress`, whether its cart is short (never `out_of_stock`: issue 19, item
+3, the refusal that comes before the order is written) or not (its claim travels with the
+stock it takes, and takes none)."""
 
 from typing import Any
 
 import peewee as pw
 import pytest
 
-from db.models import CartLine, Product, User
+from db.models import CartLine, Order, Product, User
 from protocol.errors import Conflict
 from server import idempotency, sql
 from server.services.order_jobs import begin_checkout
@@ -15,12 +16,13 @@ from tests.server.test_register_race import race
 
 
 @pytest.mark.pg
-def test_a_short_cart_waits_for_its_key_claimed_on_another_server(database: pw.Database):
+@pytest.mark.parametrize("stock", [0, 5], ids=["short cart", "full cart"])
+def test_a_checkout_waits_for_its_key_claimed_on_another_server(database: pw.Database, stock):
     if not isinstance(database, pw.PostgresqlDatabase):
         pytest.skip("one writer on SQLite: jobs never overlap")
     customer = User.create(username="ani", password_hash="x", role="customer").id
     product = Product.create(
-        sku="KOPI", name="Kopi", price=17_500, currency="IDR", stock=0, initial_stock=0
+        sku="KOPI", name="Kopi", price=17_500, currency="IDR", stock=stock, initial_stock=stock
     ).id
     CartLine.create(user=customer, product=product, qty=1)
 
@@ -37,3 +39,5 @@ def test_a_short_cart_waits_for_its_key_claimed_on_another_server(database: pw.D
 
     assert claimed and isinstance(outcome, Conflict), outcome
     assert outcome.details == {"field": "idempotency_key", "reason": "in_progress"}
+    assert Product.get_by_id(product).stock == stock, "no unit taken"
+    assert Order.select().count() == 0

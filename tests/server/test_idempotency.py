@@ -163,3 +163,17 @@ def wait_for_a_wait_on(database, pid, deadline_s=30.0):
             return
         time.sleep(0.02)
     raise AssertionError("the second claim never waited for the first")
+
+
+def test_a_claim_sent_with_the_next_statement_fails_it_as_taken(database, clerk):
+    """`claim_with_next` on a key already claimed: the statement that carries it (at once on
+    SQLite, the next one on PostgreSQL in a write batch) raises an error `taken` knows."""
+    with write_transaction(database):
+        assert idempotency.claim(database, clerk, "k-1", PRINT, sql.now())
+    with pytest.raises(pw.IntegrityError) as raised, write_transaction(database):
+        idempotency.claim_with_next(database, clerk, "k-1", PRINT, sql.now(), order_id=None)
+        sql.one(database, "SELECT 1")
+    assert idempotency.taken(raised.value)
+    with pytest.raises(pw.IntegrityError) as other, write_transaction(database):
+        sql.execute(database, "INSERT INTO users (id, username) VALUES (?, 'x')", (clerk,))
+    assert not idempotency.taken(other.value), "another table's conflict is not a claim's"
