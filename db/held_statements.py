@@ -56,7 +56,9 @@ class Held:
         self.texts.append(self.cursor.mogrify(statement, params))
 
     def send(self, last: bytes = b"") -> Any:
-        """Run what waits, and `last` after it, in one round trip; the cursor of the last."""
+        """Run what waits, and `last` after it, in one round trip; the cursor of the last.
+        If it fails carrying a finished job's statements (`hand_over`), `PreviousJobFailed`
+        when one of those failed."""
         texts = [*self.texts, last] if last else self.texts
         self.texts = []
         handed, self.handed = self.handed, None

@@ -146,14 +146,15 @@ def _run_jobs(db: pw.Database, held: Held, jobs: Sequence[Job]) -> list[tuple[Jo
     """Each job under a savepoint of its own, named `job_a` and `job_b` in turn. A job's
     savepoint (and the release of the one before, or the batch's BEGIN) waits for its first
     statement, and what a job leaves waiting goes with the next job's first round trip
-    (the last job's at its end): if that round trip fails on the finished job's statement,
-    that job fails instead and this one runs again (`Held.hand_over`). A job that fails
-    before any of it went out has nothing to undo; one that sent something is rolled back
-    to its savepoint first thing in the next round trip (a lost connection then fails that
-    job, and the COMMIT the batch)."""
+    (`Held.hand_over`; at its own end if it is the last, or if it sent nothing while the
+    job before's waited, so that no round trip carries two finished jobs' statements): if
+    that round trip fails on the finished job's statement, that job fails instead and this
+    one runs again. A job that fails before any of it went out has nothing to undo; one
+    that sent something is rolled back to its savepoint first thing in the next round trip
+    (a lost connection then fails that job, and the COMMIT the batch)."""
     ran: list[tuple[Job, Any]] = []
     waiting = deque(jobs)
-    opened: str | None = None  # the savepoint of `ran[owner]`, the last job that left work
+    opened: str | None = None  # the savepoint of `ran[owner]`: set, or waiting to be
     owner = -1
     while waiting:
         job = waiting.popleft()
@@ -165,7 +166,7 @@ def _run_jobs(db: pw.Database, held: Held, jobs: Sequence[Job]) -> list[tuple[Jo
         try:
             outcome = _run_job(db, held, job, last=not waiting, sends=sends)
         except PreviousJobFailed as failed:
-            ran[owner] = (ran[owner][0], Failure(failed.error))
+            ran[owner] = _failed(ran[owner][0], failed)
             waiting.appendleft(job)
             continue
         except Exception:
@@ -182,20 +183,28 @@ def _run_jobs(db: pw.Database, held: Held, jobs: Sequence[Job]) -> list[tuple[Jo
         try:
             held.flush()
         except PreviousJobFailed as failed:
-            ran[owner] = (ran[owner][0], Failure(failed.error))
+            ran[owner] = _failed(ran[owner][0], failed)
     return ran
 
 
 def _run_job(db: pw.Database, held: Held, job: Job, last: bool, sends: int) -> Any:
     """`job`'s result as msgpack carries it (one that cannot travel fails the job, as from
-    the SQLite writer); what it leaves waiting goes now only if it is the `last`."""
+    the SQLite writer). What it leaves waiting goes now if it is the `last`, or if it sent
+    nothing while the job before's waited. A job that swallowed a statement's error, or
+    whose round trip failed and was undone past that statement (`Held.undone`), fails with
+    `InternalError`: some of its work is gone."""
     held.undone = False
     outcome = unpackb_own(packb(job.fn(db, *job.args)))
-    if last:
+    if last or (held.handed is not None and held.sends == sends):
         held.flush()
     if held.undone or (held.sends != sends and held.aborted()):
-        raise pw.InternalError("a statement of this write failed unseen")  # it swallowed one
+        raise pw.InternalError("a statement of this write failed unseen")
     return outcome
+
+
+def _failed(job: Job, failed: PreviousJobFailed) -> tuple[Job, Failure]:
+    """`job`, whose waiting statement failed in the next job's round trip, with its error."""
+    return job, Failure(failed.error)
 
 
 def retry(job: Job, error: BaseException) -> bool:

@@ -246,13 +246,43 @@ def version(product: int) -> int:
     return Product.get_by_id(product).version
 
 
-def test_a_finished_jobs_waiting_statement_fails_it_not_the_job_whose_round_trip_took_it(pg):
+def warm(db: pw.Database, *jobs: Job) -> None:
+    """Run each job in a batch of its own, so its statements are prepared on this thread's
+    connection and a later batch sends them with no PREPARE round trip first."""
+    for job in jobs:
+        run_batch(db, [Job(job.fn, job.args)])
+
+
+@pytest.mark.parametrize("prepared", [False, True], ids=["new connection", "prepared"])
+def test_a_finished_jobs_waiting_statement_fails_it_not_the_job_whose_round_trip_took_it(
+    pg, prepared
+):
     _, db, (p, q, _) = pg
+    jobs = [Job(hold_a_bad_statement, (p,)), Job(catch_integrity, (q,))]
+    if prepared:
+        warm(db, *jobs)
     before = version(q)
-    settled, again = run_batch(db, [Job(hold_a_bad_statement, (p,)), Job(catch_integrity, (q,))])
+    settled, again = run_batch(db, jobs)
     assert again == [] and isinstance(outcome_error(settled[0][1]), pw.IntegrityError)
     assert settled[1][1] == before + 1, "the next job ran again, never saw the other's error"
     assert stock(db, p) == STOCK and version(q) == before + 1
+
+
+@pytest.mark.parametrize("then", [bump, refuse_at_once])
+def test_no_round_trip_carries_two_finished_jobs_statements(pg, then):
+    """A job that sends nothing while the job before's statements wait sends them with its
+    own at its end, so a failure among them is blamed on neither the wrong job nor all."""
+    _, db, (p, q, r) = pg
+    jobs = [Job(hold_a_bad_statement, (p,)), Job(bump_later, (q,))]
+    warm(db, *jobs, Job(bump, (r,)))
+    before = version(q), version(r)
+    settled, again = run_batch(db, [*jobs, Job(then, (r,) if then is bump else ())])
+    assert again == [] and isinstance(outcome_error(settled[0][1]), pw.IntegrityError)
+    assert settled[1][1] == "waited" and version(q) == before[0] + 1
+    if then is bump:
+        assert settled[2][1] == before[1] + 1 == version(r)
+    else:
+        assert isinstance(outcome_error(settled[2][1]), BadRequest)
 
 
 def test_the_next_jobs_own_error_in_that_round_trip_is_its_own(pg):
@@ -491,11 +521,11 @@ def round_trips(
 
 def test_a_checkout_costs_the_round_trips_of_the_statements_it_reads(pg, monkeypatch):
     """Each statement whose result a job reads is one round trip; what waits goes with it or,
-    for a batch's last job, in one more at its end; a batch's BEGIN goes with its first statement (a lock
-    statement first when a job declares stock) and its COMMIT is one more. `cart.add` of a
-    new product reads the cart with the product; `begin_checkout` the cart, its key (whether
-    it names an order already), the order's id and the stock left (its key's claim goes
-    with that); `mark_paid` the order's new status."""
+    for a batch's last job, in one more at its end; a batch's BEGIN goes with its first
+    statement (a lock statement first when a job declares stock) and its COMMIT is one
+    more. `cart.add` of a new product reads the cart with the product; `begin_checkout` the
+    cart, its key (whether it names an order already), the order's id and the stock left
+    (its key's claim goes with that); `mark_paid` the order's new status."""
     _, db, (p, *_) = pg
     user = User.create(username="buyer", password_hash="x", role="customer").id
     for key in ("warm", "counted"):  # the first checkout prepares its statements
