@@ -27,7 +27,7 @@ import psycopg2
 from bench.shop import CUSTOMER
 from server import sql
 from server.services.cart import CART_AND_PRODUCT
-from server.services.cart import CART_LINES as CART
+from server.services.order_jobs import CART_AND_KEY
 
 Execute = Callable[[str, tuple[Any, ...]], Any]  # runs one statement, returns a cursor
 
@@ -44,11 +44,7 @@ def checkout(execute: Execute, user_id: int, product_id: int, run: str) -> None:
         (user_id, product_id, now),
     )
     # begin_checkout
-    execute(
-        "SELECT fingerprint, response FROM idempotency_keys WHERE user_id = ? AND key = ?",
-        (user_id, key),
-    ).fetchall()
-    execute(CART, (user_id,)).fetchall()
+    execute(CART_AND_KEY, (user_id, user_id, key)).fetchall()
     order_id, _ = execute(
         "INSERT INTO orders (customer_id, clerk_id, register_id, status, channel, total, "
         "currency, idempotency_key, created_at, updated_at) "

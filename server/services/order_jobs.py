@@ -18,7 +18,7 @@ from server import idempotency, sql, wire
 from server.audit import audit, target_of
 from server.events import EventHub, StockChange
 from server.pg_events import announce_order
-from server.services.cart import CART_LINES, lock_cart_of_order, out_of_stock
+from server.services.cart import lock_cart_of_order, out_of_stock
 from server.services.catalog import not_found
 from server.services.order_queries import Order, find_order, order_map, read_order, visible
 from server.services.order_states import check_transition
@@ -27,7 +27,18 @@ from server.services.stock import ShortOfStock, move_stock
 from server.write_jobs import StockLocks, locks_stock, write_job
 
 OrderAndStock = tuple[dict[str, Any], list[StockChange]]
-Basket = list[tuple[Any, ...]]  # what is bought, as `CART_LINES` selects a cart's lines
+Basket = list[tuple[Any, ...]]  # what is bought, as `cart.CART_LINES` selects a cart's lines
+
+# A cart's lines as `cart.CART_LINES` reads them, then its checkout's key (the fingerprint and
+# response `idempotency.lookup` reads) as one more row, last (marked 1 in the ninth column,
+# which orders it), in one statement: a round trip fewer on PostgreSQL.
+CART_AND_KEY = (
+    "SELECT p.id, p.sku, p.name, c.qty, p.price, p.stock, p.archived, p.currency, 0, "
+    "c.added_at, c.id, NULL, NULL FROM cart_lines c JOIN products p ON p.id = c.product_id "
+    "WHERE c.user_id = ? UNION ALL "
+    "SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 1, NULL, NULL, fingerprint, response "
+    "FROM idempotency_keys WHERE user_id = ? AND key = ? ORDER BY 9, 10, 11"
+)
 
 
 @dataclass(frozen=True)
@@ -77,12 +88,16 @@ def begin_checkout(
     with the job. A key that is not free (a retry) is looked up, and answers, as always.
     The stock is the database's answer (on PostgreSQL, what was committed when it was
     read), never a cached one."""
-    basket = sql.rows(db, CART_LINES, (user_id,))
+    rows = sql.rows(db, CART_AND_KEY, (user_id, user_id, key))
+    found = rows.pop()[11:] if rows and rows[-1][8] else None
+    basket = [row[:8] for row in rows]
     now = sql.now()
     short = shortfall(basket)
-    if short is not None and idempotency.claim(db, user_id, key, print_, now):
-        raise short
-    stored = stored_order(db, user_id, key, print_)
+    if short is not None:
+        if idempotency.claim(db, user_id, key, print_, now):
+            raise short
+        found = idempotency.lookup(db, user_id, key)  # claimed: as it is now
+    stored = None if found is None else order_of_key(db, (found[0], found[1]), print_)
     if stored is not None:
         return {"order": stored, "changes": [], "existing": True}
     if not basket:
@@ -119,8 +134,11 @@ def stored_order(db: pw.Database, user_id: int, key: str, print_: str) -> Order 
     `change_due`); None if the key is free. `conflict` if it was used with other arguments
     or its purchase is still running."""
     stored = idempotency.lookup(db, user_id, key)
-    if stored is None:
-        return None
+    return None if stored is None else order_of_key(db, stored, print_)
+
+
+def order_of_key(db: pw.Database, stored: idempotency.Stored, print_: str) -> Order:
+    """The order a key's `stored` fingerprint and answer name (`stored_order`)."""
     answer = idempotency.replay(stored, print_)
     return {**find_order(db, answer.pop("order_id")), **answer}
 

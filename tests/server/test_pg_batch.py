@@ -524,8 +524,8 @@ def test_a_checkout_costs_the_round_trips_of_the_statements_it_reads(pg, monkeyp
     for a batch's last job, in one more at its end; a batch's BEGIN goes with its first
     statement (a lock statement first when a job declares stock) and its COMMIT is one
     more. `cart.add` of a new product reads the cart with the product; `begin_checkout` the
-    cart, its key (whether it names an order already), the order's id and the stock left
-    (its key's claim goes with that); `mark_paid` the order's new status."""
+    cart with its key (whether it names an order already), the order's id and the stock
+    left (its key's claim goes with that); `mark_paid` the order's new status."""
     _, db, (p, *_) = pg
     user = User.create(username="buyer", password_hash="x", role="customer").id
     for key in ("warm", "counted"):  # the first checkout prepares its statements
@@ -535,7 +535,7 @@ def test_a_checkout_costs_the_round_trips_of_the_statements_it_reads(pg, monkeyp
         paid_job = Job(mark_paid, (begun["order"]["id"], "ref", OrderStatus.PAID))
         paid, _ = round_trips(db, monkeypatch, paid_job)
     end = 1 + 1  # what waits at the job's end, the COMMIT
-    assert (added, began, paid) == (1 + end, 1 + 4 + end, 1 + end)
+    assert (added, began, paid) == (1 + end, 1 + 3 + end, 1 + end)
 
 
 def test_what_a_job_leaves_waiting_goes_with_the_next_jobs_first_round_trip(pg, monkeypatch):

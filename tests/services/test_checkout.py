@@ -3,16 +3,20 @@ what a crash leaves pending settled at start; idempotency keys."""
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 
 import peewee as pw
 from twisted.internet.task import Clock
 
-from db.models import CartLine, IdempotencyKey, Order
+from db.models import CartLine, IdempotencyKey, Order, Product, User
+from db.transactions import write_transaction
 from protocol.errors import ErrorCode
+from server import idempotency, sql
 from server.events import EventHub
 from server.payments import PAYMENT_TIMEOUT_S, FakeProvider
+from server.services.cart import CART_LINES
 from server.services.checkout import PENDING_LEASE_S
+from server.services.order_jobs import CART_AND_KEY
 from tests.services.inline_db import InlineDatabase, Shop, error, result
 from tests.services.shopping import (
     CARD,
@@ -320,3 +324,22 @@ def test_a_key_that_bought_the_last_units_gives_its_order_again_not_out_of_stock
 
     assert again == paid and stock(mini_shop.kopi) == 0
     assert other.code == ErrorCode.CONFLICT and other.details == {"field": "idempotency_key"}
+
+
+def test_a_checkout_reads_its_cart_in_order_and_its_key_in_one_statement(database: pw.Database):
+    """`CART_AND_KEY`: the cart's lines as `CART_LINES` orders them (when added), then the
+    key's fingerprint and answer as a last row; no last row for a key not claimed."""
+    user = User.create(username="ani", password_hash="x", role="customer").id
+    later, sooner = (
+        Product.create(sku=sku, name=sku, price=1_000, currency="IDR", stock=5, initial_stock=5)
+        for sku in ("LATER", "SOONER")
+    )
+    CartLine.create(user=user, product=later, qty=1, added_at=datetime(2026, 1, 2))
+    CartLine.create(user=user, product=sooner, qty=2, added_at=datetime(2026, 1, 1))
+    with write_transaction(database):
+        idempotency.claim(database, user, "k", "print", sql.now())
+    *lines, key = sql.rows(database, CART_AND_KEY, (user, user, "k"))
+    assert [line[:8] for line in lines] == sql.rows(database, CART_LINES, (user,))
+    assert [line[0] for line in lines] == [sooner.id, later.id]
+    assert key[8] == 1 and (key[11], key[12]) == ("print", None)
+    assert [row[8] for row in sql.rows(database, CART_AND_KEY, (user, user, "other"))] == [0, 0]
