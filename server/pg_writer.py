@@ -26,7 +26,10 @@ from server.pg_batch import Job, Settled, run_batch
 from server.write_jobs import unavailable
 
 MAX_BATCH = 64
-THREADS = 4
+# Two, measured (docs/performance.md, 2026-12-01): a batch's jobs share its lock statement,
+# COMMIT and round trips (`server.pg_batch`), so fewer, fuller batches cost less of both
+# processes' CPU per job; one thread alone leaves the database idle between round trips.
+THREADS = 2
 
 
 class PgWriter:
