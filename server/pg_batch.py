@@ -7,8 +7,8 @@ stock rows its jobs moved until its COMMIT, so batches must neither deadlock nor
 behind each other on those rows:
 
 - A batch first locks the stock rows of every product its jobs declared
-  (`server.write_jobs.locks_stock`), in product id order, in one statement, with SKIP
-  LOCKED: a job whose products another transaction holds is not run in this batch but
+  (`server.write_jobs.locks_stock`), in product id order, in one statement (prepared, as
+  the jobs' statements are: `server.sql`), with SKIP LOCKED: a job whose products another transaction holds is not run in this batch but
   goes back to the queue, marked patient. A batch never waits on a row another batch
   holds; the others of its jobs run at once.
 - A product with no stock left is not locked for a job that would take from it (a cart's
@@ -47,6 +47,7 @@ from twisted.python.failure import Failure
 
 from db.held_statements import Held, PreviousJobFailed, holding
 from protocol.codec import packb, unpackb_own
+from server import sql
 from server.write_jobs import CONNECTION_ERRORS as DB_CONNECTION_ERRORS
 from server.write_jobs import StockLocks, stock_locks
 
@@ -54,7 +55,7 @@ CONNECTION_ERRORS = (*DB_CONNECTION_ERRORS, psycopg2.OperationalError)
 MAX_ID = 2**31 - 1
 PG_RETRIES = 5  # runs of a job that meet a deadlock or serialization failure, at most
 WANTED = """WITH claims (job, kind, value) AS (
-    SELECT * FROM unnest(%s::int[], %s::text[], %s::int[])
+    SELECT * FROM unnest(?::int[], ?::text[], ?::int[])
 ), wanted (job, product, gives) AS (
     SELECT job, value, false FROM claims WHERE kind = 'products'
     UNION ALL SELECT job, product_id, false FROM claims JOIN cart_lines ON user_id = value
@@ -113,11 +114,11 @@ def lock_stock(db: pw.Database, jobs: Sequence[Job]) -> list[Job]:
     claims = [stock_locks(job.fn, job.args) for job in jobs]
     patient = claim_rows(claims, [job.patient for job in jobs])
     if patient[0]:
-        db.execute_sql(WAIT_FOR, patient)
+        sql.rows(db, WAIT_FOR, patient)
     eager = claim_rows(claims, [not job.patient for job in jobs])
     if not eager[0]:
         return []
-    later = [jobs[i] for (i,) in db.execute_sql(TAKE_FREE, eager).fetchall()]
+    later = [jobs[i] for (i,) in sql.rows(db, TAKE_FREE, eager)]
     for job in later:
         job.patient = True
     return later
