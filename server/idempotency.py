@@ -14,9 +14,8 @@ Every function here runs inside a write job, in its transaction:
   first transaction, then finds the key taken and replays what the first stored.
 - Checkout, whose payment runs between two transactions, `lookup`s the key first (a paid
   order is answered from it), claims it with its order in the first transaction
-  (`claim_with_next`) and
-  stores the response in the second (`store_for_order`); a decline frees the key for another
-  try (`release_order`).
+  (`claim_with_next`) and stores the response in the second (`store_for_order`); a decline
+  frees the key for another try (`release_order`).
 """
 
 from __future__ import annotations
