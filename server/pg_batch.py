@@ -8,9 +8,9 @@ behind each other on those rows:
 
 - A batch first locks the stock rows of every product its jobs declared
   (`server.write_jobs.locks_stock`), in product id order, in one statement (prepared, as
-  the jobs' statements are: `server.sql`), with SKIP LOCKED: a job whose products another transaction holds is not run in this batch but
-  goes back to the queue, marked patient. A batch never waits on a row another batch
-  holds; the others of its jobs run at once.
+  the jobs' statements are: `server.sql`), with SKIP LOCKED: a job whose products another
+  transaction holds is not run in this batch but goes back to the queue, marked patient.
+  A batch never waits on a row another batch holds; the others of its jobs run at once.
 - A product with no stock left is not locked for a job that would take from it (a cart's
   or a sale's; an order's lines give stock back and are locked whatever the stock): that
   job's conditional UPDATE fails at once, without waiting, as it would alone. A flash
