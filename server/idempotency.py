@@ -21,6 +21,7 @@ Every function here runs inside a write job, in its transaction:
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -148,8 +149,9 @@ def claim_with_next(
 def taken(error: pw.IntegrityError) -> bool:
     """Whether `error` is a claim's (`claim_with_next`): another call holds the key."""
     cause = error.__context__  # psycopg2's or sqlite3's error, which peewee wrapped
-    constraint = getattr(getattr(cause, "diag", None), "constraint_name", None)
-    return constraint == KEY_CONSTRAINT or SQLITE_KEY_TAKEN in str(error)
+    if isinstance(cause, sqlite3.IntegrityError):
+        return str(cause) == SQLITE_KEY_TAKEN
+    return getattr(getattr(cause, "diag", None), "constraint_name", None) == KEY_CONSTRAINT
 
 
 def store_for_order(db: pw.Database, order_id: int, response: Any) -> None:

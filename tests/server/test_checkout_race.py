@@ -3,16 +3,21 @@ and answers `in_progress`, whether its cart is short (never `out_of_stock`: issu
 3, the refusal that comes before the order is written) or not (its claim travels with the
 stock it takes, and takes none)."""
 
+import threading
 from typing import Any
 
 import peewee as pw
+import psycopg2
 import pytest
+from twisted.python.failure import Failure
 
 from db.models import CartLine, Order, Product, User
 from protocol.errors import Conflict
 from server import idempotency, sql
+from server.pg_batch import Job, run_batch
 from server.services.order_jobs import begin_checkout
-from tests.server.test_register_race import race
+from tests.e2e.harness import wait_until
+from tests.server.test_register_race import race, waits_for
 
 
 @pytest.mark.pg
@@ -41,3 +46,54 @@ def test_a_checkout_waits_for_its_key_claimed_on_another_server(database: pw.Dat
     assert outcome.details == {"field": "idempotency_key", "reason": "in_progress"}
     assert Product.get_by_id(product).stock == stock, "no unit taken"
     assert Order.select().count() == 0
+
+
+@pytest.mark.pg
+@pytest.mark.parametrize("archived", [False, True], ids=["claim sent with the stock", "short"])
+def test_a_checkout_in_a_write_batch_waits_for_its_key_claimed_on_another_server(
+    database: pw.Database, db_url: str, archived: bool
+):
+    """As the PostgreSQL writer runs it (`run_batch`, its claim waiting for the stock
+    statement), against a key claimed in a transaction still open elsewhere: once that one
+    commits, `in_progress`, no order written and no unit taken. A short cart (an archived
+    line) claims at once, waits, then reads the key again rather than the one it read."""
+    if not isinstance(database, pw.PostgresqlDatabase):
+        pytest.skip("one writer on SQLite: jobs never overlap")
+    customer = User.create(username="ani", password_hash="x", role="customer").id
+    product = Product.create(
+        sku="KOPI", name="Kopi", price=17_500, currency="IDR", stock=5, initial_stock=5
+    )
+    product.archived = archived
+    product.save()
+    CartLine.create(user=customer, product=product, qty=1)
+    elsewhere = psycopg2.connect(db_url)
+    try:
+        with elsewhere.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO idempotency_keys (user_id, key, fingerprint, created_at) "
+                "VALUES (%s, 'k', 'print', now()) RETURNING pg_backend_pid()",
+                (customer,),
+            )
+            (their_pid,) = cursor.fetchone()
+        outcome: list[Any] = []
+        job = Job(begin_checkout, (customer, "k", "print", "card", "IDR", "fake"))
+        batch = threading.Thread(target=lambda: outcome.append(batch_of(database, job)))
+        batch.start()
+        wait_until(lambda: waits_for(database, their_pid), 30.0, what="the batch waits")
+        elsewhere.commit()
+        batch.join(30)
+    finally:
+        elsewhere.close()
+    (settled,) = outcome
+    assert isinstance(settled, Failure) and isinstance(settled.value, Conflict), settled
+    assert settled.value.details == {"field": "idempotency_key", "reason": "in_progress"}
+    assert Product.get_by_id(product.id).stock == 5 and Order.select().count() == 0
+
+
+def batch_of(database: pw.Database, job: Job) -> Any:
+    """`job`'s outcome, run alone in a write batch on this thread's connection."""
+    try:
+        ((_, outcome),), _ = run_batch(database, [job])
+        return outcome
+    finally:
+        database.close()
