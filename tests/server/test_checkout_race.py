@@ -20,16 +20,29 @@ from tests.e2e.harness import wait_until
 from tests.server.test_register_race import race, waits_for
 
 
-@pytest.mark.pg
-@pytest.mark.parametrize("stock", [0, 5], ids=["short cart", "full cart"])
-def test_a_checkout_waits_for_its_key_claimed_on_another_server(database: pw.Database, stock):
+def kopi_in_cart(database: pw.Database, stock: int, archived: bool = False) -> tuple[int, int]:
+    """A customer with one Kopi of `stock` units in their cart: their id and the product's.
+    Skips on SQLite, whose one writer never runs two jobs at once."""
     if not isinstance(database, pw.PostgresqlDatabase):
         pytest.skip("one writer on SQLite: jobs never overlap")
     customer = User.create(username="ani", password_hash="x", role="customer").id
     product = Product.create(
-        sku="KOPI", name="Kopi", price=17_500, currency="IDR", stock=stock, initial_stock=stock
+        sku="KOPI",
+        name="Kopi",
+        price=17_500,
+        currency="IDR",
+        stock=stock,
+        initial_stock=stock,
+        archived=archived,
     ).id
     CartLine.create(user=customer, product=product, qty=1)
+    return customer, product
+
+
+@pytest.mark.pg
+@pytest.mark.parametrize("stock", [0, 5], ids=["short cart", "full cart"])
+def test_a_checkout_waits_for_its_key_claimed_on_another_server(database: pw.Database, stock):
+    customer, product = kopi_in_cart(database, stock)
 
     def claimed_elsewhere() -> bool:  # a checkout of the key, before it takes the stock
         return idempotency.claim(database, customer, "k", "print", sql.now())
@@ -57,15 +70,7 @@ def test_a_checkout_in_a_write_batch_waits_for_its_key_claimed_on_another_server
     statement), against a key claimed in a transaction still open elsewhere: once that one
     commits, `in_progress`, no order written and no unit taken. A short cart (an archived
     line) claims at once, waits, then reads the key again rather than the one it read."""
-    if not isinstance(database, pw.PostgresqlDatabase):
-        pytest.skip("one writer on SQLite: jobs never overlap")
-    customer = User.create(username="ani", password_hash="x", role="customer").id
-    product = Product.create(
-        sku="KOPI", name="Kopi", price=17_500, currency="IDR", stock=5, initial_stock=5
-    )
-    product.archived = archived
-    product.save()
-    CartLine.create(user=customer, product=product, qty=1)
+    customer, product = kopi_in_cart(database, 5, archived)
     elsewhere = psycopg2.connect(db_url)
     try:
         with elsewhere.cursor() as cursor:
@@ -87,7 +92,7 @@ def test_a_checkout_in_a_write_batch_waits_for_its_key_claimed_on_another_server
     (settled,) = outcome
     assert isinstance(settled, Failure) and isinstance(settled.value, Conflict), settled
     assert settled.value.details == {"field": "idempotency_key", "reason": "in_progress"}
-    assert Product.get_by_id(product.id).stock == 5 and Order.select().count() == 0
+    assert Product.get_by_id(product).stock == 5 and Order.select().count() == 0
 
 
 def batch_of(database: pw.Database, job: Job) -> Any:
