@@ -4,8 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import peewee as pw
 import pytest
 from twisted.logger import LogEvent, globalLogPublisher
+
+from db.connect import connect, disconnect
+from db.migrations import migrate
+from db.models import Product
+from tests.conftest import fresh_pg_schema
+from tests.server.pg_jobs import STOCK
 
 
 @pytest.fixture
@@ -15,3 +22,19 @@ def logged() -> Iterator[list[LogEvent]]:
     globalLogPublisher.addObserver(events.append)
     yield events
     globalLogPublisher.removeObserver(events.append)
+
+
+@pytest.fixture
+def pg() -> Iterator[tuple[str, pw.Database, list[int]]]:
+    """A fresh schema with three products of `STOCK` units: its URL, database and ids."""
+    with fresh_pg_schema() as url:
+        db = connect(url)
+        migrate(db)
+        units = {"stock": STOCK, "initial_stock": STOCK}
+        made = [
+            Product.create(sku=f"P{i}", name=f"P{i}", price=1000, currency="IDR", **units)
+            for i in range(3)
+        ]
+        ids = [product.id for product in made]
+        yield url, db, ids
+        disconnect(db)

@@ -9,7 +9,7 @@ import contextlib
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import peewee as pw
@@ -19,23 +19,26 @@ from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
 from db.connect import connect, disconnect
-from db.migrations import migrate
-from db.models import CartLine, Product, StockMovement, User
+from db.models import Product, StockMovement
 from protocol.errors import BadRequest, OutOfStock, Unavailable
-from protocol.rules import OrderStatus
 from server import sql
 from server.pg_batch import CONNECTION_ERRORS, Job, run_batch
 from server.pg_writer import PgWriter
-from server.services.cart import change_cart, out_of_stock
-from server.services.order_jobs import begin_checkout, mark_paid
+from server.services.cart import out_of_stock
 from server.services.stock import ShortOfStock, move_stock
 from server.write_jobs import StockLocks, locks_stock, write_job
-from tests.conftest import fresh_pg_schema
 from tests.e2e.harness import wait_until
+from tests.server.pg_jobs import (
+    STOCK,
+    bump,
+    hold_a_bad_statement,
+    outcome_error,
+    refuse_at_once,
+    stock,
+)
 from tests.server.test_register_race import waits_for
 
 pytestmark = pytest.mark.pg
-STOCK = 10
 _deadlock = {"holds_x": threading.Event(), "outside_waits": threading.Event(), "runs": 0}
 
 
@@ -72,31 +75,10 @@ def escape(db: pw.Database, product: int) -> None:
 
 
 @write_job
-def bump(db: pw.Database, product: int) -> int:
-    """Declares no stock: nothing is sent before its own statement (the BEGIN waits too)."""
-    return sql.one(  # type: ignore[index]
-        db, "UPDATE products SET version = version + 1 WHERE id = ? RETURNING version", (product,)
-    )[0]
-
-
-@write_job
-def refuse_at_once(db: pw.Database) -> None:
-    """Fails before sending anything: its savepoint never went out."""
-    raise BadRequest("refused before any statement", {})
-
-
-@write_job
 def hold_then_refuse(db: pw.Database, product: int) -> None:
     """Leaves a statement waiting (`sql.later`), then fails before it is sent."""
     sql.later(db, "UPDATE products SET version = version + 1 WHERE id = ?", (product,))
     raise BadRequest("refused with a statement waiting", {})
-
-
-@write_job
-def hold_a_bad_statement(db: pw.Database, product: int) -> str:
-    """Returns at once, but its waiting statement breaks a CHECK when its job's end sends it."""
-    sql.later(db, "UPDATE products SET stock = -1 WHERE id = ?", (product,))
-    return "returned"
 
 
 @write_job
@@ -105,37 +87,6 @@ def swallow_an_error(db: pw.Database, product: int) -> str:
     move_stock(db, product, -1, "adjustment", now=sql.now())
     with contextlib.suppress(pw.DataError):
         sql.one(db, "SELECT 1 / 0")
-    return "returned"
-
-
-@write_job
-def bump_later(db: pw.Database, product: int) -> str:
-    """Reads nothing: its one statement waits for the next job's first round trip."""
-    sql.later(db, "UPDATE products SET version = version + 1 WHERE id = ?", (product,))
-    return "waited"
-
-
-@write_job
-def catch_integrity(db: pw.Database, product: int) -> int | str:
-    """Takes an IntegrityError for its own (a taken name, say) and answers otherwise."""
-    try:
-        return bump(db, product)
-    except pw.IntegrityError:
-        return "caught"
-
-
-@write_job
-def divide_by_zero(db: pw.Database) -> None:
-    """Fails in its first round trip (as text: a statement's PREPARE would go first)."""
-    db.execute_sql("SELECT 1 / 0")
-
-
-@write_job
-def hold_then_swallow(db: pw.Database, product: int) -> str:
-    """Leaves a statement waiting, then hides the failure of the round trip that sends it."""
-    sql.later(db, "UPDATE products SET version = version + 1 WHERE id = ?", (product,))
-    with contextlib.suppress(pw.DataError):
-        divide_by_zero(db)
     return "returned"
 
 
@@ -158,33 +109,8 @@ def touch_x_then_y(db: pw.Database, x: int, y: int) -> int:
     return _deadlock["runs"]
 
 
-@pytest.fixture
-def pg() -> Iterator[tuple[str, pw.Database, list[int]]]:
-    """A fresh schema with three products of `STOCK` units: its URL, database and ids."""
-    with fresh_pg_schema() as url:
-        db = connect(url)
-        migrate(db)
-        units = {"stock": STOCK, "initial_stock": STOCK}
-        made = [
-            Product.create(sku=f"P{i}", name=f"P{i}", price=1000, currency="IDR", **units)
-            for i in range(3)
-        ]
-        ids = [product.id for product in made]
-        yield url, db, ids
-        disconnect(db)
-
-
-def stock(db: pw.Database, product: int) -> int:
-    return sql.one(db, "SELECT stock FROM products WHERE id = ?", (product,))[0]  # type: ignore[index]
-
-
 def movements(db: pw.Database) -> int:
     return StockMovement.select().count()
-
-
-def outcome_error(outcome: Any) -> BaseException:
-    assert isinstance(outcome, Failure), outcome
-    return outcome.value
 
 
 def test_a_failing_job_rolls_back_alone_and_the_others_commit(pg):
@@ -240,86 +166,6 @@ def test_after_a_failed_job_the_next_prepares_its_statements_once_rolled_back(pg
     settled, again = run_batch(db, [Job(hold_a_bad_statement, (p,)), Job(bump, (q,))])
     assert again == [] and isinstance(outcome_error(settled[0][1]), pw.IntegrityError)
     assert settled[1][1] == version + 1, "prepared after the rollback to the savepoint"
-
-
-def version(product: int) -> int:
-    return Product.get_by_id(product).version
-
-
-def warm(db: pw.Database, *jobs: Job) -> None:
-    """Run each job in a batch of its own, so its statements are prepared on this thread's
-    connection and a later batch sends them with no PREPARE round trip first."""
-    for job in jobs:
-        run_batch(db, [Job(job.fn, job.args)])
-
-
-@pytest.mark.parametrize("prepared", [False, True], ids=["new connection", "prepared"])
-def test_a_finished_jobs_waiting_statement_fails_it_not_the_job_whose_round_trip_took_it(
-    pg, prepared
-):
-    _, db, (p, q, _) = pg
-    jobs = [Job(hold_a_bad_statement, (p,)), Job(catch_integrity, (q,))]
-    if prepared:
-        warm(db, *jobs)
-    before = version(q)
-    settled, again = run_batch(db, jobs)
-    assert again == [] and isinstance(outcome_error(settled[0][1]), pw.IntegrityError)
-    assert settled[1][1] == before + 1, "the next job ran again, never saw the other's error"
-    assert stock(db, p) == STOCK and version(q) == before + 1
-
-
-@pytest.mark.parametrize("then", [bump, refuse_at_once])
-def test_no_round_trip_carries_two_finished_jobs_statements(pg, then):
-    """A job that sends nothing while the job before's statements wait sends them with its
-    own at its end, so a failure among them is blamed on neither the wrong job nor all."""
-    _, db, (p, q, r) = pg
-    jobs = [Job(hold_a_bad_statement, (p,)), Job(bump_later, (q,))]
-    warm(db, *jobs, Job(bump, (r,)))
-    before = version(q), version(r)
-    settled, again = run_batch(db, [*jobs, Job(then, (r,) if then is bump else ())])
-    assert again == [] and isinstance(outcome_error(settled[0][1]), pw.IntegrityError)
-    assert settled[1][1] == "waited" and version(q) == before[0] + 1
-    if then is bump:
-        assert settled[2][1] == before[1] + 1 == version(r)
-    else:
-        assert isinstance(outcome_error(settled[2][1]), BadRequest)
-
-
-def test_the_next_jobs_own_error_in_that_round_trip_is_its_own(pg):
-    _, db, (p, *_) = pg
-    before = version(p)
-    settled, again = run_batch(db, [Job(bump_later, (p,)), Job(divide_by_zero, ())])
-    assert again == [] and settled[0][1] == "waited"
-    assert isinstance(outcome_error(settled[1][1]), pw.DataError)
-    assert version(p) == before + 1, "the finished job's statement committed"
-
-
-def test_a_job_hiding_its_error_from_that_round_trip_fails_and_keeps_none_of_it(pg):
-    _, db, (p, q, _) = pg
-    before = version(p), version(q)
-    settled, again = run_batch(db, [Job(bump_later, (p,)), Job(hold_then_swallow, (q,))])
-    assert again == [] and settled[0][1] == "waited"
-    assert isinstance(outcome_error(settled[1][1]), pw.InternalError)
-    assert (version(p), version(q)) == (before[0] + 1, before[1])
-
-
-@pytest.mark.parametrize("then", [[], [Job(bump, ())]], ids=["last", "before another"])
-@pytest.mark.parametrize("first", [bump_later, hold_a_bad_statement])
-def test_what_a_job_left_waiting_outlives_a_job_refused_before_sending(pg, first, then):
-    """The statements wait across the refused job, for the next one's round trip or the
-    batch's end, and a failure among them is still the job's that left them."""
-    _, db, (p, q, _) = pg
-    before = version(p), version(q)
-    jobs = [Job(first, (p,)), Job(refuse_at_once, ()), *[Job(j.fn, (q,)) for j in then]]
-    settled, again = run_batch(db, jobs)
-    assert again == [] and isinstance(outcome_error(settled[1][1]), BadRequest)
-    if first is bump_later:
-        assert settled[0][1] == "waited" and version(p) == before[0] + 1
-    else:
-        assert isinstance(outcome_error(settled[0][1]), pw.IntegrityError)
-        assert version(p) == before[0] and stock(db, p) == STOCK
-    if then:
-        assert settled[2][1] == before[1] + 1 == version(q)
 
 
 def test_a_job_that_hides_a_failed_statement_fails_and_the_others_commit(pg):
@@ -489,65 +335,3 @@ def test_a_job_escaping_every_handler_fails_alone_and_the_writer_keeps_serving(p
     after = reactor.outcome(writer.submit(take, (p,)))
     assert after == [STOCK - 1], "the thread still serves; the escaped job's unit is back"
     reactor.outcome(writer.stop())
-
-
-class CountingCursor:
-    """A psycopg2 cursor that counts the round trips it begins (its `execute`s)."""
-
-    def __init__(self, cursor: Any, sent: list[int]) -> None:
-        self._cursor, self._sent = cursor, sent
-
-    def execute(self, *args: Any) -> Any:
-        self._sent[0] += 1
-        return self._cursor.execute(*args)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._cursor, name)
-
-
-def round_trips(
-    db: pw.Database, monkeypatch: pytest.MonkeyPatch, *jobs: Job
-) -> tuple[int, list[Any]]:
-    """The round trips of a batch of `jobs` (its COMMIT included), and the jobs' results."""
-    sent = [0]
-    cursor = db.cursor
-    with monkeypatch.context() as patch:
-        patch.setattr(db, "cursor", lambda *a, **k: CountingCursor(cursor(*a, **k), sent))
-        settled, again = run_batch(db, jobs)
-    outcomes = [outcome for _, outcome in settled]
-    assert not again and not any(isinstance(o, Failure) for o in outcomes), outcomes
-    return sent[0], outcomes
-
-
-def test_a_checkout_costs_the_round_trips_of_the_statements_it_reads(pg, monkeypatch):
-    """Each statement whose result a job reads is one round trip; what waits goes with it or,
-    for a batch's last job, in one more at its end; a batch's BEGIN goes with its first
-    statement (a lock statement first when a job declares stock) and its COMMIT is one
-    more. `cart.add` of a new product reads the cart with the product; `begin_checkout` the
-    cart with its key (whether it names an order already), the order's id and the stock
-    left (its key's claim goes with that); `mark_paid` the order's new status."""
-    _, db, (p, *_) = pg
-    user = User.create(username="buyer", password_hash="x", role="customer").id
-    for key in ("warm", "counted"):  # the first checkout prepares its statements
-        added, _ = round_trips(db, monkeypatch, Job(change_cart, (user, p, 1, True, "IDR")))
-        checkout = Job(begin_checkout, (user, key, "print", "card", "IDR", "fake"))
-        began, (begun,) = round_trips(db, monkeypatch, checkout)
-        paid_job = Job(mark_paid, (begun["order"]["id"], "ref", OrderStatus.PAID))
-        paid, _ = round_trips(db, monkeypatch, paid_job)
-    end = 1 + 1  # what waits at the job's end, the COMMIT
-    assert (added, began, paid) == (1 + end, 1 + 3 + end, 1 + end)
-
-
-def test_what_a_job_leaves_waiting_goes_with_the_next_jobs_first_round_trip(pg, monkeypatch):
-    """Two cart adds in one batch: each reads once, and only the second's waiting
-    statements need a round trip of their own before the COMMIT."""
-    _, db, (p, q, _) = pg
-    users = [User.create(username=f"buyer{i}", password_hash="x", role="customer") for i in (0, 1)]
-    adds = [
-        Job(change_cart, (users[0].id, p, 1, True, "IDR")),
-        Job(change_cart, (users[1].id, q, 1, True, "IDR")),
-    ]
-    warm(db, *adds)
-    sent, _ = round_trips(db, monkeypatch, *adds)
-    assert sent == 2 + 1 + 1
-    assert [line.qty for line in CartLine.select().order_by(CartLine.user)] == [2, 2]
