@@ -1,8 +1,7 @@
 """The server's end of the SQLite writer process (`server.writer_process`).
 
-`WriterLink.submit` queues a write job (the jobs of one reactor turn go down the writer's
-stdin in one frame, right after the turn) and returns a Deferred that fires, on the reactor
-thread, when the writer reports the job's outcome after its commit.
+`WriterLink.submit` sends a write job down the writer's stdin and returns a Deferred that
+fires, on the reactor thread, when the writer reports the job's outcome after its commit.
 A writer that dies fails the jobs it held with `unavailable` (their outcome is unknown: a
 checkout retried with its key finds out) and is started again; until it is back, new jobs
 get `unavailable` at once. Once a restarted writer is ready, each of `restarted` is called
@@ -89,8 +88,7 @@ class WriterLink:
         self.busy_s = 0.0
         self.batch_sizes: Counter[int] = Counter()  # commits, by how many writes each held
         self._ids = itertools.count(1)
-        self._sent: dict[int, Deferred[Any]] = {}  # sent or about to be, by job id
-        self._unsent: list[list[Any]] = []  # submitted in this turn: `_send` sends them
+        self._sent: dict[int, Deferred[Any]] = {}
         self._pipe: _Pipe | None = None
         self._died_at: float | None = None  # when the writer last died, until one is back
         self.restarted: list[Callable[[float], object]] = []
@@ -122,17 +120,8 @@ class WriterLink:
         job_id = next(self._ids)
         done: Deferred[Any] = Deferred()
         self._sent[job_id] = done
-        if not self._unsent:
-            self.reactor.callLater(0, self._send)
-        self._unsent.append([job_id, name, args])
+        pipe.process.write(encode({"jobs": [[job_id, name, args]]}))
         return done
-
-    def _send(self) -> None:
-        """Send the jobs submitted in this reactor turn, in one frame: a frame each cost
-        the reactor about 5 µs a job (its encoding and Twisted's write bookkeeping)."""
-        jobs, self._unsent = self._unsent, []
-        if jobs and self._pipe is not None:
-            self._pipe.process.write(encode({"jobs": jobs}))
 
     def stop(self) -> Deferred[None]:
         """Let the writer finish the jobs it holds, then exit; fires when it has."""
@@ -140,7 +129,6 @@ class WriterLink:
         pipe = self._pipe
         if pipe is None or pipe.ended.called:
             return succeed(None)
-        self._send()
         pipe.process.closeStdin()
         killer = self.reactor.callLater(STOP_S, pipe.process.signalProcess, "KILL")
         return pipe.ended.addBoth(_cancel, killer)
@@ -167,7 +155,7 @@ class WriterLink:
 
     def ended(self, pipe: _Pipe, reason: Failure) -> None:
         self.live = False
-        lost, self._sent, self._unsent = self._sent, {}, []
+        lost, self._sent = self._sent, {}
         for done in lost.values():
             done.errback(unavailable("the database writer stopped"))
         if not pipe.ready.called:
