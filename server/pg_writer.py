@@ -25,7 +25,10 @@ from twisted.python.failure import Failure
 from server.pg_batch import Job, Settled, run_batch
 from server.write_jobs import unavailable
 
-MAX_BATCH = 64
+# As the SQLite writer's. Measured in two-server flash sales (docs/performance.md, 2026-12-01):
+# 5,000 jobs at once answered in 1.28-1.74 s against 1.54-2.10 s at 64, fewer batches
+# sharing fewer lock statements and COMMITs; at 100 clients a batch holds about 29 anyway.
+MAX_BATCH = 256
 # Two, measured (docs/performance.md, 2026-12-01): a batch's jobs share its lock statement,
 # COMMIT and round trips (`server.pg_batch`), so fewer, fuller batches cost less of both
 # processes' CPU per job; one thread alone leaves the database idle between round trips.
