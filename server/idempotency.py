@@ -12,10 +12,16 @@ Every function here runs inside a write job, in its transaction:
   repeat finds the key claimed and gets the stored response back, applying nothing. Two
   servers racing one key on PostgreSQL: the second claim waits on the unique index for the
   first transaction, then finds the key taken and replays what the first stored.
-- Checkout, whose payment runs between two transactions, `lookup`s the key first (a paid
-  order is answered from it), claims it with its order in the first transaction
-  (`claim_with_next`) and stores the response in the second (`store_for_order`); a decline
-  frees the key for another try (`release_order`).
+- Checkout, whose payment runs between two transactions, claims the key, if it is free,
+  with the statement that reads its cart and the key (`claim_first`), in the first
+  transaction: the row read is then its own claim (`own_claim`) or the call's that holds
+  the key (a paid order is answered from it). It names its order on the claim
+  (`name_order`), stores the response in the second transaction (`store_for_order`), and a
+  decline frees the key for another try (`release_order`). A till sale claims its key with
+  its order (`claim_with_next`).
+
+Every call that claims a key gives it an order or a response before its transaction
+commits, so a row with neither is a claim seen only by the transaction that made it.
 """
 
 from __future__ import annotations
@@ -36,6 +42,11 @@ KEY_ARG = "idempotency_key"
 KEY_CONSTRAINT = "idempotency_keys_user_id_key_key"  # unique (user_id, key), on PostgreSQL
 SQLITE_KEY_TAKEN = "UNIQUE constraint failed: idempotency_keys.user_id, idempotency_keys.key"
 Stored = tuple[str, bytes | None]  # the fingerprint, the packed response (None: running)
+CLAIM = (
+    "INSERT INTO idempotency_keys (user_id, key, fingerprint, order_id, created_at, response) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+CLAIM_IF_FREE = CLAIM + " ON CONFLICT (user_id, key) DO NOTHING"
 
 
 def fingerprint(op: str, args: Mapping[str, Any]) -> str:
@@ -116,13 +127,8 @@ def claim(
     """Claim the key for this call; False if another call holds it. On PostgreSQL a claim
     racing another transaction's waits for it to end: claim before changing anything.
     A call that finishes in the claim's own transaction may keep its `response` at once."""
-    cursor = sql.execute(
-        db,
-        "INSERT INTO idempotency_keys (user_id, key, fingerprint, order_id, created_at, "
-        "response) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, key) DO NOTHING",
-        (user_id, key, print_, order_id, now, None if response is None else packb(response)),
-    )
-    return bool(cursor.rowcount == 1)
+    row = _claim_row(user_id, key, print_, now, order_id, response)
+    return bool(sql.execute(db, CLAIM_IF_FREE, row).rowcount == 1)
 
 
 def claim_with_next(
@@ -138,12 +144,36 @@ def claim_with_next(
     job's next one on PostgreSQL (a round trip fewer): if another call holds the key, the
     statement that carries it raises an `IntegrityError` that is `taken`. As `claim`, it
     waits for a racing transaction holding the key."""
+    sql.later(db, CLAIM, _claim_row(user_id, key, print_, now, order_id, response))
+
+
+def claim_first(db: pw.Database, user_id: int, key: str, print_: str, now: str) -> None:
+    """Claim the key if it is free, as a statement that goes with the job's next one, which
+    must read the key's row: one round trip for both on PostgreSQL. That row is then this
+    call's own claim (`own_claim`), or the one of the call that holds the key; a claim
+    racing another transaction's waits for it to end, and then reads its row."""
+    sql.later(db, CLAIM_IF_FREE, _claim_row(user_id, key, print_, now, None, None))
+
+
+def own_claim(order_id: int | None, response: bytes | None) -> bool:
+    """Whether a key's row, read by the call that ran `claim_first`, is that call's claim:
+    it has no order yet and no response, which no committed row lacks both of."""
+    return order_id is None and response is None
+
+
+def name_order(db: pw.Database, user_id: int, key: str, order_id: int) -> None:
+    """Name the order written under this call's own claim (`claim_first`) on its key."""
     sql.later(
         db,
-        "INSERT INTO idempotency_keys (user_id, key, fingerprint, order_id, created_at, "
-        "response) VALUES (?, ?, ?, ?, ?, ?)",
-        (user_id, key, print_, order_id, now, None if response is None else packb(response)),
+        "UPDATE idempotency_keys SET order_id = ? WHERE user_id = ? AND key = ?",
+        (order_id, user_id, key),
     )
+
+
+def _claim_row(
+    user_id: int, key: str, print_: str, now: str, order_id: int | None, response: Any
+) -> tuple[Any, ...]:
+    return (user_id, key, print_, order_id, now, None if response is None else packb(response))
 
 
 def taken(error: pw.IntegrityError) -> bool:

@@ -30,14 +30,14 @@ OrderAndStock = tuple[dict[str, Any], list[StockChange]]
 Basket = list[tuple[Any, ...]]  # what is bought, as `cart.CART_LINES` selects a cart's lines
 
 # A cart's lines as `cart.CART_LINES` reads them, then its checkout's key (the fingerprint and
-# response `idempotency.lookup` reads) as one more row, last (marked 1 in the ninth column,
-# which orders it), in one statement: a round trip fewer on PostgreSQL.
+# response `idempotency.lookup` reads, and its order) as one more row, last (marked 1 in the
+# ninth column, which orders it), in one statement: a round trip fewer on PostgreSQL.
 CART_AND_KEY = (
     "SELECT p.id, p.sku, p.name, c.qty, p.price, p.stock, p.archived, p.currency, 0, "
-    "c.added_at, c.id, NULL, NULL FROM cart_lines c JOIN products p ON p.id = c.product_id "
-    "WHERE c.user_id = ? UNION ALL "
-    "SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 1, NULL, NULL, fingerprint, response "
-    "FROM idempotency_keys WHERE user_id = ? AND key = ? ORDER BY 9, 10, 11"
+    "c.added_at, c.id, NULL, NULL, NULL FROM cart_lines c JOIN products p "
+    "ON p.id = c.product_id WHERE c.user_id = ? UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, "
+    "NULL, NULL, NULL, 1, NULL, NULL, fingerprint, response, order_id FROM idempotency_keys "
+    "WHERE user_id = ? AND key = ? ORDER BY 9, 10, 11"
 )
 
 
@@ -61,6 +61,7 @@ class Purchase:
     # with, its payment captured, and what its key's answer adds to the order's id.
     settled: OrderStatus | None = None
     answer: dict[str, Any] | None = None
+    claimed: bool = False  # its key claimed already (`idempotency.claim_first`)
 
 
 # -- checkout: `begin_checkout`, the payment (no transaction open), then one of the two others
@@ -81,29 +82,32 @@ def begin_checkout(
     `pending`. Returns `{"order", "changes", "existing"}`; `existing` is true (and nothing
     is written) when the key already names a paid order.
 
-    A cart its stock, as just read, cannot fill is refused before the order is written (in
-    a flash sale thousands of checkouts end this way): its key is claimed first, as
-    `write_order` claims it, so the same key racing on another server waits here for that
-    one's commit and answers as that key does, never `out_of_stock`; the claim is undone
-    with the job. A key that is not free (a retry) is looked up, and answers, as always.
-    The stock is the database's answer (on PostgreSQL, what was committed when it was
-    read), never a cached one."""
+    The key is claimed if it is free with the statement that reads the cart and the key
+    (`idempotency.claim_first`), so the same key racing on another server waits for that
+    one's commit and answers as that key does, never `out_of_stock`. A cart its stock, as
+    just read, cannot fill is then refused in that one round trip (in a flash sale
+    thousands of checkouts end this way); the claim is undone with the job. A key that was
+    not free (a retry) answers, as always. The stock is the database's answer (on
+    PostgreSQL, what was committed when it was read), never a cached one."""
+    now = sql.now()
+    idempotency.claim_first(db, user_id, key, print_, now)
     rows = sql.rows(db, CART_AND_KEY, (user_id, user_id, key))
     found = rows.pop()[11:] if rows and rows[-1][8] else None
+    if found is not None and not idempotency.own_claim(found[2], found[1]):
+        return {
+            "order": order_of_key(db, (found[0], found[1]), print_),
+            "changes": [],
+            "existing": True,
+        }
     basket = [row[:8] for row in rows]
-    now = sql.now()
     short = shortfall(basket)
     if short is not None:
-        if idempotency.claim(db, user_id, key, print_, now):
-            raise short
-        found = idempotency.lookup(db, user_id, key)  # claimed: as it is now
-    stored = None if found is None else order_of_key(db, (found[0], found[1]), print_)
-    if stored is not None:
-        return {"order": stored, "changes": [], "existing": True}
+        raise short
     if not basket:
         raise InvalidState("the cart is empty: add a product first", {"reason": "empty_cart"})
     purchase = Purchase(
-        user_id, key, print_, "online", user_id, None, None, method, provider, currency
+        *(user_id, key, print_, "online", user_id, None, None, method, provider, currency),
+        claimed=True,
     )
     order, changes = write_order(db, purchase, basket, now)
     return {"order": order, "changes": changes, "existing": False}
@@ -166,7 +170,10 @@ def write_order(db: pw.Database, purchase: Purchase, basket: Basket, now: str) -
     # Claimed before the stock is taken, with its first statement: the same key racing on
     # another server waits for that one's commit and answers in_progress, never out_of_stock.
     try:
-        idempotency.claim_with_next(db, p.user_id, p.key, p.print_, now, order_id, answer)
+        if p.claimed:
+            idempotency.name_order(db, p.user_id, p.key, order_id)
+        else:
+            idempotency.claim_with_next(db, p.user_id, p.key, p.print_, now, order_id, answer)
         if p.offline_at is None:
             changes = _take_stock(db, basket, order_id, p.user_id, now)
         else:

@@ -1,7 +1,9 @@
 """A checkout while the same key's checkout runs on another server: it waits for that one
-and answers `in_progress`, whether its cart is short (never `out_of_stock`: issue 19, item
-3, the refusal that comes before the order is written) or not (its claim travels with the
-stock it takes, and takes none)."""
+and answers `in_progress`, whether its cart is short once that one took the stock (never
+`out_of_stock`: issue 19, item 3, the refusal that comes before the order is written) or
+not (it takes none). Its key's claim goes with the statement that reads its cart and key
+(`idempotency.claim_first`), waits there for the other server's commit, and then reads the
+key as that server left it: with its order."""
 
 import threading
 from typing import Any
@@ -13,7 +15,6 @@ from twisted.python.failure import Failure
 
 from db.models import CartLine, Order, Product, User
 from protocol.errors import Conflict
-from server import idempotency, sql
 from server.pg_batch import Job, run_batch
 from server.services.order_jobs import begin_checkout
 from tests.e2e.harness import wait_until
@@ -40,25 +41,22 @@ def kopi_in_cart(database: pw.Database, stock: int, archived: bool = False) -> t
 
 
 @pytest.mark.pg
-@pytest.mark.parametrize("stock", [0, 5], ids=["short cart", "full cart"])
+@pytest.mark.parametrize("stock", [1, 5], ids=["short cart", "full cart"])
 def test_a_checkout_waits_for_its_key_claimed_on_another_server(database: pw.Database, stock):
     customer, product = kopi_in_cart(database, stock)
 
-    def claimed_elsewhere() -> bool:  # a checkout of the key, before it takes the stock
-        return idempotency.claim(database, customer, "k", "print", sql.now())
-
-    def retried() -> Any:
+    def checkout() -> Any:
         try:
             return begin_checkout(database, customer, "k", "print", "card", "IDR", "fake")
         except Conflict as refused:
             return refused
 
-    claimed, outcome = race(database, claimed_elsewhere, retried)
+    begun, outcome = race(database, checkout, checkout)
 
-    assert claimed and isinstance(outcome, Conflict), outcome
+    assert begun["order"]["status"] == "pending" and isinstance(outcome, Conflict), outcome
     assert outcome.details == {"field": "idempotency_key", "reason": "in_progress"}
-    assert Product.get_by_id(product).stock == stock, "no unit taken"
-    assert Order.select().count() == 0
+    assert Product.get_by_id(product).stock == stock - 1, "the other server's unit, no more"
+    assert [order.id for order in Order.select()] == [begun["order"]["id"]]
 
 
 @pytest.mark.pg
@@ -66,18 +64,20 @@ def test_a_checkout_waits_for_its_key_claimed_on_another_server(database: pw.Dat
 def test_a_checkout_in_a_write_batch_waits_for_its_key_claimed_on_another_server(
     database: pw.Database, db_url: str, archived: bool
 ):
-    """As the PostgreSQL writer runs it (`run_batch`, its claim waiting for the stock
-    statement), against a key claimed in a transaction still open elsewhere: once that one
-    commits, `in_progress`, no order written and no unit taken. A short cart (an archived
-    line) claims at once, waits, then reads the key again rather than the one it read."""
+    """As the PostgreSQL writer runs it (`run_batch`, its claim waiting for the statement
+    that reads its cart and key), against a key claimed with its order in a transaction
+    still open elsewhere: once that one commits, `in_progress`, no order written and no unit
+    taken. A short cart (an archived line) is not refused for it: the key answers."""
     customer, product = kopi_in_cart(database, 5, archived)
     elsewhere = psycopg2.connect(db_url)
     try:
         with elsewhere.cursor() as cursor:
             cursor.execute(
-                "INSERT INTO idempotency_keys (user_id, key, fingerprint, created_at) "
-                "VALUES (%s, 'k', 'print', now()) RETURNING pg_backend_pid()",
-                (customer,),
+                "WITH theirs AS (INSERT INTO orders (customer_id, status, channel, total, "
+                "currency, idempotency_key) VALUES (%s, 'pending', 'online', 17500, 'IDR', 'k') "
+                "RETURNING id) INSERT INTO idempotency_keys (user_id, key, fingerprint, "
+                "order_id) SELECT %s, 'k', 'print', id FROM theirs RETURNING pg_backend_pid()",
+                (customer, customer),
             )
             (their_pid,) = cursor.fetchone()
         outcome: list[Any] = []
@@ -92,7 +92,7 @@ def test_a_checkout_in_a_write_batch_waits_for_its_key_claimed_on_another_server
     (settled,) = outcome
     assert isinstance(settled, Failure) and isinstance(settled.value, Conflict), settled
     assert settled.value.details == {"field": "idempotency_key", "reason": "in_progress"}
-    assert Product.get_by_id(product).stock == 5 and Order.select().count() == 0
+    assert Product.get_by_id(product).stock == 5 and Order.select().count() == 1
 
 
 def batch_of(database: pw.Database, job: Job) -> Any:

@@ -12,7 +12,7 @@ import pytest
 from twisted.python.failure import Failure
 
 from db.models import CartLine, User
-from protocol.errors import BadRequest
+from protocol.errors import BadRequest, OutOfStock
 from protocol.rules import OrderStatus
 from server import sql
 from server.pg_batch import Job, run_batch
@@ -148,16 +148,17 @@ class CountingCursor:
 
 
 def round_trips(
-    db: pw.Database, monkeypatch: pytest.MonkeyPatch, *jobs: Job
+    db: pw.Database, monkeypatch: pytest.MonkeyPatch, *jobs: Job, failing: bool = False
 ) -> tuple[int, list[Any]]:
-    """The round trips of a batch of `jobs` (its COMMIT included), and the jobs' results."""
+    """The round trips of a batch of `jobs` (its COMMIT included), and the jobs' outcomes:
+    their results, or with `failing` the Failures they all end with."""
     sent = [0]
     cursor = db.cursor
     with monkeypatch.context() as patch:
         patch.setattr(db, "cursor", lambda *a, **k: CountingCursor(cursor(*a, **k), sent))
         settled, again = run_batch(db, jobs)
     outcomes = [outcome for _, outcome in settled]
-    assert not again and not any(isinstance(o, Failure) for o in outcomes), outcomes
+    assert not again and all(isinstance(o, Failure) == failing for o in outcomes), outcomes
     return sent[0], outcomes
 
 
@@ -178,6 +179,22 @@ def test_a_checkout_costs_the_round_trips_of_the_statements_it_reads(pg, monkeyp
         paid, _ = round_trips(db, monkeypatch, paid_job)
     end = 1 + 1  # what waits at the job's end, the COMMIT
     assert (added, began, paid) == (1 + end, 1 + 3 + end, 1 + end)
+
+
+def test_a_short_carts_checkout_is_refused_in_the_round_trip_that_reads_its_cart(pg, monkeypatch):
+    """Most checkouts of a flash sale end this way: the key's claim goes with the statement
+    that reads the cart and the key, and the refusal needs nothing more but the batch's
+    lock statement and its end. The claim is undone with the job."""
+    _, db, (p, *_) = pg
+    user = User.create(username="late", password_hash="x", role="customer").id
+    CartLine.create(user=user, product=p, qty=STOCK + 1)
+    for key in ("warm", "counted"):  # the first checkout prepares its statements
+        checkout = Job(begin_checkout, (user, key, "print", "card", "IDR", "fake"))
+        sent, (refused,) = round_trips(db, monkeypatch, checkout, failing=True)
+        assert isinstance(outcome_error(refused), OutOfStock)
+    assert sent == 1 + 1 + 1
+    assert sql.rows(db, "SELECT key FROM idempotency_keys WHERE user_id = ?", (user,)) == []
+    assert stock(db, p) == STOCK
 
 
 def test_what_a_job_leaves_waiting_goes_with_the_next_jobs_first_round_trip(pg, monkeypatch):
