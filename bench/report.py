@@ -94,7 +94,9 @@ def _fan_rows(where: str, fan: dict[str, Any], floor: dict[str, Any]) -> list[Ro
 
 def pg_rows(s: dict[str, list[float]], clients: int, echo_us: float | None) -> list[Row]:
     """The PostgreSQL rows; without `echo_us` (no echo floor measured), the CPU row's floor
-    is psycopg2's client CPU alone."""
+    is psycopg2's client CPU alone. A closed loop's p50 is about clients / rate, so the
+    paced run's (`bench.paced`, at half the eight-connection floor's rate) is the latency at
+    a load the server carries, beside one checkout transaction of psycopg2 alone."""
     floor8 = "psycopg2, 8 connections"
     cpu_floor, cpu_floor_name = median(s, "psycopg2_8_cpu_us"), "psycopg2 client CPU"
     if echo_us is not None:
@@ -112,6 +114,9 @@ def pg_rows(s: dict[str, list[float]], clients: int, echo_us: float | None) -> l
             at_least=1.6),
         Row(f"checkout p50, {clients} clients", "two servers (PostgreSQL)", two_p50,
             median(s, "psycopg2_8_p50_ms"), floor8, "ms", absolute_below=30.0),
+        Row(f"checkout p50, {clients} paced clients", "one server (PostgreSQL)",
+            median(s, "pg_paced_p50_ms"), median(s, "psycopg2_1_p50_ms"),
+            "psycopg2, 1 connection", "ms", absolute_below=30.0),
         Row("server CPU per checkout (no target)", "one server (PostgreSQL)",
             median(s, "pg_one_cpu_us"), cpu_floor, cpu_floor_name, "µs"),
         Row("server CPU per checkout (no target)", "two servers (PostgreSQL)",

@@ -30,10 +30,12 @@ from bench.load import (
     run,
     shop_scenarios,
 )
+from bench.paced import run_paced
 from bench.processes import Proc, started
 from bench.shop import Shop, pg_schema, prepare
 
 STOCK = 10_000_000
+PACE_OF_FLOOR = 0.5  # the paced PostgreSQL run's rate, as a share of the psycopg2 floor's
 Samples = dict[str, list[float]]
 
 
@@ -99,7 +101,9 @@ async def sqlite_section(
 
 async def pg_section(cfg: Config, shop: Shop, url: str, one: Proc, two: Proc) -> Samples:
     """Per round: psycopg2 on one and eight connections, warung on one server (all clients)
-    and on two (half each)."""
+    and on two (half each), then on one server with the clients paced to half the rate of
+    this round's eight-connection floor (`bench.paced`): the latency a customer sees in a
+    busy shop, not the queue of a closed loop."""
     samples: Samples = {}
     ids = shop.product_ids[: min(200, len(shop.product_ids))]
     steps = shop_scenarios("checkout", ids)[0][1]
@@ -126,6 +130,12 @@ async def pg_section(cfg: Config, shop: Shop, url: str, one: Proc, two: Proc) ->
                 add(samples, f"pg_{name}_p50_ms", p50_ms(result))
                 add(samples, f"pg_{name}_cpu_us", cpu / max(1, result.count) * 1e6)
                 add(samples, f"pg_{name}_errors", result.errors)
+            pace = PACE_OF_FLOOR * samples["psycopg2_8_per_s"][-1]
+            paced = await run_paced("one, paced", alone, steps, cfg.duration, pace)
+            add(samples, "pg_paced_per_s", paced.count / paced.seconds)
+            add(samples, "pg_paced_p50_ms", p50_ms(paced))
+            add(samples, "pg_paced_p99_ms", percentile_ms(paced.latencies, 0.99))
+            add(samples, "pg_paced_errors", paced.errors)
     finally:
         for client in [*alone, *pair]:
             client.close()

@@ -43,6 +43,7 @@ def test_quick_run_writes_the_table_json_and_chart(tmp_path: Path, pg_url: str) 
         assert ("fan-out p99, 50 subscribers", where) in rows
     assert ("server CPU per POS sale", "one server (SQLite)") in rows
     assert ("checkouts/s, two servers / one", "PostgreSQL") in rows
+    assert ("checkout p50, 10 paced clients", "one server (PostgreSQL)") in rows
     for row in document["rows"]:
         assert math.isfinite(row["warung"]) and row["warung"] > 0, row
         assert math.isfinite(row["floor"]) and row["floor"] > 0, row
@@ -67,7 +68,7 @@ def test_only_pg_prints_the_postgresql_rows_and_writes_nothing(tmp_path: Path, p
     only_pg = ["--quick", "--only", "pg", "--pg", pg_url, "--out", str(tmp_path)]
     done = run_bench(only_pg)
     assert "checkouts/s, two servers / one" in done.stdout
-    assert "pg_two_per_s" in done.stdout, "each round's samples"
+    assert "pg_two_per_s" in done.stdout and "pg_paced_p50_ms" in done.stdout, "each round's"
     assert "fan-out" not in done.stdout and "SQLite" not in done.stdout
     assert list(tmp_path.iterdir()) == []
 
