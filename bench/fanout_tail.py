@@ -3,7 +3,9 @@
 the same lean clients on both sides, so their rounds can be interleaved.
 
 On warung the buyer checks one unit out and cancels it (two pushes per watcher, the stock
-stays put); only the first push, the sale's, is timed."""
+stays put); only the first push, the sale's, is timed, and the cancel waits until every
+watcher has it: the watchers share this process, and the cancel's pushes arriving for the
+first watchers while the last still wait for the sale's would be timed as the server's."""
 
 from __future__ import annotations
 
@@ -32,24 +34,32 @@ class Audience:
         audience = self.watchers[:size]
         for watcher in audience:
             watcher.pushes.clear()
-        tally = Tally(size * (2 if self.warung else 1))
-        for watcher in audience:
-            watcher.on_push = tally
+        sale = self._tally(size)
         if self.warung:
             await self.buyer.call("cart.add", product_id=product)
             sent = time.perf_counter()
             order = await self.buyer.call(
                 "order.checkout", idempotency_key=secrets.token_hex(8), payment=PAYMENT
             )
+            await sale.wait(PUSH_TIMEOUT_S)
+            cancel = self._tally(size)
             await self.buyer.call("order.cancel", order_id=order["id"])
+            await cancel.wait(PUSH_TIMEOUT_S)
         else:
             sent = time.perf_counter()
             await self.buyer.call("sell", product_id=product)
-        await tally.wait(PUSH_TIMEOUT_S)
+            await sale.wait(PUSH_TIMEOUT_S)
         for watcher in audience:
             watcher.on_push = None
         got = self.latencies.setdefault(size, [])
         got += [watcher.pushes[0][0] - sent for watcher in audience]
+
+    def _tally(self, size: int) -> Tally:
+        """A count of the next push of each of the first `size` watchers."""
+        tally = Tally(size)
+        for watcher in self.watchers[:size]:
+            watcher.on_push = tally
+        return tally
 
     def close(self) -> None:
         for client in [self.buyer, *self.watchers]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from bench.load import ClosedLoop, LeanClient, Result, Step
+from bench.load import ClosedLoop, LeanClient, Result, Step, no_gc_pauses
 
 
 class PacedLoop(ClosedLoop):
@@ -60,6 +60,7 @@ async def run_paced(
         PacedLoop(c, i, steps, result, deadline, interval, began + i * interval / len(clients))
         for i, c in enumerate(clients)
     ]
-    await asyncio.gather(*(loop.start() for loop in loops))
+    with no_gc_pauses():
+        await asyncio.gather(*(loop.start() for loop in loops))
     result.seconds = time.perf_counter() - began
     return result
