@@ -211,11 +211,14 @@ class ClosedLoop:
     def begin(self) -> None:
         now = time.perf_counter()
         if now >= self.deadline:
-            if self.done is not None and not self.done.done():
-                self.done.set_result(None)
+            self.finish()
             return
         self.step, self.began = 0, now
         self.client.send(*self.steps[0](self.index))
+
+    def finish(self) -> None:
+        if self.done is not None and not self.done.done():
+            self.done.set_result(None)
 
     def answer(self, ok: bool, body: Answer) -> None:
         result = self.result

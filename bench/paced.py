@@ -37,7 +37,9 @@ class PacedLoop(ClosedLoop):
     def begin(self) -> None:
         self.due += self.interval
         wait = self.due - time.perf_counter()
-        if wait > 0 and self.due < self.deadline:
+        if self.due >= self.deadline:
+            self.finish()
+        elif wait > 0:
             asyncio.get_running_loop().call_later(wait, self._go)
         else:
             self._go()
