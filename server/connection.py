@@ -3,24 +3,16 @@
 The protocol object runs no SQL and knows no domain rule. It decodes frames with the
 sans-IO `FrameDecoder`, checks the envelope and the per-connection limits, and hands each
 request to the `Dispatcher`. Its answers and pushes go out through a `TurnOutput`, once
-per reactor turn. It is also the push producer its transport asks to pause:
-while paused, stock values wait in a dict keyed by product (newest wins) and reading from
-the socket stops; a connection paused longer than `paused_close_s` is closed. Orders of the
-staff feed wait the same way, the newest per order, at most `MAX_HELD_ORDERS` of them.
-
-Everything queued to a connection (what its transport has not sent, and the pushes it
-holds while paused) stays within a byte budget, checked and charged in one step
-(`_write_within`, `_hold`): a push that would take it past `limits.max_queued_push_bytes`
-is dropped and uses its `seq` (the client sees a gap); a reply that would take it past
+per reactor turn. Its pushes, the budget of what it may queue and the producer its
+transport pauses are `server.push_producer`'s; a reply that would take it past
 `limits.max_queued_bytes` closes the connection, since a reply must not be lost.
 """
 
 from __future__ import annotations
 
 import socket
-import typing
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionAborted, ConnectionLost
@@ -32,7 +24,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer  # type: ignore[import-untyped]  # no type information
 
 from protocol.codec import packb
-from protocol.envelope import PushTemplate, Request, failure, parse_request, push, success
+from protocol.envelope import Request, failure, parse_request, success
 from protocol.errors import (
     BadRequest,
     FrameTooLarge,
@@ -43,11 +35,12 @@ from protocol.errors import (
     WarungError,
 )
 from protocol.excerpt import excerpt
-from protocol.framing import HEADER, FrameDecoder, Message, encode, frame
+from protocol.framing import FrameDecoder, Message, encode, frame
 from protocol.ops import Op
 from server.dispatch import internal_error
 from server.frame_watch import FrameWatch
 from server.proxy_header import OPENING, begins_proxy_header
+from server.push_producer import PushProducer
 from server.security_events import record_refusal
 
 if TYPE_CHECKING:
@@ -56,26 +49,10 @@ if TYPE_CHECKING:
 
 log = Logger()
 REFUSAL_GRACE_S = 2.0
-MAX_HELD_ORDERS = 1000  # staff feed orders kept while paused; past it, dropped as a seq gap
-
-
-class TCPTransport(typing.Protocol):
-    """What a connection asks of its transport: Twisted's TCP or TLS transport.
-
-    Twisted types `Protocol.transport` as the narrower `ITransport | None`, and mypy reads
-    the methods of its zope interfaces as taking no `self`; this says what is really there.
-    """
-
-    def loseConnection(self) -> None: ...
-    def loseWriteConnection(self) -> None: ...
-    def abortConnection(self) -> None: ...
-    def registerProducer(self, producer: object, streaming: bool) -> None: ...
-    def pauseProducing(self) -> None: ...
-    def resumeProducing(self) -> None: ...
 
 
 @implementer(IPushProducer, IHalfCloseableProtocol)
-class WarungConnection(Protocol, TimeoutMixin):
+class WarungConnection(PushProducer, Protocol, TimeoutMixin):
     def __init__(self, factory: WarungFactory, address: str) -> None:
         self.factory = factory
         self.limits = factory.limits
@@ -91,25 +68,15 @@ class WarungConnection(Protocol, TimeoutMixin):
         self.greeted = False
         self.closing = False
         self.in_flight = 0
-        self.seq = 0
-        self.paused = False
-        self.pending_stock: dict[int, PushTemplate] = {}
-        self.pending_orders: dict[int, PushTemplate] = {}
-        self.held_bytes = 0  # the most bytes the pending pushes take as frames
-        self._pause_timer: Any = None
         self._refusal: Any = None
         self._bucket = factory.new_bucket()
-        self._pushes = factory.metrics.pushes
         self._opening: bytes | None = b""  # the stream's first bytes, until OPENING are in
         self.frames = FrameWatch(
             factory.clock, self.limits, factory.partial_frames, self._frame_too_slow
         )
+        self.init_pushes(factory.metrics.pushes, factory.clock)
 
     # -- connection lifecycle
-
-    @property
-    def tcp(self) -> TCPTransport:
-        return cast(TCPTransport, self.transport)
 
     def callLater(self, period: float, func: Callable[[], object]) -> Any:
         """TimeoutMixin's timer, on the factory's clock rather than the global reactor."""
@@ -425,37 +392,6 @@ class WarungConnection(Protocol, TimeoutMixin):
         if not self._write_within(data, self.limits.max_queued_bytes):
             self._close_over_budget(len(data))
 
-    def queued_bytes(self) -> int:
-        """Bytes queued to this client: written and not yet sent, and pushes held."""
-        return self.out.unsent() + self.held_bytes
-
-    def _write_within(self, data: bytes, budget: int) -> bool:
-        """Write `data` if what is queued stays within `budget`; whether it was written."""
-        out = self.out
-        if out.held_bytes + out.backlog() + self.held_bytes + len(data) > budget:
-            return False  # (queued_bytes(), inline: this runs for every reply and push)
-        out.write(data)
-        return True
-
-    def _hold(
-        self, pending: dict[int, PushTemplate], key: int, template: PushTemplate, room: bool
-    ) -> None:
-        """Keep `template` as the newest push for `key` while paused, charged to the budget.
-
-        It replaces the one held for `key`; a new key needs `room`. One that does not fit is
-        dropped and uses its `seq`, so the client sees a gap and asks again."""
-        replaced = pending.pop(key, None)
-        if replaced is not None:
-            self.held_bytes -= replaced.size
-            self._pushes.conflated += 1
-        fits = self.queued_bytes() + template.size <= self.limits.max_queued_push_bytes
-        if fits and (room or replaced is not None):
-            pending[key] = template
-            self.held_bytes += template.size
-        else:
-            self.seq += 1
-            self._pushes.dropped += 1
-
     def _close_over_budget(self, size: int) -> None:
         log.info(
             "closing conn {conn} ({address}): a {size}-byte reply does not fit the {budget} bytes "
@@ -470,10 +406,6 @@ class WarungConnection(Protocol, TimeoutMixin):
         self.closing = True
         self.tcp.abortConnection()
 
-    def _where(self) -> dict[str, Any]:
-        """The fields that name this connection in a log line."""
-        return {"conn": self.conn_id, "address": self.address}
-
     def set_max_frame(self, max_frame: int | None) -> None:
         self.client_max_frame = max_frame
 
@@ -485,100 +417,6 @@ class WarungConnection(Protocol, TimeoutMixin):
         if identity is not None:
             self.user = identity.username
         self.factory.signed_in(self, previous, identity)
-
-    def send_event(self, event: str, data: dict[str, Any]) -> None:
-        """A push that is never conflated (order changes, shutdown notices), but dropped as
-        a `seq` gap past the push budget."""
-        if self.closing:
-            return
-        self.seq += 1
-        body = packb(push(event, self.seq, data))
-        if self.client_max_frame is not None and len(body) > self.client_max_frame:
-            log.info("skipped a {n}-byte push over the client's max_frame", n=len(body))
-            self._pushes.dropped += 1
-            return  # the client sees the gap in seq
-        self._push(frame(body))
-
-    def send_stock(self, product_id: int, template: PushTemplate) -> None:
-        """A stock value: written now, or kept as the newest for this product while paused."""
-        if self.closing:
-            return
-        if self.paused:
-            self._hold(self.pending_stock, product_id, template, room=True)
-            return
-        self.seq += 1
-        self._push(template.frame(self.seq))
-
-    def send_order(self, order_id: int, template: PushTemplate) -> None:
-        """An order of the staff feed: written now, or kept as the newest for this order
-        while paused. Past `MAX_HELD_ORDERS` orders kept, or past the push budget, a push is
-        dropped but takes its `seq`, so the client sees the gap and asks `order.subscribe`
-        again."""
-        if self.closing:
-            return
-        if self.paused:
-            room = len(self.pending_orders) < MAX_HELD_ORDERS
-            self._hold(self.pending_orders, order_id, template, room)
-            return
-        self.seq += 1
-        data = template.frame(self.seq)
-        if self.client_max_frame is not None and len(data) - HEADER.size > self.client_max_frame:
-            log.info("skipped a {n}-byte push over the client's max_frame", n=len(data))
-            self._pushes.dropped += 1
-            return  # the client sees the gap in seq
-        self._push(data)
-
-    def _push(self, data: bytes) -> None:
-        """Write a push that has taken its `seq`; one past the push budget is dropped, and the
-        client sees the gap in `seq`."""
-        if self._write_within(data, self.limits.max_queued_push_bytes):
-            self._pushes.sent += 1
-        else:
-            self._pushes.dropped += 1
-
-    # -- IPushProducer: the transport's buffer is full, or has drained
-
-    def pauseProducing(self) -> None:
-        if self.paused:
-            return
-        self.paused = True
-        self.tcp.pauseProducing()
-        self._pause_timer = self.factory.clock.callLater(
-            self.limits.paused_close_s, self._paused_too_long
-        )
-
-    def resumeProducing(self) -> None:
-        if not self.paused or self.closing:
-            return
-        self.paused = False
-        self._cancel_pause_timer()
-        stock, self.pending_stock = self.pending_stock, {}
-        orders, self.pending_orders = self.pending_orders, {}
-        self.held_bytes = 0  # each is sent now, held again, or dropped: charged anew
-        for product_id, template in stock.items():
-            self.send_stock(product_id, template)
-        for order_id, template in orders.items():
-            self.send_order(order_id, template)
-        if not self.paused:
-            self.tcp.resumeProducing()
-
-    def stopProducing(self) -> None:
-        self.closing = True
-
-    def _paused_too_long(self) -> None:
-        self._pause_timer = None
-        log.info(
-            "closing conn {conn} ({address}): it took no data for {s} s",
-            **self._where(),
-            s=self.limits.paused_close_s,
-        )
-        self.closing = True
-        self.tcp.abortConnection()
-
-    def _cancel_pause_timer(self) -> None:
-        if self._pause_timer is not None and self._pause_timer.active():
-            self._pause_timer.cancel()
-        self._pause_timer = None
 
 
 def _how(reason: Failure) -> str:

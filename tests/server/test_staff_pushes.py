@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from protocol.framing import encode
-from server import connection
+from server import push_producer
 from tests.server.test_connection import make, read, say_hello
 
 
@@ -34,7 +34,7 @@ def test_a_paused_staff_connection_keeps_the_newest_state_of_each_order():
 
 
 def test_past_the_orders_it_may_keep_a_paused_connection_sees_a_seq_gap(monkeypatch):
-    monkeypatch.setattr(connection, "MAX_HELD_ORDERS", 2)
+    monkeypatch.setattr(push_producer, "MAX_HELD_ORDERS", 2)
     conn, transport, _, hub = make()
     say_hello(conn, transport)
     hub.staff.add(conn)
