@@ -167,8 +167,9 @@ def write_order(db: pw.Database, purchase: Purchase, basket: Basket, now: str) -
         ),
     ).fetchone()
     answer = None if p.settled is None else {"order_id": order_id, **(p.answer or {})}
-    # Claimed before the stock is taken, with its first statement: the same key racing on
-    # another server waits for that one's commit and answers in_progress, never out_of_stock.
+    # A sale's key is claimed before the stock is taken, with its first statement (a
+    # checkout's was, with its first read): the same key racing on another server waits for
+    # that one's commit and answers in_progress, never out_of_stock.
     try:
         if p.claimed:
             idempotency.name_order(db, p.user_id, p.key, order_id)

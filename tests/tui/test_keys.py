@@ -85,7 +85,8 @@ async def test_a_session_ended_elsewhere_goes_back_to_sign_in(shop, customer):
             other.logout()
         await pilot.press("a")  # the next call finds the session gone
         await wait_for(pilot, lambda: isinstance(app.screen, SignInScreen), "sign-in")
-        await wait_for(pilot, lambda: app.screen.query("#signin-message"), "the form")
+        mounted = ("#signin-message", "#username")  # the message a level up from the fields
+        await wait_for(pilot, lambda: all(app.screen.query(n) for n in mounted), "the form")
         assert "session has ended" in label_text(app, "#signin-message")
         assert app.screen.query_one("#username", Input).value == customer.username
 

@@ -143,7 +143,9 @@ async def test_a_kept_session_that_has_ended_asks_for_the_password(shop, custome
     app = make_app(shop)
     async with app.run_test() as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, SignInScreen), "the form")
-        await wait_for(pilot, lambda: app.screen.query("#signin-message"), "the form's message")
+        # the message is mounted a level up from the fields: wait for both
+        mounted = ("#signin-message", "#username")
+        await wait_for(pilot, lambda: all(app.screen.query(n) for n in mounted), "the form")
         assert "session has ended" in label_text(app, "#signin-message")
         assert app.screen.query_one("#username", Input).value == customer.username
         assert settings.kept_session(app_target) is None
