@@ -167,8 +167,8 @@ def test_a_checkout_costs_the_round_trips_of_the_statements_it_reads(pg, monkeyp
     for a batch's last job, in one more at its end; a batch's BEGIN goes with its first
     statement (a lock statement first when a job declares stock) and its COMMIT is one
     more. `cart.add` of a new product reads the cart with the product; `begin_checkout` the
-    cart with its key (whether it names an order already), the order's id and the stock
-    left (its key's claim goes with that); `mark_paid` the order's new status."""
+    cart with its key (its key's claim goes with that read), the order's id and the stock
+    left; `mark_paid` the order's new status."""
     _, db, (p, *_) = pg
     user = User.create(username="buyer", password_hash="x", role="customer").id
     for key in ("warm", "counted"):  # the first checkout prepares its statements
