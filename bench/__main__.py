@@ -23,7 +23,7 @@ from pathlib import Path
 
 from bench import report
 from bench.idle_memory import raise_fd_limit
-from bench.load import BenchError
+from bench.lean_client import BenchError
 from bench.suite import FULL, QUICK, Config, flash_sales, run_all, run_pg_only, run_sqlite_only
 
 DEFAULT_PG = os.environ.get("WARUNG_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")

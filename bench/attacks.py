@@ -37,7 +37,7 @@ from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 from typing import Any
 
-from bench.load import family
+from bench.proc_cpu import family
 from protocol.codec import packb
 from protocol.framing import frame
 from protocol.rules import DEFAULT_MAX_FRAME

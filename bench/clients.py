@@ -1,4 +1,4 @@
-"""Lean clients for `python -m bench` beyond `bench.load`'s: signed in by a known session
+"""Lean clients for `python -m bench` beyond `bench.lean_client`'s: signed in by a known session
 token (no password hash per client), and watchers that stamp the `stock` pushes they get."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from bench.load import HOST, BenchError, LeanClient
+from bench.lean_client import HOST, BenchError, LeanClient
 from protocol.framing import Message
 from protocol.rules import DEFAULT_MAX_FRAME, PROTOCOL_VERSION
 

@@ -14,7 +14,8 @@ import time
 from dataclasses import dataclass, field
 
 from bench.clients import Tally, Watcher, in_batches, opened, signed_in
-from bench.load import PAYMENT, LeanClient
+from bench.lean_client import LeanClient
+from bench.load import PAYMENT
 
 PUSH_TIMEOUT_S = 60.0
 

@@ -19,7 +19,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from bench.clients import Tally, Watcher, in_batches, signed_in
-from bench.load import PAYMENT, BenchError, no_gc_pauses, server_cpu_s
+from bench.lean_client import BenchError
+from bench.load import PAYMENT
+from bench.loops import no_gc_pauses
+from bench.proc_cpu import server_cpu_s
 
 ANSWER_TIMEOUT_S = 120.0
 SOLD_OUT_TIMEOUT_S = 10.0

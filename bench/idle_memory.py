@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.clients import in_batches, signed_in
-from bench.load import LeanClient
+from bench.lean_client import LeanClient
 
 SETTLE_S = 2.0  # for the server to finish the last sign-ins' work before a reading
 

@@ -16,9 +16,7 @@ run never sells out) unless `--port` points at a running warung-server on 127.0.
 catalog holds the BENCH- products and, for `pos`, the clerks bench-clerk-<i> with the
 bench password (see `bench_shop`); the echo server is always started.
 
-The generator shares the machine's cores with the server it measures, so each client is
-kept lean: a bare asyncio Protocol on the sans-IO framing, whose measured loop runs from
-`data_received` (check the answer, write the next request) with no future, task or SDK.
+The clients are `bench.lean_client.LeanClient`s in `bench.loops`' closed loop.
 """
 
 from __future__ import annotations
@@ -27,25 +25,23 @@ import argparse
 import asyncio
 import contextlib
 import csv
-import gc
-import os
 import random
 import re
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from protocol.framing import FrameDecoder, Message, encode
+from bench.lean_client import HOST, BenchError, LeanClient, Step
+from bench.loops import Result, run
 from protocol.rules import DEFAULT_MAX_FRAME, PROTOCOL_VERSION
 
 BENCH_PRODUCTS = 500
 BENCH_STOCK = 10_000_000
-HOST = "127.0.0.1"
 PASSWORD = "bench-password"
 PAYMENT = {"method": "card", "token": "tok"}
 # every client signs up and in from this one address, all at once: lift those limits
@@ -56,183 +52,6 @@ MANY_SIGN_UPS = (
     "failed_logins_per_address_per_min=1000000",
 )
 CASH = {"method": "cash"}
-
-Answer = dict[str, Any]
-Step = Callable[[int], tuple[str, dict[str, Any]]]  # client index -> (op, args)
-
-
-class BenchError(Exception):
-    """An answer or event the run cannot go on with: it stops and says why."""
-
-
-@dataclass
-class Result:
-    name: str
-    count: int = 0
-    errors: int = 0
-    requests: int = 0
-    seconds: float = 0.0
-    cpu: float = 0.0
-    server_cpu: float | None = None
-    latencies: list[float] = field(default_factory=list)
-
-    def line(self) -> str:
-        lat = sorted(self.latencies) or [0.0]
-        p50 = lat[len(lat) // 2] * 1000
-        p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
-        rate = self.count / self.seconds if self.seconds else 0
-        per_request = 1e6 / self.requests if self.requests else 0
-        server = "" if self.server_cpu is None else f", server {self.server_cpu * per_request:5.1f}"
-        return (
-            f"{self.name:<28} {rate:>10,.0f}/s   p50 {p50:6.2f} ms   p99 {p99:7.2f} ms"
-            f"   ({self.count} ok, {self.errors} errors)"
-            f"   µs CPU/req: generator {self.cpu * per_request:5.1f}{server}"
-        )
-
-
-class LeanClient(asyncio.Protocol):
-    """One connection, one request in flight, on the project's sans-IO framing only.
-
-    Each answer is checked (`_check`), then handed to `on_answer(ok, body)`; pushes (no
-    `id`) are skipped. A failure goes to the future the caller awaits (`expect`).
-    """
-
-    def __init__(self) -> None:
-        self.decoder = FrameDecoder(DEFAULT_MAX_FRAME)
-        self.transport: asyncio.Transport | None = None
-        self.request_id = 0
-        self.op = ""
-        self.on_answer: Callable[[bool, Answer], None] = self._unexpected
-        self.waiter: asyncio.Future[Any] | None = None
-        self.error: BenchError | None = None
-        self.closing = False
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.closing:
-            self.fail(BenchError(f"the server closed the connection ({exc or 'no error'})"))
-
-    def data_received(self, data: bytes) -> None:
-        try:
-            for event in self.decoder.feed(data):
-                if not isinstance(event, Message):
-                    raise BenchError(f"bad frame from the server: {event}")
-                body = event.body
-                if "id" in body:  # no id: a push, e.g. the `order` event of a checkout
-                    self.on_answer(self._check(body), body)
-        except BenchError as exc:
-            self.fail(exc)
-
-    def _check(self, body: Answer) -> bool:
-        """True for a success, False for `out_of_stock`; anything else raises BenchError."""
-        if body["id"] != self.request_id:
-            raise BenchError(
-                f"{self.op}: answer has id {body['id']!r}, sent {self.request_id}"
-                f" ({body.get('error') or 'ok'})"
-            )
-        if body.get("ok") is True:
-            return True
-        error = body.get("error") or {}
-        if error.get("code") == "out_of_stock":
-            return False
-        raise BenchError(f"{self.op} failed: {error.get('code')}: {error.get('message')}")
-
-    def _unexpected(self, ok: bool, body: Answer) -> None:
-        raise BenchError(f"answer with no request waiting for it: {body}")
-
-    def send(self, op: str, args: dict[str, Any]) -> None:
-        assert self.transport is not None
-        self.request_id += 1
-        self.op = op
-        self.transport.write(encode({"id": self.request_id, "op": op, "args": args}))
-
-    def expect(self) -> asyncio.Future[Any]:
-        """A fresh future for the next outcome; fails at once if the connection has."""
-        self.waiter = asyncio.get_running_loop().create_future()
-        if self.error is not None:
-            self.waiter.set_exception(self.error)
-        return self.waiter
-
-    def fail(self, exc: BenchError) -> None:
-        self.error = self.error or exc
-        if self.waiter is not None and not self.waiter.done():
-            self.waiter.set_exception(exc)
-        if self.transport is not None:
-            self.transport.close()
-
-    async def call(self, op: str, **args: Any) -> Answer:
-        """Send one request and wait for its result: for setup, not for the measured loop."""
-        waiter = self.expect()
-
-        def settle(ok: bool, body: Answer) -> None:
-            if ok:
-                waiter.set_result(body["result"])
-            else:
-                waiter.set_exception(BenchError(f"{op} failed: {body['error']}"))
-
-        self.on_answer = settle
-        self.send(op, args)
-        return await waiter
-
-    def close(self) -> None:
-        self.closing = True
-        if self.waiter is not None and not self.waiter.done():
-            self.waiter.cancel()
-        if self.transport is not None:
-            self.transport.close()
-
-
-class ClosedLoop:
-    """Runs one client through a scenario's steps until the deadline, from its callbacks.
-
-    An iteration is every step in turn; its latency runs from the first request sent to the
-    last answer. `out_of_stock` counts as an error and starts the next iteration.
-    """
-
-    __slots__ = ("began", "client", "deadline", "done", "index", "result", "step", "steps")
-
-    def __init__(
-        self, client: LeanClient, index: int, steps: list[Step], result: Result, deadline: float
-    ) -> None:
-        self.client, self.index, self.steps = client, index, steps
-        self.result, self.deadline = result, deadline
-        self.step, self.began = 0, 0.0
-        self.done: asyncio.Future[None] | None = None
-
-    def start(self) -> asyncio.Future[None]:
-        self.done = self.client.expect()
-        self.client.on_answer = self.answer
-        self.begin()
-        return self.done
-
-    def begin(self) -> None:
-        now = time.perf_counter()
-        if now >= self.deadline:
-            self.finish()
-            return
-        self.step, self.began = 0, now
-        self.client.send(*self.steps[0](self.index))
-
-    def finish(self) -> None:
-        if self.done is not None and not self.done.done():
-            self.done.set_result(None)
-
-    def answer(self, ok: bool, body: Answer) -> None:
-        result = self.result
-        result.requests += 1
-        if not ok:
-            result.errors += 1
-        elif self.step + 1 < len(self.steps):
-            self.step += 1
-            self.client.send(*self.steps[self.step](self.index))
-            return
-        else:
-            result.latencies.append(time.perf_counter() - self.began)
-            result.count += 1
-        self.begin()
 
 
 def start(argv: list[str], pattern: str) -> tuple[subprocess.Popen[str], int]:
@@ -311,64 +130,6 @@ async def clerk_at_till(port: int, index: int) -> LeanClient:
 
 async def close_tills(clerks: list[LeanClient]) -> None:
     await asyncio.gather(*(c.call("clerk.register.close", counted_cash=0) for c in clerks))
-
-
-def family(pid: int) -> list[list[str]]:
-    """The /proc stat fields (after the command name) of process `pid` and of its live
-    children (a SQLite server's writer process)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:  # gone meanwhile
-            continue
-        if stat.parent.name == str(pid) or fields[1] == str(pid):
-            found.append(fields)
-    return found
-
-
-def server_cpu_s(pid: int | None) -> float | None:
-    """CPU seconds used so far by process `pid` and its live children, from /proc; None
-    when the server is not ours to watch."""
-    if pid is None or not Path("/proc/self/stat").exists():
-        return None
-    ticks = sum(int(fields[11]) + int(fields[12]) for fields in family(pid))  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-@contextlib.contextmanager
-def no_gc_pauses() -> Iterator[None]:
-    """No cyclic garbage collection in this process, the clients', meanwhile (as `timeit`
-    times): a full collection over thousands of clients took 30-110 ms here, and an answer
-    or push waiting for it would be timed as the server's."""
-    gc.collect()
-    gc.freeze()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-        gc.unfreeze()
-
-
-async def run(
-    name: str, clients: list[LeanClient], steps: list[Step], duration: float, server: int | None
-) -> Result:
-    """Every client in a closed loop for `duration` seconds; also the CPU time used by the
-    generator and by the server (process id `server`) meanwhile."""
-    result = Result(name)
-    with no_gc_pauses():  # its collection first, before the clocks start
-        server_began = server_cpu_s(server)
-        cpu, began = time.process_time(), time.perf_counter()
-        deadline = began + duration
-        loops = [ClosedLoop(c, i, steps, result, deadline) for i, c in enumerate(clients)]
-        await asyncio.gather(*(loop.start() for loop in loops))
-    result.seconds = time.perf_counter() - began
-    result.cpu = time.process_time() - cpu
-    server_ended = server_cpu_s(server)
-    if server_began is not None and server_ended is not None:
-        result.server_cpu = server_ended - server_began
-    return result
 
 
 async def bench_ids(client: LeanClient) -> list[int]:

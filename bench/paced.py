@@ -1,6 +1,6 @@
 """Clients at a set pace: each begins an iteration at fixed times, whatever the last took.
 
-A closed loop (`bench.load.ClosedLoop`) keeps every client busy, so its latency is the queue
+A closed loop (`bench.loops.ClosedLoop`) keeps every client busy, so its latency is the queue
 it builds: p50 is about clients / rate, whatever the server does. Paced clients offer a
 rate of the bench's choosing instead (a shop's customers do not check out back to back),
 and an iteration's latency runs from the time it was due, so a server that falls behind is
@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from bench.load import ClosedLoop, LeanClient, Result, Step, no_gc_pauses
+from bench.lean_client import LeanClient, Step
+from bench.loops import ClosedLoop, Result, no_gc_pauses
 
 
 class PacedLoop(ClosedLoop):

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import IO
 
 from bench.fanout import LIMITS
-from bench.load import BenchError, server_cpu_s
+from bench.lean_client import BenchError
+from bench.proc_cpu import server_cpu_s
 
 HERE = Path(__file__).parent
 LISTENING = r"listening on [\d.]+:(\d+)"

@@ -20,17 +20,9 @@ from bench.clients import in_batches, opened, signed_in
 from bench.fanout_tail import Audience, floor_audience, percentile_ms, warung_audience
 from bench.flash_sale import flash_sale
 from bench.idle_memory import idle_memory
-from bench.load import (
-    LeanClient,
-    Result,
-    cash_sale,
-    clerk_at_till,
-    close_tills,
-    no_gc_pauses,
-    ping,
-    run,
-    shop_scenarios,
-)
+from bench.lean_client import LeanClient
+from bench.load import cash_sale, clerk_at_till, close_tills, ping, shop_scenarios
+from bench.loops import Result, no_gc_pauses, run
 from bench.paced import run_paced
 from bench.processes import Proc, started
 from bench.shop import Shop, pg_schema, prepare

@@ -1,5 +1,5 @@
 """The load generator's own machinery, without a server: the paced loop (`bench.paced`) and
-the pause it keeps out of its timings (`bench.load.no_gc_pauses`)."""
+the pause it keeps out of its timings (`bench.loops.no_gc_pauses`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import asyncio
 import gc
 from typing import Any
 
-from bench.load import LeanClient, Result, no_gc_pauses
+from bench.lean_client import LeanClient
+from bench.loops import Result, no_gc_pauses
 from bench.paced import run_paced
 
 
