@@ -1,23 +1,33 @@
-"""CPU time read from /proc: of a server and its writer process."""
+"""CPU time read from /proc: of a server and its writer process, of the PostgreSQL on this
+machine, and of the whole machine, so a run can say which of them filled the cores."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _stats() -> Iterator[tuple[str, str, list[str]]]:
+    """(pid, command name, the fields after the name) of every process still there."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # gone meanwhile
+            continue
+        head, tail = text.rsplit(")", 1)
+        yield stat.parent.name, head.split("(", 1)[1], tail.split()
 
 
 def family(pid: int) -> list[list[str]]:
     """The /proc stat fields (after the command name) of process `pid` and of its live
     children (a SQLite server's writer process)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:  # gone meanwhile
-            continue
-        if stat.parent.name == str(pid) or fields[1] == str(pid):
-            found.append(fields)
-    return found
+    return [fields for found, _, fields in _stats() if str(pid) in (found, fields[1])]
 
 
 def server_cpu_s(pid: int | None) -> float | None:
@@ -26,4 +36,49 @@ def server_cpu_s(pid: int | None) -> float | None:
     if pid is None or not Path("/proc/self/stat").exists():
         return None
     ticks = sum(int(fields[11]) + int(fields[12]) for fields in family(pid))  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
+    return ticks / TICK
+
+
+def postgres_cpu_s() -> float | None:
+    """CPU seconds used so far by the PostgreSQL processes on this machine: the live ones'
+    own, and the exited backends' that the postmaster has collected (its children's times).
+    None when no PostgreSQL runs here."""
+    postgres = [(pid, fields) for pid, name, fields in _stats() if name == "postgres"]
+    pids = {pid for pid, _ in postgres}
+    if not postgres:
+        return None
+    ticks = 0
+    for _, fields in postgres:
+        ticks += int(fields[11]) + int(fields[12])
+        if fields[1] not in pids:  # the postmaster
+            ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
+    return ticks / TICK
+
+
+def busy_s() -> float:
+    """CPU seconds all the machine's cores have spent busy so far (not idle, not waiting)."""
+    ticks = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, ticks[:8])
+    return (user + nice + system + irq + softirq + steal) / TICK
+
+
+@dataclass
+class Usage:
+    """What a block of work used of the machine: `busy` is the share of all its cores (1.0
+    is every core busy throughout), `postgres_s` the database's CPU seconds."""
+
+    busy: float = 0.0
+    postgres_s: float = float("nan")
+
+
+@contextlib.contextmanager
+def machine_usage() -> Iterator[Usage]:
+    """The machine's CPU and PostgreSQL's over the block, filled in when it ends."""
+    usage = Usage()
+    postgres, busy, wall = postgres_cpu_s(), busy_s(), time.perf_counter()
+    yield usage
+    wall = time.perf_counter() - wall
+    usage.busy = (busy_s() - busy) / (wall * (os.cpu_count() or 1))
+    ended = postgres_cpu_s()
+    if postgres is not None and ended is not None:
+        usage.postgres_s = ended - postgres

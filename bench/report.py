@@ -121,7 +121,24 @@ def pg_rows(s: dict[str, list[float]], clients: int, echo_us: float | None) -> l
             median(s, "pg_one_cpu_us"), cpu_floor, cpu_floor_name, "µs"),
         Row("server CPU per checkout (no target)", "two servers (PostgreSQL)",
             median(s, "pg_two_cpu_us"), cpu_floor, cpu_floor_name, "µs"),
+        *limit_rows(s, floor8),
     ]  # fmt: skip
+
+
+def limit_rows(s: dict[str, list[float]], floor8: str) -> list[Row]:
+    """Where the PostgreSQL runs' limit is: how busy the machine's cores were (100% is every
+    core, the database, servers and load generator together) and the database's own CPU per
+    checkout, each beside the eight-connection floor's."""
+    cores = f"% of {os.cpu_count()} cores"
+    made = []
+    for name, where in (("one", "one server (PostgreSQL)"), ("two", "two servers (PostgreSQL)")):
+        made += [
+            Row("machine busy (no target)", where, 100 * median(s, f"pg_{name}_busy"),
+                100 * median(s, "psycopg2_8_busy"), floor8, cores),
+            Row("database CPU per checkout (no target)", where, median(s, f"pg_{name}_db_us"),
+                median(s, "psycopg2_8_db_us"), floor8, "µs"),
+        ]  # fmt: skip
+    return made
 
 
 def machine() -> dict[str, Any]:

@@ -24,6 +24,7 @@ from bench.lean_client import LeanClient
 from bench.load import cash_sale, clerk_at_till, close_tills, ping, shop_scenarios
 from bench.loops import Result, no_gc_pauses, run
 from bench.paced import run_paced
+from bench.proc_cpu import Usage, machine_usage
 from bench.processes import Proc, started
 from bench.shop import Shop, pg_schema, prepare
 
@@ -109,20 +110,24 @@ async def pg_section(cfg: Config, shop: Shop, url: str, one: Proc, two: Proc) ->
     try:
         for _ in range(cfg.rounds):
             for connections in (1, 8):
-                floor = await asyncio.to_thread(
-                    floors.pg_floor, url, shop.product_ids, connections, cfg.duration
-                )
+                with machine_usage() as used:
+                    floor = await asyncio.to_thread(
+                        floors.pg_floor, url, shop.product_ids, connections, cfg.duration
+                    )
                 add(samples, f"psycopg2_{connections}_per_s", floor.rate)
                 add(samples, f"psycopg2_{connections}_p50_ms", floor.p50_ms)
                 add(samples, f"psycopg2_{connections}_cpu_us", floor.cpu_us)
+                add_usage(samples, f"psycopg2_{connections}", used, floor.checkouts)
             for name, clients, servers in (("one", alone, [one]), ("two", pair, [one, two])):
                 cpu = sum(s.cpu_s() for s in servers)
-                result = await run(name, clients, steps, cfg.duration, None)
+                with machine_usage() as used:
+                    result = await run(name, clients, steps, cfg.duration, None)
                 cpu = sum(s.cpu_s() for s in servers) - cpu
                 add(samples, f"pg_{name}_per_s", result.count / result.seconds)
                 add(samples, f"pg_{name}_p50_ms", p50_ms(result))
                 add(samples, f"pg_{name}_cpu_us", cpu / max(1, result.count) * 1e6)
                 add(samples, f"pg_{name}_errors", result.errors)
+                add_usage(samples, f"pg_{name}", used, result.count)
             pace = PACE_OF_FLOOR * samples["psycopg2_8_per_s"][-1]
             paced = await run_paced("one, paced", alone, steps, cfg.duration, pace)
             add(samples, "pg_paced_per_s", paced.count / paced.seconds)
@@ -163,6 +168,12 @@ async def fanout_section(cfg: Config, audiences: dict[str, Audience]) -> dict[st
 
 def add(samples: Samples, name: str, value: float) -> None:
     samples.setdefault(name, []).append(value)
+
+
+def add_usage(samples: Samples, name: str, used: Usage, checkouts: int) -> None:
+    """The machine's busy share and the database's CPU per checkout, for where the limit is."""
+    add(samples, f"{name}_busy", used.busy)
+    add(samples, f"{name}_db_us", used.postgres_s / max(1, checkouts) * 1e6)
 
 
 @contextlib.contextmanager
