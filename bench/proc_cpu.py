@@ -39,20 +39,41 @@ def server_cpu_s(pid: int | None) -> float | None:
     return ticks / TICK
 
 
-def postgres_cpu_s() -> float | None:
+def postgres_cpu_s(wait: float = 2.0) -> float | None:
     """CPU seconds used so far by the PostgreSQL processes on this machine: the live ones'
     own, and the exited backends' that the postmaster has collected (its children's times).
-    None when no PostgreSQL runs here."""
-    postgres = [(pid, fields) for pid, name, fields in _stats() if name == "postgres"]
-    pids = {pid for pid, _ in postgres}
-    if not postgres:
+    None when no PostgreSQL runs here.
+
+    /proc is read one process at a time, so a backend collected meanwhile could be missed
+    (the postmaster read before, the backend gone after) or counted twice. Two readings in
+    a row that agree on the processes and on the postmaster's collected times are
+    consistent; this reads until two do, for up to `wait` seconds."""
+    deadline = time.monotonic() + wait
+    found = _postgres()
+    while True:
+        again = _postgres()
+        stable = _shape(again) == _shape(found)
+        found = again
+        if stable or time.monotonic() > deadline:
+            break
+    if not found:
         return None
     ticks = 0
-    for _, fields in postgres:
+    for fields in found.values():
         ticks += int(fields[11]) + int(fields[12])
-        if fields[1] not in pids:  # the postmaster
+        if fields[1] not in found:  # the postmaster
             ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
     return ticks / TICK
+
+
+def _postgres() -> dict[str, list[str]]:
+    return {pid: fields for pid, name, fields in _stats() if name == "postgres"}
+
+
+def _shape(found: dict[str, list[str]]) -> tuple[frozenset[str], tuple[str, ...]]:
+    """The processes, and the postmaster's collected times: what a collection changes."""
+    collected = (f for fields in found.values() if fields[1] not in found for f in fields[13:15])
+    return frozenset(found), tuple(collected)
 
 
 def busy_s() -> float:

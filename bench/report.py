@@ -167,12 +167,13 @@ def fmt(value: float) -> str:
 
 
 def table(made: list[Row]) -> str:
-    head = f"{'metric':<36} {'where':<26} {'warung':>9} {'floor':>9} {'ratio':>6}  target"
+    wide = max([len("metric"), *(len(row.metric) for row in made)])
+    head = f"{'metric':<{wide}} {'where':<26} {'warung':>9} {'floor':>9} {'ratio':>6}  target"
     lines = [head, "-" * len(head)]
     for row in made:
         met = {True: "met", False: "NOT met", None: ""}[row.met]
         lines.append(
-            f"{row.metric:<36} {row.where:<26} {fmt(row.warung):>9} {fmt(row.floor):>9}"
+            f"{row.metric:<{wide}} {row.where:<26} {fmt(row.warung):>9} {fmt(row.floor):>9}"
             f" {row.ratio:>6.2f}  {row.target} {met}  ({row.unit}; floor: {row.floor_name})"
         )
     return "\n".join(lines)

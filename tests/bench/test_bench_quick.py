@@ -44,6 +44,9 @@ def test_quick_run_writes_the_table_json_and_chart(tmp_path: Path, pg_url: str) 
     assert ("server CPU per POS sale", "one server (SQLite)") in rows
     assert ("checkouts/s, two servers / one", "PostgreSQL") in rows
     assert ("checkout p50, 10 paced clients", "one server (PostgreSQL)") in rows
+    for where in ("one server (PostgreSQL)", "two servers (PostgreSQL)"):
+        assert 0 < rows[("machine busy (no target)", where)]["warung"] <= 105
+        assert ("database CPU per checkout (no target)", where) in rows
     for row in document["rows"]:
         assert math.isfinite(row["warung"]) and row["warung"] > 0, row
         assert math.isfinite(row["floor"]) and row["floor"] > 0, row
