@@ -70,9 +70,9 @@ def only(cfg: Config, section: str, url: str | None) -> None:
         if section == "flash":
             print(report.flash_table(asyncio.run(flash_sales(cfg, url))))
             return
-        if url is None and section == "pg":
-            sys.exit("bench: --only pg needs PostgreSQL")
         if section == "pg":
+            if url is None:
+                sys.exit("bench: --only pg needs PostgreSQL")
             samples = asyncio.run(run_pg_only(cfg, url))
             made = report.pg_rows(samples, cfg.clients, None)
         else:

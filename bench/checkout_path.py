@@ -27,8 +27,8 @@ import peewee as pw
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.testing import StringTransport
-from writer import PASSWORD, customer_name, shop  # bench/writer.py: the same bench shop
 
+from bench.writer import PASSWORD, customer_name, shop  # the same bench shop
 from protocol.codec import packb, unpackb_own
 from protocol.framing import FrameDecoder, Message, encode
 from protocol.rules import PROTOCOL_VERSION
@@ -102,7 +102,8 @@ def in_process_server(db: pw.Database) -> Server:
     limits = Limits(rate_per_s=10**9, burst=10**9, max_connections_per_address=10**6)
     server = Server(db, "sqlite://", reactor, limits, 0.0)
     writes = ReplayWrites(db)
-    server.dbx.write, server.dbx.read = writes.write, writes.read  # every service's
+    server.dbx.write = writes.write  # type: ignore[method-assign]  # every service's
+    server.dbx.read = writes.read  # type: ignore[method-assign]
     server.hashing.run = _hash_here  # type: ignore[method-assign]  # sign-ins answer at once
     return server
 

@@ -7,14 +7,18 @@ between it and warung-server is what the real work (dispatch, checks, database) 
 from __future__ import annotations
 
 import sys
+from typing import Any
 
-from twisted.internet import protocol, reactor
+from twisted.internet import protocol
+from twisted.internet import reactor as default_reactor
 
 from protocol.envelope import success
 from protocol.framing import FrameDecoder, Message, encode
 
 
 class Echo(protocol.Protocol):
+    transport: Any  # a TCP transport once connected
+
     def connectionMade(self) -> None:
         self.decoder = FrameDecoder()
 
@@ -28,6 +32,7 @@ class Echo(protocol.Protocol):
 
 
 def main() -> None:
+    reactor: Any = default_reactor
     factory = protocol.Factory.forProtocol(Echo)
     port = reactor.listenTCP(int(sys.argv[1]) if len(sys.argv) > 1 else 0, factory)
     print(f"echo listening on 127.0.0.1:{port.getHost().port}", flush=True)

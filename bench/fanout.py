@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-import psycopg2
+import psycopg2  # type: ignore[import-untyped]  # no stubs here (types-psycopg2)
 
 from protocol.client import AsyncClient
 from protocol.rules import DEMO_ACCOUNT_RE
@@ -60,6 +60,7 @@ async def measure(buy_port: int, watch_port: int, passwords: dict, subscribers: 
     items = (await buyer.call("catalog.list", limit=200))["items"]
     product = max(items, key=lambda p: p["stock"])
     token = buyer.token
+    assert token is not None, "the buyer signed in"
     arrived: list[float] = []
     watchers = []
 

@@ -11,14 +11,18 @@ it and warung's fan-out is what warung's own path (the write, the hub, the per-c
 from __future__ import annotations
 
 import sys
+from typing import Any
 
-from twisted.internet import protocol, reactor
+from twisted.internet import protocol
+from twisted.internet import reactor as default_reactor
 
 from protocol.envelope import success
 from protocol.framing import FrameDecoder, Message, encode
 
 
 class FanOut(protocol.Protocol):
+    transport: Any  # a TCP transport once connected
+
     def __init__(self, watchers: dict[int, set[FanOut]]) -> None:
         self.watchers = watchers
         self.decoder = FrameDecoder()
@@ -55,6 +59,7 @@ class FanOutFactory(protocol.Factory):
 
 
 def main() -> None:
+    reactor: Any = default_reactor
     port = reactor.listenTCP(int(sys.argv[1]) if len(sys.argv) > 1 else 0, FanOutFactory())
     print(f"fan-out listening on 127.0.0.1:{port.getHost().port}", flush=True)
     reactor.run()

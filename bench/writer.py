@@ -44,7 +44,9 @@ def customer_name(i: int) -> str:
 
 @write_job
 def select_one(db: pw.Database) -> int:
-    return sql.one(db, "SELECT 1")[0]
+    row = sql.one(db, "SELECT 1")
+    assert row is not None
+    return int(row[0])
 
 
 def shop(folder: Path, customers: int) -> tuple[pw.Database, list[int], list[int]]:
@@ -63,7 +65,8 @@ def shop(folder: Path, customers: int) -> tuple[pw.Database, list[int], list[int
     if others:
         User.insert_many(others).execute()
     names = [customer_name(i) for i in range(customers)]
-    found = dict(User.select(User.username, User.id).where(User.username.in_(names)).tuples())
+    chosen = User.select(User.username, User.id).where(User.username.in_(names))
+    found = {user.username: user.id for user in chosen}
     users = [found[name] for name in names]
     Product.update(stock=STOCK, initial_stock=STOCK).execute()
     products = [p.id for p in Product.select(Product.id).limit(customers)]
