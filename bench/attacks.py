@@ -1,19 +1,12 @@
 """The attacks of issue 14, each against a fresh server, with a well-behaved client measured.
 
-For each attack a `warung-server` starts on a fresh SQLite demo shop in a temp dir. A
-well-behaved customer (a separate process, one `cart.get` every 10 ms) measures its
-latency while nothing else happens, then during the attack, which runs from threads of
-this process over raw sockets for a bounded time. The server's memory (its RSS plus its
-writer process's, from /proc) is read before and sampled during the attack (the peak is
-shown). Each attack prints one line per metric, before -> during, then its own counts:
+Each attack runs from threads of this process over raw sockets for a bounded time, from
+loopback addresses of its own, against a fresh server; `bench/attack_harness.py` starts
+it and measures the good client's latency and the server's memory before and during.
+Each attack prints one line per metric, before -> during, then its own counts:
 
     python -m bench.attacks                   # every attack, about 3 minutes
     python -m bench.attacks slowloris wal     # some of them; --seconds sets each attack's length
-
-Different clients come from different loopback addresses: a socket bound to 127.0.0.2
-before it connects to 127.0.0.1 is another address to the server (Linux routes all of
-127.0.0.0/8 to the loopback device). The good client always comes from 127.0.0.1
-(`bench/attack_harness.py` holds what measures each attack).
 
 Run it from the repository root: it reuses the end-to-end harness of tests/e2e.
 """

@@ -171,9 +171,11 @@ def add(samples: Samples, name: str, value: float) -> None:
 
 
 def add_usage(samples: Samples, name: str, used: Usage, checkouts: int) -> None:
-    """The machine's busy share and the database's CPU per checkout, for where the limit is."""
+    """The machine's busy share and, when PostgreSQL runs on this machine, the database's
+    CPU per checkout: where the limit is."""
     add(samples, f"{name}_busy", used.busy)
-    add(samples, f"{name}_db_us", used.postgres_s / max(1, checkouts) * 1e6)
+    if used.postgres_s is not None:
+        add(samples, f"{name}_db_us", used.postgres_s / max(1, checkouts) * 1e6)
 
 
 @contextlib.contextmanager

@@ -12,7 +12,6 @@ customer, then leaves them idle for `--idle` seconds and reads /proc for the pro
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import tempfile
 import time
@@ -20,22 +19,16 @@ from pathlib import Path
 
 from selenium.webdriver.common.keys import Keys
 
+from bench.proc_cpu import cpu_s, processes
 from tests.e2e.harness import Servers
 from tests.web.browser import DESKTOP, Browser
 from tests.web.webproc import WebProcess
 
-TICKS = os.sysconf("SC_CLK_TCK")
-
 
 def descendants(pid: int) -> list[int]:
     children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
+    for process, _, fields in processes():
+        children.setdefault(int(fields[1]), []).append(int(process))
     found, todo = [], [pid]
     while todo:
         for child in children.get(todo.pop(), []):
@@ -51,11 +44,6 @@ def memory_kib(pid: int) -> tuple[int, int]:
         name, value = line.split(":")
         fields[name] = int(value.split()[0])
     return fields["Pss"], fields["Rss"]
-
-
-def cpu_s(pid: int) -> float:
-    stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(stat[11]) + int(stat[12])) / TICKS  # utime + stime
 
 
 def apps(web: WebProcess) -> list[int]:
