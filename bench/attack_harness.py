@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.proc_cpu import family
+from bench.stats import percentile_ms
 from protocol.framing import frame
 from tests.e2e.harness import ServerProcess, Servers
 from tests.e2e.raw import RawConnection
@@ -128,11 +129,7 @@ def good_client(port: int, token: str, phase: Synchronized[int], out: Any) -> No
 
 
 def percentile(values: list[float], share: float) -> str:
-    if not values:
-        return "n/a"
-    ordered = sorted(values)
-    ms = ordered[min(len(ordered) - 1, int(len(ordered) * share))] * 1000
-    return f"{ms:.1f} ms"
+    return f"{percentile_ms(values, share):.1f} ms" if values else "n/a"
 
 
 class RssWatch(threading.Thread):

@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 import psycopg2  # type: ignore[import-untyped]  # no stubs here (types-psycopg2)
 
+from bench.stats import percentile_ms
 from protocol.client import AsyncClient
 from protocol.rules import DEMO_ACCOUNT_RE
 
@@ -97,12 +98,9 @@ async def measure(buy_port: int, watch_port: int, passwords: dict, subscribers: 
 
 
 def line(name: str, subscribers: int, lat: list[float]) -> str:
-    def pct(p: float) -> float:
-        return lat[min(len(lat) - 1, int(len(lat) * p))] * 1000
-
     return (
-        f"{name:<22} {subscribers:>5} subscribers   p50 {pct(0.5):7.2f} ms   "
-        f"p99 {pct(0.99):7.2f} ms   max {lat[-1] * 1000:7.2f} ms"
+        f"{name:<22} {subscribers:>5} subscribers   p50 {percentile_ms(lat, 0.5):7.2f} ms   "
+        f"p99 {percentile_ms(lat, 0.99):7.2f} ms   max {percentile_ms(lat, 1.0):7.2f} ms"
     )
 
 

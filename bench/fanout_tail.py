@@ -95,8 +95,3 @@ async def floor_audience(port: int, products: dict[int, int]) -> Audience:
     buyer = await opened(LeanClient, port)
     watchers = await in_batches(watcher, max(products))
     return Audience(buyer, watchers, products, warung=False)
-
-
-def percentile_ms(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * p))] * 1000

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from bench.lean_client import Answer, LeanClient, Step
 from bench.proc_cpu import server_cpu_s
+from bench.stats import percentile_ms
 
 
 @dataclass
@@ -26,9 +27,8 @@ class Result:
     latencies: list[float] = field(default_factory=list)
 
     def line(self) -> str:
-        lat = sorted(self.latencies) or [0.0]
-        p50 = lat[len(lat) // 2] * 1000
-        p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
+        lat = self.latencies or [0.0]
+        p50, p99 = percentile_ms(lat, 0.5), percentile_ms(lat, 0.99)
         rate = self.count / self.seconds if self.seconds else 0
         per_request = 1e6 / self.requests if self.requests else 0
         server = "" if self.server_cpu is None else f", server {self.server_cpu * per_request:5.1f}"

@@ -17,7 +17,7 @@ from typing import Any
 
 from bench import floors, processes
 from bench.clients import in_batches, opened, signed_in
-from bench.fanout_tail import Audience, floor_audience, percentile_ms, warung_audience
+from bench.fanout_tail import Audience, floor_audience, warung_audience
 from bench.flash_sale import flash_sale
 from bench.idle_memory import idle_memory
 from bench.lean_client import LeanClient
@@ -27,6 +27,7 @@ from bench.paced import run_paced
 from bench.proc_cpu import Usage, machine_usage
 from bench.processes import Proc, started
 from bench.shop import Shop, pg_schema, prepare
+from bench.stats import percentile_ms
 
 STOCK = 10_000_000
 PACE_OF_FLOOR = 0.5  # the paced PostgreSQL run's rate, as a share of the psycopg2 floor's
