@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-import psycopg2  # type: ignore[import-untyped]  # no stubs here (types-psycopg2)
+import psycopg2
 
 from bench.stats import percentile_ms
 from protocol.client import AsyncClient

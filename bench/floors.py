@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from itertools import count
 from typing import Any
 
-import psycopg2  # type: ignore[import-untyped]  # no stubs here (types-psycopg2)
+import psycopg2
 
 from bench.shop import CUSTOMER
 from server import sql

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
-import psycopg2  # type: ignore[import-untyped]  # no stubs here (types-psycopg2)
+import psycopg2
 
 from bench.fanout import fresh_schema
 from bench.load import PASSWORD, clerk_name

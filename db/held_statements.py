@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import peewee as pw
-import psycopg2.extensions  # type: ignore[import-untyped]  # no stubs here (types-psycopg2)
+import psycopg2.extensions
 
 # peewee ships type stubs for peewee, but none for playhouse
 from playhouse.pool import PooledPostgresqlDatabase  # type: ignore[import-untyped]
@@ -150,7 +150,7 @@ def later(db: pw.Database, statement: str, params: Sequence[Any] = ()) -> None:
         held.add(statement, params)
 
 
-class HoldingPostgresqlDatabase(PooledPostgresqlDatabase):  # type: ignore[misc]
+class HoldingPostgresqlDatabase(PooledPostgresqlDatabase):
     """The pooled PostgreSQL database, whose statements go after the held ones. Inside
     `holding`, a transaction's BEGIN waits too, its COMMIT carries what still waits, and a
     rollback (to a savepoint, too) forgets what waits: it was all to be undone."""

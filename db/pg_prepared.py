@@ -21,7 +21,7 @@ from functools import lru_cache
 from typing import Any
 
 import peewee as pw
-import psycopg2.extensions  # type: ignore[import-untyped]  # no stubs here (types-psycopg2)
+import psycopg2.extensions
 
 from db.held_statements import send_held
 
@@ -31,7 +31,7 @@ PREPARABLE = ("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")
 INT_RANGE = range(-(2**31), 2**31)
 
 
-class PreparingConnection(psycopg2.extensions.connection):  # type: ignore[misc]
+class PreparingConnection(psycopg2.extensions.connection):
     """A psycopg2 connection that remembers the statements it has prepared."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import peewee as pw
-import psycopg2  # type: ignore[import-untyped]  # no stubs here (types-psycopg2)
+import psycopg2
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 import peewee as pw
-import psycopg2  # type: ignore[import-untyped]  # no stubs here (types-psycopg2)
+import psycopg2
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 
