@@ -26,7 +26,7 @@ from twisted.logger import Logger
 
 from server.audit import audit, target_of
 from server.clock import Clock
-from server.dbexec import DatabaseExecutor
+from server.dbexec import Executor
 from server.write_jobs import write_job
 
 log = Logger()
@@ -40,7 +40,7 @@ Row = tuple[int | None, str, str | None, dict[str, Any], str]  # user, action, t
 class AuditFeed:
     """A `SecurityLog` listener that queues audit rows and writes them in batches."""
 
-    def __init__(self, dbx: DatabaseExecutor, clock: Clock, max_queued: int = MAX_QUEUED) -> None:
+    def __init__(self, dbx: Executor, clock: Clock, max_queued: int = MAX_QUEUED) -> None:
         self.dbx = dbx
         self.clock = clock
         self.max_queued = max_queued

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import peewee as pw
 from twisted.internet.defer import Deferred
@@ -37,6 +37,15 @@ log = Logger()
 
 def is_postgres(db: pw.Database) -> bool:
     return isinstance(db, pw.PostgresqlDatabase)
+
+
+class Executor(Protocol):
+    """What the services use of a `DatabaseExecutor`: reads on a reader thread and write
+    jobs through the writer, each as a Deferred fired on the reactor thread."""
+
+    def read(self, work: Callable[[pw.Database], T]) -> Deferred[T]: ...
+
+    def write(self, job: Callable[..., T], *args: Any) -> Deferred[T]: ...
 
 
 class DatabaseExecutor:

@@ -21,7 +21,7 @@ from twisted.internet.task import LoopingCall
 
 from db.change_notice import CHANGED_SETTING
 from server import sql
-from server.dbexec import DatabaseExecutor
+from server.dbexec import Executor
 from server.events import EventHub, StockChange
 from server.periodic import logged
 from server.services.catalog import all_products
@@ -31,9 +31,7 @@ POLL_S = 0.5
 
 
 class ImportWatch:
-    def __init__(
-        self, dbx: DatabaseExecutor, hub: EventHub, cache: ProductCache, reactor: Any
-    ) -> None:
+    def __init__(self, dbx: Executor, hub: EventHub, cache: ProductCache, reactor: Any) -> None:
         self.dbx = dbx
         self.hub = hub
         self.cache = cache

@@ -21,7 +21,7 @@ from protocol.errors import NotFound, Unauthenticated
 from protocol.rules import STAFF_ROLES
 from server import sql
 from server.clock import Clock
-from server.dbexec import DatabaseExecutor
+from server.dbexec import Executor
 from server.dispatch import Call
 from server.limits import Limits
 from server.security_log import SecurityLog
@@ -90,7 +90,7 @@ class AccountSessions:
 
     def __init__(
         self,
-        dbx: DatabaseExecutor,
+        dbx: Executor,
         clock: Clock,
         sessions: Sessions,
         security: SecurityLog,

@@ -22,7 +22,7 @@ from protocol.errors import Conflict
 from protocol.ops import Op
 from server import sql
 from server.audit import audit, target_of
-from server.dbexec import DatabaseExecutor
+from server.dbexec import Executor
 from server.dispatch import Call
 from server.events import EventHub, StockChange
 from server.pg_events import announce_stock
@@ -37,7 +37,7 @@ SKU_SHOWN = 64  # the most of a taken sku a message repeats (the op's own bound)
 
 class AdminProductService:
     def __init__(
-        self, dbx: DatabaseExecutor, hub: EventHub, currency: str, cache: ProductCache | None
+        self, dbx: Executor, hub: EventHub, currency: str, cache: ProductCache | None
     ) -> None:
         self.dbx = dbx
         self.hub = hub

@@ -16,14 +16,14 @@ import peewee as pw
 from protocol.errors import BadRequest
 from server import sql, wire
 from server.cursors import Cursors
-from server.dbexec import DatabaseExecutor
+from server.dbexec import Executor
 from server.dispatch import Call
 
 FILTERS = ("action", "user_id", "target", "from", "to")
 
 
 class AuditListService:
-    def __init__(self, dbx: DatabaseExecutor, cursors: Cursors) -> None:
+    def __init__(self, dbx: Executor, cursors: Cursors) -> None:
         self.dbx = dbx
         self.cursors = cursors
 

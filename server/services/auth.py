@@ -21,7 +21,7 @@ from protocol.errors import BadRequest, Conflict, RateLimited, Unauthenticated, 
 from protocol.rules import password_problem
 from server import sql
 from server.clock import Clock
-from server.dbexec import DatabaseExecutor
+from server.dbexec import Executor
 from server.dispatch import Call, Identity
 from server.hashing import Hashing
 from server.limits import AddressLimiter, Limits
@@ -46,7 +46,7 @@ __all__ = ["AuthService", "Sessions", "token_hash"]
 class AuthService:
     def __init__(
         self,
-        dbx: DatabaseExecutor,
+        dbx: Executor,
         clock: Clock,
         sessions: Sessions,
         limits: Limits,

@@ -10,7 +10,7 @@ from twisted.internet.defer import Deferred
 from protocol.errors import BadRequest, InvalidState, OutOfStock
 from protocol.rules import MAX_QTY
 from server import sql, wire
-from server.dbexec import DatabaseExecutor, is_postgres
+from server.dbexec import Executor, is_postgres
 from server.dispatch import Call
 from server.services.catalog import not_found
 from server.write_jobs import write_job
@@ -83,7 +83,7 @@ def cart_map(lines: list[tuple[Any, ...]], currency: str) -> dict[str, Any]:
 
 
 class CartService:
-    def __init__(self, dbx: DatabaseExecutor, currency: str) -> None:
+    def __init__(self, dbx: Executor, currency: str) -> None:
         self.dbx = dbx
         self.currency = currency
 

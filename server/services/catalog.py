@@ -12,7 +12,7 @@ from protocol.errors import NotFound
 from protocol.rules import STAFF_ROLES
 from server import sql
 from server.cursors import Cursors
-from server.dbexec import DatabaseExecutor
+from server.dbexec import Executor
 from server.dispatch import Call
 from server.services.product_cache import ProductCache
 from server.wire import PRODUCT_COLUMNS, product
@@ -23,9 +23,7 @@ def not_found(kind: str, ident: Any) -> NotFound:
 
 
 class CatalogService:
-    def __init__(
-        self, dbx: DatabaseExecutor, cursors: Cursors, cache: ProductCache | None = None
-    ) -> None:
+    def __init__(self, dbx: Executor, cursors: Cursors, cache: ProductCache | None = None) -> None:
         self.dbx = dbx
         self.cursors = cursors
         self.cache = cache

@@ -24,7 +24,7 @@ from twisted.python.failure import Failure
 from protocol.errors import PaymentDeclined, Unavailable
 from protocol.rules import OrderStatus
 from server.clock import Clock
-from server.dbexec import DatabaseExecutor
+from server.dbexec import Executor
 from server.dispatch import Call
 from server.events import EventHub
 from server.idempotency import fingerprint, key_reused
@@ -95,7 +95,7 @@ class PaymentSteps:
 
     def __init__(
         self,
-        dbx: DatabaseExecutor,
+        dbx: Executor,
         hub: EventHub,
         provider: PaymentProvider,
         clock: Clock,
@@ -168,7 +168,7 @@ class Checkouts:
 
     def __init__(
         self,
-        dbx: DatabaseExecutor,
+        dbx: Executor,
         hub: EventHub,
         provider: PaymentProvider,
         currency: str,

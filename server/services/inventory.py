@@ -15,7 +15,7 @@ import peewee as pw
 from protocol.ops import Op
 from server import idempotency, sql
 from server.audit import audit, target_of
-from server.dbexec import DatabaseExecutor
+from server.dbexec import Executor
 from server.dispatch import Call
 from server.events import EventHub, StockChange
 from server.services.cart import out_of_stock
@@ -27,7 +27,7 @@ KINDS: dict[str, str] = {Op.CLERK_RESTOCK: "restock", Op.CLERK_ADJUST: "adjustme
 
 
 class InventoryService:
-    def __init__(self, dbx: DatabaseExecutor, hub: EventHub) -> None:
+    def __init__(self, dbx: Executor, hub: EventHub) -> None:
         self.dbx = dbx
         self.hub = hub
 

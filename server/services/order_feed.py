@@ -8,7 +8,7 @@ from typing import Any
 from twisted.logger import Logger
 
 from protocol.rules import OrderStatus
-from server.dbexec import DatabaseExecutor
+from server.dbexec import Executor
 from server.events import EventHub
 from server.services.order_queries import read_order
 
@@ -16,7 +16,7 @@ log = Logger()
 
 
 class OrderFeed:
-    def __init__(self, dbx: DatabaseExecutor, hub: EventHub) -> None:
+    def __init__(self, dbx: Executor, hub: EventHub) -> None:
         self.dbx = dbx
         self.hub = hub
 

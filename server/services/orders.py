@@ -12,7 +12,7 @@ from typing import Any
 from protocol.rules import STAFF_ROLES, OrderStatus
 from server.clock import Clock
 from server.cursors import Cursors
-from server.dbexec import DatabaseExecutor
+from server.dbexec import Executor
 from server.dispatch import Call
 from server.events import EventHub
 from server.payments import PaymentProvider, pay_back
@@ -24,7 +24,7 @@ from server.services.order_queries import Order, id_page, order_page, read_order
 class OrderService:
     def __init__(
         self,
-        dbx: DatabaseExecutor,
+        dbx: Executor,
         hub: EventHub,
         provider: PaymentProvider,
         currency: str,

@@ -10,7 +10,7 @@ from db.passwords import hash_password
 from protocol.errors import BadRequest
 from protocol.rules import password_problem
 from server import sql
-from server.dbexec import DatabaseExecutor
+from server.dbexec import Executor
 from server.dispatch import Call
 from server.hashing import Hashing
 from server.security_log import SecurityLog
@@ -22,7 +22,7 @@ from server.write_jobs import write_job
 class PasswordService:
     def __init__(
         self,
-        dbx: DatabaseExecutor,
+        dbx: Executor,
         hashing: Hashing,
         reauth: Reauth,
         accounts: AccountSessions,

@@ -25,7 +25,7 @@ from protocol.rules import password_problem
 from server import sql
 from server.audit import audit, target_of
 from server.cursors import Cursors
-from server.dbexec import DatabaseExecutor, is_postgres
+from server.dbexec import Executor, is_postgres
 from server.dispatch import Call
 from server.hashing import Hashing
 from server.pg_events import announce_sign_out
@@ -41,7 +41,7 @@ class SignsOutUsers(Protocol):
 
 class PeopleService:
     def __init__(
-        self, dbx: DatabaseExecutor, hashing: Hashing, sessions: SignsOutUsers, cursors: Cursors
+        self, dbx: Executor, hashing: Hashing, sessions: SignsOutUsers, cursors: Cursors
     ) -> None:
         self.dbx = dbx
         self.hashing = hashing

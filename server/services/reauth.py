@@ -16,7 +16,7 @@ from db.passwords import verify_password
 from protocol.errors import BadRequest, RateLimited
 from server import sql
 from server.clock import Clock
-from server.dbexec import DatabaseExecutor
+from server.dbexec import Executor
 from server.dispatch import Call, Identity
 from server.hashing import Hashing
 from server.limits import AddressLimiter
@@ -33,7 +33,7 @@ def moment(seconds: float) -> str:
 
 class Reauth:
     def __init__(
-        self, hashing: Hashing, dbx: DatabaseExecutor, clock: Clock, security: SecurityLog
+        self, hashing: Hashing, dbx: Executor, clock: Clock, security: SecurityLog
     ) -> None:
         self.hashing = hashing
         self.dbx = dbx

@@ -36,7 +36,7 @@ from protocol.rules import OrderStatus
 from server import idempotency, sql
 from server.audit import audit, target_of
 from server.clock import Clock
-from server.dbexec import DatabaseExecutor
+from server.dbexec import Executor
 from server.dispatch import Call
 from server.events import EventHub
 from server.payments import PAYMENT_TIMEOUT_S, PaymentProvider, not_paid_back, pay_back
@@ -59,7 +59,7 @@ Wanted = list[tuple[int, int | None]]  # (product_id, units or None: all not yet
 
 class RefundService:
     def __init__(
-        self, dbx: DatabaseExecutor, hub: EventHub, provider: PaymentProvider, clock: Clock
+        self, dbx: Executor, hub: EventHub, provider: PaymentProvider, clock: Clock
     ) -> None:
         self.dbx = dbx
         self.hub = hub

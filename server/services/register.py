@@ -18,7 +18,7 @@ from protocol.errors import InvalidState
 from protocol.ops import Op
 from server import sql, wire
 from server.audit import audit, target_of
-from server.dbexec import DatabaseExecutor, is_postgres
+from server.dbexec import Executor, is_postgres
 from server.dispatch import Call
 from server.services.offline import SKEW
 from server.write_jobs import write_job
@@ -32,7 +32,7 @@ Register = dict[str, Any]
 
 
 class RegisterService:
-    def __init__(self, dbx: DatabaseExecutor) -> None:
+    def __init__(self, dbx: Executor) -> None:
         self.dbx = dbx
 
     async def open(self, call: Call) -> Register:

@@ -26,7 +26,7 @@ from protocol.ops import Op
 from protocol.rules import OrderStatus
 from server import sql
 from server.audit import audit, target_of
-from server.dbexec import DatabaseExecutor
+from server.dbexec import Executor
 from server.dispatch import Call
 from server.events import EventHub
 from server.idempotency import fingerprint
@@ -49,9 +49,7 @@ PRODUCT = "SELECT id, sku, name, price, stock, archived, currency FROM products 
 
 
 class SaleService:
-    def __init__(
-        self, dbx: DatabaseExecutor, hub: EventHub, checkouts: Checkouts, currency: str
-    ) -> None:
+    def __init__(self, dbx: Executor, hub: EventHub, checkouts: Checkouts, currency: str) -> None:
         self.dbx = dbx
         self.hub = hub
         self.runs = checkouts.runs

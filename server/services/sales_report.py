@@ -22,7 +22,7 @@ import peewee as pw
 
 from protocol.errors import BadRequest
 from server import sql
-from server.dbexec import DatabaseExecutor, is_postgres
+from server.dbexec import Executor, is_postgres
 from server.dispatch import Call
 
 MAX_DAYS = 366
@@ -60,7 +60,7 @@ Report = dict[str, Any]
 
 
 class SalesReportService:
-    def __init__(self, dbx: DatabaseExecutor, currency: str) -> None:
+    def __init__(self, dbx: Executor, currency: str) -> None:
         self.dbx = dbx
         self.currency = currency
 

@@ -16,7 +16,7 @@ import peewee as pw
 
 from server import sql
 from server.clock import Clock
-from server.dbexec import DatabaseExecutor
+from server.dbexec import Executor
 from server.security_log import SecurityLog
 from server.services.account_sessions import STATE_COLUMNS, Sessions, ended_reason
 from server.services.reauth import moment
@@ -33,7 +33,7 @@ class HeldSessions(Sessions, Protocol):
 
 class SessionCheck:
     def __init__(
-        self, dbx: DatabaseExecutor, clock: Clock, sessions: HeldSessions, security: SecurityLog
+        self, dbx: Executor, clock: Clock, sessions: HeldSessions, security: SecurityLog
     ) -> None:
         self.dbx = dbx
         self.clock = clock

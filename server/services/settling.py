@@ -31,7 +31,7 @@ from twisted.python.failure import Failure
 from protocol.errors import Unavailable, WarungError
 from protocol.rules import OrderStatus
 from server.clock import Clock
-from server.dbexec import DatabaseExecutor
+from server.dbexec import Executor
 from server.events import EventHub
 from server.payments import PaymentProvider, in_time
 from server.services.order_jobs import mark_declined, mark_paid, paid_order, publish
@@ -49,7 +49,7 @@ class Settler:
     """Settles pending orders for this server: a few at a time, never one still running."""
 
     def __init__(
-        self, dbx: DatabaseExecutor, hub: EventHub, provider: PaymentProvider, clock: Clock
+        self, dbx: Executor, hub: EventHub, provider: PaymentProvider, clock: Clock
     ) -> None:
         self.dbx = dbx
         self.hub = hub

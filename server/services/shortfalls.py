@@ -17,7 +17,7 @@ from protocol.errors import InvalidState
 from protocol.ops import Op
 from server import idempotency, sql, wire
 from server.audit import audit, target_of
-from server.dbexec import DatabaseExecutor
+from server.dbexec import Executor
 from server.dispatch import Call
 from server.events import EventHub, StockChange
 from server.services.cart import out_of_stock
@@ -64,7 +64,7 @@ def order_shortfalls(db: pw.Database, order_id: int) -> list[dict[str, int]]:
 
 
 class ShortfallService:
-    def __init__(self, dbx: DatabaseExecutor, hub: EventHub) -> None:
+    def __init__(self, dbx: Executor, hub: EventHub) -> None:
         self.dbx = dbx
         self.hub = hub
 

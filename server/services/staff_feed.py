@@ -7,7 +7,7 @@ from typing import Any
 
 from server.clock import Clock
 from server.cursors import Cursors
-from server.dbexec import DatabaseExecutor
+from server.dbexec import Executor
 from server.dispatch import Call
 from server.events import EventHub
 from server.services.order_queries import id_page, waiting_orders
@@ -16,9 +16,7 @@ SCOPE = "order.subscribe"  # one listing for every staff member: no user in it
 
 
 class StaffFeedService:
-    def __init__(
-        self, dbx: DatabaseExecutor, hub: EventHub, clock: Clock, cursors: Cursors
-    ) -> None:
+    def __init__(self, dbx: Executor, hub: EventHub, clock: Clock, cursors: Cursors) -> None:
         self.dbx = dbx
         self.cursors = cursors
         self.hub = hub

@@ -9,14 +9,14 @@ from twisted.internet.defer import Deferred, succeed
 
 from protocol.errors import InvalidState
 from server import sql
-from server.dbexec import DatabaseExecutor
+from server.dbexec import Executor
 from server.dispatch import Call, Peer
 from server.events import EventHub, StockChange
 from server.services.catalog import not_found
 
 
 class StockFeedService:
-    def __init__(self, dbx: DatabaseExecutor, hub: EventHub, max_subscriptions: int) -> None:
+    def __init__(self, dbx: Executor, hub: EventHub, max_subscriptions: int) -> None:
         self.dbx = dbx
         self.hub = hub
         self.max_subscriptions = max_subscriptions

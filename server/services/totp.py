@@ -27,7 +27,7 @@ import pyotp
 from protocol.errors import BadRequest, InvalidState, Unauthenticated
 from server import sql
 from server.clock import Clock
-from server.dbexec import DatabaseExecutor
+from server.dbexec import Executor
 from server.dispatch import Call
 from server.security_log import SecurityLog
 from server.services.reauth import Reauth, moment
@@ -139,9 +139,7 @@ def spend(db: pw.Database, user_id: int, factor: list[Any], now: float) -> str |
 class TotpService:
     """auth.totp.*: each needs the current password, so a stolen session cannot use them."""
 
-    def __init__(
-        self, dbx: DatabaseExecutor, clock: Clock, reauth: Reauth, security: SecurityLog
-    ) -> None:
+    def __init__(self, dbx: Executor, clock: Clock, reauth: Reauth, security: SecurityLog) -> None:
         self.dbx = dbx
         self.clock = clock
         self.reauth = reauth

@@ -25,7 +25,7 @@ def ping(i: int) -> tuple[str, dict[str, Any]]:
 
 
 def paced(clients: int, duration: float, rate: float) -> Result:
-    pool = [AnsweringClient() for _ in range(clients)]
+    pool: list[LeanClient] = [AnsweringClient() for _ in range(clients)]
     return asyncio.run(run_paced("paced", pool, [ping], duration, rate))
 
 

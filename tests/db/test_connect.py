@@ -2,7 +2,9 @@ import threading
 
 import peewee as pw
 import pytest
-from playhouse.pool import PooledPostgresqlDatabase
+
+# peewee ships type stubs for peewee, but none for playhouse
+from playhouse.pool import PooledPostgresqlDatabase  # type: ignore[import-untyped]
 
 from db.connect import DatabaseUnavailable, connect, disconnect
 from db.models import Setting, database_proxy

@@ -19,7 +19,7 @@ import errno
 import mmap
 import os
 
-import seccomp
+import seccomp  # type: ignore[import-not-found]  # Debian's python3-seccomp; not in the venv
 
 SHM_EXEC = 0o100000
 

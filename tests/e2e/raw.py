@@ -81,6 +81,12 @@ class RawConnection:
         self.sock.close()
 
 
+class Signed(RawConnection):
+    """A connection signed in with a session of its own, whose token it keeps."""
+
+    token = ""
+
+
 def header(length: int) -> bytes:
     return struct.pack(">I", length)
 

@@ -14,18 +14,12 @@ from typing import Any
 import pytest
 
 from tests.e2e.harness import ServerProcess, wait_until
-from tests.e2e.raw import RawConnection, ok, refused
+from tests.e2e.raw import RawConnection, Signed, ok, refused
 from tests.e2e.shopdb import init_demo
 from tests.totp_codes import TotpCodes
 
 PASSWORD = "password-accounts"
 CHECK_S = 1.0  # the session check period the servers of these tests run with
-
-
-class Signed(RawConnection):
-    """A connection signed in with a session of its own, whose token it keeps."""
-
-    token = ""
 
 
 def signed_in(server: ServerProcess, username: str, password: str = PASSWORD) -> Signed:

@@ -4,11 +4,12 @@ import asyncio
 import secrets
 import socket
 import time
+from typing import Any
 
 import psycopg2
 import pytest
 
-from protocol.client import AsyncClient
+from protocol.client import AsyncClient, Push
 from protocol.errors import OutOfStock, PaymentDeclined
 from protocol.framing import FrameDecoder, Message
 from tests.e2e.harness import ServerProcess, wait_until_async
@@ -177,7 +178,8 @@ def drain(sock: socket.socket, until, timeout: float = 30.0) -> list[dict]:
     or `timeout` seconds pass first."""
     deadline = time.monotonic() + timeout
     decoder = FrameDecoder(2**24)
-    messages, latest = [], {}
+    messages: list[dict[str, Any]] = []
+    latest: dict[int, int] = {}
     while not until(latest):
         left = deadline - time.monotonic()
         assert left > 0, f"timed out after {timeout} s; latest versions: {latest}"
@@ -206,12 +208,13 @@ def test_two_servers_on_postgresql_see_each_others_changes(servers, pg_schema_ur
 
 async def across(first: ServerProcess, second: ServerProcess, url: str) -> None:
     watcher = await second.async_client("clerk")
-    pushes = []
+    pushes: list[Push] = []
     watcher.on_event(pushes.append)
     buyer_here = await first.async_client("customer")
     buyer_there = await second.async_client()  # the same customer on the other server
+    assert buyer_here.token is not None  # signed in
     await buyer_there.resume(buyer_here.token)
-    orders_there = []
+    orders_there: list[Push] = []
     buyer_there.on_event(orders_there.append)
     items = (await watcher.call("catalog.list", limit=200))["items"]
     a, b = [p for p in items if p["stock"] >= 5][:2]
@@ -249,7 +252,9 @@ def terminate_listeners(url: str) -> int:
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
             "WHERE application_name = 'warung-listen'"
         )
-        return cursor.fetchone()[0]
+        row = cursor.fetchone()
+        assert row is not None  # count() answers one row
+        return row[0]
 
 
 def test_snapshots_taken_meanwhile_never_hide_a_change_from_other_subscribers(shop):

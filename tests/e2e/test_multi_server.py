@@ -111,7 +111,9 @@ def terminate_backends(url: str, pid: int) -> int:
             "WHERE client_port = ANY(%s) AND application_name <> 'warung-listen'",
             (ports,),
         )
-        return cursor.fetchone()[0]
+        row = cursor.fetchone()
+        assert row is not None  # count() answers one row
+        return row[0]
 
 
 def client_ports(pid: int) -> list[int]:

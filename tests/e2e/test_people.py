@@ -13,21 +13,22 @@ import psycopg2
 import pytest
 
 from tests.e2e.harness import ServerProcess, wait_until
-from tests.e2e.raw import RawConnection, ok, refused
+from tests.e2e.raw import RawConnection, Signed, ok, refused
 from tests.e2e.shopdb import init_demo, opened
 
 PASSWORD = "password-people"
 
 
-def signed_in(server: ServerProcess, username: str, password: str = PASSWORD) -> RawConnection:
-    conn = server.raw()
+def signed_in(server: ServerProcess, username: str, password: str = PASSWORD) -> Signed:
+    conn = Signed(server.port)
+    conn.hello()
     answer = conn.call("auth.login", username=username, password=password)
     assert answer["ok"], answer
-    conn.token = answer["result"]["token"]  # type: ignore[attr-defined]
+    conn.token = answer["result"]["token"]
     return conn
 
 
-def admin(server: ServerProcess) -> RawConnection:
+def admin(server: ServerProcess) -> Signed:
     return signed_in(server, "admin", server.passwords["admin"])
 
 
@@ -162,7 +163,7 @@ def test_disable_and_enable_again(servers):
 def test_errors_name_the_missing_user_and_refuse_changing_oneself(servers):
     server = servers.start()
     boss = admin(server)
-    me = ok(boss, "auth.resume", token=boss.token)["user"]["id"]  # type: ignore[attr-defined]
+    me = ok(boss, "auth.resume", token=boss.token)["user"]["id"]
 
     missing = refused(boss, "admin.user.disable", user_id=999_999)
     demote_me = refused(boss, "admin.user.set_role", user_id=me, role="clerk")
@@ -193,7 +194,7 @@ def test_disabling_a_clerk_signs_it_out_on_the_other_server_within_a_second(two_
     assert time.monotonic() - began < 1.0
 
     assert refused(elsewhere, "order.list")["code"] == "unauthenticated"
-    resumed = refused(elsewhere, "auth.resume", token=elsewhere.token)  # type: ignore[attr-defined]
+    resumed = refused(elsewhere, "auth.resume", token=elsewhere.token)
     assert resumed["code"] == "unauthenticated"
     login = refused(elsewhere, "auth.login", username="pindah-kerja", password=PASSWORD)
     assert login["code"] == "unauthenticated" and "disabled" in login["message"]
@@ -233,8 +234,8 @@ def test_two_admins_disabling_each_other_at_once_on_two_servers_leave_one(
     assert enabled == 1
 
 
-def _id_of(conn: RawConnection) -> int:
-    return ok(conn, "auth.resume", token=conn.token)["user"]["id"]  # type: ignore[attr-defined]
+def _id_of(conn: Signed) -> int:
+    return ok(conn, "auth.resume", token=conn.token)["user"]["id"]
 
 
 def _waiting_on_locks(cursor: Any) -> int:

@@ -187,7 +187,8 @@ def test_the_header_comes_before_the_tls_handshake(servers, certificate):  # noq
 
 
 def read_answers(sock: ssl.SSLSocket, n: int) -> dict[int, dict]:
-    decoder, answers = FrameDecoder(1 << 20), {}
+    decoder = FrameDecoder(1 << 20)
+    answers: dict[int, dict] = {}
     while len(answers) < n:
         chunk = sock.recv(65536)
         assert chunk, f"closed after {answers}"

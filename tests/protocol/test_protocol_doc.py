@@ -176,11 +176,11 @@ def code_spans() -> set[str]:
     return set(re.findall(r"`([^`\n]+)`", DOC))
 
 
-def arg_table(text: str) -> dict[str, tuple[str, str, str, str]]:
+def arg_table(text: str) -> dict[str, tuple[str, ...]]:
     lines = text.splitlines()
     assert lines.count(ARG_HEADER) == 1, "one argument table per op section"
     start = lines.index(ARG_HEADER) + 2  # skip the |---| row
-    rows = {}
+    rows: dict[str, tuple[str, ...]] = {}
     for line in lines[start:]:
         if not line.startswith("|"):
             break

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import cast
 
 import peewee as pw
 import pytest
-from twisted.logger import LogEvent, globalLogPublisher
+from twisted.logger import ILogObserver, LogEvent, globalLogPublisher
 
 from db.connect import connect, disconnect
 from db.migrations import migrate
@@ -19,9 +20,10 @@ from tests.server.pg_jobs import STOCK
 def logged() -> Iterator[list[LogEvent]]:
     """Every event logged through twisted.logger while the test runs."""
     events: list[LogEvent] = []
-    globalLogPublisher.addObserver(events.append)
+    observer = cast(ILogObserver, events.append)  # mypy cannot read the interface's __call__
+    globalLogPublisher.addObserver(observer)
     yield events
-    globalLogPublisher.removeObserver(events.append)
+    globalLogPublisher.removeObserver(observer)
 
 
 @pytest.fixture

@@ -79,7 +79,7 @@ def test_a_checkout_in_a_write_batch_waits_for_its_key_claimed_on_another_server
                 "order_id) SELECT %s, 'k', 'print', id FROM theirs RETURNING pg_backend_pid()",
                 (customer, customer),
             )
-            (their_pid,) = cursor.fetchone()
+            ((their_pid,),) = cursor.fetchall()
         outcome: list[Any] = []
         job = Job(begin_checkout, (customer, "k", "print", "card", "IDR", "fake"))
         batch = threading.Thread(target=lambda: outcome.append(batch_of(database, job)))

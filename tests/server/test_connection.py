@@ -5,11 +5,12 @@ from typing import Any
 
 import pytest
 from twisted.internet.defer import Deferred
+from twisted.internet.protocol import Protocol
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
 from protocol.errors import Conflict
-from protocol.framing import FrameDecoder, Message, encode, frame
+from protocol.framing import encode, frame
 from protocol.ops import Op
 from server.dispatch import Call, Dispatcher, Identity
 from server.events import EventHub, StockChange, next_turn
@@ -17,11 +18,14 @@ from server.factory import WarungFactory
 from server.limits import Limits
 from server.metrics import Metrics, PushCounts
 from server.services.session import SessionService
+from tests.server.frames import bodies
 
 SHOP = {"name": "test", "currency": "IDR", "currency_exponent": 2}
 
 
 class Transport(StringTransport):
+    protocol: Protocol  # as on Twisted's TCP transport, which `server.proxy_gate` swaps
+
     def loseWriteConnection(self) -> None:
         self.write_closed = True
 
@@ -40,10 +44,9 @@ def make(limits: Limits | None = None, **handlers: Any):
 
 
 def read(transport: StringTransport) -> list[dict[str, Any]]:
-    events = FrameDecoder(2**24).feed(transport.value())
+    found = bodies(transport.value())
     transport.clear()
-    assert all(isinstance(e, Message) for e in events)
-    return [e.body for e in events]
+    return found
 
 
 def say_hello(conn, transport) -> None:

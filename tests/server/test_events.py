@@ -4,6 +4,7 @@ reactor turn, then each watcher is sent the newest value once, encoded once for 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from twisted.internet.task import Clock
 
@@ -20,6 +21,12 @@ class Peer:
     def send_stock(self, product_id: int, template: PushTemplate) -> None:
         assert template.data["product_id"] == product_id
         self.got.append(template)
+
+    def send_event(self, event: str, data: dict[str, Any]) -> None:
+        raise AssertionError(f"a stock watcher was sent {event}")
+
+    def send_order(self, order_id: int, template: PushTemplate) -> None:
+        raise AssertionError(f"a stock watcher was sent order {order_id}")
 
     def values(self) -> list[tuple[int, int, int]]:
         return [(t.data["product_id"], t.data["stock"], t.data["version"]) for t in self.got]

@@ -10,6 +10,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import peewee as pw
@@ -39,7 +40,18 @@ from tests.server.pg_jobs import (
 from tests.server.test_register_race import waits_for
 
 pytestmark = pytest.mark.pg
-_deadlock = {"holds_x": threading.Event(), "outside_waits": threading.Event(), "runs": 0}
+
+
+@dataclass
+class Deadlock:
+    """What the deadlock test's job and its outside transaction tell each other."""
+
+    holds_x: threading.Event = field(default_factory=threading.Event)
+    outside_waits: threading.Event = field(default_factory=threading.Event)
+    runs: int = 0
+
+
+_deadlock = Deadlock()
 
 
 @write_job
@@ -99,14 +111,14 @@ def lose_connection(db: pw.Database) -> None:
 def touch_x_then_y(db: pw.Database, x: int, y: int) -> int:
     """Lock product x, then y (declared nowhere); the first run waits, holding x, until an
     outside transaction holding y waits for x: a deadlock."""
-    _deadlock["runs"] += 1
+    _deadlock.runs += 1
     bump = "UPDATE products SET version = version + 1 WHERE id = %s"
     db.execute_sql(bump, (x,))
-    if _deadlock["runs"] == 1:
-        _deadlock["holds_x"].set()
-        assert _deadlock["outside_waits"].wait(30)
+    if _deadlock.runs == 1:
+        _deadlock.holds_x.set()
+        assert _deadlock.outside_waits.wait(30)
     db.execute_sql(bump, (y,))
-    return _deadlock["runs"]
+    return _deadlock.runs
 
 
 def movements(db: pw.Database) -> int:
@@ -217,7 +229,7 @@ def test_a_taker_of_a_product_with_no_stock_left_is_refused_without_waiting(pg):
 
 def test_a_deadlocked_job_runs_again_and_its_batch_keeps_the_others(pg):
     url, db, (p, x, y) = pg
-    _deadlock["runs"] = 0
+    _deadlock.runs = 0
     outside = psycopg2.connect(url)
     try:
         cursor = outside.cursor()
@@ -225,8 +237,8 @@ def test_a_deadlocked_job_runs_again_and_its_batch_keeps_the_others(pg):
         cursor.execute("UPDATE products SET version = version + 1 WHERE id = %s", (y,))
 
         def outside_takes_x() -> None:
-            assert _deadlock["holds_x"].wait(30)
-            _deadlock["outside_waits"].set()
+            assert _deadlock.holds_x.wait(30)
+            _deadlock.outside_waits.set()
             cursor.execute("UPDATE products SET version = version + 1 WHERE id = %s", (x,))
             outside.commit()
 

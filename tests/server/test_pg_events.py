@@ -4,11 +4,14 @@ fails is logged, saying what failed, rather than left as an unhandled Deferred e
 
 from __future__ import annotations
 
-from twisted.internet.defer import fail
+from collections.abc import Callable
+
+import peewee as pw
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import Clock
 
 from server.dispatch import Identity
-from server.events import EventHub, next_turn
+from server.events import EventHub, StockChange, next_turn
 from server.pg_events import SIGN_OUT_CHANNEL, PgEventListener
 from server.session_registry import SessionRegistry
 
@@ -16,13 +19,11 @@ from server.session_registry import SessionRegistry
 def test_a_failing_catch_up_after_a_reconnect_is_logged_naming_it(logged) -> None:
     resyncs: list[str] = []
 
-    def resync():
+    def resync() -> Deferred[list[StockChange]]:
         resyncs.append("resync")
         return fail(ConnectionError("the database went away"))
 
-    listener = PgEventListener(
-        None, None, EventHub(next_turn(Clock())), resync, lambda order, customer: None
-    )
+    listener = unconnected(resync)
     listener._connected()  # the first LISTEN: nothing to catch up on
     assert listener._ready.called and not resyncs
     listener._connected()  # after a reconnect
@@ -37,20 +38,11 @@ def test_a_sign_out_from_another_server_reaches_the_users_connections_here() -> 
     any of its sessions, telling each why; another user's connection stays signed in."""
     registry = SessionRegistry()
     told: list[tuple[str, str, dict[str, object]]] = []
-    conns = {
-        name: _Conn(name, told, Identity(user_id, name, "clerk", session_id))
-        for name, user_id, session_id in (("laptop", 7, 70), ("till", 7, 71), ("other", 8, 80))
-    }
-    for conn in conns.values():
-        registry.add(conn, conn.identity.session_id)
-    listener = PgEventListener(
-        None,
-        None,
-        EventHub(next_turn(Clock())),
-        lambda: None,
-        lambda *a: None,
-        registry.sign_out_user,
-    )
+    conns = {}
+    for name, user_id, session_id in (("laptop", 7, 70), ("till", 7, 71), ("other", 8, 80)):
+        conns[name] = _Conn(name, told, Identity(user_id, name, "clerk", session_id))
+        registry.add(conns[name], session_id)
+    listener = unconnected(lambda: succeed([]), registry.sign_out_user)
 
     listener._deliver([(SIGN_OUT_CHANNEL, "7:role_changed")])
 
@@ -60,6 +52,21 @@ def test_a_sign_out_from_another_server_reaches_the_users_connections_here() -> 
     ]
     assert conns["laptop"].identity is None and conns["till"].identity is None
     assert conns["other"].identity is not None
+
+
+def unconnected(
+    resync: Callable[[], Deferred[list[StockChange]]],
+    signed_out: Callable[[int, str], None] | None = None,
+) -> PgEventListener:
+    """A listener never started: its database is never opened, no order change comes."""
+
+    def order_changed(order_id: int, customer_id: int, status: str) -> None:
+        raise AssertionError(f"order {order_id} changed")
+
+    hub = EventHub(next_turn(Clock()))
+    return PgEventListener(
+        pw.PostgresqlDatabase(None), None, hub, resync, order_changed, signed_out
+    )
 
 
 class _Conn:

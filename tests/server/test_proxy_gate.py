@@ -10,7 +10,7 @@ from twisted.internet.task import Clock
 from protocol.framing import encode
 from protocol.ops import Op
 from server.connection import WarungConnection
-from server.dispatch import Dispatcher
+from server.dispatch import Dispatcher, Handler
 from server.events import EventHub, next_turn
 from server.factory import WarungFactory
 from server.limits import Limits
@@ -29,7 +29,7 @@ def gate(limits: Limits | None = None) -> tuple[ProxyGateFactory, Clock, list[di
     clock, lines = Clock(), []
     security = SecurityLog(clock, lambda line: lines.append(json.loads(line)))
     session = SessionService(limits, SHOP)
-    table = {Op.HELLO: session.hello, Op.PING: session.ping}
+    table: dict[str, Handler] = {Op.HELLO: session.hello, Op.PING: session.ping}
     server = WarungFactory(
         Dispatcher(table), EventHub(next_turn(clock)), limits, clock, Metrics(), security=security
     )

@@ -21,7 +21,7 @@ def psycopg2_error(pgcode: str) -> Exception:
 
 def as_peewee_raises(error: Exception) -> Exception:
     try:
-        with pw.__exception_wrapper__:
+        with pw.__exception_wrapper__:  # type: ignore[attr-defined]  # peewee-stubs omit it
             raise error
     except pw.OperationalError as wrapped:
         return wrapped

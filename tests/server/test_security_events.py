@@ -12,7 +12,7 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
 from protocol.errors import Conflict, Unauthenticated
-from protocol.framing import FrameDecoder, Message, encode
+from protocol.framing import encode
 from protocol.ops import REGISTRY, Op
 from server.dispatch import Call, Dispatcher, Identity
 from server.events import EventHub, next_turn
@@ -22,6 +22,7 @@ from server.metrics import Metrics
 from server.security_events import privileged
 from server.security_log import SecurityLog
 from server.services.session import SessionService
+from tests.server.frames import bodies
 
 SHOP = {"name": "test", "currency": "IDR", "currency_exponent": 2}
 ADDRESS = "10.1.2.3"
@@ -63,10 +64,9 @@ class Shop:
         return self.answers()[-1]
 
     def answers(self) -> list[dict[str, Any]]:
-        events = FrameDecoder(2**24).feed(self.transport.value())
+        found = bodies(self.transport.value())
         self.transport.clear()
-        assert all(isinstance(e, Message) for e in events)
-        return [e.body for e in events]
+        return found
 
 
 def restocked(call: Call) -> dict[str, Any]:

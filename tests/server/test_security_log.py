@@ -198,8 +198,9 @@ def test_listeners_get_what_is_written_summaries_included():
 @pytest.mark.parametrize("key", ["password", "token", "totp", "secret"])
 def test_a_secret_in_the_details_is_refused(key: str):
     security, written, _ = make()
+    secret: dict[str, Any] = {key: "x"}
     with pytest.raises(ValueError, match=key):
-        security.record("auth.login.failed", "10.0.0.9", username="ani", **{key: "x"})
+        security.record("auth.login.failed", "10.0.0.9", username="ani", **secret)
     assert written == []
 
 

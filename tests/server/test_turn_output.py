@@ -11,7 +11,7 @@ from twisted.internet.interfaces import ISSLTransport
 from twisted.internet.protocol import Protocol
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactor, StringTransport
-from zope.interface import directlyProvides
+from zope.interface import directlyProvides  # type: ignore[import-untyped]  # no type information
 
 from protocol.framing import FrameDecoder, Message, encode
 from server.turn_output import HOLD_LIMIT, TurnFlusher, backlog_reader
@@ -43,7 +43,7 @@ def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
 
 
 def received(sock: socket.socket) -> bytes:
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         try:
             chunk = sock.recv(1 << 20)

@@ -6,16 +6,18 @@ import io
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
 import peewee as pw
 import pytest
 
 from protocol.codec import unpackb
 from protocol.errors import ErrorCode, NotFound
-from protocol.framing import FrameDecoder, encode
+from protocol.framing import encode
 from server import sql
 from server.write_jobs import PIPE_MAX_FRAME, job_name, write_job
 from server.writer_process import run_batch, serve_pipe
+from tests.server.frames import bodies
 
 
 @write_job
@@ -62,7 +64,7 @@ def notes(db: pw.Database) -> list[str]:
     return [row[0] for row in sql.rows(db, "SELECT text FROM notes ORDER BY id")]
 
 
-def outcomes(batch: dict) -> dict[int, tuple[bool, object]]:
+def outcomes(batch: dict[str, Any]) -> dict[int, tuple[bool, Any]]:
     return {job_id: (ok, unpackb(value) if ok else value) for job_id, ok, value in batch["done"]}
 
 
@@ -143,8 +145,8 @@ def test_the_pipe_answers_every_job_after_its_commit_and_stops_at_eof(db: pw.Dat
     assert not worker.is_alive()
     os.close(jobs_in)
     answered = {}
-    for message in FrameDecoder(PIPE_MAX_FRAME).feed(answers.getvalue()):
-        answered.update(outcomes(message.body))
+    for body in bodies(answers.getvalue(), PIPE_MAX_FRAME):
+        answered.update(outcomes(body))
     assert sorted(answered) == list(range(300))
     assert all(ok for ok, _ in answered.values())
     assert len(notes(db)) == 300

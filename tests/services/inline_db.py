@@ -1,8 +1,7 @@
 """In-process tests of the domain services: a real SQLite file, a `Clock`, no threads.
 
-`InlineDatabase` offers what the services use of `server.dbexec.DatabaseExecutor`
-(`read(work)`, `write(job, *args)`, `postgres`) but does the work on the test's thread
-before returning an already-fired Deferred:
+`InlineDatabase` is the services' `server.dbexec.Executor` (`read(work)`, `write(job,
+*args)`), but does the work on the test's thread before returning an already-fired Deferred:
 
 - a read is `work(db)`;
 - a write is the real write job, looked up by name and run the way the SQLite writer
@@ -41,8 +40,6 @@ CURRENCY = "IDR"
 
 class InlineDatabase:
     """The services' database executor, run inline on a real database."""
-
-    postgres = False
 
     def __init__(self, db: pw.Database) -> None:
         self.db = db
@@ -105,8 +102,8 @@ PEOPLE = (("ani", "customer"), ("budi", "customer"), ("citra", "clerk"))
 PRODUCTS = (("KOPI-1", "Kopi Tubruk", 17500, 5), ("TEH-1", "Teh Melati", 9000, 3))
 
 
-def ask(handler: Handler, who: Identity, op: str, **args: Any) -> Deferred[Any]:
-    """`ask_from` a fresh connection signed in as `who`."""
+def ask(handler: Handler, who: Identity | None, op: str, **args: Any) -> Deferred[Any]:
+    """`ask_from` a fresh connection signed in as `who` (None: signed in as nobody)."""
     return ask_from(Recorder(identity=who), handler, op, **args)
 
 

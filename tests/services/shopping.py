@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from twisted.internet.defer import Deferred, fail
-from twisted.internet.task import Clock
 
 from db.models import Order, Payment, Product
+from server.clock import Clock
 from server.cursors import Cursors
 from server.dispatch import Identity
 from server.events import EventHub

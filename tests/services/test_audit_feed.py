@@ -22,7 +22,7 @@ def setup(db: pw.Database, max_queued: int = 1000) -> tuple[SecurityLog, InlineD
     clock.advance(1_700_000_000)
     security = SecurityLog(clock, write=lambda line: None)
     inline = InlineDatabase(db)
-    security.listeners.append(AuditFeed(inline, clock, max_queued))  # type: ignore[arg-type]
+    security.listeners.append(AuditFeed(inline, clock, max_queued))
     return security, inline, clock
 
 

@@ -32,7 +32,8 @@ from tests.services.shopping import (
 
 
 def cart_of(shop: Shop) -> list[tuple[int, int]]:
-    return [(line.product_id, line.qty) for line in CartLine.select().order_by(CartLine.id)]
+    found = CartLine.select(CartLine.product, CartLine.qty).order_by(CartLine.id)
+    return list(found.tuples().execute())
 
 
 def test_an_order_is_pending_while_the_payment_runs_then_paid(

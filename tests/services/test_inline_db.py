@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import peewee as pw
 import pytest
 
@@ -19,7 +21,7 @@ def take_then_fail(db: pw.Database, product_id: int) -> None:
 
 
 @write_job
-def pair(db: pw.Database, product_id: int) -> tuple[int, int]:
+def pair(db: pw.Database, product_id: int) -> tuple[Any, ...] | None:
     return sql.one(db, "SELECT id, stock FROM products WHERE id = ?", (product_id,))
 
 

@@ -164,7 +164,7 @@ def pages(orders: OrderService, who: Identity, **args: Any) -> list[list[int]]:
     """Every page of `order.list` for `who`, as order ids."""
     found, cursor = [], None
     while True:
-        more = {"cursor": cursor} if cursor else {}
+        more: dict[str, Any] = {"cursor": cursor} if cursor else {}
         page = result(ask(orders.list, who, "order.list", **args, **more))
         found.append([order["id"] for order in page["items"]])
         cursor = page["next_cursor"]

@@ -396,7 +396,7 @@ def cash_sale(db: pw.Database, clerk: Identity, register_id: int, product_id: in
     """A completed point-of-sale order paid in cash, as `clerk.sale` leaves one."""
     now = sql.now()
     with db.atomic():
-        sku, name, price = sql.one(
+        ((sku, name, price),) = sql.rows(
             db, "SELECT sku, name, price FROM products WHERE id = ?", (product_id,)
         )
         order_id = sql.insert(

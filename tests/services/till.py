@@ -7,10 +7,10 @@ import json
 from typing import Any
 
 from twisted.internet.defer import Deferred
-from twisted.internet.task import Clock
 
 from db.models import User
 from server import sql
+from server.clock import Clock
 from server.dispatch import Identity
 from server.events import EventHub
 from server.payments import FakeProvider

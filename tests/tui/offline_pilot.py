@@ -20,8 +20,9 @@ from client_tui.screens.pay import PayScreen
 from client_tui.screens.receipt import ReceiptScreen
 from client_tui.settings import Settings
 from client_tui.till import TillStatus
+from client_tui.widgets.pos import PosView
 from tests.e2e.harness import ServerProcess
-from tests.tui.pilot import still, wait_for
+from tests.tui.pilot import shop_of, still, wait_for, warung
 from tests.tui.pos_pilot import pos, screen_of
 
 PREFIX = "K1"
@@ -34,7 +35,7 @@ def till_app(port: int) -> WarungApp:
 
 async def sign_in_kept(pilot: Pilot[Any], username: str, password: str) -> None:
     """Sign in with *Stay signed in* ticked (a till restarted offline resumes from it)."""
-    app = pilot.app
+    app = warung(pilot)
     await wait_for(pilot, lambda: app.screen.query("#username"), "the sign-in screen")
     app.screen.query_one("#username", Input).value = username
     app.screen.query_one("#password", Input).value = password
@@ -42,7 +43,7 @@ async def sign_in_kept(pilot: Pilot[Any], username: str, password: str) -> None:
     app.screen.query_one("#password", Input).focus()
     await pilot.press("enter")
     await wait_for(pilot, lambda: app.screen.query("#pos-view"), "the point of sale")
-    await wait_for(pilot, lambda: app.shop.till.status != TillStatus.UNKNOWN, "the till read")
+    await wait_for(pilot, lambda: shop_of(app).till.status != TillStatus.UNKNOWN, "the till read")
 
 
 async def sell_cash(pilot: Pilot[Any], skus: list[str], cash: str = "") -> ReceiptScreen:
@@ -51,9 +52,14 @@ async def sell_cash(pilot: Pilot[Any], skus: list[str], cash: str = "") -> Recei
     app = pilot.app
     view = pos(app)
     for lines, sku in enumerate(skus, 1):
-        await pilot.press(*sku, "enter")
-        await wait_for(pilot, lambda n=lines: len(view.ticket.lines) == n, f"{sku} on the ticket")
+        await ring_up(pilot, view, sku, lines)
     return await pay_cash(pilot, cash)
+
+
+async def ring_up(pilot: Pilot[Any], view: PosView, sku: str, lines: int) -> None:
+    """Type `sku`, Enter, and wait until the ticket has `lines` lines."""
+    await pilot.press(*sku, "enter")
+    await wait_for(pilot, lambda: len(view.ticket.lines) == lines, f"{sku} on the ticket")
 
 
 async def pay_cash(pilot: Pilot[Any], cash: str = "") -> ReceiptScreen:

@@ -15,6 +15,9 @@ from client_tui.app import WarungApp
 from client_tui.connection import Target
 from client_tui.screens.home import HomeScreen
 from client_tui.settings import Settings
+from client_tui.shop import Shop
+from client_tui.widgets.catalog import CatalogView
+from client_tui.widgets.orders import OrdersView
 from client_tui.widgets.product_table import ProductTable
 from protocol.client import AsyncClient
 from tests.e2e.harness import ServerProcess, wait_until_async
@@ -36,6 +39,18 @@ def still(app: WarungApp) -> WarungApp:
     """No animations: the pilot waits for each to end (the tab underline takes 0.4 s)."""
     app.animation_level = "none"
     return app
+
+
+def warung(pilot: Pilot[Any]) -> WarungApp:
+    """The app `pilot` drives: every test here runs a WarungApp."""
+    assert isinstance(pilot.app, WarungApp)
+    return pilot.app
+
+
+def shop_of(app: WarungApp) -> Shop:
+    """The shop of `app`, signed in (or opened offline)."""
+    assert app.shop is not None, "not signed in"
+    return app.shop
 
 
 def new_customer(server: ServerProcess, prefix: str = "buyer") -> Account:
@@ -78,11 +93,13 @@ async def sign_in(pilot: Pilot[Any], username: str, password: str) -> HomeScreen
     return await home_loaded(pilot)
 
 
-async def orders_listing(pilot: Pilot[Any], username: str, password: str, order_id: int) -> Any:
+async def orders_listing(
+    pilot: Pilot[Any], username: str, password: str, order_id: int
+) -> OrdersView:
     """Sign in, open Orders (F4) and wait until `order_id` is listed; returns the view."""
     await sign_in(pilot, username, password)
     await pilot.press("f4")
-    orders = pilot.app.screen.query_one("#orders-view")
+    orders = pilot.app.screen.query_one("#orders-view", OrdersView)
     await wait_for(pilot, lambda: order_id in orders.orders, f"order {order_id} listed")
     return orders
 
@@ -115,12 +132,17 @@ def refuse(client: AsyncClient, op: str, error: BaseException) -> list[str]:
             raise error
         return await call(name, args, **kw)
 
-    client.call = answer
+    # on this instance only: `del client.call` gives the method back
+    client.call = answer  # type: ignore[method-assign]
     return refused
 
 
 def products(app: Any) -> ProductTable:
     return app.screen.query_one("#products", ProductTable)
+
+
+def catalog(app: Any) -> CatalogView:
+    return app.screen.query_one("#catalog-view", CatalogView)
 
 
 def label_text(app: Any, selector: str) -> str:
@@ -136,10 +158,7 @@ async def search(pilot: Pilot[Any], text: str) -> ProductTable:
     table = products(app)
     await wait_for(
         pilot,
-        lambda: (
-            app.screen.query_one("#catalog-view").loaded
-            and app.screen.query_one("#catalog-view").query_text == text
-        ),
+        lambda: catalog(app).loaded and catalog(app).query_text == text,
         f"the listing for {text!r}",
     )
     return table
@@ -152,12 +171,12 @@ def product_by_sku(server: ServerProcess, sku: str) -> dict[str, Any]:
 
 async def add_by_sku(pilot: Pilot[Any], sku: str) -> None:
     """Find a product by SKU in the catalog and add one unit with `a`."""
-    app = pilot.app
-    before = app.shop.cart.get("count", 0)
+    app = warung(pilot)
+    before = shop_of(app).cart.get("count", 0)
     table = await search(pilot, sku)
     assert table.highlighted is not None and table.highlighted["sku"] == sku
     await pilot.press("a")
-    await wait_for(pilot, lambda: app.shop.cart["count"] == before + 1, f"{sku} in the cart")
+    await wait_for(pilot, lambda: shop_of(app).cart["count"] == before + 1, f"{sku} in the cart")
 
 
 def buy(server: ServerProcess, sku: str, qty: int) -> dict[str, Any]:

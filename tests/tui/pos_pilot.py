@@ -14,7 +14,7 @@ from client_tui.screens.till import TillOpenScreen
 from client_tui.till import TillStatus
 from client_tui.widgets.pos import PosView
 from tests.e2e.harness import ServerProcess
-from tests.tui.pilot import Account, wait_for
+from tests.tui.pilot import Account, shop_of, wait_for, warung
 
 
 def demo_clerk(server: ServerProcess) -> Account:
@@ -64,11 +64,11 @@ class Keys:
 async def at_the_till(pilot: Pilot[Any]) -> PosView:
     """Wait until the point of sale is shown with the entry line focused, and has asked
     the server for the clerk's open till (open or not)."""
-    app = pilot.app
+    app = warung(pilot)
     view = await wait_for(pilot, lambda: app.screen.query("#pos-view") and pos(app), "the till")
     entry = view.query_one("#entry", Input)
     await wait_for(pilot, lambda: entry.has_focus, "the entry line focused")
-    await wait_for(pilot, lambda: app.shop.till.status != TillStatus.UNKNOWN, "the till read")
+    await wait_for(pilot, lambda: shop_of(app).till.status != TillStatus.UNKNOWN, "the till read")
     return view
 
 
@@ -80,10 +80,10 @@ async def screen_of(pilot: Pilot[Any], kind: type[Screen[Any]]) -> Any:
 
 async def open_till(pilot: Pilot[Any], cash: str = "100000", station: str = "kasir-1") -> None:
     """F8, the station and the opening cash, Enter; waits until the till is open."""
-    app = pilot.app
+    app = warung(pilot)
     await pilot.press("f8")
     dialog = await screen_of(pilot, TillOpenScreen)
     dialog.query_one("#station", Input).value = station
     await pilot.press(*cash, "enter")
-    await wait_for(pilot, lambda: app.shop.till.status == TillStatus.OPEN, "the till open")
+    await wait_for(pilot, lambda: shop_of(app).till.status == TillStatus.OPEN, "the till open")
     await wait_for(pilot, lambda: not isinstance(app.screen, TillOpenScreen), "the dialog gone")

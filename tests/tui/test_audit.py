@@ -15,7 +15,7 @@ from client_tui import timefmt
 from client_tui.widgets import audit
 from tests.e2e.harness import ServerProcess, wait_until
 from tests.e2e.shopdb import opened
-from tests.tui.pilot import make_app, notified, sign_in, wait_for
+from tests.tui.pilot import make_app, notified, shop_of, sign_in, wait_for
 
 
 def log_rows(server: ServerProcess) -> int:
@@ -133,13 +133,13 @@ async def test_the_audit_tab_asks_the_server_only_while_it_is_in_front(
     async with app.run_test(size=(100, 30)) as pilot:
         view = await open_audit(pilot, fresh_shop)
         asked: list[str] = []
-        call = app.shop.client.call
+        call = shop_of(app).client.call
 
         async def counted(op: str, args: Any = None, /, **kw: Any) -> Any:
             asked.append(op)
             return await call(op, args, **kw)
 
-        monkeypatch.setattr(app.shop.client, "call", counted)
+        monkeypatch.setattr(shop_of(app).client, "call", counted)
         await wait_for(pilot, lambda: "admin.audit.list" in asked, "a poll while in front")
         await pilot.press("f2")
         await wait_for(pilot, lambda: not view.is_on_screen, "the audit tab hidden")

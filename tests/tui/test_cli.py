@@ -64,6 +64,7 @@ def test_a_second_demo_joins_the_running_server_instead_of_starting_one(tmp_path
         assert (joined.host, joined.port, joined.password) == (shop.host, shop.port, shop.password)
         assert (shop.owner_pid, joined.owner_pid) == (None, os.getpid())
         second.stop()  # the joiner leaves: the server runs on for the window that started it
+        assert joined.password is not None
         with Client(joined.host, joined.port) as client:
             assert client.login("customer", joined.password)["user"]["role"] == "customer"
     finally:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Static
 
 from client_tui.connection import Target
@@ -27,15 +28,25 @@ from tests.tui.offline_pilot import (
     sign_in_kept,
     till_app,
 )
-from tests.tui.pilot import buy, label_text, product_by_sku, sign_in, still, wait_for
+from tests.tui.pilot import (
+    buy,
+    label_text,
+    product_by_sku,
+    shop_of,
+    sign_in,
+    still,
+    wait_for,
+    warung,
+)
 from tests.tui.pos_pilot import demo_clerk, open_till, pos, screen_of
 
 SKUS = ["MIE-0001", "MIE-0002"]
 
 
-async def go_offline(pilot: Any, proxy: CuttableProxy) -> None:
+async def go_offline(pilot: Pilot[Any], proxy: CuttableProxy) -> None:
+    app = warung(pilot)
     proxy.down()
-    await wait_for(pilot, lambda: not pilot.app.shop.online, "the link lost")
+    await wait_for(pilot, lambda: not shop_of(app).online, "the link lost")
 
 
 async def test_a_refused_offline_sale_is_listed_until_dismissed(
@@ -54,8 +65,8 @@ async def test_a_refused_offline_sale_is_listed_until_dismissed(
             assert refused["receipt"] == f"{PREFIX}-000001"
             age_queued_sale(refused["receipt"])
             proxy.up()
-            app.client.retry_now()
-            await wait_for(pilot, lambda: app.shop.queued_count() == 0, "the queue sent", 20)
+            shop_of(app).client.retry_now()
+            await wait_for(pilot, lambda: shop_of(app).queued_count() == 0, "the queue sent", 20)
             banner = "1 offline sale refused: F9 to review"
             await wait_for(pilot, lambda: banner in label_text(app, "#offline-banner"), "banner")
 
@@ -63,7 +74,7 @@ async def test_a_refused_offline_sale_is_listed_until_dismissed(
             review: RefusedSalesScreen = await screen_of(pilot, RefusedSalesScreen)
             table = review.query_one("#refused", DataTable)
             await wait_for(pilot, lambda: table.row_count == 1, "the refused sale listed")
-            amount = app.shop.money.format(refused["total"])
+            amount = shop_of(app).money.format(refused["total"])
             row = table.get_row_at(0)
             assert (row[0], row[2]) == (refused["receipt"], amount)
             details = str(review.query_one("#refused-lines", Static).render())
@@ -76,12 +87,12 @@ async def test_a_refused_offline_sale_is_listed_until_dismissed(
             assert question.amount == f"{refused['receipt']} · {amount}"
             await pilot.press("escape")  # backing out keeps it
             await screen_of(pilot, RefusedSalesScreen)
-            assert app.shop.refused_count() == 1 and table.row_count == 1
+            assert shop_of(app).refused_count() == 1 and table.row_count == 1
             await pilot.press("enter")
             await screen_of(pilot, ConfirmScreen)
             await pilot.press("enter")
             await wait_for(pilot, lambda: table.row_count == 0, "the sale dismissed")
-            assert app.shop.refused_count() == 0
+            assert shop_of(app).refused_count() == 0
             await pilot.press("escape")
             await wait_for(pilot, lambda: not pos(app).query_one("#offline-banner").display, "")
     finally:
@@ -110,7 +121,7 @@ async def test_offline_sales_lower_the_last_known_stock(fresh_shop: ServerProces
                 assert f"{left} in stock then" in await scan(pilot, sku)
                 await pay_cash(pilot)
             assert "0 in stock then" in await scan(pilot, sku), "never below 0"
-            assert app.shop.queued_count() == 2
+            assert shop_of(app).queued_count() == 2
     finally:
         proxy.close()
 
@@ -152,7 +163,7 @@ async def test_a_browser_tab_does_not_sell_offline(fresh_shop: ServerProcess) ->
         async with app.run_test(size=(80, 24)) as pilot:
             await sign_in(pilot, *demo_clerk(fresh_shop))
             await open_till(pilot)
-            assert app.shop.offline is None
+            assert shop_of(app).offline is None
             await scan(pilot, SKUS[0])
             await go_offline(pilot, proxy)
             said = "a browser tab does not sell offline"

@@ -27,7 +27,15 @@ from tests.e2e.harness import ServerProcess, Servers, wait_until
 from tests.e2e.proxy import CuttableProxy
 from tests.e2e.shopdb import init_demo
 from tests.tui.offline_pilot import PREFIX, pos_sales, sell_cash, sign_in_kept, till_app
-from tests.tui.pilot import buy, label_text, notified, product_by_sku, refuse, wait_for
+from tests.tui.pilot import (
+    buy,
+    label_text,
+    notified,
+    product_by_sku,
+    refuse,
+    shop_of,
+    wait_for,
+)
 from tests.tui.pos_pilot import demo_clerk, open_till, pos, screen_of
 
 SOLD_OUT = "KOP-0002"  # sold out online while the till is offline; the till sells 1 of it
@@ -109,7 +117,7 @@ async def offline_then_back(
         assert online.order["id"] is not None and online.order["receipt"] is None
         server = await asyncio.to_thread(cut)
         view = pos(app)
-        await wait_for(pilot, lambda: not app.shop.online, "the link lost")
+        await wait_for(pilot, lambda: not shop_of(app).online, "the link lost")
         await wait_for(pilot, lambda: "OFFLINE" in label_text(app, "#offline-banner"), "banner")
         await pilot.press(*"MIE-0001", "enter")
         await wait_for(pilot, lambda: view.ticket.lines, "a product last seen")
@@ -122,7 +130,7 @@ async def offline_then_back(
         buy(server, SOLD_OUT, stock)  # a customer online takes every unit meanwhile
         for skus, cash in OFFLINE_SALES:
             receipts.append((await sell_cash(pilot, skus, cash)).order)
-        assert app.shop.queued_count() == 5
+        assert shop_of(app).queued_count() == 5
         assert "5 sales to send" in label_text(app, "#offline-banner")
         assert view.query_one("#offline-banner").display
     # the run ends without a word to the server (the link is down): as a killed till would
@@ -131,7 +139,7 @@ async def offline_then_back(
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: app.screen.query("#pos-view"), "the till, offline")
         await wait_for(pilot, lambda: notified(app, "does not answer"), "said offline")
-        assert app.shop.till.status == TillStatus.OPEN and not app.shop.online
+        assert shop_of(app).till.status == TillStatus.OPEN and not shop_of(app).online
         assert "5 sales to send" in label_text(app, "#offline-banner")
         for skus, cash in AFTER_RESTART:
             receipts.append((await sell_cash(pilot, skus, cash)).order)
@@ -139,9 +147,9 @@ async def offline_then_back(
         assert [r["receipt"] for r in receipts] == [f"{PREFIX}-{n:06d}" for n in range(1, 8)]
 
         proxy.up()
-        app.client.retry_now()
-        await wait_for(pilot, lambda: app.shop.online, "the link back", timeout=20)
-        await wait_for(pilot, lambda: app.shop.queued_count() == 0, "the queue sent", 20)
+        shop_of(app).client.retry_now()
+        await wait_for(pilot, lambda: shop_of(app).online, "the link back", timeout=20)
+        await wait_for(pilot, lambda: shop_of(app).queued_count() == 0, "the queue sent", 20)
         await wait_for(pilot, lambda: not pos(app).query_one("#offline-banner").display, "gone")
 
         total = online.order["total"] + sum(r["total"] for r in receipts)
@@ -187,12 +195,13 @@ async def test_closing_with_sales_queued_waits_or_closes_to_reconcile_later(
             await open_till(pilot, cash="100000", station="kasir-1")
             online = await sell_cash(pilot, ["MIE-0001", "MIE-0002"])
             proxy.down()
-            await wait_for(pilot, lambda: not app.shop.online, "the link lost")
+            await wait_for(pilot, lambda: not shop_of(app).online, "the link lost")
             queued = [(await sell_cash(pilot, [sku])).order for sku in ("MIE-0001", "MIE-0002")]
-            refused = refuse(app.client, "clerk.sale", Unavailable("busy", {"retry_after_ms": 1}))
+            client = shop_of(app).client
+            refused = refuse(client, "clerk.sale", Unavailable("busy", {"retry_after_ms": 1}))
             proxy.up()
-            app.client.retry_now()
-            await wait_for(pilot, lambda: app.shop.online and refused, "the shop busy")
+            client.retry_now()
+            await wait_for(pilot, lambda: shop_of(app).online and refused, "the shop busy")
             assert "Sending 2 sales rung up offline" in label_text(app, "#offline-banner")
 
             await pilot.press("f8")
@@ -201,7 +210,7 @@ async def test_closing_with_sales_queued_waits_or_closes_to_reconcile_later(
             assert (question.go, question.back) == ("Close now, reconcile later", "Wait")
             await pilot.press("escape")  # wait
             await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen), "waiting")
-            assert app.shop.till.status == TillStatus.OPEN
+            assert shop_of(app).till.status == TillStatus.OPEN
 
             await pilot.press("f8")
             await screen_of(pilot, ConfirmScreen)
@@ -217,8 +226,8 @@ async def test_closing_with_sales_queued_waits_or_closes_to_reconcile_later(
             await wait_for(pilot, lambda: closing.closed is not None, "the till closed")
             assert closing.closed["difference"] == drawer - expected > 0
 
-            del app.client.call  # the shop takes sales again
-            await wait_for(pilot, lambda: app.shop.queued_count() == 0, "sent after the close")
+            del client.call  # the shop takes sales again
+            await wait_for(pilot, lambda: shop_of(app).queued_count() == 0, "sent after the close")
     finally:
         proxy.close()
     recorded = [s for s in pos_sales(fresh_shop) if s["offline_at"] is not None]

@@ -10,6 +10,7 @@ import socket
 import stat
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -113,7 +114,8 @@ def test_settings_remember_the_server_and_user_and_keep_tokens_private(home: Pat
     settings.keep_session(target, "siti", "tok")
     path = home / "config" / "warung" / "session.json"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert settings.kept_session(target).token == "tok"
+    kept = settings.kept_session(target)
+    assert kept is not None and kept.token == "tok"
     assert settings.kept_session(Target("elsewhere", 9000, tls=True)) is None
     settings.forget_session()
     assert settings.kept_session(target) is None
@@ -183,7 +185,8 @@ class FakeClient:
     """Just enough of AsyncClient for the bridge and the watch."""
 
     def __init__(self) -> None:
-        self.events, self.states = [], []
+        self.events: list[Callable[[Push], object]] = []
+        self.states: list[Callable[[State], object]] = []
         self.calls: list[tuple[str, list[int]]] = []
 
     def on_event(self, callback):

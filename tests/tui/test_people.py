@@ -28,11 +28,11 @@ def made(server: ServerProcess, username: str, role: str) -> dict[str, Any]:
         ]
 
 
-async def people_tab(pilot) -> PeopleView:
+async def people_tab(pilot, server: ServerProcess) -> PeopleView:
     app = pilot.app
     await wait_for(pilot, lambda: app.screen.query("#password"), "the sign-in form")
     app.screen.query_one("#username", Input).value = "admin"
-    app.screen.query_one("#password", Input).value = app.server_passwords["admin"]
+    app.screen.query_one("#password", Input).value = server.passwords["admin"]
     await pilot.click("#signin")
     await home_loaded(pilot)
     await pilot.press("f6")
@@ -59,17 +59,11 @@ async def asked(pilot) -> ConfirmScreen:
     )
 
 
-def admin_app(server: ServerProcess):
-    app = make_app(server)
-    app.server_passwords = server.passwords
-    return app
-
-
 async def test_people_lists_role_state_in_words_and_last_sign_in(fresh_shop):
     never = made(fresh_shop, "belum-pernah", "clerk")
-    app = admin_app(fresh_shop)
+    app = make_app(fresh_shop)
     async with app.run_test(size=(80, 24)) as pilot:
-        view = await people_tab(pilot)
+        view = await people_tab(pilot, fresh_shop)
         admin = next(p for p in view.accounts.values() if p["username"] == "admin")
         assert row(view, admin)[:3] == ["admin", "admin", "enabled"]
         assert row(view, admin)[3] == timefmt.when(admin["last_sign_in_at"]) != "never"
@@ -79,9 +73,9 @@ async def test_people_lists_role_state_in_words_and_last_sign_in(fresh_shop):
 async def test_a_taken_username_is_shown_next_to_the_field_then_the_account_is_made(
     fresh_shop,
 ):
-    app = admin_app(fresh_shop)
+    app = make_app(fresh_shop)
     async with app.run_test(size=(80, 24)) as pilot:
-        view = await people_tab(pilot)
+        view = await people_tab(pilot, fresh_shop)
         await pilot.press("n")
         dialog = await wait_for(
             pilot, lambda: isinstance(app.screen, NewPersonScreen) and app.screen, "the form"
@@ -114,9 +108,9 @@ async def test_disable_asks_naming_the_account_signs_it_out_and_enable_lets_it_b
     made(fresh_shop, "mau-keluar", "clerk")
     clerk = await fresh_shop.async_client()
     await clerk.login("mau-keluar", PASSWORD)
-    app = admin_app(fresh_shop)
+    app = make_app(fresh_shop)
     async with app.run_test(size=(80, 24)) as pilot:
-        view = await people_tab(pilot)
+        view = await people_tab(pilot, fresh_shop)
         person = await on_row(pilot, view, "mau-keluar")
         await pilot.press("d")
         question = await asked(pilot)
@@ -150,9 +144,9 @@ async def test_a_role_change_asks_and_applies_and_disabling_oneself_is_refused_i
     fresh_shop,
 ):
     made(fresh_shop, "naik-jabatan", "customer")
-    app = admin_app(fresh_shop)
+    app = make_app(fresh_shop)
     async with app.run_test(size=(80, 24)) as pilot:
-        view = await people_tab(pilot)
+        view = await people_tab(pilot, fresh_shop)
         person = await on_row(pilot, view, "naik-jabatan")
         await pilot.press("o")
         dialog = await wait_for(
@@ -186,12 +180,12 @@ def test_people_picture(snap_compare, fresh_shop, monkeypatch):
         client.call("admin.user.disable", user_id=gone["id"])
 
     async def run_before(pilot):
-        view = await people_tab(pilot)
+        view = await people_tab(pilot, fresh_shop)
         await on_row(pilot, view, "sudah-keluar")
         pilot.app.clear_notifications()
         await pilot.pause()
 
-    assert snap_compare(admin_app(fresh_shop), run_before=run_before, terminal_size=(80, 24))
+    assert snap_compare(make_app(fresh_shop), run_before=run_before, terminal_size=(80, 24))
 
 
 def test_new_account_picture_with_a_refusal_by_its_field(snap_compare, fresh_shop, monkeypatch):
@@ -199,7 +193,7 @@ def test_new_account_picture_with_a_refusal_by_its_field(snap_compare, fresh_sho
 
     async def run_before(pilot):
         app = pilot.app
-        await people_tab(pilot)
+        await people_tab(pilot, fresh_shop)
         await pilot.press("n")
         dialog = await wait_for(
             pilot, lambda: isinstance(app.screen, NewPersonScreen) and app.screen, "the form"
@@ -216,4 +210,4 @@ def test_new_account_picture_with_a_refusal_by_its_field(snap_compare, fresh_sho
         app.clear_notifications()
         await pilot.pause()
 
-    assert snap_compare(admin_app(fresh_shop), run_before=run_before, terminal_size=(80, 24))
+    assert snap_compare(make_app(fresh_shop), run_before=run_before, terminal_size=(80, 24))

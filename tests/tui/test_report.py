@@ -16,7 +16,7 @@ from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.report import ExportScreen, RangeScreen
 from client_tui.widgets.report import DayChart, ReportView
 from tests.e2e.harness import ServerProcess
-from tests.tui.pilot import make_app, notified, sign_in, wait_for
+from tests.tui.pilot import make_app, notified, shop_of, sign_in, wait_for
 from tests.tui.report_pilot import fixed_today, net, seed_sales
 
 
@@ -49,7 +49,7 @@ async def test_the_presets_and_a_chosen_range_show_the_sales_of_their_days(
     async with app.run_test(size=(80, 24)) as pilot:
         await sign_in(pilot, "admin", fresh_shop.passwords["admin"])
         await pilot.press("f7")
-        money = app.shop.money.format
+        money = shop_of(app).money.format
 
         week = await report_of(pilot, date(2026, 3, 1), date(2026, 3, 7))  # the first shown
         sold = between(orders, date(2026, 3, 1), date(2026, 3, 7))

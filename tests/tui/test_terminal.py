@@ -186,13 +186,20 @@ def test_a_clerk_sells_two_items_for_cash_in_a_real_terminal(shop, home: Path):
     assert [(line["sku"], line["qty"]) for line in order["lines"]] == [(sku, 1) for sku in skus]
 
 
+def listening_port(log: str) -> int:
+    """The port the demo server's `log` says it listens on."""
+    found = re.search(r"listening on 127\.0\.0\.1:(\d+)", log)
+    assert found is not None, log
+    return int(found.group(1))
+
+
 def test_demo_runs_its_own_shop_and_stops_it_on_exit(home: Path):
     term = Terminal(home, [*warung_command(), "--demo"], size=(80, 24))
     try:
         term.wait_for("customer \\(customer\\)  ● connected", timeout=60)
         term.wait_for(r"SAB-0001")
         log = (home / "data" / "warung" / "demo-server.log").read_text()
-        port = int(re.search(r"listening on 127\.0\.0\.1:(\d+)", log).group(1))
+        port = listening_port(log)
         term.keys("C-q")
         term.wait_for("warung exited 0")
     finally:
@@ -229,7 +236,7 @@ def test_two_demo_windows_share_one_server(home: Path):
         second.wait_for("Joined the demo shop")
         log = (home / "data" / "warung" / "demo-server.log").read_text()
         assert log.count("listening on") == 1
-        port = int(re.search(r"listening on 127\.0\.0\.1:(\d+)", log).group(1))
+        port = listening_port(log)
         second.keys("C-q")
         second.wait_for("warung exited 0")
         socket.create_connection(("127.0.0.1", port), timeout=2).close()  # still serving
