@@ -144,6 +144,7 @@ class Order(BaseModel):
     id = pw.AutoField()
     customer = pw.ForeignKeyField(User, column_name="customer_id", null=True, backref="orders")
     clerk = pw.ForeignKeyField(User, column_name="clerk_id", null=True, backref="pos_orders")
+    clerk_id: int | None  # set by peewee, as `Product.category_id`
     status = pw.TextField()
     channel = pw.TextField()
     total = pw.BigIntegerField()
@@ -153,6 +154,7 @@ class Order(BaseModel):
     created_at = pw.DateTimeField(default=utcnow)
     updated_at = pw.DateTimeField(default=utcnow)
     register = pw.ForeignKeyField(Register, column_name="register_id", null=True, backref="orders")
+    register_id: int | None  # set by peewee
     tracking_ref = pw.TextField(null=True)
     receipt = pw.TextField(null=True)
     offline_at = pw.DateTimeField(null=True)
@@ -179,11 +181,13 @@ class OrderLine(BaseModel):
 class StockMovement(BaseModel):
     id = pw.AutoField()
     product = pw.ForeignKeyField(Product, column_name="product_id", backref="movements")
+    product_id: int  # set by peewee, as `Product.category_id`
     kind = pw.TextField()
     delta = pw.IntegerField()
     stock_after = pw.IntegerField()
     order = pw.ForeignKeyField(Order, column_name="order_id", null=True, backref="movements")
     user = pw.ForeignKeyField(User, column_name="user_id", null=True, backref="movements")
+    user_id: int | None  # set by peewee
     reason = pw.TextField(null=True)
     created_at = pw.DateTimeField(default=utcnow)
 
@@ -212,6 +216,7 @@ class CartLine(BaseModel):
     id = pw.AutoField()
     user = pw.ForeignKeyField(User, column_name="user_id", backref="cart_lines")
     product = pw.ForeignKeyField(Product, column_name="product_id", backref="cart_lines")
+    product_id: int  # set by peewee, as `Product.category_id`
     qty = pw.IntegerField()
     added_at = pw.DateTimeField(default=utcnow)
 

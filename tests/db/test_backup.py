@@ -1,6 +1,7 @@
 import shutil
 import sqlite3
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -86,7 +87,7 @@ def test_sqlite_backup_of_a_missing_file(tmp_path):
 
 def test_pg_dump_command_keeps_the_password_out():
     parsed = parse_url("postgresql://shop:hunter22@db:5433/warung?options=-csearch_path%3Dtoko")
-    command = pg_dump_command(parsed, "out.dump")
+    command = pg_dump_command(parsed, Path("out.dump"))
     assert "hunter22" not in " ".join(command)
     assert command[-2:] == [
         "--schema=toko",

@@ -76,8 +76,8 @@ def test_updates_existing_skus_with_adjustment_movements(database, tmp_path, mak
     kept = make_product(sku="TEH-1", stock=10, price=700000, name="Teh Celup", description="")
     kept_category = kept.category.name
     make_product(sku="GULA-1", stock=3, name="Gula")
-    make_product(sku="SAME-1", stock=4, name="Same", price=100000, description="d")
-    same_category = Product.get(Product.sku == "SAME-1").category.name
+    same = make_product(sku="SAME-1", stock=4, name="Same", price=100000, description="d")
+    same_category = same.category.name
     path = write(
         tmp_path,
         "name,sku,price,stock,category,description,currency\n"  # any column order

@@ -125,7 +125,9 @@ def test_idempotency_key_unique_per_user(database, make_user):
     IdempotencyKey.create(user=a, response=b"\x81\xa2id\x01", **entry)
     IdempotencyKey.create(user=b, **entry)
     refused(database, lambda: IdempotencyKey.create(user=a, **entry))
-    assert bytes(IdempotencyKey.get(user=a).response) == b"\x81\xa2id\x01"
+    response = IdempotencyKey.get(user=a).response
+    assert response is not None
+    assert bytes(response) == b"\x81\xa2id\x01"
 
 
 def test_session_token_hash_unique(database, make_user):

@@ -41,8 +41,8 @@ DEADLINE_S = 15.0
 def test_the_health_check_says_hello_as_the_protocol_spells_it():
     """deploy/haproxy.cfg carries a hello frame as hex: it must be a valid one."""
     config = CONFIG.read_text()
-    sent = bytes.fromhex(re.search(r"tcp-check send-binary (\w+)", config).group(1))
-    expected = re.search(r"tcp-check expect binary (\w+)", config).group(1)
+    sent = bytes.fromhex(tcp_check(config, "send-binary"))
+    expected = tcp_check(config, "expect binary")
     [message] = FrameDecoder(1 << 16).feed(sent)
     assert isinstance(message, Message)
     assert message.body == {
@@ -53,6 +53,13 @@ def test_the_health_check_says_hello_as_the_protocol_spells_it():
     assert encode(message.body) == sent
     # every answer, success or refusal, is a map with the key "id"
     assert expected == encode({"id": None})[5:8].hex()
+
+
+def tcp_check(config: str, step: str) -> str:
+    """The hex bytes of the config's `tcp-check` line for `step`."""
+    found = re.search(rf"tcp-check {step} (\w+)", config)
+    assert found, f"no tcp-check {step} in deploy/haproxy.cfg"
+    return found.group(1)
 
 
 @pytest.mark.pg

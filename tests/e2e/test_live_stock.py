@@ -49,7 +49,7 @@ def test_a_checkout_that_fails_inside_its_transaction_sends_no_event(shop):
     async def run():
         watcher = await shop.async_client("clerk")
         buyer, rival = await new_customer(shop.port), await new_customer(shop.port)
-        pushes = []
+        pushes: list[Push] = []
         watcher.on_event(pushes.append)
         items = (await watcher.call("catalog.list", limit=200))["items"]
         a, b, sentinel = sorted(
@@ -81,7 +81,7 @@ def test_a_declined_payment_shows_units_taken_and_given_back(shop):
     async def run():
         watcher = await shop.async_client("clerk")
         buyer = await new_customer(shop.port)
-        pushes = []
+        pushes: list[Push] = []
         watcher.on_event(pushes.append)
         items = (await watcher.call("catalog.list", limit=200))["items"]
         product = next(p for p in items if 5 <= p["stock"] <= 900)
@@ -262,7 +262,7 @@ def test_snapshots_taken_meanwhile_never_hide_a_change_from_other_subscribers(sh
         watcher = await shop.async_client("clerk")
         churner = await shop.async_client("admin")
         buyer = await new_customer(shop.port)
-        pushes = []
+        pushes: list[Push] = []
         watcher.on_event(pushes.append)
         items = (await watcher.call("catalog.list", limit=200))["items"]
         product = next(p for p in items if p["stock"] >= 60)

@@ -211,7 +211,7 @@ def test_offline_sales_break_no_rule_quietly(shop):
     now = datetime.now(UTC)
     line = [{"product_id": product_id, "qty": 1}]
     base = {"lines": line, "payment": {"method": "cash"}, "offline_at": now, "receipt": "K2-1"}
-    refused = [
+    refused: list[tuple[dict[str, object], str, str | None]] = [
         (
             {"payment": {"method": "card", "token": "t"}},
             "payment.method",

@@ -6,7 +6,7 @@ import secrets
 
 import pytest
 
-from protocol.client import AsyncClient
+from protocol.client import AsyncClient, Push
 from protocol.errors import Conflict, InvalidState, PaymentDeclined
 from tests.e2e.harness import ServerProcess, wait_until_async
 from tests.e2e.shopdb import facts, init_demo, opened
@@ -38,7 +38,7 @@ def test_a_cash_sale_over_the_wire_moves_the_stock_a_customer_sees(fresh_shop: S
     async def run():
         clerk = await fresh_shop.async_client("clerk")
         customer = await new_customer(fresh_shop.port)
-        pushes = []
+        pushes: list[Push] = []
         customer.on_event(pushes.append)
         kopi, teh = (await stocked(clerk))[:2]
         await customer.subscribe_stock([kopi["id"], teh["id"]])
@@ -183,7 +183,7 @@ def test_one_sale_key_on_two_servers_at_once_makes_one_sale(two_servers, pg_sche
         there = await second.async_client()
         await there.resume(here.token)
         customer = await new_customer(second.port)
-        pushes = []
+        pushes: list[Push] = []
         customer.on_event(pushes.append)
         product = (await stocked(here))[0]
         await customer.subscribe_stock([product["id"]])

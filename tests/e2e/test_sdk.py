@@ -2,10 +2,11 @@
 
 import asyncio
 import socket
+from types import CoroutineType
 
 import pytest
 
-from protocol.client import AsyncClient, ConnectionLost, State
+from protocol.client import AsyncClient, ConnectionLost, Push, State
 from protocol.client.aio import SESSION_ENDED_EVENT, SNAPSHOT_EVENT
 from protocol.errors import Unauthenticated
 from tests.e2e.harness import wait_until, wait_until_async
@@ -30,7 +31,7 @@ def test_a_thousand_pipelined_requests_each_reach_their_caller(shop):
 def test_a_push_between_a_request_and_its_answer_goes_to_the_push_handler(shop):
     async def run():
         async with await shop.async_client("customer") as c:
-            pushes = []
+            pushes: list[Push] = []
             c.on_event(pushes.append)
             product = next(p for p in (await c.call("catalog.list"))["items"] if p["stock"] > 3)
             await c.subscribe_stock([product["id"]])
@@ -61,7 +62,8 @@ def proxy(shop):
 def test_a_cut_link_reconnects_resumes_without_password_and_restores_the_feed(shop, proxy):
     async def run():
         c = AsyncClient("127.0.0.1", proxy.port, backoff_min=0.05)
-        states, pushes = [], []
+        states: list[State] = []
+        pushes: list[Push] = []
         c.on_state(states.append)
         c.on_event(pushes.append)
         await c.connect()
@@ -87,21 +89,25 @@ def test_a_cut_link_reconnects_resumes_without_password_and_restores_the_feed(sh
     assert event.data["stock"] == snapshot.data["snapshot"][0]["stock"] - 1
 
 
-def test_a_link_cut_again_during_the_resume_leaves_one_reconnect_loop(shop, proxy):
+def test_a_link_cut_again_during_the_resume_leaves_one_reconnect_loop(shop, proxy, monkeypatch):
     """Cut while the client resumes after a first cut: the loop that was resuming tries
     again, and no second loop starts beside it (two would race, and one could mark the
     client connected while the other's new link is not signed in yet)."""
 
     def reconnect_loops():
+        coros = [t.get_coro() for t in asyncio.all_tasks()]
         return sum(
-            1 for t in asyncio.all_tasks() if t.get_coro().__qualname__.endswith("_reconnect_loop")
+            1
+            for coro in coros
+            if isinstance(coro, CoroutineType) and coro.__qualname__.endswith("_reconnect_loop")
         )
 
     async def run():
         c = AsyncClient("127.0.0.1", proxy.port, backoff_min=0.05)
         await c.connect()
         await c.login("customer", shop.passwords["customer"])
-        resume, loops = c.resume, []
+        resume = c.resume
+        loops: list[int] = []
 
         async def cut_during_the_first_resume(token):
             if loops:
@@ -112,7 +118,7 @@ def test_a_link_cut_again_during_the_resume_leaves_one_reconnect_loop(shop, prox
             loops.append(reconnect_loops())
             raise ConnectionLost("auth.resume")
 
-        c.resume = cut_during_the_first_resume
+        monkeypatch.setattr(c, "resume", cut_during_the_first_resume)
         proxy.cut()
         await wait_until_async(lambda: loops, what="the cut during the resume")
         await c.wait_connected(timeout=30)
@@ -128,7 +134,7 @@ def test_a_link_cut_again_during_the_resume_leaves_one_reconnect_loop(shop, prox
 def test_a_server_restart_is_survived_the_same_way(fresh_shop):
     async def run():
         c = await fresh_shop.async_client("customer", backoff_min=0.05, backoff_max=0.5)
-        pushes = []
+        pushes: list[Push] = []
         c.on_event(pushes.append)
         await c.subscribe_stock(None)
         await asyncio.to_thread(fresh_shop.restart)
@@ -217,7 +223,8 @@ def test_a_keyed_call_cut_mid_flight_is_sent_again_with_its_key_and_done_once(sl
 def test_a_session_ended_elsewhere_leaves_the_client_connected_and_signed_out(shop, proxy):
     async def run():
         c = await shop.async_client("customer", port=proxy.port, backoff_min=0.05)
-        pushes, states = [], []
+        pushes: list[Push] = []
+        states: list[State] = []
         c.on_event(pushes.append)
         c.on_state(states.append)
         await c.subscribe_stock([1])
@@ -244,7 +251,7 @@ def test_a_failed_connect_leaves_the_client_closed():
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
         c = AsyncClient("127.0.0.1", port)
-        states = []
+        states: list[State] = []
         stop = c.on_state(states.append)
         with pytest.raises(OSError):
             await c.connect()
@@ -282,7 +289,8 @@ def boom(_):
 def test_a_raising_push_callback_is_logged_and_the_connection_keeps_answering(shop, caplog):
     async def run():
         c = AsyncClient("127.0.0.1", shop.port, call_timeout=10)
-        states, pushes = [], []
+        states: list[State] = []
+        pushes: list[Push] = []
         c.on_state(states.append)
         c.on_event(boom)
         c.on_event(pushes.append)
@@ -309,7 +317,7 @@ def test_a_raising_push_callback_is_logged_and_the_connection_keeps_answering(sh
 def test_a_raising_callback_does_not_stop_the_reconnect_after_a_restart(fresh_shop, raising):
     async def run():
         c = await fresh_shop.async_client("customer", backoff_min=0.05, backoff_max=0.5)
-        pushes = []
+        pushes: list[Push] = []
         c.on_event(pushes.append)
         product = next(p for p in (await c.call("catalog.list"))["items"] if p["stock"] > 3)
         await c.subscribe_stock([product["id"]])

@@ -76,7 +76,7 @@ def test_random_bodies_in_valid_frames_keep_the_stream_in_step(body):
 def test_oversized_length_is_refused_before_its_body_arrives():
     decoder = FrameDecoder(max_frame=100)
     events = decoder.feed(encode({"a": 1}) + struct.pack(">I", 101))
-    assert events[0].body == {"a": 1}
+    assert isinstance(events[0], Message) and events[0].body == {"a": 1}
     assert isinstance(events[1], FrameTooLarge)
     assert events[1].details == {"length": 101, "max_frame": 100}
     assert decoder.broken and decoder.buffered == 0
@@ -97,7 +97,7 @@ def test_non_map_and_garbage_are_malformed_and_decoding_goes_on():
     assert events[0].details == {"reason": "not_a_map"}
     assert isinstance(events[1], MalformedFrame)
     assert events[1].details == {"reason": "msgpack"}
-    assert events[2].body == {"ok": True}
+    assert isinstance(events[2], Message) and events[2].body == {"ok": True}
 
 
 def test_a_huge_declared_container_inside_a_small_frame_is_malformed():
@@ -114,6 +114,7 @@ def test_deep_nesting_is_malformed_not_a_crash():
 
 def test_strings_and_bytes_stay_distinct():
     [event] = FrameDecoder().feed(encode({"s": "abc", "b": b"abc"}))
+    assert isinstance(event, Message)
     assert event.body == {"s": "abc", "b": b"abc"}
     assert type(event.body["s"]) is str and type(event.body["b"]) is bytes
 

@@ -10,7 +10,7 @@ import peewee as pw
 
 from db.transactions import write_transaction
 from server.audit import audit
-from server.audit_feed import write_audit_rows
+from server.audit_feed import Row, write_audit_rows
 from server.services.audit_list import audit_page
 
 ENTRIES = (  # user, action, target, at
@@ -68,9 +68,9 @@ def test_a_page_starts_after_the_entry_before(database):
 
 
 def test_the_feeds_rows_are_written_in_one_job(database):
-    rows = [
-        [None, "auth.login.failed", None, {"address": "10.0.0.1"}, "2026-11-30 10:00:00.5"],
-        [7, "auth.login.ok", "user:7", {"address": "10.0.0.2"}, "2026-11-30 10:00:01"],
+    rows: list[Row] = [
+        (None, "auth.login.failed", None, {"address": "10.0.0.1"}, "2026-11-30 10:00:00.5"),
+        (7, "auth.login.ok", "user:7", {"address": "10.0.0.2"}, "2026-11-30 10:00:01"),
     ]
     with write_transaction(database):
         write_audit_rows(database, rows)

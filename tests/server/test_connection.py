@@ -30,7 +30,7 @@ class Transport(StringTransport):
         self.write_closed = True
 
 
-def make(limits: Limits | None = None, **handlers: Any):
+def make(limits: Limits | None = None, /, **handlers: Any):
     limits = limits or Limits()
     clock = Clock()
     hub = EventHub(next_turn(clock))

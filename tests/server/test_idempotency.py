@@ -33,7 +33,7 @@ def run_once(database, clerk, applied, print_=PRINT, key="k-1"):
 
 
 def test_a_repeat_replays_the_first_result_and_applies_nothing(database, clerk):
-    applied = []
+    applied: list[int] = []
     assert run_once(database, clerk, applied) == ({"stock": 11, "when": "now"}, True)
     assert run_once(database, clerk, applied) == ({"stock": 11, "when": "now"}, False)
     assert applied == [1]
@@ -47,10 +47,11 @@ def test_the_fingerprint_is_the_op_and_its_arguments_but_the_key():
     assert fingerprint("clerk.restock", {**RESTOCK, "qty": 4}) != PRINT
 
 
+LINES = [{"sku": "TEH", "qty": 2}, {"qty": 1, "sku": "KOPI"}]
 CHECKOUT = {
     "idempotency_key": "k-9",
     "payment": {"method": "card", "token": "tok_visa"},
-    "lines": [{"sku": "TEH", "qty": 2}, {"qty": 1, "sku": "KOPI"}],
+    "lines": LINES,
 }
 
 
@@ -60,7 +61,7 @@ def test_maps_at_any_depth_are_compared_whatever_the_order_of_their_keys():
         "payment": {"token": "tok_visa", "method": "card"},
     }
     assert fingerprint("order.checkout", shuffled) == fingerprint("order.checkout", CHECKOUT)
-    swapped = {**CHECKOUT, "lines": list(reversed(CHECKOUT["lines"]))}
+    swapped = {**CHECKOUT, "lines": list(reversed(LINES))}
     assert fingerprint("order.checkout", swapped) != fingerprint("order.checkout", CHECKOUT)
 
 
@@ -79,7 +80,7 @@ def test_the_fingerprint_of_a_call_stays_what_earlier_builds_stored():
     ],
 )
 def test_a_key_reused_otherwise_is_a_conflict(database, clerk, other):
-    applied = []
+    applied: list[int] = []
     run_once(database, clerk, applied)
     with pytest.raises(Conflict, match="another op or with other arguments") as reused:
         run_once(database, clerk, applied, print_=other)
@@ -116,7 +117,9 @@ def test_two_transactions_racing_one_key_apply_once(database, clerk):
 
     def first():
         def apply():
-            outcomes["first_pid"] = sql.one(database, "SELECT pg_backend_pid()")[0]
+            row = sql.one(database, "SELECT pg_backend_pid()")
+            assert row is not None  # the function answers one row
+            outcomes["first_pid"] = row[0]
             claimed.set()
             assert release.wait(30)
             applied.append("first")

@@ -194,8 +194,7 @@ def test_a_job_whose_products_are_held_runs_in_a_later_batch(pg):
     outside = psycopg2.connect(url)
     try:
         holder = outside.cursor()
-        holder.execute("SELECT pg_backend_pid()")
-        holder_pid = holder.fetchone()[0]
+        holder_pid = outside.get_backend_pid()
         holder.execute("SELECT id FROM products WHERE id = %s FOR UPDATE", (p,))
         waiting, free = Job(take, (p,)), Job(take, (q,))
         settled, again = run_batch(db, [waiting, free])

@@ -85,7 +85,9 @@ def test_a_header_read_in_time_cancels_its_deadline():
     clock.advance(3)
     assert not transport.disconnected
     assert lines == []
-    assert transport.protocol.address == "10.0.0.5"  # UNKNOWN: the proxy's own address
+    conn = transport.protocol
+    assert isinstance(conn, WarungConnection)
+    assert conn.address == "10.0.0.5"  # UNKNOWN: the proxy's own address
 
 
 def test_a_header_that_arrives_while_the_server_drains_is_refused():

@@ -33,7 +33,7 @@ CLERK = Identity(7, "kasir", "clerk", 2)
 class Shop:
     """One connection from ADDRESS, and every security log entry it caused."""
 
-    def __init__(self, limits: Limits | None = None, **handlers: Any) -> None:
+    def __init__(self, limits: Limits | None = None, /, **handlers: Any) -> None:
         limits = limits or Limits()
         self.clock = Clock()
         self.entries: list[dict[str, Any]] = []

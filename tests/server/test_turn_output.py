@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from twisted.internet import tcp
-from twisted.internet.interfaces import ISSLTransport
+from twisted.internet.interfaces import IProtocol, IReactorFDSet, ISSLTransport
 from twisted.internet.protocol import Protocol
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactor, StringTransport
@@ -170,7 +170,7 @@ def test_a_refused_hello_is_sent_before_the_connection_closes(pair):
 
 def test_the_backlog_of_a_twisted_tcp_transport_is_what_the_kernel_has_not_taken(pair):
     ours, theirs = pair
-    transport = tcp.Connection(ours, Protocol(), reactor=MemoryReactor())
+    transport = tcp.Connection(ours, IProtocol(Protocol()), reactor=IReactorFDSet(MemoryReactor()))
     transport.connected = True
     backlog = backlog_reader(transport)
     data = b"x" * (8 << 20)  # more than the kernel buffers of both ends take

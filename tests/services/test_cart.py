@@ -22,8 +22,8 @@ def cart(dbx: InlineDatabase) -> CartService:
 
 def lines(who: Identity) -> list[tuple[int, int]]:
     """The customer's cart as stored: (product id, qty) in the order added."""
-    found = CartLine.select(CartLine.product, CartLine.qty).where(CartLine.user == who.user_id)
-    return list(found.order_by(CartLine.id).tuples().execute())
+    found = CartLine.select().where(CartLine.user == who.user_id).order_by(CartLine.id)
+    return [(line.product_id, line.qty) for line in found]
 
 
 def add(cart: CartService, who: Identity, product_id: int, qty: int) -> Deferred[Any]:

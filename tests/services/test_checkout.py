@@ -32,8 +32,7 @@ from tests.services.shopping import (
 
 
 def cart_of(shop: Shop) -> list[tuple[int, int]]:
-    found = CartLine.select(CartLine.product, CartLine.qty).order_by(CartLine.id)
-    return list(found.tuples().execute())
+    return [(line.product_id, line.qty) for line in CartLine.select().order_by(CartLine.id)]
 
 
 def test_an_order_is_pending_while_the_payment_runs_then_paid(

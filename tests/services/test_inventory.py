@@ -36,11 +36,8 @@ def subscribed(hub: EventHub, who: Identity, product_id: int) -> Recorder:
 
 
 def movements(product_id: int) -> list[tuple[str, int, int, int | None, str | None]]:
-    m = StockMovement
-    found = m.select(m.kind, m.delta, m.stock_after, m.user, m.reason).where(
-        m.product == product_id
-    )
-    return list(found.order_by(m.id).tuples().execute())
+    found = StockMovement.select().where(StockMovement.product == product_id).order_by("id")
+    return [(m.kind, m.delta, m.stock_after, m.user_id, m.reason) for m in found]
 
 
 def audited() -> list[tuple[int | None, str, str | None, dict[str, Any]]]:

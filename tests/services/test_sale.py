@@ -47,16 +47,16 @@ def test_a_cash_sale_completes_in_one_transaction_and_gives_the_change(
         "reference": None,
         "status": "captured",
     }
-    stored = Order.select(Order.status, Order.clerk, Order.register).where(Order.id == sold["id"])
-    assert stored.tuples().get() == (
+    stored = Order.get_by_id(sold["id"])
+    assert (stored.status, stored.clerk_id, stored.register_id) == (
         "completed",
         mini_shop.clerk.user_id,
         register["id"],
     )
     assert status(sold["id"]) == ("completed", "captured")
     assert (stock(mini_shop.kopi), stock(mini_shop.teh)) == (3, 2)
-    moved = StockMovement.select(StockMovement.product, StockMovement.kind, StockMovement.delta)
-    assert sorted(moved.where(StockMovement.order == sold["id"]).tuples().execute()) == [
+    moved = StockMovement.select().where(StockMovement.order == sold["id"])
+    assert sorted((m.product_id, m.kind, m.delta) for m in moved) == [
         (mini_shop.kopi, "sale", -2),
         (mini_shop.teh, "sale", -1),
     ]

@@ -7,13 +7,16 @@ from client_tui.messages import CallRefused
 from client_tui.screens.signin import SignInScreen
 from protocol.client import ConnectionLost
 from protocol.errors import Internal
+from tests.e2e.harness import ServerProcess
 from tests.tui.pilot import (
+    Account,
     checkout_as,
     label_text,
     make_app,
     notified,
     refuse,
     search,
+    shop_of,
     sign_in,
     wait_for,
 )
@@ -23,7 +26,11 @@ async def test_an_internal_error_in_live_stock_is_shown_with_its_reference(shop,
     app = make_app(shop)
     async with app.run_test(size=(80, 24)) as pilot:
         await sign_in(pilot, *customer)
-        refuse(app.client, "stock.unsubscribe", Internal("internal error", {"reference": "E-41"}))
+        refuse(
+            shop_of(app).client,
+            "stock.unsubscribe",
+            Internal("internal error", {"reference": "E-41"}),
+        )
         await search(pilot, "kopi susu")  # fewer rows: the others' stock is no longer watched
         note = await wait_for(pilot, lambda: notified(app, "E-41"), "the error shown")
         assert note.title == "Live stock"
@@ -35,7 +42,9 @@ async def test_a_dropped_link_in_live_stock_stays_quiet(shop, customer):
     app = make_app(shop)
     async with app.run_test(size=(80, 24)) as pilot:
         await sign_in(pilot, *customer)
-        refused = refuse(app.client, "stock.unsubscribe", ConnectionLost("stock.unsubscribe"))
+        refused = refuse(
+            shop_of(app).client, "stock.unsubscribe", ConnectionLost("stock.unsubscribe")
+        )
         await search(pilot, "kopi susu")
         await wait_for(pilot, lambda: refused, "the call refused")
         # A refusal posted after it takes the same queues to the screen: once that one is
@@ -46,12 +55,14 @@ async def test_a_dropped_link_in_live_stock_stays_quiet(shop, customer):
         assert list(app._notifications) == [note]
 
 
-async def test_an_internal_error_reading_the_cart_again_is_shown(shop, customer):
+async def test_an_internal_error_reading_the_cart_again_is_shown(
+    shop: ServerProcess, customer: Account
+) -> None:
     app = make_app(shop)
     async with app.run_test(size=(80, 24)) as pilot:
         await sign_in(pilot, *customer)
-        await wait_for(pilot, lambda: app.shop.cart.get("count") == 0, "the cart read")
-        refuse(app.client, "cart.get", Internal("internal error", {"reference": "E-42"}))
+        await wait_for(pilot, lambda: shop_of(app).cart.get("count") == 0, "the cart read")
+        refuse(shop_of(app).client, "cart.get", Internal("internal error", {"reference": "E-42"}))
         checkout_as(shop, *customer, "MIE-0005", 1)  # on another device: the app reads the cart
         note = await wait_for(pilot, lambda: notified(app, "E-42"), "the error shown")
         assert note.title == "Cart"
@@ -63,7 +74,7 @@ async def test_a_session_ended_elsewhere_shows_at_once(shop, customer):
         await sign_in(pilot, *customer)
         await search(pilot, "MIE-0006")
         with shop.client() as other:  # the same session, ended from another device
-            other.resume(app.client.token)
+            other.resume(shop_of(app).client.token)
             other.logout()
         # the server tells the connection (session.ended): no call needed to find out
         await wait_for(pilot, lambda: isinstance(app.screen, SignInScreen), "sign-in")
@@ -77,8 +88,8 @@ async def test_an_internal_error_catching_up_after_a_reconnect_is_shown(fresh_sh
     app = make_app(server)
     async with app.run_test(size=(80, 24)) as pilot:
         await sign_in(pilot, "customer", server.passwords["customer"])
-        await wait_for(pilot, lambda: app.shop.cart.get("count") == 0, "the cart read")
-        refuse(app.client, "cart.get", Internal("internal error", {"reference": "E-43"}))
+        await wait_for(pilot, lambda: shop_of(app).cart.get("count") == 0, "the cart read")
+        refuse(shop_of(app).client, "cart.get", Internal("internal error", {"reference": "E-43"}))
         server.stop()
         await wait_for(pilot, lambda: "reconnecting" in label_text(app, "#status-link"), "down")
         server.start(server.port)

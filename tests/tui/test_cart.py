@@ -11,8 +11,17 @@ from textual.widgets import Input
 
 from client_tui.screens.checkout import CheckoutScreen
 from client_tui.screens.quantity import QuantityScreen
+from client_tui.widgets.cart import CartView
 from tests.e2e.harness import ServerProcess
-from tests.tui.pilot import Account, label_text, make_app, product_by_sku, sign_in, wait_for
+from tests.tui.pilot import (
+    Account,
+    label_text,
+    make_app,
+    product_by_sku,
+    shop_of,
+    sign_in,
+    wait_for,
+)
 
 
 def server_cart(shop: ServerProcess, account: Account) -> dict[int, int]:
@@ -76,14 +85,14 @@ async def test_ten_fast_presses_end_at_exactly_the_quantity_typed(shop, customer
     async with app.run_test(size=(80, 24)) as pilot:
         await sign_in(pilot, *customer)
         table = await open_cart(pilot)
-        await wait_for(pilot, lambda: app.shop.cart["count"] == 13, "13 in the cart")
+        await wait_for(pilot, lambda: shop_of(app).cart["count"] == 13, "13 in the cart")
         seen = watch_cart_calls(app)
         burst(app, "minus", "-", 10)
         await wait_for(pilot, lambda: str(table.get_cell(str(product_id), "qty")) == "3", "3")
         assert str(table.get_cell(str(product_id), "qty")) == "3"  # shown at once
         assert label_text(app, "#cart-total").startswith("3 items")
-        await wait_for(pilot, lambda: app.shop.cart["count"] == 3, "the server's answer")
-        view = app.screen.query_one("#cart-view")
+        await wait_for(pilot, lambda: shop_of(app).cart["count"] == 3, "the server's answer")
+        view = app.screen.query_one("#cart-view", CartView)
         await wait_for(pilot, lambda: not view.pending.products(), "nothing left to send")
         assert seen["most"] == 1  # one call at a time
         assert seen["sent"][-1] == ("cart.set", 3)
@@ -99,7 +108,7 @@ async def test_presses_while_a_call_is_in_flight_wait_for_its_answer(shop, custo
         table = await open_cart(pilot)
         slow = asyncio.Event()
         seen = watch_cart_calls(app, slow)
-        view = app.screen.query_one("#cart-view")
+        view = app.screen.query_one("#cart-view", CartView)
         await pilot.press(*["plus"] * 4)
         await wait_for(pilot, lambda: seen["sent"], "the first call")
         await pilot.press(*["plus"] * 4)
@@ -107,7 +116,7 @@ async def test_presses_while_a_call_is_in_flight_wait_for_its_answer(shop, custo
         await wait_for(pilot, lambda: not view.typing, "the keys' quiet time over")
         assert len(seen["sent"]) == 1  # the newer quantity waits for the first answer
         slow.set()
-        await wait_for(pilot, lambda: app.shop.cart["count"] == 10, "2 + 8")
+        await wait_for(pilot, lambda: shop_of(app).cart["count"] == 10, "2 + 8")
         assert seen["sent"][-1] == ("cart.set", 10) and len(seen["sent"]) == 2
         assert seen["most"] == 1
     assert server_cart(shop, customer) == {product_id: 10}
@@ -127,7 +136,7 @@ async def test_enter_on_a_line_types_its_quantity(shop, customer):
         assert field.has_focus and field.value == "1"
         field.value = ""
         await pilot.press("2", "5", "enter")
-        await wait_for(pilot, lambda: app.shop.cart["count"] == 25, "25 in the cart")
+        await wait_for(pilot, lambda: shop_of(app).cart["count"] == 25, "25 in the cart")
     assert server_cart(shop, customer) == {product_id: 25}
 
 

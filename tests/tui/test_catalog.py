@@ -3,38 +3,43 @@ product dialog."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from textual.pilot import Pilot
 from textual.widgets import Button, Input, Static, Tree
 
 from client_tui.screens.product import ProductScreen
 from tests.tui.pilot import (
+    catalog,
     label_text,
     make_app,
     notified,
     products,
     search,
+    shop_of,
     sign_in,
     wait_for,
 )
 
 
-async def test_search_runs_on_the_server_once_typing_pauses(shop, customer):
+async def test_search_runs_on_the_server_once_typing_pauses(shop, customer, monkeypatch):
     app = make_app(shop)
     async with app.run_test(size=(80, 24)) as pilot:
         await sign_in(pilot, *customer)
         calls: list[str] = []
-        original = app.shop.product_page
+        original = shop_of(app).product_page
 
         async def counting(query="", category_id=None, cursor=None, limit=50):
             calls.append(query)
             return await original(query, category_id, cursor, limit)
 
-        app.shop.product_page = counting
+        monkeypatch.setattr(shop_of(app), "product_page", counting)
         await pilot.press("slash")
         box = app.screen.query_one("#search", Input)
         assert box.has_focus
         for character in "kopi susu":  # typed faster than the debounce: one listing
             box.insert_text_at_cursor(character)
-        view = app.screen.query_one("#catalog-view")
+        view = catalog(app)
         await wait_for(pilot, lambda: view.query_text == "kopi susu" and view.loaded, "results")
         assert calls == ["kopi susu"]  # one listing for nine keystrokes
         table = products(app)
@@ -60,7 +65,7 @@ async def test_choosing_a_category_lists_only_its_products(shop, customer):
         tree.focus()
         tree.move_cursor(kopi)
         await pilot.press("enter")
-        view = app.screen.query_one("#catalog-view")
+        view = catalog(app)
         await wait_for(pilot, lambda: view.category_id == kopi.data and view.loaded, "listing")
         table = products(app)
         assert table.row_count > 0
@@ -80,25 +85,26 @@ async def test_the_tree_is_folded_away_on_80_columns_and_t_shows_it(shop, custom
         await wait_for(pilot, lambda: not tree.display, "the tree folded")
 
 
+async def scroll_to_page(pilot: Pilot[Any], page: int) -> None:
+    """End, on the last row loaded: wait until page `page` (50 rows each) comes."""
+    view, table = catalog(pilot.app), products(pilot.app)
+    await pilot.press("end")
+    await wait_for(pilot, lambda: view.loaded and table.row_count > 50 * (page - 1), f"page {page}")
+
+
 async def test_pages_load_as_you_scroll_through_the_whole_catalog(shop, customer):
     app = make_app(shop)
     async with app.run_test(size=(80, 24)) as pilot:
         await sign_in(pilot, *customer)
         table = products(app)
-        view = app.screen.query_one("#catalog-view")
         assert table.row_count == 50
-        for pages in range(2, 9):
-            await pilot.press("end")  # to the last row loaded: the next page comes
-            await wait_for(
-                pilot,
-                lambda rows=50 * (pages - 1): view.loaded and table.row_count > rows,
-                f"page {pages}",
-            )
+        for page in range(2, 9):
+            await scroll_to_page(pilot, page)
         assert table.row_count == 399
         assert not table.more
         names = [p["name"].lower() for p in table.products.values()]
         assert names == sorted(names)
-        assert len(app.shop.watch.subscribed) == 399  # every row shown is live
+        assert len(shop_of(app).watch.subscribed) == 399  # every row shown is live
 
 
 async def test_product_dialog_shows_the_description_and_adds_a_quantity(shop, customer):
@@ -108,6 +114,7 @@ async def test_product_dialog_shows_the_description_and_adds_a_quantity(shop, cu
         table = await search(pilot, "MIE-0003")
         assert table.row_count == 1
         product = table.highlighted
+        assert product is not None
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ProductScreen), "the dialog")
         dialog = app.screen
@@ -117,9 +124,9 @@ async def test_product_dialog_shows_the_description_and_adds_a_quantity(shop, cu
         assert qty.has_focus
         qty.value = "3"
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app.shop.cart["count"] == 3, "3 in the cart")
+        await wait_for(pilot, lambda: shop_of(app).cart["count"] == 3, "3 in the cart")
         assert not isinstance(app.screen, ProductScreen)
-        line = app.shop.cart["items"][0]
+        line = shop_of(app).cart["items"][0]
         assert (line["sku"], line["qty"]) == ("MIE-0003", 3)
         assert label_text(app, "#status-cart") == "Cart 3 · Rp 9.000,00"
 
@@ -130,6 +137,7 @@ async def test_a_sold_out_product_cannot_be_added_and_says_why(shop, customer):
     async with app.run_test(size=(80, 24)) as pilot:
         await sign_in(pilot, *customer)
         table = await search(pilot, sold_out)
+        assert table.highlighted is not None
         name = table.highlighted["name"]
         await pilot.press("a")  # not a silent no-op
         await wait_for(pilot, lambda: notified(app, f"{name} is sold out"), "why not")
@@ -140,7 +148,7 @@ async def test_a_sold_out_product_cannot_be_added_and_says_why(shop, customer):
         app.clear_notifications()
         await pilot.press("enter")  # in the quantity field
         await wait_for(pilot, lambda: notified(app, f"{name} is sold out"), "why not, again")
-        assert app.shop.cart["count"] == 0
+        assert shop_of(app).cart["count"] == 0
 
 
 def _sold_out_sku(server) -> str:

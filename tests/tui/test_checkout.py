@@ -8,12 +8,14 @@ from textual.widgets import Button, Input, Label, RadioButton
 from client_tui.screens.checkout import CheckoutScreen
 from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.order import OrderScreen
+from client_tui.widgets.orders import OrdersView
 from tests.tui.pilot import (
     add_by_sku,
     buy,
     label_text,
     make_app,
     product_by_sku,
+    shop_of,
     sign_in,
     wait_for,
 )
@@ -38,13 +40,13 @@ async def test_change_quantities_and_remove_lines(shop, customer):
         await pilot.press("f3")
         await wait_for(pilot, lambda: app.screen.query_one("#cart-lines").has_focus, "cart")
         await pilot.press("plus", "plus")
-        await wait_for(pilot, lambda: app.shop.cart["count"] == 4, "3 + 1 units")
-        assert [ln["qty"] for ln in app.shop.cart["items"]] == [3, 1]
+        await wait_for(pilot, lambda: shop_of(app).cart["count"] == 4, "3 + 1 units")
+        assert [ln["qty"] for ln in shop_of(app).cart["items"]] == [3, 1]
         await pilot.press("minus")
-        await wait_for(pilot, lambda: app.shop.cart["count"] == 3, "2 + 1 units")
+        await wait_for(pilot, lambda: shop_of(app).cart["count"] == 3, "2 + 1 units")
         await pilot.press("down", "x")
-        await wait_for(pilot, lambda: len(app.shop.cart["items"]) == 1, "a line removed")
-        total = app.shop.money.format(app.shop.cart["total"])
+        await wait_for(pilot, lambda: len(shop_of(app).cart["items"]) == 1, "a line removed")
+        total = shop_of(app).money.format(shop_of(app).cart["total"])
         assert label_text(app, "#cart-total") == f"2 items · Total {total}"
 
 
@@ -62,9 +64,9 @@ async def test_checkout_pays_and_shows_the_order(shop, customer):
         )
         assert order_screen.order["status"] == "paid"
         assert "Thank you" in label_text(app, "#order-thanks")
-        await wait_for(pilot, lambda: app.shop.cart["count"] == 0, "an empty cart")
+        await wait_for(pilot, lambda: shop_of(app).cart["count"] == 0, "an empty cart")
         await pilot.press("escape", "f4")
-        orders = app.screen.query_one("#orders-view")
+        orders = app.screen.query_one("#orders-view", OrdersView)
         await wait_for(pilot, lambda: order_screen.order["id"] in orders.orders, "the list")
         order = order_screen.order
     assert product_by_sku(shop, "MIE-0004")["stock"] == stock_before - 1
@@ -86,7 +88,7 @@ async def test_a_declined_card_loses_nothing_and_another_method_pays(shop, custo
         assert "Payment declined" in text
         assert "Nothing was charged and your cart is as it was" in text
         assert "e-wallet" in text
-        assert app.screen is dialog and app.shop.cart["count"] == 1
+        assert app.screen is dialog and shop_of(app).cart["count"] == 1
         assert product_by_sku(shop, "MIE-0005")["stock"] == stock_before
         await pilot.click("#ewallet")
         await wait_for(pilot, lambda: dialog.query_one("#ewallet", RadioButton).value, "e-wallet")
@@ -113,11 +115,11 @@ async def test_stock_gone_at_checkout_keeps_the_cart_and_offers_the_fix(shop, cu
         await wait_for(pilot, lambda: problem.display, "the refusal")
         assert "Only 1 of" in str(problem.render())
         assert "your cart is kept" in str(problem.render())
-        assert app.shop.cart["count"] == 3
+        assert shop_of(app).cart["count"] == 3
         fix = dialog.query_one("#fix", Button)
         assert fix.display
         await pilot.click("#fix")
-        await wait_for(pilot, lambda: app.shop.cart["count"] == 2, "the line lowered to 1")
+        await wait_for(pilot, lambda: shop_of(app).cart["count"] == 2, "the line lowered to 1")
         await pilot.click("#pay")
         await wait_for(pilot, lambda: isinstance(app.screen, OrderScreen), "the order")
 
@@ -153,7 +155,7 @@ async def test_enter_after_an_out_of_stock_answer_fixes_the_cart(shop, customer)
         await wait_for(pilot, lambda: dialog.query_one("#fix", Button).display, "Fix cart")
         assert dialog.query_one("#fix", Button).has_focus
         await pilot.press("enter")
-        await wait_for(pilot, lambda: app.shop.cart["count"] == 0, "the sold-out line removed")
+        await wait_for(pilot, lambda: shop_of(app).cart["count"] == 0, "the sold-out line removed")
         assert app.screen is dialog
         assert "Cart fixed" in label_text(app, "#checkout-problem")
 

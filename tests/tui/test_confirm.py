@@ -7,7 +7,7 @@ from textual.widgets import Label, Static
 
 from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.order import OrderScreen
-from tests.tui.pilot import customer_with_order, make_app, orders_listing, wait_for
+from tests.tui.pilot import customer_with_order, make_app, orders_listing, shop_of, wait_for
 
 
 def status_on_server(shop, username: str, password: str, order_id: int) -> str:
@@ -31,14 +31,14 @@ async def test_cancel_from_the_list_asks_escape_keeps_enter_cancels(shop):
         orders.table.move_cursor(row=orders.table.get_row_index(str(order["id"])))
         await pilot.press("x")
         question = await asked(pilot)
-        total = app.shop.money.format(order["total"])
+        total = shop_of(app).money.format(order["total"])
         assert str(question.query_one("#confirm-amount", Label).render()) == f"Refund {total}"
         what = str(question.query_one("#confirm-what", Static).render())
         assert "1 unit go back on sale" in what and "your card" in what
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen), "backed out")
         # on the app's own connection, after anything it sent before: no cancel went out
-        assert (await app.shop.order(order["id"]))["status"] == "paid"
+        assert (await shop_of(app).order(order["id"]))["status"] == "paid"
         assert orders.orders[order["id"]]["status"] == "paid"
 
         await pilot.press("x")
@@ -70,7 +70,7 @@ async def test_cancel_from_the_order_works_with_the_mouse(shop):
         await asked(pilot)
         await pilot.click("#back")
         await wait_for(pilot, lambda: app.screen is detail, "back at the order")
-        assert (await app.shop.order(order["id"]))["status"] == "paid"
+        assert (await shop_of(app).order(order["id"]))["status"] == "paid"
 
         await pilot.click("#do-cancel_order")
         await asked(pilot)

@@ -16,6 +16,7 @@ from tests.tui.pilot import (
     make_app,
     new_customer,
     product_by_sku,
+    shop_of,
     sign_in,
     wait_for,
 )
@@ -107,7 +108,7 @@ async def test_a_partial_refund_shows_the_amount_then_refunds_those_units(shop):
             pilot, lambda: isinstance(app.screen, RefundScreen) and app.screen, "the refund"
         )
         dialog.query_one(f"#refund-{first['product_id']}", Input).value = "2"
-        price = app.shop.money.format(2 * first["unit_price"])
+        price = shop_of(app).money.format(2 * first["unit_price"])
         amount = dialog.query_one("#refund-amount", Label)
         await wait_for(pilot, lambda: price in str(amount.render()), "the amount shown")
         assert str(amount.render()) == f"Refund 2 units: {price} to the card"

@@ -9,7 +9,7 @@ from textual.widgets import Input, Label
 from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.stock import StockScreen
 from client_tui.stock import LOW_STOCK
-from tests.tui.pilot import make_app, product_by_sku, search, sign_in, wait_for
+from tests.tui.pilot import catalog, make_app, product_by_sku, search, shop_of, sign_in, wait_for
 
 
 async def stock_dialog(pilot, sku: str, key: str) -> StockScreen:
@@ -71,7 +71,7 @@ async def test_taking_stock_away_asks_first_naming_the_units(shop):
         assert f"from {stock} to {stock - 2}" in str(question.query_one("#confirm-what").render())
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is dialog, "back in the dialog")
-        assert (await app.shop.product(product["id"]))["stock"] == stock  # nothing sent
+        assert (await shop_of(app).product(product["id"]))["stock"] == stock  # nothing sent
 
         await pilot.press("enter")  # the reason field still has the focus: ask again
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
@@ -104,7 +104,7 @@ async def test_the_low_stock_filter_keeps_products_at_or_below_the_mark(shop):
     async with app.run_test(size=(80, 24)) as pilot:
         await sign_in(pilot, "clerk", shop.passwords["clerk"])
         await pilot.press("f2")
-        view = app.screen.query_one("#catalog-view")
+        view = catalog(app)
         table = view.table
         await wait_for(pilot, lambda: view.loaded and table.row_count, "every product")
         every = table.row_count

@@ -11,8 +11,11 @@ from client_tui.screens.help import HelpScreen
 from client_tui.screens.order import OrderScreen
 from client_tui.screens.product import ProductScreen
 from client_tui.screens.signin import SignInScreen
+from client_tui.widgets.cart_table import CartTable
+from client_tui.widgets.orders import OrdersView
 from tests.tui.pilot import (
     add_by_sku,
+    catalog,
     customer_with_order,
     label_text,
     make_app,
@@ -21,6 +24,7 @@ from tests.tui.pilot import (
     products,
     run_command,
     search,
+    shop_of,
     sign_in,
     wait_for,
 )
@@ -68,11 +72,15 @@ async def test_the_mouse_works_too(shop, customer):
             pilot, lambda: isinstance(app.screen, ProductScreen) and app.screen, "dialog"
         )
         await pilot.click("#add")
-        await wait_for(pilot, lambda: app.shop.cart["count"] == 1, "added")
+        await wait_for(pilot, lambda: shop_of(app).cart["count"] == 1, "added")
         await pilot.click("#tabs Tab#--content-tab-cart")
-        await wait_for(pilot, lambda: app.screen.query_one("#cart-lines").row_count, "cart")
+        await wait_for(
+            pilot, lambda: app.screen.query_one("#cart-lines", CartTable).row_count, "cart"
+        )
         await pilot.click("#tabs Tab#--content-tab-orders")
-        await wait_for(pilot, lambda: app.screen.query_one("#orders-view").loaded, "orders")
+        await wait_for(
+            pilot, lambda: app.screen.query_one("#orders-view", OrdersView).loaded, "orders"
+        )
         assert dialog.is_attached is False
 
 
@@ -81,7 +89,7 @@ async def test_a_session_ended_elsewhere_goes_back_to_sign_in(shop, customer):
     async with app.run_test(size=(80, 24)) as pilot:
         await sign_in(pilot, *customer)
         with shop.client() as other:  # the same session, ended from another device
-            other.resume(app.client.token)
+            other.resume(shop_of(app).client.token)
             other.logout()
         await pilot.press("a")  # the next call finds the session gone
         await wait_for(pilot, lambda: isinstance(app.screen, SignInScreen), "sign-in")
@@ -127,7 +135,7 @@ async def test_down_and_escape_leave_the_search_box(shop, customer):
         await wait_for(pilot, lambda: table.has_focus, "the list, search kept")
         assert box.value == "MIE-0011" and table.row_count == 1
         await pilot.press("slash", "escape")
-        view = app.screen.query_one("#catalog-view")
+        view = catalog(app)
         await wait_for(pilot, lambda: view.loaded and table.row_count > 1, "every product")
         assert box.value == "" and view.query_text == "" and table.has_focus
 

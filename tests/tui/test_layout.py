@@ -4,14 +4,27 @@ stay few and off the table."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.style import Style
+from rich.text import Text
+from textual.pilot import Pilot
 from textual.widgets import Button, Checkbox
 from textual.widgets._toast import Toast
 
 from client_tui.screens.checkout import CheckoutScreen
 from client_tui.screens.order import OrderScreen
 from client_tui.screens.product import ProductScreen
-from tests.tui.pilot import make_app, product_by_sku, products, search, sign_in, wait_for
+from client_tui.widgets.cart_table import CartTable
+from tests.tui.pilot import (
+    make_app,
+    product_by_sku,
+    products,
+    search,
+    shop_of,
+    sign_in,
+    wait_for,
+)
 
 
 def shown_row(table, sku: str) -> str:
@@ -21,6 +34,12 @@ def shown_row(table, sku: str) -> str:
     top = y + table.header_height - int(table.scroll_y)
     lines = range(top, top + table.rows[key].height)
     return " / ".join(table.render_line(line).text.strip() for line in lines)
+
+
+async def resize(pilot: Pilot[Any], width: int) -> None:
+    """Make the terminal `width` columns wide (24 lines) and wait until the screen is."""
+    await pilot.resize_terminal(width, 24)
+    await wait_for(pilot, lambda: pilot.app.screen.size.width == width, f"{width} columns")
 
 
 def screen_text(app) -> str:
@@ -90,7 +109,7 @@ async def test_without_colour_stock_and_ticks_read_by_their_marks(shop, customer
             " in stock"
         )
         for cell in cells.values():  # no colour for the terminal to turn grey on grey
-            assert Style.parse(str(cell.style)).color is None, cell
+            assert isinstance(cell, Text) and Style.parse(str(cell.style)).color is None, cell
 
 
 async def test_toasts_are_few_and_keep_off_the_table(shop, customer):
@@ -117,8 +136,7 @@ async def test_a_resize_changes_the_layout_and_keeps_rows_and_cursor(shop, custo
         table.move_cursor(row=2)
         chosen = table.highlighted
         for width, sku_shown in ((40, False), (120, True), (80, True)):
-            await pilot.resize_terminal(width, 24)
-            await wait_for(pilot, lambda w=width: app.screen.size.width == w, f"{width} columns")
+            await resize(pilot, width)
             await pilot.pause()
             header = table.render_line(0).text
             assert ("SKU" in header) is sku_shown and "Stock" in header, width
@@ -133,9 +151,9 @@ async def test_forty_columns_show_the_cart_prices_and_check_out(shop, customer):
     app = make_app(shop)
     async with app.run_test(size=(40, 24)) as pilot:
         await sign_in(pilot, *customer)
-        money = app.shop.money
+        money = shop_of(app).money
         await pilot.press("f3")
-        table = app.screen.query_one("#cart-lines")
+        table = app.screen.query_one("#cart-lines", CartTable)
         await wait_for(pilot, lambda: table.has_focus and table.row_count, "the cart's lines")
         await pilot.pause()
         header = table.render_line(0).text

@@ -8,12 +8,15 @@ import pytest
 from textual.widgets import Input, Tree
 
 from client_tui.shop import ORDER_PAGE
+from client_tui.widgets.orders import OrdersView
 from tests.tui.pilot import (
+    catalog,
     label_text,
     make_app,
     new_customer,
     products,
     search,
+    shop_of,
     sign_in,
     wait_for,
 )
@@ -46,18 +49,18 @@ async def test_the_line_above_the_table_says_which_rows_are_shown_of_how_many(sh
         )
 
 
-async def test_end_loads_every_page_and_goes_to_the_last_product(shop, customer):
+async def test_end_loads_every_page_and_goes_to_the_last_product(shop, customer, monkeypatch):
     app = make_app(shop)
     async with app.run_test(size=(80, 24)) as pilot:
         await sign_in(pilot, *customer)
         calls: list[int] = []
-        original = app.shop.product_page
+        original = shop_of(app).product_page
 
         async def counting(query="", category_id=None, cursor=None, limit=50):
             calls.append(limit)
             return await original(query, category_id, cursor, limit)
 
-        app.shop.product_page = counting
+        monkeypatch.setattr(shop_of(app), "product_page", counting)
         table = products(app)
         table.focus()
         await pilot.press("end")
@@ -90,7 +93,7 @@ async def test_a_search_in_a_category_says_so_and_ctrl_g_searches_everywhere(sho
         tree.focus()
         tree.move_cursor(kopi)
         await pilot.press("enter")
-        view = app.screen.query_one("#catalog-view")
+        view = catalog(app)
         await wait_for(pilot, lambda: view.category_id == kopi.data and view.loaded, "Kopi & Teh")
         table = await search(pilot, "beras")
         assert table.row_count == 0
@@ -119,7 +122,7 @@ async def test_choosing_all_products_keeps_the_tree_open(shop, customer):
         tree.focus()
         tree.move_cursor(tree.root.children[0])
         await pilot.press("enter")
-        view = app.screen.query_one("#catalog-view")
+        view = catalog(app)
         await wait_for(pilot, lambda: view.category_id is not None and view.loaded, "a category")
         tree.focus()
         tree.move_cursor(tree.root)
@@ -148,7 +151,7 @@ async def test_after_a_reconnect_the_catalog_matches_its_search_box(fresh_shop, 
         await pilot.press("slash")
         app.screen.query_one("#search", Input).value = ""
         await pilot.press("enter")
-        view = app.screen.query_one("#catalog-view")
+        view = catalog(app)
         await wait_for(pilot, lambda: view.query_text == "" and view.loaded, "the failed listing")
         assert table.row_count == 1  # offline: the old rows stay for now
 
@@ -170,7 +173,7 @@ async def test_orders_say_where_they_are_and_end_goes_to_the_oldest(shop):
     async with app.run_test(size=(80, 24)) as pilot:
         await sign_in(pilot, username, password)
         await pilot.press("f4")
-        view = app.screen.query_one("#orders-view")
+        view = app.screen.query_one("#orders-view", OrdersView)
         await wait_for(pilot, lambda: len(view.orders) == ORDER_PAGE, "the first page")
         await wait_for(
             pilot,
@@ -180,7 +183,11 @@ async def test_orders_say_where_they_are_and_end_goes_to_the_oldest(shop):
         await pilot.press("end")
         await wait_for(
             pilot,
-            lambda: len(view.orders) == len(placed) and view.current["id"] == min(placed),
+            lambda: (
+                len(view.orders) == len(placed)
+                and view.current is not None
+                and view.current["id"] == min(placed)
+            ),
             "the oldest order under the cursor",
         )
         await wait_for(

@@ -3,9 +3,12 @@ order statuses moving while the customer watches."""
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.widgets import Button, Label
 
 from client_tui.screens.product import ProductScreen
+from client_tui.widgets.cart_table import CartTable
+from client_tui.widgets.product_table import ProductTable
 from tests.tui.pilot import (
     add_by_sku,
     buy,
@@ -15,9 +18,17 @@ from tests.tui.pilot import (
     notified,
     orders_listing,
     search,
+    shop_of,
     sign_in,
     wait_for,
 )
+
+
+def stock_cell(table: ProductTable, product_id: int) -> Text:
+    """The stock cell of `product_id`'s row."""
+    cell = table.get_cell(str(product_id), "stock")
+    assert isinstance(cell, Text)
+    return cell
 
 
 async def test_the_last_unit_sold_elsewhere_shows_sold_out_in_place(shop, customer):
@@ -28,7 +39,7 @@ async def test_the_last_unit_sold_elsewhere_shows_sold_out_in_place(shop, custom
         key = next(k for k, p in table.products.items() if p["sku"] == "SAB-0017")
         table.move_cursor(row=table.get_row_index(str(key)))
         rows_before = list(table.rows.values())
-        cells_before = {k: table.get_row(k.value)[:3] for k in table.rows}
+        cells_before = {k: table.get_row(k)[:3] for k in table.rows}
         assert str(table.get_cell(str(key), "stock")) == "! only 1 left"
         view = app.screen.query_one("#catalog-view")
         assert view.check_action("add", ()) is True
@@ -45,13 +56,13 @@ async def test_the_last_unit_sold_elsewhere_shows_sold_out_in_place(shop, custom
         )
         assert "reverse" in str(cell.style)  # marked for a moment
         assert list(table.rows.values()) == rows_before  # the same row objects: no rebuild
-        assert {k: table.get_row(k.value)[:3] for k in table.rows} == cells_before
+        assert {k: table.get_row(k)[:3] for k in table.rows} == cells_before
         assert table.get_row_index(str(key)) == table.cursor_row
         await pilot.press("a")
         await wait_for(pilot, lambda: notified(app, "is sold out"), "why nothing is added")
         await wait_for(
             pilot,
-            lambda: "reverse" not in str(table.get_cell(str(key), "stock").style),
+            lambda: "reverse" not in str(stock_cell(table, key).style),
             "the mark to fade",
         )
 
@@ -79,15 +90,15 @@ async def test_a_cart_line_that_sells_out_is_flagged(shop, customer):
         await add_by_sku(pilot, "BRS-0020")
         await add_by_sku(pilot, "MIE-0008")
         await pilot.press("f3")
-        lines = app.screen.query_one("#cart-lines")
-        key = str(app.shop.cart["items"][0]["product_id"])
+        lines = app.screen.query_one("#cart-lines", CartTable)
+        key = str(shop_of(app).cart["items"][0]["product_id"])
         assert str(lines.get_cell(key, "note")) == ""
         buy(shop, "BRS-0020", 1)
         await wait_for(pilot, lambda: str(lines.get_cell(key, "note")) == "sold out", "flag")
         problem = app.screen.query_one("#cart-problem", Label)
         assert problem.display
         assert "Not enough stock" in str(problem.render())
-        assert app.shop.cart["count"] == 2  # nothing removed behind the user's back
+        assert shop_of(app).cart["count"] == 2  # nothing removed behind the user's back
 
 
 async def test_order_status_changes_arrive_live(shop):

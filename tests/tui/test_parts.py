@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from textual.message import Message
 
 from client_tui.bridge import PushBridge
 from client_tui.cartedit import PendingQuantities
@@ -208,8 +209,9 @@ class FakeClient:
 
 
 async def test_a_burst_of_stock_pushes_becomes_one_message():
-    client, posted = FakeClient(), []
-    PushBridge(client, posted.append, flush_s=0.05)
+    client = FakeClient()
+    posted: list[Message] = []
+    PushBridge(client, posted.append, flush_s=0.05)  # type: ignore[arg-type]  # a stand-in
     for seq in range(1, 501):
         client.push("stock", seq, {"product_id": seq % 5, "stock": seq, "version": seq})
     assert posted == []
@@ -234,14 +236,17 @@ async def test_a_burst_of_stock_pushes_becomes_one_message():
         StockChanged,
         ConnectionChanged,
     ]
-    assert posted[-2].replace and posted[-2].levels == {1: Level(4, 2)}
+    snapshot = posted[-2]
+    assert isinstance(snapshot, StockChanged)
+    assert snapshot.replace and snapshot.levels == {1: Level(4, 2)}
     client.push("session.ended", 0, {"message": "session ended"})
     assert isinstance(posted[-1], SessionEnded)
 
 
 async def test_the_watch_subscribes_what_views_show_and_drops_the_rest():
-    client, seen = FakeClient(), []
-    watch = StockWatch(client, seen.append)
+    client = FakeClient()
+    seen: list[dict[int, Level]] = []
+    watch = StockWatch(client, seen.append)  # type: ignore[arg-type]  # a stand-in
     await watch.want("catalog", [1, 2, 3])
     await watch.want("cart", [3, 4])
     await watch.want("catalog", [2])

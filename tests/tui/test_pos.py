@@ -8,7 +8,15 @@ from textual.widgets import Input, OptionList, TabbedContent
 
 from client_tui.screens.pick import PickProductScreen
 from client_tui.screens.till import TillOpenScreen
-from tests.tui.pilot import Account, label_text, make_app, product_by_sku, sign_in, wait_for
+from tests.tui.pilot import (
+    Account,
+    label_text,
+    make_app,
+    product_by_sku,
+    shop_of,
+    sign_in,
+    wait_for,
+)
 from tests.tui.pos_pilot import Keys, at_the_till, demo_clerk, total_digits
 
 
@@ -47,7 +55,7 @@ async def test_skus_and_quantities_make_the_ticket_and_its_keys_change_it(shop, 
         await wait_for(pilot, lambda: view.ticket.lines[0].qty == 3, "the line grown to 3")
         assert [(ln.sku, ln.qty) for ln in view.ticket.lines] == [("MIE-0001", 3), ("KOP-0002", 3)]
         total = 3 * prices["MIE-0001"] + 3 * prices["KOP-0002"]
-        assert total_digits(app) == app.shop.money.format(total, symbol=False)
+        assert total_digits(app) == shop_of(app).money.format(total, symbol=False)
         assert label_text(app, "#pos-count") == "6 items · Total IDR"
         await pilot.press("tab")  # to the ticket; the cursor is on the line last changed
         assert view.table.has_focus
@@ -57,7 +65,7 @@ async def test_skus_and_quantities_make_the_ticket_and_its_keys_change_it(shop, 
         assert view.ticket.lines[1].qty == 4
         await pilot.press("x")
         assert [ln.sku for ln in view.ticket.lines] == ["MIE-0001"]
-        assert total_digits(app) == app.shop.money.format(prices["MIE-0001"], symbol=False)
+        assert total_digits(app) == shop_of(app).money.format(prices["MIE-0001"], symbol=False)
         await pilot.press("delete")  # the last line gone: back to the entry line
         assert view.ticket.lines == [] and view.entry.has_focus
 

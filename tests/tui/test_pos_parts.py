@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,7 +74,8 @@ def test_the_ticket_keeps_to_the_protocols_bounds():
         ticket.add(product(1, 100), 2)
     with pytest.raises(TicketError, match="1 to 1000"):
         ticket.set_qty(1, 0)
-    assert ticket.line(1).qty == 999  # unchanged by the refusals
+    line = ticket.line(1)
+    assert line is not None and line.qty == 999  # unchanged by the refusals
     with pytest.raises(TicketError, match="archived"):
         ticket.add(product(9, 100, archived=True), 1)
     for product_id in range(2, MAX_LINES + 1):
@@ -139,7 +141,7 @@ def test_the_till_holds_the_register_the_server_said_is_open():
     assert till.status == TillStatus.CLOSED and till.opening_cash is None
 
 
-CASH_SALE = {
+CASH_SALE: dict[str, Any] = {
     "id": 41,
     "created_at": datetime(2026, 11, 25, 9, 30, tzinfo=UTC),
     "total": 5250000,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from client_tui.widgets.cart_table import CartTable
 from tests.tui.pilot import (
     add_by_sku,
     buy,
@@ -12,6 +13,7 @@ from tests.tui.pilot import (
     make_app,
     notified,
     search,
+    shop_of,
     sign_in,
     wait_for,
 )
@@ -40,17 +42,18 @@ async def test_the_app_reconnects_after_the_server_restarts(fresh_shop):
         await pilot.press("a")  # an action while offline: said plainly, nothing breaks
         await wait_for(pilot, lambda: notified(app, "Not connected"), "why")
         await pilot.press("f3")
-        assert app.screen.query_one("#cart-lines").row_count == 1  # the cart as last seen
+        lines = app.screen.query_one("#cart-lines", CartTable)
+        assert lines.row_count == 1  # the cart as last seen
 
         server.start(server.port)
         await wait_for(pilot, lambda: label_text(app, "#status-link") == "● connected", "back")
-        await wait_for(pilot, lambda: app.shop.cart["count"] == 1, "the cart read again")
+        await wait_for(pilot, lambda: shop_of(app).cart["count"] == 1, "the cart read again")
 
         buy(server, "SNK-0011", 1)  # live stock works on the new connection
         await wait_for(
             pilot, lambda: str(table.get_cell(key, "stock")) == "✕ sold out", "a live update"
         )
-        assert str(app.screen.query_one("#cart-lines").get_cell(key, "note")) == "sold out"
+        assert str(lines.get_cell(key, "note")) == "sold out"
 
 
 async def test_a_killed_server_is_said_plainly_and_ctrl_r_retries_at_once(fresh_shop):
@@ -59,7 +62,8 @@ async def test_a_killed_server_is_said_plainly_and_ctrl_r_retries_at_once(fresh_
     async with app.run_test(size=(80, 24)) as pilot:
         await sign_in(pilot, "customer", server.passwords["customer"])
         # Waits of 30-60 s between tries: only Ctrl+R can bring the link back in the test.
-        app.client.backoff_min = app.client.backoff_max = 60.0
+        client = shop_of(app).client
+        client.backoff_min = client.backoff_max = 60.0
         assert "ctrl+r" not in app.screen.active_bindings  # not while connected
         server.kill()  # kill -9: no goodbye from the server
         await wait_for(

@@ -18,7 +18,16 @@ from client_tui.screens.till import TillCloseScreen, TillOpenScreen
 from client_tui.till import TillStatus
 from protocol.client import ConnectionLost
 from protocol.errors import Unavailable
-from tests.tui.pilot import buy, label_text, make_app, product_by_sku, refuse, sign_in, wait_for
+from tests.tui.pilot import (
+    buy,
+    label_text,
+    make_app,
+    product_by_sku,
+    refuse,
+    shop_of,
+    sign_in,
+    wait_for,
+)
 from tests.tui.pos_pilot import (
     Keys,
     at_the_till,
@@ -51,16 +60,16 @@ async def test_a_cash_sale_of_three_items_by_keys(fresh_shop, home):
         keys = Keys(pilot)
         for lines, sku in enumerate(THREE, 1):
             await keys.scan(sku, lines)
-        assert total_digits(app) == app.shop.money.format(total, symbol=False)
+        assert total_digits(app) == shop_of(app).money.format(total, symbol=False)
         await keys.press("f5")
         await screen_of(pilot, PayScreen)
         await keys.press(*"50000")  # Rp 50.000 handed over
         hint = label_text(app, "#pay-hint")
-        assert hint == f"Change {app.shop.money.format(5000000 - total)}"
+        assert hint == f"Change {shop_of(app).money.format(5000000 - total)}"
         await keys.press("enter")
         question = await screen_of(pilot, ConfirmScreen)
         assert str(question.query_one("#confirm-amount", Label).render()) == (
-            f"Total {app.shop.money.format(total)}"
+            f"Total {shop_of(app).money.format(total)}"
         )
         await keys.press("enter")
         receipt = await screen_of(pilot, ReceiptScreen)
@@ -69,9 +78,9 @@ async def test_a_cash_sale_of_three_items_by_keys(fresh_shop, home):
         await wait_for(pilot, lambda: view.entry.has_focus, "back at the entry line")
         assert keys.counted == 12 <= 15  # 3 Enter, F5, 5 digits, Enter, Enter, Enter
         assert view.ticket.lines == [] and total_digits(app) == "0,00"
-        opened_with = f"opened with {app.shop.money.format(10000000)}"
+        opened_with = f"opened with {shop_of(app).money.format(10000000)}"
         assert opened_with in label_text(app, "#till-line")
-    assert change == app.shop.money.format(5000000 - total, symbol=False)
+    assert change == shop_of(app).money.format(5000000 - total, symbol=False)
     [sale] = sales_on_server(fresh_shop)
     assert sale["status"] == "completed" and sale["payment"]["method"] == "cash"
     assert [(line["sku"], line["qty"]) for line in sale["lines"]] == [(sku, 1) for sku in THREE]
@@ -99,7 +108,7 @@ async def test_a_declined_card_sells_nothing_and_cash_then_pays(fresh_shop):
         assert str(question.query_one("#confirm-amount", Label).render()).startswith("Charge Rp")
         await pilot.press("escape")  # backs out: nothing is sent
         await wait_for(pilot, lambda: app.screen is dialog, "back at paying")
-        assert await app.shop.client.call("order.list", limit=10) == {
+        assert await shop_of(app).client.call("order.list", limit=10) == {
             "items": [],
             "next_cursor": None,
         }
@@ -120,7 +129,7 @@ async def test_a_declined_card_sells_nothing_and_cash_then_pays(fresh_shop):
 
 
 async def test_a_sale_whose_reply_is_lost_is_sent_again_with_its_key_and_charged_once(
-    fresh_shop,
+    fresh_shop, monkeypatch
 ):
     stock = product_by_sku(fresh_shop, "MIE-0004")["stock"]
     app = make_app(fresh_shop)
@@ -131,7 +140,8 @@ async def test_a_sale_whose_reply_is_lost_is_sent_again_with_its_key_and_charged
         await Keys(pilot).scan("MIE-0004", 1)
         key = view.ticket.idempotency_key
         sent: list[str] = []
-        call = app.client.call
+        client = shop_of(app).client
+        call = client.call
 
         async def reply_lost(op, args=None, /, **kw):
             answer = await call(op, args, **kw)
@@ -141,7 +151,7 @@ async def test_a_sale_whose_reply_is_lost_is_sent_again_with_its_key_and_charged
                     raise ConnectionLost(op, kw["idempotency_key"])
             return answer
 
-        app.client.call = reply_lost
+        monkeypatch.setattr(client, "call", reply_lost)
         await pilot.press("f7", "enter", "enter")
         dialog = await screen_of(pilot, PayScreen)
         problem = dialog.query_one("#pay-problem", Label)
@@ -261,7 +271,7 @@ async def test_closing_the_till_asks_first_then_shows_the_difference(fresh_shop)
         await screen_of(pilot, ReceiptScreen)
         await pilot.press("enter")
         expected = 10000000 + price
-        money = app.shop.money
+        money = shop_of(app).money
 
         await pilot.press("f8")
         dialog = await screen_of(pilot, TillCloseScreen)
@@ -277,7 +287,7 @@ async def test_closing_the_till_asks_first_then_shows_the_difference(fresh_shop)
         )
         await pilot.press("escape")  # backs out: nothing sent, the till stays open
         await wait_for(pilot, lambda: app.screen is dialog, "back at the count")
-        assert app.shop.till.status == TillStatus.OPEN
+        assert shop_of(app).till.status == TillStatus.OPEN
         await pilot.press("enter")
         await screen_of(pilot, ConfirmScreen)
         await pilot.press("enter")
@@ -319,7 +329,7 @@ async def test_a_till_opened_elsewhere_shows_at_once_and_its_close_expects_a_ref
     async with app.run_test(size=(80, 24)) as pilot:
         await sign_in(pilot, *demo_clerk(fresh_shop))
         await at_the_till(pilot)
-        money = app.shop.money
+        money = shop_of(app).money
         assert label_text(app, "#till-line") == (
             f"Till kasir-2 open · opened with {money.format(5000000)} · F8 closes it"
         )
@@ -344,7 +354,7 @@ async def test_a_till_opened_elsewhere_after_sign_in_is_taken_over_when_opening(
     async with app.run_test(size=(80, 24)) as pilot:
         await sign_in(pilot, *demo_clerk(fresh_shop))
         await at_the_till(pilot)
-        assert app.shop.till.status == TillStatus.CLOSED, "none open at sign-in"
+        assert shop_of(app).till.status == TillStatus.CLOSED, "none open at sign-in"
         with fresh_shop.client("clerk") as other_station:
             other_station.call("clerk.register.open", station="kasir-2", opening_cash=5000000)
         await open_till(pilot, "100000", station="kasir-1")  # answered: open already
