@@ -6,6 +6,9 @@ import re
 import textwrap
 
 from rich.cells import cell_len, set_cell_size
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
+from rich.text import Text
 
 ELLIPSIS = "…"
 MAX_LINES = 4
@@ -21,6 +24,20 @@ def fold(text: str, width: int, most: int = MAX_LINES) -> list[str]:
     if len(lines) > most:
         lines = [*lines[: most - 1], middle_cut(" ".join(lines[most - 1 :]), width)]
     return lines
+
+
+class Folded:
+    """`text` as `fold` wraps it for the width it gets when drawn: a Rich renderable for a
+    cell whose width only the table knows (a grid column that takes what is left)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield Text("\n".join(fold(self.text, options.max_width)))
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement(1, cell_len(self.text))
 
 
 def middle_cut(text: str, width: int) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from rich.text import Text
+from rich.table import Table
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -13,10 +13,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, Label, OptionList
 from textual.widgets.option_list import Option
 
+from client_tui.cut import Folded
 from client_tui.shop import Shop
-from client_tui.stock import availability
-
-NAME_WIDTH = 28  # what the dialog leaves for the name beside SKU, price and stock
+from client_tui.stock import stock_text
+from client_tui.widgets.product_table import COMPACT_BELOW
 
 
 class PickProductScreen(ModalScreen[dict[str, Any] | None]):
@@ -33,22 +33,33 @@ class PickProductScreen(ModalScreen[dict[str, Any] | None]):
         with Vertical(id="pick-dialog", classes="dialog") as dialog:
             dialog.border_title = f"{len(self.products)} products match {self.typed!r}"
             yield Label("Choose one with ↑ ↓ and Enter.", id="pick-hint")
-            yield OptionList(*map(self._option, self.products), id="pick-list")
+            yield OptionList(*self._options(), id="pick-list")
         yield Footer()
 
-    def _option(self, product: dict[str, Any]) -> Option:
-        """One row: SKU, name (cut to fit), price, stock."""
+    def _options(self) -> list[Option]:
+        """A product an option, its cells in columns as wide as their widest; as in the
+        product table, a name longer than its room is folded onto more lines (two sizes of
+        one product never read alike), and on a phone the SKU goes and price and stock are
+        shorter."""
+        compact = self.app.size.width < COMPACT_BELOW
+        rows = [self._cells(product, compact) for product in self.products]
+        widths = [max((len(row[i]) for row in rows), default=0) for i in range(4)]
+        return [
+            Option(
+                _line(row, widths), id=str(product["id"]), disabled=bool(product.get("archived"))
+            )
+            for row, product in zip(rows, self.products, strict=True)
+        ]
+
+    def _cells(self, product: dict[str, Any], compact: bool) -> tuple[str, str, str, str]:
+        """SKU ("" on a phone), name, price and stock as the option shows them."""
         stock = self.shop.book.stock(product["id"], product["stock"])
-        name = product["name"]
-        if len(name) > NAME_WIDTH:
-            name = name[: NAME_WIDTH - 1] + "…"
-        line = Text.assemble(
-            (f"{product['sku']:<9}", "dim"),
-            f"{name:<{NAME_WIDTH}}",
-            (f"{self.shop.money.format(product['price']):>14}", "bold"),
-            (f"{availability(stock):>13}", "dim"),
+        return (
+            "" if compact else product["sku"],
+            product["name"],
+            self.shop.money.format(product["price"], whole=compact),
+            stock_text(stock, compact),
         )
-        return Option(line, id=str(product["id"]), disabled=bool(product.get("archived")))
 
     @on(OptionList.OptionSelected, "#pick-list")
     def _picked(self, event: OptionList.OptionSelected) -> None:
@@ -56,3 +67,16 @@ class PickProductScreen(ModalScreen[dict[str, Any] | None]):
 
     def action_back(self) -> None:
         self.dismiss(None)
+
+
+def _line(cells: tuple[str, str, str, str], widths: list[int]) -> Table:
+    """One option: the cells in a grid whose name column takes the width the others leave."""
+    sku, name, price, stock = cells
+    line = Table.grid(padding=(0, 1), expand=True)
+    if sku:
+        line.add_column(style="dim", no_wrap=True, width=widths[0])
+    line.add_column(ratio=1)
+    line.add_column(style="bold", justify="right", no_wrap=True, width=widths[2])
+    line.add_column(style="dim", justify="right", no_wrap=True, width=widths[3])
+    line.add_row(*([sku] if sku else []), Folded(name), price, stock)
+    return line

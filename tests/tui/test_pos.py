@@ -8,6 +8,8 @@ from textual.widgets import Input, OptionList, TabbedContent
 
 from client_tui.screens.pick import PickProductScreen
 from client_tui.screens.till import TillOpenScreen
+from client_tui.stock import stock_text
+from tests.e2e.harness import ServerProcess
 from tests.tui.pilot import (
     Account,
     label_text,
@@ -121,6 +123,32 @@ async def test_a_name_that_fits_several_products_is_picked_from_a_list(shop, cle
         await pilot.press("down", "enter")
         await wait_for(pilot, lambda: view.ticket.lines, "the picked line")
         assert [ln.product_id for ln in view.ticket.lines] == [second["id"]]
+
+
+@pytest.mark.parametrize("size", [(80, 24), (44, 30)])
+async def test_the_list_to_pick_from_shows_whole_names_prices_and_stock(
+    shop: ServerProcess, clerk: Account, size: tuple[int, int]
+) -> None:
+    """Two sizes of one coffee differ only at the end of their names: each name is folded
+    onto more lines, never cut, and each price and stock reads whole, on a phone too."""
+    app = make_app(shop)
+    async with app.run_test(size=size) as pilot:
+        await sign_in(pilot, *clerk)
+        await at_the_till(pilot)
+        await pilot.press(*"kopi bubuk arabika", "enter")
+        picker = await wait_for(
+            pilot, lambda: isinstance(app.screen, PickProductScreen) and app.screen, "the list"
+        )
+        listed = picker.query_one(OptionList)
+        lines = [listed.render_line(y).text for y in range(listed.size.height)]
+        first = picker.products[:4]  # in view on a phone too
+        assert [p["name"][-5:] for p in first[:2]] == ["165 g", "500 g"], "the demo's coffee"
+        assert not any("…" in line for line in lines), "a name cut"
+        compact, money = size[0] < 60, shop_of(app).money
+        for product in first:
+            price = money.format(product["price"], whole=compact)
+            stock = stock_text(product["stock"], compact)
+            assert any(price in line and stock in line for line in lines), product["name"]
 
 
 async def test_paying_asks_for_an_open_till_first(shop, clerk):

@@ -3,7 +3,9 @@ line above a paged table, short prices and stock marks."""
 
 from __future__ import annotations
 
-from client_tui.cut import fold, middle_cut
+from rich.console import Console
+
+from client_tui.cut import Folded, fold, middle_cut
 from client_tui.listing import position, scope
 from client_tui.money import Money
 from client_tui.stock import stock_text
@@ -19,6 +21,14 @@ def test_a_long_name_folds_at_words_and_keeps_an_amount_with_its_unit() -> None:
         "180 g",
     ]
     assert fold("Teh", 10) == ["Teh"] and fold("", 10) == [""]
+
+
+def test_a_folded_name_is_folded_for_the_width_it_is_drawn_in() -> None:
+    name = "Kebun Sari Kopi Bubuk Arabika 165 g"
+    for width in (17, 24):
+        drawn = Console(width=width).render_lines(Folded(name), pad=False)
+        assert ["".join(s.text for s in line) for line in drawn] == fold(name, width)
+    assert fold(name, 17) == ["Kebun Sari Kopi", "Bubuk Arabika", "165 g"]
 
 
 def test_beyond_the_most_lines_the_last_is_cut_in_the_middle() -> None:
