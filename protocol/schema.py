@@ -221,7 +221,10 @@ class Record(Type):
             if key not in known:
                 shown = excerpt(key)
                 where = f"{path}.{shown}" if path else shown
-                raise BadRequest(f"unknown argument '{where}'", {"field": where, "rule": "unknown"})
+                raise BadRequest(
+                    f"unknown argument '{where}' (known: {', '.join(known) or 'none'})",
+                    {"field": where, "rule": "unknown"},
+                )
         out: dict[str, Any] = {}
         for f in self.fields:
             where = f"{path}.{f.name}" if path else f.name

@@ -32,6 +32,15 @@ def test_missing_unknown_and_wrong_type_name_the_field():
     assert rule_of("cart.add", {"product_id": True})["rule"] == "must be an integer"
 
 
+def test_an_unknown_argument_is_answered_with_the_ones_known():
+    with pytest.raises(BadRequest, match=r"unknown argument 'id' \(known: product_id, sku\)"):
+        check("catalog.get", {"id": 5})
+    with pytest.raises(BadRequest, match=r"'payment.tip' \(known: method, token\)"):
+        check("order.checkout", {"idempotency_key": "k", "payment": {"tip": 1}})
+    with pytest.raises(BadRequest, match=r"'x' \(known: none\)"):
+        check("ping", {"x": 1})
+
+
 def test_bounds():
     assert rule_of("cart.add", {"product_id": 1, "qty": 0})["field"] == "qty"
     assert check("cart.set", {"product_id": 1, "qty": 0})["qty"] == 0
