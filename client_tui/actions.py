@@ -7,6 +7,7 @@ from typing import Any
 from textual.app import App
 
 from client_tui.errors import CALL_ERRORS, report
+from client_tui.orderfmt import counted
 from client_tui.shop import Shop
 
 
@@ -19,7 +20,7 @@ async def add_to_cart(app: App[Any], shop: Shop, product: dict[str, Any], qty: i
         return False
     count = cart.get("count", 0)
     app.notify(
-        f"{qty} x {product['name']}. Cart: {count} item{'' if count == 1 else 's'}, "
+        f"{qty} x {product['name']}. Cart: {counted(count, 'item')}, "
         f"{shop.money.format(cart['total'])}.",
         title="Added to cart",
     )

@@ -42,9 +42,13 @@ def headline(order: dict[str, Any]) -> str:
     return "Thank you! Your order is delivered."
 
 
+def counted(count: int, noun: str) -> str:
+    """`count` and `noun`, plural but for one: "1 item", "3 items", "-1 unit"."""
+    return f"{count} {noun}{'' if abs(count) == 1 else 's'}"
+
+
 def item_count(order: dict[str, Any]) -> str:
-    units = sum(line.get("qty", 0) for line in order.get("lines", []))
-    return f"{units} item{'' if units == 1 else 's'}"
+    return counted(sum(line.get("qty", 0) for line in order.get("lines", [])), "item")
 
 
 def unrefunded_total(order: dict[str, Any]) -> int:
@@ -71,4 +75,4 @@ def customer_text(order: dict[str, Any]) -> str:
 
 
 def units(count: int) -> str:
-    return f"{count} unit{'' if abs(count) == 1 else 's'}"
+    return counted(count, "unit")

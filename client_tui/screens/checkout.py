@@ -20,6 +20,7 @@ from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet
 
 from client_tui.errors import CALL_ERRORS, describe
 from client_tui.hub import hub_of
+from client_tui.orderfmt import counted
 from client_tui.shop import Shop
 from protocol.client import ConnectionLost, State
 from protocol.errors import InvalidState, OutOfStock, PaymentDeclined
@@ -64,7 +65,7 @@ class CheckoutScreen(ModalScreen[dict[str, Any] | None]):
     def _show_cart(self, cart: dict[str, Any]) -> None:
         count, total = cart.get("count", 0), self.shop.money.format(cart.get("total", 0))
         self.query_one("#checkout-summary", Label).update(
-            f"{count} item{'' if count == 1 else 's'} · Total {total}"
+            f"{counted(count, 'item')} · Total {total}"
         )
         pay = self.query_one("#pay", Button)
         pay.label = f"Pay {total}"

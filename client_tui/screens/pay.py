@@ -27,6 +27,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Digits, Footer, Input, Label
 
 from client_tui.errors import CALL_ERRORS, LINK_ERRORS, describe, end_if_signed_out
+from client_tui.orderfmt import counted
 from client_tui.screens.checkout import DEFAULT_TOKENS
 from client_tui.screens.confirm import ConfirmScreen
 from client_tui.shop import Shop
@@ -68,7 +69,7 @@ class PayScreen(ModalScreen[dict[str, Any] | None]):
             dialog.border_title = f"Pay by {METHOD_NAMES[self.method]}"
             count = self.ticket.count
             yield Label(
-                f"{count} item{'' if count == 1 else 's'} · Total {money.currency}",
+                f"{counted(count, 'item')} · Total {money.currency}",
                 id="pay-summary",
             )
             yield Digits(money.format(self.ticket.total, symbol=False), id="pay-total")
@@ -148,7 +149,7 @@ class PayScreen(ModalScreen[dict[str, Any] | None]):
     def _question(self, payment: dict[str, Any]) -> ConfirmScreen:
         money, total = self.shop.money, self.ticket.total
         count = self.ticket.count
-        items = f"{count} item{'' if count == 1 else 's'}"
+        items = counted(count, "item")
         if payment["method"] == "cash":
             tendered = payment.get("tendered", total)
             what = (

@@ -13,6 +13,7 @@ import json
 from datetime import date
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -20,6 +21,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Input, Label
 
 from client_tui import timefmt
+from client_tui.cut import middle_cut
 from client_tui.errors import CALL_ERRORS, quiet_link, report
 from client_tui.shop import Shop
 from client_tui.widgets.paged_table import PagedTable
@@ -27,6 +29,7 @@ from protocol.ops import Op
 
 POLL_S = 5.0
 PAGE = 50
+ACTION_WIDTH, TARGET_WIDTH = 21, 11  # longer ones are cut in the middle: both ends show
 # (argument, field id, placeholder, how the typed text becomes the argument)
 FILTERS = (
     ("action", "audit-action", "action starts with", str),
@@ -68,8 +71,8 @@ class AuditView(Vertical):
         table.add_column("#", key="id", width=5)
         table.add_column("When", key="when", width=12)
         table.add_column("User", key="user", width=4)
-        table.add_column("Action", key="action", width=17)
-        table.add_column("Target", key="target", width=11)
+        table.add_column("Action", key="action", width=ACTION_WIDTH)
+        table.add_column("Target", key="target", width=TARGET_WIDTH)
         table.add_column("Details", key="details", width=12)
         self.set_interval(POLL_S, self._poll)
         self.action_reload()
@@ -173,15 +176,17 @@ class AuditView(Vertical):
         self.app.notify(text, title=f"Audit entry {entry['id']}", timeout=10)
 
 
-def cells(entry: dict[str, Any]) -> list[str]:
+def cells(entry: dict[str, Any]) -> list[str | Text]:
+    """A row's cells; what a column cannot hold is cut visibly (…), and Enter shows the
+    whole entry."""
     user = "" if entry["user_id"] is None else str(entry["user_id"])
     return [
         str(entry["id"]),
         timefmt.when(entry["at"]),
         user,
-        entry["action"],
-        entry["target"] or "",
-        details(entry),
+        middle_cut(entry["action"], ACTION_WIDTH),
+        middle_cut(entry["target"] or "", TARGET_WIDTH),
+        Text(details(entry), no_wrap=True, overflow="ellipsis"),
     ]
 
 

@@ -21,6 +21,7 @@ from textual.widgets.data_table import CellDoesNotExist
 from client_tui.cartedit import PendingQuantities
 from client_tui.errors import CALL_ERRORS, report
 from client_tui.hub import hub_of
+from client_tui.orderfmt import counted
 from client_tui.screens.checkout import CheckoutScreen
 from client_tui.screens.order import OrderScreen
 from client_tui.screens.quantity import QuantityScreen
@@ -90,7 +91,7 @@ class CartView(Vertical):
         if keep is not None and str(keep["product_id"]) in table.rows:
             table.move_cursor(row=table.get_row_index(str(keep["product_id"])))
         amount = money.format(total, whole=table.compact)
-        self.total.update(f"{count} item{'' if count == 1 else 's'} · Total {amount}")
+        self.total.update(f"{counted(count, 'item')} · Total {amount}")
         self.empty.display = not cart.get("items")
         self._show_problems()
         self.screen.refresh_bindings()

@@ -17,6 +17,7 @@ from textual.widgets import Label
 from client_tui.errors import CALL_ERRORS, LINK_ERRORS, end_if_signed_out
 from client_tui.hub import hub_of
 from client_tui.offline_queue import Sent
+from client_tui.orderfmt import counted
 from client_tui.screens.confirm import ConfirmScreen
 from client_tui.shop import Shop
 
@@ -57,7 +58,7 @@ class OfflineBanner(Label):
             off = self.shop.offline_off
             return f"OFFLINE · {off}" if off and not self.shop.online else ""
         waiting = self.shop.queued_count()
-        sales = f"{waiting} sale{'' if waiting == 1 else 's'}"
+        sales = counted(waiting, "sale")
         if not self.shop.online:
             return f"OFFLINE · cash only · {sales} to send · prices and stock as last known"
         return f"Sending {sales} rung up offline to the shop…" if waiting else ""
@@ -66,7 +67,7 @@ class OfflineBanner(Label):
         refused = self.shop.refused_count()
         if not refused:
             return ""
-        return f"{refused} offline sale{'' if refused == 1 else 's'} refused: F9 to review"
+        return f"{counted(refused, 'offline sale')} refused: F9 to review"
 
     def send_queued(self) -> None:
         """Start sending the queued sales, unless they are being sent or cannot be."""
@@ -97,7 +98,7 @@ class OfflineBanner(Label):
         waiting = self.shop.queued_count()
         if not waiting:
             return True
-        sales = f"{waiting} sale{'' if waiting == 1 else 's'}"
+        sales = counted(waiting, "sale")
         question = ConfirmScreen(
             f"{sales} rung up offline not sent yet",
             "The till's figures do not count them yet. Wait: they are sent as soon as the "
@@ -114,7 +115,7 @@ class OfflineBanner(Label):
     def _sent(self, sent: Sent) -> None:
         if sent.recorded:
             count = len(sent.recorded)
-            self._say(f"Sent {count} sale{'' if count == 1 else 's'} rung up offline to the shop.")
+            self._say(f"Sent {counted(count, 'sale')} rung up offline to the shop.")
         for sale in sent.refused:
             self.app.notify(
                 f"The shop refused the sale {sale.receipt} rung up offline ({sale.problem}): "

@@ -33,6 +33,7 @@ from client_tui.errors import (
     quiet_link,
 )
 from client_tui.hub import hub_of
+from client_tui.orderfmt import counted
 from client_tui.receipt import receipt_number, receipt_text, save_receipt
 from client_tui.screens.pay import PayScreen
 from client_tui.screens.pick import PickProductScreen
@@ -212,7 +213,7 @@ class PosView(Vertical):
             table.move_cursor(row=table.get_row_index(str(keep)))
         count = self.ticket.count
         self.query_one("#pos-count", Label).update(
-            f"{count} item{'' if count == 1 else 's'} · Total {money.currency}"
+            f"{counted(count, 'item')} · Total {money.currency}"
         )
         total = money.format(self.ticket.total, symbol=False, whole=table.compact)
         self.query_one("#pos-total", Digits).update(total)

@@ -15,6 +15,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Label, Static
 
 from client_tui.errors import CALL_ERRORS, report
+from client_tui.orderfmt import counted
 from client_tui.report import (
     PRESETS,
     bar_rows,
@@ -142,7 +143,8 @@ class ReportView(Vertical):
         money = self.shop.money.format
 
         def sums(part: dict[str, int]) -> str:
-            return f"{part['orders']} orders · {part['units']} units · {money(part['total'])}"
+            orders, units = counted(part["orders"], "order"), counted(part["units"], "unit")
+            return f"{orders} · {units} · {money(part['total'])}"
 
         def split(names: dict[str, str], parts: dict[str, dict[str, int]]) -> str:
             return " · ".join(f"{names[key]} {money(parts[key]['total'])}" for key in names)

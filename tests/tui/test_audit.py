@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from rich.text import Text
 from textual.widgets import Input
 from textual.worker import WorkerCancelled
 
@@ -152,3 +154,21 @@ async def test_the_audit_tab_asks_the_server_only_while_it_is_in_front(
         await wait_for(
             pilot, lambda: "delta=-1" in str(view.table.get_row_at(0)[5]), "the entry, on return"
         )
+
+
+def test_a_cell_too_long_for_its_column_is_cut_where_it_shows() -> None:
+    entry = {
+        "id": 9,
+        "at": datetime(2026, 12, 1, 10, tzinfo=UTC),
+        "user_id": 3,
+        "action": "auth.totp.recovery_codes_replaced",
+        "target": "register:1234567",
+        "details": {"address": "10.0.0.1"},
+    }
+    _, _, _, action, target, details = audit.cells(entry)
+    assert isinstance(action, str) and isinstance(target, str) and isinstance(details, Text)
+    assert len(action) == audit.ACTION_WIDTH and "…" in action
+    assert action.startswith("auth.totp") and action.endswith("replaced")
+    assert len(target) == audit.TARGET_WIDTH and target.endswith("4567")
+    assert audit.cells({**entry, "action": "clerk.register.open"})[3] == "clerk.register.open"
+    assert str(details) == 'address="10.0.0.1"' and details.overflow == "ellipsis"

@@ -8,6 +8,7 @@ from rich.console import Console
 from client_tui.cut import Folded, fold, middle_cut
 from client_tui.listing import position, scope
 from client_tui.money import Money
+from client_tui.orderfmt import counted
 from client_tui.stock import stock_text
 
 
@@ -71,3 +72,8 @@ def test_short_prices_and_stock_marks() -> None:
     assert money.format(1500000) == "Rp 15.000,00"
     assert [stock_text(n) for n in (0, 3, 6)] == ["✕ sold out", "! only 3 left", "6 in stock"]
     assert [stock_text(n, compact=True) for n in (0, 3, 6)] == ["✕ sold out", "! 3 left", "6"]
+
+
+def test_a_count_names_its_noun_plural_but_for_one() -> None:
+    assert [counted(n, "order") for n in (0, 1, 2)] == ["0 orders", "1 order", "2 orders"]
+    assert counted(-1, "unit") == "-1 unit"
