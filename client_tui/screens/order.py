@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Label, Static
 
 from client_tui import timefmt
+from client_tui.cut import Folded
 from client_tui.errors import CALL_ERRORS, report
 from client_tui.hub import hub_of
 from client_tui.orderfmt import headline, payment_method, status_text, units, unrefunded_total
@@ -21,6 +22,7 @@ from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.refund import RefundScreen
 from client_tui.screens.ship import ShipScreen
 from client_tui.shop import Shop
+from client_tui.widgets.product_table import COMPACT_BELOW
 from protocol.rules import OrderStatus
 
 REFUNDABLE = frozenset(
@@ -125,8 +127,13 @@ class OrderScreen(ModalScreen[None]):
             + (f" · placed {placed}" if placed else "")
         )
         refunds = any(line.get("refunded_qty") for line in order.get("lines", []))
+        whole = self.app.size.width < COMPACT_BELOW  # a phone: no zero cents, as in the cart
+
+        def amount(minor: int) -> str:
+            return money.format(minor, whole=whole)
+
         table = Table(box=None, expand=True, pad_edge=False)
-        table.add_column("Product", ratio=1, no_wrap=True, overflow="ellipsis")
+        table.add_column("Product", ratio=1)  # a long name folds: its size stays in view
         table.add_column("Qty", justify="right")
         if refunds:
             table.add_column("Refunded", justify="right")
@@ -135,14 +142,14 @@ class OrderScreen(ModalScreen[None]):
         for line in order.get("lines", []):
             refunded = [str(line.get("refunded_qty", 0))] if refunds else []
             table.add_row(
-                line["name"],
+                Folded(line["name"]),
                 str(line["qty"]),
                 *refunded,
-                money.format(line["unit_price"]),
-                money.format(line["line_total"]),
+                amount(line["unit_price"]),
+                amount(line["line_total"]),
             )
         gap = ["", "", ""] if refunds else ["", ""]
-        table.add_row(Text("Total", style="bold"), *gap, Text(money.format(order["total"])))
+        table.add_row(Text("Total", style="bold"), *gap, Text(amount(order["total"])))
         self.query_one("#order-lines", Static).update(table)
         payment = order.get("payment") or {}
         method = payment_method(order)

@@ -178,5 +178,8 @@ async def test_forty_columns_show_the_cart_prices_and_check_out(shop, customer):
         await wait_for(pilot, lambda: isinstance(app.screen, OrderScreen), "the order")
         await pilot.pause()
         assert line_total in screen_text(app), screen_text(app)
+        lines = app.screen.query_one("#order-lines")
+        bought = " ".join(s.text for s in lines.render_lines(lines.region.reset_offset))
+        assert "Bunda Susu" in bought and "370 g" in bought, f"the name folds: {bought}"
         assert_buttons_on_screen(app)
         assert dialog is not app.screen
