@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from rich.table import Table
@@ -17,6 +18,7 @@ from client_tui import timefmt
 from client_tui.cut import Folded
 from client_tui.errors import CALL_ERRORS, report
 from client_tui.hub import hub_of
+from client_tui.money import Money
 from client_tui.orderfmt import headline, payment_method, status_text, units, unrefunded_total
 from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.refund import RefundScreen
@@ -126,31 +128,8 @@ class OrderScreen(ModalScreen[None]):
             + (f" · tracking {tracking}" if tracking else "")
             + (f" · placed {placed}" if placed else "")
         )
-        refunds = any(line.get("refunded_qty") for line in order.get("lines", []))
-        whole = self.app.size.width < COMPACT_BELOW  # a phone: no zero cents, as in the cart
-
-        def amount(minor: int) -> str:
-            return money.format(minor, whole=whole)
-
-        table = Table(box=None, expand=True, pad_edge=False)
-        table.add_column("Product", ratio=1)  # a long name folds: its size stays in view
-        table.add_column("Qty", justify="right")
-        if refunds:
-            table.add_column("Refunded", justify="right")
-        table.add_column("Price", justify="right")
-        table.add_column("Total", justify="right")
-        for line in order.get("lines", []):
-            refunded = [str(line.get("refunded_qty", 0))] if refunds else []
-            table.add_row(
-                Folded(line["name"]),
-                str(line["qty"]),
-                *refunded,
-                amount(line["unit_price"]),
-                amount(line["line_total"]),
-            )
-        gap = ["", "", ""] if refunds else ["", ""]
-        table.add_row(Text("Total", style="bold"), *gap, Text(amount(order["total"])))
-        self.query_one("#order-lines", Static).update(table)
+        compact = self.app.size.width < COMPACT_BELOW
+        self.query_one("#order-lines", Static).update(lines_table(order, money, compact))
         payment = order.get("payment") or {}
         method = payment_method(order)
         self.query_one("#order-payment", Label).update(
@@ -191,3 +170,28 @@ class OrderScreen(ModalScreen[None]):
             return
         self.show(order)
         hub_of(self).order_changed.publish(order)
+
+
+def lines_table(order: dict[str, Any], money: Money, compact: bool) -> Table:
+    """The order's lines and total. A long name folds, so its size stays in view; `compact`
+    (a phone): amounts without the zero cents, as in the cart, and no unit price."""
+
+    def amount(minor: int) -> str:
+        return money.format(minor, whole=compact)
+
+    lines = order.get("lines", [])
+    columns: dict[str, Callable[[dict[str, Any]], str]] = {"Qty": lambda line: str(line["qty"])}
+    if any(line.get("refunded_qty") for line in lines):
+        columns["Refunded"] = lambda line: str(line.get("refunded_qty", 0))
+    if not compact:
+        columns["Price"] = lambda line: amount(line["unit_price"])
+    columns["Total"] = lambda line: amount(line["line_total"])
+    table = Table(box=None, expand=True, pad_edge=False)
+    table.add_column("Product", ratio=1)
+    for header in columns:
+        table.add_column(header, justify="right")
+    for line in lines:
+        table.add_row(Folded(line["name"]), *(cell(line) for cell in columns.values()))
+    gap = [""] * (len(columns) - 1)
+    table.add_row(Text("Total", style="bold"), *gap, Text(amount(order["total"])))
+    return table

@@ -1,7 +1,9 @@
 """The orders list: newest first, loaded page by page, statuses kept live.
 
 Customers see their own orders, and `order` pushes move their statuses as they happen.
-Staff work from `FulfilmentView`, which builds on this list.
+Staff work from `FulfilmentView`, which builds on this list. Below `COMPACT_BELOW` columns
+(a phone) the list keeps the order, its status and its total (without the zero cents);
+Enter shows the rest.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from client_tui.orderfmt import customer_text, item_count, status_text
 from client_tui.screens.order import OrderScreen, allowed, apply
 from client_tui.shop import Shop
 from client_tui.widgets.paged_table import PagedTable
+from client_tui.widgets.product_table import COMPACT_BELOW
 
 FLASH_S = 1.5
 
@@ -44,6 +47,7 @@ class OrdersView(Vertical):
         self._cursor: str | None = None
         self._listing = 0
         self.loaded = False
+        self.compact = False
 
     def compose(self) -> ComposeResult:
         yield PagedTable(fill="status", minimum=12, id="orders-table")
@@ -55,17 +59,33 @@ class OrdersView(Vertical):
         return self.query_one("#orders-table", PagedTable)
 
     def on_mount(self) -> None:
-        table = self.table
-        table.add_column("Order", key="id", width=7)
-        table.add_column("Placed", key="when", width=12)
-        if self.shop.is_staff:
-            table.add_column("Customer", key="customer", width=12)
-        table.add_column("Status", key="status", width=12)
-        table.add_column(Text("Items", justify="right"), key="items", width=8)
-        table.add_column(Text("Total", justify="right"), key="total", width=15)
+        self._add_columns()
         hub_of(self).order_changed.subscribe(self, self._order_changed)
         hub_of(self).resynced.subscribe(self, lambda _: self.action_reload())
         self.action_reload()
+
+    def _add_columns(self) -> None:
+        table = self.table
+        table.add_column("Order", key="id", width=7)
+        if not self.compact:
+            table.add_column("Placed", key="when", width=12)
+            if self.shop.is_staff:
+                table.add_column("Customer", key="customer", width=12)
+        table.add_column("Status", key="status", width=12)
+        if not self.compact:
+            table.add_column(Text("Items", justify="right"), key="items", width=8)
+        total = Text("Total", justify="right")
+        table.add_column(total, key="total", width=10 if self.compact else 15)
+
+    def on_resize(self) -> None:
+        """The columns for the width: fewer on a phone."""
+        compact = 0 < self.size.width < COMPACT_BELOW
+        if compact != self.compact:
+            self.compact = compact
+            self.table.clear(columns=True)
+            self._add_columns()
+            self.table.fit()
+            self._draw()
 
     def action_reload(self) -> None:
         self._listing += 1
@@ -125,16 +145,18 @@ class OrdersView(Vertical):
         self._show_position()
 
     def _cells(self, order: dict[str, Any], flash: bool = False) -> list[Any]:
-        money = self.shop.money
+        total = Text(self.shop.money.format(order["total"], whole=self.compact), justify="right")
+        if self.compact:
+            return [f"#{order['id']}", self.status_cell(order, flash), total]
         cells: list[Any] = [f"#{order['id']}", timefmt.when(order.get("created_at"))]
         if self.shop.is_staff:
             cells.append(Text(customer_text(order), no_wrap=True, overflow="ellipsis"))
-        cells += [
+        return [
+            *cells,
             self.status_cell(order, flash),
             Text(item_count(order), justify="right"),
-            Text(money.format(order["total"]), justify="right"),
+            total,
         ]
-        return cells
 
     def _order_changed(self, order: dict[str, Any]) -> None:
         if order["id"] not in self.orders:

@@ -16,6 +16,7 @@ from client_tui.screens.checkout import CheckoutScreen
 from client_tui.screens.order import OrderScreen
 from client_tui.screens.product import ProductScreen
 from client_tui.widgets.cart_table import CartTable
+from client_tui.widgets.orders import OrdersView
 from tests.tui.pilot import (
     make_app,
     product_by_sku,
@@ -175,7 +176,9 @@ async def test_forty_columns_show_the_cart_prices_and_check_out(shop, customer):
         assert line_total in screen_text(app), screen_text(app)
         assert_buttons_on_screen(app)
         await pilot.click("#pay")
-        await wait_for(pilot, lambda: isinstance(app.screen, OrderScreen), "the order")
+        placed = await wait_for(
+            pilot, lambda: isinstance(app.screen, OrderScreen) and app.screen, "the order"
+        )
         await pilot.pause()
         assert line_total in screen_text(app), screen_text(app)
         lines = app.screen.query_one("#order-lines")
@@ -183,3 +186,10 @@ async def test_forty_columns_show_the_cart_prices_and_check_out(shop, customer):
         assert "Bunda Susu" in bought and "370 g" in bought, f"the name folds: {bought}"
         assert_buttons_on_screen(app)
         assert dialog is not app.screen
+        order_id = placed.order["id"]
+        await pilot.press("escape", "f4")  # the orders list: the order, its status and total
+        orders = app.screen.query_one("#orders-view", OrdersView)
+        await wait_for(pilot, lambda: str(order_id) in orders.table.rows, "the order listed")
+        await pilot.pause()
+        row = orders.table.render_line(1).text
+        assert f"#{order_id}" in row and "paid" in row and line_total in row, row
