@@ -2,9 +2,11 @@
 
 Runs the real write jobs of a checkout (`change_cart`, `begin_checkout`, `mark_paid`) in
 the writer's own group commit (`run_batch`), `--customers` jobs to a batch as 100 busy
-customers would give it, on a fresh demo shop in a temp dir. Beside it, the baseline
+customers would give it, on a fresh demo shop in a temp dir. Beside it, two baselines
 measured in the same run: the same batches of jobs that only `SELECT 1`, i.e. what the
-savepoints, job lookup and result packing cost without the checkout's SQL.
+savepoints, job lookup and result packing cost without the checkout's SQL; and the floor's
+statements for the same checkouts (`bench.floors.checkout`) on the same connection, one
+commit a batch, i.e. the checkout's SQL without the jobs around it.
 
 This is the ceiling the whole server cannot pass on SQLite, however lean the reactor.
 
@@ -23,6 +25,7 @@ from typing import Any
 
 import peewee as pw
 
+from bench import floors
 from db.accounts import create_user
 from db.connect import connect
 from db.models import Product, User
@@ -91,6 +94,14 @@ def checkouts(db: pw.Database, users: list[int], products: list[int], round_: in
     run_batch(db, [[i, job_name(mark_paid), [o, "ref", "paid"]] for i, o in enumerate(orders)])
 
 
+def floor_statements(db: pw.Database, users: list[int], products: list[int], round_: int) -> None:
+    conn = db.connection()
+    conn.execute("BEGIN IMMEDIATE")
+    for user, product in zip(users, products, strict=True):
+        floors.checkout(conn.execute, user, product, f"writer-{round_}")
+    conn.execute("COMMIT")
+
+
 def baseline(db: pw.Database, users: list[int], products: list[int], round_: int) -> None:
     for _ in range(3):
         run_batch(db, [[i, job_name(select_one), []] for i in range(len(users))])
@@ -102,7 +113,7 @@ def measure(step: Any, db: pw.Database, users: list[int], products: list[int], r
         step(db, users, products, round_)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     done = rounds * len(users)
-    return f"{done / wall:>9,.0f}/s   {cpu / done * 1e6:6.0f} µs CPU per checkout (3 jobs)"
+    return f"{done / wall:>9,.0f}/s   {cpu / done * 1e6:6.0f} µs CPU per checkout"
 
 
 def main() -> None:
@@ -115,6 +126,8 @@ def main() -> None:
         print(f"{args.customers} jobs per batch, {args.rounds} rounds")
         print(f"baseline: SELECT 1 jobs   {measure(baseline, db, users, products, args.rounds)}")
         print(f"checkout jobs             {measure(checkouts, db, users, products, args.rounds)}")
+        floor = measure(floor_statements, db, users, products, args.rounds)
+        print(f"the floor's statements    {floor}")
         db.close()
 
 

@@ -43,10 +43,12 @@ class PickProductScreen(ModalScreen[dict[str, Any] | None]):
         shorter."""
         compact = self.app.size.width < COMPACT_BELOW
         rows = [self._cells(product, compact) for product in self.products]
-        widths = [max((len(row[i]) for row in rows), default=0) for i in range(4)]
+        sku, price, stock = (max((len(row[i]) for row in rows), default=0) for i in (0, 2, 3))
         return [
             Option(
-                _line(row, widths), id=str(product["id"]), disabled=bool(product.get("archived"))
+                _line(row, None if compact else sku, price, stock),
+                id=str(product["id"]),
+                disabled=bool(product.get("archived")),
             )
             for row, product in zip(rows, self.products, strict=True)
         ]
@@ -69,14 +71,17 @@ class PickProductScreen(ModalScreen[dict[str, Any] | None]):
         self.dismiss(None)
 
 
-def _line(cells: tuple[str, str, str, str], widths: list[int]) -> Table:
-    """One option: the cells in a grid whose name column takes the width the others leave."""
+def _line(
+    cells: tuple[str, str, str, str], sku_width: int | None, price_width: int, stock_width: int
+) -> Table:
+    """One option: the cells in a grid whose name column takes the width the others leave;
+    no SKU column when its width is None (a phone)."""
     sku, name, price, stock = cells
     line = Table.grid(padding=(0, 1), expand=True)
-    if sku:
-        line.add_column(style="dim", no_wrap=True, width=widths[0])
+    if sku_width is not None:
+        line.add_column(style="dim", no_wrap=True, width=sku_width)
     line.add_column(ratio=1)
-    line.add_column(style="bold", justify="right", no_wrap=True, width=widths[2])
-    line.add_column(style="dim", justify="right", no_wrap=True, width=widths[3])
-    line.add_row(*([sku] if sku else []), Folded(name), price, stock)
+    line.add_column(style="bold", justify="right", no_wrap=True, width=price_width)
+    line.add_column(style="dim", justify="right", no_wrap=True, width=stock_width)
+    line.add_row(*([] if sku_width is None else [sku]), Folded(name), price, stock)
     return line

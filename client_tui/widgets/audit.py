@@ -29,7 +29,7 @@ from protocol.ops import Op
 
 POLL_S = 5.0
 PAGE = 50
-ACTION_WIDTH, TARGET_WIDTH = 21, 11  # longer ones are cut in the middle: both ends show
+ACTION_WIDTH, TARGET_WIDTH = 21, 11  # longer ones are cut, visibly (…)
 # (argument, field id, placeholder, how the typed text becomes the argument)
 FILTERS = (
     ("action", "audit-action", "action starts with", str),
@@ -185,9 +185,19 @@ def cells(entry: dict[str, Any]) -> list[str | Text]:
         timefmt.when(entry["at"]),
         user,
         middle_cut(entry["action"], ACTION_WIDTH),
-        middle_cut(entry["target"] or "", TARGET_WIDTH),
+        short_target(entry["target"] or "", TARGET_WIDTH),
         Text(details(entry), no_wrap=True, overflow="ellipsis"),
     ]
+
+
+def short_target(target: str, width: int) -> str:
+    """A `kind:id` target in `width` cells: its kind cut, never its id ("reg…:1234567"),
+    which a cut in the middle would make read as another id."""
+    kind, colon, ident = target.partition(":")
+    room = width - len(ident) - len(colon)
+    if len(target) <= width or not colon or room < 2:
+        return middle_cut(target, width)
+    return f"{kind[: room - 1]}…:{ident}"
 
 
 def details(entry: dict[str, Any]) -> str:

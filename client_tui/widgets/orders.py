@@ -25,10 +25,12 @@ from client_tui.hub import hub_of
 from client_tui.orderfmt import customer_text, item_count, status_text
 from client_tui.screens.order import OrderScreen, allowed, apply
 from client_tui.shop import Shop
+from client_tui.widgets.cart_table import CartTable
 from client_tui.widgets.paged_table import PagedTable
 from client_tui.widgets.product_table import COMPACT_BELOW
 
 FLASH_S = 1.5
+COMPACT_TOTAL = CartTable.COMPACT_WIDTHS[2]  # as the cart's compact total: Rp 9.999.999
 
 
 class OrdersView(Vertical):
@@ -75,17 +77,18 @@ class OrdersView(Vertical):
         if not self.compact:
             table.add_column(Text("Items", justify="right"), key="items", width=8)
         total = Text("Total", justify="right")
-        table.add_column(total, key="total", width=10 if self.compact else 15)
+        table.add_column(total, key="total", width=COMPACT_TOTAL if self.compact else 15)
 
     def on_resize(self) -> None:
         """The columns for the width: fewer on a phone."""
         compact = 0 < self.size.width < COMPACT_BELOW
         if compact != self.compact:
+            keep = self.current
             self.compact = compact
             self.table.clear(columns=True)
             self._add_columns()
             self.table.fit()
-            self._draw()
+            self._draw(keep)
 
     def action_reload(self) -> None:
         self._listing += 1
@@ -131,10 +134,10 @@ class OrdersView(Vertical):
             self.loaded = False
             self._load(self._listing, self._cursor)
 
-    def _draw(self) -> None:
-        """Rows by `sort_key`, keeping the cursor on its order."""
+    def _draw(self, keep: dict[str, Any] | None = None) -> None:
+        """Rows by `sort_key`, keeping the cursor on its order (or on `keep`'s)."""
         table = self.table
-        keep = self.current
+        keep = keep or self.current
         table.clear()
         for order in sorted(self.orders.values(), key=self.sort_key):
             table.add_row(*self._cells(order), key=str(order["id"]))

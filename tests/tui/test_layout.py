@@ -17,8 +17,11 @@ from client_tui.screens.order import OrderScreen
 from client_tui.screens.product import ProductScreen
 from client_tui.widgets.cart_table import CartTable
 from client_tui.widgets.orders import OrdersView
+from tests.e2e.harness import ServerProcess
 from tests.tui.pilot import (
+    checkout_as,
     make_app,
+    new_customer,
     product_by_sku,
     products,
     search,
@@ -193,3 +196,29 @@ async def test_forty_columns_show_the_cart_prices_and_check_out(shop, customer):
         await pilot.pause()
         row = orders.table.render_line(1).text
         assert f"#{order_id}" in row and "paid" in row and line_total in row, row
+
+
+async def test_a_phone_keeps_the_orders_totals_whole_and_the_cursor_on_its_order(
+    shop: ServerProcess,
+) -> None:
+    """Crossing 60 columns changes the orders list's columns: the cursor stays on its order,
+    and a seven-digit total reads whole in the compact Total column."""
+    username, password = new_customer(shop)
+    big = checkout_as(shop, username, password, "SUS-0033", 20)
+    checkout_as(shop, username, password, "SUS-0011", 1)  # newer: listed first
+    app = make_app(shop)
+    async with app.run_test(size=(100, 24)) as pilot:
+        await sign_in(pilot, username, password)
+        await pilot.press("f4")
+        orders = app.screen.query_one("#orders-view", OrdersView)
+        await wait_for(pilot, lambda: orders.table.row_count == 2, "the two orders")
+        await pilot.press("down")
+        total = shop_of(app).money.format(big["total"], whole=True)
+        assert len(total) == 12, total  # "Rp 1.060.000"
+        for width in (40, 100, 40):
+            await resize(pilot, width)
+            await pilot.pause()
+            current = orders.current
+            assert orders.compact is (width < 60), width
+            assert current is not None and current["id"] == big["id"], width
+        assert total in orders.table.render_line(2).text, orders.table.render_line(2).text
