@@ -191,7 +191,7 @@ def cells(entry: dict[str, Any]) -> list[str | Text]:
 
 
 def short_target(target: str, width: int) -> str:
-    """A `kind:id` target in `width` cells: its kind cut, never its id ("reg…:1234567"),
+    """A `kind:id` target in `width` cells: its kind cut, never its id ("re…:1234567"),
     which a cut in the middle would make read as another id."""
     kind, colon, ident = target.partition(":")
     room = width - len(ident) - len(colon)
