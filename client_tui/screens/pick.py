@@ -54,10 +54,10 @@ class PickProductScreen(ModalScreen[dict[str, Any] | None]):
         ]
 
     def _cells(self, product: dict[str, Any], compact: bool) -> tuple[str, str, str, str]:
-        """SKU ("" on a phone), name, price and stock as the option shows them."""
+        """SKU, name, price and stock as the option shows them."""
         stock = self.shop.book.stock(product["id"], product["stock"])
         return (
-            "" if compact else product["sku"],
+            product["sku"],
             product["name"],
             self.shop.money.format(product["price"], whole=compact),
             stock_text(stock, compact),
