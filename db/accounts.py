@@ -10,6 +10,7 @@ import peewee as pw
 
 from db.models import Session, User, database_proxy, utcnow
 from db.passwords import hash_password
+from db.transactions import write_transaction
 from protocol.rules import ROLES
 
 
@@ -54,7 +55,7 @@ def set_disabled(username: str, disabled: bool) -> tuple[User, int]:
     check (`server.services.session_check`); enabling again does not revive them.
     """
     username = username.lower()
-    with database_proxy.atomic():
+    with write_transaction(database_proxy):  # a running server may write between read and write
         found = User.get_or_none(User.username == username)
         if found is None:
             raise UnknownUser(username)

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 import peewee as pw
 
 from db.models import Category, Product, Setting, require_bound, utcnow
+from db.transactions import write_transaction
 
 SEED = 7411
 SHOP_NAME = "Warung Bu Sari (demo)"
@@ -228,7 +229,7 @@ def load_demo(db: pw.Database, seed: int = SEED) -> DemoShop:
     """
     require_bound(db)
     rng = random.Random(seed)
-    with db.atomic():
+    with write_transaction(db):
         if Product.select().exists():
             raise ShopNotEmpty("the database already has products; the demo shop was not loaded")
         for key, value in (

@@ -13,8 +13,10 @@ from __future__ import annotations
 import peewee as pw
 
 
-def write_transaction(db: pw.Database) -> pw._atomic:
-    """`db.atomic()`, beginning with `BEGIN IMMEDIATE` on SQLite."""
+def write_transaction(db: pw.Database | pw.DatabaseProxy) -> pw._atomic:
+    """`db.atomic()`, beginning with `BEGIN IMMEDIATE` on SQLite (a proxy: on its database)."""
+    if isinstance(db, pw.DatabaseProxy):
+        db = db.obj
     if isinstance(db, pw.SqliteDatabase):
         return db.atomic(lock_type="IMMEDIATE")
     return db.atomic()

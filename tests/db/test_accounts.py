@@ -1,6 +1,10 @@
+import sqlite3
+
 import pytest
 
-from db.accounts import UserExists, create_user
+from db.accounts import UserExists, create_user, set_disabled
+from db.connect import connect, disconnect
+from db.migrations import migrate
 from db.models import User
 from db.passwords import hash_password, verify_password
 
@@ -42,3 +46,37 @@ def test_existing_name_raises_user_exists(database):
 def test_unknown_role(database):
     with pytest.raises(ValueError, match="role must be one of customer, clerk, admin"):
         create_user("budi", "rahasia-123", "owner")
+
+
+def test_disabling_holds_the_write_lock_from_its_first_read(tmp_path):
+    """`warung-server user disable` runs beside a live server on the same SQLite file.
+
+    A deferred transaction that reads the user and then writes fails at once with "database is
+    locked" when the server commits in between; this one takes the write lock up front, so the
+    server's write waits for it (here: is refused, with no wait allowed) instead.
+    """
+    path = tmp_path / "shop.db"
+    db = connect(f"sqlite:///{path}")
+    migrate(db)
+    create_user("dewi", "rahasia-123", "customer")
+    server = sqlite3.connect(path, timeout=0, isolation_level=None)
+    server_wrote: list[bool] = []
+
+    def write_between(statement: str) -> None:
+        if statement.startswith("UPDATE") and not server_wrote:  # after it read the user
+            try:
+                server.execute("INSERT INTO settings (key, value) VALUES ('between', 'x')")
+                server_wrote.append(True)
+            except sqlite3.OperationalError:
+                server_wrote.append(False)
+
+    db.connection().set_trace_callback(write_between)
+    try:
+        set_disabled("dewi", True)
+    finally:
+        db.connection().set_trace_callback(None)
+        server.close()
+
+    assert server_wrote == [False]
+    assert User.get(User.username == "dewi").disabled
+    disconnect(db)
