@@ -20,7 +20,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Digits, Footer, Input, Label, Static
+from textual.widgets import Button, Digits, Footer, Input, Label, Static
 
 from client_tui.errors import CALL_ERRORS, describe, end_if_signed_out
 from client_tui.money import Money
@@ -48,7 +48,8 @@ def parse_cash(money: Money, typed: str) -> int:
 
 
 class TillDialog(ModalScreen[Any]):
-    """What both dialogs share: a problem line, and no Escape while the call runs."""
+    """What both dialogs share: a problem line, a Back button, and no going back while the
+    call runs."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "Back")]
 
@@ -65,6 +66,15 @@ class TillDialog(ModalScreen[Any]):
     def action_back(self) -> None:
         if not self.busy:
             self.dismiss(None)
+
+    @on(Button.Pressed, "#till-back")
+    def _back_pressed(self) -> None:
+        self.action_back()
+
+
+def _buttons(go: Button) -> Horizontal:
+    """The dialog's buttons: what it does (Enter in the cash field does the same), and Back."""
+    return Horizontal(go, Button("Back", id="till-back", compact=True), classes="buttons")
 
 
 class TillOpenScreen(TillDialog):
@@ -84,6 +94,7 @@ class TillOpenScreen(TillDialog):
                 yield Label("Opening cash", classes="till-caption")
                 yield Input(restrict=r"[0-9.,]*", id="opening-cash", compact=True)
             yield Label("", classes="till-problem")
+            yield _buttons(Button("Open till", id="till-go", variant="primary", compact=True))
         yield Footer()
 
     def on_mount(self) -> None:
@@ -94,6 +105,7 @@ class TillOpenScreen(TillDialog):
         self.query_one("#opening-cash", Input).focus()
 
     @on(Input.Submitted, "#opening-cash")
+    @on(Button.Pressed, "#till-go")
     def _submitted(self) -> None:
         station = self.query_one("#station", Input).value.strip()
         if not station:
@@ -153,10 +165,12 @@ class TillCloseScreen(TillDialog):
             yield Label("", id="till-difference-label")
             yield Digits("", id="till-difference")
             yield Label("", classes="till-problem")
+            yield _buttons(Button("Close till", id="till-go", variant="warning", compact=True))
         yield Footer()
 
     def on_mount(self) -> None:
         self.problem("")
+        self.query_one("#till-difference-label").display = False
         self.query_one("#till-difference", Digits).display = False
         self._read()
 
@@ -209,9 +223,10 @@ class TillCloseScreen(TillDialog):
         self._show_reckoning()
 
     @on(Input.Submitted, "#counted-cash")
-    def _submitted(self, event: Input.Submitted) -> None:
+    @on(Button.Pressed, "#till-go")
+    def _submitted(self) -> None:
         try:
-            counted = parse_cash(self.shop.money, event.value)
+            counted = parse_cash(self.shop.money, self.query_one("#counted-cash", Input).value)
         except ValueError as error:
             self.problem(str(error))
             return
@@ -272,8 +287,11 @@ class TillCloseScreen(TillDialog):
         _by_method(table, money, register["by_method"])
         self.query_one("#till-facts", Static).update(table)
         self.query_one("#counted-field").display = False
+        self.query_one(".buttons").display = False
         difference = register["difference"]
-        self.query_one("#till-difference-label", Label).update(_difference_words(money, difference))
+        words = self.query_one("#till-difference-label", Label)
+        words.update(_difference_words(money, difference))
+        words.display = True
         digits = self.query_one("#till-difference", Digits)
         digits.update(money.format(difference, symbol=False))
         digits.display = True

@@ -9,7 +9,7 @@ register is the clerk's, on that server, until closed."""
 from __future__ import annotations
 
 from textual import events
-from textual.widgets import Digits, Input, Label, Static
+from textual.widgets import Button, Digits, Input, Label, Static
 
 from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.pay import PayScreen
@@ -304,6 +304,38 @@ async def test_closing_the_till_asks_first_then_shows_the_difference(fresh_shop)
         await Keys(pilot).scan("MIE-0005", 1)
         await pilot.press("f5")  # selling again needs a till opened again
         await screen_of(pilot, TillOpenScreen)
+
+
+async def test_the_till_dialogs_open_and_close_by_their_buttons(fresh_shop):
+    app = make_app(fresh_shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *demo_clerk(fresh_shop))
+        view = await at_the_till(pilot)
+        await pilot.press("f8")
+        opening = await screen_of(pilot, TillOpenScreen)
+        assert str(opening.query_one("#till-go", Button).label) == "Open till"
+        await pilot.click("#till-back")
+        await wait_for(pilot, lambda: view.entry.has_focus, "back at the till, still closed")
+        assert shop_of(app).till.status == TillStatus.CLOSED
+
+        await pilot.press("f8")
+        await screen_of(pilot, TillOpenScreen)
+        await pilot.press(*"100000")
+        await pilot.click("#till-go")
+        await wait_for(pilot, lambda: shop_of(app).till.status == TillStatus.OPEN, "the till open")
+
+        await pilot.press("f8")
+        closing = await screen_of(pilot, TillCloseScreen)
+        await wait_for(pilot, lambda: closing.running is not None, "the server's figures")
+        assert not closing.query_one("#till-difference-label").display
+        await pilot.press(*"100000")
+        await pilot.click("#till-go")
+        question = await screen_of(pilot, ConfirmScreen)
+        assert "Rp 100.000,00 counted" in str(question.query_one("#confirm-what", Static).render())
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: closing.closed is not None, "the till closed")
+        assert not closing.query_one(".buttons").display
+        assert "the drawer balances" in label_text(app, "#till-difference-label")
 
 
 async def test_a_till_opened_elsewhere_shows_at_once_and_its_close_expects_a_refund_there(
