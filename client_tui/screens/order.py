@@ -173,8 +173,9 @@ class OrderScreen(ModalScreen[None]):
 
 
 def lines_table(order: dict[str, Any], money: Money, compact: bool) -> Table:
-    """The order's lines and total. A long name folds, so its size stays in view; `compact`
-    (a phone): amounts without the zero cents, as in the cart, and no unit price."""
+    """The order's lines and total, and after a refund what was refunded and what is still
+    paid. A long name folds, so its size stays in view; `compact` (a phone): amounts without
+    the zero cents, as in the cart, and no unit price."""
 
     def amount(minor: int) -> str:
         return money.format(minor, whole=compact)
@@ -194,4 +195,8 @@ def lines_table(order: dict[str, Any], money: Money, compact: bool) -> Table:
         table.add_row(Folded(line["name"]), *(cell(line) for cell in columns.values()))
     gap = [""] * (len(columns) - 1)
     table.add_row(Text("Total", style="bold"), *gap, Text(amount(order["total"])))
+    kept = unrefunded_total(order)
+    if kept != order["total"] and order.get("status") != OrderStatus.CANCELLED:
+        table.add_row("Refunded", *gap, amount(kept - order["total"]))
+        table.add_row(Text("Paid after refunds", style="bold"), *gap, Text(amount(kept)))
     return table

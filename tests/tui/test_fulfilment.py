@@ -4,7 +4,7 @@ its amount before it is sent, the status filter, and whose each order is."""
 
 from __future__ import annotations
 
-from textual.widgets import Input, Label
+from textual.widgets import Input, Label, Static
 
 from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.order import OrderScreen
@@ -20,6 +20,7 @@ from tests.tui.pilot import (
     sign_in,
     wait_for,
 )
+from tests.tui.pos_pilot import table_text
 
 
 async def queue(pilot, shop):
@@ -121,6 +122,16 @@ async def test_a_partial_refund_shows_the_amount_then_refunds_those_units(shop):
         assert str(question.query_one("#confirm-amount", Label).render()) == f"Refund {price}"
         await pilot.press("enter")
         await wait_for(pilot, lambda: not isinstance(app.screen, RefundScreen), "refunded")
+        await pilot.press("enter")
+        detail = await wait_for(
+            pilot, lambda: isinstance(app.screen, OrderScreen) and app.screen, "the order"
+        )
+        shown = table_text(detail.query_one("#order-lines", Static)).splitlines()
+        left = shop_of(app).money.format(order["total"] - 2 * first["unit_price"])
+        assert [row.split() for row in shown[-2:]] == [
+            ["Refunded", *f"-{price}".split()],
+            ["Paid", "after", "refunds", *left.split()],
+        ], shown
     with shop.client() as client:
         client.login(username, password)
         refunded = client.call("order.get", order_id=order["id"])
