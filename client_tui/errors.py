@@ -12,7 +12,7 @@ from textual.message import Message
 
 from client_tui.messages import CallRefused, SessionEnded
 from protocol.client import ConnectionLost
-from protocol.errors import ErrorCode, Unauthenticated, WarungError
+from protocol.errors import ErrorCode, OutOfStock, Unauthenticated, WarungError
 
 # The link failed (dropped, reconnecting, too slow, unreachable): the status bar shows it.
 LINK_ERRORS: tuple[type[BaseException], ...] = (ConnectionLost, TimeoutError, OSError)
@@ -95,6 +95,24 @@ def describe(error: BaseException, address: str = "") -> str:
     if code == ErrorCode.INTERNAL:
         return f"The shop had an internal error ({details.get('reference', 'no reference')})."
     return _sentence(error.message or code)
+
+
+def too_many(error: OutOfStock, qty: int) -> str:
+    """A refused cart add of `qty` units, counting what the cart holds already: the server's
+    `requested` is the cart's quantity with them (PROTOCOL.md, `cart.add`)."""
+    available = error.details.get("available", 0)
+    in_cart = error.details.get("requested", qty) - qty
+    if in_cart <= 0 or not available:
+        return describe(error)
+    if available == in_cart:
+        return f"Your cart holds the last {available} already: there are no more to add."
+    if available < in_cart:
+        return (
+            f"Only {available} left, fewer than the {in_cart} in your cart: lower its "
+            "quantity in the cart."
+        )
+    more = available - in_cart
+    return f"Only {available} left and your cart holds {in_cart}: add {more} or fewer."
 
 
 def unreachable(error: OSError, address: str = "") -> str:

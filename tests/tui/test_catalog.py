@@ -14,6 +14,7 @@ from tests.tui.pilot import (
     label_text,
     make_app,
     notified,
+    product_by_sku,
     products,
     search,
     shop_of,
@@ -149,6 +150,23 @@ async def test_a_sold_out_product_cannot_be_added_and_says_why(shop, customer):
         await pilot.press("enter")  # in the quantity field
         await wait_for(pilot, lambda: notified(app, f"{name} is sold out"), "why not, again")
         assert shop_of(app).cart["count"] == 0
+
+
+async def test_adding_the_last_units_again_says_the_cart_holds_them(shop, customer):
+    sku = "SNK-0007"
+    product = product_by_sku(shop, sku)
+    assert product["stock"] > 0
+    with shop.client() as client:
+        client.login(*customer)
+        client.call("cart.add", product_id=product["id"], qty=product["stock"])
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *customer)
+        await search(pilot, sku)
+        await pilot.press("a")
+        told = f"Your cart holds the last {product['stock']} already: there are no more to add."
+        await wait_for(pilot, lambda: notified(app, told), "why not")
+        assert not notified(app, "Lower the quantity")
 
 
 def _sold_out_sku(server) -> str:

@@ -19,7 +19,7 @@ from textual.message import Message
 from client_tui.bridge import PushBridge
 from client_tui.cartedit import PendingQuantities
 from client_tui.connection import Target
-from client_tui.errors import describe, unreachable
+from client_tui.errors import describe, too_many, unreachable
 from client_tui.linkstate import RetryClock
 from client_tui.messages import (
     ConnectionChanged,
@@ -148,6 +148,20 @@ def test_errors_say_what_to_do():
     assert "card declined" in declined and "Nothing was charged" in declined
     assert "6-digit code" in describe(Unauthenticated("code", {"totp_required": True}))
     assert "reconnects by itself" in describe(ConnectionLost("cart.add"))
+
+
+def test_a_refused_add_counts_what_the_cart_holds():
+    def refused(requested: int, available: int) -> OutOfStock:
+        return OutOfStock("x", {"product_id": 7, "requested": requested, "available": available})
+
+    assert too_many(refused(2, 1), 2) == describe(refused(2, 1))  # none in the cart yet
+    assert too_many(refused(2, 1), 1) == (
+        "Your cart holds the last 1 already: there are no more to add."
+    )
+    assert too_many(refused(8, 5), 3).startswith("Your cart holds the last 5 already")
+    assert too_many(refused(6, 5), 3) == "Only 5 left and your cart holds 3: add 2 or fewer."
+    assert too_many(refused(4, 2), 1).startswith("Only 2 left, fewer than the 3 in your cart")
+    assert "sold out" in too_many(refused(3, 0), 1)
 
 
 def test_an_unreachable_server_is_said_in_words():
