@@ -382,7 +382,7 @@ def run_user_disable(args: argparse.Namespace) -> int:
     finally:
         disconnect(db)
     if disabled:
-        say(f"disabled {user.username!r} (id {user.id}); ended {ended} sessions")
+        say(f"disabled {user.username!r} (id {user.id}); sessions ended: {ended}")
     else:
         say(f"enabled {user.username!r} (id {user.id}); it signs in with its password")
     return 0

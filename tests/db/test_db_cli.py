@@ -238,7 +238,7 @@ def test_user_disable_ends_the_sessions_and_enable_lets_the_user_in_again(databa
     disabled = cli("user", "disable", "ANA", "--db", db_url)
 
     assert disabled.returncode == 0, disabled.stderr
-    assert "disabled 'ana'" in disabled.stderr and "ended 2 sessions" in disabled.stderr
+    assert "disabled 'ana'" in disabled.stderr and "sessions ended: 2" in disabled.stderr
     assert User.get_by_id(ana.id).disabled
     assert not Session.select().where(Session.revoked_at.is_null()).exists()
     enabled = cli("user", "enable", "ana", "--db", db_url)
