@@ -97,6 +97,7 @@ class OrderScreen(ModalScreen[None]):
         self.shop = shop
         self.order = order
         self.thanks = thanks
+        self.compact = False  # the lines laid out for a phone: set by `show`
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="order-dialog", classes="dialog") as dialog:
@@ -128,8 +129,8 @@ class OrderScreen(ModalScreen[None]):
             + (f" · tracking {tracking}" if tracking else "")
             + (f" · placed {placed}" if placed else "")
         )
-        compact = self.app.size.width < COMPACT_BELOW
-        self.query_one("#order-lines", Static).update(lines_table(order, money, compact))
+        self.compact = self.app.size.width < COMPACT_BELOW
+        self.query_one("#order-lines", Static).update(lines_table(order, money, self.compact))
         payment = order.get("payment") or {}
         method = payment_method(order)
         self.query_one("#order-payment", Label).update(
@@ -138,6 +139,11 @@ class OrderScreen(ModalScreen[None]):
         for action, _, _, _ in ORDER_ACTIONS:
             self.query_one(f"#do-{action}", Button).display = allowed(self.shop, action, order)
         self.refresh_bindings()
+
+    def on_resize(self) -> None:
+        """A phone turned: the lines laid out again for the width."""
+        if (self.app.size.width < COMPACT_BELOW) != self.compact:
+            self.show(self.order)
 
     def _order_changed(self, order: dict[str, Any]) -> None:
         if order.get("id") == self.order.get("id"):

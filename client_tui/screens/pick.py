@@ -28,6 +28,7 @@ class PickProductScreen(ModalScreen[dict[str, Any] | None]):
         self.shop = shop
         self.typed = typed
         self.products = products
+        self.compact = False  # laid out for a phone: set with the options
 
     def compose(self) -> ComposeResult:
         with Vertical(id="pick-dialog", classes="dialog") as dialog:
@@ -41,7 +42,7 @@ class PickProductScreen(ModalScreen[dict[str, Any] | None]):
         product table, a name longer than its room is folded onto more lines (two sizes of
         one product never read alike), and on a phone the SKU goes and price and stock are
         shorter."""
-        compact = self.app.size.width < COMPACT_BELOW
+        compact = self.compact = self.app.size.width < COMPACT_BELOW
         rows = [self._cells(product, compact) for product in self.products]
         sku, price, stock = (max((len(row[i]) for row in rows), default=0) for i in (0, 2, 3))
         return [
@@ -62,6 +63,15 @@ class PickProductScreen(ModalScreen[dict[str, Any] | None]):
             self.shop.money.format(product["price"], whole=compact),
             stock_text(stock, compact),
         )
+
+    def on_resize(self) -> None:
+        """A phone turned: the options laid out again for the width, the same one highlighted."""
+        if (self.app.size.width < COMPACT_BELOW) != self.compact:
+            options = self.query_one("#pick-list", OptionList)
+            highlighted = options.highlighted
+            options.clear_options()
+            options.add_options(self._options())
+            options.highlighted = highlighted
 
     @on(OptionList.OptionSelected, "#pick-list")
     def _picked(self, event: OptionList.OptionSelected) -> None:

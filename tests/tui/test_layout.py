@@ -222,3 +222,33 @@ async def test_a_phone_keeps_the_orders_totals_whole_and_the_cursor_on_its_order
             assert orders.compact is (width < 60), width
             assert current is not None and current["id"] == big["id"], width
         assert total in orders.table.render_line(2).text, orders.table.render_line(2).text
+
+
+async def test_an_open_order_is_laid_out_again_when_a_phone_turns(shop: ServerProcess) -> None:
+    username, password = new_customer(shop)
+    order = checkout_as(shop, username, password, "SUS-0033", 2)
+    money_line = order["lines"][0]
+    app = make_app(shop)
+    async with app.run_test(size=(100, 24)) as pilot:
+        await sign_in(pilot, username, password)
+        await pilot.press("f4")
+        orders = app.screen.query_one("#orders-view", OrdersView)
+        await wait_for(pilot, lambda: orders.table.row_count == 1, "the order")
+        await pilot.press("enter")
+        dialog = await wait_for(
+            pilot, lambda: isinstance(app.screen, OrderScreen) and app.screen, "the order"
+        )
+        money = shop_of(app).money
+        unit = money.format(money_line["unit_price"])
+        for width, compact in ((40, True), (100, False)):
+            await resize(pilot, width)
+
+            def laid_out(want: bool = compact) -> bool:
+                return dialog.compact is want
+
+            await wait_for(pilot, laid_out, f"{width} columns")
+            await pilot.pause()
+            lines = dialog.query_one("#order-lines")
+            shown = " ".join(s.text for s in lines.render_lines(lines.region.reset_offset))
+            assert (unit in shown) is not compact, (width, shown)
+            assert money.format(order["total"], whole=compact) in shown, (width, shown)

@@ -169,3 +169,30 @@ async def test_paying_asks_for_an_open_till_first(shop, clerk):
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, TillOpenScreen), "backed out")
         assert "open till" in label_text(app, "#pos-message")
+
+
+async def test_the_list_to_pick_from_is_laid_out_again_when_a_phone_turns(
+    shop: ServerProcess, clerk: Account
+) -> None:
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *clerk)
+        await at_the_till(pilot)
+        await pilot.press(*"kopi bubuk arabika", "enter")
+        picker = await wait_for(
+            pilot, lambda: isinstance(app.screen, PickProductScreen) and app.screen, "the list"
+        )
+        listed = picker.query_one(OptionList)
+        await pilot.press("down")
+        sku = picker.products[1]["sku"]
+        for width, compact in ((44, True), (80, False)):
+            await pilot.resize_terminal(width, 24)
+
+            def laid_out(want: bool = compact) -> bool:
+                return picker.compact is want
+
+            await wait_for(pilot, laid_out, f"{width} columns")
+            await pilot.pause()
+            lines = [listed.render_line(y).text for y in range(listed.size.height)]
+            assert any(sku in line for line in lines) is not compact, (width, lines)
+            assert listed.highlighted == 1
