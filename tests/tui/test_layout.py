@@ -46,6 +46,15 @@ async def resize(pilot: Pilot[Any], width: int) -> None:
     await wait_for(pilot, lambda: pilot.app.screen.size.width == width, f"{width} columns")
 
 
+async def my_orders(pilot: Pilot[Any], customer: tuple[str, str], count: int) -> OrdersView:
+    """Signed in as `customer`, their orders (F4) once all `count` are listed."""
+    await sign_in(pilot, *customer)
+    await pilot.press("f4")
+    orders = pilot.app.screen.query_one("#orders-view", OrdersView)
+    await wait_for(pilot, lambda: orders.table.row_count == count, f"{count} orders")
+    return orders
+
+
 def screen_text(app) -> str:
     """The terminal's lines as shown, joined by newlines."""
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
@@ -208,10 +217,7 @@ async def test_a_phone_keeps_the_orders_totals_whole_and_the_cursor_on_its_order
     checkout_as(shop, username, password, "SUS-0011", 1)  # newer: listed first
     app = make_app(shop)
     async with app.run_test(size=(100, 24)) as pilot:
-        await sign_in(pilot, username, password)
-        await pilot.press("f4")
-        orders = app.screen.query_one("#orders-view", OrdersView)
-        await wait_for(pilot, lambda: orders.table.row_count == 2, "the two orders")
+        orders = await my_orders(pilot, (username, password), 2)
         await pilot.press("down")
         total = shop_of(app).money.format(big["total"], whole=True)
         assert len(total) == 12, total  # "Rp 1.060.000"
@@ -230,10 +236,7 @@ async def test_an_open_order_is_laid_out_again_when_a_phone_turns(shop: ServerPr
     money_line = order["lines"][0]
     app = make_app(shop)
     async with app.run_test(size=(100, 24)) as pilot:
-        await sign_in(pilot, username, password)
-        await pilot.press("f4")
-        orders = app.screen.query_one("#orders-view", OrdersView)
-        await wait_for(pilot, lambda: orders.table.row_count == 1, "the order")
+        await my_orders(pilot, (username, password), 1)
         await pilot.press("enter")
         dialog = await wait_for(
             pilot, lambda: isinstance(app.screen, OrderScreen) and app.screen, "the order"

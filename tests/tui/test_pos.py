@@ -3,7 +3,10 @@ completed or picked), the ticket's keys, and the till that selling needs."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, TabbedContent
 
 from client_tui.screens.pick import PickProductScreen
@@ -19,7 +22,7 @@ from tests.tui.pilot import (
     sign_in,
     wait_for,
 )
-from tests.tui.pos_pilot import Keys, at_the_till, demo_clerk, total_digits
+from tests.tui.pos_pilot import Keys, at_the_till, demo_clerk, screen_of, total_digits
 
 
 @pytest.fixture
@@ -125,6 +128,14 @@ async def test_a_name_that_fits_several_products_is_picked_from_a_list(shop, cle
         assert [ln.product_id for ln in view.ticket.lines] == [second["id"]]
 
 
+async def coffee_to_pick(pilot: Pilot[Any], clerk: Account) -> PickProductScreen:
+    """Signed in as `clerk` at the till, a name that fits the demo's coffees typed: the list."""
+    await sign_in(pilot, *clerk)
+    await at_the_till(pilot)
+    await pilot.press(*"kopi bubuk arabika", "enter")
+    return await screen_of(pilot, PickProductScreen)
+
+
 @pytest.mark.parametrize("size", [(80, 24), (44, 30)])
 async def test_the_list_to_pick_from_shows_whole_names_prices_and_stock(
     shop: ServerProcess, clerk: Account, size: tuple[int, int]
@@ -133,12 +144,7 @@ async def test_the_list_to_pick_from_shows_whole_names_prices_and_stock(
     onto more lines, never cut, and each price and stock reads whole, on a phone too."""
     app = make_app(shop)
     async with app.run_test(size=size) as pilot:
-        await sign_in(pilot, *clerk)
-        await at_the_till(pilot)
-        await pilot.press(*"kopi bubuk arabika", "enter")
-        picker = await wait_for(
-            pilot, lambda: isinstance(app.screen, PickProductScreen) and app.screen, "the list"
-        )
+        picker = await coffee_to_pick(pilot, clerk)
         listed = picker.query_one(OptionList)
         lines = [listed.render_line(y).text for y in range(listed.size.height)]
         first = picker.products[:4]  # in view on a phone too
@@ -176,12 +182,7 @@ async def test_the_list_to_pick_from_is_laid_out_again_when_a_phone_turns(
 ) -> None:
     app = make_app(shop)
     async with app.run_test(size=(80, 24)) as pilot:
-        await sign_in(pilot, *clerk)
-        await at_the_till(pilot)
-        await pilot.press(*"kopi bubuk arabika", "enter")
-        picker = await wait_for(
-            pilot, lambda: isinstance(app.screen, PickProductScreen) and app.screen, "the list"
-        )
+        picker = await coffee_to_pick(pilot, clerk)
         listed = picker.query_one(OptionList)
         await pilot.press("down")
         sku = picker.products[1]["sku"]
