@@ -16,12 +16,17 @@ class SearchBox(Input):
     ]
 
     def __init__(self, list_selector: str, *, placeholder: str, id: str) -> None:
-        """`list_selector`: the table the keys go to, in the same screen."""
+        """`list_selector`: the table the keys go to, the nearest one around the box (a
+        screen of tabs may hold several views with tables of that id)."""
         super().__init__(placeholder=placeholder, id=id, compact=True)
         self.list_selector = list_selector
 
     def action_to_list(self) -> None:
-        self.screen.set_focus(self.screen.query_one(self.list_selector))
+        for around in self.ancestors:
+            found = around.query(self.list_selector)
+            if found:
+                self.screen.set_focus(found.first())
+                return
 
     async def action_clear_search(self) -> None:
         """Empty the box; the search for everything is sent at once, as Enter would."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from textual.widgets import Input, Label, Select
+from textual.widgets import Input, Label, Select, TabbedContent
 
 from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.product_form import ProductFormScreen
@@ -163,3 +163,16 @@ async def test_a_product_archived_elsewhere_leaves_a_customers_open_catalog(shop
         finally:
             with shop.client("admin") as admin:
                 admin.call("admin.product.restore", product_id=product["id"])
+
+
+async def test_down_from_the_search_goes_to_this_tabs_list(shop):
+    """Inventory and Products each hold a table `#products`: Down from the Products search
+    reaches the Products list, and the Products tab stays."""
+    app = make_app(shop)
+    async with app.run_test(size=(100, 30)) as pilot:
+        view = await products_tab(pilot, shop)
+        await find(pilot, view, "MIE-0004")
+        view.query_one("#search", Input).focus()
+        await pilot.press("down")
+        await wait_for(pilot, lambda: view.table.has_focus, "the Products list focused")
+        assert app.screen.query_one("#tabs", TabbedContent).active == "admin-products"
