@@ -47,7 +47,7 @@ class ProductFormScreen(ModalScreen[dict[str, Any] | None]):
     """`product` None: a new product; else that product, to edit. Dismissed with the
     product as the shop returned it, or None."""
 
-    AUTO_FOCUS = "#form-name"
+    AUTO_FOCUS = "#form-sku, #form-name"  # the first field: an edit has no SKU field
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Back")]
 
     def __init__(self, shop: Shop, product: dict[str, Any] | None = None) -> None:

@@ -69,6 +69,7 @@ async def test_create_says_a_taken_sku_and_a_refused_price_under_their_fields(sh
     async with app.run_test(size=(80, 24)) as pilot:
         view = await products_tab(pilot, shop)
         dialog = await form(pilot, "n")
+        assert dialog.query_one("#form-sku", Input).has_focus  # the first field
         category = dialog.query_one("#form-category", Select)
         category.value = product_by_sku(shop, "MIE-0001")["category_id"]
         await submit(
@@ -103,6 +104,7 @@ async def test_edit_changes_the_row_and_the_shop(shop):
         view = await products_tab(pilot, shop)
         await find(pilot, view, "MIE-0006")
         dialog = await form(pilot, "e")
+        assert dialog.query_one("#form-name", Input).has_focus
         assert dialog.query_one("#form-category", Select).value == before["category_id"]
         await submit(pilot, dialog, name="Mie Rebus Soto Baru", price="4250,50")
         await wait_for(pilot, lambda: app.screen is not dialog, "the form closed")
