@@ -100,6 +100,9 @@ class StockScreen(Dialog[dict[str, Any] | None]):
                 else "Enter the number of units received."
             )
             self.query_one("#stock-qty", Input).focus()
+        elif -count > self.stock:  # as last heard; the server checks again
+            self.show_problem(too_many_out(self.stock))
+            self.query_one("#stock-qty", Input).focus()
         elif not reason:
             self.show_problem("Enter a reason: it is kept with the stock movement.")
             self.query_one("#stock-reason", Input).focus()
@@ -116,8 +119,7 @@ class StockScreen(Dialog[dict[str, Any] | None]):
         try:
             product = await change(self.product["id"], count, reason, key)
         except OutOfStock as error:
-            available = error.details.get("available", 0)
-            self.show_problem(f"Only {units(available)} in stock: that many at most can go.")
+            self.show_problem(too_many_out(error.details.get("available", 0)))
             return
         except CALL_ERRORS as error:
             self.failed(error, "it counts once")
@@ -139,3 +141,7 @@ class StockScreen(Dialog[dict[str, Any] | None]):
             f"-{units(count)}",
             go="Take out",
         )
+
+
+def too_many_out(stock: int) -> str:
+    return f"Only {units(stock)} in stock: that many at most can go."

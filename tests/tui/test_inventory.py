@@ -85,18 +85,27 @@ async def test_taking_stock_away_asks_first_naming_the_units(shop):
 
 async def test_taking_away_more_than_there_is_says_so_and_keeps_the_dialog(shop):
     product = product_by_sku(shop, "MIE-0005")
+    stock = product["stock"]
     app = make_app(shop)
     async with app.run_test(size=(80, 24)) as pilot:
         await sign_in(pilot, "clerk", shop.passwords["clerk"])
         dialog = await stock_dialog(pilot, "MIE-0005", "a")
-        await fill(pilot, dialog, str(-(product["stock"] + 1)), "stock count")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
-        await pilot.press("enter")
+        await fill(pilot, dialog, str(-(stock + 1)), "stock count")  # more than it shows
         problem = dialog.query_one("#stock-problem", Label)
-        await wait_for(pilot, lambda: problem.display, "the refusal")
-        assert f"Only {product['stock']} units in stock" in str(problem.render())
+        await wait_for(pilot, lambda: problem.display, "the refusal, before any question")
+        assert f"Only {stock} units in stock" in str(problem.render())
         assert app.screen is dialog
-    assert product_by_sku(shop, "MIE-0005")["stock"] == product["stock"]
+
+        await fill(pilot, dialog, str(-stock), "stock count")  # all it shows
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
+        with shop.client("clerk") as other:  # meanwhile one unit goes at another station
+            other.call("clerk.adjust", product_id=product["id"], delta=-1, reason="broken")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen is dialog, "back in the dialog")
+        await wait_for(
+            pilot, lambda: f"Only {stock - 1} units" in str(problem.render()), "the shop's refusal"
+        )
+    assert product_by_sku(shop, "MIE-0005")["stock"] == stock - 1
 
 
 async def test_the_low_stock_filter_keeps_products_at_or_below_the_mark(shop):
