@@ -138,3 +138,11 @@ class Ticket:
 
 def new_key() -> str:
     return secrets.token_urlsafe(16)
+
+
+def short_line(name: str, stock: int) -> tuple[str, str]:
+    """A ticket line the shop cannot sell for want of stock: what is wrong, lowercase (to
+    follow a colon), and what the clerk does about it."""
+    if stock <= 0:
+        return f"{name} is sold out", "remove its line (x)"
+    return f"only {stock} of {name} left", "lower its line (-) or remove it (x)"

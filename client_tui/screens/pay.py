@@ -31,7 +31,7 @@ from client_tui.orderfmt import counted
 from client_tui.screens.checkout import DEFAULT_TOKENS
 from client_tui.screens.confirm import ConfirmScreen
 from client_tui.shop import Shop
-from client_tui.ticket import Ticket
+from client_tui.ticket import Ticket, short_line
 from protocol.errors import (
     Conflict,
     InvalidState,
@@ -242,10 +242,8 @@ class PayScreen(ModalScreen[dict[str, Any] | None]):
         if isinstance(error, OutOfStock):
             line = self.ticket.line(details.get("product_id", 0))
             name = line.name if line else f"product {details.get('product_id')}"
-            return (
-                f"Only {details.get('available', 0)} of {name} left. Nothing was sold: "
-                "Escape, then lower or remove that line."
-            )
+            wrong, to_do = short_line(name, details.get("available", 0))
+            return f"Nothing was sold: {wrong}. Escape, then {to_do}."
         if isinstance(error, NotFound):
             return f"{details.get('id')} is no longer for sale: Escape and remove it."
         if isinstance(error, InvalidState) and details.get("reason") == "no_open_register":

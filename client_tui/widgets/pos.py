@@ -42,7 +42,7 @@ from client_tui.screens.refused import RefusedSalesScreen
 from client_tui.screens.till import TillCloseScreen, TillOpenScreen
 from client_tui.shop import Shop
 from client_tui.stock import Level, shortfall
-from client_tui.ticket import Entry, Ticket, TicketError, parse_entry
+from client_tui.ticket import Entry, Ticket, TicketError, parse_entry, short_line
 from client_tui.till import TillStatus
 from client_tui.widgets.cart_table import CartTable
 from client_tui.widgets.offline_banner import OfflineBanner
@@ -310,6 +310,8 @@ class PosView(Vertical):
             self.say("")
         if self.ticket.in_doubt is not None:  # only that same sale, paid the same way
             method = self.ticket.in_doubt["method"]
+        elif self.shop.online and not self._stock_enough():
+            return
         order = await self.app.push_screen_wait(PayScreen(self.shop, self.ticket, method))
         self.show_till()
         if order is None:
@@ -326,6 +328,19 @@ class PosView(Vertical):
             self.say(f"Sold: order {order['id']}, {total}.")
         await self._show_receipt(order)
         self.action_entry()
+
+    def _stock_enough(self) -> bool:
+        """Whether every line is in stock as last heard; if not, the first short line is
+        put under the cursor, with what to do (the shop would refuse the sale)."""
+        for line in self.ticket.lines:
+            stock = self.shop.book.stock(line.product_id, line.qty)
+            if line.qty > stock:
+                wrong, to_do = short_line(line.name, stock)
+                self.say(f"{wrong[:1].upper()}{wrong[1:]}: {to_do}, then pay.", problem=True)
+                self.show_ticket(cursor=line.product_id)
+                self.table.focus()
+                return False
+        return True
 
     def _can_sell_offline(self, method: str) -> bool:
         """Offline: cash only, on a till known to be open; else the clerk is told why."""

@@ -250,12 +250,22 @@ async def test_stock_gone_at_the_till_sells_nothing_and_keeps_the_ticket(fresh_s
         await Keys(pilot).scan("2*KOP-0010", 1)  # 2 in stock
         buy(fresh_shop, "KOP-0010", 1)  # a customer online takes one
         await wait_for(pilot, lambda: "only 1 left" in str(view.table.get_row_at(0)[-1]), "note")
-        await pilot.press("f5", "enter", "enter")
+        await pilot.press("f5")  # said at once, on the line to change: no dialog, no question
+        said = await wait_for(pilot, lambda: label_text(app, "#pos-message"), "what to do")
+        assert said.startswith("Only 1 of ") and "lower its line (-)" in said, said
+        assert view.table.has_focus and not isinstance(app.screen, PayScreen)
+        await pilot.press("minus")
+        await wait_for(pilot, lambda: view.ticket.lines[0].qty == 1, "lowered to 1")
+        await pilot.press("f5", "enter")
+        await screen_of(pilot, ConfirmScreen)
+        buy(fresh_shop, "KOP-0010", 1)  # the last one goes while the clerk is asked
+        await pilot.press("enter")
         dialog = await screen_of(pilot, PayScreen)
         problem = dialog.query_one("#pay-problem", Label)
-        await wait_for(pilot, lambda: problem.display, "the refusal")
-        assert "Only 1 of" in str(problem.render()) and "Nothing was sold" in str(problem.render())
-        assert [(ln.sku, ln.qty) for ln in view.ticket.lines] == [("KOP-0010", 2)]
+        await wait_for(pilot, lambda: problem.display, "the shop's refusal")
+        refusal = str(problem.render())
+        assert refusal.startswith("Nothing was sold: ") and "is sold out" in refusal, refusal
+        assert [(ln.sku, ln.qty) for ln in view.ticket.lines] == [("KOP-0010", 1)]
     assert sales_on_server(fresh_shop) == []
 
 
