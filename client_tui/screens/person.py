@@ -1,7 +1,7 @@
 """An admin's dialogs about one account: create it (username, password, role) and change
 its role. Each asks before it sends, naming the account and what will happen; a refusal
-is shown next to the field the server names (a taken username, a password against the
-rules), and the dialog stays open to correct it."""
+is shown next to the field the server names (a taken username), and the dialog stays open
+to correct it. A username or password against the rules is shown there before asking."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from client_tui.errors import CALL_ERRORS, describe, end_if_signed_out
 from client_tui.people import People
 from client_tui.screens.confirm import ConfirmScreen
 from protocol.errors import WarungError
-from protocol.rules import PASSWORD_MAX, ROLES
+from protocol.rules import PASSWORD_MAX, PASSWORD_MIN, ROLES, password_problem, username_problem
 
 ROLE_WORDS = {
     "customer": "a customer: shops online",
@@ -117,7 +117,11 @@ class NewPersonScreen(PersonDialog):
             with Horizontal(classes="field-row"):
                 yield Label("Password")
                 yield Input(
-                    password=True, max_length=PASSWORD_MAX, id="person-password", compact=True
+                    password=True,
+                    max_length=PASSWORD_MAX,
+                    placeholder=f"{PASSWORD_MIN} to {PASSWORD_MAX} characters, hard to guess",
+                    id="person-password",
+                    compact=True,
                 )
             yield self.problem_line("password")
             yield role_choice("clerk", "person-role")
@@ -143,8 +147,12 @@ class NewPersonScreen(PersonDialog):
         role = chosen_role(self.query_one("#person-role", RadioSet))
         if not username:
             self.show_problem("username", "Enter a username.")
+        elif problem := username_problem(username):
+            self.show_problem("username", f"The {problem}.")
         elif not password:
             self.show_problem("password", "Enter a password for the account.")
+        elif problem := password_problem(password, username):
+            self.show_problem("password", f"The {problem}.")
         elif role is None:
             self.show_problem("role", "Choose a role.")
         else:

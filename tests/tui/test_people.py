@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from textual.widgets import Input, Label, RadioSet, Static
+from textual.widgets import Button, Input, Label, RadioSet, Static
 
 from client_tui import timefmt
 from client_tui.screens.confirm import ConfirmScreen
@@ -70,6 +70,14 @@ async def test_people_lists_role_state_in_words_and_last_sign_in(fresh_shop):
         assert row(view, never) == ["belum-pernah", "clerk", "enabled", "never"]
 
 
+async def press_apply(pilot, dialog) -> None:
+    """Click the dialog's button once it takes a click again: a Button ignores clicks while
+    it shows the last one (`-active`, 0.2 s)."""
+    button = dialog.query_one("#person-apply", Button)
+    await wait_for(pilot, lambda: not button.has_class("-active"), "the button pressable")
+    await pilot.click("#person-apply")
+
+
 async def test_a_taken_username_is_shown_next_to_the_field_then_the_account_is_made(
     fresh_shop,
 ):
@@ -80,9 +88,20 @@ async def test_a_taken_username_is_shown_next_to_the_field_then_the_account_is_m
         dialog = await wait_for(
             pilot, lambda: isinstance(app.screen, NewPersonScreen) and app.screen, "the form"
         )
+        dialog.query_one("#person-username", Input).value = "a b"
+        dialog.query_one("#person-password", Input).value = "short"
+        await pilot.click("#person-apply")  # the rules, before any question
+        name_problem = dialog.query_one("#person-username-problem", Label)
+        await wait_for(pilot, lambda: name_problem.display, "the username's rule")
+        assert str(name_problem.render()).startswith("The username must be ")
         dialog.query_one("#person-username", Input).value = "clerk"
+        await press_apply(pilot, dialog)
+        password_problem = dialog.query_one("#person-password-problem", Label)
+        await wait_for(pilot, lambda: password_problem.display, "the password's rule")
+        assert str(password_problem.render()) == "The password must be 8 to 128 characters."
+        assert app.screen is dialog
         dialog.query_one("#person-password", Input).value = PASSWORD
-        await pilot.click("#person-apply")
+        await press_apply(pilot, dialog)
         question = await asked(pilot)
         assert question.title_text == "Create clerk 'clerk'?"
         await pilot.press("enter")
@@ -92,7 +111,7 @@ async def test_a_taken_username_is_shown_next_to_the_field_then_the_account_is_m
         assert not dialog.query_one("#person-other-problem", Label).display
 
         dialog.query_one("#person-username", Input).value = "kasir-dua"
-        await pilot.click("#person-apply")
+        await press_apply(pilot, dialog)
         await asked(pilot)
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.screen is not dialog, "the form closed")
@@ -200,11 +219,10 @@ def test_new_account_picture_with_a_refusal_by_its_field(snap_compare, fresh_sho
         )
         dialog.query_one("#person-username", Input).value = "kasir-baru"
         dialog.query_one("#person-password", Input).value = "kasir-baru"
-        await pilot.click("#person-apply")
-        await asked(pilot)
-        await pilot.press("enter")
+        await pilot.click("#person-apply")  # refused before any question
         problem = dialog.query_one("#person-password-problem", Label)
         await wait_for(pilot, lambda: problem.display, "the refusal by the password")
+        assert app.screen is dialog
         for field in dialog.query(Input):
             field.cursor_blink = False
         app.clear_notifications()
