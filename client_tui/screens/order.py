@@ -19,7 +19,14 @@ from client_tui.cut import Folded
 from client_tui.errors import CALL_ERRORS, report
 from client_tui.hub import hub_of
 from client_tui.money import Money
-from client_tui.orderfmt import headline, payment_method, status_text, units, unrefunded_total
+from client_tui.orderfmt import (
+    customer_text,
+    headline,
+    payment_method,
+    status_text,
+    units,
+    unrefunded_total,
+)
 from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.refund import RefundScreen
 from client_tui.screens.ship import ShipScreen
@@ -52,10 +59,10 @@ def allowed(shop: Shop, action: str, order: dict[str, Any] | None) -> bool:
 async def apply(
     app: App[Any], shop: Shop, action: str, order: dict[str, Any]
 ) -> dict[str, Any] | None:
-    """Do `action` to `order`, asking first what it needs: a cancel is confirmed, a
-    shipment takes its tracking reference, a refund its units (and is confirmed). Returns
-    the changed order; None when the user backed out. Run it in a worker: the dialogs wait
-    for their answers."""
+    """Do `action` to `order`, asking first what it needs: a cancel and a delivery are
+    confirmed, a shipment takes its tracking reference, a refund its units (and is
+    confirmed). Returns the changed order; None when the user backed out. Run it in a
+    worker: the dialogs wait for their answers."""
     if action == "cancel_order":
         if not await app.push_screen_wait(cancel_question(shop, order)):
             return None
@@ -65,7 +72,23 @@ async def apply(
         return None if tracking is None else await shop.ship(order["id"], tracking)
     if action == "refund":
         return await app.push_screen_wait(RefundScreen(shop, order))
-    return await shop.deliver(order["id"])
+    if not await app.push_screen_wait(deliver_question(shop, order)):
+        return None
+    delivered = await shop.deliver(order["id"])
+    app.notify(f"Order #{order['id']} is marked delivered.", title="Delivered")
+    return delivered
+
+
+def deliver_question(shop: Shop, order: dict[str, Any]) -> ConfirmScreen:
+    tracking = f" (tracking {order['tracking']})" if order.get("tracking") else ""
+    return ConfirmScreen(
+        f"Mark order #{order['id']} delivered?",
+        f"Order #{order['id']} for {customer_text(order)}{tracking} is marked delivered: "
+        "the customer sees it at once. It cannot be undone; a refund is still possible.",
+        f"Order #{order['id']} · {shop.money.format(order['total'])}",
+        go="Mark delivered",
+        back="Not yet",
+    )
 
 
 def cancel_question(shop: Shop, order: dict[str, Any]) -> ConfirmScreen:

@@ -15,6 +15,7 @@ from tests.tui.pilot import (
     customer_with_order,
     make_app,
     new_customer,
+    notified,
     product_by_sku,
     shop_of,
     sign_in,
@@ -85,7 +86,19 @@ async def test_ship_with_a_tracking_reference_then_deliver(shop):
         view.query_one("#status").value = "shipped"
         await put_cursor_on(pilot, view, order["id"])
         await pilot.press("d")
+        question = await wait_for(
+            pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen, "the question"
+        )
+        assert question.title_text == f"Mark order #{order['id']} delivered?"
+        assert "tracking JNE-0042-ID" in str(question.query_one("#confirm-what").render())
+        await pilot.press("escape")  # not yet: nothing sent
+        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen), "backed out")
+        assert order["id"] in view.orders
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "asked again")
+        await pilot.press("enter")
         await wait_for(pilot, lambda: order["id"] not in view.orders, "delivered: filtered out")
+        assert notified(app, f"Order #{order['id']} is marked delivered.")
     with shop.client() as client:
         client.login(username, password)
         assert client.call("order.get", order_id=order["id"])["status"] == "delivered"
