@@ -65,6 +65,20 @@ def payment_method(order: dict[str, Any]) -> str:
     return PAYMENT_METHODS.get(method, method)
 
 
+def payment_text(order: dict[str, Any]) -> str:
+    """How the order's payment stands, in words ("" without a payment)."""
+    method = payment_method(order)
+    if not method:
+        return ""
+    status = (order.get("payment") or {}).get("status", "")
+    return {
+        "captured": f"Paid by {method}",
+        "pending": f"{method} payment being charged",
+        "declined": f"{method} payment declined: nothing was charged",
+        "refunded": f"Paid by {method}, refunded",
+    }.get(status, f"{method} payment {status}".rstrip())
+
+
 def customer_text(order: dict[str, Any]) -> str:
     """Who the order is for, for staff: the customer's name (PROTOCOL.md 11.5
     `customer_name`), their id from a server that does not send it, or the counter."""

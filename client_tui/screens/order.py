@@ -23,6 +23,7 @@ from client_tui.orderfmt import (
     customer_text,
     headline,
     payment_method,
+    payment_text,
     status_text,
     units,
     unrefunded_total,
@@ -154,11 +155,7 @@ class OrderScreen(ModalScreen[None]):
         )
         self.compact = self.app.size.width < COMPACT_BELOW
         self.query_one("#order-lines", Static).update(lines_table(order, money, self.compact))
-        payment = order.get("payment") or {}
-        method = payment_method(order)
-        self.query_one("#order-payment", Label).update(
-            f"Paid by {method} ({payment.get('status', '')})" if method else ""
-        )
+        self.query_one("#order-payment", Label).update(payment_text(order))
         for action, _, _, _ in ORDER_ACTIONS:
             self.query_one(f"#do-{action}", Button).display = allowed(self.shop, action, order)
         self.refresh_bindings()

@@ -8,7 +8,7 @@ from rich.console import Console
 from client_tui.cut import Folded, fold, middle_cut
 from client_tui.listing import position, scope
 from client_tui.money import Money
-from client_tui.orderfmt import counted
+from client_tui.orderfmt import counted, payment_text
 from client_tui.stock import stock_text
 
 
@@ -77,3 +77,14 @@ def test_short_prices_and_stock_marks() -> None:
 def test_a_count_names_its_noun_plural_but_for_one() -> None:
     assert [counted(n, "order") for n in (0, 1, 2)] == ["0 orders", "1 order", "2 orders"]
     assert counted(-1, "unit") == "-1 unit"
+
+
+def test_a_payment_reads_as_it_stands() -> None:
+    def paid(status: str) -> dict[str, object]:
+        return {"payment": {"method": "card", "status": status}}
+
+    assert payment_text(paid("captured")) == "Paid by Card"
+    assert payment_text(paid("declined")) == "Card payment declined: nothing was charged"
+    assert payment_text(paid("refunded")) == "Paid by Card, refunded"
+    assert payment_text(paid("pending")) == "Card payment being charged"
+    assert payment_text({"payment": None}) == ""
