@@ -98,8 +98,8 @@ def cancel_question(shop: Shop, order: dict[str, Any]) -> ConfirmScreen:
     whose = "your" if shop.is_customer else "the customer's"
     return ConfirmScreen(
         f"Cancel order #{order['id']}?",
-        f"The order is cancelled for good: its {units(count)} go back on sale and {refund} "
-        f"is refunded to {whose} {payment_method(order).lower()}.",
+        f"The order is cancelled for good: {units(count)} back on sale, and {refund} "
+        f"refunded to {whose} {payment_method(order).lower()}.",
         f"Refund {refund}",
         go="Cancel order",
         back="Keep order",

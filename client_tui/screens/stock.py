@@ -136,7 +136,7 @@ class StockScreen(Dialog[dict[str, Any] | None]):
         name, stock = self.product["name"], self.stock
         return ConfirmScreen(
             f"Take {units(count)} out of stock?",
-            f"{units(count)} of {name} ({self.product['sku']}) leave the stock: from "
+            f"{units(count)} of {name} ({self.product['sku']}) taken out of stock: from "
             f"{stock} to {stock - count}. Only another adjustment brings them back.",
             f"-{units(count)}",
             go="Take out",

@@ -34,7 +34,7 @@ async def test_cancel_from_the_list_asks_escape_keeps_enter_cancels(shop):
         total = shop_of(app).money.format(order["total"])
         assert str(question.query_one("#confirm-amount", Label).render()) == f"Refund {total}"
         what = str(question.query_one("#confirm-what", Static).render())
-        assert "1 unit go back on sale" in what and "your card" in what
+        assert "1 unit back on sale" in what and "your card" in what
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen), "backed out")
         # on the app's own connection, after anything it sent before: no cancel went out
