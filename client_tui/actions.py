@@ -16,8 +16,9 @@ async def add_to_cart(app: App[Any], shop: Shop, product: dict[str, Any], qty: i
     """Add `qty` units of `product` to the cart and tell the user how it went."""
     try:
         cart = await shop.add(product["id"], qty)
-    except OutOfStock as error:
-        app.notify(too_many(error, qty), title=product["name"], severity="error")
+    except OutOfStock as error:  # `requested`: the cart's quantity with these (PROTOCOL.md)
+        in_cart = error.details.get("requested", qty) - qty
+        app.notify(too_many(error, in_cart), title=product["name"], severity="error")
         return False
     except CALL_ERRORS as error:
         report(app, error, product["name"])

@@ -97,11 +97,10 @@ def describe(error: BaseException, address: str = "") -> str:
     return _sentence(error.message or code)
 
 
-def too_many(error: OutOfStock, qty: int) -> str:
-    """A refused cart add of `qty` units, counting what the cart holds already: the server's
-    `requested` is the cart's quantity with them (PROTOCOL.md, `cart.add`)."""
+def too_many(error: OutOfStock, in_cart: int) -> str:
+    """A cart add or quantity refused for stock, said against the `in_cart` units the cart
+    holds already (none: as `describe` says it)."""
     available = error.details.get("available", 0)
-    in_cart = error.details.get("requested", qty) - qty
     if in_cart <= 0 or not available:
         return describe(error)
     if available == in_cart:

@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Label
 from textual.widgets.data_table import CellDoesNotExist
 
 from client_tui.cartedit import PendingQuantities
-from client_tui.errors import CALL_ERRORS, report
+from client_tui.errors import CALL_ERRORS, report, too_many
 from client_tui.hub import hub_of
 from client_tui.orderfmt import counted
 from client_tui.screens.checkout import CheckoutScreen
@@ -28,6 +28,7 @@ from client_tui.screens.quantity import QuantityScreen
 from client_tui.shop import Shop
 from client_tui.stock import Level, shortfall
 from client_tui.widgets.cart_table import CartTable
+from protocol.errors import OutOfStock
 
 QUIET_S = 0.3  # a line's quantity is sent once its keys pause this long
 QUANTITY = Binding.Group("Quantity")  # one footer entry: "+ - ⏎ Quantity" (fits 80 columns)
@@ -187,6 +188,9 @@ class CartView(Vertical):
             else:
                 await self.shop.set_qty(product_id, qty)
             ok = True
+        except OutOfStock as error:  # the server's cart is as it was
+            held = next((ln["qty"] for ln in self.lines if ln["product_id"] == product_id), 0)
+            self.app.notify(too_many(error, held), title="Cart", severity="error")
         except CALL_ERRORS as error:
             report(self, error, "Cart")
         self.pending.answered(product_id, ok)

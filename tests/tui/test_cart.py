@@ -17,6 +17,7 @@ from tests.tui.pilot import (
     Account,
     label_text,
     make_app,
+    notified,
     product_by_sku,
     shop_of,
     sign_in,
@@ -156,3 +157,19 @@ async def test_check_out_sends_the_waiting_quantity_first(shop, customer):
         await wait_for(pilot, lambda: isinstance(app.screen, CheckoutScreen), "checkout")
         assert label_text(app, "#checkout-summary").startswith("3 items")
     assert server_cart(shop, customer) == {product_id: 3}
+
+
+async def test_one_more_than_there_is_says_the_cart_holds_the_last(shop, customer):
+    stock = product_by_sku(shop, "SNK-0004")["stock"]
+    product_id = fill_cart(shop, customer, "SNK-0004", stock)
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *customer)
+        table = await open_cart(pilot)
+        await pilot.press("plus")
+        told = f"Your cart holds the last {stock} already: there are no more to add."
+        await wait_for(pilot, lambda: notified(app, told), "why not")
+        await wait_for(
+            pilot, lambda: str(table.get_cell(str(product_id), "qty")) == str(stock), "put back"
+        )
+    assert server_cart(shop, customer) == {product_id: stock}

@@ -150,18 +150,14 @@ def test_errors_say_what_to_do():
     assert "reconnects by itself" in describe(ConnectionLost("cart.add"))
 
 
-def test_a_refused_add_counts_what_the_cart_holds():
-    def refused(requested: int, available: int) -> OutOfStock:
-        return OutOfStock("x", {"product_id": 7, "requested": requested, "available": available})
-
-    assert too_many(refused(2, 1), 2) == describe(refused(2, 1))  # none in the cart yet
-    assert too_many(refused(2, 1), 1) == (
-        "Your cart holds the last 1 already: there are no more to add."
-    )
-    assert too_many(refused(8, 5), 3).startswith("Your cart holds the last 5 already")
-    assert too_many(refused(6, 5), 3) == "Only 5 left and your cart holds 3: add 2 or fewer."
-    assert too_many(refused(4, 2), 1).startswith("Only 2 left, fewer than the 3 in your cart")
-    assert "sold out" in too_many(refused(3, 0), 1)
+def test_a_refusal_for_stock_counts_what_the_cart_holds():
+    refused = OutOfStock("x", {"product_id": 7, "requested": 4, "available": 3})
+    assert too_many(refused, 0) == describe(refused)  # none in the cart yet
+    assert too_many(refused, 3) == "Your cart holds the last 3 already: there are no more to add."
+    assert too_many(refused, 1) == "Only 3 left and your cart holds 1: add 2 or fewer."
+    assert too_many(refused, 5).startswith("Only 3 left, fewer than the 5 in your cart")
+    sold_out = OutOfStock("x", {"product_id": 7, "requested": 2, "available": 0})
+    assert "sold out" in too_many(sold_out, 1)
 
 
 def test_an_unreachable_server_is_said_in_words():
