@@ -263,15 +263,18 @@ class PosView(Vertical):
                 self.say(str(error), problem=True)
                 return
             self.show_ticket()
+            self.say(f"{line.qty} x {line.name}")  # the line as changed
 
     def action_remove(self) -> None:
         if (product_id := self._current_id()) is not None:
+            line = self.ticket.line(product_id)
             try:
                 self.ticket.remove(product_id)
             except TicketError as error:
                 self.say(str(error), problem=True)
                 return
             self.show_ticket()
+            self.say(f"Removed {line.name}." if line else "")
             self._watch_ticket()
             if not self.ticket.lines:
                 self.action_entry()

@@ -68,8 +68,11 @@ async def test_skus_and_quantities_make_the_ticket_and_its_keys_change_it(shop, 
         assert view.ticket.lines[0].qty == 1
         await pilot.press("down", "plus")
         assert view.ticket.lines[1].qty == 4
+        name = view.ticket.lines[1].name
+        assert label_text(app, "#pos-message") == f"4 x {name}"  # what the key did
         await pilot.press("x")
         assert [ln.sku for ln in view.ticket.lines] == ["MIE-0001"]
+        assert label_text(app, "#pos-message") == f"Removed {name}."
         assert total_digits(app) == shop_of(app).money.format(prices["MIE-0001"], symbol=False)
         await pilot.press("delete")  # the last line gone: back to the entry line
         assert view.ticket.lines == [] and view.entry.has_focus
