@@ -137,9 +137,9 @@ def refund_order(
     per idempotency key if there is one.
 
     Returns `{"answer", "changes", "push", "charge"}`: the order with its `refund` as the
-    client gets it, the stock moved, the order to push when its status changed (else None),
-    and the provider's charge to pay back through (None for cash). A repeat under the key
-    returns the first answer and nothing else to do."""
+    client gets it, the stock moved, the order to push (its owner sees every refund, also
+    one that leaves its status), and the provider's charge to pay back through (None for
+    cash). A repeat under the key returns the first answer and nothing else to do."""
     now = sql.now()
     done: dict[str, Any] = {}
 
@@ -197,11 +197,10 @@ def _refund(
         amounts.append((product_id, units, unit_price * units))
     method, charge = _payment(db, order_id)
     refund = _record(db, order_id, user_id, method, reason, amounts, now)
-    whole = _all_refunded(db, order_id)
-    if whole:
+    if _all_refunded(db, order_id):
         set_status(db, order_id, status, OrderStatus.REFUNDED, now)
         mark_payment_refunded(db, order_id, now)
-        announce_order(db, order_id)
+    announce_order(db, order_id)  # a part too: the owner sees the units refunded
     audit(
         db,
         user_id,
@@ -214,7 +213,7 @@ def _refund(
     return {
         "answer": {**order, "refund": refund},
         "changes": changes,
-        "push": order if whole else None,
+        "push": order,
         "charge": None if method == "cash" else charge,
     }
 

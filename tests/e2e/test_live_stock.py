@@ -201,6 +201,7 @@ def rss_kib(pid: int) -> int:
 
 @pytest.mark.pg
 def test_two_servers_on_postgresql_see_each_others_changes(servers, pg_schema_url):
+    """Stock, a checkout paid and a part refunded on one server reach the other's clients."""
     init_demo(pg_schema_url)
     first, second = (servers.start(db_url=pg_schema_url) for _ in range(2))
     asyncio.run(across(first, second, pg_schema_url))
@@ -234,14 +235,24 @@ async def across(first: ServerProcess, second: ServerProcess, url: str) -> None:
     # arrives (by NOTIFY after the reconnect, or by the re-read of what moved)
     killed = terminate_listeners(url)
     assert killed >= 2
-    await buy(buyer_here, {b["id"]: 2})
+    second_order = await buy(buyer_here, {b["id"]: 2})
     event = await wait_for(
         pushes,
         lambda p: p.data.get("product_id") == b["id"] and p.data["stock"] == b["stock"] - 2,
         timeout=30,
     )
     assert event.data["version"] == b["version"] + 1
-    for client in (watcher, buyer_here, buyer_there):
+
+    # a refund of a part, on the first server, reaches the owner on the second
+    clerk_here = await first.async_client("clerk")
+    part = [{"product_id": b["id"], "qty": 1}]
+    await clerk_here.call("clerk.refund", order_id=second_order["id"], lines=part, reason="x")
+    told = await wait_for(
+        orders_there,
+        lambda p: p.event == "order" and p.data["lines"][0]["refunded_qty"] == 1,
+    )
+    assert (told.data["id"], told.data["status"]) == (second_order["id"], "paid")
+    for client in (watcher, buyer_here, buyer_there, clerk_here):
         await client.close()
 
 

@@ -1,20 +1,23 @@
 """Live updates: a product selling out while on screen, a cart line that sells out, and
-order statuses moving while the customer watches."""
+order statuses moving and a part refunded while the customer watches."""
 
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Button, Label
+from textual.widgets import Button, Label, Static
 
+from client_tui.screens.order import OrderScreen
 from client_tui.screens.product import ProductScreen
 from client_tui.widgets.cart_table import CartTable
 from client_tui.widgets.product_table import ProductTable
 from tests.tui.pilot import (
     add_by_sku,
     buy,
+    checkout_as,
     customer_with_order,
     label_text,
     make_app,
+    new_customer,
     notified,
     orders_listing,
     search,
@@ -22,6 +25,7 @@ from tests.tui.pilot import (
     sign_in,
     wait_for,
 )
+from tests.tui.pos_pilot import table_text
 
 
 def stock_cell(table: ProductTable, product_id: int) -> Text:
@@ -114,3 +118,23 @@ async def test_order_status_changes_arrive_live(shop):
             clerk.call("order.deliver", order_id=order["id"])
             await wait_for(pilot, lambda: status() == "delivered", "delivered")
         assert orders.check_action("act", ("cancel_order",)) is None
+
+
+async def test_a_refund_of_a_part_reaches_the_customers_open_order(shop):
+    username, password = new_customer(shop)
+    order = checkout_as(shop, username, password, "MIE-0010", 3)
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await orders_listing(pilot, username, password, order["id"])
+        await pilot.press("enter")
+        dialog = await wait_for(
+            pilot, lambda: isinstance(app.screen, OrderScreen) and app.screen, "the order"
+        )
+        lines = dialog.query_one("#order-lines", Static)
+        assert "Refunded" not in table_text(lines)
+        with shop.client("clerk") as clerk:
+            line = [{"product_id": order["lines"][0]["product_id"], "qty": 1}]
+            clerk.call("clerk.refund", order_id=order["id"], lines=line, reason="crushed")
+        refunded = shop_of(app).money.format(order["lines"][0]["unit_price"])
+        await wait_for(pilot, lambda: f"-{refunded}" in table_text(lines), "the refund, live")
+        assert dialog.order["status"] == "paid"
