@@ -320,12 +320,15 @@ def _facts() -> Table:
 
 
 def _by_method(table: Table, money: Money, by_method: dict[str, dict[str, int]]) -> None:
-    """A row per payment method: its sales' count, and their total less refunds."""
+    """A row per payment method: its sales' count and total; under it, the refunds made at
+    this till in that method, if any (a server before `refunded` counts them in the total)."""
     for method, name in METHODS.items():
-        sales = by_method.get(method, {})
-        table.add_row(
-            f"{name} sales", f"{sales.get('count', 0)} · {money.format(sales.get('total', 0))}"
-        )
+        takings = by_method.get(method, {})
+        refunded = takings.get("refunded", 0)
+        sold = takings.get("total", 0) + refunded
+        table.add_row(f"{name} sales", f"{takings.get('count', 0)} · {money.format(sold)}")
+        if refunded:
+            table.add_row(f"{name} refunds", money.format(-refunded))
 
 
 def _difference_words(money: Money, difference: int) -> str:

@@ -184,22 +184,23 @@ def _balance(db: pw.Database, row: tuple[Any, ...]) -> dict[str, Any]:
 
 
 def _takings(db: pw.Database, register_id: int) -> dict[str, dict[str, int]]:
-    """Per payment method: the sales of this register session, and their total less the
-    refunds made at it."""
-    takings = {method: {"count": 0, "total": 0} for method in METHODS}
+    """Per payment method: the sales of this register session, their total less the
+    refunds made at it, and those refunds."""
+    takings = {method: {"count": 0, "total": 0, "refunded": 0} for method in METHODS}
     for method, count, total in sql.rows(
         db,
         "SELECT p.method, COUNT(*), SUM(o.total) FROM orders o JOIN payments p "
         f"ON p.order_id = o.id WHERE o.register_id = ? AND o.status IN {SOLD} GROUP BY p.method",
         (register_id,),
     ):
-        takings[method] = {"count": count, "total": int(total)}  # PostgreSQL sums as numeric
+        takings[method].update(count=count, total=int(total))  # PostgreSQL sums as numeric
     for method, refunded in sql.rows(
         db,
         "SELECT method, SUM(amount) FROM refunds WHERE register_id = ? GROUP BY method",
         (register_id,),
     ):
         takings[method]["total"] -= int(refunded)
+        takings[method]["refunded"] = int(refunded)
     return takings
 
 
