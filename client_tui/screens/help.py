@@ -15,7 +15,7 @@ ABOUT = (
     "Arrows move, Enter opens what is under the cursor, Tab goes to the next field, "
     "Escape closes a dialog. Ctrl+P finds any command by name; Ctrl+Q quits. "
     "The top line shows the shop, who is signed in and the connection: the app "
-    "reconnects by itself, and your cart is kept on the server meanwhile."
+    "reconnects by itself (a customer's cart is kept on the server meanwhile)."
 )
 
 

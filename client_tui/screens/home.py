@@ -10,13 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import ClassVar
 
+from textual import work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, TabbedContent, TabPane
 
+from client_tui.errors import CALL_ERRORS, report
 from client_tui.screens.account import AccountScreen
+from client_tui.screens.find_order import FindOrderScreen
+from client_tui.screens.order import OrderScreen
 from client_tui.screens.twofactor import TwoFactorScreen
 from client_tui.shop import Shop
 from client_tui.widgets.audit import AuditView
@@ -31,6 +35,9 @@ from client_tui.widgets.pos import PosView
 from client_tui.widgets.products_admin import ProductsView
 from client_tui.widgets.report import ReportView
 from client_tui.widgets.status import StatusBar
+from protocol.errors import NotFound
+
+COMPACT_FOOTER_BELOW = 100
 
 
 def catalog(shop: Shop, *, can_buy: bool) -> CatalogView:
@@ -58,6 +65,10 @@ class HomeScreen(Screen[None]):
                 with TabPane(f"{title} {key.upper()}", id=pane_id):
                     yield view(self.shop)
         yield Footer()
+
+    def on_resize(self) -> None:
+        """Below 100 columns the footer's keys stand closer, so a till's nine fit in 80."""
+        self.query_one(Footer).compact = self.size.width < COMPACT_FOOTER_BELOW
 
     def on_tab_badge(self, message: TabBadge) -> None:
         """A view's news, after its tab's title: `Fulfilment F4 · 3`."""
@@ -107,6 +118,12 @@ class HomeScreen(Screen[None]):
             "Where you are signed in, sign out everywhere, change your password",
             self.action_account,
         )
+        if self.shop.is_staff:
+            yield SystemCommand(
+                "Open an order",
+                "By its number: see it, ship it or refund it (a sale at the till too)",
+                self.action_open_order,
+            )
 
     def action_search(self) -> None:
         self.action_show_tab("catalog")
@@ -120,6 +137,26 @@ class HomeScreen(Screen[None]):
 
     def action_account(self) -> None:
         self.app.push_screen(AccountScreen(self.shop))
+
+    @work(exclusive=True, group="open-order")
+    async def action_open_order(self) -> None:
+        """Staff: an order by its number, in the order dialog (where `f` refunds it)."""
+        number = await self.app.push_screen_wait(FindOrderScreen())
+        if number is None:
+            return
+        try:
+            order = await self.shop.order(number)
+        except NotFound:
+            self.notify(
+                f"No order has the number {number}: check it on the receipt.",
+                title="Open an order",
+                severity="error",
+            )
+            return
+        except CALL_ERRORS as error:
+            report(self, error, f"Order #{number}")
+            return
+        await self.app.push_screen_wait(OrderScreen(self.shop, order))
 
 
 class CustomerScreen(HomeScreen):

@@ -223,6 +223,8 @@ def test_new_account_picture_with_a_refusal_by_its_field(snap_compare, fresh_sho
         problem = dialog.query_one("#person-password-problem", Label)
         await wait_for(pilot, lambda: problem.display, "the refusal by the password")
         assert app.screen is dialog
+        button = dialog.query_one("#person-apply", Button)
+        await wait_for(pilot, lambda: not button.has_class("-active"), "the click's flash over")
         for field in dialog.query(Input):
             field.cursor_blink = False
         app.clear_notifications()

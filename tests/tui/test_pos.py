@@ -9,14 +9,19 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, TabbedContent
 
+from client_tui.screens.find_order import FindOrderScreen
+from client_tui.screens.order import OrderScreen
 from client_tui.screens.pick import PickProductScreen
+from client_tui.screens.refund import RefundScreen
 from client_tui.screens.till import TillOpenScreen
 from client_tui.stock import stock_text
 from tests.e2e.harness import ServerProcess
 from tests.tui.pilot import (
     Account,
+    customer_with_order,
     label_text,
     make_app,
+    notified,
     product_by_sku,
     shop_of,
     sign_in,
@@ -200,3 +205,28 @@ async def test_the_list_to_pick_from_is_laid_out_again_when_a_phone_turns(
             lines = [listed.render_line(y).text for y in range(listed.size.height)]
             assert any(sku in line for line in lines) is not compact, (width, lines)
             assert listed.highlighted == 1
+
+
+async def test_f10_opens_an_order_by_its_number_to_refund_it(
+    shop: ServerProcess, clerk: Account
+) -> None:
+    """A customer back at the counter: the order by its number, its refund a key away."""
+    _, _, order = customer_with_order(shop, "MIE-0012")
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *clerk)
+        await at_the_till(pilot)
+        await pilot.press("f10")
+        await screen_of(pilot, FindOrderScreen)
+        await pilot.press(*"999999", "enter")  # no such order: said, nothing opens
+        told = "No order has the number 999999: check it on the receipt."
+        await wait_for(pilot, lambda: notified(app, told), "the refusal")
+        assert not isinstance(app.screen, OrderScreen)
+        await pilot.press("f10")
+        await screen_of(pilot, FindOrderScreen)
+        await pilot.press(*str(order["id"]), "enter")
+        shown = await screen_of(pilot, OrderScreen)
+        assert shown.order["id"] == order["id"]
+        await pilot.press("f")
+        refund = await screen_of(pilot, RefundScreen)
+        assert refund.order["id"] == order["id"]
