@@ -34,6 +34,7 @@ FILTERS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("no filter", {}),
     ("action prefix, common", {"action": "clerk."}),
     ("user, common", {"user_id": 7}),
+    ("user by name, common", {"username": "kasir7"}),
     ("target, rare", {"target": "product:7"}),
     ("user, none (whole log)", {"user_id": 10**9}),
     ("days, none (whole log)", {"from": date(2020, 1, 1), "to": date(2020, 1, 2)}),
@@ -56,7 +57,12 @@ def fill(db: pw.Database, entries: int) -> None:
         )
         for _ in range(entries)
     )
+    people = ((f"kasir{n}", "x", "clerk") for n in range(1, 51))
     with db.atomic():
+        db.cursor().executemany(
+            "INSERT INTO users (username, password_hash, role) VALUES (?, ?, ?)",
+            people,
+        )
         db.cursor().executemany(insert, rows)
 
 

@@ -475,6 +475,7 @@ SPECS: tuple[OpSpec, ...] = (
         *PAGE,
         Field("action", AUDIT_TEXT, doc="entries whose action starts with this"),
         Field("user_id", ID, doc="entries of this user"),
+        Field("username", Str(1, 64), doc="entries of the user of this name"),
         Field("target", AUDIT_TEXT, doc="entries about this target, e.g. product:12"),
         Field("from", Day(), doc="first day (UTC) of the entries"),
         Field("to", Day(), doc="last day (UTC) of the entries"),

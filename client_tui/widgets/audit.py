@@ -1,15 +1,16 @@
 """The audit log, for admins: newest first, page by page, filtered, new entries live.
 
-Filters (action prefix, user id, target, first and last day) go to `admin.audit.list` when
-one of their fields is submitted (Enter). New entries appear by polling: every `POLL_S`
-the first page is asked for again and the entries above the newest shown are added. No
-push is needed for that, it works the same on every server of a shop, and it costs one
-read of a page every few seconds while the tab is in front (docs/tui.md).
+Filters (action prefix, user by name or id, target, first and last day) go to
+`admin.audit.list` when one of their fields is submitted (Enter). New entries appear by
+polling: every `POLL_S` the first page is asked for again and the entries above the newest
+shown are added. No push is needed for that, it works the same on every server of a shop,
+and it costs one read of a page every few seconds while the tab is in front (docs/tui.md).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date
 from typing import Any, ClassVar
 
@@ -29,14 +30,25 @@ from protocol.ops import Op
 
 POLL_S = 5.0
 PAGE = 50
-ACTION_WIDTH, TARGET_WIDTH = 21, 11  # longer ones are cut, visibly (…)
-# (argument, field id, placeholder, how the typed text becomes the argument)
-FILTERS = (
-    ("action", "audit-action", "action starts with", str),
-    ("user_id", "audit-user", "user id", int),
-    ("target", "audit-target", "target", str),
-    ("from", "audit-from", "from YYYY-MM-DD", lambda text: str(date.fromisoformat(text))),
-    ("to", "audit-to", "to YYYY-MM-DD", lambda text: str(date.fromisoformat(text))),
+USER_WIDTH, ACTION_WIDTH, TARGET_WIDTH = 8, 20, 11  # longer ones are cut, visibly (…)
+
+
+def _day(name: str) -> Callable[[str], dict[str, Any]]:
+    return lambda text: {name: str(date.fromisoformat(text))}
+
+
+def _user(text: str) -> dict[str, Any]:
+    """A user by id (digits) or by username."""
+    return {"user_id": int(text)} if text.isdigit() else {"username": text}
+
+
+# (field id, placeholder, the arguments the typed text makes: ValueError if it cannot)
+FILTERS: tuple[tuple[str, str, Callable[[str], dict[str, Any]]], ...] = (
+    ("audit-action", "action starts with", lambda text: {"action": text}),
+    ("audit-user", "user", _user),
+    ("audit-target", "target", lambda text: {"target": text}),
+    ("audit-from", "from YYYY-MM-DD", _day("from")),
+    ("audit-to", "to YYYY-MM-DD", _day("to")),
 )
 
 
@@ -57,9 +69,9 @@ class AuditView(Vertical):
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="audit-filters"):
-            for _, field_id, placeholder, _ in FILTERS:
+            for field_id, placeholder, _ in FILTERS:
                 yield Input(placeholder=placeholder, id=field_id, compact=True)
-        yield PagedTable(fill="details", minimum=12, id="audit-table")
+        yield PagedTable(fill="details", minimum=10, id="audit-table")
         yield Label("No entries.", id="audit-empty")
 
     @property
@@ -70,7 +82,7 @@ class AuditView(Vertical):
         table = self.table
         table.add_column("#", key="id", width=5)
         table.add_column("When", key="when", width=12)
-        table.add_column("User", key="user", width=4)
+        table.add_column("User", key="user", width=USER_WIDTH)
         table.add_column("Action", key="action", width=ACTION_WIDTH)
         table.add_column("Target", key="target", width=TARGET_WIDTH)
         table.add_column("Details", key="details", width=12)
@@ -83,12 +95,12 @@ class AuditView(Vertical):
     @on(Input.Submitted, "#audit-filters Input")
     def _filter_submitted(self) -> None:
         filters: dict[str, Any] = {}
-        for name, field_id, placeholder, convert in FILTERS:
+        for field_id, placeholder, to_args in FILTERS:
             text = self.query_one(f"#{field_id}", Input).value.strip()
             if not text:
                 continue
             try:
-                filters[name] = convert(text)
+                filters.update(to_args(text))
             except ValueError:
                 self.app.notify(f"{placeholder}: not {text!r}", title="Audit", severity="error")
                 return
@@ -171,7 +183,7 @@ class AuditView(Vertical):
         if event.row_key.value is None:
             return
         entry = self.entries[int(event.row_key.value)]
-        who = "the server" if entry["user_id"] is None else f"user {entry['user_id']}"
+        who = "the server" if entry["user_id"] is None else f"user {user_name(entry)}"
         text = f"{entry['action']} by {who} on {entry['target'] or '-'}\n{details(entry)}"
         self.app.notify(text, title=f"Audit entry {entry['id']}", timeout=10)
 
@@ -179,15 +191,22 @@ class AuditView(Vertical):
 def cells(entry: dict[str, Any]) -> list[str | Text]:
     """A row's cells; what a column cannot hold is cut visibly (…), and Enter shows the
     whole entry."""
-    user = "" if entry["user_id"] is None else str(entry["user_id"])
     return [
         str(entry["id"]),
         timefmt.when(entry["at"]),
-        user,
+        middle_cut(user_name(entry), USER_WIDTH),
         middle_cut(entry["action"], ACTION_WIDTH),
         short_target(entry["target"] or "", TARGET_WIDTH),
         Text(details(entry), no_wrap=True, overflow="ellipsis"),
     ]
+
+
+def user_name(entry: dict[str, Any]) -> str:
+    """Who made the entry: the username, else (a server before `username`) the id; "" for
+    the server itself or no known account."""
+    if entry["user_id"] is None:
+        return ""
+    return str(entry.get("username") or entry["user_id"])
 
 
 def short_target(target: str, width: int) -> str:

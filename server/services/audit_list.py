@@ -1,8 +1,9 @@
 """`admin.audit.list`: pages of the audit log, newest first, filtered (PROTOCOL.md 12.8).
 
 The log is read by id, descending, from the primary key; each filter narrows it: an action
-prefix, a user, a target, a range of UTC days. A page's cursor holds the id of its last
-entry, signed for these filters only (`server.cursors`).
+prefix, a user (by id or by username), a target, a range of UTC days. Each entry names its
+user too (a join on the users' primary key), so a person reads names, not ids. A page's
+cursor holds the id of its last entry, signed for these filters only (`server.cursors`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from server.cursors import Cursors
 from server.dbexec import Executor
 from server.dispatch import Call
 
-FILTERS = ("action", "user_id", "target", "from", "to")
+FILTERS = ("action", "user_id", "username", "target", "from", "to")
 
 
 class AuditListService:
@@ -68,11 +69,12 @@ def audit_page(
         where.append("substr(action, 1, ?) = ?")
         params += [len(action), action]
     for condition, value in (
-        ("user_id = ?", args.get("user_id")),
+        ("a.user_id = ?", args.get("user_id")),
+        ("a.user_id = (SELECT id FROM users WHERE username = ?)", _lower(args.get("username"))),
         ("target = ?", args.get("target")),
-        ("created_at >= ?", _day_start(args.get("from"))),
-        ("created_at < ?", _day_start(args.get("to"), 1)),
-        ("id < ?", before),
+        ("a.created_at >= ?", _day_start(args.get("from"))),
+        ("a.created_at < ?", _day_start(args.get("to"), 1)),
+        ("a.id < ?", before),
     ):
         if value is not None:
             where.append(condition)
@@ -80,11 +82,16 @@ def audit_page(
     clause = f"WHERE {' AND '.join(where)}" if where else ""
     found = sql.rows(
         db,
-        "SELECT id, created_at, user_id, action, target, details FROM audit_log "
-        f"{clause} ORDER BY id DESC LIMIT ?",
+        "SELECT a.id, a.created_at, a.user_id, u.username, a.action, a.target, a.details "
+        f"FROM audit_log a LEFT JOIN users u ON u.id = a.user_id {clause} "
+        "ORDER BY a.id DESC LIMIT ?",
         (*params, limit),
     )
     return [entry(row) for row in found]
+
+
+def _lower(username: str | None) -> str | None:
+    return None if username is None else username.lower()  # stored lowercase
 
 
 def _day_start(day: date | None, plus_days: int = 0) -> str | None:
@@ -96,11 +103,12 @@ def _day_start(day: date | None, plus_days: int = 0) -> str | None:
 
 def entry(row: tuple[Any, ...]) -> dict[str, Any]:
     """An audit entry as the wire has it (PROTOCOL.md section 11.8)."""
-    id_, created_at, user_id, action, target, details = row
+    id_, created_at, user_id, username, action, target, details = row
     return {
         "id": id_,
         "at": wire.utc(created_at),
         "user_id": user_id,
+        "username": username,
         "action": action,
         "target": target,
         "details": json.loads(details),

@@ -8,6 +8,7 @@ from typing import Any
 
 import peewee as pw
 
+from db.models import User
 from db.transactions import write_transaction
 from server.audit import audit
 from server.audit_feed import Row, write_audit_rows
@@ -80,3 +81,21 @@ def test_the_feeds_rows_are_written_in_one_job(database):
         (None, "auth.login.failed", None),
     ]
     assert found[1]["at"].microsecond == 500_000
+
+
+def test_entries_name_their_user_and_a_username_filters(database):
+    ani = User.create(username="ani", password_hash="x", role="clerk")
+    budi = User.create(username="budi", password_hash="x", role="admin")
+    with write_transaction(database):
+        audit(database, ani.id, "clerk.restock", "product:1", {}, "2026-11-30 10:00:00")
+        audit(database, budi.id, "admin.product.update", "product:1", {}, "2026-11-30 10:00:01")
+        audit(database, None, "auth.login.failed", None, {}, "2026-11-30 10:00:02")
+    found = audit_page(database, {}, None, 10)
+    assert [(e["user_id"], e["username"]) for e in found] == [
+        (None, None),
+        (budi.id, "budi"),
+        (ani.id, "ani"),
+    ]
+    assert actions(database, username="ANI") == ["clerk.restock"], "any case"
+    assert actions(database, username="citra") == [], "no user has the name"
+    assert actions(database, username="budi", user_id=ani.id) == [], "both filters hold"

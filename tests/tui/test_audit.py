@@ -86,12 +86,20 @@ async def test_the_audit_tab_pages_filters_and_shows_new_entries_live(
         assert "delta=-3" in str(view.table.get_row_at(0)[5]), "newest first"
         assert actions(view) == ["clerk.adjust"] * 3, "the filter holds for live entries"
 
-        user = view.query_one("#audit-user", Input)
-        user.focus()
-        user.value = "not a number"
+        assert {str(view.table.get_row_at(r)[2]) for r in range(3)} == {"clerk"}, "by name"
+        first = view.query_one("#audit-from", Input)
+        first.focus()
+        first.value = "2026-13-01"
         await pilot.press("enter")
-        await wait_for(pilot, lambda: notified(app, "user id: not 'not a number'"), "the refusal")
+        await wait_for(pilot, lambda: notified(app, "from YYYY-MM-DD: not '2026-13-01'"), "no")
         assert view.filters == {"action": "clerk.adj"}, "a bad filter changes nothing"
+        first.value = ""
+        await apply_filter(pilot, view, "audit-user", "CLERK")  # a username, any case
+        assert view.filters == {"action": "clerk.adj", "username": "CLERK"}
+        assert actions(view) == ["clerk.adjust"] * 3
+        await apply_filter(pilot, view, "audit-user", "999999")  # digits: a user id
+        assert view.filters == {"action": "clerk.adj", "user_id": 999999}
+        assert actions(view) == []
     done()
 
 
