@@ -102,6 +102,11 @@ async def test_a_declined_card_sells_nothing_and_cash_then_pays(fresh_shop):
         key = view.ticket.idempotency_key
         await pilot.press("f6")
         dialog = await screen_of(pilot, PayScreen)
+        hint = dialog.query_one("#pay-hint", Label)
+        await pilot.pause()
+        room = dialog.query_one("#pay-dialog").content_region
+        assert hint.region.right <= room.right, "the hint wraps inside the dialog, not cut"
+        assert hint.region.height > 1
         dialog.query_one("#token", Input).value = "decline"
         await pilot.press("enter")
         question = await screen_of(pilot, ConfirmScreen)
