@@ -12,7 +12,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import DataTable, Label, Static
+from textual.widgets import Label, Static
 
 from client_tui.errors import CALL_ERRORS, report
 from client_tui.orderfmt import counted
@@ -26,6 +26,7 @@ from client_tui.report import (
 )
 from client_tui.screens.report import ExportScreen, RangeScreen
 from client_tui.shop import Shop
+from client_tui.widgets.fit import FitTable
 from protocol.ops import Op
 
 TOP_PRODUCTS = 50
@@ -103,14 +104,23 @@ class ReportView(Vertical):
         yield Label("", id="report-range")
         yield Static("Loading…", id="report-totals")
         yield DayChart(self.shop, id="report-chart")
-        yield DataTable(cursor_type="row", zebra_stripes=True, id="report-products")
+        yield FitTable(fill="name", minimum=12, id="report-products")
 
     def on_mount(self) -> None:
-        table = self.query_one("#report-products", DataTable)
+        table = self.query_one("#report-products", FitTable)
         table.add_column("SKU", key="sku", width=12)
-        table.add_column("Top products", key="name", width=30)
+        table.add_column("Top products", key="name", width=12)  # then fitted to the width
         table.add_column(Text("Units", justify="right"), key="units", width=7)
         table.add_column(Text("Total", justify="right"), key="total", width=18)
+        self.action_reload()
+
+    def on_show(self) -> None:
+        """Back in front: the figures again, as they are now (a preset's days too, should
+        the day have turned)."""
+        if self.report is None:
+            return  # the first load is on its way
+        if self.named:
+            self.span = last_days(PRESETS[self.named])
         self.action_reload()
 
     def action_preset(self, name: str) -> None:
@@ -155,12 +165,12 @@ class ReportView(Vertical):
             f"By payment: {split(METHODS, found['by_method'])}"
         )
         self.query_one(DayChart).show(found["by_day"])
-        table = self.query_one("#report-products", DataTable)
+        table = self.query_one("#report-products", FitTable)
         table.clear()
         for product in found["by_product"]:
             table.add_row(
                 product["sku"],
-                product["name"],
+                Text(product["name"], no_wrap=True, overflow="ellipsis"),  # the SKU tells apart
                 Text(str(product["units"]), justify="right"),
                 Text(money(product["total"]), justify="right"),
                 key=str(product["product_id"]),

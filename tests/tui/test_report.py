@@ -16,7 +16,7 @@ from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.report import ExportScreen, RangeScreen
 from client_tui.widgets.report import DayChart, ReportView
 from tests.e2e.harness import ServerProcess
-from tests.tui.pilot import make_app, notified, shop_of, sign_in, wait_for
+from tests.tui.pilot import customer_with_order, make_app, notified, shop_of, sign_in, wait_for
 from tests.tui.report_pilot import fixed_today, net, seed_sales
 
 
@@ -177,3 +177,18 @@ async def test_export_asks_before_it_replaces_a_file(
         await pilot.press("enter")
         await wait_for(pilot, lambda: notified(app, str(kept)), "the saved path shown")
     assert kept.read_text().startswith("day,orders,units,total (IDR)")
+
+
+async def test_the_report_is_read_again_when_its_tab_comes_back(fresh_shop: ServerProcess) -> None:
+    app = make_app(fresh_shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, "admin", fresh_shop.passwords["admin"])
+        await pilot.press("f7")
+        view = pilot.app.screen.query_one("#report-view", ReportView)
+        await wait_for(pilot, lambda: view.report is not None, "the first report")
+        assert view.report is not None
+        before = view.report["orders"]
+        await pilot.press("f4")
+        customer_with_order(fresh_shop, "MIE-0007")  # sold meanwhile, today
+        await pilot.press("f7")
+        await wait_for(pilot, lambda: view.report["orders"] == before + 1, "today's new order")
