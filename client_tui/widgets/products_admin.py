@@ -25,14 +25,17 @@ ARCHIVED = "archived"
 
 
 def state_cell(product: dict[str, Any]) -> Text:
-    """The word says it; the dim style only helps the eye."""
-    return Text(ARCHIVED if product["archived"] else "", style="dim italic")
+    """The word says it; the dim style only helps the eye. Right-aligned: on a phone the
+    cells have no padding, and the stock's number stands just before it."""
+    return Text(ARCHIVED if product["archived"] else "", style="dim italic", justify="right")
 
 
 class AdminProductTable(ProductTable):
     def add_product_columns(self) -> None:
         super().add_product_columns()
-        self.add_column("State", key="state", width=len(ARCHIVED))
+        gap = 1 if self.compact else 0  # the cells' padding is gone on a phone
+        state = Text("State", justify="right")
+        self.add_column(state, key="state", width=len(ARCHIVED) + gap)
 
     def cells(self, product: dict[str, Any], name: list[str]) -> list[Text]:
         return [*super().cells(product, name), state_cell(product)]

@@ -178,3 +178,23 @@ async def test_down_from_the_search_goes_to_this_tabs_list(shop):
         await pilot.press("down")
         await wait_for(pilot, lambda: view.table.has_focus, "the Products list focused")
         assert app.screen.query_one("#tabs", TabbedContent).active == "admin-products"
+
+
+async def test_on_a_phone_the_stock_and_the_state_read_apart(shop):
+    product = product_by_sku(shop, "SNK-0010")
+    with shop.client("admin") as admin:
+        admin.call("admin.product.archive", product_id=product["id"])
+    try:
+        app = make_app(shop)
+        async with app.run_test(size=(44, 30)) as pilot:
+            view = await products_tab(pilot, shop)
+            await find(pilot, view, "SNK-0010")
+            await pilot.pause()
+            table = view.table
+            header = table.render_line(0).text
+            assert "Stock State" in " ".join(header.split()), header
+            row = " ".join(table.render_line(y).text for y in range(1, 4))
+            assert f"{product['stock']} archived" in row, row
+    finally:
+        with shop.client("admin") as admin:
+            admin.call("admin.product.restore", product_id=product["id"])
