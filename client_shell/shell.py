@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import os
+import shutil
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -137,7 +138,7 @@ class Shell:
 
     async def _help(self, words: tuple[str, ...]) -> int:
         if not words:
-            self.write(ops_overview(offered_ops(self.client.hello)))
+            self.write(ops_overview(offered_ops(self.client.hello), _columns()))
             return OK
         spec = REGISTRY.get(words[0])
         if len(words) > 1 or spec is None:
@@ -146,7 +147,7 @@ class Shell:
         if spec.name not in offered_ops(self.client.hello):
             self.warn(f"{spec.name} is not offered by this server (\\help lists those it is)")
             return ERROR
-        self.write(op_help(spec))
+        self.write(op_help(spec, _columns()))
         return OK
 
     async def _events(self, words: tuple[str, ...]) -> int:
@@ -165,3 +166,8 @@ def _one_subscription_form(args: dict[str, Any]) -> bool:
     return args == {"all": True} or (
         set(args) == {"product_ids"} and isinstance(args["product_ids"], list)
     )
+
+
+def _columns() -> int:
+    """The terminal's width, for help text broken between words (80 when not a terminal)."""
+    return shutil.get_terminal_size().columns

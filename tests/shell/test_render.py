@@ -63,3 +63,15 @@ def test_op_help_shows_types_bounds_defaults_and_nesting() -> None:
     assert "    payment.method  card | ewallet (required)" in checkout
     assert "give exactly one of: product_id, sku" in op_help(REGISTRY["catalog.get"])
     assert op_help(REGISTRY["ping"]).endswith("no arguments")
+
+
+def test_help_is_broken_between_words_for_the_terminal() -> None:
+    text = ops_overview(sorted(REGISTRY), columns=60)
+    lines = text.splitlines()
+    assert all(len(line) < 60 for line in lines), [line for line in lines if len(line) >= 60]
+    words = " ".join(text.split())
+    assert " ".join(ops_overview(sorted(REGISTRY), columns=500).split()) == words, "no word cut"
+    assert "[signed in]" in text, "the roles are one word to wrap"
+    indent = next(line for line in lines if line.startswith(" " * 8))
+    assert indent.strip(), "a long summary goes on under itself"
+    assert all(len(line) < 60 for line in op_help(REGISTRY["clerk.sale"], 60).splitlines())
