@@ -70,7 +70,7 @@ class PosView(Vertical):
         Binding("f6", "pay('card')", "Card"),
         Binding("f7", "pay('ewallet')", "E-wallet"),
         Binding("f8", "till", "Till"),
-        Binding("f9", "refused", "Refused", show=False),
+        Binding("f9", "refused", "Refused offline sales", show=False),
         Binding("f10", "screen.open_order", "Order…"),
         Binding("plus,equals_sign", "change(1)", "More", key_display="+"),
         Binding("minus", "change(-1)", "Less", key_display="-"),
