@@ -319,16 +319,18 @@ class Shop:
         return await send_queued(self.offline, self.owner, send)
 
     async def refund(
-        self, order_id: int, lines: dict[int, int], reason: str, key: str
+        self, order_id: int, lines: dict[int, int], reason: str, key: str, *, restock: bool
     ) -> dict[str, Any]:
-        """Refund `lines` (product id: units) of an order; the order comes back. Sent again
-        with `key` when the link drops meanwhile: refunded once."""
+        """Refund `lines` (product id: units) of an order, putting the units back on sale
+        or not (`restock`); the order comes back. Sent again with `key` when the link drops
+        meanwhile: refunded once."""
         return await self.client.call_keyed(
             Op.CLERK_REFUND,
             {
                 "order_id": order_id,
                 "lines": [{"product_id": pid, "qty": qty} for pid, qty in lines.items()],
                 "reason": reason,
+                "restock": restock,
             },
             key,
         )

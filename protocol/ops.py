@@ -386,6 +386,7 @@ SPECS: tuple[OpSpec, ...] = (
             ListOf(Record((Field("product_id", ID, required=True), Field("qty", QTY))), 1, 100),
         ),
         Field("reason", REASON, required=True),
+        Field("restock", Bool(), default=True, doc="false: the units are not put back on sale"),
         Field("idempotency_key", IDEMPOTENCY_KEY),
     ),
     _spec(

@@ -11,7 +11,7 @@ from typing import Any
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, Footer, Input, Label
+from textual.widgets import Button, Checkbox, Footer, Input, Label
 
 from client_tui.errors import CALL_ERRORS, describe
 from client_tui.orderfmt import customer_text, payment_method, status_text, units
@@ -75,6 +75,7 @@ class RefundScreen(Dialog[dict[str, Any] | None]):
                     compact=True,
                 ),
             )
+            yield Checkbox("Back on sale (untick for goods not fit to sell)", True, id="restock")
             yield Label("", id="refund-amount")
             yield self.problem_line()
             with Horizontal(classes="buttons"):
@@ -119,6 +120,10 @@ class RefundScreen(Dialog[dict[str, Any] | None]):
         button.refresh(layout=True)  # a Button's label is not a layout reactive
 
     @property
+    def restock(self) -> bool:
+        return self.query_one("#restock", Checkbox).value
+
+    @property
     def destination(self) -> str:
         method = payment_method(self.order).lower()
         return "in cash from the drawer" if method == "cash" else f"to the {method}"
@@ -152,9 +157,10 @@ class RefundScreen(Dialog[dict[str, Any] | None]):
         if not await self.app.push_screen_wait(self._question(chosen)):
             return
         self.busy = True
-        key = self.retry.key(tuple(sorted(chosen.items())), reason)
+        restock = self.restock
+        key = self.retry.key(tuple(sorted(chosen.items())), reason, restock)
         try:
-            order = await self.shop.refund(self.order["id"], chosen, reason, key)
+            order = await self.shop.refund(self.order["id"], chosen, reason, key, restock=restock)
         except InvalidState as error:
             self.show_problem(self._refused(error))
             return
@@ -182,7 +188,7 @@ class RefundScreen(Dialog[dict[str, Any] | None]):
         self.recorded = True
         self.query_one("#refund", Button).display = False
         self.show_problem(
-            f"Refund {refund_id} is recorded and its units are back in stock, but the payment "
+            f"Refund {refund_id} is recorded (its units too), but the payment "
             f"provider did not confirm paying the money back. Settle refund {refund_id} with "
             "the provider; do not refund this order again."
         )
@@ -211,7 +217,8 @@ class RefundScreen(Dialog[dict[str, Any] | None]):
         last = all(chosen.get(line["product_id"], 0) == remaining(line) for line in self.lines)
         return ConfirmScreen(
             f"Refund order #{self.order['id']}?",
-            f"{names} go back to stock and {money} is paid back {self.destination}. "
+            f"{names} {'go back on sale' if self.restock else 'are not put back on sale'}, "
+            f"and {money} is paid back {self.destination}. "
             + ("Every unit is then refunded: the order becomes refunded." if last else ""),
             f"Refund {money}",
             go="Refund",

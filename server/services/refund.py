@@ -9,8 +9,9 @@ are taken by a conditional update (`refunded_qty + n <= qty`), the idiom of `mov
 a refund asking for units another took matches no row and fails `over_refund`, rolling its
 whole job back, so no line ever gives back more units, or money, than were paid for (and
 `order_lines_refunded_qty_check` stands behind it). The units return to stock through
-`move_stock` (kind `refund`); the refund and its lines are written with their amounts, in the
-refunding clerk's open register if there is one.
+`move_stock` (kind `refund`), and go out again at once (an `adjustment` naming the order)
+when the clerk says they are not fit to sell (`restock` false); the refund and its lines are
+written with their amounts, in the refunding clerk's open register if there is one.
 
 The money goes back after the commit: cash from the drawer, card and e-wallet through the
 payment provider, asked once, by the call whose job recorded the refund, never while a
@@ -26,6 +27,7 @@ settled by hand, since asking again by itself could pay the customer twice.
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import peewee as pw
@@ -75,6 +77,7 @@ class RefundService:
             me.user_id,
             _wanted(args.get("lines")),
             args["reason"],
+            args["restock"],
             args.get("idempotency_key"),
             idempotency.fingerprint(call.op, args),
         )
@@ -120,6 +123,7 @@ def _wanted(lines: list[dict[str, Any]] | None) -> Wanted | None:
 
 
 NOTHING_NEW: dict[str, Any] = {"changes": [], "push": None, "charge": None}
+NOT_RESTOCKED = "refunded, not back on sale"  # the reason of a refund's `adjustment`
 
 
 @write_job
@@ -130,11 +134,13 @@ def refund_order(
     user_id: int,
     wanted: Wanted | None,
     reason: str,
+    restock: bool,
     key: str | None,
     print_: str,
 ) -> dict[str, Any]:
     """Refund `wanted` of the order (None: every unit not yet refunded), as `user_id`, once
-    per idempotency key if there is one.
+    per idempotency key if there is one; `restock` False: the units are not put back on
+    sale.
 
     Returns `{"answer", "changes", "push", "charge"}`: the order with its `refund` as the
     client gets it, the stock moved, the order to push (its owner sees every refund, also
@@ -144,7 +150,7 @@ def refund_order(
     done: dict[str, Any] = {}
 
     def apply() -> dict[str, Any]:
-        done.update(_refund(db, order_id, user_id, wanted, reason, now))
+        done.update(_refund(db, order_id, user_id, wanted, reason, restock, now))
         return done["answer"]
 
     answer, applied = idempotency.once(db, user_id, key, print_, now, apply)
@@ -175,25 +181,24 @@ def _check_paid_back(db: pw.Database, refund: dict[str, Any], now: str) -> None:
 
 
 def _refund(
-    db: pw.Database, order_id: int, user_id: int, wanted: Wanted | None, reason: str, now: str
+    db: pw.Database,
+    order_id: int,
+    user_id: int,
+    wanted: Wanted | None,
+    reason: str,
+    restock: bool,
+    now: str,
 ) -> dict[str, Any]:
     status = lock_order(db, order_id, now)
     check_transition(order_id, status, OrderStatus.REFUNDED)
     changes, amounts = [], []
+    move = partial(move_stock, db, order_id=order_id, user_id=user_id, now=now)
     for product_id, units in _units(db, order_id, wanted):
         unit_price = _take_units(db, order_id, product_id, units)
-        changes.append(
-            move_stock(
-                db,
-                product_id,
-                units,
-                "refund",
-                order_id=order_id,
-                user_id=user_id,
-                reason=reason,
-                now=now,
-            )
-        )
+        change = move(product_id, units, "refund", reason=reason)  # as the lines require
+        if not restock:  # goods not fit to sell: out again at once, never on sale
+            change = move(product_id, -units, "adjustment", reason=f"{NOT_RESTOCKED}: {reason}")
+        changes.append(change)
         amounts.append((product_id, units, unit_price * units))
     method, charge = _payment(db, order_id)
     refund = _record(db, order_id, user_id, method, reason, amounts, now)
@@ -206,7 +211,12 @@ def _refund(
         user_id,
         Op.CLERK_REFUND,
         target_of("order", order_id),
-        {**refund, "lines": [[pid, units] for pid, units, _ in amounts], "reason": reason},
+        {
+            **refund,
+            "lines": [[pid, units] for pid, units, _ in amounts],
+            "reason": reason,
+            **({} if restock else {"restock": False}),
+        },
         now,
     )
     order = find_order(db, order_id)

@@ -148,6 +148,40 @@ def test_units_by_qty_then_a_line_without_qty_takes_what_remains(
     books_balance(db)
 
 
+def test_units_not_fit_to_sell_are_refunded_but_not_put_back_on_sale(
+    mini_shop: Shop,
+    db: pw.Database,
+    hub: EventHub,
+    clock: Clock,
+    gateway: Gateway,
+    refunds: RefundService,
+    order: Order,
+) -> None:
+    ani = watch(hub, mini_shop.ani, mini_shop.kopi)
+    line = [{"product_id": mini_shop.kopi, "qty": 2}]
+    done = refund(refunds, mini_shop.clerk, order["id"], lines=line, restock=False)
+    clock.advance(PAY_S)
+    answer = result(done)
+
+    assert refunded(answer)[mini_shop.kopi] == 2 and answer["refund"]["amount"] == 2 * 17500
+    assert gateway.refunds[-1][1] == 2 * 17500, "the money goes back all the same"
+    assert stock(mini_shop.kopi) == 2, "the units are not on sale"
+    moved = sql.rows(
+        db,
+        "SELECT kind, delta, order_id, reason FROM stock_movements "
+        "WHERE product_id = ? AND kind IN ('refund', 'adjustment') ORDER BY id",
+        (mini_shop.kopi,),
+    )
+    assert moved == [
+        ("refund", 2, order["id"], "rusak"),
+        ("adjustment", -2, order["id"], "refunded, not back on sale: rusak"),
+    ]
+    assert [s["stock"] for s in ani.of("stock")] == [2], "one event, its stock as it was"
+    (entry,) = sql.rows(db, "SELECT details FROM audit_log WHERE action = 'clerk.refund'")
+    assert json.loads(entry[0])["restock"] is False
+    books_balance(db)
+
+
 @pytest.mark.parametrize(
     "lines",
     [

@@ -4,7 +4,7 @@ its amount before it is sent, the status filter, and whose each order is."""
 
 from __future__ import annotations
 
-from textual.widgets import Input, Label, Static
+from textual.widgets import Checkbox, Input, Label, Static
 
 from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.order import OrderScreen
@@ -166,7 +166,7 @@ async def test_the_status_filter_lists_one_status(shop):
         assert {o["status"] for o in view.orders.values()} == {"shipped"}
         keys = [int(k.value) for k in view.table.rows]
         assert keys == sorted(keys, reverse=True)  # newest first
-        checkout_as(shop, username, password, "MIE-0025", 1)  # a paid one: not shown here
+        checkout_as(shop, username, password, "MIE-0039", 1)  # a paid one: not shown here
         with shop.client("clerk") as clerk:
             clerk.call("order.deliver", order_id=order["id"])
         await wait_for(pilot, lambda: order["id"] not in view.orders, "delivered: filtered out")
@@ -253,3 +253,36 @@ async def test_the_queue_names_each_orders_customer(shop):
         await wait_for(pilot, lambda: pushed["id"] in view.orders, "the new order in the queue")
         for order, username in ((listed, listed_by), (pushed, pushed_by)):
             assert str(view.table.get_cell(str(order["id"]), "customer")) == username
+
+
+async def test_units_not_fit_to_sell_are_refunded_without_going_back_on_sale(shop):
+    username, password = new_customer(shop)
+    with shop.client() as client:
+        client.login(username, password)
+        product = product_by_sku(shop, "MIE-0039")
+        client.call("cart.add", product_id=product["id"], qty=2)
+        order = client.checkout({"method": "card", "token": "ok"})
+    stock_before = product_by_sku(shop, "MIE-0039")["stock"]
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = await queue(pilot, shop)
+        await put_cursor_on(pilot, view, order["id"])
+        await pilot.press("f")
+        dialog = await wait_for(
+            pilot, lambda: isinstance(app.screen, RefundScreen) and app.screen, "the refund"
+        )
+        dialog.query_one(f"#refund-{product['id']}", Input).value = "1"
+        dialog.query_one("#restock", Checkbox).value = False  # crushed: not for sale
+        dialog.query_one("#refund-reason", Input).value = "crushed in the box"
+        dialog.query_one("#refund-reason", Input).focus()
+        await pilot.press("enter")
+        question = await wait_for(
+            pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen, "the question"
+        )
+        assert "are not put back on sale" in str(question.query_one("#confirm-what").render())
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not isinstance(app.screen, RefundScreen), "refunded")
+    with shop.client() as client:
+        client.login(username, password)
+        assert client.call("order.get", order_id=order["id"])["lines"][0]["refunded_qty"] == 1
+    assert product_by_sku(shop, "MIE-0039")["stock"] == stock_before, "not on sale again"
