@@ -53,6 +53,12 @@ class RangeScreen(ModalScreen[tuple[date, date] | None]):
     def _first_entered(self) -> None:
         self.query_one("#range-to", Input).focus()
 
+    @on(Input.Changed)
+    def _retyped(self) -> None:
+        """What the problem line said was of the days as they were: it goes once one
+        changes, and Show says again what is wrong, if anything still is."""
+        self.query_one("#range-problem", Label).display = False
+
     @on(Button.Pressed, "#range-back")
     def _back(self) -> None:
         self.dismiss(None)
