@@ -34,7 +34,7 @@ class ReceiptScreen(ModalScreen[None]):
             if self.order.get("id") is None:
                 dialog.border_title = f"Sold offline · receipt {receipt_number(self.order)}"
             else:
-                dialog.border_title = f"Sold · order {self.order['id']}"
+                dialog.border_title = f"Sold · order #{self.order['id']}"
             with Horizontal(id="receipt-body"):
                 with VerticalScroll(id="receipt-paper"):
                     yield Static(self.receipt, id="receipt-text")

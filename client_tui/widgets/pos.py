@@ -329,7 +329,7 @@ class PosView(Vertical):
             self.say(f"Sold offline: receipt {order['receipt']}, {total}; sent when online.")
             self.banner.show()
         else:
-            self.say(f"Sold: order {order['id']}, {total}.")
+            self.say(f"Sold: order #{order['id']}, {total}.")
         await self._show_receipt(order)
         self.action_entry()
 

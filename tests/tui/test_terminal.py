@@ -171,7 +171,7 @@ def test_a_clerk_sells_two_items_for_cash_in_a_real_terminal(shop, home: Path):
         term.keys("Enter")
         term.wait_for(re.escape(f"Total {money.format(total)}"))
         term.keys("Enter")
-        sold = term.wait_for(r"Sold · order (\d+)")
+        sold = term.wait_for(r"Sold · order #(\d+)")
         term.wait_for("Change to give")
         term.wait_for(r"Till kasir-9 · clerk")
         term.wait_for(r"Change +" + re.escape(money.format(5000000 - total)))
@@ -280,7 +280,7 @@ def test_a_till_killed_offline_loses_no_sale_in_a_real_terminal(fresh_shop, home
         term = Terminal(home, argv, size=(80, 24))
         try:
             term.wait_for(r"Till kasir-7 open")
-            sell_exact(term, "MIE-0001", r"Sold · order \d+")  # the till sees the product
+            sell_exact(term, "MIE-0001", r"Sold · order #\d+")  # the till sees the product
             proxy.down()
             term.wait_for("OFFLINE · cash only · 0 sales to send")
             sell_exact(term, "MIE-0001", r"Sold offline · receipt K7-000001")
