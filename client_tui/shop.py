@@ -330,7 +330,7 @@ class Shop:
                 "order_id": order_id,
                 "lines": [{"product_id": pid, "qty": qty} for pid, qty in lines.items()],
                 "reason": reason,
-                "restock": restock,
+                **({} if restock else {"restock": False}),  # a server before it knows no such
             },
             key,
         )

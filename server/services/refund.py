@@ -79,7 +79,7 @@ class RefundService:
             args["reason"],
             args["restock"],
             args.get("idempotency_key"),
-            idempotency.fingerprint(call.op, args),
+            idempotency.fingerprint(call.op, _as_keyed(args)),
         )
         self.hub.publish_stock(done["changes"])
         if done["push"] is not None:
@@ -105,6 +105,13 @@ class RefundService:
 
 def _recorded(refund: dict[str, Any]) -> str:
     return f"refund {refund['id']} is recorded (do not refund again)"
+
+
+def _as_keyed(args: dict[str, Any]) -> dict[str, Any]:
+    """The arguments a key's fingerprint holds: `restock` only when false, so a refund
+    keyed before that argument was known (or by a client that leaves it out) repeats as
+    the same refund."""
+    return args if args["restock"] is False else {k: v for k, v in args.items() if k != "restock"}
 
 
 def _wanted(lines: list[dict[str, Any]] | None) -> Wanted | None:

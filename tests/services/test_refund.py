@@ -312,6 +312,10 @@ def test_the_same_key_and_arguments_refund_once(
     )
 
     assert again == answer, "the first result, refund included"
+    said = refund(
+        refunds, mini_shop.clerk, order["id"], lines=lines, idempotency_key="r-1", restock=True
+    )
+    assert result(said) == answer, "restock given as its default is the same refund"
     assert stock(mini_shop.kopi) == 3 and len(refund_rows(db)) == 1, "applied once"
     assert len(gateway.refunds) == 1, "the provider is not asked again"
     assert sql.one(db, "SELECT count(*) FROM audit_log") == (1,), "audited once"
@@ -334,6 +338,12 @@ def test_the_same_key_with_other_arguments_is_a_conflict(
 
     assert refused.code == ErrorCode.CONFLICT
     assert refused.details["field"] == "idempotency_key"
+    kept_off_sale = error(
+        refund(
+            refunds, mini_shop.clerk, order["id"], lines=lines, idempotency_key="r-1", restock=False
+        )
+    )
+    assert kept_off_sale.code == ErrorCode.CONFLICT, "not putting them back is another refund"
     assert stock(mini_shop.kopi) == 3 and len(refund_rows(db)) == 1
 
 
