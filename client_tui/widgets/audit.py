@@ -1,6 +1,6 @@
 """The audit log, for admins: newest first, page by page, filtered, new entries live.
 
-Filters (action prefix, user by name or id, target, first and last day) go to
+Filters (action prefix, user by name or #id, target, first and last day) go to
 `admin.audit.list` when one of their fields is submitted (Enter). New entries appear by
 polling: every `POLL_S` the first page is asked for again and the entries above the newest
 shown are added. No push is needed for that, it works the same on every server of a shop,
@@ -38,14 +38,18 @@ def _day(name: str) -> Callable[[str], dict[str, Any]]:
 
 
 def _user(text: str) -> dict[str, Any]:
-    """A user by id (digits) or by username."""
-    return {"user_id": int(text)} if text.isdigit() else {"username": text}
+    """A user by username, or by id as `#3` (a username may be all digits)."""
+    if not text.startswith("#"):
+        return {"username": text}
+    if not text[1:].isdigit():
+        raise ValueError(text)
+    return {"user_id": int(text[1:])}
 
 
 # (field id, placeholder, the arguments the typed text makes: ValueError if it cannot)
 FILTERS: tuple[tuple[str, str, Callable[[str], dict[str, Any]]], ...] = (
     ("audit-action", "action starts with", lambda text: {"action": text}),
-    ("audit-user", "user", _user),
+    ("audit-user", "user or #id", _user),
     ("audit-target", "target", lambda text: {"target": text}),
     ("audit-from", "from YYYY-MM-DD", _day("from")),
     ("audit-to", "to YYYY-MM-DD", _day("to")),

@@ -97,9 +97,15 @@ async def test_the_audit_tab_pages_filters_and_shows_new_entries_live(
         await apply_filter(pilot, view, "audit-user", "CLERK")  # a username, any case
         assert view.filters == {"action": "clerk.adj", "username": "CLERK"}
         assert actions(view) == ["clerk.adjust"] * 3
-        await apply_filter(pilot, view, "audit-user", "999999")  # digits: a user id
+        await apply_filter(pilot, view, "audit-user", "#999999")  # a user id
         assert view.filters == {"action": "clerk.adj", "user_id": 999999}
         assert actions(view) == []
+        user = view.query_one("#audit-user", Input)
+        user.value = "#x"
+        user.focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: notified(app, "user or #id: not '#x'"), "not an id")
+        assert view.filters == {"action": "clerk.adj", "user_id": 999999}
     done()
 
 
