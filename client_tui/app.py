@@ -36,6 +36,7 @@ from client_tui.messages import (
 )
 from client_tui.offline_queue import DEFAULT_PREFIX, OfflineQueue, owner_of
 from client_tui.offline_start import OFFLINE_START, last_known, open_queue
+from client_tui.orderfmt import some_refunded
 from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.help import HelpScreen
 from client_tui.screens.home import HOME_SCREENS
@@ -348,7 +349,7 @@ class WarungApp(App[None]):
 
     def on_order_changed(self, message: OrderChanged) -> None:
         self.hub.order_changed.publish(message.order)
-        paid = message.order["status"] == OrderStatus.PAID
+        paid = message.order["status"] == OrderStatus.PAID and not some_refunded(message.order)
         if self.shop is not None and self.shop.is_customer and paid:
             self._load_cart()  # a checkout (maybe on another device) emptied those lines
 

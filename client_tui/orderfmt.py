@@ -51,6 +51,12 @@ def item_count(order: dict[str, Any]) -> str:
     return counted(sum(line.get("qty", 0) for line in order.get("lines", [])), "item")
 
 
+def some_refunded(order: dict[str, Any]) -> bool:
+    """Whether units of the order were refunded: its event then tells of a refund, not of
+    a checkout just paid, even with the status `paid`."""
+    return any(line.get("refunded_qty") for line in order.get("lines", []))
+
+
 def unrefunded_total(order: dict[str, Any]) -> int:
     """What is still paid for (units not yet refunded), in minor units: a cancel refunds it."""
     return sum(

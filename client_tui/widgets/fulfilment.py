@@ -18,7 +18,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import Label, Select
 
-from client_tui.orderfmt import status_text
+from client_tui.orderfmt import some_refunded, status_text
 from client_tui.shop import Shop
 from client_tui.widgets.badge import TabBadge
 from client_tui.widgets.orders import OrdersView
@@ -98,7 +98,7 @@ class FulfilmentView(OrdersView):
     def _count(self, order: dict[str, Any]) -> None:
         order_id = order["id"]
         if order.get("status") == OrderStatus.PAID and order.get("channel") == "online":
-            if order_id not in self.waiting:
+            if order_id not in self.waiting and not some_refunded(order):  # just paid
                 self.new.add(order_id)
             self.waiting.add(order_id)
         else:

@@ -286,3 +286,17 @@ async def test_units_not_fit_to_sell_are_refunded_without_going_back_on_sale(sho
         client.login(username, password)
         assert client.call("order.get", order_id=order["id"])["lines"][0]["refunded_qty"] == 1
     assert product_by_sku(shop, "MIE-0039")["stock"] == stock_before, "not on sale again"
+
+
+async def test_a_refund_of_an_order_not_listed_is_not_taken_for_a_new_one(shop):
+    """A part refunded comes as the order still `paid`: only a checkout just paid is new."""
+    _, _, paid = customer_with_order(shop, "MIE-0026")
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = await queue(pilot, shop)
+        unseen = {**paid, "id": 10**9}  # paid earlier, on a page not read
+        refunded = {**unseen, "lines": [{**paid["lines"][0], "refunded_qty": 1}]}
+        view._order_changed(refunded)
+        assert refunded["id"] not in view.new
+        view._order_changed({**unseen, "id": 10**9 + 1})
+        assert 10**9 + 1 in view.new

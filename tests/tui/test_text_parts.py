@@ -8,7 +8,7 @@ from rich.console import Console
 from client_tui.cut import Folded, fold, middle_cut
 from client_tui.listing import position, scope
 from client_tui.money import Money
-from client_tui.orderfmt import counted, payment_text
+from client_tui.orderfmt import counted, payment_text, some_refunded
 from client_tui.stock import stock_text
 
 
@@ -77,6 +77,12 @@ def test_short_prices_and_stock_marks() -> None:
 def test_a_count_names_its_noun_plural_but_for_one() -> None:
     assert [counted(n, "order") for n in (0, 1, 2)] == ["0 orders", "1 order", "2 orders"]
     assert counted(-1, "unit") == "-1 unit"
+
+
+def test_a_refunded_unit_marks_the_order_refunded_in_part() -> None:
+    line = {"qty": 2, "refunded_qty": 0}
+    assert not some_refunded({"lines": [line]})
+    assert some_refunded({"lines": [line, {**line, "refunded_qty": 1}]})
 
 
 def test_a_payment_reads_as_it_stands() -> None:
