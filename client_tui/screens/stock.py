@@ -100,9 +100,6 @@ class StockScreen(Dialog[dict[str, Any] | None]):
                 else "Enter the number of units received."
             )
             self.query_one("#stock-qty", Input).focus()
-        elif -count > self.stock:  # as last heard; the server checks again
-            self.show_problem(too_many_out(self.stock))
-            self.query_one("#stock-qty", Input).focus()
         elif not reason:
             self.show_problem("Enter a reason: it is kept with the stock movement.")
             self.query_one("#stock-reason", Input).focus()
@@ -111,6 +108,8 @@ class StockScreen(Dialog[dict[str, Any] | None]):
 
     @work(exclusive=True, group="stock-change")
     async def _apply(self, count: int, reason: str) -> None:
+        if count < 0 and not await self._can_take(-count):
+            return
         if count < 0 and not await self.app.push_screen_wait(self._take_away_question(-count)):
             return
         self.busy = True
@@ -131,6 +130,21 @@ class StockScreen(Dialog[dict[str, Any] | None]):
             title="Stock adjusted" if self.adjust else "Restocked",
         )
         self.dismiss(product)
+
+    async def _can_take(self, count: int) -> bool:
+        """Whether `count` units can go, before asking: more than the product shows is
+        asked of the shop first (a stock push missed), and refused here if it says so too."""
+        if count <= self.stock:
+            return True
+        try:
+            stock = (await self.shop.product(self.product["id"]))["stock"]
+        except CALL_ERRORS:
+            return True  # the change itself will say
+        if count <= stock:
+            return True
+        self.show_problem(too_many_out(stock))
+        self.query_one("#stock-qty", Input).focus()
+        return False
 
     def _take_away_question(self, count: int) -> ConfirmScreen:
         name, stock = self.product["name"], self.stock

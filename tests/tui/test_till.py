@@ -274,6 +274,19 @@ async def test_stock_gone_at_the_till_sells_nothing_and_keeps_the_ticket(fresh_s
     assert sales_on_server(fresh_shop) == []
 
 
+async def test_a_line_short_only_as_last_heard_is_asked_of_the_shop_and_sold(fresh_shop):
+    app = make_app(fresh_shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *demo_clerk(fresh_shop))
+        view = await at_the_till(pilot)
+        await open_till(pilot)
+        await Keys(pilot).scan("2*KOP-0011", 1)
+        product_id = view.ticket.lines[0].product_id
+        shop_of(app).book.lower(product_id, 10_000)  # a stale figure: none left, as heard
+        await pilot.press("f5")
+        await screen_of(pilot, PayScreen)  # the shop, asked, has them: on to paying
+
+
 async def test_closing_the_till_asks_first_then_shows_the_difference(fresh_shop):
     app = make_app(fresh_shop)
     async with app.run_test(size=(80, 24)) as pilot:
