@@ -8,6 +8,7 @@ import peewee as pw
 from twisted.internet.defer import Deferred
 
 from protocol.errors import BadRequest, InvalidState, OutOfStock
+from protocol.ops import MAX_MONEY
 from protocol.rules import MAX_QTY
 from server import sql, wire
 from server.dbexec import Executor, is_postgres
@@ -52,6 +53,23 @@ def lock_cart_of_order(db: pw.Database, order_id: int) -> None:
     if is_postgres(db):
         owner = "(SELECT customer_id FROM orders WHERE id = ?)"
         sql.later(db, LOCK_OWNER.format(owner), (order_id,))
+
+
+LINE_COST_RULE = "line total over 10^12"
+
+
+def check_line_cost(product_id: int, qty: int, price: int) -> int:
+    """A line's units times its price, refused over `MAX_MONEY`: an order or a cart (100
+    lines at most) then stays far under 2^53, the most a client reads exactly, and a day's
+    or a till's sums within 64 bits."""
+    cost = qty * price
+    if cost > MAX_MONEY:
+        raise BadRequest(
+            f"{qty} units of product {product_id} would cost {cost}, more than {MAX_MONEY}: "
+            "take fewer units on one line",
+            {"field": "qty", "rule": LINE_COST_RULE, "product_id": product_id},
+        )
+    return cost
 
 
 def out_of_stock(product_id: int, requested: int, available: int) -> OutOfStock:
@@ -147,6 +165,7 @@ def change_cart(
     pid, sku, name, _, price, stock, archived, line_currency = lines[at]
     if archived:
         raise not_found("product", product_id)
+    check_line_cost(product_id, wanted, price)
     if wanted > stock:
         raise out_of_stock(product_id, wanted, stock)
     sql.later(
@@ -172,6 +191,7 @@ def _new_line(
     if product is None or product[6]:
         raise not_found("product", product_id)
     pid, sku, name, _, price, stock, archived, currency = product
+    check_line_cost(product_id, qty, price)
     if qty > stock:
         raise out_of_stock(product_id, qty, stock)
     if lines >= MAX_LINES:

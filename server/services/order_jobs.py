@@ -18,7 +18,7 @@ from server import idempotency, sql, wire
 from server.audit import audit, target_of
 from server.events import EventHub, StockChange
 from server.pg_events import announce_order
-from server.services.cart import lock_cart_of_order, out_of_stock
+from server.services.cart import check_line_cost, lock_cart_of_order, out_of_stock
 from server.services.catalog import not_found
 from server.services.order_queries import Order, find_order, order_map, read_order, visible
 from server.services.order_states import check_transition
@@ -152,7 +152,7 @@ def write_order(db: pw.Database, purchase: Purchase, basket: Basket, now: str) -
     all or nothing; the order as clients see it, and the stock it moved. A `settled` purchase
     is written as it ends instead (three statements fewer than marking it paid after)."""
     p = purchase
-    total = sum(qty * price for _, _, _, qty, price, *_ in basket)
+    total = sum(check_line_cost(pid, qty, price) for pid, _, _, qty, price, *_ in basket)
     status = p.settled or OrderStatus.PENDING
     # The owner's name comes back with the id: no statement more on the checkout path.
     order_id, customer_name = sql.execute(

@@ -9,9 +9,10 @@ from twisted.internet.defer import Deferred
 
 from db.models import CartLine, Category, Product
 from protocol.errors import ErrorCode
+from protocol.ops import MAX_MONEY
 from protocol.rules import MAX_QTY
 from server.dispatch import Identity
-from server.services.cart import MAX_LINES, CartService
+from server.services.cart import LINE_COST_RULE, MAX_LINES, CartService
 from tests.services.inline_db import CURRENCY, InlineDatabase, Shop, ask, error, result
 
 
@@ -98,6 +99,20 @@ def test_a_line_over_the_quantity_limit_is_a_bad_request(
     assert refused.code == ErrorCode.BAD_REQUEST and refused.details["field"] == "qty"
     assert str(MAX_QTY) in refused.message
     assert lines(ani) == [(mini_shop.kopi, MAX_QTY)]
+
+
+def test_a_line_costing_over_10_12_is_a_bad_request(mini_shop: Shop, cart: CartService) -> None:
+    ani, kopi, teh = mini_shop.ani, mini_shop.kopi, mini_shop.teh
+    Product.update(price=MAX_MONEY // 2 + 1).where(Product.id.in_([kopi, teh])).execute()
+    result(add(cart, ani, kopi, 1))
+
+    grown = error(add(cart, ani, kopi, 1))
+    new_line = error(add(cart, ani, teh, 2))
+
+    for refused, product_id in ((grown, kopi), (new_line, teh)):
+        assert refused.code == ErrorCode.BAD_REQUEST
+        assert refused.details == {"field": "qty", "rule": LINE_COST_RULE, "product_id": product_id}
+    assert lines(ani) == [(kopi, 1)]
 
 
 def test_an_archived_or_unknown_product_is_not_found(mini_shop: Shop, cart: CartService) -> None:

@@ -9,8 +9,10 @@ from twisted.internet.task import Clock
 from db.models import IdempotencyKey, Order, Payment, Product, StockMovement
 from protocol.codec import unpackb
 from protocol.errors import ErrorCode
+from protocol.ops import MAX_MONEY
 from server.events import EventHub
 from server.payments import FakeProvider
+from server.services.cart import LINE_COST_RULE
 from tests.services.inline_db import InlineDatabase, Shop, error, result
 from tests.services.shopping import CARD, DECLINED, PAY_S, status, stock, watch
 from tests.services.till import CASH, Till, another_clerk, audited, line
@@ -278,6 +280,24 @@ def test_lines_are_refused_with_the_line_that_is_wrong_and_nothing_is_sold(
     assert short.details == {"product_id": mini_shop.kopi, "requested": 6, "available": 5}
     assert not Order.select().exists() and not IdempotencyKey.select().exists()
     assert stock(mini_shop.kopi) == 5 and not StockMovement.select().exists()
+
+
+def test_a_line_costing_over_10_12_is_refused_and_nothing_is_sold(
+    mini_shop: Shop, dbx: InlineDatabase, hub: EventHub, clock: Clock
+) -> None:
+    """An order's total must stay a number every client reads exactly (under 2^53), and a
+    till's or a day's sums within 64 bits: a line's cost is bounded by MAX_MONEY."""
+    till = Till(dbx, hub, clock)
+    result(till.open(mini_shop.clerk))
+    Product.update(price=MAX_MONEY // 2 + 1).where(Product.id == mini_shop.kopi).execute()
+
+    dear = error(till.sell(mini_shop.clerk, line(mini_shop.kopi, 2)))
+
+    assert dear.code == ErrorCode.BAD_REQUEST
+    assert dear.details == {"field": "qty", "rule": LINE_COST_RULE, "product_id": mini_shop.kopi}
+    assert not Order.select().exists() and not IdempotencyKey.select().exists()
+    assert stock(mini_shop.kopi) == 5 and not StockMovement.select().exists()
+    assert result(till.sell(mini_shop.clerk, line(mini_shop.kopi, 1)))["total"] <= MAX_MONEY
 
 
 def test_a_card_sale_cut_by_a_crash_is_completed_by_the_sweep(
