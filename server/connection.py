@@ -67,6 +67,7 @@ class WarungConnection(PushProducer, Protocol, TimeoutMixin):
         self.client_name = ""  # from its hello, for the session list
         self.greeted = False
         self.closing = False
+        self.registered = False  # the transport's producer (`connectionMade`)
         self.in_flight = 0
         self._refusal: Any = None
         self._bucket = factory.new_bucket()
@@ -93,6 +94,7 @@ class WarungConnection(PushProducer, Protocol, TimeoutMixin):
         self.opened_at = self.factory.clock.seconds()
         self._tune_socket()
         self.tcp.registerProducer(self, True)
+        self.registered = True
         self.setTimeout(self.limits.hello_timeout_s)
 
     def _tune_socket(self) -> None:
@@ -135,7 +137,17 @@ class WarungConnection(PushProducer, Protocol, TimeoutMixin):
         """Send what is written, then close."""
         self.closing = True
         self.out.detach()
+        self._lose()
+
+    def _lose(self) -> None:
+        """Close once what is written is sent. The transport lets go of this producer
+        first: Twisted resumes a paused streaming producer when its buffer drains, instead
+        of closing (`FileDescriptor.doWrite`), so a client that half-closed while its
+        replies waited got no FIN until the silence timeout."""
         self.tcp.loseConnection()
+        if self.registered:
+            self.registered = False
+            self.tcp.unregisterProducer()
 
     def _refuse_rest(self) -> None:
         """Close after an oversized frame without the peer losing our error to a reset.
@@ -152,7 +164,7 @@ class WarungConnection(PushProducer, Protocol, TimeoutMixin):
 
     def readConnectionLost(self) -> None:
         self.out.detach()
-        self.tcp.loseConnection()
+        self._lose()
 
     def writeConnectionLost(self) -> None:
         pass

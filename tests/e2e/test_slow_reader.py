@@ -6,6 +6,7 @@ every order change is pushed to both. The silent one's pushes past its budget ar
 a `seq` gap; when it reads again it finds the gap and a connection that still answers.
 """
 
+import socket
 import ssl
 import uuid
 
@@ -54,3 +55,19 @@ def assert_pushes_dropped_as_a_gap(shop: ServerProcess, tls: ssl.SSLContext | No
     assert received == sorted(received) and received[0] == 1
     assert received[-1] > 3 * ROUNDS  # every change took its number, sent or not
     assert len(received) < received[-1] / 2  # more than half were dropped: a gap to see
+
+
+def test_a_client_that_half_closes_while_its_replies_wait_gets_them_all_then_eof(servers):
+    """PROTOCOL.md 6.5: the client shuts its sending side with replies still queued (the
+    server's sends paused, its buffers full): every reply arrives, then the server's FIN,
+    long before the silence timeout."""
+    shop = servers.start("--limit", "send_buffer_bytes=4096")
+    for _ in range(5):
+        conn = RawConnection(shop.port, timeout=20, receive_buffer=4096)
+        conn.hello()
+        asked = [conn.request("catalog.list", limit=200) for _ in range(30)]  # about 1 MB
+        conn.sock.shutdown(socket.SHUT_WR)
+        answered = [conn.answer(request_id)["id"] for request_id in asked]
+        assert answered == asked
+        assert conn.closed_by_server(), "the server's FIN, after the last reply"
+        conn.close()

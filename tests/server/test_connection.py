@@ -166,6 +166,19 @@ def test_an_oversized_frame_half_closes_then_aborts_after_a_grace():
     assert transport.disconnecting
 
 
+def test_a_half_close_lets_go_of_the_producer_so_the_close_is_not_held():
+    """Twisted closes a transport once its buffer drains, unless a paused streaming producer
+    is registered: that it resumes instead, and the FIN never goes (a client that shut its
+    sending side while its replies waited hung until the silence timeout)."""
+    conn, transport, _, _ = make()
+    say_hello(conn, transport)
+    assert transport.producer is conn
+    conn.pauseProducing()  # the client's socket buffer is full
+    conn.readConnectionLost()
+    assert transport.disconnecting and transport.producer is None
+    conn.close()  # closing again is harmless
+
+
 @pytest.mark.parametrize("size", [4096, 10_000])
 def test_a_push_larger_than_the_client_accepts_is_skipped_as_a_seq_gap(size):
     conn, transport, _, _ = make()
