@@ -9,6 +9,7 @@ import peewee as pw
 from twisted.internet.defer import Deferred, succeed
 
 from protocol.errors import NotFound
+from protocol.excerpt import excerpt
 from protocol.rules import STAFF_ROLES
 from server import sql
 from server.cursors import Cursors
@@ -19,7 +20,9 @@ from server.wire import PRODUCT_COLUMNS, product
 
 
 def not_found(kind: str, ident: Any) -> NotFound:
-    return NotFound(f"no {kind} {ident!r}", {"kind": kind, "id": ident})
+    """`ident` as the client sent it (a SKU is text): a short, printable excerpt of it."""
+    shown = excerpt(ident) if isinstance(ident, str) else ident
+    return NotFound(f"no {kind} {shown!r}", {"kind": kind, "id": shown})
 
 
 class CatalogService:

@@ -57,3 +57,15 @@ def test_an_unknown_op_name_is_shown_printable(raw):
     error = refused(raw, {"id": 10, "op": "no\x1b[2J\x00op"})
     assert "'no?[2J?op'" in error["message"]
     assert raw.call("ping")["ok"] is True
+
+
+def test_an_unknown_sku_is_named_printable(raw, shop):
+    """A SKU is text the client chose: the answer names it as an excerpt, a bidi override
+    (which would turn the rest of a log line or a screen around) shown as `?`."""
+    assert raw.call("auth.login", username="customer", password=shop.passwords["customer"])["ok"]
+    raw.send({"id": 11, "op": "catalog.get", "args": {"sku": "\u202e" + "x" * 63}})
+    answer = raw.answer(11)
+    assert answer["error"]["code"] == "not_found"
+    assert answer["error"]["details"] == {"kind": "product", "id": "?" + "x" * 63}
+    assert "\u202e" not in answer["error"]["message"]
+    assert raw.call("ping")["ok"] is True
