@@ -48,8 +48,11 @@ def parse_request(body: dict[str, Any]) -> Request:
         )
     op = body.get("op")
     if not isinstance(op, str) or not 0 < len(op) <= MAX_OP_LENGTH:
+        got = f"{len(op)} characters" if isinstance(op, str) else _describe(op)
         raise BadRequest(
-            f"'op' must be a non-empty string, got {_describe(op)}", {"field": "op"}, request_id
+            f"'op' must be a string of 1 to {MAX_OP_LENGTH} characters, got {got}",
+            {"field": "op"},
+            request_id,
         )
     args = body.get("args", {})
     if not isinstance(args, dict):

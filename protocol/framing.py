@@ -5,6 +5,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from msgpack.exceptions import FormatError, StackError  # type: ignore[import-untyped]
+
 from protocol.codec import packb, unpackb
 from protocol.errors import FrameTooLarge, MalformedFrame
 from protocol.excerpt import excerpt
@@ -96,6 +98,13 @@ class FrameDecoder:
         return events
 
 
+# msgpack's errors that come without words
+_SILENT: dict[type[Exception], str] = {
+    StackError: "nested too deeply",
+    FormatError: "a byte that begins no msgpack value",
+}
+
+
 def decode_body(
     body: bytes, max_values: int | None = None, unpack: Callable[[bytes], Any] = unpackb
 ) -> Message | MalformedFrame:
@@ -108,7 +117,7 @@ def decode_body(
     try:
         obj = unpack(body)
     except Exception as exc:  # msgpack raises several unrelated types for bad input
-        shown = excerpt(str(exc), MAX_REASON)  # msgpack's words, which may quote the body
+        shown = excerpt(str(exc), MAX_REASON) or _SILENT.get(type(exc), "")  # which may quote
         return MalformedFrame(f"body is not valid msgpack: {shown}", {"reason": "msgpack"})
     if not isinstance(obj, dict):
         return MalformedFrame(

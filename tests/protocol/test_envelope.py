@@ -34,6 +34,12 @@ def test_bad_envelopes_say_which_field_and_keep_a_usable_id(body, request_id, fi
     assert caught.value.code == ErrorCode.BAD_REQUEST
 
 
+def test_an_op_name_too_long_says_its_length_and_the_bound():
+    with pytest.raises(BadRequest) as caught:
+        parse_request({"id": 3, "op": "x" * 65})
+    assert str(caught.value) == "'op' must be a string of 1 to 64 characters, got 65 characters"
+
+
 def test_replies_and_pushes_have_the_contract_shape():
     assert success(1, {}) == {"id": 1, "ok": True, "result": {}}
     assert failure(None, ErrorCode.TOO_LARGE, "m") == {

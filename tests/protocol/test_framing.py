@@ -97,6 +97,7 @@ def test_non_map_and_garbage_are_malformed_and_decoding_goes_on():
     assert events[0].details == {"reason": "not_a_map"}
     assert isinstance(events[1], MalformedFrame)
     assert events[1].details == {"reason": "msgpack"}
+    assert str(events[1]).endswith(": a byte that begins no msgpack value"), "says why"
     assert isinstance(events[2], Message) and events[2].body == {"ok": True}
 
 
@@ -110,6 +111,7 @@ def test_deep_nesting_is_malformed_not_a_crash():
     body = b"\x81\xa1k" + b"\x91" * 100_000 + b"\xc0"
     [event] = FrameDecoder(max_frame=200_000).feed(frame(body))
     assert isinstance(event, MalformedFrame)
+    assert str(event).endswith(": nested too deeply")
 
 
 def test_strings_and_bytes_stay_distinct():
