@@ -15,7 +15,7 @@ import peewee as pw
 
 def write_transaction(db: pw.Database | pw.DatabaseProxy) -> pw._atomic:
     """`db.atomic()`, beginning with `BEGIN IMMEDIATE` on SQLite (a proxy: on its database)."""
-    if isinstance(db, pw.DatabaseProxy):
+    if isinstance(db, pw.DatabaseProxy) and db.obj is not None:  # else peewee's own error
         db = db.obj
     if isinstance(db, pw.SqliteDatabase):
         return db.atomic(lock_type="IMMEDIATE")

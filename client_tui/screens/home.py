@@ -17,7 +17,6 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input, TabbedContent, TabPane
 
-from client_tui.errors import CALL_ERRORS, report
 from client_tui.screens.account import AccountScreen
 from client_tui.screens.find_order import FindOrderScreen
 from client_tui.screens.order import OrderScreen
@@ -35,7 +34,6 @@ from client_tui.widgets.pos import PosView
 from client_tui.widgets.products_admin import ProductsView
 from client_tui.widgets.report import ReportView
 from client_tui.widgets.status import StatusBar
-from protocol.errors import NotFound
 
 COMPACT_FOOTER_BELOW = 100
 
@@ -141,22 +139,9 @@ class HomeScreen(Screen[None]):
     @work(exclusive=True, group="open-order")
     async def action_open_order(self) -> None:
         """Staff: an order by its number, in the order dialog (where `f` refunds it)."""
-        number = await self.app.push_screen_wait(FindOrderScreen())
-        if number is None:
-            return
-        try:
-            order = await self.shop.order(number)
-        except NotFound:
-            self.notify(
-                f"No order has the number {number}: check it on the receipt.",
-                title="Open an order",
-                severity="error",
-            )
-            return
-        except CALL_ERRORS as error:
-            report(self, error, f"Order #{number}")
-            return
-        await self.app.push_screen_wait(OrderScreen(self.shop, order))
+        order = await self.app.push_screen_wait(FindOrderScreen(self.shop))
+        if order is not None:
+            await self.app.push_screen_wait(OrderScreen(self.shop, order))
 
 
 class CustomerScreen(HomeScreen):

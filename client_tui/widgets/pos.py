@@ -71,7 +71,8 @@ class PosView(Vertical):
         Binding("f7", "pay('ewallet')", "E-wallet"),
         Binding("f8", "till", "Till"),
         Binding("f9", "refused", "Refused offline sales", show=False),
-        Binding("f10", "screen.open_order", "Order…"),
+        # Ctrl+F too: some terminals take F10 for their menu
+        Binding("f10,ctrl+f", "screen.open_order", "Order", key_display="f10"),
         Binding("plus,equals_sign", "change(1)", "More", key_display="+"),
         Binding("minus", "change(-1)", "Less", key_display="-"),
         Binding("x,delete", "remove", "Remove"),

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input, OptionList, TabbedContent
+from textual.widgets import Input, Label, OptionList, TabbedContent
 
 from client_tui.screens.find_order import FindOrderScreen
 from client_tui.screens.order import OrderScreen
@@ -21,7 +21,6 @@ from tests.tui.pilot import (
     customer_with_order,
     label_text,
     make_app,
-    notified,
     product_by_sku,
     shop_of,
     sign_in,
@@ -217,16 +216,21 @@ async def test_f10_opens_an_order_by_its_number_to_refund_it(
         await sign_in(pilot, *clerk)
         await at_the_till(pilot)
         await pilot.press("f10")
-        await screen_of(pilot, FindOrderScreen)
-        await pilot.press(*"999999", "enter")  # no such order: said, nothing opens
+        finding = await screen_of(pilot, FindOrderScreen)
+        await pilot.press(*"999999", "enter")  # no such order: said, the dialog stays
         told = "No order has the number 999999: check it on the receipt."
-        await wait_for(pilot, lambda: notified(app, told), "the refusal")
-        assert not isinstance(app.screen, OrderScreen)
-        await pilot.press("f10")
-        await screen_of(pilot, FindOrderScreen)
+        hint = finding.query_one("#find-hint", Label)
+        await wait_for(pilot, lambda: str(hint.content) == told, "the refusal")
+        assert app.screen is finding
+        field = finding.query_one("#order-number", Input)
+        field.value = ""
         await pilot.press(*str(order["id"]), "enter")
         shown = await screen_of(pilot, OrderScreen)
         assert shown.order["id"] == order["id"]
         await pilot.press("f")
         refund = await screen_of(pilot, RefundScreen)
         assert refund.order["id"] == order["id"]
+        await pilot.press("escape", "escape")  # the refund, the order
+        await wait_for(pilot, lambda: not isinstance(app.screen, OrderScreen), "at the till")
+        await pilot.press("ctrl+f")  # where a terminal takes F10 for its menu
+        await screen_of(pilot, FindOrderScreen)
