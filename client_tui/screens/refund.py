@@ -188,7 +188,7 @@ class RefundScreen(Dialog[dict[str, Any] | None]):
         self.recorded = True
         self.query_one("#refund", Button).display = False
         self.show_problem(
-            f"Refund {refund_id} is recorded (its units too), but the payment "
+            f"Refund {refund_id} is recorded, its units with it, but the payment "
             f"provider did not confirm paying the money back. Settle refund {refund_id} with "
             "the provider; do not refund this order again."
         )
@@ -215,11 +215,13 @@ class RefundScreen(Dialog[dict[str, Any] | None]):
             if line["product_id"] in chosen
         )
         last = all(chosen.get(line["product_id"], 0) == remaining(line) for line in self.lines)
+        units_go = "back on sale" if self.restock else "not put back on sale"
+        sentences = [f"{money} is paid back {self.destination}; {names}: {units_go}."]
+        if last:
+            sentences.append("Every unit is then refunded: the order becomes refunded.")
         return ConfirmScreen(
             f"Refund order #{self.order['id']}?",
-            f"{names} {'go back on sale' if self.restock else 'are not put back on sale'}, "
-            f"and {money} is paid back {self.destination}. "
-            + ("Every unit is then refunded: the order becomes refunded." if last else ""),
+            " ".join(sentences),
             f"Refund {money}",
             go="Refund",
         )

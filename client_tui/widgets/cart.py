@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Label
 from textual.widgets.data_table import CellDoesNotExist
 
 from client_tui.cartedit import PendingQuantities
-from client_tui.errors import CALL_ERRORS, report, too_many
+from client_tui.errors import CALL_ERRORS, describe, report, too_many
 from client_tui.hub import hub_of
 from client_tui.orderfmt import counted
 from client_tui.screens.checkout import CheckoutScreen
@@ -190,7 +190,12 @@ class CartView(Vertical):
             ok = True
         except OutOfStock as error:  # the server's cart is as it was
             held = next((ln["qty"] for ln in self.lines if ln["product_id"] == product_id), 0)
-            self.app.notify(too_many(error, held), title="Cart", severity="error")
+            # a line already at what is left can take no more; else a quantity is set here,
+            # and `describe` says to what
+            full = held >= error.details.get("available", 0)
+            self.app.notify(
+                too_many(error, held) if full else describe(error), title="Cart", severity="error"
+            )
         except CALL_ERRORS as error:
             report(self, error, "Cart")
         self.pending.answered(product_id, ok)

@@ -279,7 +279,9 @@ async def test_units_not_fit_to_sell_are_refunded_without_going_back_on_sale(sho
         question = await wait_for(
             pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen, "the question"
         )
-        assert "are not put back on sale" in str(question.query_one("#confirm-what").render())
+        assert f"1 x {product['name']}: not put back on sale" in str(
+            question.query_one("#confirm-what").render()
+        )
         await pilot.press("enter")
         await wait_for(pilot, lambda: not isinstance(app.screen, RefundScreen), "refunded")
     with shop.client() as client:
