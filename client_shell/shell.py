@@ -24,6 +24,7 @@ from protocol.ops import REGISTRY, Op
 
 OK, ERROR, USAGE = 0, 1, 2
 PASSWORD_ENV = "WARUNG_PASSWORD"
+UNBROKEN = 10_000  # columns: wider than any help line
 
 PasswordReader = Callable[[str], Awaitable[str]]
 
@@ -169,5 +170,8 @@ def _one_subscription_form(args: dict[str, Any]) -> bool:
 
 
 def _columns() -> int:
-    """The terminal's width, for help text broken between words (80 when not a terminal)."""
+    """The terminal's width, for help text broken between words; piped (a script reading
+    `\\help`), a line is never broken."""
+    if not sys.stdout.isatty():
+        return UNBROKEN
     return shutil.get_terminal_size().columns
