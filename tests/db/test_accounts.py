@@ -73,10 +73,9 @@ def test_disabling_holds_the_write_lock_from_its_first_read(tmp_path):
     db.connection().set_trace_callback(write_between)
     try:
         set_disabled("dewi", True)
+        assert server_wrote == [False]
+        assert User.get(User.username == "dewi").disabled
     finally:
         db.connection().set_trace_callback(None)
         server.close()
-
-    assert server_wrote == [False]
-    assert User.get(User.username == "dewi").disabled
-    disconnect(db)
+        disconnect(db)

@@ -46,6 +46,12 @@ async def resize(pilot: Pilot[Any], width: int) -> None:
     await wait_for(pilot, lambda: pilot.app.screen.size.width == width, f"{width} columns")
 
 
+def shown_lines(dialog: OrderScreen) -> str:
+    """The order dialog's lines and total as drawn, joined by spaces."""
+    lines = dialog.query_one("#order-lines")
+    return " ".join(strip.text for strip in lines.render_lines(lines.region.reset_offset))
+
+
 async def my_orders(pilot: Pilot[Any], customer: tuple[str, str], count: int) -> OrdersView:
     """Signed in as `customer`, their orders (F4) once all `count` are listed."""
     await sign_in(pilot, *customer)
@@ -250,8 +256,9 @@ async def test_an_open_order_is_laid_out_again_when_a_phone_turns(shop: ServerPr
                 return dialog.compact is want
 
             await wait_for(pilot, laid_out, f"{width} columns")
-            await pilot.pause()
-            lines = dialog.query_one("#order-lines")
-            shown = " ".join(s.text for s in lines.render_lines(lines.region.reset_offset))
-            assert (unit in shown) is not compact, (width, shown)
-            assert money.format(order["total"], whole=compact) in shown, (width, shown)
+
+            def total_shown(total: str = money.format(order["total"], whole=compact)) -> bool:
+                return total in shown_lines(dialog)
+
+            await wait_for(pilot, total_shown, f"the total at {width} columns")
+            assert (unit in shown_lines(dialog)) is not compact, (width, shown_lines(dialog))

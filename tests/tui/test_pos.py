@@ -200,9 +200,12 @@ async def test_the_list_to_pick_from_is_laid_out_again_when_a_phone_turns(
                 return picker.compact is want
 
             await wait_for(pilot, laid_out, f"{width} columns")
-            await pilot.pause()
-            lines = [listed.render_line(y).text for y in range(listed.size.height)]
-            assert any(sku in line for line in lines) is not compact, (width, lines)
+
+            def sku_shown(want: bool = not compact) -> bool:
+                lines = [listed.render_line(y).text for y in range(listed.size.height)]
+                return any(sku in line for line in lines) is want
+
+            await wait_for(pilot, sku_shown, f"the SKU column at {width} columns")
             assert listed.highlighted == 1
 
 

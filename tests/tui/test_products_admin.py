@@ -189,12 +189,13 @@ async def test_on_a_phone_the_stock_and_the_state_read_apart(shop):
         async with app.run_test(size=(44, 30)) as pilot:
             view = await products_tab(pilot, shop)
             await find(pilot, view, "SNK-0010")
-            await pilot.pause()
             table = view.table
-            header = table.render_line(0).text
-            assert "Stock State" in " ".join(header.split()), header
-            row = " ".join(table.render_line(y).text for y in range(1, 4))
-            assert f"{product['stock']} archived" in row, row
+
+            def row() -> str:
+                return " ".join(table.render_line(y).text for y in range(1, 4))
+
+            await wait_for(pilot, lambda: f"{product['stock']} archived" in row(), "the row")
+            assert "Stock State" in " ".join(table.render_line(0).text.split())
     finally:
         with shop.client("admin") as admin:
             admin.call("admin.product.restore", product_id=product["id"])

@@ -103,10 +103,9 @@ async def test_a_declined_card_sells_nothing_and_cash_then_pays(fresh_shop):
         await pilot.press("f6")
         dialog = await screen_of(pilot, PayScreen)
         hint = dialog.query_one("#pay-hint", Label)
-        await pilot.pause()
+        await wait_for(pilot, lambda: hint.region.height > 1, "the hint on two lines")
         room = dialog.query_one("#pay-dialog").content_region
         assert hint.region.right <= room.right, "the hint wraps inside the dialog, not cut"
-        assert hint.region.height > 1
         dialog.query_one("#token", Input).value = "decline"
         await pilot.press("enter")
         question = await screen_of(pilot, ConfirmScreen)
