@@ -4,6 +4,8 @@ its amount before it is sent, the status filter, and whose each order is."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.widgets import Checkbox, Input, Label, Static
 
 from client_tui.screens.confirm import ConfirmScreen
@@ -38,6 +40,27 @@ async def put_cursor_on(pilot, view, order_id: int) -> None:
     view.table.move_cursor(row=view.table.get_row_index(str(order_id)))
     view.table.focus()
     await pilot.pause()
+
+
+def bought_by_card(shop, *lines: tuple[str, int]) -> tuple[str, str, dict[str, Any]]:
+    """A new customer who bought `lines` (SKU, units) by card: username, password, order."""
+    username, password = new_customer(shop)
+    with shop.client() as client:
+        client.login(username, password)
+        for sku, qty in lines:
+            client.call("cart.add", product_id=product_by_sku(shop, sku)["id"], qty=qty)
+        return username, password, client.checkout({"method": "card", "token": "ok"})
+
+
+async def refund_dialog(pilot, shop, order: dict[str, Any]) -> RefundScreen:
+    """Signed in as the clerk, Fulfilment's refund dialog (`f`) of `order`."""
+    view = await queue(pilot, shop)
+    await put_cursor_on(pilot, view, order["id"])
+    await pilot.press("f")
+    app = pilot.app
+    return await wait_for(
+        pilot, lambda: isinstance(app.screen, RefundScreen) and app.screen, "the refund"
+    )
 
 
 def tab_label(app) -> str:
@@ -105,22 +128,12 @@ async def test_ship_with_a_tracking_reference_then_deliver(shop):
 
 
 async def test_a_partial_refund_shows_the_amount_then_refunds_those_units(shop):
-    username, password = new_customer(shop)
-    with shop.client() as client:
-        client.login(username, password)
-        for sku, qty in (("MIE-0022", 3), ("MIE-0023", 1)):
-            client.call("cart.add", product_id=product_by_sku(shop, sku)["id"], qty=qty)
-        order = client.checkout({"method": "card", "token": "ok"})
+    username, password, order = bought_by_card(shop, ("MIE-0022", 3), ("MIE-0023", 1))
     first = order["lines"][0]
     stock_before = product_by_sku(shop, first["sku"])["stock"]
     app = make_app(shop)
     async with app.run_test(size=(80, 24)) as pilot:
-        view = await queue(pilot, shop)
-        await put_cursor_on(pilot, view, order["id"])
-        await pilot.press("f")
-        dialog = await wait_for(
-            pilot, lambda: isinstance(app.screen, RefundScreen) and app.screen, "the refund"
-        )
+        dialog = await refund_dialog(pilot, shop, order)
         dialog.query_one(f"#refund-{first['product_id']}", Input).value = "2"
         price = shop_of(app).money.format(2 * first["unit_price"])
         amount = dialog.query_one("#refund-amount", Label)
@@ -256,21 +269,12 @@ async def test_the_queue_names_each_orders_customer(shop):
 
 
 async def test_units_not_fit_to_sell_are_refunded_without_going_back_on_sale(shop):
-    username, password = new_customer(shop)
-    with shop.client() as client:
-        client.login(username, password)
-        product = product_by_sku(shop, "MIE-0039")
-        client.call("cart.add", product_id=product["id"], qty=2)
-        order = client.checkout({"method": "card", "token": "ok"})
-    stock_before = product_by_sku(shop, "MIE-0039")["stock"]
+    username, password, order = bought_by_card(shop, ("MIE-0039", 2))
+    product = product_by_sku(shop, "MIE-0039")
+    stock_before = product["stock"]
     app = make_app(shop)
     async with app.run_test(size=(80, 24)) as pilot:
-        view = await queue(pilot, shop)
-        await put_cursor_on(pilot, view, order["id"])
-        await pilot.press("f")
-        dialog = await wait_for(
-            pilot, lambda: isinstance(app.screen, RefundScreen) and app.screen, "the refund"
-        )
+        dialog = await refund_dialog(pilot, shop, order)
         dialog.query_one(f"#refund-{product['id']}", Input).value = "1"
         dialog.query_one("#restock", Checkbox).value = False  # crushed: not for sale
         dialog.query_one("#refund-reason", Input).value = "crushed in the box"
