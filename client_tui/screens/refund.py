@@ -75,7 +75,9 @@ class RefundScreen(Dialog[dict[str, Any] | None]):
                     compact=True,
                 ),
             )
-            yield Checkbox("Back on sale (untick for goods not fit to sell)", True, id="restock")
+            yield Checkbox(
+                "Back on sale (untick for goods not fit to sell)", True, id="restock", compact=True
+            )
             yield Label("", id="refund-amount")
             yield self.problem_line()
             with Horizontal(classes="buttons"):
