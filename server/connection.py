@@ -197,7 +197,7 @@ class WarungConnection(PushProducer, Protocol, TimeoutMixin):
                 self._malformed(event)
         if self.closing:
             return
-        if not self.frames.update(self.decoder, bool(events)):
+        if not self.frames.update(self.decoder, bool(events), self.address):
             self._refuse_partial_frame(self.decoder.declared or 0)
 
     def opens_with_proxy_header(self, data: bytes) -> bool:

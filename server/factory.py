@@ -48,7 +48,9 @@ class WarungFactory(ServerFactory):
         self.sessions = SessionRegistry() if sessions is None else sessions
         self.security = SecurityLog(clock) if security is None else security
         self.access = AccessLog(clock)
-        self.partial_frames = PartialFrameBudget(limits.max_partial_frame_bytes)
+        self.partial_frames = PartialFrameBudget(
+            limits.max_partial_frame_bytes, limits.max_partial_frame_bytes_per_address
+        )
         self._open: Counter[str] = Counter()  # connections admitted, per address
         self._new_connections = AddressLimiter(
             limits.connections_per_address_per_s, limits.connection_burst_per_address

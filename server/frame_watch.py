@@ -4,8 +4,10 @@ A connection may send a frame as slowly as it likes, byte by byte, and the serve
 what has come until the rest does: up to `max_frame` per connection. So a frame has a
 deadline from its first byte (`frame_deadline_s`, longer for a large frame, at
 `frame_min_bytes_per_s`), and a frame larger than `SMALL_FRAME` reserves its declared
-length from a server-wide budget (`max_partial_frame_bytes`) as soon as its header is in:
-past that budget, the newest large frame is refused.
+length from a server-wide budget (`max_partial_frame_bytes`) as soon as its header is in,
+of which one address may hold a share (`max_partial_frame_bytes_per_address`), so that one
+address stalling large frames cannot take the whole budget: past either, the newest large
+frame is refused.
 """
 
 from __future__ import annotations
@@ -21,21 +23,30 @@ SMALL_FRAME = 65_536  # bytes; every request of the protocol's section 12 fits i
 
 
 class PartialFrameBudget:
-    """Bytes the server may hold in large unfinished frames, all connections together."""
+    """Bytes the server may hold in large unfinished frames, all connections together and
+    those of one address."""
 
-    def __init__(self, budget: int) -> None:
+    def __init__(self, budget: int, per_address: int) -> None:
         self.budget = budget
+        self.per_address = per_address
         self.reserved = 0
+        self.by_address: dict[str, int] = {}
 
-    def reserve(self, size: int) -> bool:
-        """Reserve `size` bytes if they fit: the check and the charge in one step."""
-        if self.reserved + size > self.budget:
+    def reserve(self, size: int, address: str) -> bool:
+        """Reserve `size` bytes for `address` if they fit: the check and the charge in one
+        step."""
+        held = self.by_address.get(address, 0)
+        if self.reserved + size > self.budget or held + size > self.per_address:
             return False
         self.reserved += size
+        self.by_address[address] = held + size
         return True
 
-    def release(self, size: int) -> None:
+    def release(self, size: int, address: str) -> None:
         self.reserved -= size
+        left = self.by_address.pop(address) - size
+        if left:
+            self.by_address[address] = left
 
 
 class FrameWatch:
@@ -49,12 +60,14 @@ class FrameWatch:
         self.budget = budget
         self.late = late  # called when the frame in progress missed its deadline
         self.reserved = 0
+        self.reserved_by = ""  # the address it is reserved for
         self._sized = False  # the deadline is set from the frame's declared length
         self._started = 0.0
         self._timer: Any = None
 
-    def update(self, decoder: FrameDecoder, finished: bool) -> bool:
-        """After `decoder` was fed; `finished`: a frame ended in what it was fed.
+    def update(self, decoder: FrameDecoder, finished: bool, address: str) -> bool:
+        """After `decoder` was fed; `finished`: a frame ended in what it was fed; `address`:
+        the client's, as it stands (a proxy's header may have named it).
 
         False when the frame now in progress is refused: a large one the budget cannot hold."""
         if finished:
@@ -74,9 +87,9 @@ class FrameWatch:
         self._timer.reset(max(0.0, self._started + allowed - self.clock.seconds()))
         if declared <= SMALL_FRAME:
             return True
-        if not self.budget.reserve(declared):
+        if not self.budget.reserve(declared, address):
             return False
-        self.reserved = declared
+        self.reserved, self.reserved_by = declared, address
         return True
 
     def stop(self) -> None:
@@ -86,7 +99,7 @@ class FrameWatch:
                 self._timer.cancel()
             self._timer = None
         if self.reserved:
-            self.budget.release(self.reserved)
+            self.budget.release(self.reserved, self.reserved_by)
             self.reserved = 0
         self._sized = False
 

@@ -39,6 +39,7 @@ class Limits:
     frame_deadline_s: float = 10.0  # to finish a frame once its first byte is in, at least
     frame_min_bytes_per_s: int = 16_384  # ... and longer for a large frame, at this rate
     max_partial_frame_bytes: int = 67_108_864  # server-wide, declared by large unfinished frames
+    max_partial_frame_bytes_per_address: int = 16_777_216  # ... of which one address may hold
     max_queued_push_bytes: int = 262_144  # queued to one connection, past which pushes drop
     # Session lifetimes (ASVS 5.0 V7.3.1 inactivity, V7.3.2 absolute); PROTOCOL.md 10.4.
     session_idle_s: int = 7 * 86_400

@@ -101,6 +101,29 @@ def test_past_the_server_wide_budget_the_newest_large_frame_is_refused():
     assert factory.partial_frames.reserved == 100_000
 
 
+def test_one_address_holds_at_most_its_share_of_the_budget():
+    limits = Limits(max_partial_frame_bytes=1_000_000, max_partial_frame_bytes_per_address=250_000)
+    factory = make(limits)[0].factory
+    held = []
+    for _ in range(3):  # 3 x 100,000 from one address: the third is past its share
+        conn, transport = connect(factory, "10.0.0.9")
+        say_hello(conn, transport)
+        conn.dataReceived(HEADER.pack(100_000) + b"\x80")
+        held.append((conn, transport))
+    assert [t.value() == b"" for _, t in held] == [True, True, False]
+    [refused] = read(held[2][1])
+    assert refused["error"]["details"] == {"reason": "partial_frames", "retry_after_ms": 1000}
+
+    other, other_transport = connect(factory, "10.0.0.10")  # another address: room left
+    say_hello(other, other_transport)
+    other.dataReceived(HEADER.pack(100_000) + b"\x80")
+    assert other_transport.value() == b""
+    assert factory.partial_frames.by_address == {"10.0.0.9": 200_000, "10.0.0.10": 100_000}
+
+    held[0][0].connectionLost(Failure(ConnectionDone()))  # gives its share back
+    assert factory.partial_frames.by_address["10.0.0.9"] == 100_000
+
+
 def connect(factory, host: str):
     conn = factory.buildProtocol(IPv4Address("TCP", host, 40000))
     transport = Transport()
