@@ -42,7 +42,7 @@ from client_tui.screens.refused import RefusedSalesScreen
 from client_tui.screens.till import TillCloseScreen, TillOpenScreen
 from client_tui.shop import Shop
 from client_tui.stock import Level, shortfall
-from client_tui.ticket import Entry, Ticket, TicketError, parse_entry, short_line
+from client_tui.ticket import Entry, Ticket, TicketError, parse_entry
 from client_tui.till import TillStatus
 from client_tui.widgets.cart_table import CartTable
 from client_tui.widgets.offline_banner import OfflineBanner
@@ -346,8 +346,9 @@ class PosView(Vertical):
             except CALL_ERRORS:
                 return True  # the sale itself will say
             if line.qty > stock:
-                wrong, to_do = short_line(line.name, stock)
-                self.say(f"{wrong[:1].upper()}{wrong[1:]}: {to_do}, then pay.", problem=True)
+                # short, beside the total; the line is under the cursor, so it names none
+                said = f"Only {stock} left: - lowers this line, x removes it."
+                self.say(said if stock > 0 else "Sold out: x removes this line.", problem=True)
                 self.show_ticket(cursor=line.product_id)
                 self.table.focus()
                 return False
