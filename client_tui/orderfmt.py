@@ -47,8 +47,13 @@ def counted(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if abs(count) == 1 else 's'}"
 
 
-def item_count(order: dict[str, Any]) -> str:
-    return counted(sum(line.get("qty", 0) for line in order.get("lines", [])), "item")
+def item_count(order: dict[str, Any], *, refunds: bool = False) -> str:
+    """The units still bought (`2 items`): whoever packs the order sends those; with
+    `refunds`, the refunded ones said apart (`1 item, 1 refunded`)."""
+    lines = order.get("lines", [])
+    refunded = sum(line.get("refunded_qty", 0) for line in lines)
+    kept = counted(sum(line.get("qty", 0) for line in lines) - refunded, "item")
+    return f"{kept}, {refunded} refunded" if refunds and refunded else kept
 
 
 def some_refunded(order: dict[str, Any]) -> bool:

@@ -22,6 +22,7 @@ from client_tui.money import Money
 from client_tui.orderfmt import (
     customer_text,
     headline,
+    item_count,
     payment_method,
     payment_text,
     status_text,
@@ -86,7 +87,8 @@ def deliver_question(shop: Shop, order: dict[str, Any]) -> ConfirmScreen:
         f"Mark order #{order['id']} delivered?",
         f"Order #{order['id']} for {customer_text(order)}{tracking} is marked delivered: "
         "the customer sees it at once. It cannot be undone; a refund is still possible.",
-        f"Order #{order['id']} · {shop.money.format(order['total'])}",
+        f"Order #{order['id']} · {item_count(order, refunds=True)} · "
+        f"{shop.money.format(unrefunded_total(order))}",
         go="Mark delivered",
         back="Not yet",
     )

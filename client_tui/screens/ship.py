@@ -31,7 +31,8 @@ class ShipScreen(ModalScreen[str | None]):
         order = self.order
         with Vertical(id="ship-dialog", classes="dialog") as dialog:
             dialog.border_title = f"Ship order #{order['id']}"
-            yield Label(f"{item_count(order)} for {customer_text(order)}", id="ship-what")
+            what = f"{item_count(order, refunds=True)} for {customer_text(order)}"
+            yield Label(what, id="ship-what")
             with Horizontal(classes="field-row"):
                 yield Label("Tracking ref")
                 yield Input(

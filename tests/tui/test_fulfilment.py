@@ -114,6 +114,8 @@ async def test_ship_with_a_tracking_reference_then_deliver(shop):
         )
         assert question.title_text == f"Mark order #{order['id']} delivered?"
         assert "tracking JNE-0042-ID" in str(question.query_one("#confirm-what").render())
+        amount = str(question.query_one("#confirm-amount", Label).render())
+        assert amount.startswith(f"Order #{order['id']} · 1 item · Rp "), amount
         await pilot.press("escape")  # not yet: nothing sent
         await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen), "backed out")
         assert order["id"] in view.orders

@@ -8,7 +8,7 @@ from rich.console import Console
 from client_tui.cut import Folded, fold, middle_cut
 from client_tui.listing import position, scope
 from client_tui.money import Money
-from client_tui.orderfmt import counted, payment_text, some_refunded
+from client_tui.orderfmt import counted, item_count, payment_text, some_refunded
 from client_tui.stock import stock_text
 
 
@@ -94,3 +94,10 @@ def test_a_payment_reads_as_it_stands() -> None:
     assert payment_text(paid("refunded")) == "Paid by Card, refunded"
     assert payment_text(paid("pending")) == "Card payment being charged"
     assert payment_text({"payment": None}) == ""
+
+
+def test_an_orders_items_are_those_still_bought() -> None:
+    order = {"lines": [{"qty": 2, "refunded_qty": 1}, {"qty": 1, "refunded_qty": 0}]}
+    assert item_count(order) == "2 items"
+    assert item_count(order, refunds=True) == "2 items, 1 refunded"
+    assert item_count({"lines": [{"qty": 1}]}, refunds=True) == "1 item"
