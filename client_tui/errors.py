@@ -104,7 +104,8 @@ def too_many(error: OutOfStock, in_cart: int) -> str:
     if in_cart <= 0 or not available:
         return describe(error)
     if available == in_cart:
-        return f"Your cart holds the last {available} already: there are no more to add."
+        last = "one" if available == 1 else str(available)
+        return f"Your cart holds the last {last} already: there are no more to add."
     if available < in_cart:
         return (
             f"Only {available} left, fewer than the {in_cart} in your cart: lower its "

@@ -379,7 +379,7 @@ SPECS: tuple[OpSpec, ...] = (
     _spec(
         Op.CLERK_REFUND,
         STAFF_ROLES,
-        "refund an order, wholly or some lines; returns the stock",
+        "refund an order, wholly or some lines; returns the stock (restock=false: not on sale)",
         Field("order_id", ID, required=True),
         Field(
             "lines",

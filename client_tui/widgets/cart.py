@@ -189,13 +189,13 @@ class CartView(Vertical):
                 await self.shop.set_qty(product_id, qty)
             ok = True
         except OutOfStock as error:  # the server's cart is as it was
-            held = next((ln["qty"] for ln in self.lines if ln["product_id"] == product_id), 0)
+            line = next((ln for ln in self.lines if ln["product_id"] == product_id), {})
+            held = line.get("qty", 0)
             # a line already at what is left can take no more; else a quantity is set here,
             # and `describe` says to what
             full = held >= error.details.get("available", 0)
-            self.app.notify(
-                too_many(error, held) if full else describe(error), title="Cart", severity="error"
-            )
+            said = too_many(error, held) if full else describe(error)
+            self.app.notify(said, title=line.get("name", "Cart"), severity="error")
         except CALL_ERRORS as error:
             report(self, error, "Cart")
         self.pending.answered(product_id, ok)

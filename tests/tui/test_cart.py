@@ -168,7 +168,8 @@ async def test_one_more_than_there_is_says_the_cart_holds_the_last(shop, custome
         table = await open_cart(pilot)
         await pilot.press("plus")
         told = f"Your cart holds the last {stock} already: there are no more to add."
-        await wait_for(pilot, lambda: notified(app, told), "why not")
+        note = await wait_for(pilot, lambda: notified(app, told), "why not")
+        assert note.title == product_by_sku(shop, "SNK-0004")["name"], "which line it means"
         await wait_for(
             pilot, lambda: str(table.get_cell(str(product_id), "qty")) == str(stock), "put back"
         )

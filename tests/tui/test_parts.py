@@ -156,6 +156,8 @@ def test_a_refusal_for_stock_counts_what_the_cart_holds():
     assert too_many(refused, 3) == "Your cart holds the last 3 already: there are no more to add."
     assert too_many(refused, 1) == "Only 3 left and your cart holds 1: add 2 or fewer."
     assert too_many(refused, 5).startswith("Only 3 left, fewer than the 5 in your cart")
+    one = OutOfStock("x", {"product_id": 7, "requested": 2, "available": 1})
+    assert too_many(one, 1) == "Your cart holds the last one already: there are no more to add."
     sold_out = OutOfStock("x", {"product_id": 7, "requested": 2, "available": 0})
     assert "sold out" in too_many(sold_out, 1)
 
