@@ -98,7 +98,7 @@ class RefundScreen(Dialog[dict[str, Any] | None]):
             text = self.query_one(f"#refund-{line['product_id']}", Input).value.strip() or "0"
             count = int(text) if text.isdigit() else -1
             if not 0 <= count <= remaining(line):
-                return f"{line['name']}: enter 0 to {remaining(line)} units."
+                return f"{line['name']}: enter 0 to {units(remaining(line))}."
             if count:
                 chosen[line["product_id"]] = count
         return chosen
@@ -112,6 +112,7 @@ class RefundScreen(Dialog[dict[str, Any] | None]):
         if isinstance(chosen, str):
             self.query_one("#refund-amount", Label).update(chosen)
             return
+        self.query_one("#refund-problem", Label).display = False  # of numbers since retyped
         money = self.shop.money.format(self.amount(chosen))
         count = sum(chosen.values())
         self.query_one("#refund-amount", Label).update(

@@ -136,7 +136,14 @@ async def test_a_partial_refund_shows_the_amount_then_refunds_those_units(shop):
     app = make_app(shop)
     async with app.run_test(size=(80, 24)) as pilot:
         dialog = await refund_dialog(pilot, shop, order)
-        dialog.query_one(f"#refund-{first['product_id']}", Input).value = "2"
+        units_field = dialog.query_one(f"#refund-{first['product_id']}", Input)
+        units_field.value = "9"  # more than bought
+        await pilot.click("#refund")
+        problem = dialog.query_one("#refund-problem", Label)
+        await wait_for(pilot, lambda: problem.display, "the numbers refused")
+        assert str(problem.render()) == f"{first['name']}: enter 0 to 3 units."
+        units_field.value = "2"
+        await wait_for(pilot, lambda: not problem.display, "the old refusal gone once retyped")
         price = shop_of(app).money.format(2 * first["unit_price"])
         amount = dialog.query_one("#refund-amount", Label)
         await wait_for(pilot, lambda: price in str(amount.render()), "the amount shown")
