@@ -1,6 +1,7 @@
 """The receipt of a point-of-sale order: plain text, 40 columns (a receipt printer's width),
 shown on screen and kept as a file in the data dir (`receipts/receipt-<order id>.txt`, or
-`receipt-<receipt number>.txt` for a sale rung up offline)."""
+`receipt-<receipt number>.txt` for a sale rung up offline; `-2`, `-3` after it when another
+receipt has that name)."""
 
 from __future__ import annotations
 
@@ -55,8 +56,14 @@ def receipt_number(order: dict[str, Any]) -> str:
 
 
 def save_receipt(text: str, number: int | str) -> Path:
-    """Keep the receipt in the data dir under its number; returns where."""
-    path = data_dir() / "receipts" / f"receipt-{number}.txt"
+    """Keep the receipt in the data dir under its number; returns where. Another receipt
+    already there under that number (another shop's order, a database restored) is never
+    overwritten: this one takes the next free name, `receipt-42-2.txt`."""
+    folder = data_dir() / "receipts"
+    path, n = folder / f"receipt-{number}.txt", 1
+    while path.exists() and path.read_text(encoding="utf-8") != text:
+        n += 1
+        path = folder / f"receipt-{number}-{n}.txt"
     write_private(path, text)
     return path
 

@@ -206,3 +206,11 @@ def test_a_receipt_is_saved_in_the_data_dir(home: Path):
     path = save_receipt("the receipt\n", 41)
     assert path == home / "data" / "warung" / "receipts" / "receipt-41.txt"
     assert path.read_text() == "the receipt\n"
+
+
+def test_another_receipt_under_the_same_number_is_kept(home: Path):
+    first = save_receipt("shop A, order 41\n", 41)
+    again = save_receipt("shop A, order 41\n", 41)  # the same receipt: the same file
+    other = save_receipt("shop B, order 41\n", 41)  # another shop's order 41
+    assert first == again and other.name == "receipt-41-2.txt"
+    assert first.read_text() == "shop A, order 41\n" and other.read_text() == "shop B, order 41\n"
