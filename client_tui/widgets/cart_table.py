@@ -2,8 +2,9 @@
 
 Below `COMPACT_BELOW` columns (a phone) the table drops the cell padding, writes amounts
 without the zero cents and leaves only a mark ("✕", "!") for a line stock cannot fill
-(the cart's footer names it in words), so the amounts show whole in 40 columns; names
-then fold onto a second line instead of being cut.
+(the cart's footer names it in words), so the amounts show whole in 40 columns. At every
+width a name longer than its room folds onto a second line instead of being cut, so two
+sizes of one product never read alike.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from client_tui.widgets.fit import FitTable
 from client_tui.widgets.product_table import COMPACT_BELOW
 
 MIN_NAME = 10
-NAME_LINES = 2  # a compact name folds onto at most this many lines
+NAME_LINES = 2  # a name folds onto at most this many lines
 
 
 class CartTable(FitTable):
@@ -55,9 +56,7 @@ class CartTable(FitTable):
 
     def add_line(self, line: dict[str, Any], qty: int, line_total: int, short: str) -> None:
         """One cart line as shown: `qty` and `line_total` may be typed but not yet sent."""
-        name = [line["name"]]
-        if self.compact:
-            name = fold(line["name"], self._name_width(), NAME_LINES)
+        name = fold(line["name"], self._name_width(), NAME_LINES)
         self.add_row(
             Text("\n".join(name), no_wrap=True, overflow="ellipsis"),
             Text(str(qty), justify="right"),
@@ -85,5 +84,5 @@ class CartTable(FitTable):
             self.add_cart_columns()
         before = self._name_width()
         super().fit()
-        if changed or (compact and self._name_width() != before):
+        if changed or self._name_width() != before:
             self.post_message(self.Refit())
