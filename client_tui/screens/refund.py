@@ -13,6 +13,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Checkbox, Footer, Input, Label
 
+from client_tui.cut import Folded
 from client_tui.errors import CALL_ERRORS, describe
 from client_tui.orderfmt import customer_text, payment_method, status_text, units
 from client_tui.retrykey import RetryKey
@@ -52,7 +53,7 @@ class RefundScreen(Dialog[dict[str, Any] | None]):
             with VerticalScroll(id="refund-lines"):
                 for line in self.lines:
                     with Horizontal(classes="refund-line"):
-                        yield Label(line["name"], classes="refund-name")
+                        yield Label(Folded(line["name"]), classes="refund-name")
                         yield Label(
                             f"{remaining(line)} of {line['qty']} x "
                             f"{money.format(line['unit_price'])}",
@@ -75,9 +76,7 @@ class RefundScreen(Dialog[dict[str, Any] | None]):
                     compact=True,
                 ),
             )
-            yield Checkbox(
-                "Back on sale (untick for goods not fit to sell)", True, id="restock", compact=True
-            )
+            yield Checkbox("Back on sale (untick if spoilt)", True, id="restock", compact=True)
             yield Label("", id="refund-amount")
             yield self.problem_line()
             with Horizontal(classes="buttons"):
