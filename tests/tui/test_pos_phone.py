@@ -54,7 +54,15 @@ async def test_a_clerk_on_a_phone_sells_by_taps_and_sees_the_whole_ticket(fresh_
         confirm = question.query_one("#confirm", Button)
         assert confirm.region.height >= TAP_ROWS
         await pilot.click("#confirm")
-        await screen_of(pilot, ReceiptScreen)
+        receipt = await screen_of(pilot, ReceiptScreen)
+        change = receipt.query_one("#change-due")  # the change to give, in view on a phone
+
+        def in_view() -> bool:
+            region = change.region
+            inside = region.right <= app.size.width and region.bottom <= app.size.height
+            return region.width >= 3 and region.height >= 3 and inside
+
+        await wait_for(pilot, in_view, "the change in view")
     [sale] = sales_on_server(fresh_shop)
     assert sale["payment"]["method"] == "cash" and sale["lines"][0]["qty"] == 12
 
