@@ -56,6 +56,20 @@ class FulfilmentView(OrdersView):
             yield Label("", id="waiting")
         yield from super().compose()
 
+    def on_mount(self) -> None:
+        self._say_when_empty()
+
+    def _say_when_empty(self) -> None:
+        """What the empty list says: of the status shown, and how to show another."""
+        if self.status == EVERY:
+            words = "No orders yet."
+        elif self.status == QUEUE:
+            words = "Nothing to ship. v shows the orders of another status."
+        else:
+            name = next(label for label, value in FILTERS if value == self.status)
+            words = f"No orders: {name.lower()}. v shows another status."
+        self.query_one("#orders-empty", Label).update(words)
+
     # -- listing
 
     async def fetch(self, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
@@ -77,6 +91,7 @@ class FulfilmentView(OrdersView):
     def _filter_changed(self, event: Select.Changed) -> None:
         if isinstance(event.value, str) and event.value != self.status:
             self.status = event.value
+            self._say_when_empty()
             self.orders.clear()
             self.table.clear()
             self.action_reload()

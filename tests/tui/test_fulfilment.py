@@ -186,6 +186,8 @@ async def test_the_status_filter_lists_one_status(shop):
         view.query_one("#status").value = "shipped"
         await wait_for(pilot, lambda: view.loaded and order["id"] in view.orders, "shipped")
         assert {o["status"] for o in view.orders.values()} == {"shipped"}
+        empty = view.query_one("#orders-empty", Label)  # what it says when none are shipped
+        assert str(empty.render()) == "No orders: shipped. v shows another status."
         keys = [int(k.value) for k in view.table.rows]
         assert keys == sorted(keys, reverse=True)  # newest first
         checkout_as(shop, username, password, "MIE-0039", 1)  # a paid one: not shown here
