@@ -18,6 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Select
 
 from client_tui.errors import CALL_ERRORS, describe, end_if_signed_out
+from client_tui.screens.confirm import ConfirmScreen
 from client_tui.shop import Shop
 from protocol.errors import BadRequest, Conflict, NotFound
 from protocol.ops import MAX_MONEY
@@ -48,7 +49,7 @@ class ProductFormScreen(ModalScreen[dict[str, Any] | None]):
     product as the shop returned it, or None."""
 
     AUTO_FOCUS = "#form-sku, #form-name"  # the first field: an edit has no SKU field
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Back")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "Back")]
 
     def __init__(self, shop: Shop, product: dict[str, Any] | None = None) -> None:
         super().__init__()
@@ -56,6 +57,7 @@ class ProductFormScreen(ModalScreen[dict[str, Any] | None]):
         self.product = product
         self.busy = False
         self.categories: list[tuple[str, int]] = []  # (path, id), once loaded
+        self.typed_at_start: list[str] = []  # the fields as they opened
 
     @property
     def creating(self) -> bool:
@@ -115,7 +117,11 @@ class ProductFormScreen(ModalScreen[dict[str, Any] | None]):
     def on_mount(self) -> None:
         for problem in self.query(".field-problem"):
             problem.display = False
+        self.typed_at_start = self._typed()
         self._load_categories()
+
+    def _typed(self) -> list[str]:
+        return [field.value for field in self.query(Input)]
 
     @work(exclusive=True, group="form-categories")
     async def _load_categories(self) -> None:
@@ -131,7 +137,19 @@ class ProductFormScreen(ModalScreen[dict[str, Any] | None]):
             select.value = self.product["category_id"]
 
     @on(Button.Pressed, "#form-back")
-    def _back(self) -> None:
+    @work(exclusive=True, group="form-back")
+    async def action_back(self) -> None:
+        """Back, asking first when something was typed: it would be lost."""
+        if self._typed() != self.typed_at_start and not await self.app.push_screen_wait(
+            ConfirmScreen(
+                "Leave without saving?",
+                "What you typed here is not saved and is lost.",
+                "Nothing is sent",
+                go="Leave",
+                back="Keep editing",
+            )
+        ):
+            return
         self.dismiss(None)
 
     @on(Button.Pressed, "#form-save")

@@ -199,3 +199,26 @@ async def test_on_a_phone_the_stock_and_the_state_read_apart(shop):
     finally:
         with shop.client("admin") as admin:
             admin.call("admin.product.restore", product_id=product["id"])
+
+
+async def test_leaving_a_form_with_something_typed_asks_first(shop):
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await products_tab(pilot, shop)
+        dialog = await form(pilot, "n")
+        await pilot.press("escape")  # nothing typed: it just goes
+        await wait_for(pilot, lambda: app.screen is not dialog, "the empty form gone")
+        dialog = await form(pilot, "n")
+        dialog.query_one("#form-name", Input).value = "Kopi Baru"
+        await pilot.press("escape")
+        question = await wait_for(
+            pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen, "the question"
+        )
+        assert question.title_text == "Leave without saving?"
+        await pilot.press("escape")  # keep editing
+        await wait_for(pilot, lambda: app.screen is dialog, "back at the form")
+        assert dialog.query_one("#form-name", Input).value == "Kopi Baru"
+        await pilot.click("#form-back")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "asked again")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen is not dialog, "left")
