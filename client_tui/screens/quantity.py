@@ -1,4 +1,4 @@
-"""Type a cart line's quantity instead of pressing `+`/`-` many times."""
+"""Type a cart's or a ticket's line quantity instead of pressing `+`/`-` many times."""
 
 from __future__ import annotations
 

@@ -37,6 +37,7 @@ from client_tui.orderfmt import counted
 from client_tui.receipt import receipt_number, receipt_text, save_receipt
 from client_tui.screens.pay import PayScreen
 from client_tui.screens.pick import PickProductScreen
+from client_tui.screens.quantity import QuantityScreen
 from client_tui.screens.receipt import ReceiptScreen
 from client_tui.screens.refused import RefusedSalesScreen
 from client_tui.screens.till import TillCloseScreen, TillOpenScreen
@@ -259,13 +260,38 @@ class PosView(Vertical):
             return
         line = self.ticket.line(product_id)
         if line is not None and 1 <= line.qty + delta <= MAX_QTY:
-            try:
-                self.ticket.set_qty(product_id, line.qty + delta)
-            except TicketError as error:
-                self.say(str(error), problem=True)
-                return
-            self.show_ticket()
-            self.say(f"{line.qty} x {line.name}")  # the line as changed
+            self._set_qty(product_id, line.qty + delta)
+
+    @on(DataTable.RowSelected, "#ticket")
+    def _row_selected(self) -> None:
+        """Enter on a line: type its quantity (5 instead of 45 presses of `-`)."""
+        product_id = self._current_id()
+        line = None if product_id is None else self.ticket.line(product_id)
+        try:
+            self.ticket.check_editable()
+        except TicketError as error:
+            self.say(str(error), problem=True)
+            return
+        if line is not None:
+            self.app.push_screen(
+                QuantityScreen(line.name, line.qty), lambda qty: self._typed(line.product_id, qty)
+            )
+
+    def _typed(self, product_id: int, qty: int | None) -> None:
+        if qty == 0:
+            self.action_remove()  # the cursor is still on the line
+        elif qty is not None:
+            self._set_qty(product_id, qty)
+
+    def _set_qty(self, product_id: int, qty: int) -> None:
+        try:
+            self.ticket.set_qty(product_id, qty)
+        except TicketError as error:
+            self.say(str(error), problem=True)
+            return
+        self.show_ticket()
+        line = self.ticket.line(product_id)
+        self.say(f"{qty} x {line.name}" if line else "")  # the line as changed
 
     def action_remove(self) -> None:
         if (product_id := self._current_id()) is not None:

@@ -12,6 +12,7 @@ from textual.widgets import Input, Label, OptionList, TabbedContent
 from client_tui.screens.find_order import FindOrderScreen
 from client_tui.screens.order import OrderScreen
 from client_tui.screens.pick import PickProductScreen
+from client_tui.screens.quantity import QuantityScreen
 from client_tui.screens.refund import RefundScreen
 from client_tui.screens.till import TillOpenScreen
 from client_tui.stock import stock_text
@@ -237,3 +238,22 @@ async def test_f10_opens_an_order_by_its_number_to_refund_it(
         await wait_for(pilot, lambda: not isinstance(app.screen, OrderScreen), "at the till")
         await pilot.press("ctrl+f")  # where a terminal takes F10 for its menu
         await screen_of(pilot, FindOrderScreen)
+
+
+async def test_enter_on_a_ticket_line_types_its_quantity(shop: ServerProcess, clerk: Account):
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *clerk)
+        view = await at_the_till(pilot)
+        await Keys(pilot).scan("50*MIE-0001", lines=1)
+        await pilot.press("tab", "enter")  # to the ticket, then the line's quantity
+        dialog = await screen_of(pilot, QuantityScreen)
+        dialog.query_one("#line-qty", Input).value = "5"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: view.ticket.lines[0].qty == 5, "50 made 5")
+        assert label_text(app, "#pos-message").startswith("5 x ")
+        await pilot.press("enter")
+        dialog = await screen_of(pilot, QuantityScreen)
+        dialog.query_one("#line-qty", Input).value = "0"  # 0 removes the line
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: view.ticket.lines == [], "the line removed")
