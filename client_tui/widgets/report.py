@@ -99,7 +99,6 @@ class ReportView(Vertical):
         self.span: tuple[date, date] = last_days(PRESETS["7 days"])
         self.named = "7 days"
         self.report: dict[str, Any] | None = None
-        self.loading = False
 
     def compose(self) -> ComposeResult:
         yield Label("", id="report-range")
@@ -118,7 +117,7 @@ class ReportView(Vertical):
     def on_show(self) -> None:
         """In front: the figures again, as they are now (a preset's days too, should the day
         have turned), unless a read is on its way."""
-        if self.loading:
+        if any(worker.group == "report" and worker.is_running for worker in self.workers):
             return
         if self.named:
             self.span = last_days(PRESETS[self.named])
@@ -142,14 +141,11 @@ class ReportView(Vertical):
     @work(exclusive=True, group="report")
     async def _load(self, first: date, last: date) -> None:
         args = {"from": first.isoformat(), "to": last.isoformat(), "top": TOP_PRODUCTS}
-        self.loading = True
         try:
             found = await self.shop.client.call(Op.ADMIN_REPORT_SALES, args)
         except CALL_ERRORS as error:
             report(self, error, "Sales report")
             return
-        finally:
-            self.loading = False
         self.report = found
         self._show(found)
 
