@@ -279,7 +279,7 @@ class PosView(Vertical):
 
     def _typed(self, product_id: int, qty: int | None) -> None:
         if qty == 0:
-            self.action_remove()  # the cursor is still on the line
+            self._remove(product_id)
         elif qty is not None:
             self._set_qty(product_id, qty)
 
@@ -295,17 +295,20 @@ class PosView(Vertical):
 
     def action_remove(self) -> None:
         if (product_id := self._current_id()) is not None:
-            line = self.ticket.line(product_id)
-            try:
-                self.ticket.remove(product_id)
-            except TicketError as error:
-                self.say(str(error), problem=True)
-                return
-            self.show_ticket()
-            self.say(f"Removed {line.name}." if line else "")
-            self._watch_ticket()
-            if not self.ticket.lines:
-                self.action_entry()
+            self._remove(product_id)
+
+    def _remove(self, product_id: int) -> None:
+        line = self.ticket.line(product_id)
+        try:
+            self.ticket.remove(product_id)
+        except TicketError as error:
+            self.say(str(error), problem=True)
+            return
+        self.show_ticket()
+        self.say(f"Removed {line.name}." if line else "")
+        self._watch_ticket()
+        if not self.ticket.lines:
+            self.action_entry()
 
     def action_entry(self) -> None:
         self.entry.focus()
