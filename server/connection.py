@@ -10,7 +10,6 @@ transport pauses are `server.push_producer`'s; a reply that would take it past
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +41,7 @@ from server.frame_watch import FrameWatch
 from server.proxy_header import OPENING, begins_proxy_header
 from server.push_producer import PushProducer
 from server.security_events import record_refusal
+from server.socket_tuning import tune_socket
 
 if TYPE_CHECKING:
     from server.dispatch import Identity
@@ -92,26 +92,10 @@ class WarungConnection(PushProducer, Protocol, TimeoutMixin):
             return
         self.conn_id = self.factory.access.opened(self.address)
         self.opened_at = self.factory.clock.seconds()
-        self._tune_socket()
+        tune_socket(self.transport, self.limits.send_buffer_bytes)
         self.tcp.registerProducer(self, True)
         self.registered = True
         self.setTimeout(self.limits.hello_timeout_s)
-
-    def _tune_socket(self) -> None:
-        """No Nagle delay, and a fixed kernel send buffer.
-
-        Nagle's algorithm holds a small write back until the previous one is acknowledged,
-        and the client delays its ACKs (up to 40 ms): a checkout's `order` push followed by
-        its answer waited that long. Each turn's writes still leave as one send
-        (`server.turn_output`). A fixed send buffer (no autotuning up to megabytes) means
-        a client that stops reading fills it soon and its stock values are conflated.
-        """
-        sock = _tcp_socket(self.transport)
-        if sock is None:
-            return
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if self.limits.send_buffer_bytes:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.limits.send_buffer_bytes)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.closing = True
@@ -441,13 +425,3 @@ def _how(reason: Failure) -> str:
 
 def _answering(request: Request) -> str:
     return f"the answer to {request.op} (id {request.id})"
-
-
-def _tcp_socket(transport: Any) -> socket.socket | None:
-    """The TCP socket under the transport; under TLS, the one under the TLS layer."""
-    for layer in (transport, getattr(transport, "transport", None)):
-        handle = getattr(layer, "getHandle", None)
-        sock = handle() if handle is not None else None
-        if isinstance(sock, socket.socket):
-            return sock
-    return None
