@@ -87,3 +87,10 @@ async def open_till(pilot: Pilot[Any], cash: str = "100000", station: str = "kas
     await pilot.press(*cash, "enter")
     await wait_for(pilot, lambda: shop_of(app).till.status == TillStatus.OPEN, "the till open")
     await wait_for(pilot, lambda: not isinstance(app.screen, TillOpenScreen), "the dialog gone")
+
+
+def sales_on_server(server: ServerProcess) -> list[dict[str, Any]]:
+    """The point-of-sale orders the server holds, newest first (one page is enough here)."""
+    with server.client("clerk") as client:
+        orders = client.call("order.list", limit=100)["items"]
+    return [order for order in orders if order["channel"] == "pos"]

@@ -12,8 +12,7 @@ from client_tui.screens.receipt import ReceiptScreen
 from client_tui.screens.till import TillOpenScreen
 from client_tui.till import TillStatus
 from tests.tui.pilot import make_app, product_by_sku, shop_of, sign_in, wait_for
-from tests.tui.pos_pilot import Keys, at_the_till, demo_clerk, screen_of
-from tests.tui.test_till import sales_on_server
+from tests.tui.pos_pilot import Keys, at_the_till, demo_clerk, sales_on_server, screen_of
 
 TAP_ROWS = 3  # about 60 pixels in the page: a finger needs 44
 

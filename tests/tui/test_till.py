@@ -1,7 +1,6 @@
 """Selling at the till against a real server: a whole cash sale by keys (counted), a card
-declined then paid, a lost reply sent again with the sale's key, stock gone at the till,
-and the till opened, closed with a difference, or found open already (at sign-in, with the
-server's expected cash at closing, or when opening).
+declined then paid, a lost reply sent again with the sale's key, stock gone at the till.
+The till's opening and closing: tests/tui/test_till_session.py.
 
 Every test that opens a till runs on a shop of its own (`fresh_shop`): the demo clerk's
 register is the clerk's, on that server, until closed."""
@@ -9,13 +8,11 @@ register is the clerk's, on that server, until closed."""
 from __future__ import annotations
 
 from textual import events
-from textual.widgets import Button, Digits, Input, Label, Static
+from textual.widgets import Digits, Input, Label
 
 from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.pay import PayScreen
 from client_tui.screens.receipt import ReceiptScreen
-from client_tui.screens.till import TillCloseScreen, TillOpenScreen
-from client_tui.till import TillStatus
 from protocol.client import ConnectionLost
 from protocol.errors import Unavailable
 from tests.tui.pilot import (
@@ -33,20 +30,13 @@ from tests.tui.pos_pilot import (
     at_the_till,
     demo_clerk,
     open_till,
+    sales_on_server,
     screen_of,
-    table_text,
     total_digits,
 )
 
 THREE = ("MIE-0001", "MIE-0002", "KOP-0002")
 HOPS = 20  # a key's way from the app to the focused button and back, and the press's: ~10
-
-
-def sales_on_server(server) -> list[dict]:
-    """The point-of-sale orders the server holds, newest first (one page is enough here)."""
-    with server.client("clerk") as client:
-        orders = client.call("order.list", limit=100)["items"]
-    return [order for order in orders if order["channel"] == "pos"]
 
 
 async def test_a_cash_sale_of_three_items_by_keys(fresh_shop, home):
@@ -284,148 +274,6 @@ async def test_a_line_short_only_as_last_heard_is_asked_of_the_shop_and_sold(fre
         shop_of(app).book.lower(product_id, 10_000)  # a stale figure: none left, as heard
         await pilot.press("f5")
         await screen_of(pilot, PayScreen)  # the shop, asked, has them: on to paying
-
-
-async def test_closing_the_till_asks_first_then_shows_the_difference(fresh_shop):
-    app = make_app(fresh_shop)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await sign_in(pilot, *demo_clerk(fresh_shop))
-        view = await at_the_till(pilot)
-        await open_till(pilot, "100000")
-        await Keys(pilot).scan("MIE-0005", 1)
-        price = view.ticket.total
-        await pilot.press("f5", "enter", "enter")
-        await screen_of(pilot, ReceiptScreen)
-        await pilot.press("enter")
-        expected = 10000000 + price
-        money = shop_of(app).money
-
-        await pilot.press("f8")
-        dialog = await screen_of(pilot, TillCloseScreen)
-        await wait_for(pilot, lambda: dialog.running is not None, "the server's figures")
-        await pilot.press(*"99000")  # Rp 99.000 counted
-        counted = 9900000
-        facts = table_text(dialog.query_one("#till-facts", Static))
-        assert money.format(expected) in facts and money.format(counted - expected) in facts
-        await pilot.press("enter")
-        question = await screen_of(pilot, ConfirmScreen)
-        assert str(question.query_one("#confirm-amount", Label).render()) == (
-            f"Counted {money.format(counted)} · expected {money.format(expected)}"
-        )
-        await pilot.press("escape")  # backs out: nothing sent, the till stays open
-        await wait_for(pilot, lambda: app.screen is dialog, "back at the count")
-        assert shop_of(app).till.status == TillStatus.OPEN
-        await pilot.press("enter")
-        await screen_of(pilot, ConfirmScreen)
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: dialog.closed is not None, "the till closed")
-        closed = dialog.closed
-        assert (closed["expected_cash"], closed["counted_cash"]) == (expected, counted)
-        assert closed["difference"] == counted - expected < 0
-        shown = dialog.query_one("#till-difference", Digits).value
-        assert shown == money.format(counted - expected, symbol=False)
-        assert "missing from the drawer" in label_text(app, "#till-difference-label")
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: view.entry.has_focus, "back at the till")
-        assert "Till closed" in label_text(app, "#till-line")
-        await Keys(pilot).scan("MIE-0005", 1)
-        await pilot.press("f5")  # selling again needs a till opened again
-        await screen_of(pilot, TillOpenScreen)
-
-
-async def test_the_till_dialogs_open_and_close_by_their_buttons(fresh_shop):
-    app = make_app(fresh_shop)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await sign_in(pilot, *demo_clerk(fresh_shop))
-        view = await at_the_till(pilot)
-        await pilot.press("f8")
-        opening = await screen_of(pilot, TillOpenScreen)
-        assert str(opening.query_one("#till-go", Button).label) == "Open till"
-        await pilot.click("#till-back")
-        await wait_for(pilot, lambda: view.entry.has_focus, "back at the till, still closed")
-        assert shop_of(app).till.status == TillStatus.CLOSED
-
-        await pilot.press("f8")
-        await screen_of(pilot, TillOpenScreen)
-        await pilot.press(*"100000")
-        await pilot.click("#till-go")
-        await wait_for(pilot, lambda: shop_of(app).till.status == TillStatus.OPEN, "the till open")
-
-        await pilot.press("f8")
-        closing = await screen_of(pilot, TillCloseScreen)
-        await wait_for(pilot, lambda: closing.running is not None, "the server's figures")
-        assert not closing.query_one("#till-difference-label").display
-        await pilot.press(*"100000")
-        await pilot.click("#till-go")
-        question = await screen_of(pilot, ConfirmScreen)
-        assert "Rp 100.000,00 counted" in str(question.query_one("#confirm-what", Static).render())
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: closing.closed is not None, "the till closed")
-        assert not closing.query_one(".buttons").display
-        assert "the drawer balances" in label_text(app, "#till-difference-label")
-
-
-async def test_a_till_opened_elsewhere_shows_at_once_and_its_close_expects_a_refund_there(
-    fresh_shop,
-):
-    product = product_by_sku(fresh_shop, "MIE-0006")
-    with fresh_shop.client("clerk") as other_station:
-        other_station.call("clerk.register.open", station="kasir-2", opening_cash=5000000)
-        sold = other_station.call(
-            "clerk.sale",
-            lines=[{"product_id": product["id"], "qty": 2}],
-            payment={"method": "cash"},
-            idempotency_key="elsewhere-1",
-        )
-        other_station.call(
-            "clerk.refund",
-            order_id=sold["id"],
-            lines=[{"product_id": product["id"], "qty": 1}],
-            reason="returned",
-        )
-    expected = 5000000 + 2 * product["price"] - product["price"]
-    app = make_app(fresh_shop)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await sign_in(pilot, *demo_clerk(fresh_shop))
-        await at_the_till(pilot)
-        money = shop_of(app).money
-        assert label_text(app, "#till-line") == (
-            f"Till kasir-2 open · opened with {money.format(5000000)} · F8 closes it"
-        )
-        await pilot.press("f8")
-        dialog = await screen_of(pilot, TillCloseScreen)
-        await wait_for(pilot, lambda: dialog.running is not None, "the server's figures")
-        facts = " ".join(table_text(dialog.query_one("#till-facts", Static)).split())
-        assert f"Expected cash {money.format(expected)}" in facts
-        assert f"Cash sales 1 · {money.format(2 * product['price'])}" in facts, facts
-        assert f"Cash refunds {money.format(-product['price'])}" in facts, facts
-        assert "Card refunds" not in facts
-        await pilot.press(*"50000", "enter")
-        question = await screen_of(pilot, ConfirmScreen)
-        assert str(question.query_one("#confirm-amount", Label).render()) == (
-            f"Counted {money.format(5000000)} · expected {money.format(expected)}"
-        )
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: dialog.closed is not None, "the till closed")
-    assert dialog.closed["station"] == "kasir-2"
-    assert dialog.closed["expected_cash"] == expected, "the figure shown was the server's"
-
-
-async def test_a_till_opened_elsewhere_after_sign_in_is_taken_over_when_opening(fresh_shop):
-    app = make_app(fresh_shop)
-    async with app.run_test(size=(80, 24)) as pilot:
-        await sign_in(pilot, *demo_clerk(fresh_shop))
-        await at_the_till(pilot)
-        assert shop_of(app).till.status == TillStatus.CLOSED, "none open at sign-in"
-        with fresh_shop.client("clerk") as other_station:
-            other_station.call("clerk.register.open", station="kasir-2", opening_cash=5000000)
-        await open_till(pilot, "100000", station="kasir-1")  # answered: open already
-        assert "Till kasir-2 open" in label_text(app, "#till-line"), "read from the server"
-        await Keys(pilot).scan("MIE-0006", 1)
-        await pilot.press("f5", "enter", "enter")  # sold on the till open already
-        await screen_of(pilot, ReceiptScreen)
-    [sale] = sales_on_server(fresh_shop)
-    assert sale["status"] == "completed"
 
 
 async def test_an_enter_typed_before_the_question_showed_does_not_answer_it(fresh_shop):
