@@ -1,5 +1,6 @@
 """Fixtures for in-process service tests (see `inline_db`): a migrated SQLite file holding
-a minimal shop, the inline executor over it, a `Clock`, an event hub."""
+a minimal shop, the inline executor over it, a `Clock`, an event hub, a payment gateway on
+the clock and the refund service over them."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from twisted.internet.task import Clock
 from db.connect import connect, disconnect
 from db.migrations import migrate
 from server.events import EventHub
+from server.services.refund import RefundService
 from tests.services.inline_db import InlineDatabase, Shop, minimal_shop
+from tests.services.shopping import Gateway
 
 
 @pytest.fixture
@@ -44,3 +47,13 @@ def hub() -> EventHub:
     """Stock pushed at once on each publish, not coalesced until the next reactor turn:
     these tests look at what each op sent (tests/server/test_events.py tests coalescing)."""
     return EventHub(lambda flush: flush())
+
+
+@pytest.fixture
+def gateway(clock: Clock) -> Gateway:
+    return Gateway(clock)
+
+
+@pytest.fixture
+def refunds(dbx: InlineDatabase, hub: EventHub, clock: Clock, gateway: Gateway) -> RefundService:
+    return RefundService(dbx, hub, gateway, clock)

@@ -1,6 +1,7 @@
 """`clerk.refund` step by step on a Clock: partial then whole, what is refused and leaves
 everything as it was, the provider paid back once after the commit, repeats under a key,
-and a cash refund that belongs to the refunding clerk's open register."""
+and (test_refund_register.py) a cash refund that belongs to the refunding clerk's open
+register."""
 
 from __future__ import annotations
 
@@ -9,20 +10,16 @@ from typing import Any
 
 import peewee as pw
 import pytest
-from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 
-from db.conservation import check_conservation
-from db.money import check_money
 from protocol.errors import ErrorCode
 from server import sql
-from server.dispatch import Identity
 from server.events import EventHub
 from server.payments import PAYMENT_TIMEOUT_S
 from server.services.orders import OrderService
 from server.services.refund import RefundService
-from server.services.stock import move_stock
 from tests.services.inline_db import InlineDatabase, Shop, ask, error, result
+from tests.services.refunding import Order, books_balance, refund, refund_rows, refunded
 from tests.services.shopping import (
     PAY_S,
     BrokenGateway,
@@ -36,22 +33,10 @@ from tests.services.shopping import (
     watch,
 )
 
-Order = dict[str, Any]
-
-
-@pytest.fixture
-def gateway(clock: Clock) -> Gateway:
-    return Gateway(clock)
-
 
 @pytest.fixture
 def orders(dbx: InlineDatabase, hub: EventHub, clock: Clock, gateway: Gateway) -> OrderService:
     return order_service(dbx, hub, clock, gateway)
-
-
-@pytest.fixture
-def refunds(dbx: InlineDatabase, hub: EventHub, clock: Clock, gateway: Gateway) -> RefundService:
-    return RefundService(dbx, hub, gateway, clock)
 
 
 @pytest.fixture
@@ -61,24 +46,6 @@ def order(mini_shop: Shop, dbx: InlineDatabase, clock: Clock, orders: OrderServi
     paying = checkout(orders, mini_shop.ani)
     clock.advance(PAY_S)
     return result(paying)
-
-
-def refund(refunds: RefundService, who: Identity, order_id: int, **args: Any) -> Deferred[Order]:
-    return ask(refunds.refund, who, "clerk.refund", order_id=order_id, reason="rusak", **args)
-
-
-def refunded(order: Order) -> dict[int, int]:
-    return {line["product_id"]: line["refunded_qty"] for line in order["lines"]}
-
-
-def refund_rows(db: pw.Database) -> list[tuple[Any, ...]]:
-    return sql.rows(
-        db, "SELECT order_id, user_id, register_id, method, amount, reference FROM refunds"
-    )
-
-
-def books_balance(db: pw.Database) -> None:
-    assert check_conservation(db) == [] and check_money(db) == []
 
 
 def test_a_partial_refund_then_the_rest(
@@ -424,74 +391,4 @@ def test_a_keyed_refund_the_provider_failed_replays_unavailable_not_success(
     assert len(refund_rows(db)) == 1 and stock(mini_shop.kopi) == 5, "applied once"
     assert len(broken.refunds) == 1, "the provider is not asked again"
     assert sql.one(db, "SELECT count(*) FROM audit_log WHERE action = 'clerk.refund'") == (1,)
-    books_balance(db)
-
-
-# -- cash, and the register it comes out of
-
-
-def open_register(db: pw.Database, clerk: Identity, opening_cash: int) -> int:
-    return sql.insert(
-        db,
-        "INSERT INTO registers (station, clerk_id, opening_cash) VALUES ('kasir-1', ?, ?) "
-        "RETURNING id",
-        (clerk.user_id, opening_cash),
-    )
-
-
-def cash_sale(db: pw.Database, clerk: Identity, register_id: int, product_id: int, qty: int) -> int:
-    """A completed point-of-sale order paid in cash, as `clerk.sale` leaves one."""
-    now = sql.now()
-    with db.atomic():
-        ((sku, name, price),) = sql.rows(
-            db, "SELECT sku, name, price FROM products WHERE id = ?", (product_id,)
-        )
-        order_id = sql.insert(
-            db,
-            "INSERT INTO orders (clerk_id, register_id, status, channel, total, currency, "
-            "created_at, updated_at) VALUES (?, ?, 'completed', 'pos', ?, 'IDR', ?, ?) "
-            "RETURNING id",
-            (clerk.user_id, register_id, price * qty, now, now),
-        )
-        move_stock(db, product_id, -qty, "sale", order_id=order_id, user_id=clerk.user_id, now=now)
-        sql.execute(
-            db,
-            "INSERT INTO order_lines (order_id, product_id, sku, name, qty, unit_price, "
-            "line_total) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (order_id, product_id, sku, name, qty, price, price * qty),
-        )
-        sql.execute(
-            db,
-            "INSERT INTO payments (order_id, provider, method, amount, status, created_at, "
-            "updated_at) VALUES (?, 'cash', 'cash', ?, 'captured', ?, ?)",
-            (order_id, price * qty, now, now),
-        )
-    return order_id
-
-
-def test_a_cash_refund_comes_out_of_the_refunding_clerks_open_register(
-    mini_shop: Shop, db: pw.Database, gateway: Gateway, refunds: RefundService
-) -> None:
-    till = open_register(db, mini_shop.clerk, 100_000)
-    sold = cash_sale(db, mini_shop.clerk, till, mini_shop.kopi, 2)
-
-    answer = result(
-        refund(refunds, mini_shop.clerk, sold, lines=[{"product_id": mini_shop.kopi, "qty": 1}])
-    )
-
-    assert answer["refund"] == {"id": 1, "amount": 17500, "method": "cash", "register_id": till}
-    assert answer["status"] == "completed" and stock(mini_shop.kopi) == 4
-    assert gateway.refunds == [], "cash comes from the drawer, not the provider"
-    assert refund_rows(db) == [(sold, mini_shop.clerk.user_id, till, "cash", 17500, None)]
-    drawer = sql.one(
-        db,
-        "SELECT opening_cash + (SELECT SUM(total) FROM orders WHERE register_id = ?) "
-        "- (SELECT SUM(amount) FROM refunds WHERE register_id = ? AND method = 'cash') "
-        "FROM registers WHERE id = ?",
-        (till, till, till),
-    )
-    assert drawer == (100_000 + 35000 - 17500,)
-
-    whole = result(refund(refunds, mini_shop.clerk, sold))
-    assert whole["status"] == "refunded" and whole["payment"]["status"] == "refunded"
     books_balance(db)
