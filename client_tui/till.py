@@ -35,3 +35,22 @@ class Till:
     def closed(self) -> None:
         self.status = TillStatus.CLOSED
         self.opening_cash = None
+
+
+NEEDS_PROVIDER = (
+    "Card and e-wallet need the payment provider, which the till cannot reach while the "
+    "shop is offline: take cash (F5), or wait for the link."
+)
+
+
+def offline_refusal(method: str, status: TillStatus) -> str | None:
+    """Why the till cannot sell offline paid by `method` (cash only, on a till known to be
+    open), or None when it can."""
+    if method != "cash":
+        return NEEDS_PROVIDER
+    if status != TillStatus.OPEN:
+        return (
+            "Offline, selling needs the till that was open when the link was lost: "
+            "F8 opens one once the shop answers."
+        )
+    return None

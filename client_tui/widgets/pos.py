@@ -44,9 +44,10 @@ from client_tui.screens.till import TillCloseScreen, TillOpenScreen
 from client_tui.shop import Shop
 from client_tui.stock import Level, shortfall
 from client_tui.ticket import Entry, Ticket, TicketError, parse_entry
-from client_tui.till import TillStatus
+from client_tui.till import TillStatus, offline_refusal
 from client_tui.widgets.cart_table import CartTable
 from client_tui.widgets.offline_banner import OfflineBanner
+from client_tui.widgets.product_finder import ProductFinder
 from client_tui.widgets.product_suggester import ProductSuggester
 from client_tui.widgets.ticket_table import TicketTable
 from protocol.rules import MAX_QTY
@@ -58,11 +59,6 @@ PHONE_BUTTONS = (
     ("pos-ewallet", "E-wallet", "pay('ewallet')"),
     ("pos-till", "Till", "till"),
 )
-NEEDS_PROVIDER = (
-    "Card and e-wallet need the payment provider, which the till cannot reach while the "
-    "shop is offline: take cash (F5), or wait for the link."
-)
-MAX_SKU = 64
 
 
 class PosView(Vertical):
@@ -85,6 +81,7 @@ class PosView(Vertical):
         self.shop = shop
         self.ticket = Ticket()
         self._lookups = asyncio.Lock()  # entries go on the ticket in the order typed
+        self.finder = ProductFinder(shop, self.say, self._pick)
         self._busy = False  # a dialog of the till or of paying is up (or on its way)
 
     def compose(self) -> ComposeResult:
@@ -144,12 +141,12 @@ class PosView(Vertical):
     async def _look_up(self, entry: Entry) -> None:
         async with self._lookups:
             try:
-                product = await self._find(entry.text)
+                product = await self.finder.find(entry.text)
             except LINK_ERRORS as error:
                 if self.shop.offline is None:
                     self.say(f"{entry.text}: {describe(error)}", problem=True)
                     return
-                product = self._find_known(entry.text)
+                product = self.finder.find_known(entry.text)
             except CALL_ERRORS as error:
                 self.say(f"{entry.text}: {describe(error)}", problem=True)
                 end_if_signed_out(self, error)
@@ -157,38 +154,8 @@ class PosView(Vertical):
             if product is not None:
                 self.add(product, entry.qty)
 
-    async def _find(self, text: str) -> dict[str, Any] | None:
-        """The product `text` names: its SKU, its whole name, or the one search result;
-        several results: the clerk picks one (None if they back out). Offline: among the
-        products last seen at this till."""
-        if not self.shop.online and self.shop.offline is not None:
-            return self._find_known(text)
-        if len(text) <= MAX_SKU and (product := await self.shop.product_by_sku(text)):
-            return product
-        items, _ = await self.shop.products(query=text)
-        named = [p for p in items if p["name"].casefold() == text.casefold()]
-        if len(named) == 1 or len(items) == 1:
-            return (named or items)[0]
-        if not items:
-            self.say(f"No product has the SKU or name {text!r}.", problem=True)
-            return None
+    async def _pick(self, text: str, items: list[dict[str, Any]]) -> dict[str, Any] | None:
         return await self.app.push_screen_wait(PickProductScreen(self.shop, text, items))
-
-    def _find_known(self, text: str) -> dict[str, Any] | None:
-        """The product last seen at this till with this SKU, or the one whose name has
-        `text`; the clerk is told when there is none, or several."""
-        items = self.shop.known_products(text)
-        named = [p for p in items if p["name"].casefold() == text.casefold()]
-        if len(named) == 1 or len(items) == 1:
-            return (named or items)[0]
-        if not items:
-            self.say(
-                f"Offline: no product this till has seen has the SKU or name {text!r}.",
-                problem=True,
-            )
-        else:
-            self.say(f"Offline: {len(items)} products fit {text!r}: type the SKU.", problem=True)
-        return None
 
     def add(self, product: dict[str, Any], qty: int) -> None:
         try:
@@ -331,7 +298,8 @@ class PosView(Vertical):
         async with self._lookups:  # what was typed before the key is on the ticket
             pass
         if not self.shop.online and self.shop.offline is not None:
-            if not self._can_sell_offline(method):
+            if (refusal := offline_refusal(method, self.shop.till.status)) is not None:
+                self.say(refusal, problem=True)
                 return
         elif not self.shop.online and self.shop.offline_off:
             self.say(f"Offline: {self.shop.offline_off}.", problem=True)
@@ -381,20 +349,6 @@ class PosView(Vertical):
                 self.show_ticket(cursor=line.product_id)
                 self.table.focus()
                 return False
-        return True
-
-    def _can_sell_offline(self, method: str) -> bool:
-        """Offline: cash only, on a till known to be open; else the clerk is told why."""
-        if method != "cash":
-            self.say(NEEDS_PROVIDER, problem=True)
-            return False
-        if self.shop.till.status != TillStatus.OPEN:
-            self.say(
-                "Offline, selling needs the till that was open when the link was lost: "
-                "F8 opens one once the shop answers.",
-                problem=True,
-            )
-            return False
         return True
 
     async def _show_receipt(self, order: dict[str, Any]) -> None:
