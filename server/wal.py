@@ -13,7 +13,14 @@ meanwhile, so the one process that writes runs it, between two batches, where it
 with nobody; readers that start during the wait read the database file and do not delay
 it. It is run when the WAL passes `limit_bytes` and when writes have gone idle, and waits
 for readers at most `wait_ms`: a reader holding an old snapshot longer (a backup) makes it
-give up and try again `retry_s` later instead of stalling the writes queued behind it.
+give up instead of stalling the writes queued behind it.
+
+A checkpoint that gives up tries again `first_retry_s` later, then twice as late each time,
+up to `retry_s`. It also gives up when the server's PASSIVE checkpoint holds the checkpoint
+lock, and then SQLite fails at once, without waiting. That one runs every second, so a
+retry a second later could meet it again, while the writes went on at tens of MB a second
+(a WAL of 120 MB where 32 were meant, seen in `tests/e2e/test_writer.py`). A backup that
+holds its snapshot for minutes still costs the writes one wait of `wait_ms` a `retry_s`.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import peewee as pw
 
 LIMIT_BYTES = 32 << 20
 IDLE_S = 1.0
+FIRST_RETRY_S = 0.05
 RETRY_S = 1.0
 WAIT_MS = 200
 
@@ -37,19 +45,23 @@ class WalKeeper:
         self,
         db: pw.Database,
         limit_bytes: int = LIMIT_BYTES,
+        first_retry_s: float = FIRST_RETRY_S,
         retry_s: float = RETRY_S,
         wait_ms: int = WAIT_MS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.db = db
         self.limit_bytes = limit_bytes
+        self.first_retry_s = first_retry_s
         self.retry_s = retry_s
         self.wait_ms = wait_ms
         self.clock = clock
         self.truncations = 0
+        self.gave_up = 0
         self._wal_path = _wal_path(db)
         self._written = False
         self._next_try = 0.0
+        self._retry_in = first_retry_s
 
     def committed(self) -> None:
         """After a commit: truncate if the WAL has passed the limit."""
@@ -81,8 +93,11 @@ class WalKeeper:
         finally:
             self.db.execute_sql(f"PRAGMA busy_timeout = {int(timeout)}")
         if busy:
-            self._next_try = self.clock() + self.retry_s
+            self._next_try = self.clock() + self._retry_in
+            self._retry_in = min(2 * self._retry_in, self.retry_s)
+            self.gave_up += 1
             return False
+        self._retry_in = self.first_retry_s
         self._written = False
         self.truncations += 1
         return True

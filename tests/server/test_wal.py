@@ -62,27 +62,51 @@ def test_idle_writes_are_truncated_and_an_idle_writer_waits_for_ever(db: pw.Data
     assert keeper.idle_timeout() is None
 
 
-def test_a_reader_on_an_old_snapshot_makes_it_give_up_then_retry_later(
+def hold_snapshot(tmp_path: Path) -> pw.Database:
+    """A reader that holds its snapshot of the WAL until it commits."""
+    reader = open_db(tmp_path / "w.db")
+    reader.execute_sql("BEGIN")
+    reader.execute_sql("SELECT count(*) FROM notes").fetchone()
+    return reader
+
+
+def tries_while_writing(keeper: WalKeeper, clock: Clock, until: float) -> list[float]:
+    """Commit every 1/8 s until `until`: when a truncation was tried and given up."""
+    tries = []
+    while clock.now < until:
+        clock.now += 0.125
+        gave_up = keeper.gave_up
+        write(keeper.db, rows=10)
+        keeper.committed()
+        if keeper.gave_up > gave_up:
+            tries.append(clock.now)
+    return tries
+
+
+def test_a_reader_on_an_old_snapshot_makes_it_give_up_and_retry_later_each_time(
     db: pw.Database, tmp_path: Path
 ) -> None:
     clock = Clock()
-    keeper = WalKeeper(db, limit_bytes=1, retry_s=1.0, wait_ms=10, clock=clock)
+    keeper = WalKeeper(db, limit_bytes=1, first_retry_s=0.25, retry_s=1.0, wait_ms=10, clock=clock)
     write(db)
-    reader = open_db(tmp_path / "w.db")
-    reader.execute_sql("BEGIN")
-    reader.execute_sql("SELECT count(*) FROM notes").fetchone()  # holds this snapshot
+    reader = hold_snapshot(tmp_path)
     write(db)
     try:
         assert keeper.truncate() is False
         stuck = keeper.wal_bytes()
         assert stuck > 0
+        assert tries_while_writing(keeper, clock, until=2.5) == [0.25, 0.75, 1.75]
     finally:
         reader.execute_sql("COMMIT")
-    write(db)
-    keeper.committed()  # over the limit, but the retry is not due yet
-    assert keeper.wal_bytes() >= stuck and keeper.truncations == 0
-    clock.now += 1.0
-    keeper.committed()
-    assert keeper.wal_bytes() == 0 and keeper.truncations == 1
+    assert keeper.wal_bytes() > stuck and keeper.truncations == 0
+    assert tries_while_writing(keeper, clock, until=2.75) == []  # the retry due at 2.75 ...
+    assert keeper.wal_bytes() == 0 and keeper.truncations == 1  # ... cut it
     # the busy timeout the writer's own statements rely on is back
     assert db.execute_sql("PRAGMA busy_timeout").fetchone()[0] == 4321
+    # and the next reader that holds on is retried soon again
+    reader = hold_snapshot(tmp_path)
+    write(db)
+    try:
+        assert tries_while_writing(keeper, clock, until=3.5) == [2.875, 3.125]
+    finally:
+        reader.execute_sql("COMMIT")
