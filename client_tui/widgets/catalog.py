@@ -246,6 +246,7 @@ class CatalogView(Vertical):
                 self.product_read_again(product)
         if gone:
             self._show_empty()
+            self._show_scope()
             await self._watch_rows()
 
     def product_read_again(self, product: dict[str, Any]) -> None:

@@ -119,8 +119,11 @@ class ProductTable(PagedTable):
             self.add_rows_again(keep)
 
     def remove_product(self, product_id: int) -> None:
+        """The product's row goes, and the listing counts one product fewer."""
         if self.products.pop(product_id, None) is None:
             return
+        if self.total is not None:
+            self.total -= 1
         if (timer := self._flashing.pop(product_id, None)) is not None:
             timer.stop()
         self.remove_row(str(product_id))

@@ -167,6 +167,27 @@ async def test_a_product_archived_elsewhere_leaves_a_customers_open_catalog(shop
                 admin.call("admin.product.restore", product_id=product["id"])
 
 
+async def test_a_customers_count_of_products_loses_the_one_archived(shop, customer):
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *customer)
+        table = await search(pilot, "")
+        await wait_for(pilot, lambda: table.total is not None, "the count")
+        counted = table.total
+        assert f"of {counted} products" in label_text(app, "#scope")
+        first = next(iter(table.products))
+        with shop.client("admin") as admin:
+            admin.call("admin.product.archive", product_id=first)
+        try:
+            await wait_for(pilot, lambda: first not in table.products, "the row gone")
+            await wait_for(
+                pilot, lambda: f"of {counted - 1} products" in label_text(app, "#scope"), "count"
+            )
+        finally:
+            with shop.client("admin") as admin:
+                admin.call("admin.product.restore", product_id=first)
+
+
 async def test_down_from_the_search_goes_to_this_tabs_list(shop):
     """Inventory and Products each hold a table `#products`: Down from the Products search
     reaches the Products list, and the Products tab stays."""
