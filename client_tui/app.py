@@ -79,7 +79,8 @@ class WarungApp(App[None]):
     NOTIFICATION_TIMEOUT = 4.0  # seconds (Textual: 5)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("f1", "help", "Help", show=False),
+        # The footer shows the first of the two: F1 where a field takes "?" as a character.
+        Binding("f1", "help", "Help"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
         Binding("q", "ask_quit", "Quit", show=False),
         # checked before the home screens' own F-keys, it acts only when a dialog is open

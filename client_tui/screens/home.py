@@ -15,7 +15,7 @@ from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Input, TabbedContent, TabPane
+from textual.widgets import Input, TabbedContent, TabPane
 
 from client_tui.screens.account import AccountScreen
 from client_tui.screens.find_order import FindOrderScreen
@@ -27,6 +27,7 @@ from client_tui.widgets.badge import TabBadge
 from client_tui.widgets.cart import CartView
 from client_tui.widgets.catalog import CatalogView
 from client_tui.widgets.fulfilment import FulfilmentView
+from client_tui.widgets.home_footer import HomeFooter
 from client_tui.widgets.inventory import InventoryView
 from client_tui.widgets.orders import OrdersView
 from client_tui.widgets.people import PeopleView
@@ -62,11 +63,11 @@ class HomeScreen(Screen[None]):
             for pane_id, title, key, view in self.TABS:
                 with TabPane(f"{title} {key.upper()}", id=pane_id):
                     yield view(self.shop)
-        yield Footer()
+        yield HomeFooter()
 
     def on_resize(self) -> None:
-        """Below 100 columns the footer's keys stand closer, so a till's nine fit in 80."""
-        self.query_one(Footer).compact = self.size.width < COMPACT_FOOTER_BELOW
+        """Below 100 columns the footer's keys stand closer, and only the tab's own and Help."""
+        self.query_one(HomeFooter).compact = self.size.width < COMPACT_FOOTER_BELOW
 
     def on_tab_badge(self, message: TabBadge) -> None:
         """A view's news, after its tab's title: `Fulfilment F4 · 3`."""

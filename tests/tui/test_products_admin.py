@@ -172,8 +172,7 @@ async def test_a_customers_count_of_products_loses_the_one_archived(shop, custom
     async with app.run_test(size=(80, 24)) as pilot:
         await sign_in(pilot, *customer)
         table = await search(pilot, "")
-        await wait_for(pilot, lambda: table.total is not None, "the count")
-        counted = table.total
+        counted = await wait_for(pilot, lambda: table.total, "the count")
         assert f"of {counted} products" in label_text(app, "#scope")
         first = next(iter(table.products))
         with shop.client("admin") as admin:
