@@ -28,7 +28,7 @@ class Money:
     def format(self, amount: int, *, symbol: bool = True, whole: bool = False) -> str:
         """`symbol` False: the number alone (for the large digits, which have no letters);
         `whole`: no zero minor units ("Rp 15.000", where room is short)."""
-        mark, group, decimal = CONVENTIONS.get(self.currency, (f"{self.currency} ", ",", "."))
+        mark, group, decimal = self._conventions()
         sign = "-" if amount < 0 else ""
         units, fraction = divmod(abs(amount), 10**self.exponent)
         digits = f"{units:,}".replace(",", group)
@@ -45,13 +45,32 @@ class Money:
         )
 
     def parse(self, text: str) -> int:
-        """An amount typed in whole units (`50000`, `17500,50`) in minor units, without
-        floats. No grouping: `50.000` is 50 with three decimals, which is refused."""
-        match = _AMOUNT.fullmatch(text.strip())
+        """An amount typed in whole units (`50000`, `17500,50`, or grouped as the shop shows
+        it: `Rp 50.000`, `1.250.000,50`) in minor units, without floats. Either `.` or `,`
+        may mark the fraction, so an amount that has more digits after it than the currency
+        has (`50.000` where thousands are not grouped with `.`) is refused, never read as 50."""
+        mark, group, decimal = self._conventions()
+        typed = text.strip().removeprefix(mark.strip()).strip()
+        grouped = re.fullmatch(
+            rf"\d{{1,3}}(?:{re.escape(group)}\d{{3}})+(?:{re.escape(decimal)}\d*)?", typed
+        )
+        if grouped:
+            typed = typed.replace(group, "")
+        match = _AMOUNT.fullmatch(typed)
         if match is None:
-            raise ValueError("Type the amount in digits, e.g. 50000.")
+            raise ValueError(f"Type the amount in digits, e.g. {self._example()}.")
         whole, fraction = match[1], match[2] or ""
         if len(fraction) > self.exponent:
             places = f"{self.exponent} digits" if self.exponent else "no digits"
-            raise ValueError(f"An amount has {places} after the decimal separator.")
+            raise ValueError(
+                f"An amount has {places} after the decimal separator: type e.g. {self._example()}."
+            )
         return int(whole) * 10**self.exponent + int(fraction.ljust(self.exponent, "0") or 0)
+
+    def _conventions(self) -> tuple[str, str, str]:
+        return CONVENTIONS.get(self.currency, (f"{self.currency} ", ",", "."))
+
+    def _example(self) -> str:
+        """An amount as it may be typed: `18500 or 18.500`."""
+        grouped = self.format(18500 * 10**self.exponent, symbol=False, whole=True)
+        return f"18500 or {grouped}"

@@ -68,18 +68,20 @@ class PersonDialog(ModalScreen[dict[str, Any] | None]):
         return Label("", id=f"person-{field}-problem", classes="person-problem")
 
     def show_problem(self, field: str, text: str) -> None:
+        """`text` under `field`, which takes the focus to be typed again ("other": the last
+        line)."""
         for name in (*self.FIELDS, "other"):
             line = self.query_one(f"#person-{name}-problem", Label)
             line.display = name == field
             if name == field:
                 line.update(text)
+        if field in self.FIELDS:
+            self.query_one(f"#person-{field}").focus()
 
     def refused(self, error: BaseException) -> None:
         """The server's refusal next to the field it names, or on the last line."""
         field = error.details.get("field") if isinstance(error, WarungError) else None
         self.show_problem(field if field in self.FIELDS else "other", describe(error))
-        if field in self.FIELDS:
-            self.query_one(f"#person-{field}").focus()
         end_if_signed_out(self, error)
 
     @on(Button.Pressed, "#person-back")

@@ -216,9 +216,12 @@ class ProductFormScreen(ModalScreen[dict[str, Any] | None]):
             problem.display = False
 
     def _problem(self, field: str | None, text: str) -> None:
-        """Show `text` under `field`'s input (or under the form when it names none shown)."""
-        found = self.query(f"#{field}-problem") if field else None
-        label = found.first(Label) if found else self.query_one("#form-problem", Label)
+        """Show `text` under `field`'s input, which takes the focus to be typed again (or
+        under the form when it names none shown)."""
+        label = self.query_one("#form-problem", Label)
+        if field and (found := self.query(f"#{field}-problem")):
+            label = found.first(Label)
+            self.query_one(f"#form-{field.removesuffix('_id')}").focus()
         label.update(text)
         label.display = True
 

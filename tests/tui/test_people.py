@@ -94,11 +94,13 @@ async def test_a_taken_username_is_shown_next_to_the_field_then_the_account_is_m
         name_problem = dialog.query_one("#person-username-problem", Label)
         await wait_for(pilot, lambda: name_problem.display, "the username's rule")
         assert str(name_problem.render()).startswith("The username must be ")
+        assert dialog.query_one("#person-username", Input).has_focus  # to be typed again
         dialog.query_one("#person-username", Input).value = "clerk"
         await press_apply(pilot, dialog)
         password_problem = dialog.query_one("#person-password-problem", Label)
         await wait_for(pilot, lambda: password_problem.display, "the password's rule")
         assert str(password_problem.render()) == "The password must be 8 to 128 characters."
+        assert dialog.query_one("#person-password", Input).has_focus
         assert app.screen is dialog
         dialog.query_one("#person-password", Input).value = PASSWORD
         await press_apply(pilot, dialog)

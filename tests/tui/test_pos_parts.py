@@ -106,6 +106,10 @@ def test_one_key_per_sale_kept_until_the_sale_ends():
         (IDR, "17500.25", 1750025),
         (Money("JPY", 0), "1500", 1500),
         (Money("USD", 2), "0.07", 7),
+        (IDR, "18.500", 1850000),  # grouped as the shop shows it
+        (IDR, "Rp 1.250.000,50", 125000050),
+        (Money("USD", 2), "$1,234.56", 123456),
+        (Money("JPY", 0), "1,500", 1500),
     ],
 )
 def test_amounts_typed_in_whole_units_become_minor_units(money, typed, amount):
@@ -115,7 +119,9 @@ def test_amounts_typed_in_whole_units_become_minor_units(money, typed, amount):
 @pytest.mark.parametrize(
     ("money", "typed", "problem"),
     [
-        (IDR, "50.000", "2 digits after"),  # grouping is refused, not read as 50
+        (IDR, "1,500", "2 digits after"),  # not IDR's grouping: refused, not read as 1.5
+        (Money("USD", 2), "50.000", "2 digits after"),
+        (IDR, "1.25.000", "in digits, e.g. 18500 or 18.500"),
         (Money("JPY", 0), "15,5", "no digits after"),
         (IDR, "", "in digits"),
         (IDR, "12a", "in digits"),

@@ -80,13 +80,15 @@ async def test_create_says_a_taken_sku_and_a_refused_price_under_their_fields(sh
             "That SKU is taken (archived products keep theirs): choose another."
         )
         assert app.screen is dialog
+        assert dialog.query_one("#form-sku", Input).has_focus  # to be typed again
 
         await submit(pilot, dialog, sku=sku, price="99999999999")
         await wait_for(pilot, lambda: problem(dialog, "price"), "the refused price")
         assert problem(dialog, "price").startswith("The price must be")
         assert problem(dialog, "sku") == ""
+        assert dialog.query_one("#form-price", Input).has_focus
 
-        await submit(pilot, dialog, price="18000")
+        await submit(pilot, dialog, price="18.000")  # grouped, as the shop shows prices
         await wait_for(pilot, lambda: app.screen is not dialog, "the form closed")
         made = await find(pilot, view, sku)
     assert product_by_sku(shop, sku) == {**made, "stock": 6}
