@@ -67,6 +67,11 @@ class Money:
             )
         return int(whole) * 10**self.exponent + int(fraction.ljust(self.exponent, "0") or 0)
 
+    @property
+    def symbol(self) -> str:
+        """What stands before an amount ("Rp"), for a label beside digits shown without it."""
+        return self._conventions()[0].strip()
+
     def _conventions(self) -> tuple[str, str, str]:
         return CONVENTIONS.get(self.currency, (f"{self.currency} ", ",", "."))
 

@@ -69,7 +69,7 @@ class PayScreen(ModalScreen[dict[str, Any] | None]):
             dialog.border_title = f"Pay by {METHOD_NAMES[self.method]}"
             count = self.ticket.count
             yield Label(
-                f"{counted(count, 'item')} · Total {money.currency}",
+                f"{counted(count, 'item')} · Total {money.symbol}",
                 id="pay-summary",
             )
             yield Digits(money.format(self.ticket.total, symbol=False), id="pay-total")

@@ -40,7 +40,7 @@ class ReceiptScreen(ModalScreen[None]):
                     yield Static(self.receipt, id="receipt-text")
                 with Vertical(id="receipt-side"):
                     if method == "cash":
-                        yield Label(f"Change to give ({self.money.currency})", id="change-label")
+                        yield Label(f"Change to give ({self.money.symbol})", id="change-label")
                         change = self.money.format(self.order.get("change_due", 0), symbol=False)
                         yield Digits(change, id="change-due")
                     else:

@@ -333,7 +333,7 @@ def _by_method(table: Table, money: Money, by_method: dict[str, dict[str, int]])
 
 def _difference_words(money: Money, difference: int) -> str:
     if difference < 0:
-        return f"Difference ({money.currency}): {money.format(-difference)} missing from the drawer"
+        return f"Difference: {money.format(-difference)} missing from the drawer"
     if difference > 0:
-        return f"Difference ({money.currency}): {money.format(difference)} more than expected"
-    return f"Difference ({money.currency}): none, the drawer balances"
+        return f"Difference: {money.format(difference)} more than expected"
+    return "Difference: none, the drawer balances"

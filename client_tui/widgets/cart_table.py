@@ -21,7 +21,8 @@ from client_tui.widgets.fit import FitTable
 from client_tui.widgets.product_table import COMPACT_BELOW
 
 MIN_NAME = 10
-NAME_LINES = 2  # a name folds onto at most this many lines
+NAME_LINES = 3  # a name folds onto at most this many lines (a phone's "Bunda Susu /
+# Kental Manis / Putih 40 g": with two, its middle was cut, and Putih read as Cokelat)
 
 
 class CartTable(FitTable):

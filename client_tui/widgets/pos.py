@@ -183,7 +183,7 @@ class PosView(Vertical):
             table.move_cursor(row=table.get_row_index(str(keep)))
         count = self.ticket.count
         self.query_one("#pos-count", Label).update(
-            f"{counted(count, 'item')} · Total {money.currency}"
+            f"{counted(count, 'item')} · Total {money.symbol}"
         )
         total = money.format(self.ticket.total, symbol=False, whole=table.compact)
         self.query_one("#pos-total", Digits).update(total)

@@ -1,8 +1,9 @@
 """The till's ticket: the cart's columns with the SKU in front.
 
 On a phone (below `COMPACT_BELOW` columns) it is the cart's compact table: no SKU, no cell
-padding, whole amounts, a mark for a line short of stock, names folded onto two lines; so
-the price and the line total show whole in 40 columns.
+padding, whole amounts, a mark for a line short of stock; so the price and the line total
+show whole in 40 columns. At every width a name folds as in the cart, so the clerk can
+check each line against the goods (Robusta 165 g is not Arabika 500 g).
 """
 
 from __future__ import annotations
@@ -25,9 +26,7 @@ class TicketTable(CartTable):
 
     def add_ticket_line(self, line: TicketLine, short: str) -> None:
         """One line of the ticket; `short`: what stock lacks for it, in words."""
-        name = [line.name]
-        if self.compact:
-            name = fold(line.name, self._name_width(), NAME_LINES)
+        name = fold(line.name, self._name_width(), NAME_LINES)
         whole = self.compact
         cells: list[object] = [
             Text("\n".join(name), no_wrap=True, overflow="ellipsis"),

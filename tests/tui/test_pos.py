@@ -66,7 +66,7 @@ async def test_skus_and_quantities_make_the_ticket_and_its_keys_change_it(shop, 
         assert [(ln.sku, ln.qty) for ln in view.ticket.lines] == [("MIE-0001", 3), ("KOP-0002", 3)]
         total = 3 * prices["MIE-0001"] + 3 * prices["KOP-0002"]
         assert total_digits(app) == shop_of(app).money.format(total, symbol=False)
-        assert label_text(app, "#pos-count") == "6 items · Total IDR"
+        assert label_text(app, "#pos-count") == "6 items · Total Rp"
         await pilot.press("tab")  # to the ticket; the cursor is on the line last changed
         assert view.table.has_focus
         await pilot.press("up", "minus", "minus")
