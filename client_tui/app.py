@@ -347,6 +347,9 @@ class WarungApp(App[None]):
                 self.hub.stock_changed.publish(changed)
             if moved:
                 self.hub.product_renewed.publish(moved)
+                carted = {line["product_id"] for line in self.shop.cart.get("items", [])}
+                if self.shop.is_customer and carted.intersection(moved):
+                    self._load_cart()  # archived or restored: the line says so
 
     def on_order_changed(self, message: OrderChanged) -> None:
         self.hub.order_changed.publish(message.order)

@@ -13,6 +13,7 @@ from typing import Any
 
 LOW_STOCK = 5
 SOLD_OUT_MARK, LOW_MARK = "✕", "!"  # so the state reads without colour too
+NO_LONGER_SOLD = "no longer sold"  # a cart line of an archived product
 
 
 @dataclass(frozen=True)
@@ -92,8 +93,10 @@ def stock_text(stock: int, compact: bool = False) -> str:
     return str(stock) if compact else availability(stock)
 
 
-def shortfall(qty: int, stock: int) -> str:
+def shortfall(qty: int, stock: int, archived: bool = False) -> str:
     """What is wrong with a cart line of `qty` units when `stock` are left ("" if nothing)."""
+    if archived:
+        return NO_LONGER_SOLD
     if stock <= 0:
         return "sold out"
     if qty > stock:

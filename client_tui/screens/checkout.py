@@ -135,7 +135,12 @@ class CheckoutScreen(ModalScreen[dict[str, Any] | None]):
         product_id, available = error.details.get("product_id"), error.details.get("available", 0)
         line = next((ln for ln in self.shop.cart["items"] if ln["product_id"] == product_id), None)
         name = line["name"] if line else f"product {product_id}"
-        if available:
+        if error.details.get("archived"):
+            text = (
+                f"{name} is no longer sold. Nothing was bought and your cart is kept. "
+                "Fix cart removes it."
+            )
+        elif available:
             text = (
                 f"Only {available} of {name} left; your cart asks for "
                 f"{error.details.get('requested')}. Nothing was bought and your cart is kept. "
@@ -169,6 +174,10 @@ class CheckoutScreen(ModalScreen[dict[str, Any] | None]):
             return
         self._fix = None
         self.query_one("#fix", Button).display = False
+        self._set_paying(False)  # the Pay button shows the new total
+        if not self.shop.cart.get("items"):
+            self._problem("Your cart is now empty: there is nothing to pay.")
+            return
         self._problem("Cart fixed. Check the total, then pay.")
         self.set_focus(self.query_one("#pay", Button))
 

@@ -26,7 +26,7 @@ from client_tui.screens.checkout import CheckoutScreen
 from client_tui.screens.order import OrderScreen
 from client_tui.screens.quantity import QuantityScreen
 from client_tui.shop import Shop
-from client_tui.stock import Level, shortfall
+from client_tui.stock import NO_LONGER_SOLD, Level, shortfall
 from client_tui.widgets.cart_table import CartTable
 from protocol.errors import OutOfStock
 
@@ -100,7 +100,8 @@ class CartView(Vertical):
     def _shortfall(self, line: dict[str, Any]) -> str:
         """What stock lacks for the quantity shown (the one typed, if not yet sent)."""
         stock = self.shop.book.stock(line["product_id"], line["stock"])
-        return shortfall(self.pending.shown(line["product_id"], line["qty"]), stock)
+        qty = self.pending.shown(line["product_id"], line["qty"])
+        return shortfall(qty, stock, line.get("archived", False))
 
     def _stock_changed(self, levels: dict[int, Level]) -> None:
         for line in self.lines:
@@ -113,12 +114,13 @@ class CartView(Vertical):
         self._show_problems()
 
     def _show_problems(self) -> None:
-        short = [line for line in self.lines if self._shortfall(line)]
+        gone = [line for line in self.lines if self._shortfall(line) == NO_LONGER_SOLD]
+        short = [line for line in self.lines if self._shortfall(line) not in ("", NO_LONGER_SOLD)]
         text = ""
-        if short:
-            names = ", ".join(line["name"] for line in short[:2])
-            more = f" and {len(short) - 2} more" if len(short) > 2 else ""
-            text = f"Not enough stock: {names}{more}. Lower the quantity or remove it."
+        if gone:
+            text = f"No longer sold: {_names(gone)}. Remove it (x) to check out."
+        elif short:
+            text = f"Not enough stock: {_names(short)}. Lower the quantity or remove it."
         problem = self.problem
         problem.update(text)
         problem.display = bool(text)
@@ -236,3 +238,9 @@ class CartView(Vertical):
     @on(DataTable.RowHighlighted, "#cart-lines")
     def _row_highlighted(self) -> None:
         self.screen.refresh_bindings()
+
+
+def _names(lines: list[dict[str, Any]]) -> str:
+    """The first two lines' names, and how many more."""
+    names = ", ".join(line["name"] for line in lines[:2])
+    return names + (f" and {len(lines) - 2} more" if len(lines) > 2 else "")

@@ -16,7 +16,7 @@ from textual.message import Message
 
 from client_tui.cut import fold
 from client_tui.money import Money
-from client_tui.stock import LOW_MARK, SOLD_OUT_MARK
+from client_tui.stock import LOW_MARK, NO_LONGER_SOLD, SOLD_OUT_MARK
 from client_tui.widgets.fit import FitTable
 from client_tui.widgets.product_table import COMPACT_BELOW
 
@@ -71,7 +71,7 @@ class CartTable(FitTable):
     def note(self, short: str) -> Text:
         """What stock lacks, in words; a mark alone when compact."""
         if self.compact and short:
-            short = SOLD_OUT_MARK if short == "sold out" else LOW_MARK
+            short = SOLD_OUT_MARK if short in ("sold out", NO_LONGER_SOLD) else LOW_MARK
         return Text(short, style="bold red", justify="right" if self.compact else "left")
 
     def fit(self) -> None:

@@ -72,7 +72,15 @@ def check_line_cost(product_id: int, qty: int, price: int) -> int:
     return cost
 
 
-def out_of_stock(product_id: int, requested: int, available: int) -> OutOfStock:
+def out_of_stock(
+    product_id: int, requested: int, available: int, archived: bool = False
+) -> OutOfStock:
+    """`archived`: the product is no longer sold (its details say so; `available` is 0)."""
+    if archived:
+        return OutOfStock(
+            f"product {product_id} is no longer sold (archived), {requested} asked for",
+            {"product_id": product_id, "requested": requested, "available": 0, "archived": True},
+        )
     return OutOfStock(
         f"only {available} left of product {product_id}, {requested} asked for",
         {"product_id": product_id, "requested": requested, "available": available},
@@ -93,6 +101,7 @@ def cart_map(lines: list[tuple[Any, ...]], currency: str) -> dict[str, Any]:
                 **wire.line(pid, sku, name, qty, price),
                 "stock": stock,
                 "available": qty <= stock and not archived,
+                "archived": bool(archived),
             }
         )
         total += price * qty

@@ -118,7 +118,7 @@ def shortfall(basket: Basket) -> OutOfStock | None:
     stock its rows were read with; None if it can all be taken."""
     for pid, _, _, qty, _, stock, archived, _ in sorted(basket):
         if archived or stock < qty:
-            return out_of_stock(pid, qty, 0 if archived else stock)
+            return out_of_stock(pid, qty, stock, archived=bool(archived))
     return None
 
 
@@ -213,7 +213,7 @@ def _take_stock(
     changes = []
     for pid, _, _, qty, _, _, archived, _ in sorted(lines):
         if archived:
-            raise out_of_stock(pid, qty, 0)
+            raise out_of_stock(pid, qty, 0, archived=True)
         try:
             changes.append(
                 move_stock(db, pid, -qty, "sale", order_id=order_id, user_id=user_id, now=now)

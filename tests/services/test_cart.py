@@ -130,6 +130,7 @@ def test_an_archived_or_unknown_product_is_not_found(mini_shop: Shop, cart: Cart
     assert lines(ani) == [(kopi, 1)]
     (line,) = result(ask(cart.get, ani, "cart.get"))["items"]
     assert line["available"] is False, "an archived product in a cart cannot be bought"
+    assert line["archived"] is True
 
 
 def test_a_line_that_stock_fell_below_is_kept_but_not_available(

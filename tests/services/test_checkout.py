@@ -283,6 +283,25 @@ def test_a_cart_the_stock_cannot_cover_takes_nothing(
     assert Order.select().count() == 1 and IdempotencyKey.select().count() == 1
 
 
+def test_an_archived_product_in_the_cart_is_out_of_stock_saying_it_is_no_longer_sold(
+    mini_shop: Shop, dbx: InlineDatabase, hub: EventHub, clock: Clock
+) -> None:
+    orders = order_service(dbx, hub, clock)
+    fill_cart(dbx, mini_shop.ani, (mini_shop.kopi, 2))
+    Product.update(archived=True).where(Product.id == mini_shop.kopi).execute()
+
+    gone = error(checkout(orders, mini_shop.ani))
+
+    assert gone.code == ErrorCode.OUT_OF_STOCK
+    assert gone.details == {
+        "product_id": mini_shop.kopi,
+        "requested": 2,
+        "available": 0,
+        "archived": True,
+    }
+    assert stock(mini_shop.kopi) == 5 and not Order.select().exists()
+
+
 def test_a_cart_the_stock_cannot_cover_is_refused_before_its_order_is_written(
     db: pw.Database, mini_shop: Shop, dbx: InlineDatabase, hub: EventHub, clock: Clock
 ) -> None:

@@ -157,7 +157,44 @@ async def test_enter_after_an_out_of_stock_answer_fixes_the_cart(shop, customer)
         await pilot.press("enter")
         await wait_for(pilot, lambda: shop_of(app).cart["count"] == 0, "the sold-out line removed")
         assert app.screen is dialog
-        assert "Cart fixed" in label_text(app, "#checkout-problem")
+        assert label_text(app, "#checkout-problem") == (
+            "Your cart is now empty: there is nothing to pay."
+        )
+        assert dialog.query_one("#pay", Button).disabled
+
+
+async def test_a_product_archived_in_the_cart_is_no_longer_sold_and_fixed_away(shop, customer):
+    gone, kept = product_by_sku(shop, "MIE-0011"), product_by_sku(shop, "MIE-0012")
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *customer)
+        await add_by_sku(pilot, "MIE-0011")
+        await add_by_sku(pilot, "MIE-0012")
+        await pilot.press("f3")
+        with shop.client("admin") as admin:
+            admin.call("admin.product.archive", product_id=gone["id"])
+        try:
+            await wait_for(
+                pilot,
+                lambda: label_text(app, "#cart-problem").startswith(
+                    f"No longer sold: {gone['name']}. Remove it (x)"
+                ),
+                "the cart saying so",
+            )
+            dialog = await open_checkout(pilot)
+            await pilot.press("enter")  # Pay
+            await wait_for(pilot, lambda: dialog.query_one("#fix", Button).display, "Fix cart")
+            assert label_text(app, "#checkout-problem").startswith(
+                f"{gone['name']} is no longer sold. Nothing was bought"
+            )
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: shop_of(app).cart["count"] == 1, "the line removed")
+            assert "Cart fixed" in label_text(app, "#checkout-problem")
+            pay = str(dialog.query_one("#pay", Button).label)
+            assert pay == f"Pay {shop_of(app).money.format(kept['price'])}"
+        finally:
+            with shop.client("admin") as admin:
+                admin.call("admin.product.restore", product_id=gone["id"])
 
 
 async def test_a_cancelled_order_no_longer_thanks_for_paying(shop, customer):
