@@ -71,7 +71,11 @@ async def apply(
         return await shop.cancel(order["id"])
     if action == "ship":
         tracking = await app.push_screen_wait(ShipScreen(order))
-        return None if tracking is None else await shop.ship(order["id"], tracking)
+        if tracking is None:
+            return None
+        shipped = await shop.ship(order["id"], tracking)
+        app.notify(f"Order #{order['id']} is shipped, tracking {tracking}.", title="Shipped")
+        return shipped
     if action == "refund":
         return await app.push_screen_wait(RefundScreen(shop, order))
     if not await app.push_screen_wait(deliver_question(shop, order)):

@@ -133,7 +133,8 @@ class FulfilmentView(OrdersView):
     def _show_count(self) -> None:
         count = f"{len(self.waiting)}{'+' if self.more_waiting else ''}"
         new = f", {len(self.new)} new" if self.new else ""
-        waiting = f"{count} to ship{new}" if self.waiting else "nothing to ship"
+        # the queue's count whatever the filter shows: "waiting", so "Shipped" reads right
+        waiting = f"{count} waiting to ship{new}" if self.waiting else "none waiting to ship"
         self.query_one("#waiting", Label).update(waiting)
         self.post_message(TabBadge(self, f"{count}{new}" if self.waiting else ""))
 

@@ -81,7 +81,7 @@ async def test_a_new_paid_order_joins_the_queue_without_a_key(shop):
         cell = str(view.table.get_cell(str(order["id"]), "status"))
         assert cell == "paid · new"
         assert str(app.screen.query_one("#waiting", Label).render()).startswith(
-            f"{waiting + 1} to ship, 1 new"
+            f"{waiting + 1} waiting to ship, 1 new"
         )
         keys = list(view.table.rows)
         assert keys[-1].value == str(order["id"])  # the queue is oldest first
@@ -100,6 +100,7 @@ async def test_ship_with_a_tracking_reference_then_deliver(shop):
         dialog.query_one("#tracking", Input).value = "JNE-0042-ID"
         await pilot.press("enter")
         await wait_for(pilot, lambda: order["id"] not in view.orders, "shipped: out of the queue")
+        assert notified(app, f"Order #{order['id']} is shipped, tracking JNE-0042-ID.")
         with shop.client() as client:
             client.login(username, password)
             shipped = client.call("order.get", order_id=order["id"])
