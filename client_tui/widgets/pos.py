@@ -165,9 +165,12 @@ class PosView(Vertical):
             return
         self.show_ticket(cursor=line.product_id)
         said = f"{qty} x {product['name']}  {self.shop.money.format(product['price'])}"
+        short = shortfall(line.qty, self.shop.book.stock(line.product_id, product["stock"]))
         if product.get("last_known"):
             said = f"Last known price, {product['stock']} in stock then: {said}"
-        self.say(said)
+        elif short:  # said now, not only when paying is asked
+            said = f"{short.capitalize()}: {product['name']} (x removes the line)"
+        self.say(said, problem=bool(short) and not product.get("last_known"))
         self._watch_ticket()
 
     # -- the ticket
