@@ -27,6 +27,9 @@ from server.services.stock import ShortOfStock, move_stock
 from server.write_jobs import StockLocks, locks_stock, write_job
 
 OrderAndStock = tuple[dict[str, Any], list[StockChange]]
+SALE_DECLINED = (
+    f"{Op.CLERK_SALE}.declined"  # the audit entry of a till's sale the provider declined
+)
 Basket = list[tuple[Any, ...]]  # what is bought, as `cart.CART_LINES` selects a cart's lines
 
 # A cart's lines as `cart.CART_LINES` reads them, then its checkout's key (the fingerprint and
@@ -294,7 +297,9 @@ def paid_order(order: Order, when: datetime, reference: str | None, paid: OrderS
 def mark_declined(
     db: pw.Database, order_id: int, user_id: int | None, reason: str
 ) -> OrderAndStock:
-    """Give the stock back, cancel the order and free its key for another try."""
+    """Give the stock back, cancel the order and free its key for another try. A till's sale
+    was audited when it began: `clerk.sale.declined` follows its entry, so the log does not
+    read as a sale made."""
     now = sql.now()
     changes = release_stock(db, order_id, "cancel", user_id, now)
     set_status(db, order_id, OrderStatus.PENDING, OrderStatus.CANCELLED, now, cancel_reason=reason)
@@ -305,7 +310,11 @@ def mark_declined(
     )
     idempotency.release_order(db, order_id)
     announce_order(db, order_id)
-    return find_order(db, order_id), changes
+    order = find_order(db, order_id)
+    if order["channel"] == "pos":
+        details = {"total": order["total"], "method": order["payment"]["method"]}
+        audit(db, user_id, SALE_DECLINED, target_of("order", order_id), details, now)
+    return order, changes
 
 
 # -- after checkout

@@ -4,9 +4,11 @@ clerk's idempotency keys, and what is refused with nothing recorded."""
 
 from __future__ import annotations
 
+import json
+
 from twisted.internet.task import Clock
 
-from db.models import IdempotencyKey, Order, Payment, Product, StockMovement
+from db.models import AuditLog, IdempotencyKey, Order, Payment, Product, StockMovement
 from protocol.codec import unpackb
 from protocol.errors import ErrorCode
 from protocol.ops import MAX_MONEY
@@ -185,6 +187,12 @@ def test_a_declined_card_sale_is_recorded_cancelled_and_gives_the_stock_back(
     assert Payment.get(Payment.order == order.id).status == "declined"
     assert stock(mini_shop.kopi) == 5
     assert not IdempotencyKey.select().exists(), "the key is free for another card"
+    entries = AuditLog.select().where(AuditLog.target == f"order:{order.id}").order_by(AuditLog.id)
+    sold = {"total": order.total, "method": "card"}  # the sale, then that it was declined
+    assert [(e.action, e.user_id, json.loads(e.details)) for e in entries] == [
+        ("clerk.sale", mini_shop.clerk.user_id, sold),
+        ("clerk.sale.declined", mini_shop.clerk.user_id, sold),
+    ]
     retried = till.sell(mini_shop.clerk, line(mini_shop.kopi, 2), payment=CARD)
     clock.advance(PAY_S)
     assert result(retried)["status"] == "completed"
