@@ -9,7 +9,6 @@ and it costs one read of a page every few seconds while the tab is in front (doc
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import date
 from typing import Any, ClassVar
@@ -22,8 +21,11 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Input, Label
 
 from client_tui import timefmt
+from client_tui.audit_text import details, user_name
 from client_tui.cut import middle_cut
 from client_tui.errors import CALL_ERRORS, quiet_link, report
+from client_tui.money import Money
+from client_tui.screens.audit_entry import AuditEntryScreen
 from client_tui.shop import Shop
 from client_tui.widgets.paged_table import PagedTable
 from protocol.ops import Op
@@ -176,7 +178,7 @@ class AuditView(Vertical):
         keep = table.cursor_key()
         table.clear()
         for entry_id in sorted(self.entries, reverse=True):
-            table.add_row(*cells(self.entries[entry_id]), key=str(entry_id))
+            table.add_row(*cells(self.entries[entry_id], self.shop.money), key=str(entry_id))
         if keep is not None and keep in table.rows:
             table.move_cursor(row=table.get_row_index(keep))
         self.query_one("#audit-empty", Label).display = not self.entries
@@ -187,12 +189,10 @@ class AuditView(Vertical):
         if event.row_key.value is None:
             return
         entry = self.entries[int(event.row_key.value)]
-        who = "the server" if entry["user_id"] is None else f"user {user_name(entry)}"
-        text = f"{entry['action']} by {who} on {entry['target'] or '-'}\n{details(entry)}"
-        self.app.notify(text, title=f"Audit entry {entry['id']}", timeout=10)
+        self.app.push_screen(AuditEntryScreen(entry, self.shop.money))
 
 
-def cells(entry: dict[str, Any]) -> list[str | Text]:
+def cells(entry: dict[str, Any], money: Money) -> list[str | Text]:
     """A row's cells; what a column cannot hold is cut visibly (…), and Enter shows the
     whole entry."""
     return [
@@ -201,16 +201,8 @@ def cells(entry: dict[str, Any]) -> list[str | Text]:
         middle_cut(user_name(entry), USER_WIDTH),
         middle_cut(entry["action"], ACTION_WIDTH),
         short_target(entry["target"] or "", TARGET_WIDTH),
-        Text(details(entry), no_wrap=True, overflow="ellipsis"),
+        Text(details(entry, money), no_wrap=True, overflow="ellipsis"),
     ]
-
-
-def user_name(entry: dict[str, Any]) -> str:
-    """Who made the entry: the username, else (a server before `username`) the id; "" for
-    the server itself or no known account."""
-    if entry["user_id"] is None:
-        return ""
-    return str(entry.get("username") or entry["user_id"])
 
 
 def short_target(target: str, width: int) -> str:
@@ -221,10 +213,3 @@ def short_target(target: str, width: int) -> str:
     if len(target) <= width or not colon or room < 2:
         return middle_cut(target, width)
     return f"{kind[: room - 1]}…:{ident}"
-
-
-def details(entry: dict[str, Any]) -> str:
-    """`key=value` pairs, values as JSON (the server's text is shown, never interpreted)."""
-    return " ".join(
-        f"{key}={json.dumps(value, ensure_ascii=False)}" for key, value in entry["details"].items()
-    )

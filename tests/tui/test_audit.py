@@ -14,6 +14,9 @@ from textual.widgets import Input
 from textual.worker import WorkerCancelled
 
 from client_tui import timefmt
+from client_tui.audit_text import details
+from client_tui.money import Money
+from client_tui.screens.audit_entry import AuditEntryScreen
 from client_tui.widgets import audit
 from tests.e2e.harness import ServerProcess, wait_until
 from tests.e2e.shopdb import opened
@@ -180,10 +183,49 @@ def test_a_cell_too_long_for_its_column_is_cut_where_it_shows() -> None:
         "target": "register:1234567",
         "details": {"address": "10.0.0.1"},
     }
-    _, _, _, action, target, details = audit.cells(entry)
+    _, _, _, action, target, details = audit.cells(entry, Money())
     assert isinstance(action, str) and isinstance(target, str) and isinstance(details, Text)
     assert len(action) == audit.ACTION_WIDTH and "…" in action
     assert action.startswith("auth.totp") and action.endswith("replaced")
     assert target == "re…:1234567" and len(target) == audit.TARGET_WIDTH
-    assert audit.cells({**entry, "action": "clerk.register.open"})[3] == "clerk.register.open"
+    assert (
+        audit.cells({**entry, "action": "clerk.register.open"}, Money())[3] == "clerk.register.open"
+    )
     assert str(details) == 'address="10.0.0.1"' and details.overflow == "ellipsis"
+
+
+def test_amounts_in_the_details_read_as_money_and_the_rest_as_json() -> None:
+    entry = {
+        "details": {
+            "total": 2050000,
+            "method": "card",
+            "price": [1000000, 1250000],  # a product's price changed
+            "difference": -200000,
+            "stock": 12,
+            "summary": True,
+        }
+    }
+    assert details(entry, Money("IDR", 2)) == (
+        'total=Rp 20.500,00 method="card" price=Rp 10.000,00 → Rp 12.500,00 '
+        "difference=-Rp 2.000,00 stock=12 summary=true"
+    )
+
+
+async def test_enter_on_an_entry_shows_it_whole(fresh_shop: ServerProcess) -> None:
+    done = clerk_work(fresh_shop, -2)
+    app = make_app(fresh_shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = await open_audit(pilot, fresh_shop)
+        await apply_filter(pilot, view, "audit-action", "clerk.adjust")
+        view.table.focus()
+        await pilot.press("enter")
+        dialog = await wait_for(
+            pilot, lambda: isinstance(app.screen, AuditEntryScreen) and app.screen, "the entry"
+        )
+        text = str(dialog.query_one("#audit-entry-text").render())
+        lines = [" ".join(line.split()) for line in text.splitlines()]
+        assert lines[1:4] == ["Who clerk (user 2)", "Action clerk.adjust", "Target product:1"]
+        assert "delta -2" in lines and 'reason "broken"' in lines, lines
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, AuditEntryScreen), "closed")
+    done()
