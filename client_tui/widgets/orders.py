@@ -163,8 +163,11 @@ class OrdersView(Vertical):
 
     def _order_changed(self, order: dict[str, Any]) -> None:
         if order["id"] not in self.orders:
+            at_top = self.table.cursor_row <= 0  # then on the newest: it stays on the newest
             self.orders[order["id"]] = order
             self._draw()
+            if at_top:
+                self.table.move_cursor(row=0)
             return
         self.orders[order["id"]] = order
         self._set_status(order, flash=True)

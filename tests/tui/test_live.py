@@ -120,6 +120,21 @@ async def test_order_status_changes_arrive_live(shop):
         assert orders.check_action("act", ("cancel_order",)) is None
 
 
+async def test_a_new_order_takes_the_cursor_left_on_the_newest(shop):
+    username, password, first = customer_with_order(shop, "MIE-0009")
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        orders = await orders_listing(pilot, username, password, first["id"])
+        assert orders.current == first
+        second = checkout_as(shop, username, password, "MIE-0009", 1)  # on another device
+        await wait_for(pilot, lambda: second["id"] in orders.orders, "the new order listed")
+        assert orders.current is not None and orders.current["id"] == second["id"]
+        await pilot.press("down")  # left on an older one, it stays there
+        third = checkout_as(shop, username, password, "MIE-0009", 1)
+        await wait_for(pilot, lambda: third["id"] in orders.orders, "the third listed")
+        assert orders.current is not None and orders.current["id"] == first["id"]
+
+
 async def test_a_refund_of_a_part_reaches_the_customers_open_order(shop):
     username, password = new_customer(shop)
     order = checkout_as(shop, username, password, "MIE-0010", 3)
