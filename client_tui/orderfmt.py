@@ -7,21 +7,27 @@ from typing import Any
 from protocol.rules import OrderStatus
 
 STATUS_WORDS = {OrderStatus.PENDING: "paying…"}  # every other status reads as itself
-CANCEL_REASONS = {
+CANCEL_REASONS = {  # a cancelled order's status, by why (short: a column of the list)
     "customer": "cancelled by you",
     "staff": "cancelled by the shop",
-    "payment_declined": "payment declined",
-    "interrupted": "interrupted",
+    "payment_declined": "cancelled: declined",
+    "interrupted": "cancelled: interrupted",
 }
-UNPAID_REASONS = frozenset({"payment_declined", "interrupted"})
+UNPAID_REASONS = {  # cancelled before it was paid for
+    "payment_declined": "its payment was declined",
+    "interrupted": "its checkout was interrupted",
+}
 PAYMENT_METHODS = {"card": "Card", "ewallet": "E-wallet", "cash": "Cash"}
 
 
 def status_text(order: dict[str, Any]) -> str:
     status = order.get("status", "")
     if status == OrderStatus.CANCELLED and order.get("cancel_reason") in CANCEL_REASONS:
-        return f"cancelled ({CANCEL_REASONS[order['cancel_reason']]})"
-    return STATUS_WORDS.get(status, status)
+        return CANCEL_REASONS[order["cancel_reason"]]
+    words = STATUS_WORDS.get(status, status)
+    if status != OrderStatus.REFUNDED and some_refunded(order):
+        return f"{words}, part refunded"
+    return words
 
 
 def headline(order: dict[str, Any]) -> str:
@@ -32,7 +38,8 @@ def headline(order: dict[str, Any]) -> str:
     if status == OrderStatus.PENDING:
         return "Your order is placed; its payment is being confirmed."
     if status == OrderStatus.CANCELLED and order.get("cancel_reason") in UNPAID_REASONS:
-        return f"This order is {status_text(order)}: nothing was charged."
+        why = UNPAID_REASONS[order["cancel_reason"]]
+        return f"This order is cancelled: {why}, and nothing was charged."
     if status == OrderStatus.CANCELLED:
         return f"This order is {status_text(order)}; its payment is refunded."
     if status == OrderStatus.REFUNDED:

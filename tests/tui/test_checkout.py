@@ -214,4 +214,4 @@ async def test_a_cancelled_order_no_longer_thanks_for_paying(shop, customer):
         await wait_for(pilot, lambda: order_screen.order["status"] == "cancelled", "cancel")
         thanks = label_text(app, "#order-thanks")
         assert "paid" not in thanks and "Thank you" not in thanks
-        assert thanks == "This order is cancelled (cancelled by you); its payment is refunded."
+        assert thanks == "This order is cancelled by you; its payment is refunded."

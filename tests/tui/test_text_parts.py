@@ -8,7 +8,14 @@ from rich.console import Console
 from client_tui.cut import Folded, fold, middle_cut
 from client_tui.listing import position, scope
 from client_tui.money import Money
-from client_tui.orderfmt import counted, item_count, payment_text, some_refunded
+from client_tui.orderfmt import (
+    counted,
+    headline,
+    item_count,
+    payment_text,
+    some_refunded,
+    status_text,
+)
 from client_tui.stock import stock_text
 
 
@@ -101,3 +108,16 @@ def test_an_orders_items_are_those_still_bought() -> None:
     assert item_count(order) == "2 items"
     assert item_count(order, refunds=True) == "2 items, 1 refunded"
     assert item_count({"lines": [{"qty": 1}]}, refunds=True) == "1 item"
+
+
+def test_a_status_says_why_an_order_was_cancelled_and_a_part_refunded_in_few_words():
+    line = {"product_id": 1, "qty": 2, "refunded_qty": 0}
+    assert status_text({"status": "paid", "lines": [line]}) == "paid"
+    refunded = {"status": "delivered", "lines": [{**line, "refunded_qty": 1}]}
+    assert status_text(refunded) == "delivered, part refunded"
+    assert status_text({**refunded, "status": "refunded"}) == "refunded"
+    declined = {"status": "cancelled", "cancel_reason": "payment_declined", "lines": [line]}
+    assert status_text(declined) == "cancelled: declined"
+    assert headline(declined) == (
+        "This order is cancelled: its payment was declined, and nothing was charged."
+    )
