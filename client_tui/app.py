@@ -38,7 +38,7 @@ from client_tui.offline_queue import DEFAULT_PREFIX, OfflineQueue, owner_of
 from client_tui.offline_start import OFFLINE_START, last_known, open_queue
 from client_tui.orderfmt import some_refunded
 from client_tui.screens.confirm import ConfirmScreen
-from client_tui.screens.help import HelpScreen
+from client_tui.screens.help import HelpScreen, help_here
 from client_tui.screens.home import HOME_SCREENS
 from client_tui.screens.signin import SignInScreen
 from client_tui.screens.starting import StartingScreen
@@ -411,7 +411,8 @@ class WarungApp(App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.screen.active_bindings))
+            here = help_here(self.screen.focused or self.screen)
+            self.push_screen(HelpScreen(self.screen.active_bindings, here))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "tab_refused":

@@ -37,6 +37,15 @@ class Till:
         self.opening_cash = None
 
 
+HELP = (
+    "At the till: type a SKU, 3*SKU for three, or part of a name (→ completes it; Enter "
+    "picks from the list), then Enter. Tab goes to the ticket: + and - change the line "
+    "under the cursor, x removes it, Enter types its quantity; Escape comes back to the "
+    "entry line. F5 cash, F6 card, F7 e-wallet; F8 opens or closes the till; F10 (or "
+    "Ctrl+F) opens an order by its number, to refund it; F9 lists offline sales the shop "
+    "refused."
+)
+
 NEEDS_PROVIDER = (
     "Card and e-wallet need the payment provider, which the till cannot reach while the "
     "shop is offline: take cash (F5), or wait for the link."

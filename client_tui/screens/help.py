@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.dom import DOMNode
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
 
@@ -24,14 +25,19 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,question_mark,f1,q", "dismiss", "Close")
     ]
 
-    def __init__(self, bindings: dict[str, ActiveBinding]) -> None:
+    def __init__(self, bindings: dict[str, ActiveBinding], here: str | None = None) -> None:
+        """`here`: what the view in front is for and its keys that a field hides now (the
+        till's + - x, while its entry line takes them as characters)."""
         super().__init__()
         self.bindings = bindings
+        self.here = here
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-dialog", classes="dialog") as dialog:
             dialog.border_title = "Help: the keys here"
             yield Static(self._keys(), id="help-keys")
+            if self.here:
+                yield Static(self.here, id="help-here")
             yield Static(ABOUT, id="help-about")
         yield Footer()
 
@@ -65,3 +71,12 @@ def _own_bindings(node: object) -> set[tuple[str, str]]:
         if isinstance(binding, Binding)
         for key in binding.key.split(",")
     }
+
+
+def help_here(node: DOMNode) -> str | None:
+    """The `HELP` of the app's own view nearest `node` (Textual's widgets have their own,
+    in Markdown, for its help panel)."""
+    for each in node.ancestors_with_self:
+        if type(each).__module__.startswith("client_tui.") and each.HELP:
+            return each.HELP
+    return None

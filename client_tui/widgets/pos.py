@@ -44,6 +44,7 @@ from client_tui.screens.till import TillCloseScreen, TillOpenScreen
 from client_tui.shop import Shop
 from client_tui.stock import Level, shortfall
 from client_tui.ticket import Entry, Ticket, TicketError, parse_entry
+from client_tui.till import HELP as TILL_HELP
 from client_tui.till import TillStatus, offline_refusal
 from client_tui.widgets.cart_table import CartTable
 from client_tui.widgets.offline_banner import OfflineBanner
@@ -62,6 +63,7 @@ PHONE_BUTTONS = (
 
 
 class PosView(Vertical):
+    HELP = TILL_HELP
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f5", "pay('cash')", "Cash"),
         Binding("f6", "pay('card')", "Card"),
