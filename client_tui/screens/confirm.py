@@ -70,3 +70,14 @@ class ConfirmScreen(ModalScreen[bool]):
     def _pressed(self, event: Button.Pressed) -> None:
         event.stop()
         self.dismiss(event.button.id == "confirm")
+
+
+def leave_question(title: str) -> ConfirmScreen:
+    """Asked before a form with something typed in it closes: what was typed is lost."""
+    return ConfirmScreen(
+        title,
+        "What you typed here is lost: nothing of it is sent.",
+        "Nothing is sent",
+        go="Leave",
+        back="Keep editing",
+    )

@@ -16,7 +16,7 @@ from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet
 
 from client_tui.errors import CALL_ERRORS, describe, end_if_signed_out
 from client_tui.people import People
-from client_tui.screens.confirm import ConfirmScreen
+from client_tui.screens.confirm import ConfirmScreen, leave_question
 from protocol.errors import WarungError
 from protocol.rules import PASSWORD_MAX, PASSWORD_MIN, ROLES, password_problem, username_problem
 
@@ -56,7 +56,7 @@ class PersonDialog(ModalScreen[dict[str, Any] | None]):
         margin-top: 1;
     }
     """
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss(None)", "Back")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "Back")]
     FIELDS: tuple[str, ...] = ()
 
     def __init__(self, people: People) -> None:
@@ -86,6 +86,9 @@ class PersonDialog(ModalScreen[dict[str, Any] | None]):
 
     @on(Button.Pressed, "#person-back")
     def _back(self) -> None:
+        self.action_back()
+
+    def action_back(self) -> None:
         self.dismiss(None)
 
     @work(exclusive=True, group="person")
@@ -104,10 +107,20 @@ class PersonDialog(ModalScreen[dict[str, Any] | None]):
 
 
 class NewPersonScreen(PersonDialog):
-    """Create an account with any role. Dismissed with the new user, or None."""
+    """Create an account with any role. Dismissed with the new user, or None; leaving with
+    a name or password typed asks first, as the product form does."""
 
     AUTO_FOCUS = "#person-username"
     FIELDS = ("username", "password", "role")
+
+    @work(exclusive=True, group="person-back")
+    async def action_back(self) -> None:  # type: ignore[override]  # a worker, not None
+        typed = any(self.query_one(f"#person-{f}", Input).value for f in ("username", "password"))
+        if typed and not await self.app.push_screen_wait(
+            leave_question("Leave without creating the account?")
+        ):
+            return
+        self.dismiss(None)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="person-dialog") as dialog:

@@ -18,7 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Select
 
 from client_tui.errors import CALL_ERRORS, describe, end_if_signed_out
-from client_tui.screens.confirm import ConfirmScreen
+from client_tui.screens.confirm import leave_question
 from client_tui.shop import Shop
 from protocol.errors import BadRequest, Conflict, NotFound
 from protocol.ops import MAX_MONEY
@@ -141,13 +141,7 @@ class ProductFormScreen(ModalScreen[dict[str, Any] | None]):
     async def action_back(self) -> None:
         """Back, asking first when something was typed: it would be lost."""
         if self._typed() != self.typed_at_start and not await self.app.push_screen_wait(
-            ConfirmScreen(
-                "Leave without saving?",
-                "What you typed here is not saved and is lost.",
-                "Nothing is sent",
-                go="Leave",
-                back="Keep editing",
-            )
+            leave_question("Leave without saving?")
         ):
             return
         self.dismiss(None)

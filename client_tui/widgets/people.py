@@ -130,7 +130,13 @@ class PeopleView(Vertical):
         return True
 
     def action_new(self) -> None:
-        self.app.push_screen(NewPersonScreen(self.people), self._changed)
+        self.app.push_screen(NewPersonScreen(self.people), self._created)
+
+    def _created(self, person: dict[str, Any] | None) -> None:
+        if person is not None:
+            what = f"{person['username']} can sign in now, as {person['role']}."
+            self.notify(what, title="Account created")
+        self._changed(person)
 
     def action_role(self) -> None:
         if (person := self.current) is not None:

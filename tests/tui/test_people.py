@@ -16,7 +16,7 @@ from client_tui.screens.person import NewPersonScreen, RoleScreen
 from client_tui.widgets.people import PeopleView
 from protocol.errors import Unauthenticated
 from tests.e2e.harness import ServerProcess
-from tests.tui.pilot import home_loaded, make_app, wait_for
+from tests.tui.pilot import home_loaded, make_app, notified, wait_for
 
 PASSWORD = "people-pass-1"
 
@@ -119,8 +119,38 @@ async def test_a_taken_username_is_shown_next_to_the_field_then_the_account_is_m
         await wait_for(pilot, lambda: app.screen is not dialog, "the form closed")
         person = await on_row(pilot, view, "kasir-dua")
         assert row(view, person)[:3] == ["kasir-dua", "clerk", "enabled"]
+        assert notified(app, "kasir-dua can sign in now, as clerk.")
     with fresh_shop.client() as client:
         assert client.login("kasir-dua", PASSWORD)["user"]["role"] == "clerk"
+
+
+async def test_leaving_the_new_account_form_with_a_name_typed_asks_first(fresh_shop):
+    app = make_app(fresh_shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await people_tab(pilot, fresh_shop)
+        await pilot.press("n")
+        dialog = await wait_for(
+            pilot, lambda: isinstance(app.screen, NewPersonScreen) and app.screen, "the form"
+        )
+        await pilot.press("escape")  # nothing typed: it just closes
+        await wait_for(pilot, lambda: app.screen is not dialog, "closed at once")
+        await pilot.press("n")
+        dialog = await wait_for(
+            pilot, lambda: isinstance(app.screen, NewPersonScreen) and app.screen, "the form"
+        )
+        await pilot.press(*"kasir-tiga", "escape")
+        question = await asked(pilot)
+        assert question.title_text == "Leave without creating the account?"
+        await pilot.press("escape")  # keep editing
+        await wait_for(pilot, lambda: app.screen is dialog, "back in the form")
+        assert dialog.query_one("#person-username", Input).value == "kasir-tiga"
+        await pilot.press("escape")
+        await asked(pilot)
+        await pilot.press("enter")  # leave
+        await wait_for(pilot, lambda: not app.screen.query("#person-dialog"), "the form gone")
+    with fresh_shop.client("admin") as admin:
+        names = [p["username"] for p in admin.call("admin.user.list")["items"]]
+    assert "kasir-tiga" not in names
 
 
 async def test_disable_asks_naming_the_account_signs_it_out_and_enable_lets_it_back(
