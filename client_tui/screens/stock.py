@@ -83,9 +83,17 @@ class StockScreen(Dialog[dict[str, Any] | None]):
             f"SKU {self.product['sku']} · {units(self.stock)} in stock now"
         )
 
+    @on(Input.Changed, "#stock-qty")
+    def _qty_changed(self) -> None:
+        self.query_one("#stock-problem", Label).display = False  # of a number since retyped
+
     @on(Input.Submitted, "#stock-qty")
     def _qty_entered(self) -> None:
-        self.query_one("#stock-reason", Input).focus()
+        """Enter: on to the reason, or, with one typed already (a number put right), apply."""
+        if self.query_one("#stock-reason", Input).value.strip():
+            self._apply_pressed()
+        else:
+            self.query_one("#stock-reason", Input).focus()
 
     @on(Button.Pressed, "#stock-apply")
     @on(Input.Submitted, "#stock-reason")

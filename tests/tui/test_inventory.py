@@ -95,8 +95,12 @@ async def test_taking_away_more_than_there_is_says_so_and_keeps_the_dialog(shop)
         await wait_for(pilot, lambda: problem.display, "the refusal, before any question")
         assert f"Only {stock} units in stock" in str(problem.render())
         assert app.screen is dialog
+        qty = dialog.query_one("#stock-qty", Input)
+        assert qty.has_focus  # the number to put right
 
-        await fill(pilot, dialog, str(-stock), "stock count")  # all it shows
+        qty.value = str(-stock)  # all it shows: the refusal of the number before goes
+        await wait_for(pilot, lambda: not problem.display, "the old refusal gone")
+        await pilot.press("enter")  # the reason is typed already: Enter applies
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
         with shop.client("clerk") as other:  # meanwhile one unit goes at another station
             other.call("clerk.adjust", product_id=product["id"], delta=-1, reason="broken")
