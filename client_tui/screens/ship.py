@@ -10,11 +10,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Input, Label
+from textual.widgets import Button, Footer, Input, Label, Static
 
 from client_tui.orderfmt import customer_text, item_count
 
 TRACKING_MAX = 100
+PACKING_LINES = 8  # the lines shown; more are counted ("and 3 more products")
 
 
 class ShipScreen(ModalScreen[str | None]):
@@ -31,8 +32,9 @@ class ShipScreen(ModalScreen[str | None]):
         order = self.order
         with Vertical(id="ship-dialog", classes="dialog") as dialog:
             dialog.border_title = f"Ship order #{order['id']}"
-            what = f"{item_count(order, refunds=True)} for {customer_text(order)}"
+            what = f"{item_count(order, refunds=True)} for {customer_text(order)}:"
             yield Label(what, id="ship-what")
+            yield Static(packing_list(order), id="ship-lines")
             with Horizontal(classes="field-row"):
                 yield Label("Tracking ref")
                 yield Input(
@@ -54,3 +56,17 @@ class ShipScreen(ModalScreen[str | None]):
     @on(Button.Pressed, "#ship-back")
     def _back(self) -> None:
         self.dismiss(None)
+
+
+def packing_list(order: dict[str, Any]) -> str:
+    """What goes in the parcel: a line per product of the units still bought, with its SKU
+    ("2 x Sinar Pagi Mie Goreng 85 g (MIE-0001)")."""
+    lines = [
+        f"{line['qty'] - line.get('refunded_qty', 0)} x {line['name']} ({line['sku']})"
+        for line in order.get("lines", [])
+        if line["qty"] > line.get("refunded_qty", 0)
+    ]
+    more = len(lines) - PACKING_LINES
+    if more > 0:
+        lines = [*lines[: PACKING_LINES - 1], f"and {more + 1} more products"]
+    return "\n".join(lines)

@@ -97,6 +97,8 @@ async def test_ship_with_a_tracking_reference_then_deliver(shop):
         dialog = await wait_for(
             pilot, lambda: isinstance(app.screen, ShipScreen) and app.screen, "the ship dialog"
         )
+        name = product_by_sku(shop, "MIE-0021")["name"]
+        assert str(dialog.query_one("#ship-lines").render()) == f"1 x {name} (MIE-0021)"
         dialog.query_one("#tracking", Input).value = "JNE-0042-ID"
         await pilot.press("enter")
         await wait_for(pilot, lambda: order["id"] not in view.orders, "shipped: out of the queue")

@@ -16,6 +16,7 @@ from client_tui.orderfmt import (
     some_refunded,
     status_text,
 )
+from client_tui.screens.ship import PACKING_LINES, packing_list
 from client_tui.stock import stock_text
 
 
@@ -121,3 +122,14 @@ def test_a_status_says_why_an_order_was_cancelled_and_a_part_refunded_in_few_wor
     assert headline(declined) == (
         "This order is cancelled: its payment was declined, and nothing was charged."
     )
+
+
+def test_a_packing_list_gives_the_units_still_bought_and_counts_what_it_leaves_out():
+    lines = [
+        {"sku": f"S-{i}", "name": f"Product {i}", "qty": 3, "refunded_qty": i % 3}
+        for i in range(12)
+    ]
+    shown = packing_list({"lines": lines}).splitlines()
+    assert shown[:3] == ["3 x Product 0 (S-0)", "2 x Product 1 (S-1)", "1 x Product 2 (S-2)"]
+    assert len(shown) == PACKING_LINES and shown[-1] == "and 5 more products"
+    assert packing_list({"lines": [{**lines[0], "refunded_qty": 3}]}) == ""
