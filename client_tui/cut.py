@@ -40,6 +40,14 @@ class Folded:
         return Measurement(1, cell_len(self.text))
 
 
+class CutInMiddle(Folded):
+    """`text` on one line, cut in the middle (`middle_cut`) to the width it gets when drawn:
+    for a one-line cell whose width only the table knows, keeping a name's end (its size)."""
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield Text(middle_cut(self.text, options.max_width), no_wrap=True)
+
+
 def middle_cut(text: str, width: int) -> str:
     """`text` in `width` cells, cut in the middle when it is longer: the start (the brand)
     and the end (the variant, "370 g" against "40 g") both stay, the end whole words where

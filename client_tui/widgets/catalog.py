@@ -199,6 +199,8 @@ class CatalogView(Vertical):
         for category in categories:  # depth first: parents come before their children
             parent = nodes.get(category["parent_id"], tree.root)
             nodes[category["id"]] = parent.add(category["name"], data=category["id"])
+        for node in nodes.values():
+            node.allow_expand = bool(node.children)  # no ▼ before a category with none
         tree.root.expand_all()
 
     @on(Tree.NodeSelected, "#categories")

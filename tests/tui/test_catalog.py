@@ -63,6 +63,7 @@ async def test_choosing_a_category_lists_only_its_products(shop, customer):
         await wait_for(pilot, lambda: len(tree.root.children) == 4, "the categories")
         minuman = next(n for n in tree.root.children if str(n.label) == "Minuman")
         kopi = next(n for n in minuman.children if str(n.label) == "Kopi & Teh")
+        assert minuman.allow_expand and not kopi.allow_expand  # no ▼ where nothing folds
         tree.focus()
         tree.move_cursor(kopi)
         await pilot.press("enter")

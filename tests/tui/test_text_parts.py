@@ -3,9 +3,11 @@ line above a paged table, short prices and stock marks."""
 
 from __future__ import annotations
 
+import io
+
 from rich.console import Console
 
-from client_tui.cut import Folded, fold, middle_cut
+from client_tui.cut import CutInMiddle, Folded, fold, middle_cut
 from client_tui.listing import position, scope
 from client_tui.money import Money
 from client_tui.orderfmt import (
@@ -133,3 +135,9 @@ def test_a_packing_list_gives_the_units_still_bought_and_counts_what_it_leaves_o
     assert shown[:3] == ["3 x Product 0 (S-0)", "2 x Product 1 (S-1)", "1 x Product 2 (S-2)"]
     assert len(shown) == PACKING_LINES and shown[-1] == "and 5 more products"
     assert packing_list({"lines": [{**lines[0], "refunded_qty": 3}]}) == ""
+
+
+def test_a_name_cut_in_the_middle_to_its_cells_width_keeps_its_size():
+    console = Console(width=20, file=io.StringIO(), record=True)
+    console.print(CutInMiddle("Kebun Sari Kopi Bubuk Arabika 165 g"))
+    assert console.export_text().rstrip() == "Kebun…Arabika 165 g"
