@@ -77,7 +77,7 @@ class PayScreen(ModalScreen[dict[str, Any] | None]):
                 if self.method == "cash":
                     yield Label("Cash handed over", id="pay-label")
                     yield Input(
-                        placeholder="Enter alone: the exact amount",
+                        placeholder="empty: the exact amount",
                         restrict=r"[0-9.,]*",
                         id="tendered",
                         compact=True,

@@ -90,7 +90,7 @@ class PosView(Vertical):
         yield OfflineBanner(self.shop, self.say, id="offline-banner")
         yield Label("", id="till-line")
         yield Input(
-            placeholder="SKU, 3*SKU or a name (→ completes), then Enter",
+            placeholder="SKU, 3*SKU or a name (→ completes)",
             suggester=ProductSuggester(self.shop),
             id="entry",
             classes="tab-start",
