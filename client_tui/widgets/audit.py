@@ -181,7 +181,9 @@ class AuditView(Vertical):
             table.add_row(*cells(self.entries[entry_id], self.shop.money), key=str(entry_id))
         if keep is not None and keep in table.rows:
             table.move_cursor(row=table.get_row_index(keep))
-        self.query_one("#audit-empty", Label).display = not self.entries
+        empty = self.query_one("#audit-empty", Label)
+        empty.update("No entries match these filters." if self.filters else "No entries.")
+        empty.display = not self.entries
 
     @on(DataTable.RowSelected, "#audit-table")
     def _selected(self, event: DataTable.RowSelected) -> None:

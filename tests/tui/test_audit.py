@@ -103,6 +103,7 @@ async def test_the_audit_tab_pages_filters_and_shows_new_entries_live(
         await apply_filter(pilot, view, "audit-user", "#999999")  # a user id
         assert view.filters == {"action": "clerk.adj", "user_id": 999999}
         assert actions(view) == []
+        assert str(view.query_one("#audit-empty").render()) == "No entries match these filters."
         user = view.query_one("#audit-user", Input)
         user.value = "#x"
         user.focus()
