@@ -48,12 +48,19 @@ class Money:
         """An amount typed in whole units (`50000`, `17500,50`, or grouped as the shop shows
         it: `Rp 50.000`, `1.250.000,50`) in minor units, without floats. Either `.` or `,`
         may mark the fraction, so an amount that has more digits after it than the currency
-        has (`50.000` where thousands are not grouped with `.`) is refused, never read as 50."""
+        has (`50.000` where thousands are not grouped with `.`) is refused, never read as 50.
+        With three or more digits to the fraction, one group mark and three digits alone
+        (`1,500` in dinars) could be either: it is refused as ambiguous, never guessed."""
         mark, group, decimal = self._conventions()
         typed = text.strip().removeprefix(mark.strip()).strip()
         grouped = re.fullmatch(
             rf"\d{{1,3}}(?:{re.escape(group)}\d{{3}})+(?:{re.escape(decimal)}\d*)?", typed
         )
+        if grouped and self.exponent >= 3 and typed.count(group) == 1 and decimal not in typed:
+            raise ValueError(
+                f"{typed} could be read two ways: type it without {group!r}, "
+                f"e.g. {self._example()}."
+            )
         if grouped:
             typed = typed.replace(group, "")
         match = _AMOUNT.fullmatch(typed)

@@ -110,6 +110,9 @@ def test_one_key_per_sale_kept_until_the_sale_ends():
         (IDR, "Rp 1.250.000,50", 125000050),
         (Money("USD", 2), "$1,234.56", 123456),
         (Money("JPY", 0), "1,500", 1500),
+        (Money("KWD", 3), "1.500", 1500),  # three decimals: a fraction
+        (Money("KWD", 3), "1,500,000", 1500000000),  # two group marks: grouped
+        (Money("KWD", 3), "1,500.25", 1500250),
     ],
 )
 def test_amounts_typed_in_whole_units_become_minor_units(money, typed, amount):
@@ -122,6 +125,8 @@ def test_amounts_typed_in_whole_units_become_minor_units(money, typed, amount):
         (IDR, "1,500", "2 digits after"),  # not IDR's grouping: refused, not read as 1.5
         (Money("USD", 2), "50.000", "2 digits after"),
         (IDR, "1.25.000", "in digits, e.g. 18500 or 18.500"),
+        (Money("KWD", 3), "1,500", "could be read two ways"),  # 1.5 or 1500 dinars
+        (Money("IDR", 3), "1.500", "could be read two ways"),
         (Money("JPY", 0), "15,5", "no digits after"),
         (IDR, "", "in digits"),
         (IDR, "12a", "in digits"),
