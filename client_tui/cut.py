@@ -27,25 +27,19 @@ def fold(text: str, width: int, most: int = MAX_LINES) -> list[str]:
 
 
 class Folded:
-    """`text` as `fold` wraps it for the width it gets when drawn: a Rich renderable for a
-    cell whose width only the table knows (a grid column that takes what is left)."""
+    """`text` as `fold` wraps it, in at most `most` lines, for the width it gets when drawn:
+    a Rich renderable for a cell whose width only the table knows (a grid column that takes
+    what is left). `most=1`: one line cut in the middle, keeping a name's end (its size)."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, most: int = MAX_LINES) -> None:
         self.text = text
+        self.most = most
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        yield Text("\n".join(fold(self.text, options.max_width)))
+        yield Text("\n".join(fold(self.text, options.max_width, self.most)))
 
     def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
         return Measurement(1, cell_len(self.text))
-
-
-class CutInMiddle(Folded):
-    """`text` on one line, cut in the middle (`middle_cut`) to the width it gets when drawn:
-    for a one-line cell whose width only the table knows, keeping a name's end (its size)."""
-
-    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        yield Text(middle_cut(self.text, options.max_width), no_wrap=True)
 
 
 def middle_cut(text: str, width: int) -> str:

@@ -7,12 +7,15 @@ from typing import Any
 from protocol.rules import OrderStatus
 
 STATUS_WORDS = {OrderStatus.PENDING: "paying…"}  # every other status reads as itself
-CANCEL_REASONS = {  # a cancelled order's status, by why (short: a column of the list)
+CANCEL_REASONS = {  # a cancelled order's status, by why
     "customer": "cancelled by you",
     "staff": "cancelled by the shop",
-    "payment_declined": "cancelled: declined",
+    "payment_declined": "cancelled: payment declined",
     "interrupted": "cancelled: interrupted",
 }
+# the same in a list's status column (12 cells for staff at 80 columns)
+SHORT_CANCEL_REASONS = {"payment_declined": "declined", "interrupted": "interrupted"}
+PART_REFUNDED = "part refund"
 UNPAID_REASONS = {  # cancelled before it was paid for
     "payment_declined": "its payment was declined",
     "interrupted": "its checkout was interrupted",
@@ -21,6 +24,7 @@ PAYMENT_METHODS = {"card": "Card", "ewallet": "E-wallet", "cash": "Cash"}
 
 
 def status_text(order: dict[str, Any]) -> str:
+    """The status in words, with why an order was cancelled or that a part was refunded."""
     status = order.get("status", "")
     if status == OrderStatus.CANCELLED and order.get("cancel_reason") in CANCEL_REASONS:
         return CANCEL_REASONS[order["cancel_reason"]]
@@ -28,6 +32,16 @@ def status_text(order: dict[str, Any]) -> str:
     if status != OrderStatus.REFUNDED and some_refunded(order):
         return f"{words}, part refunded"
     return words
+
+
+def short_status(order: dict[str, Any]) -> str:
+    """`status_text` in at most 12 cells, for a list: what sets the order apart stays."""
+    status = order.get("status", "")
+    if status == OrderStatus.CANCELLED:
+        return SHORT_CANCEL_REASONS.get(order.get("cancel_reason") or "", "cancelled")
+    if status != OrderStatus.REFUNDED and some_refunded(order):
+        return PART_REFUNDED
+    return STATUS_WORDS.get(status, status)
 
 
 def headline(order: dict[str, Any]) -> str:

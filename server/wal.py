@@ -20,7 +20,8 @@ up to `retry_s`. It also gives up when the server's PASSIVE checkpoint holds the
 lock, and then SQLite fails at once, without waiting. That one runs every second, so a
 retry a second later could meet it again, while the writes went on at tens of MB a second
 (a WAL of 120 MB where 32 were meant, seen in `tests/e2e/test_writer.py`). A backup that
-holds its snapshot for minutes still costs the writes one wait of `wait_ms` a `retry_s`.
+holds its snapshot for minutes costs the writes a wait of `wait_ms` at each try: five in
+its first two seconds, then one a `retry_s`.
 """
 
 from __future__ import annotations

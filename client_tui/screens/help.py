@@ -37,7 +37,7 @@ class HelpScreen(ModalScreen[None]):
             dialog.border_title = "Help: the keys here"
             yield Static(self._keys(), id="help-keys")
             if self.here:
-                yield Static(self.here, id="help-here")
+                yield Static(Text(self.here), id="help-here")  # words, not markup
             yield Static(ABOUT, id="help-about")
         yield Footer()
 

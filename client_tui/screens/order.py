@@ -74,7 +74,8 @@ async def apply(
         if tracking is None:
             return None
         shipped = await shop.ship(order["id"], tracking)
-        app.notify(f"Order #{order['id']} is shipped, tracking {tracking}.", title="Shipped")
+        ref = f", tracking {tracking}" if tracking else ", without tracking"
+        app.notify(f"Order #{order['id']} is shipped{ref}.", title="Shipped")
         return shipped
     if action == "refund":
         return await app.push_screen_wait(RefundScreen(shop, order))

@@ -115,6 +115,8 @@ class NewPersonScreen(PersonDialog):
 
     @work(exclusive=True, group="person-back")
     async def action_back(self) -> None:  # type: ignore[override]  # a worker, not None
+        if self.busy:  # the account is being created: leaving could not stop it
+            return
         typed = any(self.query_one(f"#person-{f}", Input).value for f in ("username", "password"))
         if typed and not await self.app.push_screen_wait(
             leave_question("Leave without creating the account?")

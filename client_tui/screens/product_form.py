@@ -139,7 +139,10 @@ class ProductFormScreen(ModalScreen[dict[str, Any] | None]):
     @on(Button.Pressed, "#form-back")
     @work(exclusive=True, group="form-back")
     async def action_back(self) -> None:
-        """Back, asking first when something was typed: it would be lost."""
+        """Back, asking first when something was typed: it would be lost. Not while it is
+        being saved: leaving could not stop that."""
+        if self.busy:
+            return
         if self._typed() != self.typed_at_start and not await self.app.push_screen_wait(
             leave_question("Leave without saving?")
         ):

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Static
 
@@ -30,7 +30,7 @@ class ShipScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         order = self.order
-        with Vertical(id="ship-dialog", classes="dialog") as dialog:
+        with VerticalScroll(id="ship-dialog", classes="dialog") as dialog:
             dialog.border_title = f"Ship order #{order['id']}"
             what = f"{item_count(order, refunds=True)} for {customer_text(order)}:"
             yield Label(what, id="ship-what")

@@ -39,6 +39,7 @@ class StockScreen(Dialog[dict[str, Any] | None]):
         self.adjust = adjust
         self.busy = False
         self.retry = RetryKey()
+        self.number_wrong = False  # the problem line says the number is wrong
 
     @property
     def stock(self) -> int:
@@ -85,7 +86,14 @@ class StockScreen(Dialog[dict[str, Any] | None]):
 
     @on(Input.Changed, "#stock-qty")
     def _qty_changed(self) -> None:
-        self.query_one("#stock-problem", Label).display = False  # of a number since retyped
+        if self.number_wrong:  # said of a number since retyped
+            self.number_wrong = False
+            self.query_one("#stock-problem", Label).display = False
+
+    def _wrong_number(self, text: str) -> None:
+        self.show_problem(text)
+        self.number_wrong = True
+        self.query_one("#stock-qty", Input).focus()
 
     @on(Input.Submitted, "#stock-qty")
     def _qty_entered(self) -> None:
@@ -101,13 +109,13 @@ class StockScreen(Dialog[dict[str, Any] | None]):
         text = self.query_one("#stock-qty", Input).value.strip()
         reason = self.query_one("#stock-reason", Input).value.strip()
         count = int(text) if text.lstrip("+-").isdigit() else 0
+        self.number_wrong = False
         if count == 0 or (count < 0 and not self.adjust):
-            self.show_problem(
+            self._wrong_number(
                 "Enter the units to add (+) or take away (-), not 0."
                 if self.adjust
                 else "Enter the number of units received."
             )
-            self.query_one("#stock-qty", Input).focus()
         elif not reason:
             self.show_problem("Enter a reason: it is kept with the stock movement.")
             self.query_one("#stock-reason", Input).focus()
@@ -126,7 +134,7 @@ class StockScreen(Dialog[dict[str, Any] | None]):
         try:
             product = await change(self.product["id"], count, reason, key)
         except OutOfStock as error:
-            self.show_problem(too_many_out(error.details.get("available", 0)))
+            self._wrong_number(too_many_out(error.details.get("available", 0)))
             return
         except CALL_ERRORS as error:
             self.failed(error, "it counts once")
@@ -150,8 +158,7 @@ class StockScreen(Dialog[dict[str, Any] | None]):
             return True  # the change itself will say
         if count <= stock:
             return True
-        self.show_problem(too_many_out(stock))
-        self.query_one("#stock-qty", Input).focus()
+        self._wrong_number(too_many_out(stock))
         return False
 
     def _take_away_question(self, count: int) -> ConfirmScreen:

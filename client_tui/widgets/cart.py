@@ -114,8 +114,9 @@ class CartView(Vertical):
         self._show_problems()
 
     def _show_problems(self) -> None:
-        gone = [line for line in self.lines if self._shortfall(line) == NO_LONGER_SOLD]
-        short = [line for line in self.lines if self._shortfall(line) not in ("", NO_LONGER_SOLD)]
+        shortfalls = [(line, self._shortfall(line)) for line in self.lines]
+        gone = [line for line, short in shortfalls if short == NO_LONGER_SOLD]
+        short = [line for line, short in shortfalls if short and short != NO_LONGER_SOLD]
         text = ""
         if gone:
             text = f"No longer sold: {_names(gone)}. Remove it (x) to check out."

@@ -27,7 +27,7 @@ NAME_LINES = 3  # a name folds onto at most this many lines (a phone's "Bunda Su
 
 class CartTable(FitTable):
     # the widths of Qty, Price, Total and the note; compact: on a phone
-    WIDTHS: tuple[int, int, int, int] = (4, 12, 14, 11)
+    WIDTHS: tuple[int, int, int, int] = (4, 12, 14, 14)  # the note: "no longer sold"
     COMPACT_WIDTHS: tuple[int, int, int, int] = (4, 11, 12, 2)
 
     class Refit(Message):

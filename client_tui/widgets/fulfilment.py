@@ -18,7 +18,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import Label, Select
 
-from client_tui.orderfmt import some_refunded, status_text
+from client_tui.orderfmt import short_status, some_refunded
 from client_tui.shop import Shop
 from client_tui.widgets.badge import TabBadge
 from client_tui.widgets.orders import OrdersView
@@ -147,7 +147,7 @@ class FulfilmentView(OrdersView):
         super().action_open()
 
     def status_cell(self, order: dict[str, Any], flash: bool) -> Text:
-        text = status_text(order)
+        text = short_status(order)
         if order["id"] in self.new:
             return Text(f"{text} · new", style="bold reverse" if flash else "bold")
         return Text(text, style="reverse" if flash else "")

@@ -22,7 +22,7 @@ from textual.widgets.data_table import CellDoesNotExist
 from client_tui import timefmt
 from client_tui.errors import CALL_ERRORS, report
 from client_tui.hub import hub_of
-from client_tui.orderfmt import customer_text, item_count, status_text
+from client_tui.orderfmt import customer_text, item_count, short_status
 from client_tui.screens.order import OrderScreen, allowed, apply
 from client_tui.shop import Shop
 from client_tui.widgets.cart_table import CartTable
@@ -163,7 +163,8 @@ class OrdersView(Vertical):
 
     def _order_changed(self, order: dict[str, Any]) -> None:
         if order["id"] not in self.orders:
-            at_top = self.table.cursor_row <= 0  # then on the newest: it stays on the newest
+            # a customer's list is newest first: a cursor on the newest goes to the new one
+            at_top = self.shop.is_customer and self.table.cursor_row <= 0
             self.orders[order["id"]] = order
             self._draw()
             if at_top:
@@ -179,7 +180,7 @@ class OrdersView(Vertical):
             self._set_status(order, flash=False)
 
     def status_cell(self, order: dict[str, Any], flash: bool) -> Text:
-        return Text(status_text(order), style="reverse" if flash else "")
+        return Text(short_status(order), style="reverse" if flash else "")
 
     def _set_status(self, order: dict[str, Any], flash: bool) -> None:
         with contextlib.suppress(CellDoesNotExist):

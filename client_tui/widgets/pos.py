@@ -167,12 +167,14 @@ class PosView(Vertical):
             return
         self.show_ticket(cursor=line.product_id)
         said = f"{qty} x {product['name']}  {self.shop.money.format(product['price'])}"
-        short = shortfall(line.qty, self.shop.book.stock(line.product_id, product["stock"]))
         if product.get("last_known"):
-            said = f"Last known price, {product['stock']} in stock then: {said}"
-        elif short:  # said now, not only when paying is asked
-            said = f"{short.capitalize()}: {product['name']} (x removes the line)"
-        self.say(said, problem=bool(short) and not product.get("last_known"))
+            self.say(f"Last known price, {product['stock']} in stock then: {said}")
+        elif short := self._short(line.product_id, line.qty):  # now, not only when paying
+            self.say(
+                f"{short.capitalize()}: {product['name']} (Tab, then x removes it)", problem=True
+            )
+        else:
+            self.say(said)
         self._watch_ticket()
 
     # -- the ticket

@@ -14,7 +14,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import Label, Static
 
-from client_tui.cut import CutInMiddle
+from client_tui.cut import Folded
 from client_tui.errors import CALL_ERRORS, report
 from client_tui.orderfmt import counted
 from client_tui.report import (
@@ -171,7 +171,7 @@ class ReportView(Vertical):
         for product in found["by_product"]:
             table.add_row(
                 product["sku"],
-                CutInMiddle(product["name"]),  # its size (the end) shows
+                Folded(product["name"], most=1),  # cut in the middle: its size shows
                 Text(str(product["units"]), justify="right"),
                 Text(money(product["total"]), justify="right"),
                 key=str(product["product_id"]),

@@ -72,15 +72,15 @@ def check_line_cost(product_id: int, qty: int, price: int) -> int:
     return cost
 
 
-def out_of_stock(
-    product_id: int, requested: int, available: int, archived: bool = False
-) -> OutOfStock:
-    """`archived`: the product is no longer sold (its details say so; `available` is 0)."""
-    if archived:
-        return OutOfStock(
-            f"product {product_id} is no longer sold (archived), {requested} asked for",
-            {"product_id": product_id, "requested": requested, "available": 0, "archived": True},
-        )
+def no_longer_sold(product_id: int, requested: int) -> OutOfStock:
+    """`out_of_stock` for an archived product: none available, and its details say why."""
+    return OutOfStock(
+        f"product {product_id} is no longer sold (archived), {requested} asked for",
+        {"product_id": product_id, "requested": requested, "available": 0, "archived": True},
+    )
+
+
+def out_of_stock(product_id: int, requested: int, available: int) -> OutOfStock:
     return OutOfStock(
         f"only {available} left of product {product_id}, {requested} asked for",
         {"product_id": product_id, "requested": requested, "available": available},

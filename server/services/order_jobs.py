@@ -18,7 +18,12 @@ from server import idempotency, sql, wire
 from server.audit import audit, target_of
 from server.events import EventHub, StockChange
 from server.pg_events import announce_order
-from server.services.cart import check_line_cost, lock_cart_of_order, out_of_stock
+from server.services.cart import (
+    check_line_cost,
+    lock_cart_of_order,
+    no_longer_sold,
+    out_of_stock,
+)
 from server.services.catalog import not_found
 from server.services.order_queries import Order, find_order, order_map, read_order, visible
 from server.services.order_states import check_transition
@@ -27,9 +32,7 @@ from server.services.stock import ShortOfStock, move_stock
 from server.write_jobs import StockLocks, locks_stock, write_job
 
 OrderAndStock = tuple[dict[str, Any], list[StockChange]]
-SALE_DECLINED = (
-    f"{Op.CLERK_SALE}.declined"  # the audit entry of a till's sale the provider declined
-)
+SALE_CANCELLED = f"{Op.CLERK_SALE}.cancelled"  # audited: a till's sale declined or interrupted
 Basket = list[tuple[Any, ...]]  # what is bought, as `cart.CART_LINES` selects a cart's lines
 
 # A cart's lines as `cart.CART_LINES` reads them, then its checkout's key (the fingerprint and
@@ -121,7 +124,7 @@ def shortfall(basket: Basket) -> OutOfStock | None:
     stock its rows were read with; None if it can all be taken."""
     for pid, _, _, qty, _, stock, archived, _ in sorted(basket):
         if archived or stock < qty:
-            return out_of_stock(pid, qty, stock, archived=bool(archived))
+            return no_longer_sold(pid, qty) if archived else out_of_stock(pid, qty, stock)
     return None
 
 
@@ -216,7 +219,7 @@ def _take_stock(
     changes = []
     for pid, _, _, qty, _, _, archived, _ in sorted(lines):
         if archived:
-            raise out_of_stock(pid, qty, 0, archived=True)
+            raise no_longer_sold(pid, qty)
         try:
             changes.append(
                 move_stock(db, pid, -qty, "sale", order_id=order_id, user_id=user_id, now=now)
@@ -298,8 +301,8 @@ def mark_declined(
     db: pw.Database, order_id: int, user_id: int | None, reason: str
 ) -> OrderAndStock:
     """Give the stock back, cancel the order and free its key for another try. A till's sale
-    was audited when it began: `clerk.sale.declined` follows its entry, so the log does not
-    read as a sale made."""
+    was audited when it began: `clerk.sale.cancelled` follows its entry, with `reason`, so the
+    log does not read as a sale made."""
     now = sql.now()
     changes = release_stock(db, order_id, "cancel", user_id, now)
     set_status(db, order_id, OrderStatus.PENDING, OrderStatus.CANCELLED, now, cancel_reason=reason)
@@ -312,8 +315,8 @@ def mark_declined(
     announce_order(db, order_id)
     order = find_order(db, order_id)
     if order["channel"] == "pos":
-        details = {"total": order["total"], "method": order["payment"]["method"]}
-        audit(db, user_id, SALE_DECLINED, target_of("order", order_id), details, now)
+        details = {"total": order["total"], "method": order["payment"]["method"], "reason": reason}
+        audit(db, user_id, SALE_CANCELLED, target_of("order", order_id), details, now)
     return order, changes
 
 

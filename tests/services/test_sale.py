@@ -188,10 +188,10 @@ def test_a_declined_card_sale_is_recorded_cancelled_and_gives_the_stock_back(
     assert stock(mini_shop.kopi) == 5
     assert not IdempotencyKey.select().exists(), "the key is free for another card"
     entries = AuditLog.select().where(AuditLog.target == f"order:{order.id}").order_by(AuditLog.id)
-    sold = {"total": order.total, "method": "card"}  # the sale, then that it was declined
+    sold = {"total": order.total, "method": "card"}  # the sale, then why it was cancelled
     assert [(e.action, e.user_id, json.loads(e.details)) for e in entries] == [
         ("clerk.sale", mini_shop.clerk.user_id, sold),
-        ("clerk.sale.declined", mini_shop.clerk.user_id, sold),
+        ("clerk.sale.cancelled", mini_shop.clerk.user_id, {**sold, "reason": "payment_declined"}),
     ]
     retried = till.sell(mini_shop.clerk, line(mini_shop.kopi, 2), payment=CARD)
     clock.advance(PAY_S)

@@ -225,7 +225,14 @@ async def test_enter_on_an_entry_shows_it_whole(fresh_shop: ServerProcess) -> No
         )
         text = str(dialog.query_one("#audit-entry-text").render())
         lines = [" ".join(line.split()) for line in text.splitlines()]
-        assert lines[1:4] == ["Who clerk (user 2)", "Action clerk.adjust", "Target product:1"]
+        with fresh_shop.client("admin") as admin:
+            people = admin.call("admin.user.list")["items"]
+        clerk_id = next(p["id"] for p in people if p["username"] == "clerk")
+        assert lines[1:4] == [
+            f"Who clerk (user {clerk_id})",
+            "Action clerk.adjust",
+            "Target product:1",
+        ]
         assert "delta -2" in lines and 'reason "broken"' in lines, lines
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, AuditEntryScreen), "closed")

@@ -260,31 +260,35 @@ async def test_enter_on_a_ticket_line_types_its_quantity(shop: ServerProcess, cl
         await wait_for(pilot, lambda: view.ticket.lines == [], "the line removed")
 
 
-async def test_a_line_stock_cannot_fill_is_said_as_it_is_added(shop, clerk):
+async def test_a_line_stock_cannot_fill_is_said_as_it_is_added(fresh_shop):
     tag = secrets.token_hex(3)
-    with shop.client("admin") as admin:
+    category = product_by_sku(fresh_shop, "KOP-0001")["category_id"]
+    with fresh_shop.client("admin") as admin:
         for sku, stock in ((f"NIL-{tag}", 0), (f"ONE-{tag}", 1)):
             admin.call(
                 "admin.product.create",
                 sku=sku,
                 name=f"Kopi {sku}",
-                category_id=1,
+                category_id=category,
                 price=12_500,
                 stock=stock,
             )
-    app = make_app(shop)
+    app = make_app(fresh_shop)
     async with app.run_test(size=(80, 24)) as pilot:
-        await sign_in(pilot, *clerk)
+        await sign_in(pilot, *demo_clerk(fresh_shop))
         await at_the_till(pilot)
         keys = Keys(pilot)
         await keys.scan(f"NIL-{tag}", lines=1)
         message = app.screen.query_one("#pos-message", Label)
-        assert label_text(app, "#pos-message") == f"Sold out: Kopi NIL-{tag} (x removes the line)"
+        assert (
+            label_text(app, "#pos-message") == f"Sold out: Kopi NIL-{tag} (Tab, then x removes it)"
+        )
         assert message.has_class("problem")
         await keys.scan(f"ONE-{tag}", lines=2)
         assert not message.has_class("problem")  # one there, one on the ticket
         await keys.scan(f"ONE-{tag}", lines=2)
         assert (
-            label_text(app, "#pos-message") == f"Only 1 left: Kopi ONE-{tag} (x removes the line)"
+            label_text(app, "#pos-message")
+            == f"Only 1 left: Kopi ONE-{tag} (Tab, then x removes it)"
         )
         assert message.has_class("problem")

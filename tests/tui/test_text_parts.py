@@ -7,7 +7,7 @@ import io
 
 from rich.console import Console
 
-from client_tui.cut import CutInMiddle, Folded, fold, middle_cut
+from client_tui.cut import Folded, fold, middle_cut
 from client_tui.listing import position, scope
 from client_tui.money import Money
 from client_tui.orderfmt import (
@@ -15,6 +15,7 @@ from client_tui.orderfmt import (
     headline,
     item_count,
     payment_text,
+    short_status,
     some_refunded,
     status_text,
 )
@@ -118,9 +119,13 @@ def test_a_status_says_why_an_order_was_cancelled_and_a_part_refunded_in_few_wor
     assert status_text({"status": "paid", "lines": [line]}) == "paid"
     refunded = {"status": "delivered", "lines": [{**line, "refunded_qty": 1}]}
     assert status_text(refunded) == "delivered, part refunded"
+    assert short_status(refunded) == "part refund"
     assert status_text({**refunded, "status": "refunded"}) == "refunded"
     declined = {"status": "cancelled", "cancel_reason": "payment_declined", "lines": [line]}
-    assert status_text(declined) == "cancelled: declined"
+    assert status_text(declined) == "cancelled: payment declined"
+    assert short_status(declined) == "declined"
+    for reason in ("customer", "staff", "interrupted", None):
+        assert len(short_status({**declined, "cancel_reason": reason})) <= 12
     assert headline(declined) == (
         "This order is cancelled: its payment was declined, and nothing was charged."
     )
@@ -139,5 +144,5 @@ def test_a_packing_list_gives_the_units_still_bought_and_counts_what_it_leaves_o
 
 def test_a_name_cut_in_the_middle_to_its_cells_width_keeps_its_size():
     console = Console(width=20, file=io.StringIO(), record=True)
-    console.print(CutInMiddle("Kebun Sari Kopi Bubuk Arabika 165 g"))
+    console.print(Folded("Kebun Sari Kopi Bubuk Arabika 165 g", most=1))
     assert console.export_text().rstrip() == "Kebun…Arabika 165 g"
