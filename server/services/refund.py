@@ -202,10 +202,13 @@ def _refund(
     move = partial(move_stock, db, order_id=order_id, user_id=user_id, now=now)
     for product_id, units in _units(db, order_id, wanted):
         unit_price = _take_units(db, order_id, product_id, units)
-        change = move(product_id, units, "refund", reason=reason)  # as the lines require
-        if not restock:  # goods not fit to sell: out again at once, never on sale
-            change = move(product_id, -units, "adjustment", reason=f"{NOT_RESTOCKED}: {reason}")
-        changes.append(change)
+        change = move(product_id, units, "refund", reason=reason, announce=restock)
+        if restock:
+            changes.append(change)
+        else:  # not fit to sell: out again at once; the stock as it was is no news (a
+            # version moved alone would read as the product archived: `admin.product.archive`)
+            not_on_sale = f"{NOT_RESTOCKED}: {reason}"
+            move(product_id, -units, "adjustment", reason=not_on_sale, announce=False)
         amounts.append((product_id, units, unit_price * units))
     method, charge = _payment(db, order_id)
     refund = _record(db, order_id, user_id, method, reason, amounts, now)

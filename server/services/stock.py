@@ -30,8 +30,10 @@ def move_stock(
     user_id: int | None = None,
     reason: str | None = None,
     now: str,
+    announce: bool = True,
 ) -> StockChange:
-    """Change a product's stock by `delta` and record the movement, in the caller's transaction.
+    """Change a product's stock by `delta` and record the movement, in the caller's transaction;
+    `announce` False: the caller sends no `stock` event for it (a change it undoes at once).
 
     The update is conditional (`stock + delta >= 0`), so on every database and with any
     number of servers two buyers can never take the same unit: the loser's update matches
@@ -56,7 +58,8 @@ def move_stock(
         (product_id, kind, delta, stock, order_id, user_id, reason, now),
     )
     change = StockChange(product_id, stock, version)
-    announce_stock(db, change)
+    if announce:
+        announce_stock(db, change)
     return change
 
 
