@@ -4,33 +4,34 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.reactive import reactive
-from textual.widget import Widget
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
 LEFT_OUT = frozenset({"quit"})  # Ctrl+Q and q still quit; `?` Help lists them
-LAST = frozenset({"sign_out"})
 
 
 class HomeFooter(Footer):
     """Textual's footer that, compact (below 100 columns), leaves out Quit and the palette's
-    key (Ctrl+P works unseen) and puts Sign out last: at 80 columns they pushed a tab's own
-    keys and Help off the line. Sign out stays on it for a phone, whose finger slides the
-    footer along to reach it."""
+    key (Ctrl+P works unseen) and docks Help at the left: at 80 columns they pushed a tab's
+    own keys and Help off the line, and at 44 a tab's own keys do, so Help, which lists them
+    all, comes first. Sign out, the screen's key, comes after the tab's: a phone's finger
+    slides the footer along to reach it. Keys are yielded as they come (a binding group's
+    keys must be yielded inside its group), so CSS moves Help (`-help`)."""
+
+    DEFAULT_CSS = """
+    HomeFooter.-compact FooterKey.-help {
+        dock: left;
+        margin-right: 1;
+    }
+    """
 
     compact = reactive(False, toggle_class="-compact", recompose=True)
 
     def compose(self) -> ComposeResult:
-        if not self.compact:
-            yield from super().compose()
-            return
-        last: list[Widget] = []
         for widget in super().compose():
             action = widget.action if isinstance(widget, FooterKey) else None
-            if action in LEFT_OUT or widget.has_class("-command-palette"):
+            if self.compact and (action in LEFT_OUT or widget.has_class("-command-palette")):
                 continue
-            if action in LAST:
-                last.append(widget)
-                continue
+            if action == "help":
+                widget.add_class("-help")
             yield widget
-        yield from last

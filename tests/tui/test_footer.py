@@ -1,6 +1,6 @@
-"""The home screen's footer: below 100 columns a tab's own keys and Help fit on its line,
-Sign out comes last, and Quit and the palette are left to Help and Ctrl+P; wider, it shows
-them all."""
+"""The home screen's footer: below 100 columns Help comes first, then a tab's own keys, and
+Sign out last, while Quit and the palette are left to Help and Ctrl+P; wider, it shows them
+all."""
 
 from __future__ import annotations
 
@@ -45,7 +45,16 @@ async def test_at_80_columns_every_staff_tabs_keys_and_help_fit(shop: ServerProc
         for tab in STAFF_TABS:
             keys = await shown_whole(pilot, tab)
             assert not keys.keys() & {"quit", "command_palette"}, (tab, keys)
-            assert list(keys)[-1] == "sign_out", (tab, keys)
+            in_line = sorted(keys, key=lambda action: keys[action].region.x)
+            assert in_line[0] == "help" and in_line[-1] == "sign_out", (tab, in_line)
+        await pilot.resize_terminal(44, 30)  # a phone: Help first still shows
+        for tab in STAFF_TABS:
+            await pilot.press(tab)
+            await wait_for(
+                pilot,
+                lambda: (help_ := footer_keys(pilot).get("help")) and help_.region.right <= 44,
+                f"Help shown on {tab} at 44 columns",
+            )
         await pilot.resize_terminal(120, 24)
         await wait_for(
             pilot, lambda: {"sign_out", "quit"} <= footer_keys(pilot).keys(), "all keys at 120"
