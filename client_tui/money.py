@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_AMOUNT = re.compile(r"(\d{1,13})(?:[.,](\d*))?")
+_AMOUNT = re.compile(r"(\d+)(?:[.,](\d*))?")
+MAX_DIGITS = 13  # of the whole units; the shop bounds amounts further
 
 # symbol, thousands separator, decimal separator: the local habit where we know it
 CONVENTIONS: dict[str, tuple[str, str, str]] = {
@@ -49,8 +50,10 @@ class Money:
         it: `Rp 50.000`, `1.250.000,50`) in minor units, without floats. Either `.` or `,`
         may mark the fraction, so an amount that has more digits after it than the currency
         has (`50.000` where thousands are not grouped with `.`) is refused, never read as 50.
-        With three or more digits to the fraction, one group mark and three digits alone
-        (`1,500` in dinars) could be either: it is refused as ambiguous, never guessed."""
+        Where the two could be mistaken, the amount is refused as ambiguous, never guessed:
+        with three or more digits to the fraction, one group mark and three digits alone
+        (`1,500` in dinars); and a fraction after the group mark and at most three digits
+        (`18.50` in rupiah, perhaps 18.500 mistyped)."""
         mark, group, decimal = self._conventions()
         typed = text.strip().removeprefix(mark.strip()).strip()
         grouped = re.fullmatch(
@@ -67,10 +70,17 @@ class Money:
         if match is None:
             raise ValueError(f"Type the amount in digits, e.g. {self._example()}.")
         whole, fraction = match[1], match[2] or ""
+        if len(whole) > MAX_DIGITS:
+            raise ValueError(f"That amount has more than {MAX_DIGITS} digits: too large.")
         if len(fraction) > self.exponent:
             places = f"{self.exponent} digits" if self.exponent else "no digits"
             raise ValueError(
                 f"An amount has {places} after the decimal separator: type e.g. {self._example()}."
+            )
+        if not grouped and fraction and f"{group}{fraction}" in typed and len(whole) <= 3:
+            raise ValueError(  # "18.50" where "." groups thousands: 18.500 mistyped?
+                f"{typed} could be read two ways: type {whole}{decimal}{fraction} for a "
+                f"fraction, e.g. {self._example()}."
             )
         return int(whole) * 10**self.exponent + int(fraction.ljust(self.exponent, "0") or 0)
 

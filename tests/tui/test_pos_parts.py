@@ -103,7 +103,7 @@ def test_one_key_per_sale_kept_until_the_sale_ends():
     [
         (IDR, "50000", 5000000),
         (IDR, "17500,5", 1750050),
-        (IDR, "17500.25", 1750025),
+        (IDR, "17500.25", 1750025),  # "." as the fraction's mark: too many digits to group
         (Money("JPY", 0), "1500", 1500),
         (Money("USD", 2), "0.07", 7),
         (IDR, "18.500", 1850000),  # grouped as the shop shows it
@@ -127,6 +127,9 @@ def test_amounts_typed_in_whole_units_become_minor_units(money, typed, amount):
         (IDR, "1.25.000", "in digits, e.g. 18500 or 18.500"),
         (Money("KWD", 3), "1,500", "could be read two ways"),  # 1.5 or 1500 dinars
         (Money("IDR", 3), "1.500", "could be read two ways"),
+        (IDR, "18.50", "could be read two ways: type 18,50 for a fraction"),  # 18.500?
+        (Money("USD", 2), "2,5", "could be read two ways: type 2.5 for a fraction"),
+        (IDR, "99999999999999", "more than 13 digits"),
         (Money("JPY", 0), "15,5", "no digits after"),
         (IDR, "", "in digits"),
         (IDR, "12a", "in digits"),
