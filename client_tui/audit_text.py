@@ -31,18 +31,20 @@ def user_name(entry: dict[str, Any]) -> str:
 
 
 def details(entry: dict[str, Any], money: Money) -> str:
-    """`key=value` pairs, as `detail_value` shows each value."""
+    """`key=value` pairs, as `detail_value` shows each value, amounts without the symbol (a
+    narrow column: `total=20.500,00`)."""
     return " ".join(
-        f"{key}={detail_value(key, value, money)}" for key, value in entry["details"].items()
+        f"{key}={detail_value(key, value, money, symbol=False)}"
+        for key, value in entry["details"].items()
     )
 
 
-def detail_value(key: str, value: Any, money: Money) -> str:
+def detail_value(key: str, value: Any, money: Money, *, symbol: bool = True) -> str:
     """An amount as money (a change's `[before, after]` as both); anything else as JSON: the
     server's text is shown, never interpreted."""
     if key in MONEY_KEYS and _amounts(value):
         amounts = value if isinstance(value, list) else [value]
-        return " → ".join(money.format(amount) for amount in amounts)
+        return " → ".join(money.format(amount, symbol=symbol) for amount in amounts)
     return json.dumps(value, ensure_ascii=False)
 
 

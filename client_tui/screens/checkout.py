@@ -164,6 +164,8 @@ class CheckoutScreen(ModalScreen[dict[str, Any] | None]):
 
     @work(exclusive=True, group="checkout")
     async def _apply_fix(self, product_id: int, qty: int) -> None:
+        line = next((ln for ln in self.shop.cart["items"] if ln["product_id"] == product_id), None)
+        name = line["name"] if line else f"product {product_id}"
         try:
             if qty:
                 await self.shop.set_qty(product_id, qty)
@@ -178,7 +180,8 @@ class CheckoutScreen(ModalScreen[dict[str, Any] | None]):
         if not self.shop.cart.get("items"):
             self._problem("Your cart is now empty: there is nothing to pay.")
             return
-        self._problem("Cart fixed. Check the total, then pay.")
+        done = f"{name} set to {qty}" if qty else f"{name} removed"
+        self._problem(f"Cart fixed: {done}. Check the total, then pay.")
         self.set_focus(self.query_one("#pay", Button))
 
     def _set_paying(self, paying: bool) -> None:

@@ -78,6 +78,13 @@ class PersonDialog(ModalScreen[dict[str, Any] | None]):
         if field in self.FIELDS:
             self.query_one(f"#person-{field}").focus()
 
+    @on(Input.Changed)
+    def _retyped(self, event: Input.Changed) -> None:
+        """A field typed again: what was said of it may no longer hold."""
+        field = (event.input.id or "").removeprefix("person-")
+        if field in self.FIELDS:
+            self.query_one(f"#person-{field}-problem", Label).display = False
+
     def refused(self, error: BaseException) -> None:
         """The server's refusal next to the field it names, or on the last line."""
         field = error.details.get("field") if isinstance(error, WarungError) else None

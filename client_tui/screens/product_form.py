@@ -160,6 +160,10 @@ class ProductFormScreen(ModalScreen[dict[str, Any] | None]):
         except FieldProblem as problem:
             self._problem(problem.field, str(problem))
             return
+        if not fields:  # an edit that changes nothing: nothing to send or to audit
+            self.app.notify("Nothing was changed.", title="Product")
+            self.dismiss(None)
+            return
         self._save(fields)
 
     def _fields(self) -> dict[str, Any]:

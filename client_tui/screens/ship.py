@@ -32,7 +32,7 @@ class ShipScreen(ModalScreen[str | None]):
         order = self.order
         with VerticalScroll(id="ship-dialog", classes="dialog") as dialog:
             dialog.border_title = f"Ship order #{order['id']}"
-            what = f"{item_count(order, refunds=True)} for {customer_text(order)}:"
+            what = f"{item_count(order)} for {customer_text(order)}:"  # still bought
             yield Label(what, id="ship-what")
             yield Static(packing_list(order), id="ship-lines")
             with Horizontal(classes="field-row"):

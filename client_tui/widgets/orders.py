@@ -172,6 +172,10 @@ class OrdersView(Vertical):
             return
         self.orders[order["id"]] = order
         self._set_status(order, flash=True)
+        if not self.compact:  # a refund changes the units still bought
+            items = Text(item_count(order), justify="right")
+            with contextlib.suppress(CellDoesNotExist):
+                self.table.update_cell(str(order["id"]), "items", items)
         self.set_timer(FLASH_S, lambda: self._unflash(order["id"]))
         self.screen.refresh_bindings()
 

@@ -189,7 +189,9 @@ async def test_a_product_archived_in_the_cart_is_no_longer_sold_and_fixed_away(s
             )
             await pilot.press("enter")
             await wait_for(pilot, lambda: shop_of(app).cart["count"] == 1, "the line removed")
-            assert "Cart fixed" in label_text(app, "#checkout-problem")
+            assert label_text(app, "#checkout-problem").startswith(
+                f"Cart fixed: {gone['name']} removed."
+            )
             pay = str(dialog.query_one("#pay", Button).label)
             assert pay == f"Pay {shop_of(app).money.format(kept['price'])}"
         finally:

@@ -12,6 +12,7 @@ from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.order import OrderScreen
 from client_tui.screens.refund import RefundScreen
 from client_tui.screens.ship import ShipScreen
+from client_tui.widgets.fulfilment import FulfilmentView
 from tests.tui.pilot import (
     checkout_as,
     customer_with_order,
@@ -160,6 +161,11 @@ async def test_a_partial_refund_shows_the_amount_then_refunds_those_units(shop):
         assert str(question.query_one("#confirm-amount", Label).render()) == f"Refund {price}"
         await pilot.press("enter")
         await wait_for(pilot, lambda: not isinstance(app.screen, RefundScreen), "refunded")
+        row = str(order["id"])
+        queue_view = app.screen.query_one("#orders-view", FulfilmentView)
+        items = lambda: str(queue_view.table.get_cell(row, "items"))  # noqa: E731
+        await wait_for(pilot, lambda: items() == "2 items", "the row's units still bought")
+        assert str(queue_view.table.get_cell(row, "status")) == "part refund"
         await pilot.press("enter")
         detail = await wait_for(
             pilot, lambda: isinstance(app.screen, OrderScreen) and app.screen, "the order"

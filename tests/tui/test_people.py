@@ -103,6 +103,7 @@ async def test_a_taken_username_is_shown_next_to_the_field_then_the_account_is_m
         assert dialog.query_one("#person-password", Input).has_focus
         assert app.screen is dialog
         dialog.query_one("#person-password", Input).value = PASSWORD
+        await wait_for(pilot, lambda: not password_problem.display, "the rule gone, retyped")
         await press_apply(pilot, dialog)
         question = await asked(pilot)
         assert question.title_text == "Create clerk 'clerk'?"
@@ -113,6 +114,7 @@ async def test_a_taken_username_is_shown_next_to_the_field_then_the_account_is_m
         assert not dialog.query_one("#person-other-problem", Label).display
 
         dialog.query_one("#person-username", Input).value = "kasir-dua"
+        await wait_for(pilot, lambda: not problem.display, "the refusal gone, retyped")
         await press_apply(pilot, dialog)
         await asked(pilot)
         await pilot.press("enter")

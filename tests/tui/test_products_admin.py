@@ -12,7 +12,15 @@ from textual.widgets import Input, Label, Select, TabbedContent
 from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.product_form import ProductFormScreen
 from client_tui.widgets.products_admin import ProductsView
-from tests.tui.pilot import label_text, make_app, product_by_sku, search, sign_in, wait_for
+from tests.tui.pilot import (
+    label_text,
+    make_app,
+    notified,
+    product_by_sku,
+    search,
+    sign_in,
+    wait_for,
+)
 
 
 async def products_tab(pilot, shop) -> ProductsView:
@@ -114,8 +122,23 @@ async def test_edit_changes_the_row_and_the_shop(shop):
             pilot, lambda: cell(view, before["id"], "name") == "Mie Rebus Soto Baru", "the row"
         )
         assert cell(view, before["id"], "price") == "Rp 4.250,50"
+        updates = edits_of(shop, before["id"])
+        dialog = await form(pilot, "e")  # and saved again unchanged: nothing is sent
+        await submit(pilot, dialog)
+        await wait_for(pilot, lambda: app.screen is not dialog, "the form closed")
+        assert notified(app, "Nothing was changed.")
+        assert edits_of(shop, before["id"]) == updates == 1
     after = product_by_sku(shop, "MIE-0006")
     assert after == {**before, "name": "Mie Rebus Soto Baru", "price": 425_050}
+
+
+def edits_of(shop, product_id: int) -> int:
+    """How many `admin.product.update` entries the audit log holds for the product."""
+    with shop.client("admin") as admin:
+        page = admin.call(
+            "admin.audit.list", action="admin.product.update", target=f"product:{product_id}"
+        )
+    return len(page["items"])
 
 
 async def test_archive_and_restore_ask_first_naming_the_product(shop):
