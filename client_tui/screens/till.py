@@ -215,7 +215,16 @@ class TillCloseScreen(TillDialog):
         _by_method(table, money, running["by_method"])
         table.add_row(Text("Expected cash", style="bold"), money.format(expected))
         if counted is not None:
-            table.add_row("Difference", money.format(counted - expected))
+            difference = counted - expected
+            amount = money.format(abs(difference))
+            said = (
+                f"{amount} missing"
+                if difference < 0
+                else f"{amount} more"
+                if difference
+                else "none"
+            )
+            table.add_row("Difference", said)
         return table
 
     @on(Input.Changed, "#counted-cash")

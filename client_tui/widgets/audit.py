@@ -108,7 +108,11 @@ class AuditView(Vertical):
             try:
                 filters.update(to_args(text))
             except ValueError:
-                self.app.notify(f"{placeholder}: not {text!r}", title="Audit", severity="error")
+                self.app.notify(
+                    f"{placeholder}: not {text!r}. The list keeps the filters it had.",
+                    title="Audit",
+                    severity="error",
+                )
                 return
         self.filters = filters
         self.action_reload()
