@@ -133,8 +133,7 @@ class CheckoutScreen(ModalScreen[dict[str, Any] | None]):
 
     def _out_of_stock(self, error: OutOfStock) -> None:
         product_id, available = error.details.get("product_id"), error.details.get("available", 0)
-        line = next((ln for ln in self.shop.cart["items"] if ln["product_id"] == product_id), None)
-        name = line["name"] if line else f"product {product_id}"
+        name = self._name_of(product_id)
         if error.details.get("archived"):
             text = (
                 f"{name} is no longer sold. Nothing was bought and your cart is kept. "
@@ -164,8 +163,7 @@ class CheckoutScreen(ModalScreen[dict[str, Any] | None]):
 
     @work(exclusive=True, group="checkout")
     async def _apply_fix(self, product_id: int, qty: int) -> None:
-        line = next((ln for ln in self.shop.cart["items"] if ln["product_id"] == product_id), None)
-        name = line["name"] if line else f"product {product_id}"
+        name = self._name_of(product_id)
         try:
             if qty:
                 await self.shop.set_qty(product_id, qty)
@@ -183,6 +181,11 @@ class CheckoutScreen(ModalScreen[dict[str, Any] | None]):
         done = f"{name} set to {qty}" if qty else f"{name} removed"
         self._problem(f"Cart fixed: {done}. Check the total, then pay.")
         self.set_focus(self.query_one("#pay", Button))
+
+    def _name_of(self, product_id: object) -> str:
+        """The name of the cart's line of `product_id`, as the cart has it."""
+        line = next((ln for ln in self.shop.cart["items"] if ln["product_id"] == product_id), None)
+        return line["name"] if line else f"product {product_id}"
 
     def _set_paying(self, paying: bool) -> None:
         self.paying = paying

@@ -76,7 +76,7 @@ def leave_question(title: str) -> ConfirmScreen:
     """Asked before a form with something typed in it closes: what was typed is lost."""
     return ConfirmScreen(
         title,
-        "What you typed here is lost: nothing of it is sent.",
+        "What you typed here is lost.",
         "Nothing is sent",
         go="Leave",
         back="Keep editing",

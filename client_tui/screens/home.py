@@ -66,7 +66,7 @@ class HomeScreen(Screen[None]):
         yield HomeFooter()
 
     def on_resize(self) -> None:
-        """Below 100 columns the footer's keys stand closer, and only the tab's own and Help."""
+        """Below 100 columns the footer is compact (`HomeFooter`): Help first, keys closer."""
         self.query_one(HomeFooter).compact = self.size.width < COMPACT_FOOTER_BELOW
 
     def on_tab_badge(self, message: TabBadge) -> None:

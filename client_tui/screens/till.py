@@ -215,16 +215,7 @@ class TillCloseScreen(TillDialog):
         _by_method(table, money, running["by_method"])
         table.add_row(Text("Expected cash", style="bold"), money.format(expected))
         if counted is not None:
-            difference = counted - expected
-            amount = money.format(abs(difference))
-            said = (
-                f"{amount} missing"
-                if difference < 0
-                else f"{amount} more"
-                if difference
-                else "none"
-            )
-            table.add_row("Difference", said)
+            table.add_row("Difference", _difference_short(money, counted - expected))
         return table
 
     @on(Input.Changed, "#counted-cash")
@@ -338,6 +329,13 @@ def _by_method(table: Table, money: Money, by_method: dict[str, dict[str, int]])
         table.add_row(f"{name} sales", f"{takings.get('count', 0)} · {money.format(sold)}")
         if refunded:
             table.add_row(f"{name} refunds", money.format(-refunded))
+
+
+def _difference_short(money: Money, difference: int) -> str:
+    """As the difference is typed: `Rp 4.000,00 missing`, `Rp 5,00 more` or `none`."""
+    if difference == 0:
+        return "none"
+    return f"{money.format(abs(difference))} {'missing' if difference < 0 else 'more'}"
 
 
 def _difference_words(money: Money, difference: int) -> str:
