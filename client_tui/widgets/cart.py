@@ -31,7 +31,7 @@ from client_tui.widgets.cart_table import CartTable
 from protocol.errors import OutOfStock
 
 QUIET_S = 0.3  # a line's quantity is sent once its keys pause this long
-QUANTITY = Binding.Group("Quantity")  # one footer entry: "+ - ⏎ Quantity" (fits 80 columns)
+QUANTITY = Binding.Group("Qty")  # one footer entry, "⏎ + - Qty" as the column: fits 40 columns
 
 
 class CartView(Vertical):

@@ -21,7 +21,6 @@ class HomeFooter(Footer):
     DEFAULT_CSS = """
     HomeFooter.-compact FooterKey.-help {
         dock: left;
-        margin-right: 1;
     }
     """
 
