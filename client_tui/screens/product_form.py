@@ -18,7 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Select
 
 from client_tui.errors import CALL_ERRORS, describe, end_if_signed_out
-from client_tui.screens.confirm import leave_question
+from client_tui.screens.confirm import ConfirmScreen, leave_question
 from client_tui.shop import Shop
 from protocol.errors import BadRequest, Conflict, NotFound
 from protocol.ops import MAX_MONEY
@@ -194,6 +194,8 @@ class ProductFormScreen(ModalScreen[dict[str, Any] | None]):
 
     @work(exclusive=True, group="form-save")
     async def _save(self, fields: dict[str, Any]) -> None:
+        if fields.get("price") == 0 and not await self.app.push_screen_wait(self._free()):
+            return
         self.busy = True
         try:
             if self.product is None:
@@ -211,6 +213,17 @@ class ProductFormScreen(ModalScreen[dict[str, Any] | None]):
             title="Product created" if self.creating else "Product saved",
         )
         self.dismiss(product)
+
+    def _free(self) -> ConfirmScreen:
+        """Asked before a price of 0 is saved: a slip of the keys would give goods away."""
+        name = self.query_one("#form-name", Input).value.strip() or "This product"
+        return ConfirmScreen(
+            "Sell it for nothing?",
+            f"{name} will cost {self.shop.money.format(0)}: customers and tills get it free.",
+            f"Price {self.shop.money.format(0)}",
+            go="Save at 0",
+            back="Change the price",
+        )
 
     def _clear_problems(self) -> None:
         for problem in self.query(".field-problem"):

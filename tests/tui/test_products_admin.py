@@ -107,6 +107,34 @@ async def test_create_says_a_taken_sku_and_a_refused_price_under_their_fields(sh
     )
 
 
+async def test_a_price_of_nothing_is_asked_about_before_it_is_saved(shop):
+    sku = f"FREE-{secrets.token_hex(3)}"
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await products_tab(pilot, shop)
+        dialog = await form(pilot, "n")
+        category = dialog.query_one("#form-category", Select)
+        category.value = product_by_sku(shop, "MIE-0001")["category_id"]
+        await submit(pilot, dialog, sku=sku, name="Sampel Kopi", price="0", stock="3")
+        question = await wait_for(
+            pilot, lambda: isinstance(app.screen, ConfirmScreen) and app.screen, "the question"
+        )
+        assert question.title_text == "Sell it for nothing?"
+        await pilot.press("escape")  # change the price: nothing sent
+        await wait_for(pilot, lambda: app.screen is dialog, "back in the form")
+        with shop.client("admin") as admin:
+            assert admin.call("catalog.list", query=sku, limit=5)["items"] == []
+        await submit(pilot, dialog)
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "asked again")
+        await pilot.press("enter")
+        await wait_for(
+            pilot,
+            lambda: app.screen is not dialog and not isinstance(app.screen, ConfirmScreen),
+            "saved",
+        )
+    assert product_by_sku(shop, sku)["price"] == 0
+
+
 async def test_edit_changes_the_row_and_the_shop(shop):
     before = product_by_sku(shop, "MIE-0006")
     app = make_app(shop)
