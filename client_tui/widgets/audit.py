@@ -136,6 +136,8 @@ class AuditView(Vertical):
             items, next_cursor = await self.fetch(cursor)
         except CALL_ERRORS as error:
             report(self, error, "Audit")
+            if listing == self._listing:  # the poll (or scrolling on) tries again
+                self.loaded = True
             return
         if listing != self._listing:
             return
@@ -170,8 +172,8 @@ class AuditView(Vertical):
             if listing != self._listing or not self.loaded:
                 return
             fresh = [entry for entry in items if entry["id"] > newest]
-            if len(fresh) == len(items) and self.entries and items:
-                self.action_reload()
+            if items and (not self.entries or len(fresh) == len(items)):
+                self.action_reload()  # a first page that failed, or a burst of over a page
             elif fresh:
                 self.entries.update((entry["id"], entry) for entry in fresh)
                 self._draw()

@@ -18,6 +18,7 @@ from client_tui.audit_text import details
 from client_tui.money import Money
 from client_tui.screens.audit_entry import AuditEntryScreen
 from client_tui.widgets import audit
+from protocol.errors import Unavailable
 from tests.e2e.harness import ServerProcess, wait_until
 from tests.e2e.shopdb import opened
 from tests.tui.pilot import make_app, notified, shop_of, sign_in, wait_for
@@ -237,3 +238,30 @@ async def test_enter_on_an_entry_shows_it_whole(fresh_shop: ServerProcess) -> No
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, AuditEntryScreen), "closed")
     done()
+
+
+async def test_after_a_page_that_failed_the_poll_goes_on(
+    fresh_shop: ServerProcess, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(audit, "POLL_S", 0.1)
+    app = make_app(fresh_shop)
+    async with app.run_test(size=(100, 30)) as pilot:
+        view = await open_audit(pilot, fresh_shop)
+        call = shop_of(app).client.call
+        failed: list[str] = []
+
+        async def once_unavailable(op: str, args: Any = None, /, **kw: Any) -> Any:
+            if op == "admin.audit.list" and not failed:
+                failed.append(op)
+                raise Unavailable("the database is busy", {})
+            return await call(op, args, **kw)
+
+        monkeypatch.setattr(shop_of(app).client, "call", once_unavailable)
+        view.action_reload()  # as `r` does: this read is refused
+        await wait_for(pilot, lambda: failed, "the page refused")
+        with fresh_shop.client("clerk") as clerk:
+            clerk.call("clerk.adjust", product_id=1, delta=-1, reason="seen after")
+        rows = lambda: (view.table.get_row_at(i) for i in range(view.table.row_count))  # noqa: E731
+        await wait_for(
+            pilot, lambda: any("delta=-1" in str(row[5]) for row in rows()), "the new entry"
+        )
