@@ -136,6 +136,12 @@ def test_audit_tab_snapshot(snap_compare, fresh_shop: ServerProcess, fixed_times
         done()
 
 
+def details_shown(view: audit.AuditView, text: str) -> bool:
+    """Whether a row of the audit table holds `text` in its details."""
+    table = view.table
+    return any(text in str(table.get_row_at(i)[5]) for i in range(table.row_count))
+
+
 async def a_whole_poll(view: Any) -> None:
     """Run a tick of the poll to its end; the timer's own tick may cancel it (the poll is
     exclusive), then another is run."""
@@ -170,10 +176,8 @@ async def test_the_audit_tab_asks_the_server_only_while_it_is_in_front(
         with fresh_shop.client("clerk") as clerk:
             clerk.call("clerk.adjust", product_id=1, delta=-1, reason="seen on return")
         await pilot.press("f8")
-        rows = lambda: (view.table.get_row_at(i) for i in range(view.table.row_count))  # noqa: E731
-        await wait_for(  # among the newest: the clerk's sign-in reaches the log after it
-            pilot, lambda: any("delta=-1" in str(row[5]) for row in rows()), "the entry, on return"
-        )
+        # among the newest: the clerk's sign-in reaches the log after it
+        await wait_for(pilot, lambda: details_shown(view, "delta=-1"), "the entry, on return")
 
 
 def test_a_cell_too_long_for_its_column_is_cut_where_it_shows() -> None:
@@ -261,7 +265,4 @@ async def test_after_a_page_that_failed_the_poll_goes_on(
         await wait_for(pilot, lambda: failed, "the page refused")
         with fresh_shop.client("clerk") as clerk:
             clerk.call("clerk.adjust", product_id=1, delta=-1, reason="seen after")
-        rows = lambda: (view.table.get_row_at(i) for i in range(view.table.row_count))  # noqa: E731
-        await wait_for(
-            pilot, lambda: any("delta=-1" in str(row[5]) for row in rows()), "the new entry"
-        )
+        await wait_for(pilot, lambda: details_shown(view, "delta=-1"), "the new entry")
