@@ -38,7 +38,7 @@ from client_tui.offline_queue import DEFAULT_PREFIX, OfflineQueue, owner_of
 from client_tui.offline_start import OFFLINE_START, last_known, open_queue
 from client_tui.orderfmt import some_refunded
 from client_tui.screens.confirm import ConfirmScreen
-from client_tui.screens.help import HelpScreen, help_here
+from client_tui.screens.help import HelpScreen
 from client_tui.screens.home import HOME_SCREENS
 from client_tui.screens.signin import SignInScreen
 from client_tui.screens.starting import StartingScreen
@@ -79,8 +79,7 @@ class WarungApp(App[None]):
     NOTIFICATION_TIMEOUT = 4.0  # seconds (Textual: 5)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "Help", key_display="?"),
-        # The footer shows the first of the two: F1 where a field takes "?" as a character.
-        Binding("f1", "help", "Help"),
+        Binding("f1", "help", "Help"),  # in the footer where a field takes "?" as typed
         Binding("ctrl+q", "quit", "Quit", priority=True),
         Binding("q", "ask_quit", "Quit", show=False),
         # checked before the home screens' own F-keys, it acts only when a dialog is open
@@ -411,8 +410,7 @@ class WarungApp(App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            here = help_here(self.screen.focused or self.screen)
-            self.push_screen(HelpScreen(self.screen.active_bindings, here))
+            self.push_screen(HelpScreen.of(self.screen))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "tab_refused":

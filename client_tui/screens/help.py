@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.dom import DOMNode
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Static
 
 ABOUT = (
@@ -31,6 +31,11 @@ class HelpScreen(ModalScreen[None]):
         super().__init__()
         self.bindings = bindings
         self.here = here
+
+    @classmethod
+    def of(cls, screen: Screen[object]) -> HelpScreen:
+        """The help of `screen`: its keys, and the `HELP` of the view with the cursor."""
+        return cls(screen.active_bindings, help_here(screen.focused or screen))
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-dialog", classes="dialog") as dialog:
