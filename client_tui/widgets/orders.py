@@ -101,6 +101,8 @@ class OrdersView(Vertical):
             items, next_cursor = await self.fetch(cursor)
         except CALL_ERRORS as error:
             report(self, error, "Orders")
+            if listing == self._listing:  # scrolling on tries again; `r` reads it anew
+                self.loaded = True
             return
         if listing != self._listing:
             return

@@ -80,6 +80,8 @@ class PeopleView(Vertical):
             items, next_cursor = await self.people.page(cursor)
         except CALL_ERRORS as error:
             report(self, error, "People")
+            if listing == self._listing:  # scrolling on tries again; `r` reads it anew
+                self.loaded = True
             return
         if listing != self._listing:
             return

@@ -7,14 +7,17 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Input, Tree
 
+from client_tui import shop as shop_module
 from client_tui.shop import ORDER_PAGE
 from client_tui.widgets.orders import OrdersView
+from protocol.errors import Unavailable
 from tests.tui.pilot import (
     catalog,
     label_text,
     make_app,
     new_customer,
     products,
+    refuse,
     search,
     shop_of,
     sign_in,
@@ -160,15 +163,21 @@ async def test_after_a_reconnect_the_catalog_matches_its_search_box(fresh_shop, 
         assert label_text(app, "#scope").endswith(f" of {CATALOG_SIZE} products")
 
 
-async def test_orders_say_where_they_are_and_end_goes_to_the_oldest(shop):
+def customer_with_orders(shop, count: int) -> tuple[str, str, list[int]]:
+    """A new customer who has placed `count` orders: name, password, the orders' ids."""
     username, password = new_customer(shop)
     with shop.client() as client:
         client.login(username, password)
         product = next(p for p in client.call("catalog.list", limit=50)["items"] if p["stock"] > 40)
         placed = []
-        for _ in range(ORDER_PAGE + 5):
+        for _ in range(count):
             client.call("cart.add", product_id=product["id"], qty=1)
             placed.append(client.checkout({"method": "card", "token": "ok"})["id"])
+    return username, password, placed
+
+
+async def test_orders_say_where_they_are_and_end_goes_to_the_oldest(shop):
+    username, password, placed = customer_with_orders(shop, ORDER_PAGE + 5)
     app = make_app(shop)
     async with app.run_test(size=(80, 24)) as pilot:
         await sign_in(pilot, username, password)
@@ -197,3 +206,22 @@ async def test_orders_say_where_they_are_and_end_goes_to_the_oldest(shop):
             ),
             "the position at the end",
         )
+
+
+async def test_after_a_next_page_that_failed_end_asks_for_it_again(shop, monkeypatch):
+    monkeypatch.setattr(shop_module, "ORDER_PAGE", 3)
+    username, password, placed = customer_with_orders(shop, 5)
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, username, password)
+        await pilot.press("f4")
+        view = app.screen.query_one("#orders-view", OrdersView)
+        await wait_for(pilot, lambda: len(view.orders) == 3 and view.loaded, "the first page")
+        client = shop_of(app).client
+        refused = refuse(client, "order.list", Unavailable("the database is busy", {}))
+        view.table.focus()
+        await pilot.press("end")
+        await wait_for(pilot, lambda: refused and view.loaded, "the next page refused")
+        del client.call
+        await pilot.press("end")
+        await wait_for(pilot, lambda: sorted(view.orders) == sorted(placed), "every order")

@@ -10,13 +10,13 @@ from typing import Any
 import pytest
 from textual.widgets import Button, Input, Label, RadioSet, Static
 
-from client_tui import timefmt
+from client_tui import people, timefmt
 from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.person import NewPersonScreen, RoleScreen
 from client_tui.widgets.people import PeopleView
-from protocol.errors import Unauthenticated
+from protocol.errors import Unauthenticated, Unavailable
 from tests.e2e.harness import ServerProcess
-from tests.tui.pilot import home_loaded, make_app, notified, wait_for
+from tests.tui.pilot import home_loaded, make_app, notified, refuse, shop_of, wait_for
 
 PASSWORD = "people-pass-1"
 
@@ -68,6 +68,24 @@ async def test_people_lists_role_state_in_words_and_last_sign_in(fresh_shop):
         assert row(view, admin)[:3] == ["admin", "admin", "enabled"]
         assert row(view, admin)[3] == timefmt.when(admin["last_sign_in_at"]) != "never"
         assert row(view, never) == ["belum-pernah", "clerk", "enabled", "never"]
+
+
+async def test_after_a_next_page_that_failed_end_asks_for_it_again(fresh_shop, monkeypatch):
+    monkeypatch.setattr(people, "PEOPLE_PAGE", 2)
+    with fresh_shop.client("admin") as admin:
+        everyone = {str(p["id"]) for p in admin.call("admin.user.list", limit=100)["items"]}
+    assert len(everyone) > 2
+    app = make_app(fresh_shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = await people_tab(pilot, fresh_shop)
+        client = shop_of(app).client
+        refused = refuse(client, "admin.user.list", Unavailable("the database is busy", {}))
+        view.table.focus()
+        await pilot.press("end")
+        await wait_for(pilot, lambda: refused and view.loaded, "the next page refused")
+        del client.call
+        await pilot.press("end")
+        await wait_for(pilot, lambda: set(view.accounts) == everyone, "every account")
 
 
 async def press_apply(pilot, dialog) -> None:
