@@ -321,14 +321,16 @@ def _facts() -> Table:
 
 def _by_method(table: Table, money: Money, by_method: dict[str, dict[str, int]]) -> None:
     """A row per payment method: its sales' count and total; under it, the refunds made at
-    this till in that method, if any (a server before `refunded` counts them in the total)."""
+    this till in that method, if any, their count and amount (a server before `refunded`
+    counts them in the total, one before `refunds` gives no count)."""
     for method, name in METHODS.items():
         takings = by_method.get(method, {})
         refunded = takings.get("refunded", 0)
         sold = takings.get("total", 0) + refunded
         table.add_row(f"{name} sales", f"{takings.get('count', 0)} · {money.format(sold)}")
         if refunded:
-            table.add_row(f"{name} refunds", money.format(-refunded))
+            count = f"{takings['refunds']} · " if "refunds" in takings else ""
+            table.add_row(f"{name} refunds", f"{count}{money.format(-refunded)}")
 
 
 def _difference_short(money: Money, difference: int) -> str:

@@ -185,8 +185,8 @@ def _balance(db: pw.Database, row: tuple[Any, ...]) -> dict[str, Any]:
 
 def _takings(db: pw.Database, register_id: int) -> dict[str, dict[str, int]]:
     """Per payment method: the sales of this register session, their total less the
-    refunds made at it, and those refunds."""
-    takings = {method: {"count": 0, "total": 0, "refunded": 0} for method in METHODS}
+    refunds made at it, those refunds' amount and their number."""
+    takings = {method: {"count": 0, "total": 0, "refunded": 0, "refunds": 0} for method in METHODS}
     for method, count, total in sql.rows(
         db,
         "SELECT p.method, COUNT(*), SUM(o.total) FROM orders o JOIN payments p "
@@ -194,13 +194,13 @@ def _takings(db: pw.Database, register_id: int) -> dict[str, dict[str, int]]:
         (register_id,),
     ):
         takings[method].update(count=count, total=int(total))  # PostgreSQL sums as numeric
-    for method, refunded in sql.rows(
+    for method, refunds, refunded in sql.rows(
         db,
-        "SELECT method, SUM(amount) FROM refunds WHERE register_id = ? GROUP BY method",
+        "SELECT method, COUNT(*), SUM(amount) FROM refunds WHERE register_id = ? GROUP BY method",
         (register_id,),
     ):
         takings[method]["total"] -= int(refunded)
-        takings[method]["refunded"] = int(refunded)
+        takings[method].update(refunded=int(refunded), refunds=refunds)
     return takings
 
 

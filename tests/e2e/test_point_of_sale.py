@@ -97,8 +97,18 @@ def test_a_card_sale_completes_and_a_declined_one_is_recorded_cancelled(
         after = (await clerk.call("catalog.get", product_id=product["id"]))["stock"]
         assert after == product["stock"] - 1, "the declined sale gave its unit back"
         closed = await clerk.call("clerk.register.close", counted_cash=0)
-        assert closed["by_method"]["card"] == {"count": 1, "total": sold["total"], "refunded": 0}
-        assert closed["by_method"]["ewallet"] == {"count": 0, "total": 0, "refunded": 0}
+        assert closed["by_method"]["card"] == {
+            "count": 1,
+            "total": sold["total"],
+            "refunded": 0,
+            "refunds": 0,
+        }
+        assert closed["by_method"]["ewallet"] == {
+            "count": 0,
+            "total": 0,
+            "refunded": 0,
+            "refunds": 0,
+        }
         await clerk.close()
 
     asyncio.run(run())
@@ -123,7 +133,12 @@ def test_a_register_outlives_its_connection_and_closes_with_the_difference(
         assert closed["id"] == opened_["id"] and closed["status"] == "closed"
         assert closed["expected_cash"] == 100_000 + sold["total"]
         assert closed["difference"] == -sold["total"], "the sale's cash is missing"
-        assert closed["by_method"]["cash"] == {"count": 1, "total": sold["total"], "refunded": 0}
+        assert closed["by_method"]["cash"] == {
+            "count": 1,
+            "total": sold["total"],
+            "refunded": 0,
+            "refunds": 0,
+        }
         with pytest.raises(InvalidState) as again:
             await later.call("clerk.register.close", counted_cash=0)
         assert again.value.details == {"reason": "no_open_register"}
@@ -157,7 +172,12 @@ def test_the_register_read_before_the_close_has_the_figures_the_close_returns(
 
         assert {k: read[k] for k in opened_} == opened_, "the register as it was opened"
         assert read["expected_cash"] == 50_000 + product["price"], "two sold, one refunded"
-        assert read["by_method"]["card"] == {"count": 1, "total": elsewhere["total"], "refunded": 0}
+        assert read["by_method"]["card"] == {
+            "count": 1,
+            "total": elsewhere["total"],
+            "refunded": 0,
+            "refunds": 0,
+        }
         assert (read["expected_cash"], read["by_method"]) == (
             closed["expected_cash"],
             closed["by_method"],

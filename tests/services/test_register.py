@@ -72,9 +72,9 @@ def test_the_close_balances_the_cash_of_this_session_only(
     assert closed["id"] == register["id"] and closed["status"] == "closed"
     assert closed["opening_cash"] == 100_000 and closed["closed_at"] >= closed["opened_at"]
     assert closed["by_method"] == {
-        "cash": {"count": 2, "total": 17_500 + 9_000 - 9_000, "refunded": 9_000},
-        "card": {"count": 1, "total": 17_500 - 5_000, "refunded": 5_000},
-        "ewallet": {"count": 0, "total": 0, "refunded": 0},
+        "cash": {"count": 2, "total": 17_500 + 9_000 - 9_000, "refunded": 9_000, "refunds": 1},
+        "card": {"count": 1, "total": 17_500 - 5_000, "refunded": 5_000, "refunds": 1},
+        "ewallet": {"count": 0, "total": 0, "refunded": 0, "refunds": 0},
     }, "the declined sale and the earlier session's sale are not counted"
     assert closed["expected_cash"] == 100_000 + 17_500
     assert closed["counted_cash"] == 115_000 and closed["difference"] == -2_500
@@ -105,9 +105,9 @@ def test_the_running_figures_are_what_the_close_then_returns(
         **register,
         "expected_cash": 100_000 + 35_000,
         "by_method": {
-            "cash": {"count": 1, "total": 35_000, "refunded": 0},
-            "card": {"count": 1, "total": 9_000, "refunded": 0},
-            "ewallet": {"count": 0, "total": 0, "refunded": 0},
+            "cash": {"count": 1, "total": 35_000, "refunded": 0, "refunds": 0},
+            "card": {"count": 1, "total": 9_000, "refunded": 0, "refunds": 0},
+            "ewallet": {"count": 0, "total": 0, "refunded": 0, "refunds": 0},
         },
     }
     refunded = ask(
@@ -128,9 +128,14 @@ def test_the_running_figures_are_what_the_close_then_returns(
         **register,
         "expected_cash": 100_000 + 35_000 - 17_500 + 9_000,
         "by_method": {
-            "cash": {"count": 2, "total": 35_000 - 17_500 + 9_000, "refunded": 17_500},
-            "card": {"count": 1, "total": 9_000, "refunded": 0},
-            "ewallet": {"count": 0, "total": 0, "refunded": 0},
+            "cash": {
+                "count": 2,
+                "total": 35_000 - 17_500 + 9_000,
+                "refunded": 17_500,
+                "refunds": 1,
+            },
+            "card": {"count": 1, "total": 9_000, "refunded": 0, "refunds": 0},
+            "ewallet": {"count": 0, "total": 0, "refunded": 0, "refunds": 0},
         },
     }, "the cash refund at this till is out of the drawer, the other connection's sale in"
     assert (now["expected_cash"], now["by_method"]) == (
