@@ -1,6 +1,10 @@
 """People, for admins: every account with its role, whether it is disabled (in words),
 and its last sign-in; create an account, change a role, disable and enable again, each
-after a question that names the account and what will happen."""
+after a question that names the account and what will happen.
+
+Sign-ins and changes made at another station show by polling, as the audit log's entries
+do: every `POLL_S` while the tab is in front (and at once when it comes to the front) the
+first page is read again and its accounts updated in place."""
 
 from __future__ import annotations
 
@@ -14,12 +18,14 @@ from textual.containers import Vertical
 from textual.widgets import Label
 
 from client_tui import timefmt
-from client_tui.errors import CALL_ERRORS, describe, end_if_signed_out, report
+from client_tui.errors import CALL_ERRORS, describe, end_if_signed_out, quiet_link, report
 from client_tui.people import People
 from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.person import NewPersonScreen, RoleScreen
 from client_tui.shop import Shop
 from client_tui.widgets.paged_table import PagedTable
+
+POLL_S = 10.0
 
 
 class PeopleView(Vertical):
@@ -67,7 +73,29 @@ class PeopleView(Vertical):
         table.add_column("Role", key="role", width=8)
         table.add_column("Account", key="state", width=8)
         table.add_column("Last sign-in", key="last", width=12)
+        self.set_interval(POLL_S, self._poll)
         self.action_reload()
+
+    def on_show(self) -> None:
+        """Back in front: catch up at once rather than at the next tick."""
+        self._poll()
+
+    @work(exclusive=True, group="people-poll")
+    async def _poll(self) -> None:
+        """While the tab is in front, read the first page again and update its accounts
+        (a sign-in, a role changed at another station; an account made there, if it sorts
+        into that page)."""
+        if not self.loaded or not self.is_on_screen:
+            return
+        listing = self._listing
+        with quiet_link(self.post_message, "People"):
+            items, _ = await self.people.page(None)
+            if listing != self._listing or not self.loaded:
+                return
+            fresh = {str(person["id"]): person for person in items}
+            if any(self.accounts.get(key) != person for key, person in fresh.items()):
+                self.accounts.update(fresh)
+                self._draw()
 
     def action_reload(self) -> None:
         self._listing += 1

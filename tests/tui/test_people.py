@@ -13,6 +13,7 @@ from textual.widgets import Button, Input, Label, RadioSet, Static
 from client_tui import people, timefmt
 from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.person import NewPersonScreen, RoleScreen
+from client_tui.widgets import people as people_widget
 from client_tui.widgets.people import PeopleView
 from protocol.errors import Unauthenticated, Unavailable
 from tests.e2e.harness import ServerProcess
@@ -86,6 +87,20 @@ async def test_after_a_next_page_that_failed_end_asks_for_it_again(fresh_shop, m
         del client.call
         await pilot.press("end")
         await wait_for(pilot, lambda: set(view.accounts) == everyone, "every account")
+
+
+async def test_a_sign_in_elsewhere_shows_without_a_reload(fresh_shop, monkeypatch):
+    monkeypatch.setattr(people_widget, "POLL_S", 0.1)
+    newcomer = made(fresh_shop, "baru-masuk", "clerk")
+    app = make_app(fresh_shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = await people_tab(pilot, fresh_shop)
+        assert row(view, newcomer)[3] == "never"
+        with fresh_shop.client() as station:
+            station.login("baru-masuk", PASSWORD)
+        await wait_for(pilot, lambda: row(view, newcomer)[3] != "never", "the sign-in shown")
+        signed_in = view.accounts[str(newcomer["id"])]["last_sign_in_at"]
+        assert row(view, newcomer)[3] == timefmt.when(signed_in)
 
 
 async def press_apply(pilot, dialog) -> None:
