@@ -56,6 +56,8 @@ class Money:
         (`18.50` in rupiah, perhaps 18.500 mistyped)."""
         mark, group, decimal = self._conventions()
         typed = text.strip().removeprefix(mark.strip()).strip()
+        if typed.startswith("-"):
+            raise ValueError("An amount here cannot be less than 0: type it without '-'.")
         grouped = re.fullmatch(
             rf"\d{{1,3}}(?:{re.escape(group)}\d{{3}})+(?:{re.escape(decimal)}\d*)?", typed
         )

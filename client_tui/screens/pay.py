@@ -78,7 +78,6 @@ class PayScreen(ModalScreen[dict[str, Any] | None]):
                     yield Label("Cash handed over", id="pay-label")
                     yield Input(
                         placeholder="empty: the exact amount",
-                        restrict=r"[0-9.,]*",
                         id="tendered",
                         compact=True,
                     )

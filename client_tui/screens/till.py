@@ -92,7 +92,7 @@ class TillOpenScreen(TillDialog):
                 yield Input(station, max_length=MAX_STATION, id="station", compact=True)
             with Horizontal(classes="till-field"):
                 yield Label("Opening cash", classes="till-caption")
-                yield Input(restrict=r"[0-9.,]*", id="opening-cash", compact=True)
+                yield Input(id="opening-cash", compact=True)
             yield Label("", classes="till-problem")
             yield _buttons(Button("Open till", id="till-go", variant="primary", compact=True))
         yield Footer()
@@ -161,7 +161,7 @@ class TillCloseScreen(TillDialog):
             yield Static(self._reckoning(), id="till-facts")
             with Horizontal(classes="till-field", id="counted-field"):
                 yield Label("Counted cash", classes="till-caption")
-                yield Input(restrict=r"[0-9.,]*", id="counted-cash", compact=True)
+                yield Input(id="counted-cash", compact=True)
             yield Label("", id="till-difference-label")
             yield Digits("", id="till-difference")
             yield Label("", classes="till-problem")

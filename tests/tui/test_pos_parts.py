@@ -133,7 +133,8 @@ def test_amounts_typed_in_whole_units_become_minor_units(money, typed, amount):
         (Money("JPY", 0), "15,5", "no digits after"),
         (IDR, "", "in digits"),
         (IDR, "12a", "in digits"),
-        (IDR, "-5", "in digits"),
+        (IDR, "-5", "less than 0: type it without '-'"),
+        (IDR, "Rp -5", "less than 0"),
     ],
 )
 def test_amounts_typed_wrong_are_refused(money, typed, problem):

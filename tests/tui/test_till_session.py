@@ -7,7 +7,7 @@ clerk's, on that server, until closed."""
 
 from __future__ import annotations
 
-from textual.widgets import Button, Digits, Label, Static
+from textual.widgets import Button, Digits, Input, Label, Static
 
 from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.receipt import ReceiptScreen
@@ -173,3 +173,22 @@ async def test_a_till_opened_elsewhere_after_sign_in_is_taken_over_when_opening(
         await screen_of(pilot, ReceiptScreen)
     [sale] = sales_on_server(fresh_shop)
     assert sale["status"] == "completed"
+
+
+async def test_cash_typed_as_the_shop_shows_it_opens_and_a_minus_says_why_not(fresh_shop):
+    app = make_app(fresh_shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *demo_clerk(fresh_shop))
+        await at_the_till(pilot)
+        await pilot.press("f8")
+        dialog = await screen_of(pilot, TillOpenScreen)
+        await pilot.press(*"-5000", "enter")
+        await wait_for(
+            pilot, lambda: "less than 0" in label_text(app, ".till-problem"), "the minus refused"
+        )
+        assert shop_of(app).till.status != TillStatus.OPEN
+        dialog.query_one("#opening-cash", Input).value = ""
+        await pilot.press(*"Rp 50.000", "enter")  # as the shop writes it, symbol and groups
+        await wait_for(pilot, lambda: shop_of(app).till.status == TillStatus.OPEN, "the till open")
+    with fresh_shop.client("clerk") as clerk:
+        assert clerk.call("clerk.register.get")["opening_cash"] == 5_000_000
