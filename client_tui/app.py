@@ -39,7 +39,7 @@ from client_tui.offline_start import OFFLINE_START, last_known, open_queue
 from client_tui.orderfmt import some_refunded
 from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.help import HelpScreen
-from client_tui.screens.home import HOME_SCREENS
+from client_tui.screens.home import HOME_SCREENS, PHONE_BELOW
 from client_tui.screens.signin import SignInScreen
 from client_tui.screens.starting import StartingScreen
 from client_tui.settings import KeptSession, Settings
@@ -73,7 +73,7 @@ class WarungApp(App[None]):
     # A phone (40 columns), a terminal (60 to 119), a wide one (the category tree shown).
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [  # type: ignore[misc]
         (0, "-phone"),
-        (60, "-narrow"),
+        (PHONE_BELOW, "-narrow"),
         (120, "-wide"),
     ]
     NOTIFICATION_TIMEOUT = 4.0  # seconds (Textual: 5)

@@ -37,6 +37,8 @@ from client_tui.widgets.report import ReportView
 from client_tui.widgets.status import StatusBar
 
 COMPACT_FOOTER_BELOW = 100
+PHONE_BELOW = 60  # columns: below, the app is `-phone`
+SHORT_TITLES = {"pos": "Sale"}  # on a phone, so a clerk's three tabs fit in 40 columns
 
 
 def catalog(shop: Shop, *, can_buy: bool) -> CatalogView:
@@ -56,26 +58,46 @@ class HomeScreen(Screen[None]):
     def __init__(self, shop: Shop) -> None:
         super().__init__()
         self.shop = shop
+        self.phone = False
+        self.badges: dict[str, str] = {}  # pane id: its view's news
 
     def compose(self) -> ComposeResult:
+        self.phone = self.app.size.width < PHONE_BELOW
         yield StatusBar()
         with TabbedContent(id="tabs", initial=self.TABS[0][0]):
-            for pane_id, title, key, view in self.TABS:
-                with TabPane(f"{title} {key.upper()}", id=pane_id):
+            for pane_id, _, _, view in self.TABS:
+                with TabPane(self.tab_label(pane_id), id=pane_id):
                     yield view(self.shop)
         yield HomeFooter()
 
+    def tab_label(self, pane_id: str) -> str:
+        """`Fulfilment F4 · 3`: the title (short on a phone), the key, the view's news."""
+        title, key = next((title, key) for pane, title, key, _ in self.TABS if pane == pane_id)
+        if self.phone:
+            title = SHORT_TITLES.get(pane_id, title)
+        badge = self.badges.get(pane_id)
+        return f"{title} {key.upper()}{f' · {badge}' if badge else ''}"
+
     def on_resize(self) -> None:
-        """Below 100 columns the footer is compact (`HomeFooter`): Help first, keys closer."""
+        """Below 100 columns the footer is compact (`HomeFooter`): Help first, keys closer;
+        below 60 (a phone) a long tab title is shortened."""
         self.query_one(HomeFooter).compact = self.size.width < COMPACT_FOOTER_BELOW
+        if self.phone != (self.size.width < PHONE_BELOW):
+            self.phone = not self.phone
+            self._relabel()
 
     def on_tab_badge(self, message: TabBadge) -> None:
         """A view's news, after its tab's title: `Fulfilment F4 · 3`."""
         tabs = self.query_one("#tabs", TabbedContent)
-        for pane_id, title, key, _ in self.TABS:
+        for pane_id, *_ in self.TABS:
             if tabs.get_pane(pane_id) in message.view.ancestors:
-                badge = f" · {message.text}" if message.text else ""
-                tabs.get_tab(pane_id).label = f"{title} {key.upper()}{badge}"
+                self.badges[pane_id] = message.text
+                tabs.get_tab(pane_id).label = self.tab_label(pane_id)
+
+    def _relabel(self) -> None:
+        tabs = self.query_one("#tabs", TabbedContent)
+        for pane_id, *_ in self.TABS:
+            tabs.get_tab(pane_id).label = self.tab_label(pane_id)
 
     def action_show_tab(self, pane_id: str) -> None:
         """Show the tab and focus its table at once: the widget focused in the tab left is

@@ -4,7 +4,7 @@ and buttons three rows tall open the till, pay and confirm, with no F-key presse
 from __future__ import annotations
 
 from textual.coordinate import Coordinate
-from textual.widgets import Button
+from textual.widgets import Button, TabbedContent
 
 from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.pay import PayScreen
@@ -73,3 +73,18 @@ async def test_the_buttons_are_for_phones_alone(fresh_shop):
         view = await at_the_till(pilot)
         assert not view.query_one("#pos-buttons").display
         assert str(view.table.ordered_columns[0].label) == "SKU"
+
+
+async def test_a_clerks_three_tabs_fit_a_phone_and_take_their_full_titles_when_wider(fresh_shop):
+    app = make_app(fresh_shop)
+    async with app.run_test(size=(40, 24)) as pilot:
+        await sign_in(pilot, *demo_clerk(fresh_shop))
+        await at_the_till(pilot)
+        tabs = app.screen.query_one("#tabs", TabbedContent)
+        labels = lambda: [tabs.get_tab(p).label.plain for p in ("pos", "orders", "catalog")]  # noqa: E731
+        assert labels() == ["Sale F3", "Fulfilment F4", "Inventory F2"]
+        assert all(tabs.get_tab(p).region.right <= 40 for p in ("pos", "orders", "catalog"))
+        await pilot.resize_terminal(80, 24)
+        await wait_for(pilot, lambda: labels()[0] == "Point of sale F3", "the full title")
+        await pilot.resize_terminal(40, 24)
+        await wait_for(pilot, lambda: labels()[0] == "Sale F3", "the short title again")
