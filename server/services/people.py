@@ -82,7 +82,8 @@ class PeopleService:
 
     async def disable(self, call: Call) -> dict[str, Any]:
         user_id, disabled = call.args["user_id"], call.args["disabled"]
-        _not_self(call, user_id, "disable your own account")
+        if disabled:
+            _not_self(call, user_id, "disable your own account")
         changed, ended = await self.dbx.write(
             set_disabled, call.identity.user_id, user_id, disabled
         )

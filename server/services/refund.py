@@ -27,7 +27,6 @@ settled by hand, since asking again by itself could pay the customer twice.
 from __future__ import annotations
 
 from datetime import timedelta
-from functools import partial
 from typing import Any
 
 import peewee as pw
@@ -52,7 +51,7 @@ from server.services.order_jobs import (
 from server.services.order_queries import Order, find_order
 from server.services.order_states import check_transition
 from server.services.register import find_open_register
-from server.services.stock import move_stock
+from server.services.stock import in_and_out, move_stock
 from server.wire import utc
 from server.write_jobs import StockLocks, locks_stock, write_job
 
@@ -199,16 +198,23 @@ def _refund(
     status = lock_order(db, order_id, now)
     check_transition(order_id, status, OrderStatus.REFUNDED)
     changes, amounts = [], []
-    move = partial(move_stock, db, order_id=order_id, user_id=user_id, now=now)
     for product_id, units in _units(db, order_id, wanted):
         unit_price = _take_units(db, order_id, product_id, units)
-        change = move(product_id, units, "refund", reason=reason, announce=restock)
         if restock:
-            changes.append(change)
-        else:  # not fit to sell: out again at once; the stock as it was is no news (a
-            # version moved alone would read as the product archived: `admin.product.archive`)
-            not_on_sale = f"{NOT_RESTOCKED}: {reason}"
-            move(product_id, -units, "adjustment", reason=not_on_sale, announce=False)
+            moved = move_stock(
+                db,
+                product_id,
+                units,
+                "refund",
+                order_id=order_id,
+                user_id=user_id,
+                now=now,
+                reason=reason,
+            )
+            changes.append(moved)
+        else:  # not fit to sell: out again at once, the stock as it was
+            not_on_sale = (reason, f"{NOT_RESTOCKED}: {reason}")
+            in_and_out(db, product_id, units, order_id, user_id, not_on_sale, now)
         amounts.append((product_id, units, unit_price * units))
     method, charge = _payment(db, order_id)
     refund = _record(db, order_id, user_id, method, reason, amounts, now)

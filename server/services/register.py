@@ -156,9 +156,10 @@ def close_register(db: pw.Database, clerk_id: int, counted_cash: int) -> Registe
     return {
         **_register_map((*row[:3], "closed", *row[4:])),
         "closed_at": wire.utc(now),
-        **balance,
+        "expected_cash": expected,
         "counted_cash": counted_cash,
         "difference": difference,
+        "by_method": balance["by_method"],
     }
 
 

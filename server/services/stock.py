@@ -30,10 +30,8 @@ def move_stock(
     user_id: int | None = None,
     reason: str | None = None,
     now: str,
-    announce: bool = True,
 ) -> StockChange:
-    """Change a product's stock by `delta` and record the movement, in the caller's transaction;
-    `announce` False: the caller sends no `stock` event for it (a change it undoes at once).
+    """Change a product's stock by `delta` and record the movement, in the caller's transaction.
 
     The update is conditional (`stock + delta >= 0`), so on every database and with any
     number of servers two buyers can never take the same unit: the loser's update matches
@@ -51,16 +49,54 @@ def move_stock(
             raise not_found("product", product_id)
         raise ShortOfStock(product_id, -delta, current[0])
     stock, version = row
+    record_movement(db, product_id, kind, delta, stock, order_id, user_id, reason, now)
+    change = StockChange(product_id, stock, version)
+    announce_stock(db, change)
+    return change
+
+
+def record_movement(
+    db: pw.Database,
+    product_id: int,
+    kind: str,
+    delta: int,
+    stock_after: int,
+    order_id: int | None,
+    user_id: int | None,
+    reason: str | None,
+    now: str,
+) -> None:
+    """The movement row of a stock change, sent with the job's next statement (`sql.later`)."""
     sql.later(
         db,
         "INSERT INTO stock_movements (product_id, kind, delta, stock_after, order_id, user_id, "
         "reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (product_id, kind, delta, stock, order_id, user_id, reason, now),
+        (product_id, kind, delta, stock_after, order_id, user_id, reason, now),
     )
-    change = StockChange(product_id, stock, version)
-    if announce:
-        announce_stock(db, change)
-    return change
+
+
+def in_and_out(
+    db: pw.Database,
+    product_id: int,
+    units: int,
+    order_id: int,
+    user_id: int,
+    reasons: tuple[str, str],
+    now: str,
+) -> None:
+    """Units that come back and go out again at once (refunded, not fit to sell): a
+    `refund` movement and an `adjustment`, each with its reason, and the product's row left
+    as it is, so its stock and `version` do not move and no client has news to read. The
+    row is locked first on PostgreSQL, so the movements' `stock_after` follow any other
+    change of it in order."""
+    lock = " FOR UPDATE" if isinstance(db, pw.PostgresqlDatabase) else ""
+    row = sql.one(db, f"SELECT stock FROM products WHERE id = ?{lock}", (product_id,))
+    if row is None:
+        raise not_found("product", product_id)
+    stock = row[0]
+    came, went = reasons
+    record_movement(db, product_id, "refund", units, stock + units, order_id, user_id, came, now)
+    record_movement(db, product_id, "adjustment", -units, stock, order_id, user_id, went, now)
 
 
 def sell_offline(
@@ -88,12 +124,7 @@ def sell_offline(
         ), 0
     movements = (("shortfall", short, stock + short), ("sale", -qty, 0))
     for kind, delta, after in movements:
-        sql.execute(
-            db,
-            "INSERT INTO stock_movements (product_id, kind, delta, stock_after, order_id, "
-            "user_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (product_id, kind, delta, after, order_id, user_id, now),
-        )
+        record_movement(db, product_id, kind, delta, after, order_id, user_id, None, now)
     if stock == 0:
         return None, short
     version = sql.one(

@@ -172,6 +172,9 @@ def test_errors_name_the_missing_user_and_refuse_changing_oneself(servers):
     assert (missing["code"], missing["details"]) == ("not_found", {"kind": "user", "id": 999_999})
     assert demote_me["code"] == disable_me["code"] == "invalid_state"
     assert demote_me["details"]["reason"] == disable_me["details"]["reason"] == "self"
+    enable_me = ok(boss, "admin.user.disable", user_id=me, disabled=False)["user"]
+    assert enable_me["id"] == me and enable_me["disabled"] is False, "enabling oneself: harmless"
+    ok(boss, "order.list")  # still signed in
 
 
 @pytest.fixture

@@ -250,3 +250,32 @@ def test_one_key_sent_to_two_servers_at_once_refunds_once(servers: Any, pg_schem
         assert check_money(db) == []
     assert refunds == ROUNDS // 2
     assert facts(pg_schema_url, p)["problems"] == []
+
+
+@pytest.mark.pg
+def test_units_not_put_back_on_sale_leave_the_product_as_it_was_on_postgresql(
+    servers: Any, pg_schema_url: str
+) -> None:
+    init_demo(pg_schema_url)
+    p = add_product(pg_schema_url, "REFUND-UNFIT", 10, price=10_000)
+    server = servers.start(db_url=pg_schema_url)
+    with server.client("customer") as customer, server.client("clerk") as clerk:
+        order = buy(customer, {p: 3})
+        before = clerk.call("catalog.get", product_id=p)
+        clerk.call(
+            "clerk.refund",
+            order_id=order["id"],
+            lines=[{"product_id": p, "qty": 2}],
+            reason="rusak",
+            restock=False,
+        )
+        after = clerk.call("catalog.get", product_id=p)
+    assert (after["stock"], after["version"]) == (before["stock"], before["version"]) == (7, 2)
+    with opened(pg_schema_url) as db:
+        moved = db.execute_sql(
+            "SELECT kind, delta, stock_after FROM stock_movements WHERE product_id = %s "
+            "AND kind IN ('refund', 'adjustment') ORDER BY id",
+            (p,),
+        ).fetchall()
+    assert moved == [("refund", 2, 9), ("adjustment", -2, 7)]
+    assert facts(pg_schema_url, p)["problems"] == []

@@ -126,6 +126,7 @@ def test_units_not_fit_to_sell_are_refunded_but_not_put_back_on_sale(
 ) -> None:
     ani = watch(hub, mini_shop.ani, mini_shop.kopi)
     line = [{"product_id": mini_shop.kopi, "qty": 2}]
+    version = sql.one(db, "SELECT version FROM products WHERE id = ?", (mini_shop.kopi,))
     done = refund(refunds, mini_shop.clerk, order["id"], lines=line, restock=False)
     clock.advance(PAY_S)
     answer = result(done)
@@ -135,15 +136,17 @@ def test_units_not_fit_to_sell_are_refunded_but_not_put_back_on_sale(
     assert stock(mini_shop.kopi) == 2, "the units are not on sale"
     moved = sql.rows(
         db,
-        "SELECT kind, delta, order_id, reason FROM stock_movements "
+        "SELECT kind, delta, stock_after, order_id, reason FROM stock_movements "
         "WHERE product_id = ? AND kind IN ('refund', 'adjustment') ORDER BY id",
         (mini_shop.kopi,),
     )
     assert moved == [
-        ("refund", 2, order["id"], "rusak"),
-        ("adjustment", -2, order["id"], "refunded, not back on sale: rusak"),
+        ("refund", 2, 4, order["id"], "rusak"),
+        ("adjustment", -2, 2, order["id"], "refunded, not back on sale: rusak"),
     ]
     assert ani.of("stock") == [], "no event: the stock is as it was"
+    assert sql.one(db, "SELECT version FROM products WHERE id = ?", (mini_shop.kopi,)) == version
+
     (entry,) = sql.rows(db, "SELECT details FROM audit_log WHERE action = 'clerk.refund'")
     assert json.loads(entry[0])["restock"] is False
     books_balance(db)

@@ -70,6 +70,13 @@ def test_the_close_balances_the_cash_of_this_session_only(
     closed = result(till.close(clerk, 115_000))
 
     assert closed["id"] == register["id"] and closed["status"] == "closed"
+    assert list(closed)[-5:] == [  # in PROTOCOL.md's order
+        "closed_at",
+        "expected_cash",
+        "counted_cash",
+        "difference",
+        "by_method",
+    ]
     assert closed["opening_cash"] == 100_000 and closed["closed_at"] >= closed["opened_at"]
     assert closed["by_method"] == {
         "cash": {"count": 2, "total": 17_500 + 9_000 - 9_000, "refunded": 9_000, "refunds": 1},
