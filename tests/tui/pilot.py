@@ -20,6 +20,7 @@ from client_tui.widgets.catalog import CatalogView
 from client_tui.widgets.orders import OrdersView
 from client_tui.widgets.product_table import ProductTable
 from protocol.client import AsyncClient
+from protocol.errors import Unavailable
 from tests.e2e.harness import ServerProcess, wait_until_async
 
 _names = itertools.count(1)
@@ -135,6 +136,18 @@ def refuse(client: AsyncClient, op: str, error: BaseException) -> list[str]:
     # on this instance only: `del client.call` gives the method back
     client.call = answer  # type: ignore[method-assign]
     return refused
+
+
+async def end_past_a_refused_page(pilot: Pilot[Any], view: Any, op: str) -> None:
+    """End in `view`'s table with its next page's read (`op`) refused once, then End again,
+    which must ask for that page anew."""
+    client = shop_of(warung(pilot)).client
+    refused = refuse(client, op, Unavailable("the database is busy", {}))
+    view.table.focus()
+    await pilot.press("end")
+    await wait_for(pilot, lambda: refused and view.loaded, "the next page refused")
+    del client.call
+    await pilot.press("end")
 
 
 def products(app: Any) -> ProductTable:

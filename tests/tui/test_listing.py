@@ -10,14 +10,13 @@ from textual.widgets import Input, Tree
 from client_tui import shop as shop_module
 from client_tui.shop import ORDER_PAGE
 from client_tui.widgets.orders import OrdersView
-from protocol.errors import Unavailable
 from tests.tui.pilot import (
     catalog,
+    end_past_a_refused_page,
     label_text,
     make_app,
     new_customer,
     products,
-    refuse,
     search,
     shop_of,
     sign_in,
@@ -217,11 +216,5 @@ async def test_after_a_next_page_that_failed_end_asks_for_it_again(shop, monkeyp
         await pilot.press("f4")
         view = app.screen.query_one("#orders-view", OrdersView)
         await wait_for(pilot, lambda: len(view.orders) == 3 and view.loaded, "the first page")
-        client = shop_of(app).client
-        refused = refuse(client, "order.list", Unavailable("the database is busy", {}))
-        view.table.focus()
-        await pilot.press("end")
-        await wait_for(pilot, lambda: refused and view.loaded, "the next page refused")
-        del client.call
-        await pilot.press("end")
+        await end_past_a_refused_page(pilot, view, "order.list")
         await wait_for(pilot, lambda: sorted(view.orders) == sorted(placed), "every order")

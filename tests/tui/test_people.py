@@ -15,9 +15,9 @@ from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.person import NewPersonScreen, RoleScreen
 from client_tui.widgets import people as people_widget
 from client_tui.widgets.people import PeopleView
-from protocol.errors import Unauthenticated, Unavailable
+from protocol.errors import Unauthenticated
 from tests.e2e.harness import ServerProcess
-from tests.tui.pilot import home_loaded, make_app, notified, refuse, shop_of, wait_for
+from tests.tui.pilot import end_past_a_refused_page, home_loaded, make_app, notified, wait_for
 
 PASSWORD = "people-pass-1"
 
@@ -79,13 +79,7 @@ async def test_after_a_next_page_that_failed_end_asks_for_it_again(fresh_shop, m
     app = make_app(fresh_shop)
     async with app.run_test(size=(80, 24)) as pilot:
         view = await people_tab(pilot, fresh_shop)
-        client = shop_of(app).client
-        refused = refuse(client, "admin.user.list", Unavailable("the database is busy", {}))
-        view.table.focus()
-        await pilot.press("end")
-        await wait_for(pilot, lambda: refused and view.loaded, "the next page refused")
-        del client.call
-        await pilot.press("end")
+        await end_past_a_refused_page(pilot, view, "admin.user.list")
         await wait_for(pilot, lambda: set(view.accounts) == everyone, "every account")
 
 
