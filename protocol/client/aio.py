@@ -219,24 +219,33 @@ class AsyncClient:
             self._pending.pop(request_id, None)
 
     async def login(self, username: str, password: str, totp: str | None = None) -> dict[str, Any]:
+        """Sign in; on a connection signed in already this replaces its identity, which
+        ends its subscriptions (PROTOCOL.md 10.4): none is taken again after a reconnect."""
         args = {"username": username, "password": password}
         if totp is not None:
             args["totp"] = totp
         result = await self.call(Op.AUTH_LOGIN, args)
+        if self.user is not None:
+            self._forget_subscriptions()
         self.user, self.token = result["user"], result["token"]
         return result
 
     async def resume(self, token: str) -> dict[str, Any]:
+        """Sign in with a session's token; as `login`, a new identity ends subscriptions."""
+        replaced = self.user is not None
+        result = await self._resume(token)
+        if replaced:
+            self._forget_subscriptions()
+        return result
+
+    async def _resume(self, token: str) -> dict[str, Any]:
         result = await self.call(Op.AUTH_RESUME, token=token)
         self.user, self.token = result["user"], token
         return result
 
     async def logout(self) -> None:
         await self.call(Op.AUTH_LOGOUT)
-        self.user = self.token = None
-        self._subscribed_ids.clear()
-        self._subscribed_all = False
-        self._subscribed_orders = False
+        self._forget_session()
 
     async def subscribe_stock(self, product_ids: list[int] | None = None) -> list[dict[str, Any]]:
         """Subscribe (None: every product); returns the snapshot. Restored on reconnect."""
@@ -451,6 +460,9 @@ class AsyncClient:
     def _forget_session(self) -> None:
         """Signed out: no token to resume with, no subscription to take again."""
         self.user = self.token = None
+        self._forget_subscriptions()
+
+    def _forget_subscriptions(self) -> None:
         self._subscribed_ids.clear()
         self._subscribed_all = False
         self._subscribed_orders = False
@@ -462,8 +474,8 @@ class AsyncClient:
         leaves the client connected but signed out, with a local `session.ended` push.
         """
         if self.token is not None:
-            try:
-                await self.resume(self.token)
+            try:  # the same identity on a new connection: its subscriptions are taken again
+                await self._resume(self.token)
             except Unauthenticated as ended:
                 self._forget_session()
                 self._deliver(Push(SESSION_ENDED_EVENT, 0, {"message": ended.message}))

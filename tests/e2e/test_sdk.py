@@ -106,7 +106,7 @@ def test_a_link_cut_again_during_the_resume_leaves_one_reconnect_loop(shop, prox
         c = AsyncClient("127.0.0.1", proxy.port, backoff_min=0.05)
         await c.connect()
         await c.login("customer", shop.passwords["customer"])
-        resume = c.resume
+        resume = c._resume
         loops: list[int] = []
 
         async def cut_during_the_first_resume(token):
@@ -118,7 +118,7 @@ def test_a_link_cut_again_during_the_resume_leaves_one_reconnect_loop(shop, prox
             loops.append(reconnect_loops())
             raise ConnectionLost("auth.resume")
 
-        monkeypatch.setattr(c, "resume", cut_during_the_first_resume)
+        monkeypatch.setattr(c, "_resume", cut_during_the_first_resume)
         proxy.cut()
         await wait_until_async(lambda: loops, what="the cut during the resume")
         await c.wait_connected(timeout=30)
@@ -335,6 +335,33 @@ def test_a_raising_callback_does_not_stop_the_reconnect_after_a_restart(fresh_sh
 
 def pushed(pushes, event):
     return [p for p in pushes if p.event == event]
+
+
+def test_a_new_identity_ends_the_subscriptions_and_a_reconnect_does_not_take_them_again(
+    shop, proxy
+):
+    async def run():
+        c = AsyncClient("127.0.0.1", proxy.port, backoff_min=0.05)
+        pushes: list[Push] = []
+        c.on_event(pushes.append)
+        await c.connect()
+        await c.login("customer", shop.passwords["customer"])
+        first, second = (await c.call("catalog.list", limit=2))["items"]
+        await c.subscribe_stock(None)  # every product
+        await c.login("clerk", shop.passwords["clerk"])  # the server ends it (10.4)
+        proxy.cut()
+        await wait_until_async(lambda: proxy.accepted == 2, what="the new link")
+        await c.wait_connected(timeout=30)
+        await c.subscribe_stock([second["id"]])  # the clerk's own, after the reconnect
+        for product in (first, second):
+            await c.call("clerk.restock", product_id=product["id"], qty=1, reason="sdk test")
+        await wait_until_async(lambda: pushed(pushes, "stock"), what="the second's push")
+        await c.close()
+        return second, pushes
+
+    second, pushes = asyncio.run(run())
+    assert pushed(pushes, SNAPSHOT_EVENT) == [], "nothing was taken again after the reconnect"
+    assert [p.data["product_id"] for p in pushed(pushes, "stock")] == [second["id"]]
 
 
 def test_retry_now_ends_the_wait_between_reconnect_tries(shop, proxy):
