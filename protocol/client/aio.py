@@ -141,13 +141,11 @@ class AsyncClient:
         )
         self._writer = writer
         self.last_seq = 0
-        self._tasks = [
-            asyncio.create_task(self._read_loop(reader, writer)),
-            asyncio.create_task(self._heartbeat_loop(writer)),
-        ]
+        self._tasks = [asyncio.create_task(self._read_loop(reader, writer))]
         self.hello = await self.call(
             Op.HELLO, protocol=PROTOCOL_VERSION, client=self.client_name, max_frame=self.max_frame
         )
+        self._tasks.append(asyncio.create_task(self._heartbeat_loop(writer)))  # at its pace
         if self._slots is None:
             limits = self.hello.get("limits") or {}
             self._slots = asyncio.Semaphore(int(limits.get("max_in_flight", DEFAULT_IN_FLIGHT)))
@@ -400,11 +398,17 @@ class AsyncClient:
         loop = asyncio.get_running_loop()
         self._last_sent = loop.time()
         while not writer.is_closing():
-            interval = float(self.hello.get("heartbeat_s", 30)) if self.hello else 30.0
+            interval = float(self.hello.get("heartbeat_s", 30))
             await asyncio.sleep(max(0.05, self._last_sent + interval - loop.time()))
             if loop.time() - self._last_sent >= interval:
-                with contextlib.suppress(WarungError, ConnectionLost, TimeoutError):
-                    await self.call(Op.PING)
+                with contextlib.suppress(WarungError, ConnectionLost):
+                    try:
+                        await asyncio.wait_for(self.call(Op.PING), interval)
+                    except TimeoutError:  # a server that answers nothing is gone (6.4)
+                        if self._writer is writer:
+                            writer.close()
+                            self._lost()
+                        return
 
     def _fail_pending(self, error: Exception | None = None) -> None:
         for future, op, key in list(self._pending.values()):

@@ -1,6 +1,7 @@
 """A TCP proxy in front of a server whose links a test can cut abruptly (RST), as a failing
-network or a crashing peer would, while the server itself keeps running; while `refusing`,
-it resets every new connection too, as a peer that is down would."""
+network or a crashing peer would, or hang (open, silent), while the server itself keeps
+running; while `refusing`, it resets every new connection too, as a peer that is down
+would."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ class CuttableProxy:
         self.lock = threading.Lock()
         self.accepted = 0
         self.refusing = False
+        self.hung: set[socket.socket] = set()  # links that pass nothing on any more
         self._acceptor = threading.Thread(target=self._accept, daemon=True)
         self._acceptor.start()
 
@@ -41,11 +43,13 @@ class CuttableProxy:
     def _pump(self, source: socket.socket, sink: socket.socket) -> None:
         try:
             while data := source.recv(65536):
-                sink.sendall(data)
+                if source not in self.hung:
+                    sink.sendall(data)
         except OSError:
             pass
         with self.lock:
-            ended_by_a_peer = source in self.links  # a cut resets; a peer's close passes on
+            # a cut resets; a peer's close passes on, unless the link hangs
+            ended_by_a_peer = source in self.links and source not in self.hung
         if ended_by_a_peer:
             for sock in (source, sink):
                 with contextlib.suppress(OSError):
@@ -61,6 +65,12 @@ class CuttableProxy:
                 sock.shutdown(socket.SHUT_RD)  # wakes the pump blocked in recv, sends nothing
         for sock in links:
             sock.close()  # with linger 0: RST
+
+    def hang(self) -> None:
+        """Every link open now stays open and passes nothing on, either way, as a frozen
+        peer's would; links made later work."""
+        with self.lock:
+            self.hung.update(self.links)
 
     def down(self) -> None:
         """The peer is gone: every link reset, every new connection reset as it comes."""

@@ -364,6 +364,31 @@ def test_a_new_identity_ends_the_subscriptions_and_a_reconnect_does_not_take_the
     assert [p.data["product_id"] for p in pushed(pushes, "stock")] == [second["id"]]
 
 
+def test_a_ping_unanswered_for_a_heartbeat_drops_the_link_and_reconnects(servers):
+    shop = servers.start("--limit", "heartbeat_s=1")
+    proxy = CuttableProxy(shop.port)
+
+    async def run():
+        c = AsyncClient("127.0.0.1", proxy.port, backoff_min=0.05)
+        states: list[State] = []
+        c.on_state(states.append)
+        await c.connect()
+        await c.login("customer", shop.passwords["customer"])
+        proxy.hang()  # open and silent, as a frozen server
+        await wait_until_async(lambda: State.RECONNECTING in states, what="the link given up")
+        await c.wait_connected(timeout=30)
+        cart = await c.call("cart.get")  # signed in again on the new link
+        await c.close()
+        return states, cart
+
+    try:
+        states, cart = asyncio.run(run())
+    finally:
+        proxy.close()
+    assert states[:4] == [State.CONNECTING, State.CONNECTED, State.RECONNECTING, State.CONNECTED]
+    assert cart["currency"] == "IDR" and proxy.accepted == 2
+
+
 def test_retry_now_ends_the_wait_between_reconnect_tries(shop, proxy):
     async def run():
         # 60-120 s between tries: only retry_now can bring the link back within the test
