@@ -18,7 +18,8 @@ from client_shell.helptext import op_help, ops_overview
 from client_shell.offered import offered_ops
 from client_shell.parse import Builtin, OpCall, ParseError, parse_line, with_timestamps
 from client_shell.render import render_error, render_push, render_value
-from protocol.client import AsyncClient, ConnectionLost, Push
+from protocol.client import AsyncClient, ConnectionLost, Push, State
+from protocol.client.aio import SESSION_ENDED_EVENT
 from protocol.errors import WarungError
 from protocol.ops import REGISTRY, Op
 
@@ -60,12 +61,28 @@ class Shell:
         self.read_password = read_password
         self.pushes = 0
         self.show_events = False
+        self._link_lost = False
         client.on_event(self._on_push)
+        client.on_state(self._on_state)
 
     def _on_push(self, push: Push) -> None:
         self.pushes += 1
         if self.show_events:
             self.write(render_push(push))
+        elif push.event == SESSION_ENDED_EVENT:  # said even with events off: calls now fail
+            why = push.data.get("reason") or push.data.get("message") or "ended"
+            self.warn(f"signed out: the session ended ({why}); \\login USER signs in again")
+
+    def _on_state(self, state: State) -> None:
+        """A lost link and its return are said as they happen, not only in the toolbar."""
+        if state == State.RECONNECTING and not self._link_lost:
+            self._link_lost = True
+            self.warn("link lost: reconnecting by itself; calls fail until it is back")
+        elif state == State.CONNECTED and self._link_lost:
+            self._link_lost = False
+            user = self.client.user
+            again = f", signed in again as {user['username']}" if user else ""
+            self.warn(f"link back{again}")
 
     async def run_line(self, line: str) -> int:
         """Run one line and print its outcome; returns its exit status. Raises `Quit`."""
@@ -86,11 +103,24 @@ class Shell:
         except WarungError as error:
             self.warn(render_error(error))
             return ERROR
-        except (ConnectionLost, TimeoutError, OSError) as lost:
-            self.warn(f"error connection: {lost or 'timed out'}")
+        except TimeoutError:
+            wait = self.client.call_timeout
+            within = f" in {wait:g} s" if wait else ""
+            self.warn(
+                f"error connection: no answer to {command.op}{within}; it may or may not have run"
+            )
+            return ERROR
+        except (ConnectionLost, OSError) as lost:
+            self.warn(f"error connection: {lost}{self._retry_note()}")
             return ERROR
         self.write(render_value(result))
         return OK
+
+    def _retry_note(self) -> str:
+        wait = self.client.next_retry_s
+        if self.client.state != State.RECONNECTING or wait is None:
+            return ""
+        return f" (reconnecting: the next try within {wait:g} s)"
 
     async def _send(self, command: OpCall) -> dict[str, Any]:
         """Send through the SDK's own methods where it keeps state (the session token for

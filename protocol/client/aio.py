@@ -51,16 +51,22 @@ class State(StrEnum):
 
 
 class ConnectionLost(Exception):
-    """The link dropped before the answer came. The request may or may not have run.
+    """The link dropped before the answer came: the request may or may not have run. Or,
+    `sent` false, there was no link to send it on: it did not run.
 
     A keyed call carries its `idempotency_key`: calling it again with that key is safe
     (`AsyncClient.call_keyed` does so by itself).
     """
 
-    def __init__(self, op: str, idempotency_key: str | None = None) -> None:
-        super().__init__(f"connection lost before the answer to {op}")
+    def __init__(self, op: str, idempotency_key: str | None = None, sent: bool = True) -> None:
+        super().__init__(
+            f"connection lost before the answer to {op}"
+            if sent
+            else f"not connected: {op} was not sent"
+        )
         self.op = op
         self.idempotency_key = idempotency_key
+        self.sent = sent
 
 
 @dataclass(frozen=True)
@@ -203,7 +209,7 @@ class AsyncClient:
     async def _send(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
         writer = self._writer
         if writer is None or writer.is_closing():
-            raise ConnectionLost(op, args.get("idempotency_key"))
+            raise ConnectionLost(op, args.get("idempotency_key"), sent=False)
         request_id = next(self._ids)
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = (future, op, args.get("idempotency_key"))

@@ -26,6 +26,9 @@ class FakeClient:
         self.callbacks.append(callback)
         return lambda: None
 
+    def on_state(self, callback: Callable[[Any], Any]) -> Callable[[], None]:
+        return lambda: None
+
     async def call(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
         self.calls.append((op, args))
         answer = self.answers.get(op, {})

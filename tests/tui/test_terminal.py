@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,6 +22,7 @@ from client_tui.money import Money
 from client_tui.settings import Settings
 from tests.e2e.harness import wait_until
 from tests.e2e.proxy import CuttableProxy
+from tests.terminal import Terminal
 from tests.tui.pilot import product_by_sku
 
 pytestmark = pytest.mark.skipif(
@@ -35,67 +34,6 @@ def warung_command() -> list[str]:
     """The `warung` console script of this environment (else the same, as a module)."""
     script = Path(sys.executable).parent / "warung"
     return [str(script)] if script.exists() else [sys.executable, "-m", "client_tui"]
-
-
-class Terminal:
-    """One tmux session on a private server socket, so no user session is touched."""
-
-    def __init__(self, home: Path, argv: list[str], size: tuple[int, int] = (100, 30)) -> None:
-        self.socket = f"warung-test-{time.monotonic_ns()}"
-        env = {
-            "XDG_CONFIG_HOME": str(home / "config"),
-            "XDG_DATA_HOME": str(home / "data"),
-            "TERM": "xterm-256color",
-        }
-        command = " ".join(
-            ["env", *(f"{k}={shlex.quote(v)}" for k, v in env.items()), *map(shlex.quote, argv)]
-        )
-        self.tmux(
-            "new-session", "-d", "-x", str(size[0]), "-y", str(size[1]),
-            f"{command}; echo warung exited $?; sleep 60",
-        )  # fmt: skip
-
-    def tmux(self, *args: str) -> str:
-        done = subprocess.run(
-            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, check=True
-        )
-        return done.stdout
-
-    def screen(self) -> str:
-        return self.tmux("capture-pane", "-p")
-
-    def keys(self, *keys: str) -> None:
-        self.tmux("send-keys", *keys)
-
-    def type(self, text: str) -> None:
-        """Type `text` as it is; `--` ends tmux's options (a password may begin with `-`)."""
-        self.tmux("send-keys", "-l", "--", text)
-
-    def wait_for(self, pattern: str, timeout: float = 15.0) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        while True:
-            screen = self.screen()
-            if found := re.search(pattern, screen):
-                return found
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no {pattern!r} on the screen after {timeout} s:\n{screen}")
-            time.sleep(0.05)
-
-    def wait_for_cursor(self, pattern: str, timeout: float = 15.0) -> None:
-        """Wait until the terminal's cursor is on a line matching `pattern`: the app puts it
-        in the focused field, so this is how a test sees where the focus is."""
-        deadline = time.monotonic() + timeout
-        while True:
-            row = int(self.tmux("display-message", "-p", "#{cursor_y}"))
-            line = self.screen().splitlines()[row:][:1]
-            if line and re.search(pattern, line[0]):
-                return
-            if time.monotonic() > deadline:
-                raise AssertionError(f"the cursor is not on {pattern!r} after {timeout} s")
-            time.sleep(0.05)
-
-    def close(self) -> None:
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
 
 
 def test_sign_in_add_and_check_out_in_a_real_terminal(shop, customer, home: Path):

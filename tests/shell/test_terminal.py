@@ -1,0 +1,59 @@
+"""`warung-shell` in a real terminal (tmux): a paste too long for a line is refused at once,
+Ctrl-C while a call waits gives the prompt back, a link that stops answering is said lost
+and then back, and the history file is its owner's alone.
+
+Skipped where tmux is missing; `.ci/run` installs it, so CI always runs these.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from client_shell.history import MAX_LINE
+from tests.e2e.proxy import CuttableProxy
+from tests.terminal import Terminal
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("tmux") is None, reason="tmux is not installed (CI installs it in .ci/run)"
+)
+
+
+def test_a_long_paste_ctrl_c_on_a_waiting_call_and_a_silent_link(servers, tmp_path: Path) -> None:
+    server = servers.start("--limit", "heartbeat_s=3")
+    proxy = CuttableProxy(server.port)
+    argv = [sys.executable, "-m", "client_shell.cli", "--port", str(proxy.port)]
+    password = {"WARUNG_PASSWORD": server.passwords["customer"]}
+    term = Terminal(tmp_path, argv, size=(200, 20), env=password)
+    try:
+        term.wait_for("warung>")
+        term.type("\\login customer")
+        term.keys("Enter")
+        term.wait_for(r"\| customer \(customer\) \|")
+
+        term.paste("catalog.list query=" + "y" * 2 * MAX_LINE)
+        term.wait_for("not pasted, 20,019 characters: a line holds at most 10,000")
+        term.type("ping")
+        term.keys("Enter")
+        term.wait_for('"time": ')
+
+        proxy.hang()  # the server answers nothing from now on, the link stays open
+        term.type("cart.get")
+        term.keys("Enter")
+        term.wait_for(r"warung> cart\.get\s*\n(?!.*warung>)", timeout=2)
+        term.keys("C-c")
+        term.wait_for("interrupted: the answer, if one comes, is not shown")
+        term.wait_for("link lost: reconnecting by itself")  # an unanswered heartbeat
+        term.wait_for("link back, signed in again as customer")
+        term.type("\\quit")
+        term.keys("Enter")
+        term.wait_for("warung exited 0")
+    finally:
+        term.close()
+        proxy.close()
+    history = tmp_path / "data" / "warung" / "shell_history"
+    assert history.stat().st_mode & 0o777 == 0o600
+    assert "cart.get" in history.read_text() and "yyyy" not in history.read_text()
