@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from client_shell.shell import ERROR, OK, USAGE, Quit, Shell
-from protocol.client import Push
+from protocol.client import ConnectionLost, Push, State
 from protocol.errors import NotFound
 
 
@@ -21,6 +21,8 @@ class FakeClient:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.callbacks: list[Callable[[Push], Any]] = []
         self.hello: dict[str, Any] = {}
+        self.state = State.CONNECTED
+        self.next_retry_s: float | None = None
 
     def on_event(self, callback: Callable[[Push], Any]) -> Callable[[], None]:
         self.callbacks.append(callback)
@@ -81,6 +83,21 @@ def test_events_on_prints_pushes_and_counts_always() -> None:
     assert run(shell, "\\events off") == OK
     client.callbacks[0](Push("stock", 3, {"stock": 1}))
     assert shell.pushes == 3 and len(out) == 1
+
+
+def test_an_ended_session_is_said_with_events_off() -> None:
+    client = FakeClient()
+    _, out, err = make(client)
+    client.callbacks[0](Push("session.ended", 4, {"reason": "disabled"}))
+    assert out == []
+    assert err == ["signed out: the session ended (disabled); \\login USER signs in again"]
+
+
+def test_a_call_with_no_link_says_it_was_not_sent() -> None:
+    client = FakeClient({"cart.get": ConnectionLost("cart.get", sent=False)})
+    shell, _, err = make(client)
+    assert run(shell, "cart.get") == ERROR
+    assert err == ["error connection: not connected: cart.get was not sent"]
 
 
 @pytest.mark.parametrize(
