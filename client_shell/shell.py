@@ -20,14 +20,16 @@ from client_shell.parse import Builtin, OpCall, ParseError, parse_line, with_tim
 from client_shell.render import render_error, render_push, render_value
 from protocol.client import AsyncClient, ConnectionLost, Push, State
 from protocol.client.aio import SESSION_ENDED_EVENT
-from protocol.errors import WarungError
+from protocol.errors import Unauthenticated, WarungError
 from protocol.ops import REGISTRY, Op
 
 OK, ERROR, USAGE = 0, 1, 2
 PASSWORD_ENV = "WARUNG_PASSWORD"
 UNBROKEN = 10_000  # columns: wider than any help line
+LOGIN_ARGS = {"username", "password", "totp", "recovery_code"}  # `AsyncClient.login`'s
 
 PasswordReader = Callable[[str], Awaitable[str]]
+FAILURES = (WarungError, ConnectionLost, TimeoutError, OSError)  # a call's, said by `_failed`
 
 
 async def read_password_tty(prompt: str) -> str:
@@ -100,21 +102,22 @@ class Shell:
     async def _call(self, command: OpCall) -> int:
         try:
             result = await self._send(command)
-        except WarungError as error:
-            self.warn(render_error(error))
-            return ERROR
-        except TimeoutError:
-            wait = self.client.call_timeout
-            within = f" in {wait:g} s" if wait else ""
-            self.warn(
-                f"error connection: no answer to {command.op}{within}; it may or may not have run"
-            )
-            return ERROR
-        except (ConnectionLost, OSError) as lost:
-            self.warn(f"error connection: {lost}{self._retry_note()}")
-            return ERROR
+        except FAILURES as error:
+            return self._failed(command.op, error)
         self.write(render_value(result))
         return OK
+
+    def _failed(self, op: str, error: BaseException) -> int:
+        """Say what went wrong with a call of `op`; its exit status."""
+        if isinstance(error, WarungError):
+            self.warn(render_error(error))
+        elif isinstance(error, TimeoutError):
+            wait = self.client.call_timeout
+            within = f" in {wait:g} s" if wait else ""
+            self.warn(f"error connection: no answer to {op}{within}; it may or may not have run")
+        else:
+            self.warn(f"error connection: {error}{self._retry_note()}")
+        return ERROR
 
     def _retry_note(self) -> str:
         wait = self.client.next_retry_s
@@ -126,11 +129,7 @@ class Shell:
         """Send through the SDK's own methods where it keeps state (the session token for
         reconnects), else as a plain call."""
         client, op, args = self.client, command.op, command.args
-        if op == Op.AUTH_LOGIN and {"username", "password"} <= set(args) <= {
-            "username",
-            "password",
-            "totp",
-        }:
+        if op == Op.AUTH_LOGIN and {"username", "password"} <= set(args) <= LOGIN_ARGS:
             return await client.login(**args)
         if op == Op.AUTH_RESUME and set(args) == {"token"}:
             return await client.resume(args["token"])
@@ -165,7 +164,27 @@ class Shell:
         except (EOFError, KeyboardInterrupt):
             self.warn(f"\\login: no password (type it, or set {PASSWORD_ENV})")
             return USAGE
-        return await self._call(OpCall(Op.AUTH_LOGIN, {"username": words[0], "password": password}))
+        args = {"username": words[0], "password": password}
+        try:
+            result = await self._send(OpCall(Op.AUTH_LOGIN, args))
+        except Unauthenticated as refused:
+            if refused.details.get("totp_required"):
+                return await self._second_factor(args)
+            return self._failed(Op.AUTH_LOGIN, refused)
+        except FAILURES as error:
+            return self._failed(Op.AUTH_LOGIN, error)
+        self.write(render_value(result))
+        return OK
+
+    async def _second_factor(self, args: dict[str, str]) -> int:
+        """Two-factor sign-in is on: ask for the code (6 digits, or a recovery code)."""
+        try:
+            code = (await self.read_password("two-factor code (or a recovery code): ")).strip()
+        except (EOFError, KeyboardInterrupt):
+            self.warn("\\login: no code: the account has two-factor sign-in on")
+            return USAGE
+        second = {"totp": code} if code.isdigit() else {"recovery_code": code}
+        return await self._call(OpCall(Op.AUTH_LOGIN, {**args, **second}))
 
     async def _help(self, words: tuple[str, ...]) -> int:
         if not words:

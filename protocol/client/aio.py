@@ -222,12 +222,21 @@ class AsyncClient:
         finally:
             self._pending.pop(request_id, None)
 
-    async def login(self, username: str, password: str, totp: str | None = None) -> dict[str, Any]:
-        """Sign in; on a connection signed in already this replaces its identity, which
-        ends its subscriptions (PROTOCOL.md 10.4): none is taken again after a reconnect."""
+    async def login(
+        self,
+        username: str,
+        password: str,
+        totp: str | None = None,
+        recovery_code: str | None = None,
+    ) -> dict[str, Any]:
+        """Sign in (with two-factor sign-in on, `totp` or a `recovery_code` too); on a
+        connection signed in already this replaces its identity, which ends its
+        subscriptions (PROTOCOL.md 10.4): none is taken again after a reconnect."""
         args = {"username": username, "password": password}
         if totp is not None:
             args["totp"] = totp
+        if recovery_code is not None:
+            args["recovery_code"] = recovery_code
         result = await self.call(Op.AUTH_LOGIN, args)
         if self.user is not None:
             self._forget_subscriptions()

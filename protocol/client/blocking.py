@@ -55,8 +55,14 @@ class Client:
     def call(self, op: str, args: dict[str, Any] | None = None, /, **kw: Any) -> dict[str, Any]:
         return self._run(self.aio.call(op, args, **kw))
 
-    def login(self, username: str, password: str, totp: str | None = None) -> dict[str, Any]:
-        return self._run(self.aio.login(username, password, totp))
+    def login(
+        self,
+        username: str,
+        password: str,
+        totp: str | None = None,
+        recovery_code: str | None = None,
+    ) -> dict[str, Any]:
+        return self._run(self.aio.login(username, password, totp, recovery_code))
 
     def resume(self, token: str) -> dict[str, Any]:
         return self._run(self.aio.resume(token))

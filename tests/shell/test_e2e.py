@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tests.e2e.harness import ServerProcess
 from tests.e2e.raw import RawConnection
+from tests.totp_codes import TotpCodes
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -123,3 +124,23 @@ def test_help_lists_exactly_the_ops_the_server_offers(shop: ServerProcess) -> No
     assert done.returncode == 0, done.stderr
     listed = done.stdout.split("shell commands:")[0].splitlines()[1:]
     assert [line.split()[0] for line in listed] == offered
+
+
+def test_login_asks_for_the_code_of_an_account_with_two_factor_sign_in(shop: ServerProcess) -> None:
+    password = "dua-faktor-1"
+    with shop.client("admin") as admin:
+        admin.call("admin.user.create", username="dua-faktor", password=password, role="clerk")
+    with shop.client() as clerk:
+        clerk.login("dua-faktor", password)
+        codes = TotpCodes(clerk.call("auth.totp.enroll", password=password)["secret"])
+        clerk.call("auth.totp.confirm", password=password, code=codes.first())
+    wrong = next(code for code in ("000000", "111111", "222222") if code != codes.second())
+    run = shell(shop, "\\login dua-faktor", "order.list limit=1", stdin=f"{password}\n{wrong}\n")
+    assert run.returncode == 1
+    assert "error unauthenticated" in run.stderr, run.stderr
+
+    run = shell(
+        shop, "\\login dua-faktor", "order.list limit=1", stdin=f"{password}\n{codes.second()}\n"
+    )
+    assert run.returncode == 0, run.stderr
+    assert '"username": "dua-faktor"' in run.stdout

@@ -38,8 +38,8 @@ class FakeClient:
             raise answer
         return answer
 
-    async def login(self, username: str, password: str, totp: str | None = None) -> dict[str, Any]:
-        self.calls.append(("login", {"username": username, "password": password}))
+    async def login(self, username: str, password: str, **second: str) -> dict[str, Any]:
+        self.calls.append(("login", {"username": username, "password": password, **second}))
         return {"user": {"username": username}}
 
 
@@ -83,6 +83,23 @@ def test_events_on_prints_pushes_and_counts_always() -> None:
     assert run(shell, "\\events off") == OK
     client.callbacks[0](Push("stock", 3, {"stock": 1}))
     assert shell.pushes == 3 and len(out) == 1
+
+
+def test_a_login_with_a_recovery_code_goes_through_the_sdk() -> None:
+    client = FakeClient()
+    shell, _, _ = make(client)
+    line = "auth.login username=kasir password=pw recovery_code=AAAA-BBBB-CCCC-DDDD-EEEE-FFFF"
+    assert run(shell, line) == OK
+    assert client.calls == [
+        (
+            "login",
+            {
+                "username": "kasir",
+                "password": "pw",
+                "recovery_code": "AAAA-BBBB-CCCC-DDDD-EEEE-FFFF",
+            },
+        )
+    ]
 
 
 def test_an_ended_session_is_said_with_events_off() -> None:
