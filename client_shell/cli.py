@@ -1,4 +1,5 @@
-"""`warung-shell [--host H] [--port P] [-c "OP key=value ..."]`: the console.
+"""`warung-shell [--host H] [--port P] [--tls [--tls-ca FILE]] [-c "OP key=value ..."]`: the
+console.
 
 With `-c` (repeatable) it runs those commands in order and exits: 0 when all succeeded,
 else the status of the first that failed (1 an error answer or a lost link, 2 a line it
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
+import ssl
 import sys
 
 from client_shell.interactive import run_interactive
@@ -25,6 +27,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="warung-shell", description="The warung console.")
     parser.add_argument("--host", default="127.0.0.1", help="server host (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
+    parser.add_argument("--tls", action="store_true", help="connect with TLS")
+    parser.add_argument("--tls-ca", metavar="FILE", help="trust this CA file for TLS")
     parser.add_argument(
         "-c",
         dest="commands",
@@ -38,8 +42,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 async def run(options: argparse.Namespace) -> int:
     one_shot = options.commands is not None
     # A one-shot run should fail fast on a dropped link rather than wait for a reconnect.
+    tls: ssl.SSLContext | bool = False
+    if options.tls or options.tls_ca:
+        tls = ssl.create_default_context(cafile=options.tls_ca)
     client = AsyncClient(
-        options.host, options.port, client_name=CLIENT_NAME, reconnect=not one_shot
+        options.host, options.port, tls=tls, client_name=CLIENT_NAME, reconnect=not one_shot
     )
     warn = functools.partial(print, file=sys.stderr)
     try:

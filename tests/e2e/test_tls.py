@@ -3,6 +3,8 @@
 import asyncio
 import socket
 import ssl
+import subprocess
+import sys
 
 import pytest
 
@@ -104,3 +106,16 @@ def test_a_certificate_that_cannot_be_loaded_ends_the_start_before_the_database(
     assert done.stderr.startswith("warung-server: cannot load the TLS certificate none.pem")
     assert "No such file or directory" in done.stderr and "--tls-cert" in done.stderr
     assert not db.exists()
+
+
+def test_the_shell_speaks_tls_trusting_the_ca_it_is_given(tls_server, certificate):
+    cert, _ = certificate
+    argv = [sys.executable, "-m", "client_shell.cli", "--port", str(tls_server.port)]
+    trusted = subprocess.run(
+        [*argv, "--tls-ca", str(cert), "-c", "ping"], capture_output=True, text=True, timeout=20
+    )
+    assert trusted.returncode == 0 and '"time": ' in trusted.stdout, trusted.stderr
+    untrusted = subprocess.run(
+        [*argv, "--tls", "-c", "ping"], capture_output=True, text=True, timeout=20
+    )
+    assert untrusted.returncode == 1 and "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr
