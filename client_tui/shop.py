@@ -432,8 +432,9 @@ class Shop:
         with quiet_link(self._post, "Signing out"), contextlib.suppress(Unauthenticated):
             await asyncio.wait_for(self.client.logout(), 2.0)
         await self.client.close()
-        if self.offline is not None:
-            self.offline.close()
+        offline, self.offline = self.offline, None  # the till's banner asks until it goes
+        if offline is not None:
+            offline.close()
 
     def _took_levels(self, levels: dict[int, Level]) -> None:
         if levels:

@@ -11,6 +11,7 @@ from textual.widgets import Button, Digits, Input, Label, Static
 
 from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.receipt import ReceiptScreen
+from client_tui.screens.signin import SignInScreen
 from client_tui.screens.till import TillCloseScreen, TillOpenScreen
 from client_tui.till import TillStatus
 from tests.tui.pilot import (
@@ -192,3 +193,14 @@ async def test_cash_typed_as_the_shop_shows_it_opens_and_a_minus_says_why_not(fr
         await wait_for(pilot, lambda: shop_of(app).till.status == TillStatus.OPEN, "the till open")
     with fresh_shop.client("clerk") as clerk:
         assert clerk.call("clerk.register.get")["opening_cash"] == 5_000_000
+
+
+async def test_a_clerk_at_the_till_signs_out_and_is_back_at_the_sign_in(fresh_shop):
+    app = make_app(fresh_shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *demo_clerk(fresh_shop))
+        await at_the_till(pilot)
+        await open_till(pilot, "100000")
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: isinstance(app.screen, SignInScreen), "signed out")
+        assert app.shop is None
