@@ -6,6 +6,7 @@ provider."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from textual import on, work
@@ -20,7 +21,13 @@ from client_tui.retrykey import RetryKey
 from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.dialog import Dialog, field_row
 from client_tui.shop import Shop
+from client_tui.till import TillStatus
 from protocol.errors import InvalidState, Unavailable
+
+NO_TILL = (
+    "No till is open: the cash would come out of a drawer no till counts. Close this dialog, "
+    "open the till (F8), then refund."
+)
 
 
 def remaining(line: dict[str, Any]) -> int:
@@ -156,6 +163,9 @@ class RefundScreen(Dialog[dict[str, Any] | None]):
 
     @work(exclusive=True, group="refund")
     async def _refund(self, chosen: dict[int, int], reason: str) -> None:
+        if not await self._till_for_cash():
+            self.show_problem(NO_TILL)
+            return
         if not await self.app.push_screen_wait(self._question(chosen)):
             return
         self.busy = True
@@ -182,6 +192,17 @@ class RefundScreen(Dialog[dict[str, Any] | None]):
             title="Refunded",
         )
         self.dismiss(order)
+
+    async def _till_for_cash(self) -> bool:
+        """Cash a clerk pays back comes out of the till's drawer: the till must be open, so
+        that its close counts it (one opened at another station too: asked of the server).
+        An admin has no till."""
+        cash = (self.order.get("payment") or {}).get("method") == "cash"
+        if not cash or self.shop.role != "clerk" or self.shop.till.status == TillStatus.OPEN:
+            return True
+        with contextlib.suppress(*CALL_ERRORS):  # unknown: the refund itself will say
+            await self.shop.read_till()
+        return self.shop.till.status != TillStatus.CLOSED
 
     def _not_paid_back(self, refund_id: int | None) -> None:
         """The refund is recorded (units back in stock) but the provider did not confirm

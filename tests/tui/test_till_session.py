@@ -10,7 +10,11 @@ from __future__ import annotations
 from textual.widgets import Button, Digits, Input, Label, Static
 
 from client_tui.screens.confirm import ConfirmScreen
+from client_tui.screens.find_order import FindOrderScreen
+from client_tui.screens.home import HomeScreen
+from client_tui.screens.order import OrderScreen
 from client_tui.screens.receipt import ReceiptScreen
+from client_tui.screens.refund import NO_TILL, RefundScreen
 from client_tui.screens.signin import SignInScreen
 from client_tui.screens.till import TillCloseScreen, TillOpenScreen
 from client_tui.till import TillStatus
@@ -204,3 +208,46 @@ async def test_a_clerk_at_the_till_signs_out_and_is_back_at_the_sign_in(fresh_sh
         await pilot.press("ctrl+o")
         await wait_for(pilot, lambda: isinstance(app.screen, SignInScreen), "signed out")
         assert app.shop is None
+
+
+async def test_a_cash_refund_needs_the_till_open_as_selling_does(fresh_shop):
+    product = product_by_sku(fresh_shop, "MIE-0007")
+    with fresh_shop.client("clerk") as station:
+        station.call("clerk.register.open", station="kasir-1", opening_cash=0)
+        sold = station.call(
+            "clerk.sale",
+            lines=[{"product_id": product["id"], "qty": 1}],
+            payment={"method": "cash"},
+            idempotency_key="refund-later",
+        )
+        station.call("clerk.register.close", counted_cash=product["price"])
+    app = make_app(fresh_shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *demo_clerk(fresh_shop))
+        await at_the_till(pilot)
+        home = app.screen
+        assert isinstance(home, HomeScreen)
+        home.action_open_order()
+        finder = await screen_of(pilot, FindOrderScreen)
+        finder.query_one("#order-number", Input).value = str(sold["id"])
+        await pilot.press("enter")
+        await screen_of(pilot, OrderScreen)
+        await pilot.click("#do-refund")
+        dialog = await screen_of(pilot, RefundScreen)
+        await pilot.click("#refund-all")
+        reason = dialog.query_one("#refund-reason", Input)
+        reason.value = "bocor"
+        reason.focus()
+        await pilot.press("enter")
+        problem = dialog.query_one("#refund-problem", Label)
+        await wait_for(pilot, lambda: problem.display, "the refusal")
+        assert str(problem.render()) == NO_TILL
+        with fresh_shop.client("clerk") as other_station:  # the till opened elsewhere
+            other_station.call("clerk.register.open", station="kasir-2", opening_cash=50_000)
+        await pilot.press("enter")  # the reason still has the cursor
+        await screen_of(pilot, ConfirmScreen)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not isinstance(app.screen, RefundScreen), "refunded")
+    with fresh_shop.client("clerk") as clerk:
+        cash = clerk.call("clerk.register.get")["by_method"]["cash"]
+    assert (cash["refunds"], cash["refunded"]) == (1, product["price"])
