@@ -131,6 +131,21 @@ class PeopleView(Vertical):
     @on(PagedTable.RowHighlighted, "#people-table")
     def _moved(self) -> None:
         self.screen.refresh_bindings()  # Disable or Enable, as the account under the cursor
+        self.query_one("#people-problem", Label).display = False  # it was of another row
+
+    def _say(self, text: str) -> None:
+        """A refusal without a dialog field to sit by, under the table."""
+        problem = self.query_one("#people-problem", Label)
+        problem.update(text)
+        problem.display = True
+
+    def _mine(self, person: dict[str, Any], what: str) -> bool:
+        """Whether `person` is the admin at this app, said at once (the server refuses it):
+        asking first and refusing after read as a change that failed."""
+        if person["id"] != self.shop.user["id"]:
+            return False
+        self._say(f"You cannot {what} your own account: ask another admin.")
+        return True
 
     def _draw(self) -> None:
         table, keep = self.table, self.table.cursor_key()
@@ -169,11 +184,14 @@ class PeopleView(Vertical):
         self._changed(person)
 
     def action_role(self) -> None:
-        if (person := self.current) is not None:
+        if (person := self.current) is not None and not self._mine(person, "change the role of"):
             self.app.push_screen(RoleScreen(self.people, person), self._changed)
 
     def action_disable(self, disabled: bool) -> None:
-        if (person := self.current) is not None and person["disabled"] is not disabled:
+        person = self.current
+        if person is None or person["disabled"] is disabled:
+            return
+        if not (disabled and self._mine(person, "disable")):
             self._disable(person, disabled)
 
     @work(exclusive=True, group="people-disable")
@@ -183,9 +201,7 @@ class PeopleView(Vertical):
         try:
             changed = await self.people.set_disabled(person["id"], disabled)
         except CALL_ERRORS as error:
-            problem = self.query_one("#people-problem", Label)
-            problem.update(f"{person['username']}: {describe(error)}")
-            problem.display = True
+            self._say(f"{person['username']}: {describe(error)}")
             end_if_signed_out(self, error)
             return
         self._changed(changed)

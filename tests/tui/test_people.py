@@ -220,7 +220,7 @@ async def test_disable_asks_naming_the_account_signs_it_out_and_enable_lets_it_b
         await clerk.close()
 
 
-async def test_a_role_change_asks_and_applies_and_disabling_oneself_is_refused_in_place(
+async def test_a_role_change_asks_and_applies_and_changing_oneself_is_refused_at_once(
     fresh_shop,
 ):
     made(fresh_shop, "naik-jabatan", "customer")
@@ -242,12 +242,16 @@ async def test_a_role_change_asks_and_applies_and_disabling_oneself_is_refused_i
         await wait_for(pilot, lambda: row(view, person)[1] == "clerk", "the new role shown")
 
         await on_row(pilot, view, "admin")
-        await pilot.press("d")
-        await asked(pilot)
-        await pilot.press("enter")
+        await pilot.press("d")  # refused at once, not asked first
         problem = view.query_one("#people-problem", Label)
         await wait_for(pilot, lambda: problem.display, "the refusal")
-        assert "your own account" in str(problem.render())
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert str(problem.render()) == "You cannot disable your own account: ask another admin."
+        await pilot.press("o")
+        await wait_for(pilot, lambda: "change the role of" in str(problem.render()), "refused")
+        assert not isinstance(app.screen, RoleScreen)
+        await on_row(pilot, view, "naik-jabatan")
+        await wait_for(pilot, lambda: not problem.display, "the refusal gone with the row")
 
 
 def test_people_picture(snap_compare, fresh_shop, monkeypatch):
