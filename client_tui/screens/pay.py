@@ -243,8 +243,10 @@ class PayScreen(ModalScreen[dict[str, Any] | None]):
             name = line.name if line else f"product {details.get('product_id')}"
             wrong, to_do = short_line(name, details.get("available", 0))
             return f"Nothing was sold: {wrong}. Escape, then {to_do}."
-        if isinstance(error, NotFound):
-            return f"{details.get('id')} is no longer for sale: Escape and remove it."
+        if isinstance(error, NotFound):  # archived since it was put on the ticket
+            line = self.ticket.line(details.get("id", 0))
+            name = line.name if line else f"product {details.get('id')}"
+            return f"Nothing was sold: {name} is no longer sold. Escape, then x removes its line."
         if isinstance(error, InvalidState) and details.get("reason") == "no_open_register":
             self.shop.till.closed()
             return "The till is closed (closed at another station?): Escape, then F8 opens it."

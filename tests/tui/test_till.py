@@ -299,3 +299,27 @@ async def test_an_enter_typed_before_the_question_showed_does_not_answer_it(fres
         await pilot.press("enter")  # an Enter once the question shows answers it
         await screen_of(pilot, ReceiptScreen)
     assert len(sales_on_server(fresh_shop)) == 1
+
+
+async def test_a_product_archived_after_it_was_rung_up_is_named_when_paying(fresh_shop):
+    product = product_by_sku(fresh_shop, "MIE-0008")
+    app = make_app(fresh_shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *demo_clerk(fresh_shop))
+        await at_the_till(pilot)
+        await open_till(pilot)
+        await Keys(pilot).scan("MIE-0008", 1)
+        with fresh_shop.client("admin") as admin:
+            admin.call("admin.product.archive", product_id=product["id"])
+        await pilot.press("f5")
+        dialog = await screen_of(pilot, PayScreen)
+        await pilot.press("enter")
+        await screen_of(pilot, ConfirmScreen)
+        await pilot.press("enter")
+        problem = dialog.query_one("#pay-problem", Label)
+        await wait_for(pilot, lambda: problem.display, "the refusal")
+        assert str(problem.render()) == (
+            f"Nothing was sold: {product['name']} is no longer sold. Escape, then x removes "
+            "its line."
+        )
+    assert sales_on_server(fresh_shop) == []
