@@ -5,6 +5,7 @@ receipt has that name)."""
 
 from __future__ import annotations
 
+import textwrap
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ def receipt_text(
         rows.append("Rung up offline" if order.get("id") is None else f"Order {order['id']}")
     rows.append(rule)
     for line in order["lines"]:
-        rows.append(line["name"][:WIDTH])
+        rows.extend(textwrap.wrap(line["name"], WIDTH))  # whole: its size tells variants apart
         each = f"  {line['qty']} x {money.format(line['unit_price'])}"
         rows.append(_pair(each, money.format(line["line_total"])))
     rows.append(rule)

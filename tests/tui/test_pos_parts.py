@@ -179,7 +179,7 @@ CASH_SALE: dict[str, Any] = {
 }
 
 
-def test_a_cash_receipt_lists_the_lines_the_total_the_cash_and_the_change():
+def test_a_cash_receipt_lists_the_lines_whole_the_total_the_cash_and_the_change():
     text = receipt_text("Warung Bu Sari", IDR, CASH_SALE, station="kasir-1", clerk="clerk")
     local = CASH_SALE["created_at"].astimezone().strftime("%d %b %Y %H:%M")
     assert text == "\n".join(
@@ -190,7 +190,8 @@ def test_a_cash_receipt_lists_the_lines_the_total_the_cash_and_the_change():
             "-" * 40,
             "Rasa Sayang Mie Goreng Original 85 g",
             "  3 x Rp 3.500,00           Rp 10.500,00",
-            "Merapi Kopi Bubuk Robusta 500 g extra lo",
+            "Merapi Kopi Bubuk Robusta 500 g extra",
+            "long name that goes on",
             "  1 x Rp 42.000,00          Rp 42.000,00",
             "-" * 40,
             "TOTAL                       Rp 52.500,00",
