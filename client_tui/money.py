@@ -53,11 +53,13 @@ class Money:
         Where the two could be mistaken, the amount is refused as ambiguous, never guessed:
         with three or more digits to the fraction, one group mark and three digits alone
         (`1,500` in dinars); and a fraction after the group mark and at most three digits
-        (`18.50` in rupiah, perhaps 18.500 mistyped)."""
+        (`18.50` in rupiah, perhaps 18.500 mistyped). A dash for the fraction
+        (`15.000,-`) marks a whole amount, as prices are often written."""
         mark, group, decimal = self._conventions()
         typed = text.strip().removeprefix(mark.strip()).strip()
         if typed.startswith("-"):
             raise ValueError("An amount here cannot be less than 0: type it without '-'.")
+        typed = typed.removesuffix(f"{decimal}-")  # `Rp 15.000,-`: a whole amount, as written
         grouped = re.fullmatch(
             rf"\d{{1,3}}(?:{re.escape(group)}\d{{3}})+(?:{re.escape(decimal)}\d*)?", typed
         )

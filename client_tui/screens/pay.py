@@ -118,6 +118,13 @@ class PayScreen(ModalScreen[dict[str, Any] | None]):
     def _tendered_changed(self, event: Input.Changed) -> None:
         self.query_one("#pay-hint", Label).update(self._hint(event.value))
 
+    @on(Input.Changed)
+    def _retyped(self) -> None:
+        """What was said of the amount or token as it was goes once it is typed again (a
+        sale in doubt keeps its warning: that is not about what is typed)."""
+        if self.ticket.in_doubt is None:
+            self.query_one("#pay-problem", Label).display = False
+
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
         if self.selling:

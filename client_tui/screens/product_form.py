@@ -225,6 +225,13 @@ class ProductFormScreen(ModalScreen[dict[str, Any] | None]):
             back="Change the price",
         )
 
+    @on(Input.Changed)
+    def _retyped(self, event: Input.Changed) -> None:
+        """A field typed again: what was said of it may no longer hold."""
+        field = (event.input.id or "").removeprefix("form-")
+        if found := self.query(f"#{field}-problem"):
+            found.first(Label).display = False
+
     def _clear_problems(self) -> None:
         for problem in self.query(".field-problem"):
             problem.display = False

@@ -108,6 +108,8 @@ def test_one_key_per_sale_kept_until_the_sale_ends():
         (Money("USD", 2), "0.07", 7),
         (IDR, "18.500", 1850000),  # grouped as the shop shows it
         (IDR, "Rp 1.250.000,50", 125000050),
+        (IDR, "Rp 15.000,-", 1500000),  # a dash for the fraction: a whole amount
+        (Money("USD", 2), "$12.-", 1200),
         (Money("USD", 2), "$1,234.56", 123456),
         (Money("JPY", 0), "1,500", 1500),
         (Money("KWD", 3), "1.500", 1500),  # three decimals: a fraction

@@ -89,6 +89,8 @@ async def test_create_says_a_taken_sku_and_a_refused_price_under_their_fields(sh
         )
         assert app.screen is dialog
         assert dialog.query_one("#form-sku", Input).has_focus  # to be typed again
+        await pilot.press("backspace")
+        await wait_for(pilot, lambda: problem(dialog, "sku") == "", "the refusal gone as retyped")
 
         await submit(pilot, dialog, sku=sku, price="99999999999")
         await wait_for(pilot, lambda: problem(dialog, "price"), "the refused price")

@@ -323,3 +323,21 @@ async def test_a_product_archived_after_it_was_rung_up_is_named_when_paying(fres
             "its line."
         )
     assert sales_on_server(fresh_shop) == []
+
+
+async def test_a_short_amount_is_refused_and_its_refusal_goes_once_retyped(fresh_shop):
+    app = make_app(fresh_shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *demo_clerk(fresh_shop))
+        await at_the_till(pilot)
+        await open_till(pilot)
+        await Keys(pilot).scan("MIE-0009", 1)
+        await pilot.press("f5")
+        dialog = await screen_of(pilot, PayScreen)
+        await pilot.press(*"1", "enter")
+        problem = dialog.query_one("#pay-problem", Label)
+        await wait_for(pilot, lambda: problem.display, "the refusal")
+        assert "short of the total" in str(problem.render())
+        await pilot.press("0")
+        await wait_for(pilot, lambda: not problem.display, "the refusal gone as retyped")
+    assert sales_on_server(fresh_shop) == []
