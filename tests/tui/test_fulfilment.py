@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual.widgets import Checkbox, Input, Label, Static
+from textual.widgets import Checkbox, Input, Label, Select, Static
 
 from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.order import OrderScreen
@@ -326,3 +326,16 @@ async def test_a_refund_of_an_order_not_listed_is_not_taken_for_a_new_one(shop):
         assert refunded["id"] not in view.new
         view._order_changed({**unseen, "id": 10**9 + 1})
         assert 10**9 + 1 in view.new
+
+
+async def test_a_filter_chosen_by_keys_gives_the_keys_back_to_the_orders(shop):
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = await queue(pilot, shop)
+        await pilot.press("v")
+        select = view.query_one("#status", Select)
+        await wait_for(pilot, lambda: select.expanded, "the Show list open")
+        await pilot.press("down", "enter")
+        await wait_for(pilot, lambda: view.status == "shipped", "the filter chosen")
+        await wait_for(pilot, lambda: view.table.has_focus, "the orders with the keys")
+        assert not select.expanded
