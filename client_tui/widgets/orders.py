@@ -22,7 +22,13 @@ from textual.widgets.data_table import CellDoesNotExist
 from client_tui import timefmt
 from client_tui.errors import CALL_ERRORS, report
 from client_tui.hub import hub_of
-from client_tui.orderfmt import customer_text, item_count, short_status
+from client_tui.orderfmt import (
+    customer_text,
+    item_count,
+    short_status,
+    some_refunded,
+    unrefunded_total,
+)
 from client_tui.screens.order import OrderScreen, allowed, apply
 from client_tui.shop import Shop
 from client_tui.widgets.cart_table import CartTable
@@ -149,8 +155,14 @@ class OrdersView(Vertical):
         self.screen.refresh_bindings()
         self._show_position()
 
+    def _total(self, order: dict[str, Any]) -> Text:
+        """What the order's units still bought cost, as the items cell counts them: after a
+        refund, less what was refunded."""
+        paid = unrefunded_total(order) if some_refunded(order) else order["total"]
+        return Text(self.shop.money.format(paid, whole=self.compact), justify="right")
+
     def _cells(self, order: dict[str, Any], flash: bool = False) -> list[Any]:
-        total = Text(self.shop.money.format(order["total"], whole=self.compact), justify="right")
+        total = self._total(order)
         if self.compact:
             return [f"#{order['id']}", self.status_cell(order, flash), total]
         cells: list[Any] = [f"#{order['id']}", timefmt.when(order.get("created_at"))]
@@ -174,9 +186,10 @@ class OrdersView(Vertical):
             return
         self.orders[order["id"]] = order
         self._set_status(order, flash=True)
-        if not self.compact:  # a refund changes the units still bought
-            items = Text(item_count(order), justify="right")
-            with contextlib.suppress(CellDoesNotExist):
+        with contextlib.suppress(CellDoesNotExist):  # a refund changes what is still bought
+            self.table.update_cell(str(order["id"]), "total", self._total(order))
+            if not self.compact:
+                items = Text(item_count(order), justify="right")
                 self.table.update_cell(str(order["id"]), "items", items)
         self.set_timer(FLASH_S, lambda: self._unflash(order["id"]))
         self.screen.refresh_bindings()

@@ -166,6 +166,8 @@ async def test_a_partial_refund_shows_the_amount_then_refunds_those_units(shop):
         items = lambda: str(queue_view.table.get_cell(row, "items"))  # noqa: E731
         await wait_for(pilot, lambda: items() == "2 items", "the row's units still bought")
         assert str(queue_view.table.get_cell(row, "status")) == "part refund"
+        still_paid = shop_of(app).money.format(order["total"] - 2 * first["unit_price"])
+        assert str(queue_view.table.get_cell(row, "total")) == still_paid, "as the items count"
         await pilot.press("enter")
         detail = await wait_for(
             pilot, lambda: isinstance(app.screen, OrderScreen) and app.screen, "the order"
