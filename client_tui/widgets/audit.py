@@ -77,7 +77,7 @@ class AuditView(Vertical):
         with Horizontal(id="audit-filters"):
             for field_id, placeholder, _ in FILTERS:
                 yield Input(placeholder=placeholder, id=field_id, compact=True)
-        yield PagedTable(fill="details", minimum=10, id="audit-table")
+        yield PagedTable(fill="details", minimum=9, id="audit-table")
         yield Label("No entries.", id="audit-empty")
 
     @property

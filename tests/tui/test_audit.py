@@ -266,3 +266,16 @@ async def test_after_a_page_that_failed_the_poll_goes_on(
         with fresh_shop.client("clerk") as clerk:
             clerk.call("clerk.adjust", product_id=1, delta=-1, reason="seen after")
         await wait_for(pilot, lambda: details_shown(view, "delta=-1"), "the new entry")
+
+
+async def test_at_80_columns_every_column_shows_beside_the_scrollbar(shop: ServerProcess) -> None:
+    with shop.client("admin") as admin:
+        for product_id in range(1, 26):  # more rows than the screen holds: a scrollbar
+            admin.call("clerk.restock", product_id=product_id, qty=1, reason="delivery")
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = await open_audit(pilot, shop)
+        table = view.table
+        await wait_for(pilot, lambda: table.show_vertical_scrollbar, "the scrollbar")
+        assert table.virtual_size.width <= table.scrollable_content_region.width, "no overflow"
+        assert not table.show_horizontal_scrollbar
