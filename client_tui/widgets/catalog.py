@@ -119,7 +119,7 @@ class CatalogView(Vertical):
             return
         if first:
             table.clear_products()
-            table.total = total
+            table.total = self.counted(total)
             self._drawn = listing
         stock = {p["id"]: self.shop.book.stock(p["id"], p["stock"]) for p in items}
         table.add_products(self.shown(items, stock), stock)
@@ -130,6 +130,11 @@ class CatalogView(Vertical):
         self._show_scope()
         table.page_added()
         await self._watch_rows()
+
+    def counted(self, total: int | None) -> int | None:
+        """How many the listing holds, from the server's count of the search (None where a
+        filter of a subclass keeps only some: the count is then of the rows loaded)."""
+        return total
 
     def shown(self, items: list[dict[str, Any]], stock: dict[int, int]) -> list[dict[str, Any]]:
         """The products of a page that get a row (a filter of a subclass picks some)."""

@@ -38,6 +38,9 @@ class InventoryView(CatalogView):
         yield from super().compose()
         yield Label(f"Low stock only ({LOW_STOCK} or fewer) · l shows every product", id="low-only")
 
+    def counted(self, total: int | None) -> int | None:
+        return None if self.low_only else total
+
     def shown(self, items: list[dict[str, Any]], stock: dict[int, int]) -> list[dict[str, Any]]:
         if not self.low_only:
             return items

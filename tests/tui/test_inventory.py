@@ -9,7 +9,16 @@ from textual.widgets import Input, Label
 from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.stock import StockScreen
 from client_tui.stock import LOW_STOCK
-from tests.tui.pilot import catalog, make_app, product_by_sku, search, shop_of, sign_in, wait_for
+from tests.tui.pilot import (
+    catalog,
+    label_text,
+    make_app,
+    product_by_sku,
+    search,
+    shop_of,
+    sign_in,
+    wait_for,
+)
 
 
 async def stock_dialog(pilot, sku: str, key: str) -> StockScreen:
@@ -129,6 +138,14 @@ async def test_the_low_stock_filter_keeps_products_at_or_below_the_mark(shop):
         await pilot.press("l")
         await wait_for(pilot, only_low, "the low products alone")
         assert app.screen.query_one("#low-only", Label).display
+        low = table.row_count
+        said = lambda: label_text(app, "#scope")  # noqa: E731
+        await wait_for(
+            pilot,
+            lambda: said().endswith(f"of {low}+ products") or said() == f"{low} products",
+            "counted",
+        )
+        assert "399" not in said(), "the count is of the low products, not of every product"
         await pilot.press("l")
         await wait_for(pilot, lambda: view.loaded and table.row_count >= every, "every product")
         assert any(p["stock"] > LOW_STOCK for p in table.products.values())
