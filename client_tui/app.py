@@ -57,6 +57,7 @@ ENDED_NOTICES = {  # by the `reason` of the server's session.ended push (PROTOCO
     "password_changed": "Your password was changed on another device: sign in with the new one.",
     "revoked": "This session was ended from another device: sign in again.",
     "disabled": "This account is disabled: ask the shop.",
+    "role_changed": "An admin changed this account's role: sign in again to work with it.",
     "expired": "Your session has expired: sign in again.",
     "idle": "Your session has expired after a long time unused: sign in again.",
 }

@@ -96,3 +96,18 @@ async def test_an_internal_error_catching_up_after_a_reconnect_is_shown(fresh_sh
         note = await wait_for(pilot, lambda: notified(app, "E-43"), "the error shown")
         assert note.title == "Catching up"
         assert label_text(app, "#status-link") == "● connected"
+
+
+async def test_a_role_changed_by_an_admin_says_so_at_the_sign_in(fresh_shop):
+    with fresh_shop.client("admin") as admin:
+        made = admin.call(
+            "admin.user.create", username="pindah", password="pindah-pass-1", role="clerk"
+        )
+    app = make_app(fresh_shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, "pindah", "pindah-pass-1")
+        with fresh_shop.client("admin") as admin:
+            admin.call("admin.user.set_role", user_id=made["user"]["id"], role="customer")
+        await wait_for(pilot, lambda: isinstance(app.screen, SignInScreen), "sign-in")
+        await wait_for(pilot, lambda: app.screen.query("#signin-message"), "the form")
+        assert "changed this account's role" in label_text(app, "#signin-message")
