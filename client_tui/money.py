@@ -37,14 +37,6 @@ class Money:
             digits += decimal + str(fraction).zfill(self.exponent)
         return f"{sign}{mark if symbol else ''}{digits}"
 
-    def plain(self, amount: int) -> str:
-        """An amount as it is typed (`17500,50`): no symbol, no grouping; `parse` reads it."""
-        decimal = CONVENTIONS.get(self.currency, ("", ",", "."))[2]
-        whole, fraction = divmod(amount, 10**self.exponent)
-        return (
-            f"{whole}{decimal}{str(fraction).zfill(self.exponent)}" if self.exponent else str(whole)
-        )
-
     def parse(self, text: str) -> int:
         """An amount typed in whole units (`50000`, `17500,50`, or grouped as the shop shows
         it: `Rp 50.000`, `1.250.000,50`) in minor units, without floats. Either `.` or `,`

@@ -91,7 +91,7 @@ class ProductFormScreen(ModalScreen[dict[str, Any] | None]):
             yield from self._field(
                 "price",
                 Input(
-                    money.plain(product["price"]) if product else "",
+                    money.format(product["price"], symbol=False) if product else "",
                     placeholder=f"in {money.currency}, e.g. 12500",
                     id="form-price",
                     compact=True,

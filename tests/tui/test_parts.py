@@ -55,11 +55,16 @@ def test_money_is_formatted_with_integers_only(currency, exponent, amount, text)
 
 @pytest.mark.parametrize(
     ("currency", "exponent", "amount", "text"),
-    [("IDR", 2, 425050, "4250,50"), ("USD", 2, 5, "0.05"), ("JPY", 0, 1500, "1500")],
+    [
+        ("IDR", 2, 425050, "4.250,50"),
+        ("IDR", 2, 125000050, "1.250.000,50"),
+        ("USD", 2, 5, "0.05"),
+        ("JPY", 0, 1500, "1,500"),
+    ],
 )
-def test_money_is_written_as_typed_and_read_back(currency, exponent, amount, text):
+def test_money_shown_without_its_symbol_in_a_field_is_read_back(currency, exponent, amount, text):
     money = Money(currency, exponent)
-    assert money.plain(amount) == text
+    assert money.format(amount, symbol=False) == text
     assert money.parse(text) == amount
 
 

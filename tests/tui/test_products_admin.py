@@ -154,6 +154,7 @@ async def test_edit_changes_the_row_and_the_shop(shop):
         assert cell(view, before["id"], "price") == "Rp 4.250,50"
         updates = edits_of(shop, before["id"])
         dialog = await form(pilot, "e")  # and saved again unchanged: nothing is sent
+        assert dialog.query_one("#form-price", Input).value == "4.250,50"  # as the shop shows it
         await submit(pilot, dialog)
         await wait_for(pilot, lambda: app.screen is not dialog, "the form closed")
         assert notified(app, "Nothing was changed.")
