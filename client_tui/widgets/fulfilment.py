@@ -89,7 +89,8 @@ class FulfilmentView(OrdersView):
 
     @on(Select.Changed, "#status")
     def _filter_changed(self, event: Select.Changed) -> None:
-        self.table.focus()  # where the keys act: ↓ moved in the Show list and opened it again
+        if event.select.has_focus:  # chosen there (not set at mount): keys back to the orders
+            self.table.focus()  # (↓ moved in the Show list and opened it again)
         if isinstance(event.value, str) and event.value != self.status:
             self.status = event.value
             self._say_when_empty()
