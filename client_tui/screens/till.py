@@ -246,9 +246,9 @@ class TillCloseScreen(TillDialog):
             expected = self.running["expected_cash"]
             what = (
                 f"Close the till with {money.format(counted)} counted against "
-                f"{money.format(expected)} expected (difference "
-                f"{money.format(counted - expected)}). Selling stops until a till is "
-                "opened again."
+                f"{money.format(expected)} expected (difference: "
+                f"{_difference_short(money, counted - expected)}). Selling stops until a till "
+                "is opened again."
             )
             amount = f"Counted {money.format(counted)} · expected {money.format(expected)}"
         return ConfirmScreen("Close the till?", what, amount, go="Close till")
@@ -282,9 +282,9 @@ class TillCloseScreen(TillDialog):
         self.query_one("#till-close-dialog").border_title = f"Till {register['station']} closed"
         table = _facts()
         table.add_row("Opening cash", money.format(register["opening_cash"]))
+        _by_method(table, money, register["by_method"])  # in the order the count showed them
         table.add_row(Text("Expected cash", style="bold"), money.format(register["expected_cash"]))
         table.add_row(Text("Counted cash", style="bold"), money.format(register["counted_cash"]))
-        _by_method(table, money, register["by_method"])
         self.query_one("#till-facts", Static).update(table)
         self.query_one("#counted-field").display = False
         self.query_one(".buttons").display = False

@@ -64,6 +64,10 @@ async def test_closing_the_till_asks_first_then_shows_the_difference(fresh_shop)
         assert str(question.query_one("#confirm-amount", Label).render()) == (
             f"Counted {money.format(counted)} · expected {money.format(expected)}"
         )
+        missing = money.format(expected - counted)
+        assert f"(difference: {missing} missing)" in str(
+            question.query_one("#confirm-what").render()
+        )
         await pilot.press("escape")  # backs out: nothing sent, the till stays open
         await wait_for(pilot, lambda: app.screen is dialog, "back at the count")
         assert shop_of(app).till.status == TillStatus.OPEN
@@ -76,6 +80,14 @@ async def test_closing_the_till_asks_first_then_shows_the_difference(fresh_shop)
         assert closed["difference"] == counted - expected < 0
         shown = dialog.query_one("#till-difference", Digits).value
         assert shown == money.format(counted - expected, symbol=False)
+        rows = [
+            row.split("  ")[0]
+            for row in table_text(dialog.query_one("#till-facts", Static)).splitlines()
+        ]
+        assert rows[:2] == ["Opening cash", "Cash sales"] and rows[-2:] == [
+            "Expected cash",
+            "Counted cash",
+        ], rows
         assert "missing from the drawer" in label_text(app, "#till-difference-label")
         await pilot.press("enter")
         await wait_for(pilot, lambda: view.entry.has_focus, "back at the till")
