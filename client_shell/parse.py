@@ -49,7 +49,8 @@ Command = OpCall | Builtin
 
 def split_words(line: str) -> list[str]:
     """Split at whitespace outside quotes and brackets, keeping quotes and brackets in the
-    words, so that `payment={"method": "card"}` stays one word."""
+    words, so that `payment={"method": "card"}` stays one word. A quote inside a bare word
+    is the text's own (`query=Kopi's`)."""
     words: list[str] = []
     current: list[str] = []
     stack: list[str] = []
@@ -62,8 +63,8 @@ def split_words(line: str) -> list[str]:
                 current.append(next(chars, ""))
             elif char == quote:
                 quote = None
-        elif char in "\"'":
-            quote = char
+        elif char in "\"'" and (stack or not current or current[-1] == "="):
+            quote = char  # a quote opens a value (or a string inside JSON), not mid-word
             current.append(char)
         elif char in CLOSERS:
             stack.append(CLOSERS[char])

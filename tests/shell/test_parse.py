@@ -77,6 +77,13 @@ def test_split_words_keeps_brackets_and_quotes_whole() -> None:
     assert split_words('a  b=[1, [2, 3]]  c="x ]"') == ["a", "b=[1, [2, 3]]", 'c="x ]"']
 
 
+def test_a_quote_inside_a_bare_word_is_its_own() -> None:
+    assert parse_line("catalog.list query=Kopi's limit=5") == OpCall(
+        "catalog.list", {"query": "Kopi's", "limit": 5}
+    )
+    assert parse_line('x a=b"c d=1') == OpCall("x", {"a": 'b"c', "d": 1})
+
+
 @pytest.mark.parametrize(
     ("line", "message"),
     [
