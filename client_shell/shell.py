@@ -7,6 +7,7 @@ Shared by `-c` and the interactive prompt; each line ends in an exit status (0 d
 from __future__ import annotations
 
 import asyncio
+import difflib
 import getpass
 import os
 import shutil
@@ -111,6 +112,9 @@ class Shell:
         """Say what went wrong with a call of `op`; its exit status."""
         if isinstance(error, WarungError):
             self.warn(render_error(error))
+            offered = offered_ops(self.client.hello)
+            if op not in offered and (near := difflib.get_close_matches(op, offered, n=1)):
+                self.warn(f"did you mean {near[0]}? (\\help lists the ops)")
         elif isinstance(error, TimeoutError):
             wait = self.client.call_timeout
             within = f" in {wait:g} s" if wait else ""

@@ -144,3 +144,9 @@ def test_login_asks_for_the_code_of_an_account_with_two_factor_sign_in(shop: Ser
     )
     assert run.returncode == 0, run.stderr
     assert '"username": "dua-faktor"' in run.stdout
+
+
+def test_a_mistyped_op_gets_the_nearest_name(shop: ServerProcess) -> None:
+    run = shell(shop, "catalog.lst limit=1")
+    assert run.returncode == 1
+    assert run.stderr.splitlines()[-1] == "did you mean catalog.list? (\\help lists the ops)"
