@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual.widgets import Checkbox, Input, Label, Select, Static
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.order import OrderScreen
@@ -341,3 +341,22 @@ async def test_a_filter_chosen_by_keys_gives_the_keys_back_to_the_orders(shop):
         await wait_for(pilot, lambda: view.status == "shipped", "the filter chosen")
         await wait_for(pilot, lambda: view.table.has_focus, "the orders with the keys")
         assert not select.expanded
+
+
+async def test_on_a_phone_the_refund_dialog_shows_names_whole_and_every_button(shop):
+    with shop.client("customer") as client:
+        items = client.call("catalog.list", limit=100)["items"]
+    longest = sorted((p for p in items if p["stock"] > 5), key=lambda p: -len(p["name"]))[:3]
+    _, _, order = bought_by_card(shop, *((p["sku"], 1) for p in longest))
+    app = make_app(shop)
+    async with app.run_test(size=(40, 24)) as pilot:
+        dialog = await refund_dialog(pilot, shop, order)
+        await pilot.pause()
+        labels = dialog.query(".refund-name").results(Label)
+        shown = [
+            " ".join(line.text for line in label.render_lines(label.size.region))
+            for label in labels
+        ]
+        assert [" ".join(name.split()) for name in shown] == [p["name"] for p in order["lines"]]
+        for button in dialog.query(".buttons Button").results(Button):
+            assert button.region.bottom <= 23 and button.region.right <= 40, button.id
