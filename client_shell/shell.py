@@ -20,7 +20,7 @@ from client_shell.offered import offered_ops
 from client_shell.parse import Builtin, OpCall, ParseError, parse_line, with_timestamps
 from client_shell.render import render_error, render_push, render_value
 from protocol.client import AsyncClient, ConnectionLost, Push, State
-from protocol.client.aio import SESSION_ENDED_EVENT
+from protocol.client.link import SESSION_ENDED_EVENT
 from protocol.errors import Unauthenticated, WarungError
 from protocol.ops import REGISTRY, Op
 

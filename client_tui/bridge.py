@@ -24,7 +24,7 @@ from client_tui.messages import (
 )
 from client_tui.stock import Level, levels_from_snapshot
 from protocol.client import AsyncClient, Push, State
-from protocol.client.aio import SESSION_ENDED_EVENT, SNAPSHOT_EVENT
+from protocol.client.link import SESSION_ENDED_EVENT, SNAPSHOT_EVENT
 from protocol.ops import EventName
 
 FLUSH_S = 0.1

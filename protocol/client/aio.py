@@ -23,57 +23,27 @@ import random
 import secrets
 import ssl
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any, TypeVar
 
+from protocol.client.link import (
+    ORDERS_SNAPSHOT_EVENT,
+    SESSION_ENDED_EVENT,
+    SNAPSHOT_EVENT,
+    ConnectionLost,
+    Push,
+    State,
+)
 from protocol.errors import Unauthenticated, WarungError, from_wire
 from protocol.framing import FrameDecoder, Message, encode
 from protocol.ops import Op
 from protocol.rules import DEFAULT_MAX_FRAME, DEFAULT_PORT, MAX_SUBSCRIBE_IDS, PROTOCOL_VERSION
 
-SNAPSHOT_EVENT = "stock.snapshot"
-ORDERS_SNAPSHOT_EVENT = "order.snapshot"
 ORDERS_PAGE = 100  # the most orders one order.subscribe answers with
-SESSION_ENDED_EVENT = "session.ended"
 DEFAULT_IN_FLIGHT = 64  # PROTOCOL.md: limits.max_in_flight when a server does not say
 EVENT_QUEUE_LIMIT = 10_000
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-class State(StrEnum):
-    CONNECTING = "connecting"
-    CONNECTED = "connected"
-    RECONNECTING = "reconnecting"
-    CLOSED = "closed"
-
-
-class ConnectionLost(Exception):
-    """The link dropped before the answer came: the request may or may not have run. Or,
-    `sent` false, there was no link to send it on: it did not run.
-
-    A keyed call carries its `idempotency_key`: calling it again with that key is safe
-    (`AsyncClient.call_keyed` does so by itself).
-    """
-
-    def __init__(self, op: str, idempotency_key: str | None = None, sent: bool = True) -> None:
-        super().__init__(
-            f"connection lost before the answer to {op}"
-            if sent
-            else f"not connected: {op} was not sent"
-        )
-        self.op = op
-        self.idempotency_key = idempotency_key
-        self.sent = sent
-
-
-@dataclass(frozen=True)
-class Push:
-    event: str
-    seq: int
-    data: dict[str, Any]
 
 
 class AsyncClient:

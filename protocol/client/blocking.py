@@ -8,7 +8,8 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from protocol.client.aio import AsyncClient, Push, State
+from protocol.client.aio import AsyncClient
+from protocol.client.link import Push, State
 from protocol.rules import DEFAULT_PORT
 
 T = TypeVar("T")

@@ -7,7 +7,7 @@ from types import CoroutineType
 import pytest
 
 from protocol.client import AsyncClient, ConnectionLost, Push, State
-from protocol.client.aio import SESSION_ENDED_EVENT, SNAPSHOT_EVENT
+from protocol.client.link import SESSION_ENDED_EVENT, SNAPSHOT_EVENT
 from protocol.errors import Unauthenticated
 from tests.e2e.harness import wait_until, wait_until_async
 from tests.e2e.proxy import CuttableProxy

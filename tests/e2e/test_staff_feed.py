@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from protocol.client import AsyncClient
-from protocol.client.aio import ORDERS_SNAPSHOT_EVENT, Push
+from protocol.client.link import ORDERS_SNAPSHOT_EVENT, Push
 from protocol.errors import Forbidden
 from tests.e2e.harness import ServerProcess, wait_until_async
 from tests.e2e.proxy import CuttableProxy
