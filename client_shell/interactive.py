@@ -73,12 +73,12 @@ async def run_interruptible(shell: Shell, line: str) -> None:
     to the call) cancels it and says so."""
     loop = asyncio.get_running_loop()
     task = asyncio.ensure_future(shell.run_line(line))
-    previous = signal.getsignal(signal.SIGINT)
-    loop.add_signal_handler(signal.SIGINT, task.cancel)
+    # A plain handler, not the loop's: a prompt inside the line (`\login`'s password) puts
+    # back on its way out the handler it found, and would drop one of the loop's.
+    previous = signal.signal(signal.SIGINT, lambda *_: loop.call_soon_threadsafe(task.cancel))
     try:
         await asyncio.wait({task})
     finally:
-        loop.remove_signal_handler(signal.SIGINT)
         signal.signal(signal.SIGINT, previous)
     if task.cancelled():
         shell.warn(INTERRUPTED)
