@@ -44,7 +44,11 @@ async def run(options: argparse.Namespace) -> int:
     # A one-shot run should fail fast on a dropped link rather than wait for a reconnect.
     tls: ssl.SSLContext | bool = False
     if options.tls or options.tls_ca:
-        tls = ssl.create_default_context(cafile=options.tls_ca)
+        try:
+            tls = ssl.create_default_context(cafile=options.tls_ca)
+        except (OSError, ssl.SSLError) as bad:
+            print(f"warung-shell: cannot load the CA file {options.tls_ca}: {bad}", file=sys.stderr)
+            return ERROR
     client = AsyncClient(
         options.host, options.port, tls=tls, client_name=CLIENT_NAME, reconnect=not one_shot
     )

@@ -6,7 +6,6 @@ provider."""
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 from textual import on, work
@@ -26,7 +25,7 @@ from protocol.errors import InvalidState, Unavailable
 
 NO_TILL = (
     "No till is open: the cash would come out of a drawer no till counts. Close this dialog, "
-    "open the till (F8), then refund."
+    "open the till at the point of sale (F3, then F8), then refund."
 )
 
 
@@ -163,8 +162,8 @@ class RefundScreen(Dialog[dict[str, Any] | None]):
 
     @work(exclusive=True, group="refund")
     async def _refund(self, chosen: dict[int, int], reason: str) -> None:
-        if not await self._till_for_cash():
-            self.show_problem(NO_TILL)
+        if (no_till := await self._no_till_for_cash()) is not None:
+            self.show_problem(no_till)
             return
         if not await self.app.push_screen_wait(self._question(chosen)):
             return
@@ -193,16 +192,19 @@ class RefundScreen(Dialog[dict[str, Any] | None]):
         )
         self.dismiss(order)
 
-    async def _till_for_cash(self) -> bool:
-        """Cash a clerk pays back comes out of the till's drawer: the till must be open, so
-        that its close counts it (one opened at another station too: asked of the server).
-        An admin has no till."""
+    async def _no_till_for_cash(self) -> str | None:
+        """Why a clerk may not pay this back in cash now, or None. Cash comes out of the
+        till's drawer: the clerk's till must be open, so that its close counts it. The
+        server is asked each time (the server records a refund with no till, and one
+        opened or closed at another station counts). An admin has no till."""
         cash = (self.order.get("payment") or {}).get("method") == "cash"
-        if not cash or self.shop.role != "clerk" or self.shop.till.status == TillStatus.OPEN:
-            return True
-        with contextlib.suppress(*CALL_ERRORS):  # unknown: the refund itself will say
+        if not cash or self.shop.role != "clerk":
+            return None
+        try:
             await self.shop.read_till()
-        return self.shop.till.status != TillStatus.CLOSED
+        except CALL_ERRORS as error:
+            return describe(error)
+        return None if self.shop.till.status == TillStatus.OPEN else NO_TILL
 
     def _not_paid_back(self, refund_id: int | None) -> None:
         """The refund is recorded (units back in stock) but the provider did not confirm

@@ -1,6 +1,7 @@
 """People, for admins: every account with its role, whether it is disabled (in words),
 and its last sign-in; create an account, change a role, disable and enable again, each
-after a question that names the account and what will happen.
+after a question that names the account and what will happen (one's own role and state are
+refused at once: the server would refuse them after the question).
 
 Sign-ins and changes made at another station show by polling, as the audit log's entries
 do: every `POLL_S` while the tab is in front (and at once when it comes to the front) the
@@ -53,6 +54,7 @@ class PeopleView(Vertical):
         self._cursor: str | None = None
         self._listing = 0
         self.loaded = False
+        self._problem_of: str | None = None  # the row the refusal under the table is about
 
     def compose(self) -> ComposeResult:
         yield PagedTable(fill="username", minimum=12, id="people-table")
@@ -93,7 +95,9 @@ class PeopleView(Vertical):
             if listing != self._listing or not self.loaded:
                 return
             fresh = {str(person["id"]): person for person in items}
-            if any(self.accounts.get(key) != person for key, person in fresh.items()):
+            if not self.accounts and fresh:  # the first page failed: read the list anew
+                self.action_reload()
+            elif any(self.accounts.get(key) != person for key, person in fresh.items()):
                 self.accounts.update(fresh)
                 self._draw()
 
@@ -131,10 +135,13 @@ class PeopleView(Vertical):
     @on(PagedTable.RowHighlighted, "#people-table")
     def _moved(self) -> None:
         self.screen.refresh_bindings()  # Disable or Enable, as the account under the cursor
-        self.query_one("#people-problem", Label).display = False  # it was of another row
+        if self.table.cursor_key() != self._problem_of:  # a redraw keeps the cursor's row
+            self.query_one("#people-problem", Label).display = False
 
     def _say(self, text: str) -> None:
-        """A refusal without a dialog field to sit by, under the table."""
+        """A refusal without a dialog field to sit by, under the table, about the account
+        under the cursor: it goes when the cursor moves to another."""
+        self._problem_of = self.table.cursor_key()
         problem = self.query_one("#people-problem", Label)
         problem.update(text)
         problem.display = True

@@ -297,7 +297,7 @@ class AsyncClient:
         deadline = asyncio.get_running_loop().time() + (timeout or self.call_timeout or 60.0)
         while self.state != State.CONNECTED:
             if self.state == State.CLOSED:
-                raise ConnectionLost("connect")
+                raise ConnectionLost("connect", sent=False)
             if asyncio.get_running_loop().time() > deadline:
                 raise TimeoutError("not connected")
             await asyncio.sleep(0.02)
@@ -388,7 +388,9 @@ class AsyncClient:
             if loop.time() - self._last_sent >= interval:
                 with contextlib.suppress(WarungError, ConnectionLost):
                     try:
-                        await asyncio.wait_for(self.call(Op.PING), interval)
+                        # not through `call`: a slot may be long in coming when every one
+                        # waits on a slow answer, and a live server is not a lost one
+                        await asyncio.wait_for(self._send(Op.PING, {}), interval)
                     except TimeoutError:  # a server that answers nothing is gone (6.4)
                         if self._writer is writer:
                             writer.close()

@@ -9,8 +9,9 @@ are taken by a conditional update (`refunded_qty + n <= qty`), the idiom of `mov
 a refund asking for units another took matches no row and fails `over_refund`, rolling its
 whole job back, so no line ever gives back more units, or money, than were paid for (and
 `order_lines_refunded_qty_check` stands behind it). The units return to stock through
-`move_stock` (kind `refund`), and go out again at once (an `adjustment` naming the order)
-when the clerk says they are not fit to sell (`restock` false); the refund and its lines are
+`move_stock` (kind `refund`); when the clerk says they are not fit to sell (`restock`
+false), a `refund` movement and an `adjustment` naming the order are written and the stock
+is left as it was (`in_and_out`); the refund and its lines are
 written with their amounts, in the refunding clerk's open register if there is one.
 
 The money goes back after the commit: cash from the drawer, card and e-wallet through the

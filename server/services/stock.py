@@ -1,10 +1,13 @@
-"""The one path every stock change takes: a conditional update and its movement row."""
+"""The paths of stock changes: `move_stock` (a conditional update and its movement row) for
+every change of the stock; `in_and_out` for units that come back and go out at once, which
+change no stock; `sell_offline` for a sale that may find too little."""
 
 from __future__ import annotations
 
 import peewee as pw
 
 from server import sql
+from server.dbexec import is_postgres
 from server.events import StockChange
 from server.pg_events import announce_stock
 from server.services.catalog import not_found
@@ -75,6 +78,17 @@ def record_movement(
     )
 
 
+def locked_stock(db: pw.Database, product_id: int) -> int:
+    """The product's stock, its row locked for the rest of the transaction on PostgreSQL
+    (SQLite has one writer), so a change running meanwhile on another server comes first
+    or after, never in between; `not_found` if there is no such product."""
+    lock = " FOR UPDATE" if is_postgres(db) else ""
+    row = sql.one(db, f"SELECT stock FROM products WHERE id = ?{lock}", (product_id,))
+    if row is None:
+        raise not_found("product", product_id)
+    return int(row[0])
+
+
 def in_and_out(
     db: pw.Database,
     product_id: int,
@@ -89,11 +103,7 @@ def in_and_out(
     as it is, so its stock and `version` do not move and no client has news to read. The
     row is locked first on PostgreSQL, so the movements' `stock_after` follow any other
     change of it in order."""
-    lock = " FOR UPDATE" if isinstance(db, pw.PostgresqlDatabase) else ""
-    row = sql.one(db, f"SELECT stock FROM products WHERE id = ?{lock}", (product_id,))
-    if row is None:
-        raise not_found("product", product_id)
-    stock = row[0]
+    stock = locked_stock(db, product_id)
     came, went = reasons
     record_movement(db, product_id, "refund", units, stock + units, order_id, user_id, came, now)
     record_movement(db, product_id, "adjustment", -units, stock, order_id, user_id, went, now)
@@ -112,11 +122,7 @@ def sell_offline(
     product's row is locked first (`FOR UPDATE` on PostgreSQL; SQLite has one writer), so
     a sale running meanwhile on another server is counted before this one reads the stock.
     """
-    lock = " FOR UPDATE" if isinstance(db, pw.PostgresqlDatabase) else ""
-    row = sql.one(db, f"SELECT stock FROM products WHERE id = ?{lock}", (product_id,))
-    if row is None:
-        raise not_found("product", product_id)
-    stock = row[0]
+    stock = locked_stock(db, product_id)
     short = max(0, qty - stock)
     if short == 0:
         return move_stock(

@@ -119,3 +119,16 @@ def test_the_shell_speaks_tls_trusting_the_ca_it_is_given(tls_server, certificat
         [*argv, "--tls", "-c", "ping"], capture_output=True, text=True, timeout=20
     )
     assert untrusted.returncode == 1 and "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr
+
+
+def test_the_shell_says_a_ca_file_it_cannot_load(tmp_path):
+    missing = tmp_path / "no-such-ca.pem"
+    run = subprocess.run(
+        [sys.executable, "-m", "client_shell.cli", "--tls-ca", str(missing), "-c", "ping"],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert run.returncode == 1
+    assert run.stderr.startswith(f"warung-shell: cannot load the CA file {missing}:")
+    assert "Traceback" not in run.stderr
