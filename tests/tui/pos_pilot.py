@@ -14,7 +14,7 @@ from client_tui.screens.till import TillOpenScreen
 from client_tui.till import TillStatus
 from client_tui.widgets.pos import PosView
 from tests.e2e.harness import ServerProcess
-from tests.tui.pilot import Account, shop_of, wait_for, warung
+from tests.tui.pilot import Account, shop_of, sign_in, wait_for, warung
 
 
 def demo_clerk(server: ServerProcess) -> Account:
@@ -69,6 +69,15 @@ async def at_the_till(pilot: Pilot[Any]) -> PosView:
     entry = view.query_one("#entry", Input)
     await wait_for(pilot, lambda: entry.has_focus, "the entry line focused")
     await wait_for(pilot, lambda: shop_of(app).till.status != TillStatus.UNKNOWN, "the till read")
+    return view
+
+
+async def selling(pilot: Pilot[Any], server: ServerProcess) -> PosView:
+    """Signed in as the demo clerk, at the point of sale with the till open (F8, opening
+    cash Rp 100.000)."""
+    await sign_in(pilot, *demo_clerk(server))
+    view = await at_the_till(pilot)
+    await open_till(pilot)
     return view
 
 

@@ -21,7 +21,7 @@ from client_tui.widgets import audit
 from protocol.errors import Unavailable
 from tests.e2e.harness import ServerProcess, wait_until
 from tests.e2e.shopdb import opened
-from tests.tui.pilot import make_app, notified, shop_of, sign_in, wait_for
+from tests.tui.pilot import make_app, notified, refuse, shop_of, sign_in, wait_for
 
 
 def log_rows(server: ServerProcess) -> int:
@@ -251,18 +251,11 @@ async def test_after_a_page_that_failed_the_poll_goes_on(
     app = make_app(fresh_shop)
     async with app.run_test(size=(100, 30)) as pilot:
         view = await open_audit(pilot, fresh_shop)
-        call = shop_of(app).client.call
-        failed: list[str] = []
-
-        async def once_unavailable(op: str, args: Any = None, /, **kw: Any) -> Any:
-            if op == "admin.audit.list" and not failed:
-                failed.append(op)
-                raise Unavailable("the database is busy", {})
-            return await call(op, args, **kw)
-
-        monkeypatch.setattr(shop_of(app).client, "call", once_unavailable)
+        client = shop_of(app).client
+        refused = refuse(client, "admin.audit.list", Unavailable("the database is busy", {}))
         view.action_reload()  # as `r` does: this read is refused
-        await wait_for(pilot, lambda: failed, "the page refused")
+        await wait_for(pilot, lambda: refused, "the page refused")
+        del client.call  # the server answers again
         with fresh_shop.client("clerk") as clerk:
             clerk.call("clerk.adjust", product_id=1, delta=-1, reason="seen after")
         await wait_for(pilot, lambda: details_shown(view, "delta=-1"), "the new entry")

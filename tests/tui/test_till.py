@@ -22,16 +22,13 @@ from tests.tui.pilot import (
     product_by_sku,
     refuse,
     shop_of,
-    sign_in,
     wait_for,
 )
 from tests.tui.pos_pilot import (
     Keys,
-    at_the_till,
-    demo_clerk,
-    open_till,
     sales_on_server,
     screen_of,
+    selling,
     total_digits,
 )
 
@@ -44,9 +41,7 @@ async def test_a_cash_sale_of_three_items_by_keys(fresh_shop, home):
     total = sum(product["price"] for product in prices.values())
     app = make_app(fresh_shop)
     async with app.run_test(size=(80, 24)) as pilot:
-        await sign_in(pilot, *demo_clerk(fresh_shop))
-        view = await at_the_till(pilot)
-        await open_till(pilot)  # once a shift, not counted
+        view = await selling(pilot, fresh_shop)  # once a shift, not counted
         keys = Keys(pilot)
         for lines, sku in enumerate(THREE, 1):
             await keys.scan(sku, lines)
@@ -85,9 +80,7 @@ async def test_a_declined_card_sells_nothing_and_cash_then_pays(fresh_shop):
     stock = product_by_sku(fresh_shop, "MIE-0003")["stock"]
     app = make_app(fresh_shop)
     async with app.run_test(size=(80, 24)) as pilot:
-        await sign_in(pilot, *demo_clerk(fresh_shop))
-        view = await at_the_till(pilot)
-        await open_till(pilot)
+        view = await selling(pilot, fresh_shop)
         await Keys(pilot).scan("2*MIE-0003", 1)
         key = view.ticket.idempotency_key
         await pilot.press("f6")
@@ -128,9 +121,7 @@ async def test_a_sale_whose_reply_is_lost_is_sent_again_with_its_key_and_charged
     stock = product_by_sku(fresh_shop, "MIE-0004")["stock"]
     app = make_app(fresh_shop)
     async with app.run_test(size=(80, 24)) as pilot:
-        await sign_in(pilot, *demo_clerk(fresh_shop))
-        view = await at_the_till(pilot)
-        await open_till(pilot)
+        view = await selling(pilot, fresh_shop)
         await Keys(pilot).scan("MIE-0004", 1)
         key = view.ticket.idempotency_key
         sent: list[str] = []
@@ -184,9 +175,7 @@ async def doubtful_card_sale(pilot, app, sku: str) -> tuple[PayScreen, list[str]
 async def test_a_sale_in_doubt_locks_the_ticket_and_is_sent_again_with_its_key(fresh_shop):
     app = make_app(fresh_shop)
     async with app.run_test(size=(80, 24)) as pilot:
-        await sign_in(pilot, *demo_clerk(fresh_shop))
-        view = await at_the_till(pilot)
-        await open_till(pilot)
+        view = await selling(pilot, fresh_shop)
         key = view.ticket.idempotency_key
         dialog, sent = await doubtful_card_sale(pilot, app, "MIE-0004")
         await pilot.press("escape")
@@ -211,9 +200,7 @@ async def test_a_sale_in_doubt_locks_the_ticket_and_is_sent_again_with_its_key(f
 async def test_abandoning_a_sale_in_doubt_asks_first_then_the_next_is_a_new_sale(fresh_shop):
     app = make_app(fresh_shop)
     async with app.run_test(size=(80, 24)) as pilot:
-        await sign_in(pilot, *demo_clerk(fresh_shop))
-        view = await at_the_till(pilot)
-        await open_till(pilot)
+        view = await selling(pilot, fresh_shop)
         key = view.ticket.idempotency_key
         dialog, sent = await doubtful_card_sale(pilot, app, "MIE-0004")
         await pilot.press("a")
@@ -238,9 +225,7 @@ async def test_abandoning_a_sale_in_doubt_asks_first_then_the_next_is_a_new_sale
 async def test_stock_gone_at_the_till_sells_nothing_and_keeps_the_ticket(fresh_shop):
     app = make_app(fresh_shop)
     async with app.run_test(size=(80, 24)) as pilot:
-        await sign_in(pilot, *demo_clerk(fresh_shop))
-        view = await at_the_till(pilot)
-        await open_till(pilot)
+        view = await selling(pilot, fresh_shop)
         await Keys(pilot).scan("2*KOP-0010", 1)  # 2 in stock
         buy(fresh_shop, "KOP-0010", 1)  # a customer online takes one
         await wait_for(pilot, lambda: "only 1 left" in str(view.table.get_row_at(0)[-1]), "note")
@@ -266,9 +251,7 @@ async def test_stock_gone_at_the_till_sells_nothing_and_keeps_the_ticket(fresh_s
 async def test_a_line_short_only_as_last_heard_is_asked_of_the_shop_and_sold(fresh_shop):
     app = make_app(fresh_shop)
     async with app.run_test(size=(80, 24)) as pilot:
-        await sign_in(pilot, *demo_clerk(fresh_shop))
-        view = await at_the_till(pilot)
-        await open_till(pilot)
+        view = await selling(pilot, fresh_shop)
         await Keys(pilot).scan("2*KOP-0011", 1)
         product_id = view.ticket.lines[0].product_id
         shop_of(app).book.lower(product_id, 10_000)  # a stale figure: none left, as heard
@@ -283,9 +266,7 @@ async def test_an_enter_typed_before_the_question_showed_does_not_answer_it(fres
     reaches the question's focused *Sell* button; it must not sell."""
     app = make_app(fresh_shop)
     async with app.run_test(size=(80, 24)) as pilot:
-        await sign_in(pilot, *demo_clerk(fresh_shop))
-        await at_the_till(pilot)
-        await open_till(pilot)
+        await selling(pilot, fresh_shop)
         await Keys(pilot).scan("MIE-0001", 1)
         await pilot.press("f5")
         await screen_of(pilot, PayScreen)
@@ -305,9 +286,7 @@ async def test_a_product_archived_after_it_was_rung_up_is_named_when_paying(fres
     product = product_by_sku(fresh_shop, "MIE-0008")
     app = make_app(fresh_shop)
     async with app.run_test(size=(80, 24)) as pilot:
-        await sign_in(pilot, *demo_clerk(fresh_shop))
-        await at_the_till(pilot)
-        await open_till(pilot)
+        await selling(pilot, fresh_shop)
         await Keys(pilot).scan("MIE-0008", 1)
         with fresh_shop.client("admin") as admin:
             admin.call("admin.product.archive", product_id=product["id"])
@@ -328,9 +307,7 @@ async def test_a_product_archived_after_it_was_rung_up_is_named_when_paying(fres
 async def test_a_short_amount_is_refused_and_its_refusal_goes_once_retyped(fresh_shop):
     app = make_app(fresh_shop)
     async with app.run_test(size=(80, 24)) as pilot:
-        await sign_in(pilot, *demo_clerk(fresh_shop))
-        await at_the_till(pilot)
-        await open_till(pilot)
+        await selling(pilot, fresh_shop)
         await Keys(pilot).scan("MIE-0009", 1)
         await pilot.press("f5")
         dialog = await screen_of(pilot, PayScreen)

@@ -33,6 +33,7 @@ from tests.tui.pos_pilot import (
     open_till,
     sales_on_server,
     screen_of,
+    selling,
     table_text,
 )
 
@@ -40,9 +41,7 @@ from tests.tui.pos_pilot import (
 async def test_closing_the_till_asks_first_then_shows_the_difference(fresh_shop):
     app = make_app(fresh_shop)
     async with app.run_test(size=(80, 24)) as pilot:
-        await sign_in(pilot, *demo_clerk(fresh_shop))
-        view = await at_the_till(pilot)
-        await open_till(pilot, "100000")
+        view = await selling(pilot, fresh_shop)
         await Keys(pilot).scan("MIE-0005", 1)
         price = view.ticket.total
         await pilot.press("f5", "enter", "enter")
@@ -214,9 +213,7 @@ async def test_cash_typed_as_the_shop_shows_it_opens_and_a_minus_says_why_not(fr
 async def test_a_clerk_at_the_till_signs_out_and_is_back_at_the_sign_in(fresh_shop):
     app = make_app(fresh_shop)
     async with app.run_test(size=(80, 24)) as pilot:
-        await sign_in(pilot, *demo_clerk(fresh_shop))
-        await at_the_till(pilot)
-        await open_till(pilot, "100000")
+        await selling(pilot, fresh_shop)
         await pilot.press("ctrl+o")
         await wait_for(pilot, lambda: isinstance(app.screen, SignInScreen), "signed out")
         assert app.shop is None
