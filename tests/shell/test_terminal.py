@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -46,8 +47,7 @@ def test_a_long_paste_ctrl_c_on_a_waiting_call_and_a_silent_link(servers, tmp_pa
         term.type("cart.get")
         term.keys("Enter")
         term.wait_for(r"warung> cart\.get\s*\n(?!.*warung>)", timeout=2)
-        term.keys("C-c")
-        term.wait_for("interrupted: the answer, if one comes, is not shown")
+        interrupt(term, "interrupted: the answer, if one comes, is not shown")
         term.wait_for("link lost: reconnecting by itself")  # an unanswered heartbeat
         term.wait_for("link back, signed in again as customer")
 
@@ -58,8 +58,7 @@ def test_a_long_paste_ctrl_c_on_a_waiting_call_and_a_silent_link(servers, tmp_pa
         term.type(server.passwords["clerk"])
         term.keys("Enter")
         term.wait_for(r"login clerk\s*\npassword: \*+\s*\n(?!.*warung>)", timeout=2)
-        term.keys("C-c")
-        term.wait_for(r"login clerk\s*\npassword: \*+\s*\n\^?C?interrupted: the answer")
+        interrupt(term, r"login clerk\s*\npassword: \*+\s*\n\^?C?interrupted: the answer")
         term.type("\\quit")
         term.keys("Enter")
         term.wait_for("warung exited 0")
@@ -69,3 +68,18 @@ def test_a_long_paste_ctrl_c_on_a_waiting_call_and_a_silent_link(servers, tmp_pa
     history = tmp_path / "data" / "warung" / "shell_history"
     assert history.stat().st_mode & 0o777 == 0o600
     assert "cart.get" in history.read_text()
+
+
+def interrupt(term: Terminal, said: str, timeout: float = 15.0) -> None:
+    """Ctrl-C until `said` shows: one pressed in the instant between the line leaving the
+    prompt and the call's handler taking the signal goes to the prompt instead (a person
+    presses again), and a loaded machine can stretch that instant."""
+    deadline = time.monotonic() + timeout
+    while True:
+        term.keys("C-c")
+        try:
+            term.wait_for(said, timeout=1.0)
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
