@@ -14,20 +14,20 @@ from datetime import date
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal
 from textual.widgets import DataTable, Input, Label
 
 from client_tui import timefmt
 from client_tui.audit_text import details, user_name
 from client_tui.cut import middle_cut
-from client_tui.errors import CALL_ERRORS, quiet_link, report
 from client_tui.money import Money
 from client_tui.screens.audit_entry import AuditEntryScreen
 from client_tui.shop import Shop
 from client_tui.widgets.paged_table import PagedTable
+from client_tui.widgets.paged_view import Page, PagedView
 from protocol.ops import Op
 
 POLL_S = 5.0
@@ -58,7 +58,9 @@ FILTERS: tuple[tuple[str, str, Callable[[str], dict[str, Any]]], ...] = (
 )
 
 
-class AuditView(Vertical):
+class AuditView(PagedView):
+    TITLE = "Audit"
+    POLL_S = POLL_S
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("r", "reload", "Refresh"),
         Binding("slash", "filter", "Filter"),
@@ -69,9 +71,6 @@ class AuditView(Vertical):
         self.shop = shop
         self.entries: dict[int, dict[str, Any]] = {}
         self.filters: dict[str, Any] = {}
-        self._cursor: str | None = None
-        self._listing = 0
-        self.loaded = False
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="audit-filters"):
@@ -79,10 +78,6 @@ class AuditView(Vertical):
                 yield Input(placeholder=placeholder, id=field_id, compact=True)
         yield PagedTable(fill="details", minimum=9, id="audit-table")
         yield Label("No entries.", id="audit-empty")
-
-    @property
-    def table(self) -> PagedTable:
-        return self.query_one("#audit-table", PagedTable)
 
     def on_mount(self) -> None:
         table = self.table
@@ -92,7 +87,6 @@ class AuditView(Vertical):
         table.add_column("Action", key="action", width=ACTION_WIDTH)
         table.add_column("Target", key="target", width=TARGET_WIDTH)
         table.add_column("Details", key="details", width=12)
-        self.set_interval(POLL_S, self._poll)
         self.action_reload()
 
     def action_filter(self) -> None:
@@ -118,66 +112,30 @@ class AuditView(Vertical):
         self.action_reload()
         self.table.focus()
 
-    def action_reload(self) -> None:
-        self._listing += 1
-        self.loaded = False
-        self._load(self._listing, None)
-
-    async def fetch(self, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
+    async def fetch(self, cursor: str | None) -> Page:
         args: dict[str, Any] = {**self.filters, "limit": PAGE}
         if cursor is not None:
             args["cursor"] = cursor
         page = await self.shop.client.call(Op.ADMIN_AUDIT_LIST, args)
         return page["items"], page.get("next_cursor")
 
-    @work(exclusive=True, group="audit-page")
-    async def _load(self, listing: int, cursor: str | None) -> None:
-        try:
-            items, next_cursor = await self.fetch(cursor)
-        except CALL_ERRORS as error:
-            report(self, error, "Audit")
-            if listing == self._listing:  # the poll (or scrolling on) tries again
-                self.loaded = True
-            return
-        if listing != self._listing:
-            return
-        if cursor is None:
+    def take_page(self, items: list[dict[str, Any]], first: bool) -> None:
+        if first:
             self.entries.clear()
         self.entries.update((entry["id"], entry) for entry in items)
         self._draw()
-        self._cursor = next_cursor
-        self.table.more = next_cursor is not None
-        self.loaded = True
-        self.table.page_added()
 
-    @on(PagedTable.NearEnd, "#audit-table")
-    def _near_end(self) -> None:
-        if self.loaded and self._cursor is not None:
-            self.loaded = False
-            self._load(self._listing, self._cursor)
-
-    def on_show(self) -> None:
-        """Back in front: catch up at once rather than at the next tick."""
-        self._poll()
-
-    @work(exclusive=True, group="audit-poll")
-    async def _poll(self) -> None:
-        """Add the entries newer than the newest shown, while the tab is in front; a whole
-        page of them may have a gap after it, so then the listing starts again."""
-        if not self.loaded or not self.is_on_screen:
-            return
-        listing, newest = self._listing, max(self.entries, default=0)
-        with quiet_link(self.post_message, "Audit"):
-            items, _ = await self.fetch(None)
-            if listing != self._listing or not self.loaded:
-                return
-            fresh = [entry for entry in items if entry["id"] > newest]
-            if items and (not self.entries or len(fresh) == len(items)):
-                self.action_reload()  # a first page that failed, or a burst of over a page
-            elif fresh:
-                self.entries.update((entry["id"], entry) for entry in fresh)
-                self._draw()
-                self.table.page_added()  # a page asked for meanwhile waits on this check
+    def polled(self, items: list[dict[str, Any]]) -> None:
+        """Add the entries newer than the newest shown; a whole page of them may have a gap
+        after it, so then the listing starts again."""
+        newest = max(self.entries, default=0)
+        fresh = [entry for entry in items if entry["id"] > newest]
+        if items and (not self.entries or len(fresh) == len(items)):
+            self.action_reload()  # a first page that failed, or a burst of over a page
+        elif fresh:
+            self.entries.update((entry["id"], entry) for entry in fresh)
+            self._draw()
+            self.table.page_added()  # a page asked for meanwhile waits on this check
 
     def _draw(self) -> None:
         table = self.table

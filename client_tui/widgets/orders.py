@@ -15,7 +15,6 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
 from textual.widgets import DataTable, Label
 from textual.widgets.data_table import CellDoesNotExist
 
@@ -33,13 +32,15 @@ from client_tui.screens.order import OrderScreen, allowed, apply
 from client_tui.shop import Shop
 from client_tui.widgets.cart_table import CartTable
 from client_tui.widgets.paged_table import PagedTable
+from client_tui.widgets.paged_view import Page, PagedView
 from client_tui.widgets.product_table import COMPACT_BELOW
 
 FLASH_S = 1.5
 COMPACT_TOTAL = CartTable.COMPACT_WIDTHS[2]  # as the cart's compact total: Rp 9.999.999
 
 
-class OrdersView(Vertical):
+class OrdersView(PagedView):
+    TITLE = "Orders"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("x", "act('cancel_order')", "Cancel"),
         Binding("s", "act('ship')", "Ship"),
@@ -52,19 +53,12 @@ class OrdersView(Vertical):
         super().__init__(id=id)
         self.shop = shop
         self.orders: dict[int, dict[str, Any]] = {}
-        self._cursor: str | None = None
-        self._listing = 0
-        self.loaded = False
         self.compact = False
 
     def compose(self) -> ComposeResult:
         yield PagedTable(fill="status", minimum=12, id="orders-table")
         yield Label("No orders yet.", id="orders-empty")
         yield Label("", id="orders-position")
-
-    @property
-    def table(self) -> PagedTable:
-        return self.query_one("#orders-table", PagedTable)
 
     def on_mount(self) -> None:
         self._add_columns()
@@ -96,34 +90,14 @@ class OrdersView(Vertical):
             self.table.fit()
             self._draw(keep)
 
-    def action_reload(self) -> None:
-        self._listing += 1
-        self.loaded = False
-        self._load(self._listing, None)
+    async def fetch(self, cursor: str | None) -> Page:
+        return await self.shop.orders(cursor)
 
-    @work(exclusive=True, group="orders-page")
-    async def _load(self, listing: int, cursor: str | None) -> None:
-        try:
-            items, next_cursor = await self.fetch(cursor)
-        except CALL_ERRORS as error:
-            report(self, error, "Orders")
-            if listing == self._listing:  # scrolling on tries again; `r` reads it anew
-                self.loaded = True
-            return
-        if listing != self._listing:
-            return
-        if cursor is None:
+    def take_page(self, items: list[dict[str, Any]], first: bool) -> None:
+        if first:
             self.orders.clear()
         self.orders.update((order["id"], order) for order in items)
         self._draw()
-        self._cursor = next_cursor
-        self.table.more = next_cursor is not None
-        self.loaded = True
-        self.table.page_added()
-
-    async def fetch(self, cursor: str | None) -> tuple[list[dict[str, Any]], str | None]:
-        """A page of the listing (None: the first)."""
-        return await self.shop.orders(cursor)
 
     def sort_key(self, order: dict[str, Any]) -> int:
         """Rows in this order: newest first."""
@@ -135,12 +109,6 @@ class OrdersView(Vertical):
         where = self.table.position()
         label = self.query_one("#orders-position", Label)
         label.update(f"{where} order{'' if where == '1' else 's'}" if where else "")
-
-    @on(PagedTable.NearEnd, "#orders-table")
-    def _near_end(self) -> None:
-        if self.loaded and self._cursor is not None:
-            self.loaded = False
-            self._load(self._listing, self._cursor)
 
     def _draw(self, keep: dict[str, Any] | None = None) -> None:
         """Rows by `sort_key`, keeping the cursor on its order (or on `keep`'s)."""

@@ -15,21 +15,23 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Vertical
 from textual.widgets import Label
 
 from client_tui import timefmt
-from client_tui.errors import CALL_ERRORS, describe, end_if_signed_out, quiet_link, report
+from client_tui.errors import CALL_ERRORS, describe, end_if_signed_out
 from client_tui.people import People
 from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.person import NewPersonScreen, RoleScreen
 from client_tui.shop import Shop
 from client_tui.widgets.paged_table import PagedTable
+from client_tui.widgets.paged_view import Page, PagedView
 
 POLL_S = 10.0
 
 
-class PeopleView(Vertical):
+class PeopleView(PagedView):
+    TITLE = "People"
+    POLL_S = POLL_S
     DEFAULT_CSS = """
     PeopleView #people-problem {
         padding: 0 1;
@@ -51,18 +53,11 @@ class PeopleView(Vertical):
         self.shop = shop
         self.people = People(shop.client)
         self.accounts: dict[str, dict[str, Any]] = {}
-        self._cursor: str | None = None
-        self._listing = 0
-        self.loaded = False
         self._problem_of: str | None = None  # the row the refusal under the table is about
 
     def compose(self) -> ComposeResult:
         yield PagedTable(fill="username", minimum=12, id="people-table")
         yield Label("", id="people-problem")
-
-    @property
-    def table(self) -> PagedTable:
-        return self.query_one("#people-table", PagedTable)
 
     @property
     def current(self) -> dict[str, Any] | None:
@@ -75,62 +70,26 @@ class PeopleView(Vertical):
         table.add_column("Role", key="role", width=8)
         table.add_column("Account", key="state", width=8)
         table.add_column("Last sign-in", key="last", width=12)
-        self.set_interval(POLL_S, self._poll)
         self.action_reload()
 
-    def on_show(self) -> None:
-        """Back in front: catch up at once rather than at the next tick."""
-        self._poll()
+    async def fetch(self, cursor: str | None) -> Page:
+        return await self.people.page(cursor)
 
-    @work(exclusive=True, group="people-poll")
-    async def _poll(self) -> None:
-        """While the tab is in front, read the first page again and update its accounts
-        (a sign-in, a role changed at another station; an account made there, if it sorts
-        into that page)."""
-        if not self.loaded or not self.is_on_screen:
-            return
-        listing = self._listing
-        with quiet_link(self.post_message, "People"):
-            items, _ = await self.people.page(None)
-            if listing != self._listing or not self.loaded:
-                return
-            fresh = {str(person["id"]): person for person in items}
-            if not self.accounts and fresh:  # the first page failed: read the list anew
-                self.action_reload()
-            elif any(self.accounts.get(key) != person for key, person in fresh.items()):
-                self.accounts.update(fresh)
-                self._draw()
-
-    def action_reload(self) -> None:
-        self._listing += 1
-        self.loaded = False
-        self._load(self._listing, None)
-
-    @work(exclusive=True, group="people-page")
-    async def _load(self, listing: int, cursor: str | None) -> None:
-        try:
-            items, next_cursor = await self.people.page(cursor)
-        except CALL_ERRORS as error:
-            report(self, error, "People")
-            if listing == self._listing:  # scrolling on tries again; `r` reads it anew
-                self.loaded = True
-            return
-        if listing != self._listing:
-            return
-        if cursor is None:
+    def take_page(self, items: list[dict[str, Any]], first: bool) -> None:
+        if first:
             self.accounts.clear()
         self.accounts.update((str(person["id"]), person) for person in items)
         self._draw()
-        self._cursor = next_cursor
-        self.table.more = next_cursor is not None
-        self.loaded = True
-        self.table.page_added()
 
-    @on(PagedTable.NearEnd, "#people-table")
-    def _near_end(self) -> None:
-        if self.loaded and self._cursor is not None:
-            self.loaded = False
-            self._load(self._listing, self._cursor)
+    def polled(self, items: list[dict[str, Any]]) -> None:
+        """Update the accounts of the first page (a sign-in, a role changed at another
+        station; an account made there, if it sorts into that page)."""
+        fresh = {str(person["id"]): person for person in items}
+        if not self.accounts and fresh:  # the first page failed: read the list anew
+            self.action_reload()
+        elif any(self.accounts.get(key) != person for key, person in fresh.items()):
+            self.accounts.update(fresh)
+            self._draw()
 
     @on(PagedTable.RowHighlighted, "#people-table")
     def _moved(self) -> None:
