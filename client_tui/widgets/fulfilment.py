@@ -4,7 +4,9 @@
 then on an `order` event for every online order's status change. So a new paid order joins
 the queue by itself, marked `new`, and the tab's title counts the orders waiting; an order
 shipped or cancelled (here or at another station) leaves it. The other filters list
-orders of one status (or all) newest first, through `order.list`, kept live the same way.
+orders of one status (or all) newest first, through `order.list`, kept live the same way;
+point-of-sale sales send no events, so these filters also read their first page again every
+`POLL_S` while the tab is in front.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from protocol.rules import OrderStatus
 
 QUEUE = OrderStatus.PAID.value
 EVERY = "every"
+POLL_S = 5.0  # how often a filter other than the queue reads its first page again
 FILTERS: tuple[tuple[str, str], ...] = (
     ("To ship (paid)", QUEUE),
     ("Shipped", OrderStatus.SHIPPED),
@@ -39,6 +42,7 @@ FILTERS: tuple[tuple[str, str], ...] = (
 
 
 class FulfilmentView(OrdersView):
+    POLL_S = POLL_S
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("v", "choose_filter", "Filter"),
     ]
@@ -80,6 +84,34 @@ class FulfilmentView(OrdersView):
             if self.status == QUEUE:
                 return queue, more
         return await self.shop.orders(cursor, None if self.status == EVERY else self.status)
+
+    def polls(self) -> bool:
+        return self.status != QUEUE  # the queue holds online orders alone, kept live by events
+
+    async def first_page(self) -> list[dict[str, Any]]:
+        """Read, not subscribed again (which would count the queue afresh)."""
+        return (await self.shop.orders(None, None if self.status == EVERY else self.status))[0]
+
+    def polled(self, items: list[dict[str, Any]]) -> None:
+        """Point-of-sale sales send no events (PROTOCOL.md 13): the newest page read again
+        adds the sales rung up since, drops those that left this status (refunded at a
+        till) and shows those changed. A page all new may have a gap after it, so then
+        the listing starts again."""
+        fresh = [order for order in items if order["id"] not in self.orders]
+        if len(fresh) == len(items) and (items or self.orders):
+            self.action_reload()
+            return
+        changed = [order for order in items if self.orders.get(order["id"], order) != order]
+        listed = {order["id"] for order in items}
+        gone = [oid for oid in self.orders if oid >= min(listed) and oid not in listed]
+        for order_id in gone:
+            del self.orders[order_id]
+        self.orders.update((order["id"], order) for order in fresh)
+        if fresh or gone:
+            self._draw()
+            self.table.page_added()
+        for order in changed:
+            self._order_changed(order)
 
     def sort_key(self, order: dict[str, Any]) -> int:
         """The queue oldest first (first in, first shipped); the others newest first."""

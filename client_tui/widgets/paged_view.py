@@ -44,6 +44,14 @@ class PagedView(Vertical):
         """Show a page's items (the first replaces what was shown)."""
         raise NotImplementedError
 
+    def polls(self) -> bool:
+        """Whether the poll reads the listing now (a filter may list what pushes keep live)."""
+        return True
+
+    async def first_page(self) -> list[dict[str, Any]]:
+        """The first page's items, as the poll reads them."""
+        return (await self.fetch(None))[0]
+
     def polled(self, items: list[dict[str, Any]]) -> None:
         """The first page, read again by the poll (`POLL_S`) while the listing stood."""
 
@@ -86,10 +94,10 @@ class PagedView(Vertical):
 
     @work(exclusive=True, group="paged-view-poll")
     async def _poll(self) -> None:
-        if not self.loaded or not self.is_on_screen:
+        if not self.loaded or not self.is_on_screen or not self.polls():
             return
         listing = self._listing
         with quiet_link(self.post_message, self.TITLE):
-            items, _ = await self.fetch(None)
+            items = await self.first_page()
             if listing == self._listing and self.loaded:
                 self.polled(items)

@@ -4,6 +4,7 @@ its amount before it is sent, the status filter, and whose each order is."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
@@ -360,3 +361,29 @@ async def test_on_a_phone_the_refund_dialog_shows_names_whole_and_every_button(s
         assert [" ".join(name.split()) for name in shown] == [p["name"] for p in order["lines"]]
         for button in dialog.query(".buttons Button").results(Button):
             assert button.region.bottom <= 23 and button.region.right <= 40, button.id
+
+
+async def test_the_point_of_sale_filter_shows_sales_rung_up_at_another_till(shop):
+    """Point-of-sale sales send no events: the filter reads its newest page again while the
+    tab is in front, so a sale rung up elsewhere joins it and one refunded whole leaves."""
+    app = make_app(shop)
+    async with app.run_test(size=(100, 24)) as pilot:
+        view = await queue(pilot, shop)
+        view.query_one("#status").value = "completed"
+        await wait_for(pilot, lambda: view.loaded and view.status == "completed", "the filter")
+        with shop.client("clerk") as till:
+            till.call("clerk.register.open", station="fulfilment-test", opening_cash=0)
+            product = product_by_sku(shop, "MIE-0031")
+            sale = till.call(
+                "clerk.sale",
+                lines=[{"product_id": product["id"], "qty": 1}],
+                payment={"method": "cash", "tendered": product["price"]},
+                idempotency_key=secrets.token_hex(8),
+            )
+            await wait_for(pilot, lambda: sale["id"] in view.orders, "the sale listed", 15)
+            assert str(sale["id"]) in view.table.rows
+            refund = [{"product_id": product["id"], "qty": 1}]
+            till.call("clerk.refund", order_id=sale["id"], lines=refund, reason="changed mind")
+            await wait_for(pilot, lambda: sale["id"] not in view.orders, "refunded: gone", 15)
+            till.call("clerk.register.close", counted_cash=0)
+        assert {order["status"] for order in view.orders.values()} <= {"completed"}
