@@ -281,6 +281,7 @@ SPECS: tuple[OpSpec, ...] = (
         "buy the whole cart, all or nothing",
         Field("idempotency_key", IDEMPOTENCY_KEY, required=True),
         Field("payment", ONLINE_PAYMENT, required=True),
+        Field("expected_total", Int(0, MAX_MONEY), doc="the total the customer agreed to pay"),
     ),
     _spec(
         Op.ORDER_LIST,

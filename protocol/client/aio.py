@@ -262,15 +262,23 @@ class AsyncClient:
         self._subscribed_orders = False
 
     async def checkout(
-        self, payment: dict[str, Any], idempotency_key: str | None = None, attempts: int = 5
+        self,
+        payment: dict[str, Any],
+        idempotency_key: str | None = None,
+        attempts: int = 5,
+        *,
+        expected_total: int | None = None,
     ) -> dict[str, Any]:
         """Check out the cart, retrying with the same key when the link drops meanwhile.
 
         The key makes the retry safe: the server returns the first order, charged once.
+        With `expected_total` (the total the customer agreed to), a cart that costs another
+        amount is refused (`conflict`, `total_changed`) and nothing is bought.
         """
-        return await self.call_keyed(
-            Op.ORDER_CHECKOUT, {"payment": payment}, idempotency_key, attempts
-        )
+        args: dict[str, Any] = {"payment": payment}
+        if expected_total is not None:
+            args["expected_total"] = expected_total
+        return await self.call_keyed(Op.ORDER_CHECKOUT, args, idempotency_key, attempts)
 
     async def call_keyed(
         self, op: str, args: dict[str, Any], key: str | None = None, attempts: int = 5

@@ -78,9 +78,13 @@ class Client:
         self._run(self.aio.unsubscribe_stock(product_ids))
 
     def checkout(
-        self, payment: dict[str, Any], idempotency_key: str | None = None
+        self,
+        payment: dict[str, Any],
+        idempotency_key: str | None = None,
+        *,
+        expected_total: int | None = None,
     ) -> dict[str, Any]:
-        return self._run(self.aio.checkout(payment, idempotency_key))
+        return self._run(self.aio.checkout(payment, idempotency_key, expected_total=expected_total))
 
     def wait_connected(self, timeout: float | None = None) -> None:
         self._run(self.aio.wait_connected(timeout))

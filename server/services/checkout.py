@@ -210,6 +210,7 @@ class Checkouts:
             payment["method"],
             self.currency,
             self.provider.name,
+            call.args.get("expected_total"),
         )
         return begun.addCallback(self._pay, payment, me.user_id)
 

@@ -83,10 +83,12 @@ def begin_checkout(
     method: str,
     currency: str,
     provider: str,
+    expected_total: int | None = None,
 ) -> dict[str, Any]:
     """The first checkout transaction: claim the key, take the stock, write the order
-    `pending`. Returns `{"order", "changes", "existing"}`; `existing` is true (and nothing
-    is written) when the key already names a paid order.
+    `pending`; `conflict` if the cart costs other than `expected_total` (when given).
+    Returns `{"order", "changes", "existing"}`; `existing` is true (and nothing is written)
+    when the key already names a paid order.
 
     The key is claimed if it is free with the statement that reads the cart and the key
     (`idempotency.claim_first`), so the same key racing on another server waits for that
@@ -111,6 +113,8 @@ def begin_checkout(
         raise short
     if not basket:
         raise InvalidState("the cart is empty: add a product first", {"reason": "empty_cart"})
+    if expected_total is not None:
+        check_total(basket, expected_total)
     purchase = Purchase(
         *(user_id, key, print_, "online", user_id, None, None, method, provider, currency),
         claimed=True,
@@ -126,6 +130,17 @@ def shortfall(basket: Basket) -> OutOfStock | None:
         if archived or stock < qty:
             return no_longer_sold(pid, qty) if archived else out_of_stock(pid, qty, stock)
     return None
+
+
+def check_total(basket: Basket, expected: int) -> None:
+    """`conflict` when `basket` costs other than the `expected` total, the one the buyer was
+    shown (a line added in another window, a price changed meanwhile): nothing is bought."""
+    total = sum(check_line_cost(pid, qty, price) for pid, _, _, qty, price, *_ in basket)
+    if total != expected:
+        raise Conflict(
+            f"the cart now costs {total}, not the {expected} shown: show it again, then pay",
+            {"field": "expected_total", "reason": "total_changed", "total": total},
+        )
 
 
 def repeated_product(i: int, product_id: int) -> BadRequest:

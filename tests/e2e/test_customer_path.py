@@ -2,7 +2,7 @@
 
 import pytest
 
-from protocol.errors import InvalidState, NotFound, OutOfStock, Unauthenticated
+from protocol.errors import Conflict, InvalidState, NotFound, OutOfStock, Unauthenticated
 from tests.e2e.harness import wait_until
 
 CARD = {"method": "card", "token": "tok_visa"}
@@ -142,3 +142,35 @@ def _count_listings(shop):
         kopi = next(k for k in c.call("catalog.categories")["items"] if k["name"] == "Kopi & Teh")
         page = c.call("catalog.list", category_id=kopi["id"], query="kopi", limit=1)
         assert page["total"] > 1 and len(page["items"]) == 1
+
+
+def test_a_checkout_for_a_total_the_cart_no_longer_costs_buys_nothing(shop):
+    """The total the customer agreed to travels with the checkout: a line added in another
+    window meanwhile makes the cart cost more, so it is refused and nothing changes; the
+    new total, agreed to, buys the cart."""
+    with shop.client() as window, shop.client() as other:
+        window.call("auth.register", username="dewi", password="rahasia-dewi")
+        window.login("dewi", "rahasia-dewi")
+        other.login("dewi", "rahasia-dewi")
+        first, second = [p for p in window.call("catalog.list", limit=50)["items"] if p["stock"]][
+            :2
+        ]
+        shown = window.call("cart.add", product_id=first["id"], qty=1)["total"]
+        now = other.call("cart.add", product_id=second["id"], qty=1)["total"]
+        stock = {p["id"]: p["stock"] for p in (first, second)}
+
+        with pytest.raises(Conflict) as refused:
+            window.checkout(CARD, "agreed-once", expected_total=shown)
+        assert refused.value.details == {
+            "field": "expected_total",
+            "reason": "total_changed",
+            "total": now,
+        }
+        assert window.call("order.list")["items"] == []
+        assert window.call("cart.get")["total"] == now
+        for product_id, units in stock.items():
+            assert window.call("catalog.get", product_id=product_id)["stock"] == units
+
+        order = window.checkout(CARD, "agreed-once", expected_total=now)  # the key stayed free
+        assert order["status"] == "paid" and order["total"] == now
+        assert window.checkout(CARD, "agreed-once", expected_total=now)["id"] == order["id"]
