@@ -143,9 +143,14 @@ class Shop:
             await self.watch.want("cart", [line["product_id"] for line in cart["items"]])
         return cart
 
-    async def checkout(self, method: str, token: str, idempotency_key: str) -> dict[str, Any]:
-        """Buy the cart. The SDK repeats the call with the same key if the link drops."""
-        order = await self.client.checkout({"method": method, "token": token}, idempotency_key)
+    async def checkout(
+        self, method: str, token: str, idempotency_key: str, total: int
+    ) -> dict[str, Any]:
+        """Buy the cart for `total`, the amount the customer agreed to (the server refuses a
+        cart that costs another). The SDK repeats the call with the same key if the link
+        drops."""
+        payment = {"method": method, "token": token}
+        order = await self.client.checkout(payment, idempotency_key, expected_total=total)
         with quiet_link(self._post, "Cart"):  # the order is placed; its cart lines are gone
             await self.load_cart()
         return order

@@ -4,6 +4,11 @@ One idempotency key per purchase: if the link drops while paying, the SDK sends 
 checkout again with it, and pressing Pay again after such a failure reuses it too, so the
 purchase is charged once whatever happens. After a definite answer (a decline, not enough
 stock) the next attempt is a new purchase with a new key.
+
+The total on the Pay button goes with the checkout, and a retry with the key sends the total
+the first press agreed to: a cart that costs another amount by then (a line added in another
+window, a price changed) is refused by the server, and nothing is bought until the customer
+has seen the new total and pressed Pay again.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from client_tui.hub import hub_of
 from client_tui.orderfmt import counted
 from client_tui.shop import Shop
 from protocol.client import ConnectionLost, State
-from protocol.errors import InvalidState, OutOfStock, PaymentDeclined
+from protocol.errors import Conflict, InvalidState, OutOfStock, PaymentDeclined
 
 DEFAULT_TOKENS = {"card": "demo-card", "ewallet": "demo-wallet"}
 
@@ -36,6 +41,7 @@ class CheckoutScreen(ModalScreen[dict[str, Any] | None]):
         super().__init__()
         self.shop = shop
         self.idempotency_key = secrets.token_urlsafe(16)
+        self.agreed: int | None = None  # the total this key's purchase was pressed for
         self.paying = False
         self._fix: tuple[int, int] | None = None  # (product_id, qty) the Fix button sets
 
@@ -100,8 +106,10 @@ class CheckoutScreen(ModalScreen[dict[str, Any] | None]):
     @work(exclusive=True, group="checkout")
     async def _pay(self, method: str, token: str) -> None:
         self._set_paying(True)
+        if self.agreed is None:
+            self.agreed = int(self.shop.cart.get("total", 0))
         try:
-            order = await self.shop.checkout(method, token, self.idempotency_key)
+            order = await self.shop.checkout(method, token, self.idempotency_key, self.agreed)
         except ConnectionLost:
             self._problem(
                 "The connection dropped while paying. Press Pay again when it is back: "
@@ -115,6 +123,13 @@ class CheckoutScreen(ModalScreen[dict[str, Any] | None]):
         except OutOfStock as error:
             self._new_purchase()
             self._out_of_stock(error)
+            return
+        except Conflict as error:
+            if error.details.get("reason") != "total_changed":
+                self._problem(describe(error))
+                return
+            self._new_purchase()
+            await self._total_changed()
             return
         except InvalidState as error:
             self._new_purchase()
@@ -130,6 +145,20 @@ class CheckoutScreen(ModalScreen[dict[str, Any] | None]):
 
     def _new_purchase(self) -> None:
         self.idempotency_key = secrets.token_urlsafe(16)
+        self.agreed = None
+
+    async def _total_changed(self) -> None:
+        """The cart changed elsewhere: read it again (the Pay button follows) and say so."""
+        try:
+            await self.shop.load_cart()
+        except CALL_ERRORS as error:
+            self._problem(f"Your cart changed elsewhere. {describe(error)}")
+            return
+        total = self.shop.money.format(self.shop.cart.get("total", 0))
+        self._problem(
+            f"Your cart changed in another window or a price changed: it now costs {total}. "
+            "Nothing was bought. Check it, then pay."
+        )
 
     def _out_of_stock(self, error: OutOfStock) -> None:
         product_id, available = error.details.get("product_id"), error.details.get("available", 0)

@@ -217,3 +217,38 @@ async def test_a_cancelled_order_no_longer_thanks_for_paying(shop, customer):
         thanks = label_text(app, "#order-thanks")
         assert "paid" not in thanks and "Thank you" not in thanks
         assert thanks == "This order is cancelled by you; its payment is refunded."
+
+
+async def test_a_cart_changed_in_another_window_is_not_paid_for_unseen(shop, customer):
+    """The Pay button names a total; a line added in another window meanwhile (this app
+    hears nothing of it) makes the cart cost more, so the server refuses the checkout, the
+    dialog says the new total and nothing is bought until Pay is pressed for it."""
+    app = make_app(shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *customer)
+        await add_by_sku(pilot, "MIE-0011")
+        dialog = await open_checkout(pilot)
+        shown = shop_of(app).cart["total"]
+        pay = dialog.query_one("#pay", Button)
+        assert str(pay.label) == f"Pay {shop_of(app).money.format(shown)}"
+        extra = product_by_sku(shop, "MIE-0012")
+        with shop.client() as other_window:
+            other_window.login(*customer)
+            now = other_window.call("cart.add", product_id=extra["id"], qty=1)["total"]
+        assert now == shown + extra["price"]
+
+        await pilot.click("#pay")
+        problem = dialog.query_one("#checkout-problem", Label)
+        await wait_for(pilot, lambda: problem.display, "the refusal")
+        assert f"it now costs {shop_of(app).money.format(now)}" in str(problem.render())
+        assert "Nothing was bought" in str(problem.render())
+        await wait_for(pilot, lambda: str(pay.label).endswith(shop_of(app).money.format(now)), "")
+        with shop.client() as other_window:
+            other_window.login(*customer)
+            assert other_window.call("order.list")["items"] == []
+
+        await pilot.click("#pay")
+        order_screen = await wait_for(
+            pilot, lambda: isinstance(app.screen, OrderScreen) and app.screen, "the order"
+        )
+        assert order_screen.order["total"] == now
