@@ -247,12 +247,13 @@ class Shop:
         return register
 
     async def sell(
-        self, lines: list[dict[str, int]], payment: dict[str, Any], idempotency_key: str
+        self, lines: list[dict[str, int]], payment: dict[str, Any], idempotency_key: str, total: int
     ) -> dict[str, Any]:
-        """Ring up a sale, sent again with its key when the link drops meanwhile: charged once."""
-        return await self.client.call_keyed(
-            Op.CLERK_SALE, {"lines": lines, "payment": payment}, idempotency_key
-        )
+        """Ring up a sale for `total`, the amount the till showed (the server refuses lines
+        that cost another), sent again with its key when the link drops meanwhile: charged
+        once."""
+        args = {"lines": lines, "payment": payment, "expected_total": total}
+        return await self.client.call_keyed(Op.CLERK_SALE, args, idempotency_key)
 
     # -- selling offline (clerks only; `offline_queue`)
 

@@ -358,6 +358,7 @@ SPECS: tuple[OpSpec, ...] = (
         Field("idempotency_key", IDEMPOTENCY_KEY, required=True),
         Field("offline_at", Timestamp(), doc="when the till rang it up offline"),
         Field("receipt", RECEIPT, doc="the till's receipt number, e.g. K1-000042"),
+        Field("expected_total", Int(0, MAX_MONEY), doc="the total the customer agreed to pay"),
     ),
     _spec(
         Op.CLERK_RESTOCK,

@@ -180,14 +180,43 @@ class PayScreen(ModalScreen[dict[str, Any] | None]):
         self._set_selling(True)
         try:
             order = await self.shop.sell(
-                self.ticket.sale_lines(), payment, self.ticket.idempotency_key
+                self.ticket.sale_lines(), payment, self.ticket.idempotency_key, self.ticket.total
             )
+        except Conflict as error:
+            if error.details.get("reason") == "total_changed":
+                self.ticket.renew_key()
+                await self._reprice()
+            else:
+                self._refused(error, payment)
+            return
         except CALL_ERRORS as error:
             self._refused(error, payment)
             return
         finally:
             self._set_selling(False)
         self.dismiss(order)
+
+    async def _reprice(self) -> None:
+        """A price changed since the ticket read it: the lines take the shop's prices now,
+        and the dialog says the new total, which the next Enter asks to charge."""
+        before = self.ticket.total
+        try:
+            for line in self.ticket.lines:
+                line.unit_price = (await self.shop.product(line.product_id))["price"]
+        except CALL_ERRORS as error:
+            self._problem(f"A price changed: nothing was sold. {describe(error)}")
+            return
+        money = self.shop.money
+        self._show_total()
+        self._problem(
+            f"A price changed: the sale comes to {money.format(self.ticket.total)}, not "
+            f"{money.format(before)}. Nothing was sold. Tell the customer; Enter charges it."
+        )
+
+    def _show_total(self) -> None:
+        total = self.shop.money.format(self.ticket.total, symbol=False)
+        self.query_one("#pay-total", Digits).update(total)
+        self.query_one("#pay-hint", Label).update(self._hint(self._typed()))
 
     def _offline(self, payment: dict[str, Any]) -> bool:
         """A new cash sale while the server is away (a sale in doubt is only ever sent

@@ -138,7 +138,8 @@ def check_total(basket: Basket, expected: int) -> None:
     total = sum(check_line_cost(pid, qty, price) for pid, _, _, qty, price, *_ in basket)
     if total != expected:
         raise Conflict(
-            f"the cart now costs {total}, not the {expected} shown: show it again, then pay",
+            f"the purchase costs {total} now, not the {expected} expected: show the buyer "
+            "the new total, then send it",
             {"field": "expected_total", "reason": "total_changed", "total": total},
         )
 

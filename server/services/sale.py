@@ -35,6 +35,7 @@ from server.services.checkout import Checkouts
 from server.services.offline import check_offline
 from server.services.order_jobs import (
     Purchase,
+    check_total,
     publish,
     repeated_product,
     stored_order,
@@ -87,6 +88,7 @@ class SaleService:
             self.provider,
             args.get("receipt"),
             offline_at,
+            args.get("expected_total"),
         )
         order = begun["order"]
         if begun["existing"]:
@@ -116,10 +118,12 @@ def begin_sale(
     provider: str,
     receipt: str | None = None,
     offline_at: str | None = None,
+    expected_total: int | None = None,
 ) -> dict[str, Any]:
     """Claim the key, take the stock and write the order: `pending` for a card or e-wallet
-    (to be charged), `completed` with `change_due` for cash. Returns `{"order", "changes",
-    "existing"}`; `existing` (nothing written) when the key already names a sale."""
+    (to be charged), `completed` with `change_due` for cash; `conflict` if the lines cost
+    other than `expected_total` (when given). Returns `{"order", "changes", "existing"}`;
+    `existing` (nothing written) when the key already names a sale."""
     stored = stored_order(db, clerk_id, key, print_)
     if stored is not None:
         return {"order": stored, "changes": [], "existing": True}
@@ -131,6 +135,8 @@ def begin_sale(
         register_id, after_close = offline_register(db, clerk_id, offline_at)
         details = {"register_id": register_id, "after_close": after_close}
     basket = _basket(db, lines, offline=offline_at is not None)
+    if expected_total is not None:
+        check_total(basket, expected_total)
     total = sum(price * qty for _, _, _, qty, price, *_ in basket)
     cash = method == "cash"
     change_due = (total if tendered is None else tendered) - total

@@ -238,3 +238,41 @@ def test_one_sale_key_on_two_servers_at_once_makes_one_sale(two_servers, pg_sche
     with opened(pg_schema_url) as db:
         keyed = db.execute_sql("SELECT count(*) FROM orders WHERE idempotency_key = 'both'")
         assert keyed.fetchone() == (1,)
+
+
+def test_a_sale_for_a_total_its_lines_no_longer_cost_sells_nothing(fresh_shop: ServerProcess):
+    """The till sends the total it showed: a price changed since the till read it makes
+    the lines cost another amount, so the sale is refused and nothing is recorded; the
+    new total, agreed to, sells them under the same key."""
+
+    async def run():
+        clerk = await fresh_shop.async_client("clerk")
+        admin = await fresh_shop.async_client("admin")
+        await clerk.call("clerk.register.open", station="kasir-9", opening_cash=0)
+        product = (await stocked(clerk))[0]
+        shown = 2 * product["price"]
+        await admin.call(
+            "admin.product.update", product_id=product["id"], price=product["price"] + 500
+        )
+        lines = [{"product_id": product["id"], "qty": 2}]
+        args = {"lines": lines, "payment": {"method": "cash"}, "idempotency_key": "till-9-1"}
+
+        with pytest.raises(Conflict) as refused:
+            await clerk.call("clerk.sale", **args, expected_total=shown)
+        assert refused.value.details == {
+            "field": "expected_total",
+            "reason": "total_changed",
+            "total": shown + 1_000,
+        }
+        assert (await clerk.call("catalog.get", product_id=product["id"]))["stock"] == product[
+            "stock"
+        ]
+        sold = await clerk.call("clerk.sale", **args, expected_total=shown + 1_000)
+        assert (sold["status"], sold["total"]) == ("completed", shown + 1_000)
+        await clerk.call("clerk.register.close", counted_cash=sold["total"])
+        for client in (clerk, admin):
+            await client.close()
+        return product
+
+    product = asyncio.run(run())
+    assert facts(fresh_shop.db_url, product["id"])["orders"] == {"completed": 1}

@@ -318,3 +318,41 @@ async def test_a_short_amount_is_refused_and_its_refusal_goes_once_retyped(fresh
         await pilot.press("0")
         await wait_for(pilot, lambda: not problem.display, "the refusal gone as retyped")
     assert sales_on_server(fresh_shop) == []
+
+
+async def test_a_price_changed_after_it_was_rung_up_is_charged_only_once_shown(fresh_shop):
+    """The till sends the total it shows: a price changed at another station meanwhile is
+    refused, the dialog shows the new total and the lines take the new price, and the next
+    Enter (asked again, naming the new amount) sells for it."""
+    product = product_by_sku(fresh_shop, "MIE-0009")
+    raised = product["price"] + 1_000
+    app = make_app(fresh_shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await selling(pilot, fresh_shop)
+        await Keys(pilot).scan("2*MIE-0009", 1)
+        with fresh_shop.client("admin") as admin:
+            admin.call("admin.product.update", product_id=product["id"], price=raised)
+        await pilot.press("f5")
+        dialog = await screen_of(pilot, PayScreen)
+        await pilot.press("enter")
+        await screen_of(pilot, ConfirmScreen)
+        await pilot.press("enter")
+        problem = dialog.query_one("#pay-problem", Label)
+        await wait_for(pilot, lambda: problem.display, "the refusal")
+        money = shop_of(app).money
+        assert str(problem.render()) == (
+            f"A price changed: the sale comes to {money.format(2 * raised)}, not "
+            f"{money.format(2 * product['price'])}. Nothing was sold. Tell the customer; "
+            "Enter charges it."
+        )
+        shown = dialog.query_one("#pay-total", Digits).value
+        assert shown == money.format(2 * raised, symbol=False)
+        assert sales_on_server(fresh_shop) == []
+
+        await pilot.press("enter")
+        question = await screen_of(pilot, ConfirmScreen)
+        assert question.amount == f"Total {money.format(2 * raised)}"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: sales_on_server(fresh_shop), "the sale")
+    [sale] = sales_on_server(fresh_shop)
+    assert sale["total"] == 2 * raised
