@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import peewee as pw
 
-from db.models import Session, User, database_proxy, utcnow
+from db.models import RecoveryCode, Session, User, database_proxy, utcnow
 from db.passwords import hash_password
 from db.transactions import write_transaction
 from protocol.rules import ROLES
@@ -54,15 +54,43 @@ def set_disabled(username: str, disabled: bool) -> tuple[User, int]:
     A running server signs out the connections of an ended session at its next session
     check (`server.services.session_check`); enabling again does not revive them.
     """
-    username = username.lower()
     with write_transaction(database_proxy):  # a running server may write between read and write
-        found = User.get_or_none(User.username == username)
-        if found is None:
-            raise UnknownUser(username)
+        found = _user(username)
         User.update(disabled=disabled).where(User.id == found.id).execute()
-        ended = 0
-        if disabled:
-            live = (Session.user == found.id) & Session.revoked_at.is_null()
-            ended = Session.update(revoked_at=utcnow()).where(live).execute()
+        ended = _end_sessions(found) if disabled else 0
     found.disabled = disabled
     return found, ended
+
+
+def set_password(username: str, password: str) -> tuple[User, int]:
+    """Give the user a new password (a forgotten one, set by the operator) and end every
+    session of theirs: (the user, sessions ended). Two-factor sign-in stays as it was."""
+    password_hash = hash_password(password)  # slow on purpose: before the transaction
+    with write_transaction(database_proxy):
+        found = _user(username)
+        User.update(password_hash=password_hash).where(User.id == found.id).execute()
+        ended = _end_sessions(found)
+    return found, ended
+
+
+def turn_off_totp(username: str) -> tuple[User, bool]:
+    """Turn the user's two-factor sign-in off, its secret and recovery codes gone (both
+    factors lost): (the user, whether it was on). The password signs in alone again."""
+    with write_transaction(database_proxy):
+        found = _user(username)
+        was_on = bool(found.totp_enabled)
+        User.update(totp_enabled=False, totp_secret=None).where(User.id == found.id).execute()
+        RecoveryCode.delete().where(RecoveryCode.user == found.id).execute()
+    return found, was_on
+
+
+def _user(username: str) -> User:
+    found = User.get_or_none(User.username == username.lower())
+    if found is None:
+        raise UnknownUser(username.lower())
+    return found
+
+
+def _end_sessions(user: User) -> int:
+    live = (Session.user == user.id) & Session.revoked_at.is_null()
+    return int(Session.update(revoked_at=utcnow()).where(live).execute())

@@ -15,7 +15,14 @@ from pathlib import Path
 
 import peewee as pw
 
-from db.accounts import UnknownUser, UserExists, create_user, set_disabled
+from db.accounts import (
+    UnknownUser,
+    UserExists,
+    create_user,
+    set_disabled,
+    set_password,
+    turn_off_totp,
+)
 from db.backup import BackupError, backup
 from db.connect import DatabaseUnavailable, connect, disconnect
 from db.demo import ShopNotEmpty, load_demo
@@ -89,6 +96,26 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         switch = _command(user_commands, verb, run_user_disable, summary)
         switch.add_argument("name", help="the username")
+    password = _command(
+        user_commands,
+        "password",
+        run_user_password,
+        "set a user's password (one forgotten): its sessions end, also on running servers",
+    )
+    password.add_argument("name", help="the username")
+    password.add_argument(
+        "--password-stdin",
+        action="store_true",
+        required=True,
+        help="read the new password from the first line of standard input",
+    )
+    totp_off = _command(
+        user_commands,
+        "totp-off",
+        run_user_totp_off,
+        "turn a user's two-factor sign-in off (authenticator and recovery codes both lost)",
+    )
+    totp_off.add_argument("name", help="the username")
 
     imports = _command(
         commands, "import-products", run_import, "add or update products from a CSV file"
@@ -348,20 +375,27 @@ def run_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _password_from_stdin(name: str) -> str:
+    """The first line of standard input, a password `name` may have (else a usage error)."""
+    line = sys.stdin.readline()
+    if not line:
+        raise UsageError("no password on standard input (--password-stdin reads its first line)")
+    password = line.rstrip("\r\n")
+    problem = password_problem(password, name)
+    if problem:
+        raise UsageError(f"cannot use that password: {problem}")
+    return password
+
+
 def run_user_add(args: argparse.Namespace) -> int:
     name = args.name.lower()
     problem = username_problem(name)
     if problem:
         raise UsageError(f"cannot use the name {args.name!r}: {problem}")
-    line = sys.stdin.readline()
-    if not line:
-        raise UsageError("no password on standard input (--password-stdin reads its first line)")
-    problem = password_problem(line.rstrip("\r\n"), name)
-    if problem:
-        raise UsageError(f"cannot use that password: {problem}")
+    password = _password_from_stdin(name)
     db = _open_current(args.db)
     try:
-        user = create_user(name, line.rstrip("\r\n"), args.role)
+        user = create_user(name, password, args.role)
     except UserExists as exc:
         say(f"{PROG}: {exc}; choose another name")
         return 1
@@ -385,6 +419,37 @@ def run_user_disable(args: argparse.Namespace) -> int:
         say(f"disabled {user.username!r} (id {user.id}); sessions ended: {ended}")
     else:
         say(f"enabled {user.username!r} (id {user.id}); it signs in with its password")
+    return 0
+
+
+def run_user_password(args: argparse.Namespace) -> int:
+    password = _password_from_stdin(args.name.lower())
+    db = _open_current(args.db)
+    try:
+        user, ended = set_password(args.name, password)
+    except UnknownUser as exc:
+        say(f"{PROG}: {exc}")
+        return 1
+    finally:
+        disconnect(db)
+    say(f"set a new password for {user.username!r} (id {user.id}); sessions ended: {ended}")
+    return 0
+
+
+def run_user_totp_off(args: argparse.Namespace) -> int:
+    db = _open_current(args.db)
+    try:
+        user, was_on = turn_off_totp(args.name)
+    except UnknownUser as exc:
+        say(f"{PROG}: {exc}")
+        return 1
+    finally:
+        disconnect(db)
+    who = f"{user.username!r} (id {user.id})"
+    if was_on:
+        say(f"two-factor sign-in is off for {who}: the password alone signs in")
+    else:
+        say(f"two-factor sign-in was not on for {who}: nothing changed")
     return 0
 
 

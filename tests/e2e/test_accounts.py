@@ -1,8 +1,9 @@
 """An account's sessions and sign-in settings over real servers: TOTP codes that sign in
 once (also when two sign-ins race, on SQLite and on two servers sharing PostgreSQL), a
 password change that ends the other sessions on their live connections, the session list,
-revoking one and signing out everywhere, and `warung-server user disable` reaching a live
-connection within the session check period."""
+revoking one and signing out everywhere, `warung-server user disable` reaching a live
+connection within the session check period, and the operator's reset of a forgotten
+password and of a lost second factor."""
 
 from __future__ import annotations
 
@@ -202,8 +203,42 @@ def _ended_now(conn: RawConnection) -> dict[str, Any] | None:
         conn.timeout = timeout
 
 
-def cli(*args: str, db: str) -> None:
+def test_the_operator_resets_a_forgotten_password_and_a_lost_second_factor(servers):
+    """Both factors lost: `user password` sets a new one (the live session ends, the old
+    password no longer signs in) and `user totp-off` lets the password sign in alone."""
+    server = servers.start("--limit", f"session_check_s={CHECK_S}")
+    customer = registered(server, "lupa-semua")
+    with_totp(customer)
+
+    said = cli(
+        "user",
+        "password",
+        "lupa-semua",
+        "--password-stdin",
+        db=server.db_url,
+        stdin="a-new-password-9\n",
+    )
+    assert "sessions ended: 1" in said
+    assert wait_until(
+        lambda: _ended_now(customer), timeout=CHECK_S + 5, what="the session.ended push"
+    ) == {"reason": "revoked"}
+    old = refused(customer, "auth.login", username="lupa-semua", password=PASSWORD)
+    assert old["code"] == "unauthenticated"
+    needs_code = refused(customer, "auth.login", username="lupa-semua", password="a-new-password-9")
+    assert needs_code["details"] == {"totp_required": True}
+
+    assert "two-factor sign-in is off" in cli("user", "totp-off", "LUPA-SEMUA", db=server.db_url)
+    ok(customer, "auth.login", username="lupa-semua", password="a-new-password-9")
+    assert "was not on" in cli("user", "totp-off", "lupa-semua", db=server.db_url)
+
+
+def cli(*args: str, db: str, stdin: str = "") -> str:
+    """Run `warung-server` with `args`; what it said (it must succeed)."""
     done = subprocess.run(
-        [sys.executable, "-m", "server.cli", *args, "--db", db], capture_output=True, text=True
+        [sys.executable, "-m", "server.cli", *args, "--db", db],
+        input=stdin,
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stderr
+    return done.stderr
