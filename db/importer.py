@@ -3,11 +3,11 @@
 Format (UTF-8, comma-separated, first row the header, columns in any order):
 `sku,name,description,category,price,stock[,currency]`. `category` is a path such as
 `Makanan > Mie Instan` (missing categories are created); `price` is in the currency's major unit
-with at most `currency_exponent` decimals (`3500` or `3500.00` is Rp 3.500); `stock` a whole
-number; `currency`, if present, must be the shop's. A SKU that exists is updated: a different
-stock becomes an `adjustment` movement with reason `import`, so conservation holds. The
-running servers hear of every new product and every changed stock in the same transaction
-(`db.change_notice`), and send them to their clients as `stock` events.
+with at most `currency_exponent` decimals written, zeros too (`3500` or `3500.00` is Rp 3.500;
+`3.500` is refused); `stock` a whole number; `currency`, if present, must be the shop's. A SKU
+that exists is updated: a different stock becomes an `adjustment` movement with reason `import`,
+so conservation holds. The running servers hear of every new product and every changed stock in
+the same transaction (`db.change_notice`), and send them to their clients as `stock` events.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +38,7 @@ from db.transactions import write_transaction
 REQUIRED = ("sku", "name", "description", "category", "price", "stock")
 OPTIONAL = ("currency",)
 SKU_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
+PRICE_RE = re.compile(r"(\d+)(?:\.(\d+))?")  # whole units, then the decimals as written
 MAX_NAME, MAX_DESCRIPTION, MAX_CATEGORY = 200, 2000, 100
 MAX_STOCK = 2**31 - 1
 MAX_PRICE_MINOR = 10**15
@@ -212,18 +212,27 @@ def _check_row(
 
 
 def _price(text: str, exponent: int) -> tuple[int, str | None]:
-    """`text` (major units) as an integer count of minor units, or the reason it is not one."""
-    if not re.fullmatch(r"\d+(\.\d+)?", text):
+    """`text` (major units) as an integer count of minor units, or the reason it is not one.
+
+    Every decimal written counts, zeros too: `3.500` in rupiah is Rp 3.500 mistyped with a
+    thousands separator far more often than Rp 3,50, so it is refused, never read as 350.
+    """
+    match = PRICE_RE.fullmatch(text)
+    if match is None:
         return 0, (
             f"price {text!r} must be a number like 3500 or 3500.50 "
             "(no currency sign or thousands separator)"
         )
-    minor = Decimal(text).scaleb(exponent)
-    if minor != minor.to_integral_value():
-        return 0, f"price {text!r} has more than {exponent} decimal(s)"
-    if minor >= MAX_PRICE_MINOR:
-        return 0, f"price {text!r} is too large"
-    return int(minor), None
+    whole, fraction = match[1], match[2] or ""
+    if len(fraction) > exponent:
+        reason = f"price {text!r} has more than {exponent} decimal(s)"
+        if len(fraction) == 3 and len(whole) <= 3 and not whole.startswith("0"):
+            reason += f": '.' looks like a thousands separator; write {whole}{fraction}"
+        return 0, reason
+    digits = (whole + fraction.ljust(exponent, "0")).lstrip("0") or "0"
+    if len(digits) > len(str(MAX_PRICE_MINOR)) or int(digits) >= MAX_PRICE_MINOR:
+        return 0, f"price {text!r} is too large"  # the length first: int() of 5000 digits fails
+    return int(digits), None
 
 
 def _apply(

@@ -134,7 +134,8 @@ def test_reports_every_bad_row():
         "each part 1 to 100 characters",
         "line 6: price '12,500' must be a number like 3500 or 3500.50 "
         "(no currency sign or thousands separator)",
-        "line 7: price '12.505' has more than 2 decimal(s)",
+        "line 7: price '12.505' has more than 2 decimal(s): '.' looks like a thousands "
+        "separator; write 12505",
         "line 8: stock '-1' must be a whole number from 0 to 2147483647",
         "line 9: stock '2.5' must be a whole number from 0 to 2147483647",
         "line 10: sku 'OK-1' already appears on line 2",
@@ -142,6 +143,41 @@ def test_reports_every_bad_row():
         "line 13: price 'x' must be a number like 3500 or 3500.50 "
         "(no currency sign or thousands separator)",
     ]
+
+
+def test_every_decimal_written_counts_trailing_zeros_too():
+    """`3.500` in rupiah is Rp 3.500 with a thousands separator, not Rp 3,50: it is refused like
+    `3500.001`, never read as 350 minor units."""
+    text = (
+        HEADER
+        + "A-1,Name,,Umum,3.500,1\n"
+        + "A-2,Name,,Umum,3500.001,1\n"
+        + "A-3,Name,,Umum,3500.000,1\n"
+        + "A-4,Name,,Umum,0.500,1\n"
+        + f"A-5,Name,,Umum,{'9' * 5000},1\n"
+    )
+    assert problems(text) == [
+        "line 2: price '3.500' has more than 2 decimal(s): '.' looks like a thousands "
+        "separator; write 3500",
+        "line 3: price '3500.001' has more than 2 decimal(s)",
+        "line 4: price '3500.000' has more than 2 decimal(s)",
+        "line 5: price '0.500' has more than 2 decimal(s)",
+        f"line 6: price '{'9' * 5000}' is too large",
+    ]
+    fine = ["3.50", "3.5", "3500", "3500.00", "0.05", "9999999999999.99"]
+    rows = parse_products(
+        HEADER + "".join(f"B-{i},Name,,Umum,{p},1\n" for i, p in enumerate(fine)), "IDR", 2
+    )
+    assert [row.price for row in rows] == [350, 350, 350000, 350000, 5, 999999999999999]
+    with pytest.raises(ImportFailed, match=r"'150\.0' has more than 0 decimal"):
+        parse_products(HEADER + "A-1,Name,,Umum,150.0,1\n", "JPY", 0)
+
+
+def test_a_price_with_a_thousands_separator_imports_nothing(database, tmp_path):
+    path = write(tmp_path, HEADER + "A-1,Kopi,,Minuman,15000,5\n" + "A-2,Teh,,Minuman,3.500,5\n")
+    with pytest.raises(ImportFailed, match=r"line 3: price '3\.500' .*write 3500"):
+        import_products(database, path)
+    assert Product.select().count() == 0
 
 
 def test_header_problems():
