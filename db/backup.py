@@ -2,7 +2,8 @@
 
 SQLite: the online backup API copies a consistent snapshot while the server keeps running (in WAL
 mode readers do not block writers); the copy is checked, switched to a plain rollback journal so
-that it is one self-contained file, and only then renamed to DEST.
+that it is one self-contained file, and only then renamed to DEST. Either kind of backup is
+written readable by its owner alone (mode 0600).
 
 PostgreSQL: `pg_dump --format=custom` when it is installed; otherwise `PgDumpMissing` carries
 the command to run. Only the schema in the URL's `search_path` (`?options=-csearch_path%3DNAME`)
@@ -49,6 +50,10 @@ def backup(url: str | None, dest: str | Path, *, overwrite: bool = False) -> Pat
         raise BackupError(f"{dest} already exists; choose another name, or replace it (--force)")
     partial = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
     try:
+        private_file(partial)
+    except OSError as exc:
+        raise BackupError(f"cannot write the backup {dest}: {exc.strerror}") from None
+    try:
         if parsed.kind == "sqlite":
             _sqlite(parsed, dest, partial)
         else:
@@ -57,6 +62,12 @@ def backup(url: str | None, dest: str | Path, *, overwrite: bool = False) -> Pat
     finally:
         partial.unlink(missing_ok=True)
     return dest
+
+
+def private_file(path: Path) -> None:
+    """Create the empty file `path` readable by its owner alone: a copy of the database
+    holds password hashes, two-factor secrets and the cursor key, whatever the umask."""
+    os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
 def _sqlite(parsed: DatabaseURL, dest: Path, partial: Path) -> None:

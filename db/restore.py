@@ -33,7 +33,7 @@ from urllib.parse import quote
 
 import peewee as pw
 
-from db.backup import online_copy, pg_env, search_path_schema, tool_reason
+from db.backup import online_copy, pg_env, private_file, search_path_schema, tool_reason
 from db.connect import connect, disconnect
 from db.conservation import check_conservation
 from db.migrations import LATEST, migrate
@@ -159,8 +159,14 @@ def _restore_sqlite(parsed: DatabaseURL, src: Path, force: bool) -> Restored:
             raise _refused(parsed.describe(), held)
     partial = target.with_name(f".{target.name}.restoring-{os.getpid()}")
     try:
+        private_file(partial)
+    except OSError as exc:
+        raise RestoreError(f"cannot write the database {target}: {exc.strerror}") from None
+    try:
         _sqlite_copy(src, partial)
         restored = _bring_forward(f"sqlite:///{partial}")
+        if target.exists():  # the database keeps the mode it had; a new one is 0600
+            partial.chmod(target.stat().st_mode & 0o777)
         for leftover in ("-wal", "-shm"):
             Path(f"{target}{leftover}").unlink(missing_ok=True)
         partial.replace(target)

@@ -1,3 +1,4 @@
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -77,6 +78,21 @@ def test_sqlite_backup_refuses_to_overwrite_unless_asked(tmp_path):
     )
     with pytest.raises(BackupError, match="cannot replace the database"):
         backup(url, tmp_path / "live.db", overwrite=True)
+
+
+def test_a_backup_is_its_owners_alone_and_a_missing_directory_is_named(db_url, tmp_path):
+    """A backup holds password hashes and two-factor secrets: 0600 whatever the umask."""
+    if db_url.startswith("postgres") and not shutil.which("pg_dump"):
+        pytest.skip("needs pg_dump")
+    disconnect(shop(db_url))
+    old = os.umask(0o022)
+    try:
+        written = backup(db_url, tmp_path / "shop.backup")
+    finally:
+        os.umask(old)
+    assert written.stat().st_mode & 0o777 == 0o600
+    with pytest.raises(BackupError, match=r"cannot write the backup .*nodir.*No such file"):
+        backup(db_url, tmp_path / "nodir" / "shop.backup")
 
 
 def test_sqlite_backup_of_a_missing_file(tmp_path):

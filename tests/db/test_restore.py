@@ -80,6 +80,19 @@ def test_a_backup_comes_back_whole_and_refuses_to_overwrite_unless_forced(url, t
         disconnect(db)
 
 
+def test_a_restored_sqlite_database_keeps_its_mode_and_a_new_one_is_private(tmp_path):
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    disconnect(shop(url))
+    dump = backup(url, tmp_path / "shop.backup")
+    (tmp_path / "shop.db").chmod(0o640)
+    restore(url, dump, force=True)
+    assert (tmp_path / "shop.db").stat().st_mode & 0o777 == 0o640
+    restore(f"sqlite:///{tmp_path / 'new.db'}", dump)
+    assert (tmp_path / "new.db").stat().st_mode & 0o777 == 0o600
+    with pytest.raises(RestoreError, match=r"cannot write the database .*nodir.*No such file"):
+        restore(f"sqlite:///{tmp_path / 'nodir' / 'x.db'}", dump)
+
+
 def test_a_wrecked_database_is_restored_over(url, tmp_path):
     disconnect(shop(url))
     dump = backup(url, tmp_path / "shop.backup")
