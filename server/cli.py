@@ -27,7 +27,7 @@ from db.backup import BackupError, backup
 from db.connect import DatabaseUnavailable, connect, disconnect
 from db.demo import ShopNotEmpty, load_demo
 from db.importer import ImportFailed, import_products
-from db.migrations import MigrationError, check_version, migrate
+from db.migrations import MigrationError, check_version, migrate, what_migrate_did
 from db.restore import RestoreError, restore
 from db.url import DatabaseURLError, parse_url, resolve
 from protocol.rules import DEFAULT_PORT, ROLES, password_problem, username_problem
@@ -356,13 +356,7 @@ def run_init(args: argparse.Namespace) -> int:
     where = parse_url(resolve(args.db)).describe()
     db = connect(args.db)
     try:
-        before, after = migrate(db)
-        if before == 0:
-            say(f"{where}: created the schema (version {after})")
-        elif before < after:
-            say(f"{where}: upgraded the schema from version {before} to {after}")
-        else:
-            say(f"{where}: the schema is up to date (version {after})")
+        say(f"{where}: {what_migrate_did(*migrate(db))}")
         if args.demo:
             try:
                 shop = load_demo(db)

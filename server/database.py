@@ -12,8 +12,9 @@ import peewee as pw
 from db.accounts import create_user
 from db.connect import connect
 from db.demo import load_demo
-from db.migrations import migrate
+from db.migrations import migrate, what_migrate_did
 from db.models import Product, User
+from db.url import parse_url, resolve
 from protocol.rules import DEMO_ACCOUNT_LINE, ROLES
 from server import sql
 from server.cursors import KEY_BYTES
@@ -24,7 +25,10 @@ CURSOR_KEY_SETTING = "cursor_key"
 def prepare_database(url: str | None, demo: bool) -> pw.Database:
     """Open, migrate and (with `demo`) fill the database. Runs before the reactor starts."""
     db = connect(url, pragmas={"wal_autocheckpoint": 0})
-    migrate(db)
+    before, after = migrate(db)
+    if before != after:  # the first server of a new version migrates: the journal keeps it
+        where = parse_url(resolve(url)).describe()
+        print(f"{where}: {what_migrate_did(before, after)}", file=sys.stderr, flush=True)
     if demo and not Product.select().exists():
         shop = load_demo(db)
         print(f"loaded the demo shop: {shop.products} products", file=sys.stderr)

@@ -75,6 +75,15 @@ def check_version(db: pw.Database) -> int:
     return version
 
 
+def what_migrate_did(before: int, after: int) -> str:
+    """`migrate`'s outcome in words, for an operator."""
+    if before == 0:
+        return f"created the schema (version {after})"
+    if before < after:
+        return f"upgraded the schema from version {before} to {after}"
+    return f"the schema is up to date (version {after})"
+
+
 def migrate(db: pw.Database, target: int | None = None) -> tuple[int, int]:
     """Create or upgrade the schema in place to `target` (default: `LATEST`).
 

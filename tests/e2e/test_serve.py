@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from db.migrations import LATEST
 from tests.e2e.shopdb import init_demo
 
 
@@ -26,3 +27,12 @@ def test_a_taken_port_is_a_clear_failure_with_exit_code_1(tmp_path: Path) -> Non
     assert done.returncode == 1
     assert "cannot start" in done.stderr
     assert "Address already in use" in done.stderr or "address already in use" in done.stderr
+
+
+def test_serve_says_when_it_creates_or_upgrades_the_schema_and_only_then(servers) -> None:
+    """The first server of a new version migrates the shared database: its log says so,
+    and a start on a database already current says nothing of the schema."""
+    server = servers.start()
+    assert sum(f"created the schema (version {LATEST})" in line for line in server.log) == 1
+    server.restart()
+    assert not [line for line in server.log if "the schema" in line][1:]
