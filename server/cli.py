@@ -240,7 +240,7 @@ def add_serve_options(serve: argparse.ArgumentParser) -> None:
     )
     serve.add_argument(
         "--payment-delay",
-        type=float,
+        type=_seconds,
         default=0.0,
         metavar="SECONDS",
         help="make the built-in fake payment provider this slow (testing)",
@@ -330,6 +330,17 @@ def _positive(text: str) -> int:
     if not (text.isascii() and text.isdigit()) or int(text) == 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
     return int(text)
+
+
+def _seconds(text: str) -> float:
+    refusal = argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0 or more)")
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise refusal from None
+    if not 0 <= seconds < float("inf"):  # NaN too: every comparison with it is false
+        raise refusal
+    return seconds
 
 
 def _limit(text: str) -> str:

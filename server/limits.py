@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from protocol.rules import DEFAULT_MAX_FRAME
+from protocol.rules import DEFAULT_MAX_FRAME, MIN_CLIENT_MAX_FRAME
 
 MAX_ADDRESSES = 100_000  # remembered by each AddressLimiter: about 20 MB at most
 
@@ -24,14 +24,14 @@ class Limits:
     connections_per_address_per_s: float = 100.0
     connection_burst_per_address: float = 500.0
     failed_logins_per_address_per_min: float = 20.0
-    free_failed_logins_per_account: int = 5
-    account_backoff_s: float = 1.0
-    account_backoff_max_s: float = 300.0
+    free_failed_logins_per_account: int = 5  # 0: the delays start at the first failure
+    account_backoff_s: float = 1.0  # 0: no delays (one attempt at a time per account still)
+    account_backoff_max_s: float = 300.0  # 0: no delays either
     registrations_per_address_per_hour: float = 30.0
     hashing_threads: int = field(default_factory=lambda: os.cpu_count() or 1)
-    hashing_queue: int = 128
+    hashing_queue: int = 128  # hashes waiting for a thread; 0: none wait, the rest are refused
     paused_close_s: float = 30.0
-    send_buffer_bytes: int = 262_144
+    send_buffer_bytes: int = 262_144  # 0: the kernel's own size, autotuned
     max_subscriptions: int = 10_000
     max_values: int = 4096  # msgpack values in one request body (protocol.value_count)
     max_queued_bytes: int = 2_097_152  # queued to one connection, past which a reply closes it
@@ -61,6 +61,64 @@ class Limits:
             "burst": self.burst,
             "max_values": self.max_values,
         }
+
+
+@dataclass(frozen=True)
+class Floor:
+    """The least a limit may be set to: `least`, or with `above` anything more than it."""
+
+    least: int
+    above: bool = False
+
+    def admits(self, number: float) -> bool:
+        """Whether `number` is within the floor (never NaN: every comparison with it is false)."""
+        return number > self.least if self.above else number >= self.least
+
+    def __str__(self) -> str:
+        return f"more than {self.least}" if self.above else f"of {self.least} or more"
+
+
+COUNT = Floor(1)  # connections, requests, bytes, whole seconds: 0 refuses or drops everything
+POSITIVE = Floor(0, above=True)  # seconds or a rate: 0 times out at once or never refills
+ZERO_ALLOWED = Floor(0)  # 0 means something, which the limit's comment in Limits says
+
+# Each limit's floor; a bucket's burst is at least 1, the cost of one request or connection,
+# as a smaller one is never full enough to grant anything.
+FLOORS: dict[str, Floor] = {
+    "max_frame": Floor(MIN_CLIENT_MAX_FRAME),  # what a client must accept at least
+    "max_in_flight": COUNT,
+    "rate_per_s": COUNT,
+    "burst": COUNT,
+    "heartbeat_s": COUNT,
+    "hello_timeout_s": POSITIVE,
+    "proxy_header_s": POSITIVE,
+    "max_connections": COUNT,
+    "connections_per_address_per_s": POSITIVE,
+    "connection_burst_per_address": COUNT,
+    "failed_logins_per_address_per_min": COUNT,  # the rate and, as is, the burst
+    "free_failed_logins_per_account": ZERO_ALLOWED,
+    "account_backoff_s": ZERO_ALLOWED,
+    "account_backoff_max_s": ZERO_ALLOWED,
+    "registrations_per_address_per_hour": COUNT,  # the rate and, as is, the burst
+    "hashing_threads": COUNT,
+    "hashing_queue": ZERO_ALLOWED,
+    "paused_close_s": POSITIVE,
+    "send_buffer_bytes": ZERO_ALLOWED,
+    "max_subscriptions": COUNT,
+    "max_values": COUNT,
+    "max_queued_bytes": COUNT,
+    "max_connections_per_address": COUNT,
+    "frame_deadline_s": POSITIVE,
+    "frame_min_bytes_per_s": COUNT,
+    "max_partial_frame_bytes": COUNT,
+    "max_partial_frame_bytes_per_address": COUNT,
+    "max_queued_push_bytes": COUNT,
+    "session_idle_s": COUNT,
+    "session_absolute_s": COUNT,
+    "staff_session_idle_s": COUNT,
+    "staff_session_absolute_s": COUNT,
+    "session_check_s": POSITIVE,
+}
 
 
 class TokenBucket:
@@ -151,7 +209,7 @@ def with_overrides(limits: Limits, pairs: list[str]) -> Limits:
             number = int(value) if types[name] in (int, "int") else float(value)
         except ValueError:
             raise ValueError(f"limit {name} needs a number, not {value!r}") from None
-        if not number >= 0:  # NaN too: every comparison with it is false
-            raise ValueError(f"limit {name} needs a number of 0 or more, not {value!r}")
+        if not FLOORS[name].admits(number):
+            raise ValueError(f"limit {name} needs a number {FLOORS[name]}, not {value!r}")
         changes[name] = number
     return replace(limits, **changes)

@@ -116,3 +116,33 @@ def test_malformed_toml_names_the_line_and_its_key(tmp_path: Path):
     done = cli("config", "check", "--config", "bad.toml", cwd=tmp_path)
     assert done.returncode == 2
     assert done.stderr.startswith("warung-server: bad.toml:2: port: not valid TOML: ")
+
+
+def test_limits_and_a_delay_that_would_stop_the_server_working_are_refused(tmp_path: Path):
+    """As found in a walk-through: each was listed by config check, and served with."""
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    expected = "argument --limit: limit heartbeat_s needs a number of 1 or more, not '0'"
+
+    checked = cli("config", "check", "--limit", "heartbeat_s=0", cwd=tmp_path)
+    served = cli("serve", "--db", url, "--port", "0", "--limit", "heartbeat_s=0", cwd=tmp_path)
+    from_env = cli(
+        "config",
+        "check",
+        cwd=tmp_path,
+        WARUNG_LIMIT="max_connections=0,max_in_flight=0",
+        WARUNG_PAYMENT_DELAY="-5",
+    )
+
+    for done in (checked, served):
+        assert done.returncode == 2
+        assert expected in done.stderr, done.stderr
+        assert done.stdout == ""
+    assert from_env.returncode == 2 and from_env.stdout == ""
+    assert from_env.stderr.splitlines() == [
+        "warung-server: $WARUNG_LIMIT (limit.max_connections): limit max_connections needs a "
+        "number of 1 or more, not '0'",
+        "warung-server: $WARUNG_LIMIT (limit.max_in_flight): limit max_in_flight needs a "
+        "number of 1 or more, not '0'",
+        "warung-server: $WARUNG_PAYMENT_DELAY (payment_delay): '-5' is not a number of seconds "
+        "(0 or more)",
+    ]

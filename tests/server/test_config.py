@@ -276,9 +276,21 @@ def problems(tmp_path: Path, text: str | None = None, **env: str) -> list[str]:
         ("[limit]\nburst = 1\nheartbet_s = 3\n", "w.toml:3: limit.heartbet_s: unknown limit"),
         ("[limit]\nburst = true\n", "w.toml:2: limit.burst: expected a number or a string"),
         ("[limit]\nburst = 'x'\n", "w.toml:2: limit.burst: limit burst needs a number, not 'x'"),
-        ("[limit]\nmax_in_flight = -1\n", "limit max_in_flight needs a number of 0 or more"),
-        ("[limit]\nheartbeat_s = -30\n", "limit heartbeat_s needs a number of 0 or more"),
-        ("[limit]\npaused_close_s = nan\n", "limit paused_close_s needs a number of 0 or more"),
+        ("[limit]\nmax_in_flight = -1\n", "limit max_in_flight needs a number of 1 or more"),
+        ("[limit]\nheartbeat_s = -30\n", "limit heartbeat_s needs a number of 1 or more"),
+        ("[limit]\npaused_close_s = nan\n", "limit paused_close_s needs a number more than 0"),
+        (
+            "[limit]\nburst = 9\nheartbeat_s = 0\n",
+            "w.toml:3: limit.heartbeat_s: limit heartbeat_s needs a number of 1 or more, not '0'",
+        ),
+        (
+            "[limit]\nmax_connections = 0\n",
+            "w.toml:2: limit.max_connections: limit max_connections needs a number of 1 or more",
+        ),
+        (
+            "payment_delay = -5\n",
+            "w.toml:1: payment_delay: '-5' is not a number of seconds (0 or more)",
+        ),
         ("port = 74 11\n", "w.toml:1: port: not valid TOML: "),
         ("port = 7411\nport = 7412\n", "w.toml:2: port: not valid TOML: Cannot overwrite a value"),
         ('tls_key = "key.pem"\n', "tls_key: --tls-key needs --tls-cert"),
@@ -312,7 +324,18 @@ def test_an_unreadable_or_undecodable_file_is_refused(tmp_path: Path):
         ("WARUNG_METRICS_PORT", "x", "$WARUNG_METRICS_PORT (metrics_port): 'x' is not a port"),
         ("WARUNG_DEMO", "maybe", "$WARUNG_DEMO (demo): expected 1/true/yes/on or 0/false/no/off"),
         ("WARUNG_LIMIT", "burst=1,nope=2", "$WARUNG_LIMIT (limit.nope): unknown limit 'nope'"),
-        ("WARUNG_PAYMENT_DELAY", "soon", "$WARUNG_PAYMENT_DELAY (payment_delay): invalid float"),
+        ("WARUNG_PAYMENT_DELAY", "soon", "$WARUNG_PAYMENT_DELAY (payment_delay): 'soon' is not"),
+        (
+            "WARUNG_PAYMENT_DELAY",
+            "-5",
+            "$WARUNG_PAYMENT_DELAY (payment_delay): '-5' is not a number of seconds (0 or more)",
+        ),
+        (
+            "WARUNG_LIMIT",
+            "burst=9,max_in_flight=0",
+            "$WARUNG_LIMIT (limit.max_in_flight): limit max_in_flight needs a number of 1 or more, "
+            "not '0'",
+        ),
         ("WARUNG_DB", "mysql://root@h/shop", "db: unsupported database URL scheme"),
     ],
 )
@@ -326,6 +349,16 @@ def test_a_bad_flag_is_refused_by_serve_args():
         serve_args(["--port", "x"], {})
     with pytest.raises(ConfigError, match="unrecognized arguments: --prot"):
         serve_args(["--prot", "1"], {})
+    with pytest.raises(
+        ConfigError,
+        match="argument --limit: limit heartbeat_s needs a number of 1 or more, not '0'",
+    ):
+        serve_args(["--limit", "heartbeat_s=0"], {})
+    with pytest.raises(
+        ConfigError, match=r"argument --payment-delay: '-5' is not a number of seconds \(0 or more"
+    ):
+        serve_args(["--payment-delay", "-5"], {})
+    assert serve_args(["--payment-delay", "0.5"], {}).payment_delay == 0.5
 
 
 def test_stray_warung_variables_are_warned_about_and_those_of_tests_and_clients_ignored(
