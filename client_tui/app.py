@@ -22,8 +22,9 @@ from client_tui.bridge import PushBridge
 from client_tui.connection import Target
 from client_tui.demo import DEMO_USER, DemoError, DemoServer
 from client_tui.errors import CALL_ERRORS, LINK_ERRORS, describe, quiet_link, report
+from client_tui.field_labels import field_of
 from client_tui.hub import Hub
-from client_tui.linkstate import OFFLINE, RetryClock, describe_link
+from client_tui.linkstate import NOT_CONNECTED, RetryClock, describe_link
 from client_tui.messages import (
     CallRefused,
     CartChanged,
@@ -91,7 +92,7 @@ class WarungApp(App[None]):
     shop_name: reactive[str] = reactive("warung")
     who: reactive[str] = reactive("not signed in")
     cart_summary: reactive[str] = reactive("")
-    link: reactive[tuple[str, str]] = reactive(OFFLINE)
+    link: reactive[tuple[str, str]] = reactive(NOT_CONNECTED)
 
     def __init__(
         self,
@@ -127,6 +128,7 @@ class WarungApp(App[None]):
         self._retry_clock = RetryClock()
         self._reconnecting = False
         self._draining = False  # the server said it is restarting: the loss is no news
+        self._unreachable = False  # the last link tried failed: the status bar says offline
 
     def on_notify(self, event: Notify) -> None:
         """Before Textual shows the toast (its own handler runs after this one): the same
@@ -140,6 +142,10 @@ class WarungApp(App[None]):
         if isinstance(screen, ConfirmScreen) and not screen.answered_by(event):
             event.prevent_default()
             event.stop()
+
+    def on_click(self, event: events.Click) -> None:
+        if (field := field_of(event.widget)) is not None:
+            field.focus()
 
     def on_mount(self) -> None:
         self.set_interval(LINK_TICK_S, self._show_link)
@@ -172,7 +178,10 @@ class WarungApp(App[None]):
             await self.client.connect()
         except BaseException:
             await self._drop_client()
+            self._unreachable = True
+            self._show_link()
             raise
+        self._unreachable = False
         return self.client
 
     async def _drop_client(self) -> None:
@@ -186,7 +195,10 @@ class WarungApp(App[None]):
         self._show_link()
 
     def _show_link(self) -> None:
-        self.link = describe_link(self.client, self._retry_clock)
+        if self.client is None and not self._unreachable:
+            self.link = NOT_CONNECTED
+        else:
+            self.link = describe_link(self.client, self._retry_clock)
 
     # -- signing in and out
 

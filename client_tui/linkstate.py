@@ -8,6 +8,7 @@ import time
 from protocol.client import AsyncClient, State
 
 OFFLINE = ("offline", "○ offline")
+NOT_CONNECTED = ("idle", "")  # no link tried yet, or signed out: "not signed in" says it all
 
 
 class RetryClock:

@@ -37,3 +37,4 @@ class StatusBar(Horizontal):
         label = self.query_one("#status-link", Label)
         label.update(text)
         label.set_classes(f"link-{state}")
+        label.display = bool(text)

@@ -7,7 +7,7 @@ import json
 import stat
 from pathlib import Path
 
-from textual.widgets import Checkbox, Input, TabbedContent
+from textual.widgets import Checkbox, Input, Label, TabbedContent
 
 from client_tui.screens.home import AdminScreen, CustomerScreen
 from client_tui.screens.signin import SignInScreen
@@ -53,6 +53,8 @@ async def test_a_wrong_password_says_so_and_stays(shop, customer):
 async def test_a_server_that_is_not_there_reads_offline_in_words(shop):
     app = make_app(shop)
     async with app.run_test() as pilot:
+        link = app.screen.query_one("#status-link", Label)
+        assert not link.display  # before any try, "not signed in" alone: no alarm
         app.screen.query_one("#server", Input).value = "127.0.0.1:1"
         app.screen.query_one("#username", Input).value = "someone"
         app.screen.query_one("#password", Input).value = "whatever-it-is"
@@ -63,7 +65,7 @@ async def test_a_server_that_is_not_there_reads_offline_in_words(shop):
         text = label_text(message, "#signin-message")
         assert text.startswith("Nothing answers at 127.0.0.1:1. Check that the shop's server")
         assert "Connect call failed" not in text  # Python's words are not the user's
-        assert label_text(app, "#status-link") == "○ offline"
+        assert label_text(app, "#status-link") == "○ offline" and link.display
 
 
 async def test_create_an_account_then_shop(shop):
@@ -172,3 +174,22 @@ async def test_with_the_server_fixed_the_form_offers_none_and_signs_in_to_its_ow
         server.value = "127.0.0.1:1"  # were it changed somehow, it is not used
         await sign_in(pilot, *customer)
         assert app.target.port == shop.port
+
+
+async def test_a_tap_on_a_fields_label_puts_the_typing_in_that_field(shop, customer):
+    """On a phone a field is one line: a tap on its label focuses it, so the password typed
+    next goes into the password field (hidden), not on the username shown in clear."""
+    app = make_app(shop)
+    async with app.run_test(size=(44, 30)) as pilot:
+        screen = app.screen
+        username = screen.query_one("#username", Input)
+        await wait_for(pilot, lambda: username.has_focus, "the username field focused")
+        await pilot.press(*customer.username)
+        label = next(lb for lb in screen.query(Label) if str(lb.render()) == "Password")
+        await pilot.click(label)
+        password = screen.query_one("#password", Input)
+        await wait_for(pilot, lambda: password.has_focus, "the password field focused")
+        await pilot.press(*customer.password)
+        assert (username.value, password.value) == (customer.username, customer.password)
+        await pilot.click(next(lb for lb in screen.query(Label) if str(lb.render()) == "Username"))
+        await wait_for(pilot, lambda: username.has_focus, "back in the username field")
