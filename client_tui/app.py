@@ -37,7 +37,7 @@ from client_tui.messages import (
 )
 from client_tui.offline_queue import DEFAULT_PREFIX, OfflineQueue, owner_of
 from client_tui.offline_start import OFFLINE_START, last_known, open_queue
-from client_tui.orderfmt import some_refunded
+from client_tui.orderfmt import counted, some_refunded
 from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.help import HelpScreen
 from client_tui.screens.home import HOME_SCREENS, PHONE_BELOW
@@ -47,6 +47,7 @@ from client_tui.settings import KeptSession, Settings
 from client_tui.shop import Shop
 from client_tui.stock import renewed
 from client_tui.toasts import make_room
+from client_tui.widgets.pos import PosView
 from protocol.client import AsyncClient, State
 from protocol.errors import Unauthenticated
 from protocol.rules import OrderStatus
@@ -438,6 +439,24 @@ class WarungApp(App[None]):
 
     def action_tab_refused(self) -> None:
         self.notify("Close this dialog first (Escape): then F2, F3, F4 switch tabs.")
+
+    async def action_quit(self) -> None:
+        """Ctrl+Q: at once, unless a till's ticket holds lines not sold, which quitting
+        drops: then after a question naming the ticket."""
+        views = [view for screen in self.screen_stack for view in screen.query(PosView)]
+        ticket = next((view.ticket for view in views if view.ticket.lines), None)
+        if ticket is None or self.shop is None:
+            self.exit()
+            return
+        what = (
+            "The last try to sell this ticket may have gone through: check Fulfilment's "
+            "point-of-sale orders after."
+            if ticket.in_doubt is not None
+            else "This ticket is not sold: quitting drops it, and nothing is charged."
+        )
+        amount = f"{counted(ticket.count, 'item')} · {self.shop.money.format(ticket.total)}"
+        question = ConfirmScreen("Quit warung?", what, amount, go="Quit")
+        self.push_screen(question, lambda go: self.exit() if go else None)
 
     def action_ask_quit(self) -> None:
         """`q`: quit at once with an empty cart, else after a question (the cart is kept)."""

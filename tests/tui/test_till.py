@@ -26,6 +26,7 @@ from tests.tui.pilot import (
 )
 from tests.tui.pos_pilot import (
     Keys,
+    pos,
     sales_on_server,
     screen_of,
     selling,
@@ -356,3 +357,24 @@ async def test_a_price_changed_after_it_was_rung_up_is_charged_only_once_shown(f
         await wait_for(pilot, lambda: sales_on_server(fresh_shop), "the sale")
     [sale] = sales_on_server(fresh_shop)
     assert sale["total"] == 2 * raised
+
+
+async def test_ctrl_q_with_a_ticket_not_sold_asks_first_naming_it(fresh_shop):
+    """Quitting drops a ticket being rung up: Ctrl+Q asks, naming it; Back keeps the app
+    and the ticket, Quit quits. With the ticket empty it quits at once."""
+    app = make_app(fresh_shop)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await selling(pilot, fresh_shop)
+        await Keys(pilot).scan("2*MIE-0001", 1)
+        await pilot.press("ctrl+q")
+        question = await screen_of(pilot, ConfirmScreen)
+        price = product_by_sku(fresh_shop, "MIE-0001")["price"]
+        assert question.amount == f"2 items · {shop_of(app).money.format(2 * price)}"
+        assert "not sold: quitting drops it" in question.what
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen), "back")
+        assert app.is_running and len(pos(app).ticket.lines) == 1
+        await pilot.press("ctrl+q")
+        await screen_of(pilot, ConfirmScreen)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not app.is_running, "quit")
