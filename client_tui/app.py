@@ -378,6 +378,8 @@ class WarungApp(App[None]):
         self.hub.cart_changed.publish(message.cart)
 
     def on_connection_changed(self, message: ConnectionChanged) -> None:
+        if not self.screen_stack:  # the app is closing: its link's last word changes nothing
+            return
         self._show_link()
         self.screen.refresh_bindings()  # Ctrl+R shows while reconnecting
         if message.state == State.RECONNECTING:

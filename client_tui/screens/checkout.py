@@ -31,6 +31,10 @@ from protocol.client import ConnectionLost, State
 from protocol.errors import Conflict, InvalidState, OutOfStock, PaymentDeclined
 
 DEFAULT_TOKENS = {"card": "demo-card", "ewallet": "demo-wallet"}
+NOT_CONNECTED = (
+    "Not connected to the shop right now. Your cart is kept: pay once the top line says "
+    "connected again."
+)
 
 
 class CheckoutScreen(ModalScreen[dict[str, Any] | None]):
@@ -64,6 +68,7 @@ class CheckoutScreen(ModalScreen[dict[str, Any] | None]):
 
     def on_mount(self) -> None:
         hub_of(self).cart_changed.subscribe(self, self._show_cart)
+        hub_of(self).resynced.subscribe(self, self._back_online)
         self.query_one("#fix", Button).display = False
         self.query_one("#checkout-problem", Label).display = False
         self._show_cart(self.shop.cart)
@@ -96,10 +101,7 @@ class CheckoutScreen(ModalScreen[dict[str, Any] | None]):
             self._problem("Enter a payment token.")
             return
         if self.shop.client.state != State.CONNECTED:
-            self._problem(
-                "Not connected to the shop right now. Your cart is kept: pay once the top "
-                "line says connected again."
-            )
+            self._problem(NOT_CONNECTED)
         elif not self.paying:
             self._pay(self.method, token)
 
@@ -142,6 +144,12 @@ class CheckoutScreen(ModalScreen[dict[str, Any] | None]):
         finally:
             self._set_paying(False)
         self.dismiss(order)
+
+    def _back_online(self, _: None) -> None:
+        """The link is back: a word that it was down goes."""
+        problem = self.query_one("#checkout-problem", Label)
+        if problem.display and str(problem.render()) == NOT_CONNECTED:
+            problem.display = False
 
     def _new_purchase(self) -> None:
         self.idempotency_key = secrets.token_urlsafe(16)

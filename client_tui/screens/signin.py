@@ -134,7 +134,10 @@ class SignInScreen(Screen[None]):
         except Unauthenticated as error:
             if error.details.get("totp_required"):
                 self._show_totp(True)
-                self.set_focus(self.query_one("#totp", Input))
+            else:  # a wrong password (or code) is typed again, not edited
+                field = self.query_one("#totp" if totp else "#password", Input)
+                field.value = ""
+            self.set_focus(self.query_one("#totp" if self._totp_shown else "#password", Input))
             self._say(describe(error))
             return
         except CALL_ERRORS as error:
@@ -144,6 +147,10 @@ class SignInScreen(Screen[None]):
         finally:
             self._busy(False)
         self.warung.signed_in(result["user"], result["token"], self._stay)
+
+    @property
+    def _totp_shown(self) -> bool:
+        return bool(self.query_one("#totp", Input).display)
 
     def _target(self) -> Target:
         """The server typed, unless the app's server is fixed."""

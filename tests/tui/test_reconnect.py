@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import re
 
+from textual.widgets import Label
+
+from client_tui.screens.checkout import CheckoutScreen
 from client_tui.widgets.cart_table import CartTable
 from tests.tui.pilot import (
     add_by_sku,
@@ -83,3 +86,27 @@ async def test_a_killed_server_is_said_plainly_and_ctrl_r_retries_at_once(fresh_
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: label_text(app, "#status-link") == "● connected", "back")
         await wait_for(pilot, lambda: "ctrl+r" not in app.screen.active_bindings, "key gone")
+
+
+async def test_checkout_says_the_link_is_down_and_unsays_it_once_back(fresh_shop):
+    server = fresh_shop
+    app = make_app(server)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, "customer", server.passwords["customer"])
+        await add_by_sku(pilot, "SNK-0012")
+        await pilot.press("f3")
+        await wait_for(pilot, lambda: app.screen.query_one("#cart-lines").has_focus, "the cart")
+        await pilot.press("c")
+        dialog = await wait_for(
+            pilot, lambda: isinstance(app.screen, CheckoutScreen) and app.screen, "checkout"
+        )
+        server.stop()
+        await wait_for(pilot, lambda: "reconnecting" in app.link[1], "down")  # the status bar's
+        await pilot.click("#pay")
+        problem = dialog.query_one("#checkout-problem", Label)
+        await wait_for(pilot, lambda: problem.display, "why it cannot pay")
+        assert str(problem.render()).startswith("Not connected to the shop right now.")
+
+        server.start(server.port)
+        await wait_for(pilot, lambda: not problem.display, "the word gone once back", 20)
+        assert app.link[1] == "● connected"

@@ -48,6 +48,9 @@ async def test_a_wrong_password_says_so_and_stays(shop, customer):
             "the refusal",
         )
         assert isinstance(app.screen, SignInScreen)
+        password = app.screen.query_one("#password", Input)
+        assert password.value == "" and password.has_focus  # typed again, not edited
+        assert app.screen.query_one("#username", Input).value == customer.username
 
 
 async def test_a_server_that_is_not_there_reads_offline_in_words(shop):
