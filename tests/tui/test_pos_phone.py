@@ -6,6 +6,7 @@ from __future__ import annotations
 from textual.coordinate import Coordinate
 from textual.widgets import Button, TabbedContent
 
+from client_tui.offline_start import BROWSER_NOT_OFFLINE
 from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.pay import PayScreen
 from client_tui.screens.receipt import ReceiptScreen
@@ -88,3 +89,17 @@ async def test_a_clerks_three_tabs_fit_a_phone_and_take_their_full_titles_when_w
         await wait_for(pilot, lambda: labels()[0] == "Point of sale F3", "the full title")
         await pilot.resize_terminal(40, 24)
         await wait_for(pilot, lambda: labels()[0] == "Sale F3", "the short title again")
+
+
+async def test_the_offline_banner_folds_on_a_phone_and_says_what_to_do(fresh_shop):
+    """Offline, the banner says what to do last: on a phone it takes the lines that needs
+    rather than cutting it off."""
+    app = make_app(fresh_shop, sells_offline=False)  # as in a browser tab
+    async with app.run_test(size=(44, 30)) as pilot:
+        await sign_in(pilot, *demo_clerk(fresh_shop))
+        await at_the_till(pilot)
+        fresh_shop.stop()
+        banner = app.screen.query_one("#offline-banner")
+        await wait_for(pilot, lambda: banner.display and banner.size.height > 1, "folded")
+        assert str(banner.render()) == f"OFFLINE · {BROWSER_NOT_OFFLINE}"
+        assert banner.size.height == 4  # its 133 characters on 42 columns: none cut off
