@@ -225,7 +225,11 @@ class WarungApp(App[None]):
         offline, off = self._offline_queue(user["role"])
         owner = owner_of(user["username"], self.target.address)
         shop = Shop(
-            self.client, user, self.post_message, offline=offline, owner=owner, offline_off=off
+            *(self.client, user, self.post_message),
+            offline=offline,
+            owner=owner,
+            offline_off=off,
+            keeps_files=self.sells_offline,
         )
         self._open_home(shop)
         if shop.is_customer:

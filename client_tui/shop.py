@@ -47,16 +47,19 @@ class Shop:
         owner: str = "",
         hello: dict[str, Any] | None = None,
         offline_off: str = "",
+        keeps_files: bool = True,
     ) -> None:
         """`offline`: a clerk's queue of sales rung up offline, theirs under `owner`
         (`offline_queue.owner_of`); `offline_off`: why a clerk's till has none (the banner
         says it while the server is away); `hello`: the server's hello as last known, for a
-        till started while the server is away."""
+        till started while the server is away; `keeps_files` False: no file is saved on
+        this machine (a browser tab's machine is the web host, shared by every tab)."""
         self.client = client
         self.user = user
         self._post = post
         self.offline = offline
         self.offline_off = offline_off
+        self.keeps_files = keeps_files
         self.owner = owner
         self.hello = hello if hello is not None else client.hello
         shop = self.hello.get("shop") or {}

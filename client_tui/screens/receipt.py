@@ -1,4 +1,4 @@
-"""After a sale: the change to give (large), the receipt, and where it was saved.
+"""After a sale: the change to give (large), the receipt, and where it was saved (if it was).
 Enter or Escape goes back to the till for the next sale."""
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ class ReceiptScreen(ModalScreen[None]):
                     else:
                         name = METHODS.get(method, method)
                         yield Label(f"Paid by {name}", id="change-label")
-                    yield Static(f"Receipt saved: {self.saved}", id="receipt-saved")
+                    if self.saved:
+                        yield Static(self.saved, id="receipt-saved")
                     yield Label("Enter: next sale", id="receipt-next")
         yield Footer()

@@ -367,10 +367,12 @@ class PosView(Vertical):
             station=till.station,
             clerk=user["username"],
         )
-        try:
-            saved = str(save_receipt(text, receipt_number(order)))
-        except OSError as error:
-            saved = f"Not saved: {error.strerror or error}."
+        saved = ""  # a browser tab keeps no file: it would be the web host's
+        if self.shop.keeps_files:
+            try:
+                saved = f"Receipt saved: {save_receipt(text, receipt_number(order))}"
+            except OSError as error:
+                saved = f"Receipt not saved: {error.strerror or error}."
         await self.app.push_screen_wait(ReceiptScreen(self.shop.money, order, text, saved))
 
     # -- the till

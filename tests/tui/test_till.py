@@ -74,6 +74,7 @@ async def test_a_cash_sale_of_three_items_by_keys(fresh_shop, home):
         assert product_by_sku(fresh_shop, sku)["stock"] == before["stock"] - 1
     saved = home / "data" / "warung" / "receipts" / f"receipt-{sale['id']}.txt"
     assert saved.read_text() == receipt.receipt
+    assert receipt.saved == f"Receipt saved: {saved}"
     assert f"Receipt {sale['id']}" in receipt.receipt and "Till kasir-1 · clerk" in receipt.receipt
 
 
@@ -378,3 +379,21 @@ async def test_ctrl_q_with_a_ticket_not_sold_asks_first_naming_it(fresh_shop):
         await screen_of(pilot, ConfirmScreen)
         await pilot.press("enter")
         await wait_for(pilot, lambda: not app.is_running, "quit")
+
+
+async def test_a_browser_tab_keeps_no_receipt_on_the_web_host(fresh_shop, home):
+    """A tab's machine is the web host, shared by every tab: its receipt is shown, not saved
+    there, and the dialog says nothing of a file."""
+    app = make_app(fresh_shop, sells_offline=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await selling(pilot, fresh_shop)
+        await Keys(pilot).scan("MIE-0003", 1)
+        await pilot.press("f5")
+        await screen_of(pilot, PayScreen)
+        await pilot.press("enter")
+        await screen_of(pilot, ConfirmScreen)
+        await pilot.press("enter")
+        receipt = await screen_of(pilot, ReceiptScreen)
+        assert f"Receipt {receipt.order['id']}" in receipt.receipt  # shown whole
+        assert not receipt.query("#receipt-saved")
+    assert not (home / "data" / "warung" / "receipts").exists()
