@@ -63,6 +63,8 @@ async def test_a_clerk_on_a_phone_sells_by_taps_and_sees_the_whole_ticket(fresh_
             return region.width >= 3 and region.height >= 3 and inside
 
         await wait_for(pilot, in_view, "the change in view")
+        paper = receipt.query_one("#receipt-text")  # 40 columns, as printed: never folded
+        assert paper.size.width == max(len(line) for line in receipt.receipt.splitlines()) == 40
     [sale] = sales_on_server(fresh_shop)
     assert sale["payment"]["method"] == "cash" and sale["lines"][0]["qty"] == 12
 
