@@ -21,8 +21,8 @@ from client_tui.widgets.fit import FitTable
 from client_tui.widgets.product_table import COMPACT_BELOW
 
 MIN_NAME = 10
-NAME_LINES = 3  # a name folds onto at most this many lines (a phone's "Bunda Susu /
-# Kental Manis / Putih 40 g": with two, its middle was cut, and Putih read as Cokelat)
+NAME_LINES = 8  # a name folds onto at most this many lines: at 40 columns the demo's
+# longest (50 characters) needs six, and a middle cut made variants read alike
 
 
 class CartTable(FitTable):

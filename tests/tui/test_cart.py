@@ -174,3 +174,18 @@ async def test_one_more_than_there_is_says_the_cart_holds_the_last(shop, custome
             pilot, lambda: str(table.get_cell(str(product_id), "qty")) == str(stock), "put back"
         )
     assert server_cart(shop, customer) == {product_id: stock}
+
+
+async def test_on_a_phone_a_long_name_shows_whole_on_its_lines(shop, customer):
+    """Two sizes of one product differ at the end of the name: on a phone the cart folds
+    the longest demo name onto its lines whole, its size ("180 g") included."""
+    product = product_by_sku(shop, "SNK-0012")
+    fill_cart(shop, customer, "SNK-0012", 1)
+    app = make_app(shop)
+    async with app.run_test(size=(40, 24)) as pilot:
+        await sign_in(pilot, *customer)
+        await pilot.press("f3")
+        table = app.screen.query_one("#cart-lines")
+        await wait_for(pilot, lambda: table.row_count == 1, "the line")
+        cell = str(table.get_row_at(0)[0])
+        assert " ".join(cell.split()) == product["name"]
