@@ -121,7 +121,10 @@ class CartView(Vertical):
         if gone:
             text = f"No longer sold: {_names(gone)}. Remove it (x) to check out."
         elif short:
-            text = f"Not enough stock: {_names(short)}. Lower the quantity or remove it."
+            left = [
+                (ln["name"], self.shop.book.stock(ln["product_id"], ln["stock"])) for ln in short
+            ]
+            text = f"Not enough stock: {_names_left(left)}. Lower the quantity or remove it."
         problem = self.problem
         problem.update(text)
         problem.display = bool(text)
@@ -243,5 +246,15 @@ class CartView(Vertical):
 
 def _names(lines: list[dict[str, Any]]) -> str:
     """The first two lines' names, and how many more."""
-    names = ", ".join(line["name"] for line in lines[:2])
-    return names + (f" and {len(lines) - 2} more" if len(lines) > 2 else "")
+    return _first_two([line["name"] for line in lines])
+
+
+def _names_left(left: list[tuple[str, int]]) -> str:
+    """The first two (name, stock) with what is left of each, and how many more."""
+    return _first_two(
+        [f"{name} ({stock} left)" if stock > 0 else f"{name} (sold out)" for name, stock in left]
+    )
+
+
+def _first_two(names: list[str]) -> str:
+    return ", ".join(names[:2]) + (f" and {len(names) - 2} more" if len(names) > 2 else "")

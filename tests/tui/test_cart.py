@@ -12,6 +12,7 @@ from textual.widgets import Input
 from client_tui.screens.checkout import CheckoutScreen
 from client_tui.screens.quantity import QuantityScreen
 from client_tui.widgets.cart import CartView
+from client_tui.widgets.cart_table import CartTable
 from tests.e2e.harness import ServerProcess
 from tests.tui.pilot import (
     Account,
@@ -185,7 +186,7 @@ async def test_on_a_phone_a_long_name_shows_whole_on_its_lines(shop, customer):
     async with app.run_test(size=(40, 24)) as pilot:
         await sign_in(pilot, *customer)
         await pilot.press("f3")
-        table = app.screen.query_one("#cart-lines")
+        table = app.screen.query_one("#cart-lines", CartTable)
         await wait_for(pilot, lambda: table.row_count == 1, "the line")
         cell = str(table.get_row_at(0)[0])
         assert " ".join(cell.split()) == product["name"]

@@ -20,6 +20,7 @@ from tests.tui.pilot import (
     new_customer,
     notified,
     orders_listing,
+    product_by_sku,
     search,
     shop_of,
     sign_in,
@@ -101,7 +102,10 @@ async def test_a_cart_line_that_sells_out_is_flagged(shop, customer):
         await wait_for(pilot, lambda: str(lines.get_cell(key, "note")) == "sold out", "flag")
         problem = app.screen.query_one("#cart-problem", Label)
         assert problem.display
-        assert "Not enough stock" in str(problem.render())
+        name = product_by_sku(shop, "BRS-0020")["name"]
+        assert str(problem.render()) == (
+            f"Not enough stock: {name} (sold out). Lower the quantity or remove it."
+        )
         assert shop_of(app).cart["count"] == 2  # nothing removed behind the user's back
 
 
