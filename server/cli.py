@@ -9,46 +9,29 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
-import peewee as pw
-
-from db.accounts import (
-    UnknownUser,
-    UserExists,
-    create_user,
-    set_disabled,
-    set_password,
-    turn_off_totp,
-)
 from db.backup import BackupError, backup
 from db.connect import DatabaseUnavailable, connect, disconnect
 from db.demo import ShopNotEmpty, load_demo
 from db.importer import ImportFailed, import_products
-from db.migrations import MigrationError, check_version, migrate, what_migrate_did
+from db.migrations import MigrationError, migrate, what_migrate_did
 from db.restore import RestoreError, restore
 from db.url import DatabaseURLError, parse_url, resolve
-from protocol.rules import DEFAULT_PORT, ROLES, password_problem, username_problem
+from protocol.rules import DEFAULT_PORT
+from server.cli_common import PROG, UsageError, add_db, command, open_current, say
 from server.config import Setting, Settled, render, settle
 from server.config_options import CheckingParser, ConfigError, PairsAction, suppress_defaults
 from server.limits import Limits, with_overrides
+from server.user_commands import add_user_commands
 
-PROG = "warung-server"
 SERVE_EPILOG = (
     "Each option is also a key of the --config file (--metrics-port: metrics_port) and a "
     "variable (WARUNG_METRICS_PORT); a flag beats a variable, which beats the file. "
     "See docs/operations.md, Configuration."
 )
-
-
-class UsageError(Exception):
-    """A bad argument value that argparse could not catch (exit status 2)."""
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,59 +59,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    init = _command(commands, "init", run_init, "create the database schema or upgrade it")
+    init = command(commands, "init", run_init, "create the database schema or upgrade it")
     init.add_argument("--demo", action="store_true", help="load the demo shop if it is empty")
 
-    user = commands.add_parser("user", help="manage user accounts")
-    user_commands = user.add_subparsers(dest="user_command", required=True, metavar="COMMAND")
-    add = _command(user_commands, "add", run_user_add, "create a user")
-    add.add_argument("name", help="the username (stored lowercase)")
-    add.add_argument("--role", required=True, choices=ROLES)
-    add.add_argument(
-        "--password-stdin",
-        action="store_true",
-        required=True,
-        help="read the password from the first line of standard input",
-    )
-    for verb, summary in (
-        ("disable", "disable a user: its sessions end, also on running servers"),
-        ("enable", "let a disabled user sign in again"),
-    ):
-        switch = _command(user_commands, verb, run_user_disable, summary)
-        switch.add_argument("name", help="the username")
-    password = _command(
-        user_commands,
-        "password",
-        run_user_password,
-        "set a user's password (one forgotten): its sessions end, also on running servers",
-    )
-    password.add_argument("name", help="the username")
-    password.add_argument(
-        "--password-stdin",
-        action="store_true",
-        required=True,
-        help="read the new password from the first line of standard input",
-    )
-    totp_off = _command(
-        user_commands,
-        "totp-off",
-        run_user_totp_off,
-        "turn a user's two-factor sign-in off (authenticator and recovery codes both lost)",
-    )
-    totp_off.add_argument("name", help="the username")
+    add_user_commands(commands)
 
-    imports = _command(
+    imports = command(
         commands, "import-products", run_import, "add or update products from a CSV file"
     )
     imports.add_argument(
         "file", type=Path, help="CSV with header sku,name,description,category,price,stock"
     )
 
-    back = _command(commands, "backup", run_backup, "copy the database to a backup file")
+    back = command(commands, "backup", run_backup, "copy the database to a backup file")
     back.add_argument("dest", type=Path, help="the backup file to write")
     back.add_argument("--force", action="store_true", help="replace DEST if it exists")
 
-    put_back = _command(
+    put_back = command(
         commands, "restore", run_restore, "put a backup back (stop every server on it first)"
     )
     put_back.add_argument("src", type=Path, help="a file written by `warung-server backup`")
@@ -136,14 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="replace a database that is not empty"
     )
 
-    serve = _command(commands, "serve", run_serve, "run the server")
+    serve = command(commands, "serve", run_serve, "run the server")
     add_serve_options(serve)  # a new option goes there, to be in the file and the environment
     serve.epilog = SERVE_EPILOG
     suppress_defaults(serve)  # a flag not given leaves room for $WARUNG_..., the file, the default
 
     config = commands.add_parser("config", help="check the configuration of serve")
     config_commands = config.add_subparsers(dest="config_command", required=True, metavar="COMMAND")
-    check = _command(
+    check = command(
         config_commands,
         "check",
         run_config_check,
@@ -247,26 +194,10 @@ def add_serve_options(serve: argparse.ArgumentParser) -> None:
     )
 
 
-def _command(
-    commands: argparse._SubParsersAction,
-    name: str,
-    run: Callable[[argparse.Namespace], int],
-    summary: str,
-) -> argparse.ArgumentParser:
-    parser = commands.add_parser(name, help=summary, description=summary)
-    _add_db(parser)
-    parser.set_defaults(run=run)
-    return parser
-
-
-def _add_db(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", metavar="URL", help="database URL (default: $WARUNG_DB)")
-
-
 def serve_parser() -> CheckingParser:
     """`serve`'s options alone, with their defaults: the bottom layer, and the values' checker."""
     parser = CheckingParser(prog=f"{PROG} serve")
-    _add_db(parser)
+    add_db(parser)
     add_serve_options(parser)
     return parser
 
@@ -352,17 +283,6 @@ def _limit(text: str) -> str:
     return text
 
 
-def _open_current(url: str | None) -> pw.Database:
-    """The existing database at `url`, which must already be at this warung's schema version."""
-    db = connect(url, create=False)
-    try:
-        check_version(db)
-    except MigrationError:
-        disconnect(db)
-        raise
-    return db
-
-
 def run_init(args: argparse.Namespace) -> int:
     where = parse_url(resolve(args.db)).describe()
     db = connect(args.db)
@@ -380,86 +300,8 @@ def run_init(args: argparse.Namespace) -> int:
     return 0
 
 
-def _password_from_stdin(name: str) -> str:
-    """The first line of standard input, a password `name` may have (else a usage error)."""
-    line = sys.stdin.readline()
-    if not line:
-        raise UsageError("no password on standard input (--password-stdin reads its first line)")
-    password = line.rstrip("\r\n")
-    problem = password_problem(password, name)
-    if problem:
-        raise UsageError(f"cannot use that password: {problem}")
-    return password
-
-
-def run_user_add(args: argparse.Namespace) -> int:
-    name = args.name.lower()
-    problem = username_problem(name)
-    if problem:
-        raise UsageError(f"cannot use the name {args.name!r}: {problem}")
-    password = _password_from_stdin(name)
-    db = _open_current(args.db)
-    try:
-        user = create_user(name, password, args.role)
-    except UserExists as exc:
-        say(f"{PROG}: {exc}; choose another name")
-        return 1
-    finally:
-        disconnect(db)
-    say(f"created {user.role} {user.username!r} (id {user.id})")
-    return 0
-
-
-def run_user_disable(args: argparse.Namespace) -> int:
-    disabled = args.user_command == "disable"
-    db = _open_current(args.db)
-    try:
-        user, ended = set_disabled(args.name, disabled)
-    except UnknownUser as exc:
-        say(f"{PROG}: {exc}")
-        return 1
-    finally:
-        disconnect(db)
-    if disabled:
-        say(f"disabled {user.username!r} (id {user.id}); sessions ended: {ended}")
-    else:
-        say(f"enabled {user.username!r} (id {user.id}); it signs in with its password")
-    return 0
-
-
-def run_user_password(args: argparse.Namespace) -> int:
-    password = _password_from_stdin(args.name.lower())
-    db = _open_current(args.db)
-    try:
-        user, ended = set_password(args.name, password)
-    except UnknownUser as exc:
-        say(f"{PROG}: {exc}")
-        return 1
-    finally:
-        disconnect(db)
-    say(f"set a new password for {user.username!r} (id {user.id}); sessions ended: {ended}")
-    return 0
-
-
-def run_user_totp_off(args: argparse.Namespace) -> int:
-    db = _open_current(args.db)
-    try:
-        user, was_on = turn_off_totp(args.name)
-    except UnknownUser as exc:
-        say(f"{PROG}: {exc}")
-        return 1
-    finally:
-        disconnect(db)
-    who = f"{user.username!r} (id {user.id})"
-    if was_on:
-        say(f"two-factor sign-in is off for {who}: the password alone signs in")
-    else:
-        say(f"two-factor sign-in was not on for {who}: nothing changed")
-    return 0
-
-
 def run_import(args: argparse.Namespace) -> int:
-    db = _open_current(args.db)
+    db = open_current(args.db)
     try:
         result = import_products(db, args.file)
     except ImportFailed as exc:
