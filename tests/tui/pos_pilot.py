@@ -10,6 +10,8 @@ from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import Digits, Input, Static
 
+from client_tui.screens.confirm import ConfirmScreen
+from client_tui.screens.pay import PayScreen
 from client_tui.screens.till import TillOpenScreen
 from client_tui.till import TillStatus
 from client_tui.widgets.pos import PosView
@@ -103,3 +105,13 @@ def sales_on_server(server: ServerProcess) -> list[dict[str, Any]]:
     with server.client("clerk") as client:
         orders = client.call("order.list", limit=100)["items"]
     return [order for order in orders if order["channel"] == "pos"]
+
+
+async def cash_exact(pilot: Pilot[Any]) -> PayScreen:
+    """F5, Enter for the exact amount, Enter to the question: the pay dialog, the sale sent."""
+    await pilot.press("f5")
+    dialog = await screen_of(pilot, PayScreen)
+    await pilot.press("enter")
+    await screen_of(pilot, ConfirmScreen)
+    await pilot.press("enter")
+    return dialog

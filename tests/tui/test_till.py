@@ -26,6 +26,7 @@ from tests.tui.pilot import (
 )
 from tests.tui.pos_pilot import (
     Keys,
+    cash_exact,
     pos,
     sales_on_server,
     screen_of,
@@ -292,11 +293,7 @@ async def test_a_product_archived_after_it_was_rung_up_is_named_when_paying(fres
         await Keys(pilot).scan("MIE-0008", 1)
         with fresh_shop.client("admin") as admin:
             admin.call("admin.product.archive", product_id=product["id"])
-        await pilot.press("f5")
-        dialog = await screen_of(pilot, PayScreen)
-        await pilot.press("enter")
-        await screen_of(pilot, ConfirmScreen)
-        await pilot.press("enter")
+        dialog = await cash_exact(pilot)
         problem = dialog.query_one("#pay-problem", Label)
         await wait_for(pilot, lambda: problem.display, "the refusal")
         assert str(problem.render()) == (
@@ -334,11 +331,7 @@ async def test_a_price_changed_after_it_was_rung_up_is_charged_only_once_shown(f
         await Keys(pilot).scan("2*MIE-0009", 1)
         with fresh_shop.client("admin") as admin:
             admin.call("admin.product.update", product_id=product["id"], price=raised)
-        await pilot.press("f5")
-        dialog = await screen_of(pilot, PayScreen)
-        await pilot.press("enter")
-        await screen_of(pilot, ConfirmScreen)
-        await pilot.press("enter")
+        dialog = await cash_exact(pilot)
         problem = dialog.query_one("#pay-problem", Label)
         await wait_for(pilot, lambda: problem.display, "the refusal")
         money = shop_of(app).money
@@ -388,11 +381,7 @@ async def test_a_browser_tab_keeps_no_receipt_on_the_web_host(fresh_shop, home):
     async with app.run_test(size=(80, 24)) as pilot:
         await selling(pilot, fresh_shop)
         await Keys(pilot).scan("MIE-0003", 1)
-        await pilot.press("f5")
-        await screen_of(pilot, PayScreen)
-        await pilot.press("enter")
-        await screen_of(pilot, ConfirmScreen)
-        await pilot.press("enter")
+        await cash_exact(pilot)
         receipt = await screen_of(pilot, ReceiptScreen)
         assert f"Receipt {receipt.order['id']}" in receipt.receipt  # shown whole
         assert not receipt.query("#receipt-saved")
