@@ -132,12 +132,7 @@ class SignInScreen(Screen[None]):
                 await client.call(Op.AUTH_REGISTER, username=username, password=password)
             result = await client.login(username, password, totp)
         except Unauthenticated as error:
-            if error.details.get("totp_required"):
-                self._show_totp(True)
-            else:  # a wrong password (or code) is typed again, not edited
-                field = self.query_one("#totp" if totp else "#password", Input)
-                field.value = ""
-            self.set_focus(self.query_one("#totp" if self._totp_shown else "#password", Input))
+            self._retype(bool(error.details.get("totp_required")), totp is not None)
             self._say(describe(error))
             return
         except CALL_ERRORS as error:
@@ -148,9 +143,15 @@ class SignInScreen(Screen[None]):
             self._busy(False)
         self.warung.signed_in(result["user"], result["token"], self._stay)
 
-    @property
-    def _totp_shown(self) -> bool:
-        return bool(self.query_one("#totp", Input).display)
+    def _retype(self, code_asked: bool, code_sent: bool) -> None:
+        """After a refusal, the field to type in again, emptied: the code when the server
+        asks for one (a wrong code, or none yet: the field shows), else the password."""
+        if code_asked:
+            self._show_totp(True)
+        field = self.query_one("#totp" if code_asked else "#password", Input)
+        if code_sent or not code_asked:
+            field.value = ""
+        self.set_focus(field)
 
     def _target(self) -> Target:
         """The server typed, unless the app's server is fixed."""

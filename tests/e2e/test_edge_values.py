@@ -142,6 +142,7 @@ def _valid_type(shop: Shop, name: str, kind: Type) -> Any:
         "tracking": "TRK-1",
         "token": "tok",
         "method": "card",
+        "receipt": "EDGE-1",
     }
     if name in samples:
         return samples[name]

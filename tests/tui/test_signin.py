@@ -98,7 +98,18 @@ async def test_totp_field_appears_when_the_server_asks_for_a_code(shop, customer
         await pilot.click("#signin")
         await wait_for(pilot, lambda: totp.display and totp.has_focus, "the code field")
         assert "6-digit code" in label_text(app, "#signin-message")
-        await pilot.press(*codes.second(), "enter")
+        wrong = "000000" if codes.second() != "000000" else "111111"
+        await pilot.press(*wrong, "enter")  # a wrong code: typed again, the password kept
+        await wait_for(pilot, lambda: totp.value == "" and totp.has_focus, "the code emptied")
+        password_field = app.screen.query_one("#password", Input)
+        assert password_field.value == password
+        password_field.value = "not-the-password"  # a wrong password: it is typed again
+        totp.value = codes.second()
+        await pilot.click("#signin")
+        await wait_for(pilot, lambda: password_field.value == "", "the password emptied")
+        assert password_field.has_focus and totp.value == codes.second()
+        password_field.value = password
+        await pilot.click("#signin")
         await home_loaded(pilot)
 
 
