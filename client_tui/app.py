@@ -41,6 +41,7 @@ from client_tui.orderfmt import counted, some_refunded
 from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.help import HelpScreen
 from client_tui.screens.home import HOME_SCREENS, PHONE_BELOW
+from client_tui.screens.pay import PayScreen
 from client_tui.screens.signin import SignInScreen
 from client_tui.screens.starting import StartingScreen
 from client_tui.settings import KeptSession, Settings
@@ -53,6 +54,7 @@ from protocol.errors import Unauthenticated
 from protocol.rules import OrderStatus
 
 LINK_TICK_S = 0.5
+QUIT_TITLE = "Quit warung?"
 ENDED_ELSEWHERE = "Your session has ended (signed out elsewhere?): sign in again."
 ENDED_NOTICES = {  # by the `reason` of the server's session.ended push (PROTOCOL.md 13)
     "logout_everywhere": "Signed out everywhere: every session of this account has ended.",
@@ -454,14 +456,17 @@ class WarungApp(App[None]):
         if ticket is None or self.shop is None:
             self.exit()
             return
+        if isinstance(self.screen, ConfirmScreen) and self.screen.title_text == QUIT_TITLE:
+            return  # asked already
+        selling = any(isinstance(s, PayScreen) and s.selling for s in self.screen_stack)
         what = (
-            "The last try to sell this ticket may have gone through: check Fulfilment's "
-            "point-of-sale orders after."
-            if ticket.in_doubt is not None
+            "This ticket's sale is being sent, or its last try may have gone through: check "
+            "Fulfilment's point-of-sale orders after."
+            if ticket.in_doubt is not None or selling
             else "This ticket is not sold: quitting drops it, and nothing is charged."
         )
         amount = f"{counted(ticket.count, 'item')} · {self.shop.money.format(ticket.total)}"
-        question = ConfirmScreen("Quit warung?", what, amount, go="Quit")
+        question = ConfirmScreen(QUIT_TITLE, what, amount, go="Quit")
         self.push_screen(question, lambda go: self.exit() if go else None)
 
     def action_ask_quit(self) -> None:
@@ -471,7 +476,7 @@ class WarungApp(App[None]):
             self.exit()
             return
         question = ConfirmScreen(
-            "Quit warung?",
+            QUIT_TITLE,
             "Your cart is kept on the shop's server for your next visit.",
             self.cart_summary,
             go="Quit",

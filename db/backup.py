@@ -122,7 +122,7 @@ def _pg_dump(parsed: DatabaseURL, dest: Path, partial: Path) -> None:
         shown = pg_dump_command(parsed, dest)
         shown.remove("--no-password")
         prefix = "PGPASSWORD=... " if parsed.password else ""
-        raise PgDumpMissing(prefix + shlex.join(shown))
+        raise PgDumpMissing("umask 077; " + prefix + shlex.join(shown))  # 0600, as ours
     done = subprocess.run(
         pg_dump_command(parsed, partial), env=pg_env(parsed), capture_output=True, text=True
     )

@@ -24,7 +24,7 @@ from protocol.rules import DEFAULT_PORT
 from server.cli_common import PROG, UsageError, add_db, command, open_current, say
 from server.config import Setting, Settled, render, settle
 from server.config_options import CheckingParser, ConfigError, PairsAction, suppress_defaults
-from server.limits import Limits, with_overrides
+from server.limits import ZERO_ALLOWED, Limits, with_overrides
 from server.user_commands import add_user_commands
 
 SERVE_EPILOG = (
@@ -269,7 +269,7 @@ def _seconds(text: str) -> float:
         seconds = float(text)
     except ValueError:
         raise refusal from None
-    if not 0 <= seconds < float("inf"):  # NaN too: every comparison with it is false
+    if not ZERO_ALLOWED.admits(seconds):
         raise refusal
     return seconds
 

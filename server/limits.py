@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
@@ -71,7 +72,9 @@ class Floor:
     above: bool = False
 
     def admits(self, number: float) -> bool:
-        """Whether `number` is within the floor (never NaN: every comparison with it is false)."""
+        """Whether `number` is finite and within the floor (never NaN or infinity)."""
+        if not math.isfinite(number):
+            return False
         return number > self.least if self.above else number >= self.least
 
     def __str__(self) -> str:

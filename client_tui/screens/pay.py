@@ -200,12 +200,13 @@ class PayScreen(ModalScreen[dict[str, Any] | None]):
         """A price changed since the ticket read it: the lines take the shop's prices now,
         and the dialog says the new total, which the next Enter asks to charge."""
         before = self.ticket.total
-        try:
-            for line in self.ticket.lines:
-                line.unit_price = (await self.shop.product(line.product_id))["price"]
+        try:  # every price read first: the ticket takes them all or none
+            prices = [(await self.shop.product(ln.product_id))["price"] for ln in self.ticket.lines]
         except CALL_ERRORS as error:
             self._problem(f"A price changed: nothing was sold. {describe(error)}")
             return
+        for line, price in zip(self.ticket.lines, prices, strict=True):
+            line.unit_price = price
         money = self.shop.money
         self._show_total()
         self._problem(

@@ -27,7 +27,7 @@ from client_tui.money import Money
 from client_tui.screens.audit_entry import AuditEntryScreen
 from client_tui.shop import Shop
 from client_tui.widgets.paged_table import PagedTable
-from client_tui.widgets.paged_view import Page, PagedView
+from client_tui.widgets.paged_view import Fetched, PagedView
 from protocol.ops import Op
 
 POLL_S = 5.0
@@ -112,7 +112,7 @@ class AuditView(PagedView):
         self.action_reload()
         self.table.focus()
 
-    async def fetch(self, cursor: str | None) -> Page:
+    async def fetch(self, cursor: str | None) -> Fetched:
         args: dict[str, Any] = {**self.filters, "limit": PAGE}
         if cursor is not None:
             args["cursor"] = cursor

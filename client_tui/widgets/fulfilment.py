@@ -24,7 +24,7 @@ from client_tui.orderfmt import short_status, some_refunded
 from client_tui.shop import Shop
 from client_tui.widgets.badge import TabBadge
 from client_tui.widgets.orders import OrdersView
-from client_tui.widgets.paged_view import Page
+from client_tui.widgets.paged_view import Fetched
 from protocol.rules import OrderStatus
 
 QUEUE = OrderStatus.PAID.value
@@ -77,7 +77,7 @@ class FulfilmentView(OrdersView):
 
     # -- listing
 
-    async def fetch(self, cursor: str | None) -> Page:
+    async def fetch(self, cursor: str | None) -> Fetched:
         if cursor is None or self.status == QUEUE:  # a new listing also (re)subscribes
             queue, more = await self.shop.subscribe_orders(cursor)
             self._count_queue(queue, more, first=cursor is None)

@@ -32,7 +32,7 @@ from client_tui.screens.order import OrderScreen, allowed, apply
 from client_tui.shop import Shop
 from client_tui.widgets.cart_table import CartTable
 from client_tui.widgets.paged_table import PagedTable
-from client_tui.widgets.paged_view import Page, PagedView
+from client_tui.widgets.paged_view import Fetched, PagedView
 from client_tui.widgets.product_table import COMPACT_BELOW
 
 FLASH_S = 1.5
@@ -90,7 +90,7 @@ class OrdersView(PagedView):
             self.table.fit()
             self._draw(keep)
 
-    async def fetch(self, cursor: str | None) -> Page:
+    async def fetch(self, cursor: str | None) -> Fetched:
         return await self.shop.orders(cursor)
 
     def take_page(self, items: list[dict[str, Any]], first: bool) -> None:

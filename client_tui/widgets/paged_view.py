@@ -19,7 +19,7 @@ from textual.containers import Vertical
 from client_tui.errors import CALL_ERRORS, quiet_link, report
 from client_tui.widgets.paged_table import PagedTable
 
-Page = tuple[list[dict[str, Any]], str | None]  # the items, and the cursor of the next page
+Fetched = tuple[list[dict[str, Any]], str | None]  # the items, and the cursor of the next page
 
 
 class PagedView(Vertical):
@@ -36,7 +36,7 @@ class PagedView(Vertical):
     def table(self) -> PagedTable:
         return self.query_one(PagedTable)
 
-    async def fetch(self, cursor: str | None) -> Page:
+    async def fetch(self, cursor: str | None) -> Fetched:
         """A page of the listing (cursor None: the first)."""
         raise NotImplementedError
 

@@ -24,7 +24,7 @@ from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.person import NewPersonScreen, RoleScreen
 from client_tui.shop import Shop
 from client_tui.widgets.paged_table import PagedTable
-from client_tui.widgets.paged_view import Page, PagedView
+from client_tui.widgets.paged_view import Fetched, PagedView
 
 POLL_S = 10.0
 
@@ -72,7 +72,7 @@ class PeopleView(PagedView):
         table.add_column("Last sign-in", key="last", width=12)
         self.action_reload()
 
-    async def fetch(self, cursor: str | None) -> Page:
+    async def fetch(self, cursor: str | None) -> Fetched:
         return await self.people.page(cursor)
 
     def take_page(self, items: list[dict[str, Any]], first: bool) -> None:

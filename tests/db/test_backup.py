@@ -116,7 +116,7 @@ def test_without_pg_dump_the_command_is_given(monkeypatch, tmp_path):
     with pytest.raises(PgDumpMissing) as info:
         backup("postgresql://shop:hunter22@db/warung", tmp_path / "shop.dump")
     assert info.value.command == (
-        f"PGPASSWORD=... pg_dump --format=custom -f {tmp_path / 'shop.dump'} "
+        f"umask 077; PGPASSWORD=... pg_dump --format=custom -f {tmp_path / 'shop.dump'} "
         "postgresql://shop@db/warung"
     )
     assert "hunter22" not in str(info.value)

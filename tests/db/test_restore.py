@@ -85,9 +85,13 @@ def test_a_restored_sqlite_database_keeps_its_mode_and_a_new_one_is_private(tmp_
     disconnect(shop(url))
     dump = backup(url, tmp_path / "shop.backup")
     (tmp_path / "shop.db").chmod(0o640)
-    restore(url, dump, force=True)
+    old = os.umask(0o022)  # a new file would be 0644
+    try:
+        restore(url, dump, force=True)
+        restore(f"sqlite:///{tmp_path / 'new.db'}", dump)
+    finally:
+        os.umask(old)
     assert (tmp_path / "shop.db").stat().st_mode & 0o777 == 0o640
-    restore(f"sqlite:///{tmp_path / 'new.db'}", dump)
     assert (tmp_path / "new.db").stat().st_mode & 0o777 == 0o600
     with pytest.raises(RestoreError, match=r"cannot write the database .*nodir.*No such file"):
         restore(f"sqlite:///{tmp_path / 'nodir' / 'x.db'}", dump)

@@ -174,3 +174,7 @@ def test_a_checkout_for_a_total_the_cart_no_longer_costs_buys_nothing(shop):
         order = window.checkout(CARD, "agreed-once", expected_total=now)  # the key stayed free
         assert order["status"] == "paid" and order["total"] == now
         assert window.checkout(CARD, "agreed-once", expected_total=now)["id"] == order["id"]
+        for other in ({"expected_total": now + 1}, {}):  # the total is part of the key's call
+            with pytest.raises(Conflict) as reused:
+                window.checkout(CARD, "agreed-once", **other)
+            assert reused.value.details == {"field": "idempotency_key"}

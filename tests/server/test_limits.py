@@ -68,3 +68,9 @@ def test_the_limits_that_zero_turns_off_take_it_and_the_least_of_the_others_is_t
     )
     assert [getattr(limits, name) for name in off] == [0] * len(off)
     assert (limits.heartbeat_s, limits.session_check_s) == (1, 0.01)
+
+
+def test_an_infinite_limit_is_refused_as_a_negative_one_is() -> None:
+    refused = "limit hello_timeout_s needs a number more than 0, not 'inf'"
+    with pytest.raises(ValueError, match=refused):
+        with_overrides(Limits(), ["hello_timeout_s=inf"])

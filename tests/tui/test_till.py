@@ -368,8 +368,12 @@ async def test_ctrl_q_with_a_ticket_not_sold_asks_first_naming_it(fresh_shop):
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen), "back")
         assert app.is_running and len(pos(app).ticket.lines) == 1
+        pos(app).ticket.in_doubt = {"method": "cash"}  # as after a lost reply
         await pilot.press("ctrl+q")
-        await screen_of(pilot, ConfirmScreen)
+        question = await screen_of(pilot, ConfirmScreen)
+        assert "may have gone through" in question.what
+        await pilot.press("ctrl+q")  # again: the one question stays
+        assert [type(s) for s in app.screen_stack].count(ConfirmScreen) == 1
         await pilot.press("enter")
         await wait_for(pilot, lambda: not app.is_running, "quit")
 
