@@ -6,9 +6,12 @@ and password rules of `protocol.rules` first and reports a broken one as a usage
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import peewee as pw
 
-from db.models import RecoveryCode, Session, User, database_proxy, utcnow
+from db.models import AuditLog, RecoveryCode, Session, User, database_proxy, utcnow
 from db.passwords import hash_password
 from db.transactions import write_transaction
 from protocol.rules import ROLES
@@ -33,7 +36,9 @@ def create_user(username: str, password: str, role: str) -> User:
     password_hash = hash_password(password)  # slow on purpose: before the transaction
     try:
         with database_proxy.atomic():
-            return User.create(username=username, password_hash=password_hash, role=role)
+            user = User.create(username=username, password_hash=password_hash, role=role)
+            _audit("add", user, role=role)
+            return user
     except pw.IntegrityError:
         if User.select().where(User.username == username).exists():
             raise UserExists(username) from None
@@ -58,6 +63,7 @@ def set_disabled(username: str, disabled: bool) -> tuple[User, int]:
         found = _user(username)
         User.update(disabled=disabled).where(User.id == found.id).execute()
         ended = _end_sessions(found) if disabled else 0
+        _audit("disable" if disabled else "enable", found, sessions_ended=ended)
     found.disabled = disabled
     return found, ended
 
@@ -70,6 +76,7 @@ def set_password(username: str, password: str) -> tuple[User, int]:
         found = _user(username)
         User.update(password_hash=password_hash).where(User.id == found.id).execute()
         ended = _end_sessions(found)
+        _audit("password", found, sessions_ended=ended)
     return found, ended
 
 
@@ -81,6 +88,7 @@ def turn_off_totp(username: str) -> tuple[User, bool]:
         was_on = bool(found.totp_enabled)
         User.update(totp_enabled=False, totp_secret=None).where(User.id == found.id).execute()
         RecoveryCode.delete().where(RecoveryCode.user == found.id).execute()
+        _audit("totp_off", found, was_on=was_on)
     return found, was_on
 
 
@@ -89,6 +97,17 @@ def _user(username: str) -> User:
     if found is None:
         raise UnknownUser(username.lower())
     return found
+
+
+def _audit(change: str, user: User, **details: Any) -> None:
+    """The audit log's entry for `change` made to `user` on the server's host, with the
+    change: `host.user.<change>`, by no account (PROTOCOL.md 11.8)."""
+    AuditLog.create(
+        user_id=None,
+        action=f"host.user.{change}",
+        target=f"user:{user.id}",
+        details=json.dumps({"username": user.username, **details}, separators=(",", ":")),
+    )
 
 
 def _end_sessions(user: User) -> int:

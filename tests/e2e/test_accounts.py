@@ -230,6 +230,15 @@ def test_the_operator_resets_a_forgotten_password_and_a_lost_second_factor(serve
     assert "two-factor sign-in is off" in cli("user", "totp-off", "LUPA-SEMUA", db=server.db_url)
     ok(customer, "auth.login", username="lupa-semua", password="a-new-password-9")
     assert "was not on" in cli("user", "totp-off", "lupa-semua", db=server.db_url)
+    with server.client("admin") as admin:  # each change is in the log, made by no account
+        entries = admin.call("admin.audit.list", action="host.user.")["items"]
+    mine = [e for e in entries if e["details"].get("username") == "lupa-semua"]
+    assert [(e["action"], e["user_id"], e["details"]) for e in reversed(mine)] == [
+        ("host.user.password", None, {"username": "lupa-semua", "sessions_ended": 1}),
+        ("host.user.totp_off", None, {"username": "lupa-semua", "was_on": True}),
+        ("host.user.totp_off", None, {"username": "lupa-semua", "was_on": False}),
+    ]
+    assert len({e["target"] for e in mine}) == 1 and mine[0]["target"].startswith("user:")
 
 
 def cli(*args: str, db: str, stdin: str = "") -> str:
