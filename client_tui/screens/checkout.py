@@ -48,6 +48,7 @@ class CheckoutScreen(ModalScreen[dict[str, Any] | None]):
         self.agreed: int | None = None  # the total this key's purchase was pressed for
         self.paying = False
         self._fix: tuple[int, int] | None = None  # (product_id, qty) the Fix button sets
+        self._said = ""  # the problem last shown
 
     def compose(self) -> ComposeResult:
         with Vertical(id="checkout-dialog", classes="dialog") as dialog:
@@ -147,9 +148,8 @@ class CheckoutScreen(ModalScreen[dict[str, Any] | None]):
 
     def _back_online(self, _: None) -> None:
         """The link is back: a word that it was down goes."""
-        problem = self.query_one("#checkout-problem", Label)
-        if problem.display and str(problem.render()) == NOT_CONNECTED:
-            problem.display = False
+        if self._said == NOT_CONNECTED:
+            self.query_one("#checkout-problem", Label).display = False
 
     def _new_purchase(self) -> None:
         self.idempotency_key = secrets.token_urlsafe(16)
@@ -238,6 +238,7 @@ class CheckoutScreen(ModalScreen[dict[str, Any] | None]):
         problem = self.query_one("#checkout-problem", Label)
         problem.update(text)
         problem.display = True
+        self._said = text
 
     @on(Button.Pressed, "#back")
     def action_back(self) -> None:
