@@ -37,24 +37,22 @@ from client_tui.messages import (
 )
 from client_tui.offline_queue import DEFAULT_PREFIX, OfflineQueue, owner_of
 from client_tui.offline_start import OFFLINE_START, last_known, open_queue
-from client_tui.orderfmt import counted, some_refunded
+from client_tui.orderfmt import some_refunded
+from client_tui.quitting import asked_already, cart_question, ticket_question
 from client_tui.screens.confirm import ConfirmScreen
 from client_tui.screens.help import HelpScreen
 from client_tui.screens.home import HOME_SCREENS, PHONE_BELOW
-from client_tui.screens.pay import PayScreen
 from client_tui.screens.signin import SignInScreen
 from client_tui.screens.starting import StartingScreen
 from client_tui.settings import KeptSession, Settings
 from client_tui.shop import Shop
 from client_tui.stock import renewed
 from client_tui.toasts import make_room
-from client_tui.widgets.pos import PosView
 from protocol.client import AsyncClient, State
 from protocol.errors import Unauthenticated
 from protocol.rules import OrderStatus
 
 LINK_TICK_S = 0.5
-QUIT_TITLE = "Quit warung?"
 ENDED_ELSEWHERE = "Your session has ended (signed out elsewhere?): sign in again."
 ENDED_NOTICES = {  # by the `reason` of the server's session.ended push (PROTOCOL.md 13)
     "logout_everywhere": "Signed out everywhere: every session of this account has ended.",
@@ -451,37 +449,19 @@ class WarungApp(App[None]):
     async def action_quit(self) -> None:
         """Ctrl+Q: at once, unless a till's ticket holds lines not sold, which quitting
         drops: then after a question naming the ticket."""
-        views = [view for screen in self.screen_stack for view in screen.query(PosView)]
-        ticket = next((view.ticket for view in views if view.ticket.lines), None)
-        if ticket is None or self.shop is None:
-            self.exit()
-            return
-        if isinstance(self.screen, ConfirmScreen) and self.screen.title_text == QUIT_TITLE:
-            return  # asked already
-        selling = any(isinstance(s, PayScreen) and s.selling for s in self.screen_stack)
-        what = (
-            "This ticket's sale is being sent, or its last try may have gone through: check "
-            "Fulfilment's point-of-sale orders after."
-            if ticket.in_doubt is not None or selling
-            else "This ticket is not sold: quitting drops it, and nothing is charged."
-        )
-        amount = f"{counted(ticket.count, 'item')} · {self.shop.money.format(ticket.total)}"
-        question = ConfirmScreen(QUIT_TITLE, what, amount, go="Quit")
-        self.push_screen(question, lambda go: self.exit() if go else None)
+        question = ticket_question(self.shop, self.screen_stack)
+        if question is None or not asked_already(self.screen):
+            self._quit_after(question)
 
     def action_ask_quit(self) -> None:
         """`q`: quit at once with an empty cart, else after a question (the cart is kept)."""
-        count = self.shop.cart.get("count", 0) if self.shop is not None else 0
-        if not count:
+        self._quit_after(cart_question(self.shop, self.cart_summary))
+
+    def _quit_after(self, question: ConfirmScreen | None) -> None:
+        if question is None:
             self.exit()
-            return
-        question = ConfirmScreen(
-            QUIT_TITLE,
-            "Your cart is kept on the shop's server for your next visit.",
-            self.cart_summary,
-            go="Quit",
-        )
-        self.push_screen(question, lambda go: self.exit() if go else None)
+        else:
+            self.push_screen(question, lambda go: self.exit() if go else None)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield SystemCommand("Help", "Keys and what each screen is for (?)", self.action_help)

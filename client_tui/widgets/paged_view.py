@@ -11,6 +11,7 @@ filter, a reload) is dropped.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import Any, ClassVar
 
 from textual import work
@@ -36,13 +37,13 @@ class PagedView(Vertical):
     def table(self) -> PagedTable:
         return self.query_one(PagedTable)
 
+    @abstractmethod
     async def fetch(self, cursor: str | None) -> Fetched:
-        """A page of the listing (cursor None: the first)."""
-        raise NotImplementedError
+        """A page of the listing (cursor None: the first); each tab reads its own op."""
 
+    @abstractmethod
     def take_page(self, items: list[dict[str, Any]], first: bool) -> None:
         """Show a page's items (the first replaces what was shown)."""
-        raise NotImplementedError
 
     def polls(self) -> bool:
         """Whether the poll reads the listing now (a filter may list what pushes keep live)."""

@@ -355,7 +355,8 @@ async def test_a_price_changed_after_it_was_rung_up_is_charged_only_once_shown(f
 
 async def test_ctrl_q_with_a_ticket_not_sold_asks_first_naming_it(fresh_shop):
     """Quitting drops a ticket being rung up: Ctrl+Q asks, naming it; Back keeps the app
-    and the ticket, Quit quits. With the ticket empty it quits at once."""
+    and the ticket. A sale in doubt is said to have maybe gone through, a second Ctrl+Q
+    puts up no second question, and Quit quits."""
     app = make_app(fresh_shop)
     async with app.run_test(size=(80, 24)) as pilot:
         await selling(pilot, fresh_shop)
