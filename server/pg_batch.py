@@ -54,10 +54,11 @@ from server.write_jobs import StockLocks, stock_locks
 CONNECTION_ERRORS = (*DB_CONNECTION_ERRORS, psycopg2.OperationalError)
 MAX_ID = 2**31 - 1
 PG_RETRIES = 5  # runs of a job that meet a deadlock or serialization failure, at most
-WANTED = """WITH claims (job, kind, value) AS (
-    SELECT * FROM unnest(?::int[], ?::text[], ?::int[])
+WANTED = """WITH claims (job, kind, value, label) AS (
+    SELECT * FROM unnest(?::int[], ?::text[], ?::int[], ?::text[])
 ), wanted (job, product, gives) AS (
     SELECT job, value, false FROM claims WHERE kind = 'products'
+    UNION ALL SELECT job, id, false FROM claims JOIN products ON sku = label WHERE kind = 'skus'
     UNION ALL SELECT job, product_id, false FROM claims JOIN cart_lines ON user_id = value
         WHERE kind = 'carts'
     UNION ALL SELECT job, product_id, true FROM claims JOIN order_lines ON order_id = value
@@ -126,21 +127,19 @@ def lock_stock(db: pw.Database, jobs: Sequence[Job]) -> list[Job]:
 
 def claim_rows(
     claims: Sequence[StockLocks | None], chosen: Sequence[bool]
-) -> tuple[list[int], list[str], list[int]]:
-    """The chosen claims as `WANTED` takes them: job index, kind and id, column by column.
-    Ids that are not an INTEGER column's are left out: their job fails on its own."""
+) -> tuple[list[Any], ...]:
+    """The chosen claims as `WANTED` takes them, column by column: job index, kind, and the
+    id (an INTEGER column's) or the sku (a string) it names. Others are left out: their job
+    fails on its own."""
     rows = [
-        (i, kind, value)
+        (i, kind, value, None) if kind != "skus" else (i, kind, None, value)
         for i, claim in enumerate(claims)
         if claim is not None and chosen[i]
-        for kind in ("products", "carts", "orders")
+        for kind in ("products", "skus", "carts", "orders")
         for value in getattr(claim, kind)
-        if type(value) is int and 0 < value <= MAX_ID
+        if (type(value) is str if kind == "skus" else type(value) is int and 0 < value <= MAX_ID)
     ]
-    jobs, kinds, values = (
-        (list(column) for column in zip(*rows, strict=True)) if rows else ([], [], [])
-    )
-    return jobs, kinds, values
+    return tuple(list(column) for column in zip(*rows, strict=True)) if rows else ([],) * 4
 
 
 def _run_jobs(db: pw.Database, held: Held, jobs: Sequence[Job]) -> list[tuple[Job, Any]]:

@@ -37,10 +37,11 @@ def write_job(fn: F) -> F:
 
 @dataclass(frozen=True)
 class StockLocks:
-    """The products whose stock a write job may move, as ids known from its arguments or as
-    the lines of customers' carts or of orders (read when its batch begins)."""
+    """The products whose stock a write job may move, as ids or skus known from its
+    arguments or as the lines of customers' carts or of orders (read when its batch begins)."""
 
     products: tuple[int, ...] = ()
+    skus: tuple[str, ...] = ()
     carts: tuple[int, ...] = ()  # user ids
     orders: tuple[int, ...] = ()
 

@@ -100,8 +100,11 @@ class SaleService:
 
 
 def sale_stock(clerk_id: int, key: str, print_: str, lines: list[Any], *_: Any) -> StockLocks:
-    """The products `begin_sale` takes stock of: those its lines name."""
-    return StockLocks(products=tuple(line["product_id"] for line in lines))
+    """The products `begin_sale` takes stock of: those its lines name, by id or by sku."""
+    return StockLocks(
+        products=tuple(line["product_id"] for line in lines if "product_id" in line),
+        skus=tuple(line["sku"] for line in lines if "product_id" not in line),
+    )
 
 
 @write_job
