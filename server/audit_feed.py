@@ -104,15 +104,17 @@ class AuditFeed:
 
 def row_of(entry: dict[str, Any]) -> Row:
     """The audit row of a security log entry: `action` its event, `user_id` the account
-    (nil when none is known: a failed sign-in, a client not signed in), `target` that
-    account, `details` the rest (address, name tried, op, reason, a summary's count)."""
+    that acted (nil when none did: a failed sign-in, a client not signed in), `target`
+    that account or the one a failed sign-in tried (`account_id`), `details` the rest
+    (address, name tried, op, reason, a summary's count)."""
     user_id = entry.get("user_id")
     details = {
         key: value
         for key, value in entry.items()
-        if key not in ("ts", "event", "user_id") and value is not None
+        if key not in ("ts", "event", "user_id", "account_id") and value is not None
     }
-    target = None if user_id is None else target_of("user", user_id)
+    account = user_id if user_id is not None else entry.get("account_id")
+    target = None if account is None else target_of("user", account)
     return (user_id, entry["event"], target, details, _stored(_seconds(entry["ts"])))
 
 

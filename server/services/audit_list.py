@@ -14,11 +14,11 @@ from typing import Any
 
 import peewee as pw
 
-from protocol.errors import BadRequest
 from server import sql, wire
 from server.cursors import Cursors
 from server.dbexec import Executor
 from server.dispatch import Call
+from server.services.sales_report import check_days_in_order
 
 FILTERS = ("action", "user_id", "username", "target", "from", "to")
 
@@ -30,7 +30,7 @@ class AuditListService:
 
     async def list(self, call: Call) -> dict[str, Any]:
         args = call.args
-        _check_range(args.get("from"), args.get("to"))
+        check_days_in_order(args.get("from"), args.get("to"))
         scope = scope_of(args)
         before = self.cursors.decode(args["cursor"], scope, (int,))[0] if "cursor" in args else None
         limit = args["limit"]
@@ -47,14 +47,6 @@ def scope_of(args: dict[str, Any]) -> str:
     """The listing a cursor belongs to: these filters (JSON, so no value can pass for
     another's)."""
     return "admin.audit.list" + json.dumps([str(args.get(name)) for name in FILTERS])
-
-
-def _check_range(first: date | None, last: date | None) -> None:
-    if first is not None and last is not None and last < first:
-        raise BadRequest(
-            f"'to' ({last}) is before 'from' ({first}): give the first day, then the last",
-            {"field": "to", "rule": "before from"},
-        )
 
 
 def audit_page(

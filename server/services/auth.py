@@ -95,13 +95,7 @@ class AuthService:
             attempt = self.throttle.begin(address, username)
         except RateLimited as refused:
             self._throttled(call, username, refused)
-        try:
-            row, token, session_id = await self._check(attempt, call, username)
-        except Unauthenticated as failed:
-            self.security.record(
-                "auth.login.failed", address, username=username, reason=_reason(failed)
-            )
-            raise
+        row, token, session_id = await self._check(attempt, call, username)
         call.peer.sign_in(Identity(row[0], row[1], row[2], session_id))
         self.security.record("auth.login.ok", address, row[0], username)
         return {"user": user(row[:6]), "token": token}
@@ -111,7 +105,9 @@ class AuthService:
     ) -> tuple[tuple[Any, ...], str, int]:
         """The user's row and a new session's token and id if the password (and the second
         factor, which the session's write spends) are right, reporting to `attempt` how the
-        check ended: a failure, a success, or nothing checked (something unavailable)."""
+        check ended: a failure, a success, or nothing checked (something unavailable). A
+        failure is recorded naming the account tried, when there is one (`account_id`)."""
+        row = None
         try:
             row = await self.dbx.read(lambda db: _user_row(db, username))
             stored = _DUMMY_HASH if row is None else row[6]
@@ -121,8 +117,15 @@ class AuthService:
             _check_account(row)
             factor = second_factor(row[0], row[7], row[4], call.args, self.clock.seconds())
             token, session_id = await self.accounts.start(call, row, factor)
-        except Unauthenticated:
+        except Unauthenticated as failed:
             attempt.failed()
+            self.security.record(
+                "auth.login.failed",
+                call.peer.address,
+                username=username,
+                reason=_reason(failed),
+                account_id=None if row is None else row[0],
+            )
             raise
         except BaseException:
             attempt.released()

@@ -371,6 +371,7 @@ def advance_order(
     """Move an order on (shipped, delivered) as the status table allows, audited as done by
     `user_id`; a shipment's tracking reference, if given, is kept with the order."""
     order = find_order(db, order_id)
+    check_transition(order_id, order["status"], target, order["channel"])
     extra = {} if tracking is None else {"tracking_ref": tracking}
     now = sql.now()
     set_status(db, order_id, order["status"], target, now, **extra)
@@ -383,19 +384,21 @@ def advance_order(
 # -- the steps every job takes
 
 
-def lock_order(db: pw.Database, order_id: int, now: str) -> str:
-    """Take the order's row for this job, marking it changed `now`; its status.
+def lock_order(db: pw.Database, order_id: int, now: str) -> tuple[str, str]:
+    """Take the order's row for this job, marking it changed `now`; its status and channel.
 
     Every job that changes an order's lines or money without changing its status (a
     partial refund) takes this first, as does one that reads its lines to undo them (a
     cancel): on PostgreSQL the second of two such jobs waits here for the first's commit
     and then reads what it did (SQLite runs one job at a time anyway)."""
     row = sql.one(
-        db, "UPDATE orders SET updated_at = ? WHERE id = ? RETURNING status", (now, order_id)
+        db,
+        "UPDATE orders SET updated_at = ? WHERE id = ? RETURNING status, channel",
+        (now, order_id),
     )
     if row is None:
         raise not_found("order", order_id)
-    return row[0]
+    return row[0], row[1]
 
 
 def mark_payment_refunded(db: pw.Database, order_id: int, now: str) -> None:

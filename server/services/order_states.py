@@ -16,9 +16,16 @@ TRANSITIONS: dict[str, frozenset[OrderStatus]] = {
 }
 
 
-def check_transition(order_id: int, status: str, target: str) -> None:
-    """Raise `invalid_state` unless an order in `status` may become `target`."""
+# A pending order ends as its channel's purchases do: paid online, completed at a till.
+NOT_FROM_PENDING = {"online": OrderStatus.COMPLETED, "pos": OrderStatus.PAID}
+
+
+def check_transition(order_id: int, status: str, target: str, channel: str | None = None) -> None:
+    """Raise `invalid_state` unless an order in `status` (of `channel`, when known) may
+    become `target`."""
     allowed = TRANSITIONS[status]
+    if status == OrderStatus.PENDING and channel is not None:
+        allowed = allowed - {NOT_FROM_PENDING[channel]}
     if target not in allowed:
         raise InvalidState(
             f"order {order_id} is {status}: it cannot become {target}",

@@ -196,8 +196,8 @@ def _refund(
     restock: bool,
     now: str,
 ) -> dict[str, Any]:
-    status = lock_order(db, order_id, now)
-    check_transition(order_id, status, OrderStatus.REFUNDED)
+    status, channel = lock_order(db, order_id, now)
+    check_transition(order_id, status, OrderStatus.REFUNDED, channel)
     changes, amounts = [], []
     for product_id, units in _units(db, order_id, wanted):
         unit_price = _take_units(db, order_id, product_id, units)

@@ -81,15 +81,21 @@ class SalesReportService:
 def check_range(first: date, last: date) -> None:
     """`bad_request` on `to` unless `first` <= `last` and the range holds at most
     `MAX_DAYS` days."""
-    if last < first:
-        raise BadRequest(
-            "'to' is before 'from': give the first day, then the last",
-            {"field": "to", "rule": "not before from"},
-        )
+    check_days_in_order(first, last)
     if (last - first).days + 1 > MAX_DAYS:
         raise BadRequest(
             f"the range holds more than {MAX_DAYS} days: ask for a year at a time",
-            {"field": "to", "rule": f"at most {MAX_DAYS} days from 'from'"},
+            {"field": "to", "rule": f"must be at most {MAX_DAYS - 1} days after 'from'"},
+        )
+
+
+def check_days_in_order(first: date | None, last: date | None) -> None:
+    """`bad_request` on `to` when both days are given and `last` is before `first` (a
+    report's range, an audit listing's)."""
+    if first is not None and last is not None and last < first:
+        raise BadRequest(
+            f"'to' ({last}) is before 'from' ({first}): give the first day, then the last",
+            {"field": "to", "rule": "must not be before 'from'"},
         )
 
 

@@ -88,7 +88,7 @@ def second_factor(
         raise BadRequest(
             "give 'totp' or 'recovery_code', not both",
             {
-                "field": "recovery_code",
+                "field": "totp",
                 "rule": "exactly_one_of",
                 "fields": ["totp", "recovery_code"],
             },

@@ -163,13 +163,19 @@ def test_a_recovery_code_signs_in_once(
 ) -> None:
     me = Recorder()
     result(login(auth, me))
-    _, codes = turn_on_totp(auth, me, clock)
+    totp, codes = turn_on_totp(auth, me, clock)
     assert len(codes) == 10 and len(set(codes)) == 10
 
     assert result(login(auth, recovery_code=codes[0].upper()))["token"]
     used = error(login(auth, recovery_code=codes[0]))
 
     assert used.code == ErrorCode.UNAUTHENTICATED and used.details == {"totp_required": True}
+    both = error(login(auth, recovery_code=codes[1], totp=totp.at(clock.seconds())))
+    assert both.details == {  # PROTOCOL.md: `field` is the first of `fields`
+        "field": "totp",
+        "rule": "exactly_one_of",
+        "fields": ["totp", "recovery_code"],
+    }
     assert result(login(auth, recovery_code=codes[1].replace("-", "")))["token"]
     assert [e["event"] for e in events].count("auth.recovery_code.used") == 2
     assert all(codes[0] not in str(e) for e in events), "no code in the security log"

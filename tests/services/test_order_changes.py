@@ -62,6 +62,21 @@ def test_a_paid_order_is_shipped_then_delivered_by_staff(
     assert [o["status"] for o in ani.of("order")] == ["shipped", "delivered"], "pushed to ani"
 
 
+def test_a_pending_order_is_not_shipped_and_the_refusal_names_its_channels_way_on(
+    mini_shop: Shop, dbx: InlineDatabase, clock: Clock, orders: OrderService
+) -> None:
+    fill_cart(dbx, mini_shop.ani, (mini_shop.kopi, 1))
+    paying = checkout(orders, mini_shop.ani, key="ani-pending")
+    (pending,) = [o.id for o in Order.select().where(Order.status == "pending")]
+
+    early = error(ask(orders.ship, mini_shop.clerk, "order.ship", order_id=pending))
+
+    assert early.code == ErrorCode.INVALID_STATE
+    assert early.details == {"status": "pending", "allowed": ["cancelled", "paid"]}, "online"
+    clock.advance(PAY_S)
+    assert result(paying)["status"] == "paid"
+
+
 def test_only_staff_ship(mini_shop: Shop, dbx: InlineDatabase, clock: Clock, orders: OrderService):
     order = bought(orders, dbx, clock, mini_shop.ani, mini_shop.kopi)
     refused = error(ask(orders.ship, mini_shop.ani, "order.ship", order_id=order["id"]))

@@ -111,8 +111,11 @@ def test_a_range_is_refused_backwards_or_past_366_days() -> None:
         check_range(date(2026, 3, 2), date(2026, 3, 1))
     with pytest.raises(BadRequest) as too_long:
         check_range(date(2025, 1, 1), date(2026, 1, 2))
-    assert backwards.value.details == {"field": "to", "rule": "not before from"}
-    assert too_long.value.details == {"field": "to", "rule": "at most 366 days from 'from'"}
+    assert backwards.value.details == {"field": "to", "rule": "must not be before 'from'"}
+    assert too_long.value.details == {
+        "field": "to",
+        "rule": "must be at most 365 days after 'from'",
+    }
 
 
 def test_the_first_and_last_days_a_day_can_name_are_reported(database: pw.Database) -> None:
