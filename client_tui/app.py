@@ -62,6 +62,8 @@ ENDED_NOTICES = {  # by the `reason` of the server's session.ended push (PROTOCO
     "role_changed": "An admin changed this account's role: sign in again to work with it.",
     "expired": "Your session has expired: sign in again.",
     "idle": "Your session has expired after a long time unused: sign in again.",
+    "session_limit": "This account signed in on too many devices; this one was used least "
+    "recently and was signed out: sign in again.",
 }
 
 

@@ -48,6 +48,7 @@ class Limits:
     staff_session_idle_s: int = 3_600
     staff_session_absolute_s: int = 12 * 3_600
     session_check_s: float = 5.0  # how often live connections' sessions are checked
+    sessions_per_account: int = 50  # live at once; a sign-in past it ends the least used
 
     @property
     def idle_timeout_s(self) -> float:
@@ -121,6 +122,7 @@ FLOORS: dict[str, Floor] = {
     "staff_session_idle_s": COUNT,
     "staff_session_absolute_s": COUNT,
     "session_check_s": POSITIVE,
+    "sessions_per_account": COUNT,
 }
 
 

@@ -43,12 +43,14 @@ class Sessions(Protocol):
 
 @dataclass(frozen=True)
 class SessionLifetimes:
-    """Idle and absolute lifetimes in seconds, for customers and for staff."""
+    """Idle and absolute lifetimes in seconds, for customers and for staff, and how many
+    sessions an account keeps live at once (`per_account`)."""
 
     idle_s: int = Limits.session_idle_s
     absolute_s: int = Limits.session_absolute_s
     staff_idle_s: int = Limits.staff_session_idle_s
     staff_absolute_s: int = Limits.staff_session_absolute_s
+    per_account: int = Limits.sessions_per_account
 
     @classmethod
     def of(cls, limits: Limits) -> SessionLifetimes:
@@ -57,6 +59,7 @@ class SessionLifetimes:
             limits.session_absolute_s,
             limits.staff_session_idle_s,
             limits.staff_session_absolute_s,
+            limits.sessions_per_account,
         )
 
     def for_role(self, role: str) -> list[int]:
@@ -106,17 +109,19 @@ class AccountSessions:
         self, call: Call, row: tuple[Any, ...], factor: SecondFactor
     ) -> tuple[str, int]:
         """A new session for the user `row` (id, username, role, ...) after spending its
-        second factor: (token, session id)."""
+        second factor: (token, session id). The account's least recently used sessions past
+        `per_account` end, so that no account's sessions grow without bound."""
         token, peer = secrets.token_urlsafe(32), call.peer
-        session_id, spent = await self.dbx.write(
+        session_id, spent, ended = await self.dbx.write(
             start_session,
             row[0],
             token_hash(token),
             factor.to_job(),
             self.clock.seconds(),
-            self.lifetimes.for_role(row[2]),
+            [*self.lifetimes.for_role(row[2]), self.lifetimes.per_account],
             [peer.address, peer.client_name],
         )
+        self.signed_out(ended, "session_limit")
         if spent == "recovery_code":
             self.security.record("auth.recovery_code.used", peer.address, row[0], row[1])
         return token, session_id
@@ -160,7 +165,8 @@ class AccountSessions:
 
     async def list(self, call: Call) -> dict[str, Any]:
         me, now = call.identity, datetime.fromtimestamp(self._now(), UTC)
-        rows = await self.dbx.read(lambda db: _sessions_of(db, me.user_id))
+        most = self.lifetimes.per_account
+        rows = await self.dbx.read(lambda db: _sessions_of(db, me.user_id, most))
         live = [r for r in rows if ended_reason(r, now) is None]
         return {"sessions": [_session(r, me.session_id) for r in live]}
 
@@ -182,13 +188,14 @@ class AccountSessions:
         return self.clock.seconds()
 
 
-def _sessions_of(db: pw.Database, user_id: int) -> list[tuple[Any, ...]]:
+def _sessions_of(db: pw.Database, user_id: int, most: int) -> list[tuple[Any, ...]]:
+    """The user's `most` newest sessions not revoked (some may have run out)."""
     return sql.rows(
         db,
         f"SELECT {STATE_COLUMNS}, s.created_at, s.address, s.client FROM sessions s "
         "JOIN users u ON u.id = s.user_id WHERE s.user_id = ? AND s.revoked_at IS NULL "
-        "ORDER BY s.id DESC",
-        (user_id,),
+        "ORDER BY s.id DESC LIMIT ?",
+        (user_id, most),
     )
 
 
@@ -212,12 +219,14 @@ def start_session(
     digest: str,
     factor: list[Any],
     now: float,
-    lifetime: list[int],
+    rules: list[int],
     where: list[str],
 ) -> list[Any]:
-    """Spend the second factor, then insert the session: [session id, factor spent]."""
+    """Spend the second factor, insert the session, and revoke the user's least recently
+    used sessions past the `per_account` newest: [session id, factor spent, ids revoked].
+    `rules` is [absolute_s, idle_s, per_account]."""
     spent = spend(db, user_id, factor, now)
-    absolute_s, idle_s = lifetime
+    absolute_s, idle_s, per_account = rules
     started = moment(now)
     session_id = sql.insert(
         db,
@@ -225,7 +234,21 @@ def start_session(
         "idle_s, address, client) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (user_id, digest, started, started, moment(now + absolute_s), idle_s, *where),
     )
-    return [session_id, spent]
+    return [session_id, spent, _revoke_past(db, user_id, per_account, started)]
+
+
+def _revoke_past(db: pw.Database, user_id: int, keep: int, now: str) -> list[int]:
+    """Revoke the user's sessions but the `keep` most recently used: the ids revoked."""
+    return [
+        r[0]
+        for r in sql.rows(
+            db,
+            "UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL "
+            "AND id NOT IN (SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL "
+            "ORDER BY COALESCE(last_used_at, created_at) DESC, id DESC LIMIT ?) RETURNING id",
+            (now, user_id, user_id, keep),
+        )
+    ]
 
 
 @write_job

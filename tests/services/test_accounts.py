@@ -244,6 +244,35 @@ def test_password_change_needs_the_current_password_and_ends_the_other_sessions(
     assert result(login(auth, password="teh-manis-456"))["token"]
 
 
+def test_a_sign_in_past_the_accounts_session_limit_ends_its_least_recently_used(
+    db: Any, dbx: InlineDatabase, clock: Clock, sessions: SessionRegistry
+) -> None:
+    create_user("dewi", PASSWORD, "customer")
+    security = SecurityLog(clock, write=lambda line: None)
+    rules = SessionLifetimes(per_account=3)
+    auth = AuthService(dbx, clock, sessions, Limits(), InlineHashing(), security, rules)
+
+    def sign_in() -> tuple[Recorder, str, int]:
+        peer = Recorder()
+        token = result(login(auth, peer))["token"]
+        assert peer.identity is not None
+        sessions.add(peer, peer.identity.session_id)
+        return peer, token, peer.identity.session_id
+
+    (first, first_token, _), (unused, token, unused_id), _ = [sign_in() for _ in range(3)]
+    clock.advance(1)
+    result(ask_from(Recorder(), auth.resume, "auth.resume", token=first_token))  # used again
+    clock.advance(1)
+    newest, _, _ = sign_in()  # the fourth: one too many
+
+    assert unused.identity is None and unused.of("session.ended") == [{"reason": "session_limit"}]
+    assert first.identity is not None and newest.identity is not None
+    listed = result(ask_from(newest, auth.accounts.list, "auth.session.list"))["sessions"]
+    assert len(listed) == 3 and unused_id not in {s["id"] for s in listed}
+    refused = ask_from(Recorder(), auth.resume, "auth.resume", token=token)
+    assert error(refused).code == ErrorCode.UNAUTHENTICATED
+
+
 def test_a_session_idle_past_its_idle_lifetime_does_not_resume(
     auth: AuthService, clock: Clock
 ) -> None:
