@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from argparse import Namespace
+from collections import deque
 from typing import IO, Any
 
 from twisted.logger import FileLogObserver, ILogObserver, LogEvent, formatEvent
@@ -33,7 +35,7 @@ _OWN = ("ts", "level", "namespace", "message")
 def observers(args: Namespace) -> list[ILogObserver]:
     """The observers for `args.log_format` and `args.log_file` (with `args.log_rotate_bytes`
     and `args.log_keep`). Raises OSError when the file cannot be opened."""
-    out: IO[str] | LogFile = sys.stderr
+    out: IO[str] | LineFile = sys.stderr
     if args.log_file is not None:
         out = open_file(args.log_file, args.log_rotate_bytes, args.log_keep)
     return [observer(args.log_format, out)]
@@ -48,12 +50,47 @@ def observer(log_format: str, out: Any) -> ILogObserver:
     return ILogObserver(made)  # mypy cannot see the class's @implementer
 
 
-def open_file(path: str, rotate_bytes: int, keep: int) -> LogFile:
+def open_file(path: str, rotate_bytes: int, keep: int) -> LineFile:
     """The log file at `path`: appended, rotated when a write finds it `rotate_bytes` long,
     `keep` rotated files kept (PATH.1 the newest). Raises OSError."""
-    return LogFile.fromFullPath(
-        path, rotateLength=rotate_bytes, defaultMode=FILE_MODE, maxRotatedFiles=keep
+    return LineFile(
+        LogFile.fromFullPath(
+            path, rotateLength=rotate_bytes, defaultMode=FILE_MODE, maxRotatedFiles=keep
+        )
     )
+
+
+class LineFile:
+    """A `LogFile` that finishes each write before it starts the next, also when a signal
+    handler logs in the middle of one (Twisted's SIGTERM handler does, on the thread it
+    interrupted). `LogFile.write` decides to rotate, then rotates: a write that slipped in
+    between rotated first, so the outer write rotated again a file holding one line. Such a
+    line now waits, and is written as soon as the write it interrupted is done."""
+
+    def __init__(self, file: LogFile) -> None:
+        self.file = file
+        self._lock = threading.RLock()  # other threads wait; the interrupted one comes back in
+        self._writing = False
+        self._waiting: deque[str] = deque()
+
+    def write(self, text: str) -> None:
+        with self._lock:
+            if self._writing:
+                self._waiting.append(text)
+                return
+            self._writing = True
+            try:
+                self.file.write(text)
+                while self._waiting:
+                    self.file.write(self._waiting.popleft())
+            finally:
+                self._writing = False
+
+    def flush(self) -> None:
+        self.file.flush()
+
+    def close(self) -> None:
+        self.file.close()
 
 
 def json_line(event: LogEvent) -> str:

@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from twisted.internet.task import Clock
 from twisted.logger import LogEvent, Logger, LogLevel
 from twisted.python.failure import Failure
+from twisted.python.logfile import LogFile
 
 from server.access_log import AccessLog
-from server.log_setup import json_line, observer, open_file
+from server.log_setup import LineFile, json_line, observer, open_file
 
 WINDOW_S = 60.0
 PER_WINDOW = 3
@@ -171,3 +173,32 @@ def test_the_file_is_rotated_by_size_and_only_so_many_rotated_ones_are_kept(tmp_
     ]
     assert (tmp_path / "server.log.1").read_text().startswith("line 15 ")
     assert path.stat().st_mode & 0o777 == 0o640
+
+
+class FlushInterrupted(LogFile):
+    """A log file whose next flush first runs `interrupt`, as a signal handler would."""
+
+    interrupt: Callable[[], None] | None = None
+
+    def flush(self) -> None:
+        interrupt, self.interrupt = self.interrupt, None
+        if interrupt is not None:
+            interrupt()
+        super().flush()
+
+
+def test_a_line_logged_while_a_write_rotates_waits_for_it(tmp_path: Path):
+    """As when SIGTERM's handler logs in the middle of a write: between the write finding
+    the file full and rotating it. No rotated file is left with that one line alone."""
+    path = tmp_path / "server.log"
+    logfile = FlushInterrupted(path.name, str(tmp_path), rotateLength=100)
+    file = LineFile(logfile)
+    for n in range(3):
+        file.write(f"line {n} {'x' * 40}\n")
+
+    logfile.interrupt = lambda: file.write("Received SIGTERM, shutting down.\n")
+    file.write("line 3\n")  # finds the file full: flushes, then rotates
+    file.close()
+    rotated = (tmp_path / "server.log.1").read_text()
+    assert len(rotated) >= 100 and rotated.startswith("line 0 "), rotated
+    assert path.read_text() == "line 3\nReceived SIGTERM, shutting down.\n"

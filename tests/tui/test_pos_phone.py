@@ -26,7 +26,11 @@ async def test_a_clerk_on_a_phone_sells_by_taps_and_sees_the_whole_ticket(fresh_
         view = await at_the_till(pilot)
         buttons = list(view.query("#pos-buttons Button").results(Button))
         assert [str(b.label) for b in buttons] == ["Cash", "Card", "E-wallet", "Till"]
-        assert all(b.region.height >= TAP_ROWS and b.region.width >= 8 for b in buttons)
+        await wait_for(  # laid out once the view has settled (later on a loaded machine)
+            pilot,
+            lambda: all(b.region.height >= TAP_ROWS and b.region.width >= 8 for b in buttons),
+            "buttons big enough to tap",
+        )
         await pilot.click("#pos-till")
         dialog = await screen_of(pilot, TillOpenScreen)
         await pilot.press(*"100000", "enter")
