@@ -140,7 +140,7 @@ def _page(
         ids = _descendants(db, args["category_id"])
         where.append(f"category_id IN ({', '.join('?' * len(ids))})")
         params.extend(ids)
-    for word in (args.get("query") or "").lower().split():
+    for word in search_words(args.get("query") or ""):
         pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         where.append(
             "(lower(name) LIKE ? ESCAPE '\\' OR lower(sku) LIKE ? ESCAPE '\\' "
@@ -161,6 +161,13 @@ def _page(
     if after is None:
         total = len(found) if len(found) <= args["limit"] else _count(db, clause, params)
     return [(product(row), row[10]) for row in found], total
+
+
+def search_words(query: str) -> list[str]:
+    """The words of `query` a product must contain, lowercased: each once, and none that is
+    part of another (which contains it), so a query of one word fifty times costs one."""
+    words = set(query.lower().split())
+    return sorted(w for w in words if not any(w in other and w != other for other in words))
 
 
 def _count(db: pw.Database, clause: str, params: list[Any]) -> int:

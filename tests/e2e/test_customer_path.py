@@ -28,6 +28,8 @@ def test_register_login_browse_cart_checkout_list_cancel(shop):
         assert found and all(
             "kopi" in (p["name"] + p["sku"] + p["description"]).lower() for p in found
         )
+        again = c.call("catalog.list", query="KOP kopi  kopi", limit=5)["items"]
+        assert again == found, "a word again, or within another, finds what the one word finds"
         product = next(p for p in c.call("catalog.list", limit=200)["items"] if p["stock"] >= 5)
         assert c.call("catalog.get", sku=product["sku"])["id"] == product["id"]
 
