@@ -5,7 +5,6 @@ first try took and answers `out_of_stock`."""
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
@@ -14,8 +13,7 @@ from db.models import Product, User
 from server.pg_batch import Job, run_batch
 from server.services.register import open_register
 from server.services.sale import begin_sale
-from tests.e2e.harness import wait_until
-from tests.server.test_register_race import waits_for
+from tests.server.test_register_race import race
 
 pytestmark = pytest.mark.pg
 
@@ -29,44 +27,15 @@ def test_a_retry_on_another_server_waits_for_the_first_try_and_answers_its_sale(
         open_register(db, clerk, "kasir-1", 0)
     line = {named_by: product if named_by == "product_id" else Product.get_by_id(product).sku}
     args = (clerk, "sale-1", "print", [{**line, "qty": 1}], "cash", None, "IDR", "cash")
-    first: dict[str, Any] = {}
-    written, commit = threading.Event(), threading.Event()
 
-    def first_try() -> None:  # server A: its transaction open until told to commit
-        try:
-            with db.atomic():
-                first["sale"] = begin_sale(db, *args)
-                first["pid"] = db.execute_sql("SELECT pg_backend_pid()").fetchone()[0]
-                written.set()
-                assert commit.wait(30)
-        finally:
-            db.close()
+    def retry() -> list[Any]:  # server B: its batches, until the retry is settled
+        outcomes, again = [], [Job(begin_sale, args)]
+        while again:
+            settled, again = run_batch(db, again)
+            outcomes.extend(outcome for _, outcome in settled)
+        return outcomes
 
-    retried: list[Any] = []
-
-    def retry() -> None:  # server B: its batches, until the retry is settled
-        try:
-            again = [Job(begin_sale, args)]
-            while again:
-                settled, again = run_batch(db, again)
-                retried.extend(outcome for _, outcome in settled)
-        finally:
-            db.close()
-
-    threads = [threading.Thread(target=first_try), threading.Thread(target=retry)]
-    threads[0].start()
-    assert written.wait(30)
-    threads[1].start()
-    wait_until(
-        lambda: bool(retried) or waits_for(db, first["pid"]),
-        30.0,
-        "the retry answered or waits for the first try",
-    )
-    commit.set()
-    for thread in threads:
-        thread.join(30)
-        assert not thread.is_alive()
-    (answer,) = retried
+    first, (answer,) = race(db, lambda: begin_sale(db, *args), retry)  # A, then B before A commits
     assert isinstance(answer, dict), f"the retry was refused: {answer}"
-    assert answer["existing"] and answer["order"]["id"] == first["sale"]["order"]["id"]
+    assert answer["existing"] and answer["order"]["id"] == first["order"]["id"]
     assert Product.get_by_id(product).stock == 0
