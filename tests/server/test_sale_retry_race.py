@@ -29,7 +29,8 @@ def test_a_retry_on_another_server_waits_for_the_first_try_and_answers_its_sale(
     args = (clerk, "sale-1", "print", [{**line, "qty": 1}], "cash", None, "IDR", "cash")
 
     def retry() -> list[Any]:  # server B: its batches, until the retry is settled
-        outcomes, again = [], [Job(begin_sale, args)]
+        outcomes: list[Any] = []
+        again = [Job(begin_sale, args)]
         while again:
             settled, again = run_batch(db, again)
             outcomes.extend(outcome for _, outcome in settled)
