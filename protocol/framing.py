@@ -70,32 +70,34 @@ class FrameDecoder:
 
     def feed(self, data: bytes) -> list[Event]:
         """Take the next bytes of the stream; return the events they complete, in order."""
-        if self.broken:
-            return []
+        self.receive(data)
+        return list(iter(self.next_event, None))
+
+    def receive(self, data: bytes) -> None:
+        """Take the next bytes of the stream, to be read back with `next_event`: a reader
+        that stops early (a connection it closes) leaves the rest undecoded."""
+        if not self.broken:
+            self._buffer += data
+
+    def next_event(self) -> Event | None:
+        """The next event the bytes received complete; None until more bytes come."""
         buffer = self._buffer
-        buffer += data
-        events: list[Event] = []
-        pos, end = 0, len(buffer)
-        while end - pos >= HEADER.size:
-            (length,) = HEADER.unpack_from(buffer, pos)
-            if length > self.max_frame:
-                self.broken = True
-                buffer.clear()
-                events.append(
-                    FrameTooLarge(
-                        f"frame of {length} bytes exceeds the limit of {self.max_frame}",
-                        {"length": length, "max_frame": self.max_frame},
-                    )
-                )
-                return events
-            stop = pos + HEADER.size + length
-            if stop > end:
-                break
-            body = bytes(buffer[pos + HEADER.size : stop])
-            events.append(decode_body(body, self.max_values, self.unpack))
-            pos = stop
-        del buffer[:pos]
-        return events
+        if self.broken or len(buffer) < HEADER.size:
+            return None
+        (length,) = HEADER.unpack_from(buffer)
+        if length > self.max_frame:
+            self.broken = True
+            buffer.clear()
+            return FrameTooLarge(
+                f"frame of {length} bytes exceeds the limit of {self.max_frame}",
+                {"length": length, "max_frame": self.max_frame},
+            )
+        stop = HEADER.size + length
+        if stop > len(buffer):
+            return None
+        body = bytes(buffer[HEADER.size : stop])
+        del buffer[:stop]  # from the front: CPython moves the start, not the bytes
+        return decode_body(body, self.max_values, self.unpack)
 
 
 # msgpack's errors that come without words

@@ -55,6 +55,9 @@ class WarungFactory(ServerFactory):
         self._new_connections = AddressLimiter(
             limits.connections_per_address_per_s, limits.connection_burst_per_address
         )
+        # frames refused before a handler ran, per address: so that connecting again does
+        # not bring a client that floods refusals a fresh budget (`WarungConnection._refuse`)
+        self.refusals = AddressLimiter(limits.refusals_per_s, limits.refusal_burst)
 
     def buildProtocol(self, addr: Any) -> WarungConnection:
         return WarungConnection(self, getattr(addr, "host", str(addr)))

@@ -18,6 +18,8 @@ class Limits:
     max_in_flight: int = 64
     rate_per_s: int = 2000
     burst: int = 4000
+    refusals_per_s: float = 2000.0  # frames refused before a handler runs, per address ...
+    refusal_burst: int = 10_000  # ... past which a connection refused once more is closed
     heartbeat_s: int = 30
     hello_timeout_s: float = 10.0
     proxy_header_s: float = 5.0  # for a connection from a --proxy-from proxy to send its header
@@ -93,6 +95,8 @@ FLOORS: dict[str, Floor] = {
     "max_in_flight": COUNT,
     "rate_per_s": COUNT,
     "burst": COUNT,
+    "refusals_per_s": POSITIVE,
+    "refusal_burst": COUNT,
     "heartbeat_s": COUNT,
     "hello_timeout_s": POSITIVE,
     "proxy_header_s": POSITIVE,

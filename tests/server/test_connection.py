@@ -25,6 +25,7 @@ SHOP = {"name": "test", "currency": "IDR", "currency_exponent": 2}
 
 class Transport(StringTransport):
     protocol: Protocol  # as on Twisted's TCP transport, which `server.proxy_gate` swaps
+    write_closed = False
 
     def loseWriteConnection(self) -> None:
         self.write_closed = True
@@ -304,3 +305,33 @@ def test_a_request_that_repeats_a_key_is_a_bad_body_and_the_connection_goes_on()
     assert refused["id"] is None and refused["error"]["code"] == "bad_request"
     assert refused["error"]["details"] == {"reason": "msgpack"}
     assert pong["id"] == 3 and pong["ok"] and not transport.disconnecting
+
+
+def test_an_address_that_goes_on_past_its_refusal_budget_is_closed_and_one_that_paces_is_not():
+    limits = Limits(rate_per_s=1, burst=1, refusals_per_s=10, refusal_burst=5)
+    conn, transport, clock, _ = make(limits)
+    say_hello(conn, transport)
+    conn.dataReceived(encode({"id": 2, "op": "ping"}) + frame(b"") * 5)  # 1 ping, 5 refused
+    answers = read(transport)
+    assert [a["ok"] for a in answers] == [True] + [False] * 5 and not transport.write_closed
+    clock.advance(0.1)  # one refusal more, earned back
+    conn.dataReceived(frame(b""))
+    assert read(transport)[0]["error"]["code"] == "bad_request" and not transport.write_closed
+
+    conn.dataReceived(frame(b"") + encode({"id": 3, "op": "ping"}) + frame(b"") * 3)
+    [closing] = read(transport)
+    assert closing["id"] is None and closing["error"]["code"] == "rate_limited"
+    assert closing["error"]["details"] == {"reason": "refusals", "limit": 5}
+    assert transport.write_closed, "half-closed, as after too_large, then aborted"
+    undecoded = encode({"id": 3, "op": "ping"}) + frame(b"") * 3
+    assert conn.decoder.buffered == len(undecoded), "what came after is never decoded"
+
+    again, again_transport = conn.factory.buildProtocol(None), Transport()  # the same address
+    again.makeConnection(again_transport)
+    say_hello(again, again_transport)
+    again.dataReceived(encode({"id": 2, "op": "ping"}) + frame(b""))
+    ping, closing = read(again_transport)
+    assert ping["ok"] and closing["error"]["details"]["reason"] == "refusals"
+    assert again_transport.write_closed, "no fresh budget for connecting again"
+    clock.advance(2.1)
+    assert transport.disconnecting and again_transport.disconnecting

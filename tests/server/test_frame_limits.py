@@ -91,13 +91,13 @@ def test_past_the_server_wide_budget_the_newest_large_frame_is_refused():
     third, third_transport = connect(factory, "10.0.0.3")
     say_hello(third, third_transport)
     third.dataReceived(HEADER.pack(1000) + b"\x80")  # small frames reserve nothing
-    assert third_transport.value() == b"" and not hasattr(third_transport, "write_closed")
+    assert third_transport.value() == b"" and not third_transport.write_closed
 
     first.connectionLost(Failure(ConnectionDone()))  # gives its reservation back
     fourth, fourth_transport = connect(factory, "10.0.0.4")
     say_hello(fourth, fourth_transport)
     fourth.dataReceived(HEADER.pack(100_000) + b"\x80")
-    assert fourth_transport.value() == b"" and not hasattr(fourth_transport, "write_closed")
+    assert fourth_transport.value() == b"" and not fourth_transport.write_closed
     assert factory.partial_frames.reserved == 100_000
 
 
