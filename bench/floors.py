@@ -44,7 +44,7 @@ def checkout(execute: Execute, user_id: int, product_id: int, run: str) -> None:
         (user_id, product_id, now),
     )
     # begin_checkout
-    execute(CART_AND_KEY, (user_id, user_id, key)).fetchall()
+    execute(CART_AND_KEY, (user_id, user_id, key, user_id)).fetchall()
     order_id, _ = execute(
         "INSERT INTO orders (customer_id, clerk_id, register_id, status, channel, total, "
         "currency, idempotency_key, created_at, updated_at) "

@@ -136,8 +136,7 @@ class CheckoutScreen(ModalScreen[dict[str, Any] | None]):
             return
         except InvalidState as error:
             self._new_purchase()
-            empty = error.details.get("reason") == "empty_cart"
-            self._problem("Your cart is empty." if empty else describe(error))
+            self._problem(_refused(error))
             return
         except CALL_ERRORS as error:
             self._problem(describe(error))
@@ -244,3 +243,16 @@ class CheckoutScreen(ModalScreen[dict[str, Any] | None]):
     def action_back(self) -> None:
         if not self.paying:
             self.dismiss(None)
+
+
+def _refused(error: InvalidState) -> str:
+    """What to do about a checkout the cart's state refused."""
+    reason = error.details.get("reason")
+    if reason == "empty_cart":
+        return "Your cart is empty."
+    if reason == "checkout_pending":
+        return (
+            f"Order {error.details.get('order_id')} is being paid for in another window: "
+            "wait for it (see Orders), then check out what is left in your cart."
+        )
+    return describe(error)

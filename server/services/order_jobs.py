@@ -35,15 +35,18 @@ OrderAndStock = tuple[dict[str, Any], list[StockChange]]
 SALE_CANCELLED = f"{Op.CLERK_SALE}.cancelled"  # audited: a till's sale declined or interrupted
 Basket = list[tuple[Any, ...]]  # what is bought, as `cart.CART_LINES` selects a cart's lines
 
-# A cart's lines as `cart.CART_LINES` reads them, then its checkout's key (the fingerprint and
-# response `idempotency.lookup` reads, and its order) as one more row, last (marked 1 in the
-# ninth column, which orders it), in one statement: a round trip fewer on PostgreSQL.
+# A cart's lines as `cart.CART_LINES` reads them (marked 0 in the ninth column, which orders
+# the rows), its checkout's key (marked 1: the fingerprint and response `idempotency.lookup`
+# reads, and its order), and the customer's online orders being paid for (marked 2, the id
+# last), in one statement: a round trip fewer on PostgreSQL.
 CART_AND_KEY = (
     "SELECT p.id, p.sku, p.name, c.qty, p.price, p.stock, p.archived, p.currency, 0, "
     "c.added_at, c.id, NULL, NULL, NULL FROM cart_lines c JOIN products p "
     "ON p.id = c.product_id WHERE c.user_id = ? UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, "
     "NULL, NULL, NULL, 1, NULL, NULL, fingerprint, response, order_id FROM idempotency_keys "
-    "WHERE user_id = ? AND key = ? ORDER BY 9, 10, 11"
+    "WHERE user_id = ? AND key = ? UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
+    "NULL, 2, NULL, NULL, NULL, NULL, id FROM orders WHERE status = 'pending' "
+    "AND customer_id = ? AND channel = 'online' ORDER BY 9, 10, 11"
 )
 
 
@@ -95,19 +98,27 @@ def begin_checkout(
     one's commit and answers as that key does, never `out_of_stock`. A cart its stock, as
     just read, cannot fill is then refused in that one round trip (in a flash sale
     thousands of checkouts end this way); the claim is undone with the job. A key that was
-    not free (a retry) answers, as always. The stock is the database's answer (on
-    PostgreSQL, what was committed when it was read), never a cached one."""
+    not free (a retry) answers, as always. Another key's checkout while the customer has an
+    online order being paid for is refused (`checkout_pending`): the cart would be bought,
+    and charged, twice. The stock is the database's answer (on PostgreSQL, what was
+    committed when it was read), never a cached one."""
     now = sql.now()
     idempotency.claim_first(db, user_id, key, print_, now)
-    rows = sql.rows(db, CART_AND_KEY, (user_id, user_id, key))
-    found = rows.pop()[11:] if rows and rows[-1][8] else None
+    rows = sql.rows(db, CART_AND_KEY, (user_id, user_id, key, user_id))
+    found = next((row[11:] for row in rows if row[8] == 1), None)
     if found is not None and not idempotency.own_claim(found[2], found[1]):
         return {
             "order": order_of_key(db, (found[0], found[1]), print_),
             "changes": [],
             "existing": True,
         }
-    basket = [row[:8] for row in rows]
+    paying = next((row[13] for row in rows if row[8] == 2), None)
+    if paying is not None:
+        raise InvalidState(
+            f"order {paying} of this cart is still being paid for: wait for its outcome",
+            {"reason": "checkout_pending", "order_id": paying},
+        )
+    basket = [row[:8] for row in rows if row[8] == 0]
     short = shortfall(basket)
     if short is not None:
         raise short

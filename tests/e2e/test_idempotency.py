@@ -4,7 +4,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from protocol.errors import Conflict, PaymentDeclined
+from protocol.errors import Conflict, InvalidState, PaymentDeclined
 from tests.e2e.harness import wait_until
 from tests.e2e.shopdb import facts
 
@@ -64,6 +64,28 @@ def test_retry_on_a_new_connection_after_the_first_was_cut(slow_shop):
         assert order["status"] == "paid"
         assert orders_for(slow_shop.db_url, product["id"]) == {"paid": 1}
         assert again.call("catalog.get", product_id=product["id"])["stock"] == product["stock"] - 1
+
+
+def test_a_second_checkout_of_a_cart_being_paid_for_is_refused_not_charged_again(slow_shop):
+    """Two windows press Pay, each with a key of its own: the cart is bought once."""
+    with slow_shop.client("customer") as c:
+        product = in_stock(c, 4)
+        c.call("cart.add", product_id=product["id"])
+        with ThreadPoolExecutor(1) as pool:
+            first = pool.submit(c.checkout, CARD, "window-1")
+            wait_until(
+                lambda: orders_for(slow_shop.db_url, product["id"]) == {"pending": 1},
+                what="the first checkout being paid for",
+            )
+            with pytest.raises(InvalidState) as second:
+                c.checkout(CARD, idempotency_key="window-2")
+            paid = first.result()
+        assert second.value.details == {"reason": "checkout_pending", "order_id": paid["id"]}
+        assert orders_for(slow_shop.db_url, product["id"]) == {"paid": 1}
+        assert c.call("catalog.get", product_id=product["id"])["stock"] == product["stock"] - 1
+        with pytest.raises(InvalidState) as after:
+            c.checkout(CARD, idempotency_key="window-2")  # its key was left free
+        assert after.value.details == {"reason": "empty_cart"}, "the cart was bought"
 
 
 def test_concurrent_retries_wait_for_the_first_and_share_its_order(slow_shop):

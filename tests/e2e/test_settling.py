@@ -11,10 +11,12 @@ import signal
 import termios
 from pathlib import Path
 
+import peewee as pw
 import pytest
 
 from db.transactions import write_transaction
 from protocol.errors import Conflict
+from server import sql
 from server.idempotency import fingerprint
 from server.services.cart import change_cart
 from server.services.order_jobs import begin_checkout
@@ -90,14 +92,28 @@ def test_a_checkout_whose_last_write_died_with_the_writer_is_settled_at_once(
 
 
 def strand_checkouts(url: str, product: int, count: int) -> None:
-    """`count` checkouts of the customer stopped between their transactions, as a server
-    killed while their payments ran would leave them: orders `pending`, stock taken."""
+    """`count` checkouts stopped between their transactions, as a server killed while their
+    payments ran would leave them: orders `pending`, stock taken. Each is another
+    customer's (a customer has one being paid for at a time), the last the demo customer's."""
     print_ = fingerprint("order.checkout", {"payment": CARD})
     with opened(url) as db, write_transaction(db):
-        (customer,) = db.execute_sql("SELECT id FROM users WHERE username = 'customer'").fetchone()
-        change_cart(db, customer, product, 1, False, "IDR")
         for n in range(count):
+            customer = buyer(db, "customer" if n == count - 1 else f"stranded{n}")
+            change_cart(db, customer, product, 1, False, "IDR")
             begin_checkout(db, customer, f"stranded-{n}", print_, "card", "IDR", "fake")
+
+
+def buyer(db: pw.Database, username: str) -> int:
+    """The id of the customer `username`, made (unable to sign in) if there is none."""
+    found = sql.one(db, "SELECT id FROM users WHERE username = ?", (username,))
+    if found is not None:
+        return int(found[0])
+    return sql.insert(
+        db,
+        "INSERT INTO users (username, password_hash, role, totp_enabled, disabled, created_at) "
+        "VALUES (?, 'x', 'customer', ?, ?, ?) RETURNING id",
+        (username, False, False, sql.now()),
+    )
 
 
 def test_a_start_with_many_pending_orders_listens_first_and_settles_them_meanwhile(

@@ -345,9 +345,12 @@ def test_a_key_that_bought_the_last_units_gives_its_order_again_not_out_of_stock
     assert other.code == ErrorCode.CONFLICT and other.details == {"field": "idempotency_key"}
 
 
-def test_a_checkout_reads_its_cart_in_order_and_its_key_in_one_statement(database: pw.Database):
+def test_a_checkout_reads_its_cart_in_order_its_key_and_orders_being_paid_in_one_statement(
+    database: pw.Database,
+):
     """`CART_AND_KEY`: the cart's lines as `CART_LINES` orders them (when added), then the
-    key's fingerprint and stored answer as a last row; no last row for a key not claimed."""
+    key's fingerprint and stored answer (none for a key not claimed), then the customer's
+    online orders being paid for."""
     user = User.create(username="ani", password_hash="x", role="customer").id
     later, sooner = (
         Product.create(sku=sku, name=sku, price=1_000, currency="IDR", stock=5, initial_stock=5)
@@ -357,9 +360,19 @@ def test_a_checkout_reads_its_cart_in_order_and_its_key_in_one_statement(databas
     CartLine.create(user=user, product=sooner, qty=2, added_at=datetime(2026, 1, 1))
     with write_transaction(database):
         idempotency.claim(database, user, "k", "print", sql.now(), response={"order_id": 7})
-    *lines, key = sql.rows(database, CART_AND_KEY, (user, user, "k"))
+    *lines, key = sql.rows(database, CART_AND_KEY, (user, user, "k", user))
     assert [line[:8] for line in lines] == sql.rows(database, CART_LINES, (user,))
     assert [line[0] for line in lines] == [sooner.id, later.id]
     assert key[8] == 1 and key[11] == "print"
     assert idempotency.replay((key[11], key[12]), "print") == {"order_id": 7}
-    assert [row[8] for row in sql.rows(database, CART_AND_KEY, (user, user, "other"))] == [0, 0]
+    other = (user, user, "other", user)
+    assert [row[8] for row in sql.rows(database, CART_AND_KEY, other)] == [0, 0]
+    for order_status in ("pending", "paid"):
+        sql.execute(
+            database,
+            "INSERT INTO orders (customer_id, status, channel, total, currency, created_at, "
+            "updated_at) VALUES (?, ?, 'online', 1000, 'IDR', ?, ?)",
+            (user, order_status, sql.now(), sql.now()),
+        )
+    (paying,) = [row for row in sql.rows(database, CART_AND_KEY, other) if row[8] == 2]
+    assert paying[13] == Order.get(Order.status == "pending").id

@@ -11,8 +11,9 @@ import pytest
 from twisted.internet.defer import Deferred, fail
 from twisted.internet.task import Clock
 
-from db.models import Order, Product
+from db.models import Order, Product, User
 from protocol.errors import ErrorCode
+from server.dispatch import Identity
 from server.events import EventHub
 from server.services import settling
 from server.services.order_jobs import begin_checkout
@@ -120,16 +121,18 @@ def test_an_order_whose_payment_runs_here_is_not_settled_behind_its_back(
     assert result(answer)["status"] == "paid"
 
 
-def strand(dbx: InlineDatabase, shop: Shop, count: int) -> list[int]:
-    """`count` checkouts of ani's stopped between their transactions: orders pending."""
+def strand(dbx: InlineDatabase, count: int) -> list[int]:
+    """`count` checkouts, of as many customers, stopped between their transactions: orders
+    pending (a customer has one at a time)."""
     product = Product.create(
         sku="AIR-1", name="Air", price=3000, currency=CURRENCY, stock=count, initial_stock=count
     ).id
-    fill_cart(dbx, shop.ani, (product, 1))
-    begun = [
-        result(dbx.write(begin_checkout, shop.ani.user_id, f"k{n}", "p", "card", CURRENCY, "fake"))
-        for n in range(count)
-    ]
+    begun = []
+    for n in range(count):
+        buyer = User.create(username=f"buyer{n}", password_hash="x", role="customer")
+        fill_cart(dbx, Identity(buyer.id, buyer.username, "customer", session_id=0), (product, 1))
+        job = (begin_checkout, buyer.id, f"k{n}", "p", "card", CURRENCY, "fake")
+        begun.append(result(dbx.write(*job)))
     return [b["order"]["id"] for b in begun]
 
 
@@ -140,7 +143,7 @@ def pending() -> int:
 def test_many_pending_orders_are_settled_a_few_at_a_time(
     mini_shop: Shop, dbx: InlineDatabase, hub: EventHub, clock: Clock
 ) -> None:
-    strand(dbx, mini_shop, 2 * AT_ONCE + 3)
+    strand(dbx, 2 * AT_ONCE + 3)
     restarted = order_service(dbx, hub, clock)  # its gateway never saw them
 
     sweep = restarted.settle_pending(None)
@@ -156,7 +159,7 @@ def test_pending_orders_are_read_a_page_at_a_time(
     mini_shop: Shop, dbx: InlineDatabase, hub: EventHub, clock: Clock, monkeypatch: Any
 ) -> None:
     monkeypatch.setattr(settling, "PAGE", 4)
-    strand(dbx, mini_shop, 10)
+    strand(dbx, 10)
     restarted = order_service(dbx, hub, clock)
     reads = dbx.reads
 
@@ -172,7 +175,7 @@ def test_after_a_writer_crash_only_orders_pending_from_before_it_are_settled(
     mini_shop: Shop, dbx: InlineDatabase, hub: EventHub, clock: Clock
 ) -> None:
     """An order begun since the new writer came back may be about to run here."""
-    before, after = strand(dbx, mini_shop, 2)
+    before, after = strand(dbx, 2)
     crash = Order.get_by_id(before).updated_at + timedelta(seconds=5)
     Order.update(updated_at=crash + timedelta(seconds=5)).where(Order.id == after).execute()
     clock.advance(crash.replace(tzinfo=UTC).timestamp())  # wall time, as the stamps are

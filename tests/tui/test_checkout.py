@@ -3,6 +3,8 @@ and the order that comes of it (cancelled when allowed)."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from textual.widgets import Button, Input, Label, RadioButton
 
 from client_tui.screens.checkout import CheckoutScreen
@@ -14,6 +16,7 @@ from tests.tui.pilot import (
     buy,
     label_text,
     make_app,
+    new_customer,
     product_by_sku,
     shop_of,
     sign_in,
@@ -252,3 +255,31 @@ async def test_a_cart_changed_in_another_window_is_not_paid_for_unseen(shop, cus
             pilot, lambda: isinstance(app.screen, OrderScreen) and app.screen, "the order"
         )
         assert order_screen.order["total"] == now
+
+
+async def test_pay_while_another_window_pays_for_the_cart_is_refused_and_says_why(servers):
+    """Another window's checkout of this cart is being paid for (a slow provider): Pay
+    here is refused, naming that order, and nothing is bought twice."""
+    slow = servers.start("--payment-delay", "3")
+    customer = new_customer(slow)
+    app = make_app(slow)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await sign_in(pilot, *customer)
+        await add_by_sku(pilot, "MIE-0011")
+        dialog = await open_checkout(pilot)
+        with slow.client() as other_window, ThreadPoolExecutor(1) as pool:
+            other_window.login(*customer)
+            paying = pool.submit(other_window.checkout, {"method": "card", "token": "t"})
+            await wait_for(pilot, lambda: orders_of(slow, customer), "the other window's order")
+            await pilot.click("#pay")
+            problem = dialog.query_one("#checkout-problem", Label)
+            await wait_for(pilot, lambda: problem.display, "the refusal")
+            order_id = paying.result()["id"]
+        assert f"Order {order_id} is being paid for in another window" in str(problem.render())
+        assert len(orders_of(slow, customer)) == 1, "bought once"
+
+
+def orders_of(server, customer) -> list[dict]:
+    with server.client() as client:
+        client.login(*customer)
+        return client.call("order.list")["items"]
