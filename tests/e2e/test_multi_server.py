@@ -6,7 +6,7 @@ import os
 import psycopg2
 import pytest
 
-from protocol.errors import Conflict, Unavailable
+from protocol.errors import Conflict, InvalidState, Unavailable
 from tests.e2e.harness import wait_until
 from tests.e2e.shopdb import facts, init_demo
 
@@ -46,6 +46,33 @@ def test_one_key_on_two_servers_at_once_makes_one_order(two_servers, pg_schema_u
         return product
 
     product = asyncio.run(run())
+    found = facts(pg_schema_url, product["id"])
+    assert found["orders"] == {"paid": 1} and found["problems"] == []
+
+
+def test_two_keys_for_one_cart_on_two_servers_at_once_buy_it_once(two_servers, pg_schema_url):
+    first, second = two_servers
+
+    async def run():
+        here = await first.async_client("customer")
+        there = await second.async_client()
+        await there.resume(here.token)
+        product = next(p for p in (await here.call("catalog.list"))["items"] if p["stock"] > 3)
+        await here.call("cart.add", product_id=product["id"])
+        outcomes = await asyncio.gather(
+            here.call("order.checkout", idempotency_key="window-1", payment=CARD),
+            there.call("order.checkout", idempotency_key="window-2", payment=CARD),
+            return_exceptions=True,
+        )
+        for client in (here, there):
+            await client.close()
+        return product, outcomes
+
+    product, outcomes = asyncio.run(run())
+    paid = [o for o in outcomes if isinstance(o, dict)]
+    refused = [o for o in outcomes if isinstance(o, InvalidState)]
+    assert len(paid) == 1 and len(refused) == 1, outcomes
+    assert refused[0].details == {"reason": "checkout_pending", "order_id": paid[0]["id"]}
     found = facts(pg_schema_url, product["id"])
     assert found["orders"] == {"paid": 1} and found["problems"] == []
 
