@@ -145,9 +145,12 @@ class RssWatch(threading.Thread):
             self.peak = max(self.peak, self.shop.rss())
 
 
-def measure(name: str, attack: Callable[[Shop, float], Counts], seconds: float) -> None:
-    """Start a shop, measure the good client before and during `attack`, print the lines."""
-    with fresh_shop() as shop:
+def measure(
+    name: str, attack: Callable[[Shop, float], Counts], seconds: float, *options: str
+) -> None:
+    """Start a shop (with `serve` `options`), measure the good client before and during
+    `attack`, print the lines."""
+    with fresh_shop(*options) as shop:
         shop.customer("good").close()
         ctx = multiprocessing.get_context("spawn")
         phase = ctx.Value("i", BEFORE)

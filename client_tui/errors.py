@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import math
 import socket
 from collections.abc import Callable, Iterator
 
@@ -73,6 +74,12 @@ def describe(error: BaseException, address: str = "") -> str:
         return (
             f"Payment declined ({reason}). Nothing was charged and your cart is as it was: "
             "try another card or pay by e-wallet."
+        )
+    if code == ErrorCode.RATE_LIMITED and details.get("reason") == "declines":
+        wait_min = max(1, math.ceil(details.get("retry_after_ms", 60_000) / 60_000))
+        return (
+            f"Too many declined payments on this account. Try again in {wait_min} min, "
+            "or ask the shop."
         )
     if code == ErrorCode.RATE_LIMITED:
         wait_s = max(1, round(details.get("retry_after_ms", 1000) / 1000))

@@ -80,7 +80,10 @@ class Server:
         cursors = Cursors(cursor_key(db))
         self.catalog = CatalogService(self.dbx, cursors, cache)
         provider = FakeProvider(reactor, payment_delay_s)
-        self.orders = OrderService(self.dbx, self.hub, provider, currency, reactor, cursors)
+        declines = limits.declines_per_account_per_hour
+        self.orders = OrderService(
+            self.dbx, self.hub, provider, currency, reactor, cursors, declines
+        )
         stock_feed = StockFeedService(self.dbx, self.hub, limits.max_subscriptions)
         sessions = SessionRegistry()
         self.security = SecurityLog(reactor)

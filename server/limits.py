@@ -31,6 +31,7 @@ class Limits:
     account_backoff_s: float = 1.0  # 0: no delays (one attempt at a time per account still)
     account_backoff_max_s: float = 300.0  # 0: no delays either
     registrations_per_address_per_hour: float = 30.0
+    declines_per_account_per_hour: float = 10.0  # online checkouts declined, and the burst
     hashing_threads: int = field(default_factory=lambda: os.cpu_count() or 1)
     hashing_queue: int = 128  # hashes waiting for a thread; 0: none wait, the rest are refused
     paused_close_s: float = 30.0
@@ -108,6 +109,7 @@ FLOORS: dict[str, Floor] = {
     "account_backoff_s": ZERO_ALLOWED,
     "account_backoff_max_s": ZERO_ALLOWED,
     "registrations_per_address_per_hour": COUNT,  # the rate and, as is, the burst
+    "declines_per_account_per_hour": COUNT,  # the rate and, as is, the burst
     "hashing_threads": COUNT,
     "hashing_queue": ZERO_ALLOWED,
     "paused_close_s": POSITIVE,

@@ -21,13 +21,14 @@ from twisted.internet import defer
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
-from protocol.errors import PaymentDeclined, Unavailable
+from protocol.errors import PaymentDeclined, RateLimited, Unavailable
 from protocol.rules import OrderStatus
 from server.clock import Clock
 from server.dbexec import Executor
 from server.dispatch import Call
 from server.events import EventHub
 from server.idempotency import fingerprint, key_reused
+from server.limits import AddressLimiter, Limits
 from server.payments import PAYMENT_TIMEOUT_S, Charge, PaymentProvider, in_time
 from server.services.order_jobs import (
     begin_checkout,
@@ -173,12 +174,15 @@ class Checkouts:
         provider: PaymentProvider,
         currency: str,
         clock: Clock,
+        declines_per_hour: float = Limits.declines_per_account_per_hour,
     ) -> None:
         self.dbx = dbx
         self.hub = hub
         self.provider = provider
         self.currency = currency
         self.clock = clock
+        # by account (its id as a str), like sign-ins by address
+        self.declines = AddressLimiter(declines_per_hour / 3600.0, declines_per_hour)
         self.runs = OneRunPerKey()
         self.settler = Settler(dbx, hub, provider, clock)
         self.payments = PaymentSteps(dbx, hub, provider, clock, self.settler)
@@ -189,10 +193,30 @@ class Checkouts:
         return self.runs.busy
 
     def checkout(self, call: Call) -> Deferred[Order]:
-        """One checkout per (customer, key) at a time; a retry meanwhile waits for it."""
+        """One checkout per (customer, key) at a time; a retry meanwhile waits for it. An
+        account whose payments were declined too often is refused for a while (`declines`):
+        each decline writes an order, and card testing tries card after card."""
+        account = str(call.identity.user_id)
+        wait = self.declines.take(account, self.clock.seconds())  # given back unless declined
+        if wait:
+            raise RateLimited(
+                "too many declined payments on this account: try again later",
+                {"reason": "declines", "retry_after_ms": int(wait * 1000) + 1},
+            )
         print_ = fingerprint(call.op, call.args)
         slot = (call.identity.user_id, call.args["idempotency_key"])
-        return self.runs.run(slot, print_, lambda: self._checkout(call, print_))
+        try:
+            run = self.runs.run(slot, print_, lambda: self._checkout(call, print_))
+        except Exception:
+            self.declines.give_back(account)
+            raise
+        return run.addBoth(self._count_decline, account)
+
+    def _count_decline(self, outcome: Order | Failure, account: str) -> Order | Failure:
+        """Keep the token the checkout took only if it was declined."""
+        if not (isinstance(outcome, Failure) and outcome.check(PaymentDeclined)):
+            self.declines.give_back(account)
+        return outcome
 
     def _checkout(self, call: Call, print_: str) -> Deferred[Order]:
         """Begin, then charge and mark paid or declined: the order as it ends.

@@ -15,6 +15,7 @@ from server.cursors import Cursors
 from server.dbexec import Executor
 from server.dispatch import Call
 from server.events import EventHub
+from server.limits import Limits
 from server.payments import PaymentProvider, pay_back
 from server.services.checkout import Checkouts
 from server.services.order_jobs import advance_order, cancel_order, publish
@@ -30,13 +31,14 @@ class OrderService:
         currency: str,
         clock: Clock,
         cursors: Cursors,
+        declines_per_hour: float = Limits.declines_per_account_per_hour,
     ) -> None:
         self.dbx = dbx
         self.cursors = cursors
         self.hub = hub
         self.provider = provider
         self.clock = clock
-        self.checkouts = Checkouts(dbx, hub, provider, currency, clock)
+        self.checkouts = Checkouts(dbx, hub, provider, currency, clock, declines_per_hour)
         self.checkout = self.checkouts.checkout
         self.settle_pending = self.checkouts.settle_pending
 

@@ -11,6 +11,7 @@ from server.clock import Clock
 from server.cursors import Cursors
 from server.dispatch import Identity
 from server.events import EventHub
+from server.limits import Limits
 from server.payments import FakeProvider
 from server.services.cart import CartService
 from server.services.orders import OrderService
@@ -51,9 +52,14 @@ class SilentGateway(Gateway):
 
 
 def order_service(
-    dbx: InlineDatabase, hub: EventHub, clock: Clock, provider: FakeProvider | None = None
+    dbx: InlineDatabase,
+    hub: EventHub,
+    clock: Clock,
+    provider: FakeProvider | None = None,
+    declines_per_hour: float = Limits.declines_per_account_per_hour,
 ) -> OrderService:
-    return OrderService(dbx, hub, provider or FakeProvider(clock, PAY_S), CURRENCY, clock, CURSORS)
+    provider = provider or FakeProvider(clock, PAY_S)
+    return OrderService(dbx, hub, provider, CURRENCY, clock, CURSORS, declines_per_hour)
 
 
 def fill_cart(dbx: InlineDatabase, who: Identity, *lines: tuple[int, int]) -> None:

@@ -65,6 +65,30 @@ def test_an_order_is_pending_while_the_payment_runs_then_paid(
     assert dbx.writes - writes == 2, "a checkout is two write transactions, no more"
 
 
+def test_an_account_declined_too_often_is_refused_for_a_while_and_then_pays(
+    mini_shop: Shop, dbx: InlineDatabase, hub: EventHub, clock: Clock
+) -> None:
+    orders = order_service(dbx, hub, clock, declines_per_hour=3)
+    fill_cart(dbx, mini_shop.ani, (mini_shop.kopi, 1))
+    for n in range(3):  # card testing: card after card declined
+        declined = checkout(orders, mini_shop.ani, key=f"try-{n}", payment=DECLINED)
+        clock.advance(PAY_S)
+        assert error(declined).code == ErrorCode.PAYMENT_DECLINED
+
+    refused = error(checkout(orders, mini_shop.ani, key="try-3", payment=CARD))
+    assert refused.code == ErrorCode.RATE_LIMITED and refused.details["reason"] == "declines"
+    assert Order.select().count() == 3, "refused before any order is written"
+    fill_cart(dbx, mini_shop.budi, (mini_shop.teh, 1))
+    other = checkout(orders, mini_shop.budi, key="budi-1", payment=DECLINED)  # not budi's
+    clock.advance(PAY_S)
+    assert error(other).code == ErrorCode.PAYMENT_DECLINED
+
+    clock.advance(refused.details["retry_after_ms"] / 1000)  # an hour / 3: one more try
+    paid = checkout(orders, mini_shop.ani, key="try-3", payment=CARD)
+    clock.advance(PAY_S)
+    assert result(paid)["status"] == "paid"
+
+
 def test_a_declined_payment_gives_the_stock_back_and_keeps_the_cart(
     mini_shop: Shop, dbx: InlineDatabase, hub: EventHub, clock: Clock
 ) -> None:

@@ -35,7 +35,7 @@ from client_tui.settings import Settings
 from client_tui.stock import Level, StockBook, availability, renewed, shortfall
 from client_tui.watch import StockWatch
 from protocol.client import ConnectionLost, Push, State
-from protocol.errors import OutOfStock, PaymentDeclined, Unauthenticated
+from protocol.errors import OutOfStock, PaymentDeclined, RateLimited, Unauthenticated
 from protocol.rules import MAX_QTY
 
 
@@ -153,6 +153,8 @@ def test_errors_say_what_to_do():
     assert "card declined" in declined and "Nothing was charged" in declined
     assert "6-digit code" in describe(Unauthenticated("code", {"totp_required": True}))
     assert "reconnects by itself" in describe(ConnectionLost("cart.add"))
+    declines = RateLimited("x", {"reason": "declines", "retry_after_ms": 1_200_001})
+    assert "declined payments on this account. Try again in 21 min" in describe(declines)
 
 
 def test_a_refusal_for_stock_counts_what_the_cart_holds():
