@@ -20,28 +20,33 @@ def two_servers(servers, pg_schema_url):
     return [servers.start("--payment-delay", "2", db_url=pg_schema_url) for _ in range(2)]
 
 
-def test_one_key_on_two_servers_at_once_makes_one_order(two_servers, pg_schema_url):
-    first, second = two_servers
+async def both_check_out(first, second, keys: tuple[str, str]):
+    """The customer, signed in on both servers with one product in the cart, checks out on
+    each at once with its key: (one client per server, the product, the two outcomes)."""
+    here = await first.async_client("customer")
+    there = await second.async_client()
+    await there.resume(here.token)
+    product = next(p for p in (await here.call("catalog.list"))["items"] if p["stock"] > 3)
+    await here.call("cart.add", product_id=product["id"])
+    outcomes = await asyncio.gather(
+        here.call("order.checkout", idempotency_key=keys[0], payment=CARD),
+        there.call("order.checkout", idempotency_key=keys[1], payment=CARD),
+        return_exceptions=True,
+    )
+    return (here, there), product, outcomes
 
+
+def test_one_key_on_two_servers_at_once_makes_one_order(two_servers, pg_schema_url):
     async def run():
-        here = await first.async_client("customer")
-        there = await second.async_client()
-        await there.resume(here.token)
-        product = next(p for p in (await here.call("catalog.list"))["items"] if p["stock"] > 3)
-        await here.call("cart.add", product_id=product["id"])
-        outcomes = await asyncio.gather(
-            here.call("order.checkout", idempotency_key="both", payment=CARD),
-            there.call("order.checkout", idempotency_key="both", payment=CARD),
-            return_exceptions=True,
-        )
+        clients, product, outcomes = await both_check_out(*two_servers, ("both", "both"))
         paid = [o for o in outcomes if isinstance(o, dict)]
         refused = [o for o in outcomes if isinstance(o, Exception)]
         assert len(paid) == 1 and paid[0]["status"] == "paid", outcomes
         assert len(refused) == 1 and isinstance(refused[0], Conflict), outcomes
         assert refused[0].details == {"field": "idempotency_key", "reason": "in_progress"}
-        again = await there.call("order.checkout", idempotency_key="both", payment=CARD)
+        again = await clients[1].call("order.checkout", idempotency_key="both", payment=CARD)
         assert again["id"] == paid[0]["id"]
-        for client in (here, there):
+        for client in clients:
             await client.close()
         return product
 
@@ -51,20 +56,9 @@ def test_one_key_on_two_servers_at_once_makes_one_order(two_servers, pg_schema_u
 
 
 def test_two_keys_for_one_cart_on_two_servers_at_once_buy_it_once(two_servers, pg_schema_url):
-    first, second = two_servers
-
     async def run():
-        here = await first.async_client("customer")
-        there = await second.async_client()
-        await there.resume(here.token)
-        product = next(p for p in (await here.call("catalog.list"))["items"] if p["stock"] > 3)
-        await here.call("cart.add", product_id=product["id"])
-        outcomes = await asyncio.gather(
-            here.call("order.checkout", idempotency_key="window-1", payment=CARD),
-            there.call("order.checkout", idempotency_key="window-2", payment=CARD),
-            return_exceptions=True,
-        )
-        for client in (here, there):
+        clients, product, outcomes = await both_check_out(*two_servers, ("window-1", "window-2"))
+        for client in clients:
             await client.close()
         return product, outcomes
 
