@@ -38,7 +38,8 @@ async def both_check_out(first, second, keys: tuple[str, str]):
 
 def test_one_key_on_two_servers_at_once_makes_one_order(two_servers, pg_schema_url):
     async def run():
-        clients, product, outcomes = await both_check_out(*two_servers, ("both", "both"))
+        first, second = two_servers
+        clients, product, outcomes = await both_check_out(first, second, ("both", "both"))
         paid = [o for o in outcomes if isinstance(o, dict)]
         refused = [o for o in outcomes if isinstance(o, Exception)]
         assert len(paid) == 1 and paid[0]["status"] == "paid", outcomes
@@ -57,7 +58,8 @@ def test_one_key_on_two_servers_at_once_makes_one_order(two_servers, pg_schema_u
 
 def test_two_keys_for_one_cart_on_two_servers_at_once_buy_it_once(two_servers, pg_schema_url):
     async def run():
-        clients, product, outcomes = await both_check_out(*two_servers, ("window-1", "window-2"))
+        first, second = two_servers
+        clients, product, outcomes = await both_check_out(first, second, ("window-1", "window-2"))
         for client in clients:
             await client.close()
         return product, outcomes
