@@ -75,22 +75,25 @@ class LineFile:
 
     def write(self, text: str) -> None:
         with self._lock:
-            if self._writing:
-                self._waiting.append(text)
-                return
-            self._writing = True
-            try:
-                self.file.write(text)
-                while self._waiting:
-                    self.file.write(self._waiting.popleft())
-            finally:
-                self._writing = False
+            self._waiting.append(text)
+            while self._waiting and not self._writing:  # one more came as the last ended
+                self._writing = True
+                try:
+                    while self._waiting:
+                        self.file.write(self._waiting.popleft())
+                finally:
+                    self._writing = False
 
     def flush(self) -> None:
-        self.file.flush()
+        """Flush, but not in the middle of a write (its file may be closed for rotating):
+        that write's own flush follows it."""
+        with self._lock:
+            if not self._writing:
+                self.file.flush()
 
     def close(self) -> None:
-        self.file.close()
+        with self._lock:
+            self.file.close()
 
 
 def json_line(event: LogEvent) -> str:

@@ -122,6 +122,10 @@ class AccountSessions:
             [peer.address, peer.client_name],
         )
         self.signed_out(ended, "session_limit")
+        if ended:  # someone signing in again and again ends the account's other devices
+            self.security.record(
+                "auth.session.limit", peer.address, row[0], row[1], sessions=len(ended)
+            )
         if spent == "recovery_code":
             self.security.record("auth.recovery_code.used", peer.address, row[0], row[1])
         return token, session_id

@@ -196,21 +196,19 @@ class Checkouts:
         """One checkout per (customer, key) at a time; a retry meanwhile waits for it. An
         account whose payments were declined too often is refused for a while (`declines`):
         each decline writes an order, and card testing tries card after card."""
-        account = str(call.identity.user_id)
-        wait = self.declines.take(account, self.clock.seconds())  # given back unless declined
+        print_ = fingerprint(call.op, call.args)
+        slot = (call.identity.user_id, call.args["idempotency_key"])
+        return self.runs.run(slot, print_, lambda: self._checkout(call, print_))
+
+    def _take_decline_token(self, account: str) -> None:
+        """One of the account's declines, held while its checkout runs (a retry that waits
+        for it takes none); `rate_limited` when none is left."""
+        wait = self.declines.take(account, self.clock.seconds())
         if wait:
             raise RateLimited(
                 "too many declined payments on this account: try again later",
                 {"reason": "declines", "retry_after_ms": int(wait * 1000) + 1},
             )
-        print_ = fingerprint(call.op, call.args)
-        slot = (call.identity.user_id, call.args["idempotency_key"])
-        try:
-            run = self.runs.run(slot, print_, lambda: self._checkout(call, print_))
-        except Exception:
-            self.declines.give_back(account)
-            raise
-        return run.addBoth(self._count_decline, account)
 
     def _count_decline(self, outcome: Order | Failure, account: str) -> Order | Failure:
         """Keep the token the checkout took only if it was declined."""
@@ -226,6 +224,8 @@ class Checkouts:
         own failure, rather than one thrown into the coroutine, raised out of it and
         captured again with its traceback."""
         me, payment = call.identity, call.args["payment"]
+        account = str(me.user_id)
+        self._take_decline_token(account)
         begun: Deferred[dict[str, Any]] = self.dbx.write(
             begin_checkout,
             me.user_id,
@@ -236,7 +236,8 @@ class Checkouts:
             self.provider.name,
             call.args.get("expected_total"),
         )
-        return begun.addCallback(self._pay, payment, me.user_id)
+        paid = begun.addCallback(self._pay, payment, me.user_id)
+        return paid.addBoth(self._count_decline, account)
 
     def _pay(
         self, begun: dict[str, Any], payment: dict[str, str], user_id: int

@@ -249,6 +249,8 @@ def test_a_sign_in_past_the_accounts_session_limit_ends_its_least_recently_used(
 ) -> None:
     create_user("dewi", PASSWORD, "customer")
     security = SecurityLog(clock, write=lambda line: None)
+    events: list[dict[str, Any]] = []
+    security.listeners.append(events.append)
     rules = SessionLifetimes(per_account=3)
     auth = AuthService(dbx, clock, sessions, Limits(), InlineHashing(), security, rules)
 
@@ -266,6 +268,8 @@ def test_a_sign_in_past_the_accounts_session_limit_ends_its_least_recently_used(
     newest, _, _ = sign_in()  # the fourth: one too many
 
     assert unused.identity is None and unused.of("session.ended") == [{"reason": "session_limit"}]
+    [limited] = [e for e in events if e["event"] == "auth.session.limit"]
+    assert (limited["username"], limited["sessions"]) == ("dewi", 1)
     assert first.identity is not None and newest.identity is not None
     listed = result(ask_from(newest, auth.accounts.list, "auth.session.list"))["sessions"]
     assert len(listed) == 3 and unused_id not in {s["id"] for s in listed}

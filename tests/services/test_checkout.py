@@ -89,6 +89,28 @@ def test_an_account_declined_too_often_is_refused_for_a_while_and_then_pays(
     assert result(paid)["status"] == "paid"
 
 
+def test_only_declines_count_against_the_limit_and_a_waiting_retry_counts_none(
+    mini_shop: Shop, dbx: InlineDatabase, hub: EventHub, clock: Clock
+) -> None:
+    orders = order_service(dbx, hub, clock, declines_per_hour=2)
+    for n in range(3):  # paid: each gives its token back
+        fill_cart(dbx, mini_shop.ani, (mini_shop.kopi, 1))
+        paid = checkout(orders, mini_shop.ani, key=f"paid-{n}")
+        clock.advance(PAY_S)
+        assert result(paid)["status"] == "paid"
+    fill_cart(dbx, mini_shop.ani, (mini_shop.kopi, 1))
+    first = checkout(orders, mini_shop.ani, key="declined-1", payment=DECLINED)
+    retry = checkout(orders, mini_shop.ani, key="declined-1", payment=DECLINED)  # waits for it
+    clock.advance(PAY_S)
+    assert error(first).code == error(retry).code == ErrorCode.PAYMENT_DECLINED
+    second = checkout(orders, mini_shop.ani, key="declined-2", payment=DECLINED)
+    clock.advance(PAY_S)
+    assert error(second).code == ErrorCode.PAYMENT_DECLINED, "one decline counted, not two"
+
+    refused = error(checkout(orders, mini_shop.ani, key="declined-3", payment=DECLINED))
+    assert refused.code == ErrorCode.RATE_LIMITED and refused.details["reason"] == "declines"
+
+
 def test_a_declined_payment_gives_the_stock_back_and_keeps_the_cart(
     mini_shop: Shop, dbx: InlineDatabase, hub: EventHub, clock: Clock
 ) -> None:
