@@ -19,7 +19,7 @@ from contextlib import contextmanager
 
 import peewee as pw
 
-from db.migrations import v1, v2, v3, v4, v5, v6, v7
+from db.migrations import v1, v2, v3, v4, v5, v6, v7, v8
 from db.migrations.ddl import dialect, run
 from db.transactions import write_transaction
 
@@ -47,6 +47,7 @@ MIGRATIONS: list[Callable[[pw.Database], None]] = [
     v5.unused_columns,
     v6.account_security,
     v7.offline_sales,
+    v8.pending_by_customer,
 ]
 LATEST = len(MIGRATIONS)
 

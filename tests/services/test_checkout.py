@@ -12,6 +12,7 @@ from db.models import CartLine, IdempotencyKey, Order, Product, User
 from db.transactions import write_transaction
 from protocol.errors import ErrorCode
 from server import idempotency, sql
+from server.dbexec import is_postgres
 from server.events import EventHub
 from server.payments import PAYMENT_TIMEOUT_S, FakeProvider
 from server.services.cart import CART_LINES
@@ -422,3 +423,12 @@ def test_a_checkout_reads_its_cart_in_order_its_key_and_orders_being_paid_in_one
         )
     (paying,) = [row for row in sql.rows(database, CART_AND_KEY, other) if row[8] == 2]
     assert paying[13] == Order.get(Order.status == "pending").id
+
+
+def test_the_checkout_finds_a_customers_order_being_paid_for_by_its_own_index(
+    database: pw.Database,
+):
+    """Not by scanning every pending order: a flash sale has thousands at once."""
+    explain = "EXPLAIN " if is_postgres(database) else "EXPLAIN QUERY PLAN "
+    plan = str(sql.rows(database, explain + CART_AND_KEY, (1, 1, "k", 1)))
+    assert "orders_pending_customer_id" in plan, plan
