@@ -25,20 +25,13 @@ import ssl
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
-from protocol.client.link import (
-    ORDERS_SNAPSHOT_EVENT,
-    SESSION_ENDED_EVENT,
-    SNAPSHOT_EVENT,
-    ConnectionLost,
-    Push,
-    State,
-)
+from protocol.client.link import SESSION_ENDED_EVENT, ConnectionLost, Push, State
+from protocol.client.subscriptions import ORDERS_PAGE, Subscriptions
 from protocol.errors import Unauthenticated, WarungError, from_wire
 from protocol.framing import FrameDecoder, Message, encode
 from protocol.ops import Op
-from protocol.rules import DEFAULT_MAX_FRAME, DEFAULT_PORT, MAX_SUBSCRIBE_IDS, PROTOCOL_VERSION
+from protocol.rules import DEFAULT_MAX_FRAME, DEFAULT_PORT, PROTOCOL_VERSION
 
-ORDERS_PAGE = 100  # the most orders one order.subscribe answers with
 DEFAULT_IN_FLIGHT = 64  # PROTOCOL.md: limits.max_in_flight when a server does not say
 EVENT_QUEUE_LIMIT = 10_000
 
@@ -84,9 +77,7 @@ class AsyncClient:
         self._event_callbacks: list[Callable[[Push], object]] = []
         self._state_callbacks: list[Callable[[State], object]] = []
         self._events: asyncio.Queue[Push] = asyncio.Queue(EVENT_QUEUE_LIMIT)
-        self._subscribed_ids: set[int] = set()
-        self._subscribed_all = False
-        self._subscribed_orders = False
+        self._subscriptions = Subscriptions()
         self._closing = False
         self._last_sent = 0.0
         self._slots: asyncio.Semaphore | None = None
@@ -209,7 +200,7 @@ class AsyncClient:
             args["recovery_code"] = recovery_code
         result = await self.call(Op.AUTH_LOGIN, args)
         if self.user is not None:
-            self._forget_subscriptions()
+            self._subscriptions.forget()
         self.user, self.token = result["user"], result["token"]
         return result
 
@@ -218,7 +209,7 @@ class AsyncClient:
         replaced = self.user is not None
         result = await self._resume(token)
         if replaced:
-            self._forget_subscriptions()
+            self._subscriptions.forget()
         return result
 
     async def _resume(self, token: str) -> dict[str, Any]:
@@ -234,32 +225,25 @@ class AsyncClient:
         """Subscribe (None: every product); returns the snapshot. Restored on reconnect."""
         args = {"all": True} if product_ids is None else {"product_ids": product_ids}
         result = await self.call(Op.STOCK_SUBSCRIBE, args)
-        if product_ids is None:
-            self._subscribed_all = True
-        else:
-            self._subscribed_ids.update(product_ids)
+        self._subscriptions.took_stock(product_ids)
         snapshot: list[dict[str, Any]] = result["snapshot"]
         return snapshot
 
     async def unsubscribe_stock(self, product_ids: list[int] | None = None) -> None:
         args = {"all": True} if product_ids is None else {"product_ids": product_ids}
         await self.call(Op.STOCK_UNSUBSCRIBE, args)
-        if product_ids is None:
-            self._subscribed_all = False
-            self._subscribed_ids.clear()
-        else:
-            self._subscribed_ids.difference_update(product_ids)
+        self._subscriptions.dropped_stock(product_ids)
 
     async def subscribe_orders(self, limit: int = ORDERS_PAGE) -> dict[str, Any]:
         """Staff: `order` events for every online order from now on; returns the first page
         of the paid orders waiting for staff. Restored on reconnect."""
         page = await self.call(Op.ORDER_SUBSCRIBE, limit=limit)
-        self._subscribed_orders = True
+        self._subscriptions.orders = True
         return page
 
     async def unsubscribe_orders(self) -> None:
         await self.call(Op.ORDER_UNSUBSCRIBE)
-        self._subscribed_orders = False
+        self._subscriptions.orders = False
 
     async def checkout(
         self,
@@ -459,12 +443,7 @@ class AsyncClient:
     def _forget_session(self) -> None:
         """Signed out: no token to resume with, no subscription to take again."""
         self.user = self.token = None
-        self._forget_subscriptions()
-
-    def _forget_subscriptions(self) -> None:
-        self._subscribed_ids.clear()
-        self._subscribed_all = False
-        self._subscribed_orders = False
+        self._subscriptions.forget()
 
     async def _restore(self) -> None:
         """Sign in again with the token and take every subscription afresh.
@@ -479,20 +458,7 @@ class AsyncClient:
                 self._forget_session()
                 self._deliver(Push(SESSION_ENDED_EVENT, 0, {"message": ended.message}))
                 return
-        snapshot: list[dict[str, Any]] = []
-        if self._subscribed_all:
-            snapshot = (await self.call(Op.STOCK_SUBSCRIBE, all=True))["snapshot"]
-        elif self._subscribed_ids:
-            ids = sorted(self._subscribed_ids)
-            for start in range(0, len(ids), MAX_SUBSCRIBE_IDS):
-                chunk = ids[start : start + MAX_SUBSCRIBE_IDS]
-                result = await self.call(Op.STOCK_SUBSCRIBE, product_ids=chunk)
-                snapshot.extend(result["snapshot"])
-        if self._subscribed_all or self._subscribed_ids:
-            self._deliver(Push(SNAPSHOT_EVENT, 0, {"snapshot": snapshot}))
-        if self._subscribed_orders:
-            page = await self.call(Op.ORDER_SUBSCRIBE, limit=ORDERS_PAGE)
-            self._deliver(Push(ORDERS_SNAPSHOT_EVENT, 0, page))
+        await self._subscriptions.restore(self.call, self._deliver)
 
 
 def _notify(callbacks: list[Callable[[T], object]], value: T, name: str) -> None:
