@@ -29,7 +29,7 @@ from server.payments import FakeProvider
 from server.periodic import logged
 from server.pg_events import PgEventListener
 from server.security_log import SecurityLog
-from server.services.account_sessions import SessionLifetimes
+from server.services.account_sessions import SessionLifetimes, prune_sessions
 from server.services.admin_products import AdminProductService
 from server.services.audit_list import AuditListService
 from server.services.auth import AuthService
@@ -55,6 +55,8 @@ from server.session_registry import SessionRegistry
 log = Logger()
 CHECKPOINT_EVERY_S = 1.0
 SWEEP_EVERY_S = 60.0
+PRUNE_EVERY_S = 3600.0
+KEEP_ENDED_SESSIONS_S = 30 * 86_400  # an ended session's row (where, which client) for a look back
 DRAIN_S = 10.0
 CLOSE_S = 2.0
 
@@ -141,6 +143,7 @@ class Server:
         self.ports: list[Any] = []
         self._checkpoints = LoopingCall(logged(self._checkpoint, "WAL checkpoint"))
         self._sweeps = LoopingCall(logged(self.orders.settle_pending, "pending-order sweep"))
+        self._prunes = LoopingCall(logged(self._prune, "pruning ended sessions"))
         self.listener = None
         if isinstance(db, pw.PostgresqlDatabase):
             orders_elsewhere = OrderFeed(self.dbx, self.hub)
@@ -181,10 +184,16 @@ class Server:
         self._sweeps.start(SWEEP_EVERY_S, now=False)
         self._session_checks.clock = self.reactor
         self._session_checks.start(self.session_check_s, now=False)
+        self._prunes.clock = self.reactor
+        self._prunes.start(PRUNE_EVERY_S, now=False)
         self.readiness.refresh()  # `warung_ready` is right from the first scrape
 
     def _checkpoint(self) -> Deferred[None]:
         return self.dbx.read(checkpoint_wal)
+
+    def _prune(self) -> Deferred[int]:
+        before = self.reactor.seconds() - KEEP_ENDED_SESSIONS_S
+        return self.dbx.write(prune_sessions, before)
 
     async def shutdown(self) -> None:
         """Drain: take no new connection or request, tell every client to go elsewhere, let
@@ -207,7 +216,7 @@ class Server:
         self.factory.access.flush()
         try:
             await self.audit_feed.drain()
-            for loop in (self._checkpoints, self._sweeps, self._session_checks):
+            for loop in (self._checkpoints, self._sweeps, self._session_checks, self._prunes):
                 if loop.running:
                     loop.stop()
             if self.listener is not None:

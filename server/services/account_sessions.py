@@ -256,6 +256,22 @@ def _revoke_past(db: pw.Database, user_id: int, keep: int, now: str) -> list[int
 
 
 @write_job
+def prune_sessions(db: pw.Database, before: float) -> int:
+    """Delete the sessions that ended before `before` (seconds): revoked then, or past their
+    absolute lifetime then. Their rows serve nobody after (neither listed nor resumable),
+    and every sign-in adds one. Returns how many."""
+    cutoff = moment(before)
+    return int(
+        sql.execute(
+            db,
+            "DELETE FROM sessions WHERE (revoked_at IS NOT NULL AND revoked_at < ?) "
+            "OR expires_at < ?",
+            (cutoff, cutoff),
+        ).rowcount
+    )
+
+
+@write_job
 def resume_session(db: pw.Database, digest: str, now: float, where: list[str]) -> list[Any] | None:
     """[session id, user map] of the live session with this token hash, marked used from
     `where` (address, client); None if there is none."""
