@@ -36,11 +36,13 @@ def writer_of(server: ServerProcess) -> int:
 
 
 def gone(pid: int) -> bool:
+    """Whether `pid` has ended: no such process, or a zombie (reaped, maybe, as we look)."""
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (ProcessLookupError, FileNotFoundError):
         return True
-    return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
+    return stat.split(") ", 1)[1].startswith("Z")
 
 
 @pytest.fixture
