@@ -11,12 +11,11 @@ import signal
 import termios
 from pathlib import Path
 
-import peewee as pw
 import pytest
 
+from db.models import User
 from db.transactions import write_transaction
 from protocol.errors import Conflict
-from server import sql
 from server.idempotency import fingerprint
 from server.services.cart import change_cart
 from server.services.order_jobs import begin_checkout
@@ -98,22 +97,15 @@ def strand_checkouts(url: str, product: int, count: int) -> None:
     print_ = fingerprint("order.checkout", {"payment": CARD})
     with opened(url) as db, write_transaction(db):
         for n in range(count):
-            customer = buyer(db, "customer" if n == count - 1 else f"stranded{n}")
+            customer = buyer("customer" if n == count - 1 else f"stranded{n}")
             change_cart(db, customer, product, 1, False, "IDR")
             begin_checkout(db, customer, f"stranded-{n}", print_, "card", "IDR", "fake")
 
 
-def buyer(db: pw.Database, username: str) -> int:
+def buyer(username: str) -> int:
     """The id of the customer `username`, made (unable to sign in) if there is none."""
-    found = sql.one(db, "SELECT id FROM users WHERE username = ?", (username,))
-    if found is not None:
-        return int(found[0])
-    return sql.insert(
-        db,
-        "INSERT INTO users (username, password_hash, role, totp_enabled, disabled, created_at) "
-        "VALUES (?, 'x', 'customer', ?, ?, ?) RETURNING id",
-        (username, False, False, sql.now()),
-    )
+    defaults = {"password_hash": "x", "role": "customer"}
+    return int(User.get_or_create(username=username, defaults=defaults)[0].id)
 
 
 def test_a_start_with_many_pending_orders_listens_first_and_settles_them_meanwhile(

@@ -3,6 +3,7 @@ and the order that comes of it (cancelled when allowed)."""
 
 from __future__ import annotations
 
+import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 from textual.widgets import Button, Input, Label, RadioButton
@@ -274,7 +275,7 @@ async def test_pay_while_another_window_pays_for_the_cart_is_refused_and_says_wh
             await pilot.click("#pay")
             problem = dialog.query_one("#checkout-problem", Label)
             await wait_for(pilot, lambda: problem.display, "the refusal")
-            order_id = paying.result()["id"]
+            order_id = (await asyncio.wrap_future(paying))["id"]  # the app runs meanwhile
         assert f"Order {order_id} is being paid for in another window" in str(problem.render())
         assert len(orders_of(slow, customer)) == 1, "bought once"
 
