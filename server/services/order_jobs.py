@@ -13,7 +13,7 @@ import peewee as pw
 
 from protocol.errors import BadRequest, Conflict, InvalidState, OutOfStock
 from protocol.ops import Op
-from protocol.rules import STAFF_ROLES, OrderStatus
+from protocol.rules import OrderStatus
 from server import idempotency, sql, wire
 from server.audit import audit, target_of
 from server.events import EventHub, StockChange
@@ -25,7 +25,7 @@ from server.services.cart import (
     out_of_stock,
 )
 from server.services.catalog import not_found
-from server.services.order_queries import Order, find_order, order_map, read_order, visible
+from server.services.order_queries import Order, find_order, order_map
 from server.services.order_states import check_transition
 from server.services.shortfalls import take_offline_stock
 from server.services.stock import ShortOfStock, move_stock
@@ -347,51 +347,6 @@ def mark_declined(
     return order, changes
 
 
-# -- after checkout
-
-
-@write_job
-@locks_stock(lambda order_id, *_: StockLocks(orders=(order_id,)))
-def cancel_order(db: pw.Database, order_id: int, user_id: int, role: str) -> OrderAndStock:
-    """Cancel a paid (or later) order of `user_id`'s (any, for staff) and give its stock back;
-    audited when staff cancel it."""
-    now = sql.now()
-    lock_order(db, order_id, now)  # a refund of it running meanwhile: wait, then see its lines
-    order = visible(read_order(db, order_id), order_id, user_id, role)
-    if order["status"] == OrderStatus.PENDING:  # its checkout is still running: it decides
-        raise InvalidState(
-            f"order {order_id} is still being paid for: wait for its outcome",
-            {"status": OrderStatus.PENDING, "reason": "payment_in_progress"},
-        )
-    check_transition(order_id, order["status"], OrderStatus.CANCELLED)
-    changes = release_stock(db, order_id, "cancel", user_id, now)
-    reason = "staff" if role in STAFF_ROLES else "customer"
-    set_status(db, order_id, order["status"], OrderStatus.CANCELLED, now, cancel_reason=reason)
-    if role in STAFF_ROLES:
-        details = {"from": order["status"], "customer_id": order["customer_id"]}
-        audit(db, user_id, Op.ORDER_CANCEL, target_of("order", order_id), details, now)
-    announce_order(db, order_id)
-    mark_payment_refunded(db, order_id, now)
-    return find_order(db, order_id), changes
-
-
-@write_job
-def advance_order(
-    db: pw.Database, order_id: int, target: str, user_id: int, tracking: str | None = None
-) -> dict[str, Any]:
-    """Move an order on (shipped, delivered) as the status table allows, audited as done by
-    `user_id`; a shipment's tracking reference, if given, is kept with the order."""
-    order = find_order(db, order_id)
-    check_transition(order_id, order["status"], target, order["channel"])
-    extra = {} if tracking is None else {"tracking_ref": tracking}
-    now = sql.now()
-    set_status(db, order_id, order["status"], target, now, **extra)
-    op = Op.ORDER_SHIP if target == OrderStatus.SHIPPED else Op.ORDER_DELIVER
-    audit(db, user_id, op, target_of("order", order_id), {"from": order["status"], **extra}, now)
-    announce_order(db, order_id)
-    return find_order(db, order_id)
-
-
 # -- the steps every job takes
 
 
@@ -423,11 +378,19 @@ def mark_payment_refunded(db: pw.Database, order_id: int, now: str) -> None:
 
 
 def set_status(
-    db: pw.Database, order_id: int, status: str, target: str, now: str, **extra: Any
+    db: pw.Database,
+    order_id: int,
+    status: str,
+    target: str,
+    now: str,
+    *,
+    channel: str | None = None,
+    **extra: Any,
 ) -> None:
     """Move the order from `status` to `target` (setting the `extra` columns too), if the
-    status table allows it and nobody changed its status meanwhile."""
-    check_transition(order_id, status, target)
+    status table allows it (for its `channel`, when given) and nobody changed its status
+    meanwhile."""
+    check_transition(order_id, status, target, channel)
     assignments = "".join(f", {name} = ?" for name in extra)
     cursor = sql.execute(
         db,

@@ -18,7 +18,8 @@ from server.events import EventHub
 from server.limits import Limits
 from server.payments import PaymentProvider, pay_back
 from server.services.checkout import Checkouts
-from server.services.order_jobs import advance_order, cancel_order, publish
+from server.services.order_changes import advance_order, cancel_order
+from server.services.order_jobs import publish
 from server.services.order_queries import Order, id_page, order_page, read_order, visible
 
 
