@@ -174,6 +174,33 @@ def silent_readers(shop: Shop, seconds: float, readers: int = 300) -> Counts:
     }
 
 
+def hoarders(shop: Shop, seconds: float, addresses: int = 8, per_address: int = 64) -> Counts:
+    """Connections that ask for large answers and never read them: 40 `catalog.list` pages
+    of 200 products each, about 1.3 MB, within the 2 MiB one connection may queue; 680 MB
+    from all 512 (the kernel's buffers take up to 0.5 MB of each), past the 256 MiB the
+    server may queue to all together. Held `seconds`: their answers take the server 20 s."""
+    shop.customer("hoarder").close()
+
+    def hoard(index: int) -> RawConnection:
+        conn = RawConnection(shop.port, source=source(index % addresses), receive_buffer=4096)
+        conn.hello()
+        assert conn.call("auth.resume", token=shop.tokens["hoarder"])["ok"]
+        for _ in range(40):
+            conn.request("catalog.list", limit=200)
+        return conn
+
+    conns = in_threads(hoard, addresses * per_address)
+    time.sleep(seconds)  # the attack is to hold them
+    found = shop.server.metrics()
+    for conn in conns:
+        conn.close()
+    return {
+        "connections": len(conns),
+        "reset to keep the server's budget": found.get("warung_connections_shed_total", "n/a"),
+        "queued at the end": megabytes(found.get("warung_queued_bytes", 0)),
+    }
+
+
 def slowloris(shop: Shop, seconds: float, per_address: int = 100, addresses: int = 10) -> Counts:
     """Item 4: frames announcing 1 MiB, sent but for their last 1,000 bytes, then dribbled
     a byte a second per connection."""
@@ -310,6 +337,7 @@ ATTACKS: dict[str, Callable[[Shop, float], Counts]] = {
     "guess-ten": guess_ten,
     "register-flood": register_flood,
     "silent-readers": silent_readers,
+    "hoarders": hoarders,
     "slowloris": slowloris,
     "conn-flood": connection_flood,
     "huge-name": huge_name,
@@ -323,6 +351,7 @@ ATTACKS: dict[str, Callable[[Shop, float], Counts]] = {
 # silent readers need a steady stream of order events, which declined checkouts make.
 OPTIONS: dict[str, tuple[str, ...]] = {
     "silent-readers": ("--limit", "declines_per_account_per_hour=1000000"),
+    "hoarders": ("--metrics-port", "0"),
 }
 
 

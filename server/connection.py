@@ -69,13 +69,14 @@ class WarungConnection(PushProducer, Protocol, TimeoutMixin):
         self.closing = False
         self.registered = False  # the transport's producer (`connectionMade`)
         self.in_flight = 0
+        self.half_closed = False  # the client closed its sending side
         self._refusal: Any = None
         self._bucket = factory.new_bucket()
         self._opening: bytes | None = b""  # the stream's first bytes, until OPENING are in
         self.frames = FrameWatch(
             factory.clock, self.limits, factory.partial_frames, self._frame_too_slow
         )
-        self.init_pushes(factory.metrics.pushes, factory.clock)
+        self.init_pushes(factory.metrics.pushes, factory.clock, factory.queued_total)
 
     # -- connection lifecycle
 
@@ -100,6 +101,7 @@ class WarungConnection(PushProducer, Protocol, TimeoutMixin):
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self.closing = True
         self.out.stop()
+        self.queued_total.release(self)
         self.setTimeout(None)
         self._cancel_pause_timer()
         self.frames.stop()
@@ -147,8 +149,11 @@ class WarungConnection(PushProducer, Protocol, TimeoutMixin):
         self._refusal = self.factory.clock.callLater(REFUSAL_GRACE_S, self.tcp.abortConnection)
 
     def readConnectionLost(self) -> None:
-        self.out.detach()
-        self._lose()
+        """The client closed its sending side: the requests it sent are answered, then the
+        connection is closed (`_count` closes it after the last answer)."""
+        self.half_closed = True
+        if not self.in_flight:
+            self.close()
 
     def writeConnectionLost(self) -> None:
         pass
@@ -349,7 +354,10 @@ class WarungConnection(PushProducer, Protocol, TimeoutMixin):
         return self._count(self._reply_ok(result, request), request.op, began)
 
     def _count(self, outcome: str, op: str, began: float) -> bool:
+        """After an answer: count it, and close after the last one the client will get."""
         self.factory.metrics.answered(op, outcome, self.factory.clock.seconds() - began)
+        if self.half_closed and not self.in_flight and not self.closing:
+            self.close()
         return outcome == "ok"
 
     # -- output
@@ -406,8 +414,9 @@ class WarungConnection(PushProducer, Protocol, TimeoutMixin):
         return code
 
     def _send_reply(self, data: bytes) -> None:
-        """A reply is never dropped: past the budget the connection is closed instead."""
-        if not self._write_within(data, self.limits.max_queued_bytes):
+        """A reply is never dropped: past the budget the connection is closed instead (or it
+        was already, to keep all connections within theirs: `shed`)."""
+        if not self._write_within(data, self.limits.max_queued_bytes) and not self.closing:
             self._close_over_budget(len(data))
 
     def _close_over_budget(self, size: int) -> None:
@@ -420,6 +429,22 @@ class WarungConnection(PushProducer, Protocol, TimeoutMixin):
         )
         self.factory.security.record(
             "conn.closed", self.address, reason="queue_full", queued=self.queued_bytes()
+        )
+        self.closing = True
+        self.tcp.abortConnection()
+
+    def shed(self, queued: int) -> None:
+        """Closed at once, dropping the `queued` bytes it holds: all connections together
+        hold what the server may queue, and this one is among those holding most."""
+        log.info(
+            "closing conn {conn} ({address}): it holds {queued} bytes, among the most while "
+            "the server holds all it may queue ({budget})",
+            **self._where(),
+            queued=queued,
+            budget=self.limits.max_queued_bytes_total,
+        )
+        self.factory.security.record(
+            "conn.closed", self.address, reason="server_queue_full", queued=queued
         )
         self.closing = True
         self.tcp.abortConnection()

@@ -15,6 +15,7 @@ from server.dispatch import Dispatcher, Identity
 from server.frame_watch import PartialFrameBudget
 from server.limits import AddressLimiter, Limits, TokenBucket
 from server.metrics import Metrics
+from server.queued_total import QueuedTotal
 from server.security_log import SecurityLog
 from server.session_registry import SessionRegistry
 from server.turn_output import TurnFlusher
@@ -45,6 +46,7 @@ class WarungFactory(ServerFactory):
         self.clock = clock
         self.connections: set[WarungConnection] = set()
         self.turns = TurnFlusher(clock)
+        self.queued_total = QueuedTotal(limits.max_queued_bytes_total)
         self.sessions = SessionRegistry() if sessions is None else sessions
         self.security = SecurityLog(clock) if security is None else security
         self.access = AccessLog(clock)

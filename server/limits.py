@@ -45,6 +45,7 @@ class Limits:
     max_partial_frame_bytes: int = 67_108_864  # server-wide, declared by large unfinished frames
     max_partial_frame_bytes_per_address: int = 16_777_216  # ... of which one address may hold
     max_queued_push_bytes: int = 262_144  # queued to one connection, past which pushes drop
+    max_queued_bytes_total: int = 268_435_456  # queued to all: past it the largest are closed
     # Session lifetimes (ASVS 5.0 V7.3.1 inactivity, V7.3.2 absolute); PROTOCOL.md 10.4.
     session_idle_s: int = 7 * 86_400
     session_absolute_s: int = 30 * 86_400
@@ -123,6 +124,7 @@ FLOORS: dict[str, Floor] = {
     "max_partial_frame_bytes": COUNT,
     "max_partial_frame_bytes_per_address": COUNT,
     "max_queued_push_bytes": COUNT,
+    "max_queued_bytes_total": COUNT,
     "session_idle_s": COUNT,
     "session_absolute_s": COUNT,
     "staff_session_idle_s": COUNT,

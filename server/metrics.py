@@ -150,6 +150,17 @@ class _LiveState(Collector):
         for outcome in ("sent", "conflated", "dropped"):
             pushes.add_metric([outcome], getattr(self.pushes, outcome))
         yield pushes
+        queued = self.factory.queued_total
+        yield GaugeMetricFamily(
+            "warung_queued_bytes",
+            "Bytes queued to all connections and not sent yet, as last charged (at most this)",
+            value=queued.total,
+        )
+        yield CounterMetricFamily(
+            "warung_connections_shed",
+            "Connections closed because all connections together held what the server may queue",
+            value=queued.shed_count,
+        )
         yield from self._database()
         yield GaugeMetricFamily(
             "warung_draining", "1 while the server drains before it stops", value=self.draining

@@ -10,12 +10,14 @@ holds while paused) stays within a byte budget, checked and charged in one step
 (`_write_within`, `_hold`): a push that would take it past `limits.max_queued_push_bytes`
 is dropped and uses its `seq` (the client sees a gap); a reply that would take it past
 `limits.max_queued_bytes` closes the connection (`server.connection`), since a reply must
-not be lost.
+not be lost. In the same step the bytes are charged to what all connections together may
+queue (`server.queued_total`), which closes the connections holding most when it is full.
 """
 
 from __future__ import annotations
 
 import typing
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from twisted.logger import Logger
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from server.clock import Clock
     from server.limits import Limits
     from server.metrics import PushCounts
+    from server.queued_total import QueuedTotal
     from server.turn_output import TurnOutput
 
 log = Logger()
@@ -61,8 +64,9 @@ class PushProducer:
     conn_id: int | None
     closing: bool
     client_max_frame: int | None
+    shed: Callable[[int], None]  # closes it at once, to make room in `queued_total`
 
-    def init_pushes(self, pushes: PushCounts, clock: Clock) -> None:
+    def init_pushes(self, pushes: PushCounts, clock: Clock, queued_total: QueuedTotal) -> None:
         self.seq = 0
         self.paused = False
         self.pending_stock: dict[int, PushTemplate] = {}
@@ -71,6 +75,8 @@ class PushProducer:
         self._pause_timer: Any = None
         self._pushes = pushes
         self._clock = clock  # pauses are timed on it
+        self.queued_total = queued_total
+        self.charged = 0  # this connection's bytes in `queued_total`
 
     @property
     def tcp(self) -> TCPTransport:
@@ -83,7 +89,8 @@ class PushProducer:
     def _write_within(self, data: bytes, budget: int) -> bool:
         """Write `data` if what is queued stays within `budget`; whether it was written."""
         out = self.out
-        if out.held_bytes + out.backlog() + self.held_bytes + len(data) > budget:
+        queued = out.held_bytes + out.backlog() + self.held_bytes + len(data)
+        if queued > budget or not self.queued_total.charge(self, queued):
             return False  # (queued_bytes(), inline: this runs for every reply and push)
         out.write(data)
         return True
@@ -99,8 +106,9 @@ class PushProducer:
         if replaced is not None:
             self.held_bytes -= replaced.size
             self._pushes.conflated += 1
-        fits = self.queued_bytes() + template.size <= self.limits.max_queued_push_bytes
-        if fits and (room or replaced is not None):
+        queued = self.queued_bytes() + template.size
+        fits = queued <= self.limits.max_queued_push_bytes and (room or replaced is not None)
+        if fits and self.queued_total.charge(self, queued):
             pending[key] = template
             self.held_bytes += template.size
         else:

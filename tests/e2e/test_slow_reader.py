@@ -10,7 +10,7 @@ import socket
 import ssl
 import uuid
 
-from tests.e2e.harness import ServerProcess
+from tests.e2e.harness import ServerProcess, wait_until
 from tests.e2e.raw import RawConnection
 
 BUDGET = 32_768  # for pushes
@@ -18,6 +18,7 @@ ROUNDS = 80  # checkouts and cancels: about 240 order pushes of some 500 bytes, 
 CARD = {"method": "card", "token": "tok"}
 
 
+PIPELINED = 30  # catalog.list answers of 200 products, about 1 MB: within one's own budget
 QUEUE_LIMITS = ("--limit", f"max_queued_push_bytes={BUDGET}", "--limit", "send_buffer_bytes=4096")
 
 
@@ -62,12 +63,81 @@ def test_a_client_that_half_closes_while_its_replies_wait_gets_them_all_then_eof
     server's sends paused, its buffers full): every reply arrives, then the server's FIN,
     long before the silence timeout."""
     shop = servers.start("--limit", "send_buffer_bytes=4096")
+    token = customer_token(shop)
     for _ in range(5):
-        conn = RawConnection(shop.port, timeout=20, receive_buffer=4096)
-        conn.hello()
-        asked = [conn.request("catalog.list", limit=200) for _ in range(30)]  # about 1 MB
+        conn = slow_reader(shop, token)
+        asked = [conn.request("catalog.list", limit=200) for _ in range(PIPELINED)]
         conn.sock.shutdown(socket.SHUT_WR)
         answered = [conn.answer(request_id)["id"] for request_id in asked]
         assert answered == asked
         assert conn.closed_by_server(), "the server's FIN, after the last reply"
         conn.close()
+
+
+TOTAL = 2_000_000  # bytes all connections together may queue, in the test below
+
+
+def test_clients_that_stop_reading_are_closed_when_together_they_hold_what_the_server_may_queue(
+    servers,
+):
+    """PROTOCOL.md 7: twelve connections each pipeline 1 MB of answers and do not read,
+    6x what the server may queue in all. Those holding most are reset to keep it within its
+    budget; a client that reads gets every answer meanwhile, and every one of the twelve is
+    either reset or, when it reads at last, answered in full."""
+    shop = servers.start(
+        "--metrics-port", "0", "--limit", f"max_queued_bytes_total={TOTAL}", *QUEUE_LIMITS
+    )
+    hoarders = [RawConnection(shop.port, timeout=20, receive_buffer=4096) for _ in range(12)]
+    asked = []
+    token = ""
+    for conn in hoarders:
+        conn.hello()
+        if not token:
+            login = conn.call(
+                "auth.login", username="customer", password=shop.passwords["customer"]
+            )
+            token = login["result"]["token"]
+        assert conn.call("auth.resume", token=token)["ok"]
+        asked.append([conn.request("catalog.list", limit=200) for _ in range(PIPELINED)])
+    with shop.client("customer") as reader:
+        for _ in range(20):
+            assert len(reader.call("catalog.list", limit=200)["items"]) == 200
+
+    found = shop.metrics()
+    assert found["warung_queued_bytes"] <= TOTAL
+    shed = int(found["warung_connections_shed_total"])
+    served = [conn for conn, ids in zip(hoarders, asked, strict=True) if answered_all(conn, ids)]
+    assert shed >= 8 and len(served) == len(hoarders) - shed
+    wait_until(
+        lambda: (
+            sum("among the most while the server holds all" in line for line in shop.log) == shed
+        ),
+        what="a log line for each connection reset",
+    )
+    assert any("server_queue_full" in line for line in shop.log)  # the security log's, gated
+    for conn in hoarders:
+        conn.close()
+
+
+def answered_all(conn: RawConnection, ids: list[int]) -> bool:
+    """Reads every answer to `ids`: True, or False when the server reset the connection."""
+    try:
+        return [conn.answer(request_id)["id"] for request_id in ids] == ids
+    except (ConnectionError, OSError):
+        return False
+
+
+def customer_token(shop: ServerProcess) -> str:
+    """A session of the demo customer, for connections to resume (one password check)."""
+    conn = shop.raw()
+    login = conn.call("auth.login", username="customer", password=shop.passwords["customer"])
+    conn.close()
+    return str(login["result"]["token"])
+
+
+def slow_reader(shop: ServerProcess, token: str) -> RawConnection:
+    """A connection signed in to `token`'s session, with a small receive buffer."""
+    conn = RawConnection(shop.port, timeout=20, receive_buffer=4096)
+    conn.hello()
+    assert conn.call("auth.resume", token=token)["ok"]
+    return conn

@@ -180,6 +180,24 @@ def test_a_half_close_lets_go_of_the_producer_so_the_close_is_not_held():
     conn.close()  # closing again is harmless
 
 
+def test_requests_in_flight_at_a_half_close_are_answered_then_the_connection_closes():
+    """PROTOCOL.md 6.5: a client that sends its requests and shuts its sending side gets
+    every answer, the late ones too, then the FIN."""
+    later: Deferred[dict[str, Any]] = Deferred()
+    conn, transport, _, _ = make(**{Op.CATALOG_CATEGORIES: lambda call: later})
+    say_hello(conn, transport)
+    signed_in(conn)
+    conn.dataReceived(encode({"id": 2, "op": "catalog.categories"}))
+    conn.dataReceived(encode({"id": 3, "op": "ping"}))
+    conn.readConnectionLost()
+    assert [answer["id"] for answer in read(transport)] == [3]
+    assert not transport.disconnecting  # one request is still being worked on
+    later.callback({"categories": ["tea"]})
+    [answer] = read(transport)
+    assert answer["id"] == 2 and answer["result"] == {"categories": ["tea"]}
+    assert transport.disconnecting and transport.producer is None
+
+
 @pytest.mark.parametrize("size", [4096, 10_000])
 def test_a_push_larger_than_the_client_accepts_is_skipped_as_a_seq_gap(size):
     conn, transport, _, _ = make()
