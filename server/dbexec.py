@@ -1,4 +1,5 @@
-"""Database work off the reactor thread: writes to one writer, reads on a pool of threads.
+"""Database work off the reactor thread: writes to one writer, reads on a pool of threads
+taken from each connection in turn.
 
 On SQLite every write goes to the writer process (`server.writer_process`), which commits
 the writes waiting for it together (group commit), each in its own savepoint. On
@@ -25,6 +26,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 
+from server.fair_reads import FairReads
 from server.pg_batch import CONNECTION_ERRORS, drop_connection
 from server.pg_writer import THREADS, PgWriter
 from server.write_jobs import job_name, unavailable
@@ -58,6 +60,7 @@ class DatabaseExecutor:
         self.reactor = reactor
         self.postgres = is_postgres(db)
         self._readers = ThreadPool(1, readers, name="warung-read")
+        self._reads = FairReads(readers, self._on_reader)
         self._writer: WriterLink | PgWriter = (
             PgWriter(db, reactor, writers) if self.postgres else WriterLink(reactor, url)
         )
@@ -113,9 +116,12 @@ class DatabaseExecutor:
             self._writer.restarted.append(listener)
 
     def read(self, work: Callable[[pw.Database], T]) -> Deferred[T]:
-        """Run `work(db)` on a reader thread, outside any explicit transaction."""
-        d = deferToThreadPool(self.reactor, self._readers, self._run_read, work)
-        return d.addErrback(_database_down)
+        """Run `work(db)` on a reader thread, outside any explicit transaction, when its
+        connection's turn comes (`server.fair_reads`)."""
+        return self._reads.submit(lambda: self._run_read(work)).addErrback(_database_down)
+
+    def _on_reader(self, work: Callable[[], T]) -> Deferred[T]:
+        return deferToThreadPool(self.reactor, self._readers, work)
 
     def write(self, job: Callable[..., T], *args: Any) -> Deferred[T]:
         """Run the write job `job(db, *args)` in a transaction; fires after the commit."""
