@@ -1,7 +1,8 @@
 """What `bench.attacks` measures each attack with: a fresh server on a fresh SQLite demo
-shop, a well-behaved customer in a process of its own (one `cart.get` every 10 ms, its
-latency before and during the attack), the server's memory (its RSS plus its writer
-process's, from /proc, sampled for the peak), and the raw senders the attacks share.
+shop, a well-behaved customer in a process of its own (a `cart.get` or a `cart.clear`, in
+turn, every 10 ms; the latency of each before and during the attack), the server's memory
+(its RSS plus its writer process's, from /proc, sampled for the peak), and the raw senders
+the attacks share.
 
 Different clients come from different loopback addresses: a socket bound to 127.0.0.2
 before it connects to 127.0.0.1 is another address to the server (Linux routes all of
@@ -104,25 +105,31 @@ def fresh_shop(*extra: str) -> Iterator[Shop]:
 # -- the well-behaved client, in a process of its own so the attack's threads do not slow it
 
 
+PROBES = ("cart.get", "cart.clear")  # a read, then a write (of an empty cart), in turn
+
+
 def good_client(port: int, token: str, phase: Synchronized[int], out: Any) -> None:
-    """`cart.get` every GOOD_PACE_S until `phase` is STOP; puts the latencies and failures
-    of each phase on `out`."""
-    latencies: dict[int, list[float]] = {BEFORE: [], DURING: []}
-    failures: Counter[int] = Counter()
+    """A `PROBES` call every GOOD_PACE_S, one after the other, until `phase` is STOP; puts
+    the latencies and failures of each probe and phase on `out`."""
+    latencies: dict[tuple[str, int], list[float]] = {}
+    failures: Counter[tuple[str, int]] = Counter()
     conn: RawConnection | None = None
+    calls = 0
     while (now := phase.value) != STOP:
+        op = PROBES[calls % len(PROBES)]
+        calls += 1
         began = time.perf_counter()
         try:
             if conn is None:
                 conn = RawConnection(port, timeout=GOOD_TIMEOUT_S)
                 conn.hello()
                 conn.call("auth.resume", token=token)
-            answer = conn.call("cart.get")
-            latencies[now].append(time.perf_counter() - began)
+            answer = conn.call(op)
+            latencies.setdefault((op, now), []).append(time.perf_counter() - began)
             if not answer.get("ok"):
-                failures[now] += 1
+                failures[op, now] += 1
         except (OSError, AssertionError):
-            failures[now] += 1
+            failures[op, now] += 1
             conn = None
         time.sleep(GOOD_PACE_S)
     out.put((latencies, dict(failures)))
@@ -170,13 +177,14 @@ def measure(
             latencies, failures = out.get(timeout=60)
             good.join(10)
     print(f"{name:<16} rss {megabytes(rss_before)} -> {megabytes(max(watch.peak, rss_before))}")
-    before, during = latencies[BEFORE], latencies[DURING]
-    print(
-        f"{name:<16} good-client cart.get p50 {percentile(before, 0.5)} -> "
-        f"{percentile(during, 0.5)}  p99 {percentile(before, 0.99)} -> "
-        f"{percentile(during, 0.99)}  calls {len(before)} -> {len(during)}"
-        f"  failed {failures.get(BEFORE, 0)} -> {failures.get(DURING, 0)}"
-    )
+    for op in PROBES:
+        before, during = latencies.get((op, BEFORE), []), latencies.get((op, DURING), [])
+        print(
+            f"{name:<16} good-client {op:<10} p50 {percentile(before, 0.5)} -> "
+            f"{percentile(during, 0.5)}  p99 {percentile(before, 0.99)} -> "
+            f"{percentile(during, 0.99)}  calls {len(before)} -> {len(during)}"
+            f"  failed {failures.get((op, BEFORE), 0)} -> {failures.get((op, DURING), 0)}"
+        )
     print(f"{name:<16} " + ", ".join(f"{key} {value}" for key, value in counts.items()))
     sys.stdout.flush()
 

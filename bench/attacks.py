@@ -201,6 +201,32 @@ def hoarders(shop: Shop, seconds: float, addresses: int = 8, per_address: int = 
     }
 
 
+def cart_flood(shop: Shop, seconds: float, addresses: int = 8, per_address: int = 32) -> Counts:
+    """Connections that each keep 64 cart changes in flight (the most one may): writes
+    pipelined as fast as the server answers them, from 256 connections."""
+    shop.customer("flooder").close()
+    product_id = shop.product_ids(shop.customer("flooder"), 1)[0]
+
+    def flood(index: int) -> Counter[tuple[str, str]]:
+        conn = RawConnection(shop.port, source=source(index % addresses), timeout=SLOW_TIMEOUT_S)
+        conn.hello()
+        assert conn.call("auth.resume", token=shop.tokens["flooder"])["ok"]
+
+        def change(n: int) -> Request:
+            return "cart.set", "cart.set", {"product_id": product_id, "qty": 1 + n % 2}
+
+        counts = pipeline(conn, change, seconds)
+        conn.close()
+        return counts
+
+    counts: Counter[tuple[str, str]] = sum(in_threads(flood, addresses * per_address), Counter())
+    return {
+        "connections": addresses * per_address,
+        "cart changes": counts["cart.set", "ok"],
+        "refused": sum(n for (_, what), n in counts.items() if what != "ok"),
+    }
+
+
 def slowloris(shop: Shop, seconds: float, per_address: int = 100, addresses: int = 10) -> Counts:
     """Item 4: frames announcing 1 MiB, sent but for their last 1,000 bytes, then dribbled
     a byte a second per connection."""
@@ -338,6 +364,7 @@ ATTACKS: dict[str, Callable[[Shop, float], Counts]] = {
     "register-flood": register_flood,
     "silent-readers": silent_readers,
     "hoarders": hoarders,
+    "cart-flood": cart_flood,
     "slowloris": slowloris,
     "conn-flood": connection_flood,
     "huge-name": huge_name,

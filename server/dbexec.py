@@ -60,7 +60,7 @@ class DatabaseExecutor:
         self.reactor = reactor
         self.postgres = is_postgres(db)
         self._readers = ThreadPool(1, readers, name="warung-read")
-        self._reads = FairReads(readers, self._on_reader)
+        self._reads = FairReads(readers)
         self._writer: WriterLink | PgWriter = (
             PgWriter(db, reactor, writers) if self.postgres else WriterLink(reactor, url)
         )
@@ -118,10 +118,9 @@ class DatabaseExecutor:
     def read(self, work: Callable[[pw.Database], T]) -> Deferred[T]:
         """Run `work(db)` on a reader thread, outside any explicit transaction, when its
         connection's turn comes (`server.fair_reads`)."""
-        return self._reads.submit(lambda: self._run_read(work)).addErrback(_database_down)
-
-    def _on_reader(self, work: Callable[[], T]) -> Deferred[T]:
-        return deferToThreadPool(self.reactor, self._readers, work)
+        return self._reads.submit(
+            lambda: deferToThreadPool(self.reactor, self._readers, self._run_read, work)
+        ).addErrback(_database_down)
 
     def write(self, job: Callable[..., T], *args: Any) -> Deferred[T]:
         """Run the write job `job(db, *args)` in a transaction; fires after the commit."""

@@ -1,8 +1,9 @@
-"""Reads run a few at a time, taken from each connection in turn (`server.fair_reads`)."""
+"""Reads go out a few at a time, taken from each connection in turn (`server.fair_reads`)."""
 
+from functools import partial
 from typing import Any
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 
 from protocol.envelope import Request
 from server.dispatch import Dispatcher
@@ -10,15 +11,20 @@ from server.fair_reads import FairReads, reading_for
 
 
 class Threads:
-    """Reader threads held by the test: each started read waits until `finish` runs it."""
+    """Reader threads held by the test: each read sent out waits until `finish` runs it."""
 
     def __init__(self) -> None:
         self.started: list[tuple[Any, Deferred[Any]]] = []
 
-    def start(self, work: Any) -> Deferred[Any]:
-        done: Deferred[Any] = Deferred()
-        self.started.append((work, done))
-        return done
+    def run(self, work: Any) -> Any:
+        """What a FairReads submits: a start that hands `work` to a held thread."""
+
+        def start() -> Deferred[Any]:
+            done: Deferred[Any] = Deferred()
+            self.started.append((work, done))
+            return done
+
+        return start
 
     def finish(self) -> None:
         work, done = self.started.pop(0)
@@ -28,67 +34,100 @@ class Threads:
             done.errback(error)
 
 
-def read_as(reads: FairReads, key: object, name: str) -> Deferred[Any]:
+def read_as(turns: FairReads, threads: Threads, key: object, name: str) -> Deferred[Any]:
     token = reading_for.set(key)
     try:
-        return reads.submit(lambda: name)
+        return turns.submit(threads.run(lambda: name))
     finally:
         reading_for.reset(token)
 
 
 def test_a_connection_that_asks_once_at_a_time_goes_before_the_pipelines():
     threads = Threads()
-    reads = FairReads(2, threads.start)
+    reads = FairReads(2)
     answered: list[str] = []
     for n in range(10):
-        read_as(reads, "hoarder", f"hoarder {n}").addCallback(answered.append)
-    read_as(reads, "shopper", "shopper").addCallback(answered.append)
-    read_as(reads, None, "the server's own").addCallback(answered.append)
+        read_as(reads, threads, "hoarder", f"hoarder {n}").addCallback(answered.append)
+    read_as(reads, threads, "shopper", "shopper").addCallback(answered.append)
+    read_as(reads, threads, None, "the server's own").addCallback(answered.append)
     assert len(threads.started) == 2  # no more run at once than there are slots
     for _ in range(6):
         threads.finish()  # each finished read lets the next one start
-    # The hoarder's second read started at once (the backlog's turn when nothing else
-    # waited); then every fourth read is the backlog's, the others go to connections that
-    # had nothing waiting or running.
+    # The hoarder's first two went out at once (nothing waited); then the two that had
+    # nothing waiting or out go before its backlog, which gets every fourth turn.
     assert answered == [
-        "hoarder 0", "hoarder 1", "shopper", "hoarder 2", "the server's own", "hoarder 3",
+        "hoarder 0", "hoarder 1", "shopper", "the server's own", "hoarder 2", "hoarder 3",
     ]  # fmt: skip
     while threads.started:
         threads.finish()
     assert answered[6:] == [f"hoarder {n}" for n in range(4, 10)]
-    assert not reads.waiting and not reads.fresh and not reads.backlog and reads.running == 0
+    assert (
+        not reads.waiting
+        and not reads.fresh
+        and not reads.backlog
+        and reads.out == 0
+        and reads.queued == 0
+    )
 
 
 def test_reads_of_the_backlog_take_turns_and_move_while_fresh_ones_keep_coming():
     threads = Threads()
-    reads = FairReads(1, threads.start)
+    reads = FairReads(1)
     answered: list[str] = []
     for key in ("a", "b"):
         for n in range(3):
-            read_as(reads, key, f"{key}{n}").addCallback(answered.append)
+            read_as(reads, threads, key, f"{key}{n}").addCallback(answered.append)
     for n in range(8):
-        read_as(reads, f"client {n}", f"client {n}").addCallback(answered.append)
+        read_as(reads, threads, f"client {n}", f"client {n}").addCallback(answered.append)
         threads.finish()
     assert answered == [
-        "a0", "b0", "client 0", "a1", "client 1", "client 2", "client 3", "b1",
+        "a0", "b0", "client 0", "client 1", "a1", "client 2", "client 3", "client 4",
     ]  # fmt: skip
 
 
 def test_a_failed_read_fails_its_own_deferred_and_frees_its_slot():
     threads = Threads()
-    reads = FairReads(1, threads.start)
+    reads = FairReads(1)
 
     def broken() -> str:
         raise ValueError("no such table")
 
     errors: list[Any] = []
-    reads.submit(broken).addErrback(errors.append)
-    after = reads.submit(lambda: "next")
+    reads.submit(threads.run(broken)).addErrback(errors.append)
+    after = reads.submit(threads.run(lambda: "next"))
     threads.finish()
     [error] = errors
     assert error.check(ValueError) and str(error.value) == "no such table"
     threads.finish()
     assert after.result == "next"
+
+
+def test_reads_that_end_at_once_send_the_rest_out_without_recursion():
+    """Reads whose Deferred has fired when `start` returns (a pool that refuses them): the
+    thousands waiting behind a full set of slots each end in their turn, in order, from one
+    loop."""
+    turns = FairReads(1)
+    held = Threads()
+    first = turns.submit(held.run(lambda: "first"))
+    answered: list[Any] = []
+    for n in range(5000):
+        turns.submit(partial(succeed, n)).addCallback(answered.append)
+    held.finish()
+    assert first.result == "first" and answered == list(range(5000))
+    assert turns.out == 0 and turns.queued == 0 and not turns.busy
+
+
+def test_a_start_that_raises_fails_its_own_deferred_and_frees_its_slot():
+    turns = FairReads(1)
+
+    def broken() -> Deferred[Any]:
+        raise RuntimeError("the pool is stopped")
+
+    errors: list[Any] = []
+    turns.submit(broken).addErrback(errors.append)
+    assert turns.submit(lambda: succeed("next")).result == "next"
+    [error] = errors
+    assert error.check(RuntimeError)
 
 
 def test_the_dispatcher_names_the_connection_for_the_reads_of_an_async_handler():
