@@ -20,8 +20,8 @@ turns as one more queue.
 Writes are not taken this way: tried with the same class in front of the SQLite writer, it
 cut another client's `cart.clear` under a flood of pipelined cart changes from 1.0 s to
 0.1 s, but halved the server's writes per second under that flood (its CPU per write went
-from 54-58 to 92-115 µs, whatever the jobs let out at once, 256 to 4,096), for reasons not
-found (docs/performance.md).
+from 54-58 to 92-115 µs, whatever the jobs let out at once, 256 to 4,096), on two cores
+shared with a load generator that used twice the CPU too (docs/performance.md).
 """
 
 from __future__ import annotations
