@@ -10,7 +10,7 @@ that had none waiting or running (`fresh`), or, every `BACKLOG_EVERY`-th turn or
 there is none such, the next read of a connection with more waiting (`backlog`, one each in
 turn): a client that asks once at a time waits for the other such clients, not for the
 pipelines, and the pipelines still move. A connection's own reads go out in the order they
-came.
+came; those still waiting when it has closed (`closing`) never run.
 
 Whose read it is comes from `reading_for`, which the dispatcher sets while a handler runs;
 an `async def` handler's coroutine keeps it across its awaits (Twisted runs each step in
@@ -32,6 +32,8 @@ from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from twisted.internet.defer import Deferred, maybeDeferred
+
+from protocol.errors import Unavailable
 
 T = TypeVar("T")
 
@@ -81,7 +83,11 @@ class FairReads:
             while self.out < self.slots and (self.fresh or self.backlog):
                 self._turns += 1
                 of_backlog = not self.fresh or (self.backlog and self._turns % BACKLOG_EVERY == 0)
-                self._send((self.backlog if of_backlog else self.fresh).popleft())
+                key = (self.backlog if of_backlog else self.fresh).popleft()
+                if getattr(key, "closing", False):
+                    self._drop(key)
+                else:
+                    self._send(key)
         finally:
             self._filling = False
 
@@ -98,6 +104,14 @@ class FairReads:
             self.backlog.append(key)
         else:
             del self.waiting[key]
+
+    def _drop(self, key: object) -> None:
+        """`key`'s connection has closed: its waiting reads fail without running (nobody
+        would get their answers)."""
+        queue = self.waiting.pop(key)
+        self.queued -= len(queue)
+        for _, done in queue:
+            done.errback(Unavailable("the connection closed before this read ran"))
 
     def _finished(self, result: Any, key: object, done: Deferred[Any]) -> None:
         """A read that waited is done: the next go out, then its submitter hears."""

@@ -6,6 +6,7 @@ from typing import Any
 from twisted.internet.defer import Deferred, succeed
 
 from protocol.envelope import Request
+from protocol.errors import Unavailable
 from server.dispatch import Dispatcher
 from server.fair_reads import FairReads, reading_for
 
@@ -130,6 +131,23 @@ def test_a_start_that_raises_fails_its_own_deferred_and_frees_its_slot():
     assert error.check(RuntimeError)
 
 
+def test_the_reads_still_waiting_of_a_closed_connection_fail_without_running():
+    threads = Threads()
+    reads = FairReads(1)
+    hoarder, shopper = Peer(), Peer()
+    read_as(reads, threads, "first", "first")
+    errors: list[Any] = []
+    for n in range(3):
+        read_as(reads, threads, hoarder, f"hoarder {n}").addErrback(errors.append)
+    answered = read_as(reads, threads, shopper, "shopper")
+    hoarder.closing = True  # reset while its reads waited
+    threads.finish()  # "first": the hoarder's turn comes next
+    assert len(errors) == 3 and all(error.check(Unavailable) for error in errors)
+    assert [work() for work, _ in threads.started] == ["shopper"]  # none of the hoarder's ran
+    threads.finish()
+    assert answered.result == "shopper" and reads.queued == 0 and not reads.waiting
+
+
 def test_the_dispatcher_names_the_connection_for_the_reads_of_an_async_handler():
     """Across the handler's awaits too: Twisted runs a coroutine in the context it began in."""
     seen: list[object] = []
@@ -152,4 +170,6 @@ class Peer:
     address = "127.0.0.1"
     client_name = "t"
     identity = None
-    closing = False
+
+    def __init__(self) -> None:
+        self.closing = False
