@@ -204,8 +204,9 @@ def hoarders(shop: Shop, seconds: float, addresses: int = 8, per_address: int = 
 def cart_flood(shop: Shop, seconds: float, addresses: int = 8, per_address: int = 32) -> Counts:
     """Connections that each keep 64 cart changes in flight (the most one may): writes
     pipelined as fast as the server answers them, from 256 connections."""
-    shop.customer("flooder").close()
-    product_id = shop.product_ids(shop.customer("flooder"), 1)[0]
+    first = shop.customer("flooder")
+    product_id = shop.product_ids(first, 10)[0]  # one in stock
+    first.close()
 
     def flood(index: int) -> Counter[tuple[str, str]]:
         conn = RawConnection(shop.port, source=source(index % addresses), timeout=SLOW_TIMEOUT_S)

@@ -85,7 +85,7 @@ class WarungConnection(PushProducer, Protocol, TimeoutMixin):
         return self.factory.clock.callLater(period, func)
 
     def connectionMade(self) -> None:
-        self.out = self.factory.turns.output(self.transport)
+        self.out = self.factory.turns.output(self.transport, self.drained)
         refusal = self.factory.admit(self)
         if refusal is not None:
             self._send_error(None, refusal)
@@ -160,8 +160,7 @@ class WarungConnection(PushProducer, Protocol, TimeoutMixin):
 
     def timeoutConnection(self) -> None:
         log.info("closing conn {conn} ({address}): silent too long", **self._where())
-        self.closing = True
-        self.tcp.abortConnection()
+        self.abort()
 
     # -- input
 
@@ -232,8 +231,7 @@ class WarungConnection(PushProducer, Protocol, TimeoutMixin):
         self.factory.security.record(
             "conn.closed", self.address, reason="frame_deadline", buffered=self.decoder.buffered
         )
-        self.closing = True
-        self.tcp.abortConnection()
+        self.abort()
 
     def _malformed(self, error: MalformedFrame) -> None:
         self._refuse(None, error)
@@ -420,34 +418,23 @@ class WarungConnection(PushProducer, Protocol, TimeoutMixin):
             self._close_over_budget(len(data))
 
     def _close_over_budget(self, size: int) -> None:
-        log.info(
-            "closing conn {conn} ({address}): a {size}-byte reply does not fit the {budget} bytes "
-            "it may queue",
-            **self._where(),
-            size=size,
-            budget=self.limits.max_queued_bytes,
-        )
-        self.factory.security.record(
-            "conn.closed", self.address, reason="queue_full", queued=self.queued_bytes()
-        )
-        self.closing = True
-        self.tcp.abortConnection()
+        budget = self.limits.max_queued_bytes
+        why = f"a {size}-byte reply does not fit the {budget} bytes it may queue"
+        self._reset_holding("queue_full", self.queued_bytes(), why)
 
     def shed(self, queued: int) -> None:
         """Closed at once, dropping the `queued` bytes it holds: all connections together
         hold what the server may queue, and this one is among those holding most."""
-        log.info(
-            "closing conn {conn} ({address}): it holds {queued} bytes, among the most while "
-            "the server holds all it may queue ({budget})",
-            **self._where(),
-            queued=queued,
-            budget=self.limits.max_queued_bytes_total,
-        )
-        self.factory.security.record(
-            "conn.closed", self.address, reason="server_queue_full", queued=queued
-        )
-        self.closing = True
-        self.tcp.abortConnection()
+        budget = self.limits.max_queued_bytes_total
+        why = f"it holds {queued} bytes, among the most while the server holds all it may queue"
+        why += f" ({budget})"
+        self._reset_holding("server_queue_full", queued, why)
+
+    def _reset_holding(self, reason: str, queued: int, why: str) -> None:
+        """Reset for what is queued to it (its own budget or the server's), logged."""
+        log.info("closing conn {conn} ({address}): {why}", **self._where(), why=why)
+        self.factory.security.record("conn.closed", self.address, reason=reason, queued=queued)
+        self.abort()
 
     def set_max_frame(self, max_frame: int | None) -> None:
         self.client_max_frame = max_frame

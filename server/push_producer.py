@@ -95,6 +95,15 @@ class PushProducer:
         out.write(data)
         return True
 
+    def drained(self) -> None:
+        """What was written has all gone to the kernel: only the pushes held remain charged
+        to the server's sum, so that a client that reads is not counted as holding bytes,
+        and a recount of every connection stays rare (`server.queued_total`)."""
+        if self.held_bytes:
+            self.queued_total.charge(self, self.held_bytes)
+        else:
+            self.queued_total.release(self)
+
     def _hold(
         self, pending: dict[int, PushTemplate], key: int, template: PushTemplate, room: bool
     ) -> None:
@@ -203,7 +212,13 @@ class PushProducer:
             **self._where(),
             s=self.limits.paused_close_s,
         )
+        self.abort()
+
+    def abort(self) -> None:
+        """Close at once, dropping what is queued: its bytes leave the server's sum now, so
+        that a shedding before `connectionLost` neither counts nor closes it again."""
         self.closing = True
+        self.queued_total.release(self)
         self.tcp.abortConnection()
 
     def _cancel_pause_timer(self) -> None:

@@ -5,9 +5,10 @@ be 20 GB: clients that stop reading, from enough addresses, could take the serve
 So the bytes queued to every connection (`PushProducer.queued_bytes`) are charged to one sum,
 `max_queued_bytes_total`, in the same step as a connection's own budget is checked.
 
-A connection's charge is what it had queued at its last write or hold; what the kernel took
-since is not seen until then, so the sum is an upper bound. A write that would take it past
-the budget first counts every charged connection again. If the sum is still over, the
+A connection's charge is what it had queued at its last write or hold, or none once the
+kernel has taken all it wrote (`PushProducer.drained`); what Twisted's buffer sent since is
+not seen until then, so the sum is an upper bound. A write that would take it past the
+budget first counts every charged connection again. If the sum is still over, the
 connections holding the most are closed (the writer too, when it is among them) until the
 sum is at most `ROOM_LEFT` of the budget, so that one count pays for many writes and the
 clients that read are not the ones cut off.

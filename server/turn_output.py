@@ -33,9 +33,13 @@ HOLD_LIMIT = 65536  # Twisted's own buffer size, past which it pauses its produc
 class TurnOutput:
     """One connection's output: held until the end of the turn, then sent."""
 
-    def __init__(self, transport: Any, turns: TurnFlusher) -> None:
+    def __init__(
+        self, transport: Any, turns: TurnFlusher, drained: Callable[[], None] | None = None
+    ) -> None:
+        """`drained` is called after a flush the socket took whole: nothing written waits."""
         self.transport = transport
         self.turns = turns
+        self.drained = drained
         self.socket = _plain_socket(transport)
         self.backlog = backlog_reader(transport)
         self.held: list[bytes] = []
@@ -71,6 +75,8 @@ class TurnOutput:
             except OSError:  # closed or reset meanwhile: the transport reports it
                 sent = 0
             if sent == len(data):
+                if self.drained is not None:
+                    self.drained()
                 return
             data = data[sent:]
             self.socket = None  # the transport holds bytes now: all later ones must follow
@@ -100,8 +106,8 @@ class TurnFlusher:
         self.clock = clock
         self._held: list[TurnOutput] = []
 
-    def output(self, transport: Any) -> TurnOutput:
-        return TurnOutput(transport, self)
+    def output(self, transport: Any, drained: Callable[[], None] | None = None) -> TurnOutput:
+        return TurnOutput(transport, self, drained)
 
     def hold(self, output: TurnOutput) -> None:
         if not self._held:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from typing import cast
 
@@ -14,6 +15,19 @@ from db.migrations import migrate
 from db.models import Product
 from tests.conftest import fresh_pg_schema
 from tests.server.pg_jobs import STOCK
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
+    """Two ends of a real TCP connection on loopback."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        theirs = socket.create_connection(listener.getsockname())
+        ours, _ = listener.accept()
+    ours.setblocking(False)
+    theirs.setblocking(False)
+    yield ours, theirs
+    ours.close()
+    theirs.close()
 
 
 @pytest.fixture

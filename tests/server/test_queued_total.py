@@ -13,6 +13,7 @@ from server.dispatch import Call
 from server.limits import Limits
 from server.queued_total import ROOM_LEFT, QueuedTotal
 from tests.server.test_connection import Transport, make, read, say_hello, signed_in
+from tests.server.test_turn_output import PairTransport, received
 
 TOTAL = 100_000
 LIMITS = Limits(max_queued_bytes=70_000, max_queued_bytes_total=TOTAL)
@@ -153,3 +154,35 @@ def test_a_closed_connection_leaves_the_sum():
     assert total.total > 20_000 and total.holders == {conn}
     conn.connectionLost()
     assert total.total == 0 and not total.holders
+
+
+def test_a_client_that_reads_leaves_the_sum_once_the_kernel_has_taken_its_answer(pair):
+    """Over a real socket: the answer is charged while it waits for the end of the turn,
+    and nothing once the socket has taken it, so readers never make the server recount."""
+    conn, _ = first()
+    factory = conn.factory
+    ours, theirs = pair
+    reader = factory.buildProtocol(None)
+    reader.makeConnection(PairTransport(ours))
+    say_hello_over(reader, factory.clock, theirs)
+    signed_in(reader)
+    ask(reader, 2)
+    assert reader.charged > 20_000 and reader in factory.queued_total.holders
+    factory.clock.advance(0)  # the end of the turn: sent
+    assert len(received(theirs)) > 20_000
+    assert reader.charged == 0 and reader not in factory.queued_total.holders
+
+
+def say_hello_over(conn: Any, clock: Any, theirs: Any) -> None:
+    conn.dataReceived(encode({"id": 1, "op": "hello", "args": {"protocol": 1, "client": "t"}}))
+    clock.advance(0)
+    assert received(theirs)
+
+
+def test_a_connection_reset_for_another_reason_leaves_the_sum_at_once():
+    """Before `connectionLost`, a turn later: a shedding meanwhile must not count it, nor
+    close it, again."""
+    conn, transport = first()
+    ask(conn, 2)
+    conn.timeoutConnection()
+    assert transport.disconnecting and conn.charged == 0 and not conn.factory.queued_total.holders

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 
-import pytest
 from twisted.internet import tcp
 from twisted.internet.interfaces import IProtocol, IReactorFDSet, ISSLTransport
 from twisted.internet.protocol import Protocol
@@ -27,19 +25,6 @@ class PairTransport(StringTransport):
 
     def getHandle(self) -> socket.socket:
         return self.sock
-
-
-@pytest.fixture
-def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
-    """Two ends of a real TCP connection on loopback."""
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        theirs = socket.create_connection(listener.getsockname())
-        ours, _ = listener.accept()
-    ours.setblocking(False)
-    theirs.setblocking(False)
-    yield ours, theirs
-    ours.close()
-    theirs.close()
 
 
 def received(sock: socket.socket) -> bytes:
