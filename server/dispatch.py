@@ -100,7 +100,7 @@ class Dispatcher:
         exception is logged under a reference and becomes an `internal` error.
         """
         who = peer.identity
-        working = reading_for.set(peer)  # whose turns its database work takes (`fair_reads`)
+        reading = reading_for.set(peer)  # whose turns its database reads take (`fair_reads`)
         try:
             result = self._call(request, peer)
             if type(result) is CoroutineType:  # an `async def` handler: keeps `reading_for`
@@ -110,7 +110,7 @@ class Dispatcher:
         except Exception:
             raise internal_error(Failure(), request.op) from None
         finally:
-            reading_for.reset(working)
+            reading_for.reset(reading)
         changed = None
         if self.security is not None:
             changed = change_recorder(self.security, request, peer.address, who)

@@ -99,7 +99,7 @@ class PushProducer:
         """What was written has all gone to the kernel: only the pushes held remain charged
         to the server's sum, so that a client that reads is not counted as holding bytes,
         and a recount of every connection stays rare (`server.queued_total`)."""
-        if self.held_bytes:
+        if self.held_bytes and not self.closing:  # (a closing one sends no held pushes)
             self.queued_total.charge(self, self.held_bytes)
         else:
             self.queued_total.release(self)
