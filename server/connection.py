@@ -2,10 +2,9 @@
 
 The protocol object runs no SQL and knows no domain rule. It decodes frames with the
 sans-IO `FrameDecoder`, checks the envelope and the per-connection limits, and hands each
-request to the `Dispatcher`. Its answers and pushes go out through a `TurnOutput`, once
-per reactor turn. Its pushes, the budget of what it may queue and the producer its
-transport pauses are `server.push_producer`'s; a reply that would take it past
-`limits.max_queued_bytes` closes the connection, since a reply must not be lost.
+request to the `Dispatcher`. Its answers (`server.answers`) and pushes
+(`server.push_producer`) go out through a `TurnOutput`, once per reactor turn, within the
+budget of what it may queue.
 """
 
 from __future__ import annotations
@@ -22,25 +21,21 @@ from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
 from zope.interface import implementer  # type: ignore[import-untyped]  # no type information
 
-from protocol.codec import packb
-from protocol.envelope import Request, failure, parse_request, success
+from protocol.envelope import Request, parse_request
 from protocol.errors import (
     BadRequest,
     FrameTooLarge,
     MalformedFrame,
     RateLimited,
-    TooLarge,
     Unavailable,
     WarungError,
 )
 from protocol.excerpt import excerpt
-from protocol.framing import FrameDecoder, Message, encode, frame
+from protocol.framing import FrameDecoder, Message
 from protocol.ops import Op
-from server.dispatch import internal_error
+from server.answers import Answers
 from server.frame_watch import FrameWatch
 from server.proxy_header import OPENING, begins_proxy_header
-from server.push_producer import PushProducer
-from server.security_events import record_refusal
 from server.socket_tuning import tune_socket
 
 if TYPE_CHECKING:
@@ -52,7 +47,7 @@ REFUSAL_GRACE_S = 2.0
 
 
 @implementer(IPushProducer, IHalfCloseableProtocol)
-class WarungConnection(PushProducer, Protocol, TimeoutMixin):
+class WarungConnection(Answers, Protocol, TimeoutMixin):
     def __init__(self, factory: WarungFactory, address: str) -> None:
         self.factory = factory
         self.limits = factory.limits
@@ -358,84 +353,6 @@ class WarungConnection(PushProducer, Protocol, TimeoutMixin):
             self.close()
         return outcome == "ok"
 
-    # -- output
-
-    def _reply_ok(self, result: dict[str, Any], request: Request) -> str:
-        """Send the answer; returns the outcome: "ok" or the error code sent instead."""
-        self.in_flight -= 1
-        if self.closing:
-            return "ok"
-        try:
-            body = packb(success(request.id, result))
-        except Exception:  # a result the codec cannot carry is a bug: answered as one
-            return self._send_error(
-                request.id, internal_error(Failure(), _answering(request)), request.op
-            )
-        limit = self.client_max_frame or self.limits.max_frame
-        if len(body) > limit:
-            return self._send_error(
-                request.id,
-                TooLarge(
-                    f"the answer is {len(body)} bytes, over the {limit} this client accepts",
-                    {"size": len(body), "max_frame": limit},
-                ),
-                request.op,
-            )
-        self._send_reply(frame(body))
-        return "ok"
-
-    def _reply_failure(self, reason: Failure, request: Request) -> str:
-        return self._reply_error(reason.value, request)
-
-    def _reply_error(self, error: WarungError, request: Request) -> str:
-        self.in_flight -= 1
-        if self.closing:
-            return str(error.code)
-        try:
-            return self._send_error(request.id, error, request.op)
-        except Exception:  # details the codec cannot carry: a bug, answered as one
-            return self._send_error(
-                request.id, internal_error(Failure(), _answering(request)), request.op
-            )
-
-    def _send_error(self, request_id: int | None, error: WarungError, op: str | None = None) -> str:
-        """Send `error` as the answer to `request_id` (a request of `op`); returns its code.
-        A refusal the security log keeps is recorded here, the one place errors leave, and
-        the failure, once encoded, goes to the access log (of an admitted connection)."""
-        if op is not None:
-            record_refusal(self.factory.security, op, error, self.address, self.identity)
-        self._send_reply(encode(failure(request_id, error.code, error.message, error.details)))
-        code = str(error.code)
-        if self.conn_id is not None:
-            user = None if self.identity is None else self.identity.username
-            self.factory.access.failed(self.conn_id, self.address, user, request_id, op, code)
-        return code
-
-    def _send_reply(self, data: bytes) -> None:
-        """A reply is never dropped: past the budget the connection is closed instead (or it
-        was already, to keep all connections within theirs: `shed`)."""
-        if not self._write_within(data, self.limits.max_queued_bytes) and not self.closing:
-            self._close_over_budget(len(data))
-
-    def _close_over_budget(self, size: int) -> None:
-        budget = self.limits.max_queued_bytes
-        why = f"a {size}-byte reply does not fit the {budget} bytes it may queue"
-        self._reset_holding("queue_full", self.queued_bytes(), why)
-
-    def shed(self, queued: int) -> None:
-        """Closed at once, dropping the `queued` bytes it holds: all connections together
-        hold what the server may queue, and this one is among those holding most."""
-        budget = self.limits.max_queued_bytes_total
-        why = f"it holds {queued} bytes, among the most while the server holds all it may queue"
-        why += f" ({budget})"
-        self._reset_holding("server_queue_full", queued, why)
-
-    def _reset_holding(self, reason: str, queued: int, why: str) -> None:
-        """Reset for what is queued to it (its own budget or the server's), logged."""
-        log.info("closing conn {conn} ({address}): {why}", **self._where(), why=why)
-        self.factory.security.record("conn.closed", self.address, reason=reason, queued=queued)
-        self.abort()
-
     def set_max_frame(self, max_frame: int | None) -> None:
         self.client_max_frame = max_frame
 
@@ -455,7 +372,3 @@ def _how(reason: Failure) -> str:
     if reason.check(ConnectionAborted):
         return "aborted"
     return "lost" if reason.check(ConnectionLost) else "closed"
-
-
-def _answering(request: Request) -> str:
-    return f"the answer to {request.op} (id {request.id})"
