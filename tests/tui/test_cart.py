@@ -156,7 +156,9 @@ async def test_check_out_sends_the_waiting_quantity_first(shop, customer):
         assert not isinstance(app.screen, CheckoutScreen)  # it waits for the answer
         slow.set()
         await wait_for(pilot, lambda: isinstance(app.screen, CheckoutScreen), "checkout")
-        assert label_text(app, "#checkout-summary").startswith("3 items")
+        summary = lambda: label_text(app, "#checkout-summary")  # noqa: E731 - filled on mount
+        await wait_for(pilot, summary, "the checkout's summary")
+        assert summary().startswith("3 items")
     assert server_cart(shop, customer) == {product_id: 3}
 
 
