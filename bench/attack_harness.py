@@ -25,7 +25,7 @@ from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 from typing import Any
 
-from bench.proc_cpu import family
+from bench.proc_cpu import family, server_cpu_s
 from bench.stats import percentile_ms
 from protocol.framing import frame
 from tests.e2e.harness import ServerProcess, Servers
@@ -168,8 +168,10 @@ def measure(
         rss_before, watch = shop.rss(), RssWatch(shop)
         phase.value = DURING
         watch.start()
+        cpu_before = cpu_now(shop)
         try:
             counts = attack(shop, seconds)
+            cpu = cpu_now(shop)
         finally:
             watch.stopped.set()
             watch.join()
@@ -186,7 +188,16 @@ def measure(
             f"  failed {failures.get((op, BEFORE), 0)} -> {failures.get((op, DURING), 0)}"
         )
     print(f"{name:<16} " + ", ".join(f"{key} {value}" for key, value in counts.items()))
+    server_s, attackers_s = (cpu[0] - cpu_before[0], cpu[1] - cpu_before[1])
+    print(f"{name:<16} CPU: the server {server_s:.1f} s, the attackers {attackers_s:.1f} s")
     sys.stdout.flush()
+
+
+def cpu_now(shop: Shop) -> tuple[float, float]:
+    """CPU seconds so far of the server and its writer, and of this process (the attack's
+    threads; the good client runs in a process of its own)."""
+    assert shop.server.proc is not None
+    return server_cpu_s(shop.server.proc.pid) or 0.0, time.process_time()
 
 
 # -- sending

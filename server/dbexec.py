@@ -30,11 +30,14 @@ from server.fair_reads import FairReads
 from server.pg_batch import CONNECTION_ERRORS, drop_connection
 from server.pg_writer import THREADS, PgWriter
 from server.write_jobs import job_name, unavailable
+from server.write_slots import WriteSlots
 from server.writer_link import WriterLink
 
 T = TypeVar("T")
 
 log = Logger()
+
+WRITES_AT_ONCE = 4  # a connection's writes at the writer at once (`server.write_slots`)
 
 
 def is_postgres(db: pw.Database) -> bool:
@@ -61,6 +64,7 @@ class DatabaseExecutor:
         self.postgres = is_postgres(db)
         self._readers = ThreadPool(1, readers, name="warung-read")
         self._reads = FairReads(readers)
+        self._writes = WriteSlots(WRITES_AT_ONCE)
         self._writer: WriterLink | PgWriter = (
             PgWriter(db, reactor, writers) if self.postgres else WriterLink(reactor, url)
         )
@@ -123,10 +127,13 @@ class DatabaseExecutor:
         ).addErrback(_database_down)
 
     def write(self, job: Callable[..., T], *args: Any) -> Deferred[T]:
-        """Run the write job `job(db, *args)` in a transaction; fires after the commit."""
-        name = job_name(job)
+        """Run the write job `job(db, *args)` in a transaction once its connection has a slot
+        free (`server.write_slots`); fires after the commit."""
+        return self._writes.submit(lambda: self._submit(job, args))
+
+    def _submit(self, job: Callable[..., T], args: tuple[Any, ...]) -> Deferred[T]:
         if isinstance(self._writer, WriterLink):
-            return self._writer.submit(name, args)
+            return self._writer.submit(job_name(job), args)
         return self._writer.submit(job, args).addErrback(_database_down)
 
     def _run_read(self, work: Callable[[pw.Database], T]) -> T:

@@ -31,7 +31,7 @@ from protocol.errors import (
 from protocol.excerpt import excerpt
 from protocol.ops import REGISTRY
 from server.events import Subscriber
-from server.fair_reads import reading_for
+from server.fair_reads import serving
 from server.security_events import change_recorder
 from server.security_log import SecurityLog
 
@@ -100,17 +100,17 @@ class Dispatcher:
         exception is logged under a reference and becomes an `internal` error.
         """
         who = peer.identity
-        reading = reading_for.set(peer)  # whose turns its database reads take (`fair_reads`)
+        serving_now = serving.set(peer)  # whose its reads and writes are (`fair_reads`)
         try:
             result = self._call(request, peer)
-            if type(result) is CoroutineType:  # an `async def` handler: keeps `reading_for`
+            if type(result) is CoroutineType:  # an `async def` handler: keeps `serving`
                 result = Deferred.fromCoroutine(result)
         except WarungError:
             raise
         except Exception:
             raise internal_error(Failure(), request.op) from None
         finally:
-            reading_for.reset(reading)
+            serving.reset(serving_now)
         changed = None
         if self.security is not None:
             changed = change_recorder(self.security, request, peer.address, who)

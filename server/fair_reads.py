@@ -12,16 +12,15 @@ turn): a client that asks once at a time waits for the other such clients, not f
 pipelines, and the pipelines still move. A connection's own reads go out in the order they
 came; those still waiting when it has closed (`closing`) never run.
 
-Whose read it is comes from `reading_for`, which the dispatcher sets while a handler runs;
+Whose read it is comes from `serving`, which the dispatcher sets while a handler runs;
 an `async def` handler's coroutine keeps it across its awaits (Twisted runs each step in
 the context the coroutine started in). The server's own reads (no connection) take their
 turns as one more queue.
 
 Writes are not taken this way: tried with the same class in front of the SQLite writer, it
-cut another client's `cart.clear` under a flood of pipelined cart changes from 1.0 s to
-0.1 s, but halved the server's writes per second under that flood (its CPU per write went
-from 54-58 to 92-115 µs, whatever the jobs let out at once, 256 to 4,096), on two cores
-shared with a load generator that used twice the CPU too (docs/performance.md).
+halved the server's writes per second under a flood of pipelined cart changes, whatever
+it let out at once (256 to 4,096 jobs). `server.write_slots` holds each connection to a
+few writes at the writer instead (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -37,7 +36,7 @@ from protocol.errors import Unavailable
 
 T = TypeVar("T")
 
-reading_for: ContextVar[object] = ContextVar("reading_for", default=None)
+serving: ContextVar[object] = ContextVar("serving", default=None)
 
 BACKLOG_EVERY = 4  # a read of the backlog at least every so many, when both wait
 
@@ -58,7 +57,7 @@ class FairReads:
 
     def submit(self, start: Callable[[], Deferred[T]]) -> Deferred[T]:
         """Call `start` when its connection's turn comes; fires with what it fires with."""
-        key = reading_for.get()
+        key = serving.get()
         if not self.queued and self.out < self.slots:  # nothing waits: it goes out now
             self.out += 1
             self.busy[key] = self.busy.get(key, 0) + 1

@@ -6,12 +6,14 @@ import asyncio
 import os
 import signal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from protocol.client import AsyncClient
 from protocol.client.blocking import Client
 from protocol.errors import PaymentDeclined, Unavailable
+from protocol.framing import encode
 from server.wal import LIMIT_BYTES
 from tests.e2e.harness import ServerProcess, Servers, wait_until
 from tests.e2e.shopdb import add_product, facts, init_demo
@@ -82,6 +84,41 @@ def _kill_the_writer_and_write_again(server: ServerProcess, client: Client, prod
     assert writer_of(server) != first
     order = client.checkout(payment={"method": "card", "token": "tok"})
     assert order["status"] == "paid"
+
+
+def test_a_connection_has_at_most_four_writes_at_the_writer_and_the_rest_wait(
+    servers: Servers, shop_url: str
+) -> None:
+    """The writer stopped (SIGSTOP), one connection pipelines ten cart changes and another
+    sends one: the writer holds four of the first's and the other's, and once it runs
+    again all eleven are answered, the first's in the order sent (`server.write_slots`)."""
+    product = add_product(shop_url, "W-1", stock=500)
+    server = servers.start("--metrics-port", "0", db_url=shop_url)
+    flood, other = (server.raw() for _ in range(2))
+    for conn in (flood, other):
+        conn.call("auth.login", username="customer", password=server.passwords["customer"])
+    writer = writer_of(server)
+    os.kill(writer, signal.SIGSTOP)
+    try:
+        asked = list(range(100, 110))  # sent in one write, read in one go
+        flood.send_bytes(b"".join(encode(cart_set(product, request_id)) for request_id in asked))
+        wait_until(lambda: pending(server) == 4, what="the first's four at the writer")
+        alone = other.request("cart.set", product_id=product, qty=1)
+        wait_until(lambda: pending(server) == 5, what="the other's at the writer too")
+    finally:
+        os.kill(writer, signal.SIGCONT)
+    assert [flood.answer(request_id)["result"]["count"] for request_id in asked] == asked
+    assert other.answer(alone)["ok"]
+    assert pending(server) == 0
+
+
+def cart_set(product: int, qty: int) -> dict[str, Any]:
+    """A cart.set request whose id is its quantity."""
+    return {"id": qty, "op": "cart.set", "args": {"product_id": product, "qty": qty}}
+
+
+def pending(server: ServerProcess) -> float:
+    return server.metrics()["warung_db_writes_pending"]
 
 
 def test_the_writer_ends_with_its_server(servers: Servers, shop_url: str) -> None:

@@ -8,7 +8,7 @@ from twisted.internet.defer import Deferred, succeed
 from protocol.envelope import Request
 from protocol.errors import Unavailable
 from server.dispatch import Dispatcher
-from server.fair_reads import FairReads, reading_for
+from server.fair_reads import FairReads, serving
 
 
 class Threads:
@@ -36,11 +36,11 @@ class Threads:
 
 
 def read_as(turns: FairReads, threads: Threads, key: object, name: str) -> Deferred[Any]:
-    token = reading_for.set(key)
+    token = serving.set(key)
     try:
         return turns.submit(threads.run(lambda: name))
     finally:
-        reading_for.reset(token)
+        serving.reset(token)
 
 
 def test_a_connection_that_asks_once_at_a_time_goes_before_the_pipelines():
@@ -154,14 +154,14 @@ def test_the_dispatcher_names_the_connection_for_the_reads_of_an_async_handler()
     later: Deferred[None] = Deferred()
 
     async def handler(call: Any) -> dict[str, Any]:
-        seen.append(reading_for.get())
+        seen.append(serving.get())
         await later
-        seen.append(reading_for.get())
+        seen.append(serving.get())
         return {}
 
     peer: Any = Peer()
     answer = Dispatcher({"ping": handler}).dispatch(Request(1, "ping", {}), peer)
-    assert reading_for.get() is None  # set only while the handler runs
+    assert serving.get() is None  # set only while the handler runs
     later.callback(None)
     assert isinstance(answer, Deferred) and answer.result == {} and seen == [peer, peer]
 
