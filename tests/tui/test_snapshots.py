@@ -181,6 +181,13 @@ def test_fulfilment_queue(snap_compare, fresh_shop: ServerProcess, home: Path):
         buy("MIE-0016")  # paid while the clerk watches: joins the queue, marked new
         await wait_for(pilot, lambda: len(orders.orders) == 3, "the new order")
         table = orders.query_one("#orders-table")
+        newest = max(orders.orders)
+
+        def paid_and_still() -> bool:  # a change of status flashes its cell for a moment
+            cell = table.get_cell(str(newest), "status")
+            return orders.orders[newest]["status"] == "paid" and "reverse" not in str(cell.style)
+
+        await wait_for(pilot, paid_and_still, "the new order paid, its cell still")
         await wait_for(pilot, lambda: table.has_focus, "the queue focused")  # F4 focuses late
         await steady(pilot)
 
