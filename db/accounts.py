@@ -6,11 +6,11 @@ and password rules of `protocol.rules` first and reports a broken one as a usage
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import peewee as pw
 
+from db.audit_entry import details_json, target_of
 from db.models import AuditLog, RecoveryCode, Session, User, database_proxy, utcnow
 from db.passwords import hash_password
 from db.transactions import write_transaction
@@ -105,8 +105,8 @@ def _audit(change: str, user: User, **details: Any) -> None:
     AuditLog.create(
         user_id=None,
         action=f"host.user.{change}",
-        target=f"user:{user.id}",
-        details=json.dumps({"username": user.username, **details}, separators=(",", ":")),
+        target=target_of("user", user.id),
+        details=details_json({"username": user.username, **details}),
     )
 
 

@@ -24,7 +24,8 @@ import peewee as pw
 from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 
-from server.audit import audit, target_of
+from db.audit_entry import target_of
+from server.audit import audit
 from server.clock import Clock
 from server.dbexec import Executor
 from server.write_jobs import write_job

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from db.audit_entry import target_of
 from protocol.envelope import Request
 from protocol.errors import ErrorCode, WarungError
 from protocol.ops import REGISTRY, Op
-from server.audit import target_of
 from server.security_log import SecurityLog
 
 if TYPE_CHECKING:

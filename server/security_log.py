@@ -21,8 +21,8 @@ from typing import Any, cast
 from twisted.logger import Logger
 from twisted.python.logfile import LogFile
 
+from db.audit_entry import SECRET_KEYS
 from protocol.rules import USERNAME_RE
-from server.audit import SECRET_KEYS
 from server.clock import Clock
 from server.log_flood import FloodGate, Suppressed
 

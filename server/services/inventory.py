@@ -12,9 +12,10 @@ from typing import Any
 
 import peewee as pw
 
+from db.audit_entry import target_of
 from protocol.ops import Op
 from server import idempotency, sql
-from server.audit import audit, target_of
+from server.audit import audit
 from server.dbexec import Executor
 from server.dispatch import Call
 from server.events import EventHub, StockChange

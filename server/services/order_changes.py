@@ -7,11 +7,12 @@ from typing import Any
 
 import peewee as pw
 
+from db.audit_entry import target_of
 from protocol.errors import InvalidState
 from protocol.ops import Op
 from protocol.rules import STAFF_ROLES, OrderStatus
 from server import sql
-from server.audit import audit, target_of
+from server.audit import audit
 from server.pg_events import announce_order
 from server.services.order_jobs import (
     OrderAndStock,

@@ -11,11 +11,12 @@ from typing import Any
 
 import peewee as pw
 
+from db.audit_entry import target_of
 from protocol.errors import BadRequest, Conflict, InvalidState, OutOfStock
 from protocol.ops import Op
 from protocol.rules import OrderStatus
 from server import idempotency, sql, wire
-from server.audit import audit, target_of
+from server.audit import audit
 from server.events import EventHub, StockChange
 from server.pg_events import announce_order
 from server.services.cart import (

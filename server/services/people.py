@@ -17,13 +17,14 @@ from typing import Any, Protocol
 
 import peewee as pw
 
+from db.audit_entry import target_of
 from db.models import utcnow
 from db.passwords import hash_password
 from protocol.errors import BadRequest, Conflict, InvalidState, NotFound
 from protocol.ops import Op
 from protocol.rules import password_problem
 from server import sql
-from server.audit import audit, target_of
+from server.audit import audit
 from server.cursors import Cursors
 from server.dbexec import Executor, is_postgres
 from server.dispatch import Call

@@ -32,11 +32,12 @@ from typing import Any
 
 import peewee as pw
 
+from db.audit_entry import target_of
 from protocol.errors import InvalidState
 from protocol.ops import Op
 from protocol.rules import OrderStatus
 from server import idempotency, sql
-from server.audit import audit, target_of
+from server.audit import audit
 from server.clock import Clock
 from server.dbexec import Executor
 from server.dispatch import Call

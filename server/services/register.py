@@ -14,10 +14,11 @@ from typing import Any
 
 import peewee as pw
 
+from db.audit_entry import target_of
 from protocol.errors import InvalidState
 from protocol.ops import Op
 from server import sql, wire
-from server.audit import audit, target_of
+from server.audit import audit
 from server.dbexec import Executor, is_postgres
 from server.dispatch import Call
 from server.services.offline import SKEW

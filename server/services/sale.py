@@ -21,11 +21,12 @@ from typing import Any
 import peewee as pw
 from twisted.internet.defer import Deferred
 
+from db.audit_entry import target_of
 from protocol.errors import BadRequest, Conflict, PaymentDeclined
 from protocol.ops import Op
 from protocol.rules import OrderStatus
 from server import sql
-from server.audit import audit, target_of
+from server.audit import audit
 from server.dbexec import Executor
 from server.dispatch import Call
 from server.events import EventHub

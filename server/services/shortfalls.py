@@ -13,10 +13,11 @@ from typing import Any
 
 import peewee as pw
 
+from db.audit_entry import target_of
 from protocol.errors import InvalidState
 from protocol.ops import Op
 from server import idempotency, sql, wire
-from server.audit import audit, target_of
+from server.audit import audit
 from server.dbexec import Executor
 from server.dispatch import Call
 from server.events import EventHub, StockChange

@@ -4,10 +4,11 @@ from pathlib import Path
 
 import pytest
 
+from db.audit_entry import target_of
 from db.models import AuditLog, User
 from db.transactions import write_transaction
 from server import sql
-from server.audit import audit, target_of
+from server.audit import audit
 
 
 def test_an_entry_is_written_in_the_callers_transaction(database):
