@@ -92,6 +92,11 @@ class DatabaseExecutor:
         return self._writer.pending
 
     @property
+    def held(self) -> int:
+        """Writes waiting in the server for their connection's turn at the writer."""
+        return self._writes.held
+
+    @property
     def writer_up(self) -> bool:
         """Whether writes are taken: the SQLite writer process is running (not restarting),
         or the PostgreSQL writer threads are."""

@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from twisted.internet.defer import Deferred, maybeDeferred
 
@@ -37,6 +37,25 @@ from protocol.errors import Unavailable
 T = TypeVar("T")
 
 serving: ContextVar[object] = ContextVar("serving", default=None)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def for_this_connection(fn: Callable[P, R]) -> Callable[P, R]:
+    """`fn`, to be called later (a Deferred's callback fires in the context of whatever
+    fired it), with `serving` as it is now: its reads and writes stay this connection's."""
+    key = serving.get()
+
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        token = serving.set(key)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            serving.reset(token)
+
+    return run
+
 
 BACKLOG_EVERY = 4  # a read of the backlog at least every so many, when both wait
 

@@ -205,6 +205,11 @@ class _LiveState(Collector):
             value=dbx.pending,
         )
         yield GaugeMetricFamily(
+            "warung_db_writes_held",
+            "Writes waiting in the server for a slot of their connection's at the writer",
+            value=dbx.held,
+        )
+        yield GaugeMetricFamily(
             "warung_db_writer_up", "1 while the database writer takes writes", value=dbx.writer_up
         )
         sizes = dbx.batch_sizes

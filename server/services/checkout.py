@@ -27,6 +27,7 @@ from server.clock import Clock
 from server.dbexec import Executor
 from server.dispatch import Call
 from server.events import EventHub
+from server.fair_reads import for_this_connection
 from server.idempotency import fingerprint, key_reused
 from server.limits import AddressLimiter, Limits
 from server.payments import PAYMENT_TIMEOUT_S, Charge, PaymentProvider, in_time
@@ -222,7 +223,9 @@ class Checkouts:
         The first write is chained, not awaited in a coroutine: a refused one (in a flash
         sale, thousands at once answer `out_of_stock`) then fails the run with the writer's
         own failure, rather than one thrown into the coroutine, raised out of it and
-        captured again with its traceback."""
+        captured again with its traceback. The payment and its write, run from that
+        callback, stay the connection's (`for_this_connection`), as its writes at the
+        writer are counted by connection (`server.write_slots`)."""
         me, payment = call.identity, call.args["payment"]
         account = str(me.user_id)
         self._take_decline_token(account)
@@ -236,7 +239,7 @@ class Checkouts:
             self.provider.name,
             call.args.get("expected_total"),
         )
-        paid = begun.addCallback(self._pay, payment, me.user_id)
+        paid = begun.addCallback(for_this_connection(self._pay), payment, me.user_id)
         return paid.addBoth(self._count_decline, account)
 
     def _pay(

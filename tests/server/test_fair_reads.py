@@ -8,7 +8,7 @@ from twisted.internet.defer import Deferred, succeed
 from protocol.envelope import Request
 from protocol.errors import Unavailable
 from server.dispatch import Dispatcher
-from server.fair_reads import FairReads, serving
+from server.fair_reads import FairReads, for_this_connection, serving
 
 
 class Threads:
@@ -173,3 +173,18 @@ class Peer:
 
     def __init__(self) -> None:
         self.closing = False
+
+
+def test_a_callback_made_for_this_connection_runs_as_its_own_later():
+    """A Deferred's callback runs in the context of whatever fires it: made with
+    `for_this_connection`, it sees the connection it was made for."""
+    fired: Deferred[None] = Deferred()
+    seen: list[object] = []
+    token = serving.set("connection A")
+    try:
+        fired.addCallback(for_this_connection(lambda _: seen.append(serving.get())))
+        fired.addCallback(lambda _: seen.append(serving.get()))  # a plain one
+    finally:
+        serving.reset(token)
+    fired.callback(None)  # fired outside any connection's request
+    assert seen == ["connection A", None]

@@ -49,6 +49,7 @@ def test_a_flood_holds_its_own_writes_back_and_another_connections_go_at_once():
     write_as(slots, "shopper", writer.job("shopper")).addCallback(committed.append)
     assert writer.names == ["flood 0", "flood 1", "shopper"]  # the other three wait here
 
+    assert slots.held == 3
     writer.finish("shopper")
     writer.finish("flood 1")  # a slot frees: the flood's next goes, in the order sent
     assert writer.names == ["flood 0", "flood 2"]
@@ -98,10 +99,16 @@ def test_a_start_that_raises_fails_its_write_and_frees_the_slot():
 
 
 def test_writes_waiting_while_the_writer_restarts_all_fail_and_free_every_slot():
-    writer, slots = Writer(), WriteSlots(1)
-    write_as(slots, "c", writer.job("first"))
+    """However many wait (a raised `max_in_flight` lets more than 64), writes that fail at
+    once as their slot comes unwind in a loop, not by recursing once each."""
+    writer, slots = Writer(), WriteSlots(4)
+    for n in range(4):
+        write_as(slots, "c", writer.job(f"running {n}"))
     failed: list[Any] = []
-    for _ in range(64):  # a connection's most in flight
+    for _ in range(5000):
         write_as(slots, "c", lambda: fail(Unavailable("down"))).addErrback(failed.append)
-    writer.finish("first")
-    assert len(failed) == 64 and slots.out == {} and slots.waiting == {}
+    assert slots.held == 5000
+    for n in range(4):
+        writer.finish(f"running {n}")
+    assert len(failed) == 5000
+    assert slots.out == {} and slots.waiting == {} and slots.held == 0
