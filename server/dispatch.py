@@ -31,9 +31,9 @@ from protocol.errors import (
 from protocol.excerpt import excerpt
 from protocol.ops import REGISTRY
 from server.events import Subscriber
-from server.fair_reads import serving
 from server.security_events import change_recorder
 from server.security_log import SecurityLog
+from server.serving import serving
 
 log = Logger()
 
@@ -100,7 +100,7 @@ class Dispatcher:
         exception is logged under a reference and becomes an `internal` error.
         """
         who = peer.identity
-        serving_now = serving.set(peer)  # whose its reads and writes are (`fair_reads`)
+        serving_now = serving.set(peer)  # whose its reads and writes are (`server.serving`)
         try:
             result = self._call(request, peer)
             if type(result) is CoroutineType:  # an `async def` handler: keeps `serving`

@@ -12,10 +12,8 @@ turn): a client that asks once at a time waits for the other such clients, not f
 pipelines, and the pipelines still move. A connection's own reads go out in the order they
 came; those still waiting when it has closed (`closing`) never run.
 
-Whose read it is comes from `serving`, which the dispatcher sets while a handler runs;
-an `async def` handler's coroutine keeps it across its awaits (Twisted runs each step in
-the context the coroutine started in). The server's own reads (no connection) take their
-turns as one more queue.
+Whose read it is comes from `serving` (`server.serving`). The server's own reads (no
+connection) take their turns as one more queue.
 
 Writes are not taken this way: tried with the same class in front of the SQLite writer, it
 halved the server's writes per second under a flood of pipelined cart changes, whatever
@@ -27,35 +25,14 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
-from contextvars import ContextVar
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, TypeVar
 
 from twisted.internet.defer import Deferred, maybeDeferred
 
 from protocol.errors import Unavailable
+from server.serving import serving
 
 T = TypeVar("T")
-
-serving: ContextVar[object] = ContextVar("serving", default=None)
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def for_this_connection(fn: Callable[P, R]) -> Callable[P, R]:
-    """`fn`, to be called later (a Deferred's callback fires in the context of whatever
-    fired it), with `serving` as it is now: its reads and writes stay this connection's."""
-    key = serving.get()
-
-    def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        token = serving.set(key)
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            serving.reset(token)
-
-    return run
-
 
 BACKLOG_EVERY = 4  # a read of the backlog at least every so many, when both wait
 

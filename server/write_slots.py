@@ -8,9 +8,9 @@ at most that many of every other connection's, while each connection's own write
 reach the writer in the order they came. A flood gets fewer writes through: the writer
 waits for the next ones between its batches (docs/performance.md).
 
-Whose write it is comes from `serving` (`server.fair_reads`), as for reads; a write sent
-from a callback (after an earlier write) is its connection's when the callback was made
-with `for_this_connection`. The server's own writes (no connection) are not held. A write
+Whose write it is comes from `serving` (`server.serving`), as for reads; a write sent from
+a callback (after an earlier write) is its connection's when the callback was made with
+`for_this_connection`. The server's own writes (no connection) are not held. A write
 whose connection has closed meanwhile still runs: its client may have sent it just before
 going, and cannot know either way.
 """
@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from twisted.internet.defer import Deferred, maybeDeferred
 
-from server.fair_reads import serving
+from server.serving import serving
 
 T = TypeVar("T")
 

@@ -27,7 +27,6 @@ from server.clock import Clock
 from server.dbexec import Executor
 from server.dispatch import Call
 from server.events import EventHub
-from server.fair_reads import for_this_connection
 from server.idempotency import fingerprint, key_reused
 from server.limits import AddressLimiter, Limits
 from server.payments import PAYMENT_TIMEOUT_S, Charge, PaymentProvider, in_time
@@ -40,6 +39,7 @@ from server.services.order_jobs import (
 )
 from server.services.order_queries import Order
 from server.services.settling import Settler
+from server.serving import for_this_connection
 
 PENDING_LEASE_S = 2 * PAYMENT_TIMEOUT_S
 T = TypeVar("T")

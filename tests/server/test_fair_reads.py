@@ -8,7 +8,8 @@ from twisted.internet.defer import Deferred, succeed
 from protocol.envelope import Request
 from protocol.errors import Unavailable
 from server.dispatch import Dispatcher
-from server.fair_reads import FairReads, for_this_connection, serving
+from server.fair_reads import FairReads
+from server.serving import for_this_connection, serving
 
 
 class Threads:

@@ -5,7 +5,7 @@ from typing import Any
 from twisted.internet.defer import Deferred, fail
 
 from protocol.errors import Unavailable
-from server.fair_reads import serving
+from server.serving import serving
 from server.write_slots import WriteSlots
 
 
