@@ -36,6 +36,7 @@ from server.services.order_jobs import (
     mark_paid,
     paid_order,
     publish,
+    stored_order,
 )
 from server.services.order_queries import Order
 from server.services.settling import Settler
@@ -201,15 +202,22 @@ class Checkouts:
         slot = (call.identity.user_id, call.args["idempotency_key"])
         return self.runs.run(slot, print_, lambda: self._checkout(call, print_))
 
-    def _take_decline_token(self, account: str) -> None:
-        """One of the account's declines, held while its checkout runs (a retry that waits
-        for it takes none); `rate_limited` when none is left."""
-        wait = self.declines.take(account, self.clock.seconds())
-        if wait:
-            raise RateLimited(
-                "too many declined payments on this account: try again later",
-                {"reason": "declines", "retry_after_ms": int(wait * 1000) + 1},
-            )
+    def _repeat_or_refuse(
+        self, user_id: int, key: str, print_: str, wait: float
+    ) -> Deferred[Order]:
+        """The account has no decline left: a repeat of a stored checkout is answered from
+        it all the same (its first answer may have been lost), anything else is
+        `rate_limited`, with nothing written."""
+
+        def answer(order: Order | None) -> Order:
+            if order is None:
+                raise RateLimited(
+                    "too many declined payments on this account: try again later",
+                    {"reason": "declines", "retry_after_ms": int(wait * 1000) + 1},
+                )
+            return order
+
+        return self.dbx.read(lambda db: stored_order(db, user_id, key, print_)).addCallback(answer)
 
     def _count_decline(self, outcome: Order | Failure, account: str) -> Order | Failure:
         """Keep the token the checkout took only if it was declined."""
@@ -228,7 +236,11 @@ class Checkouts:
         writer are counted by connection (`server.write_slots`)."""
         me, payment = call.identity, call.args["payment"]
         account = str(me.user_id)
-        self._take_decline_token(account)
+        # one of the account's declines, held while its checkout runs (a retry that waits
+        # for it takes none)
+        wait = self.declines.take(account, self.clock.seconds())
+        if wait:
+            return self._repeat_or_refuse(me.user_id, call.args["idempotency_key"], print_, wait)
         begun: Deferred[dict[str, Any]] = self.dbx.write(
             begin_checkout,
             me.user_id,

@@ -4,9 +4,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from protocol.errors import Conflict, InvalidState, PaymentDeclined
+from protocol.errors import Conflict, InvalidState, PaymentDeclined, RateLimited
 from tests.e2e.harness import wait_until
-from tests.e2e.shopdb import facts
+from tests.e2e.shopdb import facts, init_demo
 
 CARD = {"method": "card", "token": "tok"}
 
@@ -111,3 +111,23 @@ def test_retry_after_a_restart_returns_the_same_order(fresh_shop):
         c.resume(token)
         assert c.checkout(CARD, idempotency_key="across-restart")["id"] == first["id"]
         assert wait_until(lambda: orders_for(fresh_shop.db_url, product["id"])) == {"paid": 1}
+
+
+def test_a_paid_checkout_repeated_after_the_declines_ran_out_gets_its_order(servers, db_url):
+    """On SQLite and PostgreSQL: the repeat is answered from its stored order (a read),
+    where a new checkout is refused for the account's declines."""
+    init_demo(db_url)
+    shop = servers.start("--limit", "declines_per_account_per_hour=1", db_url=db_url)
+    with shop.client("customer") as c:
+        product = in_stock(c, 3)
+        c.call("cart.add", product_id=product["id"])
+        first = c.checkout(CARD, idempotency_key="paid-then-lost")
+        c.call("cart.add", product_id=product["id"])
+        with pytest.raises(PaymentDeclined):
+            c.checkout({"method": "card", "token": "decline"}, idempotency_key="declined")
+        again = c.checkout(CARD, idempotency_key="paid-then-lost")
+        assert (again["id"], again["status"]) == (first["id"], "paid")
+        with pytest.raises(RateLimited) as refused:
+            c.checkout(CARD, idempotency_key="new")
+        assert refused.value.details["reason"] == "declines"
+    assert orders_for(db_url, product["id"]) == {"paid": 1, "cancelled": 1}

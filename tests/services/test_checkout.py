@@ -90,6 +90,32 @@ def test_an_account_declined_too_often_is_refused_for_a_while_and_then_pays(
     assert result(paid)["status"] == "paid"
 
 
+def test_a_paid_checkout_repeated_when_the_account_is_out_of_declines_gets_its_order(
+    mini_shop: Shop, dbx: InlineDatabase, hub: EventHub, clock: Clock
+) -> None:
+    """Its first answer lost, the client sends the paid checkout again, after card after
+    card was declined: the repeat still answers with the order (PROTOCOL.md 12, step 1),
+    and a new checkout is refused."""
+    orders = order_service(dbx, hub, clock, declines_per_hour=2)
+    fill_cart(dbx, mini_shop.ani, (mini_shop.kopi, 1))
+    paid = checkout(orders, mini_shop.ani, key="paid")
+    clock.advance(PAY_S)
+    first = result(paid)
+    fill_cart(dbx, mini_shop.ani, (mini_shop.kopi, 1))
+    for n in range(2):
+        declined = checkout(orders, mini_shop.ani, key=f"declined-{n}", payment=DECLINED)
+        clock.advance(PAY_S)
+        assert error(declined).code == ErrorCode.PAYMENT_DECLINED
+
+    again = result(checkout(orders, mini_shop.ani, key="paid"))
+    assert (again["id"], again["status"]) == (first["id"], "paid")
+    refused = error(checkout(orders, mini_shop.ani, key="new", payment=CARD))
+    assert refused.code == ErrorCode.RATE_LIMITED and refused.details["reason"] == "declines"
+    reused = error(checkout(orders, mini_shop.ani, key="paid", payment=DECLINED))
+    assert reused.code == ErrorCode.CONFLICT, "the key with other arguments: as always"
+    assert Order.select().count() == 3, "nothing written by the three"
+
+
 def test_only_declines_count_against_the_limit_and_a_waiting_retry_counts_none(
     mini_shop: Shop, dbx: InlineDatabase, hub: EventHub, clock: Clock
 ) -> None:
