@@ -130,11 +130,8 @@ def writes(server: ServerProcess) -> tuple[float, float]:
 
 def sign_ins_audited(url: str) -> int:
     with contextlib.closing(sqlite3.connect(url.removeprefix("sqlite:///"))) as db:
-        return int(
-            db.execute("SELECT count(*) FROM audit_log WHERE action LIKE 'auth.login%'").fetchone()[
-                0
-            ]
-        )
+        row = db.execute("SELECT count(*) FROM audit_log WHERE action LIKE 'auth.login%'")
+        return int(row.fetchone()[0])
 
 
 def test_the_writer_ends_with_its_server(servers: Servers, shop_url: str) -> None:
